@@ -1,0 +1,336 @@
+/* The declarative configuration table and its loader. */
+#include "config/config.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NOMIN (-9223372036854775807LL - 1)
+#define NOMAX 9223372036854775807LL
+
+/* Every key of every program. Add keys here, nowhere else. */
+static const oss_conf_def_t table[] = {
+    /* storage */
+    {"pg.url", OSS_CONF_STR, "postgresql://oss_app@127.0.0.1:5432/oss", 0, 0,
+     "libpq connection string of the application role"},
+    {"pg.admin_url", OSS_CONF_STR, NULL, 0, 0,
+     "libpq connection string of the owner role (migrations, rebuild swap)"},
+    {"pg.connect_timeout_s", OSS_CONF_INT, "3", 1, 60,
+     "seconds before a PostgreSQL connection attempt fails"},
+    /* keys: always files, never environment values */
+    {"crypto.master_key_file", OSS_CONF_STR, "var/keys/master.key", 0, 0,
+     "file holding the master key that wraps per-subject data keys"},
+    {"crypto.index_key_file", OSS_CONF_STR, "var/keys/index.key", 0, 0,
+     "file holding the key of keyed hashes used for look-ups (NIK, e-mail)"},
+    {"bus.signing_key_file", OSS_CONF_STR, "var/keys/bus.key", 0, 0,
+     "file holding the HMAC-SHA256 key that signs Kafka messages"},
+    /* Kafka */
+    {"bus.bootstrap_file", OSS_CONF_STR, "var/kafka.bootstrap", 0, 0,
+     "file with the bootstrap list, used when kafka.bootstrap.servers is unset"},
+    {"bus.topic_prefix", OSS_CONF_STR, "oss.", 0, 0,
+     "topic = prefix + stream type (e.g. oss.account)"},
+    {"bus.source", OSS_CONF_STR, "/oss/journal", 0, 0,
+     "CloudEvents ce_source of published events"},
+    /* command API */
+    {"api.listen", OSS_CONF_STR, "127.0.0.1", 0, 0, "API listen address"},
+    {"api.port", OSS_CONF_INT, "8080", 0, 65535, "API port (0 = any)"},
+    {"api.max_body_bytes", OSS_CONF_INT, "65536", 1024, 16777216,
+     "largest request body accepted (413 above)"},
+    {"api.workers", OSS_CONF_INT, "4", 1, 64,
+     "threads doing database and slow work off the event loop"},
+    {"api.group_commit_max", OSS_CONF_INT, "64", 1, 4096,
+     "most commands appended in one journal transaction"},
+    {"api.retry_after_s", OSS_CONF_INT, "2", 1, 3600,
+     "Retry-After seconds when a dependency is down"},
+    /* relay */
+    {"relay.batch_size", OSS_CONF_INT, "5000", 1, 1000000,
+     "journal rows read per relay round"},
+    {"relay.poll_ms", OSS_CONF_INT, "500", 10, 60000,
+     "fallback polling interval when no NOTIFY arrives"},
+    {"relay.lock_key", OSS_CONF_INT, "7301", NOMIN, NOMAX,
+     "advisory lock key that elects the single active relay"},
+    {"relay.stall_ms", OSS_CONF_INT, "30000", 1000, 3600000,
+     "a leader with no progress for this long gives up its lock"},
+    {"relay.message_timeout_ms", OSS_CONF_INT, "30000", 1000, 300000,
+     "producer message.timeout.ms; a new leader waits this out"},
+    /* projector */
+    {"projector.batch_size", OSS_CONF_INT, "1000", 1, 100000,
+     "events applied per read-model transaction"},
+    {"projector.name", OSS_CONF_STR, "projector", 0, 0,
+     "name under which positions are stored"},
+    /* notifier */
+    {"notifier.smtp_url", OSS_CONF_STR, "smtp://127.0.0.1:2525", 0, 0,
+     "SMTP server URL (libcurl syntax)"},
+    {"notifier.from", OSS_CONF_STR, "OSS <no-reply@oss.go.id>", 0, 0,
+     "From header of sent mail"},
+    {"notifier.retry_max_s", OSS_CONF_INT, "300", 1, 86400,
+     "largest backoff between delivery attempts"},
+    /* logging */
+    {"log.level", OSS_CONF_STR, "info", 0, 0, "debug, info, warn or error"},
+    {NULL, 0, NULL, 0, 0, NULL}};
+
+typedef struct kv {
+    char *name, *value;
+} kv_t;
+
+struct oss_config {
+    char *values[sizeof table / sizeof table[0]];
+    kv_t *kafka;
+    size_t nkafka;
+};
+
+static int
+find_def(const char *name)
+{
+    for (int i = 0; table[i].name; i++)
+        if (strcmp(table[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+static char *
+trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+static oss_code_t
+check_value(const oss_conf_def_t *d, const char *v, oss_err_t *err)
+{
+    if (d->type == OSS_CONF_INT) {
+        char *end;
+        errno = 0;
+        long long n = strtoll(v, &end, 10);
+        if (errno || end == v || *end)
+            return oss_err_field(err, OSS_EINVAL, d->name,
+                                 "invalid value for \"%s\": \"%s\" is not an "
+                                 "integer",
+                                 d->name, v);
+        if ((d->min != NOMIN || d->max != NOMAX) && (n < d->min || n > d->max))
+            return oss_err_field(err, OSS_EINVAL, d->name,
+                                 "invalid value for \"%s\": %lld is outside "
+                                 "%lld..%lld",
+                                 d->name, n, d->min, d->max);
+    } else if (d->type == OSS_CONF_BOOL) {
+        if (strcmp(v, "true") && strcmp(v, "false") && strcmp(v, "1") &&
+            strcmp(v, "0"))
+            return oss_err_field(err, OSS_EINVAL, d->name,
+                                 "invalid value for \"%s\": \"%s\" is not "
+                                 "true or false",
+                                 d->name, v);
+    }
+    return OSS_OK;
+}
+
+static oss_code_t
+set_kafka(oss_config_t *cfg, const char *name, const char *value,
+          oss_err_t *err)
+{
+    for (size_t i = 0; i < cfg->nkafka; i++)
+        if (strcmp(cfg->kafka[i].name, name) == 0) {
+            char *v = strdup(value);
+            if (!v)
+                return oss_err_set(err, OSS_ENOMEM, "out of memory");
+            free(cfg->kafka[i].value);
+            cfg->kafka[i].value = v;
+            return OSS_OK;
+        }
+    kv_t *k = realloc(cfg->kafka, (cfg->nkafka + 1) * sizeof *k);
+    if (!k)
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    cfg->kafka = k;
+    k[cfg->nkafka].name = strdup(name);
+    k[cfg->nkafka].value = strdup(value);
+    cfg->nkafka++;
+    return OSS_OK;
+}
+
+static oss_code_t
+set_value(oss_config_t *cfg, const char *name, const char *value,
+          const char *origin, oss_err_t *err)
+{
+    if (strncmp(name, "kafka.", 6) == 0 && name[6])
+        return set_kafka(cfg, name + 6, value, err);
+    int i = find_def(name);
+    if (i < 0)
+        return oss_err_field(err, OSS_EINVAL, name,
+                             "unknown configuration key \"%s\" (%s)", name,
+                             origin);
+    if (check_value(&table[i], value, err))
+        return err ? err->code : OSS_EINVAL;
+    char *v = strdup(value);
+    if (!v)
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    free(cfg->values[i]);
+    cfg->values[i] = v;
+    return OSS_OK;
+}
+
+static oss_code_t
+load_file(oss_config_t *cfg, const char *path, oss_err_t *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return oss_err_set(err, OSS_EIO, "could not open configuration \"%s\": %s",
+                           path, strerror(errno));
+    char line[4096], origin[512];
+    int lineno = 0;
+    oss_code_t rc = OSS_OK;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *s = trim(line);
+        if (!*s || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        snprintf(origin, sizeof origin, "%s line %d", path, lineno);
+        if (!eq) {
+            rc = oss_err_set(err, OSS_EINVAL, "%s: expected name = value",
+                             origin);
+            break;
+        }
+        *eq = '\0';
+        if ((rc = set_value(cfg, trim(s), trim(eq + 1), origin, err)))
+            break;
+    }
+    fclose(f);
+    return rc;
+}
+
+static oss_code_t
+load_env(oss_config_t *cfg, oss_err_t *err)
+{
+    extern char **environ;
+    char name[256];
+    for (int i = 0; table[i].name; i++) {
+        size_t n = 0;
+        n += (size_t)snprintf(name, sizeof name, "OSS_");
+        for (const char *p = table[i].name; *p && n + 1 < sizeof name; p++)
+            name[n++] = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
+        name[n] = '\0';
+        const char *v = getenv(name);
+        if (v && set_value(cfg, table[i].name, v, name, err))
+            return err ? err->code : OSS_EINVAL;
+    }
+    for (char **e = environ; *e; e++) {
+        if (strncmp(*e, "OSS_KAFKA_", 10))
+            continue;
+        const char *eq = strchr(*e, '=');
+        if (!eq)
+            continue;
+        size_t n = 0;
+        for (const char *p = *e + 10; p < eq && n + 1 < sizeof name; p++)
+            name[n++] = *p == '_' ? '.' : (char)tolower((unsigned char)*p);
+        name[n] = '\0';
+        if (n && set_kafka(cfg, name, eq + 1, err))
+            return err ? err->code : OSS_ENOMEM;
+    }
+    return OSS_OK;
+}
+
+oss_code_t
+oss_config_load(const char *path, oss_config_t **out, oss_err_t *err)
+{
+    oss_config_t *cfg = calloc(1, sizeof *cfg);
+    if (!cfg)
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    oss_code_t rc = OSS_OK;
+    for (int i = 0; table[i].name; i++)
+        if (table[i].def && !(cfg->values[i] = strdup(table[i].def))) {
+            rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
+            goto done;
+        }
+    if (!path)
+        path = getenv("OSS_CONFIG");
+    if (path && *path && (rc = load_file(cfg, path, err)))
+        goto done;
+    rc = load_env(cfg, err);
+done:
+    if (rc) {
+        oss_config_free(cfg);
+        return rc;
+    }
+    *out = cfg;
+    return OSS_OK;
+}
+
+void
+oss_config_free(oss_config_t *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        free(cfg->values[i]);
+    for (size_t i = 0; i < cfg->nkafka; i++) {
+        free(cfg->kafka[i].name);
+        free(cfg->kafka[i].value);
+    }
+    free(cfg->kafka);
+    free(cfg);
+}
+
+const char *
+oss_config_str(const oss_config_t *cfg, const char *name)
+{
+    int i = find_def(name);
+    assert(i >= 0 && "configuration key not in table");
+    return i < 0 ? NULL : cfg->values[i];
+}
+
+long long
+oss_config_int(const oss_config_t *cfg, const char *name)
+{
+    const char *v = oss_config_str(cfg, name);
+    return v ? strtoll(v, NULL, 10) : 0;
+}
+
+bool
+oss_config_bool(const oss_config_t *cfg, const char *name)
+{
+    const char *v = oss_config_str(cfg, name);
+    return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
+}
+
+size_t
+oss_config_kafka_count(const oss_config_t *cfg)
+{
+    return cfg->nkafka;
+}
+
+void
+oss_config_kafka_at(const oss_config_t *cfg, size_t i, const char **name,
+                    const char **value)
+{
+    *name = cfg->kafka[i].name;
+    *value = cfg->kafka[i].value;
+}
+
+const oss_conf_def_t *
+oss_config_table(void)
+{
+    return table;
+}
+
+void
+oss_config_print_help(void)
+{
+    static const char *types[] = {"string", "integer", "boolean"};
+    printf("configuration (file: name = value; environment: OSS_NAME):\n");
+    for (int i = 0; table[i].name; i++) {
+        printf("  %-28s %-8s default %s", table[i].name, types[table[i].type],
+               table[i].def ? table[i].def : "(unset)");
+        if (table[i].type == OSS_CONF_INT &&
+            (table[i].min != NOMIN || table[i].max != NOMAX))
+            printf(" [%lld..%lld]", table[i].min, table[i].max);
+        printf("\n      %s\n", table[i].help);
+    }
+    printf("  kafka.<property>              librdkafka property, passed "
+           "through\n");
+}

@@ -1,0 +1,67 @@
+/* The level-checked logger. */
+#include "log/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+oss_log_level_t oss_log_min_level = OSS_LOG_INFO;
+static const char *log_prog = "oss";
+static _Thread_local char log_cid[80];
+
+void
+oss_log_init(const char *prog, const char *level)
+{
+    if (prog)
+        log_prog = prog;
+    if (!level)
+        return;
+    if (!strcmp(level, "debug"))
+        oss_log_min_level = OSS_LOG_DEBUG;
+    else if (!strcmp(level, "warn"))
+        oss_log_min_level = OSS_LOG_WARN;
+    else if (!strcmp(level, "error"))
+        oss_log_min_level = OSS_LOG_ERROR;
+    else
+        oss_log_min_level = OSS_LOG_INFO;
+}
+
+void
+oss_log_set_cid(const char *cid)
+{
+    snprintf(log_cid, sizeof log_cid, "%s", cid ? cid : "");
+}
+
+const char *
+oss_log_cid(void)
+{
+    return log_cid;
+}
+
+void
+oss_log_write(oss_log_level_t level, const char *fmt, ...)
+{
+    static const char *names[] = {"debug", "info", "warn", "error"};
+    char msg[1024], line[1400], ts[32];
+    struct timeval tv;
+    struct tm tm;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    for (char *p = msg; *p; p++) /* one event, one line */
+        if (*p == '\n' || *p == '"')
+            *p = *p == '"' ? '\'' : ' ';
+    gettimeofday(&tv, NULL);
+    gmtime_r(&tv.tv_sec, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    int n = snprintf(line, sizeof line, "ts=%s.%03dZ level=%s prog=%s%s%s msg=\"%s\"\n",
+                     ts, (int)(tv.tv_usec / 1000), names[level], log_prog,
+                     log_cid[0] ? " cid=" : "", log_cid, msg);
+    if (n > (int)sizeof line - 1)
+        n = (int)sizeof line - 1;
+    fwrite(line, 1, (size_t)n, stderr);
+}
