@@ -61,6 +61,12 @@ static const oss_conf_def_t table[] = {
      "events applied per read-model transaction"},
     {"projector.name", OSS_CONF_STR, "projector", 0, 0,
      "name under which positions are stored"},
+    {"projector.schema", OSS_CONF_STR, "rm", 0, 0,
+     "schema holding the read models (rebuild builds <schema>_new)"},
+    {"projector.chunk_size", OSS_CONF_INT, "5000", 100, 1000000,
+     "journal events per transaction in rebuild and catch-up"},
+    {"projector.flush_ms", OSS_CONF_INT, "50", 1, 10000,
+     "longest wait for a batch to fill before applying it"},
     /* notifier */
     {"notifier.smtp_url", OSS_CONF_STR, "smtp://127.0.0.1:2525", 0, 0,
      "SMTP server URL (libcurl syntax)"},
@@ -220,13 +226,13 @@ load_env(oss_config_t *cfg, oss_err_t *err)
             return err ? err->code : OSS_EINVAL;
     }
     for (char **e = environ; *e; e++) {
-        if (strncmp(*e, "OSS_KAFKA_", 10))
+        if (strncmp(*e, "OSS_KAFKA__", 11))
             continue;
         const char *eq = strchr(*e, '=');
         if (!eq)
             continue;
         size_t n = 0;
-        for (const char *p = *e + 10; p < eq && n + 1 < sizeof name; p++)
+        for (const char *p = *e + 11; p < eq && n + 1 < sizeof name; p++)
             name[n++] = *p == '_' ? '.' : (char)tolower((unsigned char)*p);
         name[n] = '\0';
         if (n && set_kafka(cfg, name, eq + 1, err))

@@ -4,7 +4,8 @@
  * bad key. Environment: OSS_<NAME> with '.' -> '_' upper-cased, e.g.
  * OSS_PG_URL for pg.url. librdkafka properties pass through under the
  * `kafka.` prefix (file: `kafka.security.protocol = SSL`; environment:
- * OSS_KAFKA_SECURITY_PROTOCOL, '_' -> '.').
+ * OSS_KAFKA__SECURITY_PROTOCOL, with a double underscore after KAFKA and
+ * '_' -> '.', so that OSS_KAFKA_BOOTSTRAP of run.env is not taken for one).
  * Thread-safety: load once in main, then read-only from any thread. */
 #ifndef OSS_CONFIG_H
 #define OSS_CONFIG_H

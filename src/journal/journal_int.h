@@ -1,0 +1,29 @@
+/* Internals shared by the journal's files (journal.c: connection, load,
+ * hash, verify; execute.c: the group-commit write path). Not a public
+ * interface. */
+#ifndef OSS_JOURNAL_INT_H
+#define OSS_JOURNAL_INT_H
+
+#include "db/db.h"
+#include "journal/journal.h"
+
+struct oss_journal {
+    PGconn *conn;     /* NULL after a lost connection until reconnected */
+    char *conninfo;   /* owned copy, for reconnecting */
+};
+
+/* The select list that journal_row_to_event() decodes, in that order. */
+extern const char *const journal_select_cols;
+
+/* Decodes row `row` of r (columns journal_select_cols) into *ev (zeroed
+ * first; new reason/payload, caller clears). */
+oss_code_t journal_row_to_event(const PGresult *r, int row, oss_event_t *ev,
+                                oss_err_t *err);
+
+/* Makes sure j->conn is connected and idle (not inside a transaction),
+ * reconnecting when it is not. OSS_EUNAVAIL while PostgreSQL is down. */
+oss_code_t journal_ensure(oss_journal_t *j, oss_err_t *err);
+/* Drops the connection and connects again. */
+oss_code_t journal_reconnect(oss_journal_t *j, oss_err_t *err);
+
+#endif
