@@ -8,7 +8,7 @@ OSS_VAR=${OSS_VAR:-$OSS_ROOT/var}
 OSS_BUILD_DIR=${OSS_BUILD_DIR:-$OSS_ROOT/build}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 OSS_PACKAGES="build-essential cmake pkg-config git librdkafka-dev libpq-dev
-  libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libssl-dev
+  libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev libssl-dev
   libevent-dev libjansson-dev libargon2-dev libcurl4-openssl-dev libcmocka-dev
   postgresql postgresql-contrib kcat python3 python3-aiosmtpd jq curl clang
   libclang-rt-14-dev procps iproute2 openssl"

@@ -5,11 +5,13 @@
  *
  * Checkpoint (`SIZE:DIGEST`): SIZE is the largest journal position covered;
  * DIGEST is the hex of d_n where d_0 = 32 zero bytes and
- *   d_i = SHA-256(d_{i-1} || position_i as 8-byte big-endian || hash_i)
- * over every row with position <= SIZE in position order, hash_i being the
- * stored hash, which must also equal the hash recomputed from the row's
- * content. Recorded outside the database, it catches a superuser who changes,
- * deletes or re-chains anything up to SIZE (a per-stream chain cannot).
+ *   d_i = SHA-256(d_{i-1} || position_i (8 bytes big-endian) || stored
+ *                 hash_i || hash recomputed from row i's content)
+ * over every row with position <= SIZE in position order. Recorded outside
+ * the database, it catches a superuser who changes, deletes or re-chains
+ * anything up to SIZE (a per-stream chain cannot see a deleted tail or a
+ * recomputed chain). Rows already broken when the checkpoint is taken are
+ * counted (and `oss audit verify` names them) but do not prevent it.
  * Before reading, a checkpoint waits until no transaction that could still
  * commit a row at or below SIZE is running (positions are assigned at insert,
  * transactions commit in any order).
@@ -41,6 +43,7 @@ typedef struct oss_audit_break {
 typedef struct oss_audit_checkpoint {
     int64_t size;        /* largest position covered */
     int64_t events;      /* rows covered (informational, not in the text) */
+    int64_t broken;      /* of which already failing their hash (same) */
     uint8_t digest[32];
 } oss_audit_checkpoint_t;
 
@@ -56,7 +59,7 @@ void oss_audit_rehash(const oss_event_t *ev, uint8_t out[32]);
 
 /* One step of the checkpoint digest chain (see above). */
 void oss_audit_digest_step(uint8_t d[32], int64_t position,
-                           const uint8_t hash[32]);
+                           const uint8_t hash[32], const uint8_t rehash[32]);
 
 /* "SIZE:HEXDIGEST" into out (at least 96 bytes). */
 void oss_audit_checkpoint_format(const oss_audit_checkpoint_t *cp, char *out,
@@ -80,15 +83,15 @@ oss_code_t oss_audit_verify(PGconn *conn, const char *stream_id,
 
 /* Computes a checkpoint of the journal as it is now, waiting at most
  * wait_ms for in-flight transactions (OSS_EUNAVAIL when they outlast it).
- * OSS_ECORRUPT with *brk when a row's hash does not match its content. */
+ * Rows whose hash does not match their content are counted in cp->broken,
+ * the first one named in *brk (zeroed when none). */
 oss_code_t oss_audit_checkpoint(PGconn *conn, int wait_ms,
                                 oss_audit_checkpoint_t *cp,
                                 oss_audit_break_t *brk, oss_err_t *err);
 
 /* Recomputes the digest over rows up to cp->size and compares: OSS_OK when
- * equal; OSS_ECORRUPT (with *brk naming a row whose hash does not match its
- * content when there is one, else brk->position = 0 and what = the digest
- * mismatch) otherwise. */
+ * equal; OSS_ECORRUPT otherwise (brk->what says so; no single event can be
+ * named from a digest: run `oss audit verify` for the per-stream check). */
 oss_code_t oss_audit_verify_against(PGconn *conn,
                                     const oss_audit_checkpoint_t *cp,
                                     oss_audit_break_t *brk, oss_err_t *err);

@@ -44,7 +44,7 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION oss.rm_define(text) FROM PUBLIC;
 
-SELECT oss.rm_define('rm');
+DO $$ BEGIN PERFORM oss.rm_define('rm'); END $$;
 
 -- Progress of `oss-projector --rebuild` / `oss rebuild`, for metrics.
 CREATE TABLE IF NOT EXISTS oss.rebuild_progress (

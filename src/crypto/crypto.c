@@ -73,6 +73,23 @@ static uint64_t uuid7_rb;   /* 62 bits */
 
 #define RB_MASK ((UINT64_C(1) << 62) - 1)
 
+/* A forked child must not count on from its parent's state (both would make
+ * the same next id within a millisecond): it starts afresh. */
+static pthread_once_t uuid7_once = PTHREAD_ONCE_INIT;
+
+static void
+uuid7_atfork_child(void)
+{
+    pthread_mutex_init(&uuid7_mu, NULL);
+    uuid7_last_ms = 0;
+}
+
+static void
+uuid7_init(void)
+{
+    pthread_atfork(NULL, NULL, uuid7_atfork_child);
+}
+
 void
 oss_uuid7(char out[OSS_UUID_STR])
 {
@@ -82,6 +99,7 @@ oss_uuid7(char out[OSS_UUID_STR])
     uint8_t r[10];
     random_or_die(r, sizeof r);
 
+    pthread_once(&uuid7_once, uuid7_init);
     pthread_mutex_lock(&uuid7_mu);
     if (now > uuid7_last_ms) {
         uuid7_last_ms = now;

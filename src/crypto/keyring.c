@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/hmac.h>
 
 #define KEYFILE_MAX 4096
 

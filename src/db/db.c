@@ -7,9 +7,8 @@
 #include <string.h>
 
 oss_code_t
-oss_db_connect(const char *conninfo, const char *application_name,
-               PGconn **out, oss_err_t *err)
-{
+oss_db_connect(const char *conninfo, const char *application_name, PGconn **out,
+               oss_err_t *err) {
     oss_code_t rc = OSS_OK;
     char *perr = NULL;
     PQconninfoOption *opts = PQconninfoParse(conninfo ? conninfo : "", &perr);
@@ -86,15 +85,13 @@ done:
 }
 
 const char *
-oss_db_sqlstate(const PGresult *r)
-{
+oss_db_sqlstate(const PGresult *r) {
     const char *s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     return s ? s : "";
 }
 
 bool
-oss_db_conn_lost(PGconn *c, const PGresult *r)
-{
+oss_db_conn_lost(PGconn *c, const PGresult *r) {
     if (!c || PQstatus(c) == CONNECTION_BAD)
         return true;
     const char *s = oss_db_sqlstate(r);
@@ -108,15 +105,13 @@ oss_db_conn_lost(PGconn *c, const PGresult *r)
 }
 
 bool
-oss_db_retry_txn(const PGresult *r)
-{
+oss_db_retry_txn(const PGresult *r) {
     const char *s = oss_db_sqlstate(r);
     return strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0;
 }
 
 oss_code_t
-oss_db_error(PGconn *c, const PGresult *r, const char *what, oss_err_t *err)
-{
+oss_db_error(PGconn *c, const PGresult *r, const char *what, oss_err_t *err) {
     char msg[OSS_ERR_MSG_MAX];
     const char *m = NULL;
     if (r)
@@ -136,8 +131,7 @@ oss_db_error(PGconn *c, const PGresult *r, const char *what, oss_err_t *err)
 }
 
 char *
-oss_db_text_array(const char *const *items, size_t n)
-{
+oss_db_text_array(const char *const *items, size_t n) {
     size_t cap = 3;
     for (size_t i = 0; i < n; i++)
         cap += 2 * strlen(items[i]) + 3;
@@ -162,8 +156,7 @@ oss_db_text_array(const char *const *items, size_t n)
 }
 
 oss_code_t
-oss_db_exec(PGconn *c, const char *sql, oss_err_t *err)
-{
+oss_db_exec(PGconn *c, const char *sql, oss_err_t *err) {
     PGresult *r = PQexec(c, sql);
     oss_code_t rc = OSS_OK;
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;

@@ -15,7 +15,7 @@
 /* Session defaults set by oss_db_connect() unless conninfo sets "options". */
 #define OSS_DB_CONNECT_TIMEOUT_S "5"
 #define OSS_DB_SESSION_OPTIONS                                                 \
-    "-c statement_timeout=30s -c idle_in_transaction_session_timeout=60s "    \
+    "-c statement_timeout=30s -c idle_in_transaction_session_timeout=60s "     \
     "-c lock_timeout=30s"
 
 /* Connects with conninfo (a URL or key=value string, borrowed), adding

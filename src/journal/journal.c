@@ -4,7 +4,6 @@
  * Thread-safety: one oss_journal_t per thread. */
 #include "journal/journal_int.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +11,7 @@
 #include <openssl/evp.h>
 
 oss_code_t
-oss_journal_open(const char *conninfo, oss_journal_t **out, oss_err_t *err)
-{
+oss_journal_open(const char *conninfo, oss_journal_t **out, oss_err_t *err) {
     oss_code_t rc;
     oss_journal_t *j = calloc(1, sizeof *j);
     *out = NULL;
@@ -32,8 +30,7 @@ oss_journal_open(const char *conninfo, oss_journal_t **out, oss_err_t *err)
 }
 
 void
-oss_journal_free(oss_journal_t *j)
-{
+oss_journal_free(oss_journal_t *j) {
     if (!j)
         return;
     if (j->conn)
@@ -43,14 +40,15 @@ oss_journal_free(oss_journal_t *j)
 }
 
 struct pg_conn *
-oss_journal_conn(oss_journal_t *j)
-{
+oss_journal_conn(oss_journal_t *j) {
+    /* after a lost connection, try once to hand out a working one */
+    if (!j->conn || PQstatus(j->conn) != CONNECTION_OK)
+        (void)journal_reconnect(j, NULL);
     return j->conn;
 }
 
 oss_code_t
-journal_reconnect(oss_journal_t *j, oss_err_t *err)
-{
+journal_reconnect(oss_journal_t *j, oss_err_t *err) {
     if (j->conn)
         PQfinish(j->conn);
     j->conn = NULL;
@@ -58,17 +56,14 @@ journal_reconnect(oss_journal_t *j, oss_err_t *err)
 }
 
 oss_code_t
-journal_ensure(oss_journal_t *j, oss_err_t *err)
-{
-    if (j->conn && PQstatus(j->conn) == CONNECTION_OK &&
-        PQtransactionStatus(j->conn) == PQTRANS_IDLE)
+journal_ensure(oss_journal_t *j, oss_err_t *err) {
+    if (j->conn && PQstatus(j->conn) == CONNECTION_OK)
         return OSS_OK;
     return journal_reconnect(j, err);
 }
 
 oss_code_t
-oss_journal_ping(oss_journal_t *j, oss_err_t *err)
-{
+oss_journal_ping(oss_journal_t *j, oss_err_t *err) {
     oss_code_t rc;
     for (int attempt = 0; attempt < 2; attempt++) {
         if ((rc = journal_ensure(j, err)))
@@ -96,8 +91,7 @@ oss_journal_ping(oss_journal_t *j, oss_err_t *err)
 /* ---- the hash chain ---------------------------------------------------- */
 
 void
-oss_journal_hash(oss_event_t *ev)
-{
+oss_journal_hash(oss_event_t *ev) {
     uint8_t *buf = NULL;
     size_t len = 0;
     unsigned int hl = OSS_HASH_LEN;
@@ -121,8 +115,7 @@ const char *const journal_select_cols =
     " hash";
 
 static int
-copy_str(char *dst, size_t cap, const char *src)
-{
+copy_str(char *dst, size_t cap, const char *src) {
     size_t n = strlen(src);
     if (n >= cap)
         return -1;
@@ -131,8 +124,7 @@ copy_str(char *dst, size_t cap, const char *src)
 }
 
 static int
-copy_bytes(const char *text, uint8_t **out, size_t *out_len)
-{
+copy_bytes(const char *text, uint8_t **out, size_t *out_len) {
     size_t n = 0;
     unsigned char *b = PQunescapeBytea((const unsigned char *)text, &n);
     if (!b)
@@ -150,8 +142,7 @@ copy_bytes(const char *text, uint8_t **out, size_t *out_len)
 }
 
 static int
-copy_hash(const char *text, uint8_t out[OSS_HASH_LEN])
-{
+copy_hash(const char *text, uint8_t out[OSS_HASH_LEN]) {
     uint8_t *p = NULL;
     size_t n = 0;
     if (copy_bytes(text, &p, &n))
@@ -165,8 +156,7 @@ copy_hash(const char *text, uint8_t out[OSS_HASH_LEN])
 
 oss_code_t
 journal_row_to_event(const PGresult *r, int row, oss_event_t *ev,
-                     oss_err_t *err)
-{
+                     oss_err_t *err) {
     memset(ev, 0, sizeof *ev);
     ev->position = strtoll(PQgetvalue(r, row, 0), NULL, 10);
     if (copy_str(ev->event_id, sizeof ev->event_id, PQgetvalue(r, row, 1)) ||
@@ -216,9 +206,8 @@ oom:
 }
 
 oss_code_t
-oss_journal_load(oss_journal_t *j, const char *stream_id,
-                 oss_event_list_t *out, oss_err_t *err)
-{
+oss_journal_load(oss_journal_t *j, const char *stream_id, oss_event_list_t *out,
+                 oss_err_t *err) {
     char sql[1024];
     oss_code_t rc = OSS_OK;
     PGresult *r = NULL;
@@ -269,8 +258,7 @@ static const uint8_t zero_hash[OSS_HASH_LEN];
 
 oss_code_t
 oss_journal_verify_stream(oss_journal_t *j, const char *stream_id,
-                          int64_t *bad_version, oss_err_t *err)
-{
+                          int64_t *bad_version, oss_err_t *err) {
     oss_event_list_t evs = {0};
     oss_code_t rc;
     if (bad_version)

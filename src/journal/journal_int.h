@@ -8,8 +8,8 @@
 #include "journal/journal.h"
 
 struct oss_journal {
-    PGconn *conn;     /* NULL after a lost connection until reconnected */
-    char *conninfo;   /* owned copy, for reconnecting */
+    PGconn *conn;   /* NULL after a lost connection until reconnected */
+    char *conninfo; /* owned copy, for reconnecting */
 };
 
 /* The select list that journal_row_to_event() decodes, in that order. */
@@ -20,8 +20,9 @@ extern const char *const journal_select_cols;
 oss_code_t journal_row_to_event(const PGresult *r, int row, oss_event_t *ev,
                                 oss_err_t *err);
 
-/* Makes sure j->conn is connected and idle (not inside a transaction),
- * reconnecting when it is not. OSS_EUNAVAIL while PostgreSQL is down. */
+/* Makes sure j->conn is connected, reconnecting when it broke (a caller's
+ * open transaction on a good connection is left alone). OSS_EUNAVAIL while
+ * PostgreSQL is down. */
 oss_code_t journal_ensure(oss_journal_t *j, oss_err_t *err);
 /* Drops the connection and connects again. */
 oss_code_t journal_reconnect(oss_journal_t *j, oss_err_t *err);

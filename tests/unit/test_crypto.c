@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,45 @@ test_uuid7_format_and_order(void **state)
     oss_uuid4(b);
     check_uuid_shape(a, '4');
     assert_string_not_equal(a, b);
+}
+
+enum { TN = 4, TPER = 5000 };
+static char tids[TN * TPER][OSS_UUID_STR];
+
+static void *
+uuid_thread(void *arg)
+{
+    size_t base = (size_t)(intptr_t)arg * TPER;
+    for (size_t i = 0; i < TPER; i++) {
+        oss_uuid7(tids[base + i]);
+        /* each thread's own ids are in order too */
+        if (i > 0 && strcmp(tids[base + i - 1], tids[base + i]) >= 0)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static int
+cmp_id(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static void
+test_uuid7_threads_unique(void **state)
+{
+    (void)state;
+    pthread_t th[TN];
+    for (intptr_t t = 0; t < TN; t++)
+        assert_int_equal(pthread_create(&th[t], NULL, uuid_thread, (void *)t), 0);
+    for (int t = 0; t < TN; t++) {
+        void *r = NULL;
+        pthread_join(th[t], &r);
+        assert_null(r);
+    }
+    qsort(tids, TN * TPER, OSS_UUID_STR, cmp_id);
+    for (size_t i = 1; i < TN * TPER; i++)
+        assert_string_not_equal(tids[i - 1], tids[i]);
 }
 
 /* RFC 4231 test case 1 */
@@ -412,6 +452,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uuid7_format_and_order),
+        cmocka_unit_test(test_uuid7_threads_unique),
         cmocka_unit_test(test_hmac_rfc4231),
         cmocka_unit_test(test_seal_open),
         cmocka_unit_test(test_wrap_unwrap),

@@ -1,6 +1,6 @@
 /* Schema evolution is additive only: every field and enum value of the
  * released descriptor set (schemas/descriptor.pb, committed) must still exist
- * in schemas/oss/v1/*.proto with the same number, type, label and type name.
+ * in the .proto files under schemas/oss/v1 with the same number, type, label and type name.
  * Uses protoc (protobuf-compiler) to build the current set and to decode both
  * sets as text with google/protobuf/descriptor.proto (libprotobuf-dev).
  * The test also proves it can fail: a renumbered, a retyped and a removed
@@ -8,7 +8,7 @@
  *
  * After a release that ADDS fields, refresh the committed set with:
  *   protoc --include_imports --descriptor_set_out=schemas/descriptor.pb \
- *          -I schemas schemas/oss/v1/*.proto */
+ *          -I schemas $(find schemas/oss -name '*.proto' | sort) */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -20,14 +20,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_ITEMS 4096
+#define MAX_ITEMS 2048
 #define MAX_DEPTH 32
 
 /* One released element: key "oss.v1.Envelope.event_id" (fields) or
  * "enum oss.v1.ActorKind.ACTOR_KIND_OFFICER" (enum values); val its shape. */
 typedef struct item {
-    char key[256];
-    char val[256];
+    char key[1024];
+    char val[512];
 } item_t;
 
 typedef struct schema {
@@ -122,7 +122,7 @@ load_schema(const char *pb_path, schema_t *s)
     memset(s, 0, sizeof *s);
 
     /* block stack: keyword and, for message/enum/file blocks, a name */
-    char kw[MAX_DEPTH][64];
+    char kw[MAX_DEPTH][1024];
     char name[MAX_DEPTH][256];
     /* the field or enum value being read */
     char f_name[256] = "", f_number[32] = "", f_label[64] = "", f_type[64] = "",
@@ -173,7 +173,7 @@ load_schema(const char *pb_path, schema_t *s)
                         strncat(q, ".", sizeof q - strlen(q) - 1);
                     strncat(q, name[d], sizeof q - strlen(q) - 1);
                 }
-                char key[256], val[256];
+                char key[1024], val[512];
                 if (strcmp(k, "field") == 0) {
                     snprintf(key, sizeof key, "%s.%s", q, f_name);
                     snprintf(val, sizeof val, "number=%s type=%s label=%s type_name=%s",

@@ -1,0 +1,260 @@
+/* `oss audit history|verify|checkpoint`: the journal's integrity tools. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "audit.h"
+#include "cli.h"
+
+static const char audit_usage[] =
+    "usage: oss audit <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  history [--reveal] STREAM     print a stream's events (personal fields\n"
+    "                                sealed) and verify its hash chain\n"
+    "  verify [STREAM] [--against SIZE:DIGEST]\n"
+    "                                verify one stream's or every stream's hash\n"
+    "                                chain, and optionally a recorded checkpoint\n"
+    "  checkpoint [--wait-ms N]      print SIZE:DIGEST of the journal now, to be\n"
+    "                                recorded outside the database\n"
+    "\n"
+    "Exit status: 0 sound, 1 a break was found (the first broken event is\n"
+    "named), 2 usage error, 3 could not run.\n"
+    "Run `oss audit <command> --help` for details.\n";
+
+static const char history_usage[] =
+    "usage: oss audit history [--reveal] STREAM\n"
+    "\n"
+    "Prints every event of STREAM from the journal: time, version, event type,\n"
+    "actor kind:id, a summary and the hash verdict. Personal fields (NIK, name,\n"
+    "birth date, e-mail, phone) print as [sealed]. With --reveal they are\n"
+    "unsealed with the subject's data key (needs the master key file named by\n"
+    "crypto.master_key_file) and printed masked, e.g. nik: 3171********9901;\n"
+    "a shredded subject prints [shredded]. Exits 1 when the chain is broken.\n";
+
+static const char verify_usage[] =
+    "usage: oss audit verify [STREAM] [--against SIZE:DIGEST]\n"
+    "\n"
+    "Recomputes every event's hash from its content and checks each stream's\n"
+    "chain (versions 1..n without gaps, each prev_hash the previous hash).\n"
+    "Without STREAM, every stream is verified. With --against, also recomputes\n"
+    "the digest of a checkpoint printed earlier by `oss audit checkpoint`: any\n"
+    "event up to SIZE changed, removed or re-chained (even by a superuser who\n"
+    "recomputed the hashes) makes it fail.\n"
+    "Exits 1 naming the first broken event (stream, version, event id).\n";
+
+static const char checkpoint_usage[] =
+    "usage: oss audit checkpoint [--wait-ms N]\n"
+    "\n"
+    "Prints SIZE:DIGEST: SIZE is the largest journal position committed now and\n"
+    "DIGEST the SHA-256 chain over (position, hash) of every event up to it, in\n"
+    "position order (each hash checked against its event's content first).\n"
+    "Record it outside the database; `oss audit verify --against SIZE:DIGEST`\n"
+    "later proves nothing up to SIZE was changed or removed. Waits up to N ms\n"
+    "(default 30000) for transactions still running to end.\n";
+
+static void
+print_break(const char *cmd, const oss_audit_break_t *b, const oss_err_t *err)
+{
+    if (b->event_id[0])
+        printf("BROKEN stream=%s version=%" PRId64 " event=%s position=%" PRId64
+               ": %s\n",
+               b->stream_id, b->version, b->event_id, b->position, b->what);
+    else
+        printf("BROKEN %s\n", b->what);
+    fprintf(stderr, "oss: audit %s: %s\n", cmd, err->msg);
+}
+
+static int
+finish(const char *cmd, oss_code_t rc, const oss_audit_break_t *b,
+       const oss_err_t *err)
+{
+    if (rc == OSS_OK)
+        return OSS_CLI_OK;
+    if (rc == OSS_ECORRUPT) {
+        print_break(cmd, b, err);
+        return OSS_CLI_FAILED;
+    }
+    fprintf(stderr, "oss: audit %s: %s\n", cmd, err->msg);
+    return rc == OSS_ENOTFOUND ? OSS_CLI_FAILED : OSS_CLI_ERROR;
+}
+
+static int
+cmd_history(int argc, char **argv, oss_config_t *cfg)
+{
+    static const struct option opts[] = {{"reveal", no_argument, 0, 'r'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    int reveal = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+rh", opts, NULL)) != -1) {
+        if (c == 'r')
+            reveal = 1;
+        else if (c == 'h') {
+            fputs(history_usage, stdout);
+            return OSS_CLI_OK;
+        } else {
+            fputs(history_usage, stderr);
+            return OSS_CLI_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        fputs(history_usage, stderr);
+        return OSS_CLI_USAGE;
+    }
+    oss_keyring_t master;
+    oss_err_t err = {0};
+    oss_audit_break_t brk = {0};
+    if (reveal && oss_keyring_load(oss_config_str(cfg, "crypto.master_key_file"),
+                                   &master, &err) != OSS_OK) {
+        fprintf(stderr, "oss: audit history: %s\n", err.msg);
+        return OSS_CLI_ERROR;
+    }
+    PGconn *conn = oss_cli_connect(cfg, NULL);
+    if (!conn)
+        return OSS_CLI_ERROR;
+    oss_code_t rc = oss_audit_history(conn, argv[optind], stdout,
+                                      reveal ? &master : NULL, &brk, &err);
+    fflush(stdout);
+    PQfinish(conn);
+    if (reveal)
+        OPENSSL_cleanse(&master, sizeof master);
+    return finish("history", rc, &brk, &err);
+}
+
+static int
+cmd_verify(int argc, char **argv, oss_config_t *cfg)
+{
+    static const struct option opts[] = {{"against", required_argument, 0, 'a'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *against = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
+        if (c == 'a')
+            against = optarg;
+        else if (c == 'h') {
+            fputs(verify_usage, stdout);
+            return OSS_CLI_OK;
+        } else {
+            fputs(verify_usage, stderr);
+            return OSS_CLI_USAGE;
+        }
+    }
+    if (argc - optind > 1) {
+        fputs(verify_usage, stderr);
+        return OSS_CLI_USAGE;
+    }
+    const char *stream = optind < argc ? argv[optind] : NULL;
+    oss_err_t err = {0};
+    oss_audit_break_t brk = {0};
+    oss_audit_checkpoint_t cp;
+    if (against && oss_audit_checkpoint_parse(against, &cp, &err) != OSS_OK) {
+        fprintf(stderr, "oss: audit verify: %s\n", err.msg);
+        return OSS_CLI_USAGE;
+    }
+    PGconn *conn = oss_cli_connect(cfg, NULL);
+    if (!conn)
+        return OSS_CLI_ERROR;
+    int64_t nstreams = 0, nevents = 0;
+    oss_code_t rc = oss_audit_verify(conn, stream, &nstreams, &nevents, &brk, &err);
+    if (rc == OSS_OK) {
+        if (stream)
+            printf("stream %s: chain ok, %" PRId64 " events\n", stream, nevents);
+        else
+            printf("journal: %" PRId64 " streams, %" PRId64
+                   " events, every chain ok\n",
+                   nstreams, nevents);
+    }
+    if (rc == OSS_OK && against) {
+        rc = oss_audit_verify_against(conn, &cp, &brk, &err);
+        if (rc == OSS_OK)
+            printf("checkpoint %" PRId64 ": digest matches\n", cp.size);
+    }
+    PQfinish(conn);
+    return finish("verify", rc, &brk, &err);
+}
+
+static int
+cmd_checkpoint(int argc, char **argv, oss_config_t *cfg)
+{
+    static const struct option opts[] = {{"wait-ms", required_argument, 0, 'w'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    int wait_ms = 30000, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "w:h", opts, NULL)) != -1) {
+        if (c == 'w')
+            wait_ms = atoi(optarg);
+        else if (c == 'h') {
+            fputs(checkpoint_usage, stdout);
+            return OSS_CLI_OK;
+        } else {
+            fputs(checkpoint_usage, stderr);
+            return OSS_CLI_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fputs(checkpoint_usage, stderr);
+        return OSS_CLI_USAGE;
+    }
+    oss_err_t err = {0};
+    oss_audit_break_t brk = {0};
+    oss_audit_checkpoint_t cp;
+    PGconn *conn = oss_cli_connect(cfg, NULL);
+    if (!conn)
+        return OSS_CLI_ERROR;
+    oss_code_t rc = oss_audit_checkpoint(conn, wait_ms, &cp, &brk, &err);
+    PQfinish(conn);
+    if (rc == OSS_OK) {
+        char text[128];
+        oss_audit_checkpoint_format(&cp, text, sizeof text);
+        printf("%s\n", text);
+        fprintf(stderr, "oss: checkpoint covers %" PRId64
+                        " events up to position %" PRId64 "\n",
+                cp.events, cp.size);
+        if (cp.broken)
+            fprintf(stderr,
+                    "oss: warning: %" PRId64 " of them already fail their "
+                    "hash (first: stream=%s version=%" PRId64 " event=%s); "
+                    "`oss audit verify` names them\n",
+                    cp.broken, brk.stream_id, brk.version, brk.event_id);
+    }
+    return finish("checkpoint", rc, &brk, &err);
+}
+
+int
+oss_cli_audit(int argc, char **argv, const char *config_path)
+{
+    if (argc < 2 || oss_cli_is_help(argv[1])) {
+        fputs(audit_usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? OSS_CLI_USAGE : OSS_CLI_OK;
+    }
+    int (*fn)(int, char **, oss_config_t *) = NULL;
+    if (strcmp(argv[1], "history") == 0)
+        fn = cmd_history;
+    else if (strcmp(argv[1], "verify") == 0)
+        fn = cmd_verify;
+    else if (strcmp(argv[1], "checkpoint") == 0)
+        fn = cmd_checkpoint;
+    if (!fn) {
+        fprintf(stderr, "oss: audit: unknown command \"%s\"\n\n%s", argv[1],
+                audit_usage);
+        return OSS_CLI_USAGE;
+    }
+    /* --help needs no configuration */
+    for (int i = 2; i < argc; i++)
+        if (oss_cli_is_help(argv[i]))
+            return fn(2, (char *[]){argv[1], "--help", NULL}, NULL);
+    oss_config_t *cfg = oss_cli_load_config(config_path);
+    if (!cfg)
+        return OSS_CLI_ERROR;
+    int st = fn(argc - 1, argv + 1, cfg);
+    oss_config_free(cfg);
+    return st;
+}

@@ -1,0 +1,689 @@
+/* The notifier's loop: Kafka (assign() with positions in PostgreSQL) ->
+ * signature check -> envelope and AccountRegistered decode -> ledger ->
+ * unseal -> SMTP. See notifier.h for the delivery guarantees. */
+#include "notifier.h"
+
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "bus/bus.h"
+#include "crypto/crypto.h"
+#include "log/log.h"
+#include "oss/v1/account.pb-c.h"
+
+#define MAX_PARTS 256
+#define OFFSET_FLUSH_MS 1000
+#define BOOTSTRAP_CHECK_MS 5000
+#define CONSUMER_NAME "notifier"
+/* pg_advisory_lock key electing the one active notifier (the relay uses
+ * relay.lock_key, 7301 by default). */
+#define NOTIFIER_LOCK_KEY "7302"
+
+typedef struct notifier {
+    const oss_config_t *cfg;
+    volatile sig_atomic_t *stop;
+    oss_keyring_t master, bus;
+    PGconn *pg;
+    CURL *curl;
+    rd_kafka_t *rk;
+    char topic[256];
+    char bootstrap[4096];
+    char cluster_id[128];
+    int nparts;
+    int64_t next[MAX_PARTS];  /* next offset to store; -1 = nothing new */
+    int dirty;
+    int locked;               /* holds the advisory lock on n->pg */
+    char from_addr[320];
+    int64_t sent, skipped, rejected;
+} notifier_t;
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Sleeps up to ms, waking early when asked to stop. */
+static void
+nap(notifier_t *n, int64_t ms)
+{
+    int64_t end = now_ms() + ms;
+    while (!*n->stop && now_ms() < end) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* ---- PostgreSQL ---------------------------------------------------------- */
+
+static oss_code_t
+pg_ensure(notifier_t *n, oss_err_t *err)
+{
+    if (n->pg && PQstatus(n->pg) == CONNECTION_OK)
+        return OSS_OK;
+    n->locked = 0; /* a new session holds no advisory lock */
+    if (n->pg) {
+        PQreset(n->pg);
+        if (PQstatus(n->pg) == CONNECTION_OK)
+            return OSS_OK;
+        PQfinish(n->pg);
+        n->pg = NULL;
+    }
+    char timeout[16];
+    snprintf(timeout, sizeof timeout, "%lld",
+             oss_config_int(n->cfg, "pg.connect_timeout_s"));
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+    const char *vals[] = {oss_config_str(n->cfg, "pg.url"), timeout,
+                          "oss-notifier", NULL};
+    n->pg = PQconnectdbParams(keys, vals, 1);
+    if (!n->pg || PQstatus(n->pg) != CONNECTION_OK) {
+        const char *m = n->pg ? PQerrorMessage(n->pg) : "out of memory";
+        oss_err_set(err, OSS_EUNAVAIL, "could not connect to PostgreSQL: %.*s",
+                    (int)strcspn(m, "\n"), m);
+        PQfinish(n->pg);
+        n->pg = NULL;
+        return OSS_EUNAVAIL;
+    }
+    return OSS_OK;
+}
+
+/* Runs sql; on success returns the result (caller PQclear()s). */
+static PGresult *
+pg_exec(notifier_t *n, const char *sql, int nparams, const char *const *params,
+        int binary, oss_err_t *err)
+{
+    if (pg_ensure(n, err))
+        return NULL;
+    PGresult *r = PQexecParams(n->pg, sql, nparams, NULL, params, NULL, NULL,
+                               binary);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        const char *m = PQresultErrorMessage(r);
+        oss_err_set(err, OSS_EUNAVAIL, "could not query PostgreSQL: %.*s",
+                    (int)strcspn(m, "\n"), m);
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+static oss_code_t
+pg_cmd(notifier_t *n, const char *sql, int nparams, const char *const *params,
+       oss_err_t *err)
+{
+    PGresult *r = pg_exec(n, sql, nparams, params, 0, err);
+    if (!r)
+        return OSS_EUNAVAIL;
+    PQclear(r);
+    return OSS_OK;
+}
+
+static oss_code_t
+offsets_flush(notifier_t *n, oss_err_t *err)
+{
+    if (!n->dirty)
+        return OSS_OK;
+    for (int p = 0; p < n->nparts; p++) {
+        if (n->next[p] < 0)
+            continue;
+        char part[16], off[24];
+        snprintf(part, sizeof part, "%d", p);
+        snprintf(off, sizeof off, "%" PRId64, n->next[p]);
+        const char *prm[5] = {CONSUMER_NAME, n->topic, part, n->cluster_id, off};
+        if (pg_cmd(n,
+                   "INSERT INTO oss.notifier_offsets (consumer, topic, part, "
+                   "cluster_id, next_offset) VALUES ($1, $2, $3::int, $4, "
+                   "$5::int8) ON CONFLICT (consumer, topic, part) DO UPDATE "
+                   "SET cluster_id = EXCLUDED.cluster_id, next_offset = "
+                   "EXCLUDED.next_offset, updated_at = now()",
+                   5, prm, err))
+            return OSS_EUNAVAIL;
+        n->next[p] = -1;
+    }
+    n->dirty = 0;
+    return OSS_OK;
+}
+
+/* ---- ledger -------------------------------------------------------------- */
+
+typedef enum { LEDGER_SEND, LEDGER_DONE } ledger_t;
+
+/* Records (event, email) as 'sending' unless a row exists; *resend = 1 when
+ * an earlier attempt was interrupted. */
+static oss_code_t
+ledger_begin(notifier_t *n, const char *event_id, const char *stream_id,
+             ledger_t *what, int *attempts, oss_err_t *err)
+{
+    const char *p[3] = {event_id, OSS_NOTIFIER_CHANNEL_EMAIL, stream_id};
+    if (pg_cmd(n,
+               "INSERT INTO oss.notifications (event_id, channel, status, "
+               "stream_id) VALUES ($1::uuid, $2, 'sending', $3) "
+               "ON CONFLICT (event_id, channel) DO NOTHING",
+               3, p, err))
+        return OSS_EUNAVAIL;
+    PGresult *r = pg_exec(n,
+                          "SELECT status, attempts FROM oss.notifications "
+                          "WHERE event_id = $1::uuid AND channel = $2",
+                          2, p, 0, err);
+    if (!r)
+        return OSS_EUNAVAIL;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return oss_err_set(err, OSS_EINTERNAL, "ledger row vanished");
+    }
+    *what = strcmp(PQgetvalue(r, 0, 0), "sending") == 0 ? LEDGER_SEND
+                                                         : LEDGER_DONE;
+    *attempts = atoi(PQgetvalue(r, 0, 1));
+    PQclear(r);
+    return OSS_OK;
+}
+
+/* status NULL = keep the status; count = 1 adds one attempt. */
+static oss_code_t
+ledger_update(notifier_t *n, const char *event_id, const char *status,
+              const char *error, int count, oss_err_t *err)
+{
+    const char *p[5] = {event_id, OSS_NOTIFIER_CHANNEL_EMAIL, status, error,
+                        count ? "1" : "0"};
+    return pg_cmd(n,
+                  "UPDATE oss.notifications SET "
+                  "status = coalesce($3, status), "
+                  "attempts = attempts + $5::int, "
+                  "last_error = $4, updated_at = now() "
+                  "WHERE event_id = $1::uuid AND channel = $2",
+                  5, p, err);
+}
+
+static oss_code_t
+ledger_set(notifier_t *n, const char *event_id, const char *status,
+           const char *error, oss_err_t *err)
+{
+    return ledger_update(n, event_id, status, error, 0, err);
+}
+
+/* The subject's data key: OSS_ENOTFOUND when shredded. */
+static oss_code_t
+subject_key(notifier_t *n, const char *subject_id, oss_data_key_t *dk,
+            oss_err_t *err)
+{
+    const char *p[1] = {subject_id};
+    PGresult *r = pg_exec(n,
+                          "SELECT master_key_id, wrapped_key FROM "
+                          "oss.subject_keys WHERE subject_id = $1::uuid",
+                          1, p, 1, err);
+    if (!r)
+        return OSS_EUNAVAIL;
+    oss_code_t rc;
+    if (PQntuples(r) == 0) {
+        rc = oss_err_set(err, OSS_ENOTFOUND, "subject has no data key");
+    } else {
+        char kid[17];
+        int kl = PQgetlength(r, 0, 0);
+        snprintf(kid, sizeof kid, "%.*s", kl < 16 ? kl : 16,
+                 PQgetvalue(r, 0, 0));
+        rc = oss_data_key_unwrap(&n->master, kid, subject_id,
+                                 (const uint8_t *)PQgetvalue(r, 0, 1),
+                                 (size_t)PQgetlength(r, 0, 1), dk, err);
+    }
+    PQclear(r);
+    return rc;
+}
+
+static char *
+unseal(const oss_data_key_t *dk, const char *field,
+       const Oss__V1__SealedField *sf)
+{
+    char *out = NULL;
+    size_t len = 0;
+    if (!sf || sf->nonce.len != 12 || sf->ciphertext.len == 0)
+        return NULL;
+    if (oss_open(dk, field, sf->nonce.data, sf->ciphertext.data,
+                 sf->ciphertext.len, &out, &len, NULL) != OSS_OK)
+        return NULL;
+    return out;
+}
+
+static void
+wipe_free(char *s)
+{
+    if (s) {
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+    }
+}
+
+/* ---- one event ----------------------------------------------------------- */
+
+/* Handles one AccountRegistered event until it is sent, skipped or failed
+ * for good; returns OSS_OK then, or non-zero when asked to stop first. */
+static oss_code_t
+deliver(notifier_t *n, const oss_event_t *ev)
+{
+    oss_err_t err = {0};
+    int64_t backoff_ms = 1000, max_ms = oss_config_int(n->cfg, "notifier.retry_max_s") * 1000;
+    Oss__V1__AccountRegistered *a =
+        oss__v1__account_registered__unpack(NULL, ev->payload_len, ev->payload);
+    if (!a) {
+        oss_warn("undecodable AccountRegistered payload: event=%s stream=%s",
+                 ev->event_id, ev->stream_id);
+        return OSS_OK;
+    }
+    oss_code_t result = OSS_OK;
+    for (int attempt = 0;; attempt++) {
+        if (attempt) {
+            oss_warn("delivery failed, retrying in %" PRId64 " ms: event=%s: %s",
+                     backoff_ms, ev->event_id, err.msg);
+            nap(n, backoff_ms);
+            backoff_ms = backoff_ms * 2 > max_ms ? max_ms : backoff_ms * 2;
+        }
+        if (*n->stop) {
+            result = OSS_EUNAVAIL;
+            break;
+        }
+        oss_err_clear(&err);
+        ledger_t what;
+        int attempts = 0;
+        if (ledger_begin(n, ev->event_id, ev->stream_id, &what, &attempts, &err))
+            continue;
+        if (what == LEDGER_DONE) {
+            oss_info("already handled, not sent again: event=%s", ev->event_id);
+            break;
+        }
+        if (!n->locked) { /* the session was re-established: lock lost */
+            result = OSS_EUNAVAIL;
+            break;
+        }
+        if (attempts > 0 && attempt == 0)
+            oss_info("resending after an interrupted or failed attempt "
+                     "(same Message-ID): event=%s attempts=%d",
+                     ev->event_id, attempts);
+        oss_data_key_t dk;
+        oss_code_t rc = subject_key(n, a->subject_id, &dk, &err);
+        if (rc == OSS_ENOTFOUND) {
+            if (ledger_set(n, ev->event_id, "skipped", "subject data key shredded",
+                           &err))
+                continue;
+            n->skipped++;
+            oss_info("no mail: subject shredded: event=%s stream=%s",
+                     ev->event_id, ev->stream_id);
+            break;
+        }
+        if (rc == OSS_EUNAVAIL)
+            continue;
+        if (rc) {
+            oss_error("could not unwrap the subject's data key: event=%s: %s",
+                      ev->event_id, err.msg);
+            ledger_set(n, ev->event_id, "failed", "data key unwrap failed", &err);
+            break;
+        }
+        char *email = unseal(&dk, "email", a->email);
+        char *name = unseal(&dk, "name", a->name);
+        OPENSSL_cleanse(&dk, sizeof dk);
+        if (!email) {
+            wipe_free(name);
+            oss_error("could not unseal the e-mail address: event=%s",
+                      ev->event_id);
+            ledger_set(n, ev->event_id, "failed", "e-mail not unsealable", &err);
+            break;
+        }
+        oss_mail_t m = {.event_id = ev->event_id,
+                        .from = oss_config_str(n->cfg, "notifier.from"),
+                        .to = email,
+                        .name = name,
+                        .account_id = a->account_id,
+                        .date_us = now_us()};
+        char *msg = NULL;
+        size_t len = 0;
+        rc = oss_mail_compose(&m, &msg, &len, &err);
+        wipe_free(name);
+        if (rc) {
+            wipe_free(email);
+            oss_error("could not compose mail: event=%s: %s", ev->event_id,
+                      err.msg);
+            ledger_set(n, ev->event_id, "failed", err.msg, &err);
+            break;
+        }
+        /* count the attempt BEFORE handing the message over */
+        if (ledger_update(n, ev->event_id, NULL, NULL, 1, &err)) {
+            wipe_free(email);
+            wipe_free(msg);
+            continue;
+        }
+        if (!n->locked) {
+            wipe_free(email);
+            wipe_free(msg);
+            result = OSS_EUNAVAIL;
+            break;
+        }
+        long code = 0;
+        rc = oss_mail_send(n->curl, oss_config_str(n->cfg, "notifier.smtp_url"),
+                           n->from_addr, email, msg, len, &code, &err);
+        wipe_free(email);
+        wipe_free(msg);
+        if (rc == OSS_EINVAL) {
+            oss_error("mail refused permanently: event=%s: %s", ev->event_id,
+                      err.msg);
+            ledger_set(n, ev->event_id, "failed", err.msg, &err);
+            break;
+        }
+        if (rc) {
+            oss_err_t e2 = {0};
+            ledger_set(n, ev->event_id, NULL, err.msg, &e2);
+            continue;
+        }
+        /* sent: a crash before this UPDATE means one resend, same Message-ID */
+        oss_err_t e2 = {0};
+        for (int k = 0; ledger_set(n, ev->event_id, "sent", NULL, &e2) && !*n->stop; k++)
+            nap(n, k < 5 ? 1000 : 5000);
+        n->sent++;
+        oss_info("registration mail sent: event=%s stream=%s message_id=<%s@oss.local>",
+                 ev->event_id, ev->stream_id, ev->event_id);
+        break;
+    }
+    oss__v1__account_registered__free_unpacked(a, NULL);
+    return result;
+}
+
+static const char *
+header(const rd_kafka_message_t *msg, const char *name, char *buf, size_t cap)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v = NULL;
+    size_t len = 0;
+    if (rd_kafka_message_headers(msg, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(h, name, &v, &len) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        !v || len >= cap)
+        return NULL;
+    memcpy(buf, v, len);
+    buf[len] = '\0';
+    return buf;
+}
+
+/* OSS_OK when the message is done with (its offset may be stored). */
+static oss_code_t
+handle(notifier_t *n, const rd_kafka_message_t *msg)
+{
+    char ce_id[128], sig[80];
+    const char *id = header(msg, "ce_id", ce_id, sizeof ce_id);
+    const char *s = header(msg, OSS_BUS_SIG_HEADER, sig, sizeof sig);
+    if (!id || !s ||
+        !oss_bus_verify(&n->bus, id, msg->key, msg->key_len, msg->payload,
+                        msg->len, s)) {
+        n->rejected++;
+        oss_warn("ignored a message without a valid signature: topic=%s "
+                 "partition=%d offset=%" PRId64,
+                 n->topic, (int)msg->partition, (int64_t)msg->offset);
+        return OSS_OK;
+    }
+    oss_event_t ev = {0};
+    oss_err_t err = {0};
+    if (oss_envelope_decode(msg->payload, msg->len, &ev, &err) != OSS_OK) {
+        oss_warn("ignored an undecodable envelope: partition=%d offset=%" PRId64
+                 ": %s",
+                 (int)msg->partition, (int64_t)msg->offset, err.msg);
+        return OSS_OK;
+    }
+    oss_code_t rc = OSS_OK;
+    oss_log_set_cid(ev.correlation_id);
+    if (strcmp(ev.payload_type, "oss.v1.AccountRegistered") == 0)
+        rc = deliver(n, &ev);
+    oss_log_set_cid(NULL);
+    oss_event_clear(&ev);
+    return rc;
+}
+
+/* ---- Kafka --------------------------------------------------------------- */
+
+static void
+kafka_close(notifier_t *n)
+{
+    if (!n->rk)
+        return;
+    rd_kafka_assign(n->rk, NULL);
+    rd_kafka_consumer_close(n->rk);
+    rd_kafka_destroy(n->rk);
+    n->rk = NULL;
+}
+
+/* Creates the consumer and assigns every partition of the topic at the
+ * stored positions (same cluster id) or at the beginning. */
+static oss_code_t
+kafka_open(notifier_t *n, oss_err_t *err)
+{
+    char errstr[512];
+    oss_code_t rc = OSS_OK;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *rkt = NULL;
+
+    if (oss_bus_bootstrap(n->cfg, n->bootstrap, sizeof n->bootstrap, err))
+        return OSS_EUNAVAIL;
+    rd_kafka_conf_t *conf = oss_bus_conf_new(n->cfg, err);
+    if (!conf)
+        return err->code ? err->code : OSS_EUNAVAIL;
+    static const char *props[][2] = {{"group.id", "oss-notifier"},
+                                      {"enable.auto.commit", "false"},
+                                      {"enable.auto.offset.store", "false"},
+                                      {"auto.offset.reset", "earliest"},
+                                      {"client.id", "oss-notifier"}};
+    for (size_t i = 0; i < sizeof props / sizeof props[0]; i++)
+        if (rd_kafka_conf_set(conf, props[i][0], props[i][1], errstr,
+                              sizeof errstr) != RD_KAFKA_CONF_OK) {
+            rd_kafka_conf_destroy(conf);
+            return oss_err_set(err, OSS_EINVAL, "invalid Kafka property: %s",
+                               errstr);
+        }
+    n->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!n->rk) {
+        rd_kafka_conf_destroy(conf);
+        return oss_err_set(err, OSS_EUNAVAIL, "could not create consumer: %s",
+                           errstr);
+    }
+    char *cid = rd_kafka_clusterid(n->rk, 5000);
+    if (!cid) {
+        rc = oss_err_set(err, OSS_EUNAVAIL, "Kafka cluster not reachable");
+        goto done;
+    }
+    snprintf(n->cluster_id, sizeof n->cluster_id, "%s", cid);
+    rd_kafka_mem_free(n->rk, cid);
+    rkt = rd_kafka_topic_new(n->rk, n->topic, NULL);
+    if (rd_kafka_metadata(n->rk, 0, rkt, &md, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt < 1) {
+        rc = oss_err_set(err, OSS_EUNAVAIL, "topic \"%s\" is not available yet",
+                         n->topic);
+        goto done;
+    }
+    n->nparts = md->topics[0].partition_cnt;
+    if (n->nparts > MAX_PARTS)
+        n->nparts = MAX_PARTS;
+    parts = rd_kafka_topic_partition_list_new(n->nparts);
+    for (int p = 0; p < n->nparts; p++) {
+        rd_kafka_topic_partition_list_add(parts, n->topic, p)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+        n->next[p] = -1;
+    }
+    const char *prm[3] = {CONSUMER_NAME, n->topic, n->cluster_id};
+    PGresult *r = pg_exec(n,
+                          "SELECT part, next_offset FROM oss.notifier_offsets "
+                          "WHERE consumer = $1 AND topic = $2 AND "
+                          "cluster_id = $3",
+                          3, prm, 0, err);
+    if (!r) {
+        rc = OSS_EUNAVAIL;
+        goto done;
+    }
+    int stored = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        int p = atoi(PQgetvalue(r, i, 0));
+        if (p >= 0 && p < n->nparts) {
+            parts->elems[p].offset = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+            stored++;
+        }
+    }
+    PQclear(r);
+    rd_kafka_resp_err_t e = rd_kafka_assign(n->rk, parts);
+    if (e) {
+        rc = oss_err_set(err, OSS_EUNAVAIL, "could not assign partitions: %s",
+                         rd_kafka_err2str(e));
+        goto done;
+    }
+    oss_info("consuming topic=%s partitions=%d cluster=%s stored_positions=%d",
+             n->topic, n->nparts, n->cluster_id, stored);
+done:
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+    if (parts)
+        rd_kafka_topic_partition_list_destroy(parts);
+    if (rc)
+        kafka_close(n);
+    return rc;
+}
+
+/* Takes the advisory lock that makes this the one active notifier: two
+ * notifiers sending the same 'sending' row at once would send it twice. */
+static int
+try_lock(notifier_t *n)
+{
+    oss_err_t err = {0};
+    PGresult *r = pg_exec(n, "SELECT pg_try_advisory_lock(" NOTIFIER_LOCK_KEY ")",
+                          0, NULL, 0, &err);
+    if (!r)
+        return 0;
+    n->locked = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return n->locked;
+}
+
+static int
+bootstrap_changed(notifier_t *n)
+{
+    char now[4096];
+    oss_err_t err = {0};
+    if (oss_bus_bootstrap(n->cfg, now, sizeof now, &err))
+        return 0;
+    return strcmp(now, n->bootstrap) != 0;
+}
+
+oss_code_t
+oss_notifier_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
+                 oss_err_t *err)
+{
+    notifier_t *n = calloc(1, sizeof *n);
+    oss_code_t rc = OSS_OK;
+    if (!n)
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    n->cfg = cfg;
+    n->stop = stop;
+    if ((rc = oss_keyring_load(oss_config_str(cfg, "crypto.master_key_file"),
+                               &n->master, err)) ||
+        (rc = oss_keyring_load(oss_config_str(cfg, "bus.signing_key_file"),
+                               &n->bus, err)))
+        goto done;
+    oss_mail_envelope_addr(oss_config_str(cfg, "notifier.from"), n->from_addr,
+                           sizeof n->from_addr);
+    oss_bus_topic(cfg, "account", n->topic, sizeof n->topic);
+    if (!(n->curl = curl_easy_init())) {
+        rc = oss_err_set(err, OSS_ENOMEM, "could not create a curl handle");
+        goto done;
+    }
+    int64_t last_flush = now_ms(), last_check = now_ms(), backoff = 500;
+    int waiting_logged = 0;
+    while (!*stop) {
+        oss_err_t e = {0};
+        if (!n->locked || !n->pg || PQstatus(n->pg) != CONNECTION_OK) {
+            /* lost the session (and its lock) or never had it: stop
+             * consuming until this instance is the active one again */
+            kafka_close(n);
+            if (!try_lock(n)) {
+                if (!waiting_logged++)
+                    oss_info("standing by: another notifier is active (or "
+                             "PostgreSQL is down)");
+                nap(n, 1000);
+                continue;
+            }
+            waiting_logged = 0;
+            oss_info("active: holding the notifier lock");
+        }
+        if (!n->rk) {
+            if (kafka_open(n, &e)) {
+                oss_warn("not consuming yet, retrying in %" PRId64 " ms: %s",
+                         backoff, e.msg);
+                nap(n, backoff);
+                backoff = backoff * 2 > 10000 ? 10000 : backoff * 2;
+                continue;
+            }
+            backoff = 500;
+        }
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(n->rk, 200);
+        if (msg) {
+            if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                if (handle(n, msg) != OSS_OK) {
+                    /* stopping, or lost the lock mid-delivery: this message
+                     * is not done, so consume nothing after it; the next
+                     * active instance re-reads it from the stored offset */
+                    rd_kafka_message_destroy(msg);
+                    offsets_flush(n, &e);
+                    kafka_close(n);
+                    continue;
+                }
+                if (msg->partition >= 0 && msg->partition < n->nparts) {
+                    n->next[msg->partition] = (int64_t)msg->offset + 1;
+                    n->dirty = 1;
+                }
+            } else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                oss_warn("consumer: %s", rd_kafka_message_errstr(msg));
+            }
+            rd_kafka_message_destroy(msg);
+        }
+        int64_t t = now_ms();
+        if (n->dirty && t - last_flush >= OFFSET_FLUSH_MS) {
+            if (offsets_flush(n, &e))
+                oss_warn("could not store positions (will retry): %s", e.msg);
+            last_flush = t;
+        }
+        if (t - last_check >= BOOTSTRAP_CHECK_MS) {
+            last_check = t;
+            if (bootstrap_changed(n)) {
+                oss_info("bootstrap list changed: rebuilding the consumer");
+                offsets_flush(n, &e);
+                kafka_close(n);
+            }
+        }
+    }
+    {
+        oss_err_t e = {0};
+        if (offsets_flush(n, &e))
+            oss_warn("could not store positions at exit: %s", e.msg);
+    }
+    oss_info("stopping: sent=%" PRId64 " skipped=%" PRId64 " rejected=%" PRId64,
+             n->sent, n->skipped, n->rejected);
+done:
+    kafka_close(n);
+    if (n->curl)
+        curl_easy_cleanup(n->curl);
+    PQfinish(n->pg);
+    OPENSSL_cleanse(&n->master, sizeof n->master);
+    OPENSSL_cleanse(&n->bus, sizeof n->bus);
+    free(n);
+    return rc;
+}

@@ -1,0 +1,77 @@
+/* The notifier: consumes oss.account from Kafka and sends a registration
+ * e-mail (Indonesian, with an English part) over SMTP (libcurl).
+ *
+ * Delivery is at-least-once with idempotency:
+ *  - consumption uses assign(), not a consumer group (a restart does not wait
+ *    out a session timeout); the next offset of each partition is stored in
+ *    oss.notifier_offsets with the broker's cluster id (a broker restarted
+ *    empty has a new id: the notifier then starts from the beginning of what
+ *    it holds, and the ledger below drops what was already sent);
+ *  - the ledger oss.notifications (infra/sql/030_notifier.sql) gets a row
+ *    (event_id, 'email', status 'sending') BEFORE the message is handed to
+ *    the SMTP server and 'sent' AFTER, so a redelivery or a restart sends no
+ *    duplicate. A crash between the two leaves 'sending': the mail is sent
+ *    again with the same Message-ID (<event-id@oss.local>), which receivers
+ *    use to drop the repeat: that window is the "at least" of at-least-once;
+ *  - a failed attempt is retried with exponential backoff (1 s doubling, at
+ *    most notifier.retry_max_s between attempts) until it succeeds; an SMTP
+ *    5xx answer (permanent) marks the row 'failed';
+ *  - a subject whose data key is gone (crypto-shredded) gets no message: the
+ *    row is marked 'skipped'.
+ * A message whose oss_signature header does not verify is ignored (logged
+ * with its topic/partition/offset). Nothing personal (address, name) is ever
+ * logged or stored in the ledger.
+ * Thread-safety: one notifier per process; the loop runs in the caller's
+ * thread. */
+#ifndef OSS_NOTIFIER_H
+#define OSS_NOTIFIER_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "core/error.h"
+
+#define OSS_NOTIFIER_CHANNEL_EMAIL "email"
+
+/* What a registration mail says (all borrowed). */
+typedef struct oss_mail {
+    const char *event_id;   /* the Message-ID is <event_id@oss.local> */
+    const char *from;       /* header value, e.g. "OSS <no-reply@oss.go.id>" */
+    const char *to;         /* bare address */
+    const char *name;       /* greeting; may be NULL */
+    const char *account_id;
+    int64_t date_us;        /* Date header, unix microseconds */
+} oss_mail_t;
+
+/* Builds the RFC 5322 message (CRLF line ends, multipart/mixed with an
+ * Indonesian and an English text/plain part, quoted-printable UTF-8).
+ * Returns new in *out (NUL-terminated, length *len), caller frees with
+ * free(). OSS_EINVAL when the address or a header value is unusable (control
+ * characters, no '@', angle brackets): nothing personal goes into err. */
+oss_code_t oss_mail_compose(const oss_mail_t *m, char **out, size_t *len,
+                            oss_err_t *err);
+
+/* The address inside a From value ("Name <a@b>" -> "<a@b>", "a@b" ->
+ * "<a@b>") into out. */
+void oss_mail_envelope_addr(const char *from, char *out, size_t outlen);
+
+/* Quoted-printable (RFC 2045) of n bytes; returns new, caller frees with
+ * free(); lines are CRLF-ended and at most 76 characters. */
+char *oss_mail_qp(const char *s, size_t n);
+
+/* Sends msg (borrowed) to one recipient over SMTP with curl (an easy handle
+ * the caller owns, reused so the connection is kept). *smtp_code gets the
+ * server's last reply code (0 when none). OSS_EUNAVAIL when retrying may
+ * help, OSS_EINVAL when the server refused permanently (5xx). */
+oss_code_t oss_mail_send(void *curl, const char *url, const char *from_addr,
+                         const char *to_addr, const char *msg, size_t len,
+                         long *smtp_code, oss_err_t *err);
+
+/* Runs the notifier until *stop becomes non-zero. Returns OSS_OK after a
+ * clean stop, or an error not worth retrying (unreadable key files). */
+oss_code_t oss_notifier_run(const oss_config_t *cfg,
+                            volatile sig_atomic_t *stop, oss_err_t *err);
+
+#endif

@@ -1,0 +1,672 @@
+/* The read-model appliers: a batch of events -> set-based upserts into one
+ * read-model schema, deduplicated by (stream, version) through
+ * <schema>.applied_streams. Invariant: a stream's version v is applied only
+ * when v - 1 is applied (a gap is filled from the journal first); a version
+ * at or below the applied one is skipped, so nothing is applied twice. */
+#include "projector_int.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log/log.h"
+#include "oss/v1/account.pb-c.h"
+
+#define ACCOUNT_REGISTERED "oss.v1.AccountRegistered"
+
+void
+pj_item_clear(pj_item_t *it)
+{
+    if (it->has_ev)
+        oss_event_clear(&it->ev);
+    free(it->headers_json);
+    memset(it, 0, sizeof *it);
+}
+
+oss_code_t
+pj_check_schema(const char *s, oss_err_t *err)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 40 || (s[0] >= '0' && s[0] <= '9'))
+        goto bad;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+              s[i] == '_'))
+            goto bad;
+    return OSS_OK;
+bad:
+    return oss_err_field(err, OSS_EINVAL, "projector.schema",
+                         "invalid value for \"projector.schema\": \"%s\" is "
+                         "not a lower-case identifier of at most 40 "
+                         "characters",
+                         s ? s : "");
+}
+
+/* ---- libpq helpers ---- */
+
+static oss_code_t
+pg_error(PGconn *conn, PGresult *res, oss_err_t *err)
+{
+    if (PQstatus(conn) == CONNECTION_BAD)
+        return oss_err_set(err, OSS_EUNAVAIL,
+                           "could not reach PostgreSQL: %s",
+                           PQerrorMessage(conn));
+    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+    char buf[OSS_ERR_MSG_MAX];
+    snprintf(buf, sizeof buf, "%s", msg ? msg : "unknown error");
+    buf[strcspn(buf, "\n")] = '\0';
+    return oss_err_set(err, OSS_EINTERNAL, "%s", buf);
+}
+
+PGresult *
+pj_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
+        oss_err_t *err)
+{
+    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+        return res;
+    pg_error(conn, res, err);
+    PQclear(res);
+    return NULL;
+}
+
+oss_code_t
+pj_cmd(PGconn *conn, const char *sql, int nparams, const char *const *params,
+       oss_err_t *err)
+{
+    PGresult *res = pj_exec(conn, sql, nparams, params, err);
+    if (!res)
+        return err ? err->code : OSS_EINTERNAL;
+    PQclear(res);
+    return OSS_OK;
+}
+
+oss_code_t
+pj_connect(const char *url, PGconn **out, oss_err_t *err)
+{
+    *out = NULL;
+    PGconn *c = PQconnectdb(url ? url : "");
+    if (!c || PQstatus(c) != CONNECTION_OK) {
+        char buf[OSS_ERR_MSG_MAX];
+        snprintf(buf, sizeof buf, "%s", c ? PQerrorMessage(c) : "no memory");
+        buf[strcspn(buf, "\n")] = '\0';
+        PQfinish(c);
+        return oss_err_set(err, OSS_EUNAVAIL,
+                           "could not connect to PostgreSQL: %s", buf);
+    }
+    PGresult *r = PQexec(c, "SET application_name = 'oss-projector'");
+    PQclear(r);
+    *out = c;
+    return OSS_OK;
+}
+
+void
+pj_rollback(PGconn *conn)
+{
+    if (conn && PQstatus(conn) == CONNECTION_OK &&
+        PQtransactionStatus(conn) != PQTRANS_IDLE)
+        PQclear(PQexec(conn, "ROLLBACK"));
+}
+
+/* ---- journal rows ---- */
+
+oss_code_t
+pj_journal_row(PGresult *res, int r, oss_event_t *ev, char *xid, size_t xidlen,
+               oss_err_t *err)
+{
+    memset(ev, 0, sizeof *ev);
+    if (xid)
+        snprintf(xid, xidlen, "%s", PQgetvalue(res, r, 0));
+    ev->position = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+    snprintf(ev->event_id, sizeof ev->event_id, "%s", PQgetvalue(res, r, 2));
+    snprintf(ev->stream_id, sizeof ev->stream_id, "%s", PQgetvalue(res, r, 3));
+    snprintf(ev->stream_type, sizeof ev->stream_type, "%s",
+             PQgetvalue(res, r, 4));
+    ev->version = strtoll(PQgetvalue(res, r, 5), NULL, 10);
+    ev->occurred_at_us = strtoll(PQgetvalue(res, r, 6), NULL, 10);
+    ev->recorded_at_us = strtoll(PQgetvalue(res, r, 7), NULL, 10);
+    snprintf(ev->payload_type, sizeof ev->payload_type, "%s",
+             PQgetvalue(res, r, 8));
+    ev->schema_version = (int32_t)strtol(PQgetvalue(res, r, 9), NULL, 10);
+    ev->actor_kind = (oss_actor_kind_t)strtol(PQgetvalue(res, r, 11), NULL, 10);
+    snprintf(ev->actor_id, sizeof ev->actor_id, "%s", PQgetvalue(res, r, 12));
+    snprintf(ev->correlation_id, sizeof ev->correlation_id, "%s",
+             PQgetvalue(res, r, 13));
+    snprintf(ev->causation_id, sizeof ev->causation_id, "%s",
+             PQgetvalue(res, r, 14));
+    snprintf(ev->cause_id, sizeof ev->cause_id, "%s", PQgetvalue(res, r, 15));
+    snprintf(ev->software_version, sizeof ev->software_version, "%s",
+             PQgetvalue(res, r, 16));
+    size_t n = 0;
+    unsigned char *p =
+        PQunescapeBytea((const unsigned char *)PQgetvalue(res, r, 10), &n);
+    if (!p)
+        return oss_err_set(err, OSS_ENOMEM,
+                           "could not read journal event: out of memory");
+    ev->payload = malloc(n ? n : 1);
+    if (!ev->payload) {
+        PQfreemem(p);
+        return oss_err_set(err, OSS_ENOMEM,
+                           "could not read journal event: out of memory");
+    }
+    memcpy(ev->payload, p, n);
+    ev->payload_len = n;
+    PQfreemem(p);
+    return OSS_OK;
+}
+
+/* ---- the stream table of one batch ---- */
+
+typedef struct stream_slot {
+    const char *id;     /* borrowed from an event of the batch */
+    int64_t applied;    /* version applied so far (db, then this batch) */
+    int64_t db;         /* version stored before this batch */
+} stream_slot_t;
+
+typedef struct stream_map {
+    stream_slot_t *slots;
+    size_t cap;
+} stream_map_t;
+
+static uint64_t
+fnv(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static stream_slot_t *
+map_get(stream_map_t *m, const char *id, int create)
+{
+    size_t i = (size_t)fnv(id) & (m->cap - 1);
+    for (;;) {
+        stream_slot_t *s = &m->slots[i];
+        if (!s->id) {
+            if (!create)
+                return NULL;
+            s->id = id;
+            return s;
+        }
+        if (strcmp(s->id, id) == 0)
+            return s;
+        i = (i + 1) & (m->cap - 1);
+    }
+}
+
+/* ---- appliers ---- */
+
+static const char *
+scale_name(int s)
+{
+    switch (s) {
+    case OSS__V1__BUSINESS_SCALE__BUSINESS_SCALE_UMK:
+        return "umk";
+    case OSS__V1__BUSINESS_SCALE__BUSINESS_SCALE_NON_UMK:
+        return "non_umk";
+    default:
+        return "unspecified";
+    }
+}
+
+/* Adds the account row of an AccountRegistered event to rows (keyed by
+ * account_id, so a later event of the batch wins). Returns 0, or -1 with
+ * reason set when the payload cannot be applied. */
+static int
+account_registered(const oss_event_t *ev, json_t *rows, char *reason,
+                   size_t rlen)
+{
+    Oss__V1__AccountRegistered *m = oss__v1__account_registered__unpack(
+        NULL, ev->payload_len, ev->payload ? ev->payload : (uint8_t *)"");
+    int rc = -1;
+    if (!m) {
+        snprintf(reason, rlen, "payload is not an %s message",
+                 ACCOUNT_REGISTERED);
+        return -1;
+    }
+    if (!m->account_id || !m->account_id[0]) {
+        snprintf(reason, rlen, "%s without account_id", ACCOUNT_REGISTERED);
+        goto done;
+    }
+    json_t *row = json_pack(
+        "{s:s?, s:s?, s:s, s:s?, s:s?, s:s?, s:s?, s:I, s:I}", "a",
+        m->account_id, "s", ev->stream_id, "sc", scale_name(m->scale), "at",
+        m->actor_type, "c", m->country, "tv", m->terms_version, "sub",
+        m->subject_id, "t", (json_int_t)ev->occurred_at_us, "v",
+        (json_int_t)ev->version);
+    if (!row) {
+        snprintf(reason, rlen, "%s holds text that is not valid UTF-8",
+                 ACCOUNT_REGISTERED);
+        goto done;
+    }
+    json_object_set_new(rows, m->account_id, row);
+    rc = 0;
+done:
+    oss__v1__account_registered__free_unpacked(m, NULL);
+    return rc;
+}
+
+/* Dispatches one event to its applier; unknown types change no read model.
+ * Returns 0, or -1 with reason when the event cannot be applied. */
+static int
+apply_one(const oss_event_t *ev, json_t *accounts, char *reason, size_t rlen)
+{
+    if (strcmp(ev->payload_type, ACCOUNT_REGISTERED) == 0)
+        return account_registered(ev, accounts, reason, rlen);
+    return 0;
+}
+
+oss_code_t
+pj_dead_letter(pj_ctx_t *c, const pj_item_t *it, const char *kind,
+               const char *reason, oss_err_t *err)
+{
+    char part[16], off[24], ver[24];
+    char *key = NULL, *val = NULL;
+    size_t n;
+    const char *p[11] = {0};
+    p[0] = c->name;
+    p[1] = kind;
+    if (it->topic) {
+        snprintf(part, sizeof part, "%d", (int)it->partition);
+        snprintf(off, sizeof off, "%lld", (long long)it->offset);
+        p[2] = it->topic;
+        p[3] = part;
+        p[4] = off;
+    }
+    if (it->has_ev) {
+        snprintf(ver, sizeof ver, "%lld", (long long)it->ev.version);
+        p[5] = it->ev.event_id;
+        p[6] = it->ev.stream_id;
+        p[7] = ver;
+    }
+    p[8] = reason;
+    if (it->key)
+        key = (char *)PQescapeByteaConn(c->conn, it->key, it->klen, &n);
+    if (it->val)
+        val = (char *)PQescapeByteaConn(c->conn, it->val, it->vlen, &n);
+    p[9] = key;
+    p[10] = val;
+    const char *hp[12];
+    memcpy(hp, p, sizeof p);
+    hp[11] = it->headers_json;
+    oss_code_t rc = pj_cmd(
+        c->conn,
+        "INSERT INTO oss.dead_letters (consumer, kind, topic, partition, "
+        "msg_offset, event_id, stream_id, version, reason, msg_key, payload, "
+        "headers) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::bytea, "
+        "$11::bytea, $12::jsonb)",
+        12, hp, err);
+    if (key)
+        PQfreemem(key);
+    if (val)
+        PQfreemem(val);
+    if (rc == OSS_OK) {
+        c->dead++;
+        oss_warn("dead letter consumer=%s kind=%s topic=%s partition=%s "
+                 "offset=%s stream=%s version=%s reason=\"%s\"",
+                 c->name, kind, p[2] ? p[2] : "-", p[3] ? p[3] : "-",
+                 p[4] ? p[4] : "-", p[6] ? p[6] : "-", p[7] ? p[7] : "-",
+                 reason);
+    }
+    return rc;
+}
+
+oss_code_t
+pj_mark_applied(pj_ctx_t *c, const char *stream_id, int64_t version,
+                oss_err_t *err)
+{
+    char sql[512], v[24];
+    snprintf(v, sizeof v, "%lld", (long long)version);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO %s.applied_streams AS a (stream_id, version) "
+             "VALUES ($1, $2) ON CONFLICT (stream_id) DO UPDATE SET "
+             "version = GREATEST(a.version, excluded.version)",
+             c->schema);
+    const char *p[2] = {stream_id, v};
+    return pj_cmd(c->conn, sql, 2, p, err);
+}
+
+/* Loads versions (from, to) exclusive of stream_id from the journal into
+ * list (appended). */
+static oss_code_t
+load_gap(pj_ctx_t *c, const char *stream_id, int64_t from, int64_t to,
+         oss_event_list_t *list, oss_err_t *err)
+{
+    char a[24], b[24];
+    snprintf(a, sizeof a, "%lld", (long long)from);
+    snprintf(b, sizeof b, "%lld", (long long)to);
+    const char *p[3] = {stream_id, a, b};
+    PGresult *res = pj_exec(c->conn,
+                            "SELECT " PJ_JOURNAL_COLS " FROM oss.journal "
+                            "WHERE stream_id = $1 AND version > $2 AND "
+                            "version < $3 ORDER BY version",
+                            3, p, err);
+    if (!res)
+        return err ? err->code : OSS_EINTERNAL;
+    oss_code_t rc = OSS_OK;
+    for (int r = 0; r < PQntuples(res) && rc == OSS_OK; r++) {
+        oss_event_t *ev = oss_event_list_push(list);
+        if (!ev) {
+            rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
+            break;
+        }
+        rc = pj_journal_row(res, r, ev, NULL, 0, err);
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* Runs `sql` (with %s = schema) with one jsonb parameter. */
+static oss_code_t
+upsert_json(pj_ctx_t *c, const char *fmt, json_t *j, oss_err_t *err)
+{
+    char sql[2048];
+    snprintf(sql, sizeof sql, fmt, c->schema, c->schema);
+    char *text = json_dumps(j, JSON_COMPACT);
+    if (!text)
+        return oss_err_set(err, OSS_ENOMEM,
+                           "could not encode read-model rows");
+    const char *p[1] = {text};
+    oss_code_t rc = pj_cmd(c->conn, sql, 1, p, err);
+    free(text);
+    return rc;
+}
+
+static const char ACCOUNTS_UPSERT[] =
+    "INSERT INTO %s.accounts AS a (account_id, stream_id, status, scale, "
+    "actor_type, country, terms_version, subject_id, registered_at, version, "
+    "updated_at) SELECT x.a, x.s, 'registered', x.sc, coalesce(x.at, ''), "
+    "coalesce(x.c, ''), coalesce(x.tv, ''), coalesce(x.sub, ''), "
+    "timestamptz 'epoch' + x.t * interval '1 microsecond', x.v, now() "
+    "FROM jsonb_to_recordset($1::jsonb) AS x(a text, s text, sc text, at "
+    "text, c text, tv text, sub text, t bigint, v bigint) "
+    "ON CONFLICT (account_id) DO UPDATE SET stream_id = excluded.stream_id, "
+    "status = excluded.status, scale = excluded.scale, actor_type = "
+    "excluded.actor_type, country = excluded.country, terms_version = "
+    "excluded.terms_version, subject_id = excluded.subject_id, "
+    "registered_at = excluded.registered_at, version = excluded.version, "
+    "updated_at = now()";
+
+static const char APPLIED_UPSERT[] =
+    "INSERT INTO %s.applied_streams AS a (stream_id, version) "
+    "SELECT x.s, x.v FROM jsonb_to_recordset($1::jsonb) AS x(s text, v "
+    "bigint) ON CONFLICT (stream_id) DO UPDATE SET version = "
+    "GREATEST(a.version, excluded.version)";
+
+/* Applies ev (the next version of slot, or any version when forced). */
+static oss_code_t
+process(pj_ctx_t *c, pj_item_t *it, const oss_event_t *ev, stream_slot_t *s,
+        json_t *accounts, oss_err_t *err)
+{
+    char reason[OSS_ERR_MSG_MAX];
+    if (apply_one(ev, accounts, reason, sizeof reason) != 0) {
+        if (c->redrive)
+            return oss_err_set(err, OSS_EINVAL, "%s", reason);
+        pj_item_t tmp;
+        const pj_item_t *dl = it;
+        if (!it || &it->ev != ev) {
+            /* an event loaded from the journal to fill a gap */
+            memset(&tmp, 0, sizeof tmp);
+            tmp.ev = *ev;
+            tmp.has_ev = 1;
+            tmp.offset = -1;
+            dl = &tmp;
+        }
+        oss_code_t rc = pj_dead_letter(c, dl, "apply", reason, err);
+        if (rc)
+            return rc;
+    } else {
+        c->applied++;
+    }
+    if (ev->version > s->applied)
+        s->applied = ev->version;
+    return OSS_OK;
+}
+
+oss_code_t
+pj_apply(pj_ctx_t *c, pj_item_t *items, size_t n, oss_err_t *err)
+{
+    oss_code_t rc = OSS_OK;
+    stream_map_t map = {0};
+    json_t *ids = json_array(), *accounts = json_object(), *applied = NULL;
+    oss_event_list_t gap = {0};
+    PGresult *res = NULL;
+    char *text = NULL;
+    char sql[512];
+
+    if (!ids || !accounts) {
+        rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (map.cap = 16; map.cap < 2 * n + 2; map.cap <<= 1)
+        ;
+    if (!(map.slots = calloc(map.cap, sizeof *map.slots))) {
+        rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
+        goto done;
+    }
+    size_t nstreams = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!items[i].has_ev || items[i].dl_kind)
+            continue;
+        stream_slot_t *s = map_get(&map, items[i].ev.stream_id, 1);
+        if (s->applied == 0 && s->db == 0 && s->id == items[i].ev.stream_id) {
+            json_t *str = json_string(items[i].ev.stream_id);
+            if (!str) {
+                /* not UTF-8: cannot be a stream of ours */
+                s->db = -1;
+                continue;
+            }
+            json_array_append_new(ids, str);
+            s->db = -2; /* marker: queried */
+            nstreams++;
+        }
+    }
+    for (size_t i = 0; i < map.cap; i++)
+        if (map.slots[i].id && map.slots[i].db == -2)
+            map.slots[i].db = 0;
+    /* 1. the versions applied so far (locked against concurrent appliers) */
+    if (nstreams == 0)
+        goto decide;
+    if (!(text = json_dumps(ids, JSON_COMPACT))) {
+        rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
+        goto done;
+    }
+    snprintf(sql, sizeof sql,
+             "SELECT a.stream_id, a.version FROM %s.applied_streams a WHERE "
+             "a.stream_id IN (SELECT jsonb_array_elements_text($1::jsonb)) "
+             "FOR UPDATE",
+             c->schema);
+    const char *p[1] = {text};
+    if (!(res = pj_exec(c->conn, sql, 1, p, err))) {
+        rc = err ? err->code : OSS_EINTERNAL;
+        goto done;
+    }
+    for (int r = 0; r < PQntuples(res); r++) {
+        stream_slot_t *s = map_get(&map, PQgetvalue(res, r, 0), 0);
+        if (s)
+            s->db = s->applied = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+    }
+    PQclear(res);
+    res = NULL;
+
+decide:
+    /* 2. decide in order: skip, fill a gap, apply */
+    for (size_t i = 0; i < n; i++) {
+        pj_item_t *it = &items[i];
+        if (!it->has_ev || it->dl_kind)
+            continue;
+        stream_slot_t *s = map_get(&map, it->ev.stream_id, 0);
+        if (!s || s->db < 0) {
+            if ((rc = pj_dead_letter(c, it, "apply",
+                                     "stream id is not valid UTF-8", err)))
+                goto done;
+            continue;
+        }
+        int64_t v = it->ev.version;
+        if (c->force) {
+            if ((rc = process(c, it, &it->ev, s, accounts, err)))
+                goto done;
+            continue;
+        }
+        if (v <= s->applied) {
+            c->skipped++;
+            continue;
+        }
+        if (v > s->applied + 1) {
+            size_t before = gap.len;
+            if ((rc = load_gap(c, it->ev.stream_id, s->applied, v, &gap, err)))
+                goto done;
+            for (size_t g = before; g < gap.len; g++) {
+                if (gap.items[g].version != s->applied + 1)
+                    break;
+                if ((rc = process(c, NULL, &gap.items[g], s, accounts, err)))
+                    goto done;
+                c->gaps_filled++;
+            }
+            if (v != s->applied + 1) {
+                oss_warn("gap in stream %s: applied %lld, got %lld and the "
+                         "journal does not hold the versions between; not "
+                         "applied (the journal catch-up will)",
+                         it->ev.stream_id, (long long)s->applied,
+                         (long long)v);
+                continue;
+            }
+            oss_info("filled gap in stream %s from the journal up to %lld",
+                     it->ev.stream_id, (long long)(v - 1));
+        }
+        if ((rc = process(c, it, &it->ev, s, accounts, err)))
+            goto done;
+    }
+
+    /* 3. set-based writes */
+    if (json_object_size(accounts)) {
+        json_t *rows = json_array();
+        const char *k;
+        json_t *v;
+        json_object_foreach(accounts, k, v) json_array_append(rows, v);
+        rc = upsert_json(c, ACCOUNTS_UPSERT, rows, err);
+        json_decref(rows);
+        if (rc)
+            goto done;
+    }
+    applied = json_array();
+    for (size_t i = 0; i < map.cap; i++) {
+        stream_slot_t *s = &map.slots[i];
+        if (s->id && s->db >= 0 && s->applied > s->db)
+            json_array_append_new(applied,
+                                  json_pack("{s:s, s:I}", "s", s->id, "v",
+                                            (json_int_t)s->applied));
+    }
+    if (json_array_size(applied))
+        rc = upsert_json(c, APPLIED_UPSERT, applied, err);
+done:
+    PQclear(res);
+    free(text);
+    free(map.slots);
+    json_decref(ids);
+    json_decref(accounts);
+    json_decref(applied);
+    oss_event_list_free(&gap);
+    return rc;
+}
+
+oss_code_t
+pj_journal_chunk(pj_ctx_t *c, int chunk, int flags, int64_t *nread,
+                 oss_err_t *err)
+{
+    int lock_swap = flags & PJ_CHUNK_LOCK_SWAP;
+    int own_tx = !(flags & PJ_CHUNK_IN_TX);
+    oss_code_t rc = OSS_OK;
+    PGresult *res = NULL;
+    pj_item_t *items = NULL;
+    int nrows = 0;
+    char sql[1024], limit[16], xid[32] = "0", pos[24] = "0";
+    const char *p[3];
+
+    *nread = 0;
+    if (own_tx && (rc = pj_cmd(c->conn, "BEGIN", 0, NULL, err)))
+        return rc;
+    if (lock_swap) {
+        const char *sp[1] = {c->schema};
+        if ((rc = pj_cmd(c->conn,
+                         "SELECT pg_advisory_xact_lock_shared(7303, "
+                         "hashtext($1))",
+                         1, sp, err)))
+            goto done;
+    }
+    snprintf(sql, sizeof sql,
+             "SELECT xid::text, position FROM %s.catchup WHERE name = $1 FOR "
+             "UPDATE",
+             c->schema);
+    p[0] = c->name;
+    if (!(res = pj_exec(c->conn, sql, 1, p, err))) {
+        rc = err ? err->code : OSS_EINTERNAL;
+        goto done;
+    }
+    if (PQntuples(res) == 1) {
+        snprintf(xid, sizeof xid, "%s", PQgetvalue(res, 0, 0));
+        snprintf(pos, sizeof pos, "%s", PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+    snprintf(limit, sizeof limit, "%d", chunk);
+    p[0] = xid;
+    p[1] = pos;
+    p[2] = limit;
+    res = pj_exec(c->conn,
+                  "SELECT " PJ_JOURNAL_COLS " FROM oss.journal WHERE (xid, "
+                  "position) > ($1::xid8, $2::bigint) AND xid < "
+                  "pg_snapshot_xmin(pg_current_snapshot()) ORDER BY xid, "
+                  "position LIMIT $3::integer",
+                  3, p, err);
+    if (!res) {
+        rc = err ? err->code : OSS_EINTERNAL;
+        goto done;
+    }
+    nrows = PQntuples(res);
+    if (nrows == 0)
+        goto done;
+    if (!(items = calloc((size_t)nrows, sizeof *items))) {
+        rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int r = 0; r < nrows; r++) {
+        items[r].offset = -1;
+        items[r].has_ev = 1;
+        if ((rc = pj_journal_row(res, r, &items[r].ev, xid, sizeof xid, err)))
+            goto done;
+        snprintf(pos, sizeof pos, "%lld", (long long)items[r].ev.position);
+    }
+    PQclear(res);
+    res = NULL;
+    if ((rc = pj_apply(c, items, (size_t)nrows, err)))
+        goto done;
+    snprintf(sql, sizeof sql,
+             "INSERT INTO %s.catchup AS k (name, xid, position) VALUES ($1, "
+             "$2::xid8, $3) ON CONFLICT (name) DO UPDATE SET xid = "
+             "excluded.xid, position = excluded.position, updated_at = now()",
+             c->schema);
+    p[0] = c->name;
+    p[1] = xid;
+    p[2] = pos;
+    if ((rc = pj_cmd(c->conn, sql, 3, p, err)))
+        goto done;
+done:
+    PQclear(res);
+    if (items) {
+        for (int r = 0; r < nrows; r++)
+            pj_item_clear(&items[r]);
+        free(items);
+    }
+    if (own_tx) {
+        if (rc == OSS_OK)
+            rc = pj_cmd(c->conn, "COMMIT", 0, NULL, err);
+        else
+            pj_rollback(c->conn);
+    }
+    if (rc == OSS_OK)
+        *nread = nrows;
+    return rc;
+}

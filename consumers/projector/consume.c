@@ -1,0 +1,718 @@
+/* The projector loop: Kafka (assign() at stored positions, no group
+ * rebalance) -> verify signature -> decode -> apply a batch and store its
+ * positions in ONE PostgreSQL transaction. Positions carry the cluster id;
+ * a new cluster (embedded broker restarted empty), missing positions or an
+ * out-of-range offset send it to the journal: read the high watermarks
+ * first, catch up from the journal to the commit horizon, then join Kafka at
+ * those watermarks (every event published before them is below the horizon,
+ * every later one is read from Kafka; dedupe covers the overlap).
+ * Single-threaded. */
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bus/bus.h"
+#include "log/log.h"
+#include "projector.h"
+#include "projector_int.h"
+
+#define MAX_PARTS 256
+
+/* The stream types this projector has appliers for (one topic each). */
+static const char *const stream_types[] = {"account", NULL};
+
+typedef struct part {
+    char topic[128];
+    int32_t partition;
+    int64_t next;       /* next offset to read */
+    int64_t hi;         /* high watermark at the last sync */
+} part_t;
+
+typedef struct run {
+    const oss_config_t *cfg;
+    volatile sig_atomic_t *stop;
+    oss_keyring_t ring;
+    PGconn *conn;
+    pj_ctx_t ctx;
+    rd_kafka_t *rk;
+    char bootstrap[2048];
+    char cluster[128];
+    part_t parts[MAX_PARTS];
+    size_t nparts;
+    int need_sync, force_catchup;
+    int batch_size, flush_ms, chunk;
+    rd_kafka_message_t **msgs;
+    pj_item_t *items;
+    size_t n;
+    int64_t total_applied;
+} run_t;
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+nap(run_t *r, int ms)
+{
+    for (int i = 0; i < ms / 50 && !*r->stop; i++)
+        usleep(50000);
+}
+
+/* ---- PostgreSQL ---- */
+
+static void
+pg_drop(run_t *r)
+{
+    if (r->conn)
+        PQfinish(r->conn);
+    r->conn = NULL;
+    r->ctx.conn = NULL;
+}
+
+/* Connects and waits for the schema's run lock (hot standby until then). */
+static oss_code_t
+pg_open(run_t *r, oss_err_t *err)
+{
+    oss_code_t rc = pj_connect(oss_config_str(r->cfg, "pg.url"), &r->conn, err);
+    if (rc)
+        return rc;
+    r->ctx.conn = r->conn;
+    const char *p[1] = {r->ctx.schema};
+    int waiting = 0;
+    while (!*r->stop) {
+        PGresult *res = pj_exec(r->conn,
+                                "SELECT pg_try_advisory_lock(7302, "
+                                "hashtext($1))",
+                                1, p, err);
+        if (!res) {
+            pg_drop(r);
+            return err ? err->code : OSS_EUNAVAIL;
+        }
+        int got = PQgetvalue(res, 0, 0)[0] == 't';
+        PQclear(res);
+        if (got) {
+            oss_info("projector %s active on schema %s", r->ctx.name,
+                     r->ctx.schema);
+            return OSS_OK;
+        }
+        if (!waiting++)
+            oss_info("another projector holds schema %s; waiting as standby",
+                     r->ctx.schema);
+        nap(r, 1000);
+    }
+    pg_drop(r);
+    return oss_err_set(err, OSS_EUNAVAIL, "stopped while waiting");
+}
+
+/* ---- Kafka ---- */
+
+static void
+kafka_close(run_t *r)
+{
+    if (!r->rk)
+        return;
+    rd_kafka_assign(r->rk, NULL);
+    rd_kafka_consumer_close(r->rk);
+    rd_kafka_destroy(r->rk);
+    r->rk = NULL;
+    r->cluster[0] = '\0';
+}
+
+static int
+conf_set(rd_kafka_conf_t *conf, const char *k, const char *v)
+{
+    char errstr[256];
+    if (rd_kafka_conf_set(conf, k, v, errstr, sizeof errstr) !=
+        RD_KAFKA_CONF_OK) {
+        oss_error("could not set kafka property %s: %s", k, errstr);
+        return -1;
+    }
+    return 0;
+}
+
+/* Builds the consumer handle, reads the cluster id and the partitions. */
+static oss_code_t
+kafka_open(run_t *r, oss_err_t *err)
+{
+    char errstr[512];
+    oss_code_t rc;
+    if ((rc = oss_bus_bootstrap(r->cfg, r->bootstrap, sizeof r->bootstrap,
+                                err)))
+        return rc;
+    rd_kafka_conf_t *conf = oss_bus_conf_new(r->cfg, err);
+    if (!conf)
+        return err ? err->code : OSS_EINVAL;
+    if (conf_set(conf, "group.id", r->ctx.name) ||
+        conf_set(conf, "enable.auto.commit", "false") ||
+        conf_set(conf, "enable.auto.offset.store", "false") ||
+        conf_set(conf, "auto.offset.reset", "error") ||
+        conf_set(conf, "enable.partition.eof", "false") ||
+        conf_set(conf, "log.connection.close", "false")) {
+        rd_kafka_conf_destroy(conf);
+        return oss_err_set(err, OSS_EINVAL,
+                           "could not configure the Kafka consumer");
+    }
+    r->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!r->rk) {
+        rd_kafka_conf_destroy(conf);
+        return oss_err_set(err, OSS_EINVAL,
+                           "could not create the Kafka consumer: %s", errstr);
+    }
+    rd_kafka_poll_set_consumer(r->rk);
+    char *cid = rd_kafka_clusterid(r->rk, 5000);
+    if (!cid) {
+        kafka_close(r);
+        return oss_err_set(err, OSS_EUNAVAIL,
+                           "could not reach Kafka at %s: no cluster id",
+                           r->bootstrap);
+    }
+    snprintf(r->cluster, sizeof r->cluster, "%s", cid);
+    rd_kafka_mem_free(r->rk, cid);
+
+    r->nparts = 0;
+    for (int t = 0; stream_types[t]; t++) {
+        char topic[128];
+        oss_bus_topic(r->cfg, stream_types[t], topic, sizeof topic);
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(r->rk, topic, NULL);
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t e =
+            rkt ? rd_kafka_metadata(r->rk, 0, rkt, &md, 5000)
+                : RD_KAFKA_RESP_ERR__INVALID_ARG;
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
+            md->topics[0].err)
+            e = md->topics[0].err;
+        if (e || md->topics[0].partition_cnt == 0) {
+            if (md)
+                rd_kafka_metadata_destroy(md);
+            if (rkt)
+                rd_kafka_topic_destroy(rkt);
+            kafka_close(r);
+            return oss_err_set(err, OSS_EUNAVAIL,
+                               "could not read partitions of topic \"%s\": %s",
+                               topic, rd_kafka_err2str(e));
+        }
+        for (int p = 0; p < md->topics[0].partition_cnt &&
+                        r->nparts < MAX_PARTS;
+             p++) {
+            part_t *pt = &r->parts[r->nparts++];
+            snprintf(pt->topic, sizeof pt->topic, "%s", topic);
+            pt->partition = md->topics[0].partitions[p].id;
+            pt->next = -1;
+        }
+        rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+    }
+    oss_info("kafka consumer ready bootstrap=%s cluster=%s partitions=%zu",
+             r->bootstrap, r->cluster, r->nparts);
+    return OSS_OK;
+}
+
+static part_t *
+find_part(run_t *r, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; i < r->nparts; i++)
+        if (r->parts[i].partition == partition &&
+            strcmp(r->parts[i].topic, topic) == 0)
+            return &r->parts[i];
+    return NULL;
+}
+
+/* Upserts the positions of every part in r (next >= 0) in the open tx. */
+static oss_code_t
+store_positions(run_t *r, oss_err_t *err)
+{
+    json_t *rows = json_array();
+    for (size_t i = 0; i < r->nparts; i++)
+        if (r->parts[i].next >= 0)
+            json_array_append_new(
+                rows, json_pack("{s:s, s:i, s:I}", "t", r->parts[i].topic,
+                                "p", (int)r->parts[i].partition, "o",
+                                (json_int_t)r->parts[i].next));
+    char *text = json_dumps(rows, JSON_COMPACT);
+    json_decref(rows);
+    if (!text)
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO %s.positions AS p (name, cluster_id, topic, "
+             "partition, next_offset) SELECT $1, $2, x.t, x.p, x.o FROM "
+             "jsonb_to_recordset($3::jsonb) AS x(t text, p integer, o bigint) "
+             "ON CONFLICT (name, topic, partition) DO UPDATE SET cluster_id = "
+             "excluded.cluster_id, next_offset = excluded.next_offset, "
+             "updated_at = now()",
+             r->ctx.schema);
+    const char *p[3] = {r->ctx.name, r->cluster, text};
+    oss_code_t rc = pj_cmd(r->conn, sql, 3, p, err);
+    free(text);
+    return rc;
+}
+
+static oss_code_t
+assign_all(run_t *r, oss_err_t *err)
+{
+    rd_kafka_topic_partition_list_t *l =
+        rd_kafka_topic_partition_list_new((int)r->nparts);
+    for (size_t i = 0; i < r->nparts; i++)
+        rd_kafka_topic_partition_list_add(l, r->parts[i].topic,
+                                          r->parts[i].partition)
+            ->offset = r->parts[i].next;
+    rd_kafka_resp_err_t e = rd_kafka_assign(r->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e)
+        return oss_err_set(err, OSS_EUNAVAIL, "could not assign partitions: %s",
+                           rd_kafka_err2str(e));
+    return OSS_OK;
+}
+
+/* Catches the schema up from the journal to the current horizon. */
+static oss_code_t
+journal_catch_up(run_t *r, oss_err_t *err)
+{
+    int64_t nread = 0, total = 0, before = r->ctx.applied;
+    oss_code_t rc;
+    do {
+        if ((rc = pj_journal_chunk(&r->ctx, r->chunk, PJ_CHUNK_LOCK_SWAP, &nread, err)))
+            return rc;
+        total += nread;
+    } while (nread > 0 && !*r->stop);
+    oss_info("journal catch-up read=%lld applied=%lld", (long long)total,
+             (long long)(r->ctx.applied - before));
+    return OSS_OK;
+}
+
+/* Positions: stored ones when they are all there and of this cluster;
+ * otherwise watermarks first, journal catch-up, then join at them. */
+static oss_code_t
+sync_positions(run_t *r, oss_err_t *err)
+{
+    char sql[512];
+    oss_code_t rc;
+    size_t have = 0;
+    int other_cluster = 0;
+
+    for (size_t i = 0; i < r->nparts; i++)
+        r->parts[i].next = -1;
+    snprintf(sql, sizeof sql,
+             "SELECT topic, partition, next_offset, cluster_id FROM "
+             "%s.positions WHERE name = $1",
+             r->ctx.schema);
+    const char *p[1] = {r->ctx.name};
+    PGresult *res = pj_exec(r->conn, sql, 1, p, err);
+    if (!res)
+        return err ? err->code : OSS_EUNAVAIL;
+    for (int i = 0; i < PQntuples(res); i++) {
+        part_t *pt = find_part(r, PQgetvalue(res, i, 0),
+                               (int32_t)atoi(PQgetvalue(res, i, 1)));
+        if (!pt)
+            continue;
+        if (strcmp(PQgetvalue(res, i, 3), r->cluster) != 0)
+            other_cluster = 1;
+        pt->next = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+        have++;
+    }
+    PQclear(res);
+
+    if (!r->force_catchup && !other_cluster && have == r->nparts) {
+        oss_info("resuming at stored positions cluster=%s", r->cluster);
+        return assign_all(r, err);
+    }
+    oss_info("catching up from the journal (%s)",
+             r->force_catchup ? "offset out of range"
+             : other_cluster  ? "the broker's cluster id changed"
+                              : "no stored positions");
+    /* 1. the high watermarks, before the horizon is read */
+    for (size_t i = 0; i < r->nparts; i++) {
+        int64_t lo = 0, hi = 0;
+        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+            r->rk, r->parts[i].topic, r->parts[i].partition, &lo, &hi, 5000);
+        if (e)
+            return oss_err_set(err, OSS_EUNAVAIL,
+                               "could not read the watermarks of %s/%d: %s",
+                               r->parts[i].topic, (int)r->parts[i].partition,
+                               rd_kafka_err2str(e));
+        r->parts[i].hi = hi;
+    }
+    /* 2. the journal up to the horizon */
+    if ((rc = journal_catch_up(r, err)))
+        return rc;
+    /* 3. join at the watermarks, stored with this cluster id */
+    for (size_t i = 0; i < r->nparts; i++)
+        r->parts[i].next = r->parts[i].hi;
+    if ((rc = pj_cmd(r->conn, "BEGIN", 0, NULL, err)))
+        return rc;
+    if ((rc = store_positions(r, err))) {
+        pj_rollback(r->conn);
+        return rc;
+    }
+    if ((rc = pj_cmd(r->conn, "COMMIT", 0, NULL, err)))
+        return rc;
+    r->force_catchup = 0;
+    return assign_all(r, err);
+}
+
+/* ---- batches ---- */
+
+static void
+batch_clear(run_t *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        pj_item_clear(&r->items[i]);
+        rd_kafka_message_destroy(r->msgs[i]);
+    }
+    r->n = 0;
+}
+
+/* Header value as JSON text: printable ASCII as is, otherwise "hex:...". */
+static json_t *
+header_json(const void *v, size_t n)
+{
+    const unsigned char *b = v;
+    int printable = 1;
+    for (size_t i = 0; i < n; i++)
+        if (b[i] < 0x20 || b[i] > 0x7e)
+            printable = 0;
+    if (!v)
+        return json_null();
+    if (printable)
+        return json_stringn(v, n);
+    char *hex = malloc(2 * n + 5);
+    if (!hex)
+        return json_null();
+    memcpy(hex, "hex:", 4);
+    oss_hex(b, n, hex + 4);
+    json_t *j = json_string(hex);
+    free(hex);
+    return j;
+}
+
+/* Verifies and decodes message m into item it (dl_kind set on failure). */
+static void
+prepare(run_t *r, rd_kafka_message_t *m, pj_item_t *it)
+{
+    memset(it, 0, sizeof *it);
+    it->topic = rd_kafka_topic_name(m->rkt);
+    it->partition = m->partition;
+    it->offset = m->offset;
+    it->key = m->key;
+    it->klen = m->key_len;
+    it->val = m->payload;
+    it->vlen = m->len;
+
+    char ce_id[128] = "", sig[80] = "";
+    int has_id = 0, has_sig = 0;
+    rd_kafka_headers_t *hdrs = NULL;
+    json_t *hj = json_object();
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char *name;
+        const void *val;
+        size_t size;
+        for (size_t i = 0;
+             rd_kafka_header_get_all(hdrs, i, &name, &val, &size) ==
+             RD_KAFKA_RESP_ERR_NO_ERROR;
+             i++) {
+            json_object_set_new(hj, name, header_json(val, size));
+            if (strcmp(name, "ce_id") == 0 && val && size < sizeof ce_id) {
+                memcpy(ce_id, val, size);
+                ce_id[size] = '\0';
+                has_id = 1;
+            } else if (strcmp(name, OSS_BUS_SIG_HEADER) == 0 && val &&
+                       size < sizeof sig) {
+                memcpy(sig, val, size);
+                sig[size] = '\0';
+                has_sig = 1;
+            }
+        }
+    }
+    it->headers_json = json_dumps(hj, JSON_COMPACT);
+    json_decref(hj);
+
+    if (!has_sig) {
+        it->dl_kind = "signature";
+        snprintf(it->dl_reason, sizeof it->dl_reason,
+                 "message has no %s header: not written by our relay",
+                 OSS_BUS_SIG_HEADER);
+        return;
+    }
+    if (!has_id || !oss_bus_verify(&r->ring, ce_id, m->key, m->key_len,
+                                   m->payload, m->len, sig)) {
+        it->dl_kind = "signature";
+        snprintf(it->dl_reason, sizeof it->dl_reason,
+                 "%s does not verify under the bus signing keys",
+                 OSS_BUS_SIG_HEADER);
+        return;
+    }
+    oss_err_t e = {0};
+    if (oss_envelope_decode(m->payload, m->len, &it->ev, &e) != OSS_OK) {
+        it->dl_kind = "decode";
+        snprintf(it->dl_reason, sizeof it->dl_reason, "%s", e.msg);
+        return;
+    }
+    it->has_ev = 1;
+    if (!it->ev.stream_id[0] || it->ev.version < 1) {
+        it->dl_kind = "decode";
+        snprintf(it->dl_reason, sizeof it->dl_reason,
+                 "invalid envelope: no stream id or version");
+    }
+}
+
+/* Applies the batch in one transaction: dead letters, read models,
+ * positions. single: each item in its own savepoint (after a batch failed). */
+static oss_code_t
+apply_batch(run_t *r, int single, oss_err_t *err)
+{
+    oss_code_t rc;
+    const char *p[1] = {r->ctx.schema};
+    if ((rc = pj_cmd(r->conn, "BEGIN", 0, NULL, err)))
+        return rc;
+    if ((rc = pj_cmd(r->conn,
+                     "SELECT pg_advisory_xact_lock_shared(7303, hashtext($1))",
+                     1, p, err)))
+        goto done;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->items[i].dl_kind &&
+            (rc = pj_dead_letter(&r->ctx, &r->items[i], r->items[i].dl_kind,
+                                 r->items[i].dl_reason, err)))
+            goto done;
+    if (!single) {
+        if ((rc = pj_apply(&r->ctx, r->items, r->n, err)))
+            goto done;
+    } else {
+        for (size_t i = 0; i < r->n; i++) {
+            pj_item_t *it = &r->items[i];
+            if (!it->has_ev || it->dl_kind)
+                continue;
+            if ((rc = pj_cmd(r->conn, "SAVEPOINT one", 0, NULL, err)))
+                goto done;
+            oss_err_t e = {0};
+            if (pj_apply(&r->ctx, it, 1, &e) == OSS_OK)
+                continue;
+            if (e.code == OSS_EUNAVAIL) {
+                rc = oss_err_set(err, e.code, "%s", e.msg);
+                goto done;
+            }
+            if ((rc = pj_cmd(r->conn, "ROLLBACK TO SAVEPOINT one", 0, NULL,
+                             err)) ||
+                (rc = pj_dead_letter(&r->ctx, it, "apply", e.msg, err)) ||
+                (rc = pj_mark_applied(&r->ctx, it->ev.stream_id,
+                                      it->ev.version, err)))
+                goto done;
+        }
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        part_t *pt = find_part(r, r->items[i].topic, r->items[i].partition);
+        if (pt && r->items[i].offset + 1 > pt->next)
+            pt->next = r->items[i].offset + 1;
+    }
+    if ((rc = store_positions(r, err)))
+        goto done;
+    rc = pj_cmd(r->conn, "COMMIT", 0, NULL, err);
+done:
+    if (rc)
+        pj_rollback(r->conn);
+    return rc;
+}
+
+/* Commits the pending batch; on a non-connection failure retries it item by
+ * item so that only the failing event is dead-lettered. */
+static oss_code_t
+flush(run_t *r, oss_err_t *err)
+{
+    if (r->n == 0)
+        return OSS_OK;
+    pj_ctx_t saved = r->ctx;
+    part_t parts[MAX_PARTS];
+    memcpy(parts, r->parts, sizeof parts);
+    oss_code_t rc = apply_batch(r, 0, err);
+    if (rc && rc != OSS_EUNAVAIL && r->conn &&
+        PQstatus(r->conn) == CONNECTION_OK) {
+        oss_warn("batch failed (%s); applying it one event at a time",
+                 err ? err->msg : "");
+        r->ctx.applied = saved.applied;
+        r->ctx.skipped = saved.skipped;
+        r->ctx.dead = saved.dead;
+        memcpy(r->parts, parts, sizeof parts);
+        rc = apply_batch(r, 1, err);
+    }
+    if (rc) {
+        r->ctx.applied = saved.applied;
+        r->ctx.skipped = saved.skipped;
+        r->ctx.dead = saved.dead;
+        memcpy(r->parts, parts, sizeof parts);
+        return rc;
+    }
+    if (r->ctx.applied != saved.applied || r->ctx.dead != saved.dead)
+        oss_debug("batch messages=%zu applied=%lld skipped=%lld dead=%lld",
+                  r->n, (long long)(r->ctx.applied - saved.applied),
+                  (long long)(r->ctx.skipped - saved.skipped),
+                  (long long)(r->ctx.dead - saved.dead));
+    batch_clear(r);
+    return OSS_OK;
+}
+
+/* Polls up to batch_size messages or flush_ms. */
+static void
+poll_batch(run_t *r)
+{
+    int64_t deadline = now_ms() + r->flush_ms;
+    while (r->n < (size_t)r->batch_size && !*r->stop) {
+        int64_t left = deadline - now_ms();
+        if (left < 0)
+            left = 0;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, (int)left);
+        if (!m) {
+            if (left == 0)
+                break;
+            continue;
+        }
+        if (m->err) {
+            if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+                m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+                oss_warn("offset out of range on %s/%d: %s",
+                         m->rkt ? rd_kafka_topic_name(m->rkt) : "-",
+                         (int)m->partition, rd_kafka_message_errstr(m));
+                r->force_catchup = 1;
+                r->need_sync = 1;
+                rd_kafka_message_destroy(m);
+                break;
+            }
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                oss_debug("kafka: %s", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        r->msgs[r->n] = m;
+        prepare(r, m, &r->items[r->n]);
+        r->n++;
+    }
+}
+
+oss_code_t
+oss_projector_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
+                  oss_err_t *err)
+{
+    run_t *r = calloc(1, sizeof *r);
+    oss_code_t rc = OSS_OK;
+    if (!r)
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    r->cfg = cfg;
+    r->stop = stop;
+    r->ctx.name = oss_config_str(cfg, "projector.name");
+    r->batch_size = (int)oss_config_int(cfg, "projector.batch_size");
+    r->flush_ms = (int)oss_config_int(cfg, "projector.flush_ms");
+    r->chunk = (int)oss_config_int(cfg, "projector.chunk_size");
+    const char *schema = oss_config_str(cfg, "projector.schema");
+    if ((rc = pj_check_schema(schema, err)))
+        goto done;
+    snprintf(r->ctx.schema, sizeof r->ctx.schema, "%s", schema);
+    if (!r->ctx.name || !*r->ctx.name) {
+        rc = oss_err_field(err, OSS_EINVAL, "projector.name",
+                           "invalid value for \"projector.name\": empty");
+        goto done;
+    }
+    if ((rc = oss_keyring_load(oss_config_str(cfg, "bus.signing_key_file"),
+                               &r->ring, err)))
+        goto done;
+    r->msgs = calloc((size_t)r->batch_size, sizeof *r->msgs);
+    r->items = calloc((size_t)r->batch_size, sizeof *r->items);
+    if (!r->msgs || !r->items) {
+        rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
+        goto done;
+    }
+
+    int64_t last_check = now_ms(), last_report = now_ms();
+    int64_t reported_applied = 0, reported_dead = 0;
+    while (!*stop) {
+        oss_err_t e = {0};
+        if (!r->conn) {
+            batch_clear(r);
+            kafka_close(r); /* positions will be re-read after the lock */
+            if (pg_open(r, &e)) {
+                if (!*stop) {
+                    oss_warn("%s; retrying", e.msg);
+                    nap(r, 1000);
+                }
+                continue;
+            }
+            r->need_sync = 1;
+        }
+        if (!r->rk) {
+            if (kafka_open(r, &e)) {
+                oss_warn("%s; retrying", e.msg);
+                nap(r, 1000);
+                continue;
+            }
+            r->need_sync = 1;
+        }
+        if (r->need_sync) {
+            if (sync_positions(r, &e)) {
+                oss_warn("could not position the consumer: %s", e.msg);
+                if (e.code == OSS_EUNAVAIL && r->conn &&
+                    PQstatus(r->conn) == CONNECTION_OK)
+                    kafka_close(r); /* Kafka side: rebuild the handle */
+                else
+                    pg_drop(r);
+                nap(r, 1000);
+                continue;
+            }
+            r->need_sync = 0;
+        }
+        poll_batch(r);
+        if (flush(r, &e)) {
+            oss_warn("could not apply a batch: %s; retrying", e.msg);
+            if (!r->conn || PQstatus(r->conn) != CONNECTION_OK)
+                pg_drop(r);
+            else
+                nap(r, 1000);
+            continue;
+        }
+        int64_t t = now_ms();
+        if (t - last_check >= 1000) {
+            last_check = t;
+            char bs[sizeof r->bootstrap];
+            if (oss_bus_bootstrap(cfg, bs, sizeof bs, NULL) == OSS_OK &&
+                strcmp(bs, r->bootstrap) != 0) {
+                oss_info("bootstrap list changed (%s -> %s): rebuilding the "
+                         "Kafka handle",
+                         r->bootstrap, bs);
+                kafka_close(r);
+            }
+        }
+        if (t - last_report >= 10000) {
+            last_report = t;
+            if (r->ctx.applied != reported_applied ||
+                r->ctx.dead != reported_dead)
+                oss_info("progress applied=%lld skipped=%lld gaps_filled=%lld "
+                         "dead_letters=%lld",
+                         (long long)r->ctx.applied, (long long)r->ctx.skipped,
+                         (long long)r->ctx.gaps_filled,
+                         (long long)r->ctx.dead);
+            reported_applied = r->ctx.applied;
+            reported_dead = r->ctx.dead;
+        }
+    }
+    if (r->conn && r->n) {
+        oss_err_t e = {0};
+        if (flush(r, &e))
+            oss_warn("could not apply the last batch: %s", e.msg);
+    }
+    oss_info("stopping applied=%lld skipped=%lld dead_letters=%lld",
+             (long long)r->ctx.applied, (long long)r->ctx.skipped,
+             (long long)r->ctx.dead);
+done:
+    if (r->msgs && r->items)
+        batch_clear(r);
+    kafka_close(r);
+    pg_drop(r);
+    free(r->msgs);
+    free(r->items);
+    free(r);
+    return rc;
+}

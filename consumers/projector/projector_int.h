@@ -1,0 +1,114 @@
+/* Internals shared by the projector's files (not for other modules): the
+ * batch applier, journal reads, dead-letter inserts, small libpq helpers.
+ * Every function runs on the caller's connection, inside the caller's open
+ * transaction unless it says otherwise. Single-threaded. */
+#ifndef OSS_PROJECTOR_INT_H
+#define OSS_PROJECTOR_INT_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/event.h"
+#include "crypto/crypto.h"
+
+/* Advisory lock keys (two-int form, second = hashtext(schema)): one running
+ * projector per schema (session lock), and batches versus the rebuild's swap
+ * (transaction lock: batches shared, swap exclusive). */
+#define PJ_LOCK_RUN 7302
+#define PJ_LOCK_SWAP 7303
+
+#define PJ_SCHEMA_MAX 64
+
+/* One unit of work: a decoded event (has_ev) and, when it came from Kafka,
+ * the raw message for dead letters. Strings/buffers marked borrowed belong to
+ * the Kafka message, which outlives the batch. */
+typedef struct pj_item {
+    oss_event_t ev;           /* owned; valid when has_ev */
+    int has_ev;
+    const char *topic;        /* borrowed; NULL when from the journal */
+    int32_t partition;
+    int64_t offset;           /* -1 when from the journal */
+    const void *key;          /* borrowed */
+    size_t klen;
+    const void *val;          /* borrowed */
+    size_t vlen;
+    char *headers_json;       /* owned, may be NULL */
+    const char *dl_kind;      /* static; non-NULL: dead-letter, do not apply */
+    char dl_reason[OSS_ERR_MSG_MAX];
+} pj_item_t;
+
+/* Frees what an item owns. */
+void pj_item_clear(pj_item_t *it);
+
+/* Where the applier writes. */
+typedef struct pj_ctx {
+    PGconn *conn;               /* borrowed */
+    char schema[PJ_SCHEMA_MAX]; /* validated identifier: [a-z0-9_] */
+    const char *name;           /* projector.name, borrowed */
+    int force;                  /* redrive: apply even if already applied */
+    int redrive;                /* an applier failure fails the call
+                                   (OSS_EINVAL) instead of dead-lettering */
+    int64_t applied;            /* counters, cumulative */
+    int64_t skipped;
+    int64_t gaps_filled;
+    int64_t dead;
+} pj_ctx_t;
+
+/* Checks that s is a plain lower-case identifier usable as a schema name. */
+oss_code_t pj_check_schema(const char *s, oss_err_t *err);
+
+/* Applies items[0..n) (those with has_ev and no dl_kind) in order, inside the
+ * open transaction: skips versions already applied, fills a gap from the
+ * journal (per stream) before applying, dead-letters (kind "apply") an event
+ * its applier cannot decode (marking its version applied so that the stream
+ * goes on), and records the applied versions. Returns OSS_EUNAVAIL when the
+ * connection broke, another code when SQL failed (the caller rolls back). */
+oss_code_t pj_apply(pj_ctx_t *c, pj_item_t *items, size_t n, oss_err_t *err);
+
+/* Marks (stream_id, version) applied without read-model changes. */
+oss_code_t pj_mark_applied(pj_ctx_t *c, const char *stream_id,
+                           int64_t version, oss_err_t *err);
+
+/* Inserts a dead letter for it (kind, reason) as consumer c->name. */
+oss_code_t pj_dead_letter(pj_ctx_t *c, const pj_item_t *it, const char *kind,
+                          const char *reason, oss_err_t *err);
+
+/* The column list pj_journal_row() parses, for SELECTs on oss.journal. */
+#define PJ_JOURNAL_COLS                                                       \
+    "xid::text, position, event_id::text, stream_id, stream_type, version, " \
+    "(extract(epoch from occurred_at) * 1000000)::bigint, "                   \
+    "(extract(epoch from recorded_at) * 1000000)::bigint, payload_type, "     \
+    "schema_version, payload, actor_kind, actor_id, correlation_id, "         \
+    "causation_id, cause_id, software_version"
+
+/* Parses row r of a PJ_JOURNAL_COLS result into *ev (cleared first; caller
+ * clears). xid (text, may be NULL) receives the row's xid. */
+oss_code_t pj_journal_row(PGresult *res, int r, oss_event_t *ev, char *xid,
+                          size_t xidlen, oss_err_t *err);
+
+/* One journal catch-up chunk in its own transaction: reads up to `chunk`
+ * events after the schema's cursor for c->name below the commit horizon,
+ * applies them and moves the cursor. *nread = events read (0: caught up).
+ * Flags: PJ_CHUNK_LOCK_SWAP takes the swap lock first (live schemas);
+ * PJ_CHUNK_IN_TX runs inside the caller's transaction (no BEGIN/COMMIT). */
+#define PJ_CHUNK_LOCK_SWAP 1
+#define PJ_CHUNK_IN_TX 2
+oss_code_t pj_journal_chunk(pj_ctx_t *c, int chunk, int flags, int64_t *nread,
+                            oss_err_t *err);
+
+/* libpq helpers. pj_exec: runs sql with text params; returns the result
+ * (caller PQclear()s) or NULL with *err set (OSS_EUNAVAIL when the connection
+ * is gone). */
+PGresult *pj_exec(PGconn *conn, const char *sql, int nparams,
+                  const char *const *params, oss_err_t *err);
+/* Runs a command with no result rows; OSS_OK or the error. */
+oss_code_t pj_cmd(PGconn *conn, const char *sql, int nparams,
+                  const char *const *params, oss_err_t *err);
+/* Connects; OSS_EUNAVAIL on failure. Caller PQfinish()es. */
+oss_code_t pj_connect(const char *url, PGconn **out, oss_err_t *err);
+/* Best-effort ROLLBACK. */
+void pj_rollback(PGconn *conn);
+
+#endif

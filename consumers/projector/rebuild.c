@@ -1,0 +1,264 @@
+/* Journal catch-up and the from-scratch rebuild. The rebuild fills
+ * "<schema>_new" from the journal in short transactions (never one long one:
+ * it would hold back the relay's commit horizon), then, as the owner, in ONE
+ * transaction: takes the swap lock (waits for the running projector's batch
+ * to end), applies the last journal events up to the horizon, copies the
+ * Kafka positions across, renames <schema> -> <schema>_old and
+ * <schema>_new -> <schema>, and drops the old one. Readers see the old read
+ * models until that commit and the new ones after it. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log/log.h"
+#include "projector.h"
+#include "projector_int.h"
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static oss_code_t
+ctx_init(const oss_config_t *cfg, pj_ctx_t *c, oss_err_t *err)
+{
+    memset(c, 0, sizeof *c);
+    const char *schema = oss_config_str(cfg, "projector.schema");
+    oss_code_t rc = pj_check_schema(schema, err);
+    if (rc)
+        return rc;
+    snprintf(c->schema, sizeof c->schema, "%s", schema);
+    c->name = oss_config_str(cfg, "projector.name");
+    if (!c->name || !*c->name)
+        return oss_err_field(err, OSS_EINVAL, "projector.name",
+                             "invalid value for \"projector.name\": empty");
+    return OSS_OK;
+}
+
+oss_code_t
+oss_projector_catch_up(const oss_config_t *cfg, int64_t *applied,
+                       oss_err_t *err)
+{
+    pj_ctx_t c;
+    oss_code_t rc;
+    int64_t nread = 0;
+    int chunk = (int)oss_config_int(cfg, "projector.chunk_size");
+
+    if (applied)
+        *applied = 0;
+    if ((rc = ctx_init(cfg, &c, err)))
+        return rc;
+    if ((rc = pj_connect(oss_config_str(cfg, "pg.url"), &c.conn, err)))
+        return rc;
+    do {
+        rc = pj_journal_chunk(&c, chunk, PJ_CHUNK_LOCK_SWAP, &nread, err);
+    } while (rc == OSS_OK && nread > 0);
+    if (applied)
+        *applied = c.applied;
+    PQfinish(c.conn);
+    return rc;
+}
+
+/* Progress: oss.rebuild_progress and, when asked, the terminal. */
+typedef struct progress {
+    PGconn *conn;
+    const char *schema;
+    int terminal, tty;
+    double started, last_print;
+    int64_t total;
+} progress_t;
+
+static void
+progress_show(progress_t *p, int64_t done, const char *state, int final)
+{
+    double el = now_s() - p->started;
+    double rate = el > 0 ? done / el : 0;
+    if (done > p->total)
+        p->total = done;
+    double eta = rate > 0 ? (double)(p->total - done) / rate : 0;
+    char d[24], t[24], rt[32], e[32];
+    snprintf(d, sizeof d, "%lld", (long long)done);
+    snprintf(t, sizeof t, "%lld", (long long)p->total);
+    snprintf(rt, sizeof rt, "%.1f", rate);
+    snprintf(e, sizeof e, "%.1f", eta);
+    const char *params[6] = {p->schema, state, d, t, rt, e};
+    oss_err_t err = {0};
+    if (pj_cmd(p->conn,
+               "INSERT INTO oss.rebuild_progress (schema_name, state, done, "
+               "total, rate, eta_seconds, started_at, updated_at) VALUES ($1, "
+               "$2, $3, $4, $5, $6, now(), now()) ON CONFLICT (schema_name) DO "
+               "UPDATE SET state = excluded.state, done = excluded.done, total "
+               "= excluded.total, rate = excluded.rate, eta_seconds = "
+               "excluded.eta_seconds, updated_at = now(), started_at = CASE "
+               "WHEN excluded.done = 0 THEN now() ELSE "
+               "rebuild_progress.started_at END",
+               6, params, &err))
+        oss_debug("could not record rebuild progress: %s", err.msg);
+    if (!p->terminal)
+        return;
+    double now = now_s();
+    if (!final && now - p->last_print < (p->tty ? 0.2 : 2.0))
+        return;
+    p->last_print = now;
+    double pct = p->total ? 100.0 * done / p->total : 100.0;
+    fprintf(stderr,
+            "%srebuild %s: %lld / %lld events (%.1f%%), %.0f events/s, %.0fs "
+            "left%s",
+            p->tty ? "\r" : "", p->schema, (long long)done,
+            (long long)p->total, pct, rate, ceil(eta),
+            p->tty && !final ? "   " : "\n");
+    fflush(stderr);
+}
+
+/* In the owner's transaction: last events, positions, renames. */
+static oss_code_t
+swap(PGconn *admin, pj_ctx_t *app_ctx, const char *schema, const char *target,
+     int chunk, oss_err_t *err)
+{
+    char sql[1024], old[PJ_SCHEMA_MAX + 8];
+    oss_code_t rc;
+    int64_t nread = 0;
+    snprintf(old, sizeof old, "%s_old", schema);
+    pj_ctx_t c = *app_ctx;
+    c.conn = admin;
+    const char *p[1] = {schema};
+
+    if ((rc = pj_cmd(admin, "BEGIN", 0, NULL, err)))
+        return rc;
+    if ((rc = pj_cmd(admin, "SET LOCAL lock_timeout = '30s'", 0, NULL, err)) ||
+        (rc = pj_cmd(admin,
+                     "SELECT pg_advisory_xact_lock(7303, hashtext($1))", 1, p,
+                     err)))
+        goto done;
+    do {
+        rc = pj_journal_chunk(&c, chunk, PJ_CHUNK_IN_TX, &nread, err);
+    } while (rc == OSS_OK && nread > 0);
+    if (rc)
+        goto done;
+    PGresult *res = pj_exec(admin,
+                            "SELECT count(*) FROM pg_namespace WHERE nspname "
+                            "= $1",
+                            1, p, err);
+    if (!res) {
+        rc = err ? err->code : OSS_EINTERNAL;
+        goto done;
+    }
+    int exists = PQgetvalue(res, 0, 0)[0] != '0';
+    PQclear(res);
+    if (exists) {
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO %s.positions SELECT * FROM %s.positions; "
+                 "INSERT INTO %s.catchup SELECT * FROM %s.catchup ON CONFLICT "
+                 "DO NOTHING; DROP SCHEMA IF EXISTS %s CASCADE; "
+                 "ALTER SCHEMA %s RENAME TO %s; ALTER SCHEMA %s RENAME TO %s; "
+                 "DROP SCHEMA %s CASCADE",
+                 target, schema, target, schema, old, schema, old, target,
+                 schema, old);
+    } else {
+        snprintf(sql, sizeof sql, "ALTER SCHEMA %s RENAME TO %s", target,
+                 schema);
+    }
+    /* several statements: simple query protocol */
+    res = PQexec(admin, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        char m[OSS_ERR_MSG_MAX];
+        snprintf(m, sizeof m, "%s", PQresultErrorMessage(res));
+        m[strcspn(m, "\n")] = '\0';
+        PQclear(res);
+        rc = oss_err_set(err, PQstatus(admin) == CONNECTION_BAD ? OSS_EUNAVAIL
+                                                               : OSS_EINTERNAL,
+                         "could not swap in schema \"%s\": %s", target, m);
+        goto done;
+    }
+    PQclear(res);
+    rc = pj_cmd(admin, "COMMIT", 0, NULL, err);
+    app_ctx->applied = c.applied;
+done:
+    if (rc)
+        pj_rollback(admin);
+    return rc;
+}
+
+oss_code_t
+oss_projector_rebuild(const oss_config_t *cfg, bool progress_to_terminal,
+                      oss_err_t *err)
+{
+    pj_ctx_t c;
+    PGconn *admin = NULL;
+    PGresult *res = NULL;
+    oss_code_t rc;
+    progress_t pr = {0};
+    char target[PJ_SCHEMA_MAX + 8], sql[512];
+    int chunk = (int)oss_config_int(cfg, "projector.chunk_size");
+    int64_t done_n = 0, nread = 0;
+
+    if ((rc = ctx_init(cfg, &c, err)))
+        return rc;
+    const char *admin_url = oss_config_str(cfg, "pg.admin_url");
+    if (!admin_url || !*admin_url)
+        return oss_err_field(err, OSS_EINVAL, "pg.admin_url",
+                             "could not rebuild: \"pg.admin_url\" is not set "
+                             "(the swap runs as the owner role)");
+    snprintf(target, sizeof target, "%s_new", c.schema);
+    if ((rc = pj_connect(admin_url, &admin, err)))
+        return rc;
+    if ((rc = pj_connect(oss_config_str(cfg, "pg.url"), &c.conn, err)))
+        goto done;
+    memcpy(c.schema, target, strlen(target) + 1); /* checked: <= 44 chars */
+
+    /* a fresh target schema, defined exactly like the served one */
+    const char *tp[1] = {target};
+    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", target);
+    if ((rc = pj_cmd(admin, sql, 0, NULL, err)) ||
+        (rc = pj_cmd(admin, "SELECT oss.rm_define($1)", 1, tp, err)))
+        goto done;
+
+    if (!(res = pj_exec(c.conn,
+                        "SELECT count(*) FROM oss.journal WHERE xid < "
+                        "pg_snapshot_xmin(pg_current_snapshot())",
+                        0, NULL, err))) {
+        rc = err ? err->code : OSS_EINTERNAL;
+        goto done;
+    }
+    pr.conn = c.conn;
+    pr.schema = oss_config_str(cfg, "projector.schema");
+    pr.terminal = progress_to_terminal;
+    pr.tty = isatty(2);
+    pr.started = now_s();
+    pr.total = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    res = NULL;
+    oss_info("rebuild of %s started: %lld events into %s", pr.schema,
+             (long long)pr.total, target);
+    progress_show(&pr, 0, "running", 0);
+
+    do {
+        if ((rc = pj_journal_chunk(&c, chunk, 0, &nread, err)))
+            goto done;
+        done_n += nread;
+        progress_show(&pr, done_n, "running", 0);
+    } while (nread > 0);
+
+    int64_t before = c.applied;
+    if ((rc = swap(admin, &c, pr.schema, target, chunk, err)))
+        goto done;
+    progress_show(&pr, done_n + (c.applied - before), "swapped", 1);
+    oss_info("rebuild of %s done: %lld events in %.1fs, swapped in",
+             pr.schema, (long long)done_n, now_s() - pr.started);
+done:
+    if (rc && pr.conn) {
+        progress_show(&pr, done_n, "failed", 1);
+        oss_error("rebuild failed: %s", err ? err->msg : "");
+    }
+    PQclear(res);
+    if (c.conn)
+        PQfinish(c.conn);
+    PQfinish(admin);
+    return rc;
+}

@@ -1,0 +1,97 @@
+/* The command API program's library: the route table and handlers
+ * (register an account, read its status, liveness, readiness, metrics) and
+ * the worker pool that runs database and crypto work off the event loop,
+ * appending queued registrations with ONE oss_journal_execute() per batch
+ * (group commit).
+ *
+ * Threads: handlers run on the event loop; jobs run on the pool's workers,
+ * each with its own oss_journal_t (one PGconn per thread); replies go back
+ * through oss_http_reply*(), which is thread-safe. */
+#ifndef OSS_API_H
+#define OSS_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config/config.h"
+#include "core/account.h"
+#include "core/error.h"
+#include "crypto/crypto.h"
+#include "http/http.h"
+
+typedef struct api_pool api_pool_t;
+typedef struct api_worker api_worker_t;
+
+/* Everything the handlers share; read-only once the server runs, except
+ * http and pool which main sets before the loop starts. */
+typedef struct api_ctx {
+    const char *pg_url;            /* borrowed from the config */
+    oss_keyring_t master;          /* crypto.master_key_file */
+    oss_keyring_t index;           /* crypto.index_key_file */
+    size_t max_body;
+    oss_http_server_t *http;
+    api_pool_t *pool;
+} api_ctx_t;
+
+/* Loads what ctx needs from cfg (borrowed for ctx's lifetime): key files
+ * (OSS_EIO / OSS_ECORRUPT naming the file when unusable). */
+oss_code_t api_ctx_init(api_ctx_t *ctx, const oss_config_t *cfg,
+                        oss_err_t *err);
+
+/* The route table (static) and its length. */
+const oss_http_route_t *api_routes(size_t *n);
+
+/* ---- the worker pool ----------------------------------------------------- */
+
+typedef enum api_job_kind {
+    API_JOB_REGISTER, /* batched: group commit */
+    API_JOB_QUERY     /* one at a time: run() */
+} api_job_kind_t;
+
+typedef struct api_job {
+    api_job_kind_t kind;
+    oss_http_req_t *req;
+    /* API_JOB_QUERY: runs on a worker and must reply to req. */
+    void (*run)(api_worker_t *w, struct api_job *job);
+    struct api_job *next;
+} api_job_t;
+
+/* Starts nworkers threads. ctx is borrowed. Returns new, caller frees with
+ * api_pool_free(). */
+oss_code_t api_pool_new(api_ctx_t *ctx, int nworkers, size_t group_max,
+                        api_pool_t **out, oss_err_t *err);
+/* Queues job (takes ownership; freed with free() after it ran). */
+void api_pool_submit(api_pool_t *p, api_job_t *job);
+/* Stops and joins the workers; queued jobs are answered 503. */
+void api_pool_free(api_pool_t *p);
+
+/* Worker side: the context and this worker's journal (connected on demand;
+ * NULL with *err set to OSS_EUNAVAIL while PostgreSQL is down). */
+api_ctx_t *api_worker_ctx(api_worker_t *w);
+struct oss_journal *api_worker_journal(api_worker_t *w, oss_err_t *err);
+/* Drops the worker's connection (after a connection failure). */
+void api_worker_reset(api_worker_t *w);
+
+/* Runs a batch of registration jobs (register.c); replies to each. */
+void api_register_batch(api_worker_t *w, api_job_t **jobs, size_t n);
+
+/* ---- pure helpers (tested in tests/unit/test_http_util.c) -------------- */
+
+/* Decodes a POST /v1/accounts body (borrowed) and validates it into *out.
+ * Returns 0 when valid, 400 (malformed JSON: not an object, bad UTF-8,
+ * duplicate keys, nesting deeper than 32, numbers out of range) or 422
+ * (*fe: one entry per bad field, including unknown fields and non-string
+ * values), with a message in msg. today = YYYYMMDD. No allocation survives
+ * the call; safe for fuzzing. */
+int api_registration_decode(const char *body, size_t len, int today,
+                            oss_registration_t *out,
+                            oss_field_errors_t *fe, char *msg, size_t msgsz);
+
+/* Maximum nesting of objects/arrays in s[0..n) (strings skipped). Stops
+ * counting at limit + 1. */
+int api_json_depth(const char *s, size_t n, int limit);
+
+/* True when id looks like an account id we issue (1-64 of [A-Za-z0-9-]). */
+bool api_account_id_valid(const char *id);
+
+#endif

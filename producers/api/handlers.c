@@ -1,0 +1,299 @@
+/* The API's route table and its small handlers: GET /v1/accounts/{id}
+ * (status from the read model rm.accounts, no personal data), /healthz,
+ * /readyz, /metrics (Prometheus text 0.0.4), and the context set-up. */
+#include "api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "db/db.h"
+#include "journal/journal.h"
+#include "log/log.h"
+
+bool
+api_account_id_valid(const char *id)
+{
+    size_t n = 0;
+    if (!id)
+        return false;
+    for (; id[n]; n++) {
+        char c = id[n];
+        if (n >= 64 || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || c == '-'))
+            return false;
+    }
+    return n > 0;
+}
+
+oss_code_t
+api_ctx_init(api_ctx_t *ctx, const oss_config_t *cfg, oss_err_t *err)
+{
+    oss_code_t rc;
+    const char *mk = oss_config_str(cfg, "crypto.master_key_file");
+    const char *ik = oss_config_str(cfg, "crypto.index_key_file");
+
+    memset(ctx, 0, sizeof *ctx);
+    ctx->pg_url = oss_config_str(cfg, "pg.url");
+    ctx->max_body = (size_t)oss_config_int(cfg, "api.max_body_bytes");
+    rc = oss_keyring_load(mk ? mk : "", &ctx->master, err);
+    if (rc != OSS_OK)
+        return rc;
+    return oss_keyring_load(ik ? ik : "", &ctx->index, err);
+}
+
+static api_job_t *
+new_query(oss_http_req_t *req, void (*run)(api_worker_t *, api_job_t *))
+{
+    api_job_t *j = calloc(1, sizeof *j);
+    if (!j) {
+        oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
+        return NULL;
+    }
+    j->kind = API_JOB_QUERY;
+    j->req = req;
+    j->run = run;
+    return j;
+}
+
+static api_ctx_t *
+ctx_of(void *arg)
+{
+    return arg;
+}
+
+/* ---- POST /v1/accounts --------------------------------------------------- */
+
+static void
+h_register(oss_http_req_t *req, void *arg)
+{
+    api_job_t *j = calloc(1, sizeof *j);
+    if (!j) {
+        oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
+        return;
+    }
+    j->kind = API_JOB_REGISTER;
+    j->req = req;
+    api_pool_submit(ctx_of(arg)->pool, j);
+}
+
+/* ---- GET /v1/accounts/{id} ---------------------------------------------- */
+
+/* Runs a query on the worker's connection; on a lost connection resets it.
+ * Returns NULL after replying 503 when the database is unavailable. */
+static PGresult *
+query(api_worker_t *w, oss_http_req_t *req, const char *sql, int nparams,
+      const char *const *params)
+{
+    oss_err_t err;
+    oss_err_clear(&err);
+    oss_journal_t *j = api_worker_journal(w, &err);
+    if (!j) {
+        oss_http_reply_error(req, 503, NULL,
+                             "the database is unavailable; retry later", NULL);
+        return NULL;
+    }
+    PGconn *c = oss_journal_conn(j);
+    PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+        return r;
+    bool lost = oss_db_conn_lost(c, r);
+    oss_db_error(c, r, "read", &err);
+    PQclear(r);
+    oss_warn("%s", err.msg);
+    if (lost) {
+        api_worker_reset(w);
+        oss_http_reply_error(req, 503, NULL,
+                             "the database is unavailable; retry later", NULL);
+    } else {
+        oss_http_reply_error(req, 500, NULL, "could not read", NULL);
+    }
+    return NULL;
+}
+
+static void
+run_get_account(api_worker_t *w, api_job_t *job)
+{
+    oss_http_req_t *req = job->req;
+    const char *id = oss_http_req_param(req, 0);
+    const char *params[] = {id};
+    PGresult *r = query(
+        w, req,
+        "SELECT account_id, stream_id, status, scale, actor_type, country, "
+        "terms_version, to_char(registered_at AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), version FROM rm.accounts "
+        "WHERE account_id = $1",
+        1, params);
+    if (!r)
+        return;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        oss_http_reply_error(req, 404, NULL, "no such account", NULL);
+        return;
+    }
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "account_id",
+        PQgetvalue(r, 0, 0), "stream_id", PQgetvalue(r, 0, 1), "status",
+        PQgetvalue(r, 0, 2), "scale", PQgetvalue(r, 0, 3), "actor_type",
+        PQgetvalue(r, 0, 4), "country", PQgetvalue(r, 0, 5), "terms_version",
+        PQgetvalue(r, 0, 6), "registered_at", PQgetvalue(r, 0, 7), "version",
+        (json_int_t)strtoll(PQgetvalue(r, 0, 8), NULL, 10));
+    PQclear(r);
+    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!body) {
+        oss_http_reply_error(req, 500, NULL, "could not encode account",
+                             NULL);
+        return;
+    }
+    oss_http_reply_json(req, 200, body, NULL);
+}
+
+static void
+h_get_account(oss_http_req_t *req, void *arg)
+{
+    if (!api_account_id_valid(oss_http_req_param(req, 0))) {
+        oss_http_reply_error(req, 404, NULL, "no such account", NULL);
+        return;
+    }
+    api_job_t *j = new_query(req, run_get_account);
+    if (j)
+        api_pool_submit(ctx_of(arg)->pool, j);
+}
+
+/* ---- /healthz, /readyz --------------------------------------------------- */
+
+static void
+h_healthz(oss_http_req_t *req, void *arg)
+{
+    oss_http_reply_json(req, 200, strdup("{\"status\":\"ok\"}"), NULL);
+}
+
+static void
+run_readyz(api_worker_t *w, api_job_t *job)
+{
+    PGresult *r = query(w, job->req, "SELECT 1", 0, NULL);
+    if (!r)
+        return;
+    PQclear(r);
+    oss_http_reply_json(job->req, 200, strdup("{\"status\":\"ready\"}"),
+                        NULL);
+}
+
+static void
+h_readyz(oss_http_req_t *req, void *arg)
+{
+    api_job_t *j = new_query(req, run_readyz);
+    if (j)
+        api_pool_submit(ctx_of(arg)->pool, j);
+}
+
+/* ---- /metrics ------------------------------------------------------------ */
+
+typedef struct gauge {
+    const char *name, *help, *sql;
+} gauge_t;
+
+/* Each gauge is one query returning one numeric value; a gauge whose query
+ * fails (table not migrated yet, database down) is left out. */
+static const gauge_t gauges[] = {
+    {"oss_relay_lag_events",
+     "Journal events not yet confirmed published by the relay.",
+     "SELECT greatest(0, coalesce((SELECT max(position) FROM oss.journal), "
+     "0) - (SELECT position FROM oss.relay_checkpoint WHERE id = 1))"},
+    {"oss_relay_horizon_age_seconds",
+     "Age of the oldest running transaction with a transaction id: it "
+     "holds back the commit horizon the relay reads below.",
+     "SELECT coalesce(extract(epoch FROM now() - min(xact_start)), 0) "
+     "FROM pg_stat_activity WHERE backend_xid IS NOT NULL "
+     "AND pid <> pg_backend_pid()"},
+    {"oss_projector_lag_events",
+     "Journal events not yet applied to the read models (events in the "
+     "journal minus stream versions applied in rm.applied_streams).",
+     "SELECT greatest(0, (SELECT count(*) FROM oss.journal) - "
+     "(SELECT coalesce(sum(version), 0) FROM rm.applied_streams))"},
+    {"oss_dead_letters", "Unresolved dead letters of every consumer.",
+     "SELECT count(*) FROM oss.dead_letters WHERE resolved_at IS NULL"},
+    {"oss_journal_events", "Highest journal position.",
+     "SELECT coalesce(max(position), 0) FROM oss.journal"},
+};
+
+static void
+run_metrics(api_worker_t *w, api_job_t *job)
+{
+    api_ctx_t *ctx = api_worker_ctx(w);
+    char *http = oss_http_server_metrics(ctx->http);
+    size_t cap = (http ? strlen(http) : 0) + 4096;
+    char *out = malloc(cap);
+    size_t len = 0;
+    oss_err_t err;
+    int up = 0;
+
+    if (!out) {
+        free(http);
+        oss_http_reply_error(job->req, 500, NULL, "out of memory", NULL);
+        return;
+    }
+    len += (size_t)snprintf(out, cap, "%s", http ? http : "");
+    free(http);
+    oss_err_clear(&err);
+    oss_journal_t *j = api_worker_journal(w, &err);
+    if (j) {
+        PGconn *c = oss_journal_conn(j);
+        up = 1;
+        for (size_t i = 0; i < sizeof gauges / sizeof gauges[0]; i++) {
+            PGresult *r = PQexec(c, gauges[i].sql);
+            if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+                !PQgetisnull(r, 0, 0))
+                len += (size_t)snprintf(out + len, cap - len,
+                                        "# HELP %s %s\n# TYPE %s gauge\n"
+                                        "%s %s\n",
+                                        gauges[i].name, gauges[i].help,
+                                        gauges[i].name, gauges[i].name,
+                                        PQgetvalue(r, 0, 0));
+            else if (oss_db_conn_lost(c, r))
+                up = 0;
+            PQclear(r);
+            if (len >= cap)
+                len = cap - 1;
+            if (!up)
+                break;
+        }
+        if (!up)
+            api_worker_reset(w);
+    }
+    len += (size_t)snprintf(out + len, cap - len,
+                            "# HELP oss_api_database_up Whether the API "
+                            "reached PostgreSQL for this scrape.\n"
+                            "# TYPE oss_api_database_up gauge\n"
+                            "oss_api_database_up %d\n",
+                            up);
+    oss_http_reply(job->req, 200, "text/plain; version=0.0.4; charset=utf-8",
+                   out, NULL);
+}
+
+static void
+h_metrics(oss_http_req_t *req, void *arg)
+{
+    api_job_t *j = new_query(req, run_metrics);
+    if (j)
+        api_pool_submit(ctx_of(arg)->pool, j);
+}
+
+static const oss_http_route_t routes[] = {
+    {"POST", "/v1/accounts", "/v1/accounts", h_register, true},
+    {"GET", "/v1/accounts/*", "/v1/accounts/{id}", h_get_account, false},
+    {"GET", "/healthz", "/healthz", h_healthz, false},
+    {"GET", "/readyz", "/readyz", h_readyz, false},
+    {"GET", "/metrics", "/metrics", h_metrics, false},
+};
+
+const oss_http_route_t *
+api_routes(size_t *n)
+{
+    *n = sizeof routes / sizeof routes[0];
+    return routes;
+}

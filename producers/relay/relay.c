@@ -1,0 +1,1068 @@
+/* The relay's election and publishing loop (see relay.h for the contract). */
+#include "relay_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db/db.h"
+#include "log/log.h"
+
+#define PG_EPOCH_US 946684800000000LL /* 2000-01-01 in unix microseconds */
+#define HEARTBEAT_MS 500              /* leader proves its lock this often */
+#define PRODUCE_FRESH_MS 1000         /* produce only this soon after one */
+#define CHECK_MS 5000                 /* cluster id, watermarks, bootstrap */
+#define LOG_MS 10000                  /* progress line */
+
+enum { SLOT_PENDING = 0, SLOT_DONE = 1, SLOT_FAILED = 2 };
+
+typedef struct slot {
+    uint64_t seq;
+    uint64_t xid;
+    int64_t pos;
+    int state;
+} slot_t;
+
+typedef struct topic_cache {
+    char stream_type[32];
+    rd_kafka_topic_t *rkt;
+} topic_cache_t;
+
+struct oss_relay {
+    const oss_config_t *cfg;
+    oss_keyring_t ring;
+    char source[256];
+    long long batch, poll_ms, lock_key, stall_ms, msg_timeout_ms;
+    uint32_t lock_hi, lock_lo;
+    size_t cap;      /* most events published and not yet checkpointed */
+    int64_t window;  /* messages read from each partition tail */
+
+    PGconn *db;
+    rd_kafka_t *rk;
+    topic_cache_t topics[16];
+    size_t ntopics;
+    char cluster_id[128];
+    char bootstrap[4096];
+
+    uint64_t read_xid; /* last row read (published or skipped) */
+    int64_t read_pos;
+    slot_t *slots;
+    uint64_t head, tail, persisted; /* seqs: confirmed < head <= tail */
+    uint64_t conf_xid;              /* last confirmed, not yet persisted */
+    int64_t conf_pos;
+    uint64_t conf_count;
+    int conf_dirty;
+
+    int64_t *skip; /* sorted positions Kafka already holds */
+    uint8_t *skip_used;
+    size_t nskip, skip_left;
+    oss_relay_mark_t *marks;
+    size_t nmarks;
+
+    int need_resync, reset_cursor, more_rows, notified, delivery_failed;
+    char fail_reason[256];
+    int64_t last_heartbeat, last_progress, last_check, last_log, last_persist,
+        next_poll;
+    uint64_t published, published_logged;
+};
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(int64_t ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+        return; /* a signal: let the caller look at its stop flag */
+}
+
+oss_code_t
+oss_relay_new(const oss_config_t *cfg, oss_relay_t **out, oss_err_t *err)
+{
+    oss_relay_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    r->cfg = cfg;
+    r->batch = oss_config_int(cfg, "relay.batch_size");
+    r->poll_ms = oss_config_int(cfg, "relay.poll_ms");
+    r->lock_key = oss_config_int(cfg, "relay.lock_key");
+    r->stall_ms = oss_config_int(cfg, "relay.stall_ms");
+    r->msg_timeout_ms = oss_config_int(cfg, "relay.message_timeout_ms");
+    r->lock_hi = (uint32_t)((uint64_t)r->lock_key >> 32);
+    r->lock_lo = (uint32_t)((uint64_t)r->lock_key & 0xffffffffu);
+    r->cap = (size_t)(r->batch * 2 < 1000 ? 1000 : r->batch * 2);
+    r->window = (int64_t)r->cap * 2 + 1000;
+    snprintf(r->source, sizeof r->source, "%s",
+             oss_config_str(cfg, "bus.source"));
+    const char *kf = oss_config_str(cfg, "bus.signing_key_file");
+    oss_code_t rc = oss_keyring_load(kf ? kf : "", &r->ring, err);
+    if (rc) {
+        free(r);
+        return rc;
+    }
+    if (!(r->slots = calloc(r->cap, sizeof *r->slots))) {
+        free(r);
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    }
+    *out = r;
+    return OSS_OK;
+}
+
+/* ---- Kafka producer ---------------------------------------------------- */
+
+static void
+on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    oss_relay_t *r = opaque;
+    uint64_t seq = (uint64_t)(uintptr_t)m->_private;
+    slot_t *s = &r->slots[seq % r->cap];
+    if (s->seq != seq || s->state != SLOT_PENDING)
+        return; /* from a purged generation */
+    if (m->err) {
+        s->state = SLOT_FAILED;
+        if (!r->delivery_failed)
+            snprintf(r->fail_reason, sizeof r->fail_reason, "%s",
+                     rd_kafka_err2str(m->err));
+        r->delivery_failed = 1;
+        return;
+    }
+    s->state = SLOT_DONE;
+    oss_relay_mark(&r->marks, &r->nmarks, rd_kafka_topic_name(m->rkt),
+                   m->partition, m->offset);
+}
+
+static void
+on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
+{
+    oss_relay_t *r = opaque;
+    if (rd_kafka_fatal_error(rk, NULL, 0)) {
+        oss_error("fatal producer error: %s", reason);
+        r->need_resync = 1;
+        return;
+    }
+    oss_warn("kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)code),
+             reason);
+}
+
+static void
+producer_close(oss_relay_t *r, int purge)
+{
+    if (!r->rk)
+        return;
+    if (purge)
+        rd_kafka_purge(r->rk, RD_KAFKA_PURGE_F_QUEUE |
+                                  RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(r->rk, 0);
+    for (size_t i = 0; i < r->ntopics; i++)
+        rd_kafka_topic_destroy(r->topics[i].rkt);
+    r->ntopics = 0;
+    rd_kafka_destroy(r->rk);
+    r->rk = NULL;
+}
+
+static oss_code_t
+producer_open(oss_relay_t *r, oss_err_t *err)
+{
+    char errstr[512], v[32];
+    rd_kafka_conf_t *conf = oss_bus_conf_new(r->cfg, err);
+    if (!conf)
+        return err ? err->code : OSS_EINVAL;
+    oss_bus_bootstrap(r->cfg, r->bootstrap, sizeof r->bootstrap, NULL);
+    snprintf(v, sizeof v, "%lld", r->msg_timeout_ms);
+    char qmax[32];
+    snprintf(qmax, sizeof qmax, "%zu", r->cap * 2 + 10000);
+    const char *props[][2] = {{"enable.idempotence", "true"},
+                              {"acks", "all"},
+                              {"message.timeout.ms", v},
+                              {"queue.buffering.max.messages", qmax},
+                              {"client.id", "oss-relay"}};
+    for (size_t i = 0; i < sizeof props / sizeof props[0]; i++)
+        if (rd_kafka_conf_set(conf, props[i][0], props[i][1], errstr,
+                              sizeof errstr) != RD_KAFKA_CONF_OK) {
+            rd_kafka_conf_destroy(conf);
+            return oss_err_set(err, OSS_EINVAL,
+                               "could not configure the producer: %s",
+                               errstr);
+        }
+    rd_kafka_conf_set_opaque(conf, r);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    if (!(r->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
+                               sizeof errstr))) {
+        rd_kafka_conf_destroy(conf);
+        return oss_err_set(err, OSS_EUNAVAIL,
+                           "could not create the producer: %s", errstr);
+    }
+    return OSS_OK;
+}
+
+static rd_kafka_topic_t *
+topic_for(oss_relay_t *r, const char *stream_type)
+{
+    for (size_t i = 0; i < r->ntopics; i++)
+        if (strcmp(r->topics[i].stream_type, stream_type) == 0)
+            return r->topics[i].rkt;
+    char name[256];
+    oss_bus_topic(r->cfg, stream_type, name, sizeof name);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(r->rk, name, NULL);
+    if (rkt && r->ntopics < sizeof r->topics / sizeof r->topics[0]) {
+        snprintf(r->topics[r->ntopics].stream_type,
+                 sizeof r->topics[0].stream_type, "%s", stream_type);
+        r->topics[r->ntopics++].rkt = rkt;
+    }
+    return rkt; /* when the cache is full it leaks one handle per call; 16
+                   stream types are plenty */
+}
+
+/* ---- database ----------------------------------------------------------- */
+
+static PGresult *
+exec_params(oss_relay_t *r, const char *sql, int n, const char *const *vals,
+            int binary)
+{
+    return PQexecParams(r->db, sql, n, NULL, vals, NULL, NULL, binary);
+}
+
+/* 1 lock taken, 0 held by another, -1 connection trouble. */
+static int
+try_lock(oss_relay_t *r)
+{
+    char key[32];
+    snprintf(key, sizeof key, "%lld", r->lock_key);
+    const char *vals[1] = {key};
+    PGresult *res =
+        exec_params(r, "SELECT pg_try_advisory_lock($1::bigint)", 1, vals, 0);
+    int got = -1;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    else
+        oss_warn("could not try the relay lock: %s",
+                 PQerrorMessage(r->db));
+    PQclear(res);
+    return got;
+}
+
+/* Proves the lock is still ours and records that the leader is alive.
+ * 0 ok, -1 lost (lock or connection). */
+static int
+heartbeat(oss_relay_t *r)
+{
+    char hi[16], lo[16];
+    snprintf(hi, sizeof hi, "%u", r->lock_hi);
+    snprintf(lo, sizeof lo, "%u", r->lock_lo);
+    const char *vals[2] = {hi, lo};
+    PGresult *res = exec_params(
+        r,
+        "UPDATE oss.relay_checkpoint SET leader_alive_at = now(), "
+        "producer_closed = false WHERE id = 1 AND EXISTS (SELECT 1 FROM "
+        "pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND "
+        "granted AND classid = $1::oid AND objid = $2::oid AND objsubid = 1)",
+        2, vals, 0);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK &&
+             strcmp(PQcmdTuples(res), "1") == 0;
+    if (!ok)
+        oss_error("lost the relay lock or the database: %s",
+                  PQresultStatus(res) == PGRES_COMMAND_OK
+                      ? "the advisory lock is no longer held"
+                      : PQerrorMessage(r->db));
+    PQclear(res);
+    if (ok)
+        r->last_heartbeat = now_ms();
+    return ok ? 0 : -1;
+}
+
+/* 0 while the advisory lock is still ours, -1 otherwise. */
+static int
+lock_held(oss_relay_t *r)
+{
+    char hi[16], lo[16];
+    snprintf(hi, sizeof hi, "%u", r->lock_hi);
+    snprintf(lo, sizeof lo, "%u", r->lock_lo);
+    const char *vals[2] = {hi, lo};
+    PGresult *res = exec_params(
+        r,
+        "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = "
+        "pg_backend_pid() AND granted AND classid = $1::oid AND objid = "
+        "$2::oid AND objsubid = 1",
+        2, vals, 0);
+    int ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+    if (!ok)
+        oss_error("lost the relay lock or the database: %s",
+                  PQresultStatus(res) == PGRES_TUPLES_OK
+                      ? "the advisory lock is no longer held"
+                      : PQerrorMessage(r->db));
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+typedef struct ckpt {
+    uint64_t xid;
+    int64_t pos;
+    char cluster_id[128];
+} ckpt_t;
+
+static oss_code_t
+load_checkpoint(oss_relay_t *r, ckpt_t *c, oss_err_t *err)
+{
+    PGresult *res = PQexec(r->db, "SELECT xid::text, position, cluster_id "
+                                  "FROM oss.relay_checkpoint WHERE id = 1");
+    oss_code_t rc = OSS_OK;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        rc = oss_db_error(r->db, res, "read the relay checkpoint", err);
+        goto done;
+    }
+    c->xid = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+    c->pos = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    snprintf(c->cluster_id, sizeof c->cluster_id, "%s",
+             PQgetvalue(res, 0, 2));
+done:
+    PQclear(res);
+    return rc;
+}
+
+/* Writes the checkpoint; `reset` sets published back to 0. */
+static oss_code_t
+store_checkpoint(oss_relay_t *r, uint64_t xid, int64_t pos, uint64_t added,
+                 int reset, oss_err_t *err)
+{
+    char x[32], p[32], a[32];
+    snprintf(x, sizeof x, "%" PRIu64, xid);
+    snprintf(p, sizeof p, "%" PRId64, pos);
+    snprintf(a, sizeof a, "%" PRIu64, added);
+    const char *vals[4] = {x, p, r->cluster_id, a};
+    PGresult *res = exec_params(
+        r,
+        reset ? "UPDATE oss.relay_checkpoint SET xid = $1::xid8, position = "
+                "$2, cluster_id = $3, published = $4, updated_at = now() "
+                "WHERE id = 1"
+              : "UPDATE oss.relay_checkpoint SET xid = $1::xid8, position = "
+                "$2, cluster_id = $3, published = published + $4, "
+                "updated_at = now() WHERE id = 1",
+        4, vals, 0);
+    oss_code_t rc = OSS_OK;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = oss_db_error(r->db, res, "store the relay checkpoint", err);
+    PQclear(res);
+    return rc;
+}
+
+/* ---- the in-flight window ------------------------------------------------ */
+
+static void
+advance(oss_relay_t *r)
+{
+    int64_t now = now_ms();
+    while (r->head < r->tail) {
+        slot_t *s = &r->slots[r->head % r->cap];
+        if (s->state != SLOT_DONE)
+            break;
+        r->conf_xid = s->xid;
+        r->conf_pos = s->pos;
+        r->conf_count++;
+        r->conf_dirty = 1;
+        r->head++;
+        r->last_progress = now;
+    }
+}
+
+static oss_code_t
+persist(oss_relay_t *r, oss_err_t *err)
+{
+    if (!r->conf_dirty)
+        return OSS_OK;
+    oss_code_t rc = store_checkpoint(r, r->conf_xid, r->conf_pos,
+                                     r->conf_count, 0, err);
+    if (rc)
+        return rc;
+    r->published += r->conf_count;
+    r->conf_count = 0;
+    r->conf_dirty = 0;
+    r->persisted = r->head;
+    r->last_persist = now_ms();
+    return OSS_OK;
+}
+
+static slot_t *
+slot_push(oss_relay_t *r, uint64_t xid, int64_t pos, int state)
+{
+    slot_t *s = &r->slots[r->tail % r->cap];
+    s->seq = r->tail++;
+    s->xid = xid;
+    s->pos = pos;
+    s->state = state;
+    r->read_xid = xid;
+    r->read_pos = pos;
+    return s;
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* 1 when pos is in the skip set (and marks it used). */
+static int
+skip_take(oss_relay_t *r, int64_t pos)
+{
+    if (!r->skip_left)
+        return 0;
+    int64_t *hit = bsearch(&pos, r->skip, r->nskip, sizeof *r->skip, cmp_i64);
+    if (!hit || r->skip_used[hit - r->skip])
+        return 0;
+    r->skip_used[hit - r->skip] = 1;
+    if (--r->skip_left == 0) {
+        free(r->skip);
+        free(r->skip_used);
+        r->skip = NULL;
+        r->skip_used = NULL;
+        r->nskip = 0;
+    }
+    return 1;
+}
+
+/* ---- resynchronisation: Kafka's truth vs. the checkpoint ---------------- */
+
+/* Keeps from the tails the positions beyond the cursor whose event id matches
+ * the journal; they become the skip set. */
+static oss_code_t
+build_skip(oss_relay_t *r, const oss_relay_tails_t *t, oss_err_t *err)
+{
+    free(r->skip);
+    free(r->skip_used);
+    r->skip = NULL;
+    r->skip_used = NULL;
+    r->nskip = r->skip_left = 0;
+    if (t->n == 0)
+        return OSS_OK;
+    size_t cap = t->n * 40 + 16;
+    char *pos = malloc(cap), *ids = malloc(cap);
+    oss_code_t rc = OSS_OK;
+    PGresult *res = NULL;
+    if (!pos || !ids) {
+        rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
+        goto done;
+    }
+    size_t pl = 0, il = 0;
+    pos[pl++] = '{';
+    ids[il++] = '{';
+    for (size_t i = 0; i < t->n; i++) {
+        pl += (size_t)snprintf(pos + pl, cap - pl, "%s%" PRId64,
+                               i ? "," : "", t->pos[i]);
+        il += (size_t)snprintf(ids + il, cap - il, "%s%s", i ? "," : "",
+                               t->ids[i]);
+    }
+    snprintf(pos + pl, cap - pl, "}");
+    snprintf(ids + il, cap - il, "}");
+    char x[32], p[32];
+    snprintf(x, sizeof x, "%" PRIu64, r->read_xid);
+    snprintf(p, sizeof p, "%" PRId64, r->read_pos);
+    const char *vals[4] = {pos, ids, x, p};
+    res = exec_params(r,
+                      "SELECT j.position FROM unnest($1::bigint[], "
+                      "$2::uuid[]) AS t(p, e) JOIN oss.journal j ON "
+                      "j.position = t.p AND j.event_id = t.e WHERE "
+                      "(j.xid, j.position) > ($3::xid8, $4::bigint)",
+                      4, vals, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = oss_db_error(r->db, res, "match the partition tails", err);
+        goto done;
+    }
+    int n = PQntuples(res);
+    if (n > 0) {
+        r->skip = malloc((size_t)n * sizeof *r->skip);
+        r->skip_used = calloc((size_t)n, 1);
+        if (!r->skip || !r->skip_used) {
+            rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
+            goto done;
+        }
+        for (int i = 0; i < n; i++)
+            r->skip[i] = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        qsort(r->skip, (size_t)n, sizeof *r->skip, cmp_i64);
+        size_t u = 0;
+        for (int i = 0; i < n; i++)
+            if (u == 0 || r->skip[u - 1] != r->skip[i])
+                r->skip[u++] = r->skip[i];
+        r->nskip = r->skip_left = u;
+    }
+done:
+    PQclear(res);
+    free(pos);
+    free(ids);
+    return rc;
+}
+
+/* Rebuilds the producer and the cursor from what the database and Kafka
+ * hold. Our own producer is destroyed first, so nothing of ours is in flight
+ * while the tails are read. */
+static oss_code_t
+resync(oss_relay_t *r, oss_err_t *err)
+{
+    ckpt_t c = {0};
+    oss_relay_tails_t t = {0};
+    oss_code_t rc;
+
+    producer_close(r, 1);
+    r->head = r->tail = r->persisted = 0;
+    r->conf_dirty = 0;
+    r->conf_count = 0;
+    r->delivery_failed = 0;
+    free(r->marks);
+    r->marks = NULL;
+    r->nmarks = 0;
+    if ((rc = load_checkpoint(r, &c, err)))
+        return rc;
+    if ((rc = producer_open(r, err)))
+        return rc;
+    char *cid = rd_kafka_clusterid(r->rk, 10000);
+    if (!cid) {
+        rc = oss_err_set(err, OSS_EUNAVAIL,
+                         "could not reach Kafka at %s (no cluster id)",
+                         r->bootstrap);
+        goto fail;
+    }
+    snprintf(r->cluster_id, sizeof r->cluster_id, "%s", cid);
+    rd_kafka_mem_free(r->rk, cid);
+
+    int reset = r->reset_cursor;
+    if (c.cluster_id[0] && strcmp(c.cluster_id, r->cluster_id) != 0) {
+        oss_warn("the broker lost its data (cluster id %s, was %s): "
+                 "republishing from the start of the journal",
+                 r->cluster_id, c.cluster_id);
+        reset = 1;
+    } else if (reset) {
+        oss_warn("a partition's high watermark went backwards: "
+                 "republishing from the start of the journal");
+    }
+    if (reset) {
+        c.xid = 0;
+        c.pos = 0;
+        if ((rc = store_checkpoint(r, 0, 0, 0, 1, err)))
+            goto fail;
+    } else if (!c.cluster_id[0]) {
+        if ((rc = store_checkpoint(r, c.xid, c.pos, 0, 0, err)))
+            goto fail;
+    }
+    r->reset_cursor = 0;
+    r->read_xid = c.xid;
+    r->read_pos = c.pos;
+
+    snprintf(t.cluster_id, sizeof t.cluster_id, "%s", r->cluster_id);
+    if ((rc = oss_relay_read_tails(r->cfg, &r->ring, r->window, &t, err)))
+        goto fail;
+    if (strcmp(t.cluster_id, r->cluster_id) != 0) {
+        rc = oss_err_set(err, OSS_EUNAVAIL,
+                         "the cluster id changed while reading the tails");
+        goto fail;
+    }
+    if ((rc = build_skip(r, &t, err)))
+        goto fail;
+    r->marks = t.marks;
+    r->nmarks = t.nmarks;
+    t.marks = NULL;
+    oss_relay_tails_free(&t);
+    oss_info("leading from checkpoint (xid %" PRIu64 ", position %" PRId64
+             ") on cluster %s; %zu events beyond it already in Kafka will be "
+             "skipped",
+             c.xid, c.pos, r->cluster_id, r->nskip);
+    r->need_resync = 0;
+    r->more_rows = 1;
+    return OSS_OK;
+fail:
+    oss_relay_tails_free(&t);
+    producer_close(r, 1);
+    return rc;
+}
+
+/* ---- reading the journal and producing ---------------------------------- */
+
+static uint64_t
+be64(const char *p)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | u[i];
+    return v;
+}
+
+static uint32_t
+be32(const char *p)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 |
+           u[3];
+}
+
+static int
+get_text(const PGresult *res, int row, int col, char *dst, size_t cap)
+{
+    int n = PQgetlength(res, row, col);
+    if ((size_t)n >= cap)
+        return 0;
+    memcpy(dst, PQgetvalue(res, row, col), (size_t)n);
+    dst[n] = '\0';
+    return 1;
+}
+
+/* Fills ev from one binary row; reason and payload point into res (do not
+ * clear ev). 0 when a field does not fit the envelope. */
+static int
+row_event(const PGresult *res, int i, oss_event_t *ev, uint64_t *xid)
+{
+    static const char hx[] = "0123456789abcdef";
+    memset(ev, 0, sizeof *ev);
+    *xid = be64(PQgetvalue(res, i, 0));
+    ev->position = (int64_t)be64(PQgetvalue(res, i, 1));
+    const unsigned char *u = (const unsigned char *)PQgetvalue(res, i, 2);
+    char *o = ev->event_id;
+    for (int k = 0; k < 16; k++) {
+        if (k == 4 || k == 6 || k == 8 || k == 10)
+            *o++ = '-';
+        *o++ = hx[u[k] >> 4];
+        *o++ = hx[u[k] & 15];
+    }
+    *o = '\0';
+    if (!get_text(res, i, 3, ev->stream_id, sizeof ev->stream_id) ||
+        !get_text(res, i, 4, ev->stream_type, sizeof ev->stream_type) ||
+        !get_text(res, i, 9, ev->actor_id, sizeof ev->actor_id) ||
+        !get_text(res, i, 10, ev->correlation_id, sizeof ev->correlation_id) ||
+        !get_text(res, i, 11, ev->causation_id, sizeof ev->causation_id) ||
+        !get_text(res, i, 12, ev->cause_id, sizeof ev->cause_id) ||
+        !get_text(res, i, 14, ev->software_version,
+                  sizeof ev->software_version) ||
+        !get_text(res, i, 15, ev->payload_type, sizeof ev->payload_type) ||
+        PQgetlength(res, i, 18) != OSS_HASH_LEN ||
+        PQgetlength(res, i, 19) != OSS_HASH_LEN)
+        return 0;
+    ev->version = (int64_t)be64(PQgetvalue(res, i, 5));
+    ev->occurred_at_us = (int64_t)be64(PQgetvalue(res, i, 6)) + PG_EPOCH_US;
+    ev->recorded_at_us = (int64_t)be64(PQgetvalue(res, i, 7)) + PG_EPOCH_US;
+    const unsigned char *k2 = (const unsigned char *)PQgetvalue(res, i, 8);
+    ev->actor_kind = (oss_actor_kind_t)(int16_t)(k2[0] << 8 | k2[1]);
+    ev->reason = PQgetisnull(res, i, 13) ? NULL : PQgetvalue(res, i, 13);
+    ev->schema_version = (int32_t)be32(PQgetvalue(res, i, 16));
+    ev->payload = (uint8_t *)PQgetvalue(res, i, 17);
+    ev->payload_len = (size_t)PQgetlength(res, i, 17);
+    memcpy(ev->prev_hash, PQgetvalue(res, i, 18), OSS_HASH_LEN);
+    memcpy(ev->hash, PQgetvalue(res, i, 19), OSS_HASH_LEN);
+    return 1;
+}
+
+static oss_code_t
+produce_one(oss_relay_t *r, const oss_event_t *ev, uint64_t seq,
+            oss_err_t *err)
+{
+    uint8_t *val = NULL;
+    size_t vlen = 0;
+    oss_code_t rc = oss_envelope_encode(ev, &val, &vlen, err);
+    if (rc)
+        return rc;
+    rd_kafka_topic_t *rkt = topic_for(r, ev->stream_type);
+    rd_kafka_headers_t *h =
+        oss_bus_headers(ev, r->source, &r->ring, val, vlen);
+    if (!rkt || !h) {
+        free(val);
+        if (h)
+            rd_kafka_headers_destroy(h);
+        return oss_err_set(err, OSS_ENOMEM, "could not build a message");
+    }
+    for (;;) {
+        rd_kafka_resp_err_t kerr = rd_kafka_producev(
+            r->rk, RD_KAFKA_V_RKT(rkt),
+            RD_KAFKA_V_KEY(ev->stream_id, strlen(ev->stream_id)),
+            RD_KAFKA_V_VALUE(val, vlen),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+            RD_KAFKA_V_HEADERS(h),
+            RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq), RD_KAFKA_V_END);
+        if (!kerr)
+            return OSS_OK;
+        if (kerr == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(r->rk, 10);
+            continue;
+        }
+        free(val);
+        rd_kafka_headers_destroy(h);
+        return oss_err_set(err, OSS_EUNAVAIL, "could not produce: %s",
+                           rd_kafka_err2str(kerr));
+    }
+}
+
+/* Reads up to limit rows beyond the cursor below the commit horizon and
+ * produces them. Returns rows read, or -1 on a database error (err set). */
+static long
+fetch(oss_relay_t *r, long limit, oss_err_t *err)
+{
+    char x[32], p[32], l[32];
+    snprintf(x, sizeof x, "%" PRIu64, r->read_xid);
+    snprintf(p, sizeof p, "%" PRId64, r->read_pos);
+    snprintf(l, sizeof l, "%ld", limit);
+    const char *vals[3] = {x, p, l};
+    PGresult *res = exec_params(
+        r,
+        "SELECT xid, position, event_id, stream_id, stream_type, version, "
+        "occurred_at, recorded_at, actor_kind, actor_id, correlation_id, "
+        "causation_id, cause_id, reason, software_version, payload_type, "
+        "schema_version, payload, prev_hash, hash FROM oss.journal "
+        "WHERE (xid, position) > ($1::xid8, $2::bigint) "
+        "AND xid < pg_snapshot_xmin(pg_current_snapshot()) "
+        "ORDER BY xid, position LIMIT $3::int",
+        3, vals, 1);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        oss_db_error(r->db, res, "read the journal", err);
+        PQclear(res);
+        return -1;
+    }
+    int n = PQntuples(res);
+    for (int i = 0; i < n; i++) {
+        oss_event_t ev;
+        uint64_t xid;
+        oss_err_t perr = {0};
+        int ok = row_event(res, i, &ev, &xid);
+        if (!ok) {
+            oss_error("journal position %" PRId64
+                      " has a field too long for the envelope; it is not "
+                      "published",
+                      (int64_t)be64(PQgetvalue(res, i, 1)));
+            slot_push(r, xid, (int64_t)be64(PQgetvalue(res, i, 1)),
+                      SLOT_DONE);
+            continue;
+        }
+        if (skip_take(r, ev.position)) {
+            slot_push(r, xid, ev.position, SLOT_DONE);
+            continue;
+        }
+        slot_t *s = slot_push(r, xid, ev.position, SLOT_PENDING);
+        if (produce_one(r, &ev, s->seq, &perr)) {
+            s->state = SLOT_FAILED;
+            r->delivery_failed = 1;
+            snprintf(r->fail_reason, sizeof r->fail_reason, "%s", perr.msg);
+            break;
+        }
+    }
+    PQclear(res);
+    return n;
+}
+
+/* ---- the loops ----------------------------------------------------------- */
+
+/* 0 ok, -1 connection lost. Sets r->notified on NOTIFY. */
+static int
+drain_notifies(oss_relay_t *r)
+{
+    if (!PQconsumeInput(r->db) || PQstatus(r->db) != CONNECTION_OK)
+        return -1;
+    PGnotify *n;
+    while ((n = PQnotifies(r->db))) {
+        r->notified = 1;
+        PQfreemem(n);
+    }
+    return 0;
+}
+
+static void
+wait_socket(oss_relay_t *r, int64_t ms)
+{
+    if (ms <= 0)
+        return;
+    struct pollfd pfd = {PQsocket(r->db), POLLIN, 0};
+    poll(&pfd, 1, (int)ms);
+}
+
+/* Leaving with the lock lost or given up: nothing more may reach Kafka. */
+static int
+abandon(oss_relay_t *r, int code)
+{
+    producer_close(r, 1);
+    if (r->db) {
+        PQfinish(r->db);
+        r->db = NULL;
+    }
+    return code;
+}
+
+static int
+shutdown_clean(oss_relay_t *r)
+{
+    oss_err_t err = {0};
+    int clean = 0;
+    if (r->rk) {
+        rd_kafka_flush(r->rk, 10000);
+        rd_kafka_poll(r->rk, 0);
+        advance(r);
+        clean = rd_kafka_outq_len(r->rk) == 0 && !r->delivery_failed &&
+                r->head == r->tail;
+    }
+    if (persist(r, &err))
+        oss_warn("%s", err.msg);
+    producer_close(r, 1);
+    if (clean || r->tail == 0) {
+        PGresult *res = PQexec(r->db, "UPDATE oss.relay_checkpoint SET "
+                                      "producer_closed = true WHERE id = 1");
+        PQclear(res);
+    }
+    oss_info("stopped; %" PRIu64 " events published in this run%s",
+             r->published, clean ? "" : " (some undelivered were purged)");
+    PQfinish(r->db);
+    r->db = NULL;
+    return OSS_RELAY_EXIT_OK;
+}
+
+static void
+periodic_checks(oss_relay_t *r)
+{
+    char bs[4096];
+    if (oss_bus_bootstrap(r->cfg, bs, sizeof bs, NULL) == OSS_OK &&
+        strcmp(bs, r->bootstrap) != 0) {
+        oss_warn("the Kafka bootstrap list changed to %s: rebuilding the "
+                 "producer",
+                 bs);
+        r->need_resync = 1;
+        return;
+    }
+    char *cid = rd_kafka_clusterid(r->rk, 0);
+    if (cid) {
+        if (strcmp(cid, r->cluster_id) != 0) {
+            oss_warn("the Kafka cluster id changed (%s, was %s)", cid,
+                     r->cluster_id);
+            r->need_resync = 1;
+        }
+        rd_kafka_mem_free(r->rk, cid);
+        if (r->need_resync)
+            return;
+    }
+    for (size_t i = 0; i < r->nmarks; i++) {
+        int64_t lo, hi;
+        if (r->marks[i].offset < 0)
+            continue;
+        if (rd_kafka_query_watermark_offsets(r->rk, r->marks[i].topic,
+                                             r->marks[i].partition, &lo, &hi,
+                                             2000))
+            continue;
+        if (hi <= r->marks[i].offset) {
+            oss_warn("%s [%d] high watermark %" PRId64
+                     " is below offset %" PRId64 " we saw",
+                     r->marks[i].topic, (int)r->marks[i].partition, hi,
+                     r->marks[i].offset);
+            r->reset_cursor = 1;
+            r->need_resync = 1;
+            return;
+        }
+    }
+}
+
+static int
+lead(oss_relay_t *r, volatile sig_atomic_t *stop)
+{
+    oss_err_t err = {0};
+    int64_t now = now_ms();
+    r->last_progress = r->last_check = r->last_log = r->last_persist = now;
+    r->next_poll = now;
+    r->need_resync = 1;
+    for (;;) {
+        now = now_ms();
+        if (*stop)
+            return shutdown_clean(r);
+        if (drain_notifies(r) < 0) {
+            oss_error("lost the database connection: %s",
+                      PQerrorMessage(r->db));
+            return abandon(r, OSS_RELAY_EXIT_LOST);
+        }
+        if (now - r->last_heartbeat >= HEARTBEAT_MS && heartbeat(r) < 0)
+            return abandon(r, OSS_RELAY_EXIT_LOST);
+        int work = r->more_rows || r->head != r->tail || r->need_resync;
+        if (!work)
+            r->last_progress = now;
+        else if (now - r->last_progress > r->stall_ms) {
+            oss_error("no progress for %lld ms with work pending: giving up "
+                      "the relay lock",
+                      r->stall_ms);
+            return abandon(r, OSS_RELAY_EXIT_STALL);
+        }
+        if (r->need_resync) {
+            if (resync(r, &err)) {
+                oss_warn("could not resynchronise with Kafka: %s", err.msg);
+                wait_socket(r, 1000);
+                continue;
+            }
+            r->last_check = now_ms();
+        }
+        rd_kafka_poll(r->rk, 0);
+        advance(r);
+        if (r->delivery_failed) {
+            oss_warn("a delivery failed (%s): resynchronising with Kafka",
+                     r->fail_reason);
+            if (persist(r, &err)) {
+                oss_error("%s", err.msg);
+                return abandon(r, OSS_RELAY_EXIT_LOST);
+            }
+            r->need_resync = 1;
+            continue;
+        }
+        size_t room = r->cap - (size_t)(r->tail - r->persisted);
+        if (room < (size_t)r->batch / 2 + 1 && r->conf_dirty) {
+            if (persist(r, &err)) {
+                oss_error("%s", err.msg);
+                return abandon(r, OSS_RELAY_EXIT_LOST);
+            }
+            room = r->cap - (size_t)(r->tail - r->persisted);
+        }
+        long got = 0;
+        if (room > 0 && (r->more_rows || r->notified || now >= r->next_poll)) {
+            long limit = (long)(room < (size_t)r->batch ? room : (size_t)r->batch);
+            r->notified = 0;
+            if (now_ms() - r->last_heartbeat >= PRODUCE_FRESH_MS &&
+                heartbeat(r) < 0)
+                return abandon(r, OSS_RELAY_EXIT_LOST);
+            got = fetch(r, limit, &err);
+            if (got < 0) {
+                oss_error("%s", err.msg);
+                return abandon(r, OSS_RELAY_EXIT_LOST);
+            }
+            r->more_rows = got == limit;
+            r->next_poll = now_ms() + r->poll_ms;
+            rd_kafka_poll(r->rk, 0);
+            advance(r);
+        }
+        now = now_ms();
+        if (r->conf_dirty &&
+            (now - r->last_persist >= 200 || r->head == r->tail)) {
+            if (persist(r, &err)) {
+                oss_error("%s", err.msg);
+                return abandon(r, OSS_RELAY_EXIT_LOST);
+            }
+        }
+        if (now - r->last_check >= CHECK_MS) {
+            r->last_check = now;
+            periodic_checks(r);
+        }
+        if (now - r->last_log >= LOG_MS) {
+            uint64_t d = r->published - r->published_logged;
+            if (d)
+                oss_info("published %" PRIu64 " events in %.1f s (%.0f/s); "
+                         "checkpoint (xid %" PRIu64 ", position %" PRId64
+                         ")",
+                         d, (double)(now - r->last_log) / 1000.0,
+                         (double)d * 1000.0 / (double)(now - r->last_log),
+                         r->conf_xid, r->conf_pos);
+            r->published_logged = r->published;
+            r->last_log = now;
+        }
+        if (r->head != r->tail) {
+            if (got == 0 || room == 0)
+                rd_kafka_poll(r->rk, 20);
+        } else if (!r->more_rows && !r->need_resync) {
+            int64_t ms = r->next_poll - now;
+            wait_socket(r, ms > 500 ? 500 : ms);
+        }
+    }
+}
+
+int
+oss_relay_run(oss_relay_t *r, volatile sig_atomic_t *stop)
+{
+    oss_err_t err = {0};
+    int said_standby = 0;
+    const char *url = oss_config_str(r->cfg, "pg.url");
+    char appname[64]; /* the pid lets operators and tests find the leader */
+    snprintf(appname, sizeof appname, "oss-relay:%d", (int)getpid());
+    for (;;) {
+        if (*stop)
+            return OSS_RELAY_EXIT_OK;
+        if (!r->db) {
+            if (oss_db_connect(url, appname, &r->db, &err)) {
+                oss_warn("%s", err.msg);
+                r->db = NULL;
+                sleep_ms(1000);
+                continue;
+            }
+        }
+        int got = try_lock(r);
+        if (got == 1)
+            break;
+        if (got < 0) {
+            PQfinish(r->db);
+            r->db = NULL;
+        } else if (!said_standby) {
+            oss_info("another relay holds lock %lld: waiting as hot standby",
+                     r->lock_key);
+            said_standby = 1;
+        }
+        sleep_ms(r->poll_ms < 1000 ? r->poll_ms : 1000);
+    }
+    oss_info("took the relay lock %lld: now the active relay", r->lock_key);
+
+    /* wait out the old leader's producer unless it closed cleanly */
+    PGresult *res = PQexec(
+        r->db, "SELECT producer_closed, COALESCE((EXTRACT(EPOCH FROM (now() "
+               "- leader_alive_at)) * 1000)::bigint, -1) FROM "
+               "oss.relay_checkpoint WHERE id = 1");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        oss_db_error(r->db, res, "read the relay checkpoint", &err);
+        oss_error("%s", err.msg);
+        PQclear(res);
+        return abandon(r, OSS_RELAY_EXIT_LOST);
+    }
+    int closed = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    long long age = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    PQclear(res);
+    long long wait = 0;
+    if (!closed && age >= 0)
+        wait = r->msg_timeout_ms + PRODUCE_FRESH_MS + 1000 - age;
+    if (wait > 0) {
+        oss_info("the previous leader did not close its producer: waiting "
+                 "%lld ms for its message timeout before reading Kafka",
+                 wait);
+        int64_t until = now_ms() + wait, checked = 0;
+        while (now_ms() < until) {
+            if (*stop)
+                return abandon(r, OSS_RELAY_EXIT_OK);
+            if (drain_notifies(r) < 0)
+                return abandon(r, OSS_RELAY_EXIT_LOST);
+            if (now_ms() - checked >= 1000) {
+                if (lock_held(r) < 0)
+                    return abandon(r, OSS_RELAY_EXIT_LOST);
+                checked = now_ms();
+            }
+            sleep_ms(200);
+        }
+    }
+    if (heartbeat(r) < 0)
+        return abandon(r, OSS_RELAY_EXIT_LOST);
+    if (oss_db_exec(r->db, "LISTEN oss_journal", &err)) {
+        oss_error("%s", err.msg);
+        return abandon(r, OSS_RELAY_EXIT_LOST);
+    }
+    return lead(r, stop);
+}
+
+void
+oss_relay_free(oss_relay_t *r)
+{
+    if (!r)
+        return;
+    producer_close(r, 1);
+    if (r->db)
+        PQfinish(r->db);
+    free(r->slots);
+    free(r->skip);
+    free(r->skip_used);
+    free(r->marks);
+    free(r);
+}

@@ -1,0 +1,330 @@
+/* The request-line/header input rewriter in front of evhttp (filter.h).
+ * A small state machine per connection: request line -> header lines ->
+ * body (copied or discarded by Content-Length) -> next request line. */
+#include "http/filter.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+
+#define LINE_MAX_BYTES 8192
+#define HEADER_BLOCK_MAX (64 * 1024)
+
+enum fstate { F_LINE, F_HEADERS, F_BODY, F_DISCARD, F_PASS };
+
+typedef struct filter {
+    struct oss_http_filters *set;
+    struct bufferevent *bev;
+    struct evbuffer_cb_entry *cbent;
+    struct filter *prev, *next;
+    bool attached;
+    size_t pending;
+    enum fstate st;
+    size_t header_bytes;
+    unsigned long long content_length;
+    bool have_cl, chunked, too_large;
+    unsigned long long remaining;
+} filter_t;
+
+static bool
+known_method(const char *m, size_t n)
+{
+    static const char *known[] = {"GET",     "POST",  "HEAD",    "PUT",
+                                  "DELETE",  "OPTIONS", "TRACE", "CONNECT",
+                                  "PATCH",   NULL};
+    for (int i = 0; known[i]; i++)
+        if (strlen(known[i]) == n && memcmp(known[i], m, n) == 0)
+            return true;
+    return false;
+}
+
+/* RFC 9110 tchar. */
+static bool
+is_tchar(int c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+           (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static bool
+header_is(const char *line, size_t n, const char *name)
+{
+    size_t k = strlen(name);
+    return n > k && line[k] == ':' && strncasecmp(line, name, k) == 0;
+}
+
+static const char *
+header_value(const char *line)
+{
+    const char *v = strchr(line, ':') + 1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    return v;
+}
+
+/* Takes one line (with its EOL) out of src into buf (NUL-terminated, EOL
+ * stripped). Returns the line length without EOL, -1 when no full line is
+ * there yet, -2 when the line is too long. */
+static long
+take_line(struct evbuffer *src, char *buf, size_t bufsz)
+{
+    size_t eol_len = 0;
+    struct evbuffer_ptr p = evbuffer_search_eol(src, NULL, &eol_len,
+                                                EVBUFFER_EOL_CRLF);
+    if (p.pos < 0)
+        return evbuffer_get_length(src) > LINE_MAX_BYTES ? -2 : -1;
+    if ((size_t)p.pos >= bufsz)
+        return -2;
+    evbuffer_remove(src, buf, (size_t)p.pos);
+    buf[p.pos] = '\0';
+    evbuffer_drain(src, eol_len);
+    return (long)p.pos;
+}
+
+static void
+filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
+          enum bufferevent_flush_mode mode, void *ctx)
+{
+    filter_t *f = ctx;
+    char line[LINE_MAX_BYTES + 1];
+
+    while (evbuffer_get_length(src) > 0) {
+        if (f->st == F_PASS) {
+            evbuffer_add_buffer(dst, src);
+            return;
+        }
+        if (f->st == F_BODY || f->st == F_DISCARD) {
+            size_t have = evbuffer_get_length(src);
+            size_t n = have < f->remaining ? have : (size_t)f->remaining;
+            if (f->st == F_BODY)
+                evbuffer_remove_buffer(src, dst, n);
+            else
+                evbuffer_drain(src, n);
+            f->remaining -= n;
+            if (f->remaining == 0)
+                f->st = F_LINE;
+            continue;
+        }
+        long n = take_line(src, line, sizeof line);
+        if (n == -1)
+            break;
+        if (n == -2) { /* let libevent judge (and answer) the rest */
+            f->st = F_PASS;
+            continue;
+        }
+        if (f->st == F_LINE) {
+            if (n == 0) { /* stray CRLF between requests */
+                evbuffer_add(dst, "\r\n", 2);
+                continue;
+            }
+            size_t m = 0;
+            while (m < (size_t)n && is_tchar((unsigned char)line[m]))
+                m++;
+            f->st = F_HEADERS;
+            f->header_bytes = (size_t)n;
+            f->have_cl = f->chunked = f->too_large = false;
+            f->content_length = 0;
+            if (m > 0 && m <= 32 && line[m] == ' ' &&
+                !known_method(line, m)) {
+                evbuffer_add_printf(dst, "GET%s\r\n%s: %.*s\r\n", line + m,
+                                    OSS_HTTP_FILTER_HEADER, (int)m, line);
+            } else {
+                evbuffer_add(dst, line, (size_t)n);
+                evbuffer_add(dst, "\r\n", 2);
+            }
+            continue;
+        }
+        /* F_HEADERS */
+        f->header_bytes += (size_t)n + 2;
+        if (f->header_bytes > HEADER_BLOCK_MAX) {
+            evbuffer_add(dst, line, (size_t)n);
+            evbuffer_add(dst, "\r\n", 2);
+            f->st = F_PASS;
+            continue;
+        }
+        if (n == 0) { /* end of the header block */
+            if (f->too_large)
+                evbuffer_add_printf(dst, "Content-Length: 0\r\n%s: %llu\r\n",
+                                    OSS_HTTP_TOO_LARGE_HEADER,
+                                    f->content_length);
+            evbuffer_add(dst, "\r\n", 2);
+            if (f->chunked) {
+                f->st = F_PASS;
+            } else if (f->have_cl && f->content_length > 0) {
+                f->st = f->too_large ? F_DISCARD : F_BODY;
+                f->remaining = f->content_length;
+            } else {
+                f->st = F_LINE;
+            }
+            continue;
+        }
+        if (header_is(line, (size_t)n, OSS_HTTP_FILTER_HEADER) ||
+            header_is(line, (size_t)n, OSS_HTTP_TOO_LARGE_HEADER))
+            continue; /* only we may set these */
+        if (header_is(line, (size_t)n, "Content-Length")) {
+            const char *v = header_value(line);
+            char *end;
+            unsigned long long cl = strtoull(v, &end, 10);
+            while (*end == ' ' || *end == '\t')
+                end++;
+            if (end == v || *end || f->have_cl || *v == '-') {
+                /* malformed or repeated: libevent rejects it itself */
+                evbuffer_add(dst, line, (size_t)n);
+                evbuffer_add(dst, "\r\n", 2);
+                f->st = F_PASS;
+                continue;
+            }
+            f->have_cl = true;
+            f->content_length = cl;
+            if (cl > f->set->max_body) {
+                f->too_large = true;
+                continue; /* replaced at the end of the block */
+            }
+        } else if (header_is(line, (size_t)n, "Transfer-Encoding")) {
+            f->chunked = true;
+        }
+        evbuffer_add(dst, line, (size_t)n);
+        evbuffer_add(dst, "\r\n", 2);
+    }
+}
+
+/* The evbuffer callback on a connection's input: runs inside the socket
+ * read, before evhttp's read callback sees the bytes. The last f->pending
+ * bytes of the buffer are raw (not yet filtered); everything before them
+ * was filtered already (evhttp only ever drains from the front). */
+static void
+in_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    filter_t *f = arg;
+    struct evbuffer *head = NULL, *raw = NULL, *out = NULL;
+
+    if (info->n_added == 0)
+        return;
+    f->pending += info->n_added;
+    if (f->st == F_PASS && f->pending == info->n_added) {
+        f->pending = 0; /* nothing to rewrite any more */
+        return;
+    }
+    size_t total = evbuffer_get_length(buf);
+    if (f->pending > total)
+        f->pending = total;
+    evbuffer_cb_clear_flags(buf, f->cbent, EVBUFFER_CB_ENABLED);
+    head = evbuffer_new();
+    raw = evbuffer_new();
+    out = evbuffer_new();
+    if (!head || !raw || !out) { /* out of memory: stop filtering */
+        f->st = F_PASS;
+        f->pending = 0;
+        goto done;
+    }
+    evbuffer_remove_buffer(buf, head, total - f->pending);
+    evbuffer_add_buffer(raw, buf);
+    filter_in(raw, out, -1, BEV_NORMAL, f);
+    evbuffer_add_buffer(buf, head);
+    evbuffer_add_buffer(buf, out);
+    f->pending = evbuffer_get_length(raw);
+    evbuffer_add_buffer(buf, raw);
+done:
+    if (head)
+        evbuffer_free(head);
+    if (raw)
+        evbuffer_free(raw);
+    if (out)
+        evbuffer_free(out);
+    evbuffer_cb_set_flags(buf, f->cbent, EVBUFFER_CB_ENABLED);
+}
+
+oss_http_filters_t *
+oss_http_filters_new(size_t max_body)
+{
+    oss_http_filters_t *fs = calloc(1, sizeof *fs);
+    if (fs)
+        fs->max_body = max_body;
+    return fs;
+}
+
+void
+oss_http_filters_free(oss_http_filters_t *fs)
+{
+    if (!fs)
+        return;
+    while (fs->head) {
+        filter_t *f = fs->head;
+        fs->head = f->next;
+        free(f);
+    }
+    free(fs);
+}
+
+static void
+unlink_filter(filter_t *f)
+{
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        f->set->head = f->next;
+    if (f->next)
+        f->next->prev = f->prev;
+    f->set->count--;
+}
+
+struct bufferevent *
+oss_http_filter_bufferevent(struct event_base *base, void *arg)
+{
+    oss_http_filters_t *fs = arg;
+    filter_t *f = calloc(1, sizeof *f);
+    struct bufferevent *bev = NULL;
+
+    if (!f)
+        return NULL; /* evhttp falls back to a plain socket bufferevent */
+    bev = bufferevent_socket_new(base, -1, 0);
+    if (!bev) {
+        free(f);
+        return NULL;
+    }
+    f->set = fs;
+    f->bev = bev;
+    f->cbent = evbuffer_add_cb(bufferevent_get_input(bev), in_cb, f);
+    if (!f->cbent) {
+        bufferevent_free(bev);
+        free(f);
+        return NULL;
+    }
+    f->next = fs->head;
+    if (fs->head)
+        fs->head->prev = f;
+    fs->head = f;
+    fs->count++;
+    return bev;
+}
+
+static void
+on_close(struct evhttp_connection *evcon, void *arg)
+{
+    filter_t *f = arg;
+    unlink_filter(f);
+    free(f);
+}
+
+void
+oss_http_filter_attach(oss_http_filters_t *fs, struct evhttp_connection *evcon)
+{
+    if (!fs || !evcon)
+        return;
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+    for (filter_t *f = fs->head; f; f = f->next)
+        if (f->bev == bev) {
+            if (!f->attached) {
+                f->attached = true;
+                evhttp_connection_set_closecb(evcon, on_close, f);
+            }
+            return;
+        }
+}

@@ -1,0 +1,52 @@
+/* An input rewriter in front of evhttp (installed with evhttp_set_bevcb as
+ * an evbuffer callback on the connection's input, so output is untouched)
+ * that makes two things libevent 2.1 would answer with HTML reach our JSON code:
+ *  - a request line whose method token libevent does not know (PROPFIND,
+ *    BREW, lower-case "get") is rewritten to GET and the original token is
+ *    passed in the header OSS_HTTP_FILTER_HEADER, so the router answers 405;
+ *  - a Content-Length above the configured body limit is rewritten to 0 with
+ *    the original length in OSS_HTTP_TOO_LARGE_HEADER, and the body bytes are
+ *    discarded as they arrive (never buffered), so the router answers 413
+ *    before the body is read.
+ * Clients cannot inject either header: the filter drops incoming copies.
+ * The filter follows HTTP/1.1 framing by Content-Length; after a chunked
+ * request, a malformed line or an over-long header block it stops rewriting
+ * for the rest of that connection (libevent then answers on its own).
+ * Loop thread only. */
+#ifndef OSS_HTTP_FILTER_H
+#define OSS_HTTP_FILTER_H
+
+#include <stddef.h>
+
+struct bufferevent;
+struct evhttp_connection;
+struct event_base;
+
+#define OSS_HTTP_FILTER_HEADER "X-Oss-Original-Method"
+#define OSS_HTTP_TOO_LARGE_HEADER "X-Oss-Body-Too-Large"
+
+typedef struct oss_http_filters {
+    struct filter *head;
+    size_t count;
+    size_t max_body;
+} oss_http_filters_t;
+
+/* The per-server set of connection filters. Returns new, caller frees with
+ * oss_http_filters_free() after evhttp_free(). NULL on OOM. */
+oss_http_filters_t *oss_http_filters_new(size_t max_body);
+void oss_http_filters_free(oss_http_filters_t *fs);
+
+/* evhttp bevcb: a new socket bufferevent for one connection whose input
+ * buffer carries the rewriting callback. arg is the oss_http_filters_t.
+ * Returns NULL on OOM (evhttp then makes a plain one). */
+struct bufferevent *oss_http_filter_bufferevent(struct event_base *base,
+                                                void *arg);
+
+/* Called for each dispatched request: ties the filter's lifetime to the
+ * connection (freed by its close callback). A connection closed before any
+ * request was dispatched keeps its small filter state until the server is
+ * freed (libevent 2.1 offers no hook to learn of it). */
+void oss_http_filter_attach(oss_http_filters_t *fs,
+                            struct evhttp_connection *evcon);
+
+#endif

@@ -1,0 +1,452 @@
+/* oss-bench: the PostgreSQL side: raw single-row INSERT commits (append
+ * baseline), hash-chained bench events COPied into the journal (relay and
+ * rebuild input), COPY-out and COPY-in baselines, and timing the relay's
+ * checkpoint as it drains a backlog. Scratch tables live in schema oss_bench
+ * (created here as the owner role); bench events use stream_type "bench"
+ * and payload_type "oss.v1.Bench", so no projector applies them. */
+#include "bench.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/event.h"
+
+/* ---- insert: raw single-row INSERT transactions ------------------------ */
+
+typedef struct ins_state {
+    PGconn *c;
+    int idx;
+    int64_t seq;
+    char *value;
+} ins_state_t;
+
+static void *
+ins_init(void *ctx, int idx)
+{
+    const int *size = ctx;
+    ins_state_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->c = PQconnectdb(bench_env("OSS_PG_ADMIN_URL"));
+    if (PQstatus(s->c) != CONNECTION_OK) {
+        fprintf(stderr, "oss-bench: insert client %d: %s", idx,
+                PQerrorMessage(s->c));
+        PQfinish(s->c);
+        free(s);
+        return NULL;
+    }
+    s->idx = idx;
+    s->value = malloc((size_t)*size + 1);
+    for (int i = 0; i < *size; i++)
+        s->value[i] = (char)('a' + (bench_rand64() % 26));
+    s->value[*size] = '\0';
+    PGresult *r = PQprepare(s->c, "ins",
+                            "INSERT INTO oss_bench.insert_rows (client, seq, v)"
+                            " VALUES ($1::int, $2::bigint, $3)",
+                            3, NULL);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        fprintf(stderr, "oss-bench: could not prepare: %s",
+                PQerrorMessage(s->c));
+        PQclear(r);
+        PQfinish(s->c);
+        free(s->value);
+        free(s);
+        return NULL;
+    }
+    PQclear(r);
+    return s;
+}
+
+static int
+ins_op(void *st)
+{
+    ins_state_t *s = st;
+    char a[16], b[24];
+    snprintf(a, sizeof a, "%d", s->idx);
+    snprintf(b, sizeof b, "%lld", (long long)++s->seq);
+    const char *vals[3] = {a, b, s->value};
+    PGresult *r = PQexecPrepared(s->c, "ins", 3, vals, NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+static void
+ins_fini(void *st)
+{
+    ins_state_t *s = st;
+    PQfinish(s->c);
+    free(s->value);
+    free(s);
+}
+
+int
+bench_cmd_insert(int argc, char **argv)
+{
+    int clients = atoi(bench_opt(argc, argv, "--clients", "1"));
+    double seconds = atof(bench_opt(argc, argv, "--seconds", "5"));
+    int size = atoi(bench_opt(argc, argv, "--size", "260"));
+    if (clients < 1 || clients > 256 || seconds <= 0 || seconds > 120 ||
+        size < 1 || size > 100000) {
+        fprintf(stderr, "oss-bench insert: bad options\n");
+        return 2;
+    }
+    PGconn *c = bench_pg(bench_env("OSS_PG_ADMIN_URL"));
+    bench_exec(c, "SET client_min_messages = warning", 0);
+    bench_exec(c, "CREATE SCHEMA IF NOT EXISTS oss_bench", 0);
+    bench_exec(c,
+               "CREATE TABLE IF NOT EXISTS oss_bench.insert_rows ("
+               " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+               " client int NOT NULL, seq bigint NOT NULL, v text NOT NULL,"
+               " created_at timestamptz NOT NULL DEFAULT now())",
+               0);
+    bench_exec(c, "TRUNCATE oss_bench.insert_rows", 0);
+    int64_t ok = 0, failed = 0;
+    double el = 0;
+    int rc = bench_run_clients(clients, seconds, 10000000, ins_init, ins_op,
+                               ins_fini, &size, &ok, &failed, &el);
+    bench_exec(c, "TRUNCATE oss_bench.insert_rows", 1);
+    PQfinish(c);
+    printf("RESULT op=insert clients=%d ok=%lld failed=%lld seconds=%.3f "
+           "rate=%.1f\n",
+           clients, (long long)ok, (long long)failed, el,
+           el > 0 ? (double)ok / el : 0);
+    return rc == 0 && ok > 0 ? 0 : 1;
+}
+
+/* ---- fill: hash-chained bench events into oss.journal ------------------ */
+
+static void
+hex_bytea(char *out, const uint8_t *p, size_t n)
+{
+    static const char hx[] = "0123456789abcdef";
+    /* COPY text format: the backslash of \x must itself be escaped */
+    *out++ = '\\';
+    *out++ = '\\';
+    *out++ = 'x';
+    for (size_t i = 0; i < n; i++) {
+        *out++ = hx[p[i] >> 4];
+        *out++ = hx[p[i] & 15];
+    }
+    *out = '\0';
+}
+
+static void
+ts_text(char *out, size_t cap, int64_t us)
+{
+    time_t s = (time_t)(us / 1000000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    char d[32];
+    strftime(d, sizeof d, "%Y-%m-%d %H:%M:%S", &tm);
+    snprintf(out, cap, "%s.%06lld+00", d, (long long)(us % 1000000));
+}
+
+static int64_t
+real_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int
+put_copy(PGconn *c, const char *buf, size_t len)
+{
+    if (PQputCopyData(c, buf, (int)len) != 1) {
+        fprintf(stderr, "oss-bench: COPY failed: %s", PQerrorMessage(c));
+        return -1;
+    }
+    return 0;
+}
+
+int
+bench_cmd_fill(int argc, char **argv)
+{
+    long count = atol(bench_opt(argc, argv, "--count", "50000"));
+    long per_stream = atol(bench_opt(argc, argv, "--per-stream", "10"));
+    long size = atol(bench_opt(argc, argv, "--size", "300"));
+    if (count < 1 || count > 2000000 || per_stream < 1 || size < 1 ||
+        size > 65536) {
+        fprintf(stderr, "oss-bench fill: bad options\n");
+        return 2;
+    }
+    char run[32];
+    snprintf(run, sizeof run, "bench-%08llx",
+             (unsigned long long)(bench_rand64() & 0xffffffffULL));
+    PGconn *c = bench_pg(bench_env("OSS_PG_URL"));
+    size_t bufcap = 1 << 20, len = 0;
+    char *buf = malloc(bufcap);
+    char *line = malloc((size_t)size * 2 + 4096);
+    uint8_t *payload = malloc((size_t)size);
+    char *payhex = malloc((size_t)size * 2 + 8);
+    int rc = 1;
+    int64_t t0 = bench_now_us();
+    oss_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    bench_exec(c, "BEGIN", 0);
+    PGresult *r = PQexec(c,
+                         "COPY oss.journal (event_id, stream_id, stream_type,"
+                         " version, occurred_at, recorded_at, actor_kind,"
+                         " actor_id, correlation_id, causation_id, cause_id,"
+                         " reason, software_version, payload_type,"
+                         " schema_version, payload, prev_hash, hash)"
+                         " FROM STDIN");
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        fprintf(stderr, "oss-bench: could not start COPY: %s",
+                PQerrorMessage(c));
+        PQclear(r);
+        goto done;
+    }
+    PQclear(r);
+    for (long i = 0; i < count; i++) {
+        long stream = i / per_stream, version = i % per_stream + 1;
+        if (version == 1)
+            memset(ev.prev_hash, 0, sizeof ev.prev_hash);
+        else
+            memcpy(ev.prev_hash, ev.hash, sizeof ev.hash);
+        bench_uuid7(ev.event_id);
+        snprintf(ev.stream_id, sizeof ev.stream_id, "%s-%06ld", run, stream);
+        snprintf(ev.stream_type, sizeof ev.stream_type, "bench");
+        ev.version = version;
+        ev.occurred_at_us = ev.recorded_at_us = real_us();
+        ev.actor_kind = OSS_ACTOR_SYSTEM_JOB;
+        snprintf(ev.actor_id, sizeof ev.actor_id, "oss-bench");
+        snprintf(ev.correlation_id, sizeof ev.correlation_id, "%s", run);
+        ev.causation_id[0] = ev.cause_id[0] = '\0';
+        ev.reason = NULL;
+        snprintf(ev.software_version, sizeof ev.software_version,
+                 "oss-bench/1");
+        snprintf(ev.payload_type, sizeof ev.payload_type, "oss.v1.Bench");
+        ev.schema_version = 1;
+        for (long k = 0; k < size; k += 8) {
+            uint64_t x = bench_rand64();
+            memcpy(payload + k, &x, (size_t)(size - k < 8 ? size - k : 8));
+        }
+        ev.payload = payload;
+        ev.payload_len = (size_t)size;
+        uint8_t *canon = NULL;
+        size_t clen = 0;
+        unsigned int hl = OSS_HASH_LEN;
+        if (oss_event_canonical(&ev, &canon, &clen, NULL) != OSS_OK ||
+            EVP_Digest(canon, clen, ev.hash, &hl, EVP_sha256(), NULL) != 1) {
+            fprintf(stderr, "oss-bench: could not hash an event\n");
+            free(canon);
+            goto done;
+        }
+        free(canon);
+        char ts[64], ph[80], hh[80];
+        ts_text(ts, sizeof ts, ev.occurred_at_us);
+        hex_bytea(payhex, payload, (size_t)size);
+        hex_bytea(ph, ev.prev_hash, OSS_HASH_LEN);
+        hex_bytea(hh, ev.hash, OSS_HASH_LEN);
+        int n = sprintf(line,
+                        "%s\t%s\t%s\t%ld\t%s\t%s\t%d\t%s\t%s\t\t\t\\N\t%s\t%s"
+                        "\t%d\t%s\t%s\t%s\n",
+                        ev.event_id, ev.stream_id, ev.stream_type, version, ts,
+                        ts, (int)ev.actor_kind, ev.actor_id,
+                        ev.correlation_id, ev.software_version,
+                        ev.payload_type, ev.schema_version, payhex, ph, hh);
+        if (len + (size_t)n > bufcap) {
+            if (put_copy(c, buf, len))
+                goto done;
+            len = 0;
+        }
+        memcpy(buf + len, line, (size_t)n);
+        len += (size_t)n;
+    }
+    if (len && put_copy(c, buf, len))
+        goto done;
+    if (PQputCopyEnd(c, NULL) != 1)
+        goto done;
+    r = PQgetResult(c);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        fprintf(stderr, "oss-bench: COPY into the journal failed: %s",
+                PQerrorMessage(c));
+        PQclear(r);
+        goto done;
+    }
+    PQclear(r);
+    while ((r = PQgetResult(c)))
+        PQclear(r);
+    r = PQexec(c, "SELECT min(position), max(position), count(*),"
+                  " pg_current_xact_id()::text FROM oss.journal"
+                  " WHERE xid = pg_current_xact_id()");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "oss-bench: %s", PQerrorMessage(c));
+        PQclear(r);
+        goto done;
+    }
+    char minp[32], maxp[32], cnt[32], xid[32];
+    snprintf(minp, sizeof minp, "%s", PQgetvalue(r, 0, 0));
+    snprintf(maxp, sizeof maxp, "%s", PQgetvalue(r, 0, 1));
+    snprintf(cnt, sizeof cnt, "%s", PQgetvalue(r, 0, 2));
+    snprintf(xid, sizeof xid, "%s", PQgetvalue(r, 0, 3));
+    PQclear(r);
+    bench_exec(c, "SELECT pg_notify('oss_journal', '')", 0);
+    bench_exec(c, "COMMIT", 0);
+    double el = (double)(bench_now_us() - t0) / 1e6;
+    printf("RESULT op=fill run=%s count=%s min_pos=%s max_pos=%s xid=%s "
+           "seconds=%.3f rate=%.1f\n",
+           run, cnt, minp, maxp, xid, el, el > 0 ? (double)count / el : 0);
+    rc = 0;
+done:
+    if (rc)
+        bench_exec(c, "ROLLBACK", 1);
+    PQfinish(c);
+    free(buf);
+    free(line);
+    free(payload);
+    free(payhex);
+    return rc;
+}
+
+/* ---- copyout: raw COPY (SELECT ...) TO STDOUT of journal rows ---------- */
+
+static const char journal_cols[] =
+    "position, xid, event_id, stream_id, stream_type, version, occurred_at,"
+    " recorded_at, actor_kind, actor_id, correlation_id, causation_id,"
+    " cause_id, reason, software_version, payload_type, schema_version,"
+    " payload, prev_hash, hash";
+
+/* Runs a COPY ... TO STDOUT; appends the data to *mem when mem is not NULL.
+ * Returns rows, or -1. */
+static long
+copy_out(PGconn *c, const char *sql, char **mem, size_t *memlen,
+         size_t *bytes)
+{
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COPY_OUT) {
+        fprintf(stderr, "oss-bench: could not COPY out: %s",
+                PQerrorMessage(c));
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    long rows = 0;
+    size_t cap = mem ? (*memlen + (1 << 20)) : 0;
+    char *data;
+    int n;
+    *bytes = 0;
+    while ((n = PQgetCopyData(c, &data, 0)) > 0) {
+        rows++;
+        *bytes += (size_t)n;
+        if (mem) {
+            if (*memlen + (size_t)n > cap || !*mem) {
+                while (*memlen + (size_t)n > cap)
+                    cap *= 2;
+                char *p = realloc(*mem, cap);
+                if (!p) {
+                    PQfreemem(data);
+                    return -1;
+                }
+                *mem = p;
+            }
+            memcpy(*mem + *memlen, data, (size_t)n);
+            *memlen += (size_t)n;
+        }
+        PQfreemem(data);
+    }
+    while ((r = PQgetResult(c))) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            fprintf(stderr, "oss-bench: COPY out failed: %s",
+                    PQerrorMessage(c));
+            rows = -1;
+        }
+        PQclear(r);
+    }
+    return rows;
+}
+
+int
+bench_cmd_copyout(int argc, char **argv)
+{
+    long long from = atoll(bench_opt(argc, argv, "--from", "0"));
+    long long to = atoll(bench_opt(argc, argv, "--to", "0"));
+    PGconn *c = bench_pg(bench_env("OSS_PG_URL"));
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "COPY (SELECT %s FROM oss.journal WHERE position >= %lld AND"
+             " position <= %lld ORDER BY xid, position) TO STDOUT",
+             journal_cols, from, to);
+    size_t bytes = 0;
+    int64_t t0 = bench_now_us();
+    long rows = copy_out(c, sql, NULL, NULL, &bytes);
+    double el = (double)(bench_now_us() - t0) / 1e6;
+    PQfinish(c);
+    if (rows < 0)
+        return 1;
+    printf("RESULT op=copyout rows=%ld bytes=%zu avg_row=%.0f seconds=%.3f "
+           "rate=%.1f\n",
+           rows, bytes, rows ? (double)bytes / (double)rows : 0, el,
+           el > 0 ? (double)rows / el : 0);
+    return rows > 0 ? 0 : 1;
+}
+
+/* ---- copyin: COPY the journal's rows into a scratch table -------------- */
+
+int
+bench_cmd_copyin(int argc, char **argv)
+{
+    long long max_rows = atoll(bench_opt(argc, argv, "--max-rows", "2000000"));
+    PGconn *c = bench_pg(bench_env("OSS_PG_ADMIN_URL"));
+    bench_exec(c, "SET client_min_messages = warning", 0);
+    bench_exec(c, "CREATE SCHEMA IF NOT EXISTS oss_bench", 0);
+    bench_exec(c, "DROP TABLE IF EXISTS oss_bench.copy_rows", 0);
+    bench_exec(c,
+               "CREATE TABLE oss_bench.copy_rows (LIKE oss.journal,"
+               " PRIMARY KEY (position))",
+               0);
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "COPY (SELECT %s FROM oss.journal ORDER BY position LIMIT %lld)"
+             " TO STDOUT",
+             journal_cols, max_rows);
+    char *mem = NULL;
+    size_t memlen = 0, bytes = 0;
+    long rows = copy_out(c, sql, &mem, &memlen, &bytes);
+    if (rows <= 0) {
+        free(mem);
+        PQfinish(c);
+        return 1;
+    }
+    int64_t t0 = bench_now_us();
+    snprintf(sql, sizeof sql, "COPY oss_bench.copy_rows (%s) FROM STDIN",
+             journal_cols);
+    PGresult *r = PQexec(c, sql);
+    int rc = 1;
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        fprintf(stderr, "oss-bench: could not COPY in: %s", PQerrorMessage(c));
+        PQclear(r);
+        goto done;
+    }
+    PQclear(r);
+    for (size_t off = 0; off < memlen; off += 1 << 18) {
+        size_t n = memlen - off < (1 << 18) ? memlen - off : (1 << 18);
+        if (put_copy(c, mem + off, n))
+            goto done;
+    }
+    if (PQputCopyEnd(c, NULL) != 1)
+        goto done;
+    rc = 0;
+    while ((r = PQgetResult(c))) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            fprintf(stderr, "oss-bench: COPY in failed: %s",
+                    PQerrorMessage(c));
+            rc = 1;
+        }
+        PQclear(r);
+    }
+    double el = (double)(bench_now_us() - t0) / 1e6;
+    if (rc == 0)
+        printf("RESULT op=copyin rows=%ld bytes=%zu seconds=%.3f rate=%.1f\n",
+               rows, bytes, el, el > 0 ? (double)rows / el : 0);
+done:
+    bench_exec(c, "DROP TABLE IF EXISTS oss_bench.copy_rows", 1);
+    free(mem);
+    PQfinish(c);
+    return rc;
+}

@@ -1,0 +1,50 @@
+# Shared helpers for the e2e tests (bash): find the running stack, make valid
+# unique registrations, wait with a bound, fail loudly. Sourced.
+set -euo pipefail
+E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+RUN_ENV=${OSS_RUN_ENV:-$E2E_ROOT/var/run.env}
+[ -r "$RUN_ENV" ] || { echo "FAIL: $RUN_ENV missing: is the stack running (infra/run --detach)?" >&2; exit 1; }
+# shellcheck disable=SC1090
+source "$RUN_ENV"
+export OSS_CONFIG
+
+e2e_fail() { echo "FAIL: $*" >&2; exit 1; }
+e2e_ok() { echo "ok: $*"; }
+
+# A structurally valid NIK, unique enough for a test run: province 31 (DKI),
+# regency 71, district 01, a random birth date (women +40 half the time), a
+# random serial 0001-9999. Prints "NIK BIRTHDATE".
+e2e_nik() {
+    local d=$((RANDOM % 28 + 1)) m=$((RANDOM % 12 + 1)) y=$((RANDOM % 40 + 60))
+    local s=$((RANDOM % 9999 + 1)) dd=$d
+    [ $((RANDOM % 2)) -eq 0 ] && dd=$((d + 40))
+    printf '317101%02d%02d%02d%04d 19%02d-%02d-%02d\n' "$dd" "$m" "$y" "$s" "$y" "$m" "$d"
+}
+
+# e2e_register_json NIK BIRTH EMAIL PHONE NAME: a registration body.
+e2e_register_json() {
+    jq -cn --arg nik "$1" --arg bd "$2" --arg email "$3" --arg phone "$4" --arg name "$5" \
+        '{scale:"UMK", actor_type:"02", nik:$nik, name:$name, birth_date:$bd,
+          email:$email, phone:$phone, country:"ID", terms_version:"2025-06"}'
+}
+
+# e2e_post PATH BODY [curl args...]: prints "STATUS BODY" (body on one line).
+e2e_post() {
+    local path=$1 body=$2; shift 2
+    curl -sS -m 15 -o /tmp/e2e.$$.body -w '%{http_code}' -X POST "$OSS_API_URL$path" \
+        -H 'Content-Type: application/json' "$@" --data-binary "$body" || echo -n 000
+    echo -n " "; tr -d '\n' </tmp/e2e.$$.body 2>/dev/null; echo
+    rm -f /tmp/e2e.$$.body
+}
+
+# e2e_wait SECONDS CMD...: retries CMD every 0.2 s until it succeeds.
+e2e_wait() {
+    local deadline=$((SECONDS + $1)); shift
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -lt "$deadline" ] || return 1
+        sleep 0.2
+    done
+}
+
+e2e_psql() { psql -X -qtA -v ON_ERROR_STOP=1 "$OSS_PG_URL" "$@"; }
+e2e_psql_super() { psql -X -qtA -v ON_ERROR_STOP=1 "$OSS_PG_SUPER_URL" "$@"; }
