@@ -132,16 +132,17 @@ static void
 print_sealed(FILE *out, const char *field, const Oss__V1__SealedField *sf,
              const oss_data_key_t *dk, int reveal, const char *why)
 {
+    const char *sep = strcmp(field, "nik") == 0 ? "" : ", ";
     if (!sf || sf->ciphertext.len == 0) {
-        fprintf(out, ", %s: -", field);
+        fprintf(out, "%s%s: -", sep, field);
         return;
     }
     if (!reveal) {
-        fprintf(out, ", %s: [sealed]", field);
+        fprintf(out, "%s%s: [sealed]", sep, field);
         return;
     }
     if (!dk) {
-        fprintf(out, ", %s: [%s]", field, why);
+        fprintf(out, "%s%s: [%s]", sep, field, why);
         return;
     }
     char *plain = NULL, masked[256];
@@ -149,13 +150,13 @@ print_sealed(FILE *out, const char *field, const Oss__V1__SealedField *sf,
     if (sf->nonce.len != 12 ||
         oss_open(dk, field, sf->nonce.data, sf->ciphertext.data,
                  sf->ciphertext.len, &plain, &plen, NULL) != OSS_OK) {
-        fprintf(out, ", %s: [unreadable]", field);
+        fprintf(out, "%s%s: [unreadable]", sep, field);
         return;
     }
     oss_audit_mask(field, plain, masked, sizeof masked);
     OPENSSL_cleanse(plain, plen);
     free(plain);
-    fprintf(out, ", %s: %s", field, masked);
+    fprintf(out, "%s%s: %s", sep, field, masked);
 }
 
 static const char *
@@ -200,11 +201,9 @@ print_summary(PGconn *conn, FILE *out, const oss_event_t *ev,
     if (a->nik_birth_date_mismatch)
         fprintf(out, ", nik_birth_date_mismatch");
     fprintf(out, "\n    ");
-    /* the first print_sealed writes ", "; skip it */
     FILE *o = out;
     const oss_data_key_t *k = have_dk ? &dk : NULL;
     int r = master != NULL;
-    fprintf(o, "personal");
     print_sealed(o, "nik", a->nik, k, r, why);
     print_sealed(o, "name", a->name, k, r, why);
     print_sealed(o, "birth_date", a->birth_date, k, r, why);

@@ -41,6 +41,9 @@ typedef struct notifier {
     int64_t next[MAX_PARTS];  /* next offset to store; -1 = nothing new */
     int dirty;
     int locked;               /* holds the advisory lock on n->pg */
+    char sweep_xid[32];       /* journal sweep cursor (xid, position) */
+    int64_t sweep_pos;
+    int sweep_again;          /* the last sweep stopped at its budget */
     char from_addr[320];
     int64_t sent, skipped, rejected;
 } notifier_t;
@@ -559,6 +562,102 @@ done:
     return rc;
 }
 
+/* ---- journal sweep -------------------------------------------------------
+ * Kafka is not the history: the embedded broker drops old messages and loses
+ * everything on a restart. Every notifier.sweep_interval_s the journal is
+ * read in (xid, position) order below the commit horizon (the relay's order:
+ * no row below the cursor can commit later), and every AccountRegistered
+ * older than notifier.sweep_lag_s that has no ledger row (or one left
+ * 'sending' by a crash: re-sent, same Message-ID) is delivered. The
+ * cursor lives in memory: a restart sweeps the whole journal once (cheap:
+ * one index walk, handled rows skipped in SQL). */
+#define SWEEP_PAGE 1000
+#define SWEEP_BUDGET 100 /* deliveries per sweep before Kafka gets a turn */
+
+static int64_t
+be64(const char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | (uint8_t)p[i];
+    return (int64_t)v;
+}
+
+static void
+sweep(notifier_t *n)
+{
+    oss_err_t err = {0};
+    char pos[24], lag[24];
+    int delivered = 0;
+    snprintf(lag, sizeof lag, "%lld",
+             oss_config_int(n->cfg, "notifier.sweep_lag_s"));
+    n->sweep_again = 0;
+    for (;;) {
+        snprintf(pos, sizeof pos, "%" PRId64, n->sweep_pos);
+        const char *p[3] = {n->sweep_xid, pos, lag};
+        PGresult *r = pg_exec(
+            n,
+            "SELECT j.xid::text, j.position, j.event_id::text, j.stream_id, "
+            "j.correlation_id, j.payload, "
+            "j.recorded_at > now() - make_interval(secs => $3::int), "
+            "EXISTS (SELECT 1 FROM oss.notifications x WHERE "
+            "x.event_id = j.event_id AND x.channel = 'email' "
+            "AND x.status <> 'sending') "
+            "FROM oss.journal j "
+            "WHERE j.payload_type = 'oss.v1.AccountRegistered' "
+            "AND (j.xid, j.position) > ($1::xid8, $2::int8) "
+            "AND j.xid < pg_snapshot_xmin(pg_current_snapshot()) "
+            "ORDER BY j.xid, j.position LIMIT 1000",
+            3, p, 1, &err);
+        if (!r) {
+            oss_warn("journal sweep failed (will retry): %s", err.msg);
+            return;
+        }
+        int rows = PQntuples(r), stop = 0;
+        for (int i = 0; i < rows && !stop; i++) {
+            if (*PQgetvalue(r, i, 6)) { /* too young: Kafka's turn first */
+                stop = 1;
+                break;
+            }
+            if (!*PQgetvalue(r, i, 7)) {
+                if (delivered >= SWEEP_BUDGET || !n->locked || *n->stop) {
+                    n->sweep_again = delivered >= SWEEP_BUDGET;
+                    stop = 1;
+                    break;
+                }
+                oss_event_t ev = {0};
+                snprintf(ev.event_id, sizeof ev.event_id, "%.*s",
+                         PQgetlength(r, i, 2), PQgetvalue(r, i, 2));
+                snprintf(ev.stream_id, sizeof ev.stream_id, "%.*s",
+                         PQgetlength(r, i, 3), PQgetvalue(r, i, 3));
+                snprintf(ev.correlation_id, sizeof ev.correlation_id, "%.*s",
+                         PQgetlength(r, i, 4), PQgetvalue(r, i, 4));
+                ev.payload = (uint8_t *)PQgetvalue(r, i, 5); /* borrowed */
+                ev.payload_len = (size_t)PQgetlength(r, i, 5);
+                oss_log_set_cid(ev.correlation_id);
+                oss_info("journal sweep: event=%s was not delivered from "
+                         "Kafka, delivering it now",
+                         ev.event_id);
+                oss_code_t rc = deliver(n, &ev);
+                oss_log_set_cid(NULL);
+                if (rc != OSS_OK) { /* stopping or lost the lock */
+                    stop = 1;
+                    break;
+                }
+                delivered++;
+            }
+            snprintf(n->sweep_xid, sizeof n->sweep_xid, "%.*s",
+                     PQgetlength(r, i, 0), PQgetvalue(r, i, 0));
+            n->sweep_pos = be64(PQgetvalue(r, i, 1));
+        }
+        PQclear(r);
+        if (stop || rows < SWEEP_PAGE)
+            break;
+    }
+    if (delivered)
+        oss_info("journal sweep delivered %d event(s)", delivered);
+}
+
 /* Takes the advisory lock that makes this the one active notifier: two
  * notifiers sending the same 'sending' row at once would send it twice. */
 static int
@@ -608,6 +707,8 @@ oss_notifier_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
     }
     int64_t last_flush = now_ms(), last_check = now_ms(), backoff = 500;
     int waiting_logged = 0;
+    int64_t last_sweep = 0;
+    snprintf(n->sweep_xid, sizeof n->sweep_xid, "0");
     while (!*stop) {
         oss_err_t e = {0};
         if (!n->locked || !n->pg || PQstatus(n->pg) != CONNECTION_OK) {
@@ -623,6 +724,12 @@ oss_notifier_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
             }
             waiting_logged = 0;
             oss_info("active: holding the notifier lock");
+        }
+        if (n->sweep_again ||
+            now_ms() - last_sweep >=
+                oss_config_int(cfg, "notifier.sweep_interval_s") * 1000) {
+            sweep(n);
+            last_sweep = now_ms();
         }
         if (!n->rk) {
             if (kafka_open(n, &e)) {

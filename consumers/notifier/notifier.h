@@ -17,7 +17,14 @@
  *    most notifier.retry_max_s between attempts) until it succeeds; an SMTP
  *    5xx answer (permanent) marks the row 'failed';
  *  - a subject whose data key is gone (crypto-shredded) gets no message: the
- *    row is marked 'skipped'.
+ *    row is marked 'skipped';
+ *  - Kafka is not the history (the embedded broker drops old messages and
+ *    forgets everything on a restart): every notifier.sweep_interval_s the
+ *    journal is swept in (xid, position) order below the commit horizon and
+ *    each AccountRegistered older than notifier.sweep_lag_s without a ledger
+ *    row (or left 'sending') is delivered the same way;
+ *  - one notifier is active at a time (pg_try_advisory_lock(7302)); another
+ *    instance stands by, since two could both send a 'sending' row.
  * A message whose oss_signature header does not verify is ignored (logged
  * with its topic/partition/offset). Nothing personal (address, name) is ever
  * logged or stored in the ledger.

@@ -357,27 +357,29 @@ reply_created(oss_http_req_t *req, int status, char *body)
     oss_http_reply_json(req, status, body, loc[0] ? hdrs : NULL);
 }
 
-/* Inserts the batch's subject keys in one short transaction of its own, in
- * one round trip. It commits with synchronous_commit off: the journal
- * transaction that follows commits synchronously, and its WAL flush covers
- * every earlier WAL record, so a key is durable whenever an event sealed
- * under it is; a key lost in a crash before that belongs to no event. The
- * values are inlined: all are generated here (UUIDs, hex). */
+/* Inserts the batch's subject keys in one short transaction of its own (one
+ * autocommit statement, one round trip). It commits with synchronous_commit
+ * off (set_config(..., true) is SET LOCAL for this statement's transaction,
+ * read at its commit): the journal transaction that follows commits
+ * synchronously and its WAL flush covers every earlier WAL record, so a key
+ * is durable whenever an event sealed under it is; a key lost in a crash
+ * before that belongs to no event. Values travel as parameters, so they never
+ * appear in a server log line. */
 static oss_code_t
 insert_subject_keys(PGconn *c, reg_t *regs, size_t n, oss_err_t *err)
 {
-    static const char head[] =
-        "BEGIN; SET LOCAL synchronous_commit TO off; "
-        "INSERT INTO oss.subject_keys (subject_id, master_key_id, "
-        "wrapped_key) VALUES ";
-    size_t cap = sizeof head + 32 + n * 240;
-    char *sql = malloc(cap);
-    size_t len = 0, live = 0;
+    size_t cap = 64 + n * 200;
+    char *ids = malloc(cap), *mks = malloc(cap), *wks = malloc(cap);
+    size_t li = 0, lm = 0, lw = 0, live = 0;
     oss_code_t rc = OSS_OK;
 
-    if (!sql)
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    len += (size_t)snprintf(sql, cap, "%s", head);
+    if (!ids || !mks || !wks) {
+        rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
+        goto done;
+    }
+    li += (size_t)snprintf(ids + li, cap - li, "{");
+    lm += (size_t)snprintf(mks + lm, cap - lm, "{");
+    lw += (size_t)snprintf(wks + lw, cap - lw, "{");
     for (size_t i = 0; i < n; i++) {
         if (!regs[i].live)
             continue;
@@ -387,25 +389,34 @@ insert_subject_keys(PGconn *c, reg_t *regs, size_t n, oss_err_t *err)
             goto done;
         }
         oss_hex(regs[i].wrapped, regs[i].wlen, hex);
-        len += (size_t)snprintf(sql + len, cap - len,
-                                "%s('%s', '%s', '\\x%s')", live ? ", " : "",
-                                regs[i].subject_id, regs[i].master_key_id,
-                                hex);
+        const char *sep = live ? "," : "";
+        li += (size_t)snprintf(ids + li, cap - li, "%s%s", sep,
+                               regs[i].subject_id);
+        lm += (size_t)snprintf(mks + lm, cap - lm, "%s%s", sep,
+                               regs[i].master_key_id);
+        lw += (size_t)snprintf(wks + lw, cap - lw, "%s%s", sep, hex);
         live++;
     }
-    snprintf(sql + len, cap - len, "; COMMIT");
+    snprintf(ids + li, cap - li, "}");
+    snprintf(mks + lm, cap - lm, "}");
+    snprintf(wks + lw, cap - lw, "}");
     if (!live)
         goto done;
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+    const char *params[3] = {ids, mks, wks};
+    PGresult *r = PQexecParams(
+        c,
+        "WITH async AS (SELECT set_config('synchronous_commit', 'off', "
+        "true)) INSERT INTO oss.subject_keys (subject_id, master_key_id, "
+        "wrapped_key) SELECT t.s::uuid, t.m, decode(t.w, 'hex') FROM "
+        "unnest($1::text[], $2::text[], $3::text[]) AS t(s, m, w), async",
+        3, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
         rc = oss_db_error(c, r, "store subject keys", err);
-        PQclear(r);
-        /* leave no transaction open on a failed batch */
-        r = PQexec(c, "ROLLBACK");
-    }
     PQclear(r);
 done:
-    free(sql);
+    free(ids);
+    free(mks);
+    free(wks);
     return rc;
 }
 

@@ -39,7 +39,7 @@ struct oss_relay {
     const oss_config_t *cfg;
     oss_keyring_t ring;
     char source[256];
-    long long batch, poll_ms, lock_key, stall_ms, msg_timeout_ms;
+    long long batch, poll_ms, lock_key, stall_ms, msg_timeout_ms, ckpt_ms;
     uint32_t lock_hi, lock_lo;
     size_t cap;      /* most events published and not yet checkpointed */
     int64_t window;  /* messages read from each partition tail */
@@ -103,6 +103,7 @@ oss_relay_new(const oss_config_t *cfg, oss_relay_t **out, oss_err_t *err)
     r->lock_key = oss_config_int(cfg, "relay.lock_key");
     r->stall_ms = oss_config_int(cfg, "relay.stall_ms");
     r->msg_timeout_ms = oss_config_int(cfg, "relay.message_timeout_ms");
+    r->ckpt_ms = oss_config_int(cfg, "relay.checkpoint_ms");
     r->lock_hi = (uint32_t)((uint64_t)r->lock_key >> 32);
     r->lock_lo = (uint32_t)((uint64_t)r->lock_key & 0xffffffffu);
     r->cap = (size_t)(r->batch * 2 < 1000 ? 1000 : r->batch * 2);
@@ -942,7 +943,7 @@ lead(oss_relay_t *r, volatile sig_atomic_t *stop)
         }
         now = now_ms();
         if (r->conf_dirty &&
-            (now - r->last_persist >= 200 || r->head == r->tail)) {
+            now - r->last_persist >= r->ckpt_ms) {
             if (persist(r, &err)) {
                 oss_error("%s", err.msg);
                 return abandon(r, OSS_RELAY_EXIT_LOST);
@@ -969,6 +970,8 @@ lead(oss_relay_t *r, volatile sig_atomic_t *stop)
                 rd_kafka_poll(r->rk, 20);
         } else if (!r->more_rows && !r->need_resync) {
             int64_t ms = r->next_poll - now;
+            if (r->conf_dirty && r->last_persist + r->ckpt_ms - now < ms)
+                ms = r->last_persist + r->ckpt_ms - now;
             wait_socket(r, ms > 500 ? 500 : ms);
         }
     }

@@ -56,6 +56,8 @@ static const oss_conf_def_t table[] = {
      "a leader with no progress for this long gives up its lock"},
     {"relay.message_timeout_ms", OSS_CONF_INT, "30000", 1000, 300000,
      "producer message.timeout.ms; a new leader waits this out"},
+    {"relay.checkpoint_ms", OSS_CONF_INT, "200", 10, 60000,
+     "how often confirmed deliveries are written to the checkpoint"},
     /* projector */
     {"projector.batch_size", OSS_CONF_INT, "1000", 1, 100000,
      "events applied per read-model transaction"},
@@ -74,6 +76,10 @@ static const oss_conf_def_t table[] = {
      "From header of sent mail"},
     {"notifier.retry_max_s", OSS_CONF_INT, "300", 1, 86400,
      "largest backoff between delivery attempts"},
+    {"notifier.sweep_interval_s", OSS_CONF_INT, "30", 1, 86400,
+     "how often the notifier sweeps the journal for events Kafka lost"},
+    {"notifier.sweep_lag_s", OSS_CONF_INT, "60", 0, 86400,
+     "age an event must reach before the journal sweep sends it"},
     /* logging */
     {"log.level", OSS_CONF_STR, "info", 0, 0, "debug, info, warn or error"},
     {NULL, 0, NULL, 0, 0, NULL}};

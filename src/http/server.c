@@ -109,6 +109,8 @@ req_free(oss_http_req_t *r)
         free(r->out[i].name);
         free(r->out[i].value);
     }
+    if (r->body) /* it may hold personal data: leave none in freed memory */
+        explicit_bzero(r->body, r->body_len);
     free(r->body);
     free(r->resp_body);
     free(r);

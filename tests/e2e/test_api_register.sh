@@ -155,13 +155,13 @@ stream_ids+=("$stream3")
 
 # ---- 5. the read model serves the account ------------------------------------
 got=""
-for _ in $(seq 1 50); do
+for _ in $(seq 1 100); do
     got=$(curl -s -m 5 -w '%{http_code}' -o "$tmp/acct" "$api/v1/accounts/$account_id")
     [[ $got == 200 ]] && break
     sleep 0.2
 done
 if [[ $got != 200 ]]; then
-    fail "GET /v1/accounts/$account_id: $got after 10 s (relay + projector running?)"
+    fail "GET /v1/accounts/$account_id: $got after 20 s (relay + projector running?)"
 else
     jq -e --arg id "$account_id" '.account_id == $id and .status == "registered"' \
         "$tmp/acct" >/dev/null || fail "account body: $(cat "$tmp/acct")"

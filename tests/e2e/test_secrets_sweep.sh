@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 needles=$work/needles
-rand_name() { tr -dc 'a-z' </dev/urandom | head -c 8; }
+rand_name() { (LC_ALL=C tr -dc 'a-z' </dev/urandom 2>/dev/null || true) | head -c 8; }
 ids=()
 for i in 1 2 3; do
     read -r nik bd < <(e2e_nik)
