@@ -4,8 +4,8 @@
 set -euo pipefail
 
 OSS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-OSS_VAR=${OSS_VAR:-$OSS_ROOT/var}
-OSS_BUILD_DIR=${OSS_BUILD_DIR:-$OSS_ROOT/build}
+export OSS_VAR=${OSS_VAR:-$OSS_ROOT/var}
+export OSS_BUILD_DIR=${OSS_BUILD_DIR:-$OSS_ROOT/build}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 OSS_PACKAGES="build-essential cmake pkg-config git librdkafka-dev libpq-dev
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev libssl-dev
@@ -33,9 +33,17 @@ oss_install_deps() {
 # Configures and builds into $1 (default $OSS_BUILD_DIR) with extra cmake args.
 oss_build() {
     local dir=${1:-$OSS_BUILD_DIR}; shift || true
-    cmake -S "$OSS_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
-    flock "$dir/.build.lock" cmake --build "$dir" -j"$(nproc)" 2>&1 | grep -E "error:|warning:|Error [0-9]" || true
-    [ "${PIPESTATUS[0]}" -eq 0 ] || oss_die "build failed in $dir"
+    local log
+    cmake -S "$OSS_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null \
+        || oss_die "cmake could not configure $dir"
+    log=$(mktemp)
+    if ! flock "$dir/.build.lock" cmake --build "$dir" -j"$(nproc)" >"$log" 2>&1; then
+        grep -E "error|Error" "$log" | head -n 40 >&2
+        rm -f "$log"
+        oss_die "build failed in $dir"
+    fi
+    grep -E "warning:" "$log" >&2 || true
+    rm -f "$log"
 }
 
 # A free TCP port on 127.0.0.1 at or above $1.
@@ -205,18 +213,18 @@ oss_write_run_env() {
     local bs=""
     [ -s "$OSS_VAR/kafka.bootstrap" ] && bs=$(head -n1 "$OSS_VAR/kafka.bootstrap")
     (umask 077; cat >"$OSS_VAR/run.env.tmp" <<ENV
-OSS_API_URL='http://127.0.0.1:$(cat "$OSS_VAR/api.port")'
-OSS_PG_URL='$OSS_PG_URL'
-OSS_PG_ADMIN_URL='$OSS_PG_ADMIN_URL'
-OSS_PG_SUPER_URL='$OSS_PG_SUPER_URL'
-OSS_CLI='$OSS_BUILD_DIR/consumers/oss'
-OSS_CONFIG='$OSS_VAR/oss.conf'
-OSS_BUILD_DIR='$OSS_BUILD_DIR'
-OSS_VAR='$OSS_VAR'
-OSS_MAIL_DIR='$OSS_VAR/mail'
-OSS_LOG_DIR='$OSS_VAR/log'
-OSS_PG_LOG='$OSS_VAR/pg/data/log/postgresql.log'
-OSS_KAFKA_BOOTSTRAP='$bs'
+export OSS_API_URL='http://127.0.0.1:$(cat "$OSS_VAR/api.port")'
+export OSS_PG_URL='$OSS_PG_URL'
+export OSS_PG_ADMIN_URL='$OSS_PG_ADMIN_URL'
+export OSS_PG_SUPER_URL='$OSS_PG_SUPER_URL'
+export OSS_CLI='$OSS_BUILD_DIR/consumers/oss'
+export OSS_CONFIG='$OSS_VAR/oss.conf'
+export OSS_BUILD_DIR='$OSS_BUILD_DIR'
+export OSS_VAR='$OSS_VAR'
+export OSS_MAIL_DIR='$OSS_VAR/mail'
+export OSS_LOG_DIR='$OSS_VAR/log'
+export OSS_PG_LOG='$OSS_VAR/pg/data/log/postgresql.log'
+export OSS_KAFKA_BOOTSTRAP='$bs'
 ENV
     mv "$OSS_VAR/run.env.tmp" "$OSS_VAR/run.env")
 }

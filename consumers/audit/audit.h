@@ -81,6 +81,15 @@ oss_code_t oss_audit_verify(PGconn *conn, const char *stream_id,
                             int64_t *nstreams, int64_t *nevents,
                             oss_audit_break_t *brk, oss_err_t *err);
 
+/* Same, but with report (borrowed) not NULL it does not stop at the first
+ * break: every broken event is printed to report ("BROKEN stream=...
+ * version=... event=... position=...: why") and counted in *nbreaks (may be
+ * NULL); *brk and err describe the first. */
+oss_code_t oss_audit_verify_all_breaks(PGconn *conn, const char *stream_id,
+                                       FILE *report, int64_t *nbreaks,
+                                       int64_t *nstreams, int64_t *nevents,
+                                       oss_audit_break_t *brk, oss_err_t *err);
+
 /* Computes a checkpoint of the journal as it is now, waiting at most
  * wait_ms for in-flight transactions (OSS_EUNAVAIL when they outlast it).
  * Rows whose hash does not match their content are counted in cp->broken,

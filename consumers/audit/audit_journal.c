@@ -184,7 +184,18 @@ oss_code_t
 oss_audit_verify(PGconn *conn, const char *stream_id, int64_t *nstreams,
                  int64_t *nevents, oss_audit_break_t *brk, oss_err_t *err)
 {
+    return oss_audit_verify_all_breaks(conn, stream_id, NULL, NULL, nstreams,
+                                       nevents, brk, err);
+}
+
+oss_code_t
+oss_audit_verify_all_breaks(PGconn *conn, const char *stream_id,
+                            FILE *report, int64_t *nbreaks, int64_t *nstreams,
+                            int64_t *nevents, oss_audit_break_t *brk,
+                            oss_err_t *err)
+{
     oss_code_t rc = OSS_OK;
+    int64_t breaks = 0;
     oss_event_t prev = {0};
     int have_prev = 0;
     int64_t streams = 0, events = 0;
@@ -226,14 +237,25 @@ oss_audit_verify(PGconn *conn, const char *stream_id, int64_t *nstreams,
             events++;
             if (!oss_audit_check_link(same ? &prev : NULL, &ev, what,
                                       sizeof what)) {
-                set_break(brk, &ev, what);
-                rc = oss_err_set(err, OSS_ECORRUPT,
-                                 "hash chain broken in stream \"%s\" at "
-                                 "version %" PRId64 " (event %s): %s",
-                                 ev.stream_id, ev.version, ev.event_id, what);
-                oss_event_clear(&ev);
-                PQclear(r);
-                goto done;
+                if (breaks++ == 0) {
+                    set_break(brk, &ev, what);
+                    oss_err_set(err, OSS_ECORRUPT,
+                                "hash chain broken in stream \"%s\" at "
+                                "version %" PRId64 " (event %s): %s",
+                                ev.stream_id, ev.version, ev.event_id, what);
+                }
+                if (!report) {
+                    rc = OSS_ECORRUPT;
+                    oss_event_clear(&ev);
+                    PQclear(r);
+                    goto done;
+                }
+                /* keep going: the chain continues from this event */
+                fprintf(report,
+                        "BROKEN stream=%s version=%" PRId64 " event=%s "
+                        "position=%" PRId64 ": %s\n",
+                        ev.stream_id, ev.version, ev.event_id, ev.position,
+                        what);
             }
             oss_event_clear(&prev);
             prev = ev; /* takes ownership */
@@ -249,7 +271,11 @@ oss_audit_verify(PGconn *conn, const char *stream_id, int64_t *nstreams,
     if (stream_id && events == 0)
         rc = oss_err_set(err, OSS_ENOTFOUND, "stream \"%s\" has no event",
                          stream_id);
+    else if (breaks)
+        rc = OSS_ECORRUPT;
 done:
+    if (nbreaks)
+        *nbreaks = breaks;
     oss_event_clear(&prev);
     if (nstreams)
         *nstreams = streams;

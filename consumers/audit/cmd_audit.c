@@ -37,7 +37,7 @@ static const char history_usage[] =
     "a shredded subject prints [shredded]. Exits 1 when the chain is broken.\n";
 
 static const char verify_usage[] =
-    "usage: oss audit verify [STREAM] [--against SIZE:DIGEST]\n"
+    "usage: oss audit verify [STREAM] [--against SIZE:DIGEST] [--all-breaks]\n"
     "\n"
     "Recomputes every event's hash from its content and checks each stream's\n"
     "chain (versions 1..n without gaps, each prev_hash the previous hash).\n"
@@ -45,7 +45,8 @@ static const char verify_usage[] =
     "the digest of a checkpoint printed earlier by `oss audit checkpoint`: any\n"
     "event up to SIZE changed, removed or re-chained (even by a superuser who\n"
     "recomputed the hashes) makes it fail.\n"
-    "Exits 1 naming the first broken event (stream, version, event id).\n";
+    "Exits 1 naming the first broken event (stream, version, event id);\n"
+    "with --all-breaks, every broken event is listed first.\n";
 
 static const char checkpoint_usage[] =
     "usage: oss audit checkpoint [--wait-ms N]\n"
@@ -130,14 +131,17 @@ static int
 cmd_verify(int argc, char **argv, oss_config_t *cfg)
 {
     static const struct option opts[] = {{"against", required_argument, 0, 'a'},
+                                         {"all-breaks", no_argument, 0, 'k'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *against = NULL;
-    int c;
+    int c, all = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "a:kh", opts, NULL)) != -1) {
         if (c == 'a')
             against = optarg;
+        else if (c == 'k')
+            all = 1;
         else if (c == 'h') {
             fputs(verify_usage, stdout);
             return OSS_CLI_OK;
@@ -161,8 +165,15 @@ cmd_verify(int argc, char **argv, oss_config_t *cfg)
     PGconn *conn = oss_cli_connect(cfg, NULL);
     if (!conn)
         return OSS_CLI_ERROR;
-    int64_t nstreams = 0, nevents = 0;
-    oss_code_t rc = oss_audit_verify(conn, stream, &nstreams, &nevents, &brk, &err);
+    int64_t nstreams = 0, nevents = 0, nbreaks = 0;
+    oss_code_t rc = oss_audit_verify_all_breaks(conn, stream, all ? stdout : NULL,
+                                                &nbreaks, &nstreams, &nevents,
+                                                &brk, &err);
+    if (all && rc == OSS_ECORRUPT) {
+        printf("%" PRId64 " broken event(s) in %" PRId64 " streams, %" PRId64
+               " events; the first:\n",
+               nbreaks, nstreams, nevents);
+    }
     if (rc == OSS_OK) {
         if (stream)
             printf("stream %s: chain ok, %" PRId64 " events\n", stream, nevents);

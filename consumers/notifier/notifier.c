@@ -275,18 +275,39 @@ wipe_free(char *s)
 
 /* ---- one event ----------------------------------------------------------- */
 
+/* 1 when s is a UUID in text form (what the uuid casts below accept). */
+static int
+uuid_ok(const char *s)
+{
+    if (!s || strlen(s) != 36)
+        return 0;
+    for (int i = 0; i < 36; i++) {
+        char c = s[i];
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? c != '-'
+                 : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+                     (c >= 'A' && c <= 'F')))
+            return 0;
+    }
+    return 1;
+}
+
 /* Handles one AccountRegistered event until it is sent, skipped or failed
  * for good; returns OSS_OK then, or non-zero when asked to stop first. */
 static oss_code_t
-deliver(notifier_t *n, const oss_event_t *ev)
+deliver(notifier_t *n, const oss_event_t *ev, const char *via)
 {
     oss_err_t err = {0};
     int64_t backoff_ms = 1000, max_ms = oss_config_int(n->cfg, "notifier.retry_max_s") * 1000;
     Oss__V1__AccountRegistered *a =
         oss__v1__account_registered__unpack(NULL, ev->payload_len, ev->payload);
-    if (!a) {
-        oss_warn("undecodable AccountRegistered payload: event=%s stream=%s",
+    if (!a || !uuid_ok(ev->event_id) || !uuid_ok(a->subject_id)) {
+        /* nothing to retry: a well-formed event cannot become one */
+        oss_warn("ignored a malformed AccountRegistered (payload, event id or "
+                 "subject id): event=%s stream=%s",
                  ev->event_id, ev->stream_id);
+        if (a)
+            oss__v1__account_registered__free_unpacked(a, NULL);
         return OSS_OK;
     }
     oss_code_t result = OSS_OK;
@@ -325,8 +346,8 @@ deliver(notifier_t *n, const oss_event_t *ev)
                            &err))
                 continue;
             n->skipped++;
-            oss_info("no mail: subject shredded: event=%s stream=%s",
-                     ev->event_id, ev->stream_id);
+            oss_debug("no mail: subject shredded: event=%s stream=%s",
+                      ev->event_id, ev->stream_id);
             break;
         }
         if (rc == OSS_EUNAVAIL)
@@ -397,8 +418,9 @@ deliver(notifier_t *n, const oss_event_t *ev)
         for (int k = 0; ledger_set(n, ev->event_id, "sent", NULL, &e2) && !*n->stop; k++)
             nap(n, k < 5 ? 1000 : 5000);
         n->sent++;
-        oss_info("registration mail sent: event=%s stream=%s message_id=<%s@oss.local>",
-                 ev->event_id, ev->stream_id, ev->event_id);
+        oss_info("registration mail sent: event=%s stream=%s "
+                 "message_id=<%s@oss.local> via=%s",
+                 ev->event_id, ev->stream_id, ev->event_id, via);
         break;
     }
     oss__v1__account_registered__free_unpacked(a, NULL);
@@ -420,9 +442,196 @@ header(const rd_kafka_message_t *msg, const char *name, char *buf, size_t cap)
     return buf;
 }
 
-/* OSS_OK when the message is done with (its offset may be stored). */
+/* ---- batches ------------------------------------------------------------
+ * Most account events need no mail (already sent, or their subject has no
+ * data key): deciding that one event at a time costs four round trips each,
+ * so a batch is triaged with three queries and only the events that may need
+ * a mail go through deliver(). */
+
+/* "{a,b,...}" of the event ids (or subject ids) selected by pick; new,
+ * caller frees. UUIDs need no quoting. */
+static char *
+uuid_array(Oss__V1__AccountRegistered **as, const oss_event_t *evs, size_t k,
+           const uint8_t *pick, int subjects)
+{
+    char *out = malloc(k * 38 + 3), *p = out;
+    if (!out)
+        return NULL;
+    *p++ = '{';
+    for (size_t i = 0; i < k; i++) {
+        if (!pick[i])
+            continue;
+        const char *u = subjects ? as[i]->subject_id : evs[i].event_id;
+        if (p[-1] != '{')
+            *p++ = ',';
+        memcpy(p, u, 36);
+        p += 36;
+    }
+    *p++ = '}';
+    *p = '\0';
+    return out;
+}
+
+/* Sets need[i] = 1 for each event of evs[0..k) (all AccountRegistered) that
+ * deliver() must handle; records 'skipped' for the new ones whose subject has
+ * no data key. OSS_EUNAVAIL when PostgreSQL failed (nothing decided). */
 static oss_code_t
-handle(notifier_t *n, const rd_kafka_message_t *msg)
+triage(notifier_t *n, const oss_event_t *evs, size_t k, uint8_t *need)
+{
+    oss_err_t err = {0};
+    oss_code_t rc = OSS_OK;
+    Oss__V1__AccountRegistered **as = calloc(k ? k : 1, sizeof *as);
+    uint8_t *ok = calloc(k ? k : 1, 1), *nokey = calloc(k ? k : 1, 1);
+    char *arr = NULL;
+    PGresult *r = NULL;
+    size_t nok = 0, nskip = 0;
+    if (!as || !ok || !nokey) {
+        rc = OSS_ENOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < k; i++) {
+        need[i] = 1; /* malformed ones: deliver() says why and ignores them */
+        as[i] = oss__v1__account_registered__unpack(NULL, evs[i].payload_len,
+                                                    evs[i].payload);
+        if (as[i] && uuid_ok(evs[i].event_id) && uuid_ok(as[i]->subject_id)) {
+            ok[i] = 1;
+            nok++;
+        }
+    }
+    if (nok == 0)
+        goto done;
+    /* 1. the ledger: anything but 'sending' is done with */
+    if (!(arr = uuid_array(as, evs, k, ok, 0))) {
+        rc = OSS_ENOMEM;
+        goto done;
+    }
+    const char *p1[1] = {arr};
+    if (!(r = pg_exec(n,
+                      "SELECT event_id::text, status FROM oss.notifications "
+                      "WHERE channel = 'email' AND event_id = ANY($1::uuid[])",
+                      1, p1, 0, &err))) {
+        rc = OSS_EUNAVAIL;
+        goto done;
+    }
+    for (int row = 0; row < PQntuples(r); row++)
+        for (size_t i = 0; i < k; i++)
+            if (ok[i] && strcasecmp(evs[i].event_id, PQgetvalue(r, row, 0)) == 0) {
+                if (strcmp(PQgetvalue(r, row, 1), "sending") != 0)
+                    need[i] = 0;
+                ok[i] = 2; /* has a row: deliver() decides */
+            }
+    PQclear(r);
+    r = NULL;
+    free(arr);
+    /* 2. new events whose subject has no data key get no mail */
+    for (size_t i = 0; i < k; i++)
+        nokey[i] = ok[i] == 1;
+    if (!(arr = uuid_array(as, evs, k, nokey, 1))) {
+        rc = OSS_ENOMEM;
+        goto done;
+    }
+    const char *p2[1] = {arr};
+    if (!(r = pg_exec(n,
+                      "SELECT subject_id::text FROM oss.subject_keys "
+                      "WHERE subject_id = ANY($1::uuid[])",
+                      1, p2, 0, &err))) {
+        rc = OSS_EUNAVAIL;
+        goto done;
+    }
+    for (int row = 0; row < PQntuples(r); row++)
+        for (size_t i = 0; i < k; i++)
+            if (nokey[i] &&
+                strcasecmp(as[i]->subject_id, PQgetvalue(r, row, 0)) == 0)
+                nokey[i] = 0;
+    PQclear(r);
+    r = NULL;
+    free(arr);
+    arr = NULL;
+    size_t again = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (nokey[i]) {
+            need[i] = 0;
+            nskip++;
+        } else if (ok[i] == 2 && !need[i]) {
+            again++;
+        }
+    }
+    if (again)
+        oss_info("re-read %zu event(s) already handled: not sent again",
+                 again);
+    if (nskip) {
+        if (!(arr = uuid_array(as, evs, k, nokey, 0))) {
+            rc = OSS_ENOMEM;
+            goto done;
+        }
+        const char *p3[1] = {arr};
+        if (pg_cmd(n,
+                   "INSERT INTO oss.notifications (event_id, channel, status, "
+                   "last_error) SELECT u, 'email', 'skipped', "
+                   "'subject data key shredded' FROM unnest($1::uuid[]) u "
+                   "ON CONFLICT (event_id, channel) DO NOTHING",
+                   1, p3, &err)) {
+            rc = OSS_EUNAVAIL;
+            goto done;
+        }
+        n->skipped += (int64_t)nskip;
+    }
+done:
+    if (rc == OSS_EUNAVAIL)
+        oss_warn("could not triage %zu event(s) (will retry): %s", k, err.msg);
+    PQclear(r);
+    free(arr);
+    for (size_t i = 0; as && i < k; i++)
+        if (as[i])
+            oss__v1__account_registered__free_unpacked(as[i], NULL);
+    free(as);
+    free(ok);
+    free(nokey);
+    return rc;
+}
+
+/* Handles evs[0..k) (AccountRegistered) in order: triage, then deliver()
+ * each that needs it. *done = how many leading events are finished. Returns
+ * OSS_OK when all are, else non-zero (stopping or lock lost). */
+static oss_code_t
+process(notifier_t *n, const oss_event_t *evs, size_t k, const char *via,
+        size_t *done)
+{
+    *done = 0;
+    if (k == 0)
+        return OSS_OK;
+    uint8_t *need = calloc(k, 1);
+    if (!need)
+        return OSS_ENOMEM;
+    oss_code_t rc;
+    int64_t backoff = 1000,
+            max_ms = oss_config_int(n->cfg, "notifier.retry_max_s") * 1000;
+    while ((rc = triage(n, evs, k, need)) != OSS_OK) {
+        if (*n->stop || !n->locked)
+            goto out;
+        nap(n, backoff);
+        backoff = backoff * 2 > max_ms ? max_ms : backoff * 2;
+    }
+    for (size_t i = 0; i < k; i++) {
+        if (need[i]) {
+            oss_log_set_cid(evs[i].correlation_id);
+            rc = deliver(n, &evs[i], via);
+            oss_log_set_cid(NULL);
+            if (rc != OSS_OK)
+                goto out;
+        }
+        *done = i + 1;
+    }
+    rc = OSS_OK;
+out:
+    free(need);
+    return rc;
+}
+
+/* Verifies and decodes one Kafka message: 1 with *ev filled (caller clears)
+ * when it is an AccountRegistered, else 0 (nothing to do with it). */
+static int
+decode_message(notifier_t *n, const rd_kafka_message_t *msg, oss_event_t *ev)
 {
     char ce_id[128], sig[80];
     const char *id = header(msg, "ce_id", ce_id, sizeof ce_id);
@@ -434,23 +643,22 @@ handle(notifier_t *n, const rd_kafka_message_t *msg)
         oss_warn("ignored a message without a valid signature: topic=%s "
                  "partition=%d offset=%" PRId64,
                  n->topic, (int)msg->partition, (int64_t)msg->offset);
-        return OSS_OK;
+        return 0;
     }
-    oss_event_t ev = {0};
     oss_err_t err = {0};
-    if (oss_envelope_decode(msg->payload, msg->len, &ev, &err) != OSS_OK) {
+    memset(ev, 0, sizeof *ev);
+    if (oss_envelope_decode(msg->payload, msg->len, ev, &err) != OSS_OK) {
         oss_warn("ignored an undecodable envelope: partition=%d offset=%" PRId64
                  ": %s",
                  (int)msg->partition, (int64_t)msg->offset, err.msg);
-        return OSS_OK;
+        oss_event_clear(ev);
+        return 0;
     }
-    oss_code_t rc = OSS_OK;
-    oss_log_set_cid(ev.correlation_id);
-    if (strcmp(ev.payload_type, "oss.v1.AccountRegistered") == 0)
-        rc = deliver(n, &ev);
-    oss_log_set_cid(NULL);
-    oss_event_clear(&ev);
-    return rc;
+    if (strcmp(ev->payload_type, "oss.v1.AccountRegistered") != 0) {
+        oss_event_clear(ev);
+        return 0;
+    }
+    return 1;
 }
 
 /* ---- Kafka --------------------------------------------------------------- */
@@ -486,7 +694,8 @@ kafka_open(notifier_t *n, oss_err_t *err)
                                       {"enable.auto.commit", "false"},
                                       {"enable.auto.offset.store", "false"},
                                       {"auto.offset.reset", "earliest"},
-                                      {"client.id", "oss-notifier"}};
+                                      {"client.id", "oss-notifier"},
+                                      {"fetch.wait.max.ms", "20"}};
     for (size_t i = 0; i < sizeof props / sizeof props[0]; i++)
         if (rd_kafka_conf_set(conf, props[i][0], props[i][1], errstr,
                               sizeof errstr) != RD_KAFKA_CONF_OK) {
@@ -572,7 +781,6 @@ done:
  * cursor lives in memory: a restart sweeps the whole journal once (cheap:
  * one index walk, handled rows skipped in SQL). */
 #define SWEEP_PAGE 1000
-#define SWEEP_BUDGET 100 /* deliveries per sweep before Kafka gets a turn */
 
 static int64_t
 be64(const char *p)
@@ -583,79 +791,138 @@ be64(const char *p)
     return (int64_t)v;
 }
 
+/* One page of the sweep; sets n->sweep_again when a full page was handled
+ * (more may follow right away). */
 static void
 sweep(notifier_t *n)
 {
     oss_err_t err = {0};
     char pos[24], lag[24];
-    int delivered = 0;
     snprintf(lag, sizeof lag, "%lld",
              oss_config_int(n->cfg, "notifier.sweep_lag_s"));
+    snprintf(pos, sizeof pos, "%" PRId64, n->sweep_pos);
     n->sweep_again = 0;
-    for (;;) {
-        snprintf(pos, sizeof pos, "%" PRId64, n->sweep_pos);
-        const char *p[3] = {n->sweep_xid, pos, lag};
-        PGresult *r = pg_exec(
-            n,
-            "SELECT j.xid::text, j.position, j.event_id::text, j.stream_id, "
-            "j.correlation_id, j.payload, "
-            "j.recorded_at > now() - make_interval(secs => $3::int), "
-            "EXISTS (SELECT 1 FROM oss.notifications x WHERE "
-            "x.event_id = j.event_id AND x.channel = 'email' "
-            "AND x.status <> 'sending') "
-            "FROM oss.journal j "
-            "WHERE j.payload_type = 'oss.v1.AccountRegistered' "
-            "AND (j.xid, j.position) > ($1::xid8, $2::int8) "
-            "AND j.xid < pg_snapshot_xmin(pg_current_snapshot()) "
-            "ORDER BY j.xid, j.position LIMIT 1000",
-            3, p, 1, &err);
-        if (!r) {
-            oss_warn("journal sweep failed (will retry): %s", err.msg);
-            return;
-        }
-        int rows = PQntuples(r), stop = 0;
-        for (int i = 0; i < rows && !stop; i++) {
-            if (*PQgetvalue(r, i, 6)) { /* too young: Kafka's turn first */
-                stop = 1;
-                break;
-            }
-            if (!*PQgetvalue(r, i, 7)) {
-                if (delivered >= SWEEP_BUDGET || !n->locked || *n->stop) {
-                    n->sweep_again = delivered >= SWEEP_BUDGET;
-                    stop = 1;
-                    break;
-                }
-                oss_event_t ev = {0};
-                snprintf(ev.event_id, sizeof ev.event_id, "%.*s",
-                         PQgetlength(r, i, 2), PQgetvalue(r, i, 2));
-                snprintf(ev.stream_id, sizeof ev.stream_id, "%.*s",
-                         PQgetlength(r, i, 3), PQgetvalue(r, i, 3));
-                snprintf(ev.correlation_id, sizeof ev.correlation_id, "%.*s",
-                         PQgetlength(r, i, 4), PQgetvalue(r, i, 4));
-                ev.payload = (uint8_t *)PQgetvalue(r, i, 5); /* borrowed */
-                ev.payload_len = (size_t)PQgetlength(r, i, 5);
-                oss_log_set_cid(ev.correlation_id);
-                oss_info("journal sweep: event=%s was not delivered from "
-                         "Kafka, delivering it now",
-                         ev.event_id);
-                oss_code_t rc = deliver(n, &ev);
-                oss_log_set_cid(NULL);
-                if (rc != OSS_OK) { /* stopping or lost the lock */
-                    stop = 1;
-                    break;
-                }
-                delivered++;
-            }
-            snprintf(n->sweep_xid, sizeof n->sweep_xid, "%.*s",
-                     PQgetlength(r, i, 0), PQgetvalue(r, i, 0));
-            n->sweep_pos = be64(PQgetvalue(r, i, 1));
-        }
-        PQclear(r);
-        if (stop || rows < SWEEP_PAGE)
-            break;
+    const char *p[3] = {n->sweep_xid, pos, lag};
+    PGresult *r = pg_exec(
+        n,
+        "SELECT j.xid::text, j.position, j.event_id::text, j.stream_id, "
+        "j.correlation_id, j.payload, "
+        "j.recorded_at > now() - make_interval(secs => $3::int), "
+        "EXISTS (SELECT 1 FROM oss.notifications x WHERE "
+        "x.event_id = j.event_id AND x.channel = 'email' "
+        "AND x.status <> 'sending') "
+        "FROM oss.journal j "
+        "WHERE j.payload_type = 'oss.v1.AccountRegistered' "
+        "AND (j.xid, j.position) > ($1::xid8, $2::int8) "
+        "AND j.xid < (SELECT pg_snapshot_xmin(pg_current_snapshot())) "
+        "ORDER BY j.xid, j.position LIMIT 1000",
+        3, p, 1, &err);
+    if (!r) {
+        oss_warn("journal sweep failed (will retry): %s", err.msg);
+        return;
     }
-    if (delivered)
-        oss_info("journal sweep delivered %d event(s)", delivered);
+    int rows = PQntuples(r), upto = rows;
+    for (int i = 0; i < rows; i++)
+        if (*PQgetvalue(r, i, 6)) { /* too young: Kafka's turn first */
+            upto = i;
+            break;
+        }
+    /* the events still without a final ledger row, borrowed from r */
+    oss_event_t *evs = calloc((size_t)(upto ? upto : 1), sizeof *evs);
+    int *row_of = calloc((size_t)(upto ? upto : 1), sizeof *row_of);
+    size_t k = 0, done = 0;
+    if (!evs || !row_of)
+        goto out;
+    for (int i = 0; i < upto; i++) {
+        if (*PQgetvalue(r, i, 7))
+            continue;
+        oss_event_t *ev = &evs[k];
+        snprintf(ev->event_id, sizeof ev->event_id, "%.*s",
+                 PQgetlength(r, i, 2), PQgetvalue(r, i, 2));
+        snprintf(ev->stream_id, sizeof ev->stream_id, "%.*s",
+                 PQgetlength(r, i, 3), PQgetvalue(r, i, 3));
+        snprintf(ev->correlation_id, sizeof ev->correlation_id, "%.*s",
+                 PQgetlength(r, i, 4), PQgetvalue(r, i, 4));
+        ev->payload = (uint8_t *)PQgetvalue(r, i, 5);
+        ev->payload_len = (size_t)PQgetlength(r, i, 5);
+        row_of[k++] = i;
+    }
+    oss_code_t rc = process(n, evs, k, "journal-sweep", &done);
+    /* the cursor moves past every row up to the first unfinished event */
+    int last = rc == OSS_OK ? upto - 1 : (done < k ? row_of[done] - 1 : upto - 1);
+    if (last >= 0) {
+        snprintf(n->sweep_xid, sizeof n->sweep_xid, "%.*s",
+                 PQgetlength(r, last, 0), PQgetvalue(r, last, 0));
+        n->sweep_pos = be64(PQgetvalue(r, last, 1));
+    }
+    if (k)
+        oss_info("journal sweep: %zu event(s) Kafka had not delivered were "
+                 "handled (sent, skipped or failed: see the ledger)",
+                 done);
+    n->sweep_again = rc == OSS_OK && upto == rows && rows == SWEEP_PAGE;
+out:
+    free(evs);
+    free(row_of);
+    PQclear(r);
+}
+
+/* Polls up to KAFKA_BATCH messages (waiting at most 200 ms for the first),
+ * handles them and records the next offsets of the finished ones. */
+#define KAFKA_BATCH 500
+
+static oss_code_t
+consume_batch(notifier_t *n)
+{
+    rd_kafka_message_t *msgs[KAFKA_BATCH];
+    oss_event_t *evs = NULL;
+    int *msg_of = NULL;
+    size_t nm = 0, k = 0, done = 0;
+    oss_code_t rc = OSS_OK;
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(n->rk, 200);
+    while (m) {
+        msgs[nm++] = m;
+        if (nm == KAFKA_BATCH)
+            break;
+        m = rd_kafka_consumer_poll(n->rk, 0);
+    }
+    if (nm == 0)
+        return OSS_OK;
+    evs = calloc(nm, sizeof *evs);
+    msg_of = calloc(nm, sizeof *msg_of);
+    if (!evs || !msg_of) {
+        rc = OSS_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < nm; i++) {
+        if (msgs[i]->err) {
+            if (msgs[i]->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                oss_warn("consumer: %s", rd_kafka_message_errstr(msgs[i]));
+            continue;
+        }
+        if (decode_message(n, msgs[i], &evs[k]))
+            msg_of[k++] = (int)i;
+    }
+    rc = process(n, evs, k, "kafka", &done);
+out:;
+    /* messages before the first unfinished account event are finished */
+    size_t finished = rc == OSS_OK         ? nm
+                      : rc == OSS_ENOMEM   ? 0
+                      : done < k           ? (size_t)msg_of[done]
+                                           : nm;
+    for (size_t i = 0; i < finished; i++) {
+        int p = msgs[i]->partition;
+        if (!msgs[i]->err && p >= 0 && p < n->nparts) {
+            n->next[p] = (int64_t)msgs[i]->offset + 1;
+            n->dirty = 1;
+        }
+    }
+    for (size_t i = 0; i < k; i++)
+        oss_event_clear(&evs[i]);
+    for (size_t i = 0; i < nm; i++)
+        rd_kafka_message_destroy(msgs[i]);
+    free(evs);
+    free(msg_of);
+    return rc;
 }
 
 /* Takes the advisory lock that makes this the one active notifier: two
@@ -725,6 +992,8 @@ oss_notifier_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
             waiting_logged = 0;
             oss_info("active: holding the notifier lock");
         }
+        /* a sweep page that was full continues at the next turn, after a
+         * Kafka batch, so neither path starves the other */
         if (n->sweep_again ||
             now_ms() - last_sweep >=
                 oss_config_int(cfg, "notifier.sweep_interval_s") * 1000) {
@@ -741,26 +1010,13 @@ oss_notifier_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
             }
             backoff = 500;
         }
-        rd_kafka_message_t *msg = rd_kafka_consumer_poll(n->rk, 200);
-        if (msg) {
-            if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-                if (handle(n, msg) != OSS_OK) {
-                    /* stopping, or lost the lock mid-delivery: this message
-                     * is not done, so consume nothing after it; the next
-                     * active instance re-reads it from the stored offset */
-                    rd_kafka_message_destroy(msg);
-                    offsets_flush(n, &e);
-                    kafka_close(n);
-                    continue;
-                }
-                if (msg->partition >= 0 && msg->partition < n->nparts) {
-                    n->next[msg->partition] = (int64_t)msg->offset + 1;
-                    n->dirty = 1;
-                }
-            } else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                oss_warn("consumer: %s", rd_kafka_message_errstr(msg));
-            }
-            rd_kafka_message_destroy(msg);
+        if (consume_batch(n) != OSS_OK) {
+            /* stopping, or lost the lock mid-delivery: the unfinished
+             * message and what follows it are re-read by the next active
+             * instance from the stored offsets */
+            offsets_flush(n, &e);
+            kafka_close(n);
+            continue;
         }
         int64_t t = now_ms();
         if (n->dirty && t - last_flush >= OFFSET_FLUSH_MS) {

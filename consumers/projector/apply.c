@@ -96,7 +96,8 @@ pj_connect(const char *url, PGconn **out, oss_err_t *err)
         return oss_err_set(err, OSS_EUNAVAIL,
                            "could not connect to PostgreSQL: %s", buf);
     }
-    PGresult *r = PQexec(c, "SET application_name = 'oss-projector'");
+    PGresult *r = PQexec(c, "SET application_name = 'oss-projector'; "
+                            "SET client_min_messages = warning");
     PQclear(r);
     *out = c;
     return OSS_OK;
@@ -534,7 +535,7 @@ decide:
                          (long long)v);
                 continue;
             }
-            oss_info("filled gap in stream %s from the journal up to %lld",
+            oss_debug("filled gap in stream %s from the journal up to %lld",
                      it->ev.stream_id, (long long)(v - 1));
         }
         if ((rc = process(c, it, &it->ev, s, accounts, err)))
@@ -618,8 +619,8 @@ pj_journal_chunk(pj_ctx_t *c, int chunk, int flags, int64_t *nread,
     res = pj_exec(c->conn,
                   "SELECT " PJ_JOURNAL_COLS " FROM oss.journal WHERE (xid, "
                   "position) > ($1::xid8, $2::bigint) AND xid < "
-                  "pg_snapshot_xmin(pg_current_snapshot()) ORDER BY xid, "
-                  "position LIMIT $3::integer",
+                  "pg_snapshot_xmin(pg_current_snapshot()) ORDER BY journal.xid, "
+                  "journal.position LIMIT $3::integer",
                   3, p, err);
     if (!res) {
         rc = err ? err->code : OSS_EINTERNAL;

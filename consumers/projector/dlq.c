@@ -41,7 +41,7 @@ oss_dlq_list(const oss_config_t *cfg, FILE *out, oss_err_t *err)
         "SELECT id, to_char(created_at AT TIME ZONE 'UTC', "
         "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), kind, coalesce(topic || '/' || "
         "partition || '/' || msg_offset, 'journal'), coalesce(stream_id, "
-        "'-'), coalesce(version::text, '-'), CASE WHEN resolved_at IS NOT "
+        "'key:' || encode(msg_key, 'escape'), '-'), coalesce(version::text, '-'), CASE WHEN resolved_at IS NOT "
         "NULL THEN 'resolved' ELSE 'open' END, attempts, reason FROM "
         "oss.dead_letters WHERE consumer = $1 ORDER BY (resolved_at IS NOT "
         "NULL), id",
@@ -182,8 +182,8 @@ oss_dlq_redrive_ex(const oss_config_t *cfg, int64_t id_or_all, FILE *out,
                         "SELECT id, kind, topic, partition, msg_offset, "
                         "stream_id, version, msg_key, payload, "
                         "coalesce(headers::text, '{}') FROM oss.dead_letters "
-                        "WHERE consumer = $1 AND resolved_at IS NULL AND ($2 "
-                        "= 0 OR id = $2) ORDER BY id",
+                        "WHERE consumer = $1 AND resolved_at IS NULL AND "
+                        "($2::bigint = 0 OR id = $2::bigint) ORDER BY id",
                         2, p, err))) {
         rc = err ? err->code : OSS_EUNAVAIL;
         goto done;

@@ -77,7 +77,8 @@ oss_code_t pj_dead_letter(pj_ctx_t *c, const pj_item_t *it, const char *kind,
 
 /* The column list pj_journal_row() parses, for SELECTs on oss.journal. */
 #define PJ_JOURNAL_COLS                                                       \
-    "xid::text, position, event_id::text, stream_id, stream_type, version, " \
+    "xid::text AS xid_text, position, event_id::text, stream_id, " \
+    "stream_type, version, " \
     "(extract(epoch from occurred_at) * 1000000)::bigint, "                   \
     "(extract(epoch from recorded_at) * 1000000)::bigint, payload_type, "     \
     "schema_version, payload, actor_kind, actor_id, correlation_id, "         \

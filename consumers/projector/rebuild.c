@@ -153,9 +153,12 @@ swap(PGconn *admin, pj_ctx_t *app_ctx, const char *schema, const char *target,
     PQclear(res);
     if (exists) {
         snprintf(sql, sizeof sql,
-                 "INSERT INTO %s.positions SELECT * FROM %s.positions; "
-                 "INSERT INTO %s.catchup SELECT * FROM %s.catchup ON CONFLICT "
-                 "DO NOTHING; DROP SCHEMA IF EXISTS %s CASCADE; "
+                 "INSERT INTO %s.positions (name, cluster_id, topic, "
+                 "partition, next_offset, high_watermark) SELECT name, "
+                 "cluster_id, topic, partition, next_offset, high_watermark "
+                 "FROM %s.positions; INSERT INTO %s.catchup (name, xid, "
+                 "position) SELECT name, xid, position FROM %s.catchup ON "
+                 "CONFLICT DO NOTHING; DROP SCHEMA IF EXISTS %s CASCADE; "
                  "ALTER SCHEMA %s RENAME TO %s; ALTER SCHEMA %s RENAME TO %s; "
                  "DROP SCHEMA %s CASCADE",
                  target, schema, target, schema, old, schema, old, target,
@@ -248,7 +251,10 @@ oss_projector_rebuild(const oss_config_t *cfg, bool progress_to_terminal,
     int64_t before = c.applied;
     if ((rc = swap(admin, &c, pr.schema, target, chunk, err)))
         goto done;
-    progress_show(&pr, done_n + (c.applied - before), "swapped", 1);
+    done_n += c.applied - before; /* the last events, applied in the swap */
+    if (done_n < pr.total)
+        done_n = pr.total;
+    progress_show(&pr, done_n, "swapped", 1);
     oss_info("rebuild of %s done: %lld events in %.1fs, swapped in",
              pr.schema, (long long)done_n, now_s() - pr.started);
 done:

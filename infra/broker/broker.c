@@ -57,7 +57,8 @@ update_run_env(const char *path, const char *bootstraps)
     out[0] = '\0';
     if (f) {
         while (fgets(line, sizeof line, f)) {
-            if (strncmp(line, "OSS_KAFKA_BOOTSTRAP=", 20) == 0)
+            if (strncmp(line, "OSS_KAFKA_BOOTSTRAP=", 20) == 0 ||
+                strncmp(line, "export OSS_KAFKA_BOOTSTRAP=", 27) == 0)
                 continue;
             size_t n = strlen(line);
             if (len + n + 1 >= cap)
@@ -67,7 +68,7 @@ update_run_env(const char *path, const char *bootstraps)
         }
         fclose(f);
     }
-    snprintf(out + len, cap - len, "OSS_KAFKA_BOOTSTRAP='%s'\n", bootstraps);
+    snprintf(out + len, cap - len, "export OSS_KAFKA_BOOTSTRAP='%s'\n", bootstraps);
     int rc = write_atomic(path, out);
     free(out);
     return rc;

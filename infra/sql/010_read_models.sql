@@ -33,6 +33,9 @@ BEGIN
         next_offset bigint NOT NULL,
         updated_at  timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (name, topic, partition))$q$, s);
+    -- the partition's high watermark as last seen by the projector: lag =
+    -- high_watermark - next_offset (for the /metrics projector lag)
+    EXECUTE format('ALTER TABLE %I.positions ADD COLUMN IF NOT EXISTS high_watermark bigint NOT NULL DEFAULT 0', s);
     -- journal catch-up cursor: last (xid, position) applied from the journal
     EXECUTE format($q$CREATE TABLE IF NOT EXISTS %I.catchup (
         name       text PRIMARY KEY,

@@ -71,6 +71,10 @@ struct oss_relay {
     int64_t last_heartbeat, last_progress, last_check, last_log, last_persist,
         next_poll;
     uint64_t published, published_logged;
+    int last_err_code;
+    int64_t last_err_at;
+    int64_t burst_start; /* when work appeared after idling; 0 idle */
+    uint64_t burst_base;
 };
 
 static int64_t
@@ -107,7 +111,7 @@ oss_relay_new(const oss_config_t *cfg, oss_relay_t **out, oss_err_t *err)
     r->lock_hi = (uint32_t)((uint64_t)r->lock_key >> 32);
     r->lock_lo = (uint32_t)((uint64_t)r->lock_key & 0xffffffffu);
     r->cap = (size_t)(r->batch * 2 < 1000 ? 1000 : r->batch * 2);
-    r->window = (int64_t)r->cap * 2 + 1000;
+    r->window = (int64_t)r->cap + 1000; /* unpersisted <= cap in all */
     snprintf(r->source, sizeof r->source, "%s",
              oss_config_str(cfg, "bus.source"));
     const char *kf = oss_config_str(cfg, "bus.signing_key_file");
@@ -156,8 +160,23 @@ on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
         r->need_resync = 1;
         return;
     }
+    /* the same error over and over (brokers down): once per 10 s */
+    int64_t now = now_ms();
+    if (code == r->last_err_code && now - r->last_err_at < 10000)
+        return;
+    r->last_err_code = code;
+    r->last_err_at = now;
     oss_warn("kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)code),
              reason);
+}
+
+/* librdkafka's own log lines: debug only (errors come through on_error) */
+static void
+on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    (void)level;
+    oss_debug("librdkafka %s: %s", fac, buf);
 }
 
 static void
@@ -203,6 +222,7 @@ producer_open(oss_relay_t *r, oss_err_t *err)
     rd_kafka_conf_set_opaque(conf, r);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_error_cb(conf, on_error);
+    rd_kafka_conf_set_log_cb(conf, on_log);
     if (!(r->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
                                sizeof errstr))) {
         rd_kafka_conf_destroy(conf);
@@ -565,8 +585,12 @@ resync(oss_relay_t *r, oss_err_t *err)
     r->read_pos = c.pos;
 
     snprintf(t.cluster_id, sizeof t.cluster_id, "%s", r->cluster_id);
+    int64_t t0 = now_ms();
     if ((rc = oss_relay_read_tails(r->cfg, &r->ring, r->window, &t, err)))
         goto fail;
+    oss_info("read the tails of %zu partitions in %lld ms: %zu signed "
+             "events (scanned %zu messages)",
+             t.nmarks, (long long)(now_ms() - t0), t.n, t.scanned);
     if (strcmp(t.cluster_id, r->cluster_id) != 0) {
         rc = oss_err_set(err, OSS_EUNAVAIL,
                          "the cluster id changed while reading the tails");
@@ -798,28 +822,33 @@ abandon(oss_relay_t *r, int code)
     return code;
 }
 
+/* Stopping on request: deliver what we can within a few seconds (a
+ * supervisor kills us after ten), purge the rest, destroy the producer, store
+ * the confirmed checkpoint and say the producer is closed. A destroyed
+ * handle has closed its connections and can send nothing more, so the next
+ * leader need not wait out its message timeout. */
 static int
 shutdown_clean(oss_relay_t *r)
 {
     oss_err_t err = {0};
-    int clean = 0;
+    int clean = 1;
     if (r->rk) {
-        rd_kafka_flush(r->rk, 10000);
+        rd_kafka_flush(r->rk, 3000);
         rd_kafka_poll(r->rk, 0);
         advance(r);
         clean = rd_kafka_outq_len(r->rk) == 0 && !r->delivery_failed &&
                 r->head == r->tail;
+        producer_close(r, 1);
     }
     if (persist(r, &err))
         oss_warn("%s", err.msg);
-    producer_close(r, 1);
-    if (clean || r->tail == 0) {
-        PGresult *res = PQexec(r->db, "UPDATE oss.relay_checkpoint SET "
-                                      "producer_closed = true WHERE id = 1");
-        PQclear(res);
-    }
+    PGresult *res = PQexec(r->db, "UPDATE oss.relay_checkpoint SET "
+                                  "producer_closed = true WHERE id = 1");
+    PQclear(res);
     oss_info("stopped; %" PRIu64 " events published in this run%s",
-             r->published, clean ? "" : " (some undelivered were purged)");
+             r->published,
+             clean ? "" : " (undelivered ones were purged: the next leader "
+                          "publishes them)");
     PQfinish(r->db);
     r->db = NULL;
     return OSS_RELAY_EXIT_OK;
@@ -848,13 +877,17 @@ periodic_checks(oss_relay_t *r)
         if (r->need_resync)
             return;
     }
-    for (size_t i = 0; i < r->nmarks; i++) {
+    /* only partitions we delivered to lately, within a time budget: a
+     * query blocks while brokers are down */
+    int64_t budget = now_ms() + 1000;
+    for (size_t i = 0; i < r->nmarks && now_ms() < budget; i++) {
         int64_t lo, hi;
-        if (r->marks[i].offset < 0)
+        if (r->marks[i].offset < 0 || !r->marks[i].touched)
             continue;
+        r->marks[i].touched = 0;
         if (rd_kafka_query_watermark_offsets(r->rk, r->marks[i].topic,
                                              r->marks[i].partition, &lo, &hi,
-                                             2000))
+                                             500))
             continue;
         if (hi <= r->marks[i].offset) {
             oss_warn("%s [%d] high watermark %" PRId64
@@ -888,8 +921,21 @@ lead(oss_relay_t *r, volatile sig_atomic_t *stop)
         if (now - r->last_heartbeat >= HEARTBEAT_MS && heartbeat(r) < 0)
             return abandon(r, OSS_RELAY_EXIT_LOST);
         int work = r->more_rows || r->head != r->tail || r->need_resync;
-        if (!work)
+        if (!work) {
             r->last_progress = now;
+            if (r->burst_start && !r->conf_dirty) {
+                uint64_t n = r->published - r->burst_base;
+                double s = (double)(now - r->burst_start) / 1000.0;
+                if (n >= 10000)
+                    oss_info("caught up with the journal: %" PRIu64
+                             " events in %.1f s (%.0f/s)",
+                             n, s, s > 0 ? (double)n / s : 0.0);
+                r->burst_start = 0;
+            }
+        } else if (!r->burst_start) {
+            r->burst_start = now;
+            r->burst_base = r->published;
+        }
         else if (now - r->last_progress > r->stall_ms) {
             oss_error("no progress for %lld ms with work pending: giving up "
                       "the relay lock",

@@ -12,6 +12,7 @@ typedef struct oss_relay_mark {
     char topic[256];
     int32_t partition;
     int64_t offset;
+    int touched; /* delivered to since the last check */
 } oss_relay_mark_t;
 
 /* What the partition tails hold: (position, event id) of every verified
@@ -22,6 +23,7 @@ typedef struct oss_relay_tails {
     size_t n, cap;
     oss_relay_mark_t *marks;
     size_t nmarks;
+    size_t scanned; /* messages read */
     char cluster_id[128];
 } oss_relay_tails_t;
 
@@ -34,7 +36,8 @@ oss_code_t oss_relay_read_tails(const oss_config_t *cfg,
                                 oss_relay_tails_t *t, oss_err_t *err);
 void oss_relay_tails_free(oss_relay_tails_t *t);
 
-/* Raises the mark of (topic, partition) to offset (adds it when new). */
+/* Raises the mark of (topic, partition) to offset (adds it when new) and
+ * flags it as touched. */
 void oss_relay_mark(oss_relay_mark_t **marks, size_t *n, const char *topic,
                     int32_t partition, int64_t offset);
 

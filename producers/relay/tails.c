@@ -25,6 +25,14 @@ now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void
+tails_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    (void)level;
+    oss_debug("tail reader: librdkafka %s: %s", fac, buf);
+}
+
 static int
 push_found(oss_relay_tails_t *t, int64_t pos, const char *event_id)
 {
@@ -124,6 +132,7 @@ oss_relay_read_tails(const oss_config_t *cfg, const oss_keyring_t *ring,
         return oss_err_set(err, OSS_EINTERNAL,
                            "could not configure tail reader: %s", errstr);
     }
+    rd_kafka_conf_set_log_cb(conf, tails_log);
     if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr))) {
         rd_kafka_conf_destroy(conf);
         return oss_err_set(err, OSS_EUNAVAIL,
@@ -184,6 +193,7 @@ oss_relay_read_tails(const oss_config_t *cfg, const oss_keyring_t *ring,
             remaining++;
         }
     }
+    oss_debug("tail reader: watermarks of %zu partitions read", nparts);
     if (remaining == 0)
         goto done;
     if ((kerr = rd_kafka_assign(rk, assign))) {
@@ -225,6 +235,7 @@ oss_relay_read_tails(const oss_config_t *cfg, const oss_keyring_t *ring,
                 goto done;
             }
         } else {
+            t->scanned++;
             take_message(t, ring, m);
             if (tp && !tp->done && m->offset >= tp->hi - 1) {
                 tp->done = 1;
@@ -268,6 +279,7 @@ oss_relay_mark(oss_relay_mark_t **marks, size_t *n, const char *topic,
             strcmp((*marks)[i].topic, topic) == 0) {
             if (offset > (*marks)[i].offset)
                 (*marks)[i].offset = offset;
+            (*marks)[i].touched = 1;
             return;
         }
     oss_relay_mark_t *m = realloc(*marks, (*n + 1) * sizeof *m);
@@ -277,5 +289,6 @@ oss_relay_mark(oss_relay_mark_t **marks, size_t *n, const char *topic,
     snprintf(m[*n].topic, sizeof m[*n].topic, "%s", topic);
     m[*n].partition = partition;
     m[*n].offset = offset;
+    m[*n].touched = 1;
     (*n)++;
 }

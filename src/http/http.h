@@ -110,6 +110,8 @@ const char *oss_http_req_param(const oss_http_req_t *req, int n);
 const char *oss_http_req_header(const oss_http_req_t *req, const char *name);
 const char *oss_http_req_body(const oss_http_req_t *req, size_t *len);
 const char *oss_http_req_cid(const oss_http_req_t *req);
+/* The client's IP address as text ("" when unknown). */
+const char *oss_http_req_peer(const oss_http_req_t *req);
 oss_http_server_t *oss_http_req_server(const oss_http_req_t *req);
 /* Handler-private pointer (borrowed). */
 void oss_http_req_set_data(oss_http_req_t *req, void *data);

@@ -45,6 +45,7 @@ struct oss_http_req {
     char *body;
     size_t body_len;
     char cid[OSS_HTTP_CID_MAX + 1];
+    char peer[64];      /* client address, copied on the loop thread */
     const char *route_name;
     struct timespec start;
     void *data;
@@ -336,6 +337,12 @@ oss_http_req_cid(const oss_http_req_t *req)
     return req->cid;
 }
 
+const char *
+oss_http_req_peer(const oss_http_req_t *req)
+{
+    return req->peer;
+}
+
 oss_http_server_t *
 oss_http_req_server(const oss_http_req_t *req)
 {
@@ -436,6 +443,14 @@ gencb(struct evhttp_request *ev, void *arg)
     r->srv = s;
     r->route_name = "unmatched";
     oss_http_filter_attach(s->filters, evhttp_request_get_connection(ev));
+    {
+        struct evhttp_connection *pc = evhttp_request_get_connection(ev);
+        char *addr = NULL;
+        ev_uint16_t port = 0;
+        if (pc)
+            evhttp_connection_get_peer(pc, &addr, &port);
+        snprintf(r->peer, sizeof r->peer, "%s", addr ? addr : "");
+    }
     snprintf(r->method, sizeof r->method, "%s",
              method_name(evhttp_request_get_command(ev)));
     const char *orig = s->opt.method_filter

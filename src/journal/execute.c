@@ -102,6 +102,7 @@ enum {
     L_EVENT,
     L_CLAIM,
     L_IDEM,
+    L_EXTRA,
     L_RELEASE,
     L_NOTIFY,
     L_COMMIT
@@ -584,6 +585,33 @@ queue_event(tx_t *t, const oss_event_t *ev, size_t cmd, size_t sub) {
     return send_q(t, insert_event_sql, &p, L_EVENT, cmd, sub);
 }
 
+/* The queue function handed to a command's extra_fn. */
+typedef struct extra_q {
+    tx_t *t;
+    size_t cmd, sub;
+} extra_q_t;
+
+static int
+queue_extra(void *qctx, const char *sql, int nparams,
+            const char *const *values, const int *lengths,
+            const int *formats) {
+    extra_q_t *q = qctx;
+    tx_t *t = q->t;
+    if (t->nlog == t->caplog) {
+        size_t cap = t->caplog ? 2 * t->caplog : 64;
+        lent_t *l = realloc(t->log, cap * sizeof *l);
+        if (!l)
+            return -1;
+        t->log = l;
+        t->caplog = cap;
+    }
+    t->log[t->nlog++] = (lent_t){L_EXTRA, q->cmd, q->sub++};
+    if (!PQsendQueryParams(t->j->conn, sql, nparams, NULL, values, lengths,
+                           formats, 0))
+        return -1;
+    return 0;
+}
+
 /* Plans command i against the history as it stands and, when it has
  * something to write, queues its statements (its outcome is then APPENDED,
  * pending confirmation). Returns ATT_OK or what ends the attempt. */
@@ -682,6 +710,21 @@ plan_command(tx_t *t, size_t i, oss_err_t *err) {
         p_text(&p, cl->subject_id);
         if (send_q(t, insert_claim_sql, &p, L_CLAIM, i, k))
             goto lost;
+    }
+    if (c->extra_fn) {
+        extra_q_t q = {t, i, 0};
+        oss_err_t xe;
+        oss_err_clear(&xe);
+        if (c->extra_fn(c->ctx, c, queue_extra, &q, &xe) != OSS_OK) {
+            if (PQstatus(t->j->conn) == CONNECTION_BAD)
+                goto lost;
+            *err = xe;
+            if (err->code == OSS_OK)
+                oss_err_set(err, OSS_EINTERNAL,
+                            "could not append: extra statements failed");
+            a = ATT_FAIL;
+            goto done;
+        }
     }
     if (key) {
         response = c->response_fn ? c->response_fn(c->ctx, c) : NULL;

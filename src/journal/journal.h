@@ -66,6 +66,13 @@ typedef enum oss_journal_outcome {
     OSS_JOURNAL_REJECTED      /* decide() or a claim or a conflict said no */
 } oss_journal_outcome_t;
 
+/* Queues one statement of a command's extra_fn in the append transaction
+ * (values are copied before it returns; formats: 0 text, 1 binary; lengths
+ * only for binary). Returns 0, or -1 when it could not be queued. */
+typedef int (*oss_journal_queue_fn)(void *qctx, const char *sql, int nparams,
+                                    const char *const *values,
+                                    const int *lengths, const int *formats);
+
 typedef struct oss_command {
     /* inputs, all borrowed until oss_journal_execute() returns */
     const char *stream_id;
@@ -87,6 +94,18 @@ typedef struct oss_command {
      * versions: it returns a new string the journal frees. */
     int response_status;
     char *(*response_fn)(void *ctx, const struct oss_command *cmd);
+    /* optional (NULL = none): state kept outside the journal but written
+     * with the command's events (credentials, sessions, secrets). Called
+     * once per plan with cmd->events filled (event ids and versions final);
+     * each statement it queues with q(qctx, ...) runs inside the command's
+     * SAVEPOINT after its events and claims, before its idempotency row.
+     * Must be pure apart from queuing (a plan may be redone after a
+     * conflict or a retried transaction). A statement that fails fails the
+     * whole transaction (OSS_EUNAVAIL / the SQL error), never silently; an
+     * error returned by extra_fn (out of memory) does too. */
+    oss_code_t (*extra_fn)(void *ctx, const struct oss_command *cmd,
+                           oss_journal_queue_fn q, void *qctx,
+                           oss_err_t *err);
 
     /* outputs */
     oss_journal_outcome_t outcome;

@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -444,44 +445,41 @@ bench_cmd_api(int argc, char **argv)
 
 /* ---- latency: POST, then GET until the read model has it --------------- */
 
-int
-bench_cmd_latency(int argc, char **argv)
-{
-    int samples = atoi(bench_opt(argc, argv, "--samples", "200"));
-    double timeout = atof(bench_opt(argc, argv, "--timeout", "60"));
-    int poll_ms = atoi(bench_opt(argc, argv, "--poll-ms", "1"));
-    const char *path = bench_opt(argc, argv, "--path", "/v1/accounts");
-    if (samples < 1 || samples > 100000 || timeout <= 0 || timeout > 600 ||
-        poll_ms < 0 || poll_ms > 1000) {
-        fprintf(stderr, "oss-bench latency: bad options\n");
-        return 2;
-    }
+typedef struct lat_ctx {
     regen_t gen;
-    regen_init(&gen);
+    const char *url, *path;
+    int samples, poll_ms;
+    int64_t deadline;
+    double *lat;
+    _Atomic int next, n, lost, rejected;
+} lat_ctx_t;
+
+/* One sampler: takes sample slots until none is left, the deadline passed
+ * or the API keeps refusing. Samples are independent: each POSTs a new
+ * registration and polls its own id. */
+static void *
+lat_main(void *arg)
+{
+    lat_ctx_t *c = arg;
     hconn_t post, get;
-    if (h_init(&post, bench_env("OSS_API_URL")) ||
-        h_init(&get, bench_env("OSS_API_URL"))) {
-        fprintf(stderr, "oss-bench latency: bad OSS_API_URL\n");
-        return 2;
-    }
-    double *lat = calloc((size_t)samples, sizeof *lat);
     char req[1024], body[8192], id[256], gpath[512];
-    int n = 0, lost = 0, rejected = 0, rc = 1;
-    int64_t deadline = bench_now_us() + (int64_t)(timeout * 1e6);
-    for (int i = 0; i < samples && bench_now_us() < deadline; i++) {
-        regen_next(&gen, req, sizeof req);
+    if (h_init(&post, c->url) || h_init(&get, c->url))
+        return NULL;
+    while (bench_now_us() < c->deadline &&
+           atomic_fetch_add(&c->next, 1) < c->samples) {
+        regen_next(&c->gen, req, sizeof req);
         int64_t t0 = bench_now_us();
-        int st = h_request(&post, "POST", path, "application/json", req, body,
-                           sizeof body);
+        int st = h_request(&post, "POST", c->path, "application/json", req,
+                           body, sizeof body);
         if ((st != 201 && st != 200) || account_id_of(body, id, sizeof id)) {
-            if (rejected++ == 0)
+            if (atomic_fetch_add(&c->rejected, 1) == 0)
                 fprintf(stderr, "oss-bench latency: POST answered %d %.200s\n",
                         st, body);
-            if (rejected > 3)
+            if (atomic_load(&c->rejected) > 3)
                 break;
             continue;
         }
-        snprintf(gpath, sizeof gpath, "%s/%s", path, id);
+        snprintf(gpath, sizeof gpath, "%s/%s", c->path, id);
         int got = 0;
         int64_t until = t0 + 5000000;
         while (bench_now_us() < until) {
@@ -491,24 +489,65 @@ bench_cmd_latency(int argc, char **argv)
                 got = 1;
                 break;
             }
-            if (poll_ms)
-                bench_sleep_ms(poll_ms);
+            if (c->poll_ms)
+                bench_sleep_ms(c->poll_ms);
         }
         int64_t t1 = bench_now_us();
         if (!got) {
-            lost++;
+            atomic_fetch_add(&c->lost, 1);
             continue;
         }
-        lat[n++] = (double)(t1 - t0) / 1000.0;
+        int slot = atomic_fetch_add(&c->n, 1);
+        if (slot < c->samples)
+            c->lat[slot] = (double)(t1 - t0) / 1000.0;
     }
-    double p50 = bench_quantile(lat, (size_t)n, 0.50);
-    double p99 = bench_quantile(lat, (size_t)n, 0.99);
-    printf("RESULT op=latency samples=%d lost=%d rejected=%d p50_ms=%.3f "
-           "p99_ms=%.3f poll_ms=%d\n",
-           n, lost, rejected, p50, p99, poll_ms);
-    rc = n > 0 ? 0 : 1;
     h_free(&post);
     h_free(&get);
-    free(lat);
-    return rc;
+    return NULL;
+}
+
+int
+bench_cmd_latency(int argc, char **argv)
+{
+    static lat_ctx_t c;
+    memset(&c, 0, sizeof c);
+    c.samples = atoi(bench_opt(argc, argv, "--samples", "200"));
+    double timeout = atof(bench_opt(argc, argv, "--timeout", "60"));
+    c.poll_ms = atoi(bench_opt(argc, argv, "--poll-ms", "2"));
+    int parallel = atoi(bench_opt(argc, argv, "--parallel", "4"));
+    c.path = bench_opt(argc, argv, "--path", "/v1/accounts");
+    c.url = bench_env("OSS_API_URL");
+    if (c.samples < 1 || c.samples > 100000 || timeout <= 0 ||
+        timeout > 600 || c.poll_ms < 0 || c.poll_ms > 1000 || parallel < 1 ||
+        parallel > 64) {
+        fprintf(stderr, "oss-bench latency: bad options\n");
+        return 2;
+    }
+    hconn_t probe;
+    if (h_init(&probe, c.url)) {
+        fprintf(stderr, "oss-bench latency: bad OSS_API_URL\n");
+        return 2;
+    }
+    h_free(&probe);
+    regen_init(&c.gen);
+    c.lat = calloc((size_t)c.samples, sizeof *c.lat);
+    c.deadline = bench_now_us() + (int64_t)(timeout * 1e6);
+    pthread_t th[64];
+    int started = 0;
+    for (int i = 0; i < parallel; i++)
+        if (pthread_create(&th[started], NULL, lat_main, &c) == 0)
+            started++;
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    int n = atomic_load(&c.n);
+    if (n > c.samples)
+        n = c.samples;
+    double p50 = bench_quantile(c.lat, (size_t)n, 0.50);
+    double p99 = bench_quantile(c.lat, (size_t)n, 0.99);
+    printf("RESULT op=latency samples=%d lost=%d rejected=%d p50_ms=%.3f "
+           "p99_ms=%.3f poll_ms=%d parallel=%d\n",
+           n, (int)atomic_load(&c.lost), (int)atomic_load(&c.rejected), p50,
+           p99, c.poll_ms, started);
+    free(c.lat);
+    return n > 0 ? 0 : 1;
 }

@@ -353,7 +353,17 @@ bench_cmd_relay_wait(int argc, char **argv)
     if (start_cmd && system(start_cmd) != 0)
         fprintf(stderr, "oss-bench: \"%s\" failed\n", start_cmd);
     int64_t deadline = t_start + (int64_t)(timeout * 1e6);
+    int trace = getenv("BENCH_TRACE") != NULL;
     while (bench_now_us() < deadline) {
+        if (trace) {
+            r = PQexec(c, cur_sql);
+            fprintf(stderr, "  t=%.3f high=%lld checkpoint=%s\n",
+                    (double)(bench_now_us() - t_start) / 1e6,
+                    (long long)topic_high_sum(rk, topic),
+                    PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r)
+                        ? PQgetvalue(r, 0, 0) : "?");
+            PQclear(r);
+        }
         if (!t_first) {
             int64_t h = topic_high_sum(rk, topic);
             if (h > (high0 < 0 ? 0 : high0))

@@ -36,6 +36,14 @@ start_projector() {
     echo $!
 }
 
+# gone PID: waits (up to 30 s) until the process has exited (our projectors
+# are not children of the test shell: they start in a command substitution)
+gone() {
+    local i
+    for i in $(seq 1 300); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+    return 1
+}
+
 # gen PREFIX N START: append N account events
 gen() {
     app -v prefix="$1" -v n="$2" -v start="$3" -f "$GEN_SQL" >/dev/null
@@ -69,8 +77,9 @@ wait_count() {
 cleanup() {
     local p
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    owner -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE; DROP SCHEMA IF EXISTS ${SCHEMA}_r CASCADE; DROP SCHEMA IF EXISTS ${SCHEMA}_r_new CASCADE; DROP SCHEMA IF EXISTS ${SCHEMA}_new CASCADE" >/dev/null 2>&1 || true
+    for p in "${PIDS[@]}"; do gone "$p" || kill -KILL "$p" 2>/dev/null || true; done
+    owner -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE; DROP SCHEMA IF EXISTS ${SCHEMA}_r CASCADE; DROP SCHEMA IF EXISTS ${SCHEMA}_r_new CASCADE; DROP SCHEMA IF EXISTS ${SCHEMA}_new CASCADE; DELETE FROM oss.rebuild_progress WHERE schema_name LIKE '${SCHEMA}%'" >/dev/null 2>&1 || true
+    if [ -n "${OSS_TEST_KEEP:-}" ]; then cp -r "$WORK" "/tmp/projector-test-$TAG"; echo "logs kept in /tmp/projector-test-$TAG"; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT

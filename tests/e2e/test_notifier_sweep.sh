@@ -10,7 +10,7 @@ MAIL_DIR=${OSS_MAIL_DIR:?OSS_MAIL_DIR missing from run.env}
 LOG=${OSS_LOG_DIR:?OSS_LOG_DIR missing from run.env}/notifier.log
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # whatever happens, leave the notifier running with its normal settings
-trap '"$ROOT/infra/run" svc restart notifier >/dev/null 2>&1 || true' EXIT
+trap '"$ROOT/infra/run" svc stop notifier >/dev/null 2>&1; "$ROOT/infra/run" svc start notifier >/dev/null 2>&1 || true' EXIT
 
 mails_with() { grep -lF "Message-ID: <$1@oss.local>" "$MAIL_DIR"/*.eml 2>/dev/null | wc -l; }
 mails_at_least() { [ "$(mails_with "$1")" -ge "$2" ]; }
@@ -48,7 +48,7 @@ done
 marker=$(wc -l <"$LOG")
 OSS_NOTIFIER_SWEEP_LAG_S=1 OSS_NOTIFIER_SWEEP_INTERVAL_S=2 "$ROOT/infra/run" svc start notifier >/dev/null
 e2e_wait 90 mails_at_least "$event" 1 || e2e_fail "the journal sweep sent no mail for $event within 90 s"
-tail -n +$((marker + 1)) "$LOG" | grep -q "journal sweep: event=$event" \
+tail -n +$((marker + 1)) "$LOG" | grep -q "registration mail sent: event=$event .*via=journal-sweep" \
     || e2e_fail "the mail did not come from the journal sweep"
 sleep 3
 [ "$(mails_with "$event")" -eq 1 ] || e2e_fail "$(mails_with "$event") mails for one registration"

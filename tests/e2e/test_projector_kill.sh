@@ -29,7 +29,7 @@ killed=0
 for i in $(seq 1 600); do
     got=$(app -c "SELECT count(*) FROM $SCHEMA.accounts WHERE account_id LIKE '$PREFIX-%'")
     if [ "$got" -ge $((N / 3)) ]; then
-        kill -KILL "$pid"; wait "$pid" 2>/dev/null || true
+        kill -KILL "$pid"; gone "$pid" || fail "projector survived kill -9"
         killed=1
         say "killed -9 projector at $got applied"
         break

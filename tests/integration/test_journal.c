@@ -700,6 +700,27 @@ test_app_role_append_only(void **state) {
     assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), "42501");
     PQclear(r);
     PQfinish(own);
+    /* the application role cannot choose a row's xid or position: a row
+     * placed below the relay's cursor would never be published */
+    expect_refused(pc,
+                   "INSERT INTO oss.journal (xid, event_id, stream_id, "
+                   "stream_type, version, occurred_at, recorded_at, "
+                   "actor_kind, software_version, payload_type, "
+                   "schema_version, payload, prev_hash, hash) "
+                   "SELECT '1'::xid8, gen_random_uuid(), $1 || '-x', 't', 1, "
+                   "now(), now(), 3, 'v', 't', 1, '\\x00', "
+                   "sha256('a'), sha256('b')",
+                   sid);
+    expect_refused(pc,
+                   "INSERT INTO oss.journal (position, event_id, stream_id, "
+                   "stream_type, version, occurred_at, recorded_at, "
+                   "actor_kind, software_version, payload_type, "
+                   "schema_version, payload, prev_hash, hash) "
+                   "OVERRIDING SYSTEM VALUE "
+                   "SELECT 1, gen_random_uuid(), $1 || '-y', 't', 1, "
+                   "now(), now(), 3, 'v', 't', 1, '\\x00', "
+                   "sha256('a'), sha256('b')",
+                   sid);
     assert_int_equal(stream_len(j, sid), 2);
     oss_err_t err;
     assert_int_equal(oss_journal_verify_stream(j, sid, NULL, &err), OSS_OK);
