@@ -18,6 +18,7 @@ int oss_cli_rebuild(int argc, char **argv, const char *config_path);
 int oss_cli_dlq(int argc, char **argv, const char *config_path);
 int oss_cli_keys(int argc, char **argv, const char *config_path);
 int oss_cli_config(int argc, char **argv, const char *config_path);
+int oss_cli_delivery(int argc, char **argv, const char *config_path);
 
 /* Loads the configuration (prints the error naming the bad key); returns
  * new, caller frees with oss_config_free(), or NULL. */

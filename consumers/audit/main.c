@@ -18,6 +18,7 @@ static const char usage[] =
     "  dlq list | redrive ID|--all   the projector's dead letters\n"
     "  keys init                 create the missing local key files\n"
     "  config                    print the configuration keys\n"
+    "  delivery failed [--since 1h]  messages whose delivery failed lately\n"
     "\n"
     "Configuration: --config FILE, else the file named by OSS_CONFIG, then\n"
     "OSS_* environment variables (see `oss config`). `oss <command> --help`\n"
@@ -56,7 +57,8 @@ main(int argc, char **argv)
         int (*fn)(int, char **, const char *);
     } cmds[] = {{"audit", oss_cli_audit}, {"rebuild", oss_cli_rebuild},
                 {"dlq", oss_cli_dlq},     {"keys", oss_cli_keys},
-                {"config", oss_cli_config}};
+                {"config", oss_cli_config},
+                {"delivery", oss_cli_delivery}};
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (strcmp(argv[i], cmds[k].name) == 0)
             return cmds[k].fn(argc - i, argv + i, config_path);

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+#include <openssl/crypto.h>
+
 typedef struct sbuf {
     char *p;
     size_t len, cap;
@@ -172,11 +175,10 @@ put_part(sbuf_t *b, const char *boundary, const char *lang, const char *text)
     free(qp);
 }
 
-oss_code_t
-oss_mail_compose(const oss_mail_t *m, char **out, size_t *len, oss_err_t *err)
+/* Checks the header values of m; OSS_EINVAL (nothing personal in err). */
+static oss_code_t
+check_headers(const oss_mail_t *m, oss_err_t *err)
 {
-    *out = NULL;
-    *len = 0;
     if (!header_safe(m->to, 1))
         return oss_err_field(err, OSS_EINVAL, "email",
                              "recipient address is not usable in a header");
@@ -184,11 +186,14 @@ oss_mail_compose(const oss_mail_t *m, char **out, size_t *len, oss_err_t *err)
         strchr(m->event_id, '>') || strchr(m->event_id, '<'))
         return oss_err_set(err, OSS_EINVAL,
                            "sender or event id is not usable in a header");
-    char *name = clean_name(m->name && *m->name ? m->name : NULL);
-    if (!name)
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    const char *account = m->account_id && *m->account_id ? m->account_id : "-";
+    return OSS_OK;
+}
 
+/* The message around two ready texts (headers checked by the caller). */
+static oss_code_t
+compose_parts(const oss_mail_t *m, const char *subject, const char *id_text,
+              const char *en_text, char **out, size_t *len, oss_err_t *err)
+{
     char date[64];
     time_t t = (time_t)(m->date_us / 1000000);
     struct tm tm;
@@ -202,8 +207,7 @@ oss_mail_compose(const oss_mail_t *m, char **out, size_t *len, oss_err_t *err)
     sb_printf(&b, "Date: %s\r\n", date);
     sb_printf(&b, "From: %s\r\n", m->from);
     sb_printf(&b, "To: <%s>\r\n", m->to);
-    sb_puts(&b, "Subject: Pendaftaran akun OSS berhasil / OSS account "
-                "registered\r\n");
+    sb_printf(&b, "Subject: %s\r\n", subject);
     sb_printf(&b, "Message-ID: <%s@oss.local>\r\n", m->event_id);
     sb_puts(&b, "MIME-Version: 1.0\r\n"
                 "Auto-Submitted: auto-generated\r\n"
@@ -211,6 +215,30 @@ oss_mail_compose(const oss_mail_t *m, char **out, size_t *len, oss_err_t *err)
     sb_printf(&b, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n",
               boundary);
     sb_puts(&b, "\r\nThis is a multi-part message in MIME format.\r\n");
+    put_part(&b, boundary, "id", id_text);
+    put_part(&b, boundary, "en", en_text);
+    sb_printf(&b, "--%s--\r\n", boundary);
+    if (b.oom) {
+        free(b.p);
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    }
+    *out = b.p;
+    *len = b.len;
+    return OSS_OK;
+}
+
+oss_code_t
+oss_mail_compose(const oss_mail_t *m, char **out, size_t *len, oss_err_t *err)
+{
+    *out = NULL;
+    *len = 0;
+    oss_code_t rc = check_headers(m, err);
+    if (rc)
+        return rc;
+    char *name = clean_name(m->name && *m->name ? m->name : NULL);
+    if (!name)
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    const char *account = m->account_id && *m->account_id ? m->account_id : "-";
 
     sbuf_t id = {0}, en = {0};
     sb_printf(&id, "Yth. %s,\n\n", *name ? name : "Pelaku Usaha");
@@ -235,21 +263,152 @@ oss_mail_compose(const oss_mail_t *m, char **out, size_t *len, oss_err_t *err)
                  "If you did not register, please ignore this e-mail.\n\n"
                  "Regards,\nOSS Agency\n\n"
                  "(This e-mail was sent automatically; please do not reply.)\n");
-    if (!id.oom && !en.oom) {
-        put_part(&b, boundary, "id", id.p);
-        put_part(&b, boundary, "en", en.p);
-    }
-    sb_printf(&b, "--%s--\r\n", boundary);
-    int oom = b.oom || id.oom || en.oom;
+    if (id.oom || en.oom)
+        rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
+    else
+        rc = compose_parts(m, "Pendaftaran akun OSS berhasil / OSS account "
+                              "registered",
+                           id.p, en.p, out, len, err);
     free(id.p);
     free(en.p);
     free(name);
-    if (oom) {
-        free(b.p);
+    return rc;
+}
+
+/* "24 November 2026 18:15 WIB" (UTC+7, Indonesia's western time) and
+ * "24 November 2026 11:15 UTC". */
+static void
+fmt_when(int64_t us, int wib, char *out, size_t cap)
+{
+    static const char *const id_months[] = {
+        "Januari", "Februari", "Maret",     "April",   "Mei",      "Juni",
+        "Juli",    "Agustus",  "September", "Oktober", "November", "Desember"};
+    static const char *const en_months[] = {
+        "January", "February", "March",     "April",   "May",      "June",
+        "July",    "August",   "September", "October", "November", "December"};
+    time_t t = (time_t)(us / 1000000) + (wib ? 7 * 3600 : 0);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(out, cap, "%d %s %d %02d:%02d %s", tm.tm_mday,
+             (wib ? id_months : en_months)[tm.tm_mon], tm.tm_year + 1900,
+             tm.tm_hour, tm.tm_min, wib ? "WIB" : "UTC");
+}
+
+/* The two texts of an activation message (shared by e-mail and WhatsApp).
+ * Returns 0, or -1 when out of memory (both freed then). */
+static int
+activation_texts(const oss_activation_msg_t *a, const char *name,
+                 char **id_out, char **en_out)
+{
+    char issued_wib[64], issued_utc[64], exp_wib[64], exp_utc[64];
+    fmt_when(a->issued_at_us, 1, issued_wib, sizeof issued_wib);
+    fmt_when(a->issued_at_us, 0, issued_utc, sizeof issued_utc);
+    fmt_when(a->expires_at_us, 1, exp_wib, sizeof exp_wib);
+    fmt_when(a->expires_at_us, 0, exp_utc, sizeof exp_utc);
+    const char *account = a->account_id && *a->account_id ? a->account_id : "-";
+    sbuf_t id = {0}, en = {0};
+    sb_printf(&id, "Yth. %s,\n\n", name && *name ? name : "Pelaku Usaha");
+    sb_printf(&id, "Pada %s kami menerbitkan kode aktivasi untuk akun OSS "
+                   "Anda (nomor akun %s).\n\n",
+              issued_wib, account);
+    sb_printf(&id, "Kode OTP Anda: %s\n\n", a->otp);
+    sb_puts(&id, "Atau buka tautan aktivasi berikut:\n");
+    sb_printf(&id, "%s\n\n", a->link);
+    sb_printf(&id, "Kode dan tautan ini hanya berlaku satu kali dan kedaluwarsa "
+                   "pada %s.\nLangkah berikutnya: masukkan kode OTP di halaman "
+                   "aktivasi atau buka tautan\ndi atas, lalu buat kata sandi "
+                   "Anda. Jika kode kedaluwarsa, minta kode baru.\n\n",
+              exp_wib);
+    sb_puts(&id, "Jangan berikan kode ini kepada siapa pun, termasuk petugas "
+                 "OSS.\nJika Anda tidak merasa mendaftar, abaikan pesan ini.\n\n"
+                 "Hormat kami,\nLembaga OSS\n");
+    sb_printf(&en, "Dear %s,\n\n", name && *name ? name : "business owner");
+    sb_printf(&en, "On %s we issued an activation code for your OSS account "
+                   "(account number %s).\n\n",
+              issued_utc, account);
+    sb_printf(&en, "Your OTP code: %s\n\n", a->otp);
+    sb_puts(&en, "Or open this activation link:\n");
+    sb_printf(&en, "%s\n\n", a->link);
+    sb_printf(&en, "The code and the link work once and expire at %s.\n"
+                   "Next step: enter the OTP on the activation page or open "
+                   "the link above,\nthen set your password. If the code has "
+                   "expired, ask for a new one.\n\n",
+              exp_utc);
+    sb_puts(&en, "Never give this code to anyone, OSS staff included.\n"
+                 "If you did not register, please ignore this message.\n\n"
+                 "Regards,\nOSS Agency\n");
+    if (id.oom || en.oom) {
+        if (id.p)
+            OPENSSL_cleanse(id.p, id.len);
+        if (en.p)
+            OPENSSL_cleanse(en.p, en.len);
+        free(id.p);
+        free(en.p);
+        return -1;
+    }
+    *id_out = id.p;
+    *en_out = en.p;
+    return 0;
+}
+
+static void
+wipe(char *s)
+{
+    if (s) {
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+    }
+}
+
+oss_code_t
+oss_mail_compose_activation(const oss_mail_t *m, const oss_activation_msg_t *a,
+                            char **out, size_t *len, oss_err_t *err)
+{
+    *out = NULL;
+    *len = 0;
+    oss_code_t rc = check_headers(m, err);
+    if (rc)
+        return rc;
+    char *name = clean_name(m->name && *m->name ? m->name : NULL);
+    char *id = NULL, *en = NULL;
+    if (!name || activation_texts(a, name, &id, &en)) {
+        free(name);
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
     }
-    *out = b.p;
-    *len = b.len;
+    rc = compose_parts(m, "Kode aktivasi akun OSS / OSS account activation "
+                          "code",
+                       id, en, out, len, err);
+    wipe(id);
+    wipe(en);
+    free(name);
+    return rc;
+}
+
+oss_code_t
+oss_whatsapp_compose(const oss_mail_t *m, const oss_activation_msg_t *a,
+                     char **out, size_t *len, oss_err_t *err)
+{
+    *out = NULL;
+    *len = 0;
+    char *name = clean_name(m->name && *m->name ? m->name : NULL);
+    char *id = NULL, *en = NULL;
+    if (!name || activation_texts(a, name, &id, &en)) {
+        free(name);
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    }
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "message_id",
+                          m->event_id, "to", m->to ? m->to : "", "channel",
+                          "whatsapp", "type", "activation", "text", "id", id,
+                          "en", en);
+    wipe(id);
+    wipe(en);
+    free(name);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o); /* jansson does not wipe: the strings live until freed */
+    if (!s)
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    *out = s;
+    *len = strlen(s);
     return OSS_OK;
 }
 
@@ -271,20 +430,109 @@ read_cb(char *dst, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+/* The server's last reply line, kept by the debug callback: curl's verbose
+ * channel is switched on only to feed this callback (nothing is printed);
+ * what the client sends (HEADER_OUT: MAIL FROM, RCPT TO, the message) is
+ * never looked at. */
+typedef struct reply {
+    char line[OSS_REPLY_TEXT_MAX];
+    int http;       /* keep the status line, not the last header */
+} reply_t;
+
+void
+oss_reply_scrub(const char *in, size_t n, char *out, size_t cap)
+{
+    size_t o = 0, i = 0;
+    if (cap == 0)
+        return;
+    while (i < n && o + 1 < cap) {
+        /* a word (up to a space) holding '@' is an address: replaced */
+        size_t j = i;
+        while (j < n && in[j] != ' ' && in[j] != '\t')
+            j++;
+        int addr = memchr(in + i, '@', j - i) != NULL;
+        if (addr) {
+            const char *r = "[address]";
+            for (; *r && o + 1 < cap; r++)
+                out[o++] = *r;
+        } else {
+            for (size_t k = i; k < j && o + 1 < cap; k++) {
+                unsigned char c = (unsigned char)in[k];
+                out[o++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+            }
+        }
+        for (i = j; i < n && (in[i] == ' ' || in[i] == '\t') && o + 1 < cap; i++)
+            out[o++] = ' ';
+    }
+    out[o] = '\0';
+}
+
+static int
+debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *ud)
+{
+    (void)h;
+    reply_t *r = ud;
+    if (type != CURLINFO_HEADER_IN || size == 0)
+        return 0;
+    /* the last complete line of the chunk (a multi-line reply ends with
+     * its final line) */
+    size_t end = size;
+    while (end > 0 && (data[end - 1] == '\n' || data[end - 1] == '\r'))
+        end--;
+    if (end == 0)
+        return 0;
+    size_t start = end;
+    while (start > 0 && data[start - 1] != '\n')
+        start--;
+    if (r->http) {
+        /* "HTTP/1.1 202 Accepted": keep "202 Accepted" */
+        if (end - start < 9 || memcmp(data + start, "HTTP/", 5) != 0)
+            return 0;
+        const char *sp = memchr(data + start, ' ', end - start);
+        if (!sp)
+            return 0;
+        start = (size_t)(sp + 1 - data);
+    }
+    oss_reply_scrub(data + start, end - start, r->line, sizeof r->line);
+    return 0;
+}
+
+static void
+watch_replies(CURL *c, reply_t *r)
+{
+    r->line[0] = '\0';
+    curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, debug_cb);
+    curl_easy_setopt(c, CURLOPT_DEBUGDATA, r);
+    curl_easy_setopt(c, CURLOPT_VERBOSE, 1L); /* to the callback only */
+}
+
+static void
+unwatch_replies(CURL *c)
+{
+    curl_easy_setopt(c, CURLOPT_VERBOSE, 0L);
+    curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, NULL);
+    curl_easy_setopt(c, CURLOPT_DEBUGDATA, NULL);
+}
+
 oss_code_t
-oss_mail_send(void *curl, const char *url, const char *from_addr,
-              const char *to_addr, const char *msg, size_t len,
-              long *smtp_code, oss_err_t *err)
+oss_mail_send_reply(void *curl, const char *url, const char *from_addr,
+                    const char *to_addr, const char *msg, size_t len,
+                    long *smtp_code, char *reply_text, size_t reply_cap,
+                    oss_err_t *err)
 {
     CURL *c = curl;
     struct curl_slist *rcpt = NULL;
     char to[512];
     oss_code_t rc = OSS_OK;
+    reply_t rep;
     *smtp_code = 0;
+    if (reply_text && reply_cap)
+        reply_text[0] = '\0';
     snprintf(to, sizeof to, "<%s>", to_addr);
     if (!(rcpt = curl_slist_append(NULL, to)))
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
     reader_t r = {msg, len};
+    memset(&rep, 0, sizeof rep);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_MAIL_FROM, from_addr);
     curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
@@ -295,9 +543,12 @@ oss_mail_send(void *curl, const char *url, const char *from_addr,
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_VERBOSE, 0L); /* verbose output names addresses */
+    watch_replies(c, &rep);
     CURLcode cc = curl_easy_perform(c);
+    unwatch_replies(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, smtp_code);
+    if (reply_text && reply_cap)
+        snprintf(reply_text, reply_cap, "%s", rep.line);
     if (cc != CURLE_OK) {
         /* the error text of curl_easy_strerror names no address */
         if (*smtp_code >= 500 && *smtp_code < 600)
@@ -311,6 +562,78 @@ oss_mail_send(void *curl, const char *url, const char *from_addr,
                              curl_easy_strerror(cc), *smtp_code);
     }
     curl_easy_setopt(c, CURLOPT_MAIL_RCPT, NULL);
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 0L);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, NULL);
+    curl_easy_setopt(c, CURLOPT_READDATA, NULL);
     curl_slist_free_all(rcpt);
+    return rc;
+}
+
+oss_code_t
+oss_mail_send(void *curl, const char *url, const char *from_addr,
+              const char *to_addr, const char *msg, size_t len,
+              long *smtp_code, oss_err_t *err)
+{
+    return oss_mail_send_reply(curl, url, from_addr, to_addr, msg, len,
+                               smtp_code, NULL, 0, err);
+}
+
+static size_t
+discard_cb(char *p, size_t size, size_t nmemb, void *ud)
+{
+    (void)p;
+    (void)ud;
+    return size * nmemb;
+}
+
+oss_code_t
+oss_http_post_json(void *curl, const char *url, const char *body, size_t len,
+                   long *status, char *reply_text, size_t reply_cap,
+                   oss_err_t *err)
+{
+    CURL *c = curl_easy_init();
+    (void)curl;
+    reply_t rep;
+    oss_code_t rc = OSS_OK;
+    struct curl_slist *hdr = NULL;
+    *status = 0;
+    if (reply_text && reply_cap)
+        reply_text[0] = '\0';
+    if (!c || !(hdr = curl_slist_append(NULL, "Content-Type: application/json"))) {
+        if (c)
+            curl_easy_cleanup(c);
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    }
+    memset(&rep, 0, sizeof rep);
+    rep.http = 1;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_cb);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    watch_replies(c, &rep);
+    CURLcode cc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    if (reply_text && reply_cap)
+        snprintf(reply_text, reply_cap, "%s", rep.line);
+    if (cc != CURLE_OK)
+        rc = oss_err_set(err, OSS_EUNAVAIL, "could not reach the gateway: %s",
+                         curl_easy_strerror(cc));
+    else if (*status >= 200 && *status < 300)
+        rc = OSS_OK;
+    else if (*status >= 400 && *status < 500 && *status != 408 &&
+             *status != 429)
+        rc = oss_err_set(err, OSS_EINVAL,
+                         "gateway refused the message permanently (HTTP %ld)",
+                         *status);
+    else
+        rc = oss_err_set(err, OSS_EUNAVAIL, "gateway unavailable (HTTP %ld)",
+                         *status);
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(c);
     return rc;
 }

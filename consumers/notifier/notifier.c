@@ -17,7 +17,11 @@
 #include "bus/bus.h"
 #include "crypto/crypto.h"
 #include "log/log.h"
+#include "journal/journal.h"
 #include "oss/v1/account.pb-c.h"
+#include "oss/v1/lifecycle.pb-c.h"
+
+#include <jansson.h>
 
 #define MAX_PARTS 256
 #define OFFSET_FLUSH_MS 1000
@@ -32,6 +36,7 @@ typedef struct notifier {
     volatile sig_atomic_t *stop;
     oss_keyring_t master, bus;
     PGconn *pg;
+    oss_journal_t *journal;   /* outcome events, account streams */
     CURL *curl;
     rd_kafka_t *rk;
     char topic[256];
@@ -169,13 +174,14 @@ offsets_flush(notifier_t *n, oss_err_t *err)
 
 typedef enum { LEDGER_SEND, LEDGER_DONE } ledger_t;
 
-/* Records (event, email) as 'sending' unless a row exists; *resend = 1 when
- * an earlier attempt was interrupted. */
+/* Records (event, channel) as 'sending' unless a row exists; *what says
+ * whether to send, *attempts how many attempts were made before. */
 static oss_code_t
-ledger_begin(notifier_t *n, const char *event_id, const char *stream_id,
-             ledger_t *what, int *attempts, oss_err_t *err)
+ledger_begin(notifier_t *n, const char *event_id, const char *channel,
+             const char *stream_id, ledger_t *what, int *attempts,
+             oss_err_t *err)
 {
-    const char *p[3] = {event_id, OSS_NOTIFIER_CHANNEL_EMAIL, stream_id};
+    const char *p[3] = {event_id, channel, stream_id};
     if (pg_cmd(n,
                "INSERT INTO oss.notifications (event_id, channel, status, "
                "stream_id) VALUES ($1::uuid, $2, 'sending', $3) "
@@ -201,11 +207,10 @@ ledger_begin(notifier_t *n, const char *event_id, const char *stream_id,
 
 /* status NULL = keep the status; count = 1 adds one attempt. */
 static oss_code_t
-ledger_update(notifier_t *n, const char *event_id, const char *status,
-              const char *error, int count, oss_err_t *err)
+ledger_update(notifier_t *n, const char *event_id, const char *channel,
+              const char *status, const char *error, int count, oss_err_t *err)
 {
-    const char *p[5] = {event_id, OSS_NOTIFIER_CHANNEL_EMAIL, status, error,
-                        count ? "1" : "0"};
+    const char *p[5] = {event_id, channel, status, error, count ? "1" : "0"};
     return pg_cmd(n,
                   "UPDATE oss.notifications SET "
                   "status = coalesce($3, status), "
@@ -216,10 +221,10 @@ ledger_update(notifier_t *n, const char *event_id, const char *status,
 }
 
 static oss_code_t
-ledger_set(notifier_t *n, const char *event_id, const char *status,
-           const char *error, oss_err_t *err)
+ledger_set(notifier_t *n, const char *event_id, const char *channel,
+           const char *status, const char *error, oss_err_t *err)
 {
-    return ledger_update(n, event_id, status, error, 0, err);
+    return ledger_update(n, event_id, channel, status, error, 0, err);
 }
 
 /* The subject's data key: OSS_ENOTFOUND when shredded. */
@@ -273,6 +278,46 @@ wipe_free(char *s)
     }
 }
 
+/* ---- outcome events ------------------------------------------------------ */
+
+static oss_code_t
+journal_ensure(notifier_t *n, oss_err_t *err)
+{
+    if (n->journal)
+        return oss_journal_ping(n->journal, err);
+    return oss_journal_open(oss_config_str(n->cfg, "pg.url"), &n->journal, err);
+}
+
+/* Appends o, retrying while the journal is unavailable (at least once even
+ * when stopping: an outcome of a message already handed over should not be
+ * lost). 0 when appended or refused for good (logged), -1 when stopping
+ * first. */
+static int
+outcome(notifier_t *n, const oss_outcome_t *o)
+{
+    oss_err_t err = {0};
+    for (int k = 0;; k++) {
+        oss_err_clear(&err);
+        oss_code_t rc = journal_ensure(n, &err);
+        if (rc == OSS_OK)
+            rc = oss_notifier_outcome_append(n->journal, o, &err);
+        if (rc == OSS_OK)
+            return 0;
+        if (rc != OSS_EUNAVAIL) {
+            oss_error("delivery outcome not recorded: event=%s channel=%s: %s",
+                      o->cause_event_id, o->channel, err.msg);
+            return 0;
+        }
+        if (*n->stop)
+            return -1;
+        if (k == 0 || k % 10 == 0)
+            oss_warn("could not record a delivery outcome (will retry): "
+                     "event=%s: %s",
+                     o->cause_event_id, err.msg);
+        nap(n, k < 5 ? 1000 : 5000);
+    }
+}
+
 /* ---- one event ----------------------------------------------------------- */
 
 /* 1 when s is a UUID in text form (what the uuid casts below accept). */
@@ -292,29 +337,351 @@ uuid_ok(const char *s)
     return 1;
 }
 
-/* Handles one AccountRegistered event until it is sent, skipped or failed
- * for good; returns OSS_OK then, or non-zero when asked to stop first. */
+#define ACCOUNT_REGISTERED "oss.v1.AccountRegistered"
+#define ACTIVATION_ISSUED "oss.v1.ActivationIssued"
+
+/* One message to deliver: what the event asks for. */
+typedef struct job {
+    const oss_event_t *ev;
+    const char *what;                 /* "registration" | "activation" */
+    char channel[16];
+    char account_id[OSS_ID_MAX];
+    Oss__V1__AccountRegistered *reg;  /* registration */
+    Oss__V1__ActivationIssued *act;   /* activation */
+} job_t;
+
+static void
+job_clear(job_t *j)
+{
+    if (j->reg)
+        oss__v1__account_registered__free_unpacked(j->reg, NULL);
+    if (j->act)
+        oss__v1__activation_issued__free_unpacked(j->act, NULL);
+    memset(j, 0, sizeof *j);
+}
+
+/* Fills j from ev; 0, or -1 when the event is malformed (nothing to retry:
+ * a well-formed event cannot become one). */
+static int
+job_init(job_t *j, const oss_event_t *ev)
+{
+    memset(j, 0, sizeof *j);
+    j->ev = ev;
+    if (!uuid_ok(ev->event_id))
+        return -1;
+    if (strncmp(ev->stream_id, "account-", 8) == 0)
+        snprintf(j->account_id, sizeof j->account_id, "%s", ev->stream_id + 8);
+    if (strcmp(ev->payload_type, ACTIVATION_ISSUED) == 0) {
+        j->what = "activation";
+        j->act = oss__v1__activation_issued__unpack(NULL, ev->payload_len,
+                                                    ev->payload);
+        if (!j->act || !uuid_ok(j->act->delivery_id) || !j->account_id[0] ||
+            (strcmp(j->act->channel, OSS_NOTIFIER_CHANNEL_EMAIL) != 0 &&
+             strcmp(j->act->channel, OSS_NOTIFIER_CHANNEL_WHATSAPP) != 0))
+            return -1;
+        snprintf(j->channel, sizeof j->channel, "%s", j->act->channel);
+        return 0;
+    }
+    j->what = "registration";
+    snprintf(j->channel, sizeof j->channel, "%s", OSS_NOTIFIER_CHANNEL_EMAIL);
+    j->reg = oss__v1__account_registered__unpack(NULL, ev->payload_len,
+                                                 ev->payload);
+    if (!j->reg || !uuid_ok(j->reg->subject_id))
+        return -1;
+    if (j->reg->account_id && *j->reg->account_id)
+        snprintf(j->account_id, sizeof j->account_id, "%s", j->reg->account_id);
+    return 0;
+}
+
+/* A built message: recipient and body are personal/secret (wiped). */
+typedef struct built {
+    char *to;
+    char *msg;
+    size_t len;
+    char delivery_id[OSS_UUID_STR]; /* activation: the row to delete */
+} built_t;
+
+static void
+built_clear(built_t *b)
+{
+    wipe_free(b->to);
+    if (b->msg) {
+        OPENSSL_cleanse(b->msg, b->len);
+        free(b->msg);
+    }
+    memset(b, 0, sizeof *b);
+}
+
+/* The registration mail. OSS_ENOTFOUND: subject shredded (skip);
+ * OSS_EUNAVAIL: retry; other: failed for good (reason in err). */
+static oss_code_t
+build_registration(notifier_t *n, job_t *j, built_t *b, oss_err_t *err)
+{
+    oss_data_key_t dk;
+    oss_code_t rc = subject_key(n, j->reg->subject_id, &dk, err);
+    if (rc == OSS_ENOTFOUND || rc == OSS_EUNAVAIL)
+        return rc;
+    if (rc) {
+        oss_err_set(err, rc, "data key unwrap failed");
+        return OSS_ECORRUPT;
+    }
+    char *email = unseal(&dk, "email", j->reg->email);
+    char *name = unseal(&dk, "name", j->reg->name);
+    OPENSSL_cleanse(&dk, sizeof dk);
+    if (!email) {
+        wipe_free(name);
+        return oss_err_set(err, OSS_ECORRUPT, "e-mail not unsealable");
+    }
+    oss_mail_t m = {.event_id = j->ev->event_id,
+                    .from = oss_config_str(n->cfg, "notifier.from"),
+                    .to = email,
+                    .name = name,
+                    .account_id = j->reg->account_id,
+                    .date_us = now_us()};
+    rc = oss_mail_compose(&m, &b->msg, &b->len, err);
+    wipe_free(name);
+    if (rc) {
+        wipe_free(email);
+        return rc == OSS_ENOMEM ? OSS_EUNAVAIL : rc;
+    }
+    b->to = email;
+    return OSS_OK;
+}
+
+/* The AccountRegistered of an account stream (the address and the name),
+ * unsealed with dk: new strings in *to (e-mail or phone per channel) and
+ * *name, caller wipes. */
+static oss_code_t
+account_contact(notifier_t *n, const char *stream_id, const char *channel,
+                const oss_data_key_t *dk, char **to, char **name,
+                oss_err_t *err)
+{
+    oss_event_list_t list = {0};
+    *to = *name = NULL;
+    oss_code_t rc = journal_ensure(n, err);
+    if (rc == OSS_OK)
+        rc = oss_journal_load(n->journal, stream_id, &list, err);
+    if (rc) {
+        oss_event_list_free(&list);
+        return OSS_EUNAVAIL;
+    }
+    rc = oss_err_set(err, OSS_ENOTFOUND, "the account has no registration");
+    for (size_t i = 0; i < list.len; i++) {
+        if (strcmp(list.items[i].payload_type, ACCOUNT_REGISTERED) != 0)
+            continue;
+        Oss__V1__AccountRegistered *a = oss__v1__account_registered__unpack(
+            NULL, list.items[i].payload_len, list.items[i].payload);
+        if (!a) {
+            rc = oss_err_set(err, OSS_ECORRUPT, "undecodable registration");
+            break;
+        }
+        int wa = strcmp(channel, OSS_NOTIFIER_CHANNEL_WHATSAPP) == 0;
+        if (strcmp(a->subject_id, dk->subject_id) != 0) {
+            rc = oss_err_set(err, OSS_ECORRUPT,
+                             "delivery subject differs from the account's");
+        } else {
+            *to = unseal(dk, wa ? "phone" : "email", wa ? a->phone : a->email);
+            *name = unseal(dk, "name", a->name);
+            rc = *to ? OSS_OK
+                     : oss_err_set(err, OSS_ECORRUPT, "%s not unsealable",
+                                   wa ? "phone" : "e-mail");
+        }
+        oss__v1__account_registered__free_unpacked(a, NULL);
+        break;
+    }
+    oss_event_list_free(&list);
+    return rc;
+}
+
+static int
+hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* The activation message, from the sealed row of oss.deliveries (the
+ * contract of infra/sql/040_credentials.sql: nonce(12) || ciphertext || tag
+ * under the subject's data key, field "delivery|<delivery_id>", plaintext
+ * {"otp": "...", "token": "..."}). OSS_ENOTFOUND (not sent, reason in err):
+ * no row (superseded by a resend, used or purged), expired, or the subject
+ * erased; OSS_EUNAVAIL: retry; other: failed for good. */
+static oss_code_t
+build_activation(notifier_t *n, job_t *j, built_t *b, oss_err_t *err)
+{
+    const char *p[1] = {j->act->delivery_id};
+    PGresult *r = pg_exec(n,
+                          "SELECT subject_id::text, encode(sealed_secret, "
+                          "'hex'), (extract(epoch FROM expires_at) * 1e6)"
+                          "::int8, expires_at < now() FROM oss.deliveries "
+                          "WHERE delivery_id = $1::uuid",
+                          1, p, 0, err);
+    if (!r)
+        return OSS_EUNAVAIL;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return oss_err_set(err, OSS_ENOTFOUND,
+                           "no sealed code left (superseded by a resend, "
+                           "already used or expired)");
+    }
+    snprintf(b->delivery_id, sizeof b->delivery_id, "%s", j->act->delivery_id);
+    if (*PQgetvalue(r, 0, 3) == 't') {
+        PQclear(r);
+        return oss_err_set(err, OSS_ENOTFOUND, "the code expired before it "
+                                               "could be delivered");
+    }
+    char subject[OSS_UUID_STR];
+    snprintf(subject, sizeof subject, "%s", PQgetvalue(r, 0, 0));
+    int64_t expires_us = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+    const char *hx = PQgetvalue(r, 0, 1);
+    size_t hl = strlen(hx), sl = hl / 2;
+    uint8_t *sealed = malloc(sl ? sl : 1);
+    if (!sealed) {
+        PQclear(r);
+        return oss_err_set(err, OSS_EUNAVAIL, "out of memory");
+    }
+    for (size_t i = 0; i < sl; i++)
+        sealed[i] = (uint8_t)(hexval(hx[2 * i]) << 4 | hexval(hx[2 * i + 1]));
+    PQclear(r);
+    oss_code_t rc;
+    oss_data_key_t dk;
+    char *plain = NULL, *to = NULL, *name = NULL;
+    size_t plen = 0;
+    json_t *js = NULL;
+    if ((rc = subject_key(n, subject, &dk, err)) != OSS_OK) {
+        if (rc != OSS_ENOTFOUND && rc != OSS_EUNAVAIL)
+            rc = oss_err_set(err, OSS_ECORRUPT, "data key unwrap failed");
+        else if (rc == OSS_ENOTFOUND)
+            oss_err_set(err, OSS_ENOTFOUND, "the subject's data was erased");
+        goto done;
+    }
+    char field[64];
+    snprintf(field, sizeof field, "delivery|%s", j->act->delivery_id);
+    if (sl < 12 + 16 ||
+        oss_open(&dk, field, sealed, sealed + 12, sl - 12, &plain, &plen,
+                 NULL) != OSS_OK) {
+        rc = oss_err_set(err, OSS_ECORRUPT, "the sealed code does not open");
+        goto done;
+    }
+    js = json_loadb(plain, plen, 0, NULL);
+    const char *otp = js ? json_string_value(json_object_get(js, "otp")) : NULL;
+    const char *token =
+        js ? json_string_value(json_object_get(js, "token")) : NULL;
+    if (!otp || !token) {
+        rc = oss_err_set(err, OSS_ECORRUPT, "the sealed code is malformed");
+        goto done;
+    }
+    rc = account_contact(n, j->ev->stream_id, j->channel, &dk, &to, &name, err);
+    if (rc)
+        goto done;
+    char *link = NULL;
+    const char *base = oss_config_str(n->cfg, "notifier.activation_url");
+    size_t ll = strlen(base) + strlen(j->account_id) + strlen(token) + 32;
+    if (!(link = malloc(ll))) {
+        rc = oss_err_set(err, OSS_EUNAVAIL, "out of memory");
+        goto done;
+    }
+    snprintf(link, ll, "%s%saccount=%s&token=%s", base,
+             strchr(base, '?') ? "&" : "?", j->account_id, token);
+    oss_activation_msg_t am = {.account_id = j->account_id,
+                               .otp = otp,
+                               .link = link,
+                               .issued_at_us = j->ev->occurred_at_us
+                                                   ? j->ev->occurred_at_us
+                                                   : now_us(),
+                               .expires_at_us = j->act->expires_at_us
+                                                    ? j->act->expires_at_us
+                                                    : expires_us};
+    oss_mail_t m = {.event_id = j->ev->event_id,
+                    .from = oss_config_str(n->cfg, "notifier.from"),
+                    .to = to,
+                    .name = name,
+                    .account_id = j->account_id,
+                    .date_us = now_us()};
+    if (strcmp(j->channel, OSS_NOTIFIER_CHANNEL_WHATSAPP) == 0)
+        rc = oss_whatsapp_compose(&m, &am, &b->msg, &b->len, err);
+    else
+        rc = oss_mail_compose_activation(&m, &am, &b->msg, &b->len, err);
+    wipe_free(link);
+    if (rc == OSS_ENOMEM)
+        rc = OSS_EUNAVAIL;
+    if (rc == OSS_OK) {
+        b->to = to;
+        to = NULL;
+    }
+done:
+    OPENSSL_cleanse(&dk, sizeof dk);
+    OPENSSL_cleanse(sealed, sl);
+    free(sealed);
+    if (js) {
+        /* jansson keeps its own copies: wipe them before freeing */
+        json_t *v;
+        const char *k;
+        json_object_foreach(js, k, v) if (json_is_string(v))
+            OPENSSL_cleanse((char *)json_string_value(v),
+                            json_string_length(v));
+        json_decref(js);
+    }
+    if (plain) {
+        OPENSSL_cleanse(plain, plen);
+        free(plain);
+    }
+    wipe_free(to);
+    wipe_free(name);
+    return rc;
+}
+
+/* The sealed row is of no further use once handed over (or given up). */
+static void
+delivery_row_delete(notifier_t *n, const char *delivery_id)
+{
+    if (!delivery_id[0])
+        return;
+    oss_err_t err = {0};
+    const char *p[1] = {delivery_id};
+    if (pg_cmd(n, "DELETE FROM oss.deliveries WHERE delivery_id = $1::uuid",
+               1, p, &err))
+        oss_warn("could not delete a delivered code's row (it expires "
+                 "anyway): delivery=%s: %s",
+                 delivery_id, err.msg);
+}
+
+/* Handles one event (AccountRegistered or ActivationIssued) until its
+ * message is sent, skipped or failed for good; returns OSS_OK then, or
+ * non-zero when asked to stop first (or the lock was lost). Each attempt's
+ * outcome is an event on the account's delivery stream. */
 static oss_code_t
 deliver(notifier_t *n, const oss_event_t *ev, const char *via)
 {
     oss_err_t err = {0};
-    int64_t backoff_ms = 1000, max_ms = oss_config_int(n->cfg, "notifier.retry_max_s") * 1000;
-    Oss__V1__AccountRegistered *a =
-        oss__v1__account_registered__unpack(NULL, ev->payload_len, ev->payload);
-    if (!a || !uuid_ok(ev->event_id) || !uuid_ok(a->subject_id)) {
-        /* nothing to retry: a well-formed event cannot become one */
-        oss_warn("ignored a malformed AccountRegistered (payload, event id or "
+    int64_t backoff_ms = 1000,
+            max_ms = oss_config_int(n->cfg, "notifier.retry_max_s") * 1000;
+    job_t j;
+    if (job_init(&j, ev)) {
+        oss_warn("ignored a malformed %s (payload, event id, channel or "
                  "subject id): event=%s stream=%s",
+                 ev->payload_type[0] ? ev->payload_type : "event",
                  ev->event_id, ev->stream_id);
-        if (a)
-            oss__v1__account_registered__free_unpacked(a, NULL);
+        job_clear(&j);
         return OSS_OK;
     }
+    const char *ch = j.channel;
+    oss_outcome_t o = {.account_id = j.account_id,
+                       .cause_event_id = ev->event_id,
+                       .correlation_id = ev->correlation_id,
+                       .channel = ch,
+                       .what = j.what,
+                       .trigger_type = j.act ? ACTIVATION_ISSUED
+                                             : ACCOUNT_REGISTERED};
+    int has_stream = j.account_id[0] != '\0';
     oss_code_t result = OSS_OK;
     for (int attempt = 0;; attempt++) {
         if (attempt) {
-            oss_warn("delivery failed, retrying in %" PRId64 " ms: event=%s: %s",
-                     backoff_ms, ev->event_id, err.msg);
+            oss_warn("delivery failed, retrying in %" PRId64 " ms: event=%s "
+                     "channel=%s: %s",
+                     backoff_ms, ev->event_id, ch, err.msg);
             nap(n, backoff_ms);
             backoff_ms = backoff_ms * 2 > max_ms ? max_ms : backoff_ms * 2;
         }
@@ -323,12 +690,14 @@ deliver(notifier_t *n, const oss_event_t *ev, const char *via)
             break;
         }
         oss_err_clear(&err);
-        ledger_t what;
+        ledger_t what = LEDGER_DONE;
         int attempts = 0;
-        if (ledger_begin(n, ev->event_id, ev->stream_id, &what, &attempts, &err))
+        if (ledger_begin(n, ev->event_id, ch, ev->stream_id, &what, &attempts,
+                         &err))
             continue;
         if (what == LEDGER_DONE) {
-            oss_info("already handled, not sent again: event=%s", ev->event_id);
+            oss_info("already handled, not sent again: event=%s channel=%s",
+                     ev->event_id, ch);
             break;
         }
         if (!n->locked) { /* the session was re-established: lock lost */
@@ -339,91 +708,139 @@ deliver(notifier_t *n, const oss_event_t *ev, const char *via)
             oss_info("resending after an interrupted or failed attempt "
                      "(same Message-ID): event=%s attempts=%d",
                      ev->event_id, attempts);
-        oss_data_key_t dk;
-        oss_code_t rc = subject_key(n, a->subject_id, &dk, &err);
-        if (rc == OSS_ENOTFOUND) {
-            if (ledger_set(n, ev->event_id, "skipped", "subject data key shredded",
-                           &err))
-                continue;
-            n->skipped++;
-            oss_debug("no mail: subject shredded: event=%s stream=%s",
-                      ev->event_id, ev->stream_id);
-            break;
+        if (attempts == 0 && attempt == 0 && has_stream) {
+            o.kind = OSS_OUTCOME_QUEUED;
+            o.attempt = 0;
+            if (outcome(n, &o)) {
+                result = OSS_EUNAVAIL;
+                break;
+            }
         }
-        if (rc == OSS_EUNAVAIL)
+        built_t b;
+        memset(&b, 0, sizeof b);
+        oss_code_t rc = j.act ? build_activation(n, &j, &b, &err)
+                              : build_registration(n, &j, &b, &err);
+        if (rc == OSS_EUNAVAIL) {
+            built_clear(&b);
             continue;
-        if (rc) {
-            oss_error("could not unwrap the subject's data key: event=%s: %s",
-                      ev->event_id, err.msg);
-            ledger_set(n, ev->event_id, "failed", "data key unwrap failed", &err);
-            break;
         }
-        char *email = unseal(&dk, "email", a->email);
-        char *name = unseal(&dk, "name", a->name);
-        OPENSSL_cleanse(&dk, sizeof dk);
-        if (!email) {
-            wipe_free(name);
-            oss_error("could not unseal the e-mail address: event=%s",
-                      ev->event_id);
-            ledger_set(n, ev->event_id, "failed", "e-mail not unsealable", &err);
-            break;
-        }
-        oss_mail_t m = {.event_id = ev->event_id,
-                        .from = oss_config_str(n->cfg, "notifier.from"),
-                        .to = email,
-                        .name = name,
-                        .account_id = a->account_id,
-                        .date_us = now_us()};
-        char *msg = NULL;
-        size_t len = 0;
-        rc = oss_mail_compose(&m, &msg, &len, &err);
-        wipe_free(name);
-        if (rc) {
-            wipe_free(email);
-            oss_error("could not compose mail: event=%s: %s", ev->event_id,
-                      err.msg);
-            ledger_set(n, ev->event_id, "failed", err.msg, &err);
+        if (rc == OSS_ENOTFOUND || rc) {
+            int skip = rc == OSS_ENOTFOUND;
+            char reason[sizeof err.msg];
+            snprintf(reason, sizeof reason, "%s", err.msg);
+            if (ledger_set(n, ev->event_id, ch, skip ? "skipped" : "failed",
+                           reason, &err)) {
+                built_clear(&b);
+                continue;
+            }
+            if (skip && j.reg) {
+                n->skipped++;
+                oss_debug("no mail: subject shredded: event=%s stream=%s",
+                          ev->event_id, ev->stream_id);
+            } else {
+                if (skip)
+                    n->skipped++;
+                if (skip)
+                    oss_info("%s not sent: event=%s channel=%s: %s", j.what,
+                             ev->event_id, ch, reason);
+                else
+                    oss_error("%s not sent: event=%s channel=%s: %s", j.what,
+                              ev->event_id, ch, reason);
+                if (has_stream) {
+                    o.kind = OSS_OUTCOME_FAILED;
+                    o.attempt = attempts;
+                    o.reply_code = 0;
+                    o.reason = reason;
+                    outcome(n, &o);
+                }
+                delivery_row_delete(n, b.delivery_id);
+            }
+            built_clear(&b);
             break;
         }
         /* count the attempt BEFORE handing the message over */
-        if (ledger_update(n, ev->event_id, NULL, NULL, 1, &err)) {
-            wipe_free(email);
-            wipe_free(msg);
+        if (ledger_update(n, ev->event_id, ch, NULL, NULL, 1, &err)) {
+            built_clear(&b);
             continue;
         }
+        int this_attempt = attempts + 1;
         if (!n->locked) {
-            wipe_free(email);
-            wipe_free(msg);
+            built_clear(&b);
             result = OSS_EUNAVAIL;
             break;
         }
         long code = 0;
-        rc = oss_mail_send(n->curl, oss_config_str(n->cfg, "notifier.smtp_url"),
-                           n->from_addr, email, msg, len, &code, &err);
-        wipe_free(email);
-        wipe_free(msg);
-        if (rc == OSS_EINVAL) {
-            oss_error("mail refused permanently: event=%s: %s", ev->event_id,
-                      err.msg);
-            ledger_set(n, ev->event_id, "failed", err.msg, &err);
-            break;
-        }
+        char reply[OSS_REPLY_TEXT_MAX];
+        if (strcmp(ch, OSS_NOTIFIER_CHANNEL_WHATSAPP) == 0)
+            rc = oss_http_post_json(NULL,
+                                    oss_config_str(n->cfg, "notifier.whatsapp_url"),
+                                    b.msg, b.len, &code, reply, sizeof reply,
+                                    &err);
+        else
+            rc = oss_mail_send_reply(n->curl,
+                                     oss_config_str(n->cfg, "notifier.smtp_url"),
+                                     n->from_addr, b.to, b.msg, b.len, &code,
+                                     reply, sizeof reply, &err);
+        char delivery_id[OSS_UUID_STR];
+        snprintf(delivery_id, sizeof delivery_id, "%s", b.delivery_id);
+        built_clear(&b);
+        o.attempt = this_attempt;
+        o.reply_code = code;
+        o.reply_text = reply;
         if (rc) {
+            char reason[sizeof err.msg + OSS_REPLY_TEXT_MAX + 16];
+            snprintf(reason, sizeof reason, "%s%s%s", err.msg,
+                     reply[0] ? "; server said: " : "", reply);
+            o.reason = reason;
+            if (rc == OSS_EINVAL) {
+                oss_error("%s refused permanently: event=%s channel=%s: %s",
+                          j.what, ev->event_id, ch, reason);
+                if (has_stream) {
+                    o.kind = OSS_OUTCOME_FAILED;
+                    outcome(n, &o);
+                }
+                oss_err_t e2 = {0};
+                ledger_set(n, ev->event_id, ch, "failed", err.msg, &e2);
+                delivery_row_delete(n, delivery_id);
+                break;
+            }
+            if (has_stream) {
+                o.kind = OSS_OUTCOME_RETRYING;
+                o.next_attempt_at_us = now_us() + backoff_ms * 1000;
+                if (outcome(n, &o)) {
+                    result = OSS_EUNAVAIL;
+                    break;
+                }
+            }
             oss_err_t e2 = {0};
-            ledger_set(n, ev->event_id, NULL, err.msg, &e2);
+            ledger_set(n, ev->event_id, ch, NULL, err.msg, &e2);
             continue;
         }
-        /* sent: a crash before this UPDATE means one resend, same Message-ID */
+        /* handed over: the outcome first, then the ledger (a crash between
+         * the two re-sends, same Message-ID, and records attempt k+1) */
+        if (has_stream) {
+            o.kind = OSS_OUTCOME_HANDED;
+            o.reason = NULL;
+            outcome(n, &o);
+        }
         oss_err_t e2 = {0};
-        for (int k = 0; ledger_set(n, ev->event_id, "sent", NULL, &e2) && !*n->stop; k++)
+        for (int k = 0; ledger_set(n, ev->event_id, ch, "sent", NULL, &e2) &&
+                        !*n->stop;
+             k++)
             nap(n, k < 5 ? 1000 : 5000);
+        delivery_row_delete(n, delivery_id);
         n->sent++;
-        oss_info("registration mail sent: event=%s stream=%s "
-                 "message_id=<%s@oss.local> via=%s",
-                 ev->event_id, ev->stream_id, ev->event_id, via);
+        if (j.act)
+            oss_info("activation message handed over: event=%s stream=%s "
+                     "channel=%s reply=%ld message_id=<%s@oss.local> via=%s",
+                     ev->event_id, ev->stream_id, ch, code, ev->event_id, via);
+        else
+            oss_info("registration mail sent: event=%s stream=%s "
+                     "message_id=<%s@oss.local> via=%s",
+                     ev->event_id, ev->stream_id, ev->event_id, via);
         break;
     }
-    oss__v1__account_registered__free_unpacked(a, NULL);
+    job_clear(&j);
     return result;
 }
 
@@ -472,7 +889,7 @@ uuid_array(Oss__V1__AccountRegistered **as, const oss_event_t *evs, size_t k,
     return out;
 }
 
-/* Sets need[i] = 1 for each event of evs[0..k) (all AccountRegistered) that
+/* Sets need[i] = 1 for each event of evs[0..k) (account events) that
  * deliver() must handle; records 'skipped' for the new ones whose subject has
  * no data key. OSS_EUNAVAIL when PostgreSQL failed (nothing decided). */
 static oss_code_t
@@ -491,6 +908,8 @@ triage(notifier_t *n, const oss_event_t *evs, size_t k, uint8_t *need)
     }
     for (size_t i = 0; i < k; i++) {
         need[i] = 1; /* malformed ones: deliver() says why and ignores them */
+        if (strcmp(evs[i].payload_type, ACCOUNT_REGISTERED) != 0)
+            continue; /* activations: deliver() checks the ledger */
         as[i] = oss__v1__account_registered__unpack(NULL, evs[i].payload_len,
                                                     evs[i].payload);
         if (as[i] && uuid_ok(evs[i].event_id) && uuid_ok(as[i]->subject_id)) {
@@ -590,7 +1009,7 @@ done:
     return rc;
 }
 
-/* Handles evs[0..k) (AccountRegistered) in order: triage, then deliver()
+/* Handles evs[0..k) (AccountRegistered, ActivationIssued) in order: triage, then deliver()
  * each that needs it. *done = how many leading events are finished. Returns
  * OSS_OK when all are, else non-zero (stopping or lock lost). */
 static oss_code_t
@@ -629,7 +1048,7 @@ out:
 }
 
 /* Verifies and decodes one Kafka message: 1 with *ev filled (caller clears)
- * when it is an AccountRegistered, else 0 (nothing to do with it). */
+ * when it is an AccountRegistered or ActivationIssued, else 0 (nothing to do with it). */
 static int
 decode_message(notifier_t *n, const rd_kafka_message_t *msg, oss_event_t *ev)
 {
@@ -654,7 +1073,8 @@ decode_message(notifier_t *n, const rd_kafka_message_t *msg, oss_event_t *ev)
         oss_event_clear(ev);
         return 0;
     }
-    if (strcmp(ev->payload_type, "oss.v1.AccountRegistered") != 0) {
+    if (strcmp(ev->payload_type, ACCOUNT_REGISTERED) != 0 &&
+        strcmp(ev->payload_type, ACTIVATION_ISSUED) != 0) {
         oss_event_clear(ev);
         return 0;
     }
@@ -809,10 +1229,11 @@ sweep(notifier_t *n)
         "j.correlation_id, j.payload, "
         "j.recorded_at > now() - make_interval(secs => $3::int), "
         "EXISTS (SELECT 1 FROM oss.notifications x WHERE "
-        "x.event_id = j.event_id AND x.channel = 'email' "
-        "AND x.status <> 'sending') "
+        "x.event_id = j.event_id AND x.status <> 'sending'), j.payload_type, "
+        "(extract(epoch FROM j.occurred_at) * 1000000)::int8 "
         "FROM oss.journal j "
-        "WHERE j.payload_type = 'oss.v1.AccountRegistered' "
+        "WHERE j.payload_type IN ('oss.v1.AccountRegistered', "
+        "'oss.v1.ActivationIssued') "
         "AND (j.xid, j.position) > ($1::xid8, $2::int8) "
         "AND j.xid < (SELECT pg_snapshot_xmin(pg_current_snapshot())) "
         "ORDER BY j.xid, j.position LIMIT 1000",
@@ -843,6 +1264,9 @@ sweep(notifier_t *n)
                  PQgetlength(r, i, 3), PQgetvalue(r, i, 3));
         snprintf(ev->correlation_id, sizeof ev->correlation_id, "%.*s",
                  PQgetlength(r, i, 4), PQgetvalue(r, i, 4));
+        snprintf(ev->payload_type, sizeof ev->payload_type, "%.*s",
+                 PQgetlength(r, i, 8), PQgetvalue(r, i, 8));
+        ev->occurred_at_us = be64(PQgetvalue(r, i, 9));
         ev->payload = (uint8_t *)PQgetvalue(r, i, 5);
         ev->payload_len = (size_t)PQgetlength(r, i, 5);
         row_of[k++] = i;
@@ -1045,6 +1469,7 @@ done:
     if (n->curl)
         curl_easy_cleanup(n->curl);
     PQfinish(n->pg);
+    oss_journal_free(n->journal);
     OPENSSL_cleanse(&n->master, sizeof n->master);
     OPENSSL_cleanse(&n->bus, sizeof n->bus);
     free(n);

@@ -76,6 +76,94 @@ oss_code_t oss_mail_send(void *curl, const char *url, const char *from_addr,
                          const char *to_addr, const char *msg, size_t len,
                          long *smtp_code, oss_err_t *err);
 
+/* ---- delivery outcomes and activation messages (issue 4) ---------------- */
+
+#define OSS_NOTIFIER_CHANNEL_WHATSAPP "whatsapp"
+#define OSS_REPLY_TEXT_MAX 200
+
+/* What an activation message says besides the greeting (all borrowed; otp
+ * and link are secrets: the caller wipes them). */
+typedef struct oss_activation_msg {
+    const char *account_id;
+    const char *otp;          /* 6 digits */
+    const char *link;         /* the single-use activation link */
+    int64_t issued_at_us;     /* when the code was issued */
+    int64_t expires_at_us;
+} oss_activation_msg_t;
+
+/* The activation e-mail (same layout as oss_mail_compose: Indonesian and
+ * English parts; what happened and when, the OTP and the link, when they
+ * expire, what to do next). m->account_id is unused. Returns new in *out,
+ * caller wipes and frees. */
+oss_code_t oss_mail_compose_activation(const oss_mail_t *m,
+                                       const oss_activation_msg_t *a,
+                                       char **out, size_t *len,
+                                       oss_err_t *err);
+
+/* The activation WhatsApp message for the HTTP gateway: JSON
+ * {"message_id", "to" (m->to, E.164), "channel", "type", "text": {"id",
+ * "en"}}. Returns new in *out, caller wipes and frees. */
+oss_code_t oss_whatsapp_compose(const oss_mail_t *m,
+                                const oss_activation_msg_t *a, char **out,
+                                size_t *len, oss_err_t *err);
+
+/* oss_mail_send() that also copies the server's last reply line (e.g.
+ * "250 2.0.0 stored", "550 5.1.1 mailbox unavailable"), scrubbed of anything
+ * that looks like an address, into reply_text (may be NULL). */
+oss_code_t oss_mail_send_reply(void *curl, const char *url,
+                               const char *from_addr, const char *to_addr,
+                               const char *msg, size_t len, long *smtp_code,
+                               char *reply_text, size_t reply_cap,
+                               oss_err_t *err);
+
+/* POSTs body (JSON, borrowed) to url; *status gets the HTTP status and
+ * reply_text (may be NULL) "202 Accepted". OSS_OK on 2xx, OSS_EINVAL on a
+ * permanent refusal (4xx but 408/429), OSS_EUNAVAIL otherwise. curl is
+ * unused (a fresh handle per call). */
+oss_code_t oss_http_post_json(void *curl, const char *url, const char *body,
+                              size_t len, long *status, char *reply_text,
+                              size_t reply_cap, oss_err_t *err);
+
+/* Copies n bytes of a server reply into out (NUL-terminated), replacing
+ * every word holding '@' by "[address]" and control bytes by '?'. */
+void oss_reply_scrub(const char *in, size_t n, char *out, size_t cap);
+
+/* One delivery outcome, appended to the journal on stream
+ * "delivery-<account_id>" (type "delivery"), actor SYSTEM_JOB "notifier",
+ * causation = the triggering event, idempotency key
+ * "notifier:<event>:<channel>:<attempt>:<what>" (a restart appends nothing
+ * twice). All borrowed. */
+typedef enum oss_outcome_kind {
+    OSS_OUTCOME_QUEUED = 0,
+    OSS_OUTCOME_HANDED,
+    OSS_OUTCOME_FAILED,    /* permanent: no retry follows */
+    OSS_OUTCOME_RETRYING   /* a transient failure: DeliveryFailed (not
+                              permanent) + DeliveryRetrying */
+} oss_outcome_kind_t;
+
+typedef struct oss_outcome {
+    oss_outcome_kind_t kind;
+    const char *account_id;
+    const char *cause_event_id;   /* the triggering event (causation) */
+    const char *correlation_id;   /* of the triggering event; may be "" */
+    const char *channel;          /* "email" | "whatsapp" */
+    const char *what;             /* "registration" | "activation" */
+    const char *trigger_type;     /* payload type of the trigger */
+    int attempt;                  /* 1-based; 0 for QUEUED */
+    long reply_code;
+    const char *reply_text;       /* scrubbed; may be NULL */
+    const char *reason;           /* FAILED / RETRYING; never personal */
+    int64_t next_attempt_at_us;   /* RETRYING */
+} oss_outcome_t;
+
+struct oss_journal;
+/* Appends o's event(s) in one journal command. OSS_OK also when the key
+ * was already used (replayed); OSS_EUNAVAIL when the journal is down
+ * (retriable); other codes when the journal refused it. */
+oss_code_t oss_notifier_outcome_append(struct oss_journal *j,
+                                       const oss_outcome_t *o,
+                                       oss_err_t *err);
+
 /* Runs the notifier until *stop becomes non-zero. Returns OSS_OK after a
  * clean stop, or an error not worth retrying (unreadable key files). */
 oss_code_t oss_notifier_run(const oss_config_t *cfg,

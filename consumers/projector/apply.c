@@ -214,8 +214,9 @@ scale_name(int s)
 }
 
 /* Adds the account row of an AccountRegistered event to rows (keyed by
- * account_id, so a later event of the batch wins). Returns 0, or -1 with
- * reason set when the payload cannot be applied. */
+ * account_id, so a later event of the batch wins; its "n" counts the events
+ * of the batch applied to the row, added to accounts.apply_count). Returns 0,
+ * or -1 with reason set when the payload cannot be applied. */
 static int
 account_registered(const oss_event_t *ev, json_t *rows, char *reason,
                    size_t rlen)
@@ -232,12 +233,15 @@ account_registered(const oss_event_t *ev, json_t *rows, char *reason,
         snprintf(reason, rlen, "%s without account_id", ACCOUNT_REGISTERED);
         goto done;
     }
+    json_int_t count =
+        1 + json_integer_value(
+                json_object_get(json_object_get(rows, m->account_id), "n"));
     json_t *row = json_pack(
-        "{s:s?, s:s?, s:s, s:s?, s:s?, s:s?, s:s?, s:I, s:I}", "a",
+        "{s:s?, s:s?, s:s, s:s?, s:s?, s:s?, s:s?, s:I, s:I, s:I}", "a",
         m->account_id, "s", ev->stream_id, "sc", scale_name(m->scale), "at",
         m->actor_type, "c", m->country, "tv", m->terms_version, "sub",
         m->subject_id, "t", (json_int_t)ev->occurred_at_us, "v",
-        (json_int_t)ev->version);
+        (json_int_t)ev->version, "n", count);
     if (!row) {
         snprintf(reason, rlen, "%s holds text that is not valid UTF-8",
                  ACCOUNT_REGISTERED);
@@ -379,17 +383,18 @@ upsert_json(pj_ctx_t *c, const char *fmt, json_t *j, oss_err_t *err)
 static const char ACCOUNTS_UPSERT[] =
     "INSERT INTO %s.accounts AS a (account_id, stream_id, status, scale, "
     "actor_type, country, terms_version, subject_id, registered_at, version, "
-    "updated_at) SELECT x.a, x.s, 'registered', x.sc, coalesce(x.at, ''), "
-    "coalesce(x.c, ''), coalesce(x.tv, ''), coalesce(x.sub, ''), "
-    "timestamptz 'epoch' + x.t * interval '1 microsecond', x.v, now() "
+    "apply_count, updated_at) SELECT x.a, x.s, 'registered', x.sc, "
+    "coalesce(x.at, ''), coalesce(x.c, ''), coalesce(x.tv, ''), "
+    "coalesce(x.sub, ''), timestamptz 'epoch' + x.t * interval "
+    "'1 microsecond', x.v, x.n, now() "
     "FROM jsonb_to_recordset($1::jsonb) AS x(a text, s text, sc text, at "
-    "text, c text, tv text, sub text, t bigint, v bigint) "
+    "text, c text, tv text, sub text, t bigint, v bigint, n bigint) "
     "ON CONFLICT (account_id) DO UPDATE SET stream_id = excluded.stream_id, "
     "status = excluded.status, scale = excluded.scale, actor_type = "
     "excluded.actor_type, country = excluded.country, terms_version = "
     "excluded.terms_version, subject_id = excluded.subject_id, "
     "registered_at = excluded.registered_at, version = excluded.version, "
-    "updated_at = now()";
+    "apply_count = a.apply_count + excluded.apply_count, updated_at = now()";
 
 static const char APPLIED_UPSERT[] =
     "INSERT INTO %s.applied_streams AS a (stream_id, version) "
@@ -507,7 +512,10 @@ decide:
             continue;
         }
         int64_t v = it->ev.version;
-        if (c->force) {
+        if (c->force && v <= s->applied) {
+            /* redrive of a version marked applied when it failed; a later
+             * version goes the normal way below (gap first), so forcing
+             * never marks a version applied that was not */
             if ((rc = process(c, it, &it->ev, s, accounts, err)))
                 goto done;
             continue;
@@ -571,6 +579,75 @@ done:
     json_decref(accounts);
     json_decref(applied);
     oss_event_list_free(&gap);
+    return rc;
+}
+
+/* The version of stream_id applied in c's schema (0: none), locked. */
+static oss_code_t
+applied_version(pj_ctx_t *c, const char *stream_id, int64_t *out,
+                oss_err_t *err)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT version FROM %s.applied_streams WHERE stream_id = $1 "
+             "FOR UPDATE",
+             c->schema);
+    const char *p[1] = {stream_id};
+    PGresult *res = pj_exec(c->conn, sql, 1, p, err);
+    if (!res)
+        return err ? err->code : OSS_EINTERNAL;
+    *out = PQntuples(res) ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+    PQclear(res);
+    return OSS_OK;
+}
+
+/* One savepoint per item, released whether the item applied or was rolled
+ * back. After a failure the item is dead-lettered; its version is marked
+ * applied only when it is the stream's next one (applied + 1): that very
+ * version is now in the dead letters (`oss dlq redrive` applies it, forced),
+ * and marking it lets the stream go on. A larger version is NOT marked: the
+ * rollback also undid the gap filling (versions applied + 1 .. v - 1 from
+ * the journal), and marking v would record those as applied though they
+ * were neither applied nor dead-lettered. They stay unapplied, so the next
+ * event of the stream, the journal catch-up or the redrive fills the gap
+ * first. */
+oss_code_t
+pj_apply_each(pj_ctx_t *c, pj_item_t *items, size_t n, oss_err_t *err)
+{
+    oss_code_t rc = OSS_OK;
+    for (size_t i = 0; i < n; i++) {
+        pj_item_t *it = &items[i];
+        if (!it->has_ev || it->dl_kind)
+            continue;
+        if ((rc = pj_cmd(c->conn, "SAVEPOINT one", 0, NULL, err)))
+            return rc;
+        oss_err_t e = {0};
+        if (pj_apply(c, it, 1, &e) == OSS_OK) {
+            if ((rc = pj_cmd(c->conn, "RELEASE SAVEPOINT one", 0, NULL, err)))
+                return rc;
+            continue;
+        }
+        if (e.code == OSS_EUNAVAIL)
+            return oss_err_set(err, e.code, "%s", e.msg);
+        int64_t applied = 0;
+        if ((rc = pj_cmd(c->conn, "ROLLBACK TO SAVEPOINT one", 0, NULL,
+                         err)) ||
+            (rc = pj_cmd(c->conn, "RELEASE SAVEPOINT one", 0, NULL, err)) ||
+            (rc = pj_dead_letter(c, it, "apply", e.msg, err)) ||
+            (rc = applied_version(c, it->ev.stream_id, &applied, err)))
+            return rc;
+        if (it->ev.version == applied + 1) {
+            if ((rc = pj_mark_applied(c, it->ev.stream_id, it->ev.version,
+                                      err)))
+                return rc;
+        } else if (it->ev.version > applied + 1) {
+            oss_warn("stream %s: version %lld dead-lettered while %lld is the "
+                     "last applied; not marked applied (the versions between "
+                     "are applied first)",
+                     it->ev.stream_id, (long long)it->ev.version,
+                     (long long)applied);
+        }
+    }
     return rc;
 }
 

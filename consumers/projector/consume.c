@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bus/bus.h"
@@ -50,14 +49,6 @@ typedef struct run {
     size_t n;
     int64_t total_applied;
 } run_t;
-
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 nap(run_t *r, int ms)
@@ -496,27 +487,8 @@ apply_batch(run_t *r, int single, oss_err_t *err)
     if (!single) {
         if ((rc = pj_apply(&r->ctx, r->items, r->n, err)))
             goto done;
-    } else {
-        for (size_t i = 0; i < r->n; i++) {
-            pj_item_t *it = &r->items[i];
-            if (!it->has_ev || it->dl_kind)
-                continue;
-            if ((rc = pj_cmd(r->conn, "SAVEPOINT one", 0, NULL, err)))
-                goto done;
-            oss_err_t e = {0};
-            if (pj_apply(&r->ctx, it, 1, &e) == OSS_OK)
-                continue;
-            if (e.code == OSS_EUNAVAIL) {
-                rc = oss_err_set(err, e.code, "%s", e.msg);
-                goto done;
-            }
-            if ((rc = pj_cmd(r->conn, "ROLLBACK TO SAVEPOINT one", 0, NULL,
-                             err)) ||
-                (rc = pj_dead_letter(&r->ctx, it, "apply", e.msg, err)) ||
-                (rc = pj_mark_applied(&r->ctx, it->ev.stream_id,
-                                      it->ev.version, err)))
-                goto done;
-        }
+    } else if ((rc = pj_apply_each(&r->ctx, r->items, r->n, err))) {
+        goto done;
     }
     for (size_t i = 0; i < r->n; i++) {
         part_t *pt = find_part(r, r->items[i].topic, r->items[i].partition);
@@ -573,9 +545,9 @@ flush(run_t *r, oss_err_t *err)
 static void
 poll_batch(run_t *r)
 {
-    int64_t deadline = now_ms() + r->flush_ms;
+    int64_t deadline = pj_now_ms() + r->flush_ms;
     while (r->n < (size_t)r->batch_size && !*r->stop) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - pj_now_ms();
         if (left < 0)
             left = 0;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, (int)left);
@@ -593,7 +565,7 @@ poll_batch(run_t *r)
                 r->force_catchup = 1;
                 r->need_sync = 1;
                 rd_kafka_message_destroy(m);
-                deadline = now_ms(); /* drain what is queued, then resync */
+                deadline = pj_now_ms(); /* drain what is queued, then resync */
                 continue;
             }
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -617,19 +589,11 @@ oss_projector_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
     r->cfg = cfg;
     r->stop = stop;
-    r->ctx.name = oss_config_str(cfg, "projector.name");
     r->batch_size = (int)oss_config_int(cfg, "projector.batch_size");
     r->flush_ms = (int)oss_config_int(cfg, "projector.flush_ms");
     r->chunk = (int)oss_config_int(cfg, "projector.chunk_size");
-    const char *schema = oss_config_str(cfg, "projector.schema");
-    if ((rc = pj_check_schema(schema, err)))
+    if ((rc = pj_ctx_init(cfg, &r->ctx, err)))
         goto done;
-    snprintf(r->ctx.schema, sizeof r->ctx.schema, "%s", schema);
-    if (!r->ctx.name || !*r->ctx.name) {
-        rc = oss_err_field(err, OSS_EINVAL, "projector.name",
-                           "invalid value for \"projector.name\": empty");
-        goto done;
-    }
     if ((rc = oss_keyring_load(oss_config_str(cfg, "bus.signing_key_file"),
                                &r->ring, err)))
         goto done;
@@ -640,7 +604,7 @@ oss_projector_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
         goto done;
     }
 
-    int64_t last_check = now_ms(), last_report = now_ms();
+    int64_t last_check = pj_now_ms(), last_report = pj_now_ms();
     int64_t reported_applied = 0, reported_dead = 0;
     while (!*stop) {
         oss_err_t e = {0};
@@ -686,7 +650,7 @@ oss_projector_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
                 nap(r, 1000);
             continue;
         }
-        int64_t t = now_ms();
+        int64_t t = pj_now_ms();
         if (t - last_check >= 1000) {
             last_check = t;
             char bs[sizeof r->bootstrap];

@@ -15,16 +15,14 @@
 #include "projector.h"
 #include "projector_int.h"
 
+/* The applier context of cfg, connected to pg.url (caller PQfinish()es
+ * c->conn, which may be NULL on failure). */
 static oss_code_t
 ctx_open(const oss_config_t *cfg, pj_ctx_t *c, oss_err_t *err)
 {
-    memset(c, 0, sizeof *c);
-    const char *schema = oss_config_str(cfg, "projector.schema");
-    oss_code_t rc = pj_check_schema(schema, err);
+    oss_code_t rc = pj_ctx_init(cfg, c, err);
     if (rc)
         return rc;
-    snprintf(c->schema, sizeof c->schema, "%s", schema);
-    c->name = oss_config_str(cfg, "projector.name");
     return pj_connect(oss_config_str(cfg, "pg.url"), &c->conn, err);
 }
 

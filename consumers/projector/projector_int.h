@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "config/config.h"
 #include "core/event.h"
 #include "crypto/crypto.h"
 
@@ -59,6 +60,14 @@ typedef struct pj_ctx {
 /* Checks that s is a plain lower-case identifier usable as a schema name. */
 oss_code_t pj_check_schema(const char *s, oss_err_t *err);
 
+/* Clears *c and fills schema and name from cfg (borrowed; c->name points
+ * into it); OSS_EINVAL when projector.schema is not an identifier or
+ * projector.name is empty. Leaves c->conn NULL. (ctx.c) */
+oss_code_t pj_ctx_init(const oss_config_t *cfg, pj_ctx_t *c, oss_err_t *err);
+
+/* Milliseconds of CLOCK_MONOTONIC. (ctx.c) */
+int64_t pj_now_ms(void);
+
 /* Applies items[0..n) (those with has_ev and no dl_kind) in order, inside the
  * open transaction: skips versions already applied, fills a gap from the
  * journal (per stream) before applying, dead-letters (kind "apply") an event
@@ -66,6 +75,15 @@ oss_code_t pj_check_schema(const char *s, oss_err_t *err);
  * goes on), and records the applied versions. Returns OSS_EUNAVAIL when the
  * connection broke, another code when SQL failed (the caller rolls back). */
 oss_code_t pj_apply(pj_ctx_t *c, pj_item_t *items, size_t n, oss_err_t *err);
+
+/* Applies items[0..n) one at a time, each in its own savepoint inside the
+ * open transaction (the fallback after pj_apply() failed for a whole batch).
+ * An item whose application fails (other than OSS_EUNAVAIL) is rolled back
+ * to its savepoint and dead-lettered (kind "apply"); see apply.c for when its
+ * version is marked applied. Returns OSS_EUNAVAIL when the connection broke,
+ * another code when SQL outside an item failed (the caller rolls back). */
+oss_code_t pj_apply_each(pj_ctx_t *c, pj_item_t *items, size_t n,
+                         oss_err_t *err);
 
 /* Marks (stream_id, version) applied without read-model changes. */
 oss_code_t pj_mark_applied(pj_ctx_t *c, const char *stream_id,

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log/log.h"
@@ -20,25 +19,7 @@
 static double
 now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static oss_code_t
-ctx_init(const oss_config_t *cfg, pj_ctx_t *c, oss_err_t *err)
-{
-    memset(c, 0, sizeof *c);
-    const char *schema = oss_config_str(cfg, "projector.schema");
-    oss_code_t rc = pj_check_schema(schema, err);
-    if (rc)
-        return rc;
-    snprintf(c->schema, sizeof c->schema, "%s", schema);
-    c->name = oss_config_str(cfg, "projector.name");
-    if (!c->name || !*c->name)
-        return oss_err_field(err, OSS_EINVAL, "projector.name",
-                             "invalid value for \"projector.name\": empty");
-    return OSS_OK;
+    return (double)pj_now_ms() / 1000.0;
 }
 
 oss_code_t
@@ -52,7 +33,7 @@ oss_projector_catch_up(const oss_config_t *cfg, int64_t *applied,
 
     if (applied)
         *applied = 0;
-    if ((rc = ctx_init(cfg, &c, err)))
+    if ((rc = pj_ctx_init(cfg, &c, err)))
         return rc;
     if ((rc = pj_connect(oss_config_str(cfg, "pg.url"), &c.conn, err)))
         return rc;
@@ -201,7 +182,7 @@ oss_projector_rebuild(const oss_config_t *cfg, bool progress_to_terminal,
     int chunk = (int)oss_config_int(cfg, "projector.chunk_size");
     int64_t done_n = 0, nread = 0;
 
-    if ((rc = ctx_init(cfg, &c, err)))
+    if ((rc = pj_ctx_init(cfg, &c, err)))
         return rc;
     const char *admin_url = oss_config_str(cfg, "pg.admin_url");
     if (!admin_url || !*admin_url)

@@ -18,9 +18,11 @@
 #include "core/error.h"
 #include "crypto/crypto.h"
 #include "http/http.h"
+#include "journal/journal.h"
 
 typedef struct api_pool api_pool_t;
 typedef struct api_worker api_worker_t;
+typedef struct api_lc api_lc_t;
 
 /* Everything the handlers share; read-only once the server runs, except
  * http and pool which main sets before the loop starts. */
@@ -31,6 +33,7 @@ typedef struct api_ctx {
     size_t max_body;
     oss_http_server_t *http;
     api_pool_t *pool;
+    api_lc_t *lc;                  /* lifecycle.c; NULL when disabled */
 } api_ctx_t;
 
 /* Loads what ctx needs from cfg (borrowed for ctx's lifetime): key files
@@ -74,6 +77,56 @@ void api_worker_reset(api_worker_t *w);
 
 /* Runs a batch of registration jobs (register.c); replies to each. */
 void api_register_batch(api_worker_t *w, api_job_t **jobs, size_t n);
+
+/* ---- account lifecycle (lifecycle.c) ------------------------------------ */
+
+/* Loads the lifecycle's configuration (OTP key, policy, Argon2id costs, the
+ * common-password list) into ctx->lc. A missing or unusable
+ * crypto.otp_key_file leaves ctx->lc NULL with a warning: registration then
+ * issues no activation and the lifecycle routes answer 503. */
+void api_lc_init(api_ctx_t *ctx, const oss_config_t *cfg);
+void api_lc_free(api_ctx_t *ctx);
+
+/* The activation a registration issues in its append transaction: the OTP
+ * and link token (plaintext only here, wiped by api_activation_clear()),
+ * their keyed hashes, and the delivery sealed under the subject's key. */
+typedef struct api_activation {
+    api_lc_t *lc;
+    char stream_id[OSS_ID_MAX];
+    char subject_id[OSS_UUID_STR];
+    char delivery_id[OSS_UUID_STR];
+    char channel[12];
+    char otp[8];
+    char token[48];
+    char otp_hmac[65], link_hmac[65]; /* hex */
+    char key_id[17];
+    uint8_t *sealed;                  /* nonce || ciphertext || tag */
+    size_t sealed_len;
+    int64_t expires_at_us;            /* set by decide */
+} api_activation_t;
+
+/* Makes the secrets for stream_id and seals them under dk (borrowed).
+ * Returns OSS_OK, OSS_EUNAVAIL when the lifecycle is disabled. */
+oss_code_t api_activation_prepare(api_ctx_t *ctx, const oss_data_key_t *dk,
+                                  const char *stream_id, const char *channel,
+                                  api_activation_t *a, oss_err_t *err);
+void api_activation_clear(api_activation_t *a);
+/* decide (ActivationIssued after AccountRegistered) and extra_fn (secrets
+ * and delivery rows) for the registration's second command; ctx = a. */
+oss_code_t api_activation_issue_decide(void *a, const oss_event_t *history,
+                                       size_t n, oss_event_list_t *out,
+                                       oss_err_t *err);
+oss_code_t api_activation_extra(void *a, const oss_command_t *cmd,
+                                oss_journal_queue_fn q, void *qctx,
+                                oss_err_t *err);
+
+/* Route handlers (arg = api_ctx_t *). */
+void api_h_activation_resend(oss_http_req_t *req, void *arg);
+void api_h_activate(oss_http_req_t *req, void *arg);
+void api_h_password(oss_http_req_t *req, void *arg);
+void api_h_sign_in(oss_http_req_t *req, void *arg);
+void api_h_sessions_list(oss_http_req_t *req, void *arg);
+void api_h_session_end(oss_http_req_t *req, void *arg);
 
 /* ---- pure helpers (tested in tests/unit/test_http_util.c) -------------- */
 

@@ -3,6 +3,7 @@
  * /readyz, /metrics (Prometheus text 0.0.4), and the context set-up. */
 #include "api.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,10 @@ api_ctx_init(api_ctx_t *ctx, const oss_config_t *cfg, oss_err_t *err)
     rc = oss_keyring_load(mk ? mk : "", &ctx->master, err);
     if (rc != OSS_OK)
         return rc;
-    return oss_keyring_load(ik ? ik : "", &ctx->index, err);
+    rc = oss_keyring_load(ik ? ik : "", &ctx->index, err);
+    if (rc == OSS_OK)
+        api_lc_init(ctx, cfg); /* lifecycle.c */
+    return rc;
 }
 
 static api_job_t *
@@ -211,22 +215,100 @@ static const gauge_t gauges[] = {
      "FROM pg_stat_activity WHERE backend_xid IS NOT NULL "
      "AND pid <> pg_backend_pid()"},
     {"oss_projector_lag_events",
-     "Journal events not yet applied to the read models (events in the "
-     "journal minus stream versions applied in rm.applied_streams).",
-     "SELECT greatest(0, (SELECT count(*) FROM oss.journal) - "
-     "(SELECT coalesce(sum(version), 0) FROM rm.applied_streams))"},
+     "Published events the projector has not consumed yet: the sum over "
+     "its partitions of high watermark minus next offset (rm.positions, "
+     "as last written by the projector).",
+     "SELECT coalesce(sum(greatest(high_watermark - next_offset, 0)), 0) "
+     "FROM rm.positions WHERE name = 'projector'"},
     {"oss_dead_letters", "Unresolved dead letters of every consumer.",
      "SELECT count(*) FROM oss.dead_letters WHERE resolved_at IS NULL"},
     {"oss_journal_events", "Highest journal position.",
      "SELECT coalesce(max(position), 0) FROM oss.journal"},
 };
 
+/* Prometheus label value escaping (backslash, double quote, newline). */
+static void
+label_escape(char *out, size_t outlen, const char *in)
+{
+    size_t o = 0;
+    for (; *in && o + 2 < outlen; in++) {
+        if (*in == '\\' || *in == '"' || *in == '\n') {
+            out[o++] = '\\';
+            out[o++] = *in == '\n' ? 'n' : *in;
+        } else {
+            out[o++] = *in;
+        }
+    }
+    out[o] = '\0';
+}
+
+/* A float sample value in Prometheus text ("NaN", "+Inf" spelled its way). */
+static void
+prom_float(char *out, size_t outlen, const char *pgtext)
+{
+    double v = strtod(pgtext, NULL);
+    if (isnan(v))
+        snprintf(out, outlen, "NaN");
+    else if (isinf(v))
+        snprintf(out, outlen, "%sInf", v > 0 ? "+" : "-");
+    else if (v < 9007199254740992.0 && v > -9007199254740992.0 &&
+             v == (double)(long long)v)
+        snprintf(out, outlen, "%lld", (long long)v); /* counts: exact */
+    else
+        snprintf(out, outlen, "%.10g", v);
+}
+
+/* The rebuild gauges from oss.rebuild_progress (written by the projector's
+ * rebuild.c), one sample per (schema, state) row. Appends to out[len..cap);
+ * returns the new length. False in *lost when the connection broke. */
+static size_t
+rebuild_gauges(PGconn *c, char *out, size_t len, size_t cap, bool *lost)
+{
+    static const struct {
+        const char *name, *help;
+    } fam[] = {
+        {"oss_rebuild_events_done", "Journal events a read-model rebuild "
+                                    "has processed."},
+        {"oss_rebuild_events_total", "Journal events a read-model rebuild "
+                                     "has to process."},
+        {"oss_rebuild_rate_events_per_second", "Events per second of a "
+                                               "read-model rebuild."},
+        {"oss_rebuild_eta_seconds", "Estimated seconds until a read-model "
+                                    "rebuild is done."},
+    };
+    PGresult *r = PQexec(c, "SELECT schema_name, state, done, total, rate, "
+                            "eta_seconds FROM oss.rebuild_progress "
+                            "ORDER BY schema_name LIMIT 32");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        *lost = oss_db_conn_lost(c, r);
+        PQclear(r);
+        return len;
+    }
+    for (int f = 0; f < 4; f++) {
+        if (len < cap)
+            len += (size_t)snprintf(out + len, cap - len,
+                                    "# HELP %s %s\n# TYPE %s gauge\n",
+                                    fam[f].name, fam[f].help, fam[f].name);
+        for (int i = 0; i < PQntuples(r) && len < cap; i++) {
+            char schema[128], state[64], val[48];
+            label_escape(schema, sizeof schema, PQgetvalue(r, i, 0));
+            label_escape(state, sizeof state, PQgetvalue(r, i, 1));
+            prom_float(val, sizeof val, PQgetvalue(r, i, 2 + f));
+            len += (size_t)snprintf(out + len, cap - len,
+                                    "%s{schema=\"%s\",state=\"%s\"} %s\n",
+                                    fam[f].name, schema, state, val);
+        }
+    }
+    PQclear(r);
+    return len < cap ? len : cap - 1;
+}
+
 static void
 run_metrics(api_worker_t *w, api_job_t *job)
 {
     api_ctx_t *ctx = api_worker_ctx(w);
     char *http = oss_http_server_metrics(ctx->http);
-    size_t cap = (http ? strlen(http) : 0) + 4096;
+    size_t cap = (http ? strlen(http) : 0) + 16384;
     char *out = malloc(cap);
     size_t len = 0;
     oss_err_t err;
@@ -262,6 +344,11 @@ run_metrics(api_worker_t *w, api_job_t *job)
             if (!up)
                 break;
         }
+        if (up) {
+            bool lost = false;
+            len = rebuild_gauges(c, out, len, cap, &lost);
+            up = !lost;
+        }
         if (!up)
             api_worker_reset(w);
     }
@@ -289,6 +376,17 @@ static const oss_http_route_t routes[] = {
     {"GET", "/healthz", "/healthz", h_healthz, false},
     {"GET", "/readyz", "/readyz", h_readyz, false},
     {"GET", "/metrics", "/metrics", h_metrics, false},
+    /* account lifecycle (lifecycle.c) */
+    {"POST", "/v1/accounts/*/activation", "/v1/accounts/{id}/activation",
+     api_h_activation_resend, true},
+    {"POST", "/v1/accounts/*/activate", "/v1/accounts/{id}/activate",
+     api_h_activate, true},
+    {"POST", "/v1/accounts/*/password", "/v1/accounts/{id}/password",
+     api_h_password, true},
+    {"POST", "/v1/sessions", "/v1/sessions", api_h_sign_in, true},
+    {"GET", "/v1/sessions", "/v1/sessions", api_h_sessions_list, false},
+    {"DELETE", "/v1/sessions/*", "/v1/sessions/{id}", api_h_session_end,
+     false},
 };
 
 const oss_http_route_t *

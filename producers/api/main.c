@@ -59,6 +59,10 @@ main(int argc, char **argv)
         return 2;
     }
     oss_log_init("api", oss_config_str(cfg, "log.level"));
+    char unknown_env[512]; /* typos of OSS_ variables: warn, go on */
+    if (oss_config_unknown_env(unknown_env, sizeof unknown_env))
+        oss_warn("ignoring unknown configuration variables in the "
+                 "environment: %s", unknown_env);
     signal(SIGPIPE, SIG_IGN);
     if (api_ctx_init(&ctx, cfg, &err) != OSS_OK) {
         oss_error("could not start: %s", err.msg);
@@ -113,6 +117,7 @@ done:
         event_free(sigint);
     if (base)
         event_base_free(base);
+    api_lc_free(&ctx);
     memset(&ctx.master, 0, sizeof ctx.master);
     memset(&ctx.index, 0, sizeof ctx.index);
     oss_config_free(cfg);

@@ -48,6 +48,8 @@ typedef struct reg {
     uint8_t request_hash[32];
     const char *idem_key;
     const char *cid;
+    api_activation_t act;          /* lifecycle.c: issued with it */
+    bool has_act;
 } reg_t;
 
 int
@@ -285,6 +287,14 @@ seal(api_ctx_t *ctx, reg_t *g, oss_err_t *err)
     oss_index_digest(&ctx->index, "nik", g->r.nik, g->claim.digest);
     snprintf(g->claim.subject_id, sizeof g->claim.subject_id, "%s",
              g->subject_id);
+    /* the activation (OTP + link) sealed under the same data key */
+    if (ctx->lc) {
+        rc = api_activation_prepare(ctx, &dk, g->stream_id, "email", &g->act,
+                                    err);
+        if (rc != OSS_OK)
+            goto done;
+        g->has_act = true;
+    }
 done:
     for (int i = 0; i < 5; i++) {
         free(sf[i].nonce.data);
@@ -433,6 +443,7 @@ reg_clear(reg_t *g)
 {
     free(g->wrapped);
     free(g->payload);
+    api_activation_clear(&g->act);
     memset(&g->r, 0, sizeof g->r);
 }
 
@@ -451,13 +462,15 @@ api_register_batch(api_worker_t *w, api_job_t **jobs, size_t n)
 {
     api_ctx_t *ctx = api_worker_ctx(w);
     reg_t *regs = calloc(n, sizeof *regs);
-    oss_command_t *cmds = calloc(n, sizeof *cmds);
-    reg_t **cmd_reg = calloc(n, sizeof *cmd_reg);
+    /* per registration: its command, then (lifecycle) ActivationIssued */
+    oss_command_t *cmds = calloc(2 * n, sizeof *cmds);
+    reg_t **cmd_reg = calloc(2 * n, sizeof *cmd_reg);
+    bool *is_act = calloc(2 * n, sizeof *is_act);
     oss_err_t err;
     size_t live = 0;
     double t_start = now_ms();
 
-    if (!regs || !cmds || !cmd_reg) {
+    if (!regs || !cmds || !cmd_reg || !is_act) {
         for (size_t i = 0; i < n; i++)
             oss_http_reply_error(jobs[i]->req, 500, NULL, "out of memory",
                                  NULL);
@@ -541,6 +554,23 @@ api_register_batch(api_worker_t *w, api_job_t **jobs, size_t n)
         c->response_status = 201;
         c->response_fn = response_body;
         cmd_reg[nc++] = g;
+        if (g->has_act) {
+            /* same transaction, same stream, after AccountRegistered: its
+             * decide sees that event; rejected (harmlessly) when the
+             * registration was rejected or replayed */
+            oss_command_t *a = &cmds[nc];
+            a->stream_id = g->stream_id;
+            a->stream_type = OSS_ACCOUNT_STREAM_TYPE;
+            a->expected_version = -1;
+            a->actor_kind = OSS_ACTOR_BUSINESS_USER;
+            a->actor_id = "";
+            a->correlation_id = g->cid;
+            a->decide = api_activation_issue_decide;
+            a->ctx = &g->act;
+            a->extra_fn = api_activation_extra;
+            cmd_reg[nc] = g;
+            is_act[nc++] = true;
+        }
     }
     oss_err_clear(&err);
     oss_code_t rc = oss_journal_execute(j, cmds, nc, &err);
@@ -562,6 +592,15 @@ api_register_batch(api_worker_t *w, api_job_t **jobs, size_t n)
         oss_command_t *c = &cmds[i];
         reg_t *g = cmd_reg[i];
         oss_http_req_t *req = g->job->req;
+        if (is_act[i]) {
+            if (c->outcome == OSS_JOURNAL_APPENDED) {
+                oss_log_set_cid(g->cid);
+                oss_info("activation issued stream=%s channel=%s",
+                         g->stream_id, g->act.channel);
+                oss_log_set_cid(NULL);
+            }
+            continue;
+        }
         oss_log_set_cid(g->cid);
         switch (c->outcome) {
         case OSS_JOURNAL_APPENDED:
@@ -602,13 +641,14 @@ api_register_batch(api_worker_t *w, api_job_t **jobs, size_t n)
         oss_log_set_cid(NULL);
     }
 done:
-    for (size_t i = 0; cmds && i < n; i++) {
+    for (size_t i = 0; cmds && i < 2 * n; i++) {
         oss_event_list_free(&cmds[i].events);
         free(cmds[i].replay_response);
     }
     for (size_t i = 0; regs && i < n; i++)
         reg_clear(&regs[i]);
     free(cmd_reg);
+    free(is_act);
     free(cmds);
     free(regs);
 }

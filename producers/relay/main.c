@@ -46,6 +46,10 @@ main(int argc, char **argv)
         return OSS_RELAY_EXIT_ERROR;
     }
     oss_log_init("relay", oss_config_str(cfg, "log.level"));
+    char unknown_env[512]; /* typos of OSS_ variables: warn, go on */
+    if (oss_config_unknown_env(unknown_env, sizeof unknown_env))
+        oss_warn("ignoring unknown configuration variables in the "
+                 "environment: %s", unknown_env);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/bytes.h"
+#include "core/clock.h"
 #include "db/db.h"
 #include "log/log.h"
 
@@ -76,14 +78,6 @@ struct oss_relay {
     int64_t burst_start; /* when work appeared after idling; 0 idle */
     uint64_t burst_base;
 };
-
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 sleep_ms(int64_t ms)
@@ -161,7 +155,7 @@ on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
         return;
     }
     /* the same error over and over (brokers down): once per 10 s */
-    int64_t now = now_ms();
+    int64_t now = oss_mono_ms();
     if (code == r->last_err_code && now - r->last_err_at < 10000)
         return;
     r->last_err_code = code;
@@ -303,7 +297,7 @@ heartbeat(oss_relay_t *r)
                       : PQerrorMessage(r->db));
     PQclear(res);
     if (ok)
-        r->last_heartbeat = now_ms();
+        r->last_heartbeat = oss_mono_ms();
     return ok ? 0 : -1;
 }
 
@@ -387,7 +381,7 @@ store_checkpoint(oss_relay_t *r, uint64_t xid, int64_t pos, uint64_t added,
 static void
 advance(oss_relay_t *r)
 {
-    int64_t now = now_ms();
+    int64_t now = oss_mono_ms();
     while (r->head < r->tail) {
         slot_t *s = &r->slots[r->head % r->cap];
         if (s->state != SLOT_DONE)
@@ -414,7 +408,7 @@ persist(oss_relay_t *r, oss_err_t *err)
     r->conf_count = 0;
     r->conf_dirty = 0;
     r->persisted = r->head;
-    r->last_persist = now_ms();
+    r->last_persist = oss_mono_ms();
     return OSS_OK;
 }
 
@@ -561,16 +555,16 @@ resync(oss_relay_t *r, oss_err_t *err)
     snprintf(r->cluster_id, sizeof r->cluster_id, "%s", cid);
     rd_kafka_mem_free(r->rk, cid);
 
-    int reset = r->reset_cursor;
-    if (c.cluster_id[0] && strcmp(c.cluster_id, r->cluster_id) != 0) {
+    oss_relay_reset_t why =
+        oss_relay_reset_decision(c.cluster_id, r->cluster_id, r->reset_cursor);
+    int reset = why != OSS_RELAY_KEEP;
+    if (why == OSS_RELAY_RESET_CLUSTER)
         oss_warn("the broker lost its data (cluster id %s, was %s): "
                  "republishing from the start of the journal",
                  r->cluster_id, c.cluster_id);
-        reset = 1;
-    } else if (reset) {
+    else if (why == OSS_RELAY_RESET_WATERMARK)
         oss_warn("a partition's high watermark went backwards: "
                  "republishing from the start of the journal");
-    }
     if (reset) {
         c.xid = 0;
         c.pos = 0;
@@ -585,12 +579,12 @@ resync(oss_relay_t *r, oss_err_t *err)
     r->read_pos = c.pos;
 
     snprintf(t.cluster_id, sizeof t.cluster_id, "%s", r->cluster_id);
-    int64_t t0 = now_ms();
+    int64_t t0 = oss_mono_ms();
     if ((rc = oss_relay_read_tails(r->cfg, &r->ring, r->window, &t, err)))
         goto fail;
     oss_info("read the tails of %zu partitions in %lld ms: %zu signed "
              "events (scanned %zu messages)",
-             t.nmarks, (long long)(now_ms() - t0), t.n, t.scanned);
+             t.nmarks, (long long)(oss_mono_ms() - t0), t.n, t.scanned);
     if (strcmp(t.cluster_id, r->cluster_id) != 0) {
         rc = oss_err_set(err, OSS_EUNAVAIL,
                          "the cluster id changed while reading the tails");
@@ -620,11 +614,7 @@ fail:
 static uint64_t
 be64(const char *p)
 {
-    const unsigned char *u = (const unsigned char *)p;
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | u[i];
-    return v;
+    return oss_be64_get((const uint8_t *)p);
 }
 
 static uint32_t
@@ -879,25 +869,15 @@ periodic_checks(oss_relay_t *r)
     }
     /* only partitions we delivered to lately, within a time budget: a
      * query blocks while brokers are down */
-    int64_t budget = now_ms() + 1000;
-    for (size_t i = 0; i < r->nmarks && now_ms() < budget; i++) {
-        int64_t lo, hi;
-        if (r->marks[i].offset < 0 || !r->marks[i].touched)
-            continue;
-        r->marks[i].touched = 0;
-        if (rd_kafka_query_watermark_offsets(r->rk, r->marks[i].topic,
-                                             r->marks[i].partition, &lo, &hi,
-                                             500))
-            continue;
-        if (hi <= r->marks[i].offset) {
-            oss_warn("%s [%d] high watermark %" PRId64
-                     " is below offset %" PRId64 " we saw",
-                     r->marks[i].topic, (int)r->marks[i].partition, hi,
-                     r->marks[i].offset);
-            r->reset_cursor = 1;
-            r->need_resync = 1;
-            return;
-        }
+    int64_t hi = 0;
+    long i = oss_relay_check_marks(r->rk, r->marks, r->nmarks, 1000, &hi);
+    if (i >= 0) {
+        oss_warn("%s [%d] high watermark %" PRId64
+                 " is below offset %" PRId64 " we saw",
+                 r->marks[i].topic, (int)r->marks[i].partition, hi,
+                 r->marks[i].offset);
+        r->reset_cursor = 1;
+        r->need_resync = 1;
     }
 }
 
@@ -905,12 +885,12 @@ static int
 lead(oss_relay_t *r, volatile sig_atomic_t *stop)
 {
     oss_err_t err = {0};
-    int64_t now = now_ms();
+    int64_t now = oss_mono_ms();
     r->last_progress = r->last_check = r->last_log = r->last_persist = now;
     r->next_poll = now;
     r->need_resync = 1;
     for (;;) {
-        now = now_ms();
+        now = oss_mono_ms();
         if (*stop)
             return shutdown_clean(r);
         if (drain_notifies(r) < 0) {
@@ -948,7 +928,7 @@ lead(oss_relay_t *r, volatile sig_atomic_t *stop)
                 wait_socket(r, 1000);
                 continue;
             }
-            r->last_check = now_ms();
+            r->last_check = oss_mono_ms();
         }
         rd_kafka_poll(r->rk, 0);
         advance(r);
@@ -974,7 +954,7 @@ lead(oss_relay_t *r, volatile sig_atomic_t *stop)
         if (room > 0 && (r->more_rows || r->notified || now >= r->next_poll)) {
             long limit = (long)(room < (size_t)r->batch ? room : (size_t)r->batch);
             r->notified = 0;
-            if (now_ms() - r->last_heartbeat >= PRODUCE_FRESH_MS &&
+            if (oss_mono_ms() - r->last_heartbeat >= PRODUCE_FRESH_MS &&
                 heartbeat(r) < 0)
                 return abandon(r, OSS_RELAY_EXIT_LOST);
             got = fetch(r, limit, &err);
@@ -983,11 +963,11 @@ lead(oss_relay_t *r, volatile sig_atomic_t *stop)
                 return abandon(r, OSS_RELAY_EXIT_LOST);
             }
             r->more_rows = got == limit;
-            r->next_poll = now_ms() + r->poll_ms;
+            r->next_poll = oss_mono_ms() + r->poll_ms;
             rd_kafka_poll(r->rk, 0);
             advance(r);
         }
-        now = now_ms();
+        now = oss_mono_ms();
         if (r->conf_dirty &&
             now - r->last_persist >= r->ckpt_ms) {
             if (persist(r, &err)) {
@@ -1078,16 +1058,16 @@ oss_relay_run(oss_relay_t *r, volatile sig_atomic_t *stop)
         oss_info("the previous leader did not close its producer: waiting "
                  "%lld ms for its message timeout before reading Kafka",
                  wait);
-        int64_t until = now_ms() + wait, checked = 0;
-        while (now_ms() < until) {
+        int64_t until = oss_mono_ms() + wait, checked = 0;
+        while (oss_mono_ms() < until) {
             if (*stop)
                 return abandon(r, OSS_RELAY_EXIT_OK);
             if (drain_notifies(r) < 0)
                 return abandon(r, OSS_RELAY_EXIT_LOST);
-            if (now_ms() - checked >= 1000) {
+            if (oss_mono_ms() - checked >= 1000) {
                 if (lock_held(r) < 0)
                     return abandon(r, OSS_RELAY_EXIT_LOST);
-                checked = now_ms();
+                checked = oss_mono_ms();
             }
             sleep_ms(200);
         }

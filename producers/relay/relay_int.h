@@ -41,4 +41,27 @@ void oss_relay_tails_free(oss_relay_tails_t *t);
 void oss_relay_mark(oss_relay_mark_t **marks, size_t *n, const char *topic,
                     int32_t partition, int64_t offset);
 
+/* What the broker's state asks of the cursor. */
+typedef enum oss_relay_reset {
+    OSS_RELAY_KEEP = 0,          /* carry on from the checkpoint */
+    OSS_RELAY_RESET_CLUSTER,     /* the cluster id changed: a new broker */
+    OSS_RELAY_RESET_WATERMARK    /* a partition lost messages we saw */
+} oss_relay_reset_t;
+
+/* Pure: the checkpoint's cluster id (empty: none stored yet) against the
+ * broker's, and whether a high watermark went backwards. Any reset means
+ * republishing from the start of the journal. Strings borrowed. */
+oss_relay_reset_t oss_relay_reset_decision(const char *ckpt_cluster,
+                                           const char *cluster,
+                                           int watermark_back);
+/* Pure: 1 when a partition's high watermark `high` (the next offset to be
+ * written) no longer covers the offset m saw, else 0. */
+int oss_relay_mark_went_back(const oss_relay_mark_t *m, int64_t high);
+/* Queries the high watermark of every touched mark (clearing `touched`)
+ * within about budget_ms; returns the index of the first mark that went
+ * back (its watermark in *high when high is not NULL), or -1. rk and marks
+ * borrowed. */
+long oss_relay_check_marks(rd_kafka_t *rk, oss_relay_mark_t *marks, size_t n,
+                           int64_t budget_ms, int64_t *high);
+
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "log/log.h"
 
 typedef struct tail_part {
@@ -16,14 +17,6 @@ typedef struct tail_part {
     int64_t hi;
     int done;
 } tail_part_t;
-
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 tails_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -202,9 +195,9 @@ oss_relay_read_tails(const oss_config_t *cfg, const oss_keyring_t *ring,
                          rd_kafka_err2str(kerr));
         goto done;
     }
-    int64_t deadline = now_ms() + 60000;
+    int64_t deadline = oss_mono_ms() + 60000;
     while (remaining > 0) {
-        if (now_ms() > deadline) {
+        if (oss_mono_ms() > deadline) {
             rc = oss_err_set(err, OSS_EUNAVAIL,
                              "timed out reading partition tails (%zu "
                              "partitions left)",

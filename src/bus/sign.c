@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
+
 /* Builds the signed byte string; new, caller frees. NULL on OOM. */
 static uint8_t *
 sign_input(const char *ce_id, const void *key, size_t klen, const void *val,
@@ -80,15 +82,8 @@ from_hex(const char *s, uint8_t out[32])
     for (int i = 0; i < 32; i++) {
         int v = 0;
         for (int j = 0; j < 2; j++) {
-            char c = s[2 * i + j];
-            int d;
-            if (c >= '0' && c <= '9')
-                d = c - '0';
-            else if (c >= 'a' && c <= 'f')
-                d = c - 'a' + 10;
-            else if (c >= 'A' && c <= 'F')
-                d = c - 'A' + 10;
-            else
+            int d = oss_hexval((unsigned char)s[2 * i + j]);
+            if (d < 0)
                 return 0;
             v = v * 16 + d;
         }

@@ -80,6 +80,10 @@ static const oss_conf_def_t table[] = {
      "how often the notifier sweeps the journal for events Kafka lost"},
     {"notifier.sweep_lag_s", OSS_CONF_INT, "60", 0, 86400,
      "age an event must reach before the journal sweep sends it"},
+    {"notifier.whatsapp_url", OSS_CONF_STR, "http://127.0.0.1:8025/messages",
+     0, 0, "WhatsApp gateway URL (JSON POST; infra/smtp/http_sink.py locally)"},
+    {"notifier.activation_url", OSS_CONF_STR, "https://oss.go.id/aktivasi", 0,
+     0, "page the activation link opens (?account=ID&token=T is appended)"},
     /* account lifecycle: activation, password, sign-in (producers/api) */
     {"crypto.otp_key_file", OSS_CONF_STR, "var/keys/otp.key", 0, 0,
      "file holding the key of the keyed hashes of OTPs, activation links "
@@ -227,6 +231,12 @@ load_file(oss_config_t *cfg, const char *path, oss_err_t *err)
     oss_code_t rc = OSS_OK;
     while (fgets(line, sizeof line, f)) {
         lineno++;
+        size_t len = strlen(line);
+        if (len == sizeof line - 1 && line[len - 1] != '\n' && !feof(f)) {
+            rc = oss_err_set(err, OSS_EINVAL, "%s line %d: line longer than "
+                             "%zu bytes", path, lineno, sizeof line - 2);
+            break;
+        }
         char *s = trim(line);
         if (!*s || *s == '#')
             continue;
@@ -245,17 +255,24 @@ load_file(oss_config_t *cfg, const char *path, oss_err_t *err)
     return rc;
 }
 
+/* The environment variable of table[i]: OSS_ + name, '.' -> '_',
+ * upper-cased (api.max_body_bytes -> OSS_API_MAX_BODY_BYTES). */
+static void
+env_name(int i, char *name, size_t namesz)
+{
+    size_t n = (size_t)snprintf(name, namesz, "OSS_");
+    for (const char *p = table[i].name; *p && n + 1 < namesz; p++)
+        name[n++] = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
+    name[n] = '\0';
+}
+
 static oss_code_t
 load_env(oss_config_t *cfg, oss_err_t *err)
 {
     extern char **environ;
     char name[256];
     for (int i = 0; table[i].name; i++) {
-        size_t n = 0;
-        n += (size_t)snprintf(name, sizeof name, "OSS_");
-        for (const char *p = table[i].name; *p && n + 1 < sizeof name; p++)
-            name[n++] = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
-        name[n] = '\0';
+        env_name(i, name, sizeof name);
         const char *v = getenv(name);
         if (v && set_value(cfg, table[i].name, v, name, err))
             return err ? err->code : OSS_EINVAL;
@@ -274,6 +291,76 @@ load_env(oss_config_t *cfg, oss_err_t *err)
             return err ? err->code : OSS_ENOMEM;
     }
     return OSS_OK;
+}
+
+/* OSS_ variables that are not configuration keys (infra/run's run.env, the
+ * tests and tools); a trailing '*' matches a prefix. */
+static const char *const non_config_env[] = {
+    "OSS_CONFIG",       "OSS_API_URL",    "OSS_PG_URL",
+    "OSS_PG_ADMIN_URL", "OSS_PG_SUPER_URL", "OSS_CLI",
+    "OSS_BUILD_DIR",    "OSS_VAR",        "OSS_MAIL_DIR",
+    "OSS_LOG_DIR",      "OSS_PG_LOG",     "OSS_KAFKA_BOOTSTRAP",
+    "OSS_SOURCE_DIR",   "OSS_RUN_ENV",    "OSS_TOPICS",
+    "OSS_LOG_LEVEL",    "OSS_ROOT",       "OSS_PACKAGES",
+    "OSS_RELAY_BIN",    "OSS_TEST_*",     "OSS_FUZZ_*",
+    "OSS_BENCH_*",      "OSS_KAFKA__*",   NULL};
+
+static bool
+env_known(const char *var, size_t n)
+{
+    char name[256];
+    for (int i = 0; non_config_env[i]; i++) {
+        size_t k = strlen(non_config_env[i]);
+        if (non_config_env[i][k - 1] == '*'
+                ? n >= k - 1 && strncmp(var, non_config_env[i], k - 1) == 0
+                : n == k && strncmp(var, non_config_env[i], k) == 0)
+            return true;
+    }
+    for (int i = 0; table[i].name; i++) {
+        env_name(i, name, sizeof name);
+        if (strlen(name) == n && strncmp(var, name, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+size_t
+oss_config_unknown_env(char *out, size_t outlen)
+{
+    extern char **environ;
+    size_t count = 0, o = 0;
+    bool full = false;
+
+    if (out && outlen)
+        out[0] = '\0';
+    for (char **e = environ; *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq || strncmp(*e, "OSS_", 4) != 0)
+            continue;
+        size_t n = (size_t)(eq - *e);
+        bool looks = n > 4 && isupper((unsigned char)(*e)[4]);
+        for (size_t k = 4; looks && k < n; k++) {
+            char c = (*e)[k];
+            looks = (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_';
+        }
+        if (!looks || env_known(*e, n))
+            continue;
+        count++;
+        if (!out || outlen == 0 || full)
+            continue;
+        /* "A, B, ..." truncated with "..." when out is too small */
+        size_t need = (o ? 2 : 0) + n;
+        if (o + need + 4 < outlen) {
+            o += (size_t)snprintf(out + o, outlen - o, "%s%.*s", o ? ", " : "",
+                                  (int)n, *e);
+        } else {
+            full = true;
+            if (o + 5 < outlen)
+                snprintf(out + o, outlen - o, "%s...", o ? ", " : "");
+        }
+    }
+    return count;
 }
 
 oss_code_t

@@ -41,6 +41,15 @@ const char *oss_config_str(const oss_config_t *cfg, const char *name);
 long long oss_config_int(const oss_config_t *cfg, const char *name);
 bool oss_config_bool(const oss_config_t *cfg, const char *name);
 
+/* Environment variables that look like configuration keys (OSS_ followed by
+ * upper-case letters, digits and '_') but are neither a key of the table nor
+ * one of the known non-configuration variables (OSS_CONFIG, OSS_API_URL,
+ * OSS_PG_*_URL, OSS_KAFKA_BOOTSTRAP, OSS_TEST_*, OSS_FUZZ_*, ... see
+ * config.c), nor a kafka pass-through (OSS_KAFKA__*): most likely typos.
+ * Returns how many; writes their names, comma-separated, to out (borrowed,
+ * may be NULL; truncated with "..."). Start-up should warn, not fail. */
+size_t oss_config_unknown_env(char *out, size_t outlen);
+
 /* Iterates the kafka.* pass-through properties (name without the prefix). */
 size_t oss_config_kafka_count(const oss_config_t *cfg);
 void oss_config_kafka_at(const oss_config_t *cfg, size_t i, const char **name,

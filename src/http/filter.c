@@ -15,9 +15,23 @@
 #include <event2/http.h>
 
 #define LINE_MAX_BYTES 8192
-#define HEADER_BLOCK_MAX (64 * 1024)
+/* The header block (request line included) we accept; above it, or with a
+ * single line over LINE_MAX_BYTES, the request is answered 431. Kept well
+ * below evhttp's own limit (64 KiB, server.c) so that libevent never sees
+ * an over-long block. */
+#define HEADER_BLOCK_MAX (32 * 1024)
+/* While skipping the rest of an over-long header block (and a body framed by
+ * a Content-Length within the body limit) at most this much is read before
+ * the 431 is given anyway (the connection then closes with input unread). */
+#define SKIP_MAX (1024 * 1024)
 
-enum fstate { F_LINE, F_HEADERS, F_BODY, F_DISCARD, F_PASS };
+/* F_SKIP_HEADERS/F_SKIP_BODY: discarding an over-long request before the
+ * 431 marker is handed to evhttp; F_CLOSED: the 431 closes the connection,
+ * everything after it is discarded. */
+enum fstate {
+    F_LINE, F_HEADERS, F_BODY, F_DISCARD, F_PASS,
+    F_SKIP_HEADERS, F_SKIP_BODY, F_CLOSED
+};
 
 typedef struct filter {
     struct oss_http_filters *set;
@@ -31,6 +45,14 @@ typedef struct filter {
     unsigned long long content_length;
     bool have_cl, chunked, too_large;
     unsigned long long remaining;
+    /* Content-Length and Transfer-Encoding are held back until the end of
+     * the header block (so that an over-long block can still be handed to
+     * evhttp as a request without a body) */
+    bool deferred_sent;
+    char te[64];
+    /* skipping an over-long block */
+    bool line_start;
+    unsigned long long skipped;
 } filter_t;
 
 static bool
@@ -88,6 +110,91 @@ take_line(struct evbuffer *src, char *buf, size_t bufsz)
     return (long)p.pos;
 }
 
+/* Emits the held-back Content-Length / Transfer-Encoding once. at_end: the
+ * header block ends here (an over-limit Content-Length becomes 0 plus the
+ * internal header); otherwise the filter is about to pass the rest through
+ * unchanged (an over-limit length is then dropped, as before). */
+static void
+emit_deferred(filter_t *f, struct evbuffer *dst, bool at_end)
+{
+    if (f->deferred_sent)
+        return;
+    f->deferred_sent = true;
+    if (f->have_cl && !f->too_large)
+        evbuffer_add_printf(dst, "Content-Length: %llu\r\n",
+                            f->content_length);
+    else if (f->have_cl && at_end)
+        evbuffer_add_printf(dst, "Content-Length: 0\r\n%s: %llu\r\n",
+                            OSS_HTTP_TOO_LARGE_HEADER, f->content_length);
+    if (f->chunked)
+        evbuffer_add_printf(dst, "Transfer-Encoding: %s\r\n", f->te);
+}
+
+/* The header block is over the limit: skip the rest of it (mid_line: inside
+ * a line) before handing evhttp the end of a body-less request. */
+static void
+start_skip(filter_t *f, bool mid_line)
+{
+    f->st = F_SKIP_HEADERS;
+    f->line_start = !mid_line;
+    f->skipped = 0;
+}
+
+/* Ends the (body-less) request evhttp has seen so far with the 431 marker;
+ * the router answers 431 and closes, later input is discarded. */
+static void
+finish_skip(filter_t *f, struct evbuffer *dst)
+{
+    evbuffer_add_printf(dst, "%s: %d\r\n\r\n", OSS_HTTP_HEADERS_TOO_LARGE_HEADER,
+                        HEADER_BLOCK_MAX);
+    f->st = F_CLOSED;
+}
+
+/* F_SKIP_HEADERS: drops header lines of any length up to the empty line.
+ * Returns false when more input is needed. */
+static bool
+skip_headers(filter_t *f, struct evbuffer *src, struct evbuffer *dst)
+{
+    size_t eol_len = 0;
+    struct evbuffer_ptr p = evbuffer_search_eol(src, NULL, &eol_len,
+                                                EVBUFFER_EOL_CRLF);
+    if (p.pos < 0) {
+        size_t have = evbuffer_get_length(src);
+        char last = 0;
+        struct evbuffer_ptr q;
+        if (have == 0)
+            return false;
+        /* keep a trailing CR: it may start the CRLF of the next read */
+        evbuffer_ptr_set(src, &q, have - 1, EVBUFFER_PTR_SET);
+        evbuffer_copyout_from(src, &q, &last, 1);
+        size_t n = last == '\r' ? have - 1 : have;
+        if (n > 0) {
+            evbuffer_drain(src, n);
+            f->line_start = false;
+            f->skipped += n;
+        }
+        if (f->skipped > SKIP_MAX)
+            finish_skip(f, dst);
+        return f->st != F_SKIP_HEADERS;
+    }
+    bool blank = p.pos == 0 && f->line_start;
+    evbuffer_drain(src, (size_t)p.pos + eol_len);
+    f->skipped += (size_t)p.pos + eol_len;
+    f->line_start = true;
+    if (blank) {
+        if (!f->chunked && f->have_cl && f->content_length > 0 &&
+            !f->too_large) {
+            f->st = F_SKIP_BODY; /* read it, so the close loses nothing */
+            f->remaining = f->content_length;
+        } else {
+            finish_skip(f, dst);
+        }
+    } else if (f->skipped > SKIP_MAX) {
+        finish_skip(f, dst);
+    }
+    return true;
+}
+
 static void
 filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
           enum bufferevent_flush_mode mode, void *ctx)
@@ -99,6 +206,25 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
         if (f->st == F_PASS) {
             evbuffer_add_buffer(dst, src);
             return;
+        }
+        if (f->st == F_CLOSED) {
+            evbuffer_drain(src, evbuffer_get_length(src));
+            return;
+        }
+        if (f->st == F_SKIP_HEADERS) {
+            if (!skip_headers(f, src, dst))
+                break;
+            continue;
+        }
+        if (f->st == F_SKIP_BODY) {
+            size_t have = evbuffer_get_length(src);
+            size_t n = have < f->remaining ? have : (size_t)f->remaining;
+            evbuffer_drain(src, n);
+            f->remaining -= n;
+            f->skipped += n;
+            if (f->remaining == 0 || f->skipped > SKIP_MAX)
+                finish_skip(f, dst);
+            continue;
         }
         if (f->st == F_BODY || f->st == F_DISCARD) {
             size_t have = evbuffer_get_length(src);
@@ -115,6 +241,10 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
         long n = take_line(src, line, sizeof line);
         if (n == -1)
             break;
+        if (n == -2 && f->st == F_HEADERS) { /* one over-long header */
+            start_skip(f, true);
+            continue;
+        }
         if (n == -2) { /* let libevent judge (and answer) the rest */
             f->st = F_PASS;
             continue;
@@ -130,6 +260,8 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
             f->st = F_HEADERS;
             f->header_bytes = (size_t)n;
             f->have_cl = f->chunked = f->too_large = false;
+            f->deferred_sent = false;
+            f->te[0] = '\0';
             f->content_length = 0;
             if (m > 0 && m <= 32 && line[m] == ' ' &&
                 !known_method(line, m)) {
@@ -143,17 +275,12 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
         }
         /* F_HEADERS */
         f->header_bytes += (size_t)n + 2;
-        if (f->header_bytes > HEADER_BLOCK_MAX) {
-            evbuffer_add(dst, line, (size_t)n);
-            evbuffer_add(dst, "\r\n", 2);
-            f->st = F_PASS;
+        if (n > 0 && f->header_bytes > HEADER_BLOCK_MAX) {
+            start_skip(f, false); /* this line is dropped too */
             continue;
         }
         if (n == 0) { /* end of the header block */
-            if (f->too_large)
-                evbuffer_add_printf(dst, "Content-Length: 0\r\n%s: %llu\r\n",
-                                    OSS_HTTP_TOO_LARGE_HEADER,
-                                    f->content_length);
+            emit_deferred(f, dst, true);
             evbuffer_add(dst, "\r\n", 2);
             if (f->chunked) {
                 f->st = F_PASS;
@@ -166,7 +293,8 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
             continue;
         }
         if (header_is(line, (size_t)n, OSS_HTTP_FILTER_HEADER) ||
-            header_is(line, (size_t)n, OSS_HTTP_TOO_LARGE_HEADER))
+            header_is(line, (size_t)n, OSS_HTTP_TOO_LARGE_HEADER) ||
+            header_is(line, (size_t)n, OSS_HTTP_HEADERS_TOO_LARGE_HEADER))
             continue; /* only we may set these */
         if (header_is(line, (size_t)n, "Content-Length")) {
             const char *v = header_value(line);
@@ -176,6 +304,7 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
                 end++;
             if (end == v || *end || f->have_cl || *v == '-') {
                 /* malformed or repeated: libevent rejects it itself */
+                emit_deferred(f, dst, false);
                 evbuffer_add(dst, line, (size_t)n);
                 evbuffer_add(dst, "\r\n", 2);
                 f->st = F_PASS;
@@ -183,12 +312,22 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
             }
             f->have_cl = true;
             f->content_length = cl;
-            if (cl > f->set->max_body) {
-                f->too_large = true;
-                continue; /* replaced at the end of the block */
-            }
+            if (cl > f->set->max_body)
+                f->too_large = true; /* replaced at the end of the block */
+            continue;
         } else if (header_is(line, (size_t)n, "Transfer-Encoding")) {
-            f->chunked = true;
+            const char *v = header_value(line);
+            if (!f->chunked && strlen(v) < sizeof f->te) {
+                f->chunked = true;
+                snprintf(f->te, sizeof f->te, "%s", v);
+                continue; /* sent at the end of the block */
+            }
+            /* repeated or odd: hand the rest to libevent unchanged */
+            emit_deferred(f, dst, false);
+            evbuffer_add(dst, line, (size_t)n);
+            evbuffer_add(dst, "\r\n", 2);
+            f->st = F_PASS;
+            continue;
         }
         evbuffer_add(dst, line, (size_t)n);
         evbuffer_add(dst, "\r\n", 2);

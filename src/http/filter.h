@@ -7,11 +7,18 @@
  *  - a Content-Length above the configured body limit is rewritten to 0 with
  *    the original length in OSS_HTTP_TOO_LARGE_HEADER, and the body bytes are
  *    discarded as they arrive (never buffered), so the router answers 413
- *    before the body is read.
- * Clients cannot inject either header: the filter drops incoming copies.
- * The filter follows HTTP/1.1 framing by Content-Length; after a chunked
- * request, a malformed line or an over-long header block it stops rewriting
- * for the rest of that connection (libevent then answers on its own).
+ *    before the body is read;
+ *  - a header block over 32 KiB (or one header line over 8 KiB) is skipped
+ *    to its end (and a Content-Length body within the limit is read and
+ *    dropped), then evhttp gets the request line and the headers seen so
+ *    far, without a body, plus OSS_HTTP_HEADERS_TOO_LARGE_HEADER, so the
+ *    router answers 431 and closes; later input is discarded.
+ * Clients cannot inject these headers: the filter drops incoming copies.
+ * Content-Length and Transfer-Encoding are passed on at the end of the
+ * header block. The filter follows HTTP/1.1 framing by Content-Length; after
+ * a chunked request, a malformed line or an over-long request line it stops
+ * rewriting for the rest of that connection (libevent then answers on its
+ * own).
  * Loop thread only. */
 #ifndef OSS_HTTP_FILTER_H
 #define OSS_HTTP_FILTER_H
@@ -24,6 +31,7 @@ struct event_base;
 
 #define OSS_HTTP_FILTER_HEADER "X-Oss-Original-Method"
 #define OSS_HTTP_TOO_LARGE_HEADER "X-Oss-Body-Too-Large"
+#define OSS_HTTP_HEADERS_TOO_LARGE_HEADER "X-Oss-Headers-Too-Large"
 
 typedef struct oss_http_filters {
     struct filter *head;

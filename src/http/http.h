@@ -13,7 +13,7 @@
  *
  * Residual HTML (libevent 2.1 has no hook for these, evhttp_set_errorcb came
  * in 2.2): requests libevent cannot parse (broken framing, an over-long
- * header, a method token libevent does not know such as PROPFIND when the
+ * request line, a method token libevent does not know such as PROPFIND when the
  * method filter is off, bodies larger than the hard cap of
  * OSS_HTTP_HARD_BODY_CAP) get libevent's own HTML error page. */
 #ifndef OSS_HTTP_H

@@ -131,6 +131,7 @@ reason_phrase(int status)
     case 411: return "Length Required";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
+    case 431: return "Request Header Fields Too Large";
     case 422: return "Unprocessable Entity";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
@@ -287,7 +288,7 @@ oss_http_reply_error(oss_http_req_t *req, int status, const char *code,
         hdrs[0] = "Retry-After";
         hdrs[1] = ra;
     }
-    if (status == 413 || status == 400)
+    if (status == 413 || status == 400 || status == 431)
         req->close = true;
     oss_http_reply_json(req, status, body, hdrs);
 }
@@ -473,6 +474,17 @@ gencb(struct evhttp_request *ev, void *arg)
     r->path = strdup(path && *path ? path : "/");
     if (!r->path) {
         oss_http_reply_error(r, 500, NULL, "out of memory", NULL);
+        return;
+    }
+    /* the filter skipped an over-long header block (headers, body, and
+     * the rest of the connection are dropped: answer 431 and close) */
+    const char *hdr_max = s->opt.method_filter
+        ? evhttp_find_header(ih, OSS_HTTP_HEADERS_TOO_LARGE_HEADER) : NULL;
+    if (hdr_max) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "request header fields over the limit of "
+                 "%s bytes", hdr_max);
+        oss_http_reply_error(r, 431, NULL, msg, NULL);
         return;
     }
 

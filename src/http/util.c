@@ -84,6 +84,7 @@ oss_http_code_for_status(int status)
     case 411: return "length_required";
     case 413: return "payload_too_large";
     case 415: return "unsupported_media_type";
+    case 431: return "headers_too_large";
     case 422: return "invalid_fields";
     case 503: return "unavailable";
     default: return status >= 500 ? "internal" : "error";

@@ -13,8 +13,9 @@
  *      decide() against the folded history (including the events of earlier
  *      commands of the batch), then queue SAVEPOINT c; INSERT its events, its
  *      identity claims, its idempotency row; RELEASE SAVEPOINT c.
- *   3. queue one pg_notify('oss_journal', '') when anything is appended, and
- *      COMMIT; sync and read the results in order.
+ *   3. queue COMMIT; sync and read the results in order. After a commit
+ *      that appended anything, one pg_notify('oss_journal') in its own
+ *      transaction (notify_after_commit() says why).
  * When a statement of command f fails (unique violation), the pipeline skips
  * everything after it, COMMIT included: we roll back to f's savepoint, settle
  * f (conflict, duplicate, or replay), and plan again from command f + 1 on
@@ -891,14 +892,7 @@ attempt(tx_t *t, oss_err_t *err) {
         for (size_t i = from; i < t->n; i++)
             if ((a = plan_command(t, i, err)))
                 return a;
-        int appended = 0;
-        for (size_t i = 0; i < t->n; i++)
-            if (t->cmds[i].outcome == OSS_JOURNAL_APPENDED &&
-                t->cmds[i].events.len)
-                appended = 1;
-        if ((appended && send_q(t, "SELECT pg_notify('oss_journal', '')", NULL,
-                                L_NOTIFY, 0, 0)) ||
-            send_q(t, "COMMIT", NULL, L_COMMIT, 0, 0) || !PQpipelineSync(c)) {
+        if (send_q(t, "COMMIT", NULL, L_COMMIT, 0, 0) || !PQpipelineSync(c)) {
             oss_db_error(c, NULL, "queue commit", err);
             return ATT_LOST;
         }
@@ -974,6 +968,27 @@ attempt(tx_t *t, oss_err_t *err) {
     }
 }
 
+/* Wakes the relay after a commit that appended something: one NOTIFY per
+ * group commit, in its own tiny transaction with synchronous_commit off.
+ * Why not inside the journal transaction: PostgreSQL holds a global lock on
+ * the notify queue from pre-commit until the commit is flushed, so a NOTIFY
+ * there serialises every appending transaction behind one WAL flush each
+ * and defeats the server's own group commit. Here the lock is held for an
+ * unflushed commit only. Losing it (crash between the two) is harmless: the
+ * relay also polls (relay.poll_ms). */
+static void
+notify_after_commit(oss_journal_t *j, const oss_command_t *cmds, size_t n) {
+    int appended = 0;
+    for (size_t i = 0; i < n && !appended; i++)
+        appended = cmds[i].outcome == OSS_JOURNAL_APPENDED && cmds[i].events.len;
+    if (!appended || !j->conn)
+        return;
+    PGresult *r = PQexec(j->conn,
+                         "SELECT set_config('synchronous_commit', 'off', true),"
+                         " pg_notify('oss_journal', '')");
+    PQclear(r);
+}
+
 /* Leaves pipeline mode after an attempt ended inside it (maybe with
  * statements queued but no sync), or drops the connection. */
 static void
@@ -1029,8 +1044,10 @@ oss_journal_execute(oss_journal_t *j, oss_command_t *cmds, size_t n,
         oss_err_clear(&e);
         int a = attempt(&t, &e);
         tx_reset(&t);
-        if (a == ATT_OK)
+        if (a == ATT_OK) {
+            notify_after_commit(j, cmds, n);
             goto done;
+        }
         for (size_t i = 0; i < n; i++)
             cmd_reset(&cmds[i]);
         /* leave the connection idle, or drop it */

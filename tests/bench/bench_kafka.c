@@ -4,11 +4,15 @@
  * journal backlog (its checkpoint and the topic's high watermarks). */
 #include "bench.h"
 
+#include <errno.h>
 #include <librdkafka/rdkafka.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* The freshest bootstrap list: var/kafka.bootstrap (rewritten by the broker
  * at every start), else OSS_KAFKA_BOOTSTRAP. Returns a static buffer. */
@@ -301,6 +305,34 @@ topic_high_sum(rd_kafka_t *rk, const char *topic)
     return sum;
 }
 
+/* Runs cmd with sh -c and waits for it, with every descriptor above stderr
+ * closed first, so that a service it starts keeps none of ours (sockets,
+ * the caller's pipes). Returns the exit status, or -1. */
+static int
+run_clean(const char *cmd)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        struct rlimit rl;
+        long max = getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+                           rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 65536
+                       ? (long)rl.rlim_cur
+                       : 65536;
+        for (long fd = 3; fd < max; fd++)
+            close((int)fd);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 int
 bench_cmd_relay_wait(int argc, char **argv)
 {
@@ -350,7 +382,7 @@ bench_cmd_relay_wait(int argc, char **argv)
     PQclear(r);
     int64_t high0 = topic_high_sum(rk, topic);
     int64_t t_start = bench_now_us(), t_first = 0, t_end = 0;
-    if (start_cmd && system(start_cmd) != 0)
+    if (start_cmd && run_clean(start_cmd) != 0)
         fprintf(stderr, "oss-bench: \"%s\" failed\n", start_cmd);
     int64_t deadline = t_start + (int64_t)(timeout * 1e6);
     int trace = getenv("BENCH_TRACE") != NULL;

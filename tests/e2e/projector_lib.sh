@@ -49,12 +49,20 @@ gen() {
     app -v prefix="$1" -v n="$2" -v start="$3" -f "$GEN_SQL" >/dev/null
 }
 
-# digest SCHEMA PREFIX: md5 over the accounts of the test streams
+# digest SCHEMA PREFIX: md5 over the accounts of the test streams, with
+# apply_count (events applied to the row): a rebuild applies each once, so
+# equal digests also mean nothing was applied twice
 digest() {
     app -c "SELECT count(*) || ':' || coalesce(md5(string_agg(concat_ws('|',
         account_id, stream_id, status, scale, actor_type, country,
-        terms_version, subject_id, registered_at, version), ',' ORDER BY
-        account_id)), '') FROM $1.accounts WHERE account_id LIKE '$2-%'"
+        terms_version, subject_id, registered_at, version, apply_count), ','
+        ORDER BY account_id)), '') FROM $1.accounts WHERE account_id LIKE '$2-%'"
+}
+# not_once SCHEMA PREFIX: accounts of the test streams (one AccountRegistered
+# each, version 1) not applied exactly once
+not_once() {
+    app -c "SELECT count(*) FROM $1.accounts WHERE account_id LIKE '$2-%'
+        AND apply_count <> 1"
 }
 applied_digest() {
     app -c "SELECT count(*) || ':' || coalesce(md5(string_agg(stream_id ||

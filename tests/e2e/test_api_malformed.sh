@@ -31,6 +31,9 @@ fail() {
 head -c $((10 * 1024 * 1024)) /dev/zero | tr '\0' 'x' >"$tmp/big"
 { printf '{"nik":'; head -c 60000 /dev/zero | tr '\0' '['; } >"$tmp/deep"
 long_path="/v1/$(head -c 6000 /dev/zero | tr '\0' 'a')"
+{ printf 'X-Big: '; head -c 100000 /dev/zero | tr '\0' 'v'; echo; } >"$tmp/hdr_big"
+for i in $(seq 1 5000); do echo "X-Many-$i: some header value"; done \
+    >"$tmp/hdr_many"
 
 if ! curl -sf -m 5 "$api/healthz" >/dev/null; then
     echo "FAIL: $api/healthz does not answer before the corpus" >&2
@@ -50,6 +53,10 @@ while IFS=$'\t' read -r name method path ctype body want; do
     gen:big_chunked) args+=(-H 'Transfer-Encoding: chunked'
                             --data-binary "@$tmp/big") ;;
     gen:deep) args+=(--data-binary "@$tmp/deep") ;;
+    hdr:big) args+=(-H "@$tmp/hdr_big") ;;
+    hdr:many) args+=(-H "@$tmp/hdr_many") ;;
+    hdr:big_post) args+=(-H "@$tmp/hdr_big"
+                         --data-binary "@$corpus/empty_object.json") ;;
     *) args+=(--data-binary "@$corpus/$body") ;;
     esac
     # curl adds a form content type to --data-binary; "-" means none at all
@@ -76,6 +83,9 @@ while IFS=$'\t' read -r name method path ctype body want; do
     if [[ $want == 405 ]] && ! grep -qi '^Allow: ' "$tmp/headers"; then
         fail "$name: 405 without Allow"
     fi
+    if [[ $want == 431 ]] && ! grep -qi '^Connection: close' "$tmp/headers"; then
+        fail "$name: 431 without Connection: close"
+    fi
     if [[ $want == 422 ]] &&
         ! jq -e '.error.fields | length > 0' "$tmp/body" >/dev/null; then
         fail "$name: 422 without fields"
@@ -98,6 +108,17 @@ out=$(curl -s -m 30 -o /dev/null -w '%{http_code} ' \
       "$api/v1/accounts" --next -s -o /dev/null -w '%{http_code} ' -X BREW \
       "$api/healthz" --next -s -o /dev/null -w '%{http_code}' "$api/healthz")
 [[ $out == "413 405 200" ]] || fail "keep-alive sequence answered: $out"
+
+# headers within the limits (an 8,000-byte header, 500 short ones) are served
+{ printf 'X-Big: '; head -c 8000 /dev/zero | tr '\0' 'v'; echo; } >"$tmp/hdr_ok"
+head -n 500 "$tmp/hdr_many" >>"$tmp/hdr_ok"
+out=$(curl -s -m 10 -o /dev/null -w '%{http_code}' -H "@$tmp/hdr_ok" \
+      "$api/healthz")
+[[ $out == 200 ]] || fail "headers within the limits answered $out, want 200"
+# the whole corpus for the header cases: every case above must be present
+for c in header_100kb headers_many; do
+    grep -q "^$c"$'\t' "$corpus/cases.tsv" || fail "corpus lacks case $c"
+done
 
 if ! curl -sf -m 5 "$api/healthz" >/dev/null; then
     fail "server no longer answers /healthz after the corpus"

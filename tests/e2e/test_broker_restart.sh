@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The embedded broker killed (-9) and restarted empty while registrations
 # flow: nothing is lost (every account reaches the read model), nothing is
-# applied twice (read-model versions equal the journal's, and no account is
-# mailed twice), consumers catch up from the journal.
+# applied twice (read-model versions equal the journal's, every account's
+# apply_count is 1, and no account is mailed twice), consumers catch up from
+# the journal.
 source "$(dirname "$0")/lib.sh"
 ids=$(mktemp)
 n=${E2E_BROKER_N:-150}
@@ -52,6 +53,12 @@ bad=$(e2e_psql -c "SELECT count(*) FROM rm.accounts r
 [ "$bad" = 0 ] || e2e_fail "$bad read-model rows disagree with the journal's versions"
 dups=$(e2e_psql -c "SELECT count(*) FROM (SELECT account_id FROM rm.accounts GROUP BY account_id HAVING count(*) > 1) d")
 [ "$dups" = 0 ] || e2e_fail "$dups accounts appear twice in the read model"
+# The upserts are idempotent, so the checks above cannot see a second
+# application; apply_count (infra/sql/011) counts them: every account of
+# this run (one AccountRegistered each) was applied exactly once.
+again=$(e2e_psql -c "SELECT count(*) FROM unnest(string_to_array('$(paste -sd, "$ids")', ',')) a(id)
+                     JOIN rm.accounts r ON r.account_id::text = a.id WHERE r.apply_count <> 1")
+[ "$again" = 0 ] || e2e_fail "$again accounts applied more than once (apply_count <> 1)"
 e2e_ok "no event applied twice"
 
 if [ -d "$OSS_MAIL_DIR" ] && e2e_psql -c "SELECT to_regclass('oss.notifications') IS NOT NULL" | grep -q t; then

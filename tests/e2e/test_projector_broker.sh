@@ -46,4 +46,6 @@ say "live    $live"; say "rebuilt $rebuilt"
 [ "$live" = "$rebuilt" ] || fail "read model differs from the rebuild"
 twice=$(app -c "SELECT count(*) FROM $SCHEMA.applied_streams WHERE stream_id LIKE 'account-$PREFIX-%' AND version <> 1")
 [ "$twice" = 0 ] || fail "$twice streams with a wrong applied version"
+once=$(not_once "$SCHEMA" "$PREFIX")
+[ "$once" = 0 ] || fail "$once accounts not applied exactly once (apply_count <> 1)"
 say "PASS"

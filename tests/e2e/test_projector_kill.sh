@@ -56,5 +56,7 @@ la=$(applied_digest "$SCHEMA" "$PREFIX"); ra=$(applied_digest "${SCHEMA}_r" "$PR
 [ "$la" = "$ra" ] || fail "applied versions differ: $la vs $ra"
 bad=$(app -c "SELECT count(*) FROM $SCHEMA.applied_streams a JOIN oss.journal j ON j.stream_id = a.stream_id AND j.version = 1 WHERE a.stream_id LIKE 'account-$PREFIX-%' AND a.version <> 1")
 [ "$bad" = 0 ] || fail "$bad streams with a wrong applied version"
+once=$(not_once "$SCHEMA" "$PREFIX")
+[ "$once" = 0 ] || fail "$once accounts not applied exactly once (apply_count <> 1)"
 grep -q "resuming at stored positions" "$LOG" || fail "restart did not resume from stored positions"
 say "PASS"

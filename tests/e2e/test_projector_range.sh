@@ -29,4 +29,6 @@ far=$(app -c "SELECT count(*) FROM $SCHEMA.positions WHERE name = '$NAME' AND ne
 [ "$far" = 0 ] || fail "$far positions still out of range"
 twice=$(app -c "SELECT count(*) FROM $SCHEMA.applied_streams WHERE stream_id LIKE 'account-$PREFIX-%' AND version <> 1")
 [ "$twice" = 0 ] || fail "wrong applied versions"
+once=$(not_once "$SCHEMA" "$PREFIX")
+[ "$once" = 0 ] || fail "$once accounts not applied exactly once (apply_count <> 1)"
 say "PASS"

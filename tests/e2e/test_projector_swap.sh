@@ -44,4 +44,6 @@ say "live    $live"; say "rebuilt $rebuilt"
 [ "$live" = "$rebuilt" ] || fail "read model differs from the rebuild"
 [ "$(app -c "SELECT count(*) FROM pg_namespace WHERE nspname IN ('${SCHEMA}_new', '${SCHEMA}_old')")" = 0 ] \
     || fail "rebuild left a schema behind"
+once=$(not_once "$SCHEMA" "$PREFIX")
+[ "$once" = 0 ] || fail "$once accounts not applied exactly once (apply_count <> 1)"
 say "PASS"

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Relay failover: the stack's relay is stopped for the test and two of ours
 # run: an active one that writes its checkpoint only every 2 s (so that Kafka
-# holds more than its checkpoint says when it dies) and a hot standby. ~20,000
-# events are appended to the journal (hash-chained, in 200 transactions), and
-# the active relay is killed with -9 in the middle. The standby must take the
+# holds more than its checkpoint says when it dies) and a hot standby.
+# E2E_RELAY_N events (default 100,000, as the projector's kill test; a
+# multiple of 2,000) are appended to the journal (hash-chained, in 200
+# transactions, spread over one stream type (topic) per 20,000 events: the
+# embedded broker keeps only ~5 MiB per partition and drops the oldest), and
+# the active relay is killed with -9 in the middle. At 100,000 the test takes
+# about a minute on the 2-core dev machine. The standby must take the
 # lock, wait out the old producer's message timeout, read the partition tails,
 # skip what Kafka already holds beyond the checkpoint, and carry on: every
 # event id of the run appears on Kafka (kcat) exactly once. The stack's relay
@@ -15,7 +19,10 @@ relay=${OSS_RELAY_BIN:-$OSS_BUILD_DIR/producers/oss-relay}
 tmp=$(mktemp -d)
 started=()
 cleanup() {
-    local p
+    local rc=$? p
+    if [ $rc -ne 0 ]; then
+        for p in "$tmp"/relay.*.log; do echo "--- $p" >&2; tail -n 15 "$p" >&2; done
+    fi
     for p in "${started[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     for p in "${started[@]}"; do
         for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
@@ -64,12 +71,27 @@ old=$(leader_pid)
 [ "$old" = "$active" ] || e2e_fail "the leader is '$old', not our relay $active"
 e2e_ok "relay $old active, $standby standing by"
 
-# 2. ~20,000 events in 200 transactions under a stream type of our own
+# 2. N events in 200 transactions under a stream type of our own
 stype="rf$(printf '%x' "$(date +%s)")$$"
-stype=${stype:0:30}
-topic=$(sed -n 's/^[[:space:]]*bus\.topic_prefix[[:space:]]*=[[:space:]]*//p' "$OSS_CONFIG" | tail -n1)
-topic=${topic:-oss.}$stype
-ntx=200 nstreams=10 nversions=10
+stype=${stype:0:28}
+prefix=$(sed -n 's/^[[:space:]]*bus\.topic_prefix[[:space:]]*=[[:space:]]*//p' "$OSS_CONFIG" | tail -n1)
+prefix=${prefix:-oss.}
+n=${E2E_RELAY_N:-100000}
+[ "$n" -ge 2000 ] && [ $((n % 2000)) -eq 0 ] || e2e_fail "E2E_RELAY_N=$n: must be a multiple of 2000"
+ntx=200 nversions=10
+nstreams=$((n / ntx / nversions))
+ntypes=$(((n + 19999) / 20000))
+topics=()
+for k in $(seq 0 $((ntypes - 1))); do topics+=("$prefix${stype}x$k"); done
+mine="stream_type LIKE '${stype}x%'"
+# every message of our topics: one ce_id per line
+kafka_ids() {
+    local t
+    for t in "${topics[@]}"; do
+        kcat -b "$OSS_KAFKA_BOOTSTRAP" -C -t "$t" -o beginning -e -q -f '%h\n' 2>/dev/null \
+            | sed -n 's/.*ce_id=\([0-9a-f-]*\).*/\1/p' || true
+    done | sort
+}
 {
 cat <<'SQL'
 CREATE FUNCTION pg_temp.lp(b bytea) RETURNS bytea LANGUAGE sql IMMUTABLE
@@ -114,7 +136,7 @@ BEGIN
 END $$;
 SQL
 for i in $(seq 1 $ntx); do
-    echo "SELECT pg_temp.gen('$stype', '$stype-$i', $nstreams, $nversions);"
+    echo "SELECT pg_temp.gen('${stype}x$((i % ntypes))', '$stype-$i', $nstreams, $nversions);"
     echo "SELECT pg_sleep(0.04);"
 done
 } >"$tmp/gen.sql"
@@ -123,12 +145,12 @@ total=$((ntx * nstreams * nversions))
 psql -X -q -v ON_ERROR_STOP=1 "$OSS_PG_URL" -f "$tmp/gen.sql" >"$tmp/gen.log" 2>&1 &
 writer=$!
 # 3. kill the active relay mid-stream
-e2e_wait 30 bash -c "[ \$(psql -X -qtA '$OSS_PG_URL' -c \"SELECT count(*) FROM oss.journal WHERE stream_type = '$stype'\") -ge 4000 ]" \
+e2e_wait 90 bash -c "[ \$(psql -X -qtA '$OSS_PG_URL' -c \"SELECT count(*) FROM oss.journal WHERE $mine\") -ge $((total / 5)) ]" \
     || e2e_fail "the writer did not get going: $(cat "$tmp/gen.log")"
 kill -9 "$old"
-e2e_ok "killed relay $old (-9) after $(e2e_psql -c "SELECT count(*) FROM oss.journal WHERE stream_type = '$stype'") of $total events"
+e2e_ok "killed relay $old (-9) after $(e2e_psql -c "SELECT count(*) FROM oss.journal WHERE $mine") of $total events"
 wait $writer || e2e_fail "the writer failed: $(cat "$tmp/gen.log")"
-[ "$(e2e_psql -c "SELECT count(*) FROM oss.journal WHERE stream_type = '$stype'")" -eq $total ] \
+[ "$(e2e_psql -c "SELECT count(*) FROM oss.journal WHERE $mine")" -eq $total ] \
     || e2e_fail "the writer did not append $total events"
 
 # 4. someone else leads now (the standby, or a restarted stack relay)
@@ -142,19 +164,17 @@ e2e_ok "relay $new took over; Kafka held $skipped events beyond the checkpoint"
 [ "${skipped:-0}" -gt 0 ] || e2e_fail "Kafka held nothing beyond the old checkpoint: the tail read was not exercised"
 
 # 5. every event id on Kafka exactly once
-e2e_psql -c "SELECT event_id FROM oss.journal WHERE stream_type = '$stype'" | sort >"$tmp/journal.ids"
+e2e_psql -c "SELECT event_id FROM oss.journal WHERE $mine" | sort >"$tmp/journal.ids"
 got=0
 deadline=$((SECONDS + 150))
 while [ $SECONDS -lt $deadline ]; do
-    kcat -b "$OSS_KAFKA_BOOTSTRAP" -C -t "$topic" -o beginning -e -q -f '%h\n' 2>/dev/null \
-        | sed -n 's/.*ce_id=\([0-9a-f-]*\).*/\1/p' | sort >"$tmp/kafka.ids" || true
+    kafka_ids >"$tmp/kafka.ids"
     got=$(sort -u "$tmp/kafka.ids" | comm -12 - "$tmp/journal.ids" | wc -l)
     [ "$got" -ge $total ] && break
     sleep 2
 done
 sleep 3 # late duplicates, if any, would land now
-kcat -b "$OSS_KAFKA_BOOTSTRAP" -C -t "$topic" -o beginning -e -q -f '%h\n' 2>/dev/null \
-    | sed -n 's/.*ce_id=\([0-9a-f-]*\).*/\1/p' | sort >"$tmp/kafka.ids"
+kafka_ids >"$tmp/kafka.ids"
 missing=$(comm -23 "$tmp/journal.ids" <(sort -u "$tmp/kafka.ids") | wc -l)
 dups=$(uniq -d "$tmp/kafka.ids" | wc -l)
 echo "journal $total, kafka $(wc -l <"$tmp/kafka.ids") messages, $missing missing, $dups duplicated"

@@ -49,7 +49,28 @@ q(PGconn *c, const char *fmt, ...)
 typedef struct gen {
     const char *account_id;
     int extra; /* events of an unknown type after the registration */
+    const char *const *seq; /* non-NULL: one AccountRegistered per account id
+                               here (NULL-terminated) instead */
 } gen_t;
+
+static void
+push_registered(oss_event_list_t *out, const char *account_id)
+{
+    Oss__V1__AccountRegistered m = OSS__V1__ACCOUNT_REGISTERED__INIT;
+    m.account_id = (char *)account_id;
+    m.scale = OSS__V1__BUSINESS_SCALE__BUSINESS_SCALE_NON_UMK;
+    m.actor_type = "01";
+    m.subject_id = "00000000-0000-4000-8000-000000000001";
+    m.terms_version = "2025-06";
+    m.country = "ID";
+    oss_event_t *ev = oss_event_list_push(out);
+    ev->payload_len = oss__v1__account_registered__get_packed_size(&m);
+    ev->payload = malloc(ev->payload_len + 1);
+    oss__v1__account_registered__pack(&m, ev->payload);
+    snprintf(ev->payload_type, sizeof ev->payload_type,
+             "oss.v1.AccountRegistered");
+    ev->schema_version = 1;
+}
 
 static oss_code_t
 decide(void *vctx, const oss_event_t *history, size_t n, oss_event_list_t *out,
@@ -58,22 +79,13 @@ decide(void *vctx, const oss_event_t *history, size_t n, oss_event_list_t *out,
     gen_t *g = vctx;
     (void)history;
     (void)err;
-    if (n == 0) {
-        Oss__V1__AccountRegistered m = OSS__V1__ACCOUNT_REGISTERED__INIT;
-        m.account_id = (char *)g->account_id;
-        m.scale = OSS__V1__BUSINESS_SCALE__BUSINESS_SCALE_NON_UMK;
-        m.actor_type = "01";
-        m.subject_id = "00000000-0000-4000-8000-000000000001";
-        m.terms_version = "2025-06";
-        m.country = "ID";
-        oss_event_t *ev = oss_event_list_push(out);
-        ev->payload_len = oss__v1__account_registered__get_packed_size(&m);
-        ev->payload = malloc(ev->payload_len + 1);
-        oss__v1__account_registered__pack(&m, ev->payload);
-        snprintf(ev->payload_type, sizeof ev->payload_type,
-                 "oss.v1.AccountRegistered");
-        ev->schema_version = 1;
+    if (g->seq) {
+        for (int i = 0; g->seq[i]; i++)
+            push_registered(out, g->seq[i]);
+        return OSS_OK;
     }
+    if (n == 0)
+        push_registered(out, g->account_id);
     for (int i = 0; i < g->extra; i++) {
         oss_event_t *ev = oss_event_list_push(out);
         snprintf(ev->payload_type, sizeof ev->payload_type, "test.v1.Other");
@@ -82,16 +94,15 @@ decide(void *vctx, const oss_event_t *history, size_t n, oss_event_list_t *out,
     return OSS_OK;
 }
 
-/* Appends one command on stream "account-<account_id>". */
+/* Appends one command on stream "account-<account_id>" (g: what). */
 static void
-append(const char *account_id, int extra)
+append_gen(const char *account_id, gen_t *g)
 {
     oss_journal_t *j = NULL;
     oss_err_t err = {0};
     char stream[160];
     snprintf(stream, sizeof stream, "account-%s", account_id);
     assert_int_equal(oss_journal_open(getenv("OSS_PG_URL"), &j, &err), OSS_OK);
-    gen_t g = {account_id, extra};
     oss_command_t c;
     memset(&c, 0, sizeof c);
     c.stream_id = stream;
@@ -101,11 +112,18 @@ append(const char *account_id, int extra)
     c.actor_id = "test-projector";
     c.correlation_id = prefix;
     c.decide = decide;
-    c.ctx = &g;
+    c.ctx = g;
     assert_int_equal(oss_journal_execute(j, &c, 1, &err), OSS_OK);
     assert_int_equal(c.outcome, OSS_JOURNAL_APPENDED);
     oss_event_list_free(&c.events);
     oss_journal_free(j);
+}
+
+static void
+append(const char *account_id, int extra)
+{
+    gen_t g = {account_id, extra, NULL};
+    append_gen(account_id, &g);
 }
 
 static int
@@ -184,6 +202,20 @@ catch_up_until(long long n)
     assert_int_equal(accounts(schema), n);
 }
 
+/* The schema's journal catch-up cursor (xid, position) for this run. */
+static void
+cursor(char *xid, char *pos)
+{
+    PGresult *r = q(app,
+                    "SELECT coalesce((SELECT xid::text FROM %s.catchup WHERE "
+                    "name = '%s'), '0'), coalesce((SELECT position::text FROM "
+                    "%s.catchup WHERE name = '%s'), '0')",
+                    schema, name, schema, name);
+    snprintf(xid, 32, "%s", PQgetvalue(r, 0, 0));
+    snprintf(pos, 24, "%s", PQgetvalue(r, 0, 1));
+    PQclear(r);
+}
+
 static void
 test_catch_up_exactly_once(void **state)
 {
@@ -214,12 +246,34 @@ test_catch_up_exactly_once(void **state)
     assert_string_equal(PQgetvalue(r, 0, 2), "ID");
     assert_string_equal(PQgetvalue(r, 0, 3), "registered");
     PQclear(r);
-    /* nothing applied twice: a second catch-up changes nothing */
+    /* nothing applied twice: a second catch-up applies none of this run's
+     * events (the journal is shared: it may apply other runs' new events,
+     * all of them between the cursor before and after it) */
+    char x1[32], p1[24], x2[32], p2[24];
+    cursor(x1, p1);
     oss_err_t err = {0};
     int64_t applied = -1;
     assert_int_equal(oss_projector_catch_up(cfg, &applied, &err), OSS_OK);
+    cursor(x2, p2);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*), count(*) FILTER (WHERE stream_id LIKE "
+             "'account-%s-%%') FROM oss.journal WHERE (xid, position) > "
+             "('%s'::xid8, %s) AND (xid, position) <= ('%s'::xid8, %s)",
+             prefix, x1, p1, x2, p2);
+    r = q(app, "%s", sql);
+    long long others = atoll(PQgetvalue(r, 0, 0));
+    assert_string_equal(PQgetvalue(r, 0, 1), "0");
+    PQclear(r);
+    assert_true(applied >= 0);
+    assert_true(applied <= others);
     assert_int_equal(accounts(schema), 30);
-    r = q(app, "%s", "SELECT 1"); /* keeps the connection state checked */
+    /* and each account was applied exactly once */
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FILTER (WHERE apply_count <> 1) FROM "
+             "%s.accounts WHERE account_id LIKE '%s-%%'",
+             schema, prefix);
+    r = q(app, "%s", sql);
+    assert_string_equal(PQgetvalue(r, 0, 0), "0");
     PQclear(r);
 }
 
@@ -441,6 +495,207 @@ test_redrive(void **state)
     PQclear(q(app, "%s", sql));
 }
 
+/* A context on the test schema over the app connection. */
+static pj_ctx_t
+ctx(void)
+{
+    pj_ctx_t c;
+    memset(&c, 0, sizeof c);
+    c.conn = app;
+    c.name = name;
+    snprintf(c.schema, sizeof c.schema, "%s", schema);
+    return c;
+}
+
+/* An item (from the journal) holding a copy of ev; caller pj_item_clear()s. */
+static pj_item_t
+item(const oss_event_t *ev)
+{
+    pj_item_t it;
+    oss_err_t err = {0};
+    memset(&it, 0, sizeof it);
+    it.has_ev = 1;
+    it.offset = -1;
+    assert_int_equal(oss_event_copy(&it.ev, ev, &err), OSS_OK);
+    return it;
+}
+
+static long long
+scalar(const char *fmt, const char *a, const char *b)
+{
+    PGresult *r = q(app, fmt, a, b);
+    long long v = PQntuples(r) ? atoll(PQgetvalue(r, 0, 0)) : 0;
+    PQclear(r);
+    return v;
+}
+
+/* pj_apply_each() inside BEGIN .. COMMIT, checking that it left no
+ * savepoint "one" behind (RELEASE of a missing savepoint fails). */
+static void
+apply_each(pj_ctx_t *c, pj_item_t *it)
+{
+    oss_err_t err = {0};
+    PQclear(q(app, "BEGIN"));
+    assert_int_equal(pj_apply_each(c, it, 1, &err), OSS_OK);
+    PQclear(q(app, "SAVEPOINT probe"));
+    PGresult *r = PQexec(app, "RELEASE SAVEPOINT one");
+    assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR); /* none left */
+    PQclear(r);
+    PQclear(q(app, "ROLLBACK TO SAVEPOINT probe"));
+    PQclear(q(app, "COMMIT"));
+}
+
+/* Every version up to the stream's applied one is in the read model (its
+ * own account row, accs[v - 1]) or in the dead letters: none was skipped. */
+static void
+assert_none_skipped(const char *stream, const char *const *accs)
+{
+    long long applied = scalar("SELECT version FROM %s.applied_streams "
+                               "WHERE stream_id = '%s'",
+                               schema, stream);
+    for (long long v = 1; v <= applied; v++) {
+        char sql[1024];
+        snprintf(sql, sizeof sql,
+                 "SELECT (SELECT count(*) FROM %s.accounts WHERE account_id = "
+                 "'%s') + (SELECT count(*) FROM oss.dead_letters WHERE "
+                 "consumer = '%s' AND stream_id = '%s' AND version = %lld)",
+                 schema, accs[v - 1], name, stream, v);
+        PGresult *r = q(app, "%s", sql);
+        if (atoll(PQgetvalue(r, 0, 0)) == 0)
+            fail_msg("stream %s: version %lld marked applied (applied = %lld) "
+                     "but neither applied nor dead-lettered",
+                     stream, v, applied);
+        PQclear(r);
+    }
+}
+
+/* The single-item fallback: an event whose application fails with an SQL
+ * error at v = 3 while v = 2 is missing (filled from the journal, then
+ * rolled back with it) is dead-lettered but not marked applied; at v =
+ * applied + 1 it is dead-lettered and marked so that the stream goes on. */
+static void
+test_apply_each_never_skips_a_version(void **state)
+{
+    (void)state;
+    char a1[160], a2[160], a3[160], stream[200];
+    snprintf(a1, sizeof a1, "%s.each-v1", prefix);
+    snprintf(a2, sizeof a2, "%s.each-v2", prefix);
+    snprintf(a3, sizeof a3, "%s.each-v3", prefix);
+    snprintf(stream, sizeof stream, "account-%s", a1);
+    const char *const accs[] = {a1, a2, a3, NULL};
+    gen_t g = {a1, 0, accs};
+    append_gen(a1, &g);
+    oss_journal_t *j = NULL;
+    oss_err_t err = {0};
+    oss_event_list_t evs = {0};
+    assert_int_equal(oss_journal_open(getenv("OSS_PG_URL"), &j, &err), OSS_OK);
+    assert_int_equal(oss_journal_load(j, stream, &evs, &err), OSS_OK);
+    assert_int_equal(evs.len, 3);
+
+    /* the read model refuses the rows of versions 2 and 3 (an SQL error
+     * of those events, e.g. a constraint) */
+    PQclear(q(owner,
+              "CREATE FUNCTION %s.refuse() RETURNS trigger LANGUAGE plpgsql "
+              "AS $f$ BEGIN IF NEW.account_id IN ('%s', '%s') THEN RAISE "
+              "EXCEPTION 'refused by test'; END IF; RETURN NEW; END $f$; "
+              "CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON %s.accounts "
+              "FOR EACH ROW EXECUTE FUNCTION %s.refuse()",
+              schema, a2, a3, schema, schema));
+
+    pj_ctx_t c = ctx();
+    pj_item_t it = item(&evs.items[0]);
+    apply_each(&c, &it); /* v1 applies; its savepoint is released */
+    pj_item_clear(&it);
+    assert_int_equal(c.applied, 1);
+    assert_int_equal(c.dead, 0);
+
+    /* v3 while v2 is missing: dead-lettered, v2..v3 NOT marked applied */
+    it = item(&evs.items[2]);
+    apply_each(&c, &it);
+    pj_item_clear(&it);
+    assert_int_equal(c.dead, 1);
+    assert_int_equal(scalar("SELECT version FROM %s.applied_streams WHERE "
+                            "stream_id = '%s'",
+                            schema, stream),
+                     1);
+    assert_none_skipped(stream, accs);
+
+    /* v2 = applied + 1: dead-lettered and marked, the stream goes on */
+    it = item(&evs.items[1]);
+    apply_each(&c, &it);
+    pj_item_clear(&it);
+    assert_int_equal(c.dead, 2);
+    assert_int_equal(scalar("SELECT version FROM %s.applied_streams WHERE "
+                            "stream_id = '%s'",
+                            schema, stream),
+                     2);
+    /* and v3 now too */
+    it = item(&evs.items[2]);
+    apply_each(&c, &it);
+    pj_item_clear(&it);
+    assert_int_equal(c.dead, 3);
+    assert_int_equal(scalar("SELECT version FROM %s.applied_streams WHERE "
+                            "stream_id = '%s'",
+                            schema, stream),
+                     3);
+    assert_none_skipped(stream, accs);
+    assert_int_equal(scalar("SELECT count(*) FROM oss.dead_letters WHERE "
+                            "consumer = '%s' AND stream_id = '%s' AND kind = "
+                            "'apply' AND resolved_at IS NULL",
+                            name, stream),
+                     3);
+
+    PQclear(q(owner, "DROP TRIGGER refuse ON %s.accounts", schema));
+    PQclear(q(app,
+              "UPDATE oss.dead_letters SET resolved_at = now() WHERE "
+              "consumer = '%s'",
+              name));
+    oss_event_list_free(&evs);
+    oss_journal_free(j);
+}
+
+/* accounts.apply_count counts real applications: a re-delivered version is
+ * skipped (count unchanged), a forced re-application (redrive) adds one, and
+ * two applications of the same account in one batch add two. */
+static void
+test_apply_count(void **state)
+{
+    (void)state;
+    char a[160], stream[200];
+    snprintf(a, sizeof a, "%s.count", prefix);
+    snprintf(stream, sizeof stream, "account-%s", a);
+    append(a, 0);
+    oss_journal_t *j = NULL;
+    oss_err_t err = {0};
+    oss_event_list_t evs = {0};
+    assert_int_equal(oss_journal_open(getenv("OSS_PG_URL"), &j, &err), OSS_OK);
+    assert_int_equal(oss_journal_load(j, stream, &evs, &err), OSS_OK);
+    assert_int_equal(evs.len, 1);
+    const char *cnt = "SELECT apply_count FROM %s.accounts WHERE account_id "
+                      "= '%s'";
+
+    pj_ctx_t c = ctx();
+    pj_item_t two[2] = {item(&evs.items[0]), item(&evs.items[0])};
+    PQclear(q(app, "BEGIN"));
+    assert_int_equal(pj_apply(&c, two, 2, &err), OSS_OK); /* 2nd: skipped */
+    PQclear(q(app, "COMMIT"));
+    assert_int_equal(scalar(cnt, schema, a), 1);
+    assert_int_equal(c.skipped, 1);
+    PQclear(q(app, "BEGIN"));
+    assert_int_equal(pj_apply(&c, two, 1, &err), OSS_OK); /* re-delivered */
+    PQclear(q(app, "COMMIT"));
+    assert_int_equal(scalar(cnt, schema, a), 1);
+    c.force = 1;
+    PQclear(q(app, "BEGIN"));
+    assert_int_equal(pj_apply(&c, two, 2, &err), OSS_OK); /* forced, twice */
+    PQclear(q(app, "COMMIT"));
+    assert_int_equal(scalar(cnt, schema, a), 3);
+    pj_item_clear(&two[0]);
+    pj_item_clear(&two[1]);
+    oss_event_list_free(&evs);
+    oss_journal_free(j);
+}
+
 int
 main(void)
 {
@@ -449,6 +704,10 @@ main(void)
         cmocka_unit_test(test_gap_filled_from_journal),
         cmocka_unit_test(test_rebuild_swaps_and_keeps_positions),
         cmocka_unit_test(test_redrive),
+        /* last: their accounts do not match "<prefix>-%" counted above,
+         * but a catch-up would meet the refused rows */
+        cmocka_unit_test(test_apply_each_never_skips_a_version),
+        cmocka_unit_test(test_apply_count),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -263,6 +263,77 @@ test_chunked_and_content_type(void **state)
     close(fd);
 }
 
+/* Sends head, then a header line of hlen bytes (or nhdr short ones), then
+ * tail; returns the whole answer up to the server's close. */
+static char *
+send_big_headers(const char *head, size_t hlen, int nhdr, const char *tail)
+{
+    int fd = connect_srv();
+    send_all(fd, head, strlen(head));
+    if (hlen > 0) {
+        char *v = malloc(hlen + 16);
+        memcpy(v, "X-Big: ", 7);
+        memset(v + 7, 'v', hlen);
+        memcpy(v + 7 + hlen, "\r\n", 2);
+        /* in pieces, as a slow client would */
+        for (size_t off = 0; off < hlen + 9; off += 5000)
+            send_all(fd, v + off, hlen + 9 - off < 5000 ? hlen + 9 - off
+                                                         : 5000);
+        free(v);
+    }
+    for (int i = 0; i < nhdr; i++) {
+        char h[64];
+        int k = snprintf(h, sizeof h, "X-Many-%d: some value\r\n", i);
+        send_all(fd, h, (size_t)k);
+    }
+    send_all(fd, tail, strlen(tail));
+    char *resp = read_all(fd);
+    close(fd);
+    return resp;
+}
+
+static void
+test_header_fields_too_large(void **state)
+{
+    int st[4];
+    /* one 100 KB header, then a pipelined request that must not be served */
+    char *resp = send_big_headers("GET /ping HTTP/1.1\r\nHost: t\r\n",
+                                  100000, 0,
+                                  "\r\nGET /ping HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(statuses(resp, st, 4), 1);
+    assert_int_equal(st[0], 431);
+    assert_non_null(strstr(resp, "\"code\":\"headers_too_large\""));
+    assert_non_null(strstr(resp, "Connection: close"));
+    assert_null(strstr(resp, "<html"));
+    free(resp);
+    /* many short headers over the block limit, on a POST with a body */
+    resp = send_big_headers("POST /echo HTTP/1.1\r\nHost: t\r\n"
+                            "Content-Type: application/json\r\n"
+                            "Content-Length: 7\r\n",
+                            0, 3000, "\r\n{\"a\":1}");
+    assert_int_equal(statuses(resp, st, 4), 1);
+    assert_int_equal(st[0], 431);
+    assert_null(strstr(resp, "{\"a\":1}"));
+    free(resp);
+    /* a big header within the limits is served, body and all */
+    resp = send_big_headers("POST /echo HTTP/1.1\r\nHost: t\r\n"
+                            "Content-Type: application/json\r\n"
+                            "Content-Length: 7\r\n",
+                            6000, 500, "\r\n{\"a\":1}");
+    assert_int_equal(statuses(resp, st, 4), 1);
+    assert_int_equal(st[0], 200);
+    assert_non_null(strstr(resp, "{\"a\":1}"));
+    free(resp);
+    /* a chunked body after an over-long block: 431, no hang */
+    resp = send_big_headers("POST /echo HTTP/1.1\r\nHost: t\r\n"
+                            "Transfer-Encoding: chunked\r\n"
+                            "Content-Type: application/json\r\n",
+                            9000, 0, "\r\n7\r\n{\"a\":1}\r\n0\r\n\r\n");
+    assert_int_equal(statuses(resp, st, 4), 1);
+    assert_int_equal(st[0], 431);
+    free(resp);
+}
+
 static void
 test_metrics_text(void **state)
 {
@@ -286,6 +357,7 @@ main(void)
         cmocka_unit_test(test_injected_headers_ignored),
         cmocka_unit_test(test_byte_by_byte_and_thread_reply),
         cmocka_unit_test(test_chunked_and_content_type),
+        cmocka_unit_test(test_header_fields_too_large),
         cmocka_unit_test(test_metrics_text),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
