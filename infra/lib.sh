@@ -10,7 +10,7 @@ PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 OSS_PACKAGES="build-essential cmake pkg-config git librdkafka-dev libpq-dev
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev libssl-dev
   libevent-dev libjansson-dev libargon2-dev libcurl4-openssl-dev libcmocka-dev
-  postgresql postgresql-contrib kcat python3 python3-aiosmtpd jq curl clang
+  postgresql postgresql-contrib kcat python3 python3-aiosmtpd python3-cryptography jq curl clang
   libclang-rt-14-dev procps iproute2 openssl"
 
 oss_say() { printf '%s\n' "oss: $*" >&2; }
@@ -171,17 +171,18 @@ SQL
     done
 }
 
-# Key files (0600): master (wraps data keys), index (keyed hashes), bus
-# (message signatures). A new master or index key is refused once the journal
-# holds sealed data: that data would become unreadable.
+# Key files (0600): master (wraps data keys), index (keyed hashes for
+# look-ups), bus (message signatures), otp (keyed hashes of activation codes
+# and session tokens). A new master or index key is refused once the journal
+# holds sealed data: that data would become unreadable or unfindable.
 oss_keys_init() {
     oss_pg_env
     local dir="$OSS_VAR/keys" k sealed
     mkdir -p "$dir"; chmod 700 "$dir"
     sealed=$(psql -X -tA "$OSS_PG_URL" -c "SELECT count(*) FROM oss.subject_keys" 2>/dev/null || echo 0)
-    for k in master index bus; do
+    for k in master index bus otp; do
         [ -s "$dir/$k.key" ] && continue
-        if [ "$k" != bus ] && [ "${sealed:-0}" -gt 0 ]; then
+        if { [ "$k" = master ] || [ "$k" = index ]; } && [ "${sealed:-0}" -gt 0 ]; then
             oss_die "refusing to create a new $k key: the journal already holds sealed data of $sealed subjects; restore $dir/$k.key"
         fi
         (umask 077; oss_rand_hex 32 >"$dir/$k.key"; echo >>"$dir/$k.key")
@@ -193,6 +194,7 @@ oss_write_conf() {
     oss_pg_env
     [ -s "$OSS_VAR/api.port" ] || oss_free_port 8080 >"$OSS_VAR/api.port"
     [ -s "$OSS_VAR/smtp.port" ] || oss_free_port 2525 >"$OSS_VAR/smtp.port"
+    [ -s "$OSS_VAR/whatsapp.port" ] || oss_free_port 8025 >"$OSS_VAR/whatsapp.port"
     (umask 077; cat >"$OSS_VAR/oss.conf" <<CONF
 # written by infra/run; edit infra/lib.sh, not this file
 pg.url = $OSS_PG_URL
@@ -203,6 +205,8 @@ bus.signing_key_file = $OSS_VAR/keys/bus.key
 bus.bootstrap_file = $OSS_VAR/kafka.bootstrap
 api.port = $(cat "$OSS_VAR/api.port")
 notifier.smtp_url = smtp://127.0.0.1:$(cat "$OSS_VAR/smtp.port")
+notifier.whatsapp_url = http://127.0.0.1:$(cat "$OSS_VAR/whatsapp.port")/messages
+crypto.otp_key_file = $OSS_VAR/keys/otp.key
 CONF
 )
 }
@@ -222,6 +226,7 @@ export OSS_CONFIG='$OSS_VAR/oss.conf'
 export OSS_BUILD_DIR='$OSS_BUILD_DIR'
 export OSS_VAR='$OSS_VAR'
 export OSS_MAIL_DIR='$OSS_VAR/mail'
+export OSS_WHATSAPP_DIR='$OSS_VAR/whatsapp'
 export OSS_LOG_DIR='$OSS_VAR/log'
 export OSS_PG_LOG='$OSS_VAR/pg/data/log/postgresql.log'
 export OSS_KAFKA_BOOTSTRAP='$bs'

@@ -290,8 +290,8 @@ journal_ensure(notifier_t *n, oss_err_t *err)
 
 /* Appends o, retrying while the journal is unavailable (at least once even
  * when stopping: an outcome of a message already handed over should not be
- * lost). 0 when appended or refused for good (logged), -1 when stopping
- * first. */
+ * lost). 0 when appended (or replayed), 1 when refused for good (logged),
+ * -1 when stopping first. */
 static int
 outcome(notifier_t *n, const oss_outcome_t *o)
 {
@@ -306,7 +306,7 @@ outcome(notifier_t *n, const oss_outcome_t *o)
         if (rc != OSS_EUNAVAIL) {
             oss_error("delivery outcome not recorded: event=%s channel=%s: %s",
                       o->cause_event_id, o->channel, err.msg);
-            return 0;
+            return 1;
         }
         if (*n->stop)
             return -1;
@@ -315,6 +315,32 @@ outcome(notifier_t *n, const oss_outcome_t *o)
                      "event=%s: %s",
                      o->cause_event_id, err.msg);
         nap(n, k < 5 ? 1000 : 5000);
+    }
+}
+
+/* outcome() for os[0..k) in one transaction. */
+static int
+outcomes(notifier_t *n, const oss_outcome_t *os, size_t k)
+{
+    oss_err_t err = {0};
+    for (int t = 0;; t++) {
+        oss_err_clear(&err);
+        oss_code_t rc = journal_ensure(n, &err);
+        if (rc == OSS_OK)
+            rc = oss_notifier_outcome_append_many(n->journal, os, k, &err);
+        if (rc == OSS_OK)
+            return 0;
+        if (rc != OSS_EUNAVAIL) {
+            oss_error("delivery outcomes not recorded (%zu): %s", k, err.msg);
+            return 0;
+        }
+        if (*n->stop)
+            return -1;
+        if (t == 0 || t % 10 == 0)
+            oss_warn("could not record %zu delivery outcome(s) (will retry): "
+                     "%s",
+                     k, err.msg);
+        nap(n, t < 5 ? 1000 : 5000);
     }
 }
 
@@ -648,22 +674,78 @@ delivery_row_delete(notifier_t *n, const char *delivery_id)
                  delivery_id, err.msg);
 }
 
+/* Marks the sealed row delivered (the sweep deletes it later). */
+static void
+delivery_mark(notifier_t *n, const char *delivery_id)
+{
+    if (!delivery_id[0])
+        return;
+    oss_err_t err = {0};
+    const char *p[1] = {delivery_id};
+    if (pg_cmd(n,
+               "UPDATE oss.deliveries SET delivered_at = now() "
+               "WHERE delivery_id = $1::uuid",
+               1, p, &err))
+        oss_warn("could not mark a delivered code's row (it expires "
+                 "anyway): delivery=%s: %s",
+                 delivery_id, err.msg);
+}
+
+/* Deletes the sealed rows delivered DELIVERED_KEEP_S ago or expired: the
+ * code is in the person's mailbox or no longer valid. */
+#define DELIVERED_KEEP_S "300"
+
+static void
+deliveries_purge(notifier_t *n)
+{
+    oss_err_t err = {0};
+    PGresult *r = pg_exec(n,
+                          "DELETE FROM oss.deliveries WHERE expires_at < now() "
+                          "OR delivered_at < now() - make_interval(secs => "
+                          DELIVERED_KEEP_S ")",
+                          0, NULL, 0, &err);
+    if (!r) {
+        oss_warn("could not purge delivered or expired codes (will retry): %s",
+                 err.msg);
+        return;
+    }
+    if (atoi(PQcmdTuples(r)) > 0)
+        oss_info("purged %s delivered or expired sealed code(s)",
+                 PQcmdTuples(r));
+    PQclear(r);
+}
+
 /* Handles one event (AccountRegistered or ActivationIssued) until its
  * message is sent, skipped or failed for good; returns OSS_OK then, or
  * non-zero when asked to stop first (or the lock was lost). Each attempt's
  * outcome is an event on the account's delivery stream. */
 static oss_code_t
-deliver(notifier_t *n, const oss_event_t *ev, const char *via)
+deliver(notifier_t *n, const oss_event_t *ev, const char *via, int queued)
 {
     oss_err_t err = {0};
     int64_t backoff_ms = 1000,
             max_ms = oss_config_int(n->cfg, "notifier.retry_max_s") * 1000;
     job_t j;
     if (job_init(&j, ev)) {
-        oss_warn("ignored a malformed %s (payload, event id, channel or "
-                 "subject id): event=%s stream=%s",
+        oss_warn("ignored a malformed %s (payload, event id, channel, stream "
+                 "or subject id): event=%s stream=%s",
                  ev->payload_type[0] ? ev->payload_type : "event",
                  ev->event_id, ev->stream_id);
+        /* it can never become deliverable: a ledger row keeps the journal
+         * sweep and Kafka re-reads from handling it again */
+        if (uuid_ok(ev->event_id)) {
+            const char *p[3] = {ev->event_id,
+                                j.channel[0] ? j.channel
+                                             : OSS_NOTIFIER_CHANNEL_EMAIL,
+                                ev->stream_id};
+            if (pg_cmd(n,
+                       "INSERT INTO oss.notifications (event_id, channel, "
+                       "status, stream_id, last_error) VALUES ($1::uuid, $2, "
+                       "'skipped', $3, 'malformed or not an account stream') "
+                       "ON CONFLICT (event_id, channel) DO NOTHING",
+                       3, p, &err))
+                oss_warn("could not record a skipped event: %s", err.msg);
+        }
         job_clear(&j);
         return OSS_OK;
     }
@@ -708,7 +790,7 @@ deliver(notifier_t *n, const oss_event_t *ev, const char *via)
             oss_info("resending after an interrupted or failed attempt "
                      "(same Message-ID): event=%s attempts=%d",
                      ev->event_id, attempts);
-        if (attempts == 0 && attempt == 0 && has_stream) {
+        if (attempts == 0 && attempt == 0 && has_stream && !queued) {
             o.kind = OSS_OUTCOME_QUEUED;
             o.attempt = 0;
             if (outcome(n, &o)) {
@@ -804,31 +886,50 @@ deliver(notifier_t *n, const oss_event_t *ev, const char *via)
                 delivery_row_delete(n, delivery_id);
                 break;
             }
+            int orc = 1;
             if (has_stream) {
+                /* the ledger's last_error changes with the events */
                 o.kind = OSS_OUTCOME_RETRYING;
                 o.next_attempt_at_us = now_us() + backoff_ms * 1000;
-                if (outcome(n, &o)) {
+                o.ledger_update = 1;
+                o.ledger_status = NULL;
+                o.ledger_error = err.msg;
+                orc = outcome(n, &o);
+                o.ledger_update = 0;
+                if (orc < 0) {
                     result = OSS_EUNAVAIL;
                     break;
                 }
             }
-            oss_err_t e2 = {0};
-            ledger_set(n, ev->event_id, ch, NULL, err.msg, &e2);
+            if (orc) {
+                oss_err_t e2 = {0};
+                ledger_set(n, ev->event_id, ch, NULL, err.msg, &e2);
+            }
             continue;
         }
-        /* handed over: the outcome first, then the ledger (a crash between
-         * the two re-sends, same Message-ID, and records attempt k+1) */
+        /* handed over: DeliveryHanded, the ledger's 'sent' and the sealed
+         * row's deletion in one transaction (a crash before it re-sends,
+         * same Message-ID, and records attempt k+1) */
+        int orc = 1;
         if (has_stream) {
             o.kind = OSS_OUTCOME_HANDED;
             o.reason = NULL;
-            outcome(n, &o);
+            o.ledger_update = 1;
+            o.ledger_status = "sent";
+            o.ledger_error = NULL;
+            o.delivered_id = delivery_id;
+            orc = outcome(n, &o);
+            o.ledger_update = 0;
+            o.delivered_id = NULL;
         }
-        oss_err_t e2 = {0};
-        for (int k = 0; ledger_set(n, ev->event_id, ch, "sent", NULL, &e2) &&
-                        !*n->stop;
-             k++)
-            nap(n, k < 5 ? 1000 : 5000);
-        delivery_row_delete(n, delivery_id);
+        if (orc) {
+            oss_err_t e2 = {0};
+            for (int k = 0;
+                 ledger_set(n, ev->event_id, ch, "sent", NULL, &e2) && !*n->stop;
+                 k++)
+                nap(n, k < 5 ? 1000 : 5000);
+            delivery_mark(n, delivery_id);
+        }
         n->sent++;
         if (j.act)
             oss_info("activation message handed over: event=%s stream=%s "
@@ -908,8 +1009,14 @@ triage(notifier_t *n, const oss_event_t *evs, size_t k, uint8_t *need)
     }
     for (size_t i = 0; i < k; i++) {
         need[i] = 1; /* malformed ones: deliver() says why and ignores them */
-        if (strcmp(evs[i].payload_type, ACCOUNT_REGISTERED) != 0)
-            continue; /* activations: deliver() checks the ledger */
+        if (strcmp(evs[i].payload_type, ACCOUNT_REGISTERED) != 0) {
+            /* activations: only the ledger look-up below */
+            if (uuid_ok(evs[i].event_id)) {
+                ok[i] = 3;
+                nok++;
+            }
+            continue;
+        }
         as[i] = oss__v1__account_registered__unpack(NULL, evs[i].payload_len,
                                                     evs[i].payload);
         if (as[i] && uuid_ok(evs[i].event_id) && uuid_ok(as[i]->subject_id)) {
@@ -927,7 +1034,7 @@ triage(notifier_t *n, const oss_event_t *evs, size_t k, uint8_t *need)
     const char *p1[1] = {arr};
     if (!(r = pg_exec(n,
                       "SELECT event_id::text, status FROM oss.notifications "
-                      "WHERE channel = 'email' AND event_id = ANY($1::uuid[])",
+                      "WHERE event_id = ANY($1::uuid[])",
                       1, p1, 0, &err))) {
         rc = OSS_EUNAVAIL;
         goto done;
@@ -1031,10 +1138,43 @@ process(notifier_t *n, const oss_event_t *evs, size_t k, const char *via,
         nap(n, backoff);
         backoff = backoff * 2 > max_ms ? max_ms : backoff * 2;
     }
+    /* DeliveryQueued of every message about to be delivered, in one
+     * transaction (an already queued one replays its idempotency key) */
+    int queued = 0;
+    {
+        job_t *jobs = calloc(k, sizeof *jobs);
+        oss_outcome_t *qs = calloc(k, sizeof *qs);
+        size_t nq = 0;
+        if (jobs && qs) {
+            for (size_t i = 0; i < k; i++) {
+                if (!need[i] || job_init(&jobs[i], &evs[i]) ||
+                    !jobs[i].account_id[0])
+                    continue;
+                qs[nq++] = (oss_outcome_t){
+                    .kind = OSS_OUTCOME_QUEUED,
+                    .account_id = jobs[i].account_id,
+                    .cause_event_id = evs[i].event_id,
+                    .correlation_id = evs[i].correlation_id,
+                    .channel = jobs[i].channel,
+                    .what = jobs[i].what,
+                    .trigger_type = jobs[i].act ? ACTIVATION_ISSUED
+                                                : ACCOUNT_REGISTERED};
+            }
+            queued = outcomes(n, qs, nq) == 0;
+        }
+        for (size_t i = 0; jobs && i < k; i++)
+            job_clear(&jobs[i]);
+        free(jobs);
+        free(qs);
+        if (!queued && *n->stop) {
+            rc = OSS_EUNAVAIL;
+            goto out;
+        }
+    }
     for (size_t i = 0; i < k; i++) {
         if (need[i]) {
             oss_log_set_cid(evs[i].correlation_id);
-            rc = deliver(n, &evs[i], via);
+            rc = deliver(n, &evs[i], via, queued);
             oss_log_set_cid(NULL);
             if (rc != OSS_OK)
                 goto out;
@@ -1212,9 +1352,9 @@ be64(const char *p)
 }
 
 /* One page of the sweep; sets n->sweep_again when a full page was handled
- * (more may follow right away). */
-static void
-sweep(notifier_t *n)
+ * (more may follow right away). Returns how many events needed handling. */
+static size_t
+sweep_page(notifier_t *n)
 {
     oss_err_t err = {0};
     char pos[24], lag[24];
@@ -1240,7 +1380,7 @@ sweep(notifier_t *n)
         3, p, 1, &err);
     if (!r) {
         oss_warn("journal sweep failed (will retry): %s", err.msg);
-        return;
+        return 0;
     }
     int rows = PQntuples(r), upto = rows;
     for (int i = 0; i < rows; i++)
@@ -1288,6 +1428,21 @@ out:
     free(evs);
     free(row_of);
     PQclear(r);
+    return k;
+}
+
+/* Pages through the journal while the pages hold nothing to do (after a
+ * restart the whole journal is walked once: most of it is handled), for at
+ * most SWEEP_BUDGET_MS, so Kafka is not held back. */
+#define SWEEP_BUDGET_MS 1000
+
+static void
+sweep(notifier_t *n)
+{
+    int64_t t0 = now_ms();
+    while (sweep_page(n) == 0 && n->sweep_again && !*n->stop &&
+           now_ms() - t0 < SWEEP_BUDGET_MS)
+        ;
 }
 
 /* Polls up to KAFKA_BATCH messages (waiting at most 200 ms for the first),
@@ -1422,6 +1577,7 @@ oss_notifier_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
             now_ms() - last_sweep >=
                 oss_config_int(cfg, "notifier.sweep_interval_s") * 1000) {
             sweep(n);
+            deliveries_purge(n);
             last_sweep = now_ms();
         }
         if (!n->rk) {

@@ -1,5 +1,9 @@
 /* The notifier: consumes oss.account from Kafka and sends a registration
- * e-mail (Indonesian, with an English part) over SMTP (libcurl).
+ * e-mail (Indonesian, with an English part) over SMTP (libcurl) per
+ * AccountRegistered, and the activation message (OTP + link, opened from the
+ * sealed oss.deliveries row) per ActivationIssued, by e-mail or WhatsApp
+ * (HTTP gateway). Each attempt's outcome is a journal event on
+ * "delivery-<account_id>" (schemas/oss/v1/delivery.proto; see README.md).
  *
  * Delivery is at-least-once with idempotency:
  *  - consumption uses assign(), not a consumer group (a restart does not wait
@@ -154,6 +158,16 @@ typedef struct oss_outcome {
     const char *reply_text;       /* scrubbed; may be NULL */
     const char *reason;           /* FAILED / RETRYING; never personal */
     int64_t next_attempt_at_us;   /* RETRYING */
+    /* written in the same transaction as the event(s) (never on a replay):
+     * the ledger row (cause_event_id, channel) gets status (when not
+     * NULL) and last_error = ledger_error when ledger_update is set; the
+     * sealed oss.deliveries row delivered_id (when not NULL/"") gets
+     * delivered_at = now() (the notifier's sweep deletes it a few minutes
+     * later, or at expiry). */
+    int ledger_update;
+    const char *ledger_status;
+    const char *ledger_error;
+    const char *delivered_id;
 } oss_outcome_t;
 
 struct oss_journal;
@@ -163,6 +177,13 @@ struct oss_journal;
 oss_code_t oss_notifier_outcome_append(struct oss_journal *j,
                                        const oss_outcome_t *o,
                                        oss_err_t *err);
+
+/* The same for os[0..n) in one journal transaction (group commit). A
+ * refused one makes the call return its error after the others were
+ * appended. */
+oss_code_t oss_notifier_outcome_append_many(struct oss_journal *j,
+                                            const oss_outcome_t *os, size_t n,
+                                            oss_err_t *err);
 
 /* Runs the notifier until *stop becomes non-zero. Returns OSS_OK after a
  * clean stop, or an error not worth retrying (unreadable key files). */

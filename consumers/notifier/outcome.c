@@ -127,53 +127,138 @@ decide_outcome(void *vctx, const oss_event_t *history, size_t n,
     return oss_err_set(err, OSS_EINVAL, "unknown outcome kind %d", (int)o->kind);
 }
 
+/* extra_fn: the ledger and the sealed row (marked delivered) change with
+ * the outcome. */
+static oss_code_t
+outcome_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
+              void *qctx, oss_err_t *err)
+{
+    (void)cmd;
+    const oss_outcome_t *o = ((plan_t *)vctx)->o;
+    if (o->ledger_update) {
+        const char *p[4] = {o->cause_event_id, o->channel, o->ledger_status,
+                            o->ledger_error};
+        if (q(qctx,
+              "UPDATE oss.notifications SET status = coalesce($3, status), "
+              "last_error = $4, updated_at = now() "
+              "WHERE event_id = $1::uuid AND channel = $2",
+              4, p, NULL, NULL))
+            return oss_err_set(err, OSS_ENOMEM, "could not queue the ledger "
+                                                "update");
+    }
+    if (o->delivered_id && *o->delivered_id) {
+        const char *p[1] = {o->delivered_id};
+        if (q(qctx,
+              "UPDATE oss.deliveries SET delivered_at = now() "
+              "WHERE delivery_id = $1::uuid",
+              1, p, NULL, NULL))
+            return oss_err_set(err, OSS_ENOMEM, "could not queue the update");
+    }
+    return OSS_OK;
+}
+
+oss_code_t
+oss_notifier_outcome_append_many(struct oss_journal *j, const oss_outcome_t *os,
+                                 size_t n, oss_err_t *err)
+{
+    static const char *const what_key[] = {"queued", "handed", "failed",
+                                           "retrying"};
+    oss_code_t rc = OSS_OK;
+    if (n == 0)
+        return OSS_OK;
+    oss_command_t *cmds = calloc(n, sizeof *cmds);
+    plan_t *plans = calloc(n, sizeof *plans);
+    char(*streams)[OSS_ID_MAX] = calloc(n, OSS_ID_MAX);
+    char(*keys)[256] = calloc(n, 256);
+    uint8_t(*hashes)[32] = calloc(n, 32);
+    uint8_t *pending = calloc(n, 1);
+    if (!cmds || !plans || !streams || !keys || !hashes || !pending) {
+        rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const oss_outcome_t *o = &os[i];
+        if (!o->account_id || !*o->account_id || !o->cause_event_id ||
+            !o->channel || (int)o->kind < 0 || o->kind > OSS_OUTCOME_RETRYING) {
+            rc = oss_err_set(err, OSS_EINVAL, "incomplete delivery outcome");
+            goto done;
+        }
+        snprintf(streams[i], OSS_ID_MAX, "delivery-%s", o->account_id);
+        snprintf(keys[i], 256, "notifier:%s:%s:%d:%s", o->cause_event_id,
+                 o->channel, o->attempt, what_key[o->kind]);
+        oss_sha256(keys[i], strlen(keys[i]), hashes[i]);
+        plans[i].o = o;
+        oss_command_t *c = &cmds[i];
+        c->stream_id = streams[i];
+        c->stream_type = OUTCOME_STREAM_TYPE;
+        c->expected_version = -1;
+        c->actor_kind = OSS_ACTOR_SYSTEM_JOB;
+        c->actor_id = "notifier";
+        c->correlation_id = o->correlation_id ? o->correlation_id : "";
+        c->causation_id = o->cause_event_id;
+        c->idempotency_key = keys[i];
+        c->request_hash = hashes[i];
+        c->decide = decide_outcome;
+        c->ctx = &plans[i];
+        c->response_status = 200;
+        if (o->ledger_update ||
+            (o->delivered_id && *o->delivered_id))
+            c->extra_fn = outcome_extra;
+        pending[i] = 1;
+    }
+    /* the journal settles conflicts per command; a conflicted one (another
+     * writer took the version) is simply planned again */
+    for (int tries = 0; tries < 5; tries++) {
+        oss_command_t *todo = calloc(n, sizeof *todo);
+        size_t *idx = calloc(n, sizeof *idx), m = 0;
+        if (!todo || !idx) {
+            free(todo);
+            free(idx);
+            rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (pending[i]) {
+                todo[m] = cmds[i];
+                idx[m++] = i;
+            }
+        rc = m ? oss_journal_execute(j, todo, m, err) : OSS_OK;
+        int again = 0;
+        for (size_t k = 0; k < m; k++) {
+            oss_command_t *c = &todo[k];
+            if (rc == OSS_OK &&
+                !(c->outcome == OSS_JOURNAL_REJECTED &&
+                  c->err.code == OSS_ECONFLICT))
+                pending[idx[k]] = 0;
+            else
+                again = 1;
+            if (rc == OSS_OK && c->outcome == OSS_JOURNAL_REJECTED &&
+                c->err.code != OSS_ECONFLICT) {
+                rc = c->err.code ? c->err.code : OSS_EINTERNAL;
+                oss_err_set(err, rc, "delivery outcome refused: %s",
+                            c->err.msg);
+            }
+            oss_event_list_free(&c->events);
+            free(c->replay_response);
+        }
+        free(todo);
+        free(idx);
+        if (rc != OSS_OK || !again)
+            break;
+    }
+done:
+    free(cmds);
+    free(plans);
+    free(streams);
+    free(keys);
+    free(hashes);
+    free(pending);
+    return rc;
+}
+
 oss_code_t
 oss_notifier_outcome_append(struct oss_journal *j, const oss_outcome_t *o,
                             oss_err_t *err)
 {
-    static const char *const what_key[] = {"queued", "handed", "failed",
-                                           "retrying"};
-    char stream[OSS_ID_MAX], key[256];
-    uint8_t hash[32];
-    if (!o->account_id || !*o->account_id || !o->cause_event_id ||
-        !o->channel || (int)o->kind < 0 || o->kind > OSS_OUTCOME_RETRYING)
-        return oss_err_set(err, OSS_EINVAL, "incomplete delivery outcome");
-    snprintf(stream, sizeof stream, "delivery-%s", o->account_id);
-    snprintf(key, sizeof key, "notifier:%s:%s:%d:%s", o->cause_event_id,
-             o->channel, o->attempt, what_key[o->kind]);
-    oss_sha256(key, strlen(key), hash);
-    plan_t plan = {o};
-    oss_command_t cmd;
-    memset(&cmd, 0, sizeof cmd);
-    cmd.stream_id = stream;
-    cmd.stream_type = OUTCOME_STREAM_TYPE;
-    cmd.expected_version = -1;
-    cmd.actor_kind = OSS_ACTOR_SYSTEM_JOB;
-    cmd.actor_id = "notifier";
-    cmd.correlation_id = o->correlation_id ? o->correlation_id : "";
-    cmd.causation_id = o->cause_event_id;
-    cmd.idempotency_key = key;
-    cmd.request_hash = hash;
-    cmd.decide = decide_outcome;
-    cmd.ctx = &plan;
-    cmd.response_status = 200;
-    oss_code_t rc = OSS_OK;
-    for (int tries = 0; tries < 5; tries++) {
-        oss_err_clear(&cmd.err);
-        rc = oss_journal_execute(j, &cmd, 1, err);
-        if (rc != OSS_OK)
-            break; /* unavailable: the caller retries */
-        if (cmd.outcome != OSS_JOURNAL_REJECTED || cmd.err.code != OSS_ECONFLICT)
-            break;
-        oss_event_list_free(&cmd.events);
-        free(cmd.replay_response);
-        cmd.replay_response = NULL;
-    }
-    if (rc == OSS_OK && cmd.outcome == OSS_JOURNAL_REJECTED) {
-        rc = cmd.err.code ? cmd.err.code : OSS_EINTERNAL;
-        oss_err_set(err, rc, "delivery outcome refused: %s", cmd.err.msg);
-    }
-    oss_event_list_free(&cmd.events);
-    free(cmd.replay_response);
-    return rc;
+    return oss_notifier_outcome_append_many(j, o, 1, err);
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "bus/bus.h"
+#include "core/clock.h"
 #include "log/log.h"
 #include "projector.h"
 #include "projector_int.h"
@@ -545,9 +546,9 @@ flush(run_t *r, oss_err_t *err)
 static void
 poll_batch(run_t *r)
 {
-    int64_t deadline = pj_now_ms() + r->flush_ms;
+    int64_t deadline = oss_mono_ms() + r->flush_ms;
     while (r->n < (size_t)r->batch_size && !*r->stop) {
-        int64_t left = deadline - pj_now_ms();
+        int64_t left = deadline - oss_mono_ms();
         if (left < 0)
             left = 0;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, (int)left);
@@ -565,7 +566,7 @@ poll_batch(run_t *r)
                 r->force_catchup = 1;
                 r->need_sync = 1;
                 rd_kafka_message_destroy(m);
-                deadline = pj_now_ms(); /* drain what is queued, then resync */
+                deadline = oss_mono_ms(); /* drain what is queued, resync */
                 continue;
             }
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -604,7 +605,7 @@ oss_projector_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
         goto done;
     }
 
-    int64_t last_check = pj_now_ms(), last_report = pj_now_ms();
+    int64_t last_check = oss_mono_ms(), last_report = oss_mono_ms();
     int64_t reported_applied = 0, reported_dead = 0;
     while (!*stop) {
         oss_err_t e = {0};
@@ -650,7 +651,7 @@ oss_projector_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
                 nap(r, 1000);
             continue;
         }
-        int64_t t = pj_now_ms();
+        int64_t t = oss_mono_ms();
         if (t - last_check >= 1000) {
             last_check = t;
             char bs[sizeof r->bootstrap];

@@ -1,9 +1,8 @@
-/* Small pieces shared by the projector's files: the applier context built
- * from the configuration (projector.schema, projector.name) and the
- * monotonic clock. */
+/* The applier context built from the configuration (projector.schema,
+ * projector.name), shared by the loop, the rebuild and the dead-letter
+ * tools. */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "projector_int.h"
 
@@ -21,12 +20,4 @@ pj_ctx_init(const oss_config_t *cfg, pj_ctx_t *c, oss_err_t *err)
         return oss_err_field(err, OSS_EINVAL, "projector.name",
                              "invalid value for \"projector.name\": empty");
     return OSS_OK;
-}
-
-int64_t
-pj_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

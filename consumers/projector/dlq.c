@@ -2,7 +2,8 @@
  * the message again (signature under the current keyring, envelope), then
  * applies it in its own transaction: dead letters of kind "apply" are
  * applied even though their version was marked applied when they failed
- * (force), the others go through the normal dedupe (an event applied
+ * (force; a version not marked goes the normal way, gap first), the others
+ * go through the normal dedupe (an event applied
  * meanwhile from the journal resolves as such). Dead letters recorded from
  * the journal (no Kafka offset) are re-read from the journal. */
 #include <jansson.h>

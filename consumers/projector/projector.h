@@ -7,7 +7,8 @@
  * defined by infra/sql/010_read_models.sql through oss.rm_define()):
  *   <schema>.accounts        (account_id, stream_id, status, scale,
  *                             actor_type, country, terms_version, subject_id,
- *                             registered_at, version, updated_at)
+ *                             registered_at, version, apply_count,
+ *                             updated_at); apply_count = events applied
  *   <schema>.applied_streams (stream_id, version): dedupe by (stream, version)
  *   <schema>.positions       (name, cluster_id, topic, partition,
  *                             next_offset): Kafka positions, written in the

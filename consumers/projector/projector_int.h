@@ -48,7 +48,8 @@ typedef struct pj_ctx {
     PGconn *conn;               /* borrowed */
     char schema[PJ_SCHEMA_MAX]; /* validated identifier: [a-z0-9_] */
     const char *name;           /* projector.name, borrowed */
-    int force;                  /* redrive: apply even if already applied */
+    int force;                  /* redrive: apply even if already applied
+                                   (a later version: gap first, as usual) */
     int redrive;                /* an applier failure fails the call
                                    (OSS_EINVAL) instead of dead-lettering */
     int64_t applied;            /* counters, cumulative */
@@ -64,9 +65,6 @@ oss_code_t pj_check_schema(const char *s, oss_err_t *err);
  * into it); OSS_EINVAL when projector.schema is not an identifier or
  * projector.name is empty. Leaves c->conn NULL. (ctx.c) */
 oss_code_t pj_ctx_init(const oss_config_t *cfg, pj_ctx_t *c, oss_err_t *err);
-
-/* Milliseconds of CLOCK_MONOTONIC. (ctx.c) */
-int64_t pj_now_ms(void);
 
 /* Applies items[0..n) (those with has_ev and no dl_kind) in order, inside the
  * open transaction: skips versions already applied, fills a gap from the

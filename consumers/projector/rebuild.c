@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "log/log.h"
 #include "projector.h"
 #include "projector_int.h"
@@ -19,7 +20,7 @@
 static double
 now_s(void)
 {
-    return (double)pj_now_ms() / 1000.0;
+    return (double)oss_mono_ms() / 1000.0;
 }
 
 oss_code_t

@@ -1,12 +1,14 @@
 -- Secrets of the account lifecycle, OUTSIDE the journal (see
--- schemas/oss/v1/lifecycle.proto): every row here changes in the same
+-- schemas/oss/v1/lifecycle.proto). stream_id is always the account's
+-- ACCESS stream 'access-<account_id>' (where the lifecycle events live).
+-- Every row here changes in the same
 -- transaction as the event that records the change (the journal's extra_fn
 -- hook), and no event ever carries a secret or a hash of one. Run as
 -- oss_owner.
 
 -- The current password of an account: Argon2id, PHC-encoded.
 CREATE TABLE oss.credentials (
-    stream_id     text PRIMARY KEY,            -- 'account-<id>'
+    stream_id     text PRIMARY KEY,            -- 'access-<account_id>'
     password_hash text NOT NULL,               -- $argon2id$v=19$...
     updated_at    timestamptz NOT NULL DEFAULT now()
 );

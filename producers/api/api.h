@@ -87,12 +87,20 @@ void api_register_batch(api_worker_t *w, api_job_t **jobs, size_t n);
 void api_lc_init(api_ctx_t *ctx, const oss_config_t *cfg);
 void api_lc_free(api_ctx_t *ctx);
 
+/* Lifecycle events live on the account's access stream
+ * "access-<account_id>" (stream type "account"); see lifecycle.proto. */
+#define API_ACCESS_STREAM_PREFIX "access-"
+
 /* The activation a registration issues in its append transaction: the OTP
  * and link token (plaintext only here, wiped by api_activation_clear()),
  * their keyed hashes, and the delivery sealed under the subject's key. */
 typedef struct api_activation {
     api_lc_t *lc;
-    char stream_id[OSS_ID_MAX];
+    char account_id[OSS_ID_MAX];
+    char stream_id[OSS_ID_MAX];       /* the access stream */
+    /* set by register.c: the registration's own command, earlier in the
+     * same batch; the activation is issued only when it appended */
+    const oss_command_t *reg_cmd;
     char subject_id[OSS_UUID_STR];
     char delivery_id[OSS_UUID_STR];
     char channel[12];
@@ -105,14 +113,16 @@ typedef struct api_activation {
     int64_t expires_at_us;            /* set by decide */
 } api_activation_t;
 
-/* Makes the secrets for stream_id and seals them under dk (borrowed).
- * Returns OSS_OK, OSS_EUNAVAIL when the lifecycle is disabled. */
+/* Makes the secrets for account_id's access stream and seals them under dk
+ * (borrowed). Returns OSS_OK, OSS_EUNAVAIL when the lifecycle is
+ * disabled. */
 oss_code_t api_activation_prepare(api_ctx_t *ctx, const oss_data_key_t *dk,
-                                  const char *stream_id, const char *channel,
+                                  const char *account_id, const char *channel,
                                   api_activation_t *a, oss_err_t *err);
 void api_activation_clear(api_activation_t *a);
-/* decide (ActivationIssued after AccountRegistered) and extra_fn (secrets
- * and delivery rows) for the registration's second command; ctx = a. */
+/* decide (ActivationIssued, once a->reg_cmd appended) and extra_fn (secret
+ * and delivery rows) for the registration's second command, on the access
+ * stream; ctx = a. */
 oss_code_t api_activation_issue_decide(void *a, const oss_event_t *history,
                                        size_t n, oss_event_list_t *out,
                                        oss_err_t *err);

@@ -22,6 +22,7 @@
 #include <libpq-fe.h>
 
 #include "core/lifecycle.h"
+#include "core/validate.h"
 #include "crypto/password.h"
 #include "db/db.h"
 #include "log/log.h"
@@ -270,11 +271,17 @@ decode_fact(const oss_event_t *ev, oss_lc_fact_t *f)
     }
 }
 
+/* Folds the access stream; registered = the account stream holds an
+ * AccountRegistered (known to the caller), applied first. */
 static oss_code_t
-fold_history(const oss_event_t *history, size_t n, oss_lc_state_t *st,
-             oss_err_t *err)
+fold_history(const oss_event_t *history, size_t n, bool registered,
+             oss_lc_state_t *st, oss_err_t *err)
 {
     oss_lc_state_init(st);
+    if (registered) {
+        oss_lc_fact_t reg = {.kind = OSS_LC_REGISTERED};
+        oss_lc_evolve(st, &reg);
+    }
     for (size_t i = 0; i < n; i++) {
         oss_lc_fact_t f;
         decode_fact(&history[i], &f);
@@ -287,7 +294,8 @@ fold_history(const oss_event_t *history, size_t n, oss_lc_state_t *st,
 /* Packs one decided fact into a new event of out. method: for SUCCEEDED. */
 static oss_code_t
 encode_fact(const oss_lc_fact_t *f, const oss_lc_state_t *st,
-            const char *method, oss_event_list_t *out, oss_err_t *err)
+            const char *method, const char *account_id,
+            oss_event_list_t *out, oss_err_t *err)
 {
     ProtobufCMessage *msg = NULL;
     const char *type = NULL;
@@ -307,6 +315,7 @@ encode_fact(const oss_lc_fact_t *f, const oss_lc_state_t *st,
         ai.channel = (char *)f->channel;
         ai.expires_at_us = f->expires_at_us;
         ai.delivery_id = (char *)f->id;
+    ai.account_id = (char *)account_id;
         msg = &ai.base;
         type = OSS_LC_T_ACTIVATION_ISSUED;
         break;
@@ -380,10 +389,12 @@ encode_fact(const oss_lc_fact_t *f, const oss_lc_state_t *st,
 
 static oss_code_t
 encode_decision(const oss_lc_decision_t *d, const oss_lc_state_t *st,
-                const char *method, oss_event_list_t *out, oss_err_t *err)
+                const char *method, const char *account_id,
+                oss_event_list_t *out, oss_err_t *err)
 {
     for (size_t i = 0; i < d->n; i++) {
-        oss_code_t rc = encode_fact(&d->facts[i], st, method, out, err);
+        oss_code_t rc =
+            encode_fact(&d->facts[i], st, method, account_id, out, err);
         if (rc != OSS_OK)
             return rc;
     }
@@ -417,9 +428,10 @@ q_text(oss_journal_queue_fn q, void *qctx, const char *sql, int n,
 
 oss_code_t
 api_activation_prepare(api_ctx_t *ctx, const oss_data_key_t *dk,
-                       const char *stream_id, const char *channel,
+                       const char *account_id, const char *channel,
                        api_activation_t *a, oss_err_t *err)
 {
+    char stream_id[OSS_ID_MAX];
     uint8_t rnd[32], *ct = NULL, nonce[12];
     size_t ctlen = 0;
     char plain[128], field[64];
@@ -430,6 +442,9 @@ api_activation_prepare(api_ctx_t *ctx, const oss_data_key_t *dk,
         return oss_err_set(err, OSS_EUNAVAIL,
                            "account lifecycle disabled: no OTP key");
     a->lc = ctx->lc;
+    snprintf(a->account_id, sizeof a->account_id, "%s", account_id);
+    snprintf(stream_id, sizeof stream_id, API_ACCESS_STREAM_PREFIX "%s",
+             account_id);
     snprintf(a->stream_id, sizeof a->stream_id, "%s", stream_id);
     snprintf(a->subject_id, sizeof a->subject_id, "%s", dk->subject_id);
     snprintf(a->channel, sizeof a->channel, "%s", channel);
@@ -484,13 +499,17 @@ api_activation_issue_decide(void *vctx, const oss_event_t *history, size_t n,
     oss_lc_decision_t d;
     int64_t now = lc_now(a->lc);
 
-    fold_history(history, n, &st, err);
+    if (a->reg_cmd && a->reg_cmd->outcome != OSS_JOURNAL_APPENDED)
+        return oss_err_field(err, OSS_ENOTFOUND, "not_registered",
+                             "no activation: the registration was not "
+                             "appended");
+    fold_history(history, n, true, &st, err);
     oss_code_t rc = oss_lc_decide_issue(&st, &a->lc->policy, now, a->channel,
                                         a->delivery_id, &d, err);
     if (rc != OSS_OK)
         return rc;
     a->expires_at_us = d.facts[0].expires_at_us;
-    return encode_decision(&d, &st, NULL, out, err);
+    return encode_decision(&d, &st, NULL, a->account_id, out, err);
 }
 
 /* The secret and delivery rows of a new activation (first or resend). */
@@ -557,9 +576,11 @@ typedef struct lreq {
     api_lc_t *lc;
     oss_http_req_t *req;
     char account_id[OSS_ID_MAX];
-    char stream_id[OSS_ID_MAX];
+    char stream_id[OSS_ID_MAX];    /* the access stream */
+    char account_stream[OSS_ID_MAX];
     /* decide inputs */
     int op;
+    bool registered;               /* the account stream exists */
     bool matched, authed;
     char method[8];
     char session_id[OSS_UUID_STR];
@@ -736,7 +757,7 @@ lc_decide(void *vctx, const oss_event_t *history, size_t n,
     const oss_lc_policy_t *p = &l->lc->policy;
     oss_code_t rc;
 
-    fold_history(history, n, &st, err);
+    fold_history(history, n, l->registered, &st, err);
     memset(&l->d, 0, sizeof l->d);
     switch (l->op) {
     case OP_RESEND:
@@ -770,7 +791,7 @@ lc_decide(void *vctx, const oss_event_t *history, size_t n,
     }
     if (rc != OSS_OK)
         return rc;
-    return encode_decision(&l->d, &st, l->method, out, err);
+    return encode_decision(&l->d, &st, l->method, l->account_id, out, err);
 }
 
 static oss_code_t
@@ -848,7 +869,7 @@ execute(api_worker_t *w, lreq_t *l, oss_command_t *c, const char *actor)
     oss_err_t err;
     memset(c, 0, sizeof *c);
     c->stream_id = l->stream_id;
-    c->stream_type = "account";
+    c->stream_type = OSS_ACCOUNT_STREAM_TYPE;
     c->expected_version = -1;
     c->actor_kind = OSS_ACTOR_BUSINESS_USER;
     c->actor_id = actor ? actor : "";
@@ -923,6 +944,15 @@ iso_us(int64_t us, char *out, size_t n)
     snprintf(out, n, "%s.%06lldZ", b, (long long)(us % 1000000));
 }
 
+static void
+set_account(lreq_t *l, const char *id)
+{
+    snprintf(l->account_id, sizeof l->account_id, "%s", id);
+    snprintf(l->stream_id, sizeof l->stream_id,
+             API_ACCESS_STREAM_PREFIX "%s", id);
+    snprintf(l->account_stream, sizeof l->account_stream, "account-%s", id);
+}
+
 static lreq_t *
 lreq_new(api_worker_t *w, api_job_t *job, bool with_account)
 {
@@ -935,9 +965,7 @@ lreq_new(api_worker_t *w, api_job_t *job, bool with_account)
     l->lc = l->ctx->lc;
     l->req = job->req;
     if (with_account) {
-        const char *id = oss_http_req_param(job->req, 0);
-        snprintf(l->account_id, sizeof l->account_id, "%s", id);
-        snprintf(l->stream_id, sizeof l->stream_id, "account-%s", id);
+        set_account(l, oss_http_req_param(job->req, 0));
     }
     return l;
 }
@@ -984,7 +1012,10 @@ authenticate(api_worker_t *w, lreq_t *l, char *caller_session)
                              NULL);
         return false;
     }
-    snprintf(l->stream_id, sizeof l->stream_id, "%s", PQgetvalue(r, 0, 0));
+    const char *sid = PQgetvalue(r, 0, 0);
+    size_t pl = strlen(API_ACCESS_STREAM_PREFIX);
+    set_account(l, strncmp(sid, API_ACCESS_STREAM_PREFIX, pl) == 0 ? sid + pl
+                                                                   : sid);
     if (caller_session)
         snprintf(caller_session, OSS_UUID_STR, "%s", PQgetvalue(r, 0, 1));
     PQclear(r);
@@ -1017,7 +1048,7 @@ subject_key(api_worker_t *w, lreq_t *l, oss_data_key_t *dk)
     if (!j)
         return false;
     oss_err_clear(&err);
-    if (oss_journal_load(j, l->stream_id, &hist, &err) != OSS_OK) {
+    if (oss_journal_load(j, l->account_stream, &hist, &err) != OSS_OK) {
         oss_http_reply_error(l->req, err.code == OSS_EUNAVAIL ? 503 : 500,
                              NULL, "could not read the account", NULL);
         goto done;
@@ -1036,6 +1067,7 @@ subject_key(api_worker_t *w, lreq_t *l, oss_data_key_t *dk)
         oss_http_reply_error(l->req, 404, NULL, "no such account", NULL);
         goto done;
     }
+    l->registered = true;
     const char *p[] = {subject};
     PGresult *r = query(w, l->req,
                         "SELECT master_key_id, encode(wrapped_key, 'hex') "
@@ -1104,7 +1136,7 @@ run_resend(api_worker_t *w, api_job_t *job)
     if (!subject_key(w, l, &dk))
         goto done;
     oss_err_clear(&err);
-    if (api_activation_prepare(l->ctx, &dk, l->stream_id, ch, &l->act,
+    if (api_activation_prepare(l->ctx, &dk, l->account_id, ch, &l->act,
                                &err) != OSS_OK) {
         oss_error("could not prepare activation: %s", err.msg);
         oss_http_reply_error(job->req, 500, NULL, "could not prepare", NULL);
@@ -1319,13 +1351,52 @@ run_sign_in(api_worker_t *w, api_job_t *job)
     if (!l || !(body = parse_body(job->req, known)))
         goto done;
     const char *id = jstr(body, "account_id"), *pw = jstr(body, "password");
-    if (jstr(body, "email")) {
-        json_wipe(body, "password");
-        reply_field_error(job->req, 422, "invalid_fields", "email",
-                          "unsupported",
-                          "sign-in by e-mail is not available yet; use "
-                          "account_id");
-        goto done;
+    const char *email = jstr(body, "email");
+    char found[OSS_ID_MAX];
+    if (email && !id) {
+        /* the e-mail's keyed hash names the account, when exactly one */
+        char norm[256], hex[65];
+        uint8_t dg[32];
+        if (oss_email_normalize(email, norm, sizeof norm)) {
+            json_wipe(body, "password");
+            oss_http_reply_error(job->req, 401, "invalid_credentials",
+                                 "the account or password is not right",
+                                 NULL);
+            goto done;
+        }
+        oss_index_digest(&l->ctx->index, "email", norm, dg);
+        oss_hex(dg, sizeof dg, hex);
+        memset(norm, 0, sizeof norm);
+        const char *lp[] = {hex};
+        PGresult *lr = query(w, job->req,
+                             "SELECT stream_id FROM oss.account_lookup WHERE "
+                             "kind = 'email' AND digest = decode($1, 'hex') "
+                             "LIMIT 2",
+                             1, lp, PGRES_TUPLES_OK);
+        if (!lr) {
+            json_wipe(body, "password");
+            goto done;
+        }
+        int nr = PQntuples(lr);
+        if (nr == 1 && !strncmp(PQgetvalue(lr, 0, 0), "account-", 8))
+            snprintf(found, sizeof found, "%s", PQgetvalue(lr, 0, 0) + 8);
+        PQclear(lr);
+        if (nr > 1) {
+            json_wipe(body, "password");
+            reply_field_error(job->req, 409, "ambiguous", "email",
+                              "ambiguous",
+                              "several accounts use this e-mail address; "
+                              "sign in with account_id");
+            goto done;
+        }
+        if (nr != 1) {
+            json_wipe(body, "password");
+            oss_http_reply_error(job->req, 401, "invalid_credentials",
+                                 "the account or password is not right",
+                                 NULL);
+            goto done;
+        }
+        id = found;
     }
     if (!id || !pw) {
         json_wipe(body, "password");
@@ -1340,8 +1411,7 @@ run_sign_in(api_worker_t *w, api_job_t *job)
                              "the account or password is not right", NULL);
         goto done;
     }
-    snprintf(l->account_id, sizeof l->account_id, "%s", id);
-    snprintf(l->stream_id, sizeof l->stream_id, "account-%s", id);
+    set_account(l, id);
     {
         char mac[65];
         keyed_hex(l->lc->otp.key[0], "source", oss_http_req_peer(job->req),
@@ -1360,7 +1430,7 @@ run_sign_in(api_worker_t *w, api_job_t *job)
         goto done;
     }
     oss_lc_state_t st;
-    fold_history(hist.items, hist.len, &st, &err);
+    fold_history(hist.items, hist.len, false, &st, &err);
     if (st.status == OSS_LC_NEW) {
         json_wipe(body, "password");
         oss_http_reply_error(job->req, 401, "invalid_credentials",
@@ -1474,8 +1544,8 @@ run_sessions_list(api_worker_t *w, api_job_t *job)
                            PQgetvalue(r, i, 2), "current",
                            !strcmp(PQgetvalue(r, i, 0), mine)));
     PQclear(r);
-    const char *acc = l->stream_id + strlen("account-");
-    json_t *o = json_pack("{s:s, s:o}", "account_id", acc, "sessions", arr);
+    json_t *o = json_pack("{s:s, s:o}", "account_id", l->account_id,
+                          "sessions", arr);
     oss_http_reply_json(job->req, 200, o ? json_dumps(o, JSON_COMPACT) : NULL,
                         NULL);
     json_decref(o);
@@ -1502,7 +1572,7 @@ run_session_end(api_worker_t *w, api_job_t *job)
     snprintf(l->session_id, sizeof l->session_id, "%s",
              oss_http_req_param(job->req, 0));
     l->op = OP_END;
-    if (!execute(w, l, &c, l->stream_id + strlen("account-")))
+    if (!execute(w, l, &c, l->account_id))
         goto done;
     if (c.outcome != OSS_JOURNAL_APPENDED) {
         reply_rejected(l, &c);

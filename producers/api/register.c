@@ -50,6 +50,7 @@ typedef struct reg {
     const char *cid;
     api_activation_t act;          /* lifecycle.c: issued with it */
     bool has_act;
+    char email_digest[65];         /* hex; oss.account_lookup (sign-in) */
 } reg_t;
 
 int
@@ -287,10 +288,15 @@ seal(api_ctx_t *ctx, reg_t *g, oss_err_t *err)
     oss_index_digest(&ctx->index, "nik", g->r.nik, g->claim.digest);
     snprintf(g->claim.subject_id, sizeof g->claim.subject_id, "%s",
              g->subject_id);
+    {
+        uint8_t d[32];
+        oss_index_digest(&ctx->index, "email", g->r.email, d);
+        oss_hex(d, sizeof d, g->email_digest);
+    }
     /* the activation (OTP + link) sealed under the same data key */
     if (ctx->lc) {
-        rc = api_activation_prepare(ctx, &dk, g->stream_id, "email", &g->act,
-                                    err);
+        rc = api_activation_prepare(ctx, &dk, g->account_id, "email",
+                                    &g->act, err);
         if (rc != OSS_OK)
             goto done;
         g->has_act = true;
@@ -327,6 +333,23 @@ decide_register(void *vctx, const oss_event_t *history, size_t n,
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
     memcpy(ev->payload, g->payload, g->payload_len);
     ev->payload_len = g->payload_len;
+    return OSS_OK;
+}
+
+/* extra_fn: the e-mail look-up row (keyed hash) for sign-in by e-mail,
+ * written with AccountRegistered. */
+static oss_code_t
+lookup_rows(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
+            void *qctx, oss_err_t *err)
+{
+    reg_t *g = vctx;
+    const char *v[] = {g->email_digest, g->stream_id};
+    (void)cmd;
+    if (q(qctx,
+          "INSERT INTO oss.account_lookup (kind, digest, stream_id) VALUES "
+          "('email', decode($1, 'hex'), $2)",
+          2, v, NULL, NULL))
+        return oss_err_set(err, OSS_EUNAVAIL, "could not queue");
     return OSS_OK;
 }
 
@@ -553,15 +576,17 @@ api_register_batch(api_worker_t *w, api_job_t **jobs, size_t n)
         c->nclaims = 1;
         c->response_status = 201;
         c->response_fn = response_body;
+        c->extra_fn = lookup_rows;
         cmd_reg[nc++] = g;
         if (g->has_act) {
-            /* same transaction, same stream, after AccountRegistered: its
-             * decide sees that event; rejected (harmlessly) when the
-             * registration was rejected or replayed */
+            /* same transaction, after the registration, on the account's
+             * access stream (lifecycle.proto); rejected (harmlessly) when
+             * the registration was rejected or replayed */
             oss_command_t *a = &cmds[nc];
-            a->stream_id = g->stream_id;
+            g->act.reg_cmd = &cmds[nc - 1];
+            a->stream_id = g->act.stream_id;
             a->stream_type = OSS_ACCOUNT_STREAM_TYPE;
-            a->expected_version = -1;
+            a->expected_version = -1; /* decide refuses a second issue */
             a->actor_kind = OSS_ACTOR_BUSINESS_USER;
             a->actor_id = "";
             a->correlation_id = g->cid;
@@ -596,7 +621,7 @@ api_register_batch(api_worker_t *w, api_job_t **jobs, size_t n)
             if (c->outcome == OSS_JOURNAL_APPENDED) {
                 oss_log_set_cid(g->cid);
                 oss_info("activation issued stream=%s channel=%s",
-                         g->stream_id, g->act.channel);
+                         g->act.stream_id, g->act.channel);
                 oss_log_set_cid(NULL);
             }
             continue;

@@ -40,6 +40,9 @@ typedef struct topic_cache {
 struct oss_relay {
     const oss_config_t *cfg;
     oss_keyring_t ring;
+    oss_bus_signer_t *signer; /* current key, reused for every message */
+    uint8_t *vbuf;            /* envelope encoding buffer, reused */
+    size_t vcap;
     char source[256];
     long long batch, poll_ms, lock_key, stall_ms, msg_timeout_ms, ckpt_ms;
     uint32_t lock_hi, lock_lo;
@@ -117,6 +120,12 @@ oss_relay_new(const oss_config_t *cfg, oss_relay_t **out, oss_err_t *err)
     if (!(r->slots = calloc(r->cap, sizeof *r->slots))) {
         free(r);
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    }
+    if (r->ring.n && !(r->signer = oss_bus_signer_new(&r->ring))) {
+        free(r->slots);
+        free(r);
+        return oss_err_set(err, OSS_EINTERNAL,
+                           "could not set up message signing (OpenSSL)");
     }
     *out = r;
     return OSS_OK;
@@ -684,26 +693,26 @@ static oss_code_t
 produce_one(oss_relay_t *r, const oss_event_t *ev, uint64_t seq,
             oss_err_t *err)
 {
-    uint8_t *val = NULL;
     size_t vlen = 0;
-    oss_code_t rc = oss_envelope_encode(ev, &val, &vlen, err);
+    oss_code_t rc = oss_envelope_encode_buf(ev, &r->vbuf, &r->vcap, &vlen, err);
     if (rc)
         return rc;
     rd_kafka_topic_t *rkt = topic_for(r, ev->stream_type);
-    rd_kafka_headers_t *h =
-        oss_bus_headers(ev, r->source, &r->ring, val, vlen);
-    if (!rkt || !h) {
-        free(val);
+    rd_kafka_headers_t *h = rd_kafka_headers_new(9);
+    if (!rkt || !h ||
+        oss_bus_headers_fill(h, ev, r->source, r->signer, r->vbuf, vlen)) {
         if (h)
             rd_kafka_headers_destroy(h);
         return oss_err_set(err, OSS_ENOMEM, "could not build a message");
     }
     for (;;) {
+        /* RD_KAFKA_MSG_F_COPY: librdkafka copies the value into the
+         * message's own allocation, so r->vbuf is reused for the next */
         rd_kafka_resp_err_t kerr = rd_kafka_producev(
             r->rk, RD_KAFKA_V_RKT(rkt),
             RD_KAFKA_V_KEY(ev->stream_id, strlen(ev->stream_id)),
-            RD_KAFKA_V_VALUE(val, vlen),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+            RD_KAFKA_V_VALUE(r->vbuf, vlen),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_HEADERS(h),
             RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq), RD_KAFKA_V_END);
         if (!kerr)
@@ -712,7 +721,6 @@ produce_one(oss_relay_t *r, const oss_event_t *ev, uint64_t seq,
             rd_kafka_poll(r->rk, 10);
             continue;
         }
-        free(val);
         rd_kafka_headers_destroy(h);
         return oss_err_set(err, OSS_EUNAVAIL, "could not produce: %s",
                            rd_kafka_err2str(kerr));
@@ -1090,6 +1098,8 @@ oss_relay_free(oss_relay_t *r)
     if (r->db)
         PQfinish(r->db);
     free(r->slots);
+    oss_bus_signer_free(r->signer);
+    free(r->vbuf);
     free(r->skip);
     free(r->skip_used);
     free(r->marks);

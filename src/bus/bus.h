@@ -26,6 +26,11 @@
 /* Encodes ev as an oss.v1.Envelope; *out new, caller frees with free(). */
 oss_code_t oss_envelope_encode(const oss_event_t *ev, uint8_t **out,
                                size_t *len, oss_err_t *err);
+/* Encodes ev into *buf (capacity *cap), growing it with realloc when too
+ * small, so a caller encoding many events reuses one buffer; *buf stays the
+ * caller's (free()), also on error. */
+oss_code_t oss_envelope_encode_buf(const oss_event_t *ev, uint8_t **buf,
+                                   size_t *cap, size_t *len, oss_err_t *err);
 /* Decodes an oss.v1.Envelope into *ev (caller clears with
  * oss_event_clear()). OSS_EMALFORMED on bad input; never crashes. */
 oss_code_t oss_envelope_decode(const uint8_t *buf, size_t len,
@@ -41,12 +46,32 @@ int oss_bus_verify(const oss_keyring_t *ring, const char *ce_id,
                    const void *key, size_t klen, const void *val, size_t vlen,
                    const char *sig_hex);
 
+/* A signer holding one keyed HMAC context for the current key of a ring:
+ * signing with it allocates nothing (for the relay's hot loop). Returns new
+ * (NULL when the ring is empty or OpenSSL fails), caller frees with
+ * oss_bus_signer_free(); the ring is copied into the context, not borrowed.
+ * Not thread-safe: one signer per thread. */
+typedef struct oss_bus_signer oss_bus_signer_t;
+oss_bus_signer_t *oss_bus_signer_new(const oss_keyring_t *ring);
+void oss_bus_signer_free(oss_bus_signer_t *s);
+/* Same signature as oss_bus_sign(); out is "" when s is NULL or on error. */
+void oss_bus_signer_sign(oss_bus_signer_t *s, const char *ce_id,
+                         const void *key, size_t klen, const void *val,
+                         size_t vlen, char out[65]);
+
 /* Builds the CloudEvents + signature headers for ev (value = its encoded
  * envelope). Returns new headers, caller frees with rd_kafka_headers_destroy()
  * (or hands them to rd_kafka_producev, which then owns them). */
 rd_kafka_headers_t *oss_bus_headers(const oss_event_t *ev, const char *source,
                                     const oss_keyring_t *ring,
                                     const void *val, size_t vlen);
+
+/* The same headers, signed with signer (NULL: unsigned), into the fresh
+ * headers object h (rd_kafka_headers_new(9); borrowed, filled). 0, or -1
+ * when a header could not be added. */
+int oss_bus_headers_fill(rd_kafka_headers_t *h, const oss_event_t *ev,
+                         const char *source, oss_bus_signer_t *signer,
+                         const void *val, size_t vlen);
 
 /* The bootstrap list: kafka.bootstrap.servers if configured, else the first
  * line of bus.bootstrap_file. Writes into out; OSS_EUNAVAIL if neither. */

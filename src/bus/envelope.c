@@ -19,16 +19,11 @@ fits(const char *s, size_t cap)
     return memchr(s, '\0', cap) != NULL;
 }
 
-oss_code_t
-oss_envelope_encode(const oss_event_t *ev, uint8_t **out, size_t *len,
-                    oss_err_t *err)
+/* Fills env (and actor) from ev; strings are borrowed from ev. */
+static oss_code_t
+to_envelope(const oss_event_t *ev, Oss__V1__Envelope *env,
+            Oss__V1__Actor *actor, oss_err_t *err)
 {
-    Oss__V1__Envelope env = OSS__V1__ENVELOPE__INIT;
-    Oss__V1__Actor actor = OSS__V1__ACTOR__INIT;
-    uint8_t *buf = NULL;
-
-    *out = NULL;
-    *len = 0;
     if (!fits(ev->event_id, sizeof ev->event_id) ||
         !fits(ev->stream_id, sizeof ev->stream_id) ||
         !fits(ev->stream_type, sizeof ev->stream_type) ||
@@ -47,44 +42,77 @@ oss_envelope_encode(const oss_event_t *ev, uint8_t **out, size_t *len,
                            "or position",
                            ev->event_id);
 
-    env.event_id = (char *)ev->event_id;
-    env.stream_id = (char *)ev->stream_id;
-    env.stream_type = (char *)ev->stream_type;
-    env.stream_version = (uint64_t)ev->version;
-    env.global_position = (uint64_t)ev->position;
-    env.occurred_at_unix_us = ev->occurred_at_us;
-    env.recorded_at_unix_us = ev->recorded_at_us;
-    actor.kind = (Oss__V1__ActorKind)ev->actor_kind;
-    actor.id = (char *)ev->actor_id;
-    env.actor = &actor;
-    env.correlation_id = (char *)ev->correlation_id;
-    env.causation_id = (char *)ev->causation_id;
-    env.cause_id = (char *)ev->cause_id;
-    env.reason = ev->reason ? ev->reason : (char *)"";
-    env.software_version = (char *)ev->software_version;
-    env.payload_type = (char *)ev->payload_type;
-    env.payload_schema_version = (uint32_t)ev->schema_version;
-    env.payload.data = ev->payload;
-    env.payload.len = ev->payload ? ev->payload_len : 0;
-    env.prev_hash.data = (uint8_t *)ev->prev_hash;
-    env.prev_hash.len = OSS_HASH_LEN;
-    env.hash.data = (uint8_t *)ev->hash;
-    env.hash.len = OSS_HASH_LEN;
+    env->event_id = (char *)ev->event_id;
+    env->stream_id = (char *)ev->stream_id;
+    env->stream_type = (char *)ev->stream_type;
+    env->stream_version = (uint64_t)ev->version;
+    env->global_position = (uint64_t)ev->position;
+    env->occurred_at_unix_us = ev->occurred_at_us;
+    env->recorded_at_unix_us = ev->recorded_at_us;
+    actor->kind = (Oss__V1__ActorKind)ev->actor_kind;
+    actor->id = (char *)ev->actor_id;
+    env->actor = actor;
+    env->correlation_id = (char *)ev->correlation_id;
+    env->causation_id = (char *)ev->causation_id;
+    env->cause_id = (char *)ev->cause_id;
+    env->reason = ev->reason ? ev->reason : (char *)"";
+    env->software_version = (char *)ev->software_version;
+    env->payload_type = (char *)ev->payload_type;
+    env->payload_schema_version = (uint32_t)ev->schema_version;
+    env->payload.data = ev->payload;
+    env->payload.len = ev->payload ? ev->payload_len : 0;
+    env->prev_hash.data = (uint8_t *)ev->prev_hash;
+    env->prev_hash.len = OSS_HASH_LEN;
+    env->hash.data = (uint8_t *)ev->hash;
+    env->hash.len = OSS_HASH_LEN;
+    return OSS_OK;
+}
 
+oss_code_t
+oss_envelope_encode_buf(const oss_event_t *ev, uint8_t **buf, size_t *cap,
+                        size_t *len, oss_err_t *err)
+{
+    Oss__V1__Envelope env = OSS__V1__ENVELOPE__INIT;
+    Oss__V1__Actor actor = OSS__V1__ACTOR__INIT;
+
+    *len = 0;
+    oss_code_t rc = to_envelope(ev, &env, &actor, err);
+    if (rc)
+        return rc;
     size_t n = oss__v1__envelope__get_packed_size(&env);
-    buf = malloc(n ? n : 1);
-    if (!buf)
-        return oss_err_set(err, OSS_ENOMEM,
-                           "could not encode event: out of memory");
-    size_t packed = oss__v1__envelope__pack(&env, buf);
-    if (packed != n) {
-        free(buf);
+    if (!*buf || *cap < n) {
+        size_t want = n < 1024 ? 1024 : n * 2;
+        uint8_t *p = realloc(*buf, want);
+        if (!p)
+            return oss_err_set(err, OSS_ENOMEM,
+                               "could not encode event: out of memory");
+        *buf = p;
+        *cap = want;
+    }
+    size_t packed = oss__v1__envelope__pack(&env, *buf);
+    if (packed != n)
         return oss_err_set(err, OSS_EINTERNAL,
                            "could not encode event: packed %zu of %zu bytes",
                            packed, n);
+    *len = n;
+    return OSS_OK;
+}
+
+oss_code_t
+oss_envelope_encode(const oss_event_t *ev, uint8_t **out, size_t *len,
+                    oss_err_t *err)
+{
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+
+    *out = NULL;
+    *len = 0;
+    oss_code_t rc = oss_envelope_encode_buf(ev, &buf, &cap, len, err);
+    if (rc) {
+        free(buf);
+        return rc;
     }
     *out = buf;
-    *len = n;
     return OSS_OK;
 }
 

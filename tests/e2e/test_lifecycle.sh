@@ -28,26 +28,33 @@ req() { # METHOD PATH [BODY] [curl args...]: prints "STATUS BODY"
 status() { echo "${1%% *}"; }
 jbody() { echo "${1#* }"; }
 latest_delivery() {
-    e2e_psql -c "SELECT delivery_id FROM oss.deliveries WHERE stream_id = 'account-$1' AND kind = 'activation' ORDER BY created_at DESC LIMIT 1"
+    e2e_psql -c "SELECT delivery_id FROM oss.deliveries WHERE stream_id = 'access-$1' AND kind = 'activation' ORDER BY created_at DESC LIMIT 1"
 }
 open_latest() { # ACCOUNT -> sets OTP and TOKEN
     local d; d=$(latest_delivery "$1")
     [ -n "$d" ] || e2e_fail "no delivery waiting for account $1"
-    local plain; plain=$(/usr/bin/python3 "$here/open_delivery.py" "$d") || e2e_fail "could not open delivery $d"
+    local plain; plain=$(OSS_PG_URL=$OSS_PG_URL OSS_CONFIG=$OSS_CONFIG /usr/bin/python3 "$here/open_delivery.py" "$d") || e2e_fail "could not open delivery $d"
     OTP=$(jq -r .otp <<<"$plain"); TOKEN=$(jq -r .token <<<"$plain")
     [[ $OTP =~ ^[0-9]{6}$ ]] || e2e_fail "delivery $d holds no 6-digit OTP"
     [ ${#TOKEN} -ge 40 ] || e2e_fail "delivery $d holds no link token"
     echo "$OTP" >>"$digits"; echo "$TOKEN" >>"$needles"
 }
 
-# 1. register: AccountRegistered (v1, as before) then ActivationIssued
+# 1. register: AccountRegistered (v1 of account-<id>, as before) and, in the
+#    same transaction, ActivationIssued on the access stream access-<id>
 read -r nik bd < <(e2e_nik)
-r=$(e2e_post /v1/accounts "$(e2e_register_json "$nik" "$bd" "lc$RANDOM@example.co.id" "081298765432" "Lifecycle Tester")")
+email="lc.$(date +%s%N).$RANDOM@Example.co.id"
+echo "${email%@*}@" >>"$needles" # personal data too (local part, any domain case)
+r=$(e2e_post /v1/accounts "$(e2e_register_json "$nik" "$bd" "$email" "081298765432" "Lifecycle Tester")")
 [ "$(status "$r")" = 201 ] || e2e_fail "registration: $r"
-id=$(jbody "$r" | jq -r .account_id); stream="account-$id"
+id=$(jbody "$r" | jq -r .account_id); stream="access-$id"
 [ "$(jbody "$r" | jq -r .version)" = 1 ] || e2e_fail "registration answered version != 1: $r"
+types=$(e2e_psql -c "SELECT string_agg(payload_type, ',' ORDER BY version) FROM oss.journal WHERE stream_id = 'account-$id'")
+[ "$types" = "oss.v1.AccountRegistered" ] || e2e_fail "after registration the account stream holds: $types"
 types=$(e2e_psql -c "SELECT string_agg(payload_type, ',' ORDER BY version) FROM oss.journal WHERE stream_id = '$stream'")
-[ "$types" = "oss.v1.AccountRegistered,oss.v1.ActivationIssued" ] || e2e_fail "after registration the stream holds: $types"
+[ "$types" = "oss.v1.ActivationIssued" ] || e2e_fail "after registration the access stream holds: $types"
+[ "$(e2e_psql -c "SELECT count(DISTINCT xid) FROM oss.journal WHERE stream_id IN ('account-$id', '$stream')")" = 1 ] \
+    || e2e_fail "registration and activation were not one transaction"
 open_latest "$id"; first_otp=$OTP
 e2e_ok "registration issued an activation; OTP and link opened from the sealed delivery"
 
@@ -113,11 +120,20 @@ r=$(req POST /v1/sessions "{\"account_id\":\"$id\",\"password\":\"$pw-wrong\"}")
 r=$(req POST /v1/sessions "{\"account_id\":\"$id\",\"password\":\"$pw\"}")
 [ "$(status "$r")" = 201 ] || e2e_fail "sign in: $r"
 t1=$(jbody "$r" | jq -r .token); s1=$(jbody "$r" | jq -r .session_id)
-r=$(req POST /v1/sessions "{\"account_id\":\"$id\",\"password\":\"$pw\"}")
-[ "$(status "$r")" = 201 ] || e2e_fail "second sign in: $r"
+# the second by e-mail (domain in any case; found by its keyed hash)
+r=$(req POST /v1/sessions "{\"email\":\"${email%@*}@EXAMPLE.CO.ID\",\"password\":\"$pw\"}")
+[ "$(status "$r")" = 201 ] && [ "$(jbody "$r" | jq -r .account_id)" = "$id" ] || e2e_fail "second sign in, by e-mail: $r"
 t2=$(jbody "$r" | jq -r .token); s2=$(jbody "$r" | jq -r .session_id)
 printf '%s\n' "$t1" "$t2" >>"$needles"
-e2e_ok "sign-in: wrong password 401, right password 201 with a token"
+# a password change needs the account's session
+pw2="$pw-Baru9"; echo "$pw2" >>"$needles"
+r=$(req POST "/v1/accounts/$id/password" "{\"password\":\"$pw2\"}" -H "Authorization: Bearer $t1")
+[ "$(status "$r")" = 204 ] || e2e_fail "password change with a session: $r"
+r=$(req POST /v1/sessions "{\"account_id\":\"$id\",\"password\":\"$pw\"}")
+[ "$(status "$r")" = 401 ] || e2e_fail "the old password still signs in: $r"
+r=$(req POST /v1/sessions "{\"email\":\"nobody.$RANDOM.$(date +%s%N)@example.co.id\",\"password\":\"$pw\"}")
+[ "$(status "$r")" = 401 ] || e2e_fail "sign in with an unknown e-mail: $r"
+e2e_ok "sign-in by account id and by e-mail: wrong password 401, right 201 with a token; password changed with a session"
 
 # 7. list, end the other session, end our own; ended tokens are refused
 r=$(req GET /v1/sessions "" -H "Authorization: Bearer $t1")
@@ -138,18 +154,37 @@ r=$(req GET /v1/sessions "")
 [ "$(status "$r")" = 401 ] || e2e_fail "no token: $r"
 e2e_ok "sessions listed and ended; ended tokens refused at once"
 
-# 8. the story on the stream, and a sound hash chain
+# 8. repeated failures: the threshold (signin.threshold, default 5; one
+#    failure already counted above) appends SignInThrottled once, then this
+#    source waits (429 + Retry-After, no password check); afterwards the
+#    right password works again
+for i in 1 2 3 4; do
+    r=$(req POST /v1/sessions "{\"account_id\":\"$id\",\"password\":\"wrong-$i-X!\"}")
+    [ "$(status "$r")" = 401 ] || e2e_fail "failed sign-in #$i: $r"
+done
+r=$(req POST /v1/sessions "{\"account_id\":\"$id\",\"password\":\"$pw2\"}")
+[ "$(status "$r")" = 429 ] || e2e_fail "no throttling after the threshold: $r"
+ra=$(grep -i '^Retry-After:' "$work/hdrs" | tr -dc '0-9')
+[ -n "$ra" ] && [ "$ra" -ge 1 ] && [ "$ra" -le 60 ] || e2e_fail "throttled without a sane Retry-After ($ra)"
+sleep "$ra"
+r=$(req POST /v1/sessions "{\"account_id\":\"$id\",\"password\":\"$pw2\"}")
+[ "$(status "$r")" = 201 ] || e2e_fail "right password after the delay: $r"
+t3=$(jbody "$r" | jq -r .token); echo "$t3" >>"$needles"
+e2e_ok "sign-in throttled after the threshold (SignInThrottled, 429 Retry-After $ra), then allowed"
+
+# 9. the story on the stream, and a sound hash chain
 types=$(e2e_psql -c "SELECT string_agg(replace(payload_type, 'oss.v1.', ''), ',' ORDER BY version) FROM oss.journal WHERE stream_id = '$stream'")
-want="AccountRegistered,ActivationIssued$(printf ',ActivationFailed%.0s' $(seq 1 $MAX_ATTEMPTS)),ActivationLocked"
+want="ActivationIssued$(printf ',ActivationFailed%.0s' $(seq 1 $MAX_ATTEMPTS)),ActivationLocked"
 for i in $(seq 1 $RESEND_MAX); do want+=",ActivationResent,ActivationIssued"; done
-want+=",ActivationSucceeded,PasswordSet,SignInFailed,SignInSucceeded,SignInSucceeded,SessionEnded,SessionEnded"
+want+=",ActivationSucceeded,PasswordSet,SignInFailed,SignInSucceeded,SignInSucceeded,PasswordSet,SignInFailed"
+want+=",SessionEnded,SessionEnded,SignInFailed,SignInFailed,SignInFailed,SignInFailed,SignInThrottled,SignInSucceeded"
 [ "$types" = "$want" ] || e2e_fail "stream story differs:
  got  $types
  want $want"
 "$OSS_CLI" audit verify "$stream" >"$work/verify" 2>&1 || { cat "$work/verify"; e2e_fail "hash chain of $stream does not verify"; }
 e2e_ok "the stream tells the story ($(tr ',' '\n' <<<"$types" | wc -l) events), chain verifies"
 
-# 9. secrets sweep: journal, Kafka, tables, logs
+# 10. secrets sweep: journal, Kafka, tables, logs
 e2e_wait 30 bash -c "[ \$(psql -X -qtA '$OSS_PG_URL' -c \"SELECT coalesce(max(version),0) FROM rm.applied_streams WHERE stream_id = '$stream'\") -ge $(tr ',' '\n' <<<"$types" | wc -l) ]" \
     || echo "note: projector has not applied the whole stream yet" >&2
 for t in $(kcat -b "$OSS_KAFKA_BOOTSTRAP" -L -J 2>/dev/null | jq -r '.topics[].topic' | grep -v '^__'); do
@@ -160,7 +195,23 @@ e2e_psql_super -c "COPY (SELECT convert_from(payload, 'SQL_ASCII') FROM oss.jour
 for t in $(e2e_psql_super -c "SELECT schemaname||'.'||tablename FROM pg_tables WHERE schemaname IN ('rm','oss')"); do
     e2e_psql_super -c "COPY $t TO STDOUT" >>"$work/tables.dump"
 done
-files=("$work/kafka.dump" "$work/journal.dump" "$work/tables.dump" "$OSS_VAR"/log/*.log "$OSS_PG_LOG" ${E2E_EXTRA_LOGS:-})
+# A 6-digit OTP collides by chance with numbers in a big shared database
+# (hex, offsets): it is looked for in what concerns this account only (its
+# journal rows, its Kafka messages, the lifecycle tables, its read-model
+# rows) and in the logs; long secrets are looked for everywhere.
+touch "$work/kafka.dump"
+for i in $(seq 1 20); do # the relay may lag: look at the topic's tail again
+    grep -aF -- "$stream" "$work/kafka.dump" >"$work/kafka.mine" && break
+    sleep 1
+    kcat -b "$OSS_KAFKA_BOOTSTRAP" -C -t oss.account -o -5000 -e -q -f '%k %h %s\n' >>"$work/kafka.dump" 2>/dev/null || true
+done
+[ -s "$work/kafka.mine" ] || e2e_fail "the relay never published the access stream to Kafka"
+grep -aqF -- "$stream" "$work/journal.dump" || e2e_fail "the journal dump lacks the stream"
+for t in oss.credentials oss.activation_secrets oss.sessions oss.deliveries; do
+    e2e_psql_super -c "COPY $t TO STDOUT" >>"$work/tables.mine"
+done
+e2e_psql_super -c "COPY (SELECT * FROM rm.accounts WHERE stream_id = '$stream') TO STDOUT" >>"$work/tables.mine"
+logs=("$OSS_VAR"/log/*.log "$OSS_PG_LOG" ${E2E_EXTRA_LOGS:-})
 hits=0 n=0
 sweep() { # MODE NEEDLE-FILE; MODE -F: fixed string; otp: 6 digits standing
           # alone (not the microseconds of a timestamp, "...:07.123456")
@@ -168,7 +219,11 @@ sweep() { # MODE NEEDLE-FILE; MODE -F: fixed string; otp: 6 digits standing
         [ -n "$needle" ] || continue
         n=$((n + 1))
         local flags=(-F -- "$needle")
-        [ "$1" = otp ] && flags=(-P -- "(?<![0-9.])$needle(?![0-9])")
+        local files=("$work/kafka.dump" "$work/journal.dump" "$work/tables.dump" "${logs[@]}")
+        if [ "$1" = otp ]; then
+            flags=(-P -- "(?<![0-9a-fA-F.x])$needle(?![0-9a-fA-F])")
+            files=("$work/kafka.mine" "$work/journal.dump" "$work/tables.mine" "${logs[@]}")
+        fi
         for f in "${files[@]}"; do
             [ -r "$f" ] || continue
             if grep -aq "${flags[@]}" "$f"; then

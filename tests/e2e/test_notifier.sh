@@ -14,7 +14,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # whatever happens, leave the notifier running
 trap '"$ROOT/infra/run" svc start notifier >/dev/null 2>&1 || true' EXIT
 
-mails_with() { grep -lF "Message-ID: <$1@oss.local>" "$MAIL_DIR"/*.eml 2>/dev/null | wc -l; }
+# recent mails only, through find: the sink may hold more files than one
+# command line can name
+recent_mails() { find "$MAIL_DIR" -maxdepth 1 -name '*.eml' -mmin -30 -print0; }
+mails_with() { { recent_mails | xargs -0 -r grep -lF "Message-ID: <$1@oss.local>" 2>/dev/null || true; } | wc -l; }
 ledger() { e2e_psql -c "SELECT status || ' ' || attempts FROM oss.notifications WHERE event_id = '$1' AND channel = 'email'"; }
 # re-evaluated on every try of e2e_wait
 mails_at_least() { [ "$(mails_with "$1")" -ge "$2" ]; }
@@ -53,7 +56,7 @@ e2e_wait 60 mails_at_least "$event" 1 || e2e_fail "no mail with Message-ID <$eve
 e2e_wait 10 ledger_is "$event" "sent 1" || e2e_fail "ledger says \"$(ledger "$event")\", want \"sent 1\""
 sleep 2
 [ "$(mails_with "$event")" -eq 1 ] || e2e_fail "$(mails_with "$event") mails for one registration"
-file=$(grep -lF "Message-ID: <$event@oss.local>" "$MAIL_DIR"/*.eml)
+file=$(recent_mails | xargs -0 -r grep -lF "Message-ID: <$event@oss.local>" || true)
 e2e_ok "one mail: $file"
 
 # 3. the address only in the delivery headers; both languages; the greeting

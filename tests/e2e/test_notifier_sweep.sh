@@ -12,7 +12,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # whatever happens, leave the notifier running with its normal settings
 trap '"$ROOT/infra/run" svc stop notifier >/dev/null 2>&1; "$ROOT/infra/run" svc start notifier >/dev/null 2>&1 || true' EXIT
 
-mails_with() { grep -lF "Message-ID: <$1@oss.local>" "$MAIL_DIR"/*.eml 2>/dev/null | wc -l; }
+# recent mails only, through find: the sink may hold more files than one
+# command line can name
+recent_mails() { find "$MAIL_DIR" -maxdepth 1 -name '*.eml' -mmin -30 -print0; }
+mails_with() { { recent_mails | xargs -0 -r grep -lF "Message-ID: <$1@oss.local>" 2>/dev/null || true; } | wc -l; }
 mails_at_least() { [ "$(mails_with "$1")" -ge "$2" ]; }
 published() {
     [ "$(e2e_psql -c "SELECT (j.xid, j.position) <= (c.xid, c.position) FROM oss.journal j, oss.relay_checkpoint c WHERE j.event_id = '$1'")" = t ]

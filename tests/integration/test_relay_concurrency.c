@@ -22,6 +22,7 @@
 #include <libpq-fe.h>
 
 #include "bus/bus.h"
+#include "core/clock.h"
 #include "journal/journal.h"
 #include "oss_test.h"
 
@@ -49,14 +50,6 @@ sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
-}
-
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static oss_code_t
@@ -145,12 +138,12 @@ run_worker(void *arg)
                     longtx ? LONG_TXN_MS : 1 + (int)(rand_r(&w->seed) % 20);
             }
         }
-        int64_t t0 = now_ms();
+        int64_t t0 = oss_mono_ms();
         if (oss_journal_execute(j, cmds, (size_t)nb, &err) != OSS_OK) {
             snprintf(w->failure, sizeof w->failure, "execute: %s", err.msg);
             break;
         }
-        if (now_ms() - t0 > 10000)
+        if (oss_mono_ms() - t0 > 10000)
             w->held++;
         atomic_fetch_add(&commit_seq, 1);
         w->txns++;
@@ -252,8 +245,8 @@ open_consumer(consumer_t *c, char *bootstrap, size_t blen, int64_t *deadline)
     while (!parts) {
         const rd_kafka_metadata_t *md = NULL;
         if (atomic_load(&c->writers_done) && !*deadline)
-            *deadline = now_ms() + (int64_t)c->timeout_s * 1000;
-        if (*deadline && now_ms() > *deadline)
+            *deadline = oss_mono_ms() + (int64_t)c->timeout_s * 1000;
+        if (*deadline && oss_mono_ms() > *deadline)
             break;
         if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == 0) {
             if (md->topic_cnt == 1 && !md->topics[0].err)
@@ -286,7 +279,7 @@ run_consumer(void *arg)
     consumer_t *c = arg;
     oss_err_t err = {0};
     char bootstrap[4096] = "", now_bs[4096];
-    int64_t deadline = 0, next_check = now_ms() + 2000;
+    int64_t deadline = 0, next_check = oss_mono_ms() + 2000;
     rd_kafka_t *rk = open_consumer(c, bootstrap, sizeof bootstrap, &deadline);
     if (!rk)
         return NULL;
@@ -295,19 +288,19 @@ run_consumer(void *arg)
     for (;;) {
         int done = atomic_load(&c->writers_done);
         if (done && !deadline)
-            deadline = now_ms() + (int64_t)c->timeout_s * 1000;
-        if (deadline && now_ms() > deadline)
+            deadline = oss_mono_ms() + (int64_t)c->timeout_s * 1000;
+        if (deadline && oss_mono_ms() > deadline)
             break;
         /* everything arrived: read 3 s more to catch late duplicates */
         if (done && c->ngot >= atomic_load(&c->expected) && !quiet_until)
-            quiet_until = now_ms() + 3000;
-        if (quiet_until && now_ms() > quiet_until)
+            quiet_until = oss_mono_ms() + 3000;
+        if (quiet_until && oss_mono_ms() > quiet_until)
             break;
         /* another test restarted the embedded broker empty: exactly-once
          * holds per broker incarnation, and the relay republishes the
          * journal into the new one, so start over there */
-        if (now_ms() > next_check) {
-            next_check = now_ms() + 2000;
+        if (oss_mono_ms() > next_check) {
+            next_check = oss_mono_ms() + 2000;
             if (oss_bus_bootstrap(c->cfg, now_bs, sizeof now_bs, NULL) ==
                     OSS_OK &&
                 strcmp(now_bs, bootstrap) != 0) {
@@ -530,7 +523,7 @@ test_every_event_once_in_order(void **state)
     oss_bus_topic(cfg, stream_type, cons.topic, sizeof cons.topic);
     assert_int_equal(pthread_create(&cth, NULL, run_consumer, &cons), 0);
 
-    int64_t t0 = now_ms();
+    int64_t t0 = oss_mono_ms();
     for (int i = 0; i < NTHREADS; i++) {
         memset(&w[i], 0, sizeof w[i]);
         w[i].id = i;
@@ -551,11 +544,11 @@ test_every_event_once_in_order(void **state)
     print_message("%ld transactions, %ld events appended, %ld conflicts, %ld "
                   "held open > 10 s, in %.1f s (stream type %s)\n",
                   txns, appended, conflicts, held,
-                  (double)(now_ms() - t0) / 1000.0, stream_type);
-    int64_t t1 = now_ms();
+                  (double)(oss_mono_ms() - t0) / 1000.0, stream_type);
+    int64_t t1 = oss_mono_ms();
     pthread_join(cth, NULL);
     print_message("consumer done %.1f s after the last commit\n",
-                  (double)(now_ms() - t1) / 1000.0);
+                  (double)(oss_mono_ms() - t1) / 1000.0);
     for (int i = 0; i < NTHREADS; i++)
         if (w[i].failure[0])
             fail_msg("worker %d: %s", i, w[i].failure);

@@ -379,6 +379,73 @@ test_conf(void **state)
     unlink(cpath);
 }
 
+/* The relay's allocation-free paths give the same bytes as the one-shot
+ * ones: a reused signer equals oss_bus_sign, encoding into a reused buffer
+ * equals oss_envelope_encode, and the filled headers equal oss_bus_headers. */
+static void
+test_reused_signer_and_buffer(void **state)
+{
+    (void)state;
+    oss_keyring_t ring = {0};
+    ring.n = 1;
+    memset(ring.key[0], 0x11, 32);
+    assert_null(oss_bus_signer_new(&(oss_keyring_t){0}));
+    oss_bus_signer_t *s = oss_bus_signer_new(&ring);
+    assert_non_null(s);
+    uint8_t *reused = NULL;
+    size_t cap = 0;
+    for (int round = 0; round < 3; round++) {
+        oss_event_t ev;
+        oss_err_t err = {0};
+        sample_event(&ev);
+        ev.version += round;
+        ev.payload_len = round == 1 ? 5000 : 300; /* forces a regrowth */
+        ev.payload = realloc(ev.payload, ev.payload_len);
+        memset(ev.payload, round + 1, ev.payload_len);
+        uint8_t *one = NULL;
+        size_t n1 = 0, n2 = 0;
+        assert_int_equal(oss_envelope_encode(&ev, &one, &n1, &err), OSS_OK);
+        assert_int_equal(oss_envelope_encode_buf(&ev, &reused, &cap, &n2,
+                                                 &err),
+                         OSS_OK);
+        assert_int_equal(n1, n2);
+        assert_true(cap >= n2);
+        assert_memory_equal(one, reused, n1);
+
+        char a[65], b[65];
+        oss_bus_sign(&ring, ev.event_id, ev.stream_id, strlen(ev.stream_id),
+                     one, n1, a);
+        oss_bus_signer_sign(s, ev.event_id, ev.stream_id,
+                            strlen(ev.stream_id), reused, n2, b);
+        assert_int_equal(strlen(b), 64);
+        assert_string_equal(a, b);
+        assert_true(oss_bus_verify(&ring, ev.event_id, ev.stream_id,
+                                   strlen(ev.stream_id), reused, n2, b));
+
+        rd_kafka_headers_t *h1 = oss_bus_headers(&ev, "/t", &ring, one, n1);
+        rd_kafka_headers_t *h2 = rd_kafka_headers_new(9);
+        assert_int_equal(oss_bus_headers_fill(h2, &ev, "/t", s, reused, n2),
+                         0);
+        assert_int_equal(rd_kafka_header_cnt(h1), rd_kafka_header_cnt(h2));
+        for (size_t i = 0; i < rd_kafka_header_cnt(h1); i++) {
+            const char *k1, *k2;
+            const void *v1, *v2;
+            size_t l1, l2;
+            assert_int_equal(rd_kafka_header_get_all(h1, i, &k1, &v1, &l1), 0);
+            assert_int_equal(rd_kafka_header_get_all(h2, i, &k2, &v2, &l2), 0);
+            assert_string_equal(k1, k2);
+            assert_int_equal(l1, l2);
+            assert_memory_equal(v1, v2, l1);
+        }
+        rd_kafka_headers_destroy(h1);
+        rd_kafka_headers_destroy(h2);
+        free(one);
+        oss_event_clear(&ev);
+    }
+    free(reused);
+    oss_bus_signer_free(s);
+}
+
 int
 main(void)
 {
@@ -390,6 +457,7 @@ main(void)
         cmocka_unit_test(test_sign_verify),
         cmocka_unit_test(test_headers),
         cmocka_unit_test(test_conf),
+        cmocka_unit_test(test_reused_signer_and_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
