@@ -395,8 +395,12 @@ job_init(job_t *j, const oss_event_t *ev)
     j->ev = ev;
     if (!uuid_ok(ev->event_id))
         return -1;
+    /* the account's streams: "account-<id>" (registration) and
+     * "access-<id>" (activation, sign-in: schemas/oss/v1/lifecycle.proto) */
     if (strncmp(ev->stream_id, "account-", 8) == 0)
         snprintf(j->account_id, sizeof j->account_id, "%s", ev->stream_id + 8);
+    else if (strncmp(ev->stream_id, "access-", 7) == 0)
+        snprintf(j->account_id, sizeof j->account_id, "%s", ev->stream_id + 7);
     if (strcmp(ev->payload_type, ACTIVATION_ISSUED) == 0) {
         j->what = "activation";
         j->act = oss__v1__activation_issued__unpack(NULL, ev->payload_len,
@@ -474,15 +478,17 @@ build_registration(notifier_t *n, job_t *j, built_t *b, oss_err_t *err)
     return OSS_OK;
 }
 
-/* The AccountRegistered of an account stream (the address and the name),
- * unsealed with dk: new strings in *to (e-mail or phone per channel) and
- * *name, caller wipes. */
+/* The AccountRegistered of the account (stream "account-<account_id>": the
+ * address and the name), unsealed with dk: new strings in *to (e-mail or
+ * phone per channel) and *name, caller wipes. */
 static oss_code_t
-account_contact(notifier_t *n, const char *stream_id, const char *channel,
+account_contact(notifier_t *n, const char *account_id, const char *channel,
                 const oss_data_key_t *dk, char **to, char **name,
                 oss_err_t *err)
 {
     oss_event_list_t list = {0};
+    char stream_id[OSS_ID_MAX + 16];
+    snprintf(stream_id, sizeof stream_id, "account-%s", account_id);
     *to = *name = NULL;
     oss_code_t rc = journal_ensure(n, err);
     if (rc == OSS_OK)
@@ -599,7 +605,7 @@ build_activation(notifier_t *n, job_t *j, built_t *b, oss_err_t *err)
         rc = oss_err_set(err, OSS_ECORRUPT, "the sealed code is malformed");
         goto done;
     }
-    rc = account_contact(n, j->ev->stream_id, j->channel, &dk, &to, &name, err);
+    rc = account_contact(n, j->account_id, j->channel, &dk, &to, &name, err);
     if (rc)
         goto done;
     char *link = NULL;

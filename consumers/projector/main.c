@@ -9,17 +9,12 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "config/program.h"
 #include "log/log.h"
 #include "projector.h"
 
 static volatile sig_atomic_t stop_flag;
 
-static void
-on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
 
 static void
 usage(FILE *f)
@@ -56,24 +51,10 @@ main(int argc, char **argv)
             return 2;
         }
     }
-    oss_config_t *cfg = NULL;
     oss_err_t err = {0};
-    if (oss_config_load(config_path, &cfg, &err)) {
-        fprintf(stderr, "oss-projector: %s\n", err.msg);
+    oss_config_t *cfg = oss_program_start("projector", config_path, &stop_flag);
+    if (!cfg)
         return 2;
-    }
-    oss_log_init("projector", oss_config_str(cfg, "log.level"));
-    char unknown_env[512]; /* typos of OSS_ variables: warn, go on */
-    if (oss_config_unknown_env(unknown_env, sizeof unknown_env))
-        oss_warn("ignoring unknown configuration variables in the "
-                 "environment: %s", unknown_env);
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     oss_code_t rc;
     if (rebuild) {

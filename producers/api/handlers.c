@@ -205,9 +205,12 @@ typedef struct gauge {
  * fails (table not migrated yet, database down) is left out. */
 static const gauge_t gauges[] = {
     {"oss_relay_lag_events",
-     "Journal events not yet confirmed published by the relay.",
-     "SELECT greatest(0, coalesce((SELECT max(position) FROM oss.journal), "
-     "0) - (SELECT position FROM oss.relay_checkpoint WHERE id = 1))"},
+     "Journal events not yet confirmed published by the relay: rows after "
+     "its (xid, position) checkpoint, counted up to 100000 so that a "
+     "scrape stays cheap (100000 means that many or more).",
+     "SELECT count(*) FROM (SELECT 1 FROM oss.journal j, "
+     "oss.relay_checkpoint c WHERE c.id = 1 AND (j.xid, j.position) > "
+     "(c.xid, c.position) LIMIT 100000) t"},
     {"oss_relay_horizon_age_seconds",
      "Age of the oldest running transaction with a transaction id: it "
      "holds back the commit horizon the relay reads below.",
@@ -222,7 +225,8 @@ static const gauge_t gauges[] = {
      "FROM rm.positions WHERE name = 'projector'"},
     {"oss_dead_letters", "Unresolved dead letters of every consumer.",
      "SELECT count(*) FROM oss.dead_letters WHERE resolved_at IS NULL"},
-    {"oss_journal_events", "Highest journal position.",
+    {"oss_journal_position_max",
+     "Highest journal position (positions have gaps: not a count).",
      "SELECT coalesce(max(position), 0) FROM oss.journal"},
 };
 

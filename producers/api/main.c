@@ -11,6 +11,7 @@
 
 #include "api.h"
 #include "config/config.h"
+#include "config/program.h"
 #include "log/log.h"
 
 static void
@@ -54,16 +55,9 @@ main(int argc, char **argv)
         }
     }
     oss_err_clear(&err);
-    if (oss_config_load(conf_path, &cfg, &err) != OSS_OK) {
-        fprintf(stderr, "oss-api: %s\n", err.msg);
+    /* signals are the event loop's (evsignal below), so no stop flag */
+    if (!(cfg = oss_program_start("api", conf_path, NULL)))
         return 2;
-    }
-    oss_log_init("api", oss_config_str(cfg, "log.level"));
-    char unknown_env[512]; /* typos of OSS_ variables: warn, go on */
-    if (oss_config_unknown_env(unknown_env, sizeof unknown_env))
-        oss_warn("ignoring unknown configuration variables in the "
-                 "environment: %s", unknown_env);
-    signal(SIGPIPE, SIG_IGN);
     if (api_ctx_init(&ctx, cfg, &err) != OSS_OK) {
         oss_error("could not start: %s", err.msg);
         goto done;

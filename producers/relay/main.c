@@ -8,17 +8,12 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "config/program.h"
 #include "log/log.h"
 #include "relay.h"
 
 static volatile sig_atomic_t stop;
 
-static void
-on_signal(int sig)
-{
-    (void)sig;
-    stop = 1;
-}
 
 int
 main(int argc, char **argv)
@@ -39,24 +34,10 @@ main(int argc, char **argv)
             return OSS_RELAY_EXIT_ERROR;
         }
     }
-    oss_config_t *cfg = NULL;
     oss_err_t err = {0};
-    if (oss_config_load(path, &cfg, &err)) {
-        fprintf(stderr, "oss-relay: %s\n", err.msg);
+    oss_config_t *cfg = oss_program_start("relay", path, &stop);
+    if (!cfg)
         return OSS_RELAY_EXIT_ERROR;
-    }
-    oss_log_init("relay", oss_config_str(cfg, "log.level"));
-    char unknown_env[512]; /* typos of OSS_ variables: warn, go on */
-    if (oss_config_unknown_env(unknown_env, sizeof unknown_env))
-        oss_warn("ignoring unknown configuration variables in the "
-                 "environment: %s", unknown_env);
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     oss_relay_t *relay = NULL;
     if (oss_relay_new(cfg, &relay, &err)) {

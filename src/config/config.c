@@ -298,7 +298,7 @@ load_env(oss_config_t *cfg, oss_err_t *err)
 static const char *const non_config_env[] = {
     "OSS_CONFIG",       "OSS_API_URL",    "OSS_PG_URL",
     "OSS_PG_ADMIN_URL", "OSS_PG_SUPER_URL", "OSS_CLI",
-    "OSS_BUILD_DIR",    "OSS_VAR",        "OSS_MAIL_DIR",
+    "OSS_BUILD_DIR",    "OSS_VAR",        "OSS_MAIL_DIR", "OSS_WHATSAPP_DIR",
     "OSS_LOG_DIR",      "OSS_PG_LOG",     "OSS_KAFKA_BOOTSTRAP",
     "OSS_SOURCE_DIR",   "OSS_RUN_ENV",    "OSS_TOPICS",
     "OSS_LOG_LEVEL",    "OSS_ROOT",       "OSS_PACKAGES",
