@@ -89,12 +89,21 @@ oss_pg_env() {
 oss_pg_init() {
     mkdir -p "$OSS_VAR/secrets" "$OSS_VAR/log"
     chmod 700 "$OSS_VAR/secrets"
-    local f
+    local f stale=0
     for f in pg-super pg-owner pg-app; do
-        [ -s "$OSS_VAR/secrets/$f.pw" ] || (umask 077; oss_rand_hex 16 >"$OSS_VAR/secrets/$f.pw")
+        [ -s "$OSS_VAR/secrets/$f.pw" ] && continue
+        stale=1
+        (umask 077; oss_rand_hex 16 >"$OSS_VAR/secrets/$f.pw")
     done
     [ -s "$OSS_VAR/pg.port" ] || oss_free_port 55432 >"$OSS_VAR/pg.port"
     oss_pg_env
+    if [ $stale -eq 1 ] && [ -e "$PG_HOME" ]; then
+        # a cluster left by an earlier checkout at this path whose var/ is
+        # gone: its passwords are lost with it, so it cannot be ours
+        oss_say "removing the stale cluster in $PG_HOME (its var/ is gone)"
+        [ -s "$PGDATA/postmaster.pid" ] && oss_as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m immediate stop >/dev/null 2>&1 || true
+        rm -rf "$PG_HOME"
+    fi
     if [ ! -s "$PGDATA/PG_VERSION" ]; then
         oss_say "initialising PostgreSQL cluster in $PGDATA"
         mkdir -p "$PG_HOME"
