@@ -139,7 +139,8 @@ oss_pg_running() { oss_as_pg "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1
 
 oss_pg_start() {
     oss_pg_env
-    oss_pg_running || oss_as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -w -t 60 -l "$PG_HOME/startup.log" start >/dev/null
+    # 9>&-: the server must not inherit infra/run's service lock
+    oss_pg_running || oss_as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -w -t 60 -l "$PG_HOME/startup.log" start >/dev/null 9>&-
 }
 
 oss_pg_stop() {

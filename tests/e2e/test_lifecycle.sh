@@ -84,7 +84,9 @@ r=$(req POST "/v1/accounts/$id/activation" '{"channel":"email"}')
 [ "$(status "$r")" = 429 ] || e2e_fail "resend #$((RESEND_MAX + 1)) not rate limited: $r"
 ra=$(grep -i '^Retry-After:' "$work/hdrs" | tr -dc '0-9')
 [ -n "$ra" ] && [ "$ra" -gt 0 ] || e2e_fail "429 without a positive Retry-After"
-[ "$(e2e_psql -c "SELECT count(*) FROM oss.deliveries WHERE stream_id = '$stream' AND delivered_at IS NULL")" = 1 ] \
+# at most the newest delivery may still wait for the notifier (it may have
+# been handed over already): every superseded undelivered one is gone
+[ "$(e2e_psql -c "SELECT count(*) FROM oss.deliveries WHERE stream_id = '$stream' AND delivered_at IS NULL")" -le 1 ] \
     || e2e_fail "superseded deliveries were not removed"
 e2e_ok "resend rate limit: $RESEND_MAX resends, then 429 with Retry-After: $ra"
 
