@@ -1,5 +1,6 @@
 /* Journal reading, hash-chain verification and checkpoints for `oss audit`.
  * Every read is a short autocommit query over a keyset-paginated chunk. */
+#include "core/bytes.h"
 #include "audit.h"
 
 #include <inttypes.h>
@@ -19,15 +20,6 @@
     "software_version, payload_type, schema_version::int8, payload, "          \
     "prev_hash, hash"
 
-static int64_t
-be64(const char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | (uint8_t)p[i];
-    return (int64_t)v;
-}
-
 static void
 copy_str(char *dst, size_t cap, const PGresult *r, int row, int col)
 {
@@ -42,14 +34,14 @@ copy_str(char *dst, size_t cap, const PGresult *r, int row, int col)
 static oss_code_t
 row_to_event(const PGresult *r, int row, oss_event_t *ev, oss_err_t *err)
 {
-    ev->position = be64(PQgetvalue(r, row, 0));
+    ev->position = oss_be64_sget(PQgetvalue(r, row, 0));
     copy_str(ev->event_id, sizeof ev->event_id, r, row, 1);
     copy_str(ev->stream_id, sizeof ev->stream_id, r, row, 2);
     copy_str(ev->stream_type, sizeof ev->stream_type, r, row, 3);
-    ev->version = be64(PQgetvalue(r, row, 4));
-    ev->occurred_at_us = be64(PQgetvalue(r, row, 5));
-    ev->recorded_at_us = be64(PQgetvalue(r, row, 6));
-    ev->actor_kind = (oss_actor_kind_t)be64(PQgetvalue(r, row, 7));
+    ev->version = oss_be64_sget(PQgetvalue(r, row, 4));
+    ev->occurred_at_us = oss_be64_sget(PQgetvalue(r, row, 5));
+    ev->recorded_at_us = oss_be64_sget(PQgetvalue(r, row, 6));
+    ev->actor_kind = (oss_actor_kind_t)oss_be64_sget(PQgetvalue(r, row, 7));
     copy_str(ev->actor_id, sizeof ev->actor_id, r, row, 8);
     copy_str(ev->correlation_id, sizeof ev->correlation_id, r, row, 9);
     copy_str(ev->causation_id, sizeof ev->causation_id, r, row, 10);
@@ -63,7 +55,7 @@ row_to_event(const PGresult *r, int row, oss_event_t *ev, oss_err_t *err)
     }
     copy_str(ev->software_version, sizeof ev->software_version, r, row, 13);
     copy_str(ev->payload_type, sizeof ev->payload_type, r, row, 14);
-    ev->schema_version = (int32_t)be64(PQgetvalue(r, row, 15));
+    ev->schema_version = (int32_t)oss_be64_sget(PQgetvalue(r, row, 15));
     ev->payload_len = (size_t)PQgetlength(r, row, 16);
     if (ev->payload_len) {
         if (!(ev->payload = malloc(ev->payload_len)))
@@ -306,18 +298,6 @@ oss_audit_checkpoint_format(const oss_audit_checkpoint_t *cp, char *out,
     snprintf(out, outlen, "%" PRId64 ":%s", cp->size, hex);
 }
 
-static int
-hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 oss_code_t
 oss_audit_checkpoint_parse(const char *s, oss_audit_checkpoint_t *cp,
                            oss_err_t *err)
@@ -339,8 +319,8 @@ oss_audit_checkpoint_parse(const char *s, oss_audit_checkpoint_t *cp,
         size = size * 10 + (*p - '0');
     }
     for (int i = 0; i < 32; i++) {
-        int hi = hexval((unsigned char)colon[1 + 2 * i]);
-        int lo = hexval((unsigned char)colon[2 + 2 * i]);
+        int hi = oss_hexval((unsigned char)colon[1 + 2 * i]);
+        int lo = oss_hexval((unsigned char)colon[2 + 2 * i]);
         if (hi < 0 || lo < 0)
             return oss_err_set(err, OSS_EINVAL,
                                "invalid checkpoint \"%s\": DIGEST is not hex",

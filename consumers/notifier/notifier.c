@@ -1,6 +1,8 @@
 /* The notifier's loop: Kafka (assign() with positions in PostgreSQL) ->
  * signature check -> envelope and AccountRegistered decode -> ledger ->
  * unseal -> SMTP. See notifier.h for the delivery guarantees. */
+#include "core/clock.h"
+#include "core/bytes.h"
 #include "notifier.h"
 
 #include <curl/curl.h>
@@ -53,28 +55,12 @@ typedef struct notifier {
     int64_t sent, skipped, rejected;
 } notifier_t;
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Sleeps up to ms, waking early when asked to stop. */
 static void
 nap(notifier_t *n, int64_t ms)
 {
-    int64_t end = now_ms() + ms;
-    while (!*n->stop && now_ms() < end) {
+    int64_t end = oss_mono_ms() + ms;
+    while (!*n->stop && oss_mono_ms() < end) {
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
@@ -467,7 +453,7 @@ build_registration(notifier_t *n, job_t *j, built_t *b, oss_err_t *err)
                     .to = email,
                     .name = name,
                     .account_id = j->reg->account_id,
-                    .date_us = now_us()};
+                    .date_us = oss_now_us()};
     rc = oss_mail_compose(&m, &b->msg, &b->len, err);
     wipe_free(name);
     if (rc) {
@@ -525,15 +511,6 @@ account_contact(notifier_t *n, const char *account_id, const char *channel,
     return rc;
 }
 
-static int
-hexval(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
 /* The activation message, from the sealed row of oss.deliveries (the
  * contract of infra/sql/040_credentials.sql: nonce(12) || ciphertext || tag
  * under the subject's data key, field "delivery|<delivery_id>", plaintext
@@ -575,7 +552,7 @@ build_activation(notifier_t *n, job_t *j, built_t *b, oss_err_t *err)
         return oss_err_set(err, OSS_EUNAVAIL, "out of memory");
     }
     for (size_t i = 0; i < sl; i++)
-        sealed[i] = (uint8_t)(hexval(hx[2 * i]) << 4 | hexval(hx[2 * i + 1]));
+        sealed[i] = (uint8_t)(oss_hexval(hx[2 * i]) << 4 | oss_hexval(hx[2 * i + 1]));
     PQclear(r);
     oss_code_t rc;
     oss_data_key_t dk;
@@ -622,7 +599,7 @@ build_activation(notifier_t *n, job_t *j, built_t *b, oss_err_t *err)
                                .link = link,
                                .issued_at_us = j->ev->occurred_at_us
                                                    ? j->ev->occurred_at_us
-                                                   : now_us(),
+                                                   : oss_now_us(),
                                .expires_at_us = j->act->expires_at_us
                                                     ? j->act->expires_at_us
                                                     : expires_us};
@@ -631,7 +608,7 @@ build_activation(notifier_t *n, job_t *j, built_t *b, oss_err_t *err)
                     .to = to,
                     .name = name,
                     .account_id = j->account_id,
-                    .date_us = now_us()};
+                    .date_us = oss_now_us()};
     if (strcmp(j->channel, OSS_NOTIFIER_CHANNEL_WHATSAPP) == 0)
         rc = oss_whatsapp_compose(&m, &am, &b->msg, &b->len, err);
     else
@@ -896,7 +873,7 @@ deliver(notifier_t *n, const oss_event_t *ev, const char *via, int queued)
             if (has_stream) {
                 /* the ledger's last_error changes with the events */
                 o.kind = OSS_OUTCOME_RETRYING;
-                o.next_attempt_at_us = now_us() + backoff_ms * 1000;
+                o.next_attempt_at_us = oss_now_us() + backoff_ms * 1000;
                 o.ledger_update = 1;
                 o.ledger_status = NULL;
                 o.ledger_error = err.msg;
@@ -1348,15 +1325,6 @@ done:
  * one index walk, handled rows skipped in SQL). */
 #define SWEEP_PAGE 1000
 
-static int64_t
-be64(const char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | (uint8_t)p[i];
-    return (int64_t)v;
-}
-
 /* One page of the sweep; sets n->sweep_again when a full page was handled
  * (more may follow right away). Returns how many events needed handling. */
 static size_t
@@ -1412,7 +1380,7 @@ sweep_page(notifier_t *n)
                  PQgetlength(r, i, 4), PQgetvalue(r, i, 4));
         snprintf(ev->payload_type, sizeof ev->payload_type, "%.*s",
                  PQgetlength(r, i, 8), PQgetvalue(r, i, 8));
-        ev->occurred_at_us = be64(PQgetvalue(r, i, 9));
+        ev->occurred_at_us = oss_be64_sget(PQgetvalue(r, i, 9));
         ev->payload = (uint8_t *)PQgetvalue(r, i, 5);
         ev->payload_len = (size_t)PQgetlength(r, i, 5);
         row_of[k++] = i;
@@ -1423,7 +1391,7 @@ sweep_page(notifier_t *n)
     if (last >= 0) {
         snprintf(n->sweep_xid, sizeof n->sweep_xid, "%.*s",
                  PQgetlength(r, last, 0), PQgetvalue(r, last, 0));
-        n->sweep_pos = be64(PQgetvalue(r, last, 1));
+        n->sweep_pos = oss_be64_sget(PQgetvalue(r, last, 1));
     }
     if (k)
         oss_info("journal sweep: %zu event(s) Kafka had not delivered were "
@@ -1445,9 +1413,9 @@ out:
 static void
 sweep(notifier_t *n)
 {
-    int64_t t0 = now_ms();
+    int64_t t0 = oss_mono_ms();
     while (sweep_page(n) == 0 && n->sweep_again && !*n->stop &&
-           now_ms() - t0 < SWEEP_BUDGET_MS)
+           oss_mono_ms() - t0 < SWEEP_BUDGET_MS)
         ;
 }
 
@@ -1557,7 +1525,7 @@ oss_notifier_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
         rc = oss_err_set(err, OSS_ENOMEM, "could not create a curl handle");
         goto done;
     }
-    int64_t last_flush = now_ms(), last_check = now_ms(), backoff = 500;
+    int64_t last_flush = oss_mono_ms(), last_check = oss_mono_ms(), backoff = 500;
     int waiting_logged = 0;
     int64_t last_sweep = 0;
     snprintf(n->sweep_xid, sizeof n->sweep_xid, "0");
@@ -1580,11 +1548,11 @@ oss_notifier_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
         /* a sweep page that was full continues at the next turn, after a
          * Kafka batch, so neither path starves the other */
         if (n->sweep_again ||
-            now_ms() - last_sweep >=
+            oss_mono_ms() - last_sweep >=
                 oss_config_int(cfg, "notifier.sweep_interval_s") * 1000) {
             sweep(n);
             deliveries_purge(n);
-            last_sweep = now_ms();
+            last_sweep = oss_mono_ms();
         }
         if (!n->rk) {
             if (kafka_open(n, &e)) {
@@ -1604,7 +1572,7 @@ oss_notifier_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
             kafka_close(n);
             continue;
         }
-        int64_t t = now_ms();
+        int64_t t = oss_mono_ms();
         if (n->dirty && t - last_flush >= OFFSET_FLUSH_MS) {
             if (offsets_flush(n, &e))
                 oss_warn("could not store positions (will retry): %s", e.msg);

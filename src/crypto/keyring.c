@@ -1,6 +1,7 @@
 /* Key files: load (hex lines, first = current, refused when group/others may
  * read it), create (0600, never overwriting) and the keyed look-up digest.
  * Key bytes are wiped from every temporary buffer before returning. */
+#include "core/bytes.h"
 #include "crypto/crypto.h"
 
 #include <errno.h>
@@ -14,18 +15,6 @@
 #include <openssl/crypto.h>
 
 #define KEYFILE_MAX 4096
-
-static int
-hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Parses the text of a key file (NUL-terminated, borrowed) into *ring. Blank
  * lines and lines starting with '#' are skipped; every other line must be
@@ -61,8 +50,8 @@ keyring_parse(const char *path, char *text, oss_keyring_t *ring,
             return oss_err_set(err, OSS_EINVAL,
                                "malformed key file \"%s\": more than 8 keys", path);
         for (size_t i = 0; i < 32; i++) {
-            int hi = hexval((unsigned char)s[2 * i]);
-            int lo = hexval((unsigned char)s[2 * i + 1]);
+            int hi = oss_hexval((unsigned char)s[2 * i]);
+            int lo = oss_hexval((unsigned char)s[2 * i + 1]);
             if (hi < 0 || lo < 0)
                 return oss_err_set(err, OSS_EINVAL,
                                    "malformed key file \"%s\": line %d is not 64 hex characters",

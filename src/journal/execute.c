@@ -25,6 +25,7 @@
  * transaction run again once; a connection lost after, or a failed COMMIT,
  * is OSS_EUNAVAIL (the outcome is unknown: callers retry with their
  * idempotency key). */
+#include "core/clock.h"
 #include "journal/journal_int.h"
 
 #include <stdio.h>
@@ -126,13 +127,6 @@ typedef struct tx {
     size_t nlog, caplog;
     int64_t now_us;
 } tx_t;
-
-static int64_t
-now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static stream_st_t *
 find_stream(tx_t *t, const char *id) {
@@ -878,7 +872,7 @@ attempt(tx_t *t, oss_err_t *err) {
     PGconn *c = t->j->conn;
     int a;
     size_t from = 0;
-    t->now_us = now_us();
+    t->now_us = oss_now_us();
     if ((a = read_phase(t, err)))
         return a;
 
@@ -1063,7 +1057,7 @@ oss_journal_execute(oss_journal_t *j, oss_command_t *cmds, size_t n,
             PQclear(r);
         }
         if (a == ATT_RETRY && ++retries < MAX_TXN_ATTEMPTS) {
-            usleep((useconds_t)(1000 * retries + now_us() % 1000));
+            usleep((useconds_t)(1000 * retries + oss_now_us() % 1000));
             continue;
         }
         if (a == ATT_LOST && ++reconnects < 2) {
