@@ -21,6 +21,8 @@ import signal
 import sys
 import threading
 
+import spool  # infra/smtp/spool.py, beside this script
+
 MAX_BODY = 1 << 20
 
 
@@ -74,25 +76,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         with srv.lock:
             seq = next(srv.seq)
-        now = datetime.datetime.now(datetime.timezone.utc)
-        mid = "%s-%d" % (now.strftime("%Y%m%dT%H%M%S.%fZ"), seq)
-        final = os.path.join(srv.dir, mid + ".json")
-        tmp = os.path.join(srv.dir, ".%s.json.tmp" % mid)
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.rename(tmp, final)
+            mid = os.path.basename(spool.store(srv.dir, seq, ".json", data))[:-len(".json")]
         except OSError as e:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
             log("could not store message", error='"%s"' % e.strerror, status=500)
             self.reply(500, {"error": "could not store message"})
             return

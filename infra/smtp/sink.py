@@ -16,6 +16,8 @@ import signal
 import sys
 import threading
 
+import spool  # infra/smtp/spool.py, beside this script
+
 from aiosmtpd.controller import Controller
 
 
@@ -47,25 +49,9 @@ class Store:
         data = head + content
         with self.lock:
             n = next(self.seq)
-        now = datetime.datetime.now(datetime.timezone.utc)
-        name = "%s-%d.eml" % (now.strftime("%Y%m%dT%H%M%S.%fZ"), n)
-        final = os.path.join(self.dir, name)
-        tmp = os.path.join(self.dir, ".%s.tmp" % name)
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.rename(tmp, final)
+            name = os.path.basename(spool.store(self.dir, n, ".eml", data))
         except OSError as e:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
             log("could not store message", error='"%s"' % e.strerror)
             return "451 4.3.0 could not store message"
         m = MSGID_RE.search(content)
