@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "core/account.h"
 #include "core/error.h"
+#include "core/lifecycle.h"
 #include "crypto/crypto.h"
 #include "http/http.h"
 #include "journal/journal.h"
@@ -129,6 +130,18 @@ oss_code_t api_activation_issue_decide(void *a, const oss_event_t *history,
 oss_code_t api_activation_extra(void *a, const oss_command_t *cmd,
                                 oss_journal_queue_fn q, void *qctx,
                                 oss_err_t *err);
+
+/* Folds an access stream's history (borrowed) into *st, decoding each
+ * lifecycle event; registered: the principal exists (an AccountRegistered
+ * or PrincipalCreated the caller knows of), applied first. */
+void api_lc_fold(const oss_event_t *history, size_t n, bool registered,
+                 oss_lc_state_t *st);
+/* Encodes the facts of d (decided against st) as events appended to out
+ * (for commands outside lifecycle.c, e.g. a password reset that ends every
+ * session: PasswordSet + SessionEnded facts). account_id: the principal. */
+oss_code_t api_lc_encode(const oss_lc_decision_t *d, const oss_lc_state_t *st,
+                         const char *account_id, oss_event_list_t *out,
+                         oss_err_t *err);
 
 /* Route handlers (arg = api_ctx_t *). */
 void api_h_activation_resend(oss_http_req_t *req, void *arg);

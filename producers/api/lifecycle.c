@@ -401,6 +401,21 @@ encode_decision(const oss_lc_decision_t *d, const oss_lc_state_t *st,
     return OSS_OK;
 }
 
+void
+api_lc_fold(const oss_event_t *history, size_t n, bool registered,
+            oss_lc_state_t *st)
+{
+    oss_err_t err;
+    fold_history(history, n, registered, st, &err);
+}
+
+oss_code_t
+api_lc_encode(const oss_lc_decision_t *d, const oss_lc_state_t *st,
+              const char *account_id, oss_event_list_t *out, oss_err_t *err)
+{
+    return encode_decision(d, st, "", account_id, out, err);
+}
+
 /* The event of type in cmd->events, or NULL. */
 static const oss_event_t *
 event_of(const oss_command_t *cmd, const char *type)
