@@ -139,6 +139,14 @@ oss_pg_running() { oss_as_pg "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1
 
 oss_pg_start() {
     oss_pg_env
+    if ! oss_pg_running && (exec 3<>"/dev/tcp/127.0.0.1/$PG_PORT") 2>/dev/null; then
+        # our port was taken (by another checkout's cluster) while we were
+        # stopped: move to a free one; the last `port =` line wins
+        oss_free_port $((PG_PORT + 1)) >"$OSS_VAR/pg.port"
+        oss_say "port $PG_PORT is taken; PostgreSQL moves to $(cat "$OSS_VAR/pg.port")"
+        oss_as_pg sh -c "echo 'port = $(cat "$OSS_VAR/pg.port")' >>'$PGDATA/postgresql.conf'"
+        oss_pg_env
+    fi
     # 9>&-: the server must not inherit infra/run's service lock
     oss_pg_running || oss_as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -w -t 60 -l "$PG_HOME/startup.log" start >/dev/null 9>&-
 }
