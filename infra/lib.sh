@@ -10,7 +10,7 @@ PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 OSS_PACKAGES="build-essential cmake pkg-config git librdkafka-dev libpq-dev
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev libssl-dev
   libevent-dev libjansson-dev libargon2-dev libcurl4-openssl-dev libcmocka-dev
-  postgresql postgresql-contrib kcat python3 python3-aiosmtpd python3-cryptography jq curl clang
+  postgresql postgresql-contrib kcat python3 python3-aiosmtpd python3-cryptography python3-yaml jq curl clang
   libclang-rt-14-dev procps iproute2 openssl"
 
 oss_say() { printf '%s\n' "oss: $*" >&2; }
@@ -225,6 +225,12 @@ api.port = $(cat "$OSS_VAR/api.port")
 notifier.smtp_url = smtp://127.0.0.1:$(cat "$OSS_VAR/smtp.port")
 notifier.whatsapp_url = http://127.0.0.1:$(cat "$OSS_VAR/whatsapp.port")/messages
 crypto.otp_key_file = $OSS_VAR/keys/otp.key
+# every test client is on loopback: no per-IP limit there (per-key limits
+# stay; tests/e2e/test_ratelimit.sh checks both on its own API instance)
+api.ratelimit.exempt_ips = 127.0.0.1,::1
+# hand-overs may be approved at once here (tests/e2e/test_story.sh runs in
+# real time); the working-day period is tested by tests/unit/test_core_access.c
+access.cooling_off_working_days = 0
 CONF
 )
 }

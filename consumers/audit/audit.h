@@ -26,6 +26,7 @@
 #include <stdio.h>
 
 #include <libpq-fe.h>
+#include <protobuf-c/protobuf-c.h>
 
 #include "core/error.h"
 #include "core/event.h"
@@ -113,8 +114,9 @@ oss_code_t oss_audit_verify_against(PGconn *conn,
 void oss_audit_mask(const char *kind, const char *value, char *out,
                     size_t outlen);
 
-/* Prints stream_id's history to out, one block per event (time, actor
- * kind:id, payload type, version, summary). Personal fields print as
+/* Prints stream_id's history to out. For "account-<id>" that is the
+ * account's story (oss_audit_story()). Any other stream: one block per
+ * event (time, actor kind:id, payload type, version, summary). Personal fields print as
  * "[sealed]" unless master (borrowed, may be NULL) is given: then they are
  * unsealed with the subject's data key and printed masked ("[shredded]" when
  * the key is gone). Then verifies the chain: OSS_ECORRUPT with *brk on a
@@ -123,6 +125,37 @@ void oss_audit_mask(const char *kind, const char *value, char *out,
 oss_code_t oss_audit_history(PGconn *conn, const char *stream_id, FILE *out,
                              const oss_keyring_t *master,
                              oss_audit_break_t *brk, oss_err_t *err);
+
+/* ---- the account's story (`oss audit history account-<id>`) ---- */
+
+/* How a sealed field prints: called with the field's name and its decoded
+ * SealedField message (subject_id, nonce, ciphertext); writes the text to
+ * show ("[sealed]", "[erased]" or a masked value) into out. */
+typedef void (*oss_audit_seal_fn)(void *ctx, const char *field,
+                                  const ProtobufCMessage *sealed, char *out,
+                                  size_t outlen);
+
+/* Writes what ev says happened, in words, into out (one line, no newline):
+ * hand-written wording for the important types, else the type in words and
+ * every non-default field, decoded generically through the generated
+ * descriptor of its payload type (oss/v1/registry.h). Sealed fields print
+ * through seal (NULL: "[sealed]"). delivery_kind (may be NULL) names the
+ * message a delivery outcome is about ("activation", from its
+ * DeliveryQueued). Pure apart from seal. */
+void oss_audit_describe(const oss_event_t *ev, oss_audit_seal_fn seal,
+                        void *seal_ctx, const char *delivery_kind, char *out,
+                        size_t outlen);
+
+/* Prints the story of account_id (the account stream, the access streams of
+ * its owner and of every principal named in its events, its delivery
+ * stream and its subject's stream) merged in time order, one line per
+ * event: time (UTC), actor kind:id, what happened, reason, and the event's
+ * reference (stream, version, type, id); then every stream's chain verdict.
+ * master as for oss_audit_history(). OSS_ENOTFOUND when the account stream
+ * has no event; OSS_ECORRUPT (with *brk) when a chain is broken. */
+oss_code_t oss_audit_story(PGconn *conn, const char *account_id, FILE *out,
+                           const oss_keyring_t *master,
+                           oss_audit_break_t *brk, oss_err_t *err);
 
 /* Reads the wrapped data key of subject_id from oss.subject_keys and unwraps
  * it with master. OSS_ENOTFOUND when the subject was shredded (no row). */

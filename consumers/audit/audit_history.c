@@ -1,9 +1,13 @@
-/* `oss audit history`: one stream's events, personal fields sealed or masked,
- * followed by its hash-chain verdict. */
+/* `oss audit history`: an account's whole story (its account, access,
+ * delivery and subject streams and its principals' access streams merged in
+ * time order, one line per event, decoded generically by payload type), or
+ * any other stream's events; personal fields sealed, erased or masked;
+ * followed by the hash-chain verdicts. */
 #include "audit.h"
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,6 +15,8 @@
 #include <openssl/crypto.h>
 
 #include "oss/v1/account.pb-c.h"
+#include "oss/v1/delivery.pb-c.h"
+#include "oss/v1/registry.h"
 
 void
 oss_audit_mask(const char *kind, const char *value, char *out, size_t outlen)
@@ -219,6 +225,8 @@ oss_audit_history(PGconn *conn, const char *stream_id, FILE *out,
                   const oss_keyring_t *master, oss_audit_break_t *brk,
                   oss_err_t *err)
 {
+    if (strncmp(stream_id, "account-", 8) == 0 && stream_id[8])
+        return oss_audit_story(conn, stream_id + 8, out, master, brk, err);
     oss_event_list_t list = {0};
     oss_code_t rc = oss_audit_load_stream(conn, stream_id, &list, err);
     if (rc)
@@ -275,5 +283,913 @@ oss_audit_history(PGconn *conn, const char *stream_id, FILE *out,
         fprintf(out, "\nchain ok: %zu events verified\n", list.len);
 done:
     oss_event_list_free(&list);
+    return rc;
+}
+
+/* ======================================================================
+ * The account's story: every stream of the account merged in time order,
+ * one line per event, payloads decoded through the generated descriptors.
+ * ====================================================================== */
+
+/* A growing output line (truncates safely). */
+typedef struct sbuf {
+    char *p;
+    size_t n, o;
+} sbuf_t;
+
+static void
+sb_add(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+sb_add(sbuf_t *b, const char *fmt, ...)
+{
+    if (b->o + 1 >= b->n)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(b->p + b->o, b->n - b->o, fmt, ap);
+    va_end(ap);
+    if (w < 0)
+        return;
+    b->o += (size_t)w;
+    if (b->o >= b->n)
+        b->o = b->n - 1;
+}
+
+/* ---- generic field access on a decoded message ---- */
+
+static const ProtobufCFieldDescriptor *
+g_field(const ProtobufCMessage *m, const char *name)
+{
+    return m ? protobuf_c_message_descriptor_get_field_by_name(m->descriptor,
+                                                               name)
+             : NULL;
+}
+
+static const char *
+g_str(const ProtobufCMessage *m, const char *name)
+{
+    const ProtobufCFieldDescriptor *f = g_field(m, name);
+    if (!f || f->label == PROTOBUF_C_LABEL_REPEATED ||
+        f->type != PROTOBUF_C_TYPE_STRING)
+        return "";
+    const char *v = *(char *const *)((const char *)m + f->offset);
+    return v ? v : "";
+}
+
+static int64_t
+g_int(const ProtobufCMessage *m, const char *name)
+{
+    const ProtobufCFieldDescriptor *f = g_field(m, name);
+    if (!f || f->label == PROTOBUF_C_LABEL_REPEATED)
+        return 0;
+    const char *p = (const char *)m + f->offset;
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_ENUM:
+        return *(const int32_t *)p;
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        return *(const uint32_t *)p;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        return *(const int64_t *)p;
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        return (int64_t) * (const uint64_t *)p;
+    case PROTOBUF_C_TYPE_BOOL:
+        return *(const protobuf_c_boolean *)p ? 1 : 0;
+    default:
+        return 0;
+    }
+}
+
+static const ProtobufCMessage *
+g_msg(const ProtobufCMessage *m, const char *name)
+{
+    const ProtobufCFieldDescriptor *f = g_field(m, name);
+    if (!f || f->label == PROTOBUF_C_LABEL_REPEATED ||
+        f->type != PROTOBUF_C_TYPE_MESSAGE)
+        return NULL;
+    return *(ProtobufCMessage *const *)((const char *)m + f->offset);
+}
+
+static int
+is_sealed_msg(const ProtobufCMessage *m)
+{
+    return m && strcmp(m->descriptor->name, "oss.v1.SealedField") == 0;
+}
+
+/* "MemberAdded" -> "member added" */
+static void
+type_words(const char *payload_type, char *out, size_t n)
+{
+    const char *t = strrchr(payload_type, '.');
+    t = t ? t + 1 : payload_type;
+    size_t o = 0;
+    for (size_t i = 0; t[i] && o + 2 < n; i++) {
+        if (isupper((unsigned char)t[i])) {
+            if (i)
+                out[o++] = ' ';
+            out[o++] = (char)tolower((unsigned char)t[i]);
+        } else {
+            out[o++] = t[i];
+        }
+    }
+    out[o] = '\0';
+}
+
+static void
+fmt_utc(int64_t us, char *out, size_t n)
+{
+    time_t s = (time_t)(us / 1000000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(out, n, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+static void
+put_sealed(sbuf_t *b, const char *name, const ProtobufCMessage *sf,
+           oss_audit_seal_fn seal, void *sctx)
+{
+    char v[160] = "[sealed]";
+    if (seal)
+        seal(sctx, name, sf, v, sizeof v);
+    sb_add(b, "%s: %s", name, v);
+}
+
+/* One scalar value of field f at p. */
+static void
+put_scalar(sbuf_t *b, const ProtobufCFieldDescriptor *f, const void *p)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING: {
+        const char *s = *(char *const *)p;
+        sb_add(b, "%s", s ? s : "");
+        break;
+    }
+    case PROTOBUF_C_TYPE_BOOL:
+        sb_add(b, "%s", *(const protobuf_c_boolean *)p ? "true" : "false");
+        break;
+    case PROTOBUF_C_TYPE_ENUM: {
+        int32_t v = *(const int32_t *)p;
+        const ProtobufCEnumValue *ev =
+            protobuf_c_enum_descriptor_get_value(f->descriptor, v);
+        sb_add(b, "%s", ev ? ev->name : "?");
+        break;
+    }
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+        sb_add(b, "%" PRId32, *(const int32_t *)p);
+        break;
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        sb_add(b, "%" PRIu32, *(const uint32_t *)p);
+        break;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        sb_add(b, "%" PRId64, *(const int64_t *)p);
+        break;
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        sb_add(b, "%" PRIu64, *(const uint64_t *)p);
+        break;
+    case PROTOBUF_C_TYPE_FLOAT:
+        sb_add(b, "%g", (double)*(const float *)p);
+        break;
+    case PROTOBUF_C_TYPE_DOUBLE:
+        sb_add(b, "%g", *(const double *)p);
+        break;
+    case PROTOBUF_C_TYPE_BYTES:
+        sb_add(b, "<%zu bytes>", ((const ProtobufCBinaryData *)p)->len);
+        break;
+    default:
+        break;
+    }
+}
+
+static int
+scalar_is_default(const ProtobufCFieldDescriptor *f, const void *p)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING: {
+        const char *s = *(char *const *)p;
+        return !s || !*s;
+    }
+    case PROTOBUF_C_TYPE_BOOL:
+        return !*(const protobuf_c_boolean *)p;
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_ENUM:
+        return *(const int32_t *)p == 0;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        return *(const int64_t *)p == 0;
+    case PROTOBUF_C_TYPE_FLOAT:
+        return *(const float *)p == 0;
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return *(const double *)p == 0;
+    case PROTOBUF_C_TYPE_BYTES:
+        return ((const ProtobufCBinaryData *)p)->len == 0;
+    default:
+        return 0;
+    }
+}
+
+static size_t
+scalar_size(const ProtobufCFieldDescriptor *f)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return sizeof(void *);
+    case PROTOBUF_C_TYPE_BOOL:
+        return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return 8;
+    case PROTOBUF_C_TYPE_BYTES:
+        return sizeof(ProtobufCBinaryData);
+    default:
+        return 4;
+    }
+}
+
+/* Every non-default field of m as "name=value, ..." (sub-messages in
+ * braces, SealedField through seal). Fields whose name ends in "_us" print
+ * as UTC times. */
+static void
+put_fields(sbuf_t *b, const ProtobufCMessage *m, oss_audit_seal_fn seal,
+           void *sctx)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    int first = 1;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const char *p = (const char *)m + f->offset;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+            if (!n)
+                continue;
+            sb_add(b, "%s%s=[", first ? "" : ", ", f->name);
+            first = 0;
+            const char *arr = *(const char *const *)p;
+            for (size_t k = 0; k < n; k++) {
+                if (k)
+                    sb_add(b, ", ");
+                if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+                    const ProtobufCMessage *sm =
+                        ((ProtobufCMessage *const *)arr)[k];
+                    sb_add(b, "{");
+                    put_fields(b, sm, seal, sctx);
+                    sb_add(b, "}");
+                } else {
+                    put_scalar(b, f, arr + k * scalar_size(f));
+                }
+            }
+            sb_add(b, "]");
+            continue;
+        }
+        if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+            const ProtobufCMessage *sm = *(ProtobufCMessage *const *)p;
+            if (!sm)
+                continue;
+            sb_add(b, "%s", first ? "" : ", ");
+            first = 0;
+            if (is_sealed_msg(sm)) {
+                put_sealed(b, f->name, sm, seal, sctx);
+            } else {
+                sb_add(b, "%s={", f->name);
+                put_fields(b, sm, seal, sctx);
+                sb_add(b, "}");
+            }
+            continue;
+        }
+        if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset &&
+            f->type != PROTOBUF_C_TYPE_STRING &&
+            !*(const protobuf_c_boolean *)((const char *)m +
+                                           f->quantifier_offset))
+            continue;
+        if (scalar_is_default(f, p))
+            continue;
+        sb_add(b, "%s%s=", first ? "" : ", ", f->name);
+        first = 0;
+        size_t nl = strlen(f->name);
+        if (nl > 3 && strcmp(f->name + nl - 3, "_us") == 0 &&
+            (f->type == PROTOBUF_C_TYPE_INT64 ||
+             f->type == PROTOBUF_C_TYPE_UINT64)) {
+            char t[40];
+            fmt_utc(*(const int64_t *)p, t, sizeof t);
+            sb_add(b, "%s", t);
+        } else {
+            put_scalar(b, f, p);
+        }
+    }
+}
+
+/* Every sealed field of m (top level), as ": nik: [sealed], ...". */
+static void
+put_sealed_fields(sbuf_t *b, const ProtobufCMessage *m, oss_audit_seal_fn seal,
+                  void *sctx)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    int first = 1;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->label == PROTOBUF_C_LABEL_REPEATED ||
+            f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        const ProtobufCMessage *sm =
+            *(ProtobufCMessage *const *)((const char *)m + f->offset);
+        if (!is_sealed_msg(sm))
+            continue;
+        sb_add(b, "%s", first ? "; " : ", ");
+        first = 0;
+        put_sealed(b, f->name, sm, seal, sctx);
+    }
+}
+
+static const char *
+chan_words(const char *channel)
+{
+    return strcmp(channel, "whatsapp") == 0 ? "WhatsApp message" : "mail";
+}
+
+static const char *
+server_words(const char *channel)
+{
+    return strcmp(channel, "whatsapp") == 0 ? "the WhatsApp gateway"
+                                            : "the mail server";
+}
+
+static const char *
+or_dash(const char *s)
+{
+    return s && *s ? s : "-";
+}
+
+static const char *
+scale_words(int64_t s)
+{
+    return s == OSS__V1__BUSINESS_SCALE__BUSINESS_SCALE_UMK        ? "UMK"
+           : s == OSS__V1__BUSINESS_SCALE__BUSINESS_SCALE_NON_UMK ? "non-UMK"
+                                                                  : "scale unspecified";
+}
+
+/* The new owner a hand-over names. */
+static const char *
+new_owner_of(const ProtobufCMessage *m)
+{
+    const char *n = g_str(m, "new_owner");
+    return *n ? n : g_str(m, "principal_id");
+}
+
+/* Hand-written wording; 0 when the type has none. */
+static int
+describe_known(sbuf_t *b, const oss_event_t *ev, const ProtobufCMessage *m,
+               oss_audit_seal_fn seal, void *sctx, const char *dkind)
+{
+    const char *t = ev->payload_type;
+    char tm[40];
+#define IS(x) (strcmp(t, "oss.v1." x) == 0)
+    if (IS("AccountRegistered")) {
+        sb_add(b, "account %s registered (%s, actor type %s, country %s",
+               g_str(m, "account_id"), scale_words(g_int(m, "scale")),
+               or_dash(g_str(m, "actor_type")), or_dash(g_str(m, "country")));
+        if (*g_str(m, "terms_version"))
+            sb_add(b, ", terms %s accepted", g_str(m, "terms_version"));
+        if (*g_str(m, "region_code"))
+            sb_add(b, ", region %s", g_str(m, "region_code"));
+        if (*g_str(m, "website"))
+            sb_add(b, ", website %s", g_str(m, "website"));
+        if (g_int(m, "nik_birth_date_mismatch"))
+            sb_add(b, ", NIK date differs from the birth date");
+        sb_add(b, ")");
+        put_sealed_fields(b, m, seal, sctx);
+    } else if (IS("TermsAccepted")) {
+        sb_add(b, "terms of use version %s accepted by %s",
+               or_dash(g_str(m, "version")), or_dash(g_str(m, "principal_id")));
+    } else if (IS("LegacyAccountMigrated")) {
+        sb_add(b, "migrated from OSS 1.1 account %s (decree %s)",
+               or_dash(g_str(m, "legacy_id")),
+               or_dash(g_str(m, "decree_number")));
+    } else if (IS("ActivationIssued")) {
+        sb_add(b, "activation link and code issued by %s",
+               *g_str(m, "channel") ? g_str(m, "channel") : "e-mail");
+        if (g_int(m, "expires_at_us") > 0) {
+            fmt_utc(g_int(m, "expires_at_us"), tm, sizeof tm);
+            sb_add(b, ", valid until %s", tm);
+        }
+    } else if (IS("ActivationSucceeded")) {
+        sb_add(b, "activated (%s)",
+               strcmp(g_str(m, "method"), "link") == 0 ? "by the link"
+                                                       : "by the one-time code");
+    } else if (IS("ActivationFailed")) {
+        sb_add(b, "wrong activation code (attempt %" PRId64 ")",
+               g_int(m, "attempt"));
+    } else if (IS("ActivationLocked")) {
+        sb_add(b, "activation locked after %" PRId64 " wrong codes",
+               g_int(m, "attempts"));
+    } else if (IS("ActivationResent")) {
+        sb_add(b, "new activation code asked for, by %s",
+               or_dash(g_str(m, "channel")));
+    } else if (IS("PasswordSet")) {
+        sb_add(b, "%s", g_int(m, "first") ? "first password set"
+                                          : "password changed");
+    } else if (IS("SignInSucceeded")) {
+        sb_add(b, "signed in (session %.8s, source %s)",
+               g_str(m, "session_id"), or_dash(g_str(m, "source_hash")));
+    } else if (IS("SignInFailed")) {
+        sb_add(b, "sign-in failed (failure %" PRId64 ", source %s)",
+               g_int(m, "attempt"), or_dash(g_str(m, "source_hash")));
+    } else if (IS("SignInThrottled")) {
+        sb_add(b, "sign-in slowed down after %" PRId64 " failures; owner told",
+               g_int(m, "failures"));
+    } else if (IS("SessionEnded")) {
+        sb_add(b, "session %.8s ended (%s)", g_str(m, "session_id"),
+               or_dash(g_str(m, "reason")));
+    } else if (IS("DeliveryQueued")) {
+        const char *ch = g_str(m, "channel");
+        sb_add(b, "%s %s queued", or_dash(g_str(m, "kind")), chan_words(ch));
+    } else if (IS("DeliveryHanded")) {
+        const char *ch = g_str(m, "channel");
+        sb_add(b, "%s %s handed to %s (attempt %" PRId64 "): %s",
+               dkind ? dkind : "message", chan_words(ch), server_words(ch),
+               g_int(m, "attempt"), or_dash(g_str(m, "reply_text")));
+    } else if (IS("DeliveryFailed")) {
+        const char *ch = g_str(m, "channel");
+        int64_t code = g_int(m, "reply_code");
+        const char *why = g_str(m, "reason");
+        if (code > 0) {
+            char c[24];
+            snprintf(c, sizeof c, "%" PRId64, code);
+            sb_add(b, "%s %s handed to %s, refused: %s%s%s (attempt %" PRId64
+                      ")%s",
+                   dkind ? dkind : "message", chan_words(ch), server_words(ch),
+                   strncmp(why, c, strlen(c)) == 0 ? "" : c,
+                   strncmp(why, c, strlen(c)) == 0 ? "" : " ", or_dash(why),
+                   g_int(m, "attempt"),
+                   g_int(m, "permanent") ? "; given up" : "");
+        } else if (g_int(m, "attempt") > 0) {
+            sb_add(b, "%s %s could not be handed to %s: %s (attempt %" PRId64
+                      ")%s",
+                   dkind ? dkind : "message", chan_words(ch), server_words(ch),
+                   or_dash(why), g_int(m, "attempt"),
+                   g_int(m, "permanent") ? "; given up" : "");
+        } else {
+            sb_add(b, "%s %s not sent: %s", dkind ? dkind : "message",
+                   chan_words(ch), or_dash(why));
+        }
+    } else if (IS("DeliveryRetrying")) {
+        fmt_utc(g_int(m, "next_attempt_at_us"), tm, sizeof tm);
+        sb_add(b, "%s %s: next attempt (%" PRId64 ") at %s",
+               dkind ? dkind : "message", chan_words(g_str(m, "channel")),
+               g_int(m, "attempt"), tm);
+    } else if (IS("PrincipalCreated")) {
+        const ProtobufCMessage *g = g_msg(m, "grant");
+        sb_add(b, "person %s created (%s%s%s", or_dash(g_str(m, "principal_id")),
+               or_dash(g_str(m, "kind")), *g_str(m, "cause") ? ", " : "",
+               g_str(m, "cause"));
+        if (g && *g_str(g, "role"))
+            sb_add(b, ", role %s%s%s%s%s", g_str(g, "role"),
+                   *g_str(g, "account_id") ? " on account " : "",
+                   g_str(g, "account_id"),
+                   *g_str(g, "institution") ? " at " : "",
+                   g_str(g, "institution"));
+        sb_add(b, ")");
+        put_sealed_fields(b, m, seal, sctx);
+    } else if (IS("MemberAdded")) {
+        sb_add(b, "delegate %s added as %s", or_dash(g_str(m, "principal_id")),
+               or_dash(g_str(m, "role")));
+    } else if (IS("MemberRemoved")) {
+        sb_add(b, "delegate %s%s%s removed", or_dash(g_str(m, "principal_id")),
+               *g_str(m, "role") ? ", " : "", g_str(m, "role"));
+    } else if (IS("HandoverFiled")) {
+        sb_add(b, "written hand-over request %s filed (evidence %s)",
+               or_dash(g_str(m, "request_id")),
+               or_dash(g_str(m, "evidence_ref")));
+        const char *n = new_owner_of(m);
+        if (*n)
+            sb_add(b, ", new owner %s", n);
+        if (g_int(m, "cooling_off_until_us") > 0) {
+            fmt_utc(g_int(m, "cooling_off_until_us"), tm, sizeof tm);
+            sb_add(b, ", objections until %s", tm);
+        }
+    } else if (IS("OwnershipTransferOffered")) {
+        fmt_utc(g_int(m, "expires_at_us"), tm, sizeof tm);
+        sb_add(b, "ownership offered to %s%s, open until %s",
+               or_dash(g_str(m, "principal_id")),
+               g_int(m, "new_principal") ? " (a new person)" : "", tm);
+    } else if (IS("OwnershipTransferAccepted")) {
+        sb_add(b, "%s accepted the ownership: owner now (was %s)",
+               or_dash(g_str(m, "principal_id")),
+               or_dash(g_str(m, "previous_owner")));
+    } else if (IS("HandoverObjected")) {
+        sb_add(b, "owner objected to hand-over request %s",
+               or_dash(g_str(m, "request_id")));
+    } else if (IS("HandoverApproved")) {
+        const char *n = new_owner_of(m);
+        sb_add(b, "hand-over request %s approved: %s is the owner now",
+               or_dash(g_str(m, "request_id")), or_dash(n));
+        const char *p = *g_str(m, "previous_owner_principal_id")
+                            ? g_str(m, "previous_owner_principal_id")
+                            : g_str(m, "previous_owner");
+        if (*p)
+            sb_add(b, " (was %s; access revoked)", p);
+    } else if (IS("HandoverRejected")) {
+        sb_add(b, "hand-over request %s rejected",
+               or_dash(g_str(m, "request_id")));
+    } else if (IS("AccessTerminated")) {
+        const char *p = g_str(m, "principal_id");
+        sb_add(b, "access ended for %s%s: %s", *p ? "" : "the whole account",
+               p, or_dash(g_str(m, "reason_code")));
+        if (*g_str(m, "evidence_ref"))
+            sb_add(b, " (evidence %s)", g_str(m, "evidence_ref"));
+    } else if (IS("SubjectErased")) {
+        sb_add(b, "personal data of subject %s erased (data key deleted; "
+                  "sealed fields unreadable from now on)",
+               or_dash(g_str(m, "subject_id")));
+    } else if (IS("PersonalDataRead")) {
+        sb_add(b, "personal data read by %s %s through %s",
+               or_dash(g_str(m, "reader_role")),
+               or_dash(g_str(m, "reader_principal_id")),
+               or_dash(g_str(m, "endpoint")));
+    } else {
+        return 0;
+    }
+#undef IS
+    return 1;
+}
+
+void
+oss_audit_describe(const oss_event_t *ev, oss_audit_seal_fn seal,
+                   void *seal_ctx, const char *delivery_kind, char *out,
+                   size_t outlen)
+{
+    sbuf_t b = {out, outlen, 0};
+    if (!outlen)
+        return;
+    out[0] = '\0';
+    const ProtobufCMessageDescriptor *d = oss_v1_registry_find(ev->payload_type);
+    char words[96];
+    type_words(ev->payload_type, words, sizeof words);
+    if (!d) {
+        sb_add(&b, "%s (%zu payload bytes, type not in this build)", words,
+               ev->payload_len);
+        return;
+    }
+    ProtobufCMessage *m = protobuf_c_message_unpack(
+        d, NULL, ev->payload_len,
+        ev->payload ? ev->payload : (const uint8_t *)"");
+    if (!m) {
+        sb_add(&b, "%s (undecodable payload, %zu bytes)", words,
+               ev->payload_len);
+        return;
+    }
+    if (!describe_known(&b, ev, m, seal, seal_ctx, delivery_kind)) {
+        sb_add(&b, "%s", words);
+        size_t at = b.o;
+        sb_add(&b, ": ");
+        size_t mark = b.o;
+        put_fields(&b, m, seal, seal_ctx);
+        if (b.o == mark) { /* no field set */
+            b.o = at;
+            out[at] = '\0';
+        }
+    }
+    protobuf_c_message_free_unpacked(m, NULL);
+    /* one line: no control characters from payload text */
+    for (char *p = out; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            *p = ' ';
+}
+
+/* ---- sealed fields: [sealed], [erased], or masked with --reveal ---- */
+
+typedef struct key_cache {
+    char subject[OSS_UUID_STR];
+    int state;              /* 1 key present, 0 erased, -1 unknown */
+    oss_data_key_t dk;
+    int have_dk;
+} key_cache_t;
+
+typedef struct story_seal {
+    PGconn *conn;
+    const oss_keyring_t *master;
+    key_cache_t keys[16];
+    size_t nkeys;
+} story_seal_t;
+
+static key_cache_t *
+key_for(story_seal_t *s, const char *subject)
+{
+    for (size_t i = 0; i < s->nkeys; i++)
+        if (strcmp(s->keys[i].subject, subject) == 0)
+            return &s->keys[i];
+    key_cache_t *k = &s->keys[s->nkeys < 16 ? s->nkeys++ : 15];
+    if (k->have_dk)
+        OPENSSL_cleanse(&k->dk, sizeof k->dk);
+    memset(k, 0, sizeof *k);
+    snprintf(k->subject, sizeof k->subject, "%s", subject);
+    k->state = -1;
+    const char *p[1] = {subject};
+    PGresult *r = PQexecParams(s->conn,
+                               "SELECT 1 FROM oss.subject_keys WHERE "
+                               "subject_id::text = $1",
+                               1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+        k->state = PQntuples(r) > 0;
+    PQclear(r);
+    if (k->state == 1 && s->master) {
+        oss_err_t e = {0};
+        k->have_dk = oss_audit_subject_key(s->conn, s->master, subject, &k->dk,
+                                           &e) == OSS_OK;
+    }
+    return k;
+}
+
+static void
+story_seal(void *ctx, const char *field, const ProtobufCMessage *sealed,
+           char *out, size_t outlen)
+{
+    story_seal_t *s = ctx;
+    const char *subject = g_str(sealed, "subject_id");
+    const Oss__V1__SealedField *sf = (const Oss__V1__SealedField *)sealed;
+    if (sf->ciphertext.len == 0) {
+        snprintf(out, outlen, "-");
+        return;
+    }
+    key_cache_t *k = *subject ? key_for(s, subject) : NULL;
+    if (k && k->state == 0) {
+        snprintf(out, outlen, "[erased]");
+        return;
+    }
+    if (!s->master || !k || !k->have_dk) {
+        snprintf(out, outlen, "[sealed]");
+        return;
+    }
+    char *plain = NULL;
+    size_t plen = 0;
+    if (sf->nonce.len != 12 ||
+        oss_open(&k->dk, field, sf->nonce.data, sf->ciphertext.data,
+                 sf->ciphertext.len, &plain, &plen, NULL) != OSS_OK) {
+        snprintf(out, outlen, "[unreadable]");
+        return;
+    }
+    oss_audit_mask(field, plain, out, outlen);
+    OPENSSL_cleanse(plain, plen);
+    free(plain);
+}
+
+/* ---- gathering the streams ---- */
+
+typedef struct stream_set {
+    char ids[64][OSS_ID_MAX];
+    size_t n;
+} stream_set_t;
+
+static void
+set_add(stream_set_t *s, const char *prefix, const char *id)
+{
+    char sid[OSS_ID_MAX];
+    if (!id || !*id)
+        return;
+    snprintf(sid, sizeof sid, "%s%s", prefix, id);
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->ids[i], sid) == 0)
+            return;
+    if (s->n < 64)
+        snprintf(s->ids[s->n++], OSS_ID_MAX, "%s", sid);
+}
+
+/* Every principal named in m (fields "*principal_id", "new_owner",
+ * "previous_owner", repeated "principal_ids", and inside sub-messages). */
+static void
+collect_principals(stream_set_t *s, const ProtobufCMessage *m, int depth)
+{
+    if (!m || depth > 3)
+        return;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const char *p = (const char *)m + f->offset;
+        size_t nl = strlen(f->name);
+        int named = (nl >= 12 && strcmp(f->name + nl - 12, "principal_id") == 0) ||
+                    strcmp(f->name, "new_owner") == 0 ||
+                    strcmp(f->name, "previous_owner") == 0 ||
+                    strcmp(f->name, "principal_ids") == 0;
+        if (f->type == PROTOBUF_C_TYPE_STRING && named) {
+            if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+                size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+                char *const *v = *(char *const *const *)p;
+                for (size_t k = 0; k < n; k++)
+                    set_add(s, "access-", v[k]);
+            } else {
+                set_add(s, "access-", *(char *const *)p);
+            }
+        } else if (f->type == PROTOBUF_C_TYPE_MESSAGE &&
+                   f->label != PROTOBUF_C_LABEL_REPEATED) {
+            collect_principals(s, *(ProtobufCMessage *const *)p, depth + 1);
+        }
+    }
+}
+
+/* Adds the streams named by the events of list (principals; the subject). */
+static void
+collect_from(stream_set_t *s, const oss_event_list_t *list)
+{
+    for (size_t i = 0; i < list->len; i++) {
+        const oss_event_t *ev = &list->items[i];
+        const ProtobufCMessageDescriptor *d =
+            oss_v1_registry_find(ev->payload_type);
+        if (!d)
+            continue;
+        ProtobufCMessage *m = protobuf_c_message_unpack(
+            d, NULL, ev->payload_len,
+            ev->payload ? ev->payload : (const uint8_t *)"");
+        if (!m)
+            continue;
+        collect_principals(s, m, 0);
+        if (strcmp(ev->payload_type, "oss.v1.AccountRegistered") == 0 ||
+            strcmp(ev->payload_type, "oss.v1.PrincipalCreated") == 0)
+            set_add(s, "subject-", g_str(m, "subject_id"));
+        protobuf_c_message_free_unpacked(m, NULL);
+    }
+}
+
+typedef struct story_ev {
+    const oss_event_t *ev;
+} story_ev_t;
+
+static int
+story_cmp(const void *a, const void *b)
+{
+    const oss_event_t *x = ((const story_ev_t *)a)->ev;
+    const oss_event_t *y = ((const story_ev_t *)b)->ev;
+    if (x->occurred_at_us != y->occurred_at_us)
+        return x->occurred_at_us < y->occurred_at_us ? -1 : 1;
+    if (x->position != y->position)
+        return x->position < y->position ? -1 : 1;
+    return 0;
+}
+
+/* The kind of message ("activation") a delivery outcome is about: from the
+ * DeliveryQueued with the same causation. */
+static const char *
+delivery_kind_of(const oss_event_t *ev, const oss_event_list_t *lists,
+                 size_t nlists, char *buf, size_t n)
+{
+    if (strncmp(ev->payload_type, "oss.v1.Delivery", 15) != 0 ||
+        !ev->causation_id[0])
+        return NULL;
+    for (size_t l = 0; l < nlists; l++)
+        for (size_t i = 0; i < lists[l].len; i++) {
+            const oss_event_t *q = &lists[l].items[i];
+            if (strcmp(q->payload_type, "oss.v1.DeliveryQueued") != 0 ||
+                strcmp(q->causation_id, ev->causation_id) != 0)
+                continue;
+            Oss__V1__DeliveryQueued *m = oss__v1__delivery_queued__unpack(
+                NULL, q->payload_len, q->payload ? q->payload : (uint8_t *)"");
+            if (!m)
+                continue;
+            snprintf(buf, n, "%s", m->kind && *m->kind ? m->kind : "message");
+            oss__v1__delivery_queued__free_unpacked(m, NULL);
+            return buf;
+        }
+    return NULL;
+}
+
+oss_code_t
+oss_audit_story(PGconn *conn, const char *account_id, FILE *out,
+                const oss_keyring_t *master, oss_audit_break_t *brk,
+                oss_err_t *err)
+{
+    stream_set_t *set = calloc(1, sizeof *set);
+    oss_event_list_t *lists = calloc(64, sizeof *lists);
+    story_ev_t *all = NULL;
+    story_seal_t seal = {.conn = conn, .master = master};
+    oss_code_t rc = OSS_OK;
+    size_t total = 0, nstreams = 0;
+    if (!set || !lists) {
+        rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
+        goto done;
+    }
+    set_add(set, "account-", account_id);
+    set_add(set, "access-", account_id);
+    set_add(set, "delivery-", account_id);
+    /* streams named by loaded events join the set as it grows (a member's
+     * access stream names no further account); each loaded once */
+    for (size_t i = 0; i < set->n; i++) {
+        if ((rc = oss_audit_load_stream(conn, set->ids[i], &lists[i], err)))
+            goto done;
+        if (i == 0 && lists[0].len == 0) {
+            rc = oss_err_set(err, OSS_ENOTFOUND, "stream \"%s\" has no event",
+                             set->ids[0]);
+            goto done;
+        }
+        if (strncmp(set->ids[i], "account-", 8) == 0 ||
+            strncmp(set->ids[i], "access-", 7) == 0)
+            collect_from(set, &lists[i]);
+        total += lists[i].len;
+    }
+    nstreams = set->n;
+    if (!(all = calloc(total ? total : 1, sizeof *all))) {
+        rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
+        goto done;
+    }
+    size_t k = 0, with_events = 0;
+    for (size_t i = 0; i < nstreams; i++) {
+        with_events += lists[i].len > 0;
+        for (size_t j = 0; j < lists[i].len; j++)
+            all[k++].ev = &lists[i].items[j];
+    }
+    qsort(all, total, sizeof *all, story_cmp);
+
+    fprintf(out, "account %s: %zu events in %zu streams, oldest first "
+                 "(time UTC | actor | what happened | reason | event)\n",
+            account_id, total, with_events);
+    char t[40], kind[64], what[4096];
+    for (size_t i = 0; i < total; i++) {
+        const oss_event_t *ev = all[i].ev;
+        fmt_utc(ev->occurred_at_us, t, sizeof t);
+        const char *dk = delivery_kind_of(ev, lists, nstreams, kind, sizeof kind);
+        oss_audit_describe(ev, story_seal, &seal, dk, what, sizeof what);
+        int is_delivery = strncmp(ev->payload_type, "oss.v1.Delivery", 15) == 0;
+        /* a delivery outcome's reason is the notifier's own sentence of
+         * what happened, printed above in words already */
+        const char *why = !is_delivery && ev->reason && *ev->reason
+                              ? ev->reason : "-";
+        fprintf(out, "%s | %s:%s | %s | reason: ", t,
+                actor_kind_name(ev->actor_kind),
+                ev->actor_id[0] ? ev->actor_id : "-", what);
+        for (const char *p = why; *p; p++)
+            fputc((unsigned char)*p < 0x20 ? ' ' : *p, out);
+        fprintf(out, " | %s v%" PRId64 " %s %s\n", ev->stream_id, ev->version,
+                ev->payload_type, ev->event_id);
+    }
+    /* every stream's chain */
+    char whatb[200];
+    int broken = 0;
+    for (size_t i = 0; i < nstreams; i++) {
+        if (!lists[i].len)
+            continue;
+        size_t j = 0;
+        for (; j < lists[i].len; j++)
+            if (!oss_audit_check_link(j ? &lists[i].items[j - 1] : NULL,
+                                      &lists[i].items[j], whatb, sizeof whatb))
+                break;
+        if (j == lists[i].len) {
+            fprintf(out, "stream %s: chain ok, %zu events\n", set->ids[i],
+                    lists[i].len);
+            continue;
+        }
+        const oss_event_t *ev = &lists[i].items[j];
+        fprintf(out, "stream %s: BROKEN at version %" PRId64 " (event %s): %s\n",
+                set->ids[i], ev->version, ev->event_id, whatb);
+        if (!broken++) {
+            if (brk) {
+                memset(brk, 0, sizeof *brk);
+                snprintf(brk->stream_id, sizeof brk->stream_id, "%s",
+                         ev->stream_id);
+                brk->version = ev->version;
+                brk->position = ev->position;
+                snprintf(brk->event_id, sizeof brk->event_id, "%s",
+                         ev->event_id);
+                snprintf(brk->what, sizeof brk->what, "%s", whatb);
+            }
+            rc = oss_err_set(err, OSS_ECORRUPT,
+                             "hash chain broken in stream \"%s\" at version "
+                             "%" PRId64 " (event %s): %s",
+                             ev->stream_id, ev->version, ev->event_id, whatb);
+        }
+    }
+    if (!broken)
+        fprintf(out, "chain ok: %zu events verified in %zu streams\n", total,
+                with_events);
+done:
+    for (size_t i = 0; i < seal.nkeys; i++)
+        if (seal.keys[i].have_dk)
+            OPENSSL_cleanse(&seal.keys[i].dk, sizeof seal.keys[i].dk);
+    if (lists)
+        for (size_t i = 0; i < 64; i++)
+            oss_event_list_free(&lists[i]);
+    free(lists);
+    free(all);
+    free(set);
     return rc;
 }

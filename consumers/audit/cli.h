@@ -19,6 +19,13 @@ int oss_cli_dlq(int argc, char **argv, const char *config_path);
 int oss_cli_keys(int argc, char **argv, const char *config_path);
 int oss_cli_config(int argc, char **argv, const char *config_path);
 int oss_cli_delivery(int argc, char **argv, const char *config_path);
+/* cmd_subject.c: `oss subject erase`, `oss keys rotate|retire|status` */
+int oss_cli_subject(int argc, char **argv, const char *config_path);
+int oss_cli_keys_rotate(int argc, char **argv, const char *config_path);
+/* cmd_principal.c: `oss principal create` (government principals) */
+int oss_cli_principal(int argc, char **argv, const char *config_path);
+/* cmd_legacy.c: `oss legacy import FILE` (OSS 1.1 accounts to migrate) */
+int oss_cli_legacy(int argc, char **argv, const char *config_path);
 
 /* Loads the configuration (prints the error naming the bad key); returns
  * new, caller frees with oss_config_free(), or NULL. */

@@ -10,6 +10,7 @@
 
 static const char keys_usage[] =
     "usage: oss keys init [--offline]\n"
+    "       oss keys rotate [--no-new-key] | retire | status (see oss keys rotate --help)\n"
     "\n"
     "Creates each missing key file named by crypto.master_key_file,\n"
     "crypto.index_key_file and bus.signing_key_file (one random 256-bit key,\n"
@@ -26,6 +27,9 @@ oss_cli_keys(int argc, char **argv, const char *config_path)
         fputs(keys_usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? OSS_CLI_USAGE : OSS_CLI_OK;
     }
+    if (strcmp(argv[1], "rotate") == 0 || strcmp(argv[1], "retire") == 0 ||
+        strcmp(argv[1], "status") == 0)
+        return oss_cli_keys_rotate(argc, argv, config_path); /* cmd_subject.c */
     int offline = argc == 3 && strcmp(argv[2], "--offline") == 0;
     if (strcmp(argv[1], "init") != 0 || (argc > 2 && !offline) || argc > 3) {
         fputs(keys_usage, stderr);

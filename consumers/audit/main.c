@@ -17,6 +17,10 @@ static const char usage[] =
     "  rebuild                   rebuild the read models from the journal\n"
     "  dlq list | redrive ID|--all   the projector's dead letters\n"
     "  keys init                 create the missing local key files\n"
+    "  keys rotate|retire|status master-key rotation (re-wraps data keys)\n"
+    "  subject erase ID|--account ID --reason R   crypto-shred a subject\n"
+    "  principal create --role R --institution C ...   a government principal\n"
+    "  legacy import FILE        OSS 1.1 accounts to migrate (ganti hak akses)\n"
     "  config                    print the configuration keys\n"
     "  delivery failed [--since 1h]  messages whose delivery failed lately\n"
     "\n"
@@ -58,7 +62,10 @@ main(int argc, char **argv)
     } cmds[] = {{"audit", oss_cli_audit}, {"rebuild", oss_cli_rebuild},
                 {"dlq", oss_cli_dlq},     {"keys", oss_cli_keys},
                 {"config", oss_cli_config},
-                {"delivery", oss_cli_delivery}};
+                {"delivery", oss_cli_delivery},
+                {"subject", oss_cli_subject},
+                {"principal", oss_cli_principal},
+                {"legacy", oss_cli_legacy}};
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (strcmp(argv[i], cmds[k].name) == 0)
             return cmds[k].fn(argc - i, argv + i, config_path);

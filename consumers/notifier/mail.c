@@ -227,128 +227,22 @@ compose_parts(const oss_mail_t *m, const char *subject, const char *id_text,
     return OSS_OK;
 }
 
-oss_code_t
-oss_mail_compose(const oss_mail_t *m, char **out, size_t *len, oss_err_t *err)
-{
-    *out = NULL;
-    *len = 0;
-    oss_code_t rc = check_headers(m, err);
-    if (rc)
-        return rc;
-    char *name = clean_name(m->name && *m->name ? m->name : NULL);
-    if (!name)
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    const char *account = m->account_id && *m->account_id ? m->account_id : "-";
-
-    sbuf_t id = {0}, en = {0};
-    sb_printf(&id, "Yth. %s,\n\n", *name ? name : "Pelaku Usaha");
-    sb_puts(&id, "Terima kasih telah mendaftar di OSS (Online Single "
-                 "Submission).\n");
-    sb_printf(&id, "Akun Anda telah tercatat dengan nomor akun %s.\n\n",
-              account);
-    sb_puts(&id, "Langkah berikutnya: aktifkan akun Anda melalui tautan atau "
-                 "kode OTP yang\nakan kami kirimkan, lalu lengkapi data "
-                 "usaha Anda untuk memperoleh NIB.\n\n"
-                 "Jika Anda tidak merasa mendaftar, abaikan surel ini.\n\n"
-                 "Hormat kami,\nLembaga OSS\n\n"
-                 "(Surel ini dikirim otomatis; mohon tidak membalas.)\n");
-    sb_printf(&en, "Dear %s,\n\n", *name ? name : "business owner");
-    sb_puts(&en, "Thank you for registering with OSS (Online Single "
-                 "Submission).\n");
-    sb_printf(&en, "Your account has been recorded with account number %s.\n\n",
-              account);
-    sb_puts(&en, "Next step: activate your account with the link or OTP we "
-                 "will send you,\nthen complete your business data to "
-                 "obtain an NIB.\n\n"
-                 "If you did not register, please ignore this e-mail.\n\n"
-                 "Regards,\nOSS Agency\n\n"
-                 "(This e-mail was sent automatically; please do not reply.)\n");
-    if (id.oom || en.oom)
-        rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
-    else
-        rc = compose_parts(m, "Pendaftaran akun OSS berhasil / OSS account "
-                              "registered",
-                           id.p, en.p, out, len, err);
-    free(id.p);
-    free(en.p);
-    free(name);
-    return rc;
-}
-
-/* "24 November 2026 18:15 WIB" (UTC+7, Indonesia's western time) and
- * "24 November 2026 11:15 UTC". */
+/* Wipes the strings of a JSON tree (jansson does not) before decref. */
 static void
-fmt_when(int64_t us, int wib, char *out, size_t cap)
+json_wipe_decref(json_t *v)
 {
-    static const char *const id_months[] = {
-        "Januari", "Februari", "Maret",     "April",   "Mei",      "Juni",
-        "Juli",    "Agustus",  "September", "Oktober", "November", "Desember"};
-    static const char *const en_months[] = {
-        "January", "February", "March",     "April",   "May",      "June",
-        "July",    "August",   "September", "October", "November", "December"};
-    time_t t = (time_t)(us / 1000000) + (wib ? 7 * 3600 : 0);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    snprintf(out, cap, "%d %s %d %02d:%02d %s", tm.tm_mday,
-             (wib ? id_months : en_months)[tm.tm_mon], tm.tm_year + 1900,
-             tm.tm_hour, tm.tm_min, wib ? "WIB" : "UTC");
-}
-
-/* The two texts of an activation message (shared by e-mail and WhatsApp).
- * Returns 0, or -1 when out of memory (both freed then). */
-static int
-activation_texts(const oss_activation_msg_t *a, const char *name,
-                 char **id_out, char **en_out)
-{
-    char issued_wib[64], issued_utc[64], exp_wib[64], exp_utc[64];
-    fmt_when(a->issued_at_us, 1, issued_wib, sizeof issued_wib);
-    fmt_when(a->issued_at_us, 0, issued_utc, sizeof issued_utc);
-    fmt_when(a->expires_at_us, 1, exp_wib, sizeof exp_wib);
-    fmt_when(a->expires_at_us, 0, exp_utc, sizeof exp_utc);
-    const char *account = a->account_id && *a->account_id ? a->account_id : "-";
-    sbuf_t id = {0}, en = {0};
-    sb_printf(&id, "Yth. %s,\n\n", name && *name ? name : "Pelaku Usaha");
-    sb_printf(&id, "Pada %s kami menerbitkan kode aktivasi untuk akun OSS "
-                   "Anda (nomor akun %s).\n\n",
-              issued_wib, account);
-    sb_printf(&id, "Kode OTP Anda: %s\n\n", a->otp);
-    sb_puts(&id, "Atau buka tautan aktivasi berikut:\n");
-    sb_printf(&id, "%s\n\n", a->link);
-    sb_printf(&id, "Kode dan tautan ini hanya berlaku satu kali dan kedaluwarsa "
-                   "pada %s.\nLangkah berikutnya: masukkan kode OTP di halaman "
-                   "aktivasi atau buka tautan\ndi atas, lalu buat kata sandi "
-                   "Anda. Jika kode kedaluwarsa, minta kode baru.\n\n",
-              exp_wib);
-    sb_puts(&id, "Jangan berikan kode ini kepada siapa pun, termasuk petugas "
-                 "OSS.\nJika Anda tidak merasa mendaftar, abaikan pesan ini.\n\n"
-                 "Hormat kami,\nLembaga OSS\n");
-    sb_printf(&en, "Dear %s,\n\n", name && *name ? name : "business owner");
-    sb_printf(&en, "On %s we issued an activation code for your OSS account "
-                   "(account number %s).\n\n",
-              issued_utc, account);
-    sb_printf(&en, "Your OTP code: %s\n\n", a->otp);
-    sb_puts(&en, "Or open this activation link:\n");
-    sb_printf(&en, "%s\n\n", a->link);
-    sb_printf(&en, "The code and the link work once and expire at %s.\n"
-                   "Next step: enter the OTP on the activation page or open "
-                   "the link above,\nthen set your password. If the code has "
-                   "expired, ask for a new one.\n\n",
-              exp_utc);
-    sb_puts(&en, "Never give this code to anyone, OSS staff included.\n"
-                 "If you did not register, please ignore this message.\n\n"
-                 "Regards,\nOSS Agency\n");
-    if (id.oom || en.oom) {
-        if (id.p)
-            OPENSSL_cleanse(id.p, id.len);
-        if (en.p)
-            OPENSSL_cleanse(en.p, en.len);
-        free(id.p);
-        free(en.p);
-        return -1;
-    }
-    *id_out = id.p;
-    *en_out = en.p;
-    return 0;
+    const char *k;
+    json_t *x;
+    size_t i;
+    if (!v)
+        return;
+    if (json_is_string(v))
+        OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
+    else if (json_is_object(v))
+        json_object_foreach(v, k, x) json_wipe_decref(json_incref(x));
+    else if (json_is_array(v))
+        json_array_foreach(v, i, x) json_wipe_decref(json_incref(x));
+    json_decref(v);
 }
 
 static void
@@ -358,6 +252,74 @@ wipe(char *s)
         OPENSSL_cleanse(s, strlen(s));
         free(s);
     }
+}
+
+/* Both texts of kind; -1 on failure (err set, nothing returned). */
+static int
+render_both(const char *kind, const json_t *vars, int64_t when_us,
+            char **id_out, char **en_out, oss_err_t *err)
+{
+    char *sid = NULL, *sen = NULL;
+    *id_out = *en_out = NULL;
+    if (oss_template_render(kind, "id", vars, when_us, &sid, id_out, NULL, 0,
+                            err))
+        return -1;
+    if (oss_template_render(kind, "en", vars, when_us, &sen, en_out, NULL, 0,
+                            err)) {
+        free(sid);
+        wipe(*id_out);
+        *id_out = NULL;
+        return -1;
+    }
+    free(sid);
+    free(sen);
+    return 0;
+}
+
+oss_code_t
+oss_mail_compose(const oss_mail_t *m, char **out, size_t *len, oss_err_t *err)
+{
+    *out = NULL;
+    *len = 0;
+    oss_code_t rc = check_headers(m, err);
+    if (rc)
+        return rc;
+    json_t *vars = json_pack("{s:s, s:s}", "name", m->name ? m->name : "",
+                             "account_id",
+                             m->account_id && *m->account_id ? m->account_id
+                                                             : "-");
+    char *id = NULL, *en = NULL;
+    if (!vars) {
+        rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
+    } else if (render_both("registration", vars, m->date_us, &id, &en, err)) {
+        rc = err && err->code ? err->code : OSS_ENOMEM;
+    } else {
+        rc = compose_parts(m, "Pendaftaran akun OSS berhasil / OSS account "
+                              "registered",
+                           id, en, out, len, err);
+    }
+    wipe(id);
+    wipe(en);
+    json_wipe_decref(vars);
+    return rc;
+}
+
+/* The two texts of an activation message (shared by e-mail and WhatsApp).
+ * Returns 0, or -1 when out of memory (both freed then). */
+static int
+activation_texts(const oss_activation_msg_t *a, const char *name,
+                 char **id_out, char **en_out)
+{
+    json_t *vars = json_pack(
+        "{s:s, s:s, s:s, s:s, s:I}", "name", name ? name : "", "account_id",
+        a->account_id && *a->account_id ? a->account_id : "-", "otp",
+        a->otp ? a->otp : "", "link", a->link ? a->link : "", "expires",
+        (json_int_t)a->expires_at_us);
+    int rc = vars ? render_both("activation", vars, a->issued_at_us, id_out,
+                                en_out, NULL)
+                  : -1;
+    json_wipe_decref(vars);
+    return rc;
 }
 
 oss_code_t
@@ -404,7 +366,41 @@ oss_whatsapp_compose(const oss_mail_t *m, const oss_activation_msg_t *a,
     wipe(en);
     free(name);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o); /* jansson does not wipe: the strings live until freed */
+    json_wipe_decref(o);
+    if (!s)
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    *out = s;
+    *len = strlen(s);
+    return OSS_OK;
+}
+
+oss_code_t
+oss_message_compose(const oss_mail_t *m, int whatsapp, const char *kind,
+                    const char *subject_id, const char *subject_en,
+                    const char *text_id, const char *text_en, char **out,
+                    size_t *len, oss_err_t *err)
+{
+    *out = NULL;
+    *len = 0;
+    if (!whatsapp) {
+        char subject[512];
+        oss_code_t rc = check_headers(m, err);
+        if (rc)
+            return rc;
+        snprintf(subject, sizeof subject, "%s / %s", subject_id, subject_en);
+        if (!header_safe(subject, 0))
+            return oss_err_set(err, OSS_EINVAL,
+                               "the subject of \"%.48s\" is not usable in a "
+                               "header",
+                               kind);
+        return compose_parts(m, subject, text_id, text_en, out, len, err);
+    }
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}}",
+                          "message_id", m->event_id, "to", m->to ? m->to : "",
+                          "channel", "whatsapp", "type", kind, "subject",
+                          subject_id, "text", "id", text_id, "en", text_en);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_wipe_decref(o);
     if (!s)
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
     *out = s;

@@ -22,6 +22,8 @@
 #include "journal/journal.h"
 #include "oss/v1/account.pb-c.h"
 #include "oss/v1/lifecycle.pb-c.h"
+#include "oss/v1/principal.pb-c.h"
+#include "oss/v1/recovery.pb-c.h"
 
 #include <jansson.h>
 
@@ -352,14 +354,32 @@ uuid_ok(const char *s)
 #define ACCOUNT_REGISTERED "oss.v1.AccountRegistered"
 #define ACTIVATION_ISSUED "oss.v1.ActivationIssued"
 
+/* A targeted notice: one oss.deliveries row (infra/sql/055_notices.sql)
+ * of an event, borrowed from the query result that found it. */
+typedef struct notice_row {
+    const char *delivery_id;
+    const char *subject_id;
+    const char *channel;
+    const char *kind;
+    const char *account_id;   /* "" when the row names none */
+    const char *sealed_hex;
+    int expired;
+} notice_row_t;
+
 /* One message to deliver: what the event asks for. */
 typedef struct job {
     const oss_event_t *ev;
-    const char *what;                 /* "registration" | "activation" */
+    const char *what;                 /* "registration" | "activation" |
+                                         a notice's kind */
     char channel[16];
-    char account_id[OSS_ID_MAX];
+    char account_id[OSS_ID_MAX];      /* the account (or principal) the
+                                         event is about */
+    char out_account[OSS_ID_MAX];     /* "delivery-<out_account>" gets the
+                                         outcomes; "" = none */
+    const char *lid;                  /* ledger key: event or delivery id */
     Oss__V1__AccountRegistered *reg;  /* registration */
     Oss__V1__ActivationIssued *act;   /* activation */
+    const notice_row_t *notice;       /* targeted notice */
 } job_t;
 
 static void
@@ -372,13 +392,15 @@ job_clear(job_t *j)
     memset(j, 0, sizeof *j);
 }
 
-/* Fills j from ev; 0, or -1 when the event is malformed (nothing to retry:
- * a well-formed event cannot become one). */
+/* Fills j from ev (and nr, a notice of ev, may be NULL); 0, or -1 when the
+ * event is malformed (nothing to retry: a well-formed event cannot become
+ * one). */
 static int
-job_init(job_t *j, const oss_event_t *ev)
+job_init(job_t *j, const oss_event_t *ev, const notice_row_t *nr)
 {
     memset(j, 0, sizeof *j);
     j->ev = ev;
+    j->lid = ev->event_id;
     if (!uuid_ok(ev->event_id))
         return -1;
     /* the account's streams: "account-<id>" (registration) and
@@ -387,6 +409,21 @@ job_init(job_t *j, const oss_event_t *ev)
         snprintf(j->account_id, sizeof j->account_id, "%s", ev->stream_id + 8);
     else if (strncmp(ev->stream_id, "access-", 7) == 0)
         snprintf(j->account_id, sizeof j->account_id, "%s", ev->stream_id + 7);
+    snprintf(j->out_account, sizeof j->out_account, "%s", j->account_id);
+    if (nr) {
+        j->notice = nr;
+        j->what = nr->kind;
+        j->lid = nr->delivery_id;
+        if (!uuid_ok(nr->delivery_id) || !uuid_ok(nr->subject_id) ||
+            (strcmp(nr->channel, OSS_NOTIFIER_CHANNEL_EMAIL) != 0 &&
+             strcmp(nr->channel, OSS_NOTIFIER_CHANNEL_WHATSAPP) != 0))
+            return -1;
+        snprintf(j->channel, sizeof j->channel, "%s", nr->channel);
+        if (nr->account_id[0])
+            snprintf(j->out_account, sizeof j->out_account, "%s",
+                     nr->account_id);
+        return 0;
+    }
     if (strcmp(ev->payload_type, ACTIVATION_ISSUED) == 0) {
         j->what = "activation";
         j->act = oss__v1__activation_issued__unpack(NULL, ev->payload_len,
@@ -406,7 +443,35 @@ job_init(job_t *j, const oss_event_t *ev)
         return -1;
     if (j->reg->account_id && *j->reg->account_id)
         snprintf(j->account_id, sizeof j->account_id, "%s", j->reg->account_id);
+    snprintf(j->out_account, sizeof j->out_account, "%s", j->account_id);
     return 0;
+}
+
+/* A message about a principal's access stream ("access-<principal_id>":
+ * an activation, or a notice naming no account) is recorded on the
+ * delivery stream of the account the principal holds a grant on (a first
+ * owner's principal id is its account id); a principal without one (a
+ * government officer) on its own. OSS_EUNAVAIL when PostgreSQL failed. */
+static oss_code_t
+job_resolve(notifier_t *n, job_t *j, oss_err_t *err)
+{
+    if (strncmp(j->ev->stream_id, "access-", 7) != 0 || !j->account_id[0] ||
+        (j->notice && j->notice->account_id[0]))
+        return OSS_OK;
+    const char *p[1] = {j->account_id};
+    PGresult *r = pg_exec(n,
+                          "SELECT coalesce((SELECT account_id FROM oss.grants "
+                          "WHERE principal_id = $1 AND account_id IS NOT NULL "
+                          "ORDER BY (revoked_at IS NULL) DESC, grant_id "
+                          "LIMIT 1), $1)",
+                          1, p, 0, err);
+    if (!r)
+        return OSS_EUNAVAIL;
+    if (PQntuples(r) == 1)
+        snprintf(j->out_account, sizeof j->out_account, "%s",
+                 PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return OSS_OK;
 }
 
 /* A built message: recipient and body are personal/secret (wiped). */
@@ -464,51 +529,140 @@ build_registration(notifier_t *n, job_t *j, built_t *b, oss_err_t *err)
     return OSS_OK;
 }
 
-/* The AccountRegistered of the account (stream "account-<account_id>": the
- * address and the name), unsealed with dk: new strings in *to (e-mail or
- * phone per channel) and *name, caller wipes. */
+/* Opens sf under field, else "new_<field>" (a ContactReplaced's). */
+static char *
+unseal_either(const oss_data_key_t *dk, const char *field,
+              const Oss__V1__SealedField *sf)
+{
+    char alt[32];
+    char *v = unseal(dk, field, sf);
+    if (v)
+        return v;
+    snprintf(alt, sizeof alt, "new_%s", field);
+    return unseal(dk, alt, sf);
+}
+
+/* The contact of a principal (a first owner's principal id is its account
+ * id), unsealed with dk: new strings in *to (e-mail or phone per channel)
+ * and *name, caller wipes. The sealed fields come from the first event of
+ * the principal's contact stream (oss.principals.contact_stream:
+ * AccountRegistered on "account-<id>" or PrincipalCreated on
+ * "access-<id>"; "account-<id>" for an account registered before
+ * principals existed), the address from the newest ContactReplaced of the
+ * principal when there is one. */
 static oss_code_t
-account_contact(notifier_t *n, const char *account_id, const char *channel,
+account_contact(notifier_t *n, const char *principal_id, const char *channel,
                 const oss_data_key_t *dk, char **to, char **name,
                 oss_err_t *err)
 {
-    oss_event_list_t list = {0};
-    char stream_id[OSS_ID_MAX + 16];
-    snprintf(stream_id, sizeof stream_id, "account-%s", account_id);
+    char stream[OSS_ID_MAX + 16];
+    int wa = strcmp(channel, OSS_NOTIFIER_CHANNEL_WHATSAPP) == 0;
+    const char *field = wa ? "phone" : "email";
     *to = *name = NULL;
-    oss_code_t rc = journal_ensure(n, err);
-    if (rc == OSS_OK)
-        rc = oss_journal_load(n->journal, stream_id, &list, err);
-    if (rc) {
-        oss_event_list_free(&list);
+    const char *p1[1] = {principal_id};
+    PGresult *r = pg_exec(n,
+                          "SELECT contact_stream FROM oss.principals "
+                          "WHERE principal_id = $1",
+                          1, p1, 0, err);
+    if (!r)
+        return OSS_EUNAVAIL;
+    if (PQntuples(r) == 1)
+        snprintf(stream, sizeof stream, "%s", PQgetvalue(r, 0, 0));
+    else
+        snprintf(stream, sizeof stream, "account-%s", principal_id);
+    PQclear(r);
+    const char *p2[1] = {stream};
+    r = pg_exec(n,
+                "SELECT payload_type, payload FROM oss.journal "
+                "WHERE stream_id = $1 AND payload_type IN "
+                "('" ACCOUNT_REGISTERED "', 'oss.v1.PrincipalCreated') "
+                "ORDER BY version LIMIT 1",
+                1, p2, 1, err);
+    if (!r)
+        return OSS_EUNAVAIL;
+    oss_code_t rc = OSS_OK;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return oss_err_set(err, OSS_ENOTFOUND,
+                           "the principal has no registration");
+    }
+    const uint8_t *pl = (const uint8_t *)PQgetvalue(r, 0, 1);
+    size_t plen = (size_t)PQgetlength(r, 0, 1);
+    const char *subject = NULL;
+    const Oss__V1__SealedField *sf_to = NULL, *sf_name = NULL;
+    Oss__V1__AccountRegistered *a = NULL;
+    Oss__V1__PrincipalCreated *pc = NULL;
+    if (!strcmp(PQgetvalue(r, 0, 0), ACCOUNT_REGISTERED)) {
+        if ((a = oss__v1__account_registered__unpack(NULL, plen, pl))) {
+            subject = a->subject_id;
+            sf_to = wa ? a->phone : a->email;
+            sf_name = a->name;
+        }
+    } else if ((pc = oss__v1__principal_created__unpack(NULL, plen, pl))) {
+        subject = pc->subject_id;
+        sf_to = wa ? pc->phone : pc->email;
+        sf_name = pc->name;
+    }
+    if (!subject) {
+        rc = oss_err_set(err, OSS_ECORRUPT, "undecodable contact event");
+    } else if (strcmp(subject, dk->subject_id) != 0) {
+        rc = oss_err_set(err, OSS_ECORRUPT,
+                         "delivery subject differs from the principal's");
+    } else {
+        *to = unseal(dk, field, sf_to);
+        *name = unseal(dk, "name", sf_name);
+    }
+    if (a)
+        oss__v1__account_registered__free_unpacked(a, NULL);
+    if (pc)
+        oss__v1__principal_created__free_unpacked(pc, NULL);
+    PQclear(r);
+    if (rc)
+        return rc;
+    /* a newer address: the newest ContactReplaced setting this field */
+    const char *p3[2] = {stream, principal_id};
+    r = pg_exec(n,
+"SELECT x.payload FROM unnest(ARRAY[$1, 'access-' || $2, "
+        "'account-' || $2] || ARRAY(SELECT 'account-' || account_id FROM "
+        "oss.grants WHERE principal_id = $2 AND account_id IS NOT NULL)) "
+        "s(id), LATERAL (SELECT j.payload, j.position FROM oss.journal j "
+        "WHERE j.stream_id = s.id AND j.payload_type = "
+        "'oss.v1.ContactReplaced' ORDER BY j.version DESC LIMIT 32) x "
+        "ORDER BY x.position DESC LIMIT 32",
+                2, p3, 1, err);
+    if (!r) {
+        wipe_free(*to);
+        wipe_free(*name);
+        *to = *name = NULL;
         return OSS_EUNAVAIL;
     }
-    rc = oss_err_set(err, OSS_ENOTFOUND, "the account has no registration");
-    for (size_t i = 0; i < list.len; i++) {
-        if (strcmp(list.items[i].payload_type, ACCOUNT_REGISTERED) != 0)
+    for (int i = 0; i < PQntuples(r); i++) {
+        Oss__V1__ContactReplaced *cr = oss__v1__contact_replaced__unpack(
+            NULL, (size_t)PQgetlength(r, i, 0),
+            (const uint8_t *)PQgetvalue(r, i, 0));
+        if (!cr)
             continue;
-        Oss__V1__AccountRegistered *a = oss__v1__account_registered__unpack(
-            NULL, list.items[i].payload_len, list.items[i].payload);
-        if (!a) {
-            rc = oss_err_set(err, OSS_ECORRUPT, "undecodable registration");
+        const Oss__V1__SealedField *sf = wa ? cr->phone : cr->email;
+        char *v = NULL;
+        if ((!cr->principal_id[0] || !strcmp(cr->principal_id, principal_id)) &&
+            (!cr->subject_id[0] || !strcmp(cr->subject_id, dk->subject_id)) &&
+            sf && sf->ciphertext.len)
+            v = unseal_either(dk, field, sf);
+        oss__v1__contact_replaced__free_unpacked(cr, NULL);
+        if (v) {
+            wipe_free(*to);
+            *to = v;
             break;
         }
-        int wa = strcmp(channel, OSS_NOTIFIER_CHANNEL_WHATSAPP) == 0;
-        if (strcmp(a->subject_id, dk->subject_id) != 0) {
-            rc = oss_err_set(err, OSS_ECORRUPT,
-                             "delivery subject differs from the account's");
-        } else {
-            *to = unseal(dk, wa ? "phone" : "email", wa ? a->phone : a->email);
-            *name = unseal(dk, "name", a->name);
-            rc = *to ? OSS_OK
-                     : oss_err_set(err, OSS_ECORRUPT, "%s not unsealable",
-                                   wa ? "phone" : "e-mail");
-        }
-        oss__v1__account_registered__free_unpacked(a, NULL);
-        break;
     }
-    oss_event_list_free(&list);
-    return rc;
+    PQclear(r);
+    if (!*to) {
+        wipe_free(*name);
+        *name = NULL;
+        return oss_err_set(err, OSS_ECORRUPT, "%s not unsealable",
+                           wa ? "phone" : "e-mail");
+    }
+    return OSS_OK;
 }
 
 /* The activation message, from the sealed row of oss.deliveries (the
@@ -642,6 +796,113 @@ done:
     return rc;
 }
 
+/* A targeted notice (infra/sql/055_notices.sql): the row's sealed
+ * {"to", "channel", "vars"} under the subject's data key (field
+ * "delivery|<delivery_id>") rendered with the template of its kind.
+ * OSS_ENOTFOUND (not sent, reason in err): expired or the subject erased;
+ * OSS_EUNAVAIL: retry; other: failed for good. */
+static oss_code_t
+build_notice(notifier_t *n, job_t *j, built_t *b, oss_err_t *err)
+{
+    const notice_row_t *nr = j->notice;
+    snprintf(b->delivery_id, sizeof b->delivery_id, "%s", nr->delivery_id);
+    if (nr->expired)
+        return oss_err_set(err, OSS_ENOTFOUND,
+                           "the notice expired before it could be delivered");
+    oss_data_key_t dk;
+    oss_code_t rc = subject_key(n, nr->subject_id, &dk, err);
+    if (rc == OSS_ENOTFOUND)
+        return oss_err_set(err, OSS_ENOTFOUND,
+                           "the subject's data was erased");
+    if (rc == OSS_EUNAVAIL)
+        return rc;
+    if (rc)
+        return oss_err_set(err, OSS_ECORRUPT, "data key unwrap failed");
+    size_t hl = strlen(nr->sealed_hex), sl = hl / 2;
+    uint8_t *sealed = malloc(sl ? sl : 1);
+    char *plain = NULL, *sid = NULL, *sen = NULL, *tid = NULL, *ten = NULL;
+    size_t plen = 0;
+    json_t *js = NULL;
+    if (!sealed) {
+        rc = oss_err_set(err, OSS_EUNAVAIL, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < sl; i++)
+        sealed[i] = (uint8_t)(oss_hexval(nr->sealed_hex[2 * i]) << 4 |
+                              oss_hexval(nr->sealed_hex[2 * i + 1]));
+    char field[64];
+    snprintf(field, sizeof field, "delivery|%s", nr->delivery_id);
+    if (sl < 12 + 16 || oss_open(&dk, field, sealed, sealed + 12, sl - 12,
+                                 &plain, &plen, NULL) != OSS_OK) {
+        rc = oss_err_set(err, OSS_ECORRUPT, "the sealed notice does not open");
+        goto done;
+    }
+    js = json_loadb(plain, plen, 0, NULL);
+    const char *to = js ? json_string_value(json_object_get(js, "to")) : NULL;
+    json_t *vars = js ? json_object_get(js, "vars") : NULL;
+    if (!to || !*to || (vars && !json_is_object(vars))) {
+        rc = oss_err_set(err, OSS_ECORRUPT, "the sealed notice is malformed");
+        goto done;
+    }
+    char missing[48] = "";
+    int64_t when = j->ev->occurred_at_us ? j->ev->occurred_at_us : oss_now_us();
+    if ((rc = oss_template_render(nr->kind, "id", vars, when, &sid, &tid,
+                                  missing, sizeof missing, err)) ||
+        (rc = oss_template_render(nr->kind, "en", vars, when, &sen, &ten,
+                                  NULL, 0, err))) {
+        if (rc == OSS_ENOMEM)
+            rc = OSS_EUNAVAIL;
+        else
+            rc = OSS_ECORRUPT; /* no template: failed for good */
+        goto done;
+    }
+    if (missing[0]) /* a variable name, never its value */
+        oss_warn("notice %s lacks the variable \"%s\" (rendered \"-\"): "
+                 "delivery=%s",
+                 nr->kind, missing, nr->delivery_id);
+    const json_t *nm = vars ? json_object_get(vars, "name") : NULL;
+    oss_mail_t m = {.event_id = nr->delivery_id,
+                    .from = oss_config_str(n->cfg, "notifier.from"),
+                    .to = to,
+                    .name = json_is_string(nm) ? json_string_value(nm) : NULL,
+                    .account_id = j->out_account,
+                    .date_us = oss_now_us()};
+    rc = oss_message_compose(
+        &m, strcmp(nr->channel, OSS_NOTIFIER_CHANNEL_WHATSAPP) == 0, nr->kind,
+        sid, sen, tid, ten, &b->msg, &b->len, err);
+    if (rc == OSS_ENOMEM)
+        rc = OSS_EUNAVAIL;
+    if (rc == OSS_OK && !(b->to = strdup(to)))
+        rc = oss_err_set(err, OSS_EUNAVAIL, "out of memory");
+done:
+    OPENSSL_cleanse(&dk, sizeof dk);
+    if (sealed) {
+        OPENSSL_cleanse(sealed, sl);
+        free(sealed);
+    }
+    if (js) {
+        json_t *v;
+        const char *k;
+        json_object_foreach(js, k, v) if (json_is_string(v))
+            OPENSSL_cleanse((char *)json_string_value(v),
+                            json_string_length(v));
+        if (vars)
+            json_object_foreach(vars, k, v) if (json_is_string(v))
+                OPENSSL_cleanse((char *)json_string_value(v),
+                                json_string_length(v));
+        json_decref(js);
+    }
+    if (plain) {
+        OPENSSL_cleanse(plain, plen);
+        free(plain);
+    }
+    free(sid);
+    free(sen);
+    wipe_free(tid);
+    wipe_free(ten);
+    return rc;
+}
+
 /* The sealed row is of no further use once handed over (or given up). */
 static void
 delivery_row_delete(notifier_t *n, const char *delivery_id)
@@ -703,21 +964,22 @@ deliveries_purge(notifier_t *n)
  * non-zero when asked to stop first (or the lock was lost). Each attempt's
  * outcome is an event on the account's delivery stream. */
 static oss_code_t
-deliver(notifier_t *n, const oss_event_t *ev, const char *via, int queued)
+deliver(notifier_t *n, const oss_event_t *ev, const notice_row_t *nr,
+        const char *via, int queued)
 {
     oss_err_t err = {0};
     int64_t backoff_ms = 1000,
             max_ms = oss_config_int(n->cfg, "notifier.retry_max_s") * 1000;
     job_t j;
-    if (job_init(&j, ev)) {
+    if (job_init(&j, ev, nr)) {
         oss_warn("ignored a malformed %s (payload, event id, channel, stream "
                  "or subject id): event=%s stream=%s",
                  ev->payload_type[0] ? ev->payload_type : "event",
                  ev->event_id, ev->stream_id);
         /* it can never become deliverable: a ledger row keeps the journal
          * sweep and Kafka re-reads from handling it again */
-        if (uuid_ok(ev->event_id)) {
-            const char *p[3] = {ev->event_id,
+        if (uuid_ok(j.lid)) {
+            const char *p[3] = {j.lid,
                                 j.channel[0] ? j.channel
                                              : OSS_NOTIFIER_CHANNEL_EMAIL,
                                 ev->stream_id};
@@ -732,15 +994,28 @@ deliver(notifier_t *n, const oss_event_t *ev, const char *via, int queued)
         job_clear(&j);
         return OSS_OK;
     }
-    const char *ch = j.channel;
-    oss_outcome_t o = {.account_id = j.account_id,
+    /* the delivery stream of a principal's message: its account's */
+    while (job_resolve(n, &j, &err) != OSS_OK) {
+        if (*n->stop || !n->locked) {
+            job_clear(&j);
+            return OSS_EUNAVAIL;
+        }
+        oss_warn("could not resolve a delivery stream (will retry): "
+                 "event=%s: %s",
+                 ev->event_id, err.msg);
+        nap(n, 1000);
+    }
+    const char *ch = j.channel, *lid = j.lid;
+    oss_outcome_t o = {.account_id = j.out_account,
                        .cause_event_id = ev->event_id,
+                       .key_id = nr ? nr->delivery_id : NULL,
                        .correlation_id = ev->correlation_id,
                        .channel = ch,
                        .what = j.what,
-                       .trigger_type = j.act ? ACTIVATION_ISSUED
-                                             : ACCOUNT_REGISTERED};
-    int has_stream = j.account_id[0] != '\0';
+                       .trigger_type = nr ? ev->payload_type
+                                      : j.act ? ACTIVATION_ISSUED
+                                              : ACCOUNT_REGISTERED};
+    int has_stream = j.out_account[0] != '\0';
     oss_code_t result = OSS_OK;
     for (int attempt = 0;; attempt++) {
         if (attempt) {
@@ -757,7 +1032,7 @@ deliver(notifier_t *n, const oss_event_t *ev, const char *via, int queued)
         oss_err_clear(&err);
         ledger_t what = LEDGER_DONE;
         int attempts = 0;
-        if (ledger_begin(n, ev->event_id, ch, ev->stream_id, &what, &attempts,
+        if (ledger_begin(n, lid, ch, ev->stream_id, &what, &attempts,
                          &err))
             continue;
         if (what == LEDGER_DONE) {
@@ -783,8 +1058,9 @@ deliver(notifier_t *n, const oss_event_t *ev, const char *via, int queued)
         }
         built_t b;
         memset(&b, 0, sizeof b);
-        oss_code_t rc = j.act ? build_activation(n, &j, &b, &err)
-                              : build_registration(n, &j, &b, &err);
+        oss_code_t rc = j.notice ? build_notice(n, &j, &b, &err)
+                         : j.act ? build_activation(n, &j, &b, &err)
+                                 : build_registration(n, &j, &b, &err);
         if (rc == OSS_EUNAVAIL) {
             built_clear(&b);
             continue;
@@ -793,7 +1069,7 @@ deliver(notifier_t *n, const oss_event_t *ev, const char *via, int queued)
             int skip = rc == OSS_ENOTFOUND;
             char reason[sizeof err.msg];
             snprintf(reason, sizeof reason, "%s", err.msg);
-            if (ledger_set(n, ev->event_id, ch, skip ? "skipped" : "failed",
+            if (ledger_set(n, lid, ch, skip ? "skipped" : "failed",
                            reason, &err)) {
                 built_clear(&b);
                 continue;
@@ -824,7 +1100,7 @@ deliver(notifier_t *n, const oss_event_t *ev, const char *via, int queued)
             break;
         }
         /* count the attempt BEFORE handing the message over */
-        if (ledger_update(n, ev->event_id, ch, NULL, NULL, 1, &err)) {
+        if (ledger_update(n, lid, ch, NULL, NULL, 1, &err)) {
             built_clear(&b);
             continue;
         }
@@ -865,7 +1141,7 @@ deliver(notifier_t *n, const oss_event_t *ev, const char *via, int queued)
                     outcome(n, &o);
                 }
                 oss_err_t e2 = {0};
-                ledger_set(n, ev->event_id, ch, "failed", err.msg, &e2);
+                ledger_set(n, lid, ch, "failed", err.msg, &e2);
                 delivery_row_delete(n, delivery_id);
                 break;
             }
@@ -886,7 +1162,7 @@ deliver(notifier_t *n, const oss_event_t *ev, const char *via, int queued)
             }
             if (orc) {
                 oss_err_t e2 = {0};
-                ledger_set(n, ev->event_id, ch, NULL, err.msg, &e2);
+                ledger_set(n, lid, ch, NULL, err.msg, &e2);
             }
             continue;
         }
@@ -908,13 +1184,17 @@ deliver(notifier_t *n, const oss_event_t *ev, const char *via, int queued)
         if (orc) {
             oss_err_t e2 = {0};
             for (int k = 0;
-                 ledger_set(n, ev->event_id, ch, "sent", NULL, &e2) && !*n->stop;
+                 ledger_set(n, lid, ch, "sent", NULL, &e2) && !*n->stop;
                  k++)
                 nap(n, k < 5 ? 1000 : 5000);
             delivery_mark(n, delivery_id);
         }
         n->sent++;
-        if (j.act)
+        if (j.notice)
+            oss_info("%s notice handed over: event=%s delivery=%s stream=%s "
+                     "channel=%s reply=%ld via=%s",
+                     j.what, ev->event_id, lid, ev->stream_id, ch, code, via);
+        else if (j.act)
             oss_info("activation message handed over: event=%s stream=%s "
                      "channel=%s reply=%ld message_id=<%s@oss.local> via=%s",
                      ev->event_id, ev->stream_id, ch, code, ev->event_id, via);
@@ -991,6 +1271,11 @@ triage(notifier_t *n, const oss_event_t *evs, size_t k, uint8_t *need)
         goto done;
     }
     for (size_t i = 0; i < k; i++) {
+        if (strcmp(evs[i].payload_type, ACCOUNT_REGISTERED) != 0 &&
+            strcmp(evs[i].payload_type, ACTIVATION_ISSUED) != 0) {
+            need[i] = 0; /* only its targeted notices, if any */
+            continue;
+        }
         need[i] = 1; /* malformed ones: deliver() says why and ignores them */
         if (strcmp(evs[i].payload_type, ACCOUNT_REGISTERED) != 0) {
             /* activations: only the ledger look-up below */
@@ -1099,6 +1384,138 @@ done:
     return rc;
 }
 
+/* ---- targeted notices ---------------------------------------------------
+ * oss.deliveries rows of any kind but "activation" (those go with their
+ * ActivationIssued): each is sent once per (row, channel) through the
+ * ledger, keyed by the row's delivery id. Found for the events of each
+ * Kafka batch, and by a poll of the table every notifier.notice_poll_ms
+ * (Kafka is not the history, and an event's topic may not be the one
+ * consumed here): a row is visible only once its event committed. */
+#define NOTICE_COLS                                                            \
+    "SELECT d.delivery_id::text, d.event_id::text, d.stream_id, "             \
+    "d.subject_id::text, d.channel, d.kind, coalesce(d.account_id, ''), "     \
+    "encode(d.sealed_secret, 'hex'), d.expires_at < now(), "                 \
+    "coalesce(j.correlation_id, ''), coalesce(j.payload_type, ''), "          \
+    "coalesce((extract(epoch FROM j.occurred_at) * 1000000)::int8, 0) "      \
+    "FROM oss.deliveries d LEFT JOIN oss.journal j ON j.event_id = "          \
+    "d.event_id WHERE d.kind <> 'activation' AND d.delivered_at IS NULL "     \
+    "AND NOT EXISTS (SELECT 1 FROM oss.notifications x WHERE x.event_id = "   \
+    "d.delivery_id AND x.channel = d.channel AND x.status <> 'sending') "
+
+typedef struct notices {
+    PGresult *r;  /* rows of NOTICE_COLS; NULL when none */
+} notices_t;
+
+static void
+notices_clear(notices_t *nt)
+{
+    PQclear(nt->r);
+    nt->r = NULL;
+}
+
+static notice_row_t
+notice_row(PGresult *r, int i)
+{
+    return (notice_row_t){.delivery_id = PQgetvalue(r, i, 0),
+                          .subject_id = PQgetvalue(r, i, 3),
+                          .channel = PQgetvalue(r, i, 4),
+                          .kind = PQgetvalue(r, i, 5),
+                          .account_id = PQgetvalue(r, i, 6),
+                          .sealed_hex = PQgetvalue(r, i, 7),
+                          .expired = *PQgetvalue(r, i, 8) == 't'};
+}
+
+/* The pending notices of evs[0..k) into nt (none when the look-up
+ * failed: the poll finds them). */
+static void
+notices_find(notifier_t *n, const oss_event_t *evs, size_t k, notices_t *nt)
+{
+    oss_err_t err = {0};
+    nt->r = NULL;
+    char *arr = malloc(k * 38 + 3), *p = arr;
+    if (!arr || k == 0) {
+        free(arr);
+        return;
+    }
+    *p++ = '{';
+    for (size_t i = 0; i < k; i++) {
+        if (!uuid_ok(evs[i].event_id))
+            continue;
+        if (p[-1] != '{')
+            *p++ = ',';
+        memcpy(p, evs[i].event_id, 36);
+        p += 36;
+    }
+    *p++ = '}';
+    *p = '\0';
+    const char *prm[1] = {arr};
+    PGresult *r = pg_exec(n,
+                          NOTICE_COLS "AND d.event_id = ANY($1::uuid[]) "
+                                      "ORDER BY d.created_at, d.delivery_id",
+                          1, prm, 0, &err);
+    free(arr);
+    if (!r) {
+        oss_warn("could not look for targeted notices (the poll will): %s",
+                 err.msg);
+        return;
+    }
+    if (PQntuples(r) == 0)
+        PQclear(r);
+    else
+        nt->r = r;
+}
+
+/* Delivers the notices in nt of ev; OSS_OK, or non-zero when stopping (or
+ * the lock was lost). */
+static oss_code_t
+notices_deliver(notifier_t *n, const notices_t *nt, const oss_event_t *ev,
+                const char *via)
+{
+    for (int i = 0; nt->r && i < PQntuples(nt->r); i++) {
+        if (strcasecmp(PQgetvalue(nt->r, i, 1), ev->event_id) != 0)
+            continue;
+        notice_row_t nr = notice_row(nt->r, i);
+        oss_code_t rc = deliver(n, ev, &nr, via, 0);
+        if (rc != OSS_OK)
+            return rc;
+    }
+    return OSS_OK;
+}
+
+/* One page of the notices still to send, oldest first. */
+static void
+notices_poll(notifier_t *n)
+{
+    oss_err_t err = {0};
+    PGresult *r = pg_exec(n,
+                          NOTICE_COLS "ORDER BY d.created_at, d.delivery_id "
+                                      "LIMIT 100",
+                          0, NULL, 0, &err);
+    if (!r) {
+        oss_warn("could not look for targeted notices (will retry): %s",
+                 err.msg);
+        return;
+    }
+    for (int i = 0; i < PQntuples(r) && !*n->stop && n->locked; i++) {
+        oss_event_t ev;
+        memset(&ev, 0, sizeof ev);
+        snprintf(ev.event_id, sizeof ev.event_id, "%s", PQgetvalue(r, i, 1));
+        snprintf(ev.stream_id, sizeof ev.stream_id, "%s", PQgetvalue(r, i, 2));
+        snprintf(ev.correlation_id, sizeof ev.correlation_id, "%s",
+                 PQgetvalue(r, i, 9));
+        snprintf(ev.payload_type, sizeof ev.payload_type, "%s",
+                 PQgetvalue(r, i, 10));
+        ev.occurred_at_us = strtoll(PQgetvalue(r, i, 11), NULL, 10);
+        notice_row_t nr = notice_row(r, i);
+        oss_log_set_cid(ev.correlation_id);
+        oss_code_t rc = deliver(n, &ev, &nr, "notice-poll", 0);
+        oss_log_set_cid(NULL);
+        if (rc != OSS_OK)
+            break;
+    }
+    PQclear(r);
+}
+
 /* Handles evs[0..k) (AccountRegistered, ActivationIssued) in order: triage, then deliver()
  * each that needs it. *done = how many leading events are finished. Returns
  * OSS_OK when all are, else non-zero (stopping or lock lost). */
@@ -1109,9 +1526,14 @@ process(notifier_t *n, const oss_event_t *evs, size_t k, const char *via,
     *done = 0;
     if (k == 0)
         return OSS_OK;
-    uint8_t *need = calloc(k, 1);
-    if (!need)
+    uint8_t *need = calloc(k, 1), *unqueued = calloc(k, 1);
+    oss_err_t err = {0};
+    notices_t nt = {0};
+    if (!need || !unqueued) {
+        free(need);
+        free(unqueued);
         return OSS_ENOMEM;
+    }
     oss_code_t rc;
     int64_t backoff = 1000,
             max_ms = oss_config_int(n->cfg, "notifier.retry_max_s") * 1000;
@@ -1130,12 +1552,14 @@ process(notifier_t *n, const oss_event_t *evs, size_t k, const char *via,
         size_t nq = 0;
         if (jobs && qs) {
             for (size_t i = 0; i < k; i++) {
-                if (!need[i] || job_init(&jobs[i], &evs[i]) ||
-                    !jobs[i].account_id[0])
+                if (!need[i] || job_init(&jobs[i], &evs[i], NULL) ||
+                    job_resolve(n, &jobs[i], &err) || !jobs[i].out_account[0]) {
+                    unqueued[i] = 1;
                     continue;
+                }
                 qs[nq++] = (oss_outcome_t){
                     .kind = OSS_OUTCOME_QUEUED,
-                    .account_id = jobs[i].account_id,
+                    .account_id = jobs[i].out_account,
                     .cause_event_id = evs[i].event_id,
                     .correlation_id = evs[i].correlation_id,
                     .channel = jobs[i].channel,
@@ -1154,24 +1578,30 @@ process(notifier_t *n, const oss_event_t *evs, size_t k, const char *via,
             goto out;
         }
     }
+    /* the targeted notices of these events (a failed look-up leaves them
+     * to the poll) */
+    notices_find(n, evs, k, &nt);
     for (size_t i = 0; i < k; i++) {
-        if (need[i]) {
-            oss_log_set_cid(evs[i].correlation_id);
-            rc = deliver(n, &evs[i], via, queued);
-            oss_log_set_cid(NULL);
-            if (rc != OSS_OK)
-                goto out;
-        }
+        oss_log_set_cid(evs[i].correlation_id);
+        if (need[i])
+            rc = deliver(n, &evs[i], NULL, via, queued && !unqueued[i]);
+        if (rc == OSS_OK)
+            rc = notices_deliver(n, &nt, &evs[i], via);
+        oss_log_set_cid(NULL);
+        if (rc != OSS_OK)
+            goto out;
         *done = i + 1;
     }
     rc = OSS_OK;
 out:
+    notices_clear(&nt);
     free(need);
+    free(unqueued);
     return rc;
 }
 
-/* Verifies and decodes one Kafka message: 1 with *ev filled (caller clears)
- * when it is an AccountRegistered or ActivationIssued, else 0 (nothing to do with it). */
+/* Verifies and decodes one Kafka message: 1 with *ev filled (caller
+ * clears), else 0 (nothing to do with it). */
 static int
 decode_message(notifier_t *n, const rd_kafka_message_t *msg, oss_event_t *ev)
 {
@@ -1196,11 +1626,8 @@ decode_message(notifier_t *n, const rd_kafka_message_t *msg, oss_event_t *ev)
         oss_event_clear(ev);
         return 0;
     }
-    if (strcmp(ev->payload_type, ACCOUNT_REGISTERED) != 0 &&
-        strcmp(ev->payload_type, ACTIVATION_ISSUED) != 0) {
-        oss_event_clear(ev);
-        return 0;
-    }
+    /* every event: registrations and activations have their messages, any
+     * event may have targeted notices (oss.deliveries) */
     return 1;
 }
 
@@ -1527,7 +1954,7 @@ oss_notifier_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
     }
     int64_t last_flush = oss_mono_ms(), last_check = oss_mono_ms(), backoff = 500;
     int waiting_logged = 0;
-    int64_t last_sweep = 0;
+    int64_t last_sweep = 0, last_notice_poll = 0;
     snprintf(n->sweep_xid, sizeof n->sweep_xid, "0");
     while (!*stop) {
         oss_err_t e = {0};
@@ -1553,6 +1980,11 @@ oss_notifier_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
             sweep(n);
             deliveries_purge(n);
             last_sweep = oss_mono_ms();
+        }
+        if (oss_mono_ms() - last_notice_poll >=
+            oss_config_int(cfg, "notifier.notice_poll_ms")) {
+            notices_poll(n);
+            last_notice_poll = oss_mono_ms();
         }
         if (!n->rk) {
             if (kafka_open(n, &e)) {

@@ -1,9 +1,12 @@
 /* The notifier: consumes oss.account from Kafka and sends a registration
  * e-mail (Indonesian, with an English part) over SMTP (libcurl) per
- * AccountRegistered, and the activation message (OTP + link, opened from the
- * sealed oss.deliveries row) per ActivationIssued, by e-mail or WhatsApp
- * (HTTP gateway). Each attempt's outcome is a journal event on
- * "delivery-<account_id>" (schemas/oss/v1/delivery.proto; see README.md).
+ * AccountRegistered, the activation message (OTP + link, opened from the
+ * sealed oss.deliveries row) per ActivationIssued to the principal's
+ * contact, and every targeted notice (an oss.deliveries row of another kind,
+ * queued by producers/api/notice.c) with its kind's template (templates.c),
+ * by e-mail or WhatsApp (HTTP gateway). Each attempt's outcome is a journal
+ * event on "delivery-<account_id>" (schemas/oss/v1/delivery.proto; see
+ * README.md).
  *
  * Delivery is at-least-once with idempotency:
  *  - consumption uses assign(), not a consumer group (a restart does not wait
@@ -40,6 +43,8 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 #include "config/config.h"
 #include "core/error.h"
@@ -135,8 +140,8 @@ void oss_reply_scrub(const char *in, size_t n, char *out, size_t cap);
 /* One delivery outcome, appended to the journal on stream
  * "delivery-<account_id>" (type "delivery"), actor SYSTEM_JOB "notifier",
  * causation = the triggering event, idempotency key
- * "notifier:<event>:<channel>:<attempt>:<what>" (a restart appends nothing
- * twice). All borrowed. */
+ * "notifier:<event>:<channel>:<attempt>:<what>" (<event> = key_id when
+ * set; a restart appends nothing twice). All borrowed. */
 typedef enum oss_outcome_kind {
     OSS_OUTCOME_QUEUED = 0,
     OSS_OUTCOME_HANDED,
@@ -149,6 +154,10 @@ typedef struct oss_outcome {
     oss_outcome_kind_t kind;
     const char *account_id;
     const char *cause_event_id;   /* the triggering event (causation) */
+    const char *key_id;           /* a targeted notice: its delivery id,
+                                     which then keys the ledger row, the
+                                     idempotency key and the Message-ID
+                                     instead of cause_event_id; else NULL */
     const char *correlation_id;   /* of the triggering event; may be "" */
     const char *channel;          /* "email" | "whatsapp" */
     const char *what;             /* "registration" | "activation" */
@@ -184,6 +193,41 @@ oss_code_t oss_notifier_outcome_append(struct oss_journal *j,
 oss_code_t oss_notifier_outcome_append_many(struct oss_journal *j,
                                             const oss_outcome_t *os, size_t n,
                                             oss_err_t *err);
+
+/* ---- message templates (templates.c) ----------------------------------- */
+
+/* Renders the template of kind ("registration", "activation",
+ * "password_reset", "handover_filed", ...: see oss_template_kind_at) in lang
+ * ("id" Indonesian, times in WIB; "en" English, times in UTC) with vars (a
+ * JSON object, borrowed; "when" defaults to when_us, the time the event
+ * happened; "name" to a polite greeting; time variables may be unix
+ * microseconds or ISO 8601 UTC; coded values such as decision, role and
+ * reason_code are said in words). Returns new strings in *subject and *body
+ * (caller wipes and frees: the body may hold a secret). OSS_ENOTFOUND for
+ * an unknown kind. A variable the template uses that vars lacks is
+ * rendered "-" and named in missing (cap bytes, may be NULL). Pure. */
+oss_code_t oss_template_render(const char *kind, const char *lang,
+                               const json_t *vars, int64_t when_us,
+                               char **subject, char **body, char *missing,
+                               size_t missing_cap, oss_err_t *err);
+/* The i-th template kind (static), NULL past the last. */
+const char *oss_template_kind_at(size_t i);
+/* The variables kind's texts use (static, NULL-terminated), NULL when the
+ * kind is unknown. */
+const char *const *oss_template_vars(const char *kind);
+/* "24 November 2026 18:15 WIB" (wib) or "24 November 2026 11:15 UTC". */
+void oss_template_when(int64_t us, int wib, char *out, size_t cap);
+
+/* A message of two ready texts (Indonesian, English) with the subject
+ * "<subject_id> / <subject_en>": the e-mail (layout of oss_mail_compose)
+ * or, with whatsapp set, the gateway's JSON {"message_id" (m->event_id),
+ * "to", "channel", "type": kind, "text": {"id", "en"}}. All borrowed;
+ * returns new in *out, caller wipes and frees. */
+oss_code_t oss_message_compose(const oss_mail_t *m, int whatsapp,
+                               const char *kind, const char *subject_id,
+                               const char *subject_en, const char *text_id,
+                               const char *text_en, char **out, size_t *len,
+                               oss_err_t *err);
 
 /* Runs the notifier until *stop becomes non-zero. Returns OSS_OK after a
  * clean stop, or an error not worth retrying (unreadable key files). */

@@ -76,7 +76,8 @@ decide_outcome(void *vctx, const oss_event_t *history, size_t n,
     case OSS_OUTCOME_HANDED: {
         Oss__V1__DeliveryHanded m = OSS__V1__DELIVERY_HANDED__INIT;
         char mid[OSS_UUID_STR + 16];
-        snprintf(mid, sizeof mid, "<%s@oss.local>", o->cause_event_id);
+        snprintf(mid, sizeof mid, "<%s@oss.local>",
+                 o->key_id && *o->key_id ? o->key_id : o->cause_event_id);
         m.channel = (char *)o->channel;
         m.reply_code = (int32_t)o->reply_code;
         m.reply_text = (char *)reply;
@@ -136,8 +137,9 @@ outcome_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
     (void)cmd;
     const oss_outcome_t *o = ((plan_t *)vctx)->o;
     if (o->ledger_update) {
-        const char *p[4] = {o->cause_event_id, o->channel, o->ledger_status,
-                            o->ledger_error};
+        const char *p[4] = {o->key_id && *o->key_id ? o->key_id
+                                                    : o->cause_event_id,
+                            o->channel, o->ledger_status, o->ledger_error};
         if (q(qctx,
               "UPDATE oss.notifications SET status = coalesce($3, status), "
               "last_error = $4, updated_at = now() "
@@ -184,7 +186,8 @@ oss_notifier_outcome_append_many(struct oss_journal *j, const oss_outcome_t *os,
             goto done;
         }
         snprintf(streams[i], OSS_ID_MAX, "delivery-%s", o->account_id);
-        snprintf(keys[i], 256, "notifier:%s:%s:%d:%s", o->cause_event_id,
+        snprintf(keys[i], 256, "notifier:%s:%s:%d:%s",
+                 o->key_id && *o->key_id ? o->key_id : o->cause_event_id,
                  o->channel, o->attempt, what_key[o->kind]);
         oss_sha256(keys[i], strlen(keys[i]), hashes[i]);
         plans[i].o = o;

@@ -140,6 +140,10 @@ pj_journal_row(PGresult *res, int r, oss_event_t *ev, char *xid, size_t xidlen,
     snprintf(ev->cause_id, sizeof ev->cause_id, "%s", PQgetvalue(res, r, 15));
     snprintf(ev->software_version, sizeof ev->software_version, "%s",
              PQgetvalue(res, r, 16));
+    if (PQnfields(res) > 17 && !PQgetisnull(res, r, 17) &&
+        !(ev->reason = strdup(PQgetvalue(res, r, 17))))
+        return oss_err_set(err, OSS_ENOMEM,
+                           "could not read journal event: out of memory");
     size_t n = 0;
     unsigned char *p =
         PQunescapeBytea((const unsigned char *)PQgetvalue(res, r, 10), &n);
@@ -236,12 +240,22 @@ account_registered(const oss_event_t *ev, json_t *rows, char *reason,
     json_int_t count =
         1 + json_integer_value(
                 json_object_get(json_object_get(rows, m->account_id), "n"));
+    /* region_code (issue 4) is read through the descriptor: an older
+     * generated account.pb-c.h may lack it */
+    const ProtobufCFieldDescriptor *rfd =
+        protobuf_c_message_descriptor_get_field_by_name(m->base.descriptor,
+                                                        "region_code");
+    const char *region =
+        rfd && rfd->type == PROTOBUF_C_TYPE_STRING
+            ? *(char *const *)((const char *)m + rfd->offset)
+            : NULL;
     json_t *row = json_pack(
-        "{s:s?, s:s?, s:s, s:s?, s:s?, s:s?, s:s?, s:I, s:I, s:I}", "a",
+        "{s:s?, s:s?, s:s, s:s?, s:s?, s:s?, s:s?, s:I, s:I, s:I, s:s?}", "a",
         m->account_id, "s", ev->stream_id, "sc", scale_name(m->scale), "at",
         m->actor_type, "c", m->country, "tv", m->terms_version, "sub",
         m->subject_id, "t", (json_int_t)ev->occurred_at_us, "v",
-        (json_int_t)ev->version, "n", count);
+        (json_int_t)ev->version, "n", count, "rc",
+        region && *region ? region : NULL);
     if (!row) {
         snprintf(reason, rlen, "%s holds text that is not valid UTF-8",
                  ACCOUNT_REGISTERED);
@@ -364,12 +378,14 @@ load_gap(pj_ctx_t *c, const char *stream_id, int64_t from, int64_t to,
     return rc;
 }
 
-/* Runs `sql` (with %s = schema) with one jsonb parameter. */
+/* Runs `sql` (with %s = schema, up to four times) with one jsonb
+ * parameter. */
 static oss_code_t
 upsert_json(pj_ctx_t *c, const char *fmt, json_t *j, oss_err_t *err)
 {
-    char sql[2048];
-    snprintf(sql, sizeof sql, fmt, c->schema, c->schema);
+    char sql[4096];
+    snprintf(sql, sizeof sql, fmt, c->schema, c->schema, c->schema,
+             c->schema);
     char *text = json_dumps(j, JSON_COMPACT);
     if (!text)
         return oss_err_set(err, OSS_ENOMEM,
@@ -380,20 +396,34 @@ upsert_json(pj_ctx_t *c, const char *fmt, json_t *j, oss_err_t *err)
     return rc;
 }
 
+/* The status of a new row comes from its owner's access stream when that
+ * was applied first (rm.principals); an existing row keeps its status (a
+ * redrive never sets an active account back to registered); a subject erased
+ * before its registration was applied never enters (rm.erased_subjects).
+ * %s: schema, four times. */
 static const char ACCOUNTS_UPSERT[] =
-    "INSERT INTO %s.accounts AS a (account_id, stream_id, status, scale, "
-    "actor_type, country, terms_version, subject_id, registered_at, version, "
-    "apply_count, updated_at) SELECT x.a, x.s, 'registered', x.sc, "
-    "coalesce(x.at, ''), coalesce(x.c, ''), coalesce(x.tv, ''), "
-    "coalesce(x.sub, ''), timestamptz 'epoch' + x.t * interval "
-    "'1 microsecond', x.v, x.n, now() "
+    "INSERT INTO %s.accounts AS a (account_id, stream_id, status, status_at, "
+    "owner_principal_id, scale, actor_type, country, terms_version, subject_id, region_code, "
+    "registered_at, version, apply_count, erased_at, updated_at) "
+    "SELECT x.a, x.s, coalesce(p.status, 'registered'), "
+    "coalesce(p.status_at, timestamptz 'epoch' + x.t * interval "
+    "'1 microsecond'), x.a, x.sc, coalesce(x.at, ''), coalesce(x.c, ''), "
+    "coalesce(x.tv, ''), CASE WHEN e.subject_id IS NULL THEN "
+    "coalesce(x.sub, '') ELSE '' END, x.rc, timestamptz 'epoch' + x.t * "
+    "interval '1 microsecond', x.v, x.n, e.erased_at, now() "
     "FROM jsonb_to_recordset($1::jsonb) AS x(a text, s text, sc text, at "
-    "text, c text, tv text, sub text, t bigint, v bigint, n bigint) "
+    "text, c text, tv text, sub text, t bigint, v bigint, n bigint, rc text) "
+    "LEFT JOIN %s.principals p ON p.principal_id = x.a "
+    "AND p.status <> 'registered' "
+    "LEFT JOIN %s.erased_subjects e ON e.subject_id = x.sub "
     "ON CONFLICT (account_id) DO UPDATE SET stream_id = excluded.stream_id, "
-    "status = excluded.status, scale = excluded.scale, actor_type = "
+    "scale = excluded.scale, actor_type = "
     "excluded.actor_type, country = excluded.country, terms_version = "
-    "excluded.terms_version, subject_id = excluded.subject_id, "
-    "registered_at = excluded.registered_at, version = excluded.version, "
+    "CASE WHEN a.terms_version = '' THEN excluded.terms_version ELSE "
+    "a.terms_version END, subject_id = CASE WHEN a.erased_at IS NULL THEN "
+    "excluded.subject_id ELSE '' END, region_code = excluded.region_code, "
+    "registered_at = excluded.registered_at, version = "
+    "GREATEST(a.version, excluded.version), "
     "apply_count = a.apply_count + excluded.apply_count, updated_at = now()";
 
 static const char APPLIED_UPSERT[] =
@@ -402,13 +432,49 @@ static const char APPLIED_UPSERT[] =
     "bigint) ON CONFLICT (stream_id) DO UPDATE SET version = "
     "GREATEST(a.version, excluded.version)";
 
-/* Applies ev (the next version of slot, or any version when forced). */
+/* Writes the account rows gathered so far and empties the map. */
+static oss_code_t
+flush_accounts(pj_ctx_t *c, json_t *accounts, oss_err_t *err)
+{
+    if (!json_object_size(accounts))
+        return OSS_OK;
+    json_t *rows = json_array();
+    if (!rows)
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    const char *k;
+    json_t *v;
+    json_object_foreach(accounts, k, v) json_array_append(rows, v);
+    oss_code_t rc = upsert_json(c, ACCOUNTS_UPSERT, rows, err);
+    json_decref(rows);
+    if (rc == OSS_OK)
+        json_object_clear(accounts);
+    return rc;
+}
+
+/* Applies ev (the next version of slot, or any version when forced). The
+ * account rows are written in one statement per batch; an event of the
+ * issue-4 appliers (which write at once, in order) first flushes them, so
+ * that it sees the rows registered before it. */
 static oss_code_t
 process(pj_ctx_t *c, pj_item_t *it, const oss_event_t *ev, stream_slot_t *s,
         json_t *accounts, oss_err_t *err)
 {
     char reason[OSS_ERR_MSG_MAX];
-    if (apply_one(ev, accounts, reason, sizeof reason) != 0) {
+    int bad = 0;
+    reason[0] = '\0';
+    if (pj_access_known(ev->payload_type)) {
+        int handled = 0;
+        oss_code_t frc = flush_accounts(c, accounts, err);
+        if (frc == OSS_OK)
+            frc = pj_apply_access(c, ev, &handled, reason, sizeof reason,
+                                  err);
+        if (frc)
+            return frc;
+        bad = reason[0] != '\0';
+    } else {
+        bad = apply_one(ev, accounts, reason, sizeof reason) != 0;
+    }
+    if (bad) {
         if (c->redrive)
             return oss_err_set(err, OSS_EINVAL, "%s", reason);
         pj_item_t tmp;
@@ -551,16 +617,8 @@ decide:
     }
 
     /* 3. set-based writes */
-    if (json_object_size(accounts)) {
-        json_t *rows = json_array();
-        const char *k;
-        json_t *v;
-        json_object_foreach(accounts, k, v) json_array_append(rows, v);
-        rc = upsert_json(c, ACCOUNTS_UPSERT, rows, err);
-        json_decref(rows);
-        if (rc)
-            goto done;
-    }
+    if ((rc = flush_accounts(c, accounts, err)))
+        goto done;
     applied = json_array();
     for (size_t i = 0; i < map.cap; i++) {
         stream_slot_t *s = &map.slots[i];

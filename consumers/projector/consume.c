@@ -23,7 +23,7 @@
 #define MAX_PARTS 256
 
 /* The stream types this projector has appliers for (one topic each). */
-static const char *const stream_types[] = {"account", NULL};
+static const char *const stream_types[] = {"account", "delivery", NULL};
 
 typedef struct part {
     char topic[128];

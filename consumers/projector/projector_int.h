@@ -98,7 +98,7 @@ oss_code_t pj_dead_letter(pj_ctx_t *c, const pj_item_t *it, const char *kind,
     "(extract(epoch from occurred_at) * 1000000)::bigint, "                   \
     "(extract(epoch from recorded_at) * 1000000)::bigint, payload_type, "     \
     "schema_version, payload, actor_kind, actor_id, correlation_id, "         \
-    "causation_id, cause_id, software_version"
+    "causation_id, cause_id, software_version, reason"
 
 /* Parses row r of a PJ_JOURNAL_COLS result into *ev (cleared first; caller
  * clears). xid (text, may be NULL) receives the row's xid. */
@@ -114,6 +114,18 @@ oss_code_t pj_journal_row(PGresult *res, int r, oss_event_t *ev, char *xid,
 #define PJ_CHUNK_IN_TX 2
 oss_code_t pj_journal_chunk(pj_ctx_t *c, int chunk, int flags, int64_t *nread,
                             oss_err_t *err);
+
+/* The issue-4 appliers (apply_access.c): lifecycle, access, principal,
+ * recovery, privacy and delivery events -> status, members, hand-over
+ * requests, officers, principals, delivery_status, erasure. Runs its SQL at
+ * once on c->conn inside the open transaction. Returns OSS_OK with *handled
+ * = 1 when ev is one of its types (0: not its type, nothing done) and
+ * reason[0] != '\0' when the payload cannot be decoded (the caller
+ * dead-letters it); another code when SQL failed. */
+oss_code_t pj_apply_access(pj_ctx_t *c, const oss_event_t *ev, int *handled,
+                           char *reason, size_t rlen, oss_err_t *err);
+/* 1 when pj_apply_access() has an applier for payload_type. */
+int pj_access_known(const char *payload_type);
 
 /* libpq helpers. pj_exec: runs sql with text params; returns the result
  * (caller PQclear()s) or NULL with *err set (OSS_EUNAVAIL when the connection

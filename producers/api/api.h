@@ -142,6 +142,26 @@ void api_lc_fold(const oss_event_t *history, size_t n, bool registered,
 oss_code_t api_lc_encode(const oss_lc_decision_t *d, const oss_lc_state_t *st,
                          const char *account_id, oss_event_list_t *out,
                          oss_err_t *err);
+/* The keyed hash (hex, 65 bytes) oss.sessions.token_hmac holds for a
+ * session token (borrowed). False when the lifecycle is disabled. */
+bool api_lc_session_hmac(const api_ctx_t *ctx, const char *token,
+                         char out[65]);
+/* For commands outside lifecycle.c that keep a secret or set a password
+ * (recovery.c), with the lifecycle's keys, policy, costs and clock:
+ * api_lc_keyed_hmac: HMAC-SHA256 under the current OTP key of kind "|"
+ * value, hex (65 bytes), and that key's id (17 bytes; may be NULL);
+ * api_lc_password_policy: NULL when pw is acceptable, else the reason of
+ * oss_password_policy_check() (common list included);
+ * api_lc_password_hash: Argon2id with the configured costs (run it on a
+ * worker) into out (OSS_PASSWORD_ENCODED_MAX bytes);
+ * api_lc_now: the lifecycle clock (unix microseconds). All need ctx->lc
+ * (false / OSS_EUNAVAIL / "disabled" / 0 when it is NULL). */
+bool api_lc_keyed_hmac(const api_ctx_t *ctx, const char *kind,
+                       const char *value, char out[65], char *key_id);
+const char *api_lc_password_policy(const api_ctx_t *ctx, const char *pw);
+oss_code_t api_lc_password_hash(const api_ctx_t *ctx, const char *pw,
+                                char *out, size_t outlen, oss_err_t *err);
+int64_t api_lc_now(const api_ctx_t *ctx);
 
 /* Route handlers (arg = api_ctx_t *). */
 void api_h_activation_resend(oss_http_req_t *req, void *arg);

@@ -66,6 +66,10 @@ typedef struct api_person {
  * true, or replies 422 naming every bad field and returns false. */
 bool api_person_parse(oss_http_req_t *req, json_t *body, const char *prefix,
                       api_person_t *out);
+/* The same checks without a reply (for the CLI): fills *fe (one entry per
+ * bad field) and returns false when any field is bad. */
+bool api_person_validate(json_t *body, const char *prefix, api_person_t *out,
+                         oss_field_errors_t *fe);
 
 /* The command that creates one principal: PrincipalCreated (sealed personal
  * fields under a new subject key) and ActivationIssued on
@@ -90,7 +94,34 @@ oss_code_t api_principal_prepare(api_ctx_t *ctx, const api_person_t *who,
                                  const char *kind, const oss_grant_t *grant,
                                  const char *cause, api_principal_new_t *pn,
                                  oss_err_t *err);
+/* Arms a targeted notice of template kind (e.g. "officer_created",
+ * "member_added") to the new principal, on its activation channel, queued
+ * with PrincipalCreated (vars_json borrowed, copied; a JSON object).
+ * Call after api_principal_prepare(), before executing pn->cmd. */
+oss_code_t api_principal_notice(api_principal_new_t *pn, const char *kind,
+                                const char *vars_json, oss_err_t *err);
+/* Frees pn->priv, pn->cmd.events and pn->cmd.replay_response. */
 void api_principal_clear(api_principal_new_t *pn);
+
+/* Fills out (an Oss__V1__Grant *, principal.proto) from g; the strings stay
+ * borrowed from g. */
+void api_grant_to_proto(const oss_grant_t *g, void *out);
+
+/* Appends a GrantAdded (added) or GrantRevoked event for principal_id's
+ * grant g (borrowed) to out, with reason (may be NULL) as the event's
+ * reason and, for GrantRevoked, in its payload. For a decide function on
+ * the principal's access stream; pair it with api_grant_queue_add/revoke in
+ * the extra_fn. */
+oss_code_t api_grant_event_push(oss_event_list_t *out, bool added,
+                                const char *principal_id,
+                                const oss_grant_t *g, const char *reason,
+                                oss_err_t *err);
+
+/* Payload types of principal.proto. */
+#define API_T_PRINCIPAL_CREATED "oss.v1.PrincipalCreated"
+#define API_T_GRANT_ADDED "oss.v1.GrantAdded"
+#define API_T_GRANT_REVOKED "oss.v1.GrantRevoked"
+#define API_T_OFFICER_REVOKED "oss.v1.OfficerRevoked"
 
 /* ---- statements for an extra_fn (same transaction as the events) -------- */
 
@@ -129,6 +160,13 @@ typedef struct api_contact {
  * OSS_EUNAVAIL. */
 oss_code_t api_contact_load(api_worker_t *w, const char *principal_id,
                             api_contact_t *c, oss_err_t *err);
+/* The same on a borrowed connection with the master keyring (borrowed):
+ * for tools and tests outside the worker pool. */
+struct pg_conn;
+oss_code_t api_contact_load_pg(struct pg_conn *conn,
+                               const oss_keyring_t *master,
+                               const char *principal_id, api_contact_t *c,
+                               oss_err_t *err);
 void api_contact_clear(api_contact_t *c);
 
 /* Queues one oss.deliveries row for the event at cmd->events.items[idx]:

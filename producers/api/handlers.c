@@ -1,5 +1,6 @@
 /* The API's route table and its small handlers: GET /v1/accounts/{id}
- * (status from the read model rm.accounts, no personal data), /healthz,
+ * (status from the read model rm.accounts, no personal data; needs a
+ * session allowed account.read), /healthz,
  * /readyz, /metrics (Prometheus text 0.0.4), and the context set-up. */
 #include "api.h"
 
@@ -14,6 +15,14 @@
 #include "db/db.h"
 #include "journal/journal.h"
 #include "log/log.h"
+#include "auth.h"
+#include "ratelimit.h"
+#include "legacy.h"
+#include "terms.h"
+#include "gov.h"
+#include "privacy.h"
+#include "access.h"
+#include "recovery.h"
 
 bool
 api_account_id_valid(const char *id)
@@ -46,6 +55,10 @@ api_ctx_init(api_ctx_t *ctx, const oss_config_t *cfg, oss_err_t *err)
     rc = oss_keyring_load(ik ? ik : "", &ctx->index, err);
     if (rc == OSS_OK)
         api_lc_init(ctx, cfg); /* lifecycle.c */
+    if (rc == OSS_OK)
+        api_recovery_init(cfg); /* recovery.c */
+    if (rc == OSS_OK)
+        api_access_init(cfg); /* access.c */
     return rc;
 }
 
@@ -74,6 +87,14 @@ ctx_of(void *arg)
 static void
 h_register(oss_http_req_t *req, void *arg)
 {
+    static const char *const idf[] = {"nik", "passport", "npwp", NULL};
+    char key[80];
+    bool ok = api_ratelimit_take(
+        req, API_RL_REGISTER,
+        api_ratelimit_body_key(req, idf, key, sizeof key));
+    explicit_bzero(key, sizeof key);
+    if (!ok)
+        return;
     api_job_t *j = calloc(1, sizeof *j);
     if (!j) {
         oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
@@ -124,6 +145,17 @@ run_get_account(api_worker_t *w, api_job_t *job)
     oss_http_req_t *req = job->req;
     const char *id = oss_http_req_param(req, 0);
     const char *params[] = {id};
+    oss_principal_t caller;
+    char region[11];
+
+    /* a session, then the account's scope, then account.read (401 / 404 /
+     * 403 or 404-hidden answered by auth.c) */
+    if (!api_auth_require(w, req, &caller, NULL) ||
+        !api_account_target(w, req, id, region))
+        return;
+    oss_target_t target = {.account_id = id, .region = region};
+    if (!api_auth_allow(req, &caller, OSS_ACT_ACCOUNT_READ, &target))
+        return;
     PGresult *r = query(
         w, req,
         "SELECT account_id, stream_id, status, scale, actor_type, country, "
@@ -134,8 +166,12 @@ run_get_account(api_worker_t *w, api_job_t *job)
     if (!r)
         return;
     if (PQntuples(r) == 0) {
+        /* it exists (api_account_target saw it): the projector is behind */
         PQclear(r);
-        oss_http_reply_error(req, 404, NULL, "no such account", NULL);
+        oss_http_reply_error(req, 404, NULL,
+                             "the account is not in the read model yet; "
+                             "retry shortly",
+                             NULL);
         return;
     }
     json_t *o = json_pack(
@@ -391,6 +427,70 @@ static const oss_http_route_t routes[] = {
     {"GET", "/v1/sessions", "/v1/sessions", api_h_sessions_list, false},
     {"DELETE", "/v1/sessions/*", "/v1/sessions/{id}", api_h_session_end,
      false},
+    /* R: terms of use (terms.c) */
+    {"GET", "/v1/terms", "/v1/terms", api_h_terms_list, false},
+    {"POST", "/v1/accounts/*/terms-acceptance",
+     "/v1/accounts/{id}/terms-acceptance", api_h_terms_accept, true},
+    /* R: OSS 1.1 migration (register.c) */
+    {"POST", "/v1/legacy-migrations", "/v1/legacy-migrations",
+     api_h_legacy_migrate, true},
+    /* P1: principals (lifecycle.c aliases) and government accounts (gov.c) */
+    {"POST", "/v1/principals/*/activation", "/v1/principals/{id}/activation",
+     api_h_activation_resend, true},
+    {"POST", "/v1/principals/*/activate", "/v1/principals/{id}/activate",
+     api_h_activate, true},
+    {"POST", "/v1/principals/*/password", "/v1/principals/{id}/password",
+     api_h_password, true},
+    {"POST", "/v1/institutions/*/officers",
+     "/v1/institutions/{code}/officers", api_h_officer_create, true},
+    {"GET", "/v1/institutions/*/officers", "/v1/institutions/{code}/officers",
+     api_h_officers_list, false},
+    {"DELETE", "/v1/institutions/*/officers/*",
+     "/v1/institutions/{code}/officers/{principal_id}", api_h_officer_revoke,
+     false},
+    {"GET", "/v1/me", "/v1/me", api_h_me, false},
+    /* D: personal data (privacy.c) */
+    {"GET", "/v1/accounts/*/personal-data",
+     "/v1/accounts/{id}/personal-data", api_h_personal_data, false},
+    {"GET", "/v1/me/personal-data-access", "/v1/me/personal-data-access",
+     api_h_me_pii_access, false},
+    {"GET", "/v1/me/export", "/v1/me/export", api_h_me_export, false},
+    {"POST", "/v1/subjects/*/erasure", "/v1/subjects/{id}/erasure",
+     api_h_subject_erase, true},
+    /* P2: business access rights (access.c) */
+    {"GET", "/v1/accounts/*/members", "/v1/accounts/{id}/members",
+     api_h_members_list, false},
+    {"POST", "/v1/accounts/*/members", "/v1/accounts/{id}/members",
+     api_h_member_add, true},
+    {"DELETE", "/v1/accounts/*/members/*",
+     "/v1/accounts/{id}/members/{principal_id}", api_h_member_remove, false},
+    {"POST", "/v1/accounts/*/transfer", "/v1/accounts/{id}/transfer",
+     api_h_transfer_offer, true},
+    {"POST", "/v1/accounts/*/transfer/accept",
+     "/v1/accounts/{id}/transfer/accept", api_h_transfer_accept, false},
+    {"POST", "/v1/accounts/*/handover-requests",
+     "/v1/accounts/{id}/handover-requests", api_h_handover_file, true},
+    {"POST", "/v1/accounts/*/handover-requests/*/objection",
+     "/v1/accounts/{id}/handover-requests/{rid}/objection",
+     api_h_handover_object, true},
+    {"POST", "/v1/accounts/*/handover-requests/*/decision",
+     "/v1/accounts/{id}/handover-requests/{rid}/decision",
+     api_h_handover_decide, true},
+    {"POST", "/v1/accounts/*/terminations", "/v1/accounts/{id}/terminations",
+     api_h_terminate, true},
+    /* C: account recovery (recovery.c) */
+    {"POST", "/v1/password-resets", "/v1/password-resets",
+     api_h_password_reset, true},
+    {"POST", "/v1/password-resets/confirm", "/v1/password-resets/confirm",
+     api_h_password_reset_confirm, true},
+    {"POST", "/v1/account-recovery", "/v1/account-recovery",
+     api_h_account_recovery, true},
+    {"POST", "/v1/help-requests", "/v1/help-requests", api_h_help_request,
+     true},
+    {"GET", "/v1/help-requests", "/v1/help-requests",
+     api_h_help_requests_list, false},
+    {"POST", "/v1/help-requests/*/decision",
+     "/v1/help-requests/{id}/decision", api_h_help_decision, true},
 };
 
 const oss_http_route_t *

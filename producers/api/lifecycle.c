@@ -11,6 +11,7 @@
  * (HMAC-SHA256 under crypto.otp_key_file), the Argon2id hash, or (for the
  * notifier) the OTP and link sealed under the subject's data key. */
 #include "api.h"
+#include "auth.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include "log/log.h"
 #include "oss/v1/account.pb-c.h"
 #include "oss/v1/lifecycle.pb-c.h"
+#include "ratelimit.h"
 
 struct api_lc {
     oss_keyring_t otp;
@@ -216,7 +218,8 @@ decode_fact(const oss_event_t *ev, oss_lc_fact_t *f)
     memset(f, 0, sizeof *f);
     f->version = ev->version;
     f->at_us = ev->occurred_at_us;
-    if (!strcmp(t, "oss.v1.AccountRegistered")) {
+    if (!strcmp(t, "oss.v1.AccountRegistered") ||
+        !strcmp(t, "oss.v1.PrincipalCreated")) { /* P1: principals */
         f->kind = OSS_LC_REGISTERED;
     } else if (!strcmp(t, OSS_LC_T_ACTIVATION_ISSUED)) {
         Oss__V1__ActivationIssued *m = oss__v1__activation_issued__unpack(
@@ -416,6 +419,52 @@ api_lc_encode(const oss_lc_decision_t *d, const oss_lc_state_t *st,
     return encode_decision(d, st, "", account_id, out, err);
 }
 
+bool
+api_lc_session_hmac(const api_ctx_t *ctx, const char *token, char out[65])
+{
+    if (!ctx->lc || !ctx->lc->otp.n)
+        return false;
+    keyed_hex(ctx->lc->otp.key[0], "session", token, NULL, out);
+    return true;
+}
+
+bool
+api_lc_keyed_hmac(const api_ctx_t *ctx, const char *kind, const char *value,
+                  char out[65], char *key_id)
+{
+    if (!ctx->lc || !ctx->lc->otp.n)
+        return false;
+    keyed_hex(ctx->lc->otp.key[0], kind, value, NULL, out);
+    if (key_id)
+        snprintf(key_id, 17, "%s", ctx->lc->otp.id[0]);
+    return true;
+}
+
+const char *
+api_lc_password_policy(const api_ctx_t *ctx, const char *pw)
+{
+    if (!ctx->lc)
+        return "disabled";
+    return oss_password_policy_check(pw, is_common, ctx->lc);
+}
+
+oss_code_t
+api_lc_password_hash(const api_ctx_t *ctx, const char *pw, char *out,
+                     size_t outlen, oss_err_t *err)
+{
+    if (!ctx->lc)
+        return oss_err_set(err, OSS_EUNAVAIL,
+                           "account lifecycle disabled: no OTP key");
+    return oss_password_hash(pw, ctx->lc->t_cost, ctx->lc->m_kib,
+                             ctx->lc->lanes, out, outlen, err);
+}
+
+int64_t
+api_lc_now(const api_ctx_t *ctx)
+{
+    return ctx->lc ? lc_now(ctx->lc) : 0;
+}
+
 /* The event of type in cmd->events, or NULL. */
 static const oss_event_t *
 event_of(const oss_command_t *cmd, const char *type)
@@ -610,6 +659,7 @@ typedef struct lreq {
     oss_lc_decision_t d;
     oss_lc_verify_t verify;
     bool ok;
+    api_contact_t *contact;        /* P1: told of SignInThrottled */
 } lreq_t;
 
 enum { OP_RESEND, OP_VERIFY, OP_PASSWORD, OP_SIGNIN, OP_END };
@@ -811,6 +861,45 @@ lc_decide(void *vctx, const oss_event_t *history, size_t n,
     return encode_decision(&l->d, &st, l->method, l->account_id, out, err);
 }
 
+static void iso_us(int64_t us, char *out, size_t n);
+
+/* P1: the signin_throttled notice to the principal, for the
+ * SignInThrottled event of cmd. A contact without an e-mail address gets
+ * none (never an error: the sign-in outcome must still be recorded). */
+static oss_code_t
+queue_throttled_notice(lreq_t *l, const oss_command_t *cmd,
+                       oss_journal_queue_fn q, void *qctx, oss_err_t *err)
+{
+    for (size_t i = 0; i < cmd->events.len; i++) {
+        const oss_event_t *ev = &cmd->events.items[i];
+        if (strcmp(ev->payload_type, OSS_LC_T_SIGN_IN_THROTTLED))
+            continue;
+        char when[40];
+        iso_us(ev->occurred_at_us ? ev->occurred_at_us : lc_now(l->lc), when,
+               sizeof when);
+        json_t *v = json_pack("{s:s, s:s}", "name", l->contact->name,
+                              "when", when);
+        char *vars = v ? json_dumps(v, JSON_COMPACT) : NULL;
+        json_decref(v);
+        if (!vars)
+            return oss_err_set(err, OSS_ENOMEM, "out of memory");
+        oss_err_t nerr;
+        oss_err_clear(&nerr);
+        oss_code_t rc = l->contact->email[0]
+                            ? api_notice_queue(l->contact, "signin_throttled",
+                                               "email", l->account_id, cmd, i,
+                                               vars, 0, q, qctx, &nerr)
+                            : OSS_OK;
+        free(vars);
+        if (rc == OSS_EUNAVAIL || rc == OSS_ENOMEM) {
+            *err = nerr;
+            return rc;
+        }
+        return OSS_OK;
+    }
+    return OSS_OK;
+}
+
 static oss_code_t
 lc_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
          void *qctx, oss_err_t *err)
@@ -860,6 +949,8 @@ lc_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
                             "revoke_reason = $2 WHERE session_id = $1::uuid "
                             "AND revoked_at IS NULL",
                             2, v, err);
+            } else if (f->kind == OSS_LC_SIGNIN_THROTTLED && l->contact) {
+                rc = queue_throttled_notice(l, cmd, q, qctx, err);
             } else if (f->kind == OSS_LC_SIGNIN_OK) {
                 char exp[24];
                 snprintf(exp, sizeof exp, "%lld",
@@ -993,6 +1084,10 @@ lreq_free(lreq_t *l)
     if (!l)
         return;
     api_activation_clear(&l->act);
+    if (l->contact) {
+        api_contact_clear(l->contact);
+        free(l->contact);
+    }
     memset(l, 0, sizeof *l);
     free(l);
 }
@@ -1064,8 +1159,22 @@ subject_key(api_worker_t *w, lreq_t *l, oss_data_key_t *dk)
 
     if (!j)
         return false;
+    /* P1: a principal (delegate, officer, ...) has its subject in
+     * oss.principals; a first owner registered before that table, only in
+     * its AccountRegistered */
+    const char *pq[] = {l->account_id};
+    PGresult *pr = query(w, l->req,
+                         "SELECT subject_id FROM oss.principals WHERE "
+                         "principal_id = $1",
+                         1, pq, PGRES_TUPLES_OK);
+    if (!pr)
+        return false;
+    if (PQntuples(pr) == 1)
+        snprintf(subject, sizeof subject, "%s", PQgetvalue(pr, 0, 0));
+    PQclear(pr);
     oss_err_clear(&err);
-    if (oss_journal_load(j, l->account_stream, &hist, &err) != OSS_OK) {
+    if (!subject[0] &&
+        oss_journal_load(j, l->account_stream, &hist, &err) != OSS_OK) {
         oss_http_reply_error(l->req, err.code == OSS_EUNAVAIL ? 503 : 500,
                              NULL, "could not read the account", NULL);
         goto done;
@@ -1185,7 +1294,8 @@ done:
 void
 api_h_activation_resend(oss_http_req_t *req, void *arg)
 {
-    if (valid_account(req))
+    if (valid_account(req) &&
+        api_ratelimit_take(req, API_RL_RESEND, oss_http_req_param(req, 0)))
         submit(req, arg, run_resend);
 }
 
@@ -1276,7 +1386,8 @@ done:
 void
 api_h_activate(oss_http_req_t *req, void *arg)
 {
-    if (valid_account(req))
+    if (valid_account(req) &&
+        api_ratelimit_take(req, API_RL_OTP, oss_http_req_param(req, 0)))
         submit(req, arg, run_activate);
 }
 
@@ -1356,8 +1467,8 @@ api_h_password(oss_http_req_t *req, void *arg)
 static void
 run_sign_in(api_worker_t *w, api_job_t *job)
 {
-    static const char *const known[] = {"account_id", "email", "password",
-                                        NULL};
+    static const char *const known[] = {"account_id", "principal_id",
+                                        "email", "password", NULL};
     lreq_t *l = lreq_new(w, job, false);
     json_t *body = NULL;
     oss_command_t c = {0};
@@ -1369,7 +1480,9 @@ run_sign_in(api_worker_t *w, api_job_t *job)
         goto done;
     const char *id = jstr(body, "account_id"), *pw = jstr(body, "password");
     const char *email = jstr(body, "email");
-    char found[OSS_ID_MAX];
+    if (!id) /* P1: any principal; account_id = a first owner's */
+        id = jstr(body, "principal_id");
+    char found[OSS_ID_MAX] = "";
     if (email && !id) {
         /* the e-mail's keyed hash names the account, when exactly one */
         char norm[256], hex[65];
@@ -1397,6 +1510,8 @@ run_sign_in(api_worker_t *w, api_job_t *job)
         int nr = PQntuples(lr);
         if (nr == 1 && !strncmp(PQgetvalue(lr, 0, 0), "account-", 8))
             snprintf(found, sizeof found, "%s", PQgetvalue(lr, 0, 0) + 8);
+        else if (nr == 1 && !strncmp(PQgetvalue(lr, 0, 0), "access-", 7))
+            snprintf(found, sizeof found, "%s", PQgetvalue(lr, 0, 0) + 7);
         PQclear(lr);
         if (nr > 1) {
             json_wipe(body, "password");
@@ -1480,6 +1595,20 @@ run_sign_in(api_worker_t *w, api_job_t *job)
     }
     PQclear(r);
     json_wipe(body, "password");
+    /* P1: when this failure crosses the threshold the owner is told
+     * (signin_throttled); the contact is opened before the transaction */
+    if (!l->matched && !st.throttled &&
+        st.signin_failures + 1 >= l->lc->policy.signin_threshold &&
+        (l->contact = calloc(1, sizeof *l->contact)) != NULL) {
+        oss_err_clear(&err);
+        if (api_contact_load(w, l->account_id, l->contact, &err) != OSS_OK) {
+            oss_info("no sign-in notice stream=%s: %s", l->stream_id,
+                     err.field[0] ? err.field : "no contact");
+            api_contact_clear(l->contact);
+            free(l->contact);
+            l->contact = NULL;
+        }
+    }
     uint8_t rnd[32];
     oss_err_clear(&err);
     if (oss_random(rnd, sizeof rnd, &err) != OSS_OK) {
@@ -1511,9 +1640,10 @@ run_sign_in(api_worker_t *w, api_job_t *job)
     char exp[40];
     iso_us(exp_us, exp, sizeof exp);
     oss_info("signed in stream=%s session=%s", l->stream_id, l->session_id);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "token", token,
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "token", token,
                           "session_id", l->session_id, "account_id",
-                          l->account_id, "expires_at", exp);
+                          l->account_id, "principal_id", l->account_id,
+                          "expires_at", exp);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     oss_http_reply_json(job->req, 201, s, NULL);
@@ -1528,7 +1658,14 @@ done:
 void
 api_h_sign_in(oss_http_req_t *req, void *arg)
 {
-    submit(req, arg, run_sign_in);
+    static const char *const idf[] = {"principal_id", "account_id", "email",
+                                      NULL};
+    char key[260];
+    bool ok = api_ratelimit_take(
+        req, API_RL_SIGNIN, api_ratelimit_body_key(req, idf, key, sizeof key));
+    explicit_bzero(key, sizeof key);
+    if (ok)
+        submit(req, arg, run_sign_in);
 }
 
 /* ---- GET /v1/sessions ---------------------------------------------------- */

@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "config/program.h"
 #include "log/log.h"
+#include "ratelimit.h"
 
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
@@ -24,9 +25,12 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 static void
 usage(void)
 {
-    printf("usage: oss-api [--config FILE]\n\n"
+    printf("usage: oss-api [--config FILE]\n"
+           "       oss-api --routes\n\n"
            "The command API (HTTP/JSON). Configuration comes from FILE (or\n"
-           "$OSS_CONFIG) and OSS_* environment variables; keys:\n\n");
+           "$OSS_CONFIG) and OSS_* environment variables. --routes prints\n"
+           "the route table (METHOD ROUTE, one a line; GET also serves\n"
+           "HEAD) and exits. Keys:\n\n");
     oss_config_print_help();
 }
 
@@ -46,6 +50,13 @@ main(int argc, char **argv)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage();
             return 0;
+        } else if (!strcmp(argv[i], "--routes")) {
+            /* no configuration needed: the table is static */
+            size_t n;
+            const oss_http_route_t *r = api_routes(&n);
+            for (size_t k = 0; k < n; k++)
+                printf("%s %s\n", r[k].method, r[k].name);
+            return fflush(stdout) == 0 ? 0 : 1;
         } else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
             conf_path = argv[++i];
         } else {
@@ -59,6 +70,10 @@ main(int argc, char **argv)
     if (!(cfg = oss_program_start("api", conf_path, NULL)))
         return 2;
     if (api_ctx_init(&ctx, cfg, &err) != OSS_OK) {
+        oss_error("could not start: %s", err.msg);
+        goto done;
+    }
+    if (api_ratelimit_init(cfg, &err) != OSS_OK) {
         oss_error("could not start: %s", err.msg);
         goto done;
     }
@@ -112,6 +127,7 @@ done:
     if (base)
         event_base_free(base);
     api_lc_free(&ctx);
+    api_ratelimit_shutdown();
     memset(&ctx.master, 0, sizeof ctx.master);
     memset(&ctx.index, 0, sizeof ctx.index);
     oss_config_free(cfg);

@@ -33,14 +33,46 @@ oss_registration_validate(const oss_registration_input_t *in, int today,
             snprintf(out->actor_type, sizeof out->actor_type, "%s",
                      in->actor_type);
     }
-    if (!oss_field_errors_get(fe, "nik")) {
-        const char *r = in->nik && *in->nik ? oss_nik_check(in->nik, &ni)
-                                            : OSS_REASON_REQUIRED;
+    /* foreign directors (03, 04) may give a passport instead of a NIK */
+    bool foreign = in->actor_type && (!strcmp(in->actor_type, "03") ||
+                                      !strcmp(in->actor_type, "04"));
+    bool has_nik = in->nik && *in->nik;
+    bool has_passport = in->passport && *in->passport;
+    if (foreign && (has_passport || !has_nik)) {
+        if (!oss_field_errors_get(fe, "passport"))
+            check(fe, "passport",
+                  oss_passport_normalize(in->passport, out->passport,
+                                         sizeof out->passport));
+        if (!oss_field_errors_get(fe, "passport_country")) {
+            const char *r = oss_country_check(in->passport_country);
+            check(fe, "passport_country", r);
+            if (!r)
+                snprintf(out->passport_country,
+                         sizeof out->passport_country, "%s",
+                         in->passport_country);
+        }
+    } else if (!foreign && (has_passport || in->passport_country)) {
+        check(fe, has_passport ? "passport" : "passport_country",
+              "not_for_actor_type");
+    }
+    if (!oss_field_errors_get(fe, "nik") && (has_nik || !foreign)) {
+        const char *r = has_nik ? oss_nik_check(in->nik, &ni)
+                                : OSS_REASON_REQUIRED;
         check(fe, "nik", r);
         if (!r) {
             snprintf(out->nik, sizeof out->nik, "%s", in->nik);
             have_nik = true;
         }
+    }
+    if (!oss_field_errors_get(fe, "npwp") && in->npwp && *in->npwp)
+        check(fe, "npwp",
+              oss_npwp_normalize(in->npwp, out->npwp, sizeof out->npwp));
+    if (!oss_field_errors_get(fe, "region_code")) {
+        const char *r = oss_region_code_check(in->region_code);
+        check(fe, "region_code", r);
+        if (!r && in->region_code)
+            snprintf(out->region_code, sizeof out->region_code, "%s",
+                     in->region_code);
     }
     if (!oss_field_errors_get(fe, "name"))
         check(fe, "name",
@@ -83,6 +115,28 @@ oss_registration_validate(const oss_registration_input_t *in, int today,
         out->nik_birth_date_mismatch =
             !oss_nik_matches_birth_date(&ni, y, m, d);
     return fe->n ? OSS_EINVAL : OSS_OK;
+}
+
+bool
+oss_registration_business_identity(const oss_registration_t *r,
+                                   const char **field, char *value,
+                                   size_t valuesz)
+{
+    bool individual = strcmp(r->actor_type, "02") == 0;
+
+    if (!individual && r->npwp[0]) {
+        *field = "npwp";
+        snprintf(value, valuesz, "%s", r->npwp);
+    } else if (r->nik[0]) {
+        *field = "nik";
+        snprintf(value, valuesz, "%s", r->nik);
+    } else if (r->passport[0]) {
+        *field = "passport";
+        snprintf(value, valuesz, "%s:%s", r->passport_country, r->passport);
+    } else {
+        return false;
+    }
+    return true;
 }
 
 void

@@ -30,6 +30,10 @@ typedef struct oss_registration_input {
     const char *country;       /* optional, default "ID" */
     const char *website;       /* optional */
     const char *terms_version;
+    const char *npwp;          /* optional: 15 (legacy) or 16 digits */
+    const char *passport;      /* actor types 03/04: instead of the NIK */
+    const char *passport_country; /* issuing country, with passport */
+    const char *region_code;   /* optional: domicile, 10 digits */
 } oss_registration_input_t;
 
 /* A validated, normalised registration (plain values; the shell seals the
@@ -46,15 +50,35 @@ typedef struct oss_registration {
     char website[256];
     char terms_version[33];
     bool nik_birth_date_mismatch; /* a warning, never a rejection */
+    char npwp[17];             /* NPWP16 ("" when not given) */
+    char passport[21];         /* upper-cased ("" with a NIK) */
+    char passport_country[3];  /* ISO 3166-1 alpha-2 ("" with a NIK) */
+    char region_code[11];      /* "" when not given */
 } oss_registration_t;
 
-/* Validates in into *out. Fields already present in *fe (e.g. a wrong JSON
+/* Identity: actor types 01 and 02 give a NIK; 03 and 04 (representative
+ * office, foreign business entity: foreign directors) give a NIK or a
+ * passport number with its issuing country (neither: "passport" required;
+ * passport without country: "passport_country" required).
+ * Validates in into *out. Fields already present in *fe (e.g. a wrong JSON
  * type found by the decoder) are skipped; every other bad field adds one
  * entry. today = YYYYMMDD (0 = no future check). Returns OSS_OK, or
  * OSS_EINVAL when fe holds at least one entry afterwards. */
 oss_code_t oss_registration_validate(const oss_registration_input_t *in,
                                      int today, oss_registration_t *out,
                                      oss_field_errors_t *fe);
+
+/* The business identity that "one account per business" is keyed on:
+ * actor type 02 (individual) -> its NIK; 01, 03, 04 -> the NPWP when given,
+ * else the NIK, else the passport. Writes the request field it comes from
+ * ("npwp" | "nik" | "passport", static; also the kind the keyed hash is
+ * taken under, so a NIK claim's digest is the NIK's look-up digest) into
+ * *field and the normalised value (NPWP16, the NIK, "<country>:<number>")
+ * into value (valuesz >= 48). r is a validated registration (borrowed).
+ * Returns false when r holds no identity (not validated). */
+bool oss_registration_business_identity(const oss_registration_t *r,
+                                        const char **field, char *value,
+                                        size_t valuesz);
 
 /* State folded from an account stream. */
 typedef struct oss_account_state {

@@ -427,3 +427,87 @@ oss_npwp15_check(const char *in)
     }
     return sum % 10 == 0 ? NULL : "npwp_check_digit";
 }
+
+const char *
+oss_npwp_normalize(const char *in, char *out, size_t outsz)
+{
+    char d[17];
+    size_t n = 0;
+
+    if (!in || !*in)
+        return OSS_REASON_REQUIRED;
+    for (const char *p = in; *p; p++) {
+        if (*p == '.' || *p == '-')
+            continue;
+        if (!is_digit((unsigned char)*p) || n >= 16)
+            return "npwp_not_15_or_16_digits";
+        d[n++] = *p;
+    }
+    d[n] = '\0';
+    if (n == 15) {
+        const char *r = oss_npwp15_check(d);
+        if (r)
+            return r;
+    } else if (n != 16) {
+        return "npwp_not_15_or_16_digits";
+    }
+    if (outsz < 17)
+        return "npwp_not_15_or_16_digits";
+    snprintf(out, outsz, "%s%s", n == 15 ? "0" : "", d);
+    return NULL;
+}
+
+const char *
+oss_passport_normalize(const char *in, char *out, size_t outsz)
+{
+    if (!in || !*in)
+        return OSS_REASON_REQUIRED;
+    size_t n = strlen(in);
+    if (n < 5 || n > 20 || outsz < n + 1)
+        return "passport_invalid";
+    for (size_t i = 0; i < n; i++) {
+        char c = in[i];
+        if (!is_alpha((unsigned char)c) && !is_digit((unsigned char)c))
+            return "passport_invalid";
+        out[i] = c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+    }
+    out[n] = '\0';
+    return NULL;
+}
+
+const char *
+oss_region_code_check(const char *in)
+{
+    if (!in || !*in)
+        return NULL; /* optional */
+    if (strlen(in) != 10)
+        return "region_code_invalid";
+    for (size_t i = 0; i < 10; i++)
+        if (!is_digit((unsigned char)in[i]))
+            return "region_code_invalid";
+    if (!oss_nik_province_known((in[0] - '0') * 10 + (in[1] - '0')))
+        return "region_code_unknown_province";
+    return NULL;
+}
+
+void
+oss_text_fold(const char *in, char *out, size_t outsz)
+{
+    size_t o = 0;
+    bool space = false;
+
+    if (outsz == 0)
+        return;
+    for (; in && *in && o + 1 < outsz; in++) {
+        char c = *in;
+        if (c == ' ' || c == '\t') {
+            space = o > 0;
+            continue;
+        }
+        if (space && o + 2 < outsz)
+            out[o++] = ' ';
+        space = false;
+        out[o++] = c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+    }
+    out[o] = '\0';
+}

@@ -92,4 +92,27 @@ const char *oss_country_check(const char *in);
  * Reasons: "npwp_not_15_digits", "npwp_check_digit". */
 const char *oss_npwp15_check(const char *in);
 
+/* NPWP (tax number) to its 16-digit form: the legacy 15 digits (the first 9
+ * pass the Luhn check) become "0" + the 15; 16 digits (NPWP16, or an
+ * individual's NIK) are taken as they are. The separators '.' and '-' of the
+ * printed form (01.234.567.4-011.000) are ignored. Writes 16 digits into out
+ * (outsz >= 17). Reasons: "npwp_not_15_or_16_digits", "npwp_check_digit",
+ * "required". */
+const char *oss_npwp_normalize(const char *in, char *out, size_t outsz);
+
+/* Passport number: 5-20 of [A-Za-z0-9] (no spaces), upper-cased into out
+ * (outsz >= 21). Reasons: "passport_invalid", "required". */
+const char *oss_passport_normalize(const char *in, char *out, size_t outsz);
+
+/* Folds text for comparing what a person types again (a director's name,
+ * a decree number): trims, collapses runs of spaces and tabs to one space,
+ * upper-cases ASCII letters (other bytes kept). Writes into out (outsz >=
+ * strlen(in) + 1, else truncated). */
+void oss_text_fold(const char *in, char *out, size_t outsz);
+
+/* Kemendagri region code: exactly 10 digits whose first two are a known
+ * province (the account's domicile; optional: NULL or "" is good). Reasons:
+ * "region_code_invalid", "region_code_unknown_province". */
+const char *oss_region_code_check(const char *in);
+
 #endif

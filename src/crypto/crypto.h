@@ -9,6 +9,7 @@
 #ifndef OSS_CRYPTO_H
 #define OSS_CRYPTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,12 +35,23 @@ typedef struct oss_keyring {
     size_t n;
     uint8_t key[8][32];
     char id[8][17];
+    /* the file it was loaded from ("" when filled by hand): a master key id
+     * not in the ring makes oss_data_key_unwrap() re-read this file once,
+     * so that a running program follows `oss keys rotate` without a
+     * restart (the new key is prepended to the file, the old kept). */
+    char path[256];
+    uint64_t file_ino;      /* the file as loaded (oss_keyring_stale()) */
+    int64_t file_mtime_ns;
 } oss_keyring_t;
 
 /* Reads a key file (borrowed path) into *ring. OSS_EIO when unreadable,
  * OSS_EINVAL when malformed, OSS_ECORRUPT when readable by group/others. */
 oss_code_t oss_keyring_load(const char *path, oss_keyring_t *ring,
                             oss_err_t *err);
+/* True when ring->path names a file other than the one loaded (replaced
+ * by `oss keys rotate`): oss_data_key_new() then wraps under the file's
+ * current first key, not the stale ring's. */
+bool oss_keyring_stale(const oss_keyring_t *ring);
 /* Creates a key file with one new random key, mode 0600, refusing to
  * overwrite an existing file (OSS_EDUPLICATE). */
 oss_code_t oss_keyring_create(const char *path, oss_err_t *err);
@@ -57,7 +69,16 @@ oss_code_t oss_data_key_new(const oss_keyring_t *master, const char *subject_id,
                             oss_data_key_t *dk, uint8_t **wrapped,
                             size_t *wlen, char master_key_id[17],
                             oss_err_t *err);
-/* Unwraps a stored data key with the master key named by master_key_id. */
+/* Wraps an existing data key dk (borrowed) under the current master key
+ * (master->key[0]), as oss_data_key_new() does: for master-key rotation.
+ * *wrapped is new (caller frees), *master_key_id that key's id. */
+oss_code_t oss_data_key_wrap(const oss_keyring_t *master,
+                             const oss_data_key_t *dk, uint8_t **wrapped,
+                             size_t *wlen, char master_key_id[17],
+                             oss_err_t *err);
+/* Unwraps a stored data key with the master key named by master_key_id.
+ * When that id is not in master and master->path is set, the key file is
+ * read again (a rotation may have added the key since it was loaded). */
 oss_code_t oss_data_key_unwrap(const oss_keyring_t *master,
                                const char *master_key_id,
                                const char *subject_id, const uint8_t *wrapped,

@@ -129,6 +129,12 @@ oss_keyring_load(const char *path, oss_keyring_t *ring, oss_err_t *err)
         goto done;
     }
     rc = keyring_parse(path, buf, ring, err);
+    if (rc == OSS_OK && strlen(path) < sizeof ring->path) {
+        memcpy(ring->path, path, strlen(path) + 1);
+        ring->file_ino = (uint64_t)st.st_ino;
+        ring->file_mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+                              st.st_mtim.tv_nsec;
+    }
 
 done:
     OPENSSL_cleanse(buf, sizeof buf);
@@ -137,6 +143,17 @@ done:
     if (rc != OSS_OK)
         OPENSSL_cleanse(ring, sizeof *ring);
     return rc;
+}
+
+bool
+oss_keyring_stale(const oss_keyring_t *ring)
+{
+    struct stat st;
+    if (!ring || !ring->path[0] || stat(ring->path, &st) != 0)
+        return false;
+    return (uint64_t)st.st_ino != ring->file_ino ||
+           (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec !=
+               ring->file_mtime_ns;
 }
 
 oss_code_t

@@ -120,6 +120,15 @@ oss_data_key_new(const oss_keyring_t *master, const char *subject_id,
     w = malloc(WRAPPED_LEN);
     if (!w)
         return oss_err_set(err, OSS_ENOMEM, "could not create a data key: out of memory");
+    /* the key file was rotated since it was loaded: wrap under its new
+     * current key (the stale ring may lose its old key to `oss keys
+     * retire`) */
+    oss_keyring_t *fresh = NULL;
+    if (oss_keyring_stale(master)) {
+        fresh = malloc(sizeof *fresh);
+        if (fresh && oss_keyring_load(master->path, fresh, NULL) == OSS_OK)
+            master = fresh;
+    }
     if ((rc = oss_random(dk->key, sizeof dk->key, err)) != OSS_OK)
         goto done;
     if ((rc = oss_random(w, GCM_NONCE, err)) != OSS_OK)
@@ -133,9 +142,45 @@ oss_data_key_new(const oss_keyring_t *master, const char *subject_id,
     *wlen = WRAPPED_LEN;
     w = NULL;
 done:
+    if (fresh) {
+        OPENSSL_cleanse(fresh, sizeof *fresh);
+        free(fresh);
+    }
     free(w);
     if (rc != OSS_OK)
         OPENSSL_cleanse(dk, sizeof *dk);
+    return rc;
+}
+
+oss_code_t
+oss_data_key_wrap(const oss_keyring_t *master, const oss_data_key_t *dk,
+                  uint8_t **wrapped, size_t *wlen, char master_key_id[17],
+                  oss_err_t *err)
+{
+    oss_code_t rc;
+    uint8_t *w = NULL;
+
+    *wrapped = NULL;
+    *wlen = 0;
+    if (!master || master->n == 0)
+        return oss_err_set(err, OSS_EINVAL, "could not wrap a data key: no master key loaded");
+    if (!dk->subject_id[0])
+        return oss_err_field(err, OSS_EINVAL, "subject_id",
+                             "could not wrap a data key: no subject id");
+    w = malloc(WRAPPED_LEN);
+    if (!w)
+        return oss_err_set(err, OSS_ENOMEM, "could not wrap a data key: out of memory");
+    if ((rc = oss_random(w, GCM_NONCE, err)) != OSS_OK)
+        goto done;
+    if ((rc = gcm_seal(master->key[0], w, dk->subject_id, NULL, NULL, dk->key,
+                       32, w + GCM_NONCE, err)) != OSS_OK)
+        goto done;
+    memcpy(master_key_id, master->id[0], 17);
+    *wrapped = w;
+    *wlen = WRAPPED_LEN;
+    w = NULL;
+done:
+    free(w);
     return rc;
 }
 
@@ -157,14 +202,39 @@ oss_data_key_unwrap(const oss_keyring_t *master, const char *master_key_id,
     for (; master && k < master->n; k++)
         if (master_key_id && strcmp(master->id[k], master_key_id) == 0)
             break;
-    if (!master || k == master->n)
+    oss_keyring_t *fresh = NULL;
+    if (master && k == master->n && master->path[0] && master_key_id) {
+        /* rotated since loaded (`oss keys rotate`): read the file again */
+        fresh = malloc(sizeof *fresh);
+        if (fresh && oss_keyring_load(master->path, fresh, NULL) == OSS_OK) {
+            for (k = 0; k < fresh->n; k++)
+                if (strcmp(fresh->id[k], master_key_id) == 0)
+                    break;
+            if (k < fresh->n)
+                master = fresh;
+            else
+                k = master->n;
+        } else {
+            k = master->n;
+        }
+    }
+    if (!master || k == master->n) {
+        if (fresh) {
+            OPENSSL_cleanse(fresh, sizeof *fresh);
+            free(fresh);
+        }
         return oss_err_set(err, OSS_ENOTFOUND,
                            "could not unwrap the data key of subject \"%s\": "
                            "master key \"%s\" is not in the master key file",
                            subject_id, master_key_id ? master_key_id : "");
+    }
     oss_code_t rc = gcm_open(master->key[k], wrapped, subject_id, NULL, NULL,
                              wrapped + GCM_NONCE, 32 + GCM_TAG, dk->key,
                              "a wrapped data key", err);
+    if (fresh) {
+        OPENSSL_cleanse(fresh, sizeof *fresh);
+        free(fresh);
+    }
     if (rc != OSS_OK) {
         OPENSSL_cleanse(dk, sizeof *dk);
         return rc;

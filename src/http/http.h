@@ -104,6 +104,10 @@ int oss_http_server_retry_after(const oss_http_server_t *s);
 /* ---- request accessors (borrowed from req, valid until the reply) ----- */
 const char *oss_http_req_method(const oss_http_req_t *req);
 const char *oss_http_req_path(const oss_http_req_t *req);
+/* The query-string parameter name ("?name=value", percent-decoded) copied
+ * into out; false when absent, undecodable or not shorter than outsz. */
+bool oss_http_req_query(const oss_http_req_t *req, const char *name,
+                        char *out, size_t outsz);
 /* The n-th "*" segment of the matched pattern ("" when absent). */
 const char *oss_http_req_param(const oss_http_req_t *req, int n);
 /* Header value (case-insensitive name) or NULL. */

@@ -39,6 +39,7 @@ struct oss_http_req {
     oss_http_server_t *srv;
     char method[24];
     char *path;
+    char *query;        /* raw query string (after '?'), NULL when none */
     char *params[MAX_PARAMS];
     kv_t hdrs[MAX_HDRS];
     size_t nhdrs;
@@ -100,6 +101,7 @@ req_free(oss_http_req_t *r)
     if (!r)
         return;
     free(r->path);
+    free(r->query);
     for (int i = 0; i < MAX_PARAMS; i++)
         free(r->params[i]);
     for (size_t i = 0; i < r->nhdrs; i++) {
@@ -307,6 +309,29 @@ oss_http_req_path(const oss_http_req_t *req)
     return req->path;
 }
 
+bool
+oss_http_req_query(const oss_http_req_t *req, const char *name, char *out,
+                   size_t outsz)
+{
+    struct evkeyvalq q;
+    bool found = false;
+    if (outsz)
+        out[0] = '\0';
+    if (!req->query || !name)
+        return false;
+    q.tqh_first = NULL; /* TAILQ_INIT */
+    q.tqh_last = &q.tqh_first;
+    if (evhttp_parse_query_str(req->query, &q) == 0) {
+        const char *v = evhttp_find_header(&q, name);
+        if (v && strlen(v) < outsz) {
+            memcpy(out, v, strlen(v) + 1);
+            found = true;
+        }
+    }
+    evhttp_clear_headers(&q);
+    return found;
+}
+
 const char *
 oss_http_req_param(const oss_http_req_t *req, int n)
 {
@@ -472,6 +497,10 @@ gencb(struct evhttp_request *ev, void *arg)
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     r->path = strdup(path && *path ? path : "/");
+    {
+        const char *qs = uri ? evhttp_uri_get_query(uri) : NULL;
+        r->query = qs ? strdup(qs) : NULL;
+    }
     if (!r->path) {
         oss_http_reply_error(r, 500, NULL, "out of memory", NULL);
         return;

@@ -266,6 +266,12 @@ static const struct {
      "--count N --size B --topic T: librdkafka produce msgs/s"},
     {"rtt", bench_cmd_rtt,
      "--samples N: INSERT commit + produce + consume round trip p50/p99"},
+    {"argon2", bench_cmd_argon2,
+     "--threads N --seconds S --t T --m-kib M --lanes L: raw Argon2id "
+     "hashes/s"},
+    {"signup", bench_cmd_signup,
+     "--clients N --seconds S: register + activate (OTP) + set password "
+     "through the API, sign-ups/s"},
 };
 
 int

@@ -53,6 +53,27 @@ int bench_cmd_latency(int argc, char **argv);
 int bench_cmd_produce(int argc, char **argv);
 int bench_cmd_rtt(int argc, char **argv);
 
+/* The sign-up figure (bench_signup.c, bench_http.c): raw Argon2id hashes/s
+ * and registrations/s end to end (register, activate with the OTP of the
+ * sealed delivery, set the password: one Argon2id hash). */
+int bench_cmd_argon2(int argc, char **argv);
+int bench_cmd_signup(int argc, char **argv);
+
+#define BENCH_MAX_MASTER 8
+typedef struct bench_master {
+    int n;
+    char id[BENCH_MAX_MASTER][17];    /* hex of sha256(key)[0..8) */
+    uint8_t key[BENCH_MAX_MASTER][32];
+} bench_master_t;
+/* Loads the master keys (crypto.master_key_file of $OSS_CONFIG, else
+ * $OSS_VAR/keys/master.key): 0, or -1 with a message. */
+int bench_master_keys(bench_master_t *mk);
+/* The OTP of account_id's latest activation delivery, opened as the
+ * notifier does (data key unwrapped with the master key, AES-256-GCM):
+ * 0 with otp (7 bytes) set, or -1. c borrowed. */
+int bench_activation_otp(PGconn *c, const bench_master_t *mk,
+                         const char *account_id, char otp[8]);
+
 /* "--name value" option lookup: the value or def. */
 const char *bench_opt(int argc, char **argv, const char *name,
                       const char *def);

@@ -1,7 +1,9 @@
 /* oss-bench: the HTTP side: a small keep-alive HTTP/1.1 client over raw
  * sockets (one connection per client thread), valid and unique account
  * registrations (NIKs per ../shared/DOMAIN.md), append throughput through
- * the API, and command-to-read-model latency (POST, then GET until 200). */
+ * the API, command-to-read-model latency (POST, then poll rm.accounts until
+ * the row is there: GET /v1/accounts/{id} needs a session), and sign-ups
+ * end to end (register, activate with the OTP, set the password). */
 #include "bench.h"
 
 #include <arpa/inet.h>
@@ -214,6 +216,8 @@ h_request(hconn_t *h, const char *method, const char *path, const char *ctype,
             h_close(h);
             return status;
         }
+        if (status == 204 || status == 304 || status / 100 == 1)
+            clen = 0; /* no body, and evhttp sends no Content-Length */
         if (clen < 0) {
             while (h_fill(h) == 0)
                 ;
@@ -314,7 +318,7 @@ regen_next(regen_t *g, char *out, size_t cap)
              "\"name\":\"Bench Pengguna\",\"birth_date\":\"%04d-%02d-%02d\","
              "\"email\":\"bench.%06x.%lld@example.com\","
              "\"phone\":\"+628%02u%08lld\",\"country\":\"ID\","
-             "\"terms_version\":\"2025.1\"}",
+             "\"terms_version\":\"2025-06\"}",
              nik, y, m, d, g->run, (long long)i, g->run % 100,
              (long long)(i % 100000000));
     return i;
@@ -443,11 +447,11 @@ bench_cmd_api(int argc, char **argv)
     return rc == 0 && ok > 0 ? 0 : 1;
 }
 
-/* ---- latency: POST, then GET until the read model has it --------------- */
+/* ---- latency: POST, then poll the read model until it has it ---------- */
 
 typedef struct lat_ctx {
     regen_t gen;
-    const char *url, *path;
+    const char *url, *path, *pg_url;
     int samples, poll_ms;
     int64_t deadline;
     double *lat;
@@ -461,10 +465,18 @@ static void *
 lat_main(void *arg)
 {
     lat_ctx_t *c = arg;
-    hconn_t post, get;
-    char req[1024], body[8192], id[256], gpath[512];
-    if (h_init(&post, c->url) || h_init(&get, c->url))
+    hconn_t post;
+    char req[1024], body[8192], id[256];
+    if (h_init(&post, c->url))
         return NULL;
+    PGconn *pg = PQconnectdb(c->pg_url);
+    if (PQstatus(pg) != CONNECTION_OK) {
+        fprintf(stderr, "oss-bench latency: could not connect: %s",
+                PQerrorMessage(pg));
+        PQfinish(pg);
+        h_free(&post);
+        return NULL;
+    }
     while (bench_now_us() < c->deadline &&
            atomic_fetch_add(&c->next, 1) < c->samples) {
         regen_next(&c->gen, req, sizeof req);
@@ -479,13 +491,18 @@ lat_main(void *arg)
                 break;
             continue;
         }
-        snprintf(gpath, sizeof gpath, "%s/%s", c->path, id);
         int got = 0;
         int64_t until = t0 + 5000000;
+        const char *pv[] = {id};
         while (bench_now_us() < until) {
-            int gs = h_request(&get, "GET", gpath, NULL, NULL, body,
-                               sizeof body);
-            if (gs == 200) {
+            PGresult *r = PQexecParams(pg,
+                                       "SELECT 1 FROM rm.accounts WHERE "
+                                       "account_id = $1",
+                                       1, NULL, pv, NULL, NULL, 0);
+            int found = PQresultStatus(r) == PGRES_TUPLES_OK &&
+                        PQntuples(r) == 1;
+            PQclear(r);
+            if (found) {
                 got = 1;
                 break;
             }
@@ -501,8 +518,8 @@ lat_main(void *arg)
         if (slot < c->samples)
             c->lat[slot] = (double)(t1 - t0) / 1000.0;
     }
+    PQfinish(pg);
     h_free(&post);
-    h_free(&get);
     return NULL;
 }
 
@@ -517,6 +534,7 @@ bench_cmd_latency(int argc, char **argv)
     int parallel = atoi(bench_opt(argc, argv, "--parallel", "4"));
     c.path = bench_opt(argc, argv, "--path", "/v1/accounts");
     c.url = bench_env("OSS_API_URL");
+    c.pg_url = bench_env("OSS_PG_URL");
     if (c.samples < 1 || c.samples > 100000 || timeout <= 0 ||
         timeout > 600 || c.poll_ms < 0 || c.poll_ms > 1000 || parallel < 1 ||
         parallel > 64) {
@@ -550,4 +568,132 @@ bench_cmd_latency(int argc, char **argv)
            p99, c.poll_ms, started);
     free(c.lat);
     return n > 0 ? 0 : 1;
+}
+
+/* ---- signup: register, activate, set the password, end to end ---------- */
+
+typedef struct su_ctx {
+    regen_t gen;
+    const char *url, *pg_url;
+    bench_master_t mk;
+    _Atomic int64_t fail_register, fail_otp, fail_activate, fail_password;
+    char first_bad[256];
+    _Atomic int bad_noted;
+} su_ctx_t;
+
+typedef struct su_state {
+    su_ctx_t *ctx;
+    hconn_t h;
+    PGconn *pg;
+    char body[8192];
+} su_state_t;
+
+static void *
+su_init(void *ctx, int idx)
+{
+    (void)idx;
+    su_ctx_t *c = ctx;
+    su_state_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->ctx = c;
+    s->pg = PQconnectdb(c->pg_url);
+    if (PQstatus(s->pg) != CONNECTION_OK || h_init(&s->h, c->url) != 0 ||
+        h_connect(&s->h) != 0) {
+        fprintf(stderr, "oss-bench signup: a client could not connect\n");
+        PQfinish(s->pg);
+        h_free(&s->h);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static int
+su_bad(su_state_t *s, _Atomic int64_t *counter, const char *step, int status)
+{
+    atomic_fetch_add(counter, 1);
+    int zero = 0;
+    if (atomic_compare_exchange_strong(&s->ctx->bad_noted, &zero, 1))
+        snprintf(s->ctx->first_bad, sizeof s->ctx->first_bad, "%s: %d %.200s",
+                 step, status, s->body);
+    return -1;
+}
+
+static int
+su_op(void *st)
+{
+    su_state_t *s = st;
+    su_ctx_t *c = s->ctx;
+    char req[1024], id[128], path[256], otp[8];
+    regen_next(&c->gen, req, sizeof req);
+    int status = h_request(&s->h, "POST", "/v1/accounts", "application/json",
+                           req, s->body, sizeof s->body);
+    if (status != 201 || account_id_of(s->body, id, sizeof id))
+        return su_bad(s, &c->fail_register, "register", status);
+    /* the delivery row commits with the registration: no waiting */
+    if (bench_activation_otp(s->pg, &c->mk, id, otp) != 0) {
+        s->body[0] = '\0';
+        return su_bad(s, &c->fail_otp, "open delivery", 0);
+    }
+    snprintf(path, sizeof path, "/v1/accounts/%s/activate", id);
+    snprintf(req, sizeof req, "{\"otp\":\"%s\"}", otp);
+    status = h_request(&s->h, "POST", path, "application/json", req, s->body,
+                       sizeof s->body);
+    memset(otp, 0, sizeof otp);
+    if (status != 200)
+        return su_bad(s, &c->fail_activate, "activate", status);
+    snprintf(path, sizeof path, "/v1/accounts/%s/password", id);
+    snprintf(req, sizeof req, "{\"password\":\"Bench#Sandi%06x9\"}",
+             (unsigned)(bench_rand64() & 0xffffff));
+    status = h_request(&s->h, "POST", path, "application/json", req, s->body,
+                       sizeof s->body);
+    memset(req, 0, sizeof req);
+    if (status != 204 && status != 200)
+        return su_bad(s, &c->fail_password, "password", status);
+    return 0;
+}
+
+static void
+su_fini(void *st)
+{
+    su_state_t *s = st;
+    PQfinish(s->pg);
+    h_free(&s->h);
+    free(s);
+}
+
+int
+bench_cmd_signup(int argc, char **argv)
+{
+    static su_ctx_t c;
+    int clients = atoi(bench_opt(argc, argv, "--clients", "4"));
+    double seconds = atof(bench_opt(argc, argv, "--seconds", "10"));
+    memset(&c, 0, sizeof c);
+    c.url = bench_env("OSS_API_URL");
+    c.pg_url = bench_env("OSS_PG_URL");
+    if (clients < 1 || clients > 256 || seconds <= 0 || seconds > 120) {
+        fprintf(stderr, "oss-bench signup: bad options\n");
+        return 2;
+    }
+    if (bench_master_keys(&c.mk) != 0)
+        return 1;
+    regen_init(&c.gen);
+    int64_t ok = 0, failed = 0;
+    double el = 0;
+    int rc = bench_run_clients(clients, seconds, 1000000, su_init, su_op,
+                               su_fini, &c, &ok, &failed, &el);
+    memset(&c.mk, 0, sizeof c.mk);
+    if (c.bad_noted)
+        fprintf(stderr, "oss-bench signup: first failure: %s\n", c.first_bad);
+    printf("RESULT op=signup clients=%d ok=%lld failed=%lld "
+           "fail_register=%lld fail_otp=%lld fail_activate=%lld "
+           "fail_password=%lld seconds=%.3f rate=%.2f\n",
+           clients, (long long)ok, (long long)failed,
+           (long long)atomic_load(&c.fail_register),
+           (long long)atomic_load(&c.fail_otp),
+           (long long)atomic_load(&c.fail_activate),
+           (long long)atomic_load(&c.fail_password), el,
+           el > 0 ? (double)ok / el : 0);
+    return rc == 0 && ok > 0 ? 0 : 1;
 }

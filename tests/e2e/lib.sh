@@ -47,4 +47,17 @@ e2e_wait() {
 }
 
 e2e_psql() { psql -X -qtA -v ON_ERROR_STOP=1 "$OSS_PG_URL" "$@"; }
+
+# e2e_rm_status ID: prints the account's status in the read model rm.accounts
+# (what the projector made of it; GET /v1/accounts/{id} needs a session) and
+# succeeds, or fails when the projector has not written the account yet.
+# Poll it with e2e_wait: e2e_wait 30 e2e_rm_status "$id".
+e2e_rm_status() {
+    local st
+    # the id goes in as a psql variable (quoted by psql), read from stdin
+    st=$(psql -X -qtA -v ON_ERROR_STOP=1 "$OSS_PG_URL" -v id="$1" 2>/dev/null \
+        <<<"SELECT status FROM rm.accounts WHERE account_id = :'id'") || return 1
+    [ -n "$st" ] || return 1
+    echo "$st"
+}
 e2e_psql_super() { psql -X -qtA -v ON_ERROR_STOP=1 "$OSS_PG_SUPER_URL" "$@"; }

@@ -48,9 +48,9 @@ echo "${email%@*}@" >>"$needles" # personal data too (local part, any domain cas
 r=$(e2e_post /v1/accounts "$(e2e_register_json "$nik" "$bd" "$email" "081298765432" "Lifecycle Tester")")
 [ "$(status "$r")" = 201 ] || e2e_fail "registration: $r"
 id=$(jbody "$r" | jq -r .account_id); stream="access-$id"
-[ "$(jbody "$r" | jq -r .version)" = 1 ] || e2e_fail "registration answered version != 1: $r"
+[ "$(jbody "$r" | jq -r .version)" = 2 ] || e2e_fail "registration answered version != 2: $r"
 types=$(e2e_psql -c "SELECT string_agg(payload_type, ',' ORDER BY version) FROM oss.journal WHERE stream_id = 'account-$id'")
-[ "$types" = "oss.v1.AccountRegistered" ] || e2e_fail "after registration the account stream holds: $types"
+[ "$types" = "oss.v1.AccountRegistered,oss.v1.TermsAccepted" ] || e2e_fail "after registration the account stream holds: $types"
 types=$(e2e_psql -c "SELECT string_agg(payload_type, ',' ORDER BY version) FROM oss.journal WHERE stream_id = '$stream'")
 [ "$types" = "oss.v1.ActivationIssued" ] || e2e_fail "after registration the access stream holds: $types"
 [ "$(e2e_psql -c "SELECT count(DISTINCT xid) FROM oss.journal WHERE stream_id IN ('account-$id', '$stream')")" = 1 ] \

@@ -37,6 +37,6 @@ read -r nik bd < <(e2e_nik)
 r=$(e2e_post /v1/accounts "$(e2e_register_json "$nik" "$bd" "pgback$RANDOM@example.co.id" "0812$((RANDOM % 9000 + 1000))$((RANDOM % 9000 + 1000))" "Rina Wati")")
 [ "${r%% *}" = 201 ] || e2e_fail "registration after the outage: $r"
 id=$(echo "${r#* }" | jq -r .account_id)
-e2e_wait 60 bash -c "curl -fsS -m 2 '$OSS_API_URL/v1/accounts/$id' | grep -q '$id'" \
+e2e_wait 60 e2e_rm_status "$id" \
     || e2e_fail "account $id not in the read model after recovery"
 e2e_ok "resumed: account registered after the outage is in the read model; API pid unchanged"

@@ -18,7 +18,7 @@ resp=$(eval "$cmd -w ' %{http_code}'")
 [ "${resp##* }" = 201 ] || e2e_fail "the printed example answered: $resp"
 id=$(echo "${resp% *}" | jq -r .account_id)
 start=$(date +%s%N)
-e2e_wait 30 bash -c "curl -fsS -m 2 '$OSS_API_URL/v1/accounts/$id' | grep -q '$id'" || e2e_fail "account $id never reached the read model"
+e2e_wait 30 e2e_rm_status "$id" || e2e_fail "account $id never reached the read model"
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 hist=$(env -i PATH="$PATH" bash -c "source '$RUN_ENV' && \$OSS_CLI audit history account-$id" 2>&1) \
     || e2e_fail "oss audit history in a clean shell: $hist"

@@ -185,6 +185,75 @@ test_codes_and_urls(void **state)
 }
 
 static void
+test_npwp_passport_region(void **state)
+{
+    (void)state;
+    char out[21];
+    /* legacy 15 digits: Luhn over the first 9, stored as "0" + 15 */
+    assert_null(oss_npwp_normalize("012345674011000", out, sizeof out));
+    assert_string_equal(out, "0012345674011000");
+    assert_null(oss_npwp_normalize("01.234.567.4-011.000", out, sizeof out));
+    assert_string_equal(out, "0012345674011000");
+    /* 16 digits as they are (NPWP16, an individual's NIK) */
+    assert_null(oss_npwp_normalize("0027654326045000", out, sizeof out));
+    assert_string_equal(out, "0027654326045000");
+    assert_null(oss_npwp_normalize("3171015403909901", out, sizeof out));
+    assert_string_equal(out, "3171015403909901");
+    /* the invalid.tsv row and the other check-digit errors */
+    assert_string_equal(oss_npwp_normalize("012345675011000", out,
+                                           sizeof out),
+                        "npwp_check_digit");
+    for (char c = '0'; c <= '9'; c++) {
+        char v[] = "012345674011000";
+        if (c == '4')
+            continue;
+        v[8] = c; /* every other check digit fails */
+        assert_string_equal(oss_npwp_normalize(v, out, sizeof out),
+                            "npwp_check_digit");
+    }
+    const char *badlen[] = {"01234567401100", "00123456740110001",
+                            "01234567401100a", "0123 45674011000"};
+    for (size_t i = 0; i < sizeof badlen / sizeof badlen[0]; i++)
+        if (!oss_npwp_normalize(badlen[i], out, sizeof out) ||
+            strcmp(oss_npwp_normalize(badlen[i], out, sizeof out),
+                   "npwp_not_15_or_16_digits"))
+            fail_msg("npwp \"%s\" accepted or wrong reason", badlen[i]);
+    assert_string_equal(oss_npwp_normalize("", out, sizeof out), "required");
+
+    assert_null(oss_passport_normalize("x1234567", out, sizeof out));
+    assert_string_equal(out, "X1234567");
+    assert_string_equal(oss_passport_normalize("X12", out, sizeof out),
+                        "passport_invalid");
+    assert_string_equal(oss_passport_normalize("X 1234567", out, sizeof out),
+                        "passport_invalid");
+    assert_string_equal(
+        oss_passport_normalize("A12345678901234567890", out, sizeof out),
+        "passport_invalid");
+    assert_string_equal(oss_passport_normalize(NULL, out, sizeof out),
+                        "required");
+
+    assert_null(oss_region_code_check(NULL));
+    assert_null(oss_region_code_check(""));
+    assert_null(oss_region_code_check("3201000000"));
+    assert_string_equal(oss_region_code_check("320100000"),
+                        "region_code_invalid");
+    assert_string_equal(oss_region_code_check("32010000a0"),
+                        "region_code_invalid");
+    assert_string_equal(oss_region_code_check("9901000000"),
+                        "region_code_unknown_province");
+
+    char f[64];
+    oss_text_fold("  Budi   santoso\t ", f, sizeof f);
+    assert_string_equal(f, "BUDI SANTOSO");
+    oss_text_fold("AHU-0012345.AH.01.01.Tahun 2015", f, sizeof f);
+    assert_string_equal(f, "AHU-0012345.AH.01.01.TAHUN 2015");
+    oss_text_fold("", f, sizeof f);
+    assert_string_equal(f, "");
+    oss_text_fold("abcdef", f, 4);
+    assert_string_equal(f, "ABC");
+}
+
+static void
 test_utf8(void **state)
 {
     (void)state;
@@ -226,6 +295,7 @@ main(void)
         cmocka_unit_test(test_birth_date),
         cmocka_unit_test(test_name),
         cmocka_unit_test(test_codes_and_urls),
+        cmocka_unit_test(test_npwp_passport_region),
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_field_errors),
     };

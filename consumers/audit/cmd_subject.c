@@ -1,0 +1,279 @@
+/* `oss subject erase` (crypto-shredding of a data subject) and `oss keys
+ * rotate | retire | status` (master-key rotation: re-wrap every data key,
+ * never touching an event). The work is in src/crypto/subject.c. */
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "crypto/subject.h"
+#include "journal/journal.h"
+
+static const char subject_usage[] =
+    "usage: oss subject erase SUBJECT_ID --reason REASON [--actor ID]\n"
+    "       oss subject erase --account ACCOUNT_ID --reason REASON [--actor ID]\n"
+    "\n"
+    "Crypto-shreds a data subject: in ONE journal transaction it appends\n"
+    "oss.v1.SubjectErased{subject_id, reason} on stream subject-<id> and\n"
+    "deletes the subject's data key (oss.subject_keys) and its keyed\n"
+    "look-ups (oss.identity_claims, oss.account_lookup) and pending messages\n"
+    "(oss.deliveries). The events stay as they are (their hash chains still\n"
+    "verify); their personal fields can never be opened again and print as\n"
+    "[erased]. --account names the subject of an account's registration.\n"
+    "The actor recorded is --actor, else cli:$USER (operator).\n"
+    "Exit status: 0 erased, 1 already erased, 2 usage, 3 could not run.\n";
+
+int
+oss_cli_subject(int argc, char **argv, const char *config_path)
+{
+    const char *subject = NULL, *account = NULL, *reason = NULL, *actor = NULL;
+    if (argc < 2 || oss_cli_is_help(argv[1])) {
+        fputs(subject_usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? OSS_CLI_USAGE : OSS_CLI_OK;
+    }
+    if (strcmp(argv[1], "erase") != 0) {
+        fprintf(stderr, "oss subject: unknown command \"%s\"\n\n%s", argv[1],
+                subject_usage);
+        return OSS_CLI_USAGE;
+    }
+    for (int i = 2; i < argc; i++) {
+        if (oss_cli_is_help(argv[i])) {
+            fputs(subject_usage, stdout);
+            return OSS_CLI_OK;
+        } else if (strcmp(argv[i], "--account") == 0 && i + 1 < argc) {
+            account = argv[++i];
+        } else if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc) {
+            reason = argv[++i];
+        } else if (strcmp(argv[i], "--actor") == 0 && i + 1 < argc) {
+            actor = argv[++i];
+        } else if (argv[i][0] != '-' && !subject) {
+            subject = argv[i];
+        } else {
+            fputs(subject_usage, stderr);
+            return OSS_CLI_USAGE;
+        }
+    }
+    if (!!subject == !!account || !reason || !*reason) {
+        fputs(subject_usage, stderr);
+        return OSS_CLI_USAGE;
+    }
+    char actor_buf[OSS_ID_MAX];
+    if (!actor) {
+        const char *u = getenv("USER");
+        struct passwd *pw = u && *u ? NULL : getpwuid(getuid());
+        if (pw && pw->pw_name)
+            u = pw->pw_name;
+        snprintf(actor_buf, sizeof actor_buf, "cli:%.60s", u && *u ? u : "unknown");
+        actor = actor_buf;
+    }
+
+    int st = OSS_CLI_ERROR;
+    oss_journal_t *j = NULL;
+    oss_subject_erasure_t e;
+    oss_err_t err = {0};
+    char sid[OSS_UUID_STR];
+    memset(&e, 0, sizeof e);
+    oss_config_t *cfg = oss_cli_load_config(config_path);
+    if (!cfg)
+        return OSS_CLI_ERROR;
+    if (oss_journal_open(oss_config_str(cfg, "pg.url"), &j, &err) != OSS_OK) {
+        fprintf(stderr, "oss: subject erase: %s\n", err.msg);
+        goto done;
+    }
+    PGconn *c = (PGconn *)oss_journal_conn(j);
+    if (account) {
+        if (oss_subject_of_account(c, account, sid, &err) != OSS_OK) {
+            fprintf(stderr, "oss: subject erase: %s\n", err.msg);
+            st = err.code == OSS_ENOTFOUND ? OSS_CLI_USAGE : OSS_CLI_ERROR;
+            goto done;
+        }
+        subject = sid;
+    }
+    if (oss_subject_erasure_prepare(c, subject, reason, &e, &err) != OSS_OK) {
+        fprintf(stderr, "oss: subject erase: %s\n", err.msg);
+        st = err.code == OSS_ENOTFOUND || err.code == OSS_EINVAL ? OSS_CLI_USAGE
+                                                                 : OSS_CLI_ERROR;
+        goto done;
+    }
+    e.cmd.actor_kind = OSS_ACTOR_OPERATOR;
+    e.cmd.actor_id = actor;
+    e.cmd.correlation_id = "oss-cli-subject-erase";
+    if (oss_subject_erasure_run(j, &e, &err) != OSS_OK) {
+        fprintf(stderr, "oss: subject erase: %s\n", err.msg);
+        goto done;
+    }
+    if (e.cmd.outcome == OSS_JOURNAL_REJECTED) {
+        fprintf(stderr, "oss: subject erase: %s\n", e.cmd.err.msg);
+        st = strcmp(e.cmd.err.field, "already_erased") == 0 ? OSS_CLI_FAILED
+                                                            : OSS_CLI_ERROR;
+        goto done;
+    }
+    printf("subject %s erased: stream %s version %" PRId64
+           ", %" PRId64 " key, %" PRId64 " look-ups, %" PRId64
+           " pending deliveries deleted; accounts:",
+           e.subject_id, e.stream_id, e.cmd.last_version, e.keys, e.lookups,
+           e.deliveries);
+    for (size_t i = 0; i < e.naccounts; i++)
+        printf(" %s", e.account_ids[i]);
+    printf("%s\n", e.naccounts ? "" : " -");
+    st = OSS_CLI_OK;
+done:
+    oss_subject_erasure_clear(&e);
+    oss_journal_free(j);
+    oss_config_free(cfg);
+    return st;
+}
+
+/* ---- oss keys rotate | retire | status ---------------------------------- */
+
+const char oss_cli_keys_rotate_usage[] =
+    "usage: oss keys rotate [--no-new-key] [--batch N]\n"
+    "       oss keys retire\n"
+    "       oss keys status\n"
+    "\n"
+    "rotate: master-key rotation. Writes a new random key at the top of\n"
+    "crypto.master_key_file (atomically, mode 0600; the old keys stay below\n"
+    "it), then re-wraps every oss.subject_keys row under the new key. No\n"
+    "journal event is read or written: the sealed fields stay as they are,\n"
+    "only the wrapping of their data keys changes. Running programs read the\n"
+    "file again when they meet the new key id; until they are restarted they\n"
+    "may wrap new subjects under the old key: run `oss keys rotate\n"
+    "--no-new-key` after restarting them to re-wrap those too.\n"
+    "retire: drops from the file every old key no row is wrapped under.\n"
+    "status: the file's key ids (current first) and rows per key id.\n";
+
+static int
+keys_status(PGconn *c, const oss_keyring_t *ring)
+{
+    PGresult *r = PQexec(c, "SELECT master_key_id, count(*) FROM "
+                            "oss.subject_keys GROUP BY 1 ORDER BY 1");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "oss: keys: could not read oss.subject_keys: %s",
+                PQresultErrorMessage(r));
+        PQclear(r);
+        return OSS_CLI_ERROR;
+    }
+    for (size_t k = 0; k < ring->n; k++) {
+        long long rows = 0;
+        for (int i = 0; i < PQntuples(r); i++)
+            if (strcmp(PQgetvalue(r, i, 0), ring->id[k]) == 0)
+                rows = atoll(PQgetvalue(r, i, 1));
+        printf("key %s %s rows=%lld\n", ring->id[k],
+               k == 0 ? "current" : "old", rows);
+    }
+    int missing = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        size_t k = 0;
+        while (k < ring->n && strcmp(PQgetvalue(r, i, 0), ring->id[k]) != 0)
+            k++;
+        if (k == ring->n) {
+            printf("key %s MISSING from the file rows=%s\n", PQgetvalue(r, i, 0),
+                   PQgetvalue(r, i, 1));
+            missing = 1;
+        }
+    }
+    PQclear(r);
+    return missing ? OSS_CLI_FAILED : OSS_CLI_OK;
+}
+
+int
+oss_cli_keys_rotate(int argc, char **argv, const char *config_path)
+{
+    int new_key = 1, batch = 500;
+    const char *what = argv[1];
+    for (int i = 2; i < argc; i++) {
+        if (oss_cli_is_help(argv[i])) {
+            fputs(oss_cli_keys_rotate_usage, stdout);
+            return OSS_CLI_OK;
+        } else if (strcmp(what, "rotate") == 0 &&
+                   strcmp(argv[i], "--no-new-key") == 0) {
+            new_key = 0;
+        } else if (strcmp(what, "rotate") == 0 &&
+                   strcmp(argv[i], "--batch") == 0 && i + 1 < argc &&
+                   atoi(argv[i + 1]) > 0) {
+            batch = atoi(argv[++i]);
+        } else {
+            fputs(oss_cli_keys_rotate_usage, stderr);
+            return OSS_CLI_USAGE;
+        }
+    }
+    int st = OSS_CLI_ERROR;
+    oss_err_t err = {0};
+    oss_keyring_t ring;
+    PGconn *c = NULL;
+    memset(&ring, 0, sizeof ring);
+    oss_config_t *cfg = oss_cli_load_config(config_path);
+    if (!cfg)
+        return OSS_CLI_ERROR;
+    const char *path = oss_config_str(cfg, "crypto.master_key_file");
+    if (!path || !*path) {
+        fprintf(stderr, "oss: keys %s: crypto.master_key_file is not set\n", what);
+        goto done;
+    }
+    if (!(c = oss_cli_connect(cfg, NULL)))
+        goto done;
+    if (strcmp(what, "rotate") == 0) {
+        if (new_key) {
+            char id[17];
+            if (oss_keyring_prepend_new(path, id, &err) != OSS_OK) {
+                fprintf(stderr, "oss: keys rotate: %s\n", err.msg);
+                goto done;
+            }
+            printf("new master key %s written to %s (old keys kept)\n", id, path);
+        }
+        if (oss_keyring_load(path, &ring, &err) != OSS_OK) {
+            fprintf(stderr, "oss: keys rotate: %s\n", err.msg);
+            goto done;
+        }
+        int64_t done_n = 0, left = 0;
+        oss_code_t rc = oss_subject_keys_rewrap(c, &ring, batch, &done_n, &left, &err);
+        if (rc != OSS_OK) {
+            fprintf(stderr, "oss: keys rotate: %s (%" PRId64 " re-wrapped before)\n",
+                    err.msg, done_n);
+            st = rc == OSS_ENOTFOUND ? OSS_CLI_FAILED : OSS_CLI_ERROR;
+            goto done;
+        }
+        printf("re-wrapped %" PRId64 " data keys under %s; %" PRId64
+               " rows under another key\n",
+               done_n, ring.id[0], left);
+        st = left ? OSS_CLI_FAILED : OSS_CLI_OK;
+    } else if (strcmp(what, "retire") == 0) {
+        if (oss_keyring_load(path, &ring, &err) != OSS_OK) {
+            fprintf(stderr, "oss: keys retire: %s\n", err.msg);
+            goto done;
+        }
+        PGresult *r = PQexec(c, "SELECT DISTINCT master_key_id FROM oss.subject_keys");
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            fprintf(stderr, "oss: keys retire: %s", PQresultErrorMessage(r));
+            PQclear(r);
+            goto done;
+        }
+        const char *keep[64];
+        size_t nk = 0;
+        for (int i = 0; i < PQntuples(r) && nk < 64; i++)
+            keep[nk++] = PQgetvalue(r, i, 0);
+        size_t retired = 0;
+        oss_code_t rc = oss_keyring_retire(path, keep, nk, &retired, &err);
+        PQclear(r);
+        if (rc != OSS_OK) {
+            fprintf(stderr, "oss: keys retire: %s\n", err.msg);
+            goto done;
+        }
+        printf("retired %zu old master key(s) from %s\n", retired, path);
+        st = OSS_CLI_OK;
+    } else { /* status */
+        if (oss_keyring_load(path, &ring, &err) != OSS_OK) {
+            fprintf(stderr, "oss: keys status: %s\n", err.msg);
+            goto done;
+        }
+        st = keys_status(c, &ring);
+    }
+done:
+    memset(&ring, 0, sizeof ring);
+    PQfinish(c);
+    oss_config_free(cfg);
+    return st;
+}

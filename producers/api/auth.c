@@ -1,0 +1,254 @@
+/* Who is calling and what may they do (see auth.h): Bearer session ->
+ * principal + active grants in one synchronous query, the authorization
+ * answer (403 / 404), and the grant and session statements other commands
+ * queue in their append transaction. */
+#include "auth.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "db/db.h"
+#include "log/log.h"
+
+/* Runs a parameterised query on the worker's connection; NULL after
+ * replying 503 / 500. */
+static PGresult *
+auth_query(api_worker_t *w, oss_http_req_t *req, const char *what,
+           const char *sql, int n, const char *const *params)
+{
+    oss_err_t err;
+    oss_err_clear(&err);
+    oss_journal_t *j = api_worker_journal(w, &err);
+    if (!j) {
+        oss_http_reply_error(req, 503, NULL,
+                             "the database is unavailable; retry later", NULL);
+        return NULL;
+    }
+    PGconn *c = oss_journal_conn(j);
+    PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+        return r;
+    bool lost = oss_db_conn_lost(c, r);
+    oss_db_error(c, r, what, &err);
+    PQclear(r);
+    oss_warn("%s", err.msg);
+    if (lost)
+        api_worker_reset(w);
+    oss_http_reply_error(req, lost ? 503 : 500, NULL,
+                         lost ? "the database is unavailable; retry later"
+                              : "could not read",
+                         NULL);
+    return NULL;
+}
+
+static void
+copy(char *dst, size_t n, const char *src)
+{
+    snprintf(dst, n, "%s", src ? src : "");
+}
+
+static void
+reply_401(oss_http_req_t *req, const char *msg)
+{
+    const char *hdrs[] = {"WWW-Authenticate", "Bearer", NULL};
+    oss_http_reply(req, 401, "application/json",
+                   oss_http_error_json("unauthenticated", msg, NULL), hdrs);
+}
+
+bool
+api_auth_require(api_worker_t *w, oss_http_req_t *req, oss_principal_t *p,
+                 char *session_id)
+{
+    api_ctx_t *ctx = api_worker_ctx(w);
+    const char *h = oss_http_req_header(req, "Authorization");
+    char mac[65];
+
+    memset(p, 0, sizeof *p);
+    if (!h || strncmp(h, "Bearer ", 7) != 0 || strlen(h + 7) < 16 ||
+        strlen(h + 7) > 128) {
+        reply_401(req, "a session token is required (Authorization: Bearer "
+                       "...)");
+        return false;
+    }
+    if (!api_lc_session_hmac(ctx, h + 7, mac)) {
+        oss_http_reply_error(req, 503, NULL,
+                             "the account lifecycle is not configured "
+                             "(crypto.otp_key_file)",
+                             NULL);
+        return false;
+    }
+    const char *pv[] = {mac};
+    PGresult *r = auth_query(
+        w, req, "authenticate",
+        "SELECT s.stream_id, s.session_id, g.role, coalesce(g.account_id, "
+        "''), coalesce(g.institution, ''), coalesce(g.sector, ''), "
+        "coalesce(g.region, '') FROM oss.sessions s LEFT JOIN oss.grants g "
+        "ON g.principal_id = substr(s.stream_id, 8) AND g.revoked_at IS NULL "
+        "WHERE s.token_hmac = decode($1, 'hex') AND s.revoked_at IS NULL "
+        "AND s.expires_at > now() AND s.stream_id LIKE 'access-%' "
+        "ORDER BY g.grant_id",
+        1, pv);
+    memset(mac, 0, sizeof mac);
+    if (!r)
+        return false;
+    int n = PQntuples(r);
+    if (n < 1) {
+        PQclear(r);
+        reply_401(req, "the session token is unknown, expired or ended");
+        return false;
+    }
+    copy(p->principal_id, sizeof p->principal_id,
+         PQgetvalue(r, 0, 0) + strlen(API_ACCESS_STREAM_PREFIX));
+    if (session_id)
+        copy(session_id, OSS_UUID_STR, PQgetvalue(r, 0, 1));
+    for (int i = 0; i < n && p->ngrants < OSS_AUTHZ_MAX_GRANTS; i++) {
+        if (PQgetisnull(r, i, 2))
+            continue;
+        oss_grant_t *g = &p->grants[p->ngrants];
+        g->role = oss_role_parse(PQgetvalue(r, i, 2));
+        if (g->role == OSS_ROLE_NONE)
+            continue;
+        copy(g->account_id, sizeof g->account_id, PQgetvalue(r, i, 3));
+        copy(g->institution, sizeof g->institution, PQgetvalue(r, i, 4));
+        copy(g->sector, sizeof g->sector, PQgetvalue(r, i, 5));
+        copy(g->region, sizeof g->region, PQgetvalue(r, i, 6));
+        p->ngrants++;
+    }
+    PQclear(r);
+    return true;
+}
+
+bool
+api_account_target(api_worker_t *w, oss_http_req_t *req,
+                   const char *account_id, char *region)
+{
+    region[0] = '\0';
+    if (!api_account_id_valid(account_id)) {
+        oss_http_reply_error(req, 404, NULL, "no such account", NULL);
+        return false;
+    }
+    /* accounts registered before oss.account_scope existed have no row:
+     * their AccountRegistered tells that they exist */
+    const char *pv[] = {account_id};
+    PGresult *r = auth_query(
+        w, req, "account scope",
+        "SELECT (SELECT coalesce(region, '') FROM oss.account_scope WHERE "
+        "account_id = $1), EXISTS (SELECT 1 FROM oss.account_scope WHERE "
+        "account_id = $1) OR EXISTS (SELECT 1 FROM oss.journal WHERE "
+        "stream_id = 'account-' || $1 AND version = 1)",
+        1, pv);
+    if (!r)
+        return false;
+    bool found = PQntuples(r) == 1 && PQgetvalue(r, 0, 1)[0] == 't';
+    if (found && !PQgetisnull(r, 0, 0))
+        snprintf(region, 11, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (!found) {
+        oss_http_reply_error(req, 404, NULL, "no such account", NULL);
+        return false;
+    }
+    return true;
+}
+
+bool
+api_auth_allow(oss_http_req_t *req, const oss_principal_t *p, oss_action_t a,
+               const oss_target_t *t)
+{
+    const char *why = "";
+    char msg[160];
+
+    switch (oss_authz_check(p, a, t, &why)) {
+    case OSS_AUTHZ_ALLOW:
+        return true;
+    case OSS_AUTHZ_HIDDEN:
+        oss_info("refused %s principal=%s: %s", oss_action_name(a),
+                 p ? p->principal_id : "", why);
+        oss_http_reply_error(req, 404, NULL, "no such account", NULL);
+        return false;
+    case OSS_AUTHZ_FORBIDDEN:
+        break;
+    }
+    oss_info("refused %s principal=%s: %s", oss_action_name(a),
+             p ? p->principal_id : "", why);
+    snprintf(msg, sizeof msg, "not allowed to %s (%s)", oss_action_name(a),
+             !strcmp(why, "out_of_scope")
+                 ? "out of your scope"
+                 : !strcmp(why, "other_institution")
+                       ? "another institution"
+                       : "your role does not allow it");
+    oss_http_reply_error(req, 403, "forbidden", msg, NULL);
+    return false;
+}
+
+/* ---- statements for an extra_fn ----------------------------------------- */
+
+static oss_code_t
+q_params(oss_journal_queue_fn q, void *qctx, const char *sql, int n,
+         const char *const *v, oss_err_t *err)
+{
+    if (q(qctx, sql, n, v, NULL, NULL))
+        return oss_err_set(err, OSS_EUNAVAIL, "could not queue statement");
+    return OSS_OK;
+}
+
+static const char *
+or_null(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+oss_code_t
+api_grant_queue_add(oss_journal_queue_fn q, void *qctx,
+                    const char *principal_id, const oss_grant_t *g,
+                    oss_err_t *err)
+{
+    const char *role = oss_role_name(g->role);
+    if (!role[0])
+        return oss_err_set(err, OSS_EINTERNAL, "grant without a role");
+    const char *v[] = {principal_id,        role,
+                       or_null(g->account_id), or_null(g->institution),
+                       or_null(g->sector),  or_null(g->region)};
+    return q_params(q, qctx,
+                    "INSERT INTO oss.grants (principal_id, role, account_id, "
+                    "institution, sector, region) VALUES ($1, $2, $3, $4, "
+                    "$5, $6)",
+                    6, v, err);
+}
+
+oss_code_t
+api_grant_queue_revoke(oss_journal_queue_fn q, void *qctx,
+                       const char *principal_id, const char *account_id,
+                       const char *reason, oss_err_t *err)
+{
+    const char *v[] = {principal_id, or_null(account_id),
+                       reason ? reason : ""};
+    return q_params(q, qctx,
+                    "UPDATE oss.grants SET revoked_at = now(), revoke_reason "
+                    "= $3 WHERE principal_id = $1 AND revoked_at IS NULL AND "
+                    "($2::text IS NULL OR account_id = $2::text)",
+                    3, v, err);
+}
+
+oss_code_t
+api_sessions_queue_revoke(oss_journal_queue_fn q, void *qctx,
+                          const char *principal_id, const char *reason,
+                          bool drop_password, oss_err_t *err)
+{
+    char stream[OSS_ID_MAX];
+    snprintf(stream, sizeof stream, API_ACCESS_STREAM_PREFIX "%s",
+             principal_id);
+    const char *v[] = {stream, reason ? reason : ""};
+    oss_code_t rc = q_params(q, qctx,
+                             "UPDATE oss.sessions SET revoked_at = now(), "
+                             "revoke_reason = $2 WHERE stream_id = $1 AND "
+                             "revoked_at IS NULL",
+                             2, v, err);
+    if (rc != OSS_OK || !drop_password)
+        return rc;
+    return q_params(q, qctx,
+                    "DELETE FROM oss.credentials WHERE stream_id = $1", 1, v,
+                    err);
+}

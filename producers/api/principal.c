@@ -1,0 +1,462 @@
+/* Persons given in requests and the command that creates a new principal
+ * (see auth.h): PrincipalCreated with sealed personal fields under a new
+ * subject key and its first ActivationIssued, on "access-<principal_id>";
+ * the extra_fn writes the wrapped subject key, oss.principals, the grant
+ * and the activation's secret and delivery rows in the same transaction.
+ * Plaintext personal data lives only in request memory and is wiped. */
+#include "auth.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/nik.h"
+#include "core/validate.h"
+#include "log/log.h"
+#include "oss/v1/account.pb-c.h"
+#include "oss/v1/principal.pb-c.h"
+
+#define PRINCIPAL_CREATED API_T_PRINCIPAL_CREATED
+
+/* ---- api_person_parse --------------------------------------------------- */
+
+static int
+today_yyyymmdd(void)
+{
+    /* a day of slack: the client may be ahead of UTC (WIB, WITA, WIT) */
+    time_t t = time(NULL) + 86400;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    return (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
+}
+
+/* body[prefix name]: NULL when absent or null; "must_be_string" is
+ * recorded when it is not a string. */
+static const char *
+pfield(json_t *body, const char *prefix, const char *name,
+       oss_field_errors_t *fe, char *fname, size_t fnsz)
+{
+    snprintf(fname, fnsz, "%s%s", prefix, name);
+    json_t *v = json_object_get(body, fname);
+    if (!v || json_is_null(v))
+        return NULL;
+    if (!json_is_string(v)) {
+        oss_field_errors_add(fe, fname, OSS_REASON_MUST_BE_STRING);
+        return NULL;
+    }
+    if (json_string_length(v) > 1024) {
+        oss_field_errors_add(fe, fname, OSS_REASON_TOO_LONG);
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+bool
+api_person_validate(json_t *body, const char *prefix, api_person_t *out,
+                    oss_field_errors_t *fe_out)
+{
+    oss_field_errors_t fe = {0};
+    char fn[96];
+    const char *why, *s;
+
+    memset(out, 0, sizeof *out);
+    if (!prefix)
+        prefix = "";
+    const char *nik = pfield(body, prefix, "nik", &fe, fn, sizeof fn);
+    char nik_f[96];
+    snprintf(nik_f, sizeof nik_f, "%s", fn);
+    const char *passport = pfield(body, prefix, "passport", &fe, fn,
+                                  sizeof fn);
+    char pass_f[96];
+    snprintf(pass_f, sizeof pass_f, "%s", fn);
+    const char *country = pfield(body, prefix, "country", &fe, fn, sizeof fn);
+    if (nik && passport) {
+        oss_field_errors_add(&fe, pass_f, "nik_or_passport");
+    } else if (nik) {
+        oss_nik_info_t info;
+        if ((why = oss_nik_check(nik, &info)))
+            oss_field_errors_add(&fe, nik_f, why);
+        else
+            snprintf(out->nik, sizeof out->nik, "%s", nik);
+        if (country && strcmp(country, "ID"))
+            oss_field_errors_add(&fe, fn, "country_invalid");
+        snprintf(out->country, sizeof out->country, "ID");
+    } else if (passport) {
+        if ((why = oss_passport_normalize(passport, out->passport,
+                                          sizeof out->passport)))
+            oss_field_errors_add(&fe, pass_f, why);
+        if (!country)
+            oss_field_errors_add(&fe, fn, OSS_REASON_REQUIRED);
+        else if ((why = oss_country_check(country)))
+            oss_field_errors_add(&fe, fn, why);
+        else
+            snprintf(out->country, sizeof out->country, "%s", country);
+    } else if (!oss_field_errors_get(&fe, nik_f) &&
+               !oss_field_errors_get(&fe, pass_f)) {
+        oss_field_errors_add(&fe, nik_f, OSS_REASON_REQUIRED);
+    }
+    s = pfield(body, prefix, "name", &fe, fn, sizeof fn);
+    if (!s) {
+        oss_field_errors_add(&fe, fn, OSS_REASON_REQUIRED);
+    } else if ((why = oss_name_normalize(s, out->name, sizeof out->name))) {
+        oss_field_errors_add(&fe, fn, why);
+    }
+    s = pfield(body, prefix, "birth_date", &fe, fn, sizeof fn);
+    if (s && *s) {
+        int y, m, d;
+        if ((why = oss_birth_date_parse(s, today_yyyymmdd(), out->birth_date,
+                                        sizeof out->birth_date, &y, &m, &d)))
+            oss_field_errors_add(&fe, fn, why);
+    }
+    s = pfield(body, prefix, "email", &fe, fn, sizeof fn);
+    if (!s) {
+        oss_field_errors_add(&fe, fn, OSS_REASON_REQUIRED);
+    } else if ((why = oss_email_normalize(s, out->email, sizeof out->email))) {
+        oss_field_errors_add(&fe, fn, why);
+    }
+    s = pfield(body, prefix, "phone", &fe, fn, sizeof fn);
+    if (!s) {
+        oss_field_errors_add(&fe, fn, OSS_REASON_REQUIRED);
+    } else if ((why = oss_phone_normalize(s, out->phone, sizeof out->phone))) {
+        oss_field_errors_add(&fe, fn, why);
+    }
+    s = pfield(body, prefix, "channel", &fe, fn, sizeof fn);
+    if (!s || !*s)
+        s = "email";
+    if (strcmp(s, "email") && strcmp(s, "whatsapp"))
+        oss_field_errors_add(&fe, fn, "channel_invalid");
+    else
+        snprintf(out->channel, sizeof out->channel, "%s", s);
+    *fe_out = fe;
+    if (fe.n) {
+        memset(out, 0, sizeof *out);
+        return false;
+    }
+    return true;
+}
+
+bool
+api_person_parse(oss_http_req_t *req, json_t *body, const char *prefix,
+                 api_person_t *out)
+{
+    oss_field_errors_t fe = {0};
+
+    if (!json_is_object(body)) {
+        memset(out, 0, sizeof *out);
+        oss_http_reply_error(req, 400, "malformed_json",
+                             "request body must be a JSON object", NULL);
+        return false;
+    }
+    if (api_person_validate(body, prefix, out, &fe))
+        return true;
+    char msg[64];
+    snprintf(msg, sizeof msg, "%zu field%s invalid", fe.n,
+             fe.n == 1 ? " is" : "s are");
+    oss_http_reply_error(req, 422, "invalid_fields", msg, &fe);
+    return false;
+}
+
+/* ---- api_principal_prepare ---------------------------------------------- */
+
+typedef struct principal_priv {
+    char stream_id[OSS_ID_MAX];
+    char kind[16];
+    char cause[16];
+    char master_key_id[17];
+    char wrapped_hex[2 * 128 + 1];
+    char email_digest[65];         /* hex; oss.account_lookup (sign-in) */
+    bool has_grant;
+    oss_grant_t grant;
+    uint8_t *payload;
+    size_t payload_len;
+    api_activation_t act;
+    api_principal_new_t *pn;
+    /* an optional notice on PrincipalCreated (api_principal_notice) */
+    api_contact_t contact;
+    char notice_kind[32];
+    char *notice_vars;
+} principal_priv_t;
+
+static oss_code_t
+seal_one(const oss_data_key_t *dk, const char *field, const char *value,
+         Oss__V1__SealedField *sf, oss_err_t *err)
+{
+    uint8_t *ct = NULL, *nonce = malloc(12);
+    size_t ctlen = 0;
+
+    if (!nonce)
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    oss_code_t rc =
+        oss_seal(dk, field, value, strlen(value), nonce, &ct, &ctlen, err);
+    if (rc != OSS_OK) {
+        free(nonce);
+        return rc;
+    }
+    sf->subject_id = (char *)dk->subject_id;
+    sf->nonce.data = nonce;
+    sf->nonce.len = 12;
+    sf->ciphertext.data = ct;
+    sf->ciphertext.len = ctlen;
+    return OSS_OK;
+}
+
+static oss_code_t
+principal_decide(void *vctx, const oss_event_t *history, size_t n,
+                 oss_event_list_t *out, oss_err_t *err)
+{
+    principal_priv_t *pp = vctx;
+
+    if (n > 0)
+        return oss_err_field(err, OSS_EDUPLICATE, "principal_id",
+                             "principal \"%s\" already exists",
+                             pp->pn->principal_id);
+    oss_event_t *ev = oss_event_list_push(out);
+    if (!ev)
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    snprintf(ev->payload_type, sizeof ev->payload_type, "%s",
+             PRINCIPAL_CREATED);
+    ev->schema_version = 1;
+    ev->reason = strdup(pp->cause);
+    ev->payload = malloc(pp->payload_len ? pp->payload_len : 1);
+    if (!ev->payload || !ev->reason)
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    memcpy(ev->payload, pp->payload, pp->payload_len);
+    ev->payload_len = pp->payload_len;
+    /* the first activation, decided as if PrincipalCreated were folded */
+    return api_activation_issue_decide(&pp->act, history, n, out, err);
+}
+
+static oss_code_t
+principal_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
+                void *qctx, oss_err_t *err)
+{
+    principal_priv_t *pp = vctx;
+    api_principal_new_t *pn = pp->pn;
+    oss_code_t rc;
+
+    const char *k[] = {pn->subject_id, pp->master_key_id, pp->wrapped_hex};
+    if (q(qctx,
+          "INSERT INTO oss.subject_keys (subject_id, master_key_id, "
+          "wrapped_key) VALUES ($1::uuid, $2, decode($3, 'hex'))",
+          3, k, NULL, NULL))
+        return oss_err_set(err, OSS_EUNAVAIL, "could not queue statement");
+    const char *p[] = {pn->principal_id, pp->kind, pn->subject_id,
+                       pp->stream_id};
+    if (q(qctx,
+          "INSERT INTO oss.principals (principal_id, kind, subject_id, "
+          "contact_stream) VALUES ($1, $2, $3::uuid, $4)",
+          4, p, NULL, NULL))
+        return oss_err_set(err, OSS_EUNAVAIL, "could not queue statement");
+    const char *e[] = {pp->email_digest, pp->stream_id};
+    if (q(qctx,
+          "INSERT INTO oss.account_lookup (kind, digest, stream_id) VALUES "
+          "('email', decode($1, 'hex'), $2)",
+          2, e, NULL, NULL))
+        return oss_err_set(err, OSS_EUNAVAIL, "could not queue statement");
+    if (pp->has_grant) {
+        rc = api_grant_queue_add(q, qctx, pn->principal_id, &pp->grant, err);
+        if (rc != OSS_OK)
+            return rc;
+    }
+    if (pp->notice_kind[0]) {
+        /* best effort: a notice that cannot be addressed is not queued */
+        oss_err_t nerr;
+        oss_err_clear(&nerr);
+        rc = api_notice_queue(&pp->contact, pp->notice_kind,
+                              pp->act.channel, pn->principal_id, cmd, 0,
+                              pp->notice_vars, 0, q, qctx, &nerr);
+        if (rc == OSS_EUNAVAIL || rc == OSS_ENOMEM) {
+            *err = nerr;
+            return rc;
+        }
+    }
+    return api_activation_extra(&pp->act, cmd, q, qctx, err);
+}
+
+oss_code_t
+api_principal_notice(api_principal_new_t *pn, const char *kind,
+                     const char *vars_json, oss_err_t *err)
+{
+    principal_priv_t *pp = pn->priv;
+    if (!pp || !kind || strlen(kind) >= sizeof pp->notice_kind)
+        return oss_err_set(err, OSS_EINTERNAL, "notice: bad arguments");
+    free(pp->notice_vars);
+    if (!(pp->notice_vars = strdup(vars_json ? vars_json : "{}")))
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    snprintf(pp->notice_kind, sizeof pp->notice_kind, "%s", kind);
+    return OSS_OK;
+}
+
+void
+api_grant_to_proto(const oss_grant_t *g, void *out)
+{
+    Oss__V1__Grant *m = out;
+    oss__v1__grant__init(m);
+    m->role = (char *)oss_role_name(g->role);
+    m->account_id = (char *)g->account_id;
+    m->institution = (char *)g->institution;
+    m->sector = (char *)g->sector;
+    m->region = (char *)g->region;
+}
+
+oss_code_t
+api_grant_event_push(oss_event_list_t *out, bool added,
+                     const char *principal_id, const oss_grant_t *g,
+                     const char *reason, oss_err_t *err)
+{
+    Oss__V1__Grant pg = OSS__V1__GRANT__INIT;
+    Oss__V1__GrantAdded ga = OSS__V1__GRANT_ADDED__INIT;
+    Oss__V1__GrantRevoked gr = OSS__V1__GRANT_REVOKED__INIT;
+    ProtobufCMessage *msg = added ? &ga.base : &gr.base;
+
+    api_grant_to_proto(g, &pg);
+    ga.principal_id = gr.principal_id = (char *)principal_id;
+    ga.grant = gr.grant = &pg;
+    gr.reason = (char *)(reason ? reason : "");
+    oss_event_t *ev = oss_event_list_push(out);
+    if (!ev)
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    snprintf(ev->payload_type, sizeof ev->payload_type, "%s",
+             added ? API_T_GRANT_ADDED : API_T_GRANT_REVOKED);
+    ev->schema_version = 1;
+    if (reason && *reason && !(ev->reason = strdup(reason)))
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    ev->payload_len = protobuf_c_message_get_packed_size(msg);
+    ev->payload = malloc(ev->payload_len ? ev->payload_len : 1);
+    if (!ev->payload)
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    protobuf_c_message_pack(msg, ev->payload);
+    return OSS_OK;
+}
+
+oss_code_t
+api_principal_prepare(api_ctx_t *ctx, const api_person_t *who,
+                      const char *kind, const oss_grant_t *grant,
+                      const char *cause, api_principal_new_t *pn,
+                      oss_err_t *err)
+{
+    principal_priv_t *pp = calloc(1, sizeof *pp);
+    oss_data_key_t dk;
+    uint8_t *wrapped = NULL;
+    size_t wlen = 0;
+    Oss__V1__PrincipalCreated ev = OSS__V1__PRINCIPAL_CREATED__INIT;
+    Oss__V1__Grant g = OSS__V1__GRANT__INIT;
+    Oss__V1__SealedField sf[6] = {
+        OSS__V1__SEALED_FIELD__INIT, OSS__V1__SEALED_FIELD__INIT,
+        OSS__V1__SEALED_FIELD__INIT, OSS__V1__SEALED_FIELD__INIT,
+        OSS__V1__SEALED_FIELD__INIT, OSS__V1__SEALED_FIELD__INIT};
+    Oss__V1__SealedField **slot[6] = {&ev.nik,        &ev.passport,
+                                      &ev.name,       &ev.birth_date,
+                                      &ev.email,      &ev.phone};
+    const char *names[6] = {"nik",        "passport", "name",
+                            "birth_date", "email",    "phone"};
+    const char *values[6] = {who->nik,        who->passport, who->name,
+                             who->birth_date, who->email,    who->phone};
+    oss_code_t rc = OSS_OK;
+
+    memset(pn, 0, sizeof *pn);
+    memset(&dk, 0, sizeof dk);
+    if (!pp)
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    pp->pn = pn;
+    pn->priv = pp;
+    if (!kind || (strcmp(kind, "business") && strcmp(kind, "government"))) {
+        rc = oss_err_set(err, OSS_EINTERNAL, "bad principal kind");
+        goto done;
+    }
+    snprintf(pp->kind, sizeof pp->kind, "%s", kind);
+    snprintf(pp->cause, sizeof pp->cause, "%s", cause ? cause : "");
+    oss_uuid7(pn->principal_id);
+    oss_uuid4(pn->subject_id);
+    snprintf(pp->stream_id, sizeof pp->stream_id,
+             API_ACCESS_STREAM_PREFIX "%s", pn->principal_id);
+    rc = oss_data_key_new(&ctx->master, pn->subject_id, &dk, &wrapped, &wlen,
+                          pp->master_key_id, err);
+    if (rc != OSS_OK)
+        goto done;
+    if (wlen > 128) {
+        rc = oss_err_set(err, OSS_EINTERNAL, "wrapped key too long");
+        goto done;
+    }
+    oss_hex(wrapped, wlen, pp->wrapped_hex);
+    {
+        uint8_t d[32];
+        oss_index_digest(&ctx->index, "email", who->email, d);
+        oss_hex(d, sizeof d, pp->email_digest);
+    }
+    for (int i = 0; i < 6; i++) {
+        if (!values[i][0])
+            continue;
+        rc = seal_one(&dk, names[i], values[i], &sf[i], err);
+        if (rc != OSS_OK)
+            goto done;
+        *slot[i] = &sf[i];
+    }
+    ev.principal_id = pn->principal_id;
+    ev.kind = pp->kind;
+    ev.subject_id = pn->subject_id;
+    ev.passport_country = who->passport[0] ? (char *)who->country : "";
+    ev.cause = pp->cause;
+    ev.activation_channel = (char *)who->channel;
+    if (grant) {
+        pp->grant = *grant;
+        pp->has_grant = true;
+        api_grant_to_proto(&pp->grant, &g);
+        ev.grant = &g;
+    }
+    pp->payload_len = oss__v1__principal_created__get_packed_size(&ev);
+    pp->payload = malloc(pp->payload_len ? pp->payload_len : 1);
+    if (!pp->payload) {
+        rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
+        goto done;
+    }
+    oss__v1__principal_created__pack(&ev, pp->payload);
+    snprintf(pp->contact.subject_id, sizeof pp->contact.subject_id, "%s",
+             pn->subject_id);
+    snprintf(pp->contact.name, sizeof pp->contact.name, "%s", who->name);
+    snprintf(pp->contact.email, sizeof pp->contact.email, "%s", who->email);
+    snprintf(pp->contact.phone, sizeof pp->contact.phone, "%s", who->phone);
+    pp->contact.dk = dk;
+    rc = api_activation_prepare(ctx, &dk, pn->principal_id,
+                                who->channel[0] ? who->channel : "email",
+                                &pp->act, err);
+    if (rc != OSS_OK)
+        goto done;
+    pn->cmd.stream_id = pp->stream_id;
+    pn->cmd.stream_type = OSS_ACCOUNT_STREAM_TYPE;
+    pn->cmd.expected_version = 0;
+    pn->cmd.actor_kind = OSS_ACTOR_UNSPECIFIED;
+    pn->cmd.actor_id = "";
+    pn->cmd.correlation_id = "";
+    pn->cmd.decide = principal_decide;
+    pn->cmd.ctx = pp;
+    pn->cmd.extra_fn = principal_extra;
+done:
+    for (int i = 0; i < 6; i++) {
+        free(sf[i].nonce.data);
+        free(sf[i].ciphertext.data);
+    }
+    free(wrapped);
+    memset(&dk, 0, sizeof dk);
+    if (rc != OSS_OK)
+        api_principal_clear(pn);
+    return rc;
+}
+
+void
+api_principal_clear(api_principal_new_t *pn)
+{
+    principal_priv_t *pp = pn->priv;
+    if (pp) {
+        api_activation_clear(&pp->act);
+        api_contact_clear(&pp->contact);
+        free(pp->notice_vars);
+        free(pp->payload);
+        memset(pp, 0, sizeof *pp);
+        free(pp);
+    }
+    oss_event_list_free(&pn->cmd.events);
+    free(pn->cmd.replay_response);
+    memset(pn, 0, sizeof *pn);
+}

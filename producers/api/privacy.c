@@ -1,0 +1,695 @@
+/* Personal data over HTTP (see privacy.h): staff reads logged in the same
+ * transaction as their PersonalDataRead event, the subject's access list and
+ * export, and the operator's erasure (crypto-shredding). Plaintext personal
+ * data lives only in this request's memory and its response; it is never
+ * logged. */
+#include "privacy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <openssl/crypto.h>
+
+#include "auth.h"
+#include "crypto/subject.h"
+#include "db/db.h"
+#include "log/log.h"
+#include "oss/v1/privacy.pb-c.h"
+
+#define EP_PERSONAL_DATA "GET /v1/accounts/{id}/personal-data"
+#define REASON_MAX 500
+
+/* ---- plumbing ------------------------------------------------------------ */
+
+static void
+submit(oss_http_req_t *req, void *arg, void (*run)(api_worker_t *, api_job_t *))
+{
+    api_ctx_t *ctx = arg;
+    api_job_t *j = calloc(1, sizeof *j);
+    if (!j) {
+        oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
+        return;
+    }
+    j->kind = API_JOB_QUERY;
+    j->req = req;
+    j->run = run;
+    api_pool_submit(ctx->pool, j);
+}
+
+/* The worker's connection; NULL after replying 503. */
+static PGconn *
+conn_of(api_worker_t *w, oss_http_req_t *req, oss_journal_t **jout)
+{
+    oss_err_t err;
+    oss_err_clear(&err);
+    oss_journal_t *j = api_worker_journal(w, &err);
+    if (!j) {
+        oss_http_reply_error(req, 503, NULL,
+                             "the database is unavailable; retry later", NULL);
+        return NULL;
+    }
+    if (jout)
+        *jout = j;
+    return oss_journal_conn(j);
+}
+
+/* Replies to a failed look-up (err from src/crypto/subject.c). */
+static void
+reply_err(api_worker_t *w, oss_http_req_t *req, const oss_err_t *err,
+          const char *what)
+{
+    if (err->code == OSS_ENOTFOUND && !strcmp(err->field, "erased")) {
+        oss_http_reply_error(req, 410, "erased",
+                             "this person's personal data was erased", NULL);
+    } else if (err->code == OSS_ENOTFOUND) {
+        oss_http_reply_error(req, 404, NULL, what, NULL);
+    } else if (err->code == OSS_EUNAVAIL) {
+        api_worker_reset(w);
+        oss_warn("privacy: %s", err->msg);
+        oss_http_reply_error(req, 503, NULL,
+                             "the database is unavailable; retry later", NULL);
+    } else {
+        oss_error("privacy: %s", err->msg);
+        oss_http_reply_error(req, 500, NULL, "could not read personal data",
+                             NULL);
+    }
+}
+
+static void
+iso_time(const char *pg_ts, char *out, size_t n)
+{
+    snprintf(out, n, "%s", pg_ts);
+}
+
+/* Wipes every string of a JSON value in place (plaintext personal data),
+ * then releases it. */
+static void
+json_wipe_decref(json_t *v)
+{
+    if (!v)
+        return;
+    if (json_is_string(v)) {
+        char *s = (char *)json_string_value(v);
+        OPENSSL_cleanse(s, strlen(s));
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x) json_wipe_decref(json_incref(x));
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) json_wipe_decref(json_incref(x));
+    }
+    json_decref(v);
+}
+
+/* Sends o (wiped and released). */
+static void
+reply_json_wipe(oss_http_req_t *req, int status, json_t *o)
+{
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_wipe_decref(o);
+    if (!s) {
+        oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
+        return;
+    }
+    oss_http_reply_json(req, status, s, NULL);
+}
+
+/* Collects the opened fields of one event into an object: field -> value. */
+static void
+visit_into(void *ctx, const char *field, const char *plaintext)
+{
+    json_t *o = ctx;
+    json_object_set_new(o, field, plaintext ? json_string(plaintext)
+                                            : json_string("[unreadable]"));
+}
+
+/* Adds to fields (last wins) and, when events is not NULL, one entry per
+ * event holding the subject's sealed fields, for every event of the streams
+ * (text[] literal) in journal order. Returns false after replying. */
+static bool
+collect(api_worker_t *w, oss_http_req_t *req, PGconn *c, const char *streams,
+        const char *subject, const oss_data_key_t *dk, json_t *fields,
+        json_t *events)
+{
+    const char *p[1] = {streams};
+    PGresult *r = PQexecParams(
+        c,
+        "SELECT stream_id, event_id::text, payload_type, "
+        "to_char(occurred_at AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), payload FROM oss.journal "
+        "WHERE stream_id = ANY($1::text[]) ORDER BY position",
+        1, NULL, p, NULL, NULL, 1);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        oss_err_t err;
+        bool lost = oss_db_conn_lost(c, r);
+        oss_db_error(c, r, "read the journal", &err);
+        PQclear(r);
+        oss_warn("privacy: %s", err.msg);
+        if (lost)
+            api_worker_reset(w);
+        oss_http_reply_error(req, lost ? 503 : 500, NULL,
+                             lost ? "the database is unavailable; retry later"
+                                  : "could not read",
+                             NULL);
+        return false;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        json_t *f = json_object();
+        size_t found = oss_subject_open_fields(
+            (const uint8_t *)PQgetvalue(r, i, 4),
+            (size_t)PQgetlength(r, i, 4), subject, dk, visit_into, f);
+        if (found) {
+            json_object_update(fields, f);
+            if (events) {
+                char t[40];
+                iso_time(PQgetvalue(r, i, 3), t, sizeof t);
+                json_array_append_new(
+                    events,
+                    json_pack("{s:s, s:s, s:s, s:s, s:O}", "stream_id",
+                              PQgetvalue(r, i, 0), "event_id",
+                              PQgetvalue(r, i, 1), "event_type",
+                              PQgetvalue(r, i, 2), "occurred_at", t, "fields",
+                              f));
+            }
+        }
+        json_decref(f); /* its strings live on in fields / events */
+    }
+    PQclear(r);
+    return true;
+}
+
+/* ---- GET /v1/accounts/{id}/personal-data --------------------------------- */
+
+typedef struct pread {
+    char subject_id[OSS_UUID_STR];
+    char account_id[OSS_ID_MAX];
+    char reader[OSS_AUTHZ_ID_MAX];
+    const char *role;
+    char reason[REASON_MAX + 1];
+    char stream_id[OSS_ID_MAX];
+} pread_t;
+
+static oss_code_t
+pread_decide(void *vctx, const oss_event_t *history, size_t n,
+             oss_event_list_t *out, oss_err_t *err)
+{
+    pread_t *pr = vctx;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(history[i].payload_type, OSS_SUBJECT_ERASED))
+            return oss_err_field(err, OSS_ENOTFOUND, "erased",
+                                 "the subject was erased");
+    Oss__V1__PersonalDataRead m = OSS__V1__PERSONAL_DATA_READ__INIT;
+    m.subject_id = pr->subject_id;
+    m.account_id = pr->account_id;
+    m.reader_principal_id = pr->reader;
+    m.reader_role = (char *)pr->role;
+    m.reason = pr->reason;
+    m.endpoint = EP_PERSONAL_DATA;
+    oss_event_t *ev = oss_event_list_push(out);
+    if (!ev)
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    snprintf(ev->payload_type, sizeof ev->payload_type, "%s",
+             OSS_PERSONAL_DATA_READ);
+    ev->schema_version = 1;
+    ev->payload_len = oss__v1__personal_data_read__get_packed_size(&m);
+    ev->payload = malloc(ev->payload_len ? ev->payload_len : 1);
+    ev->reason = strdup(pr->reason);
+    if (!ev->payload || !ev->reason)
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    oss__v1__personal_data_read__pack(&m, ev->payload);
+    return OSS_OK;
+}
+
+static oss_code_t
+pread_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
+            void *qctx, oss_err_t *err)
+{
+    pread_t *pr = vctx;
+    if (cmd->events.len != 1)
+        return oss_err_set(err, OSS_EINTERNAL, "no PersonalDataRead event");
+    const char *v[] = {pr->subject_id, pr->account_id, pr->reader, pr->role,
+                       pr->reason, EP_PERSONAL_DATA,
+                       cmd->events.items[0].event_id};
+    if (q(qctx,
+          "INSERT INTO oss.pii_access_log (subject_id, account_id, "
+          "reader_principal_id, reader_role, reason, endpoint, event_id) "
+          "VALUES ($1::uuid, $2, $3, $4, $5, $6, $7::uuid)",
+          7, v, NULL, NULL))
+        return oss_err_set(err, OSS_ENOMEM, "could not queue the access log");
+    return OSS_OK;
+}
+
+/* The staff role the read is made under ("" = the account's owner). */
+static const char *
+reader_role(const oss_principal_t *p, const char *account_id)
+{
+    for (size_t i = 0; i < p->ngrants; i++)
+        if (p->grants[i].role == OSS_ROLE_OWNER &&
+            !strcmp(p->grants[i].account_id, account_id))
+            return "";
+    static const oss_role_t staff[] = {OSS_ROLE_AUDITOR, OSS_ROLE_OPERATOR,
+                                       OSS_ROLE_OFFICER};
+    for (size_t k = 0; k < 3; k++)
+        for (size_t i = 0; i < p->ngrants; i++)
+            if (p->grants[i].role == staff[k])
+                return oss_role_name(staff[k]);
+    return "";
+}
+
+static void
+run_personal_data(api_worker_t *w, api_job_t *job)
+{
+    oss_http_req_t *req = job->req;
+    api_ctx_t *ctx = api_worker_ctx(w);
+    const char *account_id = oss_http_req_param(req, 0);
+    oss_principal_t p;
+    char region[11];
+    oss_err_t err;
+    oss_data_key_t dk;
+    pread_t pr;
+    oss_journal_t *j = NULL;
+    json_t *fields = NULL;
+    oss_command_t cmd;
+
+    memset(&dk, 0, sizeof dk);
+    memset(&pr, 0, sizeof pr);
+    memset(&cmd, 0, sizeof cmd);
+    if (!api_auth_require(w, req, &p, NULL))
+        return;
+    if (!api_account_target(w, req, account_id, region))
+        return;
+    oss_target_t t = {.account_id = account_id, .region = region};
+    if (!api_auth_allow(req, &p, OSS_ACT_PERSONAL_READ, &t))
+        return;
+    pr.role = reader_role(&p, account_id);
+    bool staff = pr.role[0] != '\0';
+    if (staff &&
+        (!oss_http_req_query(req, "reason", pr.reason, sizeof pr.reason) ||
+         !pr.reason[0])) {
+        oss_field_errors_t fe = {0};
+        oss_field_errors_add(&fe, "reason", "required");
+        oss_http_reply_error(req, 422, "invalid_fields",
+                             "a reason is required to read another person's "
+                             "personal data (?reason=..., at most 500 "
+                             "characters); the read is logged",
+                             &fe);
+        return;
+    }
+    PGconn *c = conn_of(w, req, &j);
+    if (!c)
+        return;
+    oss_err_clear(&err);
+    if (oss_subject_of_account(c, account_id, pr.subject_id, &err) != OSS_OK) {
+        reply_err(w, req, &err, "no such account");
+        return;
+    }
+    oss_err_clear(&err);
+    if (oss_subject_key_load(c, &ctx->master, pr.subject_id, &dk, &err) !=
+        OSS_OK) {
+        reply_err(w, req, &err, "no such subject");
+        return;
+    }
+    char streams[400];
+    snprintf(streams, sizeof streams, "{account-%.64s,access-%.64s}",
+             account_id, account_id);
+    fields = json_object();
+    if (!collect(w, req, c, streams, pr.subject_id, &dk, fields, NULL))
+        goto done;
+    if (staff) {
+        snprintf(pr.account_id, sizeof pr.account_id, "%s", account_id);
+        snprintf(pr.reader, sizeof pr.reader, "%s", p.principal_id);
+        snprintf(pr.stream_id, sizeof pr.stream_id,
+                 OSS_SUBJECT_STREAM_PREFIX "%s", pr.subject_id);
+        cmd.stream_id = pr.stream_id;
+        cmd.stream_type = OSS_SUBJECT_STREAM_TYPE;
+        cmd.expected_version = -1;
+        cmd.actor_kind = !strcmp(pr.role, "officer") ? OSS_ACTOR_OFFICER
+                                                     : OSS_ACTOR_OPERATOR;
+        cmd.actor_id = pr.reader;
+        cmd.correlation_id = oss_http_req_cid(req);
+        cmd.decide = pread_decide;
+        cmd.ctx = &pr;
+        cmd.extra_fn = pread_extra;
+        oss_code_t rc = OSS_OK;
+        for (int attempt = 0; attempt < 3; attempt++) {
+            oss_event_list_free(&cmd.events);
+            memset(&cmd.err, 0, sizeof cmd.err);
+            oss_err_clear(&err);
+            rc = oss_journal_execute(j, &cmd, 1, &err);
+            if (rc != OSS_OK || !(cmd.outcome == OSS_JOURNAL_REJECTED &&
+                                  cmd.err.code == OSS_ECONFLICT &&
+                                  !cmd.err.field[0]))
+                break;
+        }
+        if (rc != OSS_OK || cmd.outcome != OSS_JOURNAL_APPENDED) {
+            /* no log, no data */
+            if (rc == OSS_OK && !strcmp(cmd.err.field, "erased")) {
+                oss_http_reply_error(req, 410, "erased",
+                                     "this person's personal data was erased",
+                                     NULL);
+            } else {
+                oss_warn("personal data read not logged: %s",
+                         rc != OSS_OK ? err.msg : cmd.err.msg);
+                if (rc == OSS_EUNAVAIL)
+                    api_worker_reset(w);
+                oss_http_reply_error(req, rc == OSS_EUNAVAIL ? 503 : 500, NULL,
+                                     "could not log the read; nothing was "
+                                     "disclosed",
+                                     NULL);
+            }
+            goto done;
+        }
+        oss_info("personal data read account=%s by=%s role=%s event=%s",
+                 account_id, pr.reader, pr.role, cmd.events.items[0].event_id);
+    }
+    json_t *o = json_pack("{s:s, s:s, s:O, s:b}", "account_id", account_id,
+                          "subject_id", pr.subject_id, "personal_data",
+                          fields, "logged", staff);
+    if (o && staff)
+        json_object_set_new(o, "access_event_id",
+                            json_string(cmd.events.items[0].event_id));
+    reply_json_wipe(req, 200, o);
+done:
+    oss_event_list_free(&cmd.events);
+    free(cmd.replay_response);
+    json_wipe_decref(fields);
+    OPENSSL_cleanse(&dk, sizeof dk);
+}
+
+void
+api_h_personal_data(oss_http_req_t *req, void *arg)
+{
+    submit(req, arg, run_personal_data);
+}
+
+/* ---- GET /v1/me/personal-data-access ------------------------------------- */
+
+static void
+run_me_access(api_worker_t *w, api_job_t *job)
+{
+    oss_http_req_t *req = job->req;
+    oss_principal_t p;
+    oss_err_t err;
+    char subject[OSS_UUID_STR];
+
+    if (!api_auth_require(w, req, &p, NULL))
+        return;
+    PGconn *c = conn_of(w, req, NULL);
+    if (!c)
+        return;
+    oss_err_clear(&err);
+    if (oss_subject_of_principal(c, p.principal_id, subject, &err) != OSS_OK) {
+        reply_err(w, req, &err, "no personal data is held about you");
+        return;
+    }
+    const char *pv[1] = {subject};
+    PGresult *r = PQexecParams(
+        c,
+        "SELECT to_char(read_at AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), reader_principal_id, "
+        "reader_role, reason, endpoint, account_id, event_id::text FROM "
+        "oss.pii_access_log WHERE subject_id = $1::uuid ORDER BY read_at, id",
+        1, NULL, pv, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        bool lost = oss_db_conn_lost(c, r);
+        oss_db_error(c, r, "read the access log", &err);
+        PQclear(r);
+        oss_warn("privacy: %s", err.msg);
+        if (lost)
+            api_worker_reset(w);
+        oss_http_reply_error(req, lost ? 503 : 500, NULL, "could not read",
+                             NULL);
+        return;
+    }
+    json_t *reads = json_array();
+    for (int i = 0; i < PQntuples(r); i++)
+        json_array_append_new(
+            reads, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "read_at",
+                             PQgetvalue(r, i, 0), "reader_principal_id",
+                             PQgetvalue(r, i, 1), "reader_role",
+                             PQgetvalue(r, i, 2), "reason",
+                             PQgetvalue(r, i, 3), "endpoint",
+                             PQgetvalue(r, i, 4), "account_id",
+                             PQgetvalue(r, i, 5), "event_id",
+                             PQgetvalue(r, i, 6)));
+    PQclear(r);
+    json_t *o = json_pack("{s:s, s:o}", "subject_id", subject, "reads", reads);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!s) {
+        oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
+        return;
+    }
+    oss_http_reply_json(req, 200, s, NULL);
+}
+
+void
+api_h_me_pii_access(oss_http_req_t *req, void *arg)
+{
+    submit(req, arg, run_me_access);
+}
+
+/* ---- GET /v1/me/export ---------------------------------------------------- */
+
+static void
+run_me_export(api_worker_t *w, api_job_t *job)
+{
+    oss_http_req_t *req = job->req;
+    api_ctx_t *ctx = api_worker_ctx(w);
+    oss_principal_t p;
+    oss_err_t err;
+    oss_data_key_t dk;
+    char subject[OSS_UUID_STR];
+    json_t *fields = NULL, *events = NULL;
+    char *streams = NULL;
+    PGresult *r = NULL;
+
+    memset(&dk, 0, sizeof dk);
+    if (!api_auth_require(w, req, &p, NULL))
+        return;
+    PGconn *c = conn_of(w, req, NULL);
+    if (!c)
+        return;
+    oss_err_clear(&err);
+    if (oss_subject_of_principal(c, p.principal_id, subject, &err) != OSS_OK) {
+        reply_err(w, req, &err, "no personal data is held about you");
+        return;
+    }
+    oss_err_clear(&err);
+    if (oss_subject_key_load(c, &ctx->master, subject, &dk, &err) != OSS_OK) {
+        reply_err(w, req, &err, "no personal data is held about you");
+        return;
+    }
+    /* every stream that may hold the subject's sealed fields: its
+     * principals' access and contact streams, the accounts it registered */
+    const char *pv[2] = {subject, p.principal_id};
+    r = PQexecParams(
+        c,
+        "SELECT coalesce(array_agg(DISTINCT s), '{}')::text FROM ("
+        " SELECT 'access-' || principal_id AS s FROM oss.principals WHERE "
+        "  subject_id = $1::uuid"
+        " UNION SELECT contact_stream FROM oss.principals WHERE "
+        "  subject_id = $1::uuid"
+        " UNION SELECT stream_id FROM oss.identity_claims WHERE "
+        "  subject_id = $1::uuid"
+        " UNION SELECT stream_id FROM rm.accounts WHERE subject_id = $1::text"
+        " UNION SELECT 'access-' || substr(stream_id, 9) FROM rm.accounts "
+        "  WHERE subject_id = $1::text"
+        " UNION SELECT 'account-' || $2 UNION SELECT 'access-' || $2) x",
+        2, NULL, pv, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        bool lost = oss_db_conn_lost(c, r);
+        oss_db_error(c, r, "find the subject's streams", &err);
+        oss_warn("privacy: %s", err.msg);
+        if (lost)
+            api_worker_reset(w);
+        oss_http_reply_error(req, lost ? 503 : 500, NULL, "could not read",
+                             NULL);
+        goto done;
+    }
+    streams = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    r = NULL;
+    fields = json_object();
+    events = json_array();
+    if (!streams || !fields || !events) {
+        oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
+        goto done;
+    }
+    if (!collect(w, req, c, streams, subject, &dk, fields, events))
+        goto done;
+    /* the principal's roles, and who read the data */
+    json_t *grants = json_array();
+    const char *pp[1] = {p.principal_id};
+    r = PQexecParams(c,
+                     "SELECT role, coalesce(account_id, ''), "
+                     "coalesce(institution, ''), granted_at::text, "
+                     "coalesce(revoked_at::text, '') FROM oss.grants WHERE "
+                     "principal_id = $1 ORDER BY grant_id",
+                     1, NULL, pp, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+        for (int i = 0; i < PQntuples(r); i++)
+            json_array_append_new(
+                grants,
+                json_pack("{s:s, s:s, s:s, s:s, s:s}", "role",
+                          PQgetvalue(r, i, 0), "account_id",
+                          PQgetvalue(r, i, 1), "institution",
+                          PQgetvalue(r, i, 2), "granted_at",
+                          PQgetvalue(r, i, 3), "revoked_at",
+                          PQgetvalue(r, i, 4)));
+    PQclear(r);
+    r = NULL;
+    json_t *reads = json_array();
+    const char *ps[1] = {subject};
+    r = PQexecParams(c,
+                     "SELECT read_at::text, reader_principal_id, reader_role, "
+                     "reason, endpoint FROM oss.pii_access_log WHERE "
+                     "subject_id = $1::uuid ORDER BY read_at, id",
+                     1, NULL, ps, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+        for (int i = 0; i < PQntuples(r); i++)
+            json_array_append_new(
+                reads, json_pack("{s:s, s:s, s:s, s:s, s:s}", "read_at",
+                                 PQgetvalue(r, i, 0), "reader_principal_id",
+                                 PQgetvalue(r, i, 1), "reader_role",
+                                 PQgetvalue(r, i, 2), "reason",
+                                 PQgetvalue(r, i, 3), "endpoint",
+                                 PQgetvalue(r, i, 4)));
+    PQclear(r);
+    r = NULL;
+    time_t now = time(NULL);
+    struct tm tm;
+    char ts[32];
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:O, s:O, s:o, s:o}", "subject_id",
+                          subject, "principal_id", p.principal_id,
+                          "exported_at", ts, "personal_data", fields,
+                          "events", events, "grants", grants,
+                          "personal_data_reads", reads);
+    oss_info("personal data exported by its subject principal=%s",
+             p.principal_id);
+    reply_json_wipe(req, 200, o);
+done:
+    PQclear(r);
+    free(streams);
+    json_wipe_decref(fields);
+    json_wipe_decref(events);
+    OPENSSL_cleanse(&dk, sizeof dk);
+}
+
+void
+api_h_me_export(oss_http_req_t *req, void *arg)
+{
+    submit(req, arg, run_me_export);
+}
+
+/* ---- POST /v1/subjects/{id}/erasure --------------------------------------- */
+
+static void
+run_erase(api_worker_t *w, api_job_t *job)
+{
+    oss_http_req_t *req = job->req;
+    const char *subject = oss_http_req_param(req, 0);
+    oss_principal_t p;
+    oss_err_t err;
+    oss_subject_erasure_t e;
+    oss_journal_t *j = NULL;
+    json_t *body = NULL;
+
+    memset(&e, 0, sizeof e);
+    if (!api_auth_require(w, req, &p, NULL))
+        return;
+    oss_target_t t = {0};
+    if (!api_auth_allow(req, &p, OSS_ACT_SUBJECT_ERASE, &t))
+        return;
+    size_t len;
+    const char *b = oss_http_req_body(req, &len);
+    json_error_t jerr;
+    body = len ? json_loadb(b, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+    if (!body || !json_is_object(body)) {
+        oss_http_reply_error(req, 400, "malformed_json",
+                             "request body must be a JSON object", NULL);
+        goto done;
+    }
+    {
+        oss_field_errors_t fe = {0};
+        const char *k;
+        json_t *v;
+        json_object_foreach(body, k, v) if (strcmp(k, "reason") != 0)
+            oss_field_errors_add(&fe, strlen(k) < 40 ? k : "?",
+                                 OSS_REASON_UNKNOWN_FIELD);
+        json_t *rv = json_object_get(body, "reason");
+        if (!json_is_string(rv) || json_string_length(rv) == 0)
+            oss_field_errors_add(&fe, "reason", "required");
+        else if (json_string_length(rv) > REASON_MAX)
+            oss_field_errors_add(&fe, "reason", OSS_REASON_TOO_LONG);
+        if (fe.n) {
+            oss_http_reply_error(req, 422, "invalid_fields",
+                                 "an erasure needs a reason", &fe);
+            goto done;
+        }
+    }
+    PGconn *c = conn_of(w, req, &j);
+    if (!c)
+        goto done;
+    oss_err_clear(&err);
+    if (oss_subject_erasure_prepare(
+            c, subject, json_string_value(json_object_get(body, "reason")), &e,
+            &err) != OSS_OK) {
+        reply_err(w, req, &err, "no such subject");
+        goto done;
+    }
+    e.cmd.actor_kind = OSS_ACTOR_OPERATOR;
+    e.cmd.actor_id = p.principal_id;
+    e.cmd.correlation_id = oss_http_req_cid(req);
+    oss_err_clear(&err);
+    if (oss_subject_erasure_run(j, &e, &err) != OSS_OK) {
+        reply_err(w, req, &err, "no such subject");
+        goto done;
+    }
+    if (e.cmd.outcome == OSS_JOURNAL_REJECTED) {
+        if (!strcmp(e.cmd.err.field, "already_erased"))
+            oss_http_reply_error(req, 409, "already_erased", e.cmd.err.msg,
+                                 NULL);
+        else
+            oss_http_reply_error(req, oss_http_status_for(e.cmd.err.code),
+                                 NULL, e.cmd.err.msg, NULL);
+        goto done;
+    }
+    oss_info("subject erased subject=%s by=%s stream=%s version=%lld",
+             e.subject_id, p.principal_id, e.stream_id,
+             (long long)e.cmd.last_version);
+    json_t *acc = json_array();
+    for (size_t i = 0; i < e.naccounts; i++)
+        json_array_append_new(acc, json_string(e.account_ids[i]));
+    json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:o, s:I, s:I, s:I}",
+                          "subject_id", e.subject_id, "stream_id", e.stream_id,
+                          "version", (json_int_t)e.cmd.last_version, "event_id",
+                          e.cmd.events.len ? e.cmd.events.items[0].event_id : "",
+                          "account_ids", acc, "keys_deleted",
+                          (json_int_t)e.keys, "lookups_deleted",
+                          (json_int_t)e.lookups, "deliveries_deleted",
+                          (json_int_t)e.deliveries);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!s)
+        oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
+    else
+        oss_http_reply_json(req, 200, s, NULL);
+done:
+    json_decref(body);
+    oss_subject_erasure_clear(&e);
+}
+
+void
+api_h_subject_erase(oss_http_req_t *req, void *arg)
+{
+    submit(req, arg, run_erase);
+}

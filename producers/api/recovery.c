@@ -1,0 +1,1668 @@
+/* Account recovery over HTTP (see recovery.h): forgot password, forgot
+ * account, help requests. Rules are in src/core/recovery.c (and the
+ * lifecycle core for the password and sessions a reset touches); this shell
+ * decodes and encodes events, makes and hashes the reset token, runs
+ * Argon2id on the worker pool and writes oss.reset_secrets,
+ * oss.credentials, oss.sessions, oss.help_requests, oss.account_lookup and
+ * the sealed notices in the same transaction as the events that record
+ * them (the journal's extra_fn).
+ *
+ * Secrets (reset token, new password) live only in request memory, are
+ * wiped after use and never logged; the token is stored as
+ * HMAC-SHA256(crypto.otp_key_file, "reset|" token) and reaches the person
+ * only sealed in the password_reset notice. Personal data (NIK, e-mail) is
+ * looked up by keyed digests, sealed in events, and answered only masked. */
+#include "recovery.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <openssl/crypto.h>
+
+#include "core/nik.h"
+#include "core/recovery.h"
+#include "core/validate.h"
+#include "crypto/password.h"
+#include "db/db.h"
+#include "log/log.h"
+#include "oss/v1/account.pb-c.h"
+#include "oss/v1/recovery.pb-c.h"
+#include "ratelimit.h"
+
+#define SEC 1000000LL
+#define MAX_MATCHES 5
+#define ANONYMOUS "anonymous"
+
+/* Written once by api_recovery_init() before the server runs; read-only
+ * afterwards. */
+static oss_rc_policy_t g_policy = {30 * 60 * SEC, 3, 3600 * SEC, 3};
+static char g_reset_url[512] = "https://oss.go.id/atur-ulang-sandi";
+
+void
+api_recovery_init(const oss_config_t *cfg)
+{
+    oss_rc_policy_default(&g_policy);
+    g_policy.reset_ttl_us = oss_config_int(cfg, "recovery.reset_ttl_s") * SEC;
+    g_policy.reset_max = (int)oss_config_int(cfg, "recovery.reset_max");
+    g_policy.reset_window_us =
+        oss_config_int(cfg, "recovery.reset_window_s") * SEC;
+    g_policy.help_max_open =
+        (int)oss_config_int(cfg, "recovery.help_max_open");
+    const char *u = oss_config_str(cfg, "recovery.reset_url");
+    if (u && *u)
+        snprintf(g_reset_url, sizeof g_reset_url, "%s", u);
+}
+
+/* ---- small helpers ------------------------------------------------------- */
+
+/* Copies src (NULL = "") into dst of n bytes, truncating, NUL-ended. */
+static void
+copy(char *dst, size_t n, const char *src)
+{
+    size_t l = src ? strnlen(src, n - 1) : 0;
+    if (l)
+        memcpy(dst, src, l);
+    dst[l] = '\0';
+}
+
+static void
+b64url(const uint8_t *in, size_t n, char *out)
+{
+    static const char tab[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)in[i + 1] << 8;
+        if (i + 2 < n)
+            v |= in[i + 2];
+        out[o++] = tab[(v >> 18) & 63];
+        out[o++] = tab[(v >> 12) & 63];
+        if (i + 1 < n)
+            out[o++] = tab[(v >> 6) & 63];
+        if (i + 2 < n)
+            out[o++] = tab[v & 63];
+    }
+    out[o] = '\0';
+}
+
+static void
+iso_us(int64_t us, char *out, size_t n)
+{
+    time_t t = (time_t)(us / SEC);
+    struct tm tm;
+    char b[32];
+    gmtime_r(&t, &tm);
+    strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(out, n, "%s", b);
+}
+
+static bool
+uuid_like(const char *s)
+{
+    if (!s || strlen(s) != 36)
+        return false;
+    for (int i = 0; i < 36; i++) {
+        char c = s[i];
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? c != '-'
+                 : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+                     (c >= 'A' && c <= 'F')))
+            return false;
+    }
+    return true;
+}
+
+/* The principal named by a lookup stream ("account-<id>" or
+ * "access-<id>"), or NULL. */
+static const char *
+principal_of_stream(const char *stream)
+{
+    if (!strncmp(stream, "account-", 8))
+        return stream + 8;
+    if (!strncmp(stream, API_ACCESS_STREAM_PREFIX,
+                 strlen(API_ACCESS_STREAM_PREFIX)))
+        return stream + strlen(API_ACCESS_STREAM_PREFIX);
+    return NULL;
+}
+
+static void
+reply_field_error(oss_http_req_t *req, int status, const char *code,
+                  const char *field, const char *reason, const char *msg)
+{
+    oss_field_errors_t fe = {0};
+    if (field)
+        oss_field_errors_add(&fe, field, reason);
+    oss_http_reply_error(req, status, code, msg, field ? &fe : NULL);
+}
+
+static void
+reply_json(oss_http_req_t *req, int status, json_t *o)
+{
+    oss_http_reply_json(req, status, o ? json_dumps(o, JSON_COMPACT) : NULL,
+                        NULL);
+    json_decref(o);
+}
+
+/* Wipes a JSON string's bytes in place (secrets, personal data). */
+static void
+json_wipe(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    if (json_is_string(v))
+        OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
+}
+
+static const char *
+jstr(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+/* Parses the body as a JSON object whose keys are all in known[] and whose
+ * values are strings, except those in bools[] (may be NULL) which must be
+ * booleans. Replies 400/422 and returns NULL on failure. */
+static json_t *
+parse_body(oss_http_req_t *req, const char *const *known,
+           const char *const *bools)
+{
+    size_t len;
+    const char *body = oss_http_req_body(req, &len);
+    json_error_t jerr;
+    oss_field_errors_t fe = {0};
+    json_t *root = len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)
+                       : NULL;
+    const char *key;
+    json_t *val;
+
+    if (!root || !json_is_object(root)) {
+        json_decref(root);
+        oss_http_reply_error(req, 400, "malformed_json",
+                             "request body must be a JSON object", NULL);
+        return NULL;
+    }
+    json_object_foreach(root, key, val) {
+        bool k = false, b = false;
+        for (int i = 0; known[i]; i++)
+            k = k || !strcmp(known[i], key);
+        for (int i = 0; bools && bools[i]; i++)
+            b = b || !strcmp(bools[i], key);
+        if (!k && !b)
+            oss_field_errors_add(&fe, strlen(key) < 40 ? key : "?",
+                                 OSS_REASON_UNKNOWN_FIELD);
+        else if (b && !json_is_boolean(val))
+            oss_field_errors_add(&fe, key, "must_be_boolean");
+        else if (!b && !json_is_string(val))
+            oss_field_errors_add(&fe, key, OSS_REASON_MUST_BE_STRING);
+        else if (!b && json_string_length(val) > 1024)
+            oss_field_errors_add(&fe, key, OSS_REASON_TOO_LONG);
+    }
+    if (fe.n) {
+        json_decref(root);
+        oss_http_reply_error(req, 422, "invalid_fields", "invalid fields",
+                             &fe);
+        return NULL;
+    }
+    return root;
+}
+
+static oss_journal_t *
+journal(api_worker_t *w, oss_http_req_t *req)
+{
+    oss_err_t err;
+    oss_err_clear(&err);
+    oss_journal_t *j = api_worker_journal(w, &err);
+    if (!j)
+        oss_http_reply_error(req, 503, NULL,
+                             "the database is unavailable; retry later", NULL);
+    return j;
+}
+
+/* Runs a parameterised query (text results); NULL after replying 503/500. */
+static PGresult *
+query(api_worker_t *w, oss_http_req_t *req, const char *sql, int n,
+      const char *const *params)
+{
+    oss_journal_t *j = journal(w, req);
+    if (!j)
+        return NULL;
+    PGconn *c = oss_journal_conn(j);
+    PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK ||
+        PQresultStatus(r) == PGRES_COMMAND_OK)
+        return r;
+    oss_err_t err;
+    bool lost = oss_db_conn_lost(c, r);
+    oss_db_error(c, r, "recovery query", &err);
+    PQclear(r);
+    oss_warn("%s", err.msg);
+    if (lost)
+        api_worker_reset(w);
+    oss_http_reply_error(req, lost ? 503 : 500, NULL,
+                         lost ? "the database is unavailable; retry later"
+                              : "could not read",
+                         NULL);
+    return NULL;
+}
+
+static oss_code_t
+q_text(oss_journal_queue_fn q, void *qctx, const char *sql, int n,
+       const char *const *v, oss_err_t *err)
+{
+    if (q(qctx, sql, n, v, NULL, NULL))
+        return oss_err_set(err, OSS_EUNAVAIL, "could not queue statement");
+    return OSS_OK;
+}
+
+#define TS_US(p) \
+    "to_timestamp(0) + (" p "::bigint) * interval '1 microsecond'"
+
+/* Appends a new event of type with msg packed, at at_us, with reason. */
+static oss_code_t
+push_event(oss_event_list_t *out, const char *type,
+           const ProtobufCMessage *msg, int64_t at_us, const char *reason,
+           oss_err_t *err)
+{
+    oss_event_t *ev = oss_event_list_push(out);
+    if (!ev)
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    copy(ev->payload_type, sizeof ev->payload_type, type);
+    ev->schema_version = 1;
+    ev->occurred_at_us = at_us;
+    size_t len = protobuf_c_message_get_packed_size(msg);
+    ev->payload = malloc(len ? len : 1);
+    if (!ev->payload || (reason && !(ev->reason = strdup(reason))))
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    protobuf_c_message_pack(msg, ev->payload);
+    ev->payload_len = len;
+    return OSS_OK;
+}
+
+/* Gives every event of out from index from on a reason (when it has
+ * none). */
+static oss_code_t
+set_reasons(oss_event_list_t *out, size_t from, const char *reason,
+            oss_err_t *err)
+{
+    for (size_t i = from; i < out->len; i++)
+        if (!out->items[i].reason &&
+            !(out->items[i].reason = strdup(reason)))
+            return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    return OSS_OK;
+}
+
+/* Decodes the recovery facts of one event (others: OSS_RC_OTHER). */
+static void
+decode_fact(const oss_event_t *ev, oss_rc_fact_t *f)
+{
+    const char *t = ev->payload_type;
+    memset(f, 0, sizeof *f);
+    f->at_us = ev->occurred_at_us;
+    if (!strcmp(t, OSS_RC_T_RESET_REQUESTED)) {
+        Oss__V1__PasswordResetRequested *m =
+            oss__v1__password_reset_requested__unpack(NULL, ev->payload_len,
+                                                      ev->payload);
+        if (m) {
+            f->kind = OSS_RC_RESET_ISSUED;
+            f->expires_at_us = m->expires_at_us;
+            copy(f->id, sizeof f->id, m->reset_id);
+            oss__v1__password_reset_requested__free_unpacked(m, NULL);
+        }
+    } else if (!strcmp(t, OSS_RC_T_RESET_COMPLETED)) {
+        Oss__V1__PasswordResetCompleted *m =
+            oss__v1__password_reset_completed__unpack(NULL, ev->payload_len,
+                                                      ev->payload);
+        if (m) {
+            f->kind = OSS_RC_RESET_USED;
+            copy(f->id, sizeof f->id, m->reset_id);
+            oss__v1__password_reset_completed__free_unpacked(m, NULL);
+        }
+    } else if (!strcmp(t, OSS_RC_T_HELP_FILED)) {
+        Oss__V1__HelpRequestFiled *m = oss__v1__help_request_filed__unpack(
+            NULL, ev->payload_len, ev->payload);
+        if (m) {
+            f->kind = OSS_RC_HELP_FILED;
+            copy(f->id, sizeof f->id, m->request_id);
+            oss__v1__help_request_filed__free_unpacked(m, NULL);
+        }
+    } else if (!strcmp(t, OSS_RC_T_HELP_DECIDED)) {
+        Oss__V1__HelpRequestDecided *m = oss__v1__help_request_decided__unpack(
+            NULL, ev->payload_len, ev->payload);
+        if (m) {
+            f->kind = OSS_RC_HELP_DECIDED;
+            copy(f->id, sizeof f->id, m->request_id);
+            f->decision = !strcmp(m->decision, "approve") ? OSS_RC_APPROVED
+                                                          : OSS_RC_REJECTED;
+            oss__v1__help_request_decided__free_unpacked(m, NULL);
+        }
+    }
+}
+
+/* Runs one command with the lifecycle's retry on a concurrent append (a
+ * rejection with OSS_ECONFLICT and no field: decide again, twice at most).
+ * Replies 503/500 itself and returns false when the transaction failed. */
+static bool
+execute(api_worker_t *w, oss_http_req_t *req, oss_command_t *c)
+{
+    oss_err_t err;
+    oss_journal_t *j = journal(w, req);
+    if (!j)
+        return false;
+    oss_err_clear(&err);
+    for (int attempt = 0; attempt < 3; attempt++) {
+        oss_event_list_free(&c->events);
+        oss_code_t rc = oss_journal_execute(j, c, 1, &err);
+        if (rc != OSS_OK) {
+            oss_warn("recovery command not appended: %s", err.msg);
+            if (rc == OSS_EUNAVAIL)
+                api_worker_reset(w);
+            oss_http_reply_error(req, rc == OSS_EUNAVAIL ? 503 : 500, NULL,
+                                 rc == OSS_EUNAVAIL
+                                     ? "the database is unavailable; retry "
+                                       "later"
+                                     : "could not append to the journal",
+                                 NULL);
+            return false;
+        }
+        if (!(c->outcome == OSS_JOURNAL_REJECTED &&
+              c->err.code == OSS_ECONFLICT && !c->err.field[0]))
+            break;
+    }
+    return true;
+}
+
+static void
+command_init(oss_command_t *c, oss_http_req_t *req, const char *stream,
+             oss_actor_kind_t ak, const char *actor)
+{
+    memset(c, 0, sizeof *c);
+    c->stream_id = stream;
+    c->stream_type = OSS_ACCOUNT_STREAM_TYPE;
+    c->expected_version = -1;
+    c->actor_kind = ak;
+    c->actor_id = actor;
+    c->correlation_id = oss_http_req_cid(req);
+}
+
+/* Opens a sealed field of a subject into out (cap bytes). */
+static oss_code_t
+open_sealed(const oss_data_key_t *dk, const char *field, const uint8_t *nonce,
+            size_t nlen, const uint8_t *ct, size_t ctlen, char *out,
+            size_t cap, oss_err_t *err)
+{
+    char *plain = NULL;
+    size_t len = 0;
+    out[0] = '\0';
+    if (nlen != 12)
+        return oss_err_set(err, OSS_ECORRUPT, "sealed field without nonce");
+    oss_code_t rc = oss_open(dk, field, nonce, ct, ctlen, &plain, &len, err);
+    if (rc != OSS_OK)
+        return rc;
+    if (len >= cap)
+        len = cap - 1;
+    memcpy(out, plain, len);
+    out[len] = '\0';
+    OPENSSL_cleanse(plain, len);
+    free(plain);
+    return OSS_OK;
+}
+
+oss_code_t
+api_recovery_contact_refresh(api_worker_t *w, const char *principal_id,
+                             api_contact_t *c, oss_err_t *err)
+{
+    oss_code_t rc = OSS_OK;
+    oss_journal_t *j = api_worker_journal(w, err);
+    if (!j)
+        return OSS_EUNAVAIL;
+    PGconn *conn = oss_journal_conn(j);
+    const char *pv[] = {principal_id};
+    PGresult *r = PQexecParams(
+        conn,
+        "SELECT payload FROM oss.journal WHERE stream_id = coalesce((SELECT "
+        "contact_stream FROM oss.principals WHERE principal_id = $1), "
+        "'account-' || $1) AND payload_type = '" OSS_RC_T_CONTACT_REPLACED
+        "' ORDER BY version DESC",
+        1, NULL, pv, NULL, NULL, 1);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        bool lost = oss_db_conn_lost(conn, r);
+        oss_db_error(conn, r, "read contact replacements", err);
+        PQclear(r);
+        if (lost)
+            api_worker_reset(w);
+        err->code = OSS_EUNAVAIL;
+        return OSS_EUNAVAIL;
+    }
+    bool have_email = false, have_phone = false;
+    for (int i = 0; i < PQntuples(r) && rc == OSS_OK; i++) {
+        Oss__V1__ContactReplaced *m = oss__v1__contact_replaced__unpack(
+            NULL, (size_t)PQgetlength(r, i, 0),
+            (const uint8_t *)PQgetvalue(r, i, 0));
+        if (!m)
+            continue;
+        if (!strcmp(m->principal_id, principal_id)) {
+            if (!have_email && m->email && m->email->ciphertext.len) {
+                rc = open_sealed(&c->dk, "email", m->email->nonce.data,
+                                 m->email->nonce.len, m->email->ciphertext.data,
+                                 m->email->ciphertext.len, c->email,
+                                 sizeof c->email, err);
+                have_email = true;
+            }
+            if (rc == OSS_OK && !have_phone && m->phone &&
+                m->phone->ciphertext.len) {
+                rc = open_sealed(&c->dk, "phone", m->phone->nonce.data,
+                                 m->phone->nonce.len, m->phone->ciphertext.data,
+                                 m->phone->ciphertext.len, c->phone,
+                                 sizeof c->phone, err);
+                have_phone = true;
+            }
+        }
+        oss__v1__contact_replaced__free_unpacked(m, NULL);
+    }
+    PQclear(r);
+    if (rc != OSS_OK)
+        return oss_err_set(err, OSS_ECORRUPT,
+                           "the replaced contact of principal %s does not "
+                           "open",
+                           principal_id);
+    return OSS_OK;
+}
+
+/* Loads principal_id's current contact (api_contact_load + replacements).
+ * OSS_ENOTFOUND (unknown or erased), OSS_EUNAVAIL, others. */
+static oss_code_t
+contact_current(api_worker_t *w, const char *principal_id, api_contact_t *c,
+                oss_err_t *err)
+{
+    oss_code_t rc = api_contact_load(w, principal_id, c, err);
+    if (rc == OSS_OK)
+        rc = api_recovery_contact_refresh(w, principal_id, c, err);
+    if (rc != OSS_OK)
+        api_contact_clear(c);
+    return rc;
+}
+
+static api_job_t *
+new_job(oss_http_req_t *req, void (*run)(api_worker_t *, api_job_t *))
+{
+    api_job_t *j = calloc(1, sizeof *j);
+    if (!j) {
+        oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
+        return NULL;
+    }
+    j->kind = API_JOB_QUERY;
+    j->req = req;
+    j->run = run;
+    return j;
+}
+
+static void
+submit(oss_http_req_t *req, void *arg,
+       void (*run)(api_worker_t *, api_job_t *))
+{
+    api_ctx_t *ctx = arg;
+    if (!ctx->lc) {
+        oss_http_reply_error(req, 503, NULL,
+                             "the account lifecycle is not configured "
+                             "(crypto.otp_key_file)",
+                             NULL);
+        return;
+    }
+    api_job_t *j = new_job(req, run);
+    if (j)
+        api_pool_submit(ctx->pool, j);
+}
+
+/* ---- POST /v1/password-resets -------------------------------------------- */
+
+/* One reset link being issued to one principal. */
+typedef struct issue {
+    api_ctx_t *ctx;
+    char principal_id[OSS_ID_MAX];
+    char stream_id[OSS_ID_MAX + 8];
+    char account_id[OSS_ID_MAX];   /* delivery-<account_id> for outcomes */
+    char reset_id[OSS_UUID_STR];
+    char token[48];
+    char token_hmac[65], key_id[17];
+    api_contact_t contact;
+    int64_t expires_at_us;
+    int64_t retry_after_us;
+} issue_t;
+
+static oss_code_t
+issue_decide(void *vctx, const oss_event_t *history, size_t n,
+             oss_event_list_t *out, oss_err_t *err)
+{
+    issue_t *is = vctx;
+    oss_lc_state_t lst;
+    oss_rc_reset_state_t rst;
+    oss_rc_fact_t f;
+    int64_t now = api_lc_now(is->ctx);
+
+    api_lc_fold(history, n, true, &lst);
+    oss_rc_reset_init(&rst);
+    for (size_t i = 0; i < n; i++) {
+        decode_fact(&history[i], &f);
+        oss_rc_reset_evolve(&rst, &f);
+    }
+    oss_code_t rc = oss_rc_decide_reset_issue(
+        &rst, &g_policy, now, lst.status == OSS_LC_ACTIVE, is->reset_id, &f,
+        &is->retry_after_us, err);
+    if (rc != OSS_OK)
+        return rc;
+    is->expires_at_us = f.expires_at_us;
+    Oss__V1__PasswordResetRequested m = OSS__V1__PASSWORD_RESET_REQUESTED__INIT;
+    m.principal_id = is->principal_id;
+    m.reset_id = is->reset_id;
+    m.expires_at_us = f.expires_at_us;
+    m.channel = "email";
+    return push_event(out, OSS_RC_T_RESET_REQUESTED, &m.base, now,
+                      "forgot_password", err);
+}
+
+static oss_code_t
+issue_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
+            void *qctx, oss_err_t *err)
+{
+    issue_t *is = vctx;
+    char exp[24], link[640], when[40];
+    oss_code_t rc;
+
+    snprintf(exp, sizeof exp, "%lld", (long long)is->expires_at_us);
+    const char *s1[] = {is->stream_id};
+    /* one live link per principal; expired links of anyone are purged */
+    rc = q_text(q, qctx, "DELETE FROM oss.reset_secrets WHERE stream_id = $1",
+                1, s1, err);
+    if (rc == OSS_OK)
+        rc = q_text(q, qctx,
+                    "DELETE FROM oss.reset_secrets WHERE expires_at < now()",
+                    0, NULL, err);
+    const char *v[] = {is->reset_id, is->stream_id, is->token_hmac,
+                       is->key_id, exp};
+    if (rc == OSS_OK)
+        rc = q_text(q, qctx,
+                    "INSERT INTO oss.reset_secrets (reset_id, stream_id, "
+                    "token_hmac, key_id, expires_at) VALUES ($1::uuid, $2, "
+                    "decode($3, 'hex'), $4, " TS_US("$5") ")",
+                    5, v, err);
+    if (rc != OSS_OK)
+        return rc;
+    snprintf(link, sizeof link, "%s%stoken=%s", g_reset_url,
+             strchr(g_reset_url, '?') ? "&" : "?", is->token);
+    iso_us(is->expires_at_us, when, sizeof when);
+    json_t *vars = json_pack("{s:s, s:s, s:s}", "name", is->contact.name,
+                             "link", link, "expires", when);
+    char *vj = vars ? json_dumps(vars, JSON_COMPACT) : NULL;
+    OPENSSL_cleanse(link, sizeof link);
+    if (vars) {
+        json_wipe(vars, "link");
+        json_wipe(vars, "name");
+        json_decref(vars);
+    }
+    if (!vj)
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    rc = api_notice_queue(&is->contact, "password_reset", "email",
+                          is->account_id, cmd, 0, vj, is->expires_at_us, q,
+                          qctx, err);
+    OPENSSL_cleanse(vj, strlen(vj));
+    free(vj);
+    return rc;
+}
+
+/* Issues a reset link to principal_id when it may have one. Returns false
+ * after replying (503/500) when the request must stop; true otherwise
+ * (whether or not a link was issued: the answer reveals nothing). */
+static bool
+issue_one(api_worker_t *w, oss_http_req_t *req, const char *principal_id)
+{
+    api_ctx_t *ctx = api_worker_ctx(w);
+    issue_t *is = calloc(1, sizeof *is);
+    oss_command_t c;
+    oss_err_t err;
+    bool ok = true;
+    uint8_t rnd[32];
+
+    memset(&c, 0, sizeof c);
+    if (!is) {
+        oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
+        return false;
+    }
+    is->ctx = ctx;
+    copy(is->principal_id, sizeof is->principal_id, principal_id);
+    snprintf(is->stream_id, sizeof is->stream_id,
+             API_ACCESS_STREAM_PREFIX "%.120s", is->principal_id);
+    oss_err_clear(&err);
+    oss_code_t rc = contact_current(w, principal_id, &is->contact, &err);
+    if (rc == OSS_EUNAVAIL) {
+        oss_http_reply_error(req, 503, NULL,
+                             "the database is unavailable; retry later", NULL);
+        ok = false;
+        goto done;
+    }
+    if (rc != OSS_OK || !is->contact.email[0]) {
+        oss_info("password reset: no reachable contact principal=%s (%s)",
+                 principal_id, rc == OSS_OK ? "no e-mail" : err.msg);
+        goto done;
+    }
+    /* a principal whose every grant was revoked (handed over, terminated)
+     * gets no link: its credentials stay revoked */
+    const char *gp[] = {principal_id};
+    PGresult *r = query(w, req,
+                        "SELECT count(*) FILTER (WHERE revoked_at IS NULL), "
+                        "count(*), coalesce(min(account_id) FILTER (WHERE "
+                        "revoked_at IS NULL), '') FROM oss.grants WHERE "
+                        "principal_id = $1",
+                        1, gp);
+    if (!r) {
+        ok = false;
+        goto done;
+    }
+    bool revoked = atoi(PQgetvalue(r, 0, 0)) == 0 &&
+                   atoi(PQgetvalue(r, 0, 1)) > 0;
+    copy(is->account_id, sizeof is->account_id,
+         PQgetvalue(r, 0, 2)[0] ? PQgetvalue(r, 0, 2) : principal_id);
+    PQclear(r);
+    if (revoked) {
+        oss_info("password reset: access revoked principal=%s", principal_id);
+        goto done;
+    }
+    if (oss_random(rnd, sizeof rnd, &err) != OSS_OK) {
+        oss_http_reply_error(req, 500, NULL, "no randomness", NULL);
+        ok = false;
+        goto done;
+    }
+    b64url(rnd, sizeof rnd, is->token);
+    OPENSSL_cleanse(rnd, sizeof rnd);
+    api_lc_keyed_hmac(ctx, "reset", is->token, is->token_hmac, is->key_id);
+    oss_uuid4(is->reset_id);
+
+    command_init(&c, req, is->stream_id, OSS_ACTOR_BUSINESS_USER, ANONYMOUS);
+    c.decide = issue_decide;
+    c.extra_fn = issue_extra;
+    c.ctx = is;
+    if (!execute(w, req, &c)) {
+        ok = false;
+        goto done;
+    }
+    if (c.outcome == OSS_JOURNAL_APPENDED)
+        oss_info("password reset link issued stream=%s reset=%s",
+                 is->stream_id, is->reset_id);
+    else
+        oss_info("password reset refused stream=%s: %s", is->stream_id,
+                 c.err.field[0] ? c.err.field : c.err.msg);
+done:
+    oss_event_list_free(&c.events);
+    api_contact_clear(&is->contact);
+    OPENSSL_cleanse(is, sizeof *is);
+    free(is);
+    return ok;
+}
+
+static void
+run_reset(api_worker_t *w, api_job_t *job)
+{
+    static const char *const known[] = {"email", "principal_id", "account_id",
+                                        NULL};
+    oss_http_req_t *req = job->req;
+    api_ctx_t *ctx = api_worker_ctx(w);
+    json_t *body = NULL;
+    char ids[MAX_MATCHES][OSS_ID_MAX];
+    int nids = 0;
+
+    if (!(body = parse_body(req, known, NULL)))
+        goto done;
+    const char *email = jstr(body, "email");
+    const char *id = jstr(body, "principal_id");
+    if (!id)
+        id = jstr(body, "account_id");
+    if ((email != NULL) + (jstr(body, "principal_id") != NULL) +
+            (jstr(body, "account_id") != NULL) !=
+        1) {
+        reply_field_error(req, 422, "invalid_fields",
+                          email ? "principal_id" : "email", "required",
+                          "give exactly one of email or principal_id");
+        goto done;
+    }
+    if (email) {
+        char norm[256], hex[65];
+        uint8_t dg[32];
+        const char *why = oss_email_normalize(email, norm, sizeof norm);
+        json_wipe(body, "email");
+        if (why) {
+            reply_field_error(req, 422, "invalid_fields", "email", why,
+                              "email is not a valid e-mail address");
+            goto done;
+        }
+        oss_index_digest(&ctx->index, "email", norm, dg);
+        OPENSSL_cleanse(norm, sizeof norm);
+        oss_hex(dg, sizeof dg, hex);
+        const char *p[] = {hex};
+        PGresult *r = query(w, req,
+                            "SELECT DISTINCT stream_id FROM "
+                            "oss.account_lookup WHERE kind = 'email' AND "
+                            "digest = decode($1, 'hex') ORDER BY 1 LIMIT 5",
+                            1, p);
+        if (!r)
+            goto done;
+        for (int i = 0; i < PQntuples(r) && nids < MAX_MATCHES; i++) {
+            const char *pid = principal_of_stream(PQgetvalue(r, i, 0));
+            if (pid)
+                copy(ids[nids++], OSS_ID_MAX, pid);
+        }
+        PQclear(r);
+    } else {
+        if (!api_account_id_valid(id)) {
+            reply_field_error(req, 422, "invalid_fields",
+                              jstr(body, "principal_id") ? "principal_id"
+                                                         : "account_id",
+                              "invalid", "not an account or principal id");
+            goto done;
+        }
+        copy(ids[nids++], OSS_ID_MAX, id);
+    }
+    for (int i = 0; i < nids; i++)
+        if (!issue_one(w, req, ids[i]))
+            goto done;
+    /* the same answer whether or not an account matched */
+    reply_json(req, 202,
+               json_pack("{s:s, s:s}", "status", "accepted", "message",
+                         "if an active account matches, a single-use reset "
+                         "link was sent to its e-mail address"));
+done:
+    json_decref(body);
+}
+
+void
+api_h_password_reset(oss_http_req_t *req, void *arg)
+{
+    static const char *const idf[] = {"email", "principal_id", "account_id",
+                                      NULL};
+    char key[260];
+    bool ok = api_ratelimit_take(
+        req, API_RL_RECOVERY,
+        api_ratelimit_body_key(req, idf, key, sizeof key));
+    OPENSSL_cleanse(key, sizeof key);
+    if (ok)
+        submit(req, arg, run_reset);
+}
+
+/* ---- POST /v1/password-resets/confirm ------------------------------------ */
+
+typedef struct confirm {
+    api_ctx_t *ctx;
+    char principal_id[OSS_ID_MAX];
+    char stream_id[OSS_ID_MAX + 8];
+    char reset_id[OSS_UUID_STR];
+    char pw_hash[OSS_PASSWORD_ENCODED_MAX];
+    int sessions_ended;
+} confirm_t;
+
+static oss_code_t
+confirm_decide(void *vctx, const oss_event_t *history, size_t n,
+               oss_event_list_t *out, oss_err_t *err)
+{
+    confirm_t *cf = vctx;
+    oss_lc_state_t lst;
+    oss_rc_reset_state_t rst;
+    oss_rc_fact_t f;
+    int64_t now = api_lc_now(cf->ctx);
+    oss_code_t rc;
+
+    api_lc_fold(history, n, true, &lst);
+    oss_rc_reset_init(&rst);
+    for (size_t i = 0; i < n; i++) {
+        decode_fact(&history[i], &f);
+        oss_rc_reset_evolve(&rst, &f);
+    }
+    if ((rc = oss_rc_decide_reset_use(&rst, now, cf->reset_id, &f, err)) !=
+        OSS_OK)
+        return rc;
+    if (lst.status != OSS_LC_ACTIVE)
+        return oss_err_field(err, OSS_ECONFLICT, "not_active",
+                             "could not reset the password: the account is "
+                             "not active");
+    /* the facts of the lifecycle: the new password, then every open
+     * session ended, in decisions of at most 4 facts */
+    oss_lc_decision_t d[1 + OSS_LC_MAX_SESSIONS / 4 + 1];
+    size_t nd = 1;
+    memset(d, 0, sizeof d);
+    d[0].facts[0].kind = OSS_LC_PASSWORD;
+    d[0].facts[0].at_us = now;
+    d[0].n = 1;
+    cf->sessions_ended = 0;
+    for (size_t i = 0; i < lst.nsessions; i++) {
+        if (lst.sessions[i].expires_at_us <= now)
+            continue;
+        if (d[nd - 1].n == 4)
+            nd++;
+        oss_lc_fact_t *sf = &d[nd - 1].facts[d[nd - 1].n++];
+        sf->kind = OSS_LC_SESSION_ENDED;
+        sf->at_us = now;
+        copy(sf->id, sizeof sf->id, lst.sessions[i].id);
+        copy(sf->reason, sizeof sf->reason, "password_reset");
+        cf->sessions_ended++;
+    }
+    Oss__V1__PasswordResetCompleted m = OSS__V1__PASSWORD_RESET_COMPLETED__INIT;
+    m.principal_id = cf->principal_id;
+    m.reset_id = cf->reset_id;
+    m.sessions_ended = cf->sessions_ended;
+    if ((rc = push_event(out, OSS_RC_T_RESET_COMPLETED, &m.base, now,
+                         "password_reset", err)) != OSS_OK)
+        return rc;
+    size_t from = out->len;
+    for (size_t i = 0; i < nd; i++) {
+        if ((rc = api_lc_encode(&d[i], &lst, cf->principal_id, out, err)) !=
+            OSS_OK)
+            return rc;
+        if (i == 0)
+            lst.password_set = true;
+    }
+    return set_reasons(out, from, "password_reset", err);
+}
+
+static oss_code_t
+confirm_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
+              void *qctx, oss_err_t *err)
+{
+    confirm_t *cf = vctx;
+    (void)cmd;
+    const char *s1[] = {cf->stream_id};
+    oss_code_t rc = q_text(
+        q, qctx, "DELETE FROM oss.reset_secrets WHERE stream_id = $1", 1, s1,
+        err);
+    const char *v[] = {cf->stream_id, cf->pw_hash};
+    if (rc == OSS_OK)
+        rc = q_text(q, qctx,
+                    "INSERT INTO oss.credentials (stream_id, password_hash) "
+                    "VALUES ($1, $2) ON CONFLICT (stream_id) DO UPDATE SET "
+                    "password_hash = EXCLUDED.password_hash, updated_at = "
+                    "now()",
+                    2, v, err);
+    if (rc == OSS_OK)
+        rc = api_sessions_queue_revoke(q, qctx, cf->principal_id,
+                                       "password_reset", false, err);
+    return rc;
+}
+
+static bool
+token_shape(const char *t)
+{
+    size_t n = t ? strlen(t) : 0;
+    return n >= 20 && n <= 128 &&
+           strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                     "0123456789-_") == n;
+}
+
+static void
+run_confirm(api_worker_t *w, api_job_t *job)
+{
+    static const char *const known[] = {"token", "password", NULL};
+    oss_http_req_t *req = job->req;
+    api_ctx_t *ctx = api_worker_ctx(w);
+    json_t *body = NULL;
+    confirm_t *cf = calloc(1, sizeof *cf);
+    oss_command_t c;
+    oss_err_t err;
+    char mac[65] = "";
+
+    memset(&c, 0, sizeof c);
+    if (!cf) {
+        oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
+        goto done;
+    }
+    cf->ctx = ctx;
+    if (!(body = parse_body(req, known, NULL)))
+        goto done;
+    const char *token = jstr(body, "token"), *pw = jstr(body, "password");
+    if (!token || !pw) {
+        reply_field_error(req, 422, "invalid_fields",
+                          token ? "password" : "token", "required",
+                          "token and password are required");
+        goto done;
+    }
+    const char *why = api_lc_password_policy(ctx, pw);
+    if (why) {
+        reply_field_error(req, 422, "invalid_fields", "password", why,
+                          "the password does not meet the policy: at least "
+                          "8 characters with letters, digits and a special "
+                          "character, not a common password");
+        goto done;
+    }
+    bool shaped = token_shape(token);
+    if (shaped)
+        api_lc_keyed_hmac(ctx, "reset", token, mac, NULL);
+    json_wipe(body, "token");
+    if (!shaped) {
+        oss_http_reply_error(req, 410, "invalid_token",
+                             "the reset link is unknown, used or superseded",
+                             NULL);
+        goto done;
+    }
+    const char *p[] = {mac};
+    PGresult *r = query(w, req,
+                        "SELECT reset_id, stream_id FROM oss.reset_secrets "
+                        "WHERE token_hmac = decode($1, 'hex')",
+                        1, p);
+    if (!r)
+        goto done;
+    if (PQntuples(r) != 1 ||
+        !principal_of_stream(PQgetvalue(r, 0, 1)) ||
+        strncmp(PQgetvalue(r, 0, 1), API_ACCESS_STREAM_PREFIX,
+                strlen(API_ACCESS_STREAM_PREFIX))) {
+        PQclear(r);
+        oss_http_reply_error(req, 410, "invalid_token",
+                             "the reset link is unknown, used or superseded",
+                             NULL);
+        goto done;
+    }
+    copy(cf->reset_id, sizeof cf->reset_id, PQgetvalue(r, 0, 0));
+    copy(cf->stream_id, sizeof cf->stream_id, PQgetvalue(r, 0, 1));
+    copy(cf->principal_id, sizeof cf->principal_id,
+         principal_of_stream(cf->stream_id));
+    PQclear(r);
+    oss_err_clear(&err);
+    oss_code_t rc = api_lc_password_hash(ctx, pw, cf->pw_hash,
+                                         sizeof cf->pw_hash, &err);
+    json_wipe(body, "password");
+    if (rc != OSS_OK) {
+        oss_error("could not hash a password: %s", err.msg);
+        oss_http_reply_error(req, 500, NULL, "could not hash", NULL);
+        goto done;
+    }
+    command_init(&c, req, cf->stream_id, OSS_ACTOR_BUSINESS_USER,
+                 cf->principal_id);
+    c.decide = confirm_decide;
+    c.extra_fn = confirm_extra;
+    c.ctx = cf;
+    if (!execute(w, req, &c))
+        goto done;
+    if (c.outcome != OSS_JOURNAL_APPENDED) {
+        const char *f = c.err.field;
+        if (!strcmp(f, "expired"))
+            oss_http_reply_error(req, 410, "expired", c.err.msg, NULL);
+        else if (!strcmp(f, "used") || !strcmp(f, "invalid_token"))
+            oss_http_reply_error(req, 410, "invalid_token", c.err.msg, NULL);
+        else if (f[0])
+            oss_http_reply_error(req, 409, f, c.err.msg, NULL);
+        else
+            oss_http_reply_error(req, oss_http_status_for(c.err.code), NULL,
+                                 c.err.msg, NULL);
+        goto done;
+    }
+    oss_info("password reset completed stream=%s sessions_ended=%d",
+             cf->stream_id, cf->sessions_ended);
+    reply_json(req, 200,
+               json_pack("{s:s, s:i, s:I}", "principal_id", cf->principal_id,
+                         "sessions_ended", cf->sessions_ended, "version",
+                         (json_int_t)c.last_version));
+done:
+    OPENSSL_cleanse(mac, sizeof mac);
+    if (body) {
+        json_wipe(body, "token");
+        json_wipe(body, "password");
+        json_decref(body);
+    }
+    oss_event_list_free(&c.events);
+    if (cf) {
+        OPENSSL_cleanse(cf, sizeof *cf);
+        free(cf);
+    }
+}
+
+void
+api_h_password_reset_confirm(oss_http_req_t *req, void *arg)
+{
+    /* per client IP only: the token is the secret being guessed */
+    if (api_ratelimit_take(req, API_RL_RECOVERY, NULL))
+        submit(req, arg, run_confirm);
+}
+
+/* ---- POST /v1/account-recovery --------------------------------------------- */
+
+/* The streams registered with nik (keyed digests only): the plain NIK
+ * claim of older builds and the business-identity claim of a NIK (the
+ * NIK's look-up digest, index "nik"; interim builds digested it as
+ * "business" of "<nik>" or "nik:<nik>"), and NIK look-up rows. account_id (may be
+ * NULL): only that account's stream. */
+static PGresult *
+nik_streams(api_worker_t *w, oss_http_req_t *req, const char *nik,
+            const char *account_id)
+{
+    api_ctx_t *ctx = api_worker_ctx(w);
+    uint8_t d[32];
+    char h1[65], h2[65], h3[65], bid[40];
+
+    oss_index_digest(&ctx->index, "nik", nik, d);
+    oss_hex(d, 32, h1);
+    oss_index_digest(&ctx->index, "business", nik, d);
+    oss_hex(d, 32, h2);
+    snprintf(bid, sizeof bid, "nik:%s", nik);
+    oss_index_digest(&ctx->index, "business", bid, d);
+    oss_hex(d, 32, h3);
+    OPENSSL_cleanse(bid, sizeof bid);
+    const char *p[] = {h1, h2, h3,
+                       account_id && *account_id ? account_id : NULL};
+    return query(w, req,
+                 "SELECT stream_id FROM (SELECT stream_id FROM "
+                 "oss.identity_claims WHERE kind IN ('nik', 'business') AND "
+                 "digest IN (decode($1, 'hex'), decode($2, 'hex'), "
+                 "decode($3, 'hex')) UNION SELECT "
+                 "stream_id FROM oss.account_lookup WHERE kind = 'nik' AND "
+                 "digest = decode($1, 'hex')) s WHERE $4::text IS NULL OR "
+                 "stream_id = 'account-' || $4::text ORDER BY 1 LIMIT 5",
+                 4, p);
+}
+
+static void
+run_lookup(api_worker_t *w, api_job_t *job)
+{
+    static const char *const known[] = {"nik", NULL};
+    static const char *const bools[] = {"has_nib", NULL};
+    oss_http_req_t *req = job->req;
+    json_t *body = NULL, *arr = NULL;
+    api_contact_t c;
+
+    memset(&c, 0, sizeof c);
+    if (!(body = parse_body(req, known, bools)))
+        goto done;
+    const char *nik = jstr(body, "nik");
+    json_t *hn = json_object_get(body, "has_nib");
+    if (!nik || !hn) {
+        reply_field_error(req, 422, "invalid_fields", nik ? "has_nib" : "nik",
+                          OSS_REASON_REQUIRED,
+                          "has_nib (true or false) and nik are required");
+        goto done;
+    }
+    const char *why = oss_nik_check(nik, NULL);
+    if (why) {
+        json_wipe(body, "nik");
+        reply_field_error(req, 422, "invalid_fields", "nik", why,
+                          "nik is not a structurally valid NIK");
+        goto done;
+    }
+    PGresult *r = nik_streams(w, req, nik, NULL);
+    json_wipe(body, "nik");
+    if (!r)
+        goto done;
+    arr = json_array();
+    for (int i = 0; arr && i < PQntuples(r); i++) {
+        const char *pid = principal_of_stream(PQgetvalue(r, i, 0));
+        oss_err_t err;
+        char mu[80], me[300], mp[32];
+        oss_err_clear(&err);
+        if (!pid)
+            continue;
+        oss_code_t rc = contact_current(w, pid, &c, &err);
+        if (rc == OSS_EUNAVAIL) {
+            PQclear(r);
+            oss_http_reply_error(req, 503, NULL,
+                                 "the database is unavailable; retry later",
+                                 NULL);
+            goto done;
+        }
+        if (rc != OSS_OK)
+            continue; /* unknown or erased: nothing to show */
+        oss_rc_mask_id(pid, mu, sizeof mu);
+        oss_rc_mask_email(c.email, me, sizeof me);
+        oss_rc_mask_phone(c.phone, mp, sizeof mp);
+        api_contact_clear(&c);
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "username",
+                                             mu, "email", me, "phone", mp));
+    }
+    PQclear(r);
+    oss_info("account recovery lookup matches=%zu", json_array_size(arr));
+    reply_json(req, 200,
+               json_pack("{s:b, s:O}", "has_nib", json_is_true(hn), "accounts",
+                         arr));
+done:
+    api_contact_clear(&c);
+    json_decref(arr);
+    if (body) {
+        json_wipe(body, "nik");
+        json_decref(body);
+    }
+}
+
+/* The per-key bucket of a NIK-driven route: "<prefix>:<nik>" (wiped). */
+static bool
+nik_ratelimit(oss_http_req_t *req, const char *prefix)
+{
+    static const char *const f[] = {"nik", NULL};
+    char raw[64], key[80];
+    const char *k = api_ratelimit_body_key(req, f, raw, sizeof raw);
+    if (k)
+        snprintf(key, sizeof key, "%s:%s", prefix, k);
+    bool ok = api_ratelimit_take(req, API_RL_RECOVERY, k ? key : NULL);
+    OPENSSL_cleanse(raw, sizeof raw);
+    OPENSSL_cleanse(key, sizeof key);
+    return ok;
+}
+
+void
+api_h_account_recovery(oss_http_req_t *req, void *arg)
+{
+    if (nik_ratelimit(req, "lookup"))
+        submit(req, arg, run_lookup);
+}
+
+/* ---- POST /v1/help-requests ---------------------------------------------- */
+
+typedef struct help {
+    api_ctx_t *ctx;
+    char request_id[OSS_UUID_STR];
+    char account_id[OSS_ID_MAX];
+    char principal_id[OSS_ID_MAX];
+    char stream_id[OSS_ID_MAX + 8];
+    char evidence_ref[256];
+    char decision[12];
+    char reason[512];
+    api_contact_t contact;
+    char new_email[256];           /* plaintext, wiped */
+    char new_email_digest[65];
+    Oss__V1__SealedField sealed;   /* new_email sealed (data owned) */
+    uint8_t nonce[12];
+    uint8_t *ct;
+    size_t ctlen;
+    oss_rc_decision_kind_t outcome;
+} help_t;
+
+static void
+help_free(help_t *h)
+{
+    if (!h)
+        return;
+    api_contact_clear(&h->contact);
+    free(h->ct);
+    OPENSSL_cleanse(h, sizeof *h);
+    free(h);
+}
+
+static help_t *
+help_new(api_ctx_t *ctx)
+{
+    help_t *h = calloc(1, sizeof *h);
+    if (h) {
+        h->ctx = ctx;
+        oss__v1__sealed_field__init(&h->sealed);
+    }
+    return h;
+}
+
+static void
+help_fold(const oss_event_t *history, size_t n, oss_rc_help_state_t *st)
+{
+    oss_rc_fact_t f;
+    oss_rc_help_init(st);
+    for (size_t i = 0; i < n; i++) {
+        decode_fact(&history[i], &f);
+        oss_rc_help_evolve(st, &f);
+    }
+}
+
+static oss_code_t
+help_file_decide(void *vctx, const oss_event_t *history, size_t n,
+                 oss_event_list_t *out, oss_err_t *err)
+{
+    help_t *h = vctx;
+    oss_rc_help_state_t st;
+    oss_rc_fact_t f;
+    int64_t now = api_lc_now(h->ctx);
+
+    help_fold(history, n, &st);
+    oss_code_t rc = oss_rc_decide_help_file(&st, &g_policy, now,
+                                            h->request_id, h->evidence_ref,
+                                            &f, err);
+    if (rc != OSS_OK)
+        return rc;
+    Oss__V1__HelpRequestFiled m = OSS__V1__HELP_REQUEST_FILED__INIT;
+    m.request_id = h->request_id;
+    m.account_id = h->account_id;
+    m.principal_id = h->principal_id;
+    m.subject_id = h->contact.subject_id;
+    m.evidence_ref = h->evidence_ref;
+    m.new_email = &h->sealed;
+    m.kind = "replace_email";
+    return push_event(out, OSS_RC_T_HELP_FILED, &m.base, now,
+                      "unreachable_email", err);
+}
+
+static oss_code_t
+help_file_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
+                void *qctx, oss_err_t *err)
+{
+    help_t *h = vctx;
+    (void)cmd;
+    const char *v[] = {h->request_id, h->account_id, h->principal_id};
+    return q_text(q, qctx,
+                  "INSERT INTO oss.help_requests (request_id, account_id, "
+                  "principal_id) VALUES ($1::uuid, $2, $3)",
+                  3, v, err);
+}
+
+static void
+run_help_file(api_worker_t *w, api_job_t *job)
+{
+    static const char *const known[] = {"account_id", "nik", "new_email",
+                                        "evidence_ref", NULL};
+    oss_http_req_t *req = job->req;
+    api_ctx_t *ctx = api_worker_ctx(w);
+    json_t *body = NULL;
+    help_t *h = help_new(ctx);
+    oss_command_t c;
+    oss_err_t err;
+    oss_field_errors_t fe = {0};
+
+    memset(&c, 0, sizeof c);
+    if (!h) {
+        oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
+        goto done;
+    }
+    if (!(body = parse_body(req, known, NULL)))
+        goto done;
+    const char *acc = jstr(body, "account_id"), *nik = jstr(body, "nik");
+    const char *em = jstr(body, "new_email"), *ev = jstr(body, "evidence_ref");
+    const char *why;
+    for (int i = 0; known[i]; i++)
+        if (!jstr(body, known[i]))
+            oss_field_errors_add(&fe, known[i], OSS_REASON_REQUIRED);
+    if (acc && !api_account_id_valid(acc))
+        oss_field_errors_add(&fe, "account_id", "invalid");
+    if (nik && (why = oss_nik_check(nik, NULL)))
+        oss_field_errors_add(&fe, "nik", why);
+    if (em && (why = oss_email_normalize(em, h->new_email,
+                                         sizeof h->new_email)))
+        oss_field_errors_add(&fe, "new_email", why);
+    if (fe.n) {
+        json_wipe(body, "nik");
+        json_wipe(body, "new_email");
+        oss_http_reply_error(req, 422, "invalid_fields", "invalid fields",
+                             &fe);
+        goto done;
+    }
+    copy(h->account_id, sizeof h->account_id, acc);
+    copy(h->evidence_ref, sizeof h->evidence_ref, ev);
+    /* the NIK must be the one the account was registered with; the same
+     * answer whether the account or the NIK is wrong */
+    PGresult *r = nik_streams(w, req, nik, acc);
+    json_wipe(body, "nik");
+    json_wipe(body, "new_email");
+    if (!r)
+        goto done;
+    int nr = PQntuples(r);
+    PQclear(r);
+    if (nr < 1) {
+        oss_http_reply_error(req, 404, "no_match",
+                             "no account with this account_id and NIK",
+                             NULL);
+        goto done;
+    }
+    /* the person whose e-mail is replaced: the account's first owner, the
+     * holder of the registered NIK */
+    copy(h->principal_id, sizeof h->principal_id, acc);
+    snprintf(h->stream_id, sizeof h->stream_id, "account-%.120s", acc);
+    oss_err_clear(&err);
+    oss_code_t rc = contact_current(w, h->principal_id, &h->contact, &err);
+    if (rc == OSS_EUNAVAIL) {
+        oss_http_reply_error(req, 503, NULL,
+                             "the database is unavailable; retry later", NULL);
+        goto done;
+    }
+    if (rc != OSS_OK) {
+        oss_http_reply_error(req, 409, "erased",
+                             "the account's personal data was erased; its "
+                             "contact cannot be replaced",
+                             NULL);
+        goto done;
+    }
+    if ((rc = oss_seal(&h->contact.dk, "email", h->new_email,
+                       strlen(h->new_email), h->nonce, &h->ct, &h->ctlen,
+                       &err)) != OSS_OK) {
+        oss_error("could not seal a new e-mail: %s", err.msg);
+        oss_http_reply_error(req, 500, NULL, "could not seal", NULL);
+        goto done;
+    }
+    h->sealed.subject_id = h->contact.subject_id;
+    h->sealed.nonce.data = h->nonce;
+    h->sealed.nonce.len = 12;
+    h->sealed.ciphertext.data = h->ct;
+    h->sealed.ciphertext.len = h->ctlen;
+    oss_uuid7(h->request_id);
+    command_init(&c, req, h->stream_id, OSS_ACTOR_BUSINESS_USER, ANONYMOUS);
+    c.decide = help_file_decide;
+    c.extra_fn = help_file_extra;
+    c.ctx = h;
+    if (!execute(w, req, &c))
+        goto done;
+    if (c.outcome != OSS_JOURNAL_APPENDED) {
+        const char *f = c.err.field;
+        if (c.err.code == OSS_EINVAL && f[0])
+            reply_field_error(req, 422, "invalid_fields", f, "invalid",
+                              c.err.msg);
+        else
+            oss_http_reply_error(req, 409, f[0] ? f : NULL, c.err.msg, NULL);
+        goto done;
+    }
+    oss_info("help request filed request=%s account=%s", h->request_id,
+             h->account_id);
+    reply_json(req, 202,
+               json_pack("{s:s, s:s, s:s}", "request_id", h->request_id,
+                         "account_id", h->account_id, "status", "open"));
+done:
+    if (body) {
+        json_wipe(body, "nik");
+        json_wipe(body, "new_email");
+        json_decref(body);
+    }
+    oss_event_list_free(&c.events);
+    help_free(h);
+}
+
+void
+api_h_help_request(oss_http_req_t *req, void *arg)
+{
+    if (nik_ratelimit(req, "help"))
+        submit(req, arg, run_help_file);
+}
+
+/* ---- GET /v1/help-requests (help.decide) --------------------------------- */
+
+static void
+run_help_list(api_worker_t *w, api_job_t *job)
+{
+    oss_http_req_t *req = job->req;
+    oss_principal_t p;
+
+    if (!api_auth_require(w, req, &p, NULL) ||
+        !api_auth_allow(req, &p, OSS_ACT_HELP_DECIDE, NULL))
+        return;
+    PGresult *r = query(
+        w, req,
+        "SELECT request_id, account_id, to_char(filed_at AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM oss.help_requests WHERE "
+        "status = 'open' ORDER BY filed_at LIMIT 200",
+        0, NULL);
+    if (!r)
+        return;
+    json_t *arr = json_array();
+    for (int i = 0; arr && i < PQntuples(r); i++)
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:s}", "request_id",
+                           PQgetvalue(r, i, 0), "account_id",
+                           PQgetvalue(r, i, 1), "filed_at",
+                           PQgetvalue(r, i, 2)));
+    PQclear(r);
+    reply_json(req, 200, json_pack("{s:o}", "help_requests", arr));
+}
+
+void
+api_h_help_requests_list(oss_http_req_t *req, void *arg)
+{
+    submit(req, arg, run_help_list);
+}
+
+/* ---- POST /v1/help-requests/{id}/decision (help.decide) ------------------ */
+
+static oss_code_t
+help_decide_decide(void *vctx, const oss_event_t *history, size_t n,
+                   oss_event_list_t *out, oss_err_t *err)
+{
+    help_t *h = vctx;
+    oss_rc_help_state_t st;
+    oss_rc_fact_t f[2];
+    size_t nf;
+    int64_t now = api_lc_now(h->ctx);
+    oss_code_t rc;
+
+    help_fold(history, n, &st);
+    if ((rc = oss_rc_decide_help(&st, now, h->request_id, h->decision,
+                                 h->reason, f, &nf, err)) != OSS_OK)
+        return rc;
+    h->outcome = f[0].decision;
+    Oss__V1__HelpRequestDecided m = OSS__V1__HELP_REQUEST_DECIDED__INIT;
+    m.request_id = h->request_id;
+    m.decision = h->decision;
+    if ((rc = push_event(out, OSS_RC_T_HELP_DECIDED, &m.base, now, h->reason,
+                         err)) != OSS_OK)
+        return rc;
+    if (nf < 2)
+        return OSS_OK;
+    Oss__V1__ContactReplaced cr = OSS__V1__CONTACT_REPLACED__INIT;
+    cr.principal_id = h->principal_id;
+    cr.subject_id = h->contact.subject_id;
+    cr.email = &h->sealed;
+    cr.request_id = h->request_id;
+    return push_event(out, OSS_RC_T_CONTACT_REPLACED, &cr.base, now,
+                      h->reason, err);
+}
+
+static oss_code_t
+help_decide_extra(void *vctx, const oss_command_t *cmd,
+                  oss_journal_queue_fn q, void *qctx, oss_err_t *err)
+{
+    help_t *h = vctx;
+    bool approved = h->outcome == OSS_RC_APPROVED;
+    const char *v[] = {h->request_id, approved ? "approved" : "rejected"};
+    oss_code_t rc = q_text(q, qctx,
+                           "UPDATE oss.help_requests SET status = $2, "
+                           "decided_at = now() WHERE request_id = $1::uuid",
+                           2, v, err);
+    if (rc == OSS_OK && approved) {
+        /* sign-in by e-mail now finds the account by the new address */
+        const char *lv[] = {h->stream_id, h->new_email_digest};
+        rc = q_text(q, qctx,
+                    "DELETE FROM oss.account_lookup WHERE kind = 'email' AND "
+                    "stream_id = $1",
+                    1, lv, err);
+        if (rc == OSS_OK)
+            rc = q_text(q, qctx,
+                        "INSERT INTO oss.account_lookup (kind, digest, "
+                        "stream_id) VALUES ('email', decode($2, 'hex'), $1) "
+                        "ON CONFLICT DO NOTHING",
+                        2, lv, err);
+        if (rc == OSS_OK)
+            copy(h->contact.email, sizeof h->contact.email, h->new_email);
+    }
+    if (rc != OSS_OK)
+        return rc;
+    /* the person is told on every channel it has */
+    char vars[600];
+    json_t *o = json_pack("{s:s, s:s}", "name", h->contact.name, "decision",
+                          approved ? "approved" : "rejected");
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!s)
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    snprintf(vars, sizeof vars, "%s", s);
+    OPENSSL_cleanse(s, strlen(s));
+    free(s);
+    if (h->contact.email[0])
+        rc = api_notice_queue(&h->contact, "help_decided", "email",
+                              h->account_id, cmd, 0, vars, 0, q, qctx, err);
+    if (rc == OSS_OK && h->contact.phone[0])
+        rc = api_notice_queue(&h->contact, "help_decided", "whatsapp",
+                              h->account_id, cmd, 0, vars, 0, q, qctx, err);
+    OPENSSL_cleanse(vars, sizeof vars);
+    return rc;
+}
+
+/* Copies the sealed new e-mail of request h->request_id out of the
+ * account stream's HelpRequestFiled into h. Replies and returns false when
+ * it cannot. */
+static bool
+load_filed(api_worker_t *w, oss_http_req_t *req, help_t *h)
+{
+    oss_journal_t *j = journal(w, req);
+    oss_event_list_t hist = {0};
+    oss_err_t err;
+    bool found = false;
+
+    if (!j)
+        return false;
+    oss_err_clear(&err);
+    if (oss_journal_load(j, h->stream_id, &hist, &err) != OSS_OK) {
+        oss_http_reply_error(req, err.code == OSS_EUNAVAIL ? 503 : 500, NULL,
+                             "could not read the account", NULL);
+        return false;
+    }
+    for (size_t i = 0; i < hist.len && !found; i++) {
+        if (strcmp(hist.items[i].payload_type, OSS_RC_T_HELP_FILED))
+            continue;
+        Oss__V1__HelpRequestFiled *m = oss__v1__help_request_filed__unpack(
+            NULL, hist.items[i].payload_len, hist.items[i].payload);
+        if (!m)
+            continue;
+        if (!strcmp(m->request_id, h->request_id) && m->new_email &&
+            m->new_email->nonce.len == 12 &&
+            (h->ct = malloc(m->new_email->ciphertext.len + 1))) {
+            memcpy(h->nonce, m->new_email->nonce.data, 12);
+            memcpy(h->ct, m->new_email->ciphertext.data,
+                   m->new_email->ciphertext.len);
+            h->ctlen = m->new_email->ciphertext.len;
+            copy(h->evidence_ref, sizeof h->evidence_ref, m->evidence_ref);
+            found = true;
+        }
+        oss__v1__help_request_filed__free_unpacked(m, NULL);
+    }
+    oss_event_list_free(&hist);
+    if (!found)
+        oss_http_reply_error(req, 404, NULL, "no such help request", NULL);
+    return found;
+}
+
+static void
+run_help_decide(api_worker_t *w, api_job_t *job)
+{
+    static const char *const known[] = {"decision", "reason", NULL};
+    oss_http_req_t *req = job->req;
+    api_ctx_t *ctx = api_worker_ctx(w);
+    json_t *body = NULL;
+    help_t *h = help_new(ctx);
+    oss_principal_t p;
+    oss_command_t c;
+    oss_err_t err;
+    char region[11];
+
+    memset(&c, 0, sizeof c);
+    if (!h) {
+        oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
+        goto done;
+    }
+    if (!api_auth_require(w, req, &p, NULL) ||
+        !api_auth_allow(req, &p, OSS_ACT_HELP_DECIDE, NULL))
+        goto done;
+    if (!uuid_like(oss_http_req_param(req, 0))) {
+        oss_http_reply_error(req, 404, NULL, "no such help request", NULL);
+        goto done;
+    }
+    if (!(body = parse_body(req, known, NULL)))
+        goto done;
+    const char *dec = jstr(body, "decision"), *why = jstr(body, "reason");
+    if (!dec || (strcmp(dec, "approve") && strcmp(dec, "reject"))) {
+        reply_field_error(req, 422, "invalid_fields", "decision",
+                          dec ? "invalid" : OSS_REASON_REQUIRED,
+                          "decision must be approve or reject");
+        goto done;
+    }
+    if (!why || !why[0] || strlen(why) > 500) {
+        reply_field_error(req, 422, "invalid_fields", "reason",
+                          why && why[0] ? OSS_REASON_TOO_LONG
+                                        : OSS_REASON_REQUIRED,
+                          "a reason of 1-500 bytes is required");
+        goto done;
+    }
+    copy(h->decision, sizeof h->decision, dec);
+    copy(h->reason, sizeof h->reason, why);
+    copy(h->request_id, sizeof h->request_id, oss_http_req_param(req, 0));
+    const char *pv[] = {h->request_id};
+    PGresult *r = query(w, req,
+                        "SELECT account_id, principal_id FROM "
+                        "oss.help_requests WHERE request_id = $1::uuid",
+                        1, pv);
+    if (!r)
+        goto done;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        oss_http_reply_error(req, 404, NULL, "no such help request", NULL);
+        goto done;
+    }
+    copy(h->account_id, sizeof h->account_id, PQgetvalue(r, 0, 0));
+    copy(h->principal_id, sizeof h->principal_id, PQgetvalue(r, 0, 1));
+    PQclear(r);
+    snprintf(h->stream_id, sizeof h->stream_id, "account-%.120s",
+             h->account_id);
+    oss_target_t t = {.account_id = h->account_id, .region = region};
+    if (!api_account_target(w, req, h->account_id, region) ||
+        !api_auth_allow(req, &p, OSS_ACT_HELP_DECIDE, &t))
+        goto done;
+    if (!load_filed(w, req, h))
+        goto done;
+    oss_err_clear(&err);
+    oss_code_t rc = contact_current(w, h->principal_id, &h->contact, &err);
+    if (rc == OSS_EUNAVAIL) {
+        oss_http_reply_error(req, 503, NULL,
+                             "the database is unavailable; retry later", NULL);
+        goto done;
+    }
+    if (rc != OSS_OK) {
+        oss_http_reply_error(req, 409, "erased",
+                             "the person's personal data was erased", NULL);
+        goto done;
+    }
+    if (open_sealed(&h->contact.dk, "email", h->nonce, 12, h->ct, h->ctlen,
+                    h->new_email, sizeof h->new_email, &err) != OSS_OK) {
+        oss_error("help request %s: the new e-mail does not open: %s",
+                  h->request_id, err.msg);
+        oss_http_reply_error(req, 500, NULL, "could not open the request",
+                             NULL);
+        goto done;
+    }
+    uint8_t dg[32];
+    oss_index_digest(&ctx->index, "email", h->new_email, dg);
+    oss_hex(dg, sizeof dg, h->new_email_digest);
+    h->sealed.subject_id = h->contact.subject_id;
+    h->sealed.nonce.data = h->nonce;
+    h->sealed.nonce.len = 12;
+    h->sealed.ciphertext.data = h->ct;
+    h->sealed.ciphertext.len = h->ctlen;
+    command_init(&c, req, h->stream_id, OSS_ACTOR_OPERATOR, p.principal_id);
+    c.decide = help_decide_decide;
+    c.extra_fn = help_decide_extra;
+    c.ctx = h;
+    if (!execute(w, req, &c))
+        goto done;
+    if (c.outcome != OSS_JOURNAL_APPENDED) {
+        const char *f = c.err.field;
+        if (!strcmp(f, "no_request"))
+            oss_http_reply_error(req, 404, NULL, "no such help request",
+                                 NULL);
+        else if (c.err.code == OSS_EINVAL && f[0])
+            reply_field_error(req, 422, "invalid_fields", f, "invalid",
+                              c.err.msg);
+        else
+            oss_http_reply_error(req, 409, f[0] ? f : NULL, c.err.msg, NULL);
+        goto done;
+    }
+    oss_info("help request decided request=%s decision=%s by=%s",
+             h->request_id, h->decision, p.principal_id);
+    reply_json(req, 200,
+               json_pack("{s:s, s:s, s:s, s:s}", "request_id", h->request_id,
+                         "account_id", h->account_id, "decision", h->decision,
+                         "status",
+                         h->outcome == OSS_RC_APPROVED ? "approved"
+                                                       : "rejected"));
+done:
+    json_decref(body);
+    oss_event_list_free(&c.events);
+    help_free(h);
+}
+
+void
+api_h_help_decision(oss_http_req_t *req, void *arg)
+{
+    submit(req, arg, run_help_decide);
+}
