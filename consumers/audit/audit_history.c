@@ -667,6 +667,7 @@ describe_known(sbuf_t *b, const oss_event_t *ev, const ProtobufCMessage *m,
     const char *t = ev->payload_type;
     char tm[40];
 #define IS(x) (strcmp(t, "oss.v1." x) == 0)
+#define KIND(k) (k) ? (k) : "", (k) ? " " : ""
     if (IS("AccountRegistered")) {
         sb_add(b, "account %s registered (%s, actor type %s, country %s",
                g_str(m, "account_id"), scale_words(g_int(m, "scale")),
@@ -725,11 +726,16 @@ describe_known(sbuf_t *b, const oss_event_t *ev, const ProtobufCMessage *m,
                or_dash(g_str(m, "reason")));
     } else if (IS("DeliveryQueued")) {
         const char *ch = g_str(m, "channel");
-        sb_add(b, "%s %s queued", or_dash(g_str(m, "kind")), chan_words(ch));
+        char kw[64];
+        snprintf(kw, sizeof kw, "%s", or_dash(g_str(m, "kind")));
+        for (char *p = kw; *p; p++)
+            if (*p == '_')
+                *p = ' ';
+        sb_add(b, "%s %s queued", kw, chan_words(ch));
     } else if (IS("DeliveryHanded")) {
         const char *ch = g_str(m, "channel");
-        sb_add(b, "%s %s handed to %s (attempt %" PRId64 "): %s",
-               dkind ? dkind : "message", chan_words(ch), server_words(ch),
+        sb_add(b, "%s%s%s handed to %s (attempt %" PRId64 "): %s",
+               KIND(dkind), chan_words(ch), server_words(ch),
                g_int(m, "attempt"), or_dash(g_str(m, "reply_text")));
     } else if (IS("DeliveryFailed")) {
         const char *ch = g_str(m, "channel");
@@ -738,27 +744,27 @@ describe_known(sbuf_t *b, const oss_event_t *ev, const ProtobufCMessage *m,
         if (code > 0) {
             char c[24];
             snprintf(c, sizeof c, "%" PRId64, code);
-            sb_add(b, "%s %s handed to %s, refused: %s%s%s (attempt %" PRId64
+            sb_add(b, "%s%s%s handed to %s, refused: %s%s%s (attempt %" PRId64
                       ")%s",
-                   dkind ? dkind : "message", chan_words(ch), server_words(ch),
+                   KIND(dkind), chan_words(ch), server_words(ch),
                    strncmp(why, c, strlen(c)) == 0 ? "" : c,
                    strncmp(why, c, strlen(c)) == 0 ? "" : " ", or_dash(why),
                    g_int(m, "attempt"),
                    g_int(m, "permanent") ? "; given up" : "");
         } else if (g_int(m, "attempt") > 0) {
-            sb_add(b, "%s %s could not be handed to %s: %s (attempt %" PRId64
+            sb_add(b, "%s%s%s could not be handed to %s: %s (attempt %" PRId64
                       ")%s",
-                   dkind ? dkind : "message", chan_words(ch), server_words(ch),
+                   KIND(dkind), chan_words(ch), server_words(ch),
                    or_dash(why), g_int(m, "attempt"),
                    g_int(m, "permanent") ? "; given up" : "");
         } else {
-            sb_add(b, "%s %s not sent: %s", dkind ? dkind : "message",
-                   chan_words(ch), or_dash(why));
+            sb_add(b, "%s%s%s not sent: %s", KIND(dkind), chan_words(ch),
+                   or_dash(why));
         }
     } else if (IS("DeliveryRetrying")) {
         fmt_utc(g_int(m, "next_attempt_at_us"), tm, sizeof tm);
-        sb_add(b, "%s %s: next attempt (%" PRId64 ") at %s",
-               dkind ? dkind : "message", chan_words(g_str(m, "channel")),
+        sb_add(b, "%s%s%s: next attempt (%" PRId64 ") at %s",
+               KIND(dkind), chan_words(g_str(m, "channel")),
                g_int(m, "attempt"), tm);
     } else if (IS("PrincipalCreated")) {
         const ProtobufCMessage *g = g_msg(m, "grant");
@@ -833,6 +839,7 @@ describe_known(sbuf_t *b, const oss_event_t *ev, const ProtobufCMessage *m,
         return 0;
     }
 #undef IS
+#undef KIND
     return 1;
 }
 
@@ -1069,6 +1076,9 @@ delivery_kind_of(const oss_event_t *ev, const oss_event_list_t *lists,
                 continue;
             snprintf(buf, n, "%s", m->kind && *m->kind ? m->kind : "message");
             oss__v1__delivery_queued__free_unpacked(m, NULL);
+            for (char *p = buf; *p; p++) /* "handover_filed" -> words */
+                if (*p == '_')
+                    *p = ' ';
             return buf;
         }
     return NULL;

@@ -29,12 +29,17 @@ static const char audit_usage[] =
 static const char history_usage[] =
     "usage: oss audit history [--reveal] STREAM\n"
     "\n"
-    "Prints every event of STREAM from the journal: time, version, event type,\n"
-    "actor kind:id, a summary and the hash verdict. Personal fields (NIK, name,\n"
+    "For STREAM = account-<id>: the account's whole story, its account, access,\n"
+    "delivery and subject streams and its principals' access streams merged in\n"
+    "time order, one line per event: time (UTC) | actor kind:id | what happened\n"
+    "| reason | event; then every stream's chain verdict.\n"
+    "Any other STREAM: every event of it from the journal: time, version, event\n"
+    "type, actor kind:id, a summary and the hash verdict. Personal fields (NIK, name,\n"
     "birth date, e-mail, phone) print as [sealed]. With --reveal they are\n"
     "unsealed with the subject's data key (needs the master key file named by\n"
     "crypto.master_key_file) and printed masked, e.g. nik: 3171********9901;\n"
-    "a shredded subject prints [shredded]. Exits 1 when the chain is broken.\n";
+    "a shredded subject prints [shredded] ([erased] in an account's story).\n"
+    "Exits 1 when a chain is broken.\n";
 
 static const char verify_usage[] =
     "usage: oss audit verify [STREAM] [--against SIZE:DIGEST] [--all-breaks]\n"

@@ -452,9 +452,9 @@ flush_accounts(pj_ctx_t *c, json_t *accounts, oss_err_t *err)
 }
 
 /* Applies ev (the next version of slot, or any version when forced). The
- * account rows are written in one statement per batch; an event of the
- * issue-4 appliers (which write at once, in order) first flushes them, so
- * that it sees the rows registered before it. */
+ * account rows are written in one statement per batch; an issue-4 event
+ * that reads or updates account rows by id (they write at once, in order)
+ * first flushes them, so that it sees the rows registered before it. */
 static oss_code_t
 process(pj_ctx_t *c, pj_item_t *it, const oss_event_t *ev, stream_slot_t *s,
         json_t *accounts, oss_err_t *err)
@@ -462,9 +462,10 @@ process(pj_ctx_t *c, pj_item_t *it, const oss_event_t *ev, stream_slot_t *s,
     char reason[OSS_ERR_MSG_MAX];
     int bad = 0;
     reason[0] = '\0';
-    if (pj_access_known(ev->payload_type)) {
+    int known = pj_access_known(ev->payload_type);
+    if (known) {
         int handled = 0;
-        oss_code_t frc = flush_accounts(c, accounts, err);
+        oss_code_t frc = known == 2 ? flush_accounts(c, accounts, err) : OSS_OK;
         if (frc == OSS_OK)
             frc = pj_apply_access(c, ev, &handled, reason, sizeof reason,
                                   err);

@@ -184,7 +184,22 @@ pj_access_known(const char *payload_type)
 {
     kind_t k = kind_of(payload_type);
     /* a type whose .proto is not in this build yet is left alone */
-    return k != K_NONE && oss_v1_registry_find(payload_type) != NULL;
+    if (k == K_NONE || !oss_v1_registry_find(payload_type))
+        return 0;
+    switch (k) {
+    case K_TRANSFER_ACCEPTED:
+    case K_HANDOVER_FILED:
+    case K_HANDOVER_APPROVED:
+    case K_TERMINATED:
+    case K_TERMS_ACCEPTED:
+    case K_LEGACY_MIGRATED:
+    case K_SUBJECT_ERASED:
+        return 2; /* reads or updates rm.accounts rows by id */
+    default:
+        /* status changes reach a row registered earlier in the same batch
+         * through the upsert's join on rm.principals */
+        return 1;
+    }
 }
 
 /* "<anything>-<id>" -> "<id>" ("" when there is no dash). */
@@ -219,8 +234,8 @@ static const char PRINCIPAL_STATUS[] =
     "status_at = excluded.status_at, version = excluded.version "
     "RETURNING principal_id, status, status_at) "
     "UPDATE %s.accounts a SET status = p.status, status_at = p.status_at, "
-    "updated_at = now() FROM p WHERE coalesce(a.owner_principal_id, "
-    "a.account_id) = p.principal_id AND a.status <> 'terminated'";
+    "updated_at = now() FROM p WHERE a.owner_principal_id = p.principal_id "
+    "AND a.status <> 'terminated'";
 
 static const char PRINCIPAL_TOUCH[] =
     "INSERT INTO %s.principals AS p (principal_id, password_set_at, "

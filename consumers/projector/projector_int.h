@@ -124,7 +124,9 @@ oss_code_t pj_journal_chunk(pj_ctx_t *c, int chunk, int flags, int64_t *nread,
  * dead-letters it); another code when SQL failed. */
 oss_code_t pj_apply_access(pj_ctx_t *c, const oss_event_t *ev, int *handled,
                            char *reason, size_t rlen, oss_err_t *err);
-/* 1 when pj_apply_access() has an applier for payload_type. */
+/* 0 when pj_apply_access() has no applier for payload_type; 2 when its
+ * applier reads or updates rm.accounts rows by id (the caller writes the
+ * account rows it gathered first); 1 otherwise. */
 int pj_access_known(const char *payload_type);
 
 /* libpq helpers. pj_exec: runs sql with text params; returns the result

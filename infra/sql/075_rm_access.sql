@@ -38,6 +38,7 @@ BEGIN
     EXECUTE format('ALTER TABLE %I.accounts ADD COLUMN IF NOT EXISTS legacy_id text', s);
     EXECUTE format('ALTER TABLE %I.accounts ADD COLUMN IF NOT EXISTS erased_at timestamptz', s);
     EXECUTE format('CREATE INDEX IF NOT EXISTS accounts_subject ON %I.accounts (subject_id)', s);
+    EXECUTE format('CREATE INDEX IF NOT EXISTS accounts_owner ON %I.accounts (owner_principal_id)', s);
     -- every principal (person who signs in): its credential lifecycle on
     -- "access-<principal_id>" (registered | pending | active | locked |
     -- revoked | terminated)
@@ -166,6 +167,8 @@ BEGIN
              WHERE a.tablename = 'accounts' AND a.tableowner = current_user
     LOOP
         PERFORM oss.rm_define(s);
+        -- the first owner of every existing account
+        EXECUTE format('UPDATE %I.accounts SET owner_principal_id = account_id WHERE owner_principal_id IS NULL', s);
     END LOOP;
     PERFORM oss.rm_define('rm');
 END $$;

@@ -980,7 +980,9 @@ execute(api_worker_t *w, lreq_t *l, oss_command_t *c, const char *actor)
     c->stream_type = OSS_ACCOUNT_STREAM_TYPE;
     c->expected_version = -1;
     c->actor_kind = OSS_ACTOR_BUSINESS_USER;
-    c->actor_id = actor ? actor : "";
+    /* who: the caller, else the person whose code or password this is
+     * (activation, first password, resend) */
+    c->actor_id = actor ? actor : l->account_id;
     c->correlation_id = oss_http_req_cid(l->req);
     c->decide = lc_decide;
     c->ctx = l;

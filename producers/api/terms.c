@@ -35,7 +35,9 @@ static int64_t loaded_ms = -1; /* monotonic; -1 = never */
 static oss_code_t
 cache_load(PGconn *c, oss_err_t *err)
 {
+    /* a version published for a later date is not in force yet */
     PGresult *r = PQexec(c, "SELECT version, sha256 FROM oss.terms_versions "
+                            "WHERE published_at <= now() "
                             "ORDER BY published_at DESC LIMIT 64");
     oss_code_t rc = OSS_OK;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -404,10 +406,8 @@ void
 api_h_terms_accept(oss_http_req_t *req, void *arg)
 {
     api_ctx_t *ctx = arg;
-    if (!api_account_id_valid(oss_http_req_param(req, 0))) {
-        oss_http_reply_error(req, 404, NULL, "no such account", NULL);
-        return;
-    }
+    /* authentication first (401), then the account (404: api_account_target
+     * checks the id's form too) */
     api_job_t *j = new_job(req, run_accept);
     if (j)
         api_pool_submit(ctx->pool, j);

@@ -9,7 +9,8 @@
 
 struct pg_conn;
 
-/* Looks version (borrowed) up in oss.terms_versions through a process-wide
+/* Looks version (borrowed) up among the versions in force (published_at <=
+ * now) of oss.terms_versions through a process-wide
  * cache (re-read every 10 s, and on a miss at most once a second), so a
  * registration batch costs no round trip. c (borrowed) is the worker's
  * connection. Returns OSS_OK with the text's digest copied into sha256

@@ -65,8 +65,8 @@ otp_of() {
     ev=$(e2e_psql -c "SELECT event_id FROM oss.journal WHERE stream_id = 'access-$1' AND payload_type = 'oss.v1.ActivationIssued' ORDER BY version DESC LIMIT 1")
     [ -n "$ev" ] || e2e_fail "no activation issued for $1"
     e2e_wait 120 mail_arrived "Message-ID: <$ev@oss.local>" || e2e_fail "no activation mail for $1 (event $ev)"
-    f=$(mails_holding "Message-ID: <$ev@oss.local>" | head -1)
-    otp=$(mail_text "$f" | sed -n 's/.*Kode OTP Anda: \([0-9]\{6\}\).*/\1/p' | head -1)
+    f=$(mails_holding "Message-ID: <$ev@oss.local>" | sed -n 1p)
+    otp=$(mail_text "$f" | sed -n 's/.*Kode OTP Anda: \([0-9]\{6\}\).*/\1/p' | sed -n 1p)
     [[ $otp =~ ^[0-9]{6}$ ]] || e2e_fail "no OTP in the activation mail $f"
     echo "$otp"
 }
@@ -123,7 +123,7 @@ gov_principal() {
     out=$("$OSS_CLI" principal create --role "$1" --institution "$2" --nik "$nik" \
           --name "$3" --email "gov.$RANDOM$RANDOM@example.go.id" --phone 081311112222 2>&1) \
         || e2e_fail "oss principal create: $out"
-    pid=$(grep -oE '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}' <<<"$out" | head -1)
+    pid=$(grep -oE '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}' <<<"$out" | sed -n 1p)
     [ -n "$pid" ] || e2e_fail "oss principal create printed no principal id: $out"
     tok=$(activate_and_sign_in principals "$pid" "$pw")
     echo "$pid $tok"

@@ -121,7 +121,7 @@ if [ "$chans" != "email,whatsapp" ]; then
     [ -z "$chans" ] || e2e_fail "handover_filed notices queued on: $chans"
 fi
 e2e_wait 120 mail_says "$RID" || e2e_fail "no handover_filed mail naming request $RID reached the owner"
-f=$(mails_saying "$RID" | head -1)
+f=$(mails_saying "$RID" | sed -n 1p)
 txt=$(mail_text "$f")
 grep -qF "AHU-0042.AH.01.02.2026" <<<"$txt" || e2e_fail "the handover_filed mail does not name the evidence"
 e2e_ok "hand-over filed by the delegate; the owner was told (notices on e-mail and WhatsApp, mail received); a second filing is 409"
@@ -146,8 +146,23 @@ expect 200 "$r" "the owner still signs in and reads"
 [ "$(jb "$r" | jq -r .owner)" = "$A" ] || e2e_fail "the owner changed after a rejection: $r"
 e2e_ok "objection: approval refused 409 objected, rejection recorded, the owner keeps the account"
 
+# ---- 3b. hand-over to a new person (account B, owned by N now) --------------
+r=$(ax POST "/v1/accounts/$B/handover-requests" "$(person_json new_owner_ "New Person M" "newm.$RANDOM@example.co.id" | jq -c '.evidence_ref="AHU-0077" | .reason="N sold the business to M"')" "$N_TOK")
+expect 201 "$r" "a hand-over naming a new person"
+M=$(jb "$r" | jq -r .principal_id); RIDB=$(jb "$r" | jq -r .request_id)
+[ "$(jb "$r" | jq -r .new_principal)" = true ] || e2e_fail "the new person is not a new principal: $r"
+r=$(ax POST "/v1/accounts/$B/handover-requests/$RIDB/decision" '{"decision":"approve","reason":"deed AHU-0077 checked"}' "$OFF_TOK")
+expect 200 "$r" "the officer approves the hand-over to the new person"
+M_TOK=$(activate_and_sign_in principals "$M" "Newm-$RANDOM$RANDOM-7!")
+r=$(ax GET "/v1/accounts/$B/members" "" "$M_TOK")
+expect 200 "$r" "the new person reads the account"
+[ "$(jb "$r" | jq -r .owner)" = "$M" ] || e2e_fail "the new person is not the owner: $r"
+r=$(ax GET "/v1/accounts/$B/members" "" "$N_TOK")
+expect 401 "$r" "the previous owner's token after the hand-over"
+e2e_ok "hand-over to a new person: created with the request, approved, activated from its mail, owner; the previous owner refused"
+
 # ---- 4. the cooling-off, on an API instance counting 5 working days ---------
-port=$( (cat "$OSS_VAR/api.port"; echo) | head -1)
+port=$(head -n1 "$OSS_VAR/api.port")
 port2=$((port + 1000 + RANDOM % 1000))
 sed -e "s/^api.port = .*/api.port = $port2/" -e '/^access.cooling_off_working_days/d' "$OSS_CONFIG" >"$WORK/api2.conf"
 echo "access.cooling_off_working_days = 5" >>"$WORK/api2.conf"

@@ -84,6 +84,20 @@ grep -qx 'version: "2025-06"' <<<"$accepted" || e2e_fail "TermsAccepted does not
 grep -q '^sha256: "6bea7112' <<<"$accepted" || e2e_fail "TermsAccepted lacks the text's digest: $accepted"
 e2e_ok "unpublished version -> 422 unknown_version; registration writes AccountRegistered + TermsAccepted{2025-06, sha256}"
 
+# a version published for a later date is listed but not in force yet
+future="e2e-$(date +%s)-$RANDOM"
+psql -X -qtA -v ON_ERROR_STOP=1 "${OSS_PG_ADMIN_URL:?}" -c "INSERT INTO oss.terms_versions VALUES
+    ('$future', now() + interval '1 day', 'infra/data/terms/2026-07.txt',
+     'a0a141279fdccba4019c54f6b6f4401acf93b98ffa2e7c8b750b8221b532f8a6')" >/dev/null
+trap 'psql -X -qtA "$OSS_PG_ADMIN_URL" -c "DELETE FROM oss.terms_versions WHERE version = '"'"'$future'"'"'" >/dev/null; rm -rf "$work"' EXIT
+r=$(req GET /v1/terms)
+[ "$(jbody "$r" | jq -r --arg v "$future" '.versions[] | select(.version == $v) | .in_force')" = false ] &&
+    [ "$(jbody "$r" | jq -r .current)" = 2026-07 ] || e2e_fail "a future version in GET /v1/terms: $r"
+sleep 1.1 # the API re-reads the versions on a miss at most once a second
+r=$(register "$future")
+[ "$(status "$r")" = 422 ] || e2e_fail "registration accepting terms not in force yet: $r"
+e2e_ok "a version published for tomorrow is listed (in_force false), not accepted"
+
 # ---- 3. the owner signs in (OTP from the delivered mail) ---------------------
 act=$(e2e_psql -c "SELECT event_id FROM oss.journal WHERE stream_id = 'access-$id' AND payload_type = 'oss.v1.ActivationIssued' ORDER BY version DESC LIMIT 1")
 e2e_wait 120 has_mail "$act" || e2e_fail "no activation mail for $id (notifier running?)"

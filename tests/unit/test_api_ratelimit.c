@@ -158,7 +158,6 @@ test_bounded_memory(void **state)
 
 typedef struct hammer {
     api_rl_t *rl;
-    int id;
     _Atomic int allowed;
 } hammer_t;
 
