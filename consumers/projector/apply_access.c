@@ -336,12 +336,17 @@ static const char HANDOVER_DECIDED[] =
     "new_owner_principal_id), updated_at = " TS(3) " WHERE request_id = $1";
 
 /* The whole account (principal ""): status terminated and every member row
- * ends. One principal (a delegate or the owner): its member row ends. */
+ * ends. One principal (a delegate or the owner): its member row ends and
+ * its principal status is terminated. */
 static const char TERMINATED[] =
     "WITH a AS (UPDATE %s.accounts a SET status = 'terminated', status_at = "
     TS(3) ", termination_reason = $4, version = GREATEST(a.version, "
     "$5::bigint), updated_at = now() WHERE a.account_id = $1 AND $2 = '' "
-    "RETURNING 1) "
+    "RETURNING 1), "
+    "p AS (INSERT INTO %s.principals AS p (principal_id, status, "
+    "status_at) SELECT $2, 'terminated', " TS(3) " WHERE $2 <> '' "
+    "ON CONFLICT (principal_id) DO UPDATE SET status = 'terminated', "
+    "status_at = excluded.status_at RETURNING 1) "
     "UPDATE %s.account_members m SET status = 'removed', removed_at = " TS(3)
     ", removed_by = $6, reason = $4 WHERE m.account_id = $1 AND "
     "m.status = 'active' AND ($2 = '' OR m.principal_id = $2)";

@@ -324,7 +324,12 @@ enum {
 };
 
 #define MAX_AFFECTED (OSS_AC_MAX_MEMBERS + 1)
-#define MAX_NOTICES 4
+
+static const char *const op_names[] = {
+    "member_add",      "member_remove",   "transfer_offer",
+    "transfer_accept", "handover_file",   "handover_object",
+    "handover_decide", "terminate"};
+#define MAX_NOTICES (MAX_AFFECTED + 1)
 
 typedef struct areq areq_t;
 
@@ -574,7 +579,9 @@ same_affected(areq_t *a, const oss_ac_state_t *st)
     size_t n = a->naffected;
     memcpy(saved, a->affected, sizeof saved);
     affected_of(a, st);
-    bool same = n == a->naffected && !memcmp(saved, a->affected, sizeof saved);
+    bool same = n == a->naffected;
+    for (size_t i = 0; same && i < n; i++)
+        same = !strcmp(saved[i], a->affected[i]);
     memcpy(a->affected, saved, sizeof saved);
     a->naffected = n;
     return same;
@@ -675,6 +682,9 @@ notice_vars(const areq_t *a, const notice_t *n)
     } else if (!strcmp(n->kind, "access_terminated")) {
         o = json_pack("{s:s, s:s, s:s}", "name", n->c.name, "account_id",
                       a->account_id, "reason_code", oss_ac_term_name(f->term));
+    } else if (!strcmp(n->kind, "member_added")) {
+        o = json_pack("{s:s, s:s, s:s}", "name", n->c.name, "account_id",
+                      a->account_id, "role", oss_role_name(f->role));
     } else if (!strcmp(n->kind, "transfer_offered")) {
         o = json_pack("{s:s, s:s}", "name", n->c.name, "account_id",
                       a->account_id);
@@ -709,6 +719,15 @@ access_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
     }
     if (rc != OSS_OK)
         return rc;
+    if (f->kind == OSS_AC_MEMBER_ADDED && !a->new_principal) {
+        /* an existing principal (a new one gets its grant with its
+         * PrincipalCreated) */
+        oss_grant_t g = {.role = f->role};
+        copy(g.account_id, sizeof g.account_id, a->account_id);
+        if ((rc = api_grant_queue_add(q, qctx, f->principal_id, &g, err)) !=
+            OSS_OK)
+            return rc;
+    }
     if (f->kind == OSS_AC_TRANSFER_ACCEPTED ||
         f->kind == OSS_AC_HANDOVER_APPROVED) {
         /* the new owner: a delegate's grant becomes the owner grant */
@@ -848,12 +867,16 @@ prepare(areq_t *a)
         break;
     }
     case OP_TERMINATE:
-        for (size_t i = 0; ok && i < a->naffected && i < MAX_NOTICES; i++)
+        for (size_t i = 0; ok && i < a->naffected; i++)
             ok = want_notice(a, a->affected[i], "access_terminated");
         break;
     case OP_TRANSFER_OFFER:
         if (!a->new_principal)
             ok = want_notice(a, a->principal_id, "transfer_offered");
+        break;
+    case OP_MEMBER_ADD:
+        if (!a->new_principal)
+            ok = want_notice(a, a->principal_id, "member_added");
         break;
     }
     if (!ok)
@@ -1104,14 +1127,14 @@ run_and_reply(areq_t *a, int status, json_t *(*ok_body)(areq_t *))
     if (!execute(a))
         return;
     if (a->cmds[0].outcome != OSS_JOURNAL_APPENDED) {
-        oss_info("access command refused stream=%s op=%d: %s", a->stream_id,
-                 a->op, a->cmds[0].err.msg);
+        oss_info("access command refused stream=%s op=%s: %s", a->stream_id,
+                 op_names[a->op], a->cmds[0].err.msg);
         reply_rejected(a);
         return;
     }
-    oss_info("access command stream=%s op=%d version=%lld principal=%s",
-             a->stream_id, a->op, (long long)a->cmds[0].last_version,
-             a->p.principal_id);
+    oss_info("access command stream=%s op=%s version=%lld principal=%s",
+             a->stream_id, op_names[a->op],
+             (long long)a->cmds[0].last_version, a->p.principal_id);
     if (!ok_body) {
         oss_http_reply(a->req, 204, "application/json", NULL, NULL);
         return;
@@ -1281,7 +1304,8 @@ api_h_members_list(oss_http_req_t *req, void *arg)
 static void
 run_member_add(api_worker_t *w, api_job_t *job)
 {
-    static const char *const known[] = {"role", "reason", NULL};
+    static const char *const known[] = {"role", "reason", "principal_id",
+                                        NULL};
     areq_t *a = areq_new(w, job, OP_MEMBER_ADD);
     json_t *body = NULL;
     if (!a || !authorize(a, OSS_ACT_MEMBERS_MANAGE) ||
@@ -1298,9 +1322,8 @@ run_member_add(api_worker_t *w, api_job_t *job)
         goto done;
     if (!a->reason[0])
         snprintf(a->reason, sizeof a->reason, "delegate added by the owner");
-    if (!api_person_parse(job->req, body, "", &a->person))
+    if (!take_person(a, body, "", "principal_id"))
         goto done;
-    a->new_principal = true;
     run_and_reply(a, 201, body_principal);
 done:
     json_decref(body);

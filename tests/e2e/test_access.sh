@@ -59,7 +59,8 @@ xp=$(e2e_psql -c "SELECT xid FROM oss.journal WHERE stream_id = 'access-$P' AND 
 [ -n "$xa" ] && [ "$xa" = "$xp" ] || e2e_fail "MemberAdded and the preparer's PrincipalCreated were not one transaction"
 P_PW="Prep-$RANDOM$RANDOM-7!"
 P_TOK=$(activate_and_sign_in principals "$P" "$P_PW")
-V_TOK=$(activate_and_sign_in principals "$V" "Vw-$RANDOM$RANDOM-7!")
+V_PW="Vw-$RANDOM$RANDOM-7!"
+V_TOK=$(activate_and_sign_in principals "$V" "$V_PW")
 r=$(ax GET "/v1/accounts/$A/members" "" "$P_TOK")
 expect 200 "$r" "the preparer lists the members"
 [ "$(jb "$r" | jq -r '[.members[] | .role] | sort | join(",")')" = "owner,preparer,viewer" ] || e2e_fail "members: $r"
@@ -76,6 +77,21 @@ r=$(ax DELETE "/v1/accounts/$A/members/$V" "" "$A_TOK")
 expect 404 "$r" "remove a member twice"
 [ "$(e2e_psql -c "SELECT count(*) FROM oss.journal WHERE stream_id = 'access-$V' AND payload_type = 'oss.v1.SessionEnded' AND reason = 'left the company'")" -ge 1 ] \
     || e2e_fail "the removed viewer's session did not end with an event"
+# an existing principal added again (by principal_id): told by mail
+r=$(ax POST "/v1/accounts/$A/members" "$(jq -cn --arg v "$V" '{principal_id:$v, role:"viewer", reason:"back from leave"}')" "$A_TOK")
+expect 201 "$r" "the owner adds the viewer back by principal_id"
+[ "$(jb "$r" | jq -r '.new_principal // false')" = false ] || e2e_fail "re-adding created a principal: $r"
+[ "$(grant_active "$V" "$A" viewer)" = 1 ] || e2e_fail "the re-added viewer has no active grant"
+r=$(ax POST "/v1/accounts/$A/members" "$(jq -cn --arg v "$V" '{principal_id:$v, role:"viewer"}')" "$A_TOK")
+expect 409 "$r" "adding a member twice"
+r=$(ax POST "/v1/accounts/$A/members" '{"principal_id":"no-such-principal","role":"viewer"}' "$A_TOK")
+expect 422 "$r" "adding an unknown principal"
+V_TOK=$(sign_in "$V" "$V_PW")
+r=$(ax GET "/v1/accounts/$A/members" "" "$V_TOK")
+expect 200 "$r" "the re-added viewer reads the members"
+ev=$(e2e_psql -c "SELECT event_id FROM oss.journal WHERE stream_id = 'account-$A' AND payload_type = 'oss.v1.MemberAdded' AND reason = 'back from leave'")
+handed() { [ "$(e2e_psql -c "SELECT count(*) FROM oss.journal WHERE stream_id = 'delivery-$A' AND payload_type = 'oss.v1.DeliveryHanded' AND causation_id = '$1'")" -ge 2 ]; }
+e2e_wait 120 handed "$ev" || e2e_fail "the member_added notice of $ev was not handed over on e-mail and WhatsApp"
 e2e_ok "delegates: added (new principals, one transaction), listed, removed (grant and session revoked at once); 401/403/404/422 refusals"
 
 # ---- 2. transfer to a new person ------------------------------------------

@@ -87,6 +87,14 @@ r=$(req GET "/v1/accounts/$id/personal-data" "" -H "Authorization: Bearer $tok")
 sid=$(jb "$r" | jq -r .subject_id)
 e2e_ok "account $id (subject $sid) reads its NIK before the rotation"
 
+# two more subjects, so that the re-wrap runs in more than one batch
+for i in 1 2; do
+    read -r n b < <(e2e_nik)
+    r=$(e2e_post /v1/accounts "$(e2e_register_json "$n" "$b" "rot$i.$tag@example.co.id" "+6285700000$i$i$i" "Rotasi Ke $(tr 12 ab <<<"$i")")")
+    [ "$(st "$r")" = 201 ] || e2e_fail "registration $i: $r"
+done
+nrows=$(e2e_psql -c "SELECT count(*) FROM oss.subject_keys")
+[ "$nrows" -ge 3 ] || e2e_fail "expected at least 3 data keys, found $nrows"
 # before: a journal checkpoint, the subject's rows, the key row
 cp=$(ossc audit checkpoint) || e2e_fail "audit checkpoint"
 rows() { e2e_psql -c "SELECT md5(string_agg(encode(payload, 'hex') || encode(hash, 'hex'), ',' ORDER BY position)) FROM oss.journal WHERE stream_id IN ('account-$id', 'access-$id')"; }
@@ -98,7 +106,8 @@ nkeys_before=$(keys_in_file | wc -l)
 ossc keys status >"$work/status" || { cat "$work/status"; e2e_fail "keys status before"; }
 
 # rotate
-ossc keys rotate >"$work/out" 2>&1 || { cat "$work/out"; e2e_fail "oss keys rotate"; }
+ossc keys rotate --batch 2 >"$work/out" 2>&1 || { cat "$work/out"; e2e_fail "oss keys rotate"; }
+grep -q "^re-wrapped $nrows data keys" "$work/out" || { cat "$work/out"; e2e_fail "not every one of the $nrows data keys was re-wrapped"; }
 cat "$work/out"
 new_id=$(awk '/^new master key/ {print $4}' "$work/out")
 [[ $new_id =~ ^[0-9a-f]{16}$ ]] || e2e_fail "no new key id printed"

@@ -26,6 +26,7 @@
 
 static PGconn *app, *owner;
 static char s1[64], s2[64], acc[64], member[64], newowner[64], officer[64],
+    viewer[64],
     subject[40], trig1[40], trig2[40], req[64];
 
 static PGresult *
@@ -282,6 +283,13 @@ build_story(void)
             {"oss.v1.MemberAdded",
              {{"principal_id", member, 0}, {"role", "preparer", 0}}, NULL,
              NULL, NULL},
+            {"oss.v1.MemberAdded",
+             {{"principal_id", viewer, 0}, {"role", "viewer", 0}}, NULL,
+             NULL, NULL},
+            {"oss.v1.AccessTerminated",
+             {{"reason_code", "misuse_request", 0}, {"principal_id", viewer, 0},
+              {"evidence_ref", "letter-9", 0}}, "suspected misuse", NULL,
+             NULL},
             {"oss.v1.HandoverFiled",
              {{"request_id", req, 0}, {"new_owner", newowner, 0},
               {"evidence_ref", "deed-2026-77", 0},
@@ -291,7 +299,7 @@ build_story(void)
               {"previous_owner", acc, 0}}, "deed verified", NULL, NULL},
         };
         snprintf(st, sizeof st, "account-%s", acc);
-        append(st, "account", OSS_ACTOR_OFFICER, officer, NULL, x, 3);
+        append(st, "account", OSS_ACTOR_OFFICER, officer, NULL, x, 5);
         spec_t y[] = {
             {"oss.v1.ActivationIssued", {{"channel", "email", 0}}, NULL, NULL,
              NULL},
@@ -397,6 +405,7 @@ setup(void **state)
     snprintf(acc, sizeof acc, "%s-acc", id);
     snprintf(member, sizeof member, "%s-mem", id);
     snprintf(newowner, sizeof newowner, "%s-new", id);
+    snprintf(viewer, sizeof viewer, "%s-vie", id);
     snprintf(officer, sizeof officer, "%s-off", id);
     snprintf(req, sizeof req, "%s-req", id);
     free(id);
@@ -497,6 +506,14 @@ test_read_models(void **state)
            "%s.account_members WHERE account_id = '%s' AND principal_id = "
            "'%s'", s1, acc, member);
         assert_string_equal(v, "preparer|active");
+        /* one delegate's access ended: its row only, the account stays */
+        q1(v, sizeof v, "SELECT role || '|' || status || '|' || reason FROM "
+           "%s.account_members WHERE account_id = '%s' AND principal_id = "
+           "'%s'", s1, acc, viewer);
+        assert_string_equal(v, "viewer|removed|misuse_request");
+        q1(v, sizeof v, "SELECT status FROM %s.principals WHERE "
+           "principal_id = '%s'", s1, viewer);
+        assert_string_equal(v, "terminated");
         q1(v, sizeof v, "SELECT role || '|' || status FROM "
            "%s.account_members WHERE account_id = '%s' AND principal_id = "
            "'%s'", s1, acc, newowner);
