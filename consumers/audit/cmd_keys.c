@@ -22,14 +22,15 @@ static const char keys_usage[] =
 int
 oss_cli_keys(int argc, char **argv, const char *config_path)
 {
+    if (argc >= 2 && (strcmp(argv[1], "rotate") == 0 ||
+                      strcmp(argv[1], "retire") == 0 ||
+                      strcmp(argv[1], "status") == 0))
+        return oss_cli_keys_rotate(argc, argv, config_path); /* cmd_subject.c */
     if (argc < 2 || oss_cli_is_help(argv[1]) ||
         (argc > 2 && oss_cli_is_help(argv[2]))) {
         fputs(keys_usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? OSS_CLI_USAGE : OSS_CLI_OK;
     }
-    if (strcmp(argv[1], "rotate") == 0 || strcmp(argv[1], "retire") == 0 ||
-        strcmp(argv[1], "status") == 0)
-        return oss_cli_keys_rotate(argc, argv, config_path); /* cmd_subject.c */
     int offline = argc == 3 && strcmp(argv[2], "--offline") == 0;
     if (strcmp(argv[1], "init") != 0 || (argc > 2 && !offline) || argc > 3) {
         fputs(keys_usage, stderr);

@@ -1,5 +1,6 @@
-/* `oss principal create`: bootstraps a government principal (access
- * administrator, operator, auditor or officer) from the console, the way
+/* `oss principal create` and `oss principal revoke`: bootstraps a
+ * government principal (access administrator, operator, auditor or
+ * officer) from the console, or ends its access, the way
  * the API creates officers (producers/api/principal.c): PrincipalCreated
  * with its personal fields sealed, the grant, and an activation sent by
  * the notifier to the given e-mail or WhatsApp number. Nothing personal is
@@ -14,6 +15,7 @@
 #include "auth.h"
 #include "cli.h"
 #include "gov.h"
+#include "core/clock.h"
 #include "core/validate.h"
 #include "journal/journal.h"
 
@@ -31,7 +33,15 @@ static const char principal_usage[] =
     "  --role ROLE          access_admin | operator | auditor | officer\n"
     "  --institution CODE   \"oss\" (the OSS authority), a 3-digit sector\n"
     "                       code, a 10-digit region code or kek-<code>\n"
-    "  --sector S, --region R   an officer's scope\n";
+    "  --sector S, --region R   an officer's scope\n"
+    "\n"
+    "usage: oss principal revoke PRINCIPAL_ID --reason REASON\n"
+    "\n"
+    "Revokes every government grant (access administrator, operator,\n"
+    "auditor, officer) of the principal at once: GrantRevoked events and\n"
+    "the end of every open session on its access stream, the grant and\n"
+    "session rows and, when no grant is left, its password, all in one\n"
+    "transaction; its token is refused from the next request on.\n";
 
 static int
 principal_create(int argc, char **argv, const char *config_path)
@@ -212,6 +222,181 @@ done:
     return rc;
 }
 
+/* ---- oss principal revoke ------------------------------------------------ */
+
+typedef struct cli_revoke {
+    const char *principal_id;
+    const char *reason;
+    int64_t now;
+    size_t grants, sessions;
+} cli_revoke_t;
+
+static bool
+is_gov_role(oss_role_t r)
+{
+    return r == OSS_ROLE_OFFICER || r == OSS_ROLE_ACCESS_ADMIN ||
+           r == OSS_ROLE_OPERATOR || r == OSS_ROLE_AUDITOR;
+}
+
+/* Decided on the loaded access stream: its active government grants (a
+ * concurrent revocation makes the second one find none). */
+static oss_code_t
+revoke_decide(void *vctx, const oss_event_t *history, size_t n,
+              oss_event_list_t *out, oss_err_t *err)
+{
+    cli_revoke_t *rv = vctx;
+    oss_grant_t g[OSS_AUTHZ_MAX_GRANTS];
+    size_t ng = api_access_grants_fold(history, n, g, OSS_AUTHZ_MAX_GRANTS);
+    oss_code_t rc;
+
+    rv->grants = rv->sessions = 0;
+    for (size_t i = 0; i < ng; i++) {
+        if (!is_gov_role(g[i].role))
+            continue;
+        if ((rc = api_grant_event_push(out, false, rv->principal_id, &g[i],
+                                       rv->reason, err)) != OSS_OK)
+            return rc;
+        rv->grants++;
+    }
+    if (rv->grants == 0)
+        return oss_err_field(err, OSS_ENOTFOUND, "principal_id",
+                             "principal %s holds no active government grant",
+                             rv->principal_id);
+    return api_sessions_end_all(history, n, rv->principal_id, rv->now,
+                                "principal_revoked", out, &rv->sessions, err);
+}
+
+static oss_code_t
+revoke_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
+             void *qctx, oss_err_t *err)
+{
+    cli_revoke_t *rv = vctx;
+    char stream[OSS_ID_MAX];
+    (void)cmd;
+    snprintf(stream, sizeof stream, API_ACCESS_STREAM_PREFIX "%s",
+             rv->principal_id);
+    const char *v[] = {rv->principal_id, rv->reason};
+    if (q(qctx,
+          "UPDATE oss.grants SET revoked_at = now(), revoke_reason = $2 "
+          "WHERE principal_id = $1 AND revoked_at IS NULL AND role IN "
+          "('officer', 'access_admin', 'operator', 'auditor')",
+          2, v, NULL, NULL))
+        return oss_err_set(err, OSS_EUNAVAIL, "could not queue statement");
+    const char *cv[] = {stream};
+    if (q(qctx,
+          "DELETE FROM oss.identity_claims WHERE kind = '" API_CLAIM_OFFICER
+          "' AND stream_id = $1",
+          1, cv, NULL, NULL))
+        return oss_err_set(err, OSS_EUNAVAIL, "could not queue statement");
+    oss_code_t rc = api_sessions_queue_revoke(q, qctx, rv->principal_id,
+                                              "principal_revoked", false, err);
+    if (rc == OSS_OK)
+        rc = api_credentials_queue_drop_if_ungranted(q, qctx,
+                                                     rv->principal_id, err);
+    return rc;
+}
+
+static int
+principal_revoke(int argc, char **argv, const char *config_path)
+{
+    static const struct option opts[] = {
+        {"reason", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *reason = NULL;
+    oss_config_t *cfg = NULL;
+    oss_journal_t *j = NULL;
+    oss_command_t c;
+    cli_revoke_t rv;
+    oss_err_t err;
+    int o, rc = OSS_CLI_USAGE;
+    char actor[96], cid[OSS_UUID_STR], stream[OSS_ID_MAX];
+
+    memset(&c, 0, sizeof c);
+    memset(&rv, 0, sizeof rv);
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'r': reason = optarg; break;
+        case 'h':
+            fputs(principal_usage, stdout);
+            return OSS_CLI_OK;
+        default:
+            fputs(principal_usage, stderr);
+            return OSS_CLI_USAGE;
+        }
+    }
+    if (optind != argc - 1 || !reason) {
+        fprintf(stderr, "oss: principal revoke: PRINCIPAL_ID and --reason "
+                        "are required\n\n%s",
+                principal_usage);
+        return OSS_CLI_USAGE;
+    }
+    const char *pid = argv[optind];
+    size_t rl = strlen(reason);
+    bool printable = rl >= 1 && rl <= 200;
+    for (size_t i = 0; printable && i < rl; i++)
+        printable = (unsigned char)reason[i] >= 0x20 && reason[i] != 0x7f;
+    if (!api_account_id_valid(pid) || !printable) {
+        fprintf(stderr, "oss: principal revoke: %s\n",
+                printable ? "invalid PRINCIPAL_ID"
+                          : "--reason must be 1-200 printable characters");
+        return OSS_CLI_USAGE;
+    }
+    rc = OSS_CLI_ERROR;
+    if (!(cfg = oss_cli_load_config(config_path)))
+        goto done;
+    const char *url = oss_config_str(cfg, "pg.url");
+    oss_err_clear(&err);
+    if (oss_journal_open(url ? url : "", &j, &err) != OSS_OK) {
+        fprintf(stderr, "oss: principal revoke: %s\n", err.msg);
+        goto done;
+    }
+    const char *user = getenv("USER");
+    snprintf(actor, sizeof actor, "cli:%s", user && *user ? user : "unknown");
+    snprintf(stream, sizeof stream, API_ACCESS_STREAM_PREFIX "%s", pid);
+    oss_uuid7(cid);
+    rv.principal_id = pid;
+    rv.reason = reason;
+    c.stream_id = stream;
+    c.stream_type = OSS_ACCOUNT_STREAM_TYPE;
+    c.expected_version = -1;
+    c.actor_kind = OSS_ACTOR_OPERATOR;
+    c.actor_id = actor;
+    c.correlation_id = cid;
+    c.decide = revoke_decide;
+    c.ctx = &rv;
+    c.extra_fn = revoke_extra;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        oss_event_list_free(&c.events);
+        rv.now = oss_now_us();
+        oss_err_clear(&err);
+        if (oss_journal_execute(j, &c, 1, &err) != OSS_OK) {
+            fprintf(stderr, "oss: principal revoke: %s\n", err.msg);
+            goto done;
+        }
+        if (!(c.outcome == OSS_JOURNAL_REJECTED &&
+              c.err.code == OSS_ECONFLICT && !c.err.field[0]))
+            break;
+    }
+    if (c.outcome != OSS_JOURNAL_APPENDED) {
+        fprintf(stderr, "oss: principal revoke: refused: %s\n", c.err.msg);
+        rc = OSS_CLI_FAILED;
+        goto done;
+    }
+    printf("revoked %s: %zu grant(s), %zu session(s) ended\n", pid,
+           rv.grants, rv.sessions);
+    rc = OSS_CLI_OK;
+done:
+    oss_event_list_free(&c.events);
+    free(c.replay_response);
+    if (j)
+        oss_journal_free(j);
+    if (cfg)
+        oss_config_free(cfg);
+    return rc;
+}
+
 int
 oss_cli_principal(int argc, char **argv, const char *config_path)
 {
@@ -221,6 +406,8 @@ oss_cli_principal(int argc, char **argv, const char *config_path)
     }
     if (!strcmp(argv[1], "create"))
         return principal_create(argc - 1, argv + 1, config_path);
+    if (!strcmp(argv[1], "revoke"))
+        return principal_revoke(argc - 1, argv + 1, config_path);
     fprintf(stderr, "oss: principal: unknown command \"%s\"\n\n%s", argv[1],
             principal_usage);
     return OSS_CLI_USAGE;

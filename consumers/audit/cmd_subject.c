@@ -129,7 +129,7 @@ done:
 
 /* ---- oss keys rotate | retire | status ---------------------------------- */
 
-const char oss_cli_keys_rotate_usage[] =
+static const char oss_cli_keys_rotate_usage[] =
     "usage: oss keys rotate [--no-new-key] [--batch N]\n"
     "       oss keys retire\n"
     "       oss keys status\n"

@@ -20,6 +20,7 @@ static const char usage[] =
     "  keys rotate|retire|status master-key rotation (re-wraps data keys)\n"
     "  subject erase ID|--account ID --reason R   crypto-shred a subject\n"
     "  principal create --role R --institution C ...   a government principal\n"
+    "  principal revoke ID --reason R   end a government principal's access\n"
     "  legacy import FILE        OSS 1.1 accounts to migrate (ganti hak akses)\n"
     "  config                    print the configuration keys\n"
     "  delivery failed [--since 1h]  messages whose delivery failed lately\n"

@@ -248,7 +248,38 @@ api_sessions_queue_revoke(oss_journal_queue_fn q, void *qctx,
                              2, v, err);
     if (rc != OSS_OK || !drop_password)
         return rc;
-    return q_params(q, qctx,
-                    "DELETE FROM oss.credentials WHERE stream_id = $1", 1, v,
-                    err);
+    rc = q_params(q, qctx, "DELETE FROM oss.credentials WHERE stream_id = $1",
+                  1, v, err);
+    /* a reset link issued before the revocation must not bring a password
+     * back */
+    if (rc == OSS_OK)
+        rc = q_params(q, qctx,
+                      "DELETE FROM oss.reset_secrets WHERE stream_id = $1", 1,
+                      v, err);
+    return rc;
+}
+
+oss_code_t
+api_credentials_queue_drop_if_ungranted(oss_journal_queue_fn q, void *qctx,
+                                        const char *principal_id,
+                                        oss_err_t *err)
+{
+    char stream[OSS_ID_MAX];
+    snprintf(stream, sizeof stream, API_ACCESS_STREAM_PREFIX "%s",
+             principal_id);
+    const char *v[] = {stream, principal_id};
+    oss_code_t rc = q_params(
+        q, qctx,
+        "DELETE FROM oss.credentials WHERE stream_id = $1 AND NOT EXISTS "
+        "(SELECT 1 FROM oss.grants WHERE principal_id = $2 AND revoked_at IS "
+        "NULL)",
+        2, v, err);
+    if (rc == OSS_OK)
+        rc = q_params(
+            q, qctx,
+            "DELETE FROM oss.reset_secrets WHERE stream_id = $1 AND NOT "
+            "EXISTS (SELECT 1 FROM oss.grants WHERE principal_id = $2 AND "
+            "revoked_at IS NULL)",
+            2, v, err);
+    return rc;
 }

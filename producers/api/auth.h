@@ -117,6 +117,27 @@ oss_code_t api_grant_event_push(oss_event_list_t *out, bool added,
                                 const oss_grant_t *g, const char *reason,
                                 oss_err_t *err);
 
+/* The grants recorded on an access stream's history (borrowed): those of
+ * PrincipalCreated and GrantAdded, minus GrantRevoked and OfficerRevoked
+ * (every officer grant of its institution). For a decide() that must see
+ * the principal's grants as of the loaded stream (never a prior SELECT).
+ * Fills out[0..max) and returns how many are active. */
+size_t api_access_grants_fold(const oss_event_t *history, size_t n,
+                              oss_grant_t *out, size_t max);
+
+/* Appends SessionEnded events (reason) for every open session of the access
+ * stream whose history (borrowed) is given, as of now_us; *ended counts
+ * them. For a decide() that revokes a principal's access; pair it with
+ * api_sessions_queue_revoke() in the extra_fn. */
+oss_code_t api_sessions_end_all(const oss_event_t *history, size_t n,
+                                const char *principal_id, int64_t now_us,
+                                const char *reason, oss_event_list_t *out,
+                                size_t *ended, oss_err_t *err);
+
+/* The oss.identity_claims kind of an officer's (institution, NIK or
+ * passport): one officer account per person and institution. */
+#define API_CLAIM_OFFICER "officer"
+
 /* Payload types of principal.proto. */
 #define API_T_PRINCIPAL_CREATED "oss.v1.PrincipalCreated"
 #define API_T_GRANT_ADDED "oss.v1.GrantAdded"
@@ -136,11 +157,21 @@ oss_code_t api_grant_queue_revoke(oss_journal_queue_fn q, void *qctx,
                                   const char *account_id, const char *reason,
                                   oss_err_t *err);
 /* Ends every open session of principal_id (and, when drop_password, deletes
- * its password: the credentials are revoked). */
+ * its password and any outstanding reset link: the credentials are
+ * revoked). */
 oss_code_t api_sessions_queue_revoke(oss_journal_queue_fn q, void *qctx,
                                      const char *principal_id,
                                      const char *reason, bool drop_password,
                                      oss_err_t *err);
+
+/* Deletes principal_id's password and outstanding reset links when, at
+ * this point of the transaction, no active grant of it remains (queue it
+ * after the statements that revoke grants: decided by the database on the
+ * current rows, not on an earlier read). */
+oss_code_t api_credentials_queue_drop_if_ungranted(oss_journal_queue_fn q,
+                                                   void *qctx,
+                                                   const char *principal_id,
+                                                   oss_err_t *err);
 
 /* ---- targeted notices (consumers/notifier delivers them) ---------------- */
 

@@ -311,6 +311,17 @@ run_officer_create(api_worker_t *w, api_job_t *job)
     if (!execute(w, req, &pn.cmd, 1))
         goto done;
     if (pn.cmd.outcome != OSS_JOURNAL_APPENDED) {
+        if (pn.cmd.err.code == OSS_EDUPLICATE &&
+            (!strcmp(pn.cmd.err.field, "nik") ||
+             !strcmp(pn.cmd.err.field, "passport"))) {
+            /* the institution's officer claim (no event was written) */
+            oss_field_errors_add(&fe, pn.cmd.err.field, "officer_exists");
+            oss_http_reply_error(req, 409, "officer_exists",
+                                 "this person already has an officer account "
+                                 "in this institution",
+                                 &fe);
+            goto done;
+        }
         int st = oss_http_status_for(pn.cmd.err.code);
         oss_http_reply_error(req, st, NULL, pn.cmd.err.msg, NULL);
         goto done;
@@ -404,8 +415,8 @@ typedef struct revoke {
     const char *principal_id;
     const char *institution;
     const char *reason;
-    int grants;            /* active officer grants in the institution */
-    bool drop_password;    /* no other grant remains */
+    int grants;            /* active officer grants in the institution, as
+                              decided on the loaded stream */
     int64_t now;
     size_t sessions_ended;
 } revoke_t;
@@ -418,9 +429,20 @@ revoke_decide(void *vctx, const oss_event_t *history, size_t n,
     Oss__V1__OfficerRevoked m = OSS__V1__OFFICER_REVOKED__INIT;
     oss_lc_state_t st;
 
-    if (n == 0)
+    oss_grant_t g[OSS_AUTHZ_MAX_GRANTS];
+    size_t ng = api_access_grants_fold(history, n, g, OSS_AUTHZ_MAX_GRANTS);
+
+    /* decided on the stream as loaded (two concurrent revocations: the
+     * second one decides again after the first and finds nothing) */
+    rv->grants = 0;
+    for (size_t i = 0; i < ng; i++)
+        if (g[i].role == OSS_ROLE_OFFICER &&
+            !strcmp(g[i].institution, rv->institution))
+            rv->grants++;
+    if (rv->grants == 0)
         return oss_err_field(err, OSS_ENOTFOUND, "principal_id",
-                             "no such officer");
+                             "no active officer with this id in this "
+                             "institution");
     api_lc_fold(history, n, true, &st);
     m.principal_id = (char *)rv->principal_id;
     m.institution = (char *)rv->institution;
@@ -477,9 +499,23 @@ revoke_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
           "AND revoked_at IS NULL",
           3, v, NULL, NULL))
         return oss_err_set(err, OSS_EUNAVAIL, "could not queue statement");
-    return api_sessions_queue_revoke(q, qctx, rv->principal_id,
-                                     "officer_revoked", rv->drop_password,
-                                     err);
+    /* the person may be made an officer of the institution again later */
+    char stream[OSS_ID_MAX];
+    snprintf(stream, sizeof stream, API_ACCESS_STREAM_PREFIX "%s",
+             rv->principal_id);
+    const char *cv[] = {stream};
+    if (q(qctx,
+          "DELETE FROM oss.identity_claims WHERE kind = '" API_CLAIM_OFFICER
+          "' AND stream_id = $1",
+          1, cv, NULL, NULL))
+        return oss_err_set(err, OSS_EUNAVAIL, "could not queue statement");
+    oss_code_t rc = api_sessions_queue_revoke(q, qctx, rv->principal_id,
+                                              "officer_revoked", false, err);
+    /* no other grant left: the credentials go too */
+    if (rc == OSS_OK)
+        rc = api_credentials_queue_drop_if_ungranted(q, qctx,
+                                                     rv->principal_id, err);
+    return rc;
 }
 
 static void
@@ -509,26 +545,6 @@ run_officer_revoke(api_worker_t *w, api_job_t *job)
         oss_http_reply_error(req, 422, "invalid_fields",
                              "reason must be 1-200 printable characters",
                              &fe);
-        goto done;
-    }
-    const char *v[] = {pid, code};
-    PGresult *r = query(
-        w, req,
-        "SELECT count(*) FILTER (WHERE institution = $2 AND role = "
-        "'officer'), count(*) FILTER (WHERE NOT (coalesce(institution, '') "
-        "= $2 AND role = 'officer')) FROM oss.grants WHERE principal_id = $1 "
-        "AND revoked_at IS NULL",
-        2, v);
-    if (!r)
-        goto done;
-    rv.grants = atoi(PQgetvalue(r, 0, 0));
-    rv.drop_password = atoi(PQgetvalue(r, 0, 1)) == 0;
-    PQclear(r);
-    if (rv.grants == 0) {
-        oss_http_reply_error(req, 404, NULL,
-                             "no active officer with this id in this "
-                             "institution",
-                             NULL);
         goto done;
     }
     rv.principal_id = pid;

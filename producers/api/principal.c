@@ -166,6 +166,10 @@ typedef struct principal_priv {
     char master_key_id[17];
     char wrapped_hex[2 * 128 + 1];
     char email_digest[65];         /* hex; oss.account_lookup (sign-in) */
+    char nik_digest[65];           /* hex; oss.account_lookup (recovery);
+                                      "" with a passport */
+    oss_claim_t claim;             /* an officer's NIK, once per
+                                      institution */
     bool has_grant;
     oss_grant_t grant;
     uint8_t *payload;
@@ -254,6 +258,16 @@ principal_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
           "('email', decode($1, 'hex'), $2)",
           2, e, NULL, NULL))
         return oss_err_set(err, OSS_EUNAVAIL, "could not queue statement");
+    if (pp->nik_digest[0]) {
+        /* "forgot account" finds the principal by its NIK */
+        const char *nv[] = {pp->nik_digest, pp->stream_id};
+        if (q(qctx,
+              "INSERT INTO oss.account_lookup (kind, digest, stream_id) "
+              "VALUES ('nik', decode($1, 'hex'), $2) ON CONFLICT DO NOTHING",
+              2, nv, NULL, NULL))
+            return oss_err_set(err, OSS_EUNAVAIL,
+                               "could not queue statement");
+    }
     if (pp->has_grant) {
         rc = api_grant_queue_add(q, qctx, pn->principal_id, &pp->grant, err);
         if (rc != OSS_OK)
@@ -330,6 +344,125 @@ api_grant_event_push(oss_event_list_t *out, bool added,
     return OSS_OK;
 }
 
+/* Whether two grants name the same right (role, account, institution). */
+static bool
+grant_same(const oss_grant_t *a, const Oss__V1__Grant *b)
+{
+    return b && a->role == oss_role_parse(b->role) &&
+           !strcmp(a->account_id, b->account_id ? b->account_id : "") &&
+           !strcmp(a->institution, b->institution ? b->institution : "");
+}
+
+static void
+grant_from_proto(const Oss__V1__Grant *m, oss_grant_t *g)
+{
+    memset(g, 0, sizeof *g);
+    g->role = oss_role_parse(m->role);
+    snprintf(g->account_id, sizeof g->account_id, "%s",
+             m->account_id ? m->account_id : "");
+    snprintf(g->institution, sizeof g->institution, "%s",
+             m->institution ? m->institution : "");
+    snprintf(g->sector, sizeof g->sector, "%s", m->sector ? m->sector : "");
+    snprintf(g->region, sizeof g->region, "%s", m->region ? m->region : "");
+}
+
+size_t
+api_access_grants_fold(const oss_event_t *history, size_t n, oss_grant_t *out,
+                       size_t max)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const oss_event_t *ev = &history[i];
+        const char *t = ev->payload_type;
+        const Oss__V1__Grant *add = NULL, *del = NULL;
+        const char *officer_inst = NULL;
+        Oss__V1__PrincipalCreated *pc = NULL;
+        Oss__V1__GrantAdded *ga = NULL;
+        Oss__V1__GrantRevoked *gr = NULL;
+        Oss__V1__OfficerRevoked *orv = NULL;
+
+        if (!strcmp(t, API_T_PRINCIPAL_CREATED)) {
+            if ((pc = oss__v1__principal_created__unpack(NULL, ev->payload_len,
+                                                         ev->payload)))
+                add = pc->grant;
+        } else if (!strcmp(t, API_T_GRANT_ADDED)) {
+            if ((ga = oss__v1__grant_added__unpack(NULL, ev->payload_len,
+                                                   ev->payload)))
+                add = ga->grant;
+        } else if (!strcmp(t, API_T_GRANT_REVOKED)) {
+            if ((gr = oss__v1__grant_revoked__unpack(NULL, ev->payload_len,
+                                                     ev->payload)))
+                del = gr->grant;
+        } else if (!strcmp(t, API_T_OFFICER_REVOKED)) {
+            if ((orv = oss__v1__officer_revoked__unpack(NULL, ev->payload_len,
+                                                        ev->payload)))
+                officer_inst = orv->institution ? orv->institution : "";
+        } else {
+            continue;
+        }
+        if (add && oss_role_parse(add->role) != OSS_ROLE_NONE && k < max) {
+            bool dup = false;
+            for (size_t x = 0; x < k && !dup; x++)
+                dup = grant_same(&out[x], add);
+            if (!dup)
+                grant_from_proto(add, &out[k++]);
+        }
+        for (size_t x = 0; x < k;) {
+            bool gone = (del && grant_same(&out[x], del)) ||
+                        (officer_inst && out[x].role == OSS_ROLE_OFFICER &&
+                         !strcmp(out[x].institution, officer_inst));
+            if (gone)
+                out[x] = out[--k];
+            else
+                x++;
+        }
+        if (pc)
+            oss__v1__principal_created__free_unpacked(pc, NULL);
+        if (ga)
+            oss__v1__grant_added__free_unpacked(ga, NULL);
+        if (gr)
+            oss__v1__grant_revoked__free_unpacked(gr, NULL);
+        if (orv)
+            oss__v1__officer_revoked__free_unpacked(orv, NULL);
+    }
+    return k;
+}
+
+oss_code_t
+api_sessions_end_all(const oss_event_t *history, size_t n,
+                     const char *principal_id, int64_t now_us,
+                     const char *reason, oss_event_list_t *out, size_t *ended,
+                     oss_err_t *err)
+{
+    oss_lc_state_t st;
+    oss_lc_decision_t d;
+    oss_code_t rc;
+
+    *ended = 0;
+    api_lc_fold(history, n, true, &st);
+    memset(&d, 0, sizeof d);
+    for (size_t i = 0; i < st.nsessions; i++) {
+        if (st.sessions[i].expires_at_us <= now_us)
+            continue;
+        oss_lc_fact_t *f = &d.facts[d.n++];
+        memset(f, 0, sizeof *f);
+        f->kind = OSS_LC_SESSION_ENDED;
+        f->at_us = now_us;
+        snprintf(f->id, sizeof f->id, "%s", st.sessions[i].id);
+        snprintf(f->reason, sizeof f->reason, "%s", reason);
+        (*ended)++;
+        if (d.n == sizeof d.facts / sizeof d.facts[0]) {
+            if ((rc = api_lc_encode(&d, &st, principal_id, out, err)) !=
+                OSS_OK)
+                return rc;
+            memset(&d, 0, sizeof d);
+        }
+    }
+    if (d.n)
+        return api_lc_encode(&d, &st, principal_id, out, err);
+    return OSS_OK;
+}
+
 oss_code_t
 api_principal_prepare(api_ctx_t *ctx, const api_person_t *who,
                       const char *kind, const oss_grant_t *grant,
@@ -384,6 +517,11 @@ api_principal_prepare(api_ctx_t *ctx, const api_person_t *who,
         uint8_t d[32];
         oss_index_digest(&ctx->index, "email", who->email, d);
         oss_hex(d, sizeof d, pp->email_digest);
+        if (who->nik[0]) {
+            oss_index_digest(&ctx->index, "nik", who->nik, d);
+            oss_hex(d, sizeof d, pp->nik_digest);
+        }
+        memset(d, 0, sizeof d);
     }
     for (int i = 0; i < 6; i++) {
         if (!values[i][0])
@@ -432,6 +570,26 @@ api_principal_prepare(api_ctx_t *ctx, const api_person_t *who,
     pn->cmd.decide = principal_decide;
     pn->cmd.ctx = pp;
     pn->cmd.extra_fn = principal_extra;
+    if (grant && grant->role == OSS_ROLE_OFFICER && grant->institution[0]) {
+        /* one officer account per person and institution: the keyed hash
+         * of (institution, NIK or passport) is claimed with the
+         * PrincipalCreated (409 officer_exists), released on revocation */
+        char idv[96];
+        if (who->nik[0])
+            snprintf(idv, sizeof idv, "%s|nik|%s", grant->institution,
+                     who->nik);
+        else
+            snprintf(idv, sizeof idv, "%s|passport|%s%s", grant->institution,
+                     who->country, who->passport);
+        pp->claim.kind = API_CLAIM_OFFICER;
+        pp->claim.field = who->nik[0] ? "nik" : "passport";
+        oss_index_digest(&ctx->index, "officer", idv, pp->claim.digest);
+        snprintf(pp->claim.subject_id, sizeof pp->claim.subject_id, "%s",
+                 pn->subject_id);
+        memset(idv, 0, sizeof idv);
+        pn->cmd.claims = &pp->claim;
+        pn->cmd.nclaims = 1;
+    }
 done:
     for (int i = 0; i < 6; i++) {
         free(sf[i].nonce.data);

@@ -74,6 +74,8 @@ typedef struct reg {
     api_activation_t act;          /* lifecycle.c: issued with it */
     bool has_act;
     char email_digest[65];         /* hex; oss.account_lookup (sign-in) */
+    char nik_digest[65];           /* hex; oss.account_lookup ("forgot
+                                      account"); "" without a NIK */
 } reg_t;
 
 int
@@ -384,6 +386,15 @@ seal(api_ctx_t *ctx, reg_t *g, oss_err_t *err)
         uint8_t d[32];
         oss_index_digest(&ctx->index, "email", g->r.email, d);
         oss_hex(d, sizeof d, g->email_digest);
+        /* the NIK look-up row: "forgot account" finds the account by the
+         * responsible person's NIK even when the business identity is an
+         * NPWP or a passport */
+        g->nik_digest[0] = '\0';
+        if (g->r.nik[0]) {
+            oss_index_digest(&ctx->index, "nik", g->r.nik, d);
+            oss_hex(d, sizeof d, g->nik_digest);
+        }
+        memset(d, 0, sizeof d);
     }
     /* the activation (OTP + link) sealed under the same data key */
     if (ctx->lc) {
@@ -482,6 +493,14 @@ lookup_rows(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
           "VALUES ('email', decode($1, 'hex'), $2)",
           5, v, NULL, NULL))
         return oss_err_set(err, OSS_EUNAVAIL, "could not queue");
+    if (g->nik_digest[0]) {
+        const char *nv[] = {g->nik_digest, g->stream_id};
+        if (q(qctx,
+              "INSERT INTO oss.account_lookup (kind, digest, stream_id) "
+              "VALUES ('nik', decode($1, 'hex'), $2) ON CONFLICT DO NOTHING",
+              2, nv, NULL, NULL))
+            return oss_err_set(err, OSS_EUNAVAIL, "could not queue");
+    }
     if (g->legacy_id[0]) {
         /* the OSS 1.1 account is migrated: single use, its old password
          * hash goes */

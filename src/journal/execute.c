@@ -44,8 +44,9 @@
 #define MAX_PARAMS 20
 
 /* Attempt results. ATT_LOST: the connection broke before COMMIT was sent,
- * nothing took effect. */
-enum { ATT_OK, ATT_RETRY, ATT_LOST, ATT_FAIL };
+ * nothing took effect. ATT_CAREFUL: the batched attempt hit a unique
+ * violation and rolled back; run it again one savepoint per command. */
+enum { ATT_OK, ATT_RETRY, ATT_LOST, ATT_FAIL, ATT_CAREFUL };
 
 /* ---- statement parameters ---------------------------------------------- */
 
@@ -75,6 +76,119 @@ p_bin(params_t *p, const void *b, size_t n) {
     p->v[p->n] = b ? (const char *)b : "";
     p->len[p->n] = (int)n;
     p->fmt[p->n++] = 1;
+}
+
+/* ---- array literals (the batched path's unnest() parameters) ------------ */
+
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} sbuf_t;
+
+static void
+sb_reserve(sbuf_t *b, size_t more) {
+    if (b->oom || b->len + more + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + more + 1)
+        cap *= 2;
+    char *q = realloc(b->p, cap);
+    if (!q) {
+        b->oom = 1;
+        return;
+    }
+    b->p = q;
+    b->cap = cap;
+}
+
+static void
+sb_putc(sbuf_t *b, char ch) {
+    sb_reserve(b, 1);
+    if (b->oom)
+        return;
+    b->p[b->len++] = ch;
+    b->p[b->len] = '\0';
+}
+
+/* Appends one array element: NULL when s is NULL, else s double-quoted with
+ * '"' and '\\' escaped. */
+static void
+arr_text(sbuf_t *b, const char *s) {
+    sb_putc(b, b->len ? ',' : '{');
+    if (!s) {
+        for (const char *q = "NULL"; *q; q++)
+            sb_putc(b, *q);
+        return;
+    }
+    size_t n = strlen(s);
+    sb_reserve(b, 2 * n + 2);
+    if (b->oom)
+        return;
+    b->p[b->len++] = '"';
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            b->p[b->len++] = '\\';
+        b->p[b->len++] = *s;
+    }
+    b->p[b->len++] = '"';
+    b->p[b->len] = '\0';
+}
+
+static void
+arr_i64(sbuf_t *b, int64_t x) {
+    char num[24];
+    snprintf(num, sizeof num, "%lld", (long long)x);
+    arr_text(b, num);
+}
+
+/* bytes as hex text (decode(x, 'hex') in SQL) */
+static void
+arr_hex(sbuf_t *b, const uint8_t *bytes, size_t n) {
+    char *h = malloc(2 * n + 1);
+    if (!h) {
+        b->oom = 1;
+        return;
+    }
+    oss_hex(bytes, n, h);
+    h[2 * n] = '\0';
+    arr_text(b, h);
+    free(h);
+}
+
+/* Closes the array ("{}" when empty); returns its text or NULL (oom). */
+static const char *
+arr_end(sbuf_t *b) {
+    if (!b->len)
+        sb_putc(b, '{');
+    sb_putc(b, '}');
+    return b->oom ? NULL : b->p;
+}
+
+static void
+sb_free(sbuf_t *b) {
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+/* An extra statement of the batched path, held until the events and claims
+ * of the whole batch are queued (values copied, as libpq would). */
+typedef struct xstmt {
+    char *sql;
+    int n;
+    char **v;
+    int *len, *fmt;
+    size_t cmd, sub;
+} xstmt_t;
+
+static void
+xstmt_free(xstmt_t *x) {
+    for (int i = 0; i < x->n; i++)
+        free(x->v[i]);
+    free(x->v);
+    free(x->len);
+    free(x->fmt);
+    free(x->sql);
 }
 
 /* ---- per-transaction state --------------------------------------------- */
@@ -107,7 +221,10 @@ enum {
     L_EXTRA,
     L_RELEASE,
     L_NOTIFY,
-    L_COMMIT
+    L_COMMIT,
+    L_EVENTS,   /* batched path: every event of the batch, one INSERT */
+    L_CLAIMS,   /* batched path: every claim */
+    L_IDEMS     /* batched path: every idempotency row */
 };
 
 typedef struct lent {
@@ -126,6 +243,9 @@ typedef struct tx {
     lent_t *log;
     size_t nlog, caplog;
     int64_t now_us;
+    int careful;     /* 1: one savepoint per command (after a violation) */
+    xstmt_t *xs;     /* batched path: extra statements held back */
+    size_t nxs, capxs;
 } tx_t;
 
 static stream_st_t *
@@ -155,7 +275,15 @@ idem_truncate(tx_t *t, long from) {
 }
 
 static void
+xs_reset(tx_t *t) {
+    for (size_t i = 0; i < t->nxs; i++)
+        xstmt_free(&t->xs[i]);
+    t->nxs = 0;
+}
+
+static void
 tx_reset(tx_t *t) {
+    xs_reset(t);
     for (size_t i = 0; i < t->nstreams; i++)
         oss_event_list_free(&t->streams[i].hist);
     for (size_t i = 0; i < t->nidem; i++)
@@ -607,6 +735,58 @@ queue_extra(void *qctx, const char *sql, int nparams,
     return 0;
 }
 
+/* The queue function handed to extra_fn on the batched path: copies the
+ * statement, sent after the batch's events and claims (send_held()). */
+static int
+hold_extra(void *qctx, const char *sql, int nparams,
+           const char *const *values, const int *lengths,
+           const int *formats) {
+    extra_q_t *q = qctx;
+    tx_t *t = q->t;
+    if (nparams < 0)
+        return -1;
+    if (t->nxs == t->capxs) {
+        size_t cap = t->capxs ? 2 * t->capxs : 32;
+        xstmt_t *x = realloc(t->xs, cap * sizeof *x);
+        if (!x)
+            return -1;
+        t->xs = x;
+        t->capxs = cap;
+    }
+    xstmt_t *x = &t->xs[t->nxs];
+    memset(x, 0, sizeof *x);
+    x->cmd = q->cmd;
+    x->sub = q->sub++;
+    if (!(x->sql = strdup(sql)))
+        return -1;
+    size_t np = nparams ? (size_t)nparams : 1;
+    x->v = calloc(np, sizeof *x->v);
+    x->len = calloc(np, sizeof *x->len);
+    x->fmt = calloc(np, sizeof *x->fmt);
+    if (!x->v || !x->len || !x->fmt) {
+        xstmt_free(x);
+        return -1;
+    }
+    for (int i = 0; i < nparams; i++) {
+        int bin = formats && formats[i] == 1;
+        x->fmt[i] = bin;
+        x->n = i + 1;
+        if (!values || !values[i])
+            continue; /* SQL NULL */
+        size_t n = bin ? (size_t)(lengths ? lengths[i] : 0) : strlen(values[i]);
+        if (!(x->v[i] = malloc(n + 1))) {
+            xstmt_free(x);
+            return -1;
+        }
+        memcpy(x->v[i], values[i], n);
+        x->v[i][n] = '\0';
+        x->len[i] = (int)n;
+    }
+    x->n = nparams;
+    t->nxs++;
+    return 0;
+}
+
 /* Plans command i against the history as it stands and, when it has
  * something to write, queues its statements (its outcome is then APPENDED,
  * pending confirmation). Returns ATT_OK or what ends the attempt. */
@@ -690,13 +870,15 @@ plan_command(tx_t *t, size_t i, oss_err_t *err) {
     c->outcome = OSS_JOURNAL_APPENDED;
     oss_err_clear(&c->err);
 
-    /* queue: events, claims, idempotency row, in one savepoint */
-    if (send_q(t, "SAVEPOINT c", NULL, L_SAVEPOINT, i, 0))
+    /* queue: events, claims, idempotency row, in one savepoint (batched
+     * path: nothing yet, send_batch() queues the whole batch's rows; the
+     * extra statements are held back until then) */
+    if (t->careful && send_q(t, "SAVEPOINT c", NULL, L_SAVEPOINT, i, 0))
         goto lost;
-    for (size_t e = 0; e < c->events.len; e++)
+    for (size_t e = 0; t->careful && e < c->events.len; e++)
         if (queue_event(t, &c->events.items[e], i, e))
             goto lost;
-    for (size_t k = 0; k < c->nclaims; k++) {
+    for (size_t k = 0; t->careful && k < c->nclaims; k++) {
         const oss_claim_t *cl = &c->claims[k];
         params_t p = {0};
         p_text(&p, cl->kind);
@@ -710,7 +892,8 @@ plan_command(tx_t *t, size_t i, oss_err_t *err) {
         extra_q_t q = {t, i, 0};
         oss_err_t xe;
         oss_err_clear(&xe);
-        if (c->extra_fn(c->ctx, c, queue_extra, &q, &xe) != OSS_OK) {
+        if (c->extra_fn(c->ctx, c, t->careful ? queue_extra : hold_extra,
+                        &q, &xe) != OSS_OK) {
             if (PQstatus(t->j->conn) == CONNECTION_BAD)
                 goto lost;
             *err = xe;
@@ -731,7 +914,7 @@ plan_command(tx_t *t, size_t i, oss_err_t *err) {
         p_i64(&p, c->last_version);
         p_i64(&p, c->response_status);
         p_text(&p, response ? response : "");
-        if (send_q(t, insert_idem_sql, &p, L_IDEM, i, 0))
+        if (t->careful && send_q(t, insert_idem_sql, &p, L_IDEM, i, 0))
             goto lost;
         idem_t *e = &t->idem[t->nidem];
         memset(e, 0, sizeof *e);
@@ -747,11 +930,13 @@ plan_command(tx_t *t, size_t i, oss_err_t *err) {
         }
         t->nidem++;
     }
-    if (send_q(t, "RELEASE SAVEPOINT c", NULL, L_RELEASE, i, 0))
-        goto lost;
-    /* ship it now: the server runs it while we decide the next command */
-    if (PQflush(t->j->conn) < 0)
-        goto lost;
+    if (t->careful) {
+        if (send_q(t, "RELEASE SAVEPOINT c", NULL, L_RELEASE, i, 0))
+            goto lost;
+        /* ship it now: the server runs it while we decide the next one */
+        if (PQflush(t->j->conn) < 0)
+            goto lost;
+    }
 
     /* later commands of the batch see these events */
     for (size_t e = 0; e < c->events.len; e++) {
@@ -771,6 +956,196 @@ done:
     free(response);
     oss_event_list_free(&evs);
     return a;
+}
+
+static const char insert_events_sql[] =
+    "INSERT INTO oss.journal (event_id, stream_id, stream_type, version,"
+    " occurred_at, recorded_at, actor_kind, actor_id, correlation_id,"
+    " causation_id, cause_id, reason, software_version, payload_type,"
+    " schema_version, payload, prev_hash, hash)"
+    " SELECT u.a1::uuid, u.a2, u.a3, u.a4,"
+    " to_timestamp(0) + (u.a5 / 1000000) * interval '1 second'"
+    "   + (u.a5 % 1000000) * interval '1 microsecond',"
+    " to_timestamp(0) + (u.a6 / 1000000) * interval '1 second'"
+    "   + (u.a6 % 1000000) * interval '1 microsecond',"
+    " u.a7, u.a8, u.a9, u.a10, u.a11, u.a12, u.a13, u.a14, u.a15,"
+    " decode(u.a16, 'hex'), decode(u.a17, 'hex'), decode(u.a18, 'hex')"
+    " FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[],"
+    " $5::bigint[], $6::bigint[], $7::smallint[], $8::text[], $9::text[],"
+    " $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],"
+    " $15::integer[], $16::text[], $17::text[], $18::text[])"
+    " WITH ORDINALITY AS u(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12,"
+    " a13, a14, a15, a16, a17, a18, ord)"
+    " ORDER BY u.ord RETURNING event_id, position";
+
+static const char insert_claims_sql[] =
+    "INSERT INTO oss.identity_claims (kind, digest, stream_id, subject_id)"
+    " SELECT u.k, decode(u.d, 'hex'), u.s, NULLIF(u.sub, '')::uuid"
+    " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])"
+    " AS u(k, d, s, sub)";
+
+static const char insert_idems_sql[] =
+    "INSERT INTO oss.idempotency (key, request_hash, stream_id,"
+    " first_version, last_version, status, response)"
+    " SELECT u.k, decode(u.h, 'hex'), u.s, u.f, u.l, u.st, u.r"
+    " FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[],"
+    " $5::bigint[], $6::integer[], $7::text[]) AS u(k, h, s, f, l, st, r)";
+
+/* Batched path: queues every event of the batch (one INSERT, in batch order,
+ * so positions follow stream versions), every claim (one INSERT), the held
+ * extra statements in command order, and every idempotency row (one
+ * INSERT); no savepoints. Returns ATT_OK, ATT_LOST or ATT_FAIL (oom). */
+static int
+send_batch(tx_t *t, oss_err_t *err) {
+    sbuf_t ev[18], cl[4], id[7];
+    size_t nev = 0, ncl = 0, nid = 0;
+    int a = ATT_OK;
+    memset(ev, 0, sizeof ev);
+    memset(cl, 0, sizeof cl);
+    memset(id, 0, sizeof id);
+
+    for (size_t i = 0; i < t->n; i++) {
+        oss_command_t *c = &t->cmds[i];
+        if (c->outcome != OSS_JOURNAL_APPENDED)
+            continue;
+        for (size_t e = 0; e < c->events.len; e++, nev++) {
+            const oss_event_t *x = &c->events.items[e];
+            arr_text(&ev[0], x->event_id);
+            arr_text(&ev[1], x->stream_id);
+            arr_text(&ev[2], x->stream_type);
+            arr_i64(&ev[3], x->version);
+            arr_i64(&ev[4], x->occurred_at_us);
+            arr_i64(&ev[5], x->recorded_at_us);
+            arr_i64(&ev[6], (int64_t)x->actor_kind);
+            arr_text(&ev[7], x->actor_id);
+            arr_text(&ev[8], x->correlation_id);
+            arr_text(&ev[9], x->causation_id);
+            arr_text(&ev[10], x->cause_id);
+            arr_text(&ev[11], x->reason); /* NULL -> SQL NULL */
+            arr_text(&ev[12], x->software_version);
+            arr_text(&ev[13], x->payload_type);
+            arr_i64(&ev[14], (int64_t)x->schema_version);
+            arr_hex(&ev[15], x->payload, x->payload_len);
+            arr_hex(&ev[16], x->prev_hash, OSS_HASH_LEN);
+            arr_hex(&ev[17], x->hash, OSS_HASH_LEN);
+        }
+        for (size_t k = 0; k < c->nclaims; k++, ncl++) {
+            const oss_claim_t *x = &c->claims[k];
+            arr_text(&cl[0], x->kind);
+            arr_hex(&cl[1], x->digest, sizeof x->digest);
+            arr_text(&cl[2], c->stream_id);
+            arr_text(&cl[3], x->subject_id);
+        }
+    }
+    for (size_t k = 0; k < t->nidem; k++) {
+        const idem_t *x = &t->idem[k];
+        if (x->owner < 0)
+            continue;
+        arr_text(&id[0], x->key);
+        arr_hex(&id[1], x->request_hash, 32);
+        arr_text(&id[2], t->cmds[x->owner].stream_id);
+        arr_i64(&id[3], x->first_version);
+        arr_i64(&id[4], x->last_version);
+        arr_i64(&id[5], x->status);
+        arr_text(&id[6], x->response ? x->response : "");
+        nid++;
+    }
+
+    params_t p = {0};
+    if (nev) {
+        for (int k = 0; k < 18; k++) {
+            const char *v = arr_end(&ev[k]);
+            if (!v) {
+                a = oom(err);
+                goto done;
+            }
+            p_text(&p, v);
+        }
+        if (send_q(t, insert_events_sql, &p, L_EVENTS, 0, 0))
+            goto lost;
+    }
+    if (ncl) {
+        memset(&p, 0, sizeof p);
+        for (int k = 0; k < 4; k++) {
+            const char *v = arr_end(&cl[k]);
+            if (!v) {
+                a = oom(err);
+                goto done;
+            }
+            p_text(&p, v);
+        }
+        if (send_q(t, insert_claims_sql, &p, L_CLAIMS, 0, 0))
+            goto lost;
+    }
+    for (size_t k = 0; k < t->nxs; k++) {
+        xstmt_t *x = &t->xs[k];
+        if (t->nlog == t->caplog) {
+            size_t cap = t->caplog ? 2 * t->caplog : 64;
+            lent_t *l = realloc(t->log, cap * sizeof *l);
+            if (!l) {
+                a = oom(err);
+                goto done;
+            }
+            t->log = l;
+            t->caplog = cap;
+        }
+        t->log[t->nlog++] = (lent_t){L_EXTRA, x->cmd, x->sub};
+        if (!PQsendQueryParams(t->j->conn, x->sql, x->n, NULL,
+                               (const char *const *)x->v, x->len, x->fmt, 0))
+            goto lost;
+    }
+    if (nid) {
+        memset(&p, 0, sizeof p);
+        for (int k = 0; k < 7; k++) {
+            const char *v = arr_end(&id[k]);
+            if (!v) {
+                a = oom(err);
+                goto done;
+            }
+            p_text(&p, v);
+        }
+        if (send_q(t, insert_idems_sql, &p, L_IDEMS, 0, 0))
+            goto lost;
+    }
+    goto done;
+lost:
+    oss_db_error(t->j->conn, NULL, "queue append", err);
+    a = ATT_LOST;
+done:
+    for (int k = 0; k < 18; k++)
+        sb_free(&ev[k]);
+    for (int k = 0; k < 4; k++)
+        sb_free(&cl[k]);
+    for (int k = 0; k < 7; k++)
+        sb_free(&id[k]);
+    return a;
+}
+
+/* Batched path: the positions the events INSERT returned (event_id,
+ * position), in batch order. */
+static void
+set_positions(tx_t *t, const PGresult *r) {
+    int row = 0, nr = PQntuples(r);
+    for (size_t i = 0; i < t->n && row < nr; i++) {
+        oss_command_t *c = &t->cmds[i];
+        if (c->outcome != OSS_JOURNAL_APPENDED)
+            continue;
+        for (size_t e = 0; e < c->events.len && row < nr; e++) {
+            oss_event_t *x = &c->events.items[e];
+            const char *eid = PQgetvalue(r, row, 0);
+            if (strcmp(eid, x->event_id) != 0) {
+                /* not in batch order (not expected): look it up */
+                for (int k = 0; k < nr; k++)
+                    if (strcmp(PQgetvalue(r, k, 0), x->event_id) == 0) {
+                        x->position = strtoll(PQgetvalue(r, k, 1), NULL, 10);
+                        break;
+                    }
+                row++;
+                continue;
+            }
+            x->position = strtoll(PQgetvalue(r, row++, 1), NULL, 10);
+        }
+    }
 }
 
 /* After command f failed: the history and idempotency entries go back to
@@ -886,7 +1261,27 @@ attempt(tx_t *t, oss_err_t *err) {
         for (size_t i = from; i < t->n; i++)
             if ((a = plan_command(t, i, err)))
                 return a;
-        if (send_q(t, "COMMIT", NULL, L_COMMIT, 0, 0) || !PQpipelineSync(c)) {
+        if (!t->careful && (a = send_batch(t, err)))
+            return a;
+        /* Wake the relay: one NOTIFY per group commit, queued after COMMIT
+         * in a transaction of its own (the implicit one the pipeline's sync
+         * ends) with synchronous_commit off. Not inside the journal
+         * transaction: PostgreSQL holds a global lock on the notify queue
+         * from pre-commit until the commit is flushed, so a NOTIFY there
+         * serialises appending transactions behind one WAL flush each.
+         * Skipped with everything else when the transaction fails; lost in
+         * a crash between the two commits harmlessly (the relay polls). */
+        int appended = 0;
+        for (size_t i = 0; i < t->n && !appended; i++)
+            appended = t->cmds[i].outcome == OSS_JOURNAL_APPENDED &&
+                       t->cmds[i].events.len;
+        if (send_q(t, "COMMIT", NULL, L_COMMIT, 0, 0) ||
+            (appended &&
+             send_q(t,
+                    "SELECT set_config('synchronous_commit', 'off', true),"
+                    " pg_notify('oss_journal', '')",
+                    NULL, L_NOTIFY, 0, 0)) ||
+            !PQpipelineSync(c)) {
             oss_db_error(c, NULL, "queue commit", err);
             return ATT_LOST;
         }
@@ -907,8 +1302,9 @@ attempt(tx_t *t, oss_err_t *err) {
             }
             ExecStatusType st = PQresultStatus(r);
             const lent_t *le = &t->log[l];
-            if (failed || st == PGRES_PIPELINE_ABORTED) {
-                PQclear(r);
+            if (failed || st == PGRES_PIPELINE_ABORTED ||
+                le->kind == L_NOTIFY) {
+                PQclear(r); /* a failed NOTIFY is harmless: the relay polls */
                 continue;
             }
             if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -916,6 +1312,8 @@ attempt(tx_t *t, oss_err_t *err) {
                 bad = r;
                 continue;
             }
+            if (le->kind == L_EVENTS)
+                set_positions(t, r);
             if (le->kind == L_EVENT && PQntuples(r) == 1)
                 t->cmds[le->cmd].events.items[le->sub].position =
                     strtoll(PQgetvalue(r, 0, 0), NULL, 10);
@@ -947,6 +1345,13 @@ attempt(tx_t *t, oss_err_t *err) {
             }
             return a;
         }
+        if (!t->careful && is_unique_violation(bad)) {
+            /* a version race, a claim or an idempotency key taken: the
+             * batched transaction cannot tell which command lost, so it
+             * is rolled back and run again one savepoint per command */
+            PQclear(bad);
+            return ATT_CAREFUL;
+        }
         if (!is_unique_violation(bad) ||
             (failed->kind != L_EVENT && failed->kind != L_CLAIM &&
              failed->kind != L_IDEM)) {
@@ -960,27 +1365,6 @@ attempt(tx_t *t, oss_err_t *err) {
             return a;
         from = f + 1;
     }
-}
-
-/* Wakes the relay after a commit that appended something: one NOTIFY per
- * group commit, in its own tiny transaction with synchronous_commit off.
- * Why not inside the journal transaction: PostgreSQL holds a global lock on
- * the notify queue from pre-commit until the commit is flushed, so a NOTIFY
- * there serialises every appending transaction behind one WAL flush each
- * and defeats the server's own group commit. Here the lock is held for an
- * unflushed commit only. Losing it (crash between the two) is harmless: the
- * relay also polls (relay.poll_ms). */
-static void
-notify_after_commit(oss_journal_t *j, const oss_command_t *cmds, size_t n) {
-    int appended = 0;
-    for (size_t i = 0; i < n && !appended; i++)
-        appended = cmds[i].outcome == OSS_JOURNAL_APPENDED && cmds[i].events.len;
-    if (!appended || !j->conn)
-        return;
-    PGresult *r = PQexec(j->conn,
-                         "SELECT set_config('synchronous_commit', 'off', true),"
-                         " pg_notify('oss_journal', '')");
-    PQclear(r);
 }
 
 /* Leaves pipeline mode after an attempt ended inside it (maybe with
@@ -1038,10 +1422,8 @@ oss_journal_execute(oss_journal_t *j, oss_command_t *cmds, size_t n,
         oss_err_clear(&e);
         int a = attempt(&t, &e);
         tx_reset(&t);
-        if (a == ATT_OK) {
-            notify_after_commit(j, cmds, n);
+        if (a == ATT_OK)
             goto done;
-        }
         for (size_t i = 0; i < n; i++)
             cmd_reset(&cmds[i]);
         /* leave the connection idle, or drop it */
@@ -1055,6 +1437,10 @@ oss_journal_execute(oss_journal_t *j, oss_command_t *cmds, size_t n,
                 j->conn = NULL;
             }
             PQclear(r);
+        }
+        if (a == ATT_CAREFUL && !t.careful) {
+            t.careful = 1;
+            continue;
         }
         if (a == ATT_RETRY && ++retries < MAX_TXN_ATTEMPTS) {
             usleep((useconds_t)(1000 * retries + oss_now_us() % 1000));
@@ -1086,5 +1472,6 @@ done:
     free(t.streams);
     free(t.idem);
     free(t.log);
+    free(t.xs);
     return rc;
 }

@@ -6,7 +6,9 @@
 # and signs in; the administrator revokes it and the officer's token is
 # refused AT ONCE (401: grants and sessions are written in the transaction
 # of OfficerRevoked, checked synchronously); an access administrator of
-# another institution gets 403; the events carry no personal data.
+# another institution gets 403; the same NIK cannot be an officer of the
+# institution twice (409) until revoked; `oss principal revoke` ends an
+# access administrator's access at once; the events carry no personal data.
 # E2E_OPEN_DELIVERY=1 reads the codes from the sealed delivery instead of
 # the mail (open_delivery.py), for a stack whose notifier is stopped.
 source "$(dirname "$0")/lib.sh"
@@ -130,6 +132,18 @@ officer=$(jbody "$r" | jq -r .principal_id)
 [ "$(e2e_psql -c "SELECT actor_id FROM oss.journal WHERE stream_id = 'access-$officer' AND version = 1")" = "$admin" ] \
     || e2e_fail "PrincipalCreated of the officer does not name the administrator as its actor"
 e2e_ok "the administrator created officer $officer (sector $inst, region 3201000000)"
+# one officer account per person and institution (a claim in the append
+# transaction): the same NIK again is 409, and no event is written
+n_before=$(e2e_psql -c "SELECT count(*) FROM oss.journal WHERE payload_type = 'oss.v1.PrincipalCreated' AND actor_id = '$admin'")
+body2=$(jq -cn --arg nik "$o_nik" --arg email "gov.dup.$tag@example.go.id" \
+    '{nik:$nik, name:"Petugas Ganda", email:$email, phone:"081322224444"}')
+r=$(req POST "/v1/institutions/$inst/officers" "$body2" -H "Authorization: Bearer $ta")
+expect 409 "$r" "a second officer account for the same NIK in $inst"
+[ "$(jbody "$r" | jq -r '.error.code + " " + .error.fields[0].field + " " + .error.fields[0].reason')" = "officer_exists nik officer_exists" ] \
+    || e2e_fail "409 does not name the rule and the field: $r"
+[ "$(e2e_psql -c "SELECT count(*) FROM oss.journal WHERE payload_type = 'oss.v1.PrincipalCreated' AND actor_id = '$admin'")" = "$n_before" ] \
+    || e2e_fail "the refused officer creation wrote an event"
+e2e_ok "the same NIK cannot be made an officer of $inst twice (409 officer_exists, field nik, no event)"
 
 # ---- 4. another institution's administrator is refused (403) ------------
 pw_b="Gov-$(head -c 9 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')-2!"
@@ -184,6 +198,11 @@ r=$(req GET "/v1/institutions/$inst/officers" "" -H "Authorization: Bearer $ta")
 [ "$(jbody "$r" | jq -r --arg o "$officer" '.officers[] | select(.principal_id == $o) | .status + " " + .revoke_reason')" = "revoked moved to another post" ] \
     || e2e_fail "the list does not show the officer revoked: $r"
 e2e_ok "revoked: the officer's token got 401 immediately, sign-in refused, OfficerRevoked + SessionEnded by $admin with the reason"
+# the person regains authority: it may be made an officer of $inst again
+r=$(req POST "/v1/institutions/$inst/officers" "$body2" -H "Authorization: Bearer $ta")
+expect 201 "$r" "the revoked officer's NIK made an officer again"
+officer2=$(jbody "$r" | jq -r .principal_id)
+e2e_ok "after revocation the same NIK was made an officer again ($officer2)"
 
 # ---- 7. failed sign-ins past the threshold: the principal is told -------
 threshold=$(awk -F' *= *' '$1 == "signin.threshold" {print $2}' "$OSS_CONFIG"); threshold=${threshold:-5}
@@ -198,6 +217,23 @@ thr=$(e2e_psql -c "SELECT event_id FROM oss.journal WHERE stream_id = 'access-$a
 delivered() { [ "$(e2e_psql -c "SELECT count(*) FROM oss.deliveries WHERE event_id = '$thr' AND delivered_at IS NOT NULL")" = 1 ]; }
 e2e_wait 150 delivered || e2e_fail "the signin_throttled notice was not delivered within 150 s"
 e2e_ok "$threshold failed sign-ins: SignInThrottled, and the principal's signin_throttled notice was sent"
+
+# ---- 7b. `oss principal revoke`: an access administrator's access ends --
+r=$("$OSS_CLI" principal revoke "$admin_b" 2>&1) && e2e_fail "revoke without --reason accepted: $r"
+"$OSS_CLI" principal revoke "$admin_b" --reason "left the institution" >"$work/rev.out" 2>"$work/cli.err" \
+    || e2e_fail "oss principal revoke: $(cat "$work/cli.err")"
+grep -q "^revoked $admin_b: 1 grant(s), 1 session(s) ended" "$work/rev.out" || e2e_fail "oss principal revoke printed: $(cat "$work/rev.out")"
+r=$(req GET "/v1/institutions/$other/officers" "" -H "Authorization: Bearer $tb")
+expect 401 "$r" "the revoked administrator's token right after oss principal revoke"
+r=$(req POST /v1/sessions "{\"principal_id\":\"$admin_b\",\"password\":\"$pw_b\"}")
+expect 401 "$r" "sign-in of the revoked administrator"
+types=$(e2e_psql -c "SELECT string_agg(payload_type || ':' || coalesce(reason, ''), ',' ORDER BY version) FROM oss.journal WHERE stream_id = 'access-$admin_b' AND payload_type IN ('oss.v1.GrantRevoked', 'oss.v1.SessionEnded') AND actor_id LIKE 'cli:%'")
+[[ $types == "oss.v1.GrantRevoked:left the institution,oss.v1.SessionEnded:"* ]] \
+    || e2e_fail "access-$admin_b after oss principal revoke holds $types"
+[ "$(e2e_psql -c "SELECT count(*) FROM oss.grants WHERE principal_id = '$admin_b' AND revoked_at IS NULL")/$(e2e_psql -c "SELECT count(*) FROM oss.credentials WHERE stream_id = 'access-$admin_b'")" = "0/0" ] \
+    || e2e_fail "grants or the password left after oss principal revoke"
+r=$("$OSS_CLI" principal revoke "$admin_b" --reason again 2>&1) && e2e_fail "a second revoke succeeded: $r"
+e2e_ok "oss principal revoke: GrantRevoked + SessionEnded in one transaction, the token refused at once, no password left; a second revoke is refused"
 
 # ---- 8. no personal data in the events ----------------------------------
 for needle in "$a_email" "$o_email" "$a_nik" "$o_nik" "Petugas Uji" "Admin Uji Gov" "$pw_a" "$pw_o"; do

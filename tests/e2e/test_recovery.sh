@@ -208,6 +208,25 @@ ra=$(grep -i '^Retry-After:' "$WORK/hdrs" | tr -dc '0-9')
 [ -n "$ra" ] && [ "$ra" -gt 0 ] || e2e_fail "429 without a positive Retry-After"
 e2e_ok "forgot account: $(jq -c . <<<"$acc"); 422 on bad input; 429 (Retry-After $ra) after 5 lookups of one NIK"
 
+# a business whose identity is its NPWP (actor 01): the responsible
+# person's NIK still finds it (the registration writes a keyed 'nik'
+# look-up row beside the 'business' claim of the NPWP)
+read -r bnik bbd < <(e2e_nik)
+npwp="09$(printf '%07d%07d' $((RANDOM * RANDOM % 10000000)) $((RANDOM * RANDOM % 10000000)))"
+bemail="rcv.npwp.$tag@example.co.id"
+r=$(ax POST /v1/accounts "$(jq -cn --arg nik "$bnik" --arg bd "$bbd" --arg email "$bemail" --arg npwp "$npwp" \
+    '{scale:"UMK", actor_type:"01", nik:$nik, npwp:$npwp, name:"Badan Pemulihan", birth_date:$bd,
+      email:$email, phone:"081298765433", country:"ID", terms_version:"2025-06"}')")
+expect 201 "$r" "registration of an NPWP business"
+bid=$(jb "$r" | jq -r .account_id)
+[ "$(e2e_psql -c "SELECT count(*) FROM oss.identity_claims WHERE stream_id = 'account-$bid' AND kind = 'business'")/$(e2e_psql -c "SELECT count(*) FROM oss.account_lookup WHERE stream_id = 'account-$bid' AND kind = 'nik'")" = "1/1" ] \
+    || e2e_fail "account-$bid: no business claim or no NIK look-up row"
+r=$(ax POST /v1/account-recovery "$(jq -cn --arg n "$bnik" '{has_nib:true, nik:$n}')")
+expect 200 "$r" "forgot account of an NPWP business"
+[ "$(jb "$r" | jq -r '.accounts[0].username + " " + .accounts[0].email')" = "${bid:0:4}****${bid: -4} r***@example.co.id" ] \
+    || e2e_fail "forgot account by NIK did not find the NPWP business $bid: $r"
+e2e_ok "forgot account finds an NPWP business (actor 01) by its responsible person's NIK"
+
 # ---- 5. help request decided by an operator ------------------------------
 new_email="rcv.new.$tag@example.co.id"
 echo "rcv.new.$tag@" >>"$needles"

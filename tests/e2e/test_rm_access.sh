@@ -27,7 +27,7 @@ r=$(e2e_post /v1/accounts "$(e2e_register_json "$nik" "$bd" "$email" "0812987654
 [ "${r%% *}" = 201 ] || e2e_fail "registration: $r"
 id=$(jq -r .account_id <<<"${r#* }")
 is_status() { [ "$(e2e_rm_status "$1")" = "$2" ]; }
-e2e_wait 30 is_status "$id" pending || e2e_fail "rm.accounts.status of $id is \"$(e2e_rm_status "$id" || true)\", not pending"
+e2e_wait 60 is_status "$id" pending || e2e_fail "rm.accounts.status of $id is \"$(e2e_rm_status "$id" || true)\", not pending"
 e2e_ok "registered $id: rm.accounts.status pending"
 
 # 2. the activation mail reaches the sink: its last outcome in
@@ -56,7 +56,7 @@ PY
 [[ $otp =~ ^[0-9]{6}$ ]] || e2e_fail "no OTP in the activation mail $mail"
 r=$(e2e_post "/v1/accounts/$id/activate" "{\"otp\":\"$otp\"}")
 [ "${r%% *}" = 200 ] || e2e_fail "activation: $r"
-e2e_wait 30 is_status "$id" active || e2e_fail "rm.accounts.status of $id is \"$(e2e_rm_status "$id" || true)\", not active"
+e2e_wait 60 is_status "$id" active || e2e_fail "rm.accounts.status of $id is \"$(e2e_rm_status "$id" || true)\", not active"
 p=$(e2e_psql -c "SELECT status FROM rm.principals WHERE principal_id = '$id'")
 [ "$p" = active ] || e2e_fail "rm.principals.status of $id is \"$p\""
 e2e_ok "activated with the mailed OTP: rm.accounts.status and rm.principals.status active"

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -161,6 +162,83 @@ test_grant_events(void **state)
     oss_event_list_free(&out);
 }
 
+/* Packs msg as an event of type into out. */
+static void
+push(oss_event_list_t *out, const char *type, const ProtobufCMessage *msg)
+{
+    oss_event_t *ev = oss_event_list_push(out);
+    assert_non_null(ev);
+    snprintf(ev->payload_type, sizeof ev->payload_type, "%s", type);
+    ev->payload_len = protobuf_c_message_get_packed_size(msg);
+    ev->payload = malloc(ev->payload_len ? ev->payload_len : 1);
+    assert_non_null(ev->payload);
+    protobuf_c_message_pack(msg, ev->payload);
+}
+
+/* The grants a revocation decides on come from the loaded access stream:
+ * PrincipalCreated's and GrantAdded's, minus GrantRevoked and
+ * OfficerRevoked (officer grants of its institution only). */
+static void
+test_grants_fold(void **state)
+{
+    (void)state;
+    oss_event_list_t h = {0};
+    oss_err_t err;
+    oss_grant_t g[OSS_AUTHZ_MAX_GRANTS];
+    Oss__V1__Grant pg = OSS__V1__GRANT__INIT;
+    Oss__V1__PrincipalCreated pc = OSS__V1__PRINCIPAL_CREATED__INIT;
+
+    pg.role = "officer";
+    pg.institution = "901";
+    pg.sector = "901";
+    pg.region = "3201000000";
+    pc.principal_id = "p-1";
+    pc.kind = "government";
+    pc.grant = &pg;
+    push(&h, API_T_PRINCIPAL_CREATED, &pc.base);
+    size_t n = api_access_grants_fold(h.items, h.len, g, 16);
+    assert_int_equal(n, 1);
+    assert_int_equal(g[0].role, OSS_ROLE_OFFICER);
+    assert_string_equal(g[0].institution, "901");
+    assert_string_equal(g[0].region, "3201000000");
+
+    /* an auditor grant added; an officer revocation of ANOTHER institution
+     * changes nothing */
+    oss_grant_t aud = {.role = OSS_ROLE_AUDITOR};
+    snprintf(aud.institution, sizeof aud.institution, "oss");
+    assert_int_equal(api_grant_event_push(&h, true, "p-1", &aud, NULL, &err),
+                     OSS_OK);
+    Oss__V1__OfficerRevoked orv = OSS__V1__OFFICER_REVOKED__INIT;
+    orv.principal_id = "p-1";
+    orv.institution = "902";
+    orv.reason = "x";
+    push(&h, API_T_OFFICER_REVOKED, &orv.base);
+    assert_int_equal(api_access_grants_fold(h.items, h.len, g, 16), 2);
+
+    /* the officer revoked in its institution: the auditor grant remains */
+    orv.institution = "901";
+    push(&h, API_T_OFFICER_REVOKED, &orv.base);
+    n = api_access_grants_fold(h.items, h.len, g, 16);
+    assert_int_equal(n, 1);
+    assert_int_equal(g[0].role, OSS_ROLE_AUDITOR);
+    assert_string_equal(g[0].institution, "oss");
+
+    /* its GrantRevoked: nothing remains; a second revocation finds none */
+    assert_int_equal(api_grant_event_push(&h, false, "p-1", &aud, "gone",
+                                          &err),
+                     OSS_OK);
+    assert_int_equal(api_access_grants_fold(h.items, h.len, g, 16), 0);
+    /* events of other types and undecodable payloads are skipped */
+    oss_event_t *junk = oss_event_list_push(&h);
+    snprintf(junk->payload_type, sizeof junk->payload_type, "%s",
+             API_T_GRANT_ADDED);
+    junk->payload = malloc(3);
+    memcpy(junk->payload, "\xff\xff\xff", 3);
+    junk->payload_len = 3;
+    assert_int_equal(api_access_grants_fold(h.items, h.len, g, 16), 0);
+    oss_event_list_free(&h);
+}
+
 int
 main(void)
 {
@@ -169,6 +247,7 @@ main(void)
         cmocka_unit_test(test_person_invalid),
         cmocka_unit_test(test_institutions),
         cmocka_unit_test(test_grant_events),
+        cmocka_unit_test(test_grants_fold),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
