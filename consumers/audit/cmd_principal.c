@@ -191,8 +191,16 @@ principal_create(int argc, char **argv, const char *config_path)
         goto done;
     }
     if (pn.cmd.outcome != OSS_JOURNAL_APPENDED) {
-        fprintf(stderr, "oss: principal create: refused: %s\n",
-                pn.cmd.err.msg);
+        if (pn.cmd.err.code == OSS_EDUPLICATE &&
+            (!strcmp(pn.cmd.err.field, "nik") ||
+             !strcmp(pn.cmd.err.field, "passport")))
+            fprintf(stderr, "oss: principal create: refused: this person "
+                            "(--%s) is already an officer of institution "
+                            "%s\n",
+                    pn.cmd.err.field, inst);
+        else
+            fprintf(stderr, "oss: principal create: refused: %s\n",
+                    pn.cmd.err.msg);
         rc = OSS_CLI_FAILED;
         goto done;
     }

@@ -447,7 +447,16 @@ oss_reply_scrub(const char *in, size_t n, char *out, size_t cap)
         while (j < n && in[j] != ' ' && in[j] != '\t')
             j++;
         int addr = memchr(in + i, '@', j - i) != NULL;
-        if (addr) {
+        /* a word of 8 or more digits may be a phone number (a gateway
+         * echoing "+62812...") */
+        size_t digits = 0;
+        for (size_t k = i; k < j; k++)
+            digits += in[k] >= '0' && in[k] <= '9';
+        if (!addr && digits >= 8) {
+            const char *r = "[number]";
+            for (; *r && o + 1 < cap; r++)
+                out[o++] = *r;
+        } else if (addr) {
             const char *r = "[address]";
             for (; *r && o + 1 < cap; r++)
                 out[o++] = *r;

@@ -134,7 +134,8 @@ oss_code_t oss_http_post_json(void *curl, const char *url, const char *body,
                               size_t reply_cap, oss_err_t *err);
 
 /* Copies n bytes of a server reply into out (NUL-terminated), replacing
- * every word holding '@' by "[address]" and control bytes by '?'. */
+ * every word holding '@' by "[address]", every word of 8 or more digits
+ * (a phone number) by "[number]" and control bytes by '?'. */
 void oss_reply_scrub(const char *in, size_t n, char *out, size_t cap);
 
 /* One delivery outcome, appended to the journal on stream

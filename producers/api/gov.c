@@ -427,8 +427,6 @@ revoke_decide(void *vctx, const oss_event_t *history, size_t n,
 {
     revoke_t *rv = vctx;
     Oss__V1__OfficerRevoked m = OSS__V1__OFFICER_REVOKED__INIT;
-    oss_lc_state_t st;
-
     oss_grant_t g[OSS_AUTHZ_MAX_GRANTS];
     size_t ng = api_access_grants_fold(history, n, g, OSS_AUTHZ_MAX_GRANTS);
 
@@ -443,7 +441,6 @@ revoke_decide(void *vctx, const oss_event_t *history, size_t n,
         return oss_err_field(err, OSS_ENOTFOUND, "principal_id",
                              "no active officer with this id in this "
                              "institution");
-    api_lc_fold(history, n, true, &st);
     m.principal_id = (char *)rv->principal_id;
     m.institution = (char *)rv->institution;
     m.reason = (char *)rv->reason;
@@ -461,29 +458,9 @@ revoke_decide(void *vctx, const oss_event_t *history, size_t n,
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
     oss__v1__officer_revoked__pack(&m, ev->payload);
     /* every open session ends with it (the rows are revoked in extra) */
-    rv->sessions_ended = 0;
-    oss_lc_decision_t d;
-    memset(&d, 0, sizeof d);
-    for (size_t i = 0; i < st.nsessions; i++) {
-        if (st.sessions[i].expires_at_us <= rv->now)
-            continue;
-        oss_lc_fact_t *f = &d.facts[d.n++];
-        memset(f, 0, sizeof *f);
-        f->kind = OSS_LC_SESSION_ENDED;
-        f->at_us = rv->now;
-        snprintf(f->id, sizeof f->id, "%s", st.sessions[i].id);
-        snprintf(f->reason, sizeof f->reason, "officer_revoked");
-        rv->sessions_ended++;
-        if (d.n == sizeof d.facts / sizeof d.facts[0]) {
-            oss_code_t rc = api_lc_encode(&d, &st, rv->principal_id, out, err);
-            if (rc != OSS_OK)
-                return rc;
-            memset(&d, 0, sizeof d);
-        }
-    }
-    if (d.n)
-        return api_lc_encode(&d, &st, rv->principal_id, out, err);
-    return OSS_OK;
+    return api_sessions_end_all(history, n, rv->principal_id, rv->now,
+                                "officer_revoked", out, &rv->sessions_ended,
+                                err);
 }
 
 static oss_code_t

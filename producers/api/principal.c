@@ -436,7 +436,8 @@ api_sessions_end_all(const oss_event_t *history, size_t n,
 {
     oss_lc_state_t st;
     oss_lc_decision_t d;
-    oss_code_t rc;
+    oss_code_t rc = OSS_OK;
+    size_t from = out->len;
 
     *ended = 0;
     api_lc_fold(history, n, true, &st);
@@ -458,8 +459,13 @@ api_sessions_end_all(const oss_event_t *history, size_t n,
             memset(&d, 0, sizeof d);
         }
     }
-    if (d.n)
-        return api_lc_encode(&d, &st, principal_id, out, err);
+    if (d.n && (rc = api_lc_encode(&d, &st, principal_id, out, err)) != OSS_OK)
+        return rc;
+    /* every event says why (oss audit history prints it) */
+    for (size_t i = from; i < out->len; i++)
+        if (!out->items[i].reason &&
+            !(out->items[i].reason = strdup(reason)))
+            return oss_err_set(err, OSS_ENOMEM, "out of memory");
     return OSS_OK;
 }
 

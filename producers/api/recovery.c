@@ -534,6 +534,20 @@ typedef struct issue {
     int64_t retry_after_us;
 } issue_t;
 
+/* True when the access stream records grants and none is left (a
+ * government principal revoked: OfficerRevoked / GrantRevoked), decided on
+ * the loaded stream, so a reset racing the revocation is refused too. */
+static bool
+access_revoked(const oss_event_t *history, size_t n)
+{
+    oss_grant_t g[OSS_AUTHZ_MAX_GRANTS];
+    bool granted = false;
+    for (size_t i = 0; i < n && !granted; i++)
+        granted = api_access_grants_fold(&history[i], 1, g, 1) > 0;
+    return granted &&
+           api_access_grants_fold(history, n, g, OSS_AUTHZ_MAX_GRANTS) == 0;
+}
+
 static oss_code_t
 issue_decide(void *vctx, const oss_event_t *history, size_t n,
              oss_event_list_t *out, oss_err_t *err)
@@ -544,6 +558,9 @@ issue_decide(void *vctx, const oss_event_t *history, size_t n,
     oss_rc_fact_t f;
     int64_t now = api_lc_now(is->ctx);
 
+    if (access_revoked(history, n))
+        return oss_err_field(err, OSS_ECONFLICT, "access_revoked",
+                             "the principal's access was revoked");
     api_lc_fold(history, n, true, &lst);
     oss_rc_reset_init(&rst);
     for (size_t i = 0; i < n; i++) {
@@ -822,6 +839,10 @@ confirm_decide(void *vctx, const oss_event_t *history, size_t n,
     if ((rc = oss_rc_decide_reset_use(&rst, now, cf->reset_id, &f, err)) !=
         OSS_OK)
         return rc;
+    if (access_revoked(history, n))
+        return oss_err_field(err, OSS_ECONFLICT, "access_revoked",
+                             "could not reset the password: the principal's "
+                             "access was revoked");
     if (lst.status != OSS_LC_ACTIVE)
         return oss_err_field(err, OSS_ECONFLICT, "not_active",
                              "could not reset the password: the account is "

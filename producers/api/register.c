@@ -10,8 +10,8 @@
  *      trip per request);
  *   2. seal: new subject id (UUIDv4), data key wrapped by the master key,
  *      every personal field sealed with AAD subject_id|field;
- *   3. INSERT the subject keys in a short transaction of their own (they hold
- *      no personal data; an orphan left by a rejected command is harmless);
+ *   3. (helper X, perf) the subject keys are no longer a transaction of
+ *      their own: lookup_rows() writes each one with its command's events;
  *   4. one oss_journal_execute() for the commands, each with its business
  *      identity claim (kind "business": one account per business, see
  *      oss_registration_business_identity()): a second registration of the
@@ -165,8 +165,12 @@ api_registration_decode(const char *body, size_t len, int today,
     }
     root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        snprintf(msg, msgsz, "could not parse request body: %s at byte %d",
-                 jerr.text, jerr.position);
+        /* not jerr.text: jansson quotes the offending token ("invalid
+         * token near '3171...'"), which may be personal data */
+        snprintf(msg, msgsz,
+                 "could not parse request body: invalid JSON at line %d, "
+                 "byte %d",
+                 jerr.line, jerr.position);
         status = 400;
         goto done;
     }
@@ -485,6 +489,18 @@ lookup_rows(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
                        g->r.region_code[0] ? g->r.region_code : NULL};
     oss_grant_t owner;
     (void)cmd;
+    /* (helper X, perf) the subject's wrapped data key, committed with the
+     * events sealed under it: no round trip and no commit of its own */
+    char wk[2 * 64 + 1];
+    if (g->wlen > 64)
+        return oss_err_set(err, OSS_EINTERNAL, "wrapped key too long");
+    oss_hex(g->wrapped, g->wlen, wk);
+    const char *kv[] = {g->subject_id, g->master_key_id, wk};
+    if (q(qctx,
+          "INSERT INTO oss.subject_keys (subject_id, master_key_id, "
+          "wrapped_key) VALUES ($1::uuid, $2, decode($3, 'hex'))",
+          3, kv, NULL, NULL))
+        return oss_err_set(err, OSS_EUNAVAIL, "could not queue");
     if (q(qctx,
           "WITH p AS (INSERT INTO oss.principals (principal_id, kind, "
           "subject_id, contact_stream) VALUES ($3, 'business', $4::uuid, $2)),"
@@ -555,69 +571,6 @@ reply_created(oss_http_req_t *req, int status, char *body)
     oss_http_reply_json(req, status, body, loc[0] ? hdrs : NULL);
 }
 
-/* Inserts the batch's subject keys in one short transaction of its own (one
- * autocommit statement, one round trip). It commits with synchronous_commit
- * off (set_config(..., true) is SET LOCAL for this statement's transaction,
- * read at its commit): the journal transaction that follows commits
- * synchronously and its WAL flush covers every earlier WAL record, so a key
- * is durable whenever an event sealed under it is; a key lost in a crash
- * before that belongs to no event. Values travel as parameters, so they never
- * appear in a server log line. */
-static oss_code_t
-insert_subject_keys(PGconn *c, reg_t *regs, size_t n, oss_err_t *err)
-{
-    size_t cap = 64 + n * 200;
-    char *ids = malloc(cap), *mks = malloc(cap), *wks = malloc(cap);
-    size_t li = 0, lm = 0, lw = 0, live = 0;
-    oss_code_t rc = OSS_OK;
-
-    if (!ids || !mks || !wks) {
-        rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
-        goto done;
-    }
-    li += (size_t)snprintf(ids + li, cap - li, "{");
-    lm += (size_t)snprintf(mks + lm, cap - lm, "{");
-    lw += (size_t)snprintf(wks + lw, cap - lw, "{");
-    for (size_t i = 0; i < n; i++) {
-        if (!regs[i].live)
-            continue;
-        char hex[2 * 64 + 1];
-        if (regs[i].wlen > 64) {
-            rc = oss_err_set(err, OSS_EINTERNAL, "wrapped key too long");
-            goto done;
-        }
-        oss_hex(regs[i].wrapped, regs[i].wlen, hex);
-        const char *sep = live ? "," : "";
-        li += (size_t)snprintf(ids + li, cap - li, "%s%s", sep,
-                               regs[i].subject_id);
-        lm += (size_t)snprintf(mks + lm, cap - lm, "%s%s", sep,
-                               regs[i].master_key_id);
-        lw += (size_t)snprintf(wks + lw, cap - lw, "%s%s", sep, hex);
-        live++;
-    }
-    snprintf(ids + li, cap - li, "}");
-    snprintf(mks + lm, cap - lm, "}");
-    snprintf(wks + lw, cap - lw, "}");
-    if (!live)
-        goto done;
-    const char *params[3] = {ids, mks, wks};
-    PGresult *r = PQexecParams(
-        c,
-        "WITH async AS (SELECT set_config('synchronous_commit', 'off', "
-        "true)) INSERT INTO oss.subject_keys (subject_id, master_key_id, "
-        "wrapped_key) SELECT t.s::uuid, t.m, decode(t.w, 'hex') FROM "
-        "unnest($1::text[], $2::text[], $3::text[]) AS t(s, m, w), async",
-        3, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        rc = oss_db_error(c, r, "store subject keys", err);
-    PQclear(r);
-done:
-    free(ids);
-    free(mks);
-    free(wks);
-    return rc;
-}
-
 static double
 now_ms(void)
 {
@@ -675,7 +628,9 @@ fill_commands(reg_t *g, oss_command_t *c)
     g->act.reg_cmd = c;
     a->stream_id = g->act.stream_id;
     a->stream_type = OSS_ACCOUNT_STREAM_TYPE;
-    a->expected_version = -1; /* decide refuses a second issue */
+    /* (helper X, perf) 0: the access stream is new with the account; lets
+     * the journal skip its reads for a batch of registrations */
+    a->expected_version = 0;
     a->actor_kind = OSS_ACTOR_BUSINESS_USER;
     a->actor_id = "";
     a->correlation_id = g->cid;
@@ -750,18 +705,6 @@ api_register_batch(api_worker_t *w, api_job_t **jobs, size_t n)
         reply_all(regs, n, 503, "the database is unavailable; retry later");
         goto done;
     }
-    if (insert_subject_keys(oss_journal_conn(j), regs, n, &err) != OSS_OK) {
-        oss_warn("registration batch of %zu: %s", live, err.msg);
-        if (err.code == OSS_EUNAVAIL) {
-            api_worker_reset(w);
-            reply_all(regs, n, 503, "the database is unavailable; retry "
-                      "later");
-        } else {
-            reply_all(regs, n, 500, "could not store subject keys");
-        }
-        goto done;
-    }
-
     double t_keys = now_ms();
     size_t nc = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1169,9 +1112,8 @@ run_legacy(api_worker_t *w, api_job_t *job)
 
     oss_err_clear(&err);
     j = api_worker_journal(w, &err);
-    if (!j || insert_subject_keys(oss_journal_conn(j), &g, 1, &err) != OSS_OK) {
-        if (!j || err.code == OSS_EUNAVAIL)
-            api_worker_reset(w);
+    if (!j) { /* (helper X) subject key: written by lookup_rows() */
+        api_worker_reset(w);
         oss_http_reply_error(req, 503, NULL,
                              "the database is unavailable; retry later", NULL);
         goto done;

@@ -224,7 +224,8 @@ enum {
     L_COMMIT,
     L_EVENTS,   /* batched path: every event of the batch, one INSERT */
     L_CLAIMS,   /* batched path: every claim */
-    L_IDEMS     /* batched path: every idempotency row */
+    L_IDEMS,    /* batched path: every idempotency row */
+    L_PREPARE   /* a statement prepared for this connection (sub = slot) */
 };
 
 typedef struct lent {
@@ -244,6 +245,8 @@ typedef struct tx {
     size_t nlog, caplog;
     int64_t now_us;
     int careful;     /* 1: one savepoint per command (after a violation) */
+    int have_reads;  /* streams and keys as read by the batched attempt */
+    int blind;       /* this attempt read nothing (every stream new) */
     xstmt_t *xs;     /* batched path: extra statements held back */
     size_t nxs, capxs;
 } tx_t;
@@ -284,6 +287,7 @@ xs_reset(tx_t *t) {
 static void
 tx_reset(tx_t *t) {
     xs_reset(t);
+    t->have_reads = 0;
     for (size_t i = 0; i < t->nstreams; i++)
         oss_event_list_free(&t->streams[i].hist);
     for (size_t i = 0; i < t->nidem; i++)
@@ -302,6 +306,22 @@ cmd_reset(oss_command_t *c) {
     c->outcome = OSS_JOURNAL_REJECTED;
     oss_err_clear(&c->err);
     c->first_version = c->last_version = 0;
+}
+
+/* Back to what the batched attempt read: the streams' histories as read,
+ * the idempotency keys as read; nothing of the batch. */
+static void
+keep_reads(tx_t *t) {
+    xs_reset(t);
+    for (size_t s = 0; s < t->nstreams; s++) {
+        stream_st_t *st = &t->streams[s];
+        for (size_t e = st->base_len; e < st->hist.len; e++)
+            oss_event_clear(&st->hist.items[e]);
+        st->hist.len = st->base_len;
+        st->stale = 0;
+    }
+    idem_truncate(t, 0);
+    t->nlog = 0;
 }
 
 /* ---- statements -------------------------------------------------------- */
@@ -323,11 +343,8 @@ run(tx_t *t, const char *sql, const params_t *p, ExecStatusType want,
     return NULL;
 }
 
-/* Queues sql in the pipeline and logs what it is. 0, or -1 when it could
- * not be queued (connection broken, out of memory). */
 static int
-send_q(tx_t *t, const char *sql, const params_t *p, int kind, size_t cmd,
-       size_t sub) {
+log_push(tx_t *t, int kind, size_t cmd, size_t sub) {
     if (t->nlog == t->caplog) {
         size_t cap = t->caplog ? 2 * t->caplog : 64;
         lent_t *l = realloc(t->log, cap * sizeof *l);
@@ -337,10 +354,86 @@ send_q(tx_t *t, const char *sql, const params_t *p, int kind, size_t cmd,
         t->caplog = cap;
     }
     t->log[t->nlog++] = (lent_t){kind, cmd, sub};
-    if (!PQsendQueryParams(t->j->conn, sql, p ? p->n : 0, NULL, p ? p->v : NULL,
-                           p ? p->len : NULL, p ? p->fmt : NULL, 0))
-        return -1;
     return 0;
+}
+
+/* ---- prepared statements ------------------------------------------------
+ * Every statement of the write path (the journal's and the extra_fn ones)
+ * is prepared once per connection, by its text: the server then parses and
+ * plans it once, not once per batch. A slot is ready only when the server
+ * confirmed the prepare (its L_PREPARE result); a prepare skipped by an
+ * aborted pipeline is forgotten (drop_pending()) and its name never
+ * reused. A new connection starts with none (journal_reconnect()). */
+
+void
+journal_ps_clear(oss_journal_t *j) {
+    for (int i = 0; i < JOURNAL_PS_MAX; i++) {
+        free(j->ps[i].sql);
+        j->ps[i].sql = NULL;
+        j->ps[i].ready = 0;
+    }
+}
+
+/* Forgets prepares the server did not confirm. */
+static void
+drop_pending(oss_journal_t *j) {
+    for (int i = 0; i < JOURNAL_PS_MAX; i++)
+        if (j->ps[i].sql && !j->ps[i].ready) {
+            free(j->ps[i].sql);
+            j->ps[i].sql = NULL;
+        }
+}
+
+/* Queues one statement (prepared when there is room) and logs it. 0, or -1
+ * when it could not be queued. */
+static int
+send_sql(tx_t *t, const char *sql, int n, const char *const *v,
+         const int *len, const int *fmt, int kind, size_t cmd, size_t sub) {
+    oss_journal_t *j = t->j;
+    int slot = -1, free_slot = -1;
+    char name[32];
+    for (int i = 0; i < JOURNAL_PS_MAX; i++) {
+        if (!j->ps[i].sql) {
+            if (free_slot < 0)
+                free_slot = i;
+        } else if (strcmp(j->ps[i].sql, sql) == 0) {
+            slot = i;
+            break;
+        }
+    }
+    if (slot < 0 && free_slot >= 0 && (j->ps[free_slot].sql = strdup(sql))) {
+        slot = free_slot;
+        j->ps[slot].ready = 0;
+        j->ps[slot].id = ++j->ps_next;
+        snprintf(name, sizeof name, "oss_journal_%u", j->ps[slot].id);
+        if (log_push(t, L_PREPARE, 0, (size_t)slot) ||
+            !PQsendPrepare(j->conn, name, sql, n, NULL))
+            return -1;
+    }
+    if (log_push(t, kind, cmd, sub))
+        return -1;
+    if (slot < 0)
+        return PQsendQueryParams(j->conn, sql, n, NULL, v, len, fmt, 0) ? 0
+                                                                       : -1;
+    snprintf(name, sizeof name, "oss_journal_%u", j->ps[slot].id);
+    return PQsendQueryPrepared(j->conn, name, n, v, len, fmt, 0) ? 0 : -1;
+}
+
+/* Marks a prepare confirmed (its result came back OK). */
+static void
+prepared(tx_t *t, const lent_t *le) {
+    if (le->kind == L_PREPARE && le->sub < JOURNAL_PS_MAX &&
+        t->j->ps[le->sub].sql)
+        t->j->ps[le->sub].ready = 1;
+}
+
+/* Queues sql in the pipeline and logs what it is. 0, or -1 when it could
+ * not be queued (connection broken, out of memory). */
+static int
+send_q(tx_t *t, const char *sql, const params_t *p, int kind, size_t cmd,
+       size_t sub) {
+    return send_sql(t, sql, p ? p->n : 0, p ? p->v : NULL, p ? p->len : NULL,
+                    p ? p->fmt : NULL, kind, cmd, sub);
 }
 
 /* The result of the next queued statement (NULL when the connection broke);
@@ -479,9 +572,10 @@ rows_to_idem(tx_t *t, const PGresult *r, oss_err_t *err) {
     return ATT_OK;
 }
 
-/* BEGIN and the reads, in one pipeline. */
+/* BEGIN and the reads, in one pipeline; with query 0 only the streams'
+ * list, every one empty (nothing is sent). */
 static int
-read_phase(tx_t *t, oss_err_t *err) {
+read_phase(tx_t *t, int query, oss_err_t *err) {
     const char **ids = calloc(t->n + 1, sizeof *ids);
     const char **keys = calloc(t->n + 1, sizeof *keys);
     char *ids_arr = NULL, *keys_arr = NULL, sql[1024];
@@ -506,6 +600,8 @@ read_phase(tx_t *t, oss_err_t *err) {
         if (k && *k)
             keys[nk++] = k;
     }
+    if (!query)
+        goto done;
     if (!(ids_arr = oss_db_text_array(ids, t->nstreams)) ||
         !(keys_arr = oss_db_text_array(keys, nk))) {
         a = oom(err);
@@ -541,6 +637,7 @@ read_phase(tx_t *t, oss_err_t *err) {
                 PQclear(r);
             continue;
         }
+        prepared(t, &t->log[i]);
         if (a == ATT_OK && t->log[i].kind == L_STREAMS)
             a = rows_to_streams(t, r, err);
         else if (a == ATT_OK && t->log[i].kind == L_IDEM_READ)
@@ -719,20 +816,8 @@ queue_extra(void *qctx, const char *sql, int nparams,
             const char *const *values, const int *lengths,
             const int *formats) {
     extra_q_t *q = qctx;
-    tx_t *t = q->t;
-    if (t->nlog == t->caplog) {
-        size_t cap = t->caplog ? 2 * t->caplog : 64;
-        lent_t *l = realloc(t->log, cap * sizeof *l);
-        if (!l)
-            return -1;
-        t->log = l;
-        t->caplog = cap;
-    }
-    t->log[t->nlog++] = (lent_t){L_EXTRA, q->cmd, q->sub++};
-    if (!PQsendQueryParams(t->j->conn, sql, nparams, NULL, values, lengths,
-                           formats, 0))
-        return -1;
-    return 0;
+    return send_sql(q->t, sql, nparams, values, lengths, formats, L_EXTRA,
+                    q->cmd, q->sub++);
 }
 
 /* The queue function handed to extra_fn on the batched path: copies the
@@ -1079,19 +1164,8 @@ send_batch(tx_t *t, oss_err_t *err) {
     }
     for (size_t k = 0; k < t->nxs; k++) {
         xstmt_t *x = &t->xs[k];
-        if (t->nlog == t->caplog) {
-            size_t cap = t->caplog ? 2 * t->caplog : 64;
-            lent_t *l = realloc(t->log, cap * sizeof *l);
-            if (!l) {
-                a = oom(err);
-                goto done;
-            }
-            t->log = l;
-            t->caplog = cap;
-        }
-        t->log[t->nlog++] = (lent_t){L_EXTRA, x->cmd, x->sub};
-        if (!PQsendQueryParams(t->j->conn, x->sql, x->n, NULL,
-                               (const char *const *)x->v, x->len, x->fmt, 0))
+        if (send_sql(t, x->sql, x->n, (const char *const *)x->v, x->len,
+                     x->fmt, L_EXTRA, x->cmd, x->sub))
             goto lost;
     }
     if (nid) {
@@ -1248,15 +1322,42 @@ attempt(tx_t *t, oss_err_t *err) {
     int a;
     size_t from = 0;
     t->now_us = oss_now_us();
-    if ((a = read_phase(t, err)))
+    /* after a batched attempt failed on a unique violation: decide on what
+     * it read (so a version race is a conflict, as it would have been with
+     * savepoints). Those reads happened before this transaction's first
+     * write, which is all the order argument needs (README.md). */
+    drop_pending(t->j);
+    int reuse = t->have_reads;
+    /* A batched attempt in which every command wants a new stream
+     * (expected_version 0) and none carries an idempotency key reads
+     * nothing: a version 1 has no earlier version to be ordered after, and
+     * UNIQUE (stream_id, version) refuses it when the stream exists (the
+     * batch is then run again, reading first, one savepoint per command). */
+    t->blind = !reuse && !t->careful;
+    for (size_t i = 0; i < t->n && t->blind; i++)
+        t->blind = t->cmds[i].expected_version == 0 &&
+                   !(t->cmds[i].idempotency_key &&
+                     t->cmds[i].idempotency_key[0]);
+    if (!reuse && (a = read_phase(t, !t->blind, err)))
         return a;
+    if (t->blind)
+        reuse = 1; /* BEGIN goes with the writes */
 
     for (;;) {
         /* plan and queue commands from..n, then notify and COMMIT */
         t->nlog = 0;
+        drop_pending(t->j); /* prepares a failed pipeline skipped */
         if (!PQenterPipelineMode(c)) {
             oss_db_error(c, NULL, "enter pipeline mode", err);
             return ATT_LOST;
+        }
+        if (reuse) {
+            reuse = 0;
+            if (send_q(t, "BEGIN ISOLATION LEVEL READ COMMITTED", NULL,
+                       L_BEGIN, 0, 0)) {
+                oss_db_error(c, NULL, "begin", err);
+                return ATT_LOST;
+            }
         }
         for (size_t i = from; i < t->n; i++)
             if ((a = plan_command(t, i, err)))
@@ -1312,6 +1413,7 @@ attempt(tx_t *t, oss_err_t *err) {
                 bad = r;
                 continue;
             }
+            prepared(t, le);
             if (le->kind == L_EVENTS)
                 set_positions(t, r);
             if (le->kind == L_EVENT && PQntuples(r) == 1)
@@ -1410,6 +1512,15 @@ oss_journal_execute(oss_journal_t *j, oss_command_t *cmds, size_t n,
         goto fail;
     }
     for (;;) {
+        /* a backend that ended under the idle connection (its FATAL and
+         * EOF are waiting in the socket) shows now, before anything is
+         * sent: a batch without reads sends BEGIN ... COMMIT at once, and
+         * a break after that leaves the outcome unknown */
+        if (j->conn && PQstatus(j->conn) == CONNECTION_OK &&
+            PQpipelineStatus(j->conn) == PQ_PIPELINE_OFF &&
+            PQtransactionStatus(j->conn) == PQTRANS_IDLE)
+            for (int k = 0; k < 2 && PQstatus(j->conn) == CONNECTION_OK; k++)
+                (void)PQconsumeInput(j->conn); /* the 2nd read sees EOF */
         if ((rc = journal_ensure(j, &e)))
             goto fail;
         if (PQtransactionStatus(j->conn) != PQTRANS_IDLE ||
@@ -1421,7 +1532,10 @@ oss_journal_execute(oss_journal_t *j, oss_command_t *cmds, size_t n,
         }
         oss_err_clear(&e);
         int a = attempt(&t, &e);
-        tx_reset(&t);
+        if (a == ATT_CAREFUL && !t.careful)
+            keep_reads(&t);
+        else
+            tx_reset(&t);
         if (a == ATT_OK)
             goto done;
         for (size_t i = 0; i < n; i++)
@@ -1440,6 +1554,10 @@ oss_journal_execute(oss_journal_t *j, oss_command_t *cmds, size_t n,
         }
         if (a == ATT_CAREFUL && !t.careful) {
             t.careful = 1;
+            if (j->conn && !t.blind)
+                t.have_reads = 1; /* else read (again) */
+            else
+                tx_reset(&t);
             continue;
         }
         if (a == ATT_RETRY && ++retries < MAX_TXN_ATTEMPTS) {

@@ -35,6 +35,7 @@ oss_journal_free(oss_journal_t *j) {
         return;
     if (j->conn)
         PQfinish(j->conn);
+    journal_ps_clear(j);
     free(j->conninfo);
     free(j);
 }
@@ -52,6 +53,7 @@ journal_reconnect(oss_journal_t *j, oss_err_t *err) {
     if (j->conn)
         PQfinish(j->conn);
     j->conn = NULL;
+    journal_ps_clear(j);
     return oss_db_connect(j->conninfo, "oss-journal", &j->conn, err);
 }
 

@@ -7,10 +7,24 @@
 #include "db/db.h"
 #include "journal/journal.h"
 
+/* A statement the write path prepared on this connection (execute.c): the
+ * server parses and plans it once per connection, not once per batch. */
+#define JOURNAL_PS_MAX 64
+typedef struct journal_ps {
+    char *sql;   /* owned; NULL = free slot */
+    int ready;   /* 1: the server confirmed the prepare */
+    unsigned id; /* name "oss_journal_<id>" (never reused) */
+} journal_ps_t;
+
 struct oss_journal {
     PGconn *conn;   /* NULL after a lost connection until reconnected */
     char *conninfo; /* owned copy, for reconnecting */
+    journal_ps_t ps[JOURNAL_PS_MAX];
+    unsigned ps_next;
 };
+
+/* Forgets the prepared statements (the connection is new or gone). */
+void journal_ps_clear(oss_journal_t *j);
 
 /* The select list that journal_row_to_event() decodes, in that order. */
 extern const char *const journal_select_cols;

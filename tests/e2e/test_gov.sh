@@ -179,6 +179,13 @@ e2e_wait 150 officer_mail || e2e_fail "no officer_created mail reached $o_email"
 e2e_ok "the officer activated, signed in (officer of $inst) and may not manage officers; it was told by mail (officer_created)"
 
 # ---- 6. revocation: the officer's token is refused at once --------------
+# a reset link issued before the revocation must not bring a password back
+r=$(req POST /v1/password-resets "{\"principal_id\":\"$officer\"}")
+expect 202 "$r" "password reset for the officer"
+d=$(e2e_psql -c "SELECT delivery_id FROM oss.deliveries WHERE stream_id = 'access-$officer' AND kind = 'password_reset' ORDER BY created_at DESC LIMIT 1")
+[ -n "$d" ] || e2e_fail "no password_reset notice queued for $officer"
+reset_token=$(OSS_PG_URL=$OSS_PG_URL OSS_CONFIG=$OSS_CONFIG /usr/bin/python3 "$here/open_delivery.py" "$d" | jq -r .vars.link | sed -n 's/.*[?&]token=\([A-Za-z0-9_-]*\).*/\1/p')
+[ -n "$reset_token" ] || e2e_fail "no token in the officer's reset link"
 r=$(req DELETE "/v1/institutions/$inst/officers/$officer" '{"reason":"moved to another post"}' -H "Authorization: Bearer $ta")
 expect 200 "$r" "officer revocation"
 [ "$(jbody "$r" | jq -r .sessions_ended)" = 1 ] || e2e_fail "revocation did not end the session: $r"
@@ -188,6 +195,10 @@ r=$(req POST /v1/sessions "{\"principal_id\":\"$officer\",\"password\":\"$pw_o\"
 expect 401 "$r" "sign-in of the revoked officer"
 r=$(req DELETE "/v1/institutions/$inst/officers/$officer" "" -H "Authorization: Bearer $ta")
 expect 404 "$r" "a second revocation"
+r=$(req POST /v1/password-resets/confirm "$(jq -cn --arg t "$reset_token" '{token:$t, password:"Gov-Reset-After-1!"}')")
+[ "$(status "$r")" = 410 ] || [ "$(status "$r")" = 409 ] || e2e_fail "a reset link issued before the revocation still works: $r"
+r=$(req POST /v1/sessions "{\"principal_id\":\"$officer\",\"password\":\"Gov-Reset-After-1!\"}")
+expect 401 "$r" "sign-in of the revoked officer with the reset password"
 types=$(e2e_psql -c "SELECT string_agg(payload_type, ',' ORDER BY version) FROM oss.journal WHERE stream_id = 'access-$officer' AND version > 4")
 [[ $types == *"oss.v1.OfficerRevoked,oss.v1.SessionEnded,"* ]] || e2e_fail "access-$officer after revocation holds $types"
 [ "$(e2e_psql -c "SELECT actor_id || '|' || reason FROM oss.journal WHERE stream_id = 'access-$officer' AND payload_type = 'oss.v1.OfficerRevoked'")" = "$admin|moved to another post" ] \
@@ -203,6 +214,13 @@ r=$(req POST "/v1/institutions/$inst/officers" "$body2" -H "Authorization: Beare
 expect 201 "$r" "the revoked officer's NIK made an officer again"
 officer2=$(jbody "$r" | jq -r .principal_id)
 e2e_ok "after revocation the same NIK was made an officer again ($officer2)"
+# "forgot account" finds a principal by its NIK too (a keyed 'nik' look-up
+# row written with PrincipalCreated)
+r=$(req POST /v1/account-recovery "$(jq -cn --arg n "$o_nik" '{has_nib:false, nik:$n}')")
+expect 200 "$r" "forgot account by an officer's NIK"
+jbody "$r" | jq -e --arg u "${officer2:0:4}****${officer2: -4}" '[.accounts[].username] | index($u) != null' >/dev/null \
+    || e2e_fail "forgot account by NIK does not list officer $officer2: $r"
+e2e_ok "forgot account lists the officer principal found by its NIK (masked)"
 
 # ---- 7. failed sign-ins past the threshold: the principal is told -------
 threshold=$(awk -F' *= *' '$1 == "signin.threshold" {print $2}' "$OSS_CONFIG"); threshold=${threshold:-5}

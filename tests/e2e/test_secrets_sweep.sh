@@ -71,7 +71,7 @@ r=$(sreq POST /v1/sessions "{\"account_id\":\"$sid_acc\",\"password\":\"$spw\"}"
 echo "${r#* }" | jq -r .token >>"$needles"
 r=$(sreq POST /v1/password-resets "{\"email\":\"$semail\"}"); [ "${r%% *}" = 202 ] || e2e_fail "password reset: $r"
 has_mail_with() { [ -n "$(mail_with "$1" "$2")" ]; }
-e2e_wait 150 has_mail_with "$semail" "Atur ulang kata sandi" || e2e_fail "no password-reset mail reached $semail"
+e2e_wait 300 has_mail_with "$semail" "Atur ulang kata sandi" || e2e_fail "no password-reset mail reached $semail"
 rtoken=$(mail_text "$(mail_with "$semail" "Atur ulang kata sandi")" | grep -oE '[?&]token=[A-Za-z0-9_-]+' | head -1 | cut -d= -f2)
 [ ${#rtoken} -ge 40 ] || e2e_fail "no reset link in the reset mail"
 echo "$rtoken" >>"$needles"

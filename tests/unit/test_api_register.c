@@ -81,12 +81,31 @@ test_reasons(void **state)
     assert_null(oss_field_errors_get(&fe, "nik"));
 }
 
+/* A body that does not parse is answered 400 without quoting the
+ * offending token: jansson's text would echo a NIK typed unquoted. */
+static void
+test_parse_error_hides_token(void **state)
+{
+    (void)state;
+    oss_registration_t r;
+    oss_field_errors_t fe;
+    char msg[256];
+    /* an unterminated string: "premature end of input near '"3171...'" */
+    const char *body = "{\"scale\":\"UMK\",\"nik\":\"3171015403909901}";
+    assert_int_equal(api_registration_decode(body, strlen(body), 20261124, &r,
+                                             &fe, msg, sizeof msg),
+                     400);
+    assert_null(strstr(msg, "3171015403909901"));
+    assert_non_null(strstr(msg, "invalid JSON"));
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_foreign_director_by_passport),
         cmocka_unit_test(test_reasons),
+        cmocka_unit_test(test_parse_error_hides_token),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

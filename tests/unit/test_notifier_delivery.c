@@ -109,6 +109,11 @@ test_reply_scrub(void **state)
     assert_string_equal(small, "250 2.0");
     oss_reply_scrub("x@y", 3, small, 4);
     assert_string_equal(small, "[ad");
+    /* a gateway echoing the phone number */
+    in = "HTTP/1.1 400 invalid recipient +6281234567890 (6281234567890)";
+    oss_reply_scrub(in, strlen(in), out, sizeof out);
+    assert_string_equal(out, "HTTP/1.1 400 invalid recipient [number] [number]");
+    assert_null(strstr(out, "812345"));
 }
 
 int
