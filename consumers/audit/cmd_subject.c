@@ -119,6 +119,9 @@ oss_cli_subject(int argc, char **argv, const char *config_path)
     for (size_t i = 0; i < e.naccounts; i++)
         printf(" %s", e.account_ids[i]);
     printf("%s\n", e.naccounts ? "" : " -");
+    printf("access ended: %" PRId64 " sessions, %" PRId64
+           " grants revoked, %" PRId64 " passwords deleted\n",
+           e.sessions, e.grants, e.passwords);
     st = OSS_CLI_OK;
 done:
     oss_subject_erasure_clear(&e);

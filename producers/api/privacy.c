@@ -677,6 +677,14 @@ run_erase(api_worker_t *w, api_job_t *job)
                           (json_int_t)e.keys, "lookups_deleted",
                           (json_int_t)e.lookups, "deliveries_deleted",
                           (json_int_t)e.deliveries);
+    /* the subject's principals lost their access with it */
+    json_t *ended = json_pack("{s:I, s:I, s:I}", "sessions_ended",
+                              (json_int_t)e.sessions, "grants_revoked",
+                              (json_int_t)e.grants, "passwords_deleted",
+                              (json_int_t)e.passwords);
+    if (o && ended)
+        json_object_update(o, ended);
+    json_decref(ended);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!s)

@@ -359,6 +359,9 @@ erase_decide(void *vctx, const oss_event_t *history, size_t n,
     m.keys_deleted = e->keys;
     m.lookups_deleted = e->lookups;
     m.deliveries_deleted = e->deliveries;
+    m.sessions_ended = e->sessions;
+    m.grants_revoked = e->grants;
+    m.passwords_deleted = e->passwords;
     oss_event_t *ev = oss_event_list_push(out);
     if (!ev)
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
@@ -393,6 +396,33 @@ erase_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
     if (q(qctx,
           "DELETE FROM oss.account_lookup WHERE stream_id = ANY($1::text[])",
           1, v2, NULL, NULL))
+        return oss_err_set(err, OSS_ENOMEM, "could not queue the erasure");
+    /* the subject's principals lose their access with the erasure: every
+     * open session ends, every grant is revoked, the password, outstanding
+     * reset links and pending activation secrets go (SubjectErased counts
+     * them; the sessions and grants rows keep the reason) */
+    const char *va[2] = {e->access_array, e->reason};
+    const char *vp[2] = {e->principals_array, e->reason};
+    static const char *const by_access[] = {
+        "DELETE FROM oss.credentials WHERE stream_id = ANY($1::text[])",
+        "DELETE FROM oss.reset_secrets WHERE stream_id = ANY($1::text[])",
+        "DELETE FROM oss.activation_secrets WHERE stream_id = "
+        "ANY($1::text[])",
+    };
+    if (q(qctx,
+          "UPDATE oss.sessions SET revoked_at = now(), revoke_reason = "
+          "'subject erased: ' || $2 WHERE stream_id = ANY($1::text[]) AND "
+          "revoked_at IS NULL",
+          2, va, NULL, NULL))
+        return oss_err_set(err, OSS_ENOMEM, "could not queue the erasure");
+    for (size_t i = 0; i < sizeof by_access / sizeof by_access[0]; i++)
+        if (q(qctx, by_access[i], 1, va, NULL, NULL))
+            return oss_err_set(err, OSS_ENOMEM, "could not queue the erasure");
+    if (q(qctx,
+          "UPDATE oss.grants SET revoked_at = now(), revoke_reason = "
+          "'subject erased: ' || $2 WHERE principal_id = ANY($1::text[]) AND "
+          "revoked_at IS NULL",
+          2, vp, NULL, NULL))
         return oss_err_set(err, OSS_ENOMEM, "could not queue the erasure");
     return OSS_OK;
 }
@@ -486,7 +516,18 @@ oss_subject_erasure_prepare(PGconn *c, const char *subject_id,
     for (size_t i = 0; i < ns; i++)
         streams[i] = sbuf[i];
     e->streams_array = oss_db_text_array(streams, ns);
-    if (!e->streams_array) {
+    /* the principals' own access streams and ids */
+    size_t na = 0;
+    for (size_t i = 0; i < e->nprincipals; i++) {
+        snprintf(sbuf[na], OSS_ID_MAX, "access-%.100s", e->principal_ids[i]);
+        streams[na] = sbuf[na];
+        na++;
+    }
+    e->access_array = oss_db_text_array(streams, na);
+    for (size_t i = 0; i < e->nprincipals; i++)
+        streams[i] = e->principal_ids[i];
+    e->principals_array = oss_db_text_array(streams, e->nprincipals);
+    if (!e->streams_array || !e->access_array || !e->principals_array) {
         rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
         goto done;
     }
@@ -506,6 +547,20 @@ oss_subject_erasure_prepare(PGconn *c, const char *subject_id,
                              "SELECT count(*) FROM oss.deliveries WHERE "
                              "subject_id = $1::uuid",
                              1, p1, &ok);
+    const char *pa[1] = {e->access_array};
+    const char *pp[1] = {e->principals_array};
+    e->sessions = count_of(c,
+                           "SELECT count(*) FROM oss.sessions WHERE stream_id "
+                           "= ANY($1::text[]) AND revoked_at IS NULL",
+                           1, pa, &ok);
+    e->passwords = count_of(c,
+                            "SELECT count(*) FROM oss.credentials WHERE "
+                            "stream_id = ANY($1::text[])",
+                            1, pa, &ok);
+    e->grants = count_of(c,
+                         "SELECT count(*) FROM oss.grants WHERE principal_id "
+                         "= ANY($1::text[]) AND revoked_at IS NULL",
+                         1, pp, &ok);
     const char *p3[1] = {e->stream_id};
     int64_t stream_events = count_of(c,
                                      "SELECT count(*) FROM oss.journal "
@@ -538,7 +593,9 @@ done:
     free(sbuf);
     if (rc != OSS_OK) {
         free(e->streams_array);
-        e->streams_array = NULL;
+        free(e->access_array);
+        free(e->principals_array);
+        e->streams_array = e->access_array = e->principals_array = NULL;
     }
     return rc;
 }
@@ -567,6 +624,8 @@ oss_subject_erasure_clear(oss_subject_erasure_t *e)
     oss_event_list_free(&e->cmd.events);
     free(e->cmd.replay_response);
     free(e->streams_array);
+    free(e->access_array);
+    free(e->principals_array);
     memset(e, 0, sizeof *e);
 }
 

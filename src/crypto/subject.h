@@ -76,7 +76,13 @@ typedef struct oss_subject_erasure {
     char principal_ids[OSS_SUBJECT_MAX_LINKS][OSS_ID_MAX];
     size_t nprincipals;
     int64_t keys, lookups, deliveries;   /* rows found by prepare */
+    /* the subject's principals lose their access in the same transaction:
+     * open sessions ended, active grants revoked, password, reset links and
+     * pending activation secrets deleted (counted by prepare) */
+    int64_t sessions, grants, passwords;
     char *streams_array;                 /* owned: text[] literal */
+    char *principals_array;              /* owned: text[] of principal_ids */
+    char *access_array;                  /* owned: text[] of access-<id> */
     /* the command: ready to run with oss_journal_execute() once the caller
      * has set actor_kind, actor_id and correlation_id. Rejected with
      * OSS_ECONFLICT, err.field "already_erased", when the subject's stream

@@ -61,3 +61,31 @@ e2e_rm_status() {
     echo "$st"
 }
 e2e_psql_super() { psql -X -qtA -v ON_ERROR_STOP=1 "$OSS_PG_SUPER_URL" "$@"; }
+
+# ---- the run-wide secrets registry ----------------------------------------
+# e2e_secret [--for PRINCIPAL_ID] VALUE...: registers each secret this test
+# used (password, OTP, activation link token, session token, reset token,
+# legacy password) in $E2E_SECRETS (one "TEST<TAB>PRINCIPAL<TAB>VALUE" line
+# each, created 0600). tests/e2e/test_secrets_sweep.sh, run after every
+# other e2e test (tests/CMakeLists.txt), looks for every entry in the
+# journal, the tables, Kafka and the logs: zero hits. A fresh stack starts
+# with an empty registry; on a dev stack older entries stay and must still
+# be absent. A 6-digit OTP collides by chance with numbers in big dumps: it
+# is looked for only beside its principal (give --for: the rows of its
+# streams, Kafka messages and log lines naming it, log lines saying "otp").
+# Empty values and "null" (a jq miss) are ignored.
+E2E_SECRETS=${E2E_SECRETS:-$OSS_VAR/e2e-secrets.txt}
+e2e_secret() {
+    local ctx="" v
+    if [ "${1:-}" = --for ]; then ctx=$2; shift 2; fi
+    for v in "$@"; do
+        [ -n "$v" ] && [ "$v" != null ] || continue
+        case $v in *$'\t'* | *$'\n'*) e2e_fail "e2e_secret: a secret with a tab or a newline" ;; esac
+        if [[ $v =~ ^[0-9]{6}$ ]]; then
+            [ -n "$ctx" ] || e2e_fail "e2e_secret: an OTP needs --for PRINCIPAL_ID"
+        elif [ ${#v} -lt 8 ]; then
+            e2e_fail "e2e_secret: \"${v:0:2}...\" is too short to be looked for"
+        fi
+        (umask 077; printf '%s\t%s\t%s\n' "${0##*/}" "$ctx" "$v" >>"$E2E_SECRETS")
+    done
+}
