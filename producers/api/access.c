@@ -26,6 +26,7 @@
 #include "log/log.h"
 #include "oss/v1/access.pb-c.h"
 #include "oss/v1/account.pb-c.h"
+#include "request.h"
 
 /* ---- configuration --------------------------------------------------------- */
 
@@ -85,12 +86,6 @@ api_access_init(const oss_config_t *cfg)
 
 #define T_ACCOUNT_REGISTERED "oss.v1.AccountRegistered"
 
-static void
-copy(char *dst, size_t n, const char *src)
-{
-    snprintf(dst, n, "%s", src ? src : "");
-}
-
 /* Decodes one event of an account stream (account_id: the first owner). */
 static void
 decode_fact(const oss_event_t *ev, const char *account_id, oss_ac_fact_t *f)
@@ -102,15 +97,16 @@ decode_fact(const oss_event_t *ev, const char *account_id, oss_ac_fact_t *f)
     memset(f, 0, sizeof *f);
     f->version = ev->version;
     f->at_us = ev->occurred_at_us;
-    copy(f->actor, sizeof f->actor, ev->actor_id);
+    api_req_copy(f->actor, sizeof f->actor, ev->actor_id);
     if (!strcmp(t, T_ACCOUNT_REGISTERED)) {
         f->kind = OSS_AC_REGISTERED;
-        copy(f->principal_id, sizeof f->principal_id, account_id);
+        api_req_copy(f->principal_id, sizeof f->principal_id, account_id);
     } else if (!strcmp(t, OSS_AC_T_MEMBER_ADDED)) {
         Oss__V1__MemberAdded *m = oss__v1__member_added__unpack(NULL, n, p);
         if (m) {
             f->kind = OSS_AC_MEMBER_ADDED;
-            copy(f->principal_id, sizeof f->principal_id, m->principal_id);
+            api_req_copy(f->principal_id, sizeof f->principal_id,
+                         m->principal_id);
             f->role = oss_role_parse(m->role);
             oss__v1__member_added__free_unpacked(m, NULL);
         }
@@ -118,7 +114,8 @@ decode_fact(const oss_event_t *ev, const char *account_id, oss_ac_fact_t *f)
         Oss__V1__MemberRemoved *m = oss__v1__member_removed__unpack(NULL, n, p);
         if (m) {
             f->kind = OSS_AC_MEMBER_REMOVED;
-            copy(f->principal_id, sizeof f->principal_id, m->principal_id);
+            api_req_copy(f->principal_id, sizeof f->principal_id,
+                         m->principal_id);
             f->role = oss_role_parse(m->role);
             oss__v1__member_removed__free_unpacked(m, NULL);
         }
@@ -127,7 +124,8 @@ decode_fact(const oss_event_t *ev, const char *account_id, oss_ac_fact_t *f)
             oss__v1__ownership_transfer_offered__unpack(NULL, n, p);
         if (m) {
             f->kind = OSS_AC_TRANSFER_OFFERED;
-            copy(f->principal_id, sizeof f->principal_id, m->principal_id);
+            api_req_copy(f->principal_id, sizeof f->principal_id,
+                         m->principal_id);
             f->until_us = m->expires_at_us;
             oss__v1__ownership_transfer_offered__free_unpacked(m, NULL);
         }
@@ -136,18 +134,20 @@ decode_fact(const oss_event_t *ev, const char *account_id, oss_ac_fact_t *f)
             oss__v1__ownership_transfer_accepted__unpack(NULL, n, p);
         if (m) {
             f->kind = OSS_AC_TRANSFER_ACCEPTED;
-            copy(f->principal_id, sizeof f->principal_id, m->principal_id);
-            copy(f->previous_owner, sizeof f->previous_owner,
-                 m->previous_owner);
+            api_req_copy(f->principal_id, sizeof f->principal_id,
+                         m->principal_id);
+            api_req_copy(f->previous_owner, sizeof f->previous_owner,
+                         m->previous_owner);
             oss__v1__ownership_transfer_accepted__free_unpacked(m, NULL);
         }
     } else if (!strcmp(t, OSS_AC_T_HANDOVER_FILED)) {
         Oss__V1__HandoverFiled *m = oss__v1__handover_filed__unpack(NULL, n, p);
         if (m) {
             f->kind = OSS_AC_HANDOVER_FILED;
-            copy(f->request_id, sizeof f->request_id, m->request_id);
-            copy(f->principal_id, sizeof f->principal_id, m->new_owner);
-            copy(f->evidence_ref, sizeof f->evidence_ref, m->evidence_ref);
+            api_req_copy(f->request_id, sizeof f->request_id, m->request_id);
+            api_req_copy(f->principal_id, sizeof f->principal_id, m->new_owner);
+            api_req_copy(f->evidence_ref, sizeof f->evidence_ref,
+                         m->evidence_ref);
             f->until_us = m->cooling_off_until_us;
             f->working_days = m->cooling_off_working_days;
             oss__v1__handover_filed__free_unpacked(m, NULL);
@@ -157,7 +157,7 @@ decode_fact(const oss_event_t *ev, const char *account_id, oss_ac_fact_t *f)
             oss__v1__handover_objected__unpack(NULL, n, p);
         if (m) {
             f->kind = OSS_AC_HANDOVER_OBJECTED;
-            copy(f->request_id, sizeof f->request_id, m->request_id);
+            api_req_copy(f->request_id, sizeof f->request_id, m->request_id);
             oss__v1__handover_objected__free_unpacked(m, NULL);
         }
     } else if (!strcmp(t, OSS_AC_T_HANDOVER_APPROVED)) {
@@ -165,10 +165,10 @@ decode_fact(const oss_event_t *ev, const char *account_id, oss_ac_fact_t *f)
             oss__v1__handover_approved__unpack(NULL, n, p);
         if (m) {
             f->kind = OSS_AC_HANDOVER_APPROVED;
-            copy(f->request_id, sizeof f->request_id, m->request_id);
-            copy(f->principal_id, sizeof f->principal_id, m->new_owner);
-            copy(f->previous_owner, sizeof f->previous_owner,
-                 m->previous_owner);
+            api_req_copy(f->request_id, sizeof f->request_id, m->request_id);
+            api_req_copy(f->principal_id, sizeof f->principal_id, m->new_owner);
+            api_req_copy(f->previous_owner, sizeof f->previous_owner,
+                         m->previous_owner);
             oss__v1__handover_approved__free_unpacked(m, NULL);
         }
     } else if (!strcmp(t, OSS_AC_T_HANDOVER_REJECTED)) {
@@ -176,8 +176,8 @@ decode_fact(const oss_event_t *ev, const char *account_id, oss_ac_fact_t *f)
             oss__v1__handover_rejected__unpack(NULL, n, p);
         if (m) {
             f->kind = OSS_AC_HANDOVER_REJECTED;
-            copy(f->request_id, sizeof f->request_id, m->request_id);
-            copy(f->principal_id, sizeof f->principal_id, m->new_owner);
+            api_req_copy(f->request_id, sizeof f->request_id, m->request_id);
+            api_req_copy(f->principal_id, sizeof f->principal_id, m->new_owner);
             oss__v1__handover_rejected__free_unpacked(m, NULL);
         }
     } else if (!strcmp(t, OSS_AC_T_ACCESS_TERMINATED)) {
@@ -186,8 +186,10 @@ decode_fact(const oss_event_t *ev, const char *account_id, oss_ac_fact_t *f)
         if (m) {
             f->kind = OSS_AC_TERMINATED;
             f->term = oss_ac_term_parse(m->reason_code);
-            copy(f->principal_id, sizeof f->principal_id, m->principal_id);
-            copy(f->evidence_ref, sizeof f->evidence_ref, m->evidence_ref);
+            api_req_copy(f->principal_id, sizeof f->principal_id,
+                         m->principal_id);
+            api_req_copy(f->evidence_ref, sizeof f->evidence_ref,
+                         m->evidence_ref);
             f->role = oss_role_parse(m->role);
             oss__v1__access_terminated__free_unpacked(m, NULL);
         }
@@ -293,21 +295,8 @@ encode_fact(const oss_ac_fact_t *f, bool new_principal, const char *reason,
         return oss_err_set(err, OSS_EINTERNAL, "cannot encode access fact %d",
                            (int)f->kind);
     }
-    oss_event_t *ev = oss_event_list_push(out);
-    if (!ev)
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    snprintf(ev->payload_type, sizeof ev->payload_type, "%s", type);
-    ev->schema_version = 1;
-    ev->occurred_at_us = f->at_us;
-    if (reason && *reason && !(ev->reason = strdup(reason)))
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    size_t len = protobuf_c_message_get_packed_size(msg);
-    ev->payload = malloc(len ? len : 1);
-    if (!ev->payload)
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    protobuf_c_message_pack(msg, ev->payload);
-    ev->payload_len = len;
-    return OSS_OK;
+    return api_req_event_push(out, type, msg, f->at_us,
+                              reason && *reason ? reason : NULL, err);
 }
 
 /* ---- one request ------------------------------------------------------------- */
@@ -399,8 +388,8 @@ areq_new(api_worker_t *w, api_job_t *job, int op)
     a->ctx = api_worker_ctx(w);
     a->req = job->req;
     a->op = op;
-    copy(a->account_id, sizeof a->account_id,
-         oss_http_req_param(job->req, 0));
+    api_req_copy(a->account_id, sizeof a->account_id,
+                 oss_http_req_param(job->req, 0));
     snprintf(a->stream_id, sizeof a->stream_id, "account-%s", a->account_id);
     return a;
 }
@@ -445,25 +434,13 @@ actor_kind(const oss_principal_t *p)
     return OSS_ACTOR_BUSINESS_USER;
 }
 
-static oss_journal_t *
-journal(areq_t *a)
-{
-    oss_err_t err;
-    oss_err_clear(&err);
-    oss_journal_t *j = api_worker_journal(a->w, &err);
-    if (!j)
-        oss_http_reply_error(a->req, 503, NULL,
-                             "the database is unavailable; retry later", NULL);
-    return j;
-}
-
 /* Reads and folds the account stream into a->pre. */
 static bool
 read_state(areq_t *a)
 {
     oss_event_list_t h = {0};
     oss_err_t err;
-    oss_journal_t *j = journal(a);
+    oss_journal_t *j = api_req_journal(a->w, a->req);
     if (!j)
         return false;
     oss_err_clear(&err);
@@ -484,7 +461,7 @@ read_state(areq_t *a)
 static int
 principal_exists(areq_t *a, const char *principal_id)
 {
-    oss_journal_t *j = journal(a);
+    oss_journal_t *j = api_req_journal(a->w, a->req);
     if (!j)
         return -1;
     const char *pv[] = {principal_id};
@@ -529,7 +506,7 @@ want_notice(areq_t *a, const char *principal_id, const char *kind)
         return true;
     }
     n->kind = kind;
-    copy(n->principal_id, sizeof n->principal_id, principal_id);
+    api_req_copy(n->principal_id, sizeof n->principal_id, principal_id);
     a->nnotices++;
     return true;
 }
@@ -542,7 +519,7 @@ add_affected(areq_t *a, const char *id)
     for (size_t i = 0; i < a->naffected; i++)
         if (!strcmp(a->affected[i], id))
             return;
-    copy(a->affected[a->naffected], OSS_AC_ID_MAX, id);
+    api_req_copy(a->affected[a->naffected], OSS_AC_ID_MAX, id);
     a->naffected++;
 }
 
@@ -624,8 +601,8 @@ access_decide(void *vctx, const oss_event_t *history, size_t n,
                                          a->p.principal_id, a->principal_id,
                                          a->evidence_ref, &a->d, err);
         if (rc == OSS_OK)
-            copy(a->d.facts[0].previous_owner,
-                 sizeof a->d.facts[0].previous_owner, a->st.owner);
+            api_req_copy(a->d.facts[0].previous_owner,
+                         sizeof a->d.facts[0].previous_owner, a->st.owner);
         break;
     case OP_HANDOVER_OBJECT:
         rc = oss_ac_decide_object_handover(&a->st, a->now, a->request_id,
@@ -723,7 +700,7 @@ access_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
         /* an existing principal (a new one gets its grant with its
          * PrincipalCreated) */
         oss_grant_t g = {.role = f->role};
-        copy(g.account_id, sizeof g.account_id, a->account_id);
+        api_req_copy(g.account_id, sizeof g.account_id, a->account_id);
         if ((rc = api_grant_queue_add(q, qctx, f->principal_id, &g, err)) !=
             OSS_OK)
             return rc;
@@ -732,7 +709,7 @@ access_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
         f->kind == OSS_AC_HANDOVER_APPROVED) {
         /* the new owner: a delegate's grant becomes the owner grant */
         oss_grant_t g = {.role = OSS_ROLE_OWNER};
-        copy(g.account_id, sizeof g.account_id, a->account_id);
+        api_req_copy(g.account_id, sizeof g.account_id, a->account_id);
         rc = api_grant_queue_revoke(q, qctx, f->principal_id, a->account_id,
                                     "became_owner", err);
         if (rc == OSS_OK)
@@ -836,7 +813,7 @@ prepare(areq_t *a)
         oss_uuid7(a->request_id);
     if (a->new_principal) {
         oss_grant_t g = {.role = a->role};
-        copy(g.account_id, sizeof g.account_id, a->account_id);
+        api_req_copy(g.account_id, sizeof g.account_id, a->account_id);
         oss_err_clear(&err);
         const char *cause = a->op == OP_MEMBER_ADD       ? "delegate"
                             : a->op == OP_TRANSFER_OFFER ? "transfer"
@@ -851,7 +828,8 @@ prepare(areq_t *a)
             return false;
         }
         a->has_pn = true;
-        copy(a->principal_id, sizeof a->principal_id, a->pn.principal_id);
+        api_req_copy(a->principal_id, sizeof a->principal_id,
+                     a->pn.principal_id);
     }
     /* who is told */
     bool ok = true;
@@ -890,7 +868,7 @@ prepare(areq_t *a)
     for (size_t i = 0; i < a->naffected; i++) {
         ends_t *e = &a->ends[i];
         e->a = a;
-        copy(e->principal_id, sizeof e->principal_id, a->affected[i]);
+        api_req_copy(e->principal_id, sizeof e->principal_id, a->affected[i]);
         snprintf(e->stream_id, sizeof e->stream_id,
                  API_ACCESS_STREAM_PREFIX "%s", a->affected[i]);
         c = &a->cmds[a->ncmds++];
@@ -908,7 +886,6 @@ prepare(areq_t *a)
 static bool
 execute(areq_t *a)
 {
-    oss_err_t err;
     for (int attempt = 0; attempt < 3; attempt++) {
         if (!prepare(a))
             return false;
@@ -923,23 +900,9 @@ execute(areq_t *a)
             c->extra_fn = pn_extra;
             c->ctx = a;
         }
-        oss_journal_t *j = journal(a);
-        if (!j)
+        if (!api_req_execute(a->w, a->req, a->cmds, a->ncmds, 1,
+                             "access command"))
             return false;
-        oss_err_clear(&err);
-        oss_code_t rc = oss_journal_execute(j, a->cmds, a->ncmds, &err);
-        if (rc != OSS_OK) {
-            oss_warn("access command not appended: %s", err.msg);
-            if (rc == OSS_EUNAVAIL)
-                api_worker_reset(a->w);
-            oss_http_reply_error(a->req, rc == OSS_EUNAVAIL ? 503 : 500, NULL,
-                                 rc == OSS_EUNAVAIL
-                                     ? "the database is unavailable; retry "
-                                       "later"
-                                     : "could not append to the journal",
-                                 NULL);
-            return false;
-        }
         const oss_command_t *c0 = &a->cmds[0];
         if (!(c0->outcome == OSS_JOURNAL_REJECTED &&
               c0->err.code == OSS_ECONFLICT && !c0->err.field[0]))
@@ -950,15 +913,6 @@ execute(areq_t *a)
 
 /* ---- replies ------------------------------------------------------------------- */
 
-static void
-reply_field(oss_http_req_t *req, int status, const char *code,
-            const char *field, const char *reason, const char *msg)
-{
-    oss_field_errors_t fe = {0};
-    oss_field_errors_add(&fe, field, reason);
-    oss_http_reply_error(req, status, code, msg, &fe);
-}
-
 /* Maps a refused access command to its answer. */
 static void
 reply_rejected(areq_t *a)
@@ -968,13 +922,8 @@ reply_rejected(areq_t *a)
     oss_http_req_t *req = a->req;
 
     if (!strcmp(why, "cooling_off")) {
-        char ra[24];
-        long long s = (a->d.retry_after_us + 999999) / 1000000;
-        snprintf(ra, sizeof ra, "%lld", s < 1 ? 1 : s);
-        const char *hdrs[] = {"Retry-After", ra, NULL};
-        oss_http_reply(req, 409, "application/json",
-                       oss_http_error_json("cooling_off", c->err.msg, NULL),
-                       hdrs);
+        api_reply_retry(req, 409, a->d.retry_after_us, "cooling_off",
+                        c->err.msg);
     } else if (!strcmp(why, "not_registered")) {
         oss_http_reply_error(req, 404, NULL, "no such account", NULL);
     } else if (!strcmp(why, "not_a_member")) {
@@ -985,7 +934,7 @@ reply_rejected(areq_t *a)
     } else if (!strcmp(why, "not_offered") || !strcmp(why, "no_transfer")) {
         oss_http_reply_error(req, 403, "forbidden", c->err.msg, NULL);
     } else if (c->err.code == OSS_EINVAL && why[0]) {
-        reply_field(req, 422, "invalid_fields", why, "invalid", c->err.msg);
+        api_reply_field(req, 422, "invalid_fields", why, "invalid", c->err.msg);
     } else if (why[0]) {
         oss_http_reply_error(req, 409, why, c->err.msg, NULL);
     } else {
@@ -994,74 +943,7 @@ reply_rejected(areq_t *a)
     }
 }
 
-static void
-iso_us(int64_t us, char *out, size_t n)
-{
-    time_t t = (time_t)(us / 1000000);
-    struct tm tm;
-    char b[32];
-    gmtime_r(&t, &tm);
-    strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, n, "%sZ", b);
-}
-
 /* ---- request plumbing ------------------------------------------------------------ */
-
-/* Parses the body: a JSON object whose keys are all in known[] (person
- * fields under prefix allowed too when person_prefix) with string values.
- * Replies 400/422 and returns NULL on failure. */
-static json_t *
-parse_body(oss_http_req_t *req, const char *const *known,
-           const char *person_prefix)
-{
-    static const char *const person[] = {"nik",   "passport", "country",
-                                         "name",  "birth_date", "email",
-                                         "phone", "channel",  NULL};
-    size_t len;
-    const char *body = oss_http_req_body(req, &len);
-    oss_field_errors_t fe = {0};
-    json_t *root = len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL)
-                       : NULL;
-    if (!root || !json_is_object(root)) {
-        json_decref(root);
-        oss_http_reply_error(req, 400, "malformed_json",
-                             "request body must be a JSON object", NULL);
-        return NULL;
-    }
-    const char *key;
-    json_t *val;
-    json_object_foreach(root, key, val) {
-        bool k = false;
-        for (int i = 0; known[i] && !k; i++)
-            k = !strcmp(known[i], key);
-        if (!k && person_prefix) {
-            size_t pl = strlen(person_prefix);
-            for (int i = 0; person[i] && !k; i++)
-                k = !strncmp(key, person_prefix, pl) &&
-                    !strcmp(key + pl, person[i]);
-        }
-        if (!k)
-            oss_field_errors_add(&fe, strlen(key) < 40 ? key : "?",
-                                 OSS_REASON_UNKNOWN_FIELD);
-        else if (!json_is_string(val))
-            oss_field_errors_add(&fe, key, OSS_REASON_MUST_BE_STRING);
-        else if (json_string_length(val) > 1024)
-            oss_field_errors_add(&fe, key, OSS_REASON_TOO_LONG);
-    }
-    if (fe.n) {
-        json_decref(root);
-        oss_http_reply_error(req, 422, "invalid_fields", "invalid fields",
-                             &fe);
-        return NULL;
-    }
-    return root;
-}
-
-static const char *
-jstr(json_t *o, const char *k)
-{
-    return json_string_value(json_object_get(o, k));
-}
 
 /* Copies an optional string field into dst (max n-1 bytes); replies 422
  * when too long. */
@@ -1069,22 +951,22 @@ static bool
 take(areq_t *a, json_t *body, const char *k, char *dst, size_t n,
      bool required)
 {
-    const char *s = jstr(body, k);
+    const char *s = api_body_str(body, k);
     if (!s || !*s) {
         if (required) {
-            reply_field(a->req, 422, "invalid_fields", k,
-                        OSS_REASON_REQUIRED, "a required field is missing");
+            api_reply_field(a->req, 422, "invalid_fields", k,
+                            OSS_REASON_REQUIRED, "a required field is missing");
             return false;
         }
         dst[0] = '\0';
         return true;
     }
     if (strlen(s) >= n) {
-        reply_field(a->req, 422, "invalid_fields", k, OSS_REASON_TOO_LONG,
-                    "the field is too long");
+        api_reply_field(a->req, 422, "invalid_fields", k, OSS_REASON_TOO_LONG,
+                        "the field is too long");
         return false;
     }
-    copy(dst, n, s);
+    api_req_copy(dst, n, s);
     return true;
 }
 
@@ -1151,7 +1033,7 @@ body_principal(areq_t *a)
     const oss_ac_fact_t *f = &a->d.facts[0];
     char until[40] = "";
     if (f->until_us)
-        iso_us(f->until_us, until, sizeof until);
+        api_req_iso_us(f->until_us, false, until, sizeof until);
     json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "account_id", a->account_id,
                           "principal_id", f->principal_id, "event",
                           a->cmds[0].events.items[0].payload_type + 7,
@@ -1182,22 +1064,7 @@ submit(oss_http_req_t *req, void *arg,
         oss_http_reply_error(req, 404, NULL, "no such account", NULL);
         return;
     }
-    if (!ctx->lc) {
-        oss_http_reply_error(req, 503, NULL,
-                             "the account lifecycle is not configured "
-                             "(crypto.otp_key_file)",
-                             NULL);
-        return;
-    }
-    api_job_t *j = calloc(1, sizeof *j);
-    if (!j) {
-        oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
-        return;
-    }
-    j->kind = API_JOB_QUERY;
-    j->req = req;
-    j->run = run;
-    api_pool_submit(ctx->pool, j);
+    api_req_submit_lc(ctx, req, run);
 }
 
 /* Reads the new person (prefix) or an existing principal_id (key pid) into
@@ -1206,11 +1073,11 @@ static bool
 take_person(areq_t *a, json_t *body, const char *prefix, const char *pid)
 {
     bool person = has_person(body, prefix);
-    const char *id = jstr(body, pid);
+    const char *id = api_body_str(body, pid);
     if (person == (id != NULL)) {
-        reply_field(a->req, 422, "invalid_fields", pid, OSS_REASON_REQUIRED,
-                    "give either an existing principal_id or the new "
-                    "person's fields");
+        api_reply_field(a->req, 422, "invalid_fields", pid, OSS_REASON_REQUIRED,
+                        "give either an existing principal_id or the new "
+                        "person's fields");
         return false;
     }
     if (person) {
@@ -1220,19 +1087,19 @@ take_person(areq_t *a, json_t *body, const char *prefix, const char *pid)
         return true;
     }
     if (!api_account_id_valid(id) || strlen(id) >= OSS_AC_ID_MAX) {
-        reply_field(a->req, 422, "invalid_fields", pid, "invalid",
-                    "not a principal id");
+        api_reply_field(a->req, 422, "invalid_fields", pid, "invalid",
+                        "not a principal id");
         return false;
     }
     int ex = principal_exists(a, id);
     if (ex < 0)
         return false;
     if (!ex) {
-        reply_field(a->req, 422, "invalid_fields", pid, "unknown",
-                    "no such principal");
+        api_reply_field(a->req, 422, "invalid_fields", pid, "unknown",
+                        "no such principal");
         return false;
     }
-    copy(a->principal_id, sizeof a->principal_id, id);
+    api_req_copy(a->principal_id, sizeof a->principal_id, id);
     return true;
 }
 
@@ -1252,7 +1119,7 @@ run_members_list(api_worker_t *w, api_job_t *job)
                               json_pack("{s:s, s:s}", "principal_id",
                                         st->owner, "role", "owner"));
     for (size_t i = 0; i < st->nmembers; i++) {
-        iso_us(st->members[i].since_us, t, sizeof t);
+        api_req_iso_us(st->members[i].since_us, false, t, sizeof t);
         json_array_append_new(
             members, json_pack("{s:s, s:s, s:s}", "principal_id",
                                st->members[i].principal_id, "role",
@@ -1263,8 +1130,8 @@ run_members_list(api_worker_t *w, api_job_t *job)
     for (size_t i = 0; i < st->nrequests; i++) {
         const oss_ac_request_t *r = &st->requests[i];
         char f[40], u[40];
-        iso_us(r->filed_at_us, f, sizeof f);
-        iso_us(r->cooling_off_until_us, u, sizeof u);
+        api_req_iso_us(r->filed_at_us, false, f, sizeof f);
+        api_req_iso_us(r->cooling_off_until_us, false, u, sizeof u);
         json_array_append_new(
             reqs, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
                             "request_id", r->request_id, "status",
@@ -1281,7 +1148,7 @@ run_members_list(api_worker_t *w, api_job_t *job)
         json_object_set_new(o, "termination",
                             json_string(oss_ac_term_name(st->termination)));
     if (o && st->transfer_open) {
-        iso_us(st->transfer_expires_at_us, t, sizeof t);
+        api_req_iso_us(st->transfer_expires_at_us, false, t, sizeof t);
         json_object_set_new(o, "transfer",
                             json_pack("{s:s, s:s}", "offered_to",
                                       st->transfer_to, "expires_at", t));
@@ -1299,35 +1166,90 @@ api_h_members_list(oss_http_req_t *req, void *arg)
     submit(req, arg, run_members_list);
 }
 
-/* ---- POST /v1/accounts/{id}/members ------------------------------------------------ */
+/* ---- the account's access commands
+ * ---------------------------------------------- */
 
-static void
-run_member_add(api_worker_t *w, api_job_t *job)
-{
-    static const char *const known[] = {"role", "reason", "principal_id",
-                                        NULL};
-    areq_t *a = areq_new(w, job, OP_MEMBER_ADD);
-    json_t *body = NULL;
-    if (!a || !authorize(a, OSS_ACT_MEMBERS_MANAGE) ||
-        !(body = parse_body(job->req, known, "")))
-        goto done;
-    const char *role = jstr(body, "role");
-    a->role = oss_role_parse(role ? role : "");
-    if (a->role != OSS_ROLE_PREPARER && a->role != OSS_ROLE_VIEWER) {
-        reply_field(job->req, 422, "invalid_fields", "role", "invalid",
-                    "role must be preparer or viewer");
-        goto done;
+/* One access route: what it checks before its command runs and how it
+ * answers. Every route runs the same steps (run_route()). */
+typedef struct route {
+    int op;
+    int act;                   /* authorize(); -1: a session is enough */
+    bool request_id;           /* {rid} names a hand-over request */
+    const char *const *known;  /* body fields; NULL: no body read */
+    const char *person_prefix; /* a new person's fields under it; NULL: none */
+    bool optional_body;        /* an empty body is no body */
+    int status;                /* when appended; 204: no body */
+    /* reads the command's inputs into a (body may be NULL); replies and
+     * returns false on a bad request */
+    bool (*inputs)(areq_t *a, json_t *body);
+} route_t;
+
+static bool
+take_request_id(areq_t *a) {
+    const char *rid = oss_http_req_param(a->req, 1);
+    if (!api_account_id_valid(rid) || strlen(rid) >= OSS_AC_ID_MAX) {
+        oss_http_reply_error(a->req, 404, NULL, "no such hand-over request",
+                             NULL);
+        return false;
     }
-    if (!take(a, body, "reason", a->reason, sizeof a->reason, false))
+    api_req_copy(a->request_id, sizeof a->request_id, rid);
+    return true;
+}
+
+/* The hand-over request's {rid}, authentication and the right to act, the
+ * body, the route's inputs, then the command and its answer. */
+static void
+run_route(api_worker_t *w, api_job_t *job, const route_t *r) {
+    areq_t *a = areq_new(w, job, r->op);
+    json_t *body = NULL;
+    bool bad = false;
+    if (!a || (r->request_id && !take_request_id(a)) || !authorize(a, r->act))
         goto done;
-    if (!a->reason[0])
-        snprintf(a->reason, sizeof a->reason, "delegate added by the owner");
-    if (!take_person(a, body, "", "principal_id"))
+    if (r->known) {
+        api_body_spec_t spec = {.known = r->known,
+                                .person_prefix = r->person_prefix,
+                                .optional = r->optional_body};
+        body = api_body_parse_ex(job->req, &spec, &bad);
+        if (bad)
+            goto done;
+    }
+    if (r->inputs && !r->inputs(a, body))
         goto done;
-    run_and_reply(a, 201, body_principal);
+    run_and_reply(a, r->status, r->status == 204 ? NULL : body_principal);
 done:
     json_decref(body);
     areq_free(a);
+}
+
+/* ---- POST /v1/accounts/{id}/members
+ * ------------------------------------------------ */
+
+static bool
+in_member_add(areq_t *a, json_t *body) {
+    const char *role = api_body_str(body, "role");
+    a->role = oss_role_parse(role ? role : "");
+    if (a->role != OSS_ROLE_PREPARER && a->role != OSS_ROLE_VIEWER) {
+        api_reply_field(a->req, 422, "invalid_fields", "role", "invalid",
+                        "role must be preparer or viewer");
+        return false;
+    }
+    if (!take(a, body, "reason", a->reason, sizeof a->reason, false))
+        return false;
+    if (!a->reason[0])
+        snprintf(a->reason, sizeof a->reason, "delegate added by the owner");
+    return take_person(a, body, "", "principal_id");
+}
+
+static void
+run_member_add(api_worker_t *w, api_job_t *job) {
+    static const char *const known[] = {"role", "reason", "principal_id", NULL};
+    static const route_t r = {.op = OP_MEMBER_ADD,
+                              .act = OSS_ACT_MEMBERS_MANAGE,
+                              .known = known,
+                              .person_prefix = "",
+                              .status = 201,
+                              .inputs = in_member_add};
+    run_route(w, job, &r);
 }
 
 void
@@ -1338,30 +1260,25 @@ api_h_member_add(oss_http_req_t *req, void *arg)
 
 /* ---- DELETE /v1/accounts/{id}/members/{principal_id} ------------------------------ */
 
+static bool
+in_member_remove(areq_t *a, json_t *body) {
+    api_req_copy(a->principal_id, sizeof a->principal_id,
+                 oss_http_req_param(a->req, 1));
+    snprintf(a->reason, sizeof a->reason, "delegate removed by the owner");
+    return !body || take(a, body, "reason", a->reason, sizeof a->reason, false);
+}
+
 static void
 run_member_remove(api_worker_t *w, api_job_t *job)
 {
-    areq_t *a = areq_new(w, job, OP_MEMBER_REMOVE);
-    if (!a || !authorize(a, OSS_ACT_MEMBERS_MANAGE))
-        goto done;
-    copy(a->principal_id, sizeof a->principal_id,
-         oss_http_req_param(job->req, 1));
-    snprintf(a->reason, sizeof a->reason, "delegate removed by the owner");
-    size_t blen;
-    oss_http_req_body(job->req, &blen);
-    if (blen) {
-        static const char *const known[] = {"reason", NULL};
-        json_t *body = parse_body(job->req, known, NULL);
-        if (!body)
-            goto done;
-        bool ok = take(a, body, "reason", a->reason, sizeof a->reason, false);
-        json_decref(body);
-        if (!ok)
-            goto done;
-    }
-    run_and_reply(a, 204, NULL);
-done:
-    areq_free(a);
+    static const char *const known[] = {"reason", NULL};
+    static const route_t r = {.op = OP_MEMBER_REMOVE,
+                              .act = OSS_ACT_MEMBERS_MANAGE,
+                              .known = known,
+                              .optional_body = true,
+                              .status = 204,
+                              .inputs = in_member_remove};
+    run_route(w, job, &r);
 }
 
 void
@@ -1377,23 +1294,26 @@ api_h_member_remove(oss_http_req_t *req, void *arg)
 
 /* ---- POST /v1/accounts/{id}/transfer ------------------------------------------------ */
 
-static void
-run_transfer_offer(api_worker_t *w, api_job_t *job)
-{
-    static const char *const known[] = {"principal_id", "reason", NULL};
-    areq_t *a = areq_new(w, job, OP_TRANSFER_OFFER);
-    json_t *body = NULL;
-    if (!a || !authorize(a, OSS_ACT_TRANSFER) ||
-        !(body = parse_body(job->req, known, "new_owner_")) ||
-        !take(a, body, "reason", a->reason, sizeof a->reason, false) ||
+static bool
+in_transfer_offer(areq_t *a, json_t *body) {
+    if (!take(a, body, "reason", a->reason, sizeof a->reason, false) ||
         !take_person(a, body, "new_owner_", "principal_id"))
-        goto done;
+        return false;
     if (!a->reason[0])
         snprintf(a->reason, sizeof a->reason, "ownership offered by the owner");
-    run_and_reply(a, 201, body_principal);
-done:
-    json_decref(body);
-    areq_free(a);
+    return true;
+}
+
+static void
+run_transfer_offer(api_worker_t *w, api_job_t *job) {
+    static const char *const known[] = {"principal_id", "reason", NULL};
+    static const route_t r = {.op = OP_TRANSFER_OFFER,
+                              .act = OSS_ACT_TRANSFER,
+                              .known = known,
+                              .person_prefix = "new_owner_",
+                              .status = 201,
+                              .inputs = in_transfer_offer};
+    run_route(w, job, &r);
 }
 
 void
@@ -1404,17 +1324,21 @@ api_h_transfer_offer(oss_http_req_t *req, void *arg)
 
 /* ---- POST /v1/accounts/{id}/transfer/accept ----------------------------------------- */
 
-static void
-run_transfer_accept(api_worker_t *w, api_job_t *job)
-{
-    areq_t *a = areq_new(w, job, OP_TRANSFER_ACCEPT);
-    if (!a || !authorize(a, -1))
-        goto done;
+static bool
+in_transfer_accept(areq_t *a, json_t *body) {
+    (void)body;
     snprintf(a->reason, sizeof a->reason,
              "ownership transfer accepted by the new owner");
-    run_and_reply(a, 200, body_principal);
-done:
-    areq_free(a);
+    return true;
+}
+
+static void
+run_transfer_accept(api_worker_t *w, api_job_t *job) {
+    static const route_t r = {.op = OP_TRANSFER_ACCEPT,
+                              .act = -1,
+                              .status = 200,
+                              .inputs = in_transfer_accept};
+    run_route(w, job, &r);
 }
 
 void
@@ -1425,24 +1349,26 @@ api_h_transfer_accept(oss_http_req_t *req, void *arg)
 
 /* ---- POST /v1/accounts/{id}/handover-requests ---------------------------------------- */
 
+static bool
+in_handover_file(areq_t *a, json_t *body) {
+    return take(a, body, "evidence_ref", a->evidence_ref,
+                sizeof a->evidence_ref, true) &&
+           take(a, body, "reason", a->reason, sizeof a->reason, true) &&
+           take_person(a, body, "new_owner_", "new_owner_principal_id");
+}
+
 static void
 run_handover_file(api_worker_t *w, api_job_t *job)
 {
     static const char *const known[] = {"evidence_ref", "reason",
                                         "new_owner_principal_id", NULL};
-    areq_t *a = areq_new(w, job, OP_HANDOVER_FILE);
-    json_t *body = NULL;
-    if (!a || !authorize(a, OSS_ACT_HANDOVER_FILE) ||
-        !(body = parse_body(job->req, known, "new_owner_")) ||
-        !take(a, body, "evidence_ref", a->evidence_ref, sizeof a->evidence_ref,
-              true) ||
-        !take(a, body, "reason", a->reason, sizeof a->reason, true) ||
-        !take_person(a, body, "new_owner_", "new_owner_principal_id"))
-        goto done;
-    run_and_reply(a, 201, body_principal);
-done:
-    json_decref(body);
-    areq_free(a);
+    static const route_t r = {.op = OP_HANDOVER_FILE,
+                              .act = OSS_ACT_HANDOVER_FILE,
+                              .known = known,
+                              .person_prefix = "new_owner_",
+                              .status = 201,
+                              .inputs = in_handover_file};
+    run_route(w, job, &r);
 }
 
 void
@@ -1454,32 +1380,21 @@ api_h_handover_file(oss_http_req_t *req, void *arg)
 /* ---- POST .../handover-requests/{rid}/objection --------------------------------------- */
 
 static bool
-take_request_id(areq_t *a)
-{
-    const char *rid = oss_http_req_param(a->req, 1);
-    if (!api_account_id_valid(rid) || strlen(rid) >= OSS_AC_ID_MAX) {
-        oss_http_reply_error(a->req, 404, NULL, "no such hand-over request",
-                             NULL);
-        return false;
-    }
-    copy(a->request_id, sizeof a->request_id, rid);
-    return true;
+in_reason(areq_t *a, json_t *body) {
+    return take(a, body, "reason", a->reason, sizeof a->reason, true);
 }
 
 static void
 run_handover_object(api_worker_t *w, api_job_t *job)
 {
     static const char *const known[] = {"reason", NULL};
-    areq_t *a = areq_new(w, job, OP_HANDOVER_OBJECT);
-    json_t *body = NULL;
-    if (!a || !take_request_id(a) || !authorize(a, OSS_ACT_HANDOVER_OBJECT) ||
-        !(body = parse_body(job->req, known, NULL)) ||
-        !take(a, body, "reason", a->reason, sizeof a->reason, true))
-        goto done;
-    run_and_reply(a, 201, body_principal);
-done:
-    json_decref(body);
-    areq_free(a);
+    static const route_t r = {.op = OP_HANDOVER_OBJECT,
+                              .act = OSS_ACT_HANDOVER_OBJECT,
+                              .request_id = true,
+                              .known = known,
+                              .status = 201,
+                              .inputs = in_reason};
+    run_route(w, job, &r);
 }
 
 void
@@ -1490,28 +1405,31 @@ api_h_handover_object(oss_http_req_t *req, void *arg)
 
 /* ---- POST .../handover-requests/{rid}/decision ---------------------------------------- */
 
-static void
-run_handover_decide(api_worker_t *w, api_job_t *job)
-{
-    static const char *const known[] = {"decision", "reason", NULL};
-    areq_t *a = areq_new(w, job, OP_HANDOVER_DECIDE);
-    json_t *body = NULL;
-    if (!a || !take_request_id(a) || !authorize(a, OSS_ACT_HANDOVER_DECIDE) ||
-        !(body = parse_body(job->req, known, NULL)) ||
-        !take(a, body, "reason", a->reason, sizeof a->reason, true))
-        goto done;
-    const char *d = jstr(body, "decision");
+static bool
+in_handover_decide(areq_t *a, json_t *body) {
+    if (!in_reason(a, body))
+        return false;
+    const char *d = api_body_str(body, "decision");
     if (!d || (strcmp(d, "approve") && strcmp(d, "reject"))) {
-        reply_field(job->req, 422, "invalid_fields", "decision",
-                    d ? "invalid" : OSS_REASON_REQUIRED,
-                    "decision must be approve or reject");
-        goto done;
+        api_reply_field(a->req, 422, "invalid_fields", "decision",
+                        d ? "invalid" : OSS_REASON_REQUIRED,
+                        "decision must be approve or reject");
+        return false;
     }
     a->approve = !strcmp(d, "approve");
-    run_and_reply(a, 200, body_principal);
-done:
-    json_decref(body);
-    areq_free(a);
+    return true;
+}
+
+static void
+run_handover_decide(api_worker_t *w, api_job_t *job) {
+    static const char *const known[] = {"decision", "reason", NULL};
+    static const route_t r = {.op = OP_HANDOVER_DECIDE,
+                              .act = OSS_ACT_HANDOVER_DECIDE,
+                              .request_id = true,
+                              .known = known,
+                              .status = 200,
+                              .inputs = in_handover_decide};
+    run_route(w, job, &r);
 }
 
 void
@@ -1522,36 +1440,38 @@ api_h_handover_decide(oss_http_req_t *req, void *arg)
 
 /* ---- POST /v1/accounts/{id}/terminations ---------------------------------------------- */
 
-static void
-run_terminate(api_worker_t *w, api_job_t *job)
-{
-    static const char *const known[] = {"reason_code", "principal_id",
-                                        "evidence_ref", "reason", NULL};
-    areq_t *a = areq_new(w, job, OP_TERMINATE);
-    json_t *body = NULL;
-    if (!a || !authorize(a, OSS_ACT_TERMINATE) ||
-        !(body = parse_body(job->req, known, NULL)) ||
-        !take(a, body, "evidence_ref", a->evidence_ref, sizeof a->evidence_ref,
+static bool
+in_terminate(areq_t *a, json_t *body) {
+    if (!take(a, body, "evidence_ref", a->evidence_ref, sizeof a->evidence_ref,
               false) ||
         !take(a, body, "reason", a->reason, sizeof a->reason, false) ||
-        !take(a, body, "principal_id", a->principal_id,
-              sizeof a->principal_id, false))
-        goto done;
-    const char *rc = jstr(body, "reason_code");
+        !take(a, body, "principal_id", a->principal_id, sizeof a->principal_id,
+              false))
+        return false;
+    const char *rc = api_body_str(body, "reason_code");
     a->term = oss_ac_term_parse(rc ? rc : "");
     if (a->term == OSS_AC_TERM_NONE) {
-        reply_field(job->req, 422, "invalid_fields", "reason_code",
-                    rc ? "invalid" : OSS_REASON_REQUIRED,
-                    "reason_code must be responsible_person_changed, "
-                    "misuse_request, authority_finding or law");
-        goto done;
+        api_reply_field(a->req, 422, "invalid_fields", "reason_code",
+                        rc ? "invalid" : OSS_REASON_REQUIRED,
+                        "reason_code must be responsible_person_changed, "
+                        "misuse_request, authority_finding or law");
+        return false;
     }
     if (!a->reason[0])
         snprintf(a->reason, sizeof a->reason, "%s", oss_ac_term_name(a->term));
-    run_and_reply(a, 201, body_principal);
-done:
-    json_decref(body);
-    areq_free(a);
+    return true;
+}
+
+static void
+run_terminate(api_worker_t *w, api_job_t *job) {
+    static const char *const known[] = {"reason_code", "principal_id",
+                                        "evidence_ref", "reason", NULL};
+    static const route_t r = {.op = OP_TERMINATE,
+                              .act = OSS_ACT_TERMINATE,
+                              .known = known,
+                              .status = 201,
+                              .inputs = in_terminate};
+    run_route(w, job, &r);
 }
 
 void

@@ -12,43 +12,7 @@
 
 #include "db/db.h"
 #include "log/log.h"
-
-/* Runs a parameterised query on the worker's connection; NULL after
- * replying 503 / 500. */
-static PGresult *
-auth_query(api_worker_t *w, oss_http_req_t *req, const char *what,
-           const char *sql, int n, const char *const *params)
-{
-    oss_err_t err;
-    oss_err_clear(&err);
-    oss_journal_t *j = api_worker_journal(w, &err);
-    if (!j) {
-        oss_http_reply_error(req, 503, NULL,
-                             "the database is unavailable; retry later", NULL);
-        return NULL;
-    }
-    PGconn *c = oss_journal_conn(j);
-    PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) == PGRES_TUPLES_OK)
-        return r;
-    bool lost = oss_db_conn_lost(c, r);
-    oss_db_error(c, r, what, &err);
-    PQclear(r);
-    oss_warn("%s", err.msg);
-    if (lost)
-        api_worker_reset(w);
-    oss_http_reply_error(req, lost ? 503 : 500, NULL,
-                         lost ? "the database is unavailable; retry later"
-                              : "could not read",
-                         NULL);
-    return NULL;
-}
-
-static void
-copy(char *dst, size_t n, const char *src)
-{
-    snprintf(dst, n, "%s", src ? src : "");
-}
+#include "request.h"
 
 static void
 reply_401(oss_http_req_t *req, const char *msg)
@@ -81,7 +45,7 @@ api_auth_require(api_worker_t *w, oss_http_req_t *req, oss_principal_t *p,
         return false;
     }
     const char *pv[] = {mac};
-    PGresult *r = auth_query(
+    PGresult *r = api_req_query(
         w, req, "authenticate",
         "SELECT s.stream_id, s.session_id, g.role, coalesce(g.account_id, "
         "''), coalesce(g.institution, ''), coalesce(g.sector, ''), "
@@ -90,7 +54,7 @@ api_auth_require(api_worker_t *w, oss_http_req_t *req, oss_principal_t *p,
         "WHERE s.token_hmac = decode($1, 'hex') AND s.revoked_at IS NULL "
         "AND s.expires_at > now() AND s.stream_id LIKE 'access-%' "
         "ORDER BY g.grant_id",
-        1, pv);
+        1, pv, API_REQ_ROWS);
     memset(mac, 0, sizeof mac);
     if (!r)
         return false;
@@ -100,10 +64,10 @@ api_auth_require(api_worker_t *w, oss_http_req_t *req, oss_principal_t *p,
         reply_401(req, "the session token is unknown, expired or ended");
         return false;
     }
-    copy(p->principal_id, sizeof p->principal_id,
-         PQgetvalue(r, 0, 0) + strlen(API_ACCESS_STREAM_PREFIX));
+    api_req_copy(p->principal_id, sizeof p->principal_id,
+                 PQgetvalue(r, 0, 0) + strlen(API_ACCESS_STREAM_PREFIX));
     if (session_id)
-        copy(session_id, OSS_UUID_STR, PQgetvalue(r, 0, 1));
+        api_req_copy(session_id, OSS_UUID_STR, PQgetvalue(r, 0, 1));
     for (int i = 0; i < n && p->ngrants < OSS_AUTHZ_MAX_GRANTS; i++) {
         if (PQgetisnull(r, i, 2))
             continue;
@@ -111,10 +75,11 @@ api_auth_require(api_worker_t *w, oss_http_req_t *req, oss_principal_t *p,
         g->role = oss_role_parse(PQgetvalue(r, i, 2));
         if (g->role == OSS_ROLE_NONE)
             continue;
-        copy(g->account_id, sizeof g->account_id, PQgetvalue(r, i, 3));
-        copy(g->institution, sizeof g->institution, PQgetvalue(r, i, 4));
-        copy(g->sector, sizeof g->sector, PQgetvalue(r, i, 5));
-        copy(g->region, sizeof g->region, PQgetvalue(r, i, 6));
+        api_req_copy(g->account_id, sizeof g->account_id, PQgetvalue(r, i, 3));
+        api_req_copy(g->institution, sizeof g->institution,
+                     PQgetvalue(r, i, 4));
+        api_req_copy(g->sector, sizeof g->sector, PQgetvalue(r, i, 5));
+        api_req_copy(g->region, sizeof g->region, PQgetvalue(r, i, 6));
         p->ngrants++;
     }
     PQclear(r);
@@ -133,13 +98,13 @@ api_account_target(api_worker_t *w, oss_http_req_t *req,
     /* accounts registered before oss.account_scope existed have no row:
      * their AccountRegistered tells that they exist */
     const char *pv[] = {account_id};
-    PGresult *r = auth_query(
+    PGresult *r = api_req_query(
         w, req, "account scope",
         "SELECT (SELECT coalesce(region, '') FROM oss.account_scope WHERE "
         "account_id = $1), EXISTS (SELECT 1 FROM oss.account_scope WHERE "
         "account_id = $1) OR EXISTS (SELECT 1 FROM oss.journal WHERE "
         "stream_id = 'account-' || $1 AND version = 1)",
-        1, pv);
+        1, pv, API_REQ_ROWS);
     if (!r)
         return false;
     bool found = PQntuples(r) == 1 && PQgetvalue(r, 0, 1)[0] == 't';
@@ -185,15 +150,6 @@ api_auth_allow(oss_http_req_t *req, const oss_principal_t *p, oss_action_t a,
 
 /* ---- statements for an extra_fn ----------------------------------------- */
 
-static oss_code_t
-q_params(oss_journal_queue_fn q, void *qctx, const char *sql, int n,
-         const char *const *v, oss_err_t *err)
-{
-    if (q(qctx, sql, n, v, NULL, NULL))
-        return oss_err_set(err, OSS_EUNAVAIL, "could not queue statement");
-    return OSS_OK;
-}
-
 static const char *
 or_null(const char *s)
 {
@@ -211,11 +167,12 @@ api_grant_queue_add(oss_journal_queue_fn q, void *qctx,
     const char *v[] = {principal_id,        role,
                        or_null(g->account_id), or_null(g->institution),
                        or_null(g->sector),  or_null(g->region)};
-    return q_params(q, qctx,
-                    "INSERT INTO oss.grants (principal_id, role, account_id, "
-                    "institution, sector, region) VALUES ($1, $2, $3, $4, "
-                    "$5, $6)",
-                    6, v, err);
+    return api_req_queue(
+        q, qctx,
+        "INSERT INTO oss.grants (principal_id, role, account_id, "
+        "institution, sector, region) VALUES ($1, $2, $3, $4, "
+        "$5, $6)",
+        6, v, err);
 }
 
 oss_code_t
@@ -225,11 +182,12 @@ api_grant_queue_revoke(oss_journal_queue_fn q, void *qctx,
 {
     const char *v[] = {principal_id, or_null(account_id),
                        reason ? reason : ""};
-    return q_params(q, qctx,
-                    "UPDATE oss.grants SET revoked_at = now(), revoke_reason "
-                    "= $3 WHERE principal_id = $1 AND revoked_at IS NULL AND "
-                    "($2::text IS NULL OR account_id = $2::text)",
-                    3, v, err);
+    return api_req_queue(
+        q, qctx,
+        "UPDATE oss.grants SET revoked_at = now(), revoke_reason "
+        "= $3 WHERE principal_id = $1 AND revoked_at IS NULL AND "
+        "($2::text IS NULL OR account_id = $2::text)",
+        3, v, err);
 }
 
 oss_code_t
@@ -241,21 +199,21 @@ api_sessions_queue_revoke(oss_journal_queue_fn q, void *qctx,
     snprintf(stream, sizeof stream, API_ACCESS_STREAM_PREFIX "%s",
              principal_id);
     const char *v[] = {stream, reason ? reason : ""};
-    oss_code_t rc = q_params(q, qctx,
-                             "UPDATE oss.sessions SET revoked_at = now(), "
-                             "revoke_reason = $2 WHERE stream_id = $1 AND "
-                             "revoked_at IS NULL",
-                             2, v, err);
+    oss_code_t rc = api_req_queue(q, qctx,
+                                  "UPDATE oss.sessions SET revoked_at = now(), "
+                                  "revoke_reason = $2 WHERE stream_id = $1 AND "
+                                  "revoked_at IS NULL",
+                                  2, v, err);
     if (rc != OSS_OK || !drop_password)
         return rc;
-    rc = q_params(q, qctx, "DELETE FROM oss.credentials WHERE stream_id = $1",
-                  1, v, err);
+    rc = api_req_queue(
+        q, qctx, "DELETE FROM oss.credentials WHERE stream_id = $1", 1, v, err);
     /* a reset link issued before the revocation must not bring a password
      * back */
     if (rc == OSS_OK)
-        rc = q_params(q, qctx,
-                      "DELETE FROM oss.reset_secrets WHERE stream_id = $1", 1,
-                      v, err);
+        rc = api_req_queue(q, qctx,
+                           "DELETE FROM oss.reset_secrets WHERE stream_id = $1",
+                           1, v, err);
     return rc;
 }
 
@@ -268,14 +226,14 @@ api_credentials_queue_drop_if_ungranted(oss_journal_queue_fn q, void *qctx,
     snprintf(stream, sizeof stream, API_ACCESS_STREAM_PREFIX "%s",
              principal_id);
     const char *v[] = {stream, principal_id};
-    oss_code_t rc = q_params(
+    oss_code_t rc = api_req_queue(
         q, qctx,
         "DELETE FROM oss.credentials WHERE stream_id = $1 AND NOT EXISTS "
         "(SELECT 1 FROM oss.grants WHERE principal_id = $2 AND revoked_at IS "
         "NULL)",
         2, v, err);
     if (rc == OSS_OK)
-        rc = q_params(
+        rc = api_req_queue(
             q, qctx,
             "DELETE FROM oss.reset_secrets WHERE stream_id = $1 AND NOT "
             "EXISTS (SELECT 1 FROM oss.grants WHERE principal_id = $2 AND "

@@ -19,6 +19,7 @@
 #include "db/db.h"
 #include "log/log.h"
 #include "oss/v1/principal.pb-c.h"
+#include "request.h"
 
 #define TS_FMT "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'"
 
@@ -45,21 +46,6 @@ api_institution_valid(const char *c)
 
 /* ---- plumbing ------------------------------------------------------------ */
 
-static void
-submit(oss_http_req_t *req, void *arg, void (*run)(api_worker_t *, api_job_t *))
-{
-    api_ctx_t *ctx = arg;
-    api_job_t *j = calloc(1, sizeof *j);
-    if (!j) {
-        oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
-        return;
-    }
-    j->kind = API_JOB_QUERY;
-    j->req = req;
-    j->run = run;
-    api_pool_submit(ctx->pool, j);
-}
-
 static bool
 valid_code(oss_http_req_t *req)
 {
@@ -70,132 +56,19 @@ valid_code(oss_http_req_t *req)
     return true;
 }
 
-static void
-reply_obj(oss_http_req_t *req, int status, json_t *o,
-          const char *const *hdrs)
-{
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    if (!s) {
-        oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
-        return;
-    }
-    oss_http_reply_json(req, status, s, hdrs);
-}
-
-static PGconn *
-conn(api_worker_t *w, oss_http_req_t *req)
-{
-    oss_err_t err;
-    oss_err_clear(&err);
-    oss_journal_t *j = api_worker_journal(w, &err);
-    if (!j) {
-        oss_http_reply_error(req, 503, NULL,
-                             "the database is unavailable; retry later", NULL);
-        return NULL;
-    }
-    return oss_journal_conn(j);
-}
-
-static PGresult *
-query(api_worker_t *w, oss_http_req_t *req, const char *sql, int n,
-      const char *const *v)
-{
-    PGconn *c = conn(w, req);
-    if (!c)
-        return NULL;
-    PGresult *r = PQexecParams(c, sql, n, NULL, v, NULL, NULL, 0);
-    if (PQresultStatus(r) == PGRES_TUPLES_OK)
-        return r;
-    oss_err_t err;
-    bool lost = oss_db_conn_lost(c, r);
-    oss_db_error(c, r, "officers query", &err);
-    PQclear(r);
-    oss_warn("%s", err.msg);
-    if (lost)
-        api_worker_reset(w);
-    oss_http_reply_error(req, lost ? 503 : 500, NULL,
-                         lost ? "the database is unavailable; retry later"
-                              : "could not read",
-                         NULL);
-    return NULL;
-}
-
 /* Runs cmds in one transaction; replies 503/500 and returns false when it
  * did not commit. */
 static bool
 execute(api_worker_t *w, oss_http_req_t *req, oss_command_t *cmds, size_t n)
 {
-    oss_err_t err;
-    oss_err_clear(&err);
-    oss_journal_t *j = api_worker_journal(w, &err);
-    if (!j) {
-        oss_http_reply_error(req, 503, NULL,
-                             "the database is unavailable; retry later", NULL);
-        return false;
-    }
-    oss_code_t rc = oss_journal_execute(j, cmds, n, &err);
-    if (rc == OSS_OK)
-        return true;
-    oss_warn("officer command not appended: %s", err.msg);
-    if (rc == OSS_EUNAVAIL)
-        api_worker_reset(w);
-    oss_http_reply_error(req, rc == OSS_EUNAVAIL ? 503 : 500, NULL,
-                         rc == OSS_EUNAVAIL
-                             ? "the database is unavailable; retry later"
-                             : "could not append to the journal",
-                         NULL);
-    return false;
+    return api_req_execute(w, req, cmds, n, 1, "officer command");
 }
 
-/* Parses an optional JSON object body whose keys are all in known[] (NULL
- * when the body is empty and !required). Replies 400/422 and sets *bad. */
-static json_t *
-body_object(oss_http_req_t *req, const char *const *known, bool required,
-            bool *bad)
-{
-    size_t len;
-    const char *b = oss_http_req_body(req, &len);
-    json_error_t jerr;
-    oss_field_errors_t fe = {0};
-
-    *bad = false;
-    if (!len && !required)
-        return NULL;
-    json_t *o = len ? json_loadb(b, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
-    if (!o || !json_is_object(o)) {
-        json_decref(o);
-        oss_http_reply_error(req, 400, "malformed_json",
-                             "request body must be a JSON object", NULL);
-        *bad = true;
-        return NULL;
-    }
-    const char *k;
-    json_t *v;
-    json_object_foreach(o, k, v) {
-        bool ok = false;
-        for (int i = 0; known[i]; i++)
-            ok = ok || !strcmp(known[i], k);
-        if (!ok)
-            oss_field_errors_add(&fe, strlen(k) < 40 ? k : "?",
-                                 OSS_REASON_UNKNOWN_FIELD);
-        else if (!json_is_string(v) && !json_is_null(v))
-            oss_field_errors_add(&fe, k, OSS_REASON_MUST_BE_STRING);
-    }
-    if (fe.n) {
-        json_decref(o);
-        oss_http_reply_error(req, 422, "invalid_fields", "invalid fields",
-                             &fe);
-        *bad = true;
-        return NULL;
-    }
-    return o;
-}
-
+/* A non-empty string field, else NULL. */
 static const char *
 jstr(json_t *o, const char *k)
 {
-    const char *s = json_string_value(json_object_get(o, k));
+    const char *s = api_body_str(o, k);
     return s && *s ? s : NULL;
 }
 
@@ -230,6 +103,8 @@ run_officer_create(api_worker_t *w, api_job_t *job)
     static const char *const known[] = {
         "nik",   "passport", "country", "name",   "birth_date", "email",
         "phone", "channel",  "sector",  "region", NULL};
+    static const api_body_spec_t spec = {
+        .known = known, .nulls = true, .any_length = true};
     oss_http_req_t *req = job->req;
     api_ctx_t *ctx = api_worker_ctx(w);
     const char *code = oss_http_req_param(req, 0);
@@ -246,7 +121,7 @@ run_officer_create(api_worker_t *w, api_job_t *job)
     memset(&g, 0, sizeof g);
     if (!admin_of(w, req, &p))
         goto done;
-    if (!(body = body_object(req, known, true, &bad)))
+    if (!(body = api_body_parse_ex(req, &spec, &bad)))
         goto done;
     if (!api_person_parse(req, body, "", &who))
         goto done;
@@ -332,13 +207,13 @@ run_officer_create(api_worker_t *w, api_job_t *job)
     snprintf(loc, sizeof loc, "/v1/institutions/%s/officers/%s", code,
              pn.principal_id);
     const char *hdrs[] = {"Location", loc, NULL};
-    reply_obj(req, 201,
-              json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "principal_id",
-                        pn.principal_id, "institution", code, "role",
-                        "officer", "sector", g.sector, "region", g.region,
-                        "status", "pending_activation", "activation_channel",
-                        who.channel),
-              hdrs);
+    api_reply_obj(req, 201,
+                  json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+                            "principal_id", pn.principal_id, "institution",
+                            code, "role", "officer", "sector", g.sector,
+                            "region", g.region, "status", "pending_activation",
+                            "activation_channel", who.channel),
+                  hdrs);
 done:
     memset(&who, 0, sizeof who);
     api_principal_clear(&pn);
@@ -349,7 +224,7 @@ void
 api_h_officer_create(oss_http_req_t *req, void *arg)
 {
     if (valid_code(req))
-        submit(req, arg, run_officer_create);
+        api_req_submit(arg, req, run_officer_create);
 }
 
 /* ---- GET /v1/institutions/{code}/officers ------------------------------- */
@@ -364,16 +239,17 @@ run_officers_list(api_worker_t *w, api_job_t *job)
     if (!admin_of(w, req, &p))
         return;
     const char *v[] = {code};
-    PGresult *r = query(
-        w, req,
+    PGresult *r = api_req_query(
+        w, req, "officers query",
         "SELECT g.principal_id, g.role, coalesce(g.sector, ''), "
-        "coalesce(g.region, ''), to_char(g.granted_at AT TIME ZONE 'UTC', "
-        TS_FMT "), to_char(g.revoked_at AT TIME ZONE 'UTC', " TS_FMT "), "
+        "coalesce(g.region, ''), to_char(g.granted_at AT TIME ZONE "
+        "'UTC', " TS_FMT "), to_char(g.revoked_at AT TIME ZONE 'UTC', " TS_FMT
+        "), "
         "coalesce(g.revoke_reason, ''), EXISTS (SELECT 1 FROM "
         "oss.credentials c WHERE c.stream_id = 'access-' || g.principal_id) "
         "FROM oss.grants g WHERE g.institution = $1 AND g.role IN "
         "('officer', 'access_admin') ORDER BY g.granted_at, g.grant_id",
-        1, v);
+        1, v, API_REQ_ROWS);
     if (!r)
         return;
     json_t *arr = json_array();
@@ -397,16 +273,16 @@ run_officers_list(api_worker_t *w, api_job_t *job)
             json_array_append_new(arr, o);
     }
     PQclear(r);
-    reply_obj(req, 200,
-              json_pack("{s:s, s:o}", "institution", code, "officers", arr),
-              NULL);
+    api_reply_obj(req, 200,
+                  json_pack("{s:s, s:o}", "institution", code, "officers", arr),
+                  NULL);
 }
 
 void
 api_h_officers_list(oss_http_req_t *req, void *arg)
 {
     if (valid_code(req))
-        submit(req, arg, run_officers_list);
+        api_req_submit(arg, req, run_officers_list);
 }
 
 /* ---- DELETE /v1/institutions/{code}/officers/{principal_id} ------------- */
@@ -499,6 +375,8 @@ static void
 run_officer_revoke(api_worker_t *w, api_job_t *job)
 {
     static const char *const known[] = {"reason", NULL};
+    static const api_body_spec_t spec = {
+        .known = known, .optional = true, .nulls = true, .any_length = true};
     oss_http_req_t *req = job->req;
     const char *code = oss_http_req_param(req, 0);
     const char *pid = oss_http_req_param(req, 1);
@@ -511,7 +389,7 @@ run_officer_revoke(api_worker_t *w, api_job_t *job)
 
     if (!admin_of(w, req, &p))
         goto done;
-    body = body_object(req, known, false, &bad);
+    body = api_body_parse_ex(req, &spec, &bad);
     if (bad)
         goto done;
     rv.reason = body && jstr(body, "reason") ? jstr(body, "reason")
@@ -552,12 +430,12 @@ run_officer_revoke(api_worker_t *w, api_job_t *job)
     }
     oss_info("officer revoked principal=%s institution=%s by=%s sessions=%zu",
              pid, code, p.principal_id, rv.sessions_ended);
-    reply_obj(req, 200,
-              json_pack("{s:s, s:s, s:s, s:s, s:i, s:I}", "principal_id", pid,
-                        "institution", code, "status", "revoked", "reason",
-                        rv.reason, "grants_revoked", rv.grants,
-                        "sessions_ended", (json_int_t)rv.sessions_ended),
-              NULL);
+    api_reply_obj(req, 200,
+                  json_pack("{s:s, s:s, s:s, s:s, s:i, s:I}", "principal_id",
+                            pid, "institution", code, "status", "revoked",
+                            "reason", rv.reason, "grants_revoked", rv.grants,
+                            "sessions_ended", (json_int_t)rv.sessions_ended),
+                  NULL);
 done:
     oss_event_list_free(&c.events);
     json_decref(body);
@@ -572,7 +450,7 @@ api_h_officer_revoke(oss_http_req_t *req, void *arg)
         oss_http_reply_error(req, 404, NULL, "no such officer", NULL);
         return;
     }
-    submit(req, arg, run_officer_revoke);
+    api_req_submit(arg, req, run_officer_revoke);
 }
 
 /* ---- GET /v1/me ----------------------------------------------------------- */
@@ -587,10 +465,10 @@ run_me(api_worker_t *w, api_job_t *job)
     if (!api_auth_require(w, req, &p, sid))
         return;
     const char *v[] = {p.principal_id};
-    PGresult *r = query(w, req,
-                        "SELECT kind FROM oss.principals WHERE principal_id "
-                        "= $1",
-                        1, v);
+    PGresult *r = api_req_query(w, req, "officers query",
+                                "SELECT kind FROM oss.principals WHERE "
+                                "principal_id = $1",
+                                1, v, API_REQ_ROWS);
     if (!r)
         return;
     /* a first owner registered before oss.principals is a business user */
@@ -615,15 +493,15 @@ run_me(api_worker_t *w, api_job_t *job)
             json_object_set_new(o, "region", json_string(g->region));
         json_array_append_new(arr, o);
     }
-    reply_obj(req, 200,
-              json_pack("{s:s, s:s, s:s, s:o}", "principal_id",
-                        p.principal_id, "kind", kind, "session_id", sid,
-                        "grants", arr),
-              NULL);
+    api_reply_obj(req, 200,
+                  json_pack("{s:s, s:s, s:s, s:o}", "principal_id",
+                            p.principal_id, "kind", kind, "session_id", sid,
+                            "grants", arr),
+                  NULL);
 }
 
 void
 api_h_me(oss_http_req_t *req, void *arg)
 {
-    submit(req, arg, run_me);
+    api_req_submit(arg, req, run_me);
 }

@@ -12,17 +12,18 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
-#include "db/db.h"
-#include "journal/journal.h"
-#include "log/log.h"
-#include "auth.h"
-#include "ratelimit.h"
-#include "legacy.h"
-#include "terms.h"
-#include "gov.h"
-#include "privacy.h"
 #include "access.h"
+#include "auth.h"
+#include "db/db.h"
+#include "gov.h"
+#include "journal/journal.h"
+#include "legacy.h"
+#include "log/log.h"
+#include "privacy.h"
+#include "ratelimit.h"
 #include "recovery.h"
+#include "request.h"
+#include "terms.h"
 
 bool
 api_account_id_valid(const char *id)
@@ -62,20 +63,6 @@ api_ctx_init(api_ctx_t *ctx, const oss_config_t *cfg, oss_err_t *err)
     return rc;
 }
 
-static api_job_t *
-new_query(oss_http_req_t *req, void (*run)(api_worker_t *, api_job_t *))
-{
-    api_job_t *j = calloc(1, sizeof *j);
-    if (!j) {
-        oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
-        return NULL;
-    }
-    j->kind = API_JOB_QUERY;
-    j->req = req;
-    j->run = run;
-    return j;
-}
-
 static api_ctx_t *
 ctx_of(void *arg)
 {
@@ -107,38 +94,6 @@ h_register(oss_http_req_t *req, void *arg)
 
 /* ---- GET /v1/accounts/{id} ---------------------------------------------- */
 
-/* Runs a query on the worker's connection; on a lost connection resets it.
- * Returns NULL after replying 503 when the database is unavailable. */
-static PGresult *
-query(api_worker_t *w, oss_http_req_t *req, const char *sql, int nparams,
-      const char *const *params)
-{
-    oss_err_t err;
-    oss_err_clear(&err);
-    oss_journal_t *j = api_worker_journal(w, &err);
-    if (!j) {
-        oss_http_reply_error(req, 503, NULL,
-                             "the database is unavailable; retry later", NULL);
-        return NULL;
-    }
-    PGconn *c = oss_journal_conn(j);
-    PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) == PGRES_TUPLES_OK)
-        return r;
-    bool lost = oss_db_conn_lost(c, r);
-    oss_db_error(c, r, "read", &err);
-    PQclear(r);
-    oss_warn("%s", err.msg);
-    if (lost) {
-        api_worker_reset(w);
-        oss_http_reply_error(req, 503, NULL,
-                             "the database is unavailable; retry later", NULL);
-    } else {
-        oss_http_reply_error(req, 500, NULL, "could not read", NULL);
-    }
-    return NULL;
-}
-
 static void
 run_get_account(api_worker_t *w, api_job_t *job)
 {
@@ -156,13 +111,13 @@ run_get_account(api_worker_t *w, api_job_t *job)
     oss_target_t target = {.account_id = id, .region = region};
     if (!api_auth_allow(req, &caller, OSS_ACT_ACCOUNT_READ, &target))
         return;
-    PGresult *r = query(
-        w, req,
+    PGresult *r = api_req_query(
+        w, req, "read",
         "SELECT account_id, stream_id, status, scale, actor_type, country, "
         "terms_version, to_char(registered_at AT TIME ZONE 'UTC', "
         "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), version FROM rm.accounts "
         "WHERE account_id = $1",
-        1, params);
+        1, params, API_REQ_ROWS);
     if (!r)
         return;
     if (PQntuples(r) == 0) {
@@ -199,9 +154,7 @@ h_get_account(oss_http_req_t *req, void *arg)
         oss_http_reply_error(req, 404, NULL, "no such account", NULL);
         return;
     }
-    api_job_t *j = new_query(req, run_get_account);
-    if (j)
-        api_pool_submit(ctx_of(arg)->pool, j);
+    api_req_submit(ctx_of(arg), req, run_get_account);
 }
 
 /* ---- /healthz, /readyz --------------------------------------------------- */
@@ -215,7 +168,8 @@ h_healthz(oss_http_req_t *req, void *arg)
 static void
 run_readyz(api_worker_t *w, api_job_t *job)
 {
-    PGresult *r = query(w, job->req, "SELECT 1", 0, NULL);
+    PGresult *r =
+        api_req_query(w, job->req, "read", "SELECT 1", 0, NULL, API_REQ_ROWS);
     if (!r)
         return;
     PQclear(r);
@@ -226,9 +180,7 @@ run_readyz(api_worker_t *w, api_job_t *job)
 static void
 h_readyz(oss_http_req_t *req, void *arg)
 {
-    api_job_t *j = new_query(req, run_readyz);
-    if (j)
-        api_pool_submit(ctx_of(arg)->pool, j);
+    api_req_submit(ctx_of(arg), req, run_readyz);
 }
 
 /* ---- /metrics ------------------------------------------------------------ */
@@ -405,9 +357,7 @@ run_metrics(api_worker_t *w, api_job_t *job)
 static void
 h_metrics(oss_http_req_t *req, void *arg)
 {
-    api_job_t *j = new_query(req, run_metrics);
-    if (j)
-        api_pool_submit(ctx_of(arg)->pool, j);
+    api_req_submit(ctx_of(arg), req, run_metrics);
 }
 
 static const oss_http_route_t routes[] = {

@@ -30,6 +30,7 @@
 #include "oss/v1/account.pb-c.h"
 #include "oss/v1/lifecycle.pb-c.h"
 #include "ratelimit.h"
+#include "request.h"
 
 struct api_lc {
     oss_keyring_t otp;
@@ -155,28 +156,6 @@ api_lc_free(api_ctx_t *ctx)
 }
 
 /* ---- small helpers ------------------------------------------------------- */
-
-static void
-b64url(const uint8_t *in, size_t n, char *out)
-{
-    static const char tab[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= in[i + 2];
-        out[o++] = tab[(v >> 18) & 63];
-        out[o++] = tab[(v >> 12) & 63];
-        if (i + 1 < n)
-            out[o++] = tab[(v >> 6) & 63];
-        if (i + 2 < n)
-            out[o++] = tab[v & 63];
-    }
-    out[o] = '\0';
-}
 
 /* HMAC-SHA256(key, kind "|" a ["|" b]) as hex (65 bytes). */
 static void
@@ -375,19 +354,7 @@ encode_fact(const oss_lc_fact_t *f, const oss_lc_state_t *st,
         return oss_err_set(err, OSS_EINTERNAL, "cannot encode fact %d",
                            (int)f->kind);
     }
-    oss_event_t *ev = oss_event_list_push(out);
-    if (!ev)
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    snprintf(ev->payload_type, sizeof ev->payload_type, "%s", type);
-    ev->schema_version = 1;
-    ev->occurred_at_us = f->at_us;
-    size_t len = protobuf_c_message_get_packed_size(msg);
-    ev->payload = malloc(len ? len : 1);
-    if (!ev->payload)
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    protobuf_c_message_pack(msg, ev->payload);
-    ev->payload_len = len;
-    return OSS_OK;
+    return api_req_event_push(out, type, msg, f->at_us, NULL, err);
 }
 
 static oss_code_t
@@ -475,16 +442,6 @@ event_of(const oss_command_t *cmd, const char *type)
     return NULL;
 }
 
-/* Queues sql with nparams text parameters. */
-static oss_code_t
-q_text(oss_journal_queue_fn q, void *qctx, const char *sql, int n,
-       const char *const *v, oss_err_t *err)
-{
-    if (q(qctx, sql, n, v, NULL, NULL))
-        return oss_err_set(err, OSS_EUNAVAIL, "could not queue statement");
-    return OSS_OK;
-}
-
 #define TS_US(p) \
     "to_timestamp(0) + (" p "::bigint) * interval '1 microsecond'"
 
@@ -522,7 +479,7 @@ api_activation_prepare(api_ctx_t *ctx, const oss_data_key_t *dk,
     snprintf(a->otp, sizeof a->otp, "%06u", (unsigned)(v % 1000000u));
     if ((rc = oss_random(rnd, sizeof rnd, err)) != OSS_OK)
         return rc;
-    b64url(rnd, sizeof rnd, a->token);
+    api_req_b64url(rnd, sizeof rnd, a->token);
     memset(rnd, 0, sizeof rnd);
     keyed_hex(ctx->lc->otp.key[0], "otp", stream_id, a->otp, a->otp_hmac);
     keyed_hex(ctx->lc->otp.key[0], "link", stream_id, a->token, a->link_hmac);
@@ -589,26 +546,28 @@ queue_activation_rows(const api_activation_t *a, const oss_command_t *cmd,
         return OSS_OK;
     snprintf(exp, sizeof exp, "%lld", (long long)a->expires_at_us);
     const char *del[] = {a->stream_id};
-    rc = q_text(q, qctx,
-                /* expired rows are the notifier's sweep to purge: an OR
-                 * here would turn this indexed delete into a table scan */
-                "DELETE FROM oss.deliveries WHERE stream_id = $1 AND kind = "
-                "'activation' AND delivered_at IS NULL",
-                1, del, err);
+    rc = api_req_queue(
+        q, qctx,
+        /* expired rows are the notifier's sweep to purge: an OR
+         * here would turn this indexed delete into a table scan */
+        "DELETE FROM oss.deliveries WHERE stream_id = $1 AND kind = "
+        "'activation' AND delivered_at IS NULL",
+        1, del, err);
     if (rc != OSS_OK)
         return rc;
     const char *sec[] = {a->stream_id, a->delivery_id, a->otp_hmac,
                          a->link_hmac,  a->key_id,      exp};
-    rc = q_text(q, qctx,
-                "INSERT INTO oss.activation_secrets (stream_id, delivery_id, "
-                "otp_hmac, link_hmac, key_id, expires_at) VALUES ($1, "
-                "$2::uuid, decode($3, 'hex'), decode($4, 'hex'), $5, " TS_US(
-                    "$6") ") ON CONFLICT (stream_id) DO UPDATE SET "
-                "delivery_id = EXCLUDED.delivery_id, otp_hmac = "
-                "EXCLUDED.otp_hmac, link_hmac = EXCLUDED.link_hmac, key_id = "
-                "EXCLUDED.key_id, expires_at = EXCLUDED.expires_at, attempts "
-                "= 0, created_at = now()",
-                6, sec, err);
+    rc = api_req_queue(
+        q, qctx,
+        "INSERT INTO oss.activation_secrets (stream_id, delivery_id, "
+        "otp_hmac, link_hmac, key_id, expires_at) VALUES ($1, "
+        "$2::uuid, decode($3, 'hex'), decode($4, 'hex'), $5, " TS_US(
+            "$6") ") ON CONFLICT (stream_id) DO UPDATE SET "
+                  "delivery_id = EXCLUDED.delivery_id, otp_hmac = "
+                  "EXCLUDED.otp_hmac, link_hmac = EXCLUDED.link_hmac, key_id = "
+                  "EXCLUDED.key_id, expires_at = EXCLUDED.expires_at, attempts "
+                  "= 0, created_at = now()",
+        6, sec, err);
     if (rc != OSS_OK)
         return rc;
     sealed_hex = malloc(2 * a->sealed_len + 1);
@@ -617,12 +576,13 @@ queue_activation_rows(const api_activation_t *a, const oss_command_t *cmd,
     oss_hex(a->sealed, a->sealed_len, sealed_hex);
     const char *dv[] = {a->delivery_id, ev->event_id, a->stream_id,
                         a->subject_id,  a->channel,   sealed_hex, exp};
-    rc = q_text(q, qctx,
-                "INSERT INTO oss.deliveries (delivery_id, event_id, "
-                "stream_id, subject_id, channel, sealed_secret, expires_at) "
-                "VALUES ($1::uuid, $2::uuid, $3, $4::uuid, $5, decode($6, "
-                "'hex'), " TS_US("$7") ")",
-                7, dv, err);
+    rc = api_req_queue(
+        q, qctx,
+        "INSERT INTO oss.deliveries (delivery_id, event_id, "
+        "stream_id, subject_id, channel, sealed_secret, expires_at) "
+        "VALUES ($1::uuid, $2::uuid, $3, $4::uuid, $5, decode($6, "
+        "'hex'), " TS_US("$7") ")",
+        7, dv, err);
     free(sealed_hex);
     return rc;
 }
@@ -663,155 +623,6 @@ typedef struct lreq {
 } lreq_t;
 
 enum { OP_RESEND, OP_VERIFY, OP_PASSWORD, OP_SIGNIN, OP_END };
-
-static api_job_t *
-new_job(oss_http_req_t *req, void (*run)(api_worker_t *, api_job_t *))
-{
-    api_job_t *j = calloc(1, sizeof *j);
-    if (!j) {
-        oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
-        return NULL;
-    }
-    j->kind = API_JOB_QUERY;
-    j->req = req;
-    j->run = run;
-    return j;
-}
-
-static void
-submit(oss_http_req_t *req, void *arg,
-       void (*run)(api_worker_t *, api_job_t *))
-{
-    api_ctx_t *ctx = arg;
-    if (!ctx->lc) {
-        oss_http_reply_error(req, 503, NULL,
-                             "the account lifecycle is not configured "
-                             "(crypto.otp_key_file)",
-                             NULL);
-        return;
-    }
-    api_job_t *j = new_job(req, run);
-    if (j)
-        api_pool_submit(ctx->pool, j);
-}
-
-/* Parses the body as a flat JSON object of strings whose keys are all in
- * known[]. Replies 400/422 and returns NULL on failure. */
-static json_t *
-parse_body(oss_http_req_t *req, const char *const *known)
-{
-    size_t len;
-    const char *body = oss_http_req_body(req, &len);
-    json_error_t jerr;
-    oss_field_errors_t fe = {0};
-    json_t *root = len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)
-                       : NULL;
-
-    if (!root || !json_is_object(root)) {
-        json_decref(root);
-        oss_http_reply_error(req, 400, "malformed_json",
-                             "request body must be a JSON object", NULL);
-        return NULL;
-    }
-    const char *key;
-    json_t *val;
-    json_object_foreach(root, key, val) {
-        bool k = false;
-        for (int i = 0; known[i]; i++)
-            k = k || !strcmp(known[i], key);
-        if (!k)
-            oss_field_errors_add(&fe, strlen(key) < 40 ? key : "?",
-                                 OSS_REASON_UNKNOWN_FIELD);
-        else if (!json_is_string(val))
-            oss_field_errors_add(&fe, key, OSS_REASON_MUST_BE_STRING);
-        else if (json_string_length(val) > 1024)
-            oss_field_errors_add(&fe, key, OSS_REASON_TOO_LONG);
-    }
-    if (fe.n) {
-        json_decref(root);
-        oss_http_reply_error(req, 422, "invalid_fields", "invalid fields",
-                             &fe);
-        return NULL;
-    }
-    return root;
-}
-
-static const char *
-jstr(json_t *o, const char *k)
-{
-    return json_string_value(json_object_get(o, k));
-}
-
-/* Wipes a JSON string's bytes in place (secrets). */
-static void
-json_wipe(json_t *o, const char *k)
-{
-    json_t *v = json_object_get(o, k);
-    if (json_is_string(v)) {
-        char *s = (char *)json_string_value(v);
-        memset(s, 0, strlen(s));
-    }
-}
-
-static void
-reply_field_error(oss_http_req_t *req, int status, const char *code,
-                  const char *field, const char *reason, const char *msg)
-{
-    oss_field_errors_t fe = {0};
-    if (field)
-        oss_field_errors_add(&fe, field, reason);
-    oss_http_reply_error(req, status, code, msg, field ? &fe : NULL);
-}
-
-static void
-reply_429(oss_http_req_t *req, int64_t retry_us, const char *code,
-          const char *msg)
-{
-    char ra[24];
-    long long s = (retry_us + 999999) / 1000000;
-    snprintf(ra, sizeof ra, "%lld", s < 1 ? 1 : s);
-    const char *hdrs[] = {"Retry-After", ra, NULL};
-    oss_http_reply(req, 429, "application/json",
-                   oss_http_error_json(code, msg, NULL), hdrs);
-}
-
-static oss_journal_t *
-journal(api_worker_t *w, oss_http_req_t *req)
-{
-    oss_err_t err;
-    oss_err_clear(&err);
-    oss_journal_t *j = api_worker_journal(w, &err);
-    if (!j)
-        oss_http_reply_error(req, 503, NULL,
-                             "the database is unavailable; retry later", NULL);
-    return j;
-}
-
-/* Runs a parameterised query; NULL after replying 503/500. */
-static PGresult *
-query(api_worker_t *w, oss_http_req_t *req, const char *sql, int n,
-      const char *const *params, ExecStatusType want)
-{
-    oss_journal_t *j = journal(w, req);
-    if (!j)
-        return NULL;
-    PGconn *c = oss_journal_conn(j);
-    PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) == want)
-        return r;
-    oss_err_t err;
-    bool lost = oss_db_conn_lost(c, r);
-    oss_db_error(c, r, "lifecycle query", &err);
-    PQclear(r);
-    oss_warn("%s", err.msg);
-    if (lost)
-        api_worker_reset(w);
-    oss_http_reply_error(req, lost ? 503 : 500, NULL,
-                         lost ? "the database is unavailable; retry later"
-                              : "could not read",
-                         NULL);
-    return NULL;
-}
 
 /* The generic decide for every lifecycle command (ctx = lreq_t). */
 static oss_code_t
@@ -861,8 +672,6 @@ lc_decide(void *vctx, const oss_event_t *history, size_t n,
     return encode_decision(&l->d, &st, l->method, l->account_id, out, err);
 }
 
-static void iso_us(int64_t us, char *out, size_t n);
-
 /* P1: the signin_throttled notice to the principal, for the
  * SignInThrottled event of cmd. A contact without an e-mail address gets
  * none (never an error: the sign-in outcome must still be recorded). */
@@ -875,8 +684,8 @@ queue_throttled_notice(lreq_t *l, const oss_command_t *cmd,
         if (strcmp(ev->payload_type, OSS_LC_T_SIGN_IN_THROTTLED))
             continue;
         char when[40];
-        iso_us(ev->occurred_at_us ? ev->occurred_at_us : lc_now(l->lc), when,
-               sizeof when);
+        api_req_iso_us(ev->occurred_at_us ? ev->occurred_at_us : lc_now(l->lc),
+                       true, when, sizeof when);
         json_t *v = json_pack("{s:s, s:s}", "name", l->contact->name,
                               "when", when);
         char *vars = v ? json_dumps(v, JSON_COMPACT) : NULL;
@@ -913,30 +722,32 @@ lc_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
         return queue_activation_rows(&l->act, cmd, q, qctx, err);
     case OP_VERIFY:
         if (l->verify == OSS_LC_VERIFY_OK) {
-            rc = q_text(q, qctx,
-                        "DELETE FROM oss.activation_secrets WHERE stream_id "
-                        "= $1",
-                        1, s1, err);
+            rc = api_req_queue(
+                q, qctx,
+                "DELETE FROM oss.activation_secrets WHERE stream_id "
+                "= $1",
+                1, s1, err);
             if (rc == OSS_OK)
-                rc = q_text(q, qctx,
-                            "DELETE FROM oss.deliveries WHERE stream_id = $1 "
-                            "AND kind = 'activation'",
-                            1, s1, err);
+                rc = api_req_queue(
+                    q, qctx,
+                    "DELETE FROM oss.deliveries WHERE stream_id = $1 "
+                    "AND kind = 'activation'",
+                    1, s1, err);
         } else {
-            rc = q_text(q, qctx,
-                        "UPDATE oss.activation_secrets SET attempts = "
-                        "attempts + 1 WHERE stream_id = $1",
-                        1, s1, err);
+            rc = api_req_queue(q, qctx,
+                               "UPDATE oss.activation_secrets SET attempts = "
+                               "attempts + 1 WHERE stream_id = $1",
+                               1, s1, err);
         }
         return rc;
     case OP_PASSWORD: {
         const char *v[] = {l->stream_id, l->pw_hash};
-        return q_text(q, qctx,
-                      "INSERT INTO oss.credentials (stream_id, "
-                      "password_hash) VALUES ($1, $2) ON CONFLICT "
-                      "(stream_id) DO UPDATE SET password_hash = "
-                      "EXCLUDED.password_hash, updated_at = now()",
-                      2, v, err);
+        return api_req_queue(q, qctx,
+                             "INSERT INTO oss.credentials (stream_id, "
+                             "password_hash) VALUES ($1, $2) ON CONFLICT "
+                             "(stream_id) DO UPDATE SET password_hash = "
+                             "EXCLUDED.password_hash, updated_at = now()",
+                             2, v, err);
     }
     case OP_SIGNIN:
     case OP_END:
@@ -944,11 +755,12 @@ lc_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
             const oss_lc_fact_t *f = &l->d.facts[i];
             if (f->kind == OSS_LC_SESSION_ENDED) {
                 const char *v[] = {f->id, f->reason};
-                rc = q_text(q, qctx,
-                            "UPDATE oss.sessions SET revoked_at = now(), "
-                            "revoke_reason = $2 WHERE session_id = $1::uuid "
-                            "AND revoked_at IS NULL",
-                            2, v, err);
+                rc = api_req_queue(
+                    q, qctx,
+                    "UPDATE oss.sessions SET revoked_at = now(), "
+                    "revoke_reason = $2 WHERE session_id = $1::uuid "
+                    "AND revoked_at IS NULL",
+                    2, v, err);
             } else if (f->kind == OSS_LC_SIGNIN_THROTTLED && l->contact) {
                 rc = queue_throttled_notice(l, cmd, q, qctx, err);
             } else if (f->kind == OSS_LC_SIGNIN_OK) {
@@ -956,12 +768,12 @@ lc_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
                 snprintf(exp, sizeof exp, "%lld",
                          (long long)f->expires_at_us);
                 const char *v[] = {l->token_hmac, f->id, l->stream_id, exp};
-                rc = q_text(q, qctx,
-                            "INSERT INTO oss.sessions (token_hmac, "
-                            "session_id, stream_id, expires_at) VALUES "
-                            "(decode($1, 'hex'), $2::uuid, $3, " TS_US(
-                                "$4") ")",
-                            4, v, err);
+                rc = api_req_queue(
+                    q, qctx,
+                    "INSERT INTO oss.sessions (token_hmac, "
+                    "session_id, stream_id, expires_at) VALUES "
+                    "(decode($1, 'hex'), $2::uuid, $3, " TS_US("$4") ")",
+                    4, v, err);
             }
         }
         return rc;
@@ -974,7 +786,6 @@ lc_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
 static bool
 execute(api_worker_t *w, lreq_t *l, oss_command_t *c, const char *actor)
 {
-    oss_err_t err;
     memset(c, 0, sizeof *c);
     c->stream_id = l->stream_id;
     c->stream_type = OSS_ACCOUNT_STREAM_TYPE;
@@ -987,31 +798,8 @@ execute(api_worker_t *w, lreq_t *l, oss_command_t *c, const char *actor)
     c->decide = lc_decide;
     c->ctx = l;
     c->extra_fn = lc_extra;
-    oss_journal_t *j = journal(w, l->req);
-    if (!j)
-        return false;
-    oss_err_clear(&err);
     /* a concurrent command on the stream: decide again, twice at most */
-    for (int attempt = 0; attempt < 3; attempt++) {
-        oss_event_list_free(&c->events);
-        oss_code_t rc = oss_journal_execute(j, c, 1, &err);
-        if (rc != OSS_OK) {
-            oss_warn("lifecycle command not appended: %s", err.msg);
-            if (rc == OSS_EUNAVAIL)
-                api_worker_reset(w);
-            oss_http_reply_error(l->req, rc == OSS_EUNAVAIL ? 503 : 500, NULL,
-                                 rc == OSS_EUNAVAIL
-                                     ? "the database is unavailable; retry "
-                                       "later"
-                                     : "could not append to the journal",
-                                 NULL);
-            return false;
-        }
-        if (!(c->outcome == OSS_JOURNAL_REJECTED &&
-              c->err.code == OSS_ECONFLICT && !c->err.field[0]))
-            break;
-    }
-    return true;
+    return api_req_execute(w, l->req, c, 1, 3, "lifecycle command");
 }
 
 /* Maps a rejected lifecycle command to its answer. */
@@ -1021,7 +809,7 @@ reply_rejected(lreq_t *l, const oss_command_t *c)
     const char *why = c->err.field;
     oss_http_req_t *req = l->req;
     if (!strcmp(why, "rate_limited") || !strcmp(why, "throttled")) {
-        reply_429(req, l->d.retry_after_us, why, c->err.msg);
+        api_reply_429(req, l->d.retry_after_us, why, c->err.msg);
     } else if (!strcmp(why, "not_registered")) {
         oss_http_reply_error(req, 404, NULL, "no such account", NULL);
     } else if (!strcmp(why, "locked")) {
@@ -1033,25 +821,13 @@ reply_rejected(lreq_t *l, const oss_command_t *c)
     } else if (!strcmp(why, "no_session")) {
         oss_http_reply_error(req, 404, NULL, "no such session", NULL);
     } else if (c->err.code == OSS_EINVAL && why[0]) {
-        reply_field_error(req, 422, "invalid_fields", why, "invalid",
-                          c->err.msg);
+        api_reply_field(req, 422, "invalid_fields", why, "invalid", c->err.msg);
     } else if (why[0]) {
         oss_http_reply_error(req, 409, why, c->err.msg, NULL);
     } else {
         int st = oss_http_status_for(c->err.code);
         oss_http_reply_error(req, st, NULL, c->err.msg, NULL);
     }
-}
-
-static void
-iso_us(int64_t us, char *out, size_t n)
-{
-    time_t t = (time_t)(us / 1000000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char b[32];
-    strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, n, "%s.%06lldZ", b, (long long)(us % 1000000));
 }
 
 static void
@@ -1111,11 +887,12 @@ authenticate(api_worker_t *w, lreq_t *l, char *caller_session)
     }
     keyed_hex(l->lc->otp.key[0], "session", h + 7, NULL, mac);
     const char *p[] = {mac};
-    PGresult *r = query(w, l->req,
-                        "SELECT stream_id, session_id FROM oss.sessions "
-                        "WHERE token_hmac = decode($1, 'hex') AND revoked_at "
-                        "IS NULL AND expires_at > now()",
-                        1, p, PGRES_TUPLES_OK);
+    PGresult *r =
+        api_req_query(w, l->req, "lifecycle query",
+                      "SELECT stream_id, session_id FROM oss.sessions "
+                      "WHERE token_hmac = decode($1, 'hex') AND revoked_at "
+                      "IS NULL AND expires_at > now()",
+                      1, p, API_REQ_ROWS);
     if (!r)
         return false;
     if (PQntuples(r) != 1) {
@@ -1153,7 +930,7 @@ valid_account(oss_http_req_t *req)
 static bool
 subject_key(api_worker_t *w, lreq_t *l, oss_data_key_t *dk)
 {
-    oss_journal_t *j = journal(w, l->req);
+    oss_journal_t *j = api_req_journal(w, l->req);
     oss_event_list_t hist = {0};
     oss_err_t err;
     char subject[OSS_UUID_STR] = "";
@@ -1165,10 +942,10 @@ subject_key(api_worker_t *w, lreq_t *l, oss_data_key_t *dk)
      * oss.principals; a first owner registered before that table, only in
      * its AccountRegistered */
     const char *pq[] = {l->account_id};
-    PGresult *pr = query(w, l->req,
-                         "SELECT subject_id FROM oss.principals WHERE "
-                         "principal_id = $1",
-                         1, pq, PGRES_TUPLES_OK);
+    PGresult *pr = api_req_query(w, l->req, "lifecycle query",
+                                 "SELECT subject_id FROM oss.principals WHERE "
+                                 "principal_id = $1",
+                                 1, pq, API_REQ_ROWS);
     if (!pr)
         return false;
     if (PQntuples(pr) == 1)
@@ -1197,10 +974,11 @@ subject_key(api_worker_t *w, lreq_t *l, oss_data_key_t *dk)
     }
     l->registered = true;
     const char *p[] = {subject};
-    PGresult *r = query(w, l->req,
-                        "SELECT master_key_id, encode(wrapped_key, 'hex') "
-                        "FROM oss.subject_keys WHERE subject_id = $1::uuid",
-                        1, p, PGRES_TUPLES_OK);
+    PGresult *r =
+        api_req_query(w, l->req, "lifecycle query",
+                      "SELECT master_key_id, encode(wrapped_key, 'hex') "
+                      "FROM oss.subject_keys WHERE subject_id = $1::uuid",
+                      1, p, API_REQ_ROWS);
     if (!r)
         goto done;
     if (PQntuples(r) != 1) {
@@ -1251,14 +1029,14 @@ run_resend(api_worker_t *w, api_job_t *job)
     oss_err_t err;
 
     memset(&dk, 0, sizeof dk);
-    if (!l || !(body = parse_body(job->req, known)))
+    if (!l || !(body = api_body_parse(job->req, known)))
         goto done;
-    const char *ch = jstr(body, "channel");
+    const char *ch = api_body_str(body, "channel");
     if (!ch)
         ch = "email";
     if (strcmp(ch, "email") && strcmp(ch, "whatsapp")) {
-        reply_field_error(job->req, 422, "invalid_fields", "channel",
-                          "invalid", "channel must be email or whatsapp");
+        api_reply_field(job->req, 422, "invalid_fields", "channel", "invalid",
+                        "channel must be email or whatsapp");
         goto done;
     }
     if (!subject_key(w, l, &dk))
@@ -1279,7 +1057,7 @@ run_resend(api_worker_t *w, api_job_t *job)
     }
     oss_info("activation resent stream=%s channel=%s", l->stream_id, ch);
     char exp[40];
-    iso_us(l->act.expires_at_us, exp, sizeof exp);
+    api_req_iso_us(l->act.expires_at_us, true, exp, sizeof exp);
     json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "delivery_id",
                           l->act.delivery_id, "channel", ch, "expires_at",
                           exp, "version", (json_int_t)c.last_version);
@@ -1298,7 +1076,7 @@ api_h_activation_resend(oss_http_req_t *req, void *arg)
 {
     if (valid_account(req) &&
         api_ratelimit_take(req, API_RL_RESEND, oss_http_req_param(req, 0)))
-        submit(req, arg, run_resend);
+        api_req_submit_lc(arg, req, run_resend);
 }
 
 /* ---- POST /v1/accounts/{id}/activate ------------------------------------ */
@@ -1311,25 +1089,26 @@ run_activate(api_worker_t *w, api_job_t *job)
     json_t *body = NULL;
     oss_command_t c = {0};
 
-    if (!l || !(body = parse_body(job->req, known)))
+    if (!l || !(body = api_body_parse(job->req, known)))
         goto done;
-    const char *otp = jstr(body, "otp"), *token = jstr(body, "token");
+    const char *otp = api_body_str(body, "otp"),
+               *token = api_body_str(body, "token");
     if ((otp != NULL) == (token != NULL)) {
-        reply_field_error(job->req, 422, "invalid_fields", "otp", "required",
-                          "give exactly one of otp or token");
+        api_reply_field(job->req, 422, "invalid_fields", "otp", "required",
+                        "give exactly one of otp or token");
         goto done;
     }
     if (otp && (strlen(otp) != 6 || strspn(otp, "0123456789") != 6)) {
-        reply_field_error(job->req, 422, "invalid_fields", "otp", "invalid",
-                          "otp must be 6 digits");
+        api_reply_field(job->req, 422, "invalid_fields", "otp", "invalid",
+                        "otp must be 6 digits");
         goto done;
     }
     const char *p[] = {l->stream_id};
-    PGresult *r = query(w, job->req,
-                        "SELECT delivery_id, encode(otp_hmac, 'hex'), "
-                        "encode(link_hmac, 'hex'), key_id FROM "
-                        "oss.activation_secrets WHERE stream_id = $1",
-                        1, p, PGRES_TUPLES_OK);
+    PGresult *r = api_req_query(w, job->req, "lifecycle query",
+                                "SELECT delivery_id, encode(otp_hmac, 'hex'), "
+                                "encode(link_hmac, 'hex'), key_id FROM "
+                                "oss.activation_secrets WHERE stream_id = $1",
+                                1, p, API_REQ_ROWS);
     if (!r)
         goto done;
     if (PQntuples(r) == 1) {
@@ -1345,8 +1124,8 @@ run_activate(api_worker_t *w, api_job_t *job)
                  PQgetvalue(r, 0, 0));
     }
     PQclear(r);
-    json_wipe(body, "otp");
-    json_wipe(body, "token");
+    api_body_wipe(body, "otp");
+    api_body_wipe(body, "token");
     snprintf(l->method, sizeof l->method, "%s", otp ? "otp" : "link");
     l->op = OP_VERIFY;
     if (!execute(w, l, &c, NULL))
@@ -1368,8 +1147,8 @@ run_activate(api_worker_t *w, api_job_t *job)
     }
     case OSS_LC_VERIFY_WRONG:
         oss_info("activation code refused stream=%s", l->stream_id);
-        reply_field_error(job->req, 422, "wrong_code", otp ? "otp" : "token",
-                          "wrong", "the code is not right");
+        api_reply_field(job->req, 422, "wrong_code", otp ? "otp" : "token",
+                        "wrong", "the code is not right");
         break;
     case OSS_LC_VERIFY_LOCKED_NOW:
         oss_info("activation locked stream=%s", l->stream_id);
@@ -1390,7 +1169,7 @@ api_h_activate(oss_http_req_t *req, void *arg)
 {
     if (valid_account(req) &&
         api_ratelimit_take(req, API_RL_OTP, oss_http_req_param(req, 0)))
-        submit(req, arg, run_activate);
+        api_req_submit_lc(arg, req, run_activate);
 }
 
 /* ---- POST /v1/accounts/{id}/password ------------------------------------ */
@@ -1404,27 +1183,27 @@ run_password(api_worker_t *w, api_job_t *job)
     oss_command_t c = {0};
     oss_err_t err;
 
-    if (!l || !(body = parse_body(job->req, known)))
+    if (!l || !(body = api_body_parse(job->req, known)))
         goto done;
-    const char *pw = jstr(body, "password");
+    const char *pw = api_body_str(body, "password");
     const char *why = oss_password_policy_check(pw, is_common, l->lc);
     if (why) {
-        json_wipe(body, "password");
-        reply_field_error(job->req, 422, "invalid_fields", "password", why,
-                          "the password does not meet the policy: at least "
-                          "8 characters with letters, digits and a special "
-                          "character, not a common password");
+        api_body_wipe(body, "password");
+        api_reply_field(job->req, 422, "invalid_fields", "password", why,
+                        "the password does not meet the policy: at least "
+                        "8 characters with letters, digits and a special "
+                        "character, not a common password");
         goto done;
     }
     if (oss_http_req_header(job->req, "Authorization")) {
         char own[OSS_ID_MAX];
         snprintf(own, sizeof own, "%s", l->stream_id);
         if (!authenticate(w, l, NULL)) {
-            json_wipe(body, "password");
+            api_body_wipe(body, "password");
             goto done;
         }
         if (strcmp(own, l->stream_id) != 0) {
-            json_wipe(body, "password");
+            api_body_wipe(body, "password");
             oss_http_reply_error(job->req, 403, "forbidden",
                                  "the session belongs to another account",
                                  NULL);
@@ -1436,7 +1215,7 @@ run_password(api_worker_t *w, api_job_t *job)
     oss_code_t rc = oss_password_hash(pw, l->lc->t_cost, l->lc->m_kib,
                                       l->lc->lanes, l->pw_hash,
                                       sizeof l->pw_hash, &err);
-    json_wipe(body, "password");
+    api_body_wipe(body, "password");
     if (rc != OSS_OK) {
         oss_error("could not hash a password: %s", err.msg);
         oss_http_reply_error(job->req, 500, NULL, "could not hash", NULL);
@@ -1461,7 +1240,7 @@ void
 api_h_password(oss_http_req_t *req, void *arg)
 {
     if (valid_account(req))
-        submit(req, arg, run_password);
+        api_req_submit_lc(arg, req, run_password);
 }
 
 /* ---- POST /v1/sessions (sign in) ---------------------------------------- */
@@ -1478,19 +1257,20 @@ run_sign_in(api_worker_t *w, api_job_t *job)
     oss_err_t err;
     char token[48] = "";
 
-    if (!l || !(body = parse_body(job->req, known)))
+    if (!l || !(body = api_body_parse(job->req, known)))
         goto done;
-    const char *id = jstr(body, "account_id"), *pw = jstr(body, "password");
-    const char *email = jstr(body, "email");
+    const char *id = api_body_str(body, "account_id"),
+               *pw = api_body_str(body, "password");
+    const char *email = api_body_str(body, "email");
     if (!id) /* P1: any principal; account_id = a first owner's */
-        id = jstr(body, "principal_id");
+        id = api_body_str(body, "principal_id");
     char found[OSS_ID_MAX] = "";
     if (email && !id) {
         /* the e-mail's keyed hash names the account, when exactly one */
         char norm[256], hex[65];
         uint8_t dg[32];
         if (oss_email_normalize(email, norm, sizeof norm)) {
-            json_wipe(body, "password");
+            api_body_wipe(body, "password");
             oss_http_reply_error(job->req, 401, "invalid_credentials",
                                  "the account or password is not right",
                                  NULL);
@@ -1500,13 +1280,14 @@ run_sign_in(api_worker_t *w, api_job_t *job)
         oss_hex(dg, sizeof dg, hex);
         memset(norm, 0, sizeof norm);
         const char *lp[] = {hex};
-        PGresult *lr = query(w, job->req,
-                             "SELECT stream_id FROM oss.account_lookup WHERE "
-                             "kind = 'email' AND digest = decode($1, 'hex') "
-                             "LIMIT 2",
-                             1, lp, PGRES_TUPLES_OK);
+        PGresult *lr =
+            api_req_query(w, job->req, "lifecycle query",
+                          "SELECT stream_id FROM oss.account_lookup WHERE "
+                          "kind = 'email' AND digest = decode($1, 'hex') "
+                          "LIMIT 2",
+                          1, lp, API_REQ_ROWS);
         if (!lr) {
-            json_wipe(body, "password");
+            api_body_wipe(body, "password");
             goto done;
         }
         int nr = PQntuples(lr);
@@ -1516,15 +1297,14 @@ run_sign_in(api_worker_t *w, api_job_t *job)
             snprintf(found, sizeof found, "%s", PQgetvalue(lr, 0, 0) + 7);
         PQclear(lr);
         if (nr > 1) {
-            json_wipe(body, "password");
-            reply_field_error(job->req, 409, "ambiguous", "email",
-                              "ambiguous",
-                              "several accounts use this e-mail address; "
-                              "sign in with account_id");
+            api_body_wipe(body, "password");
+            api_reply_field(job->req, 409, "ambiguous", "email", "ambiguous",
+                            "several accounts use this e-mail address; "
+                            "sign in with account_id");
             goto done;
         }
         if (nr != 1) {
-            json_wipe(body, "password");
+            api_body_wipe(body, "password");
             oss_http_reply_error(job->req, 401, "invalid_credentials",
                                  "the account or password is not right",
                                  NULL);
@@ -1533,14 +1313,14 @@ run_sign_in(api_worker_t *w, api_job_t *job)
         id = found;
     }
     if (!id || !pw) {
-        json_wipe(body, "password");
-        reply_field_error(job->req, 422, "invalid_fields",
-                          id ? "password" : "account_id", "required",
-                          "account_id and password are required");
+        api_body_wipe(body, "password");
+        api_reply_field(job->req, 422, "invalid_fields",
+                        id ? "password" : "account_id", "required",
+                        "account_id and password are required");
         goto done;
     }
     if (!api_account_id_valid(id)) {
-        json_wipe(body, "password");
+        api_body_wipe(body, "password");
         oss_http_reply_error(job->req, 401, "invalid_credentials",
                              "the account or password is not right", NULL);
         goto done;
@@ -1553,12 +1333,12 @@ run_sign_in(api_worker_t *w, api_job_t *job)
         snprintf(l->source, sizeof l->source, "%.16s", mac);
     }
     /* throttled sources wait before any password work */
-    oss_journal_t *j = journal(w, job->req);
+    oss_journal_t *j = api_req_journal(w, job->req);
     if (!j)
         goto done;
     oss_err_clear(&err);
     if (oss_journal_load(j, l->stream_id, &hist, &err) != OSS_OK) {
-        json_wipe(body, "password");
+        api_body_wipe(body, "password");
         oss_http_reply_error(job->req, err.code == OSS_EUNAVAIL ? 503 : 500,
                              NULL, "could not read the account", NULL);
         goto done;
@@ -1566,7 +1346,7 @@ run_sign_in(api_worker_t *w, api_job_t *job)
     oss_lc_state_t st;
     fold_history(hist.items, hist.len, false, &st, &err);
     if (st.status == OSS_LC_NEW) {
-        json_wipe(body, "password");
+        api_body_wipe(body, "password");
         oss_http_reply_error(job->req, 401, "invalid_credentials",
                              "the account or password is not right", NULL);
         goto done;
@@ -1574,18 +1354,19 @@ run_sign_in(api_worker_t *w, api_job_t *job)
     int64_t wait = oss_lc_signin_wait(&st, &l->lc->policy, lc_now(l->lc),
                                       l->source);
     if (wait > 0) {
-        json_wipe(body, "password");
-        reply_429(job->req, wait, "throttled",
-                  "too many failed sign-ins from here; retry later");
+        api_body_wipe(body, "password");
+        api_reply_429(job->req, wait, "throttled",
+                      "too many failed sign-ins from here; retry later");
         goto done;
     }
     const char *p[] = {l->stream_id};
-    PGresult *r = query(w, job->req,
-                        "SELECT password_hash FROM oss.credentials WHERE "
-                        "stream_id = $1",
-                        1, p, PGRES_TUPLES_OK);
+    PGresult *r =
+        api_req_query(w, job->req, "lifecycle query",
+                      "SELECT password_hash FROM oss.credentials WHERE "
+                      "stream_id = $1",
+                      1, p, API_REQ_ROWS);
     if (!r) {
-        json_wipe(body, "password");
+        api_body_wipe(body, "password");
         goto done;
     }
     if (PQntuples(r) == 1) {
@@ -1596,7 +1377,7 @@ run_sign_in(api_worker_t *w, api_job_t *job)
             l->matched = match;
     }
     PQclear(r);
-    json_wipe(body, "password");
+    api_body_wipe(body, "password");
     /* P1: when this failure crosses the threshold the owner is told
      * (signin_throttled); the contact is opened before the transaction */
     if (!l->matched && !st.throttled &&
@@ -1618,7 +1399,7 @@ run_sign_in(api_worker_t *w, api_job_t *job)
         goto done;
     }
     memcpy(token, "oss_", 4);
-    b64url(rnd, sizeof rnd, token + 4);
+    api_req_b64url(rnd, sizeof rnd, token + 4);
     memset(rnd, 0, sizeof rnd);
     keyed_hex(l->lc->otp.key[0], "session", token, NULL, l->token_hmac);
     oss_uuid4(l->session_id);
@@ -1640,7 +1421,7 @@ run_sign_in(api_worker_t *w, api_job_t *job)
         if (l->d.facts[i].kind == OSS_LC_SIGNIN_OK)
             exp_us = l->d.facts[i].expires_at_us;
     char exp[40];
-    iso_us(exp_us, exp, sizeof exp);
+    api_req_iso_us(exp_us, true, exp, sizeof exp);
     oss_info("signed in stream=%s session=%s", l->stream_id, l->session_id);
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "token", token,
                           "session_id", l->session_id, "account_id",
@@ -1667,7 +1448,7 @@ api_h_sign_in(oss_http_req_t *req, void *arg)
         req, API_RL_SIGNIN, api_ratelimit_body_key(req, idf, key, sizeof key));
     explicit_bzero(key, sizeof key);
     if (ok)
-        submit(req, arg, run_sign_in);
+        api_req_submit_lc(arg, req, run_sign_in);
 }
 
 /* ---- GET /v1/sessions ---------------------------------------------------- */
@@ -1681,14 +1462,14 @@ run_sessions_list(api_worker_t *w, api_job_t *job)
     if (!l || !authenticate(w, l, mine))
         goto done;
     const char *p[] = {l->stream_id};
-    PGresult *r = query(
-        w, job->req,
+    PGresult *r = api_req_query(
+        w, job->req, "lifecycle query",
         "SELECT session_id, to_char(created_at AT TIME ZONE 'UTC', "
         "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), to_char(expires_at AT TIME "
         "ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM oss.sessions "
         "WHERE stream_id = $1 AND revoked_at IS NULL AND expires_at > now() "
         "ORDER BY created_at",
-        1, p, PGRES_TUPLES_OK);
+        1, p, API_REQ_ROWS);
     if (!r)
         goto done;
     json_t *arr = json_array();
@@ -1712,7 +1493,7 @@ done:
 void
 api_h_sessions_list(oss_http_req_t *req, void *arg)
 {
-    submit(req, arg, run_sessions_list);
+    api_req_submit_lc(arg, req, run_sessions_list);
 }
 
 /* ---- DELETE /v1/sessions/{id} ------------------------------------------- */
@@ -1750,5 +1531,5 @@ api_h_session_end(oss_http_req_t *req, void *arg)
         oss_http_reply_error(req, 404, NULL, "no such session", NULL);
         return;
     }
-    submit(req, arg, run_session_end);
+    api_req_submit_lc(arg, req, run_session_end);
 }

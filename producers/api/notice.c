@@ -18,6 +18,7 @@
 #include "oss/v1/account.pb-c.h"
 #include "oss/v1/principal.pb-c.h"
 #include "oss/v1/recovery.pb-c.h"
+#include "request.h"
 
 #define T_ACCOUNT_REGISTERED "oss.v1.AccountRegistered"
 #define T_PRINCIPAL_CREATED "oss.v1.PrincipalCreated"
@@ -78,22 +79,14 @@ static int
 open_field(const oss_data_key_t *dk, const char *field,
            const Oss__V1__SealedField *sf, char *out, size_t cap)
 {
-    char *plain = NULL;
-    size_t len = 0;
     out[0] = '\0';
     if (!sf || sf->ciphertext.len == 0)
         return 0;
-    if (sf->nonce.len != 12 ||
-        oss_open(dk, field, sf->nonce.data, sf->ciphertext.data,
-                 sf->ciphertext.len, &plain, &len, NULL) != OSS_OK)
-        return -1;
-    if (len >= cap)
-        len = cap - 1;
-    memcpy(out, plain, len);
-    out[len] = '\0';
-    OPENSSL_cleanse(plain, len);
-    free(plain);
-    return 0;
+    return api_req_open(dk, field, sf->nonce.data, sf->nonce.len,
+                        sf->ciphertext.data, sf->ciphertext.len, out, cap,
+                        NULL) == OSS_OK
+               ? 0
+               : -1;
 }
 
 static oss_code_t

@@ -16,6 +16,7 @@
 #include "log/log.h"
 #include "oss/v1/account.pb-c.h"
 #include "oss/v1/principal.pb-c.h"
+#include "request.h"
 
 #define PRINCIPAL_CREATED API_T_PRINCIPAL_CREATED
 
@@ -183,29 +184,6 @@ typedef struct principal_priv {
 } principal_priv_t;
 
 static oss_code_t
-seal_one(const oss_data_key_t *dk, const char *field, const char *value,
-         Oss__V1__SealedField *sf, oss_err_t *err)
-{
-    uint8_t *ct = NULL, *nonce = malloc(12);
-    size_t ctlen = 0;
-
-    if (!nonce)
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    oss_code_t rc =
-        oss_seal(dk, field, value, strlen(value), nonce, &ct, &ctlen, err);
-    if (rc != OSS_OK) {
-        free(nonce);
-        return rc;
-    }
-    sf->subject_id = (char *)dk->subject_id;
-    sf->nonce.data = nonce;
-    sf->nonce.len = 12;
-    sf->ciphertext.data = ct;
-    sf->ciphertext.len = ctlen;
-    return OSS_OK;
-}
-
-static oss_code_t
 principal_decide(void *vctx, const oss_event_t *history, size_t n,
                  oss_event_list_t *out, oss_err_t *err)
 {
@@ -328,20 +306,9 @@ api_grant_event_push(oss_event_list_t *out, bool added,
     ga.principal_id = gr.principal_id = (char *)principal_id;
     ga.grant = gr.grant = &pg;
     gr.reason = (char *)(reason ? reason : "");
-    oss_event_t *ev = oss_event_list_push(out);
-    if (!ev)
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    snprintf(ev->payload_type, sizeof ev->payload_type, "%s",
-             added ? API_T_GRANT_ADDED : API_T_GRANT_REVOKED);
-    ev->schema_version = 1;
-    if (reason && *reason && !(ev->reason = strdup(reason)))
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    ev->payload_len = protobuf_c_message_get_packed_size(msg);
-    ev->payload = malloc(ev->payload_len ? ev->payload_len : 1);
-    if (!ev->payload)
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    protobuf_c_message_pack(msg, ev->payload);
-    return OSS_OK;
+    return api_req_event_push(out,
+                              added ? API_T_GRANT_ADDED : API_T_GRANT_REVOKED,
+                              msg, 0, reason && *reason ? reason : NULL, err);
 }
 
 /* Whether two grants name the same right (role, account, institution). */
@@ -532,7 +499,7 @@ api_principal_prepare(api_ctx_t *ctx, const api_person_t *who,
     for (int i = 0; i < 6; i++) {
         if (!values[i][0])
             continue;
-        rc = seal_one(&dk, names[i], values[i], &sf[i], err);
+        rc = api_req_seal_field(&dk, names[i], values[i], &sf[i], err);
         if (rc != OSS_OK)
             goto done;
         *slot[i] = &sf[i];

@@ -19,43 +19,12 @@
 #include "db/db.h"
 #include "log/log.h"
 #include "oss/v1/privacy.pb-c.h"
+#include "request.h"
 
 #define EP_PERSONAL_DATA "GET /v1/accounts/{id}/personal-data"
 #define REASON_MAX 500
 
 /* ---- plumbing ------------------------------------------------------------ */
-
-static void
-submit(oss_http_req_t *req, void *arg, void (*run)(api_worker_t *, api_job_t *))
-{
-    api_ctx_t *ctx = arg;
-    api_job_t *j = calloc(1, sizeof *j);
-    if (!j) {
-        oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
-        return;
-    }
-    j->kind = API_JOB_QUERY;
-    j->req = req;
-    j->run = run;
-    api_pool_submit(ctx->pool, j);
-}
-
-/* The worker's connection; NULL after replying 503. */
-static PGconn *
-conn_of(api_worker_t *w, oss_http_req_t *req, oss_journal_t **jout)
-{
-    oss_err_t err;
-    oss_err_clear(&err);
-    oss_journal_t *j = api_worker_journal(w, &err);
-    if (!j) {
-        oss_http_reply_error(req, 503, NULL,
-                             "the database is unavailable; retry later", NULL);
-        return NULL;
-    }
-    if (jout)
-        *jout = j;
-    return oss_journal_conn(j);
-}
 
 /* Replies to a failed look-up (err from src/crypto/subject.c). */
 static void
@@ -301,7 +270,8 @@ run_personal_data(api_worker_t *w, api_job_t *job)
                              &fe);
         return;
     }
-    PGconn *c = conn_of(w, req, &j);
+    j = api_req_journal(w, req);
+    PGconn *c = j ? oss_journal_conn(j) : NULL;
     if (!c)
         return;
     oss_err_clear(&err);
@@ -385,48 +355,50 @@ done:
 void
 api_h_personal_data(oss_http_req_t *req, void *arg)
 {
-    submit(req, arg, run_personal_data);
+    api_req_submit(arg, req, run_personal_data);
 }
 
 /* ---- GET /v1/me/personal-data-access ------------------------------------- */
+
+/* Authenticates the caller (*p) and finds the subject its personal data
+ * belongs to (subject). Returns the worker's connection (borrowed), or
+ * NULL after replying. */
+static PGconn *
+me_subject(api_worker_t *w, oss_http_req_t *req, oss_principal_t *p,
+           char subject[OSS_UUID_STR]) {
+    oss_err_t err;
+    if (!api_auth_require(w, req, p, NULL))
+        return NULL;
+    PGconn *c = api_req_conn(w, req);
+    if (!c)
+        return NULL;
+    oss_err_clear(&err);
+    if (oss_subject_of_principal(c, p->principal_id, subject, &err) != OSS_OK) {
+        reply_err(w, req, &err, "no personal data is held about you");
+        return NULL;
+    }
+    return c;
+}
 
 static void
 run_me_access(api_worker_t *w, api_job_t *job)
 {
     oss_http_req_t *req = job->req;
     oss_principal_t p;
-    oss_err_t err;
     char subject[OSS_UUID_STR];
 
-    if (!api_auth_require(w, req, &p, NULL))
+    if (!me_subject(w, req, &p, subject))
         return;
-    PGconn *c = conn_of(w, req, NULL);
-    if (!c)
-        return;
-    oss_err_clear(&err);
-    if (oss_subject_of_principal(c, p.principal_id, subject, &err) != OSS_OK) {
-        reply_err(w, req, &err, "no personal data is held about you");
-        return;
-    }
     const char *pv[1] = {subject};
-    PGresult *r = PQexecParams(
-        c,
+    PGresult *r = api_req_query(
+        w, req, "read the access log",
         "SELECT to_char(read_at AT TIME ZONE 'UTC', "
         "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), reader_principal_id, "
         "reader_role, reason, endpoint, account_id, event_id::text FROM "
         "oss.pii_access_log WHERE subject_id = $1::uuid ORDER BY read_at, id",
-        1, NULL, pv, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        bool lost = oss_db_conn_lost(c, r);
-        oss_db_error(c, r, "read the access log", &err);
-        PQclear(r);
-        oss_warn("privacy: %s", err.msg);
-        if (lost)
-            api_worker_reset(w);
-        oss_http_reply_error(req, lost ? 503 : 500, NULL, "could not read",
-                             NULL);
+        1, pv, API_REQ_ROWS);
+    if (!r)
         return;
-    }
     json_t *reads = json_array();
     for (int i = 0; i < PQntuples(r); i++)
         json_array_append_new(
@@ -439,20 +411,15 @@ run_me_access(api_worker_t *w, api_job_t *job)
                              PQgetvalue(r, i, 5), "event_id",
                              PQgetvalue(r, i, 6)));
     PQclear(r);
-    json_t *o = json_pack("{s:s, s:o}", "subject_id", subject, "reads", reads);
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    if (!s) {
-        oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
-        return;
-    }
-    oss_http_reply_json(req, 200, s, NULL);
+    api_reply_obj(
+        req, 200,
+        json_pack("{s:s, s:o}", "subject_id", subject, "reads", reads), NULL);
 }
 
 void
 api_h_me_pii_access(oss_http_req_t *req, void *arg)
 {
-    submit(req, arg, run_me_access);
+    api_req_submit(arg, req, run_me_access);
 }
 
 /* ---- GET /v1/me/export ---------------------------------------------------- */
@@ -471,16 +438,9 @@ run_me_export(api_worker_t *w, api_job_t *job)
     PGresult *r = NULL;
 
     memset(&dk, 0, sizeof dk);
-    if (!api_auth_require(w, req, &p, NULL))
-        return;
-    PGconn *c = conn_of(w, req, NULL);
+    PGconn *c = me_subject(w, req, &p, subject);
     if (!c)
         return;
-    oss_err_clear(&err);
-    if (oss_subject_of_principal(c, p.principal_id, subject, &err) != OSS_OK) {
-        reply_err(w, req, &err, "no personal data is held about you");
-        return;
-    }
     oss_err_clear(&err);
     if (oss_subject_key_load(c, &ctx->master, subject, &dk, &err) != OSS_OK) {
         reply_err(w, req, &err, "no personal data is held about you");
@@ -587,7 +547,7 @@ done:
 void
 api_h_me_export(oss_http_req_t *req, void *arg)
 {
-    submit(req, arg, run_me_export);
+    api_req_submit(arg, req, run_me_export);
 }
 
 /* ---- POST /v1/subjects/{id}/erasure --------------------------------------- */
@@ -636,7 +596,8 @@ run_erase(api_worker_t *w, api_job_t *job)
             goto done;
         }
     }
-    PGconn *c = conn_of(w, req, &j);
+    j = api_req_journal(w, req);
+    PGconn *c = j ? oss_journal_conn(j) : NULL;
     if (!c)
         goto done;
     oss_err_clear(&err);
@@ -699,5 +660,5 @@ done:
 void
 api_h_subject_erase(oss_http_req_t *req, void *arg)
 {
-    submit(req, arg, run_erase);
+    api_req_submit(arg, req, run_erase);
 }

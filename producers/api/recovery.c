@@ -32,6 +32,7 @@
 #include "oss/v1/account.pb-c.h"
 #include "oss/v1/recovery.pb-c.h"
 #include "ratelimit.h"
+#include "request.h"
 
 #define SEC 1000000LL
 #define MAX_MATCHES 5
@@ -59,65 +60,6 @@ api_recovery_init(const oss_config_t *cfg)
 
 /* ---- small helpers ------------------------------------------------------- */
 
-/* Copies src (NULL = "") into dst of n bytes, truncating, NUL-ended. */
-static void
-copy(char *dst, size_t n, const char *src)
-{
-    size_t l = src ? strnlen(src, n - 1) : 0;
-    if (l)
-        memcpy(dst, src, l);
-    dst[l] = '\0';
-}
-
-static void
-b64url(const uint8_t *in, size_t n, char *out)
-{
-    static const char tab[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= in[i + 2];
-        out[o++] = tab[(v >> 18) & 63];
-        out[o++] = tab[(v >> 12) & 63];
-        if (i + 1 < n)
-            out[o++] = tab[(v >> 6) & 63];
-        if (i + 2 < n)
-            out[o++] = tab[v & 63];
-    }
-    out[o] = '\0';
-}
-
-static void
-iso_us(int64_t us, char *out, size_t n)
-{
-    time_t t = (time_t)(us / SEC);
-    struct tm tm;
-    char b[32];
-    gmtime_r(&t, &tm);
-    strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    snprintf(out, n, "%s", b);
-}
-
-static bool
-uuid_like(const char *s)
-{
-    if (!s || strlen(s) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        char c = s[i];
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? c != '-'
-                 : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-                     (c >= 'A' && c <= 'F')))
-            return false;
-    }
-    return true;
-}
-
 /* The principal named by a lookup stream ("account-<id>" or
  * "access-<id>"), or NULL. */
 static const char *
@@ -132,16 +74,6 @@ principal_of_stream(const char *stream)
 }
 
 static void
-reply_field_error(oss_http_req_t *req, int status, const char *code,
-                  const char *field, const char *reason, const char *msg)
-{
-    oss_field_errors_t fe = {0};
-    if (field)
-        oss_field_errors_add(&fe, field, reason);
-    oss_http_reply_error(req, status, code, msg, field ? &fe : NULL);
-}
-
-static void
 reply_json(oss_http_req_t *req, int status, json_t *o)
 {
     oss_http_reply_json(req, status, o ? json_dumps(o, JSON_COMPACT) : NULL,
@@ -149,139 +81,8 @@ reply_json(oss_http_req_t *req, int status, json_t *o)
     json_decref(o);
 }
 
-/* Wipes a JSON string's bytes in place (secrets, personal data). */
-static void
-json_wipe(json_t *o, const char *k)
-{
-    json_t *v = json_object_get(o, k);
-    if (json_is_string(v))
-        OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
-}
-
-static const char *
-jstr(json_t *o, const char *k)
-{
-    return json_string_value(json_object_get(o, k));
-}
-
-/* Parses the body as a JSON object whose keys are all in known[] and whose
- * values are strings, except those in bools[] (may be NULL) which must be
- * booleans. Replies 400/422 and returns NULL on failure. */
-static json_t *
-parse_body(oss_http_req_t *req, const char *const *known,
-           const char *const *bools)
-{
-    size_t len;
-    const char *body = oss_http_req_body(req, &len);
-    json_error_t jerr;
-    oss_field_errors_t fe = {0};
-    json_t *root = len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)
-                       : NULL;
-    const char *key;
-    json_t *val;
-
-    if (!root || !json_is_object(root)) {
-        json_decref(root);
-        oss_http_reply_error(req, 400, "malformed_json",
-                             "request body must be a JSON object", NULL);
-        return NULL;
-    }
-    json_object_foreach(root, key, val) {
-        bool k = false, b = false;
-        for (int i = 0; known[i]; i++)
-            k = k || !strcmp(known[i], key);
-        for (int i = 0; bools && bools[i]; i++)
-            b = b || !strcmp(bools[i], key);
-        if (!k && !b)
-            oss_field_errors_add(&fe, strlen(key) < 40 ? key : "?",
-                                 OSS_REASON_UNKNOWN_FIELD);
-        else if (b && !json_is_boolean(val))
-            oss_field_errors_add(&fe, key, "must_be_boolean");
-        else if (!b && !json_is_string(val))
-            oss_field_errors_add(&fe, key, OSS_REASON_MUST_BE_STRING);
-        else if (!b && json_string_length(val) > 1024)
-            oss_field_errors_add(&fe, key, OSS_REASON_TOO_LONG);
-    }
-    if (fe.n) {
-        json_decref(root);
-        oss_http_reply_error(req, 422, "invalid_fields", "invalid fields",
-                             &fe);
-        return NULL;
-    }
-    return root;
-}
-
-static oss_journal_t *
-journal(api_worker_t *w, oss_http_req_t *req)
-{
-    oss_err_t err;
-    oss_err_clear(&err);
-    oss_journal_t *j = api_worker_journal(w, &err);
-    if (!j)
-        oss_http_reply_error(req, 503, NULL,
-                             "the database is unavailable; retry later", NULL);
-    return j;
-}
-
-/* Runs a parameterised query (text results); NULL after replying 503/500. */
-static PGresult *
-query(api_worker_t *w, oss_http_req_t *req, const char *sql, int n,
-      const char *const *params)
-{
-    oss_journal_t *j = journal(w, req);
-    if (!j)
-        return NULL;
-    PGconn *c = oss_journal_conn(j);
-    PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) == PGRES_TUPLES_OK ||
-        PQresultStatus(r) == PGRES_COMMAND_OK)
-        return r;
-    oss_err_t err;
-    bool lost = oss_db_conn_lost(c, r);
-    oss_db_error(c, r, "recovery query", &err);
-    PQclear(r);
-    oss_warn("%s", err.msg);
-    if (lost)
-        api_worker_reset(w);
-    oss_http_reply_error(req, lost ? 503 : 500, NULL,
-                         lost ? "the database is unavailable; retry later"
-                              : "could not read",
-                         NULL);
-    return NULL;
-}
-
-static oss_code_t
-q_text(oss_journal_queue_fn q, void *qctx, const char *sql, int n,
-       const char *const *v, oss_err_t *err)
-{
-    if (q(qctx, sql, n, v, NULL, NULL))
-        return oss_err_set(err, OSS_EUNAVAIL, "could not queue statement");
-    return OSS_OK;
-}
-
 #define TS_US(p) \
     "to_timestamp(0) + (" p "::bigint) * interval '1 microsecond'"
-
-/* Appends a new event of type with msg packed, at at_us, with reason. */
-static oss_code_t
-push_event(oss_event_list_t *out, const char *type,
-           const ProtobufCMessage *msg, int64_t at_us, const char *reason,
-           oss_err_t *err)
-{
-    oss_event_t *ev = oss_event_list_push(out);
-    if (!ev)
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    copy(ev->payload_type, sizeof ev->payload_type, type);
-    ev->schema_version = 1;
-    ev->occurred_at_us = at_us;
-    size_t len = protobuf_c_message_get_packed_size(msg);
-    ev->payload = malloc(len ? len : 1);
-    if (!ev->payload || (reason && !(ev->reason = strdup(reason))))
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    protobuf_c_message_pack(msg, ev->payload);
-    ev->payload_len = len;
-    return OSS_OK;
-}
 
 /* Gives every event of out from index from on a reason (when it has
  * none). */
@@ -310,7 +111,7 @@ decode_fact(const oss_event_t *ev, oss_rc_fact_t *f)
         if (m) {
             f->kind = OSS_RC_RESET_ISSUED;
             f->expires_at_us = m->expires_at_us;
-            copy(f->id, sizeof f->id, m->reset_id);
+            api_req_copy(f->id, sizeof f->id, m->reset_id);
             oss__v1__password_reset_requested__free_unpacked(m, NULL);
         }
     } else if (!strcmp(t, OSS_RC_T_RESET_COMPLETED)) {
@@ -319,7 +120,7 @@ decode_fact(const oss_event_t *ev, oss_rc_fact_t *f)
                                                       ev->payload);
         if (m) {
             f->kind = OSS_RC_RESET_USED;
-            copy(f->id, sizeof f->id, m->reset_id);
+            api_req_copy(f->id, sizeof f->id, m->reset_id);
             oss__v1__password_reset_completed__free_unpacked(m, NULL);
         }
     } else if (!strcmp(t, OSS_RC_T_HELP_FILED)) {
@@ -327,7 +128,7 @@ decode_fact(const oss_event_t *ev, oss_rc_fact_t *f)
             NULL, ev->payload_len, ev->payload);
         if (m) {
             f->kind = OSS_RC_HELP_FILED;
-            copy(f->id, sizeof f->id, m->request_id);
+            api_req_copy(f->id, sizeof f->id, m->request_id);
             oss__v1__help_request_filed__free_unpacked(m, NULL);
         }
     } else if (!strcmp(t, OSS_RC_T_HELP_DECIDED)) {
@@ -335,7 +136,7 @@ decode_fact(const oss_event_t *ev, oss_rc_fact_t *f)
             NULL, ev->payload_len, ev->payload);
         if (m) {
             f->kind = OSS_RC_HELP_DECIDED;
-            copy(f->id, sizeof f->id, m->request_id);
+            api_req_copy(f->id, sizeof f->id, m->request_id);
             f->decision = !strcmp(m->decision, "approve") ? OSS_RC_APPROVED
                                                           : OSS_RC_REJECTED;
             oss__v1__help_request_decided__free_unpacked(m, NULL);
@@ -349,31 +150,7 @@ decode_fact(const oss_event_t *ev, oss_rc_fact_t *f)
 static bool
 execute(api_worker_t *w, oss_http_req_t *req, oss_command_t *c)
 {
-    oss_err_t err;
-    oss_journal_t *j = journal(w, req);
-    if (!j)
-        return false;
-    oss_err_clear(&err);
-    for (int attempt = 0; attempt < 3; attempt++) {
-        oss_event_list_free(&c->events);
-        oss_code_t rc = oss_journal_execute(j, c, 1, &err);
-        if (rc != OSS_OK) {
-            oss_warn("recovery command not appended: %s", err.msg);
-            if (rc == OSS_EUNAVAIL)
-                api_worker_reset(w);
-            oss_http_reply_error(req, rc == OSS_EUNAVAIL ? 503 : 500, NULL,
-                                 rc == OSS_EUNAVAIL
-                                     ? "the database is unavailable; retry "
-                                       "later"
-                                     : "could not append to the journal",
-                                 NULL);
-            return false;
-        }
-        if (!(c->outcome == OSS_JOURNAL_REJECTED &&
-              c->err.code == OSS_ECONFLICT && !c->err.field[0]))
-            break;
-    }
-    return true;
+    return api_req_execute(w, req, c, 1, 3, "recovery command");
 }
 
 static void
@@ -387,29 +164,6 @@ command_init(oss_command_t *c, oss_http_req_t *req, const char *stream,
     c->actor_kind = ak;
     c->actor_id = actor;
     c->correlation_id = oss_http_req_cid(req);
-}
-
-/* Opens a sealed field of a subject into out (cap bytes). */
-static oss_code_t
-open_sealed(const oss_data_key_t *dk, const char *field, const uint8_t *nonce,
-            size_t nlen, const uint8_t *ct, size_t ctlen, char *out,
-            size_t cap, oss_err_t *err)
-{
-    char *plain = NULL;
-    size_t len = 0;
-    out[0] = '\0';
-    if (nlen != 12)
-        return oss_err_set(err, OSS_ECORRUPT, "sealed field without nonce");
-    oss_code_t rc = oss_open(dk, field, nonce, ct, ctlen, &plain, &len, err);
-    if (rc != OSS_OK)
-        return rc;
-    if (len >= cap)
-        len = cap - 1;
-    memcpy(out, plain, len);
-    out[len] = '\0';
-    OPENSSL_cleanse(plain, len);
-    free(plain);
-    return OSS_OK;
 }
 
 oss_code_t
@@ -447,18 +201,18 @@ api_recovery_contact_refresh(api_worker_t *w, const char *principal_id,
             continue;
         if (!strcmp(m->principal_id, principal_id)) {
             if (!have_email && m->email && m->email->ciphertext.len) {
-                rc = open_sealed(&c->dk, "email", m->email->nonce.data,
-                                 m->email->nonce.len, m->email->ciphertext.data,
-                                 m->email->ciphertext.len, c->email,
-                                 sizeof c->email, err);
+                rc = api_req_open(
+                    &c->dk, "email", m->email->nonce.data, m->email->nonce.len,
+                    m->email->ciphertext.data, m->email->ciphertext.len,
+                    c->email, sizeof c->email, err);
                 have_email = true;
             }
             if (rc == OSS_OK && !have_phone && m->phone &&
                 m->phone->ciphertext.len) {
-                rc = open_sealed(&c->dk, "phone", m->phone->nonce.data,
-                                 m->phone->nonce.len, m->phone->ciphertext.data,
-                                 m->phone->ciphertext.len, c->phone,
-                                 sizeof c->phone, err);
+                rc = api_req_open(
+                    &c->dk, "phone", m->phone->nonce.data, m->phone->nonce.len,
+                    m->phone->ciphertext.data, m->phone->ciphertext.len,
+                    c->phone, sizeof c->phone, err);
                 have_phone = true;
             }
         }
@@ -485,37 +239,6 @@ contact_current(api_worker_t *w, const char *principal_id, api_contact_t *c,
     if (rc != OSS_OK)
         api_contact_clear(c);
     return rc;
-}
-
-static api_job_t *
-new_job(oss_http_req_t *req, void (*run)(api_worker_t *, api_job_t *))
-{
-    api_job_t *j = calloc(1, sizeof *j);
-    if (!j) {
-        oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
-        return NULL;
-    }
-    j->kind = API_JOB_QUERY;
-    j->req = req;
-    j->run = run;
-    return j;
-}
-
-static void
-submit(oss_http_req_t *req, void *arg,
-       void (*run)(api_worker_t *, api_job_t *))
-{
-    api_ctx_t *ctx = arg;
-    if (!ctx->lc) {
-        oss_http_reply_error(req, 503, NULL,
-                             "the account lifecycle is not configured "
-                             "(crypto.otp_key_file)",
-                             NULL);
-        return;
-    }
-    api_job_t *j = new_job(req, run);
-    if (j)
-        api_pool_submit(ctx->pool, j);
 }
 
 /* ---- POST /v1/password-resets -------------------------------------------- */
@@ -578,8 +301,8 @@ issue_decide(void *vctx, const oss_event_t *history, size_t n,
     m.reset_id = is->reset_id;
     m.expires_at_us = f.expires_at_us;
     m.channel = "email";
-    return push_event(out, OSS_RC_T_RESET_REQUESTED, &m.base, now,
-                      "forgot_password", err);
+    return api_req_event_push(out, OSS_RC_T_RESET_REQUESTED, &m.base, now,
+                              "forgot_password", err);
 }
 
 static oss_code_t
@@ -593,32 +316,34 @@ issue_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
     snprintf(exp, sizeof exp, "%lld", (long long)is->expires_at_us);
     const char *s1[] = {is->stream_id};
     /* one live link per principal; expired links of anyone are purged */
-    rc = q_text(q, qctx, "DELETE FROM oss.reset_secrets WHERE stream_id = $1",
-                1, s1, err);
+    rc = api_req_queue(q, qctx,
+                       "DELETE FROM oss.reset_secrets WHERE stream_id = $1", 1,
+                       s1, err);
     if (rc == OSS_OK)
-        rc = q_text(q, qctx,
-                    "DELETE FROM oss.reset_secrets WHERE expires_at < now()",
-                    0, NULL, err);
+        rc = api_req_queue(
+            q, qctx, "DELETE FROM oss.reset_secrets WHERE expires_at < now()",
+            0, NULL, err);
     const char *v[] = {is->reset_id, is->stream_id, is->token_hmac,
                        is->key_id, exp};
     if (rc == OSS_OK)
-        rc = q_text(q, qctx,
-                    "INSERT INTO oss.reset_secrets (reset_id, stream_id, "
-                    "token_hmac, key_id, expires_at) VALUES ($1::uuid, $2, "
-                    "decode($3, 'hex'), $4, " TS_US("$5") ")",
-                    5, v, err);
+        rc = api_req_queue(
+            q, qctx,
+            "INSERT INTO oss.reset_secrets (reset_id, stream_id, "
+            "token_hmac, key_id, expires_at) VALUES ($1::uuid, $2, "
+            "decode($3, 'hex'), $4, " TS_US("$5") ")",
+            5, v, err);
     if (rc != OSS_OK)
         return rc;
     snprintf(link, sizeof link, "%s%stoken=%s", g_reset_url,
              strchr(g_reset_url, '?') ? "&" : "?", is->token);
-    iso_us(is->expires_at_us, when, sizeof when);
+    api_req_iso_us(is->expires_at_us, false, when, sizeof when);
     json_t *vars = json_pack("{s:s, s:s, s:s}", "name", is->contact.name,
                              "link", link, "expires", when);
     char *vj = vars ? json_dumps(vars, JSON_COMPACT) : NULL;
     OPENSSL_cleanse(link, sizeof link);
     if (vars) {
-        json_wipe(vars, "link");
-        json_wipe(vars, "name");
+        api_body_wipe(vars, "link");
+        api_body_wipe(vars, "name");
         json_decref(vars);
     }
     if (!vj)
@@ -650,7 +375,7 @@ issue_one(api_worker_t *w, oss_http_req_t *req, const char *principal_id)
         return false;
     }
     is->ctx = ctx;
-    copy(is->principal_id, sizeof is->principal_id, principal_id);
+    api_req_copy(is->principal_id, sizeof is->principal_id, principal_id);
     snprintf(is->stream_id, sizeof is->stream_id,
              API_ACCESS_STREAM_PREFIX "%.120s", is->principal_id);
     oss_err_clear(&err);
@@ -669,20 +394,21 @@ issue_one(api_worker_t *w, oss_http_req_t *req, const char *principal_id)
     /* a principal whose every grant was revoked (handed over, terminated)
      * gets no link: its credentials stay revoked */
     const char *gp[] = {principal_id};
-    PGresult *r = query(w, req,
-                        "SELECT count(*) FILTER (WHERE revoked_at IS NULL), "
-                        "count(*), coalesce(min(account_id) FILTER (WHERE "
-                        "revoked_at IS NULL), '') FROM oss.grants WHERE "
-                        "principal_id = $1",
-                        1, gp);
+    PGresult *r =
+        api_req_query(w, req, "recovery query",
+                      "SELECT count(*) FILTER (WHERE revoked_at IS NULL), "
+                      "count(*), coalesce(min(account_id) FILTER (WHERE "
+                      "revoked_at IS NULL), '') FROM oss.grants WHERE "
+                      "principal_id = $1",
+                      1, gp, API_REQ_ROWS | API_REQ_CMD);
     if (!r) {
         ok = false;
         goto done;
     }
     bool revoked = atoi(PQgetvalue(r, 0, 0)) == 0 &&
                    atoi(PQgetvalue(r, 0, 1)) > 0;
-    copy(is->account_id, sizeof is->account_id,
-         PQgetvalue(r, 0, 2)[0] ? PQgetvalue(r, 0, 2) : principal_id);
+    api_req_copy(is->account_id, sizeof is->account_id,
+                 PQgetvalue(r, 0, 2)[0] ? PQgetvalue(r, 0, 2) : principal_id);
     PQclear(r);
     if (revoked) {
         oss_info("password reset: access revoked principal=%s", principal_id);
@@ -693,7 +419,7 @@ issue_one(api_worker_t *w, oss_http_req_t *req, const char *principal_id)
         ok = false;
         goto done;
     }
-    b64url(rnd, sizeof rnd, is->token);
+    api_req_b64url(rnd, sizeof rnd, is->token);
     OPENSSL_cleanse(rnd, sizeof rnd);
     api_lc_keyed_hmac(ctx, "reset", is->token, is->token_hmac, is->key_id);
     oss_uuid4(is->reset_id);
@@ -731,56 +457,57 @@ run_reset(api_worker_t *w, api_job_t *job)
     char ids[MAX_MATCHES][OSS_ID_MAX];
     int nids = 0;
 
-    if (!(body = parse_body(req, known, NULL)))
+    if (!(body = api_body_parse(req, known)))
         goto done;
-    const char *email = jstr(body, "email");
-    const char *id = jstr(body, "principal_id");
+    const char *email = api_body_str(body, "email");
+    const char *id = api_body_str(body, "principal_id");
     if (!id)
-        id = jstr(body, "account_id");
-    if ((email != NULL) + (jstr(body, "principal_id") != NULL) +
-            (jstr(body, "account_id") != NULL) !=
+        id = api_body_str(body, "account_id");
+    if ((email != NULL) + (api_body_str(body, "principal_id") != NULL) +
+            (api_body_str(body, "account_id") != NULL) !=
         1) {
-        reply_field_error(req, 422, "invalid_fields",
-                          email ? "principal_id" : "email", "required",
-                          "give exactly one of email or principal_id");
+        api_reply_field(req, 422, "invalid_fields",
+                        email ? "principal_id" : "email", "required",
+                        "give exactly one of email or principal_id");
         goto done;
     }
     if (email) {
         char norm[256], hex[65];
         uint8_t dg[32];
         const char *why = oss_email_normalize(email, norm, sizeof norm);
-        json_wipe(body, "email");
+        api_body_wipe(body, "email");
         if (why) {
-            reply_field_error(req, 422, "invalid_fields", "email", why,
-                              "email is not a valid e-mail address");
+            api_reply_field(req, 422, "invalid_fields", "email", why,
+                            "email is not a valid e-mail address");
             goto done;
         }
         oss_index_digest(&ctx->index, "email", norm, dg);
         OPENSSL_cleanse(norm, sizeof norm);
         oss_hex(dg, sizeof dg, hex);
         const char *p[] = {hex};
-        PGresult *r = query(w, req,
-                            "SELECT DISTINCT stream_id FROM "
-                            "oss.account_lookup WHERE kind = 'email' AND "
-                            "digest = decode($1, 'hex') ORDER BY 1 LIMIT 5",
-                            1, p);
+        PGresult *r =
+            api_req_query(w, req, "recovery query",
+                          "SELECT DISTINCT stream_id FROM "
+                          "oss.account_lookup WHERE kind = 'email' AND "
+                          "digest = decode($1, 'hex') ORDER BY 1 LIMIT 5",
+                          1, p, API_REQ_ROWS | API_REQ_CMD);
         if (!r)
             goto done;
         for (int i = 0; i < PQntuples(r) && nids < MAX_MATCHES; i++) {
             const char *pid = principal_of_stream(PQgetvalue(r, i, 0));
             if (pid)
-                copy(ids[nids++], OSS_ID_MAX, pid);
+                api_req_copy(ids[nids++], OSS_ID_MAX, pid);
         }
         PQclear(r);
     } else {
         if (!api_account_id_valid(id)) {
-            reply_field_error(req, 422, "invalid_fields",
-                              jstr(body, "principal_id") ? "principal_id"
-                                                         : "account_id",
-                              "invalid", "not an account or principal id");
+            api_reply_field(req, 422, "invalid_fields",
+                            api_body_str(body, "principal_id") ? "principal_id"
+                                                               : "account_id",
+                            "invalid", "not an account or principal id");
             goto done;
         }
-        copy(ids[nids++], OSS_ID_MAX, id);
+        api_req_copy(ids[nids++], OSS_ID_MAX, id);
     }
     for (int i = 0; i < nids; i++)
         if (!issue_one(w, req, ids[i]))
@@ -805,7 +532,7 @@ api_h_password_reset(oss_http_req_t *req, void *arg)
         api_ratelimit_body_key(req, idf, key, sizeof key));
     OPENSSL_cleanse(key, sizeof key);
     if (ok)
-        submit(req, arg, run_reset);
+        api_req_submit_lc(arg, req, run_reset);
 }
 
 /* ---- POST /v1/password-resets/confirm ------------------------------------ */
@@ -864,16 +591,16 @@ confirm_decide(void *vctx, const oss_event_t *history, size_t n,
         oss_lc_fact_t *sf = &d[nd - 1].facts[d[nd - 1].n++];
         sf->kind = OSS_LC_SESSION_ENDED;
         sf->at_us = now;
-        copy(sf->id, sizeof sf->id, lst.sessions[i].id);
-        copy(sf->reason, sizeof sf->reason, "password_reset");
+        api_req_copy(sf->id, sizeof sf->id, lst.sessions[i].id);
+        api_req_copy(sf->reason, sizeof sf->reason, "password_reset");
         cf->sessions_ended++;
     }
     Oss__V1__PasswordResetCompleted m = OSS__V1__PASSWORD_RESET_COMPLETED__INIT;
     m.principal_id = cf->principal_id;
     m.reset_id = cf->reset_id;
     m.sessions_ended = cf->sessions_ended;
-    if ((rc = push_event(out, OSS_RC_T_RESET_COMPLETED, &m.base, now,
-                         "password_reset", err)) != OSS_OK)
+    if ((rc = api_req_event_push(out, OSS_RC_T_RESET_COMPLETED, &m.base, now,
+                                 "password_reset", err)) != OSS_OK)
         return rc;
     size_t from = out->len;
     for (size_t i = 0; i < nd; i++) {
@@ -893,17 +620,18 @@ confirm_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
     confirm_t *cf = vctx;
     (void)cmd;
     const char *s1[] = {cf->stream_id};
-    oss_code_t rc = q_text(
+    oss_code_t rc = api_req_queue(
         q, qctx, "DELETE FROM oss.reset_secrets WHERE stream_id = $1", 1, s1,
         err);
     const char *v[] = {cf->stream_id, cf->pw_hash};
     if (rc == OSS_OK)
-        rc = q_text(q, qctx,
-                    "INSERT INTO oss.credentials (stream_id, password_hash) "
-                    "VALUES ($1, $2) ON CONFLICT (stream_id) DO UPDATE SET "
-                    "password_hash = EXCLUDED.password_hash, updated_at = "
-                    "now()",
-                    2, v, err);
+        rc = api_req_queue(
+            q, qctx,
+            "INSERT INTO oss.credentials (stream_id, password_hash) "
+            "VALUES ($1, $2) ON CONFLICT (stream_id) DO UPDATE SET "
+            "password_hash = EXCLUDED.password_hash, updated_at = "
+            "now()",
+            2, v, err);
     if (rc == OSS_OK)
         rc = api_sessions_queue_revoke(q, qctx, cf->principal_id,
                                        "password_reset", false, err);
@@ -937,27 +665,28 @@ run_confirm(api_worker_t *w, api_job_t *job)
         goto done;
     }
     cf->ctx = ctx;
-    if (!(body = parse_body(req, known, NULL)))
+    if (!(body = api_body_parse(req, known)))
         goto done;
-    const char *token = jstr(body, "token"), *pw = jstr(body, "password");
+    const char *token = api_body_str(body, "token"),
+               *pw = api_body_str(body, "password");
     if (!token || !pw) {
-        reply_field_error(req, 422, "invalid_fields",
-                          token ? "password" : "token", "required",
-                          "token and password are required");
+        api_reply_field(req, 422, "invalid_fields",
+                        token ? "password" : "token", "required",
+                        "token and password are required");
         goto done;
     }
     const char *why = api_lc_password_policy(ctx, pw);
     if (why) {
-        reply_field_error(req, 422, "invalid_fields", "password", why,
-                          "the password does not meet the policy: at least "
-                          "8 characters with letters, digits and a special "
-                          "character, not a common password");
+        api_reply_field(req, 422, "invalid_fields", "password", why,
+                        "the password does not meet the policy: at least "
+                        "8 characters with letters, digits and a special "
+                        "character, not a common password");
         goto done;
     }
     bool shaped = token_shape(token);
     if (shaped)
         api_lc_keyed_hmac(ctx, "reset", token, mac, NULL);
-    json_wipe(body, "token");
+    api_body_wipe(body, "token");
     if (!shaped) {
         oss_http_reply_error(req, 410, "invalid_token",
                              "the reset link is unknown, used or superseded",
@@ -965,10 +694,11 @@ run_confirm(api_worker_t *w, api_job_t *job)
         goto done;
     }
     const char *p[] = {mac};
-    PGresult *r = query(w, req,
-                        "SELECT reset_id, stream_id FROM oss.reset_secrets "
-                        "WHERE token_hmac = decode($1, 'hex')",
-                        1, p);
+    PGresult *r =
+        api_req_query(w, req, "recovery query",
+                      "SELECT reset_id, stream_id FROM oss.reset_secrets "
+                      "WHERE token_hmac = decode($1, 'hex')",
+                      1, p, API_REQ_ROWS | API_REQ_CMD);
     if (!r)
         goto done;
     if (PQntuples(r) != 1 ||
@@ -981,15 +711,15 @@ run_confirm(api_worker_t *w, api_job_t *job)
                              NULL);
         goto done;
     }
-    copy(cf->reset_id, sizeof cf->reset_id, PQgetvalue(r, 0, 0));
-    copy(cf->stream_id, sizeof cf->stream_id, PQgetvalue(r, 0, 1));
-    copy(cf->principal_id, sizeof cf->principal_id,
-         principal_of_stream(cf->stream_id));
+    api_req_copy(cf->reset_id, sizeof cf->reset_id, PQgetvalue(r, 0, 0));
+    api_req_copy(cf->stream_id, sizeof cf->stream_id, PQgetvalue(r, 0, 1));
+    api_req_copy(cf->principal_id, sizeof cf->principal_id,
+                 principal_of_stream(cf->stream_id));
     PQclear(r);
     oss_err_clear(&err);
     oss_code_t rc = api_lc_password_hash(ctx, pw, cf->pw_hash,
                                          sizeof cf->pw_hash, &err);
-    json_wipe(body, "password");
+    api_body_wipe(body, "password");
     if (rc != OSS_OK) {
         oss_error("could not hash a password: %s", err.msg);
         oss_http_reply_error(req, 500, NULL, "could not hash", NULL);
@@ -1024,8 +754,8 @@ run_confirm(api_worker_t *w, api_job_t *job)
 done:
     OPENSSL_cleanse(mac, sizeof mac);
     if (body) {
-        json_wipe(body, "token");
-        json_wipe(body, "password");
+        api_body_wipe(body, "token");
+        api_body_wipe(body, "password");
         json_decref(body);
     }
     oss_event_list_free(&c.events);
@@ -1040,7 +770,7 @@ api_h_password_reset_confirm(oss_http_req_t *req, void *arg)
 {
     /* per client IP only: the token is the secret being guessed */
     if (api_ratelimit_take(req, API_RL_RECOVERY, NULL))
-        submit(req, arg, run_confirm);
+        api_req_submit_lc(arg, req, run_confirm);
 }
 
 /* ---- POST /v1/account-recovery --------------------------------------------- */
@@ -1068,15 +798,16 @@ nik_streams(api_worker_t *w, oss_http_req_t *req, const char *nik,
     OPENSSL_cleanse(bid, sizeof bid);
     const char *p[] = {h1, h2, h3,
                        account_id && *account_id ? account_id : NULL};
-    return query(w, req,
-                 "SELECT stream_id FROM (SELECT stream_id FROM "
-                 "oss.identity_claims WHERE kind IN ('nik', 'business') AND "
-                 "digest IN (decode($1, 'hex'), decode($2, 'hex'), "
-                 "decode($3, 'hex')) UNION SELECT "
-                 "stream_id FROM oss.account_lookup WHERE kind = 'nik' AND "
-                 "digest = decode($1, 'hex')) s WHERE $4::text IS NULL OR "
-                 "stream_id = 'account-' || $4::text ORDER BY 1 LIMIT 5",
-                 4, p);
+    return api_req_query(
+        w, req, "recovery query",
+        "SELECT stream_id FROM (SELECT stream_id FROM "
+        "oss.identity_claims WHERE kind IN ('nik', 'business') AND "
+        "digest IN (decode($1, 'hex'), decode($2, 'hex'), "
+        "decode($3, 'hex')) UNION SELECT "
+        "stream_id FROM oss.account_lookup WHERE kind = 'nik' AND "
+        "digest = decode($1, 'hex')) s WHERE $4::text IS NULL OR "
+        "stream_id = 'account-' || $4::text ORDER BY 1 LIMIT 5",
+        4, p, API_REQ_ROWS | API_REQ_CMD);
 }
 
 static void
@@ -1084,30 +815,31 @@ run_lookup(api_worker_t *w, api_job_t *job)
 {
     static const char *const known[] = {"nik", NULL};
     static const char *const bools[] = {"has_nib", NULL};
+    static const api_body_spec_t spec = {.known = known, .bools = bools};
     oss_http_req_t *req = job->req;
     json_t *body = NULL, *arr = NULL;
     api_contact_t c;
 
     memset(&c, 0, sizeof c);
-    if (!(body = parse_body(req, known, bools)))
+    if (!(body = api_body_parse_ex(req, &spec, NULL)))
         goto done;
-    const char *nik = jstr(body, "nik");
+    const char *nik = api_body_str(body, "nik");
     json_t *hn = json_object_get(body, "has_nib");
     if (!nik || !hn) {
-        reply_field_error(req, 422, "invalid_fields", nik ? "has_nib" : "nik",
-                          OSS_REASON_REQUIRED,
-                          "has_nib (true or false) and nik are required");
+        api_reply_field(req, 422, "invalid_fields", nik ? "has_nib" : "nik",
+                        OSS_REASON_REQUIRED,
+                        "has_nib (true or false) and nik are required");
         goto done;
     }
     const char *why = oss_nik_check(nik, NULL);
     if (why) {
-        json_wipe(body, "nik");
-        reply_field_error(req, 422, "invalid_fields", "nik", why,
-                          "nik is not a structurally valid NIK");
+        api_body_wipe(body, "nik");
+        api_reply_field(req, 422, "invalid_fields", "nik", why,
+                        "nik is not a structurally valid NIK");
         goto done;
     }
     PGresult *r = nik_streams(w, req, nik, NULL);
-    json_wipe(body, "nik");
+    api_body_wipe(body, "nik");
     if (!r)
         goto done;
     arr = json_array();
@@ -1144,7 +876,7 @@ done:
     api_contact_clear(&c);
     json_decref(arr);
     if (body) {
-        json_wipe(body, "nik");
+        api_body_wipe(body, "nik");
         json_decref(body);
     }
 }
@@ -1168,7 +900,7 @@ void
 api_h_account_recovery(oss_http_req_t *req, void *arg)
 {
     if (nik_ratelimit(req, "lookup"))
-        submit(req, arg, run_lookup);
+        api_req_submit_lc(arg, req, run_lookup);
 }
 
 /* ---- POST /v1/help-requests ---------------------------------------------- */
@@ -1248,8 +980,8 @@ help_file_decide(void *vctx, const oss_event_t *history, size_t n,
     m.evidence_ref = h->evidence_ref;
     m.new_email = &h->sealed;
     m.kind = "replace_email";
-    return push_event(out, OSS_RC_T_HELP_FILED, &m.base, now,
-                      "unreachable_email", err);
+    return api_req_event_push(out, OSS_RC_T_HELP_FILED, &m.base, now,
+                              "unreachable_email", err);
 }
 
 static oss_code_t
@@ -1259,10 +991,11 @@ help_file_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
     help_t *h = vctx;
     (void)cmd;
     const char *v[] = {h->request_id, h->account_id, h->principal_id};
-    return q_text(q, qctx,
-                  "INSERT INTO oss.help_requests (request_id, account_id, "
-                  "principal_id) VALUES ($1::uuid, $2, $3)",
-                  3, v, err);
+    return api_req_queue(
+        q, qctx,
+        "INSERT INTO oss.help_requests (request_id, account_id, "
+        "principal_id) VALUES ($1::uuid, $2, $3)",
+        3, v, err);
 }
 
 static void
@@ -1283,13 +1016,15 @@ run_help_file(api_worker_t *w, api_job_t *job)
         oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
         goto done;
     }
-    if (!(body = parse_body(req, known, NULL)))
+    if (!(body = api_body_parse(req, known)))
         goto done;
-    const char *acc = jstr(body, "account_id"), *nik = jstr(body, "nik");
-    const char *em = jstr(body, "new_email"), *ev = jstr(body, "evidence_ref");
+    const char *acc = api_body_str(body, "account_id"),
+               *nik = api_body_str(body, "nik");
+    const char *em = api_body_str(body, "new_email"),
+               *ev = api_body_str(body, "evidence_ref");
     const char *why;
     for (int i = 0; known[i]; i++)
-        if (!jstr(body, known[i]))
+        if (!api_body_str(body, known[i]))
             oss_field_errors_add(&fe, known[i], OSS_REASON_REQUIRED);
     if (acc && !api_account_id_valid(acc))
         oss_field_errors_add(&fe, "account_id", "invalid");
@@ -1299,19 +1034,19 @@ run_help_file(api_worker_t *w, api_job_t *job)
                                          sizeof h->new_email)))
         oss_field_errors_add(&fe, "new_email", why);
     if (fe.n) {
-        json_wipe(body, "nik");
-        json_wipe(body, "new_email");
+        api_body_wipe(body, "nik");
+        api_body_wipe(body, "new_email");
         oss_http_reply_error(req, 422, "invalid_fields", "invalid fields",
                              &fe);
         goto done;
     }
-    copy(h->account_id, sizeof h->account_id, acc);
-    copy(h->evidence_ref, sizeof h->evidence_ref, ev);
+    api_req_copy(h->account_id, sizeof h->account_id, acc);
+    api_req_copy(h->evidence_ref, sizeof h->evidence_ref, ev);
     /* the NIK must be the one the account was registered with; the same
      * answer whether the account or the NIK is wrong */
     PGresult *r = nik_streams(w, req, nik, acc);
-    json_wipe(body, "nik");
-    json_wipe(body, "new_email");
+    api_body_wipe(body, "nik");
+    api_body_wipe(body, "new_email");
     if (!r)
         goto done;
     int nr = PQntuples(r);
@@ -1324,7 +1059,7 @@ run_help_file(api_worker_t *w, api_job_t *job)
     }
     /* the person whose e-mail is replaced: the account's first owner, the
      * holder of the registered NIK */
-    copy(h->principal_id, sizeof h->principal_id, acc);
+    api_req_copy(h->principal_id, sizeof h->principal_id, acc);
     snprintf(h->stream_id, sizeof h->stream_id, "account-%.120s", acc);
     oss_err_clear(&err);
     oss_code_t rc = contact_current(w, h->principal_id, &h->contact, &err);
@@ -1362,8 +1097,8 @@ run_help_file(api_worker_t *w, api_job_t *job)
     if (c.outcome != OSS_JOURNAL_APPENDED) {
         const char *f = c.err.field;
         if (c.err.code == OSS_EINVAL && f[0])
-            reply_field_error(req, 422, "invalid_fields", f, "invalid",
-                              c.err.msg);
+            api_reply_field(req, 422, "invalid_fields", f, "invalid",
+                            c.err.msg);
         else
             oss_http_reply_error(req, 409, f[0] ? f : NULL, c.err.msg, NULL);
         goto done;
@@ -1375,8 +1110,8 @@ run_help_file(api_worker_t *w, api_job_t *job)
                          "account_id", h->account_id, "status", "open"));
 done:
     if (body) {
-        json_wipe(body, "nik");
-        json_wipe(body, "new_email");
+        api_body_wipe(body, "nik");
+        api_body_wipe(body, "new_email");
         json_decref(body);
     }
     oss_event_list_free(&c.events);
@@ -1387,7 +1122,7 @@ void
 api_h_help_request(oss_http_req_t *req, void *arg)
 {
     if (nik_ratelimit(req, "help"))
-        submit(req, arg, run_help_file);
+        api_req_submit_lc(arg, req, run_help_file);
 }
 
 /* ---- GET /v1/help-requests (help.decide) --------------------------------- */
@@ -1401,12 +1136,12 @@ run_help_list(api_worker_t *w, api_job_t *job)
     if (!api_auth_require(w, req, &p, NULL) ||
         !api_auth_allow(req, &p, OSS_ACT_HELP_DECIDE, NULL))
         return;
-    PGresult *r = query(
-        w, req,
+    PGresult *r = api_req_query(
+        w, req, "recovery query",
         "SELECT request_id, account_id, to_char(filed_at AT TIME ZONE 'UTC', "
         "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM oss.help_requests WHERE "
         "status = 'open' ORDER BY filed_at LIMIT 200",
-        0, NULL);
+        0, NULL, API_REQ_ROWS | API_REQ_CMD);
     if (!r)
         return;
     json_t *arr = json_array();
@@ -1423,7 +1158,7 @@ run_help_list(api_worker_t *w, api_job_t *job)
 void
 api_h_help_requests_list(oss_http_req_t *req, void *arg)
 {
-    submit(req, arg, run_help_list);
+    api_req_submit_lc(arg, req, run_help_list);
 }
 
 /* ---- POST /v1/help-requests/{id}/decision (help.decide) ------------------ */
@@ -1447,8 +1182,8 @@ help_decide_decide(void *vctx, const oss_event_t *history, size_t n,
     Oss__V1__HelpRequestDecided m = OSS__V1__HELP_REQUEST_DECIDED__INIT;
     m.request_id = h->request_id;
     m.decision = h->decision;
-    if ((rc = push_event(out, OSS_RC_T_HELP_DECIDED, &m.base, now, h->reason,
-                         err)) != OSS_OK)
+    if ((rc = api_req_event_push(out, OSS_RC_T_HELP_DECIDED, &m.base, now,
+                                 h->reason, err)) != OSS_OK)
         return rc;
     if (nf < 2)
         return OSS_OK;
@@ -1457,8 +1192,8 @@ help_decide_decide(void *vctx, const oss_event_t *history, size_t n,
     cr.subject_id = h->contact.subject_id;
     cr.email = &h->sealed;
     cr.request_id = h->request_id;
-    return push_event(out, OSS_RC_T_CONTACT_REPLACED, &cr.base, now,
-                      h->reason, err);
+    return api_req_event_push(out, OSS_RC_T_CONTACT_REPLACED, &cr.base, now,
+                              h->reason, err);
 }
 
 static oss_code_t
@@ -1468,25 +1203,29 @@ help_decide_extra(void *vctx, const oss_command_t *cmd,
     help_t *h = vctx;
     bool approved = h->outcome == OSS_RC_APPROVED;
     const char *v[] = {h->request_id, approved ? "approved" : "rejected"};
-    oss_code_t rc = q_text(q, qctx,
-                           "UPDATE oss.help_requests SET status = $2, "
-                           "decided_at = now() WHERE request_id = $1::uuid",
-                           2, v, err);
+    oss_code_t rc =
+        api_req_queue(q, qctx,
+                      "UPDATE oss.help_requests SET status = $2, "
+                      "decided_at = now() WHERE request_id = $1::uuid",
+                      2, v, err);
     if (rc == OSS_OK && approved) {
         /* sign-in by e-mail now finds the account by the new address */
         const char *lv[] = {h->stream_id, h->new_email_digest};
-        rc = q_text(q, qctx,
-                    "DELETE FROM oss.account_lookup WHERE kind = 'email' AND "
-                    "stream_id = $1",
-                    1, lv, err);
+        rc = api_req_queue(
+            q, qctx,
+            "DELETE FROM oss.account_lookup WHERE kind = 'email' AND "
+            "stream_id = $1",
+            1, lv, err);
         if (rc == OSS_OK)
-            rc = q_text(q, qctx,
-                        "INSERT INTO oss.account_lookup (kind, digest, "
-                        "stream_id) VALUES ('email', decode($2, 'hex'), $1) "
-                        "ON CONFLICT DO NOTHING",
-                        2, lv, err);
+            rc = api_req_queue(
+                q, qctx,
+                "INSERT INTO oss.account_lookup (kind, digest, "
+                "stream_id) VALUES ('email', decode($2, 'hex'), $1) "
+                "ON CONFLICT DO NOTHING",
+                2, lv, err);
         if (rc == OSS_OK)
-            copy(h->contact.email, sizeof h->contact.email, h->new_email);
+            api_req_copy(h->contact.email, sizeof h->contact.email,
+                         h->new_email);
     }
     if (rc != OSS_OK)
         return rc;
@@ -1517,7 +1256,7 @@ help_decide_extra(void *vctx, const oss_command_t *cmd,
 static bool
 load_filed(api_worker_t *w, oss_http_req_t *req, help_t *h)
 {
-    oss_journal_t *j = journal(w, req);
+    oss_journal_t *j = api_req_journal(w, req);
     oss_event_list_t hist = {0};
     oss_err_t err;
     bool found = false;
@@ -1544,7 +1283,8 @@ load_filed(api_worker_t *w, oss_http_req_t *req, help_t *h)
             memcpy(h->ct, m->new_email->ciphertext.data,
                    m->new_email->ciphertext.len);
             h->ctlen = m->new_email->ciphertext.len;
-            copy(h->evidence_ref, sizeof h->evidence_ref, m->evidence_ref);
+            api_req_copy(h->evidence_ref, sizeof h->evidence_ref,
+                         m->evidence_ref);
             found = true;
         }
         oss__v1__help_request_filed__free_unpacked(m, NULL);
@@ -1576,34 +1316,36 @@ run_help_decide(api_worker_t *w, api_job_t *job)
     if (!api_auth_require(w, req, &p, NULL) ||
         !api_auth_allow(req, &p, OSS_ACT_HELP_DECIDE, NULL))
         goto done;
-    if (!uuid_like(oss_http_req_param(req, 0))) {
+    if (!api_req_uuid_valid(oss_http_req_param(req, 0))) {
         oss_http_reply_error(req, 404, NULL, "no such help request", NULL);
         goto done;
     }
-    if (!(body = parse_body(req, known, NULL)))
+    if (!(body = api_body_parse(req, known)))
         goto done;
-    const char *dec = jstr(body, "decision"), *why = jstr(body, "reason");
+    const char *dec = api_body_str(body, "decision"),
+               *why = api_body_str(body, "reason");
     if (!dec || (strcmp(dec, "approve") && strcmp(dec, "reject"))) {
-        reply_field_error(req, 422, "invalid_fields", "decision",
-                          dec ? "invalid" : OSS_REASON_REQUIRED,
-                          "decision must be approve or reject");
+        api_reply_field(req, 422, "invalid_fields", "decision",
+                        dec ? "invalid" : OSS_REASON_REQUIRED,
+                        "decision must be approve or reject");
         goto done;
     }
     if (!why || !why[0] || strlen(why) > 500) {
-        reply_field_error(req, 422, "invalid_fields", "reason",
-                          why && why[0] ? OSS_REASON_TOO_LONG
-                                        : OSS_REASON_REQUIRED,
-                          "a reason of 1-500 bytes is required");
+        api_reply_field(req, 422, "invalid_fields", "reason",
+                        why && why[0] ? OSS_REASON_TOO_LONG
+                                      : OSS_REASON_REQUIRED,
+                        "a reason of 1-500 bytes is required");
         goto done;
     }
-    copy(h->decision, sizeof h->decision, dec);
-    copy(h->reason, sizeof h->reason, why);
-    copy(h->request_id, sizeof h->request_id, oss_http_req_param(req, 0));
+    api_req_copy(h->decision, sizeof h->decision, dec);
+    api_req_copy(h->reason, sizeof h->reason, why);
+    api_req_copy(h->request_id, sizeof h->request_id,
+                 oss_http_req_param(req, 0));
     const char *pv[] = {h->request_id};
-    PGresult *r = query(w, req,
-                        "SELECT account_id, principal_id FROM "
-                        "oss.help_requests WHERE request_id = $1::uuid",
-                        1, pv);
+    PGresult *r = api_req_query(w, req, "recovery query",
+                                "SELECT account_id, principal_id FROM "
+                                "oss.help_requests WHERE request_id = $1::uuid",
+                                1, pv, API_REQ_ROWS | API_REQ_CMD);
     if (!r)
         goto done;
     if (PQntuples(r) != 1) {
@@ -1611,8 +1353,8 @@ run_help_decide(api_worker_t *w, api_job_t *job)
         oss_http_reply_error(req, 404, NULL, "no such help request", NULL);
         goto done;
     }
-    copy(h->account_id, sizeof h->account_id, PQgetvalue(r, 0, 0));
-    copy(h->principal_id, sizeof h->principal_id, PQgetvalue(r, 0, 1));
+    api_req_copy(h->account_id, sizeof h->account_id, PQgetvalue(r, 0, 0));
+    api_req_copy(h->principal_id, sizeof h->principal_id, PQgetvalue(r, 0, 1));
     PQclear(r);
     snprintf(h->stream_id, sizeof h->stream_id, "account-%.120s",
              h->account_id);
@@ -1634,8 +1376,8 @@ run_help_decide(api_worker_t *w, api_job_t *job)
                              "the person's personal data was erased", NULL);
         goto done;
     }
-    if (open_sealed(&h->contact.dk, "email", h->nonce, 12, h->ct, h->ctlen,
-                    h->new_email, sizeof h->new_email, &err) != OSS_OK) {
+    if (api_req_open(&h->contact.dk, "email", h->nonce, 12, h->ct, h->ctlen,
+                     h->new_email, sizeof h->new_email, &err) != OSS_OK) {
         oss_error("help request %s: the new e-mail does not open: %s",
                   h->request_id, err.msg);
         oss_http_reply_error(req, 500, NULL, "could not open the request",
@@ -1662,8 +1404,8 @@ run_help_decide(api_worker_t *w, api_job_t *job)
             oss_http_reply_error(req, 404, NULL, "no such help request",
                                  NULL);
         else if (c.err.code == OSS_EINVAL && f[0])
-            reply_field_error(req, 422, "invalid_fields", f, "invalid",
-                              c.err.msg);
+            api_reply_field(req, 422, "invalid_fields", f, "invalid",
+                            c.err.msg);
         else
             oss_http_reply_error(req, 409, f[0] ? f : NULL, c.err.msg, NULL);
         goto done;
@@ -1685,5 +1427,5 @@ done:
 void
 api_h_help_decision(oss_http_req_t *req, void *arg)
 {
-    submit(req, arg, run_help_decide);
+    api_req_submit_lc(arg, req, run_help_decide);
 }

@@ -36,12 +36,13 @@
 #include "auth.h"
 #include "core/account.h"
 #include "core/nik.h"
-#include "legacy.h"
-#include "ratelimit.h"
 #include "db/db.h"
 #include "journal/journal.h"
+#include "legacy.h"
 #include "log/log.h"
 #include "oss/v1/account.pb-c.h"
+#include "ratelimit.h"
+#include "request.h"
 #include "terms.h"
 
 #define MAX_JSON_DEPTH 32
@@ -277,29 +278,6 @@ terms_known(api_worker_t *w, oss_journal_t **j, reg_t *g)
     return false;
 }
 
-static oss_code_t
-seal_field(const oss_data_key_t *dk, const char *field, const char *value,
-           Oss__V1__SealedField *sf, oss_err_t *err)
-{
-    uint8_t *ct = NULL, *nonce = malloc(12);
-    size_t ctlen = 0;
-
-    if (!nonce)
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    oss_code_t rc = oss_seal(dk, field, value, strlen(value), nonce, &ct,
-                             &ctlen, err);
-    if (rc != OSS_OK) {
-        free(nonce);
-        return rc;
-    }
-    sf->subject_id = (char *)dk->subject_id;
-    sf->nonce.data = nonce;
-    sf->nonce.len = 12;
-    sf->ciphertext.data = ct;
-    sf->ciphertext.len = ctlen;
-    return OSS_OK;
-}
-
 /* Seals g->r into g->payload (AccountRegistered) and prepares the claim. */
 static oss_code_t
 seal(api_ctx_t *ctx, reg_t *g, oss_err_t *err)
@@ -334,7 +312,7 @@ seal(api_ctx_t *ctx, reg_t *g, oss_err_t *err)
     for (int i = 0; i < NSEALED; i++) {
         if (!values[i][0])
             continue;
-        rc = seal_field(&dk, names[i], values[i], &sf[i], err);
+        rc = api_req_seal_field(&dk, names[i], values[i], &sf[i], err);
         if (rc != OSS_OK)
             goto done;
         sfp[i] = &sf[i];
@@ -848,16 +826,6 @@ nik_birth_date(const char *nik, char out[11])
              (unsigned)ni.month % 100u, (unsigned)ni.day % 100u);
 }
 
-static void
-reply_one(oss_http_req_t *req, int status, const char *code,
-          const char *field, const char *reason, const char *msg)
-{
-    oss_field_errors_t fe = {0};
-    if (field)
-        oss_field_errors_add(&fe, field, reason);
-    oss_http_reply_error(req, status, code, msg, field ? &fe : NULL);
-}
-
 /* Decodes the body into g->r (validated like a registration of a business
  * entity, actor type 01, NPWP required) and the legacy credentials. Replies
  * and returns NULL on a bad request; else returns the parsed body (caller
@@ -977,39 +945,22 @@ legacy_check(api_worker_t *w, reg_t *g, json_t *body, char *company,
             *p = (char)(*p - 'A' + 'a');
     digest_hex(ctx, "legacy_username", ufold, hex);
     oss_err_clear(&err);
-    oss_journal_t *j = api_worker_journal(w, &err);
-    if (!j) {
-        oss_http_reply_error(req, 503, NULL,
-                             "the database is unavailable; retry later", NULL);
-        return false;
-    }
-    PGconn *c = oss_journal_conn(j);
     const char *p[] = {hex};
-    PGresult *r = PQexecParams(
-        c,
+    PGresult *r = api_req_query(
+        w, req, "read the legacy account",
         "SELECT legacy_id, password_hash, encode(npwp_digest, 'hex'), "
         "company, decree_number, encode(director_name_digest, 'hex'), "
         "encode(director_nik_digest, 'hex'), migrated_account_id IS NOT NULL "
         "FROM oss.legacy_accounts WHERE username_digest = decode($1, 'hex')",
-        1, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        bool lost = oss_db_conn_lost(c, r);
-        oss_db_error(c, r, "read the legacy account", &err);
-        oss_warn("%s", err.msg);
-        if (lost)
-            api_worker_reset(w);
-        oss_http_reply_error(req, lost ? 503 : 500, NULL,
-                             lost ? "the database is unavailable; retry later"
-                                  : "could not read",
-                             NULL);
+        1, p, API_REQ_ROWS);
+    if (!r)
         goto done;
-    }
     bool found = PQntuples(r) == 1;
     if (found && PQgetvalue(r, 0, 7)[0] == 't') {
-        reply_one(req, 409, "already_migrated", "username",
-                  "already_migrated",
-                  "this OSS 1.1 account was already migrated; sign in to "
-                  "the new account or recover it");
+        api_reply_field(req, 409, "already_migrated", "username",
+                        "already_migrated",
+                        "this OSS 1.1 account was already migrated; sign in to "
+                        "the new account or recover it");
         goto done;
     }
     /* the password first (same cost whether the username exists or not) */
@@ -1019,8 +970,8 @@ legacy_check(api_worker_t *w, reg_t *g, json_t *body, char *company,
                  ARGON2_OK;
     if (!found || !pw_ok) {
         oss_info("legacy migration refused: wrong credentials");
-        reply_one(req, 401, "invalid_credentials", NULL, NULL,
-                  "the OSS 1.1 username or password is wrong");
+        api_reply_field(req, 401, "invalid_credentials", NULL, NULL,
+                        "the OSS 1.1 username or password is wrong");
         goto done;
     }
     oss_field_errors_t fe = {0};
@@ -1147,13 +1098,15 @@ run_legacy(api_worker_t *w, api_job_t *job)
         json_decref(o);
     } else if (c->err.code == OSS_EDUPLICATE &&
                !strcmp(c->err.field, "legacy_id")) {
-        reply_one(req, 409, "already_migrated", "username", "already_migrated",
-                  "this OSS 1.1 account was already migrated");
+        api_reply_field(req, 409, "already_migrated", "username",
+                        "already_migrated",
+                        "this OSS 1.1 account was already migrated");
     } else if (c->err.code == OSS_EDUPLICATE && c->err.field[0]) {
-        reply_one(req, 409, "one_account_per_business", c->err.field,
-                  "one_account_per_business",
-                  "one account per business: an account for this business "
-                  "is already registered");
+        api_reply_field(
+            req, 409, "one_account_per_business", c->err.field,
+            "one_account_per_business",
+            "one account per business: an account for this business "
+            "is already registered");
     } else {
         oss_http_reply_error(req, oss_http_status_for(c->err.code), NULL,
                              c->err.msg, NULL);
@@ -1186,13 +1139,5 @@ api_h_legacy_migrate(oss_http_req_t *req, void *arg)
     explicit_bzero(key, sizeof key);
     if (!ok)
         return;
-    api_job_t *j = calloc(1, sizeof *j);
-    if (!j) {
-        oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
-        return;
-    }
-    j->kind = API_JOB_QUERY;
-    j->req = req;
-    j->run = run_legacy;
-    api_pool_submit(ctx->pool, j);
+    api_req_submit(ctx, req, run_legacy);
 }

@@ -16,6 +16,7 @@
 #include "db/db.h"
 #include "log/log.h"
 #include "oss/v1/account.pb-c.h"
+#include "request.h"
 
 #define TERMS_MAX 64
 #define TERMS_TTL_MS 10000
@@ -97,43 +98,6 @@ done:
 
 /* ---- helpers -------------------------------------------------------------- */
 
-static api_job_t *
-new_job(oss_http_req_t *req, void (*run)(api_worker_t *, api_job_t *))
-{
-    api_job_t *j = calloc(1, sizeof *j);
-    if (!j) {
-        oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
-        return NULL;
-    }
-    j->kind = API_JOB_QUERY;
-    j->req = req;
-    j->run = run;
-    return j;
-}
-
-static void
-reply_field(oss_http_req_t *req, int status, const char *code,
-            const char *field, const char *reason, const char *msg)
-{
-    oss_field_errors_t fe = {0};
-    oss_field_errors_add(&fe, field, reason);
-    oss_http_reply_error(req, status, code, msg, &fe);
-}
-
-static PGconn *
-worker_conn(api_worker_t *w, oss_http_req_t *req)
-{
-    oss_err_t err;
-    oss_err_clear(&err);
-    oss_journal_t *j = api_worker_journal(w, &err);
-    if (!j) {
-        oss_http_reply_error(req, 503, NULL,
-                             "the database is unavailable; retry later", NULL);
-        return NULL;
-    }
-    return oss_journal_conn(j);
-}
-
 /* ---- GET /v1/terms ---------------------------------------------------------- */
 
 static void
@@ -141,7 +105,7 @@ run_list(api_worker_t *w, api_job_t *job)
 {
     oss_http_req_t *req = job->req;
     oss_err_t err;
-    PGconn *c = worker_conn(w, req);
+    PGconn *c = api_req_conn(w, req);
     if (!c)
         return;
     PGresult *r = PQexec(
@@ -188,10 +152,7 @@ run_list(api_worker_t *w, api_job_t *job)
 void
 api_h_terms_list(oss_http_req_t *req, void *arg)
 {
-    api_ctx_t *ctx = arg;
-    api_job_t *j = new_job(req, run_list);
-    if (j)
-        api_pool_submit(ctx->pool, j);
+    api_req_submit(arg, req, run_list);
 }
 
 /* ---- POST /v1/accounts/{id}/terms-acceptance ------------------------------ */
@@ -294,33 +255,33 @@ run_accept(api_worker_t *w, api_job_t *job)
     json_t *val;
     json_object_foreach(body, key, val) {
         if (strcmp(key, "version") != 0) {
-            reply_field(req, 422, "invalid_fields",
-                        strlen(key) < 40 ? key : "?",
-                        OSS_REASON_UNKNOWN_FIELD, "unknown field");
+            api_reply_field(req, 422, "invalid_fields",
+                            strlen(key) < 40 ? key : "?",
+                            OSS_REASON_UNKNOWN_FIELD, "unknown field");
             goto done;
         }
     }
     json_t *v = json_object_get(body, "version");
     if (v && !json_is_string(v)) {
-        reply_field(req, 422, "invalid_fields", "version",
-                    OSS_REASON_MUST_BE_STRING, "version must be a string");
+        api_reply_field(req, 422, "invalid_fields", "version",
+                        OSS_REASON_MUST_BE_STRING, "version must be a string");
         goto done;
     }
     a.version = json_string_value(v);
     const char *why = oss_terms_version_check(a.version);
     if (why) {
-        reply_field(req, 422, "invalid_fields", "version", why,
-                    "version names no terms of use version");
+        api_reply_field(req, 422, "invalid_fields", "version", why,
+                        "version names no terms of use version");
         goto done;
     }
-    PGconn *conn = worker_conn(w, req);
+    PGconn *conn = api_req_conn(w, req);
     if (!conn)
         goto done;
     oss_err_clear(&err);
     oss_code_t rc = api_terms_lookup(conn, a.version, a.sha256, &err);
     if (rc == OSS_ENOTFOUND) {
-        reply_field(req, 422, "invalid_fields", "version", "unknown_version",
-                    err.msg);
+        api_reply_field(req, 422, "invalid_fields", "version",
+                        "unknown_version", err.msg);
         goto done;
     } else if (rc != OSS_OK) {
         oss_http_reply_error(req, 503, NULL,
@@ -352,36 +313,12 @@ run_accept(api_worker_t *w, api_job_t *job)
     c.correlation_id = oss_http_req_cid(req);
     c.decide = decide_accept;
     c.ctx = &a;
-    oss_journal_t *j = api_worker_journal(w, &err);
-    if (!j) {
-        oss_http_reply_error(req, 503, NULL,
-                             "the database is unavailable; retry later", NULL);
+    if (!api_req_execute(w, req, &c, 1, 3, "terms acceptance"))
         goto done;
-    }
-    for (int attempt = 0; attempt < 3; attempt++) {
-        oss_event_list_free(&c.events);
-        oss_err_clear(&err);
-        rc = oss_journal_execute(j, &c, 1, &err);
-        if (rc != OSS_OK) {
-            oss_warn("terms acceptance not appended: %s", err.msg);
-            if (rc == OSS_EUNAVAIL)
-                api_worker_reset(w);
-            oss_http_reply_error(req, rc == OSS_EUNAVAIL ? 503 : 500, NULL,
-                                 rc == OSS_EUNAVAIL
-                                     ? "the database is unavailable; retry "
-                                       "later"
-                                     : "could not append to the journal",
-                                 NULL);
-            goto done;
-        }
-        if (!(c.outcome == OSS_JOURNAL_REJECTED &&
-              c.err.code == OSS_ECONFLICT))
-            break;
-    }
     if (c.outcome == OSS_JOURNAL_REJECTED) {
         if (!strcmp(c.err.field, "already_accepted"))
-            reply_field(req, 409, "already_accepted", "version",
-                        "already_accepted", c.err.msg);
+            api_reply_field(req, 409, "already_accepted", "version",
+                            "already_accepted", c.err.msg);
         else if (!strcmp(c.err.field, "not_registered"))
             oss_http_reply_error(req, 404, NULL, "no such account", NULL);
         else
@@ -405,10 +342,7 @@ done:
 void
 api_h_terms_accept(oss_http_req_t *req, void *arg)
 {
-    api_ctx_t *ctx = arg;
     /* authentication first (401), then the account (404: api_account_target
      * checks the id's form too) */
-    api_job_t *j = new_job(req, run_accept);
-    if (j)
-        api_pool_submit(ctx->pool, j);
+    api_req_submit(arg, req, run_accept);
 }

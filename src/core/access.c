@@ -406,6 +406,23 @@ check_open(const oss_ac_state_t *st, oss_err_t *err)
     return OSS_OK;
 }
 
+/* Starts decision d (empty) for a command on an account that must be open
+ * (check_open()). */
+static oss_code_t
+begin(const oss_ac_state_t *st, oss_ac_decision_t *d, oss_err_t *err) {
+    start(d);
+    return check_open(st, err);
+}
+
+/* A new fact of d naming principal_id. */
+static oss_ac_fact_t *
+fact_of(oss_ac_decision_t *d, oss_ac_kind_t kind, int64_t now,
+        const char *principal_id) {
+    oss_ac_fact_t *f = fact(d, kind, now);
+    copy(f->principal_id, sizeof f->principal_id, principal_id);
+    return f;
+}
+
 static bool
 id_ok(const char *s)
 {
@@ -419,8 +436,7 @@ oss_ac_decide_add_member(const oss_ac_state_t *st, int64_t now,
                          oss_ac_decision_t *d, oss_err_t *err)
 {
     oss_code_t rc;
-    start(d);
-    if ((rc = check_open(st, err)) != OSS_OK)
+    if ((rc = begin(st, d, err)) != OSS_OK)
         return rc;
     if (role != OSS_ROLE_PREPARER && role != OSS_ROLE_VIEWER)
         return oss_err_field(err, OSS_EINVAL, "role",
@@ -440,8 +456,7 @@ oss_ac_decide_add_member(const oss_ac_state_t *st, int64_t now,
         return oss_err_field(err, OSS_ECONFLICT, "too_many_members",
                              "an account has at most %d delegates",
                              OSS_AC_MAX_MEMBERS);
-    oss_ac_fact_t *f = fact(d, OSS_AC_MEMBER_ADDED, now);
-    copy(f->principal_id, sizeof f->principal_id, principal_id);
+    oss_ac_fact_t *f = fact_of(d, OSS_AC_MEMBER_ADDED, now, principal_id);
     f->role = role;
     return OSS_OK;
 }
@@ -452,8 +467,7 @@ oss_ac_decide_remove_member(const oss_ac_state_t *st, int64_t now,
                             oss_err_t *err)
 {
     oss_code_t rc;
-    start(d);
-    if ((rc = check_open(st, err)) != OSS_OK)
+    if ((rc = begin(st, d, err)) != OSS_OK)
         return rc;
     oss_role_t has = oss_ac_role_of(st, principal_id);
     if (has == OSS_ROLE_OWNER)
@@ -463,8 +477,7 @@ oss_ac_decide_remove_member(const oss_ac_state_t *st, int64_t now,
     if (has == OSS_ROLE_NONE)
         return oss_err_field(err, OSS_ENOTFOUND, "not_a_member",
                              "no such member");
-    oss_ac_fact_t *f = fact(d, OSS_AC_MEMBER_REMOVED, now);
-    copy(f->principal_id, sizeof f->principal_id, principal_id);
+    oss_ac_fact_t *f = fact_of(d, OSS_AC_MEMBER_REMOVED, now, principal_id);
     f->role = has;
     return OSS_OK;
 }
@@ -476,8 +489,7 @@ oss_ac_decide_offer_transfer(const oss_ac_state_t *st,
                              oss_err_t *err)
 {
     oss_code_t rc;
-    start(d);
-    if ((rc = check_open(st, err)) != OSS_OK)
+    if ((rc = begin(st, d, err)) != OSS_OK)
         return rc;
     if (!id_ok(principal_id))
         return oss_err_field(err, OSS_EINVAL, "principal_id",
@@ -485,8 +497,7 @@ oss_ac_decide_offer_transfer(const oss_ac_state_t *st,
     if (!strcmp(st->owner, principal_id))
         return oss_err_field(err, OSS_EINVAL, "principal_id",
                              "the person already owns the account");
-    oss_ac_fact_t *f = fact(d, OSS_AC_TRANSFER_OFFERED, now);
-    copy(f->principal_id, sizeof f->principal_id, principal_id);
+    oss_ac_fact_t *f = fact_of(d, OSS_AC_TRANSFER_OFFERED, now, principal_id);
     f->until_us = now + p->transfer_ttl_us;
     return OSS_OK;
 }
@@ -497,8 +508,7 @@ oss_ac_decide_accept_transfer(const oss_ac_state_t *st, int64_t now,
                               oss_err_t *err)
 {
     oss_code_t rc;
-    start(d);
-    if ((rc = check_open(st, err)) != OSS_OK)
+    if ((rc = begin(st, d, err)) != OSS_OK)
         return rc;
     if (!st->transfer_open)
         return oss_err_field(err, OSS_ECONFLICT, "no_transfer",
@@ -509,8 +519,7 @@ oss_ac_decide_accept_transfer(const oss_ac_state_t *st, int64_t now,
     if (now >= st->transfer_expires_at_us)
         return oss_err_field(err, OSS_ECONFLICT, "expired",
                              "the transfer offer expired");
-    oss_ac_fact_t *f = fact(d, OSS_AC_TRANSFER_ACCEPTED, now);
-    copy(f->principal_id, sizeof f->principal_id, caller);
+    oss_ac_fact_t *f = fact_of(d, OSS_AC_TRANSFER_ACCEPTED, now, caller);
     copy(f->previous_owner, sizeof f->previous_owner, st->owner);
     return OSS_OK;
 }
@@ -532,8 +541,7 @@ oss_ac_decide_file_handover(const oss_ac_state_t *st, const oss_ac_policy_t *p,
                             oss_err_t *err)
 {
     oss_code_t rc;
-    start(d);
-    if ((rc = check_open(st, err)) != OSS_OK)
+    if ((rc = begin(st, d, err)) != OSS_OK)
         return rc;
     if (!evidence_ref || !*evidence_ref ||
         strlen(evidence_ref) >= OSS_AC_REF_MAX)
@@ -647,8 +655,7 @@ oss_ac_decide_terminate(const oss_ac_state_t *st, int64_t now,
                         oss_err_t *err)
 {
     oss_code_t rc;
-    start(d);
-    if ((rc = check_open(st, err)) != OSS_OK)
+    if ((rc = begin(st, d, err)) != OSS_OK)
         return rc;
     if (term == OSS_AC_TERM_NONE)
         return oss_err_field(err, OSS_EINVAL, "reason_code",

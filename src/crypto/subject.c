@@ -439,13 +439,26 @@ add_link(char (*list)[OSS_ID_MAX], size_t *n, const char *id)
     return true;
 }
 
+/* Adds column 0 of every row of sql ($1 = subject_id) to list. */
+static oss_code_t
+read_links(PGconn *c, const char *sql, const char *subject_id, const char *what,
+           char (*list)[OSS_ID_MAX], size_t *n, oss_err_t *err) {
+    const char *p[1] = {subject_id};
+    PGresult *r = PQexecParams(c, sql, 1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return db_fail(c, r, what, err);
+    for (int i = 0; i < PQntuples(r); i++)
+        add_link(list, n, PQgetvalue(r, i, 0));
+    PQclear(r);
+    return OSS_OK;
+}
+
 oss_code_t
 oss_subject_erasure_prepare(PGconn *c, const char *subject_id,
                             const char *reason, oss_subject_erasure_t *e,
                             oss_err_t *err)
 {
     oss_code_t rc = OSS_OK;
-    PGresult *r = NULL;
     const char **streams = NULL;
     char (*sbuf)[OSS_ID_MAX] = NULL;
 
@@ -466,38 +479,26 @@ oss_subject_erasure_prepare(PGconn *c, const char *subject_id,
              OSS_SUBJECT_STREAM_PREFIX "%s", e->subject_id);
     snprintf(e->reason, sizeof e->reason, "%s", reason);
 
-    const char *p1[1] = {e->subject_id};
-    r = PQexecParams(c,
-                     "SELECT principal_id FROM oss.principals WHERE "
-                     "subject_id = $1::uuid ORDER BY created_at",
-                     1, NULL, p1, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        rc = db_fail(c, r, "read the subject's principals", err);
-        r = NULL;
+    rc = read_links(c,
+                    "SELECT principal_id FROM oss.principals WHERE "
+                    "subject_id = $1::uuid ORDER BY created_at",
+                    e->subject_id, "read the subject's principals",
+                    e->principal_ids, &e->nprincipals, err);
+    if (rc != OSS_OK)
         goto done;
-    }
-    for (int i = 0; i < PQntuples(r); i++)
-        add_link(e->principal_ids, &e->nprincipals, PQgetvalue(r, i, 0));
-    PQclear(r);
     /* accounts whose contact (registration) is this subject */
-    r = PQexecParams(c,
-                     "SELECT DISTINCT substr(s, 9) FROM ("
-                     " SELECT stream_id AS s FROM oss.identity_claims WHERE "
-                     "  subject_id = $1::uuid"
-                     " UNION SELECT contact_stream FROM oss.principals WHERE "
-                     "  subject_id = $1::uuid"
-                     " UNION SELECT stream_id FROM rm.accounts WHERE "
-                     "  subject_id = $1::text) x WHERE s LIKE 'account-%'",
-                     1, NULL, p1, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        rc = db_fail(c, r, "read the subject's accounts", err);
-        r = NULL;
+    rc = read_links(c,
+                    "SELECT DISTINCT substr(s, 9) FROM ("
+                    " SELECT stream_id AS s FROM oss.identity_claims WHERE "
+                    "  subject_id = $1::uuid"
+                    " UNION SELECT contact_stream FROM oss.principals WHERE "
+                    "  subject_id = $1::uuid"
+                    " UNION SELECT stream_id FROM rm.accounts WHERE "
+                    "  subject_id = $1::text) x WHERE s LIKE 'account-%'",
+                    e->subject_id, "read the subject's accounts",
+                    e->account_ids, &e->naccounts, err);
+    if (rc != OSS_OK)
         goto done;
-    }
-    for (int i = 0; i < PQntuples(r); i++)
-        add_link(e->account_ids, &e->naccounts, PQgetvalue(r, i, 0));
-    PQclear(r);
-    r = NULL;
 
     /* the streams whose keyed look-ups go */
     size_t ns = 0, cap = 3 * (e->naccounts + e->nprincipals) + 1;
@@ -532,6 +533,7 @@ oss_subject_erasure_prepare(PGconn *c, const char *subject_id,
         goto done;
     }
     bool ok = true;
+    const char *p1[1] = {e->subject_id};
     const char *p2[2] = {e->subject_id, e->streams_array};
     e->keys = count_of(c,
                        "SELECT count(*) FROM oss.subject_keys WHERE "

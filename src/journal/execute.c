@@ -24,7 +24,16 @@
  * connection lost before COMMIT was sent is re-established and the
  * transaction run again once; a connection lost after, or a failed COMMIT,
  * is OSS_EUNAVAIL (the outcome is unknown: callers retry with their
- * idempotency key). */
+ * idempotency key).
+ *
+ * The above (one savepoint per command) is the careful path. A batch is
+ * first tried on the batched path: same decisions, no savepoints, one
+ * INSERT for all the batch's events, one for its claims, the extra
+ * statements, one for its idempotency rows (send_batch()); a unique
+ * violation there rolls it back and runs it again on the careful path on
+ * the same reads. A batch whose every command wants a new stream and has no
+ * idempotency key reads nothing (one round trip). Statements are prepared
+ * once per connection (send_sql()). README.md says why each is safe. */
 #include "core/clock.h"
 #include "journal/journal_int.h"
 

@@ -11,7 +11,9 @@
  *   3. INSERT the events (hash chained), then identity claims, then the
  *      idempotency rows, each command inside its own SAVEPOINT so that one
  *      command's conflict or duplicate does not fail the others;
- *   4. one pg_notify('oss_journal') for the whole transaction; COMMIT.
+ *   4. COMMIT; then one pg_notify('oss_journal') in a transaction of its own.
+ * (The batched path, without savepoints and with one INSERT per table, and
+ * batches of new streams that need no reads: src/journal/README.md.)
  * A command whose idempotency key was already used gets its first result
  * back (OSS_JOURNAL_REPLAYED) without new events.
  *

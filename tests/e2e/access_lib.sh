@@ -68,6 +68,7 @@ otp_of() {
     f=$(mails_holding "Message-ID: <$ev@oss.local>" | sed -n 1p)
     otp=$(mail_text "$f" | sed -n 's/.*Kode OTP Anda: \([0-9]\{6\}\).*/\1/p' | sed -n 1p)
     [[ $otp =~ ^[0-9]{6}$ ]] || e2e_fail "no OTP in the activation mail $f"
+    e2e_secret --for "$1" "$otp"
     echo "$otp"
 }
 
@@ -76,6 +77,7 @@ otp_of() {
 # session token.
 activate_and_sign_in() {
     local kind=$1 id=$2 pw=$3 otp r
+    e2e_secret "$pw"
     otp=$(otp_of "$id")
     r=$(ax POST "/v1/$kind/$id/activate" "{\"otp\":\"$otp\"}")
     expect 200 "$r" "activation of $id"
@@ -84,12 +86,16 @@ activate_and_sign_in() {
     sign_in "$id" "$pw"
 }
 
-# sign_in ID PASSWORD: prints the session token
+# sign_in ID PASSWORD: prints the session token (both registered with
+# e2e_secret for the secrets sweep)
 sign_in() {
-    local r
+    local r tok
+    e2e_secret "$2"
     r=$(ax POST /v1/sessions "$(jq -cn --arg id "$1" --arg p "$2" '{principal_id:$id, password:$p}')")
     expect 201 "$r" "sign-in of $1"
-    jb "$r" | jq -r .token
+    tok=$(jb "$r" | jq -r .token)
+    e2e_secret "$tok"
+    echo "$tok"
 }
 
 # person_json PREFIX NAME EMAIL: the person fields of a new principal

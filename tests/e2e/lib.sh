@@ -73,13 +73,13 @@ e2e_psql_super() { psql -X -qtA -v ON_ERROR_STOP=1 "$OSS_PG_SUPER_URL" "$@"; }
 # be absent. A 6-digit OTP collides by chance with numbers in big dumps: it
 # is looked for only beside its principal (give --for: the rows of its
 # streams, Kafka messages and log lines naming it, log lines saying "otp").
-# Empty values and "null" (a jq miss) are ignored.
-E2E_SECRETS=${E2E_SECRETS:-$OSS_VAR/e2e-secrets.txt}
+# Empty values, "null" (a jq miss) and "-" (nothing found) are ignored.
+export E2E_SECRETS=${E2E_SECRETS:-$OSS_VAR/e2e-secrets.txt}
 e2e_secret() {
     local ctx="" v
     if [ "${1:-}" = --for ]; then ctx=$2; shift 2; fi
     for v in "$@"; do
-        [ -n "$v" ] && [ "$v" != null ] || continue
+        [ -n "$v" ] && [ "$v" != null ] && [ "$v" != - ] || continue
         case $v in *$'\t'* | *$'\n'*) e2e_fail "e2e_secret: a secret with a tab or a newline" ;; esac
         if [[ $v =~ ^[0-9]{6}$ ]]; then
             [ -n "$ctx" ] || e2e_fail "e2e_secret: an OTP needs --for PRINCIPAL_ID"

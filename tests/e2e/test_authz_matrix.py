@@ -198,9 +198,22 @@ def otp_of(principal_id, deadline_s=90):
     return None
 
 
+def e2e_secret(value, principal=""):
+    """Registers a secret for tests/e2e/test_secrets_sweep.sh (lib.sh's
+    e2e_secret: "TEST<TAB>PRINCIPAL<TAB>VALUE" lines, file 0600)."""
+    path = os.environ.get("E2E_SECRETS") or os.path.join(ROOT, "var", "e2e-secrets.txt")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, ("test_authz_matrix.py\t%s\t%s\n" % (principal, value)).encode())
+    finally:
+        os.close(fd)
+
+
 def activate_and_sign_in(pid, kind):
     """kind "accounts" (a registration's owner) or "principals"."""
     otp = otp_of(pid)
+    e2e_secret(otp, pid)
+    e2e_secret(PASSWORD)
     st, _, raw = call("POST", "/v1/%s/%s/activate" % (kind, pid), {"otp": otp})
     if st != 200:
         die("activating %s: %d %s" % (pid, st, raw[:300]))
@@ -213,6 +226,7 @@ def activate_and_sign_in(pid, kind):
     if st != 201 or not js or not js.get("token"):
         die("signing in %s: %d %s" % (pid, st, raw[:300]))
     SESSIONS[js["token"]] = js.get("session_id", "")
+    e2e_secret(js["token"])
     return js["token"]
 
 

@@ -116,6 +116,7 @@ read -r otp1 token1 en1 < <(read_mail "$f1")
 [ "$en1" = en ] || e2e_fail "the activation mail has no English part"
 grep -q "^Subject: Kode aktivasi akun OSS" "$f1" || e2e_fail "the activation mail's subject is not Indonesian first"
 SECRETS+=("$otp1" "$token1")
+e2e_secret --for "$acc1" "$otp1"; e2e_secret "$token1"
 [ "$(e2e_psql -c "SELECT count(*) FROM oss.deliveries WHERE event_id = '$act1' AND delivered_at IS NULL")" = 0 ] \
     || e2e_fail "the sealed row of $act1 is not marked delivered"
 resp=$(e2e_post "/v1/accounts/$acc1/activate" "$(jq -cn --arg otp "$otp1" '{otp:$otp}')")
@@ -174,6 +175,7 @@ grep -q "^$acc2 " <<<"$pending" && e2e_fail "--pending still lists $acc2 after r
 f2=$(find "$MAIL_DIR" -maxdepth 1 -name '*.eml' -newer "$WORK/start" -print0 | xargs -0 grep -lF "Message-ID: <$act2@oss.local>" || true)
 read -r otp2 token2 _ < <(read_mail "$f2")
 SECRETS+=("$otp2" "$token2")
+e2e_secret --for "$acc2" "$otp2"; e2e_secret "$token2"
 e2e_ok "server back: exactly one registration and one activation mail, DeliveryHanded 250"
 
 # ---- 3. WhatsApp through the HTTP gateway --------------------------------
@@ -211,6 +213,7 @@ otp3=$(jq -r .text.id "$waf" | sed -n 's/^Kode OTP Anda: \([0-9]\{6\}\)$/\1/p')
 token3=$(jq -r .text.en "$waf" | grep -o 'token=[A-Za-z0-9_-]*' | cut -d= -f2)
 [[ "$otp3" =~ ^[0-9]{6}$ ]] && [ -n "$token3" ] || e2e_fail "no OTP or link in the WhatsApp message"
 SECRETS+=("$otp3" "$token3")
+e2e_secret --for "$acc3" "$otp3"; e2e_secret "$token3"
 e2e_ok "WhatsApp: one message at the HTTP gateway, DeliveryHanded{whatsapp, 202}"
 
 # ---- 4. no address, phone or secret in events, logs, Kafka ----------------

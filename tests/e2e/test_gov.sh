@@ -73,6 +73,7 @@ onboard() {
     local pid=$1 pw=$2 otp r
     otp=$(otp_of "$pid")
     [[ $otp =~ ^[0-9]{6}$ ]] || e2e_fail "no OTP for principal $pid"
+    e2e_secret --for "$pid" "$otp"; e2e_secret "$pw"
     r=$(req POST "/v1/principals/$pid/activate" "{\"otp\":\"$otp\"}")
     expect 200 "$r" "activation of $pid"
     r=$(req POST "/v1/principals/$pid/password" "{\"password\":\"$pw\"}")
@@ -80,6 +81,7 @@ onboard() {
     r=$(req POST /v1/sessions "{\"principal_id\":\"$pid\",\"password\":\"$pw\"}")
     expect 201 "$r" "sign-in of $pid"
     [ "$(jbody "$r" | jq -r .principal_id)" = "$pid" ] || e2e_fail "sign-in answered another principal: $r"
+    e2e_secret "$(jbody "$r" | jq -r .token)"
     jbody "$r" | jq -r .token
 }
 
@@ -186,6 +188,7 @@ d=$(e2e_psql -c "SELECT delivery_id FROM oss.deliveries WHERE stream_id = 'acces
 [ -n "$d" ] || e2e_fail "no password_reset notice queued for $officer"
 reset_token=$(OSS_PG_URL=$OSS_PG_URL OSS_CONFIG=$OSS_CONFIG /usr/bin/python3 "$here/open_delivery.py" "$d" | jq -r .vars.link | sed -n 's/.*[?&]token=\([A-Za-z0-9_-]*\).*/\1/p')
 [ -n "$reset_token" ] || e2e_fail "no token in the officer's reset link"
+e2e_secret "$reset_token" "Gov-Reset-After-1!"
 r=$(req DELETE "/v1/institutions/$inst/officers/$officer" '{"reason":"moved to another post"}' -H "Authorization: Bearer $ta")
 expect 200 "$r" "officer revocation"
 [ "$(jbody "$r" | jq -r .sessions_ended)" = 1 ] || e2e_fail "revocation did not end the session: $r"

@@ -82,6 +82,7 @@ r=$(req POST "/v1/accounts/$id/activate" "{\"otp\":\"$otp\"}"); [ "$(st "$r")" =
 r=$(req POST "/v1/accounts/$id/password" "{\"password\":\"$pw\"}"); [ "$(st "$r")" = 204 ] || e2e_fail "password: $r"
 r=$(req POST /v1/sessions "{\"account_id\":\"$id\",\"password\":\"$pw\"}"); [ "$(st "$r")" = 201 ] || e2e_fail "sign in: $r"
 tok=$(jb "$r" | jq -r .token)
+e2e_secret --for "$id" "$otp"; e2e_secret "$pw" "$tok"
 r=$(req GET "/v1/accounts/$id/personal-data" "" -H "Authorization: Bearer $tok")
 [ "$(st "$r")" = 200 ] && [ "$(jb "$r" | jq -r .personal_data.nik)" = "$nik" ] || e2e_fail "read before rotation: $r"
 sid=$(jb "$r" | jq -r .subject_id)

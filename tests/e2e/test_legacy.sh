@@ -28,6 +28,7 @@ PASSWORD='Lama-OSS11!2019' # the fixture's documented test password
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 touch "$work/start"
+e2e_secret "$PASSWORD" 'Lama-OSS11!2018' # the old password and a wrong one, for the secrets sweep
 run=$(date +%s)$RANDOM
 
 req() { # METHOD PATH [BODY]: prints "STATUS BODY"
@@ -160,6 +161,7 @@ m = re.search(r"Kode OTP Anda: (\d{6})", text)
 print(m.group(1) if m else "-")
 PY
 )
+e2e_secret --for "$id" "$otp"
 r=$(req POST "/v1/accounts/$id/activate" "{\"otp\":\"$otp\"}")
 [ "$(status "$r")" = 200 ] || e2e_fail "activation of the migrated account: $r"
 e2e_ok "activation mail to the new e-mail; its OTP activates the migrated account"

@@ -38,6 +38,7 @@ open_latest() { # ACCOUNT -> sets OTP and TOKEN
     [[ $OTP =~ ^[0-9]{6}$ ]] || e2e_fail "delivery $d holds no 6-digit OTP"
     [ ${#TOKEN} -ge 40 ] || e2e_fail "delivery $d holds no link token"
     echo "$OTP" >>"$digits"; echo "$TOKEN" >>"$needles"
+    e2e_secret --for "$1" "$OTP"; e2e_secret "$TOKEN"
 }
 
 # 1. register: AccountRegistered (v1 of account-<id>, as before) and, in the
@@ -102,7 +103,7 @@ e2e_ok "activated by the single-use link; secrets and deliveries removed"
 
 # 5. password policy, then the first password without a session
 pw="Lc-$(head -c 9 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')-7!"
-echo "$pw" >>"$needles"
+echo "$pw" >>"$needles"; e2e_secret "$pw" "$pw-2" "$pw-wrong"
 for bad in 'short1!' 'nodigits-here' 'n0special4u' 'Password1!'; do
     r=$(req POST "/v1/accounts/$id/password" "{\"password\":\"$bad\"}")
     [ "$(status "$r")" = 422 ] || e2e_fail "weak password \"$bad\" accepted: $r"
@@ -126,9 +127,9 @@ t1=$(jbody "$r" | jq -r .token); s1=$(jbody "$r" | jq -r .session_id)
 r=$(req POST /v1/sessions "{\"email\":\"${email%@*}@EXAMPLE.CO.ID\",\"password\":\"$pw\"}")
 [ "$(status "$r")" = 201 ] && [ "$(jbody "$r" | jq -r .account_id)" = "$id" ] || e2e_fail "second sign in, by e-mail: $r"
 t2=$(jbody "$r" | jq -r .token); s2=$(jbody "$r" | jq -r .session_id)
-printf '%s\n' "$t1" "$t2" >>"$needles"
+printf '%s\n' "$t1" "$t2" >>"$needles"; e2e_secret "$t1" "$t2"
 # a password change needs the account's session
-pw2="$pw-Baru9"; echo "$pw2" >>"$needles"
+pw2="$pw-Baru9"; echo "$pw2" >>"$needles"; e2e_secret "$pw2"
 r=$(req POST "/v1/accounts/$id/password" "{\"password\":\"$pw2\"}" -H "Authorization: Bearer $t1")
 [ "$(status "$r")" = 204 ] || e2e_fail "password change with a session: $r"
 r=$(req POST /v1/sessions "{\"account_id\":\"$id\",\"password\":\"$pw\"}")
@@ -171,7 +172,7 @@ ra=$(grep -i '^Retry-After:' "$work/hdrs" | tr -dc '0-9')
 sleep "$ra"
 r=$(req POST /v1/sessions "{\"account_id\":\"$id\",\"password\":\"$pw2\"}")
 [ "$(status "$r")" = 201 ] || e2e_fail "right password after the delay: $r"
-t3=$(jbody "$r" | jq -r .token); echo "$t3" >>"$needles"
+t3=$(jbody "$r" | jq -r .token); echo "$t3" >>"$needles"; e2e_secret "$t3"
 e2e_ok "sign-in throttled after the threshold (SignInThrottled, 429 Retry-After $ra), then allowed"
 
 # 9. the story on the stream, and a sound hash chain

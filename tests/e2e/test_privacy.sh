@@ -60,6 +60,8 @@ signup() {
     [ "$(st "$r")" = 201 ] || e2e_fail "registration: $r"
     ID=$(jb "$r" | jq -r .account_id)
     otp=$(open_activation "access-$ID")
+    e2e_secret --for "$ID" "$otp"
+    e2e_secret "$PW"
     r=$(req POST "/v1/accounts/$ID/activate" "{\"otp\":\"$otp\"}")
     [ "$(st "$r")" = 200 ] || [ "$(st "$r")" = 204 ] || e2e_fail "activate: $r"
     r=$(req POST "/v1/accounts/$ID/password" "{\"password\":\"$PW\"}")
@@ -68,6 +70,7 @@ signup() {
     [ "$(st "$r")" = 201 ] || e2e_fail "sign in: $r"
     TOKEN=$(jb "$r" | jq -r .token)
     [ -n "$TOKEN" ] && [ "$TOKEN" != null ] || e2e_fail "no token in $r"
+    e2e_secret "$TOKEN"
 }
 
 # staff ROLE: prints "PRINCIPAL_ID TOKEN" of a signed-in government
@@ -83,6 +86,7 @@ staff() {
             || e2e_fail "oss principal create --role $role: $(cat "$work/perr")"
         local otp pw="St-$tag-x9!" r
         otp=$(open_activation "access-$pid")
+        e2e_secret --for "$pid" "$otp"; e2e_secret "$pw"
         r=$(req POST "/v1/principals/$pid/activate" "{\"otp\":\"$otp\"}")
         [ "$(st "$r")" = 200 ] || [ "$(st "$r")" = 204 ] || e2e_fail "activate $role: $r"
         r=$(req POST "/v1/principals/$pid/password" "{\"password\":\"$pw\"}")
@@ -90,9 +94,11 @@ staff() {
         r=$(req POST /v1/sessions "{\"principal_id\":\"$pid\",\"password\":\"$pw\"}")
         [ "$(st "$r")" = 201 ] || e2e_fail "sign in $role: $r"
         tok=$(jb "$r" | jq -r .token)
+        e2e_secret "$tok"
     else
         pid=$(e2e_psql -c "SELECT gen_random_uuid()")
         tok=$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+        e2e_secret "$tok"
         local key mac otpfile
         otpfile=$(sed -n 's/^crypto.otp_key_file *= *//p' "$OSS_CONFIG")
         key=$(grep -m1 -E '^[0-9a-f]{64}$' "$otpfile")
@@ -177,6 +183,7 @@ mails_before=$({ grep -rlF -- "$EMAIL" "$OSS_VAR/mail" 2>/dev/null || true; } | 
 [ "$(e2e_psql -c "SELECT count(*) FROM oss.account_lookup WHERE stream_id = 'account-$OWNER'")" -ge 1 ] || e2e_fail "no look-up before erasure"
 r=$(req POST "/v1/subjects/$SID/erasure" '{"reason":"data subject request (UU PDP art. 8)"}' -H "$(auth "$OPR_TOKEN")")
 [ "$(st "$r")" = 200 ] || e2e_fail "erasure: $r"
+er_resp=$(jb "$r")
 touch "$work/erased"; ERASED_EMAIL=$EMAIL
 [ "$(jb "$r" | jq -r .keys_deleted)" = 1 ] || e2e_fail "erasure deleted no key: $r"
 jb "$r" | jq -e --arg a "$OWNER" '.account_ids | index($a)' >/dev/null || e2e_fail "erasure does not name the account: $r"
@@ -200,13 +207,30 @@ for s in "$NIK" "$NAME" "$EMAIL" "$PHONE" "${NIK:0:4}********"; do
 done
 e2e_ok "audit history prints the personal fields as [erased]"
 
+# the erased person's access ended in the erasure's transaction: its
+# session token is refused, its password is gone, its grants are revoked
+OWNER_PW=$PW
+r=$(req GET /v1/sessions "" -H "$(auth "$OWNER_TOKEN")")
+[ "$(st "$r")" = 401 ] || e2e_fail "the erased subject's session token after erasure: $r"
 r=$(req GET "/v1/accounts/$OWNER/personal-data" "" -H "$(auth "$OWNER_TOKEN")")
-[ "$(st "$r")" = 410 ] || e2e_fail "owner read after erasure: $r"
+[ "$(st "$r")" = 401 ] || e2e_fail "owner read after erasure: $r"
+r=$(req POST /v1/sessions "$(jq -cn --arg id "$OWNER" --arg p "$OWNER_PW" '{account_id:$id, password:$p}')")
+[ "$(st "$r")" = 401 ] || e2e_fail "the erased subject signed in after erasure: $r"
+[ "$(e2e_psql -c "SELECT (SELECT count(*) FROM oss.sessions WHERE stream_id = 'access-$OWNER' AND revoked_at IS NULL) + (SELECT count(*) FROM oss.credentials WHERE stream_id = 'access-$OWNER') + (SELECT count(*) FROM oss.grants WHERE principal_id = '$OWNER' AND revoked_at IS NULL)")" = 0 ] \
+    || e2e_fail "a session, the password or a grant of the erased subject survived the erasure"
+[ "$(jb "$er_resp" | jq -r '[.sessions_ended, .passwords_deleted, (.grants_revoked >= 1)] | map(tostring) | join(",")')" = "1,1,true" ] \
+    || e2e_fail "the erasure does not say what access it ended: $er_resp"
+e2e_psql -c "SELECT encode(payload, 'hex') FROM oss.journal WHERE event_id = '$er'" | xxd -r -p \
+    | protoc --decode=oss.v1.SubjectErased -I "$E2E_ROOT/schemas" "$E2E_ROOT/schemas/oss/v1/privacy.proto" >"$work/erased.txt" \
+    || e2e_fail "could not decode SubjectErased"
+grep -qx "sessions_ended: 1" "$work/erased.txt" && grep -qx "passwords_deleted: 1" "$work/erased.txt" \
+    && grep -q "^grants_revoked: [1-9]" "$work/erased.txt" || e2e_fail "SubjectErased does not record the access it ended: $(cat "$work/erased.txt")"
+e2e_ok "the erased subject's session token gets 401, its sign-in 401; its sessions, password and grants ended with the erasure"
 r=$(req GET "/v1/accounts/$OWNER/personal-data?reason=x" "" -H "$(auth "$AUD_TOKEN")")
 [ "$(st "$r")" = 410 ] || e2e_fail "auditor read after erasure: $r"
 [ "$(e2e_psql -c "SELECT count(*) FROM oss.pii_access_log WHERE subject_id = '$SID'")" = 2 ] || e2e_fail "a read of erased data was logged"
 r=$(req GET /v1/me/export "" -H "$(auth "$OWNER_TOKEN")")
-[ "$(st "$r")" = 410 ] || e2e_fail "export after erasure: $r"
+[ "$(st "$r")" = 401 ] || e2e_fail "export after erasure: $r"
 r=$(req POST "/v1/subjects/$SID/erasure" '{"reason":"again"}' -H "$(auth "$OPR_TOKEN")")
 [ "$(st "$r")" = 409 ] && [ "$(jb "$r" | jq -r .error.code)" = already_erased ] || e2e_fail "second erasure: $r"
 r=$(req POST "/v1/accounts/$OWNER/activation" '{"channel":"email"}')
@@ -249,5 +273,10 @@ sid2=$(awk '/erased/ {print $2; exit}' "$work/out")
 st2=0; "$OSS" subject erase "$sid2" --reason again >/dev/null 2>&1 || st2=$?
 [ $st2 = 1 ] || e2e_fail "a second console erasure exited $st2 (want 1)"
 "$OSS" audit verify "account-$ID" >/dev/null 2>&1 || e2e_fail "audit verify after console erasure"
+grep -q "access ended: 1 sessions" "$work/out" || { cat "$work/out"; e2e_fail "console erasure does not say it ended the session"; }
+r=$(req GET /v1/sessions "" -H "$(auth "$TOKEN")")
+[ "$(st "$r")" = 401 ] || e2e_fail "a token of the subject erased from the console: $r"
+r=$(req POST /v1/sessions "$(jq -cn --arg id "$ID" --arg p "$PW" '{account_id:$id, password:$p}')")
+[ "$(st "$r")" = 401 ] || e2e_fail "sign-in of the subject erased from the console: $r"
 e2e_ok "oss subject erase --account erases from the console (exit 1 when already erased)"
 echo "PASS test_privacy"

@@ -81,6 +81,7 @@ otp_of() { # PRINCIPAL: its activation OTP, from the sealed delivery the
     d=$(e2e_psql -c "SELECT delivery_id FROM oss.deliveries WHERE stream_id = 'access-$1' AND kind = 'activation' ORDER BY created_at DESC LIMIT 1")
     if [ -n "$d" ] && otp=$(OSS_PG_URL=$OSS_PG_URL OSS_CONFIG=$OSS_CONFIG /usr/bin/python3 "$here/open_delivery.py" "$d" 2>/dev/null | jq -r .otp) \
         && [[ $otp =~ ^[0-9]{6}$ ]]; then
+        e2e_secret --for "$1" "$otp"
         echo "$otp"; return
     fi
     ev=$(e2e_psql -c "SELECT event_id FROM oss.journal WHERE stream_id = 'access-$1' AND payload_type = 'oss.v1.ActivationIssued' ORDER BY version DESC LIMIT 1")
@@ -89,12 +90,14 @@ otp_of() { # PRINCIPAL: its activation OTP, from the sealed delivery the
     f=$(mails_holding "Message-ID: <$ev@oss.local>" | head -1)
     otp=$(mail_text "$f" | sed -n 's/.*Kode OTP Anda: \([0-9]\{6\}\).*/\1/p' | head -1)
     [[ $otp =~ ^[0-9]{6}$ ]] || e2e_fail "no OTP in the activation mail $f"
+    e2e_secret --for "$1" "$otp"
     echo "$otp"
 }
 sign_in() { # ID PASSWORD -> token
     local r
     r=$(ax POST /v1/sessions "$(jq -cn --arg id "$1" --arg p "$2" '{principal_id:$id, password:$p}')")
     expect 201 "$r" "sign-in of $1"
+    e2e_secret "$2" "$(jb "$r" | jq -r .token)"
     jb "$r" | jq -r .token
 }
 onboard() { # KIND ID PASSWORD -> token
@@ -106,7 +109,10 @@ onboard() { # KIND ID PASSWORD -> token
     expect 204 "$r" "password of $2"
     sign_in "$2" "$3"
 }
-newpw() { echo "Rc-$(head -c 9 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')-$1!"; }
+newpw() { # a new password, registered for the secrets sweep
+    local p; p="Rc-$(head -c 9 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')-$1!"
+    e2e_secret "$p"; echo "$p"
+}
 types_of() { # STREAM FROM_VERSION: payload types after a version, comma-separated
     e2e_psql -c "SELECT string_agg(payload_type, ',' ORDER BY version) FROM oss.journal WHERE stream_id = '$1' AND version > $2"
 }
@@ -152,10 +158,10 @@ text=$(mail_text "$f")
 token=$(grep -oE '[?&]token=[A-Za-z0-9_-]+' <<<"$text" | head -1 | cut -d= -f2)
 [ ${#token} -ge 40 ] || e2e_fail "no reset link in the mail $f"
 grep -q "Once the password is changed, every open session is ended" <<<"$text" || e2e_fail "the reset mail has no English part"
-echo "$token" >>"$needles"
+echo "$token" >>"$needles"; e2e_secret "$token"
 r=$(ax POST /v1/password-resets/confirm "$(jq -cn --arg t "$token" '{token:$t, password:"password"}')")
 expect 422 "$r" "a weak new password"
-pw2=$(newpw 2); echo "$pw2" >>"$needles"
+pw2=$(newpw 2); echo "$pw2" >>"$needles"; e2e_secret "$pw2"
 v1=$(version_of "$access")
 r=$(ax POST /v1/password-resets/confirm "$(jq -cn --arg t "$token" --arg p "$pw2" '{token:$t, password:$p}')")
 expect 200 "$r" "reset confirm"
@@ -266,7 +272,7 @@ r=$(ax POST "/v1/help-requests/$rid/decision" '{"decision":"reject","reason":"ag
 expect 409 "$r" "deciding twice"
 r=$(ax POST /v1/sessions "$(jq -cn --arg e "$new_email" --arg p "$pw2" '{email:$e, password:$p}')")
 expect 201 "$r" "sign-in by the new e-mail"
-echo "$(jb "$r" | jq -r .token)" >>"$needles"
+echo "$(jb "$r" | jq -r .token)" >>"$needles"; e2e_secret "$(jb "$r" | jq -r .token)"
 r=$(ax POST /v1/sessions "$(jq -cn --arg e "$email" --arg p "$pw2" '{email:$e, password:$p}')")
 expect 401 "$r" "sign-in by the replaced e-mail"
 e2e_wait 240 has_mail_to "$new_email" "permohonan bantuan" || e2e_fail "no help_decided mail reached the new address"

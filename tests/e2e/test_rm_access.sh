@@ -54,6 +54,7 @@ print(m.group(1) if m else "-")
 PY
 )
 [[ $otp =~ ^[0-9]{6}$ ]] || e2e_fail "no OTP in the activation mail $mail"
+e2e_secret --for "$id" "$otp"
 r=$(e2e_post "/v1/accounts/$id/activate" "{\"otp\":\"$otp\"}")
 [ "${r%% *}" = 200 ] || e2e_fail "activation: $r"
 e2e_wait 60 is_status "$id" active || e2e_fail "rm.accounts.status of $id is \"$(e2e_rm_status "$id" || true)\", not active"

@@ -110,6 +110,7 @@ r=$(req POST "/v1/accounts/$id/password" "{\"password\":\"$pw\"}")
 r=$(req POST /v1/sessions "{\"account_id\":\"$id\",\"password\":\"$pw\"}")
 [ "$(status "$r")" = 201 ] || e2e_fail "sign in: $r"
 token=$(jbody "$r" | jq -r .token)
+e2e_secret --for "$id" "$otp"; e2e_secret "$pw" "$token"
 e2e_ok "owner $id activated with the mailed OTP and signed in"
 
 # ---- 4. POST /v1/accounts/{id}/terms-acceptance ------------------------------
