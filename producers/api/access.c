@@ -1166,8 +1166,7 @@ api_h_members_list(oss_http_req_t *req, void *arg)
     submit(req, arg, run_members_list);
 }
 
-/* ---- the account's access commands
- * ---------------------------------------------- */
+/* ---- the account's access commands ---------------------------------------- */
 
 /* One access route: what it checks before its command runs and how it
  * answers. Every route runs the same steps (run_route()). */
@@ -1221,8 +1220,7 @@ done:
     areq_free(a);
 }
 
-/* ---- POST /v1/accounts/{id}/members
- * ------------------------------------------------ */
+/* ---- POST /v1/accounts/{id}/members ---------------------------------------- */
 
 static bool
 in_member_add(areq_t *a, json_t *body) {

@@ -49,7 +49,7 @@ api_req_submit_lc(api_ctx_t *ctx, oss_http_req_t *req, api_run_fn run) {
     api_req_submit(ctx, req, run);
 }
 
-/* ---- the worker's database ---------------------------------------------- */
+/* ---- the worker's database ----------------------------------------------- */
 
 oss_journal_t *
 api_req_journal(api_worker_t *w, oss_http_req_t *req) {
@@ -123,8 +123,7 @@ api_req_execute(api_worker_t *w, oss_http_req_t *req, oss_command_t *cmds,
     return true;
 }
 
-/* ---- request bodies ---------------------------------------------------------
- */
+/* ---- request bodies ------------------------------------------------------ */
 
 static bool
 in_list(const char *const *list, const char *key) {
@@ -209,8 +208,7 @@ api_body_wipe(json_t *o, const char *k) {
         OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
 }
 
-/* ---- replies
- * ----------------------------------------------------------------- */
+/* ---- replies ------------------------------------------------------------- */
 
 void
 api_reply_field(oss_http_req_t *req, int status, const char *code,
@@ -250,8 +248,7 @@ api_reply_obj(oss_http_req_t *req, int status, json_t *o,
     oss_http_reply_json(req, status, s, hdrs);
 }
 
-/* ---- events
- * ------------------------------------------------------------------ */
+/* ---- events -------------------------------------------------------------- */
 
 oss_code_t
 api_req_event_push(oss_event_list_t *out, const char *type,
@@ -280,8 +277,7 @@ api_req_queue(oss_journal_queue_fn q, void *qctx, const char *sql, int n,
     return OSS_OK;
 }
 
-/* ---- sealed personal data ---------------------------------------------------
- */
+/* ---- sealed personal data ------------------------------------------------ */
 
 oss_code_t
 api_req_seal_field(const oss_data_key_t *dk, const char *field,
@@ -327,8 +323,7 @@ api_req_open(const oss_data_key_t *dk, const char *field, const uint8_t *nonce,
     return OSS_OK;
 }
 
-/* ---- small pure helpers ---------------------------------------------------
- */
+/* ---- small pure helpers -------------------------------------------------- */
 
 void
 api_req_copy(char *dst, size_t n, const char *src) {

@@ -33,7 +33,7 @@ void api_req_submit(api_ctx_t *ctx, oss_http_req_t *req, api_run_fn run);
  * not configured (ctx->lc NULL: crypto.otp_key_file). */
 void api_req_submit_lc(api_ctx_t *ctx, oss_http_req_t *req, api_run_fn run);
 
-/* ---- the worker's database ---------------------------------------------- */
+/* ---- the worker's database ----------------------------------------------- */
 
 /* The worker's journal (borrowed, owned by the worker), or NULL after
  * replying 503 "the database is unavailable; retry later". */
@@ -63,8 +63,7 @@ PGresult *api_req_query(api_worker_t *w, oss_http_req_t *req, const char *what,
                         const char *sql, int n, const char *const *params,
                         unsigned accept);
 
-/* ---- request bodies ---------------------------------------------------------
- */
+/* ---- request bodies ------------------------------------------------------ */
 
 /* How api_body_parse_ex() checks a flat JSON object body. */
 typedef struct api_body_spec {
@@ -80,8 +79,9 @@ typedef struct api_body_spec {
 /* Parses req's body as a JSON object (no duplicate keys) as spec says.
  * Returns new, caller frees with json_decref(); NULL with *bad set after
  * replying 400 malformed_json (not an object) or 422 invalid_fields (one
- * entry per unknown field, wrong type or string over 1024 bytes); NULL
- * with *bad false for an empty optional body. bad may be NULL. */
+ * entry per unknown field, wrong type, or string over 1024 bytes unless
+ * any_length); NULL with *bad false for an empty optional body. bad may be
+ * NULL. */
 json_t *api_body_parse_ex(oss_http_req_t *req, const api_body_spec_t *spec,
                           bool *bad);
 /* The common case: every key in known[], every value a string. */
@@ -92,8 +92,7 @@ const char *api_body_str(json_t *o, const char *k);
 /* Wipes o[k]'s bytes in place when it is a string (secrets). */
 void api_body_wipe(json_t *o, const char *k);
 
-/* ---- replies
- * ----------------------------------------------------------------- */
+/* ---- replies ------------------------------------------------------------- */
 
 /* The error shape with one field error (field NULL: none). */
 void api_reply_field(oss_http_req_t *req, int status, const char *code,
@@ -110,8 +109,7 @@ void api_reply_429(oss_http_req_t *req, int64_t retry_us, const char *code,
 void api_reply_obj(oss_http_req_t *req, int status, json_t *o,
                    const char *const *hdrs);
 
-/* ---- events
- * ------------------------------------------------------------------ */
+/* ---- events -------------------------------------------------------------- */
 
 /* Appends to out a new event of type (schema 1) at at_us (0: the journal's
  * clock) carrying msg packed (borrowed) and a copy of reason (NULL: none).
@@ -126,8 +124,7 @@ oss_code_t api_req_event_push(oss_event_list_t *out, const char *type,
 oss_code_t api_req_queue(oss_journal_queue_fn q, void *qctx, const char *sql,
                          int n, const char *const *v, oss_err_t *err);
 
-/* ---- sealed personal data ---------------------------------------------------
- */
+/* ---- sealed personal data ------------------------------------------------ */
 
 /* Seals value under dk (borrowed) for field into *sf: nonce and ciphertext
  * are new (caller frees both with free()), sf->subject_id borrows
@@ -142,8 +139,7 @@ oss_code_t api_req_open(const oss_data_key_t *dk, const char *field,
                         const uint8_t *nonce, size_t nlen, const uint8_t *ct,
                         size_t ctlen, char *out, size_t cap, oss_err_t *err);
 
-/* ---- small pure helpers ---------------------------------------------------
- */
+/* ---- small pure helpers -------------------------------------------------- */
 
 /* Copies src (NULL = "") into dst of n bytes, truncating, NUL-ended. */
 void api_req_copy(char *dst, size_t n, const char *src);

@@ -201,7 +201,7 @@ done
 t_logs=$((SECONDS - t0))
 
 if [ -s "$hits" ]; then
-    sort "$hits" | head -50 >&2
+    { grep '^OTP' "$hits" | head -20; grep -v '^OTP' "$hits" | sort -t' ' -k1,1nr | head -30; } >&2
     e2e_fail "$(wc -l <"$hits") needles found ($(awk '{ n += $1 } END { print n + 0 }' "$hits") hits) in the journal, tables, Kafka or logs"
 fi
 e2e_ok "swept $nlong long needles ($(grep -c '^secret' "$long") registered secrets from $(cut -f1 "$reg" | sort -u | wc -l) tests) and $notp OTPs: zero hits in oss.journal (${t_journal}s), $ntables tables ($((t_tables - t_journal))s), $ntopics Kafka topics, $((kbytes / 1048576)) MiB ($((t_kafka - t_tables))s), $nlogs log files ($((t_logs - t_kafka))s)"
