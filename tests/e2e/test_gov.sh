@@ -246,7 +246,13 @@ r=$("$OSS_CLI" principal revoke "$admin_b" 2>&1) && e2e_fail "revoke without --r
 grep -q "^revoked $admin_b: 1 grant(s), 1 session(s) ended" "$work/rev.out" || e2e_fail "oss principal revoke printed: $(cat "$work/rev.out")"
 r=$(req GET "/v1/institutions/$other/officers" "" -H "Authorization: Bearer $tb")
 expect 401 "$r" "the revoked administrator's token right after oss principal revoke"
-r=$(req POST /v1/sessions "{\"principal_id\":\"$admin_b\",\"password\":\"$pw_b\"}")
+# step 7 left this principal throttled (429 until its delay passes): wait
+# that out, then the right password must still be refused
+for _ in $(seq 1 120); do
+    r=$(req POST /v1/sessions "{\"principal_id\":\"$admin_b\",\"password\":\"$pw_b\"}")
+    [ "$(status "$r")" = 429 ] || break
+    sleep 1
+done
 expect 401 "$r" "sign-in of the revoked administrator"
 types=$(e2e_psql -c "SELECT string_agg(payload_type || ':' || coalesce(reason, ''), ',' ORDER BY version) FROM oss.journal WHERE stream_id = 'access-$admin_b' AND payload_type IN ('oss.v1.GrantRevoked', 'oss.v1.SessionEnded') AND actor_id LIKE 'cli:%'")
 [[ $types == "oss.v1.GrantRevoked:left the institution,oss.v1.SessionEnded:"* ]] \
