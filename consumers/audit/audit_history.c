@@ -14,6 +14,7 @@
 
 #include <openssl/crypto.h>
 
+#include "bus/pbfield.h"
 #include "oss/v1/account.pb-c.h"
 #include "oss/v1/delivery.pb-c.h"
 #include "oss/v1/registry.h"
@@ -318,65 +319,6 @@ sb_add(sbuf_t *b, const char *fmt, ...)
 
 /* ---- generic field access on a decoded message ---- */
 
-static const ProtobufCFieldDescriptor *
-g_field(const ProtobufCMessage *m, const char *name)
-{
-    return m ? protobuf_c_message_descriptor_get_field_by_name(m->descriptor,
-                                                               name)
-             : NULL;
-}
-
-static const char *
-g_str(const ProtobufCMessage *m, const char *name)
-{
-    const ProtobufCFieldDescriptor *f = g_field(m, name);
-    if (!f || f->label == PROTOBUF_C_LABEL_REPEATED ||
-        f->type != PROTOBUF_C_TYPE_STRING)
-        return "";
-    const char *v = *(char *const *)((const char *)m + f->offset);
-    return v ? v : "";
-}
-
-static int64_t
-g_int(const ProtobufCMessage *m, const char *name)
-{
-    const ProtobufCFieldDescriptor *f = g_field(m, name);
-    if (!f || f->label == PROTOBUF_C_LABEL_REPEATED)
-        return 0;
-    const char *p = (const char *)m + f->offset;
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_ENUM:
-        return *(const int32_t *)p;
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-        return *(const uint32_t *)p;
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-        return *(const int64_t *)p;
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        return (int64_t) * (const uint64_t *)p;
-    case PROTOBUF_C_TYPE_BOOL:
-        return *(const protobuf_c_boolean *)p ? 1 : 0;
-    default:
-        return 0;
-    }
-}
-
-static const ProtobufCMessage *
-g_msg(const ProtobufCMessage *m, const char *name)
-{
-    const ProtobufCFieldDescriptor *f = g_field(m, name);
-    if (!f || f->label == PROTOBUF_C_LABEL_REPEATED ||
-        f->type != PROTOBUF_C_TYPE_MESSAGE)
-        return NULL;
-    return *(ProtobufCMessage *const *)((const char *)m + f->offset);
-}
-
 static int
 is_sealed_msg(const ProtobufCMessage *m)
 {
@@ -655,8 +597,8 @@ scale_words(int64_t s)
 static const char *
 new_owner_of(const ProtobufCMessage *m)
 {
-    const char *n = g_str(m, "new_owner");
-    return *n ? n : g_str(m, "principal_id");
+    const char *n = oss_pb_str(m, "new_owner");
+    return *n ? n : oss_pb_str(m, "principal_id");
 }
 
 /* Hand-written wording; 0 when the type has none. */
@@ -670,171 +612,182 @@ describe_known(sbuf_t *b, const oss_event_t *ev, const ProtobufCMessage *m,
 #define KIND(k) (k) ? (k) : "", (k) ? " " : ""
     if (IS("AccountRegistered")) {
         sb_add(b, "account %s registered (%s, actor type %s, country %s",
-               g_str(m, "account_id"), scale_words(g_int(m, "scale")),
-               or_dash(g_str(m, "actor_type")), or_dash(g_str(m, "country")));
-        if (*g_str(m, "terms_version"))
-            sb_add(b, ", terms %s accepted", g_str(m, "terms_version"));
-        if (*g_str(m, "region_code"))
-            sb_add(b, ", region %s", g_str(m, "region_code"));
-        if (*g_str(m, "website"))
-            sb_add(b, ", website %s", g_str(m, "website"));
-        if (g_int(m, "nik_birth_date_mismatch"))
+               oss_pb_str(m, "account_id"), scale_words(oss_pb_int(m, "scale")),
+               or_dash(oss_pb_str(m, "actor_type")),
+               or_dash(oss_pb_str(m, "country")));
+        if (*oss_pb_str(m, "terms_version"))
+            sb_add(b, ", terms %s accepted", oss_pb_str(m, "terms_version"));
+        if (*oss_pb_str(m, "region_code"))
+            sb_add(b, ", region %s", oss_pb_str(m, "region_code"));
+        if (*oss_pb_str(m, "website"))
+            sb_add(b, ", website %s", oss_pb_str(m, "website"));
+        if (oss_pb_int(m, "nik_birth_date_mismatch"))
             sb_add(b, ", NIK date differs from the birth date");
         sb_add(b, ")");
         put_sealed_fields(b, m, seal, sctx);
     } else if (IS("TermsAccepted")) {
         sb_add(b, "terms of use version %s accepted by %s",
-               or_dash(g_str(m, "version")), or_dash(g_str(m, "principal_id")));
+               or_dash(oss_pb_str(m, "version")),
+               or_dash(oss_pb_str(m, "principal_id")));
     } else if (IS("LegacyAccountMigrated")) {
         sb_add(b, "migrated from OSS 1.1 account %s (decree %s)",
-               or_dash(g_str(m, "legacy_id")),
-               or_dash(g_str(m, "decree_number")));
+               or_dash(oss_pb_str(m, "legacy_id")),
+               or_dash(oss_pb_str(m, "decree_number")));
     } else if (IS("ActivationIssued")) {
         sb_add(b, "activation link and code issued by %s",
-               *g_str(m, "channel") ? g_str(m, "channel") : "e-mail");
-        if (g_int(m, "expires_at_us") > 0) {
-            fmt_utc(g_int(m, "expires_at_us"), tm, sizeof tm);
+               *oss_pb_str(m, "channel") ? oss_pb_str(m, "channel") : "e-mail");
+        if (oss_pb_int(m, "expires_at_us") > 0) {
+            fmt_utc(oss_pb_int(m, "expires_at_us"), tm, sizeof tm);
             sb_add(b, ", valid until %s", tm);
         }
     } else if (IS("ActivationSucceeded")) {
         sb_add(b, "activated (%s)",
-               strcmp(g_str(m, "method"), "link") == 0 ? "by the link"
-                                                       : "by the one-time code");
+               strcmp(oss_pb_str(m, "method"), "link") == 0
+                   ? "by the link"
+                   : "by the one-time code");
     } else if (IS("ActivationFailed")) {
         sb_add(b, "wrong activation code (attempt %" PRId64 ")",
-               g_int(m, "attempt"));
+               oss_pb_int(m, "attempt"));
     } else if (IS("ActivationLocked")) {
         sb_add(b, "activation locked after %" PRId64 " wrong codes",
-               g_int(m, "attempts"));
+               oss_pb_int(m, "attempts"));
     } else if (IS("ActivationResent")) {
         sb_add(b, "new activation code asked for, by %s",
-               or_dash(g_str(m, "channel")));
+               or_dash(oss_pb_str(m, "channel")));
     } else if (IS("PasswordSet")) {
-        sb_add(b, "%s", g_int(m, "first") ? "first password set"
-                                          : "password changed");
+        sb_add(b, "%s",
+               oss_pb_int(m, "first") ? "first password set"
+                                      : "password changed");
     } else if (IS("SignInSucceeded")) {
         sb_add(b, "signed in (session %.8s, source %s)",
-               g_str(m, "session_id"), or_dash(g_str(m, "source_hash")));
+               oss_pb_str(m, "session_id"),
+               or_dash(oss_pb_str(m, "source_hash")));
     } else if (IS("SignInFailed")) {
         sb_add(b, "sign-in failed (failure %" PRId64 ", source %s)",
-               g_int(m, "attempt"), or_dash(g_str(m, "source_hash")));
+               oss_pb_int(m, "attempt"), or_dash(oss_pb_str(m, "source_hash")));
     } else if (IS("SignInThrottled")) {
         sb_add(b, "sign-in slowed down after %" PRId64 " failures; owner told",
-               g_int(m, "failures"));
+               oss_pb_int(m, "failures"));
     } else if (IS("SessionEnded")) {
-        sb_add(b, "session %.8s ended (%s)", g_str(m, "session_id"),
-               or_dash(g_str(m, "reason")));
+        sb_add(b, "session %.8s ended (%s)", oss_pb_str(m, "session_id"),
+               or_dash(oss_pb_str(m, "reason")));
     } else if (IS("DeliveryQueued")) {
-        const char *ch = g_str(m, "channel");
+        const char *ch = oss_pb_str(m, "channel");
         char kw[64];
-        snprintf(kw, sizeof kw, "%s", or_dash(g_str(m, "kind")));
+        snprintf(kw, sizeof kw, "%s", or_dash(oss_pb_str(m, "kind")));
         for (char *p = kw; *p; p++)
             if (*p == '_')
                 *p = ' ';
         sb_add(b, "%s %s queued", kw, chan_words(ch));
     } else if (IS("DeliveryHanded")) {
-        const char *ch = g_str(m, "channel");
-        sb_add(b, "%s%s%s handed to %s (attempt %" PRId64 "): %s",
-               KIND(dkind), chan_words(ch), server_words(ch),
-               g_int(m, "attempt"), or_dash(g_str(m, "reply_text")));
+        const char *ch = oss_pb_str(m, "channel");
+        sb_add(b, "%s%s%s handed to %s (attempt %" PRId64 "): %s", KIND(dkind),
+               chan_words(ch), server_words(ch), oss_pb_int(m, "attempt"),
+               or_dash(oss_pb_str(m, "reply_text")));
     } else if (IS("DeliveryFailed")) {
-        const char *ch = g_str(m, "channel");
-        int64_t code = g_int(m, "reply_code");
-        const char *why = g_str(m, "reason");
+        const char *ch = oss_pb_str(m, "channel");
+        int64_t code = oss_pb_int(m, "reply_code");
+        const char *why = oss_pb_str(m, "reason");
         if (code > 0) {
             char c[24];
             snprintf(c, sizeof c, "%" PRId64, code);
-            sb_add(b, "%s%s%s handed to %s, refused: %s%s%s (attempt %" PRId64
-                      ")%s",
+            sb_add(b,
+                   "%s%s%s handed to %s, refused: %s%s%s (attempt %" PRId64
+                   ")%s",
                    KIND(dkind), chan_words(ch), server_words(ch),
                    strncmp(why, c, strlen(c)) == 0 ? "" : c,
                    strncmp(why, c, strlen(c)) == 0 ? "" : " ", or_dash(why),
-                   g_int(m, "attempt"),
-                   g_int(m, "permanent") ? "; given up" : "");
-        } else if (g_int(m, "attempt") > 0) {
-            sb_add(b, "%s%s%s could not be handed to %s: %s (attempt %" PRId64
-                      ")%s",
-                   KIND(dkind), chan_words(ch), server_words(ch),
-                   or_dash(why), g_int(m, "attempt"),
-                   g_int(m, "permanent") ? "; given up" : "");
+                   oss_pb_int(m, "attempt"),
+                   oss_pb_int(m, "permanent") ? "; given up" : "");
+        } else if (oss_pb_int(m, "attempt") > 0) {
+            sb_add(b,
+                   "%s%s%s could not be handed to %s: %s (attempt %" PRId64
+                   ")%s",
+                   KIND(dkind), chan_words(ch), server_words(ch), or_dash(why),
+                   oss_pb_int(m, "attempt"),
+                   oss_pb_int(m, "permanent") ? "; given up" : "");
         } else {
             sb_add(b, "%s%s%s not sent: %s", KIND(dkind), chan_words(ch),
                    or_dash(why));
         }
     } else if (IS("DeliveryRetrying")) {
-        fmt_utc(g_int(m, "next_attempt_at_us"), tm, sizeof tm);
-        sb_add(b, "%s%s%s: next attempt (%" PRId64 ") at %s",
-               KIND(dkind), chan_words(g_str(m, "channel")),
-               g_int(m, "attempt"), tm);
+        fmt_utc(oss_pb_int(m, "next_attempt_at_us"), tm, sizeof tm);
+        sb_add(b, "%s%s%s: next attempt (%" PRId64 ") at %s", KIND(dkind),
+               chan_words(oss_pb_str(m, "channel")), oss_pb_int(m, "attempt"),
+               tm);
     } else if (IS("PrincipalCreated")) {
-        const ProtobufCMessage *g = g_msg(m, "grant");
-        sb_add(b, "person %s created (%s%s%s", or_dash(g_str(m, "principal_id")),
-               or_dash(g_str(m, "kind")), *g_str(m, "cause") ? ", " : "",
-               g_str(m, "cause"));
-        if (g && *g_str(g, "role"))
-            sb_add(b, ", role %s%s%s%s%s", g_str(g, "role"),
-                   *g_str(g, "account_id") ? " on account " : "",
-                   g_str(g, "account_id"),
-                   *g_str(g, "institution") ? " at " : "",
-                   g_str(g, "institution"));
+        const ProtobufCMessage *g = oss_pb_msg(m, "grant");
+        sb_add(b, "person %s created (%s%s%s",
+               or_dash(oss_pb_str(m, "principal_id")),
+               or_dash(oss_pb_str(m, "kind")),
+               *oss_pb_str(m, "cause") ? ", " : "", oss_pb_str(m, "cause"));
+        if (g && *oss_pb_str(g, "role"))
+            sb_add(b, ", role %s%s%s%s%s", oss_pb_str(g, "role"),
+                   *oss_pb_str(g, "account_id") ? " on account " : "",
+                   oss_pb_str(g, "account_id"),
+                   *oss_pb_str(g, "institution") ? " at " : "",
+                   oss_pb_str(g, "institution"));
         sb_add(b, ")");
         put_sealed_fields(b, m, seal, sctx);
     } else if (IS("MemberAdded")) {
-        sb_add(b, "delegate %s added as %s", or_dash(g_str(m, "principal_id")),
-               or_dash(g_str(m, "role")));
+        sb_add(b, "delegate %s added as %s",
+               or_dash(oss_pb_str(m, "principal_id")),
+               or_dash(oss_pb_str(m, "role")));
     } else if (IS("MemberRemoved")) {
-        sb_add(b, "delegate %s%s%s removed", or_dash(g_str(m, "principal_id")),
-               *g_str(m, "role") ? ", " : "", g_str(m, "role"));
+        sb_add(b, "delegate %s%s%s removed",
+               or_dash(oss_pb_str(m, "principal_id")),
+               *oss_pb_str(m, "role") ? ", " : "", oss_pb_str(m, "role"));
     } else if (IS("HandoverFiled")) {
         sb_add(b, "written hand-over request %s filed (evidence %s)",
-               or_dash(g_str(m, "request_id")),
-               or_dash(g_str(m, "evidence_ref")));
+               or_dash(oss_pb_str(m, "request_id")),
+               or_dash(oss_pb_str(m, "evidence_ref")));
         const char *n = new_owner_of(m);
         if (*n)
             sb_add(b, ", new owner %s", n);
-        if (g_int(m, "cooling_off_until_us") > 0) {
-            fmt_utc(g_int(m, "cooling_off_until_us"), tm, sizeof tm);
+        if (oss_pb_int(m, "cooling_off_until_us") > 0) {
+            fmt_utc(oss_pb_int(m, "cooling_off_until_us"), tm, sizeof tm);
             sb_add(b, ", objections until %s", tm);
         }
     } else if (IS("OwnershipTransferOffered")) {
-        fmt_utc(g_int(m, "expires_at_us"), tm, sizeof tm);
+        fmt_utc(oss_pb_int(m, "expires_at_us"), tm, sizeof tm);
         sb_add(b, "ownership offered to %s%s, open until %s",
-               or_dash(g_str(m, "principal_id")),
-               g_int(m, "new_principal") ? " (a new person)" : "", tm);
+               or_dash(oss_pb_str(m, "principal_id")),
+               oss_pb_int(m, "new_principal") ? " (a new person)" : "", tm);
     } else if (IS("OwnershipTransferAccepted")) {
         sb_add(b, "%s accepted the ownership: owner now (was %s)",
-               or_dash(g_str(m, "principal_id")),
-               or_dash(g_str(m, "previous_owner")));
+               or_dash(oss_pb_str(m, "principal_id")),
+               or_dash(oss_pb_str(m, "previous_owner")));
     } else if (IS("HandoverObjected")) {
         sb_add(b, "owner objected to hand-over request %s",
-               or_dash(g_str(m, "request_id")));
+               or_dash(oss_pb_str(m, "request_id")));
     } else if (IS("HandoverApproved")) {
         const char *n = new_owner_of(m);
         sb_add(b, "hand-over request %s approved: %s is the owner now",
-               or_dash(g_str(m, "request_id")), or_dash(n));
-        const char *p = *g_str(m, "previous_owner_principal_id")
-                            ? g_str(m, "previous_owner_principal_id")
-                            : g_str(m, "previous_owner");
+               or_dash(oss_pb_str(m, "request_id")), or_dash(n));
+        const char *p = *oss_pb_str(m, "previous_owner_principal_id")
+                            ? oss_pb_str(m, "previous_owner_principal_id")
+                            : oss_pb_str(m, "previous_owner");
         if (*p)
             sb_add(b, " (was %s; access revoked)", p);
     } else if (IS("HandoverRejected")) {
         sb_add(b, "hand-over request %s rejected",
-               or_dash(g_str(m, "request_id")));
+               or_dash(oss_pb_str(m, "request_id")));
     } else if (IS("AccessTerminated")) {
-        const char *p = g_str(m, "principal_id");
-        sb_add(b, "access ended for %s%s: %s", *p ? "" : "the whole account",
-               p, or_dash(g_str(m, "reason_code")));
-        if (*g_str(m, "evidence_ref"))
-            sb_add(b, " (evidence %s)", g_str(m, "evidence_ref"));
+        const char *p = oss_pb_str(m, "principal_id");
+        sb_add(b, "access ended for %s%s: %s", *p ? "" : "the whole account", p,
+               or_dash(oss_pb_str(m, "reason_code")));
+        if (*oss_pb_str(m, "evidence_ref"))
+            sb_add(b, " (evidence %s)", oss_pb_str(m, "evidence_ref"));
     } else if (IS("SubjectErased")) {
-        sb_add(b, "personal data of subject %s erased (data key deleted; "
-                  "sealed fields unreadable from now on)",
-               or_dash(g_str(m, "subject_id")));
+        sb_add(b,
+               "personal data of subject %s erased (data key deleted; "
+               "sealed fields unreadable from now on)",
+               or_dash(oss_pb_str(m, "subject_id")));
     } else if (IS("PersonalDataRead")) {
         sb_add(b, "personal data read by %s %s through %s",
-               or_dash(g_str(m, "reader_role")),
-               or_dash(g_str(m, "reader_principal_id")),
-               or_dash(g_str(m, "endpoint")));
+               or_dash(oss_pb_str(m, "reader_role")),
+               or_dash(oss_pb_str(m, "reader_principal_id")),
+               or_dash(oss_pb_str(m, "endpoint")));
     } else {
         return 0;
     }
@@ -935,7 +888,7 @@ story_seal(void *ctx, const char *field, const ProtobufCMessage *sealed,
            char *out, size_t outlen)
 {
     story_seal_t *s = ctx;
-    const char *subject = g_str(sealed, "subject_id");
+    const char *subject = oss_pb_str(sealed, "subject_id");
     const Oss__V1__SealedField *sf = (const Oss__V1__SealedField *)sealed;
     if (sf->ciphertext.len == 0) {
         snprintf(out, outlen, "-");
@@ -1034,7 +987,7 @@ collect_from(stream_set_t *s, const oss_event_list_t *list)
         collect_principals(s, m, 0);
         if (strcmp(ev->payload_type, "oss.v1.AccountRegistered") == 0 ||
             strcmp(ev->payload_type, "oss.v1.PrincipalCreated") == 0)
-            set_add(s, "subject-", g_str(m, "subject_id"));
+            set_add(s, "subject-", oss_pb_str(m, "subject_id"));
         protobuf_c_message_free_unpacked(m, NULL);
     }
 }

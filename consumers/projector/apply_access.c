@@ -17,78 +17,17 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "bus/pbfield.h"
 #include "oss/v1/registry.h"
 
 /* ---- reading a decoded message by field name ---- */
-
-static const ProtobufCFieldDescriptor *
-field(const ProtobufCMessage *m, const char *name)
-{
-    return m ? protobuf_c_message_descriptor_get_field_by_name(m->descriptor,
-                                                               name)
-             : NULL;
-}
-
-/* The string field `name` ("" when absent or not a string). */
-static const char *
-m_str(const ProtobufCMessage *m, const char *name)
-{
-    const ProtobufCFieldDescriptor *f = field(m, name);
-    if (!f || f->label == PROTOBUF_C_LABEL_REPEATED ||
-        f->type != PROTOBUF_C_TYPE_STRING)
-        return "";
-    const char *v = *(char *const *)((const char *)m + f->offset);
-    return v ? v : "";
-}
 
 /* The first non-empty of several candidate string fields. */
 static const char *
 m_str2(const ProtobufCMessage *m, const char *a, const char *b)
 {
-    const char *v = m_str(m, a);
-    return *v || !b ? v : m_str(m, b);
-}
-
-/* An integer, enum or bool field (0 when absent). */
-static int64_t
-m_int(const ProtobufCMessage *m, const char *name)
-{
-    const ProtobufCFieldDescriptor *f = field(m, name);
-    if (!f || f->label == PROTOBUF_C_LABEL_REPEATED)
-        return 0;
-    const char *p = (const char *)m + f->offset;
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_ENUM:
-        return *(const int32_t *)p;
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-        return *(const uint32_t *)p;
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-        return *(const int64_t *)p;
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        return (int64_t) * (const uint64_t *)p;
-    case PROTOBUF_C_TYPE_BOOL:
-        return *(const protobuf_c_boolean *)p ? 1 : 0;
-    default:
-        return 0;
-    }
-}
-
-/* A sub-message field (NULL when unset). */
-static const ProtobufCMessage *
-m_msg(const ProtobufCMessage *m, const char *name)
-{
-    const ProtobufCFieldDescriptor *f = field(m, name);
-    if (!f || f->label == PROTOBUF_C_LABEL_REPEATED ||
-        f->type != PROTOBUF_C_TYPE_MESSAGE)
-        return NULL;
-    return *(ProtobufCMessage *const *)((const char *)m + f->offset);
+    const char *v = oss_pb_str(m, a);
+    return *v || !b ? v : oss_pb_str(m, b);
 }
 
 /* A repeated string field as a text array literal for PostgreSQL
@@ -99,7 +38,7 @@ m_str_array(const ProtobufCMessage *m, const char *name, char *out,
 {
     size_t o = 0;
     out[o++] = '{';
-    const ProtobufCFieldDescriptor *f = field(m, name);
+    const ProtobufCFieldDescriptor *f = oss_pb_field(m, name);
     if (f && f->label == PROTOBUF_C_LABEL_REPEATED &&
         f->type == PROTOBUF_C_TYPE_STRING) {
         size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
@@ -454,51 +393,70 @@ pj_apply_access(pj_ctx_t *c, const oss_event_t *ev, int *handled,
         break;
     }
     case K_PRINCIPAL_CREATED: {
-        const char *pid = m_str(m, "principal_id");
-        const ProtobufCMessage *g = m_msg(m, "grant");
-        const char *p[6] = {*pid ? pid : sfx, m_str(m, "kind"),
-                            m_str(g, "account_id"), m_str(m, "subject_id"), t,
+        const char *pid = oss_pb_str(m, "principal_id");
+        const ProtobufCMessage *g = oss_pb_msg(m, "grant");
+        const char *p[6] = {*pid ? pid : sfx,
+                            oss_pb_str(m, "kind"),
+                            oss_pb_str(g, "account_id"),
+                            oss_pb_str(m, "subject_id"),
+                            t,
                             v};
         rc = run(c, PRINCIPAL_CREATED, 6, p, err);
-        if (rc == OSS_OK && g && is_gov_role(m_str(g, "role"))) {
-            const char *q[7] = {p[0], m_str(g, "role"),
-                                m_str(g, "institution"), m_str(g, "sector"),
-                                m_str(g, "region"), t, actor};
+        if (rc == OSS_OK && g && is_gov_role(oss_pb_str(g, "role"))) {
+            const char *q[7] = {p[0],
+                                oss_pb_str(g, "role"),
+                                oss_pb_str(g, "institution"),
+                                oss_pb_str(g, "sector"),
+                                oss_pb_str(g, "region"),
+                                t,
+                                actor};
             rc = run(c, OFFICER_UPSERT, 7, q, err);
         }
         break;
     }
     case K_GRANT_ADDED:
     case K_GRANT_REVOKED: {
-        const char *pid = m_str(m, "principal_id");
-        const ProtobufCMessage *g = m_msg(m, "grant");
-        if (!g || !is_gov_role(m_str(g, "role")))
+        const char *pid = oss_pb_str(m, "principal_id");
+        const ProtobufCMessage *g = oss_pb_msg(m, "grant");
+        if (!g || !is_gov_role(oss_pb_str(g, "role")))
             break; /* business roles: the account stream's events */
         if (k == K_GRANT_ADDED) {
-            const char *q[7] = {*pid ? pid : sfx, m_str(g, "role"),
-                                m_str(g, "institution"), m_str(g, "sector"),
-                                m_str(g, "region"), t, actor};
+            const char *q[7] = {*pid ? pid : sfx,
+                                oss_pb_str(g, "role"),
+                                oss_pb_str(g, "institution"),
+                                oss_pb_str(g, "sector"),
+                                oss_pb_str(g, "region"),
+                                t,
+                                actor};
             rc = run(c, OFFICER_UPSERT, 7, q, err);
         } else {
-            const char *r = m_str(m, "reason");
-            const char *q[6] = {*pid ? pid : sfx, t, actor, *r ? r : why,
-                                m_str(g, "institution"), m_str(g, "role")};
+            const char *r = oss_pb_str(m, "reason");
+            const char *q[6] = {*pid ? pid : sfx,
+                                t,
+                                actor,
+                                *r ? r : why,
+                                oss_pb_str(g, "institution"),
+                                oss_pb_str(g, "role")};
             rc = run(c, OFFICER_REVOKE, 6, q, err);
         }
         break;
     }
     case K_OFFICER_REVOKED: {
-        const char *pid = m_str(m, "principal_id");
-        const char *r = m_str(m, "reason");
-        const char *q[6] = {*pid ? pid : sfx, t, actor, *r ? r : why,
-                            m_str(m, "institution"), ""};
+        const char *pid = oss_pb_str(m, "principal_id");
+        const char *r = oss_pb_str(m, "reason");
+        const char *q[6] = {*pid ? pid : sfx,
+                            t,
+                            actor,
+                            *r ? r : why,
+                            oss_pb_str(m, "institution"),
+                            ""};
         rc = run(c, OFFICER_REVOKE, 6, q, err);
         break;
     }
     case K_MEMBER_ADDED: {
-        const char *acc = m_str(m, "account_id");
-        const char *p[5] = {*acc ? acc : sfx, m_str(m, "principal_id"),
-                            m_str(m, "role"), t, actor};
+        const char *acc = oss_pb_str(m, "account_id");
+        const char *p[5] = {*acc ? acc : sfx, oss_pb_str(m, "principal_id"),
+                            oss_pb_str(m, "role"), t, actor};
         if (!*p[1]) {
             snprintf(reason, rlen, "%s without principal_id",
                      ev->payload_type);
@@ -508,25 +466,29 @@ pj_apply_access(pj_ctx_t *c, const oss_event_t *ev, int *handled,
         break;
     }
     case K_MEMBER_REMOVED: {
-        const char *acc = m_str(m, "account_id");
-        const char *r = m_str(m, "reason");
-        const char *p[5] = {*acc ? acc : sfx, m_str(m, "principal_id"), t,
+        const char *acc = oss_pb_str(m, "account_id");
+        const char *r = oss_pb_str(m, "reason");
+        const char *p[5] = {*acc ? acc : sfx, oss_pb_str(m, "principal_id"), t,
                             actor, *r ? r : why};
         rc = run(c, MEMBER_REMOVED, 5, p, err);
         break;
     }
     case K_TRANSFER_ACCEPTED:
     case K_HANDOVER_APPROVED: {
-        const char *acc = m_str(m, "account_id");
+        const char *acc = oss_pb_str(m, "account_id");
         const char *newo = m_str2(m, "new_owner_principal_id", "principal_id");
         if (!*newo)
-            newo = m_str(m, "new_owner");
+            newo = oss_pb_str(m, "new_owner");
         const char *prev = m_str2(m, "previous_owner_principal_id",
                                   "previous_owner");
         if (k == K_HANDOVER_APPROVED) {
-            const char *r = m_str(m, "reason");
-            const char *q[6] = {m_str(m, "request_id"), "approved", t, actor,
-                                *r ? r : why, newo};
+            const char *r = oss_pb_str(m, "reason");
+            const char *q[6] = {oss_pb_str(m, "request_id"),
+                                "approved",
+                                t,
+                                actor,
+                                *r ? r : why,
+                                newo};
             if ((rc = run(c, HANDOVER_DECIDED, 6, q, err)))
                 break;
         }
@@ -537,20 +499,24 @@ pj_apply_access(pj_ctx_t *c, const oss_event_t *ev, int *handled,
         break;
     }
     case K_HANDOVER_FILED: {
-        const char *acc = m_str(m, "account_id");
+        const char *acc = oss_pb_str(m, "account_id");
         const char *newo = m_str2(m, "new_owner_principal_id", "principal_id");
         if (!*newo)
-            newo = m_str(m, "new_owner");
-        const char *r = m_str(m, "reason");
-        int64_t until = m_int(m, "cooling_off_until_us");
+            newo = oss_pb_str(m, "new_owner");
+        const char *r = oss_pb_str(m, "reason");
+        int64_t until = oss_pb_int(m, "cooling_off_until_us");
         snprintf(n1, sizeof n1, "%lld", (long long)until);
-        const char *by = m_str(m, "filed_by");
-        const char *p[9] = {m_str(m, "request_id"), *acc ? acc : sfx,
-                            *by ? by : actor, m_str(m, "evidence_ref"),
-                            *r ? r : why, newo,
-                            m_str2(m, "previous_owner_principal_id",
-                                   "previous_owner"),
-                            t, n1};
+        const char *by = oss_pb_str(m, "filed_by");
+        const char *p[9] = {
+            oss_pb_str(m, "request_id"),
+            *acc ? acc : sfx,
+            *by ? by : actor,
+            oss_pb_str(m, "evidence_ref"),
+            *r ? r : why,
+            newo,
+            m_str2(m, "previous_owner_principal_id", "previous_owner"),
+            t,
+            n1};
         if (!*p[0]) {
             snprintf(reason, rlen, "%s without request_id", ev->payload_type);
             break;
@@ -559,43 +525,51 @@ pj_apply_access(pj_ctx_t *c, const oss_event_t *ev, int *handled,
         break;
     }
     case K_HANDOVER_OBJECTED: {
-        const char *by = m_str(m, "objected_by");
-        const char *p[3] = {m_str(m, "request_id"), t, *by ? by : actor};
+        const char *by = oss_pb_str(m, "objected_by");
+        const char *p[3] = {oss_pb_str(m, "request_id"), t, *by ? by : actor};
         rc = run(c, HANDOVER_OBJECTED, 3, p, err);
         break;
     }
     case K_HANDOVER_REJECTED: {
-        const char *r = m_str(m, "reason");
-        const char *p[6] = {m_str(m, "request_id"), "rejected", t, actor,
-                            *r ? r : why, ""};
+        const char *r = oss_pb_str(m, "reason");
+        const char *p[6] = {oss_pb_str(m, "request_id"),
+                            "rejected",
+                            t,
+                            actor,
+                            *r ? r : why,
+                            ""};
         rc = run(c, HANDOVER_DECIDED, 6, p, err);
         break;
     }
     case K_TERMINATED: {
-        const char *acc = m_str(m, "account_id");
-        const char *code = m_str(m, "reason_code");
-        const char *p[6] = {*acc ? acc : sfx, m_str(m, "principal_id"), t,
-                            *code ? code : why, v, actor};
+        const char *acc = oss_pb_str(m, "account_id");
+        const char *code = oss_pb_str(m, "reason_code");
+        const char *p[6] = {*acc ? acc : sfx,
+                            oss_pb_str(m, "principal_id"),
+                            t,
+                            *code ? code : why,
+                            v,
+                            actor};
         rc = run(c, TERMINATED, 6, p, err);
         break;
     }
     case K_TERMS_ACCEPTED: {
-        const char *acc = m_str(m, "account_id");
-        const char *p[3] = {*acc ? acc : sfx, m_str(m, "version"), v};
+        const char *acc = oss_pb_str(m, "account_id");
+        const char *p[3] = {*acc ? acc : sfx, oss_pb_str(m, "version"), v};
         rc = run(c, TERMS_ACCEPTED, 3, p, err);
         break;
     }
     case K_LEGACY_MIGRATED: {
-        const char *acc = m_str(m, "account_id");
-        const char *p[3] = {*acc ? acc : sfx, m_str(m, "legacy_id"), v};
+        const char *acc = oss_pb_str(m, "account_id");
+        const char *p[3] = {*acc ? acc : sfx, oss_pb_str(m, "legacy_id"), v};
         rc = run(c, LEGACY_MIGRATED, 3, p, err);
         break;
     }
     case K_SUBJECT_ERASED: {
-        const char *sid = m_str(m, "subject_id");
+        const char *sid = oss_pb_str(m, "subject_id");
         if (!*sid)
             sid = sfx;
-        const char *r = m_str(m, "reason");
+        const char *r = oss_pb_str(m, "reason");
         m_str_array(m, "account_ids", arr1, sizeof arr1);
         m_str_array(m, "principal_ids", arr2, sizeof arr2);
         const char *p[5] = {sid, t, *r ? r : why, arr1, arr2};
@@ -603,8 +577,13 @@ pj_apply_access(pj_ctx_t *c, const oss_event_t *ev, int *handled,
         break;
     }
     case K_DLV_QUEUED: {
-        const char *p[7] = {ev->causation_id, m_str(m, "channel"), sfx,
-                            m_str(m, "kind"), m_str(m, "trigger_type"), t, v};
+        const char *p[7] = {ev->causation_id,
+                            oss_pb_str(m, "channel"),
+                            sfx,
+                            oss_pb_str(m, "kind"),
+                            oss_pb_str(m, "trigger_type"),
+                            t,
+                            v};
         rc = run(c, DLV_QUEUED, 7, p, err);
         break;
     }
@@ -614,15 +593,22 @@ pj_apply_access(pj_ctx_t *c, const oss_event_t *ev, int *handled,
         const char *st = k == K_DLV_HANDED   ? "handed"
                          : k == K_DLV_FAILED ? "failed"
                                              : "retrying";
-        snprintf(n1, sizeof n1, "%lld", (long long)m_int(m, "attempt"));
-        snprintf(n2, sizeof n2, "%lld", (long long)m_int(m, "reply_code"));
+        snprintf(n1, sizeof n1, "%lld", (long long)oss_pb_int(m, "attempt"));
+        snprintf(n2, sizeof n2, "%lld", (long long)oss_pb_int(m, "reply_code"));
         snprintf(n3, sizeof n3, "%lld",
-                 (long long)m_int(m, "next_attempt_at_us"));
-        const char *fr = m_str(m, "reason");
-        const char *p[12] = {ev->causation_id, m_str(m, "channel"), sfx, st,
-                             n1, n2, m_str(m, "reply_text"),
+                 (long long)oss_pb_int(m, "next_attempt_at_us"));
+        const char *fr = oss_pb_str(m, "reason");
+        const char *p[12] = {ev->causation_id,
+                             oss_pb_str(m, "channel"),
+                             sfx,
+                             st,
+                             n1,
+                             n2,
+                             oss_pb_str(m, "reply_text"),
                              *fr ? fr : why,
-                             m_int(m, "permanent") ? "true" : "false", n3, t,
+                             oss_pb_int(m, "permanent") ? "true" : "false",
+                             n3,
+                             t,
                              v};
         rc = run(c, DLV_OUTCOME, 12, p, err);
         break;
