@@ -42,9 +42,9 @@ typedef struct oss_audit_break {
 } oss_audit_break_t;
 
 typedef struct oss_audit_checkpoint {
-    int64_t size;        /* largest position covered */
-    int64_t events;      /* rows covered (informational, not in the text) */
-    int64_t broken;      /* of which already failing their hash (same) */
+    int64_t size;   /* largest position covered */
+    int64_t events; /* rows covered (informational, not in the text) */
+    int64_t broken; /* of which already failing their hash (same) */
     uint8_t digest[32];
 } oss_audit_checkpoint_t;
 
@@ -116,7 +116,8 @@ void oss_audit_mask(const char *kind, const char *value, char *out,
 
 /* Prints stream_id's history to out. For "account-<id>" that is the
  * account's story (oss_audit_story()). Any other stream: one block per
- * event (time, actor kind:id, payload type, version, summary). Personal fields print as
+ * event (time, actor kind:id, payload type, version, summary). Personal fields
+ * print as
  * "[sealed]" unless master (borrowed, may be NULL) is given: then they are
  * unsealed with the subject's data key and printed masked ("[shredded]" when
  * the key is gone). Then verifies the chain: OSS_ECORRUPT with *brk on a
@@ -154,8 +155,8 @@ void oss_audit_describe(const oss_event_t *ev, oss_audit_seal_fn seal,
  * master as for oss_audit_history(). OSS_ENOTFOUND when the account stream
  * has no event; OSS_ECORRUPT (with *brk) when a chain is broken. */
 oss_code_t oss_audit_story(PGconn *conn, const char *account_id, FILE *out,
-                           const oss_keyring_t *master,
-                           oss_audit_break_t *brk, oss_err_t *err);
+                           const oss_keyring_t *master, oss_audit_break_t *brk,
+                           oss_err_t *err);
 
 /* Reads the wrapped data key of subject_id from oss.subject_keys and unwraps
  * it with master. OSS_ENOTFOUND when the subject was shredded (no row). */

@@ -20,8 +20,7 @@
 #include "oss/v1/registry.h"
 
 void
-oss_audit_mask(const char *kind, const char *value, char *out, size_t outlen)
-{
+oss_audit_mask(const char *kind, const char *value, char *out, size_t outlen) {
     size_t n = strlen(value), o = 0;
     if (outlen == 0)
         return;
@@ -51,8 +50,8 @@ oss_audit_mask(const char *kind, const char *value, char *out, size_t outlen)
         }
     } else if (strcmp(kind, "birth_date") == 0) {
         for (size_t i = 0; i < n; i++)
-            PUT(i < 4 ? value[i] : (isdigit((unsigned char)value[i]) ? '*'
-                                                                     : value[i]));
+            PUT(i < 4 ? value[i]
+                      : (isdigit((unsigned char)value[i]) ? '*' : value[i]));
     } else { /* name and anything else: first letter of each word */
         int word_start = 1;
         for (size_t i = 0; i < n;) {
@@ -81,8 +80,7 @@ oss_audit_mask(const char *kind, const char *value, char *out, size_t outlen)
 oss_code_t
 oss_audit_subject_key(PGconn *conn, const oss_keyring_t *master,
                       const char *subject_id, oss_data_key_t *dk,
-                      oss_err_t *err)
-{
+                      oss_err_t *err) {
     const char *p[1] = {subject_id};
     PGresult *r = PQexecParams(conn,
                                "SELECT master_key_id, wrapped_key FROM "
@@ -112,20 +110,23 @@ done:
 }
 
 static const char *
-actor_kind_name(oss_actor_kind_t k)
-{
+actor_kind_name(oss_actor_kind_t k) {
     switch (k) {
-    case OSS_ACTOR_BUSINESS_USER: return "business_user";
-    case OSS_ACTOR_OFFICER: return "officer";
-    case OSS_ACTOR_SYSTEM_JOB: return "system_job";
-    case OSS_ACTOR_OPERATOR: return "operator";
-    default: return "unspecified";
+    case OSS_ACTOR_BUSINESS_USER:
+        return "business_user";
+    case OSS_ACTOR_OFFICER:
+        return "officer";
+    case OSS_ACTOR_SYSTEM_JOB:
+        return "system_job";
+    case OSS_ACTOR_OPERATOR:
+        return "operator";
+    default:
+        return "unspecified";
     }
 }
 
 static void
-fmt_time(int64_t us, char *out, size_t n)
-{
+fmt_time(int64_t us, char *out, size_t n) {
     time_t s = (time_t)(us / 1000000);
     struct tm tm;
     gmtime_r(&s, &tm);
@@ -137,8 +138,7 @@ fmt_time(int64_t us, char *out, size_t n)
 /* Prints one sealed field: "[sealed]", or masked when dk is available. */
 static void
 print_sealed(FILE *out, const char *field, const Oss__V1__SealedField *sf,
-             const oss_data_key_t *dk, int reveal, const char *why)
-{
+             const oss_data_key_t *dk, int reveal, const char *why) {
     const char *sep = strcmp(field, "nik") == 0 ? "" : ", ";
     if (!sf || sf->ciphertext.len == 0) {
         fprintf(out, "%s%s: -", sep, field);
@@ -167,17 +167,16 @@ print_sealed(FILE *out, const char *field, const Oss__V1__SealedField *sf,
 }
 
 static const char *
-scale_name(int s)
-{
-    return s == OSS__V1__BUSINESS_SCALE__BUSINESS_SCALE_UMK        ? "umk"
-           : s == OSS__V1__BUSINESS_SCALE__BUSINESS_SCALE_NON_UMK ? "non_umk"
-                                                                  : "unspecified";
+scale_name(int s) {
+    return s == OSS__V1__BUSINESS_SCALE__BUSINESS_SCALE_UMK ? "umk"
+           : s == OSS__V1__BUSINESS_SCALE__BUSINESS_SCALE_NON_UMK
+               ? "non_umk"
+               : "unspecified";
 }
 
 static void
 print_summary(PGconn *conn, FILE *out, const oss_event_t *ev,
-              const oss_keyring_t *master)
-{
+              const oss_keyring_t *master) {
     if (strcmp(ev->payload_type, "oss.v1.AccountRegistered") != 0) {
         fprintf(out, "    %zu payload bytes\n", ev->payload_len);
         return;
@@ -193,12 +192,14 @@ print_summary(PGconn *conn, FILE *out, const oss_event_t *ev,
     const char *why = "no key";
     if (master && a->subject_id && *a->subject_id) {
         oss_err_t e = {0};
-        oss_code_t rc = oss_audit_subject_key(conn, master, a->subject_id, &dk, &e);
+        oss_code_t rc =
+            oss_audit_subject_key(conn, master, a->subject_id, &dk, &e);
         have_dk = rc == OSS_OK;
         why = rc == OSS_ENOTFOUND ? "shredded" : "key unavailable";
     }
-    fprintf(out, "    account_id=%s, scale=%s, actor_type=%s, subject=%s, "
-                 "country=%s",
+    fprintf(out,
+            "    account_id=%s, scale=%s, actor_type=%s, subject=%s, "
+            "country=%s",
             a->account_id, scale_name(a->scale), a->actor_type, a->subject_id,
             a->country);
     if (a->website && *a->website)
@@ -224,8 +225,7 @@ print_summary(PGconn *conn, FILE *out, const oss_event_t *ev,
 oss_code_t
 oss_audit_history(PGconn *conn, const char *stream_id, FILE *out,
                   const oss_keyring_t *master, oss_audit_break_t *brk,
-                  oss_err_t *err)
-{
+                  oss_err_t *err) {
     if (strncmp(stream_id, "account-", 8) == 0 && stream_id[8])
         return oss_audit_story(conn, stream_id + 8, out, master, brk, err);
     oss_event_list_t list = {0};
@@ -244,13 +244,15 @@ oss_audit_history(PGconn *conn, const char *stream_id, FILE *out,
     for (size_t i = 0; i < list.len; i++) {
         const oss_event_t *ev = &list.items[i];
         fmt_time(ev->occurred_at_us, t, sizeof t);
-        fprintf(out, "\n%s  v%" PRId64 "  %s  by %s:%s  (position %" PRId64
-                     ", event %s)\n",
-                t, ev->version, ev->payload_type, actor_kind_name(ev->actor_kind),
-                ev->actor_id[0] ? ev->actor_id : "-", ev->position,
-                ev->event_id);
+        fprintf(
+            out,
+            "\n%s  v%" PRId64 "  %s  by %s:%s  (position %" PRId64
+            ", event %s)\n",
+            t, ev->version, ev->payload_type, actor_kind_name(ev->actor_kind),
+            ev->actor_id[0] ? ev->actor_id : "-", ev->position, ev->event_id);
         print_summary(conn, out, ev, master);
-        fprintf(out, "    correlation=%s", ev->correlation_id[0] ? ev->correlation_id : "-");
+        fprintf(out, "    correlation=%s",
+                ev->correlation_id[0] ? ev->correlation_id : "-");
         if (ev->causation_id[0])
             fprintf(out, " causation=%s", ev->causation_id);
         if (ev->cause_id[0])
@@ -263,15 +265,19 @@ oss_audit_history(PGconn *conn, const char *stream_id, FILE *out,
                     oss_audit_check_link(i ? &list.items[i - 1] : NULL, ev,
                                          what, sizeof what);
         fprintf(out, "    hash %s... %s\n", hex,
-                bad < i ? "(after a break)" : sound ? "ok" : "BROKEN");
+                bad < i ? "(after a break)"
+                : sound ? "ok"
+                        : "BROKEN");
         if (!sound && bad == list.len) {
             bad = i;
             if (brk) {
                 memset(brk, 0, sizeof *brk);
-                snprintf(brk->stream_id, sizeof brk->stream_id, "%s", ev->stream_id);
+                snprintf(brk->stream_id, sizeof brk->stream_id, "%s",
+                         ev->stream_id);
                 brk->version = ev->version;
                 brk->position = ev->position;
-                snprintf(brk->event_id, sizeof brk->event_id, "%s", ev->event_id);
+                snprintf(brk->event_id, sizeof brk->event_id, "%s",
+                         ev->event_id);
                 snprintf(brk->what, sizeof brk->what, "%s", what);
             }
             rc = oss_err_set(err, OSS_ECORRUPT,
@@ -298,12 +304,11 @@ typedef struct sbuf {
     size_t n, o;
 } sbuf_t;
 
-static void
-sb_add(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_add(sbuf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
-sb_add(sbuf_t *b, const char *fmt, ...)
-{
+sb_add(sbuf_t *b, const char *fmt, ...) {
     if (b->o + 1 >= b->n)
         return;
     va_list ap;
@@ -320,15 +325,13 @@ sb_add(sbuf_t *b, const char *fmt, ...)
 /* ---- generic field access on a decoded message ---- */
 
 static int
-is_sealed_msg(const ProtobufCMessage *m)
-{
+is_sealed_msg(const ProtobufCMessage *m) {
     return m && strcmp(m->descriptor->name, "oss.v1.SealedField") == 0;
 }
 
 /* "MemberAdded" -> "member added" */
 static void
-type_words(const char *payload_type, char *out, size_t n)
-{
+type_words(const char *payload_type, char *out, size_t n) {
     const char *t = strrchr(payload_type, '.');
     t = t ? t + 1 : payload_type;
     size_t o = 0;
@@ -345,8 +348,7 @@ type_words(const char *payload_type, char *out, size_t n)
 }
 
 static void
-fmt_utc(int64_t us, char *out, size_t n)
-{
+fmt_utc(int64_t us, char *out, size_t n) {
     time_t s = (time_t)(us / 1000000);
     struct tm tm;
     gmtime_r(&s, &tm);
@@ -355,8 +357,7 @@ fmt_utc(int64_t us, char *out, size_t n)
 
 static void
 put_sealed(sbuf_t *b, const char *name, const ProtobufCMessage *sf,
-           oss_audit_seal_fn seal, void *sctx)
-{
+           oss_audit_seal_fn seal, void *sctx) {
     char v[160] = "[sealed]";
     if (seal)
         seal(sctx, name, sf, v, sizeof v);
@@ -365,8 +366,7 @@ put_sealed(sbuf_t *b, const char *name, const ProtobufCMessage *sf,
 
 /* One scalar value of field f at p. */
 static void
-put_scalar(sbuf_t *b, const ProtobufCFieldDescriptor *f, const void *p)
-{
+put_scalar(sbuf_t *b, const ProtobufCFieldDescriptor *f, const void *p) {
     switch (f->type) {
     case PROTOBUF_C_TYPE_STRING: {
         const char *s = *(char *const *)p;
@@ -416,8 +416,7 @@ put_scalar(sbuf_t *b, const ProtobufCFieldDescriptor *f, const void *p)
 }
 
 static int
-scalar_is_default(const ProtobufCFieldDescriptor *f, const void *p)
-{
+scalar_is_default(const ProtobufCFieldDescriptor *f, const void *p) {
     switch (f->type) {
     case PROTOBUF_C_TYPE_STRING: {
         const char *s = *(char *const *)p;
@@ -450,8 +449,7 @@ scalar_is_default(const ProtobufCFieldDescriptor *f, const void *p)
 }
 
 static size_t
-scalar_size(const ProtobufCFieldDescriptor *f)
-{
+scalar_size(const ProtobufCFieldDescriptor *f) {
     switch (f->type) {
     case PROTOBUF_C_TYPE_STRING:
     case PROTOBUF_C_TYPE_MESSAGE:
@@ -477,15 +475,15 @@ scalar_size(const ProtobufCFieldDescriptor *f)
  * as UTC times. */
 static void
 put_fields(sbuf_t *b, const ProtobufCMessage *m, oss_audit_seal_fn seal,
-           void *sctx)
-{
+           void *sctx) {
     const ProtobufCMessageDescriptor *d = m->descriptor;
     int first = 1;
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
         const char *p = (const char *)m + f->offset;
         if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+            size_t n =
+                *(const size_t *)((const char *)m + f->quantifier_offset);
             if (!n)
                 continue;
             sb_add(b, "%s%s=[", first ? "" : ", ", f->name);
@@ -547,8 +545,7 @@ put_fields(sbuf_t *b, const ProtobufCMessage *m, oss_audit_seal_fn seal,
 /* Every sealed field of m (top level), as ": nik: [sealed], ...". */
 static void
 put_sealed_fields(sbuf_t *b, const ProtobufCMessage *m, oss_audit_seal_fn seal,
-                  void *sctx)
-{
+                  void *sctx) {
     const ProtobufCMessageDescriptor *d = m->descriptor;
     int first = 1;
     for (unsigned i = 0; i < d->n_fields; i++) {
@@ -567,36 +564,32 @@ put_sealed_fields(sbuf_t *b, const ProtobufCMessage *m, oss_audit_seal_fn seal,
 }
 
 static const char *
-chan_words(const char *channel)
-{
+chan_words(const char *channel) {
     return strcmp(channel, "whatsapp") == 0 ? "WhatsApp message" : "mail";
 }
 
 static const char *
-server_words(const char *channel)
-{
+server_words(const char *channel) {
     return strcmp(channel, "whatsapp") == 0 ? "the WhatsApp gateway"
                                             : "the mail server";
 }
 
 static const char *
-or_dash(const char *s)
-{
+or_dash(const char *s) {
     return s && *s ? s : "-";
 }
 
 static const char *
-scale_words(int64_t s)
-{
-    return s == OSS__V1__BUSINESS_SCALE__BUSINESS_SCALE_UMK        ? "UMK"
-           : s == OSS__V1__BUSINESS_SCALE__BUSINESS_SCALE_NON_UMK ? "non-UMK"
-                                                                  : "scale unspecified";
+scale_words(int64_t s) {
+    return s == OSS__V1__BUSINESS_SCALE__BUSINESS_SCALE_UMK ? "UMK"
+           : s == OSS__V1__BUSINESS_SCALE__BUSINESS_SCALE_NON_UMK
+               ? "non-UMK"
+               : "scale unspecified";
 }
 
 /* The new owner a hand-over names. */
 static const char *
-new_owner_of(const ProtobufCMessage *m)
-{
+new_owner_of(const ProtobufCMessage *m) {
     const char *n = oss_pb_str(m, "new_owner");
     return *n ? n : oss_pb_str(m, "principal_id");
 }
@@ -604,8 +597,7 @@ new_owner_of(const ProtobufCMessage *m)
 /* Hand-written wording; 0 when the type has none. */
 static int
 describe_known(sbuf_t *b, const oss_event_t *ev, const ProtobufCMessage *m,
-               oss_audit_seal_fn seal, void *sctx, const char *dkind)
-{
+               oss_audit_seal_fn seal, void *sctx, const char *dkind) {
     const char *t = ev->payload_type;
     char tm[40];
 #define IS(x) (strcmp(t, "oss.v1." x) == 0)
@@ -799,13 +791,13 @@ describe_known(sbuf_t *b, const oss_event_t *ev, const ProtobufCMessage *m,
 void
 oss_audit_describe(const oss_event_t *ev, oss_audit_seal_fn seal,
                    void *seal_ctx, const char *delivery_kind, char *out,
-                   size_t outlen)
-{
+                   size_t outlen) {
     sbuf_t b = {out, outlen, 0};
     if (!outlen)
         return;
     out[0] = '\0';
-    const ProtobufCMessageDescriptor *d = oss_v1_registry_find(ev->payload_type);
+    const ProtobufCMessageDescriptor *d =
+        oss_v1_registry_find(ev->payload_type);
     char words[96];
     type_words(ev->payload_type, words, sizeof words);
     if (!d) {
@@ -843,7 +835,7 @@ oss_audit_describe(const oss_event_t *ev, oss_audit_seal_fn seal,
 
 typedef struct key_cache {
     char subject[OSS_UUID_STR];
-    int state;              /* 1 key present, 0 erased, -1 unknown */
+    int state; /* 1 key present, 0 erased, -1 unknown */
     oss_data_key_t dk;
     int have_dk;
 } key_cache_t;
@@ -856,8 +848,7 @@ typedef struct story_seal {
 } story_seal_t;
 
 static key_cache_t *
-key_for(story_seal_t *s, const char *subject)
-{
+key_for(story_seal_t *s, const char *subject) {
     for (size_t i = 0; i < s->nkeys; i++)
         if (strcmp(s->keys[i].subject, subject) == 0)
             return &s->keys[i];
@@ -885,8 +876,7 @@ key_for(story_seal_t *s, const char *subject)
 
 static void
 story_seal(void *ctx, const char *field, const ProtobufCMessage *sealed,
-           char *out, size_t outlen)
-{
+           char *out, size_t outlen) {
     story_seal_t *s = ctx;
     const char *subject = oss_pb_str(sealed, "subject_id");
     const Oss__V1__SealedField *sf = (const Oss__V1__SealedField *)sealed;
@@ -924,8 +914,7 @@ typedef struct stream_set {
 } stream_set_t;
 
 static void
-set_add(stream_set_t *s, const char *prefix, const char *id)
-{
+set_add(stream_set_t *s, const char *prefix, const char *id) {
     char sid[OSS_ID_MAX];
     if (!id || !*id)
         return;
@@ -940,8 +929,7 @@ set_add(stream_set_t *s, const char *prefix, const char *id)
 /* Every principal named in m (fields "*principal_id", "new_owner",
  * "previous_owner", repeated "principal_ids", and inside sub-messages). */
 static void
-collect_principals(stream_set_t *s, const ProtobufCMessage *m, int depth)
-{
+collect_principals(stream_set_t *s, const ProtobufCMessage *m, int depth) {
     if (!m || depth > 3)
         return;
     const ProtobufCMessageDescriptor *d = m->descriptor;
@@ -949,13 +937,15 @@ collect_principals(stream_set_t *s, const ProtobufCMessage *m, int depth)
         const ProtobufCFieldDescriptor *f = &d->fields[i];
         const char *p = (const char *)m + f->offset;
         size_t nl = strlen(f->name);
-        int named = (nl >= 12 && strcmp(f->name + nl - 12, "principal_id") == 0) ||
-                    strcmp(f->name, "new_owner") == 0 ||
-                    strcmp(f->name, "previous_owner") == 0 ||
-                    strcmp(f->name, "principal_ids") == 0;
+        int named =
+            (nl >= 12 && strcmp(f->name + nl - 12, "principal_id") == 0) ||
+            strcmp(f->name, "new_owner") == 0 ||
+            strcmp(f->name, "previous_owner") == 0 ||
+            strcmp(f->name, "principal_ids") == 0;
         if (f->type == PROTOBUF_C_TYPE_STRING && named) {
             if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-                size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+                size_t n =
+                    *(const size_t *)((const char *)m + f->quantifier_offset);
                 char *const *v = *(char *const *const *)p;
                 for (size_t k = 0; k < n; k++)
                     set_add(s, "access-", v[k]);
@@ -971,8 +961,7 @@ collect_principals(stream_set_t *s, const ProtobufCMessage *m, int depth)
 
 /* Adds the streams named by the events of list (principals; the subject). */
 static void
-collect_from(stream_set_t *s, const oss_event_list_t *list)
-{
+collect_from(stream_set_t *s, const oss_event_list_t *list) {
     for (size_t i = 0; i < list->len; i++) {
         const oss_event_t *ev = &list->items[i];
         const ProtobufCMessageDescriptor *d =
@@ -997,8 +986,7 @@ typedef struct story_ev {
 } story_ev_t;
 
 static int
-story_cmp(const void *a, const void *b)
-{
+story_cmp(const void *a, const void *b) {
     const oss_event_t *x = ((const story_ev_t *)a)->ev;
     const oss_event_t *y = ((const story_ev_t *)b)->ev;
     if (x->occurred_at_us != y->occurred_at_us)
@@ -1012,8 +1000,7 @@ story_cmp(const void *a, const void *b)
  * DeliveryQueued with the same causation. */
 static const char *
 delivery_kind_of(const oss_event_t *ev, const oss_event_list_t *lists,
-                 size_t nlists, char *buf, size_t n)
-{
+                 size_t nlists, char *buf, size_t n) {
     if (strncmp(ev->payload_type, "oss.v1.Delivery", 15) != 0 ||
         !ev->causation_id[0])
         return NULL;
@@ -1040,8 +1027,7 @@ delivery_kind_of(const oss_event_t *ev, const oss_event_list_t *lists,
 oss_code_t
 oss_audit_story(PGconn *conn, const char *account_id, FILE *out,
                 const oss_keyring_t *master, oss_audit_break_t *brk,
-                oss_err_t *err)
-{
+                oss_err_t *err) {
     stream_set_t *set = calloc(1, sizeof *set);
     oss_event_list_t *lists = calloc(64, sizeof *lists);
     story_ev_t *all = NULL;
@@ -1083,20 +1069,22 @@ oss_audit_story(PGconn *conn, const char *account_id, FILE *out,
     }
     qsort(all, total, sizeof *all, story_cmp);
 
-    fprintf(out, "account %s: %zu events in %zu streams, oldest first "
-                 "(time UTC | actor | what happened | reason | event)\n",
+    fprintf(out,
+            "account %s: %zu events in %zu streams, oldest first "
+            "(time UTC | actor | what happened | reason | event)\n",
             account_id, total, with_events);
     char t[40], kind[64], what[4096];
     for (size_t i = 0; i < total; i++) {
         const oss_event_t *ev = all[i].ev;
         fmt_utc(ev->occurred_at_us, t, sizeof t);
-        const char *dk = delivery_kind_of(ev, lists, nstreams, kind, sizeof kind);
+        const char *dk =
+            delivery_kind_of(ev, lists, nstreams, kind, sizeof kind);
         oss_audit_describe(ev, story_seal, &seal, dk, what, sizeof what);
         int is_delivery = strncmp(ev->payload_type, "oss.v1.Delivery", 15) == 0;
         /* a delivery outcome's reason is the notifier's own sentence of
          * what happened, printed above in words already */
-        const char *why = !is_delivery && ev->reason && *ev->reason
-                              ? ev->reason : "-";
+        const char *why =
+            !is_delivery && ev->reason && *ev->reason ? ev->reason : "-";
         fprintf(out, "%s | %s:%s | %s | reason: ", t,
                 actor_kind_name(ev->actor_kind),
                 ev->actor_id[0] ? ev->actor_id : "-", what);
@@ -1122,7 +1110,8 @@ oss_audit_story(PGconn *conn, const char *account_id, FILE *out,
             continue;
         }
         const oss_event_t *ev = &lists[i].items[j];
-        fprintf(out, "stream %s: BROKEN at version %" PRId64 " (event %s): %s\n",
+        fprintf(out,
+                "stream %s: BROKEN at version %" PRId64 " (event %s): %s\n",
                 set->ids[i], ev->version, ev->event_id, whatb);
         if (!broken++) {
             if (brk) {

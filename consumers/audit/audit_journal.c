@@ -1,7 +1,7 @@
 /* Journal reading, hash-chain verification and checkpoints for `oss audit`.
  * Every read is a short autocommit query over a keyset-paginated chunk. */
-#include "core/bytes.h"
 #include "audit.h"
+#include "core/bytes.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,8 +21,7 @@
     "prev_hash, hash"
 
 static void
-copy_str(char *dst, size_t cap, const PGresult *r, int row, int col)
-{
+copy_str(char *dst, size_t cap, const PGresult *r, int row, int col) {
     int len = PQgetlength(r, row, col);
     size_t n = (size_t)len < cap - 1 ? (size_t)len : cap - 1;
     memcpy(dst, PQgetvalue(r, row, col), n);
@@ -32,8 +31,7 @@ copy_str(char *dst, size_t cap, const PGresult *r, int row, int col)
 /* Fills ev (zeroed by the caller) from row `row` of a binary ROW_COLS
  * result. */
 static oss_code_t
-row_to_event(const PGresult *r, int row, oss_event_t *ev, oss_err_t *err)
-{
+row_to_event(const PGresult *r, int row, oss_event_t *ev, oss_err_t *err) {
     ev->position = oss_be64_sget(PQgetvalue(r, row, 0));
     copy_str(ev->event_id, sizeof ev->event_id, r, row, 1);
     copy_str(ev->stream_id, sizeof ev->stream_id, r, row, 2);
@@ -73,8 +71,7 @@ row_to_event(const PGresult *r, int row, oss_event_t *ev, oss_err_t *err)
  * failure. Caller PQclear()s the result. */
 static PGresult *
 query(PGconn *conn, const char *sql, int n, const char *const *params,
-      oss_err_t *err)
-{
+      oss_err_t *err) {
     PGresult *r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 1);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         oss_err_set(err, OSS_EUNAVAIL, "could not read the journal: %s",
@@ -87,8 +84,7 @@ query(PGconn *conn, const char *sql, int n, const char *const *params,
 }
 
 void
-oss_audit_rehash(const oss_event_t *ev, uint8_t out[32])
-{
+oss_audit_rehash(const oss_event_t *ev, uint8_t out[32]) {
     uint8_t *buf = NULL;
     size_t len = 0;
     if (oss_event_canonical(ev, &buf, &len, NULL) != OSS_OK) {
@@ -100,9 +96,8 @@ oss_audit_rehash(const oss_event_t *ev, uint8_t out[32])
 }
 
 int
-oss_audit_check_link(const oss_event_t *prev, const oss_event_t *ev,
-                     char *what, size_t whatlen)
-{
+oss_audit_check_link(const oss_event_t *prev, const oss_event_t *ev, char *what,
+                     size_t whatlen) {
     static const uint8_t zero[OSS_HASH_LEN];
     uint8_t h[OSS_HASH_LEN];
     int64_t want = prev ? prev->version + 1 : 1;
@@ -129,8 +124,7 @@ oss_audit_check_link(const oss_event_t *prev, const oss_event_t *ev,
 }
 
 static void
-set_break(oss_audit_break_t *brk, const oss_event_t *ev, const char *what)
-{
+set_break(oss_audit_break_t *brk, const oss_event_t *ev, const char *what) {
     if (!brk)
         return;
     memset(brk, 0, sizeof *brk);
@@ -143,8 +137,7 @@ set_break(oss_audit_break_t *brk, const oss_event_t *ev, const char *what)
 
 oss_code_t
 oss_audit_load_stream(PGconn *conn, const char *stream_id,
-                      oss_event_list_t *out, oss_err_t *err)
-{
+                      oss_event_list_t *out, oss_err_t *err) {
     oss_code_t rc = OSS_OK;
     char after[24] = "0";
     for (;;) {
@@ -174,18 +167,16 @@ oss_audit_load_stream(PGconn *conn, const char *stream_id,
 
 oss_code_t
 oss_audit_verify(PGconn *conn, const char *stream_id, int64_t *nstreams,
-                 int64_t *nevents, oss_audit_break_t *brk, oss_err_t *err)
-{
+                 int64_t *nevents, oss_audit_break_t *brk, oss_err_t *err) {
     return oss_audit_verify_all_breaks(conn, stream_id, NULL, NULL, nstreams,
                                        nevents, brk, err);
 }
 
 oss_code_t
-oss_audit_verify_all_breaks(PGconn *conn, const char *stream_id,
-                            FILE *report, int64_t *nbreaks, int64_t *nstreams,
+oss_audit_verify_all_breaks(PGconn *conn, const char *stream_id, FILE *report,
+                            int64_t *nbreaks, int64_t *nstreams,
                             int64_t *nevents, oss_audit_break_t *brk,
-                            oss_err_t *err)
-{
+                            oss_err_t *err) {
     oss_code_t rc = OSS_OK;
     int64_t breaks = 0;
     oss_event_t prev = {0};
@@ -257,8 +248,7 @@ oss_audit_verify_all_breaks(PGconn *conn, const char *stream_id,
         if (n < CHUNK)
             break;
         snprintf(after_stream, sizeof after_stream, "%s", prev.stream_id);
-        snprintf(after_version, sizeof after_version, "%" PRId64,
-                 prev.version);
+        snprintf(after_version, sizeof after_version, "%" PRId64, prev.version);
     }
     if (stream_id && events == 0)
         rc = oss_err_set(err, OSS_ENOTFOUND, "stream \"%s\" has no event",
@@ -278,8 +268,7 @@ done:
 
 void
 oss_audit_digest_step(uint8_t d[32], int64_t position, const uint8_t hash[32],
-                      const uint8_t rehash[32])
-{
+                      const uint8_t rehash[32]) {
     uint8_t buf[32 + 8 + 32 + 32];
     memcpy(buf, d, 32);
     for (int i = 0; i < 8; i++)
@@ -291,8 +280,7 @@ oss_audit_digest_step(uint8_t d[32], int64_t position, const uint8_t hash[32],
 
 void
 oss_audit_checkpoint_format(const oss_audit_checkpoint_t *cp, char *out,
-                            size_t outlen)
-{
+                            size_t outlen) {
     char hex[65];
     oss_hex(cp->digest, 32, hex);
     snprintf(out, outlen, "%" PRId64 ":%s", cp->size, hex);
@@ -300,8 +288,7 @@ oss_audit_checkpoint_format(const oss_audit_checkpoint_t *cp, char *out,
 
 oss_code_t
 oss_audit_checkpoint_parse(const char *s, oss_audit_checkpoint_t *cp,
-                           oss_err_t *err)
-{
+                           oss_err_t *err) {
     memset(cp, 0, sizeof *cp);
     const char *colon = s ? strchr(s, ':') : NULL;
     if (!colon || colon == s || strlen(colon + 1) != 64)
@@ -336,8 +323,7 @@ oss_audit_checkpoint_parse(const char *s, oss_audit_checkpoint_t *cp,
  * *brk when brk is not NULL). */
 static oss_code_t
 digest_upto(PGconn *conn, int64_t upto, uint8_t d[32], int64_t *events,
-            int64_t *broken, oss_audit_break_t *brk, oss_err_t *err)
-{
+            int64_t *broken, oss_audit_break_t *brk, oss_err_t *err) {
     char after[24] = "0", limit[24];
     uint8_t h[32];
     memset(d, 0, 32);
@@ -380,8 +366,7 @@ digest_upto(PGconn *conn, int64_t upto, uint8_t d[32], int64_t *events,
 }
 
 static int64_t
-scalar_i64(PGconn *conn, const char *sql, oss_err_t *err, int *ok)
-{
+scalar_i64(PGconn *conn, const char *sql, oss_err_t *err, int *ok) {
     PGresult *r = PQexec(conn, sql);
     *ok = 0;
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
@@ -391,7 +376,8 @@ scalar_i64(PGconn *conn, const char *sql, oss_err_t *err, int *ok)
         PQclear(r);
         return 0;
     }
-    int64_t v = PQgetisnull(r, 0, 0) ? 0 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    int64_t v =
+        PQgetisnull(r, 0, 0) ? 0 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     *ok = 1;
     return v;
@@ -399,13 +385,12 @@ scalar_i64(PGconn *conn, const char *sql, oss_err_t *err, int *ok)
 
 oss_code_t
 oss_audit_checkpoint(PGconn *conn, int wait_ms, oss_audit_checkpoint_t *cp,
-                     oss_audit_break_t *brk, oss_err_t *err)
-{
+                     oss_audit_break_t *brk, oss_err_t *err) {
     int ok;
     memset(cp, 0, sizeof *cp);
     /* 1. the largest position committed now */
-    int64_t size = scalar_i64(conn, "SELECT max(position) FROM oss.journal",
-                              err, &ok);
+    int64_t size =
+        scalar_i64(conn, "SELECT max(position) FROM oss.journal", err, &ok);
     if (!ok)
         return OSS_EUNAVAIL;
     /* 2. a transaction that drew a position <= size but is not committed
@@ -415,8 +400,8 @@ oss_audit_checkpoint(PGconn *conn, int wait_ms, oss_audit_checkpoint_t *cp,
     struct timespec ts = {0, 200 * 1000 * 1000};
     nanosleep(&ts, NULL);
     int64_t xmax = scalar_i64(
-        conn, "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::int8",
-        err, &ok);
+        conn, "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::int8", err,
+        &ok);
     if (!ok)
         return OSS_EUNAVAIL;
     for (int waited = 0;; waited += 100) {
@@ -444,13 +429,12 @@ oss_audit_checkpoint(PGconn *conn, int wait_ms, oss_audit_checkpoint_t *cp,
 
 oss_code_t
 oss_audit_verify_against(PGconn *conn, const oss_audit_checkpoint_t *cp,
-                         oss_audit_break_t *brk, oss_err_t *err)
-{
+                         oss_audit_break_t *brk, oss_err_t *err) {
     uint8_t d[32];
     int64_t events, broken;
     oss_audit_break_t first;
-    oss_code_t rc = digest_upto(conn, cp->size, d, &events, &broken, &first,
-                                err);
+    oss_code_t rc =
+        digest_upto(conn, cp->size, d, &events, &broken, &first, err);
     if (rc)
         return rc;
     if (memcmp(d, cp->digest, 32) != 0) {

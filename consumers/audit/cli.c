@@ -5,8 +5,7 @@
 #include <string.h>
 
 oss_config_t *
-oss_cli_load_config(const char *config_path)
-{
+oss_cli_load_config(const char *config_path) {
     oss_config_t *cfg = NULL;
     oss_err_t err = {0};
     if (oss_config_load(config_path, &cfg, &err) != OSS_OK) {
@@ -17,8 +16,7 @@ oss_cli_load_config(const char *config_path)
 }
 
 PGconn *
-oss_cli_connect(const oss_config_t *cfg, const char *url)
-{
+oss_cli_connect(const oss_config_t *cfg, const char *url) {
     char timeout[16];
     snprintf(timeout, sizeof timeout, "%lld",
              oss_config_int(cfg, "pg.connect_timeout_s"));
@@ -38,7 +36,6 @@ oss_cli_connect(const oss_config_t *cfg, const char *url)
 }
 
 int
-oss_cli_is_help(const char *arg)
-{
+oss_cli_is_help(const char *arg) {
     return arg && (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0);
 }

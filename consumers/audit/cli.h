@@ -11,7 +11,12 @@
 
 #include "config/config.h"
 
-enum { OSS_CLI_OK = 0, OSS_CLI_FAILED = 1, OSS_CLI_USAGE = 2, OSS_CLI_ERROR = 3 };
+enum {
+    OSS_CLI_OK = 0,
+    OSS_CLI_FAILED = 1,
+    OSS_CLI_USAGE = 2,
+    OSS_CLI_ERROR = 3
+};
 
 int oss_cli_audit(int argc, char **argv, const char *config_path);
 int oss_cli_rebuild(int argc, char **argv, const char *config_path);

@@ -17,9 +17,12 @@ static const char audit_usage[] =
     "  history [--reveal] STREAM     print a stream's events (personal fields\n"
     "                                sealed) and verify its hash chain\n"
     "  verify [STREAM] [--against SIZE:DIGEST]\n"
-    "                                verify one stream's or every stream's hash\n"
-    "                                chain, and optionally a recorded checkpoint\n"
-    "  checkpoint [--wait-ms N]      print SIZE:DIGEST of the journal now, to be\n"
+    "                                verify one stream's or every stream's "
+    "hash\n"
+    "                                chain, and optionally a recorded "
+    "checkpoint\n"
+    "  checkpoint [--wait-ms N]      print SIZE:DIGEST of the journal now, to "
+    "be\n"
     "                                recorded outside the database\n"
     "\n"
     "Exit status: 0 sound, 1 a break was found (the first broken event is\n"
@@ -29,12 +32,17 @@ static const char audit_usage[] =
 static const char history_usage[] =
     "usage: oss audit history [--reveal] STREAM\n"
     "\n"
-    "For STREAM = account-<id>: the account's whole story, its account, access,\n"
-    "delivery and subject streams and its principals' access streams merged in\n"
-    "time order, one line per event: time (UTC) | actor kind:id | what happened\n"
+    "For STREAM = account-<id>: the account's whole story, its account, "
+    "access,\n"
+    "delivery and subject streams and its principals' access streams merged "
+    "in\n"
+    "time order, one line per event: time (UTC) | actor kind:id | what "
+    "happened\n"
     "| reason | event; then every stream's chain verdict.\n"
-    "Any other STREAM: every event of it from the journal: time, version, event\n"
-    "type, actor kind:id, a summary and the hash verdict. Personal fields (NIK, name,\n"
+    "Any other STREAM: every event of it from the journal: time, version, "
+    "event\n"
+    "type, actor kind:id, a summary and the hash verdict. Personal fields "
+    "(NIK, name,\n"
     "birth date, e-mail, phone) print as [sealed]. With --reveal they are\n"
     "unsealed with the subject's data key (needs the master key file named by\n"
     "crypto.master_key_file) and printed masked, e.g. nik: 3171********9901;\n"
@@ -46,8 +54,10 @@ static const char verify_usage[] =
     "\n"
     "Recomputes every event's hash from its content and checks each stream's\n"
     "chain (versions 1..n without gaps, each prev_hash the previous hash).\n"
-    "Without STREAM, every stream is verified. With --against, also recomputes\n"
-    "the digest of a checkpoint printed earlier by `oss audit checkpoint`: any\n"
+    "Without STREAM, every stream is verified. With --against, also "
+    "recomputes\n"
+    "the digest of a checkpoint printed earlier by `oss audit checkpoint`: "
+    "any\n"
     "event up to SIZE changed, removed or re-chained (even by a superuser who\n"
     "recomputed the hashes) makes it fail.\n"
     "Exits 1 naming the first broken event (stream, version, event id);\n"
@@ -56,16 +66,17 @@ static const char verify_usage[] =
 static const char checkpoint_usage[] =
     "usage: oss audit checkpoint [--wait-ms N]\n"
     "\n"
-    "Prints SIZE:DIGEST: SIZE is the largest journal position committed now and\n"
-    "DIGEST the SHA-256 chain over (position, hash) of every event up to it, in\n"
+    "Prints SIZE:DIGEST: SIZE is the largest journal position committed now "
+    "and\n"
+    "DIGEST the SHA-256 chain over (position, hash) of every event up to it, "
+    "in\n"
     "position order (each hash checked against its event's content first).\n"
     "Record it outside the database; `oss audit verify --against SIZE:DIGEST`\n"
     "later proves nothing up to SIZE was changed or removed. Waits up to N ms\n"
     "(default 30000) for transactions still running to end.\n";
 
 static void
-print_break(const char *cmd, const oss_audit_break_t *b, const oss_err_t *err)
-{
+print_break(const char *cmd, const oss_audit_break_t *b, const oss_err_t *err) {
     if (b->event_id[0])
         printf("BROKEN stream=%s version=%" PRId64 " event=%s position=%" PRId64
                ": %s\n",
@@ -77,8 +88,7 @@ print_break(const char *cmd, const oss_audit_break_t *b, const oss_err_t *err)
 
 static int
 finish(const char *cmd, oss_code_t rc, const oss_audit_break_t *b,
-       const oss_err_t *err)
-{
+       const oss_err_t *err) {
     if (rc == OSS_OK)
         return OSS_CLI_OK;
     if (rc == OSS_ECORRUPT) {
@@ -90,8 +100,7 @@ finish(const char *cmd, oss_code_t rc, const oss_audit_break_t *b,
 }
 
 static int
-cmd_history(int argc, char **argv, oss_config_t *cfg)
-{
+cmd_history(int argc, char **argv, oss_config_t *cfg) {
     static const struct option opts[] = {{"reveal", no_argument, 0, 'r'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -115,8 +124,9 @@ cmd_history(int argc, char **argv, oss_config_t *cfg)
     oss_keyring_t master;
     oss_err_t err = {0};
     oss_audit_break_t brk = {0};
-    if (reveal && oss_keyring_load(oss_config_str(cfg, "crypto.master_key_file"),
-                                   &master, &err) != OSS_OK) {
+    if (reveal &&
+        oss_keyring_load(oss_config_str(cfg, "crypto.master_key_file"), &master,
+                         &err) != OSS_OK) {
         fprintf(stderr, "oss: audit history: %s\n", err.msg);
         return OSS_CLI_ERROR;
     }
@@ -133,8 +143,7 @@ cmd_history(int argc, char **argv, oss_config_t *cfg)
 }
 
 static int
-cmd_verify(int argc, char **argv, oss_config_t *cfg)
-{
+cmd_verify(int argc, char **argv, oss_config_t *cfg) {
     static const struct option opts[] = {{"against", required_argument, 0, 'a'},
                                          {"all-breaks", no_argument, 0, 'k'},
                                          {"help", no_argument, 0, 'h'},
@@ -171,9 +180,9 @@ cmd_verify(int argc, char **argv, oss_config_t *cfg)
     if (!conn)
         return OSS_CLI_ERROR;
     int64_t nstreams = 0, nevents = 0, nbreaks = 0;
-    oss_code_t rc = oss_audit_verify_all_breaks(conn, stream, all ? stdout : NULL,
-                                                &nbreaks, &nstreams, &nevents,
-                                                &brk, &err);
+    oss_code_t rc =
+        oss_audit_verify_all_breaks(conn, stream, all ? stdout : NULL, &nbreaks,
+                                    &nstreams, &nevents, &brk, &err);
     if (all && rc == OSS_ECORRUPT) {
         printf("%" PRId64 " broken event(s) in %" PRId64 " streams, %" PRId64
                " events; the first:\n",
@@ -181,7 +190,8 @@ cmd_verify(int argc, char **argv, oss_config_t *cfg)
     }
     if (rc == OSS_OK) {
         if (stream)
-            printf("stream %s: chain ok, %" PRId64 " events\n", stream, nevents);
+            printf("stream %s: chain ok, %" PRId64 " events\n", stream,
+                   nevents);
         else
             printf("journal: %" PRId64 " streams, %" PRId64
                    " events, every chain ok\n",
@@ -197,8 +207,7 @@ cmd_verify(int argc, char **argv, oss_config_t *cfg)
 }
 
 static int
-cmd_checkpoint(int argc, char **argv, oss_config_t *cfg)
-{
+cmd_checkpoint(int argc, char **argv, oss_config_t *cfg) {
     static const struct option opts[] = {{"wait-ms", required_argument, 0, 'w'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -231,8 +240,9 @@ cmd_checkpoint(int argc, char **argv, oss_config_t *cfg)
         char text[128];
         oss_audit_checkpoint_format(&cp, text, sizeof text);
         printf("%s\n", text);
-        fprintf(stderr, "oss: checkpoint covers %" PRId64
-                        " events up to position %" PRId64 "\n",
+        fprintf(stderr,
+                "oss: checkpoint covers %" PRId64
+                " events up to position %" PRId64 "\n",
                 cp.events, cp.size);
         if (cp.broken)
             fprintf(stderr,
@@ -245,8 +255,7 @@ cmd_checkpoint(int argc, char **argv, oss_config_t *cfg)
 }
 
 int
-oss_cli_audit(int argc, char **argv, const char *config_path)
-{
+oss_cli_audit(int argc, char **argv, const char *config_path) {
     if (argc < 2 || oss_cli_is_help(argv[1])) {
         fputs(audit_usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? OSS_CLI_USAGE : OSS_CLI_OK;

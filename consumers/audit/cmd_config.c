@@ -12,8 +12,7 @@ static const char config_usage[] =
     "OSS_* environment) and exits 3 naming the first bad key.\n";
 
 int
-oss_cli_config(int argc, char **argv, const char *config_path)
-{
+oss_cli_config(int argc, char **argv, const char *config_path) {
     if (argc > 1 && oss_cli_is_help(argv[1])) {
         fputs(config_usage, stdout);
         return OSS_CLI_OK;

@@ -25,8 +25,7 @@ static const char delivery_usage[] =
 
 /* "90s", "30m", "1h", "2d", "45" (seconds) -> seconds; -1 when invalid. */
 static long
-parse_duration(const char *s)
-{
+parse_duration(const char *s) {
     char *end = NULL;
     long v = strtol(s, &end, 10);
     if (end == s || v < 0)
@@ -46,13 +45,13 @@ parse_duration(const char *s)
 }
 
 static int
-delivery_failed(int argc, char **argv, const char *config_path)
-{
-    static const struct option opts[] = {{"since", required_argument, NULL, 's'},
-                                          {"kind", required_argument, NULL, 'k'},
-                                          {"pending", no_argument, NULL, 'p'},
-                                          {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
+delivery_failed(int argc, char **argv, const char *config_path) {
+    static const struct option opts[] = {
+        {"since", required_argument, NULL, 's'},
+        {"kind", required_argument, NULL, 'k'},
+        {"pending", no_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     long since = 3600;
     const char *kind = "";
     int pending = 0, c;
@@ -61,8 +60,9 @@ delivery_failed(int argc, char **argv, const char *config_path)
         switch (c) {
         case 's':
             if ((since = parse_duration(optarg)) < 0) {
-                fprintf(stderr, "oss: delivery failed: invalid duration \"%s\" "
-                                "(use e.g. 90s, 30m, 1h, 2d)\n",
+                fprintf(stderr,
+                        "oss: delivery failed: invalid duration \"%s\" "
+                        "(use e.g. 90s, 30m, 1h, 2d)\n",
                         optarg);
                 return OSS_CLI_USAGE;
             }
@@ -146,8 +146,9 @@ delivery_failed(int argc, char **argv, const char *config_path)
     int rc = OSS_CLI_OK;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         const char *m = PQresultErrorMessage(r);
-        fprintf(stderr, "oss: delivery failed: could not query the journal: "
-                        "%.*s\n",
+        fprintf(stderr,
+                "oss: delivery failed: could not query the journal: "
+                "%.*s\n",
                 (int)strcspn(m, "\n"), m);
         rc = OSS_CLI_ERROR;
         goto done;
@@ -171,8 +172,7 @@ done:
 }
 
 int
-oss_cli_delivery(int argc, char **argv, const char *config_path)
-{
+oss_cli_delivery(int argc, char **argv, const char *config_path) {
     if (argc < 2 || oss_cli_is_help(argv[1])) {
         fputs(delivery_usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? OSS_CLI_USAGE : OSS_CLI_OK;

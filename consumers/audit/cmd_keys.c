@@ -10,21 +10,22 @@
 
 static const char keys_usage[] =
     "usage: oss keys init [--offline]\n"
-    "       oss keys rotate [--no-new-key] | retire | status (see oss keys rotate --help)\n"
+    "       oss keys rotate [--no-new-key] | retire | status (see oss keys "
+    "rotate --help)\n"
     "\n"
     "Creates each missing key file named by crypto.master_key_file,\n"
     "crypto.index_key_file and bus.signing_key_file (one random 256-bit key,\n"
-    "hex, mode 0600; parent directory 0700). Existing files are checked, never\n"
+    "hex, mode 0600; parent directory 0700). Existing files are checked, "
+    "never\n"
     "replaced. A new master or index key is refused when oss.subject_keys is\n"
     "not empty. The database (pg.url) is asked first; --offline skips that\n"
     "question and then refuses to create a master or index key at all.\n";
 
 int
-oss_cli_keys(int argc, char **argv, const char *config_path)
-{
-    if (argc >= 2 && (strcmp(argv[1], "rotate") == 0 ||
-                      strcmp(argv[1], "retire") == 0 ||
-                      strcmp(argv[1], "status") == 0))
+oss_cli_keys(int argc, char **argv, const char *config_path) {
+    if (argc >= 2 &&
+        (strcmp(argv[1], "rotate") == 0 || strcmp(argv[1], "retire") == 0 ||
+         strcmp(argv[1], "status") == 0))
         return oss_cli_keys_rotate(argc, argv, config_path); /* cmd_subject.c */
     if (argc < 2 || oss_cli_is_help(argv[1]) ||
         (argc > 2 && oss_cli_is_help(argv[2]))) {
@@ -44,11 +45,13 @@ oss_cli_keys(int argc, char **argv, const char *config_path)
         PGconn *conn = oss_cli_connect(cfg, NULL);
         if (!conn)
             goto done;
-        PGresult *r = PQexec(conn, "SELECT EXISTS (SELECT 1 FROM oss.subject_keys)");
+        PGresult *r =
+            PQexec(conn, "SELECT EXISTS (SELECT 1 FROM oss.subject_keys)");
         if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
             sealed = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
         else
-            fprintf(stderr, "oss: keys init: could not read oss.subject_keys: %s",
+            fprintf(stderr,
+                    "oss: keys init: could not read oss.subject_keys: %s",
                     PQresultErrorMessage(r));
         int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
         PQclear(r);

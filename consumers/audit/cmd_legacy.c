@@ -31,8 +31,7 @@ static const char legacy_usage[] =
 
 /* Splits a TSV line in place into cols; returns the number of columns. */
 static int
-split_tsv(char *line, char **cols, int max)
-{
+split_tsv(char *line, char **cols, int max) {
     int n = 0;
     line[strcspn(line, "\r\n")] = '\0';
     char *p = line;
@@ -48,8 +47,7 @@ split_tsv(char *line, char **cols, int max)
 }
 
 static bool
-id_ok(const char *s)
-{
+id_ok(const char *s) {
     size_t n = strlen(s);
     if (n == 0 || n > 64)
         return false;
@@ -65,8 +63,7 @@ id_ok(const char *s)
 /* Checks one row; returns NULL or "field reason". */
 static const char *
 row_check(char **c, char *npwp16, char *name_fold, char *username_fold,
-          char *decree_fold)
-{
+          char *decree_fold) {
     static char why[96];
     const char *r;
 
@@ -107,8 +104,7 @@ row_check(char **c, char *npwp16, char *name_fold, char *username_fold,
 }
 
 static void
-hex32(const uint8_t d[32], char out[65])
-{
+hex32(const uint8_t d[32], char out[65]) {
     static const char hx[] = "0123456789abcdef";
     for (int i = 0; i < 32; i++) {
         out[2 * i] = hx[d[i] >> 4];
@@ -118,8 +114,7 @@ hex32(const uint8_t d[32], char out[65])
 }
 
 static int
-legacy_import(const char *file, const char *config_path)
-{
+legacy_import(const char *file, const char *config_path) {
     oss_config_t *cfg = NULL;
     PGconn *conn = NULL;
     FILE *f = NULL;
@@ -156,9 +151,9 @@ legacy_import(const char *file, const char *config_path)
         int n = split_tsv(line, c, NCOLS);
         if (lineno == 1 && !strcmp(c[0], "legacy_id"))
             continue;
-        const char *why = n == NCOLS ? row_check(c, npwp16, name_fold,
-                                                 user_fold, decree_fold)
-                                     : "row has the wrong number of columns";
+        const char *why =
+            n == NCOLS ? row_check(c, npwp16, name_fold, user_fold, decree_fold)
+                       : "row has the wrong number of columns";
         if (why) {
             /* never echo the values: they are personal data */
             fprintf(stderr, "oss: legacy import: %s line %d rejected: %s\n",
@@ -174,8 +169,8 @@ legacy_import(const char *file, const char *config_path)
         oss_index_digest(&index, "nik", c[7], d[3]);
         for (int k = 0; k < 4; k++)
             hex32(d[k], hx[k]);
-        const char *p[] = {c[0], hx[0], c[2], hx[1], c[4], decree_fold,
-                           hx[2], hx[3]};
+        const char *p[] = {c[0], hx[0],       c[2],  hx[1],
+                           c[4], decree_fold, hx[2], hx[3]};
         r = PQexecParams(
             conn,
             "INSERT INTO oss.legacy_accounts (legacy_id, username_digest, "
@@ -222,8 +217,7 @@ done:
 }
 
 int
-oss_cli_legacy(int argc, char **argv, const char *config_path)
-{
+oss_cli_legacy(int argc, char **argv, const char *config_path) {
     if (argc >= 2 && oss_cli_is_help(argv[1])) {
         fputs(legacy_usage, stdout);
         return OSS_CLI_OK;

@@ -14,9 +14,9 @@
 
 #include "auth.h"
 #include "cli.h"
-#include "gov.h"
 #include "core/clock.h"
 #include "core/validate.h"
+#include "gov.h"
 #include "journal/journal.h"
 
 static const char principal_usage[] =
@@ -44,8 +44,7 @@ static const char principal_usage[] =
     "transaction; its token is refused from the next request on.\n";
 
 static int
-principal_create(int argc, char **argv, const char *config_path)
-{
+principal_create(int argc, char **argv, const char *config_path) {
     static const struct option opts[] = {
         {"role", required_argument, NULL, 'r'},
         {"institution", required_argument, NULL, 'i'},
@@ -83,18 +82,42 @@ principal_create(int argc, char **argv, const char *config_path)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         const char *key = NULL;
         switch (c) {
-        case 'r': role = optarg; break;
-        case 'i': inst = optarg; break;
-        case 's': sector = optarg; break;
-        case 'g': region = optarg; break;
-        case 'n': key = "nik"; break;
-        case 'p': key = "passport"; break;
-        case 'c': key = "country"; break;
-        case 'N': key = "name"; break;
-        case 'e': key = "email"; break;
-        case 'P': key = "phone"; break;
-        case 'b': key = "birth_date"; break;
-        case 'C': key = "channel"; break;
+        case 'r':
+            role = optarg;
+            break;
+        case 'i':
+            inst = optarg;
+            break;
+        case 's':
+            sector = optarg;
+            break;
+        case 'g':
+            region = optarg;
+            break;
+        case 'n':
+            key = "nik";
+            break;
+        case 'p':
+            key = "passport";
+            break;
+        case 'c':
+            key = "country";
+            break;
+        case 'N':
+            key = "name";
+            break;
+        case 'e':
+            key = "email";
+            break;
+        case 'P':
+            key = "phone";
+            break;
+        case 'b':
+            key = "birth_date";
+            break;
+        case 'C':
+            key = "channel";
+            break;
         case 'h':
             fputs(principal_usage, stdout);
             rc = OSS_CLI_OK;
@@ -107,8 +130,9 @@ principal_create(int argc, char **argv, const char *config_path)
             json_object_set_new(body, key, json_string(optarg));
     }
     if (optind != argc || !role || !inst) {
-        fprintf(stderr, "oss: principal create: --role and --institution are "
-                        "required\n\n%s",
+        fprintf(stderr,
+                "oss: principal create: --role and --institution are "
+                "required\n\n%s",
                 principal_usage);
         goto done;
     }
@@ -120,9 +144,10 @@ principal_create(int argc, char **argv, const char *config_path)
         goto done;
     }
     if (!api_institution_valid(inst)) {
-        fprintf(stderr, "oss: principal create: invalid --institution \"%s\" "
-                        "(oss, a 3-digit sector code, a 10-digit region code "
-                        "or kek-<code>)\n",
+        fprintf(stderr,
+                "oss: principal create: invalid --institution \"%s\" "
+                "(oss, a 3-digit sector code, a 10-digit region code "
+                "or kek-<code>)\n",
                 inst);
         goto done;
     }
@@ -194,9 +219,10 @@ principal_create(int argc, char **argv, const char *config_path)
         if (pn.cmd.err.code == OSS_EDUPLICATE &&
             (!strcmp(pn.cmd.err.field, "nik") ||
              !strcmp(pn.cmd.err.field, "passport")))
-            fprintf(stderr, "oss: principal create: refused: this person "
-                            "(--%s) is already an officer of institution "
-                            "%s\n",
+            fprintf(stderr,
+                    "oss: principal create: refused: this person "
+                    "(--%s) is already an officer of institution "
+                    "%s\n",
                     pn.cmd.err.field, inst);
         else
             fprintf(stderr, "oss: principal create: refused: %s\n",
@@ -222,8 +248,7 @@ done:
         json_t *v;
         json_object_foreach(body, k, v) {
             if (json_is_string(v))
-                memset((char *)json_string_value(v), 0,
-                       json_string_length(v));
+                memset((char *)json_string_value(v), 0, json_string_length(v));
         }
         json_decref(body);
     }
@@ -240,8 +265,7 @@ typedef struct cli_revoke {
 } cli_revoke_t;
 
 static bool
-is_gov_role(oss_role_t r)
-{
+is_gov_role(oss_role_t r) {
     return r == OSS_ROLE_OFFICER || r == OSS_ROLE_ACCESS_ADMIN ||
            r == OSS_ROLE_OPERATOR || r == OSS_ROLE_AUDITOR;
 }
@@ -250,8 +274,7 @@ is_gov_role(oss_role_t r)
  * concurrent revocation makes the second one find none). */
 static oss_code_t
 revoke_decide(void *vctx, const oss_event_t *history, size_t n,
-              oss_event_list_t *out, oss_err_t *err)
-{
+              oss_event_list_t *out, oss_err_t *err) {
     cli_revoke_t *rv = vctx;
     oss_grant_t g[OSS_AUTHZ_MAX_GRANTS];
     size_t ng = api_access_grants_fold(history, n, g, OSS_AUTHZ_MAX_GRANTS);
@@ -276,8 +299,7 @@ revoke_decide(void *vctx, const oss_event_t *history, size_t n,
 
 static oss_code_t
 revoke_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
-             void *qctx, oss_err_t *err)
-{
+             void *qctx, oss_err_t *err) {
     cli_revoke_t *rv = vctx;
     char stream[OSS_ID_MAX];
     (void)cmd;
@@ -299,14 +321,13 @@ revoke_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
     oss_code_t rc = api_sessions_queue_revoke(q, qctx, rv->principal_id,
                                               "principal_revoked", false, err);
     if (rc == OSS_OK)
-        rc = api_credentials_queue_drop_if_ungranted(q, qctx,
-                                                     rv->principal_id, err);
+        rc = api_credentials_queue_drop_if_ungranted(q, qctx, rv->principal_id,
+                                                     err);
     return rc;
 }
 
 static int
-principal_revoke(int argc, char **argv, const char *config_path)
-{
+principal_revoke(int argc, char **argv, const char *config_path) {
     static const struct option opts[] = {
         {"reason", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
@@ -325,7 +346,9 @@ principal_revoke(int argc, char **argv, const char *config_path)
     optind = 1;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
-        case 'r': reason = optarg; break;
+        case 'r':
+            reason = optarg;
+            break;
         case 'h':
             fputs(principal_usage, stdout);
             return OSS_CLI_OK;
@@ -335,8 +358,9 @@ principal_revoke(int argc, char **argv, const char *config_path)
         }
     }
     if (optind != argc - 1 || !reason) {
-        fprintf(stderr, "oss: principal revoke: PRINCIPAL_ID and --reason "
-                        "are required\n\n%s",
+        fprintf(stderr,
+                "oss: principal revoke: PRINCIPAL_ID and --reason "
+                "are required\n\n%s",
                 principal_usage);
         return OSS_CLI_USAGE;
     }
@@ -392,8 +416,8 @@ principal_revoke(int argc, char **argv, const char *config_path)
         rc = OSS_CLI_FAILED;
         goto done;
     }
-    printf("revoked %s: %zu grant(s), %zu session(s) ended\n", pid,
-           rv.grants, rv.sessions);
+    printf("revoked %s: %zu grant(s), %zu session(s) ended\n", pid, rv.grants,
+           rv.sessions);
     rc = OSS_CLI_OK;
 done:
     oss_event_list_free(&c.events);
@@ -406,8 +430,7 @@ done:
 }
 
 int
-oss_cli_principal(int argc, char **argv, const char *config_path)
-{
+oss_cli_principal(int argc, char **argv, const char *config_path) {
     if (argc < 2 || oss_cli_is_help(argv[1])) {
         fputs(principal_usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? OSS_CLI_USAGE : OSS_CLI_OK;

@@ -35,8 +35,7 @@ static const char dlq_usage[] =
     "         unresolved one (--all); those that now apply are resolved\n";
 
 int
-oss_cli_rebuild(int argc, char **argv, const char *config_path)
-{
+oss_cli_rebuild(int argc, char **argv, const char *config_path) {
     if (argc > 1 && oss_cli_is_help(argv[1])) {
         fputs(rebuild_usage, stdout);
         return OSS_CLI_OK;
@@ -65,8 +64,7 @@ oss_cli_rebuild(int argc, char **argv, const char *config_path)
 }
 
 int
-oss_cli_dlq(int argc, char **argv, const char *config_path)
-{
+oss_cli_dlq(int argc, char **argv, const char *config_path) {
     if (argc < 2 || oss_cli_is_help(argv[1])) {
         fputs(dlq_usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? OSS_CLI_USAGE : OSS_CLI_OK;

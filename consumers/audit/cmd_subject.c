@@ -14,7 +14,8 @@
 
 static const char subject_usage[] =
     "usage: oss subject erase SUBJECT_ID --reason REASON [--actor ID]\n"
-    "       oss subject erase --account ACCOUNT_ID --reason REASON [--actor ID]\n"
+    "       oss subject erase --account ACCOUNT_ID --reason REASON [--actor "
+    "ID]\n"
     "\n"
     "Crypto-shreds a data subject: in ONE journal transaction it appends\n"
     "oss.v1.SubjectErased{subject_id, reason} on stream subject-<id> and\n"
@@ -27,8 +28,7 @@ static const char subject_usage[] =
     "Exit status: 0 erased, 1 already erased, 2 usage, 3 could not run.\n";
 
 int
-oss_cli_subject(int argc, char **argv, const char *config_path)
-{
+oss_cli_subject(int argc, char **argv, const char *config_path) {
     const char *subject = NULL, *account = NULL, *reason = NULL, *actor = NULL;
     if (argc < 2 || oss_cli_is_help(argv[1])) {
         fputs(subject_usage, argc < 2 ? stderr : stdout);
@@ -66,7 +66,8 @@ oss_cli_subject(int argc, char **argv, const char *config_path)
         struct passwd *pw = u && *u ? NULL : getpwuid(getuid());
         if (pw && pw->pw_name)
             u = pw->pw_name;
-        snprintf(actor_buf, sizeof actor_buf, "cli:%.60s", u && *u ? u : "unknown");
+        snprintf(actor_buf, sizeof actor_buf, "cli:%.60s",
+                 u && *u ? u : "unknown");
         actor = actor_buf;
     }
 
@@ -94,8 +95,9 @@ oss_cli_subject(int argc, char **argv, const char *config_path)
     }
     if (oss_subject_erasure_prepare(c, subject, reason, &e, &err) != OSS_OK) {
         fprintf(stderr, "oss: subject erase: %s\n", err.msg);
-        st = err.code == OSS_ENOTFOUND || err.code == OSS_EINVAL ? OSS_CLI_USAGE
-                                                                 : OSS_CLI_ERROR;
+        st = err.code == OSS_ENOTFOUND || err.code == OSS_EINVAL
+                 ? OSS_CLI_USAGE
+                 : OSS_CLI_ERROR;
         goto done;
     }
     e.cmd.actor_kind = OSS_ACTOR_OPERATOR;
@@ -111,8 +113,8 @@ oss_cli_subject(int argc, char **argv, const char *config_path)
                                                             : OSS_CLI_ERROR;
         goto done;
     }
-    printf("subject %s erased: stream %s version %" PRId64
-           ", %" PRId64 " key, %" PRId64 " look-ups, %" PRId64
+    printf("subject %s erased: stream %s version %" PRId64 ", %" PRId64
+           " key, %" PRId64 " look-ups, %" PRId64
            " pending deliveries deleted; accounts:",
            e.subject_id, e.stream_id, e.cmd.last_version, e.keys, e.lookups,
            e.deliveries);
@@ -149,8 +151,7 @@ static const char oss_cli_keys_rotate_usage[] =
     "status: the file's key ids (current first) and rows per key id.\n";
 
 static int
-keys_status(PGconn *c, const oss_keyring_t *ring)
-{
+keys_status(PGconn *c, const oss_keyring_t *ring) {
     PGresult *r = PQexec(c, "SELECT master_key_id, count(*) FROM "
                             "oss.subject_keys GROUP BY 1 ORDER BY 1");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -164,8 +165,8 @@ keys_status(PGconn *c, const oss_keyring_t *ring)
         for (int i = 0; i < PQntuples(r); i++)
             if (strcmp(PQgetvalue(r, i, 0), ring->id[k]) == 0)
                 rows = atoll(PQgetvalue(r, i, 1));
-        printf("key %s %s rows=%lld\n", ring->id[k],
-               k == 0 ? "current" : "old", rows);
+        printf("key %s %s rows=%lld\n", ring->id[k], k == 0 ? "current" : "old",
+               rows);
     }
     int missing = 0;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -173,8 +174,8 @@ keys_status(PGconn *c, const oss_keyring_t *ring)
         while (k < ring->n && strcmp(PQgetvalue(r, i, 0), ring->id[k]) != 0)
             k++;
         if (k == ring->n) {
-            printf("key %s MISSING from the file rows=%s\n", PQgetvalue(r, i, 0),
-                   PQgetvalue(r, i, 1));
+            printf("key %s MISSING from the file rows=%s\n",
+                   PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
             missing = 1;
         }
     }
@@ -183,8 +184,7 @@ keys_status(PGconn *c, const oss_keyring_t *ring)
 }
 
 int
-oss_cli_keys_rotate(int argc, char **argv, const char *config_path)
-{
+oss_cli_keys_rotate(int argc, char **argv, const char *config_path) {
     int new_key = 1, batch = 500;
     const char *what = argv[1];
     for (int i = 2; i < argc; i++) {
@@ -213,7 +213,8 @@ oss_cli_keys_rotate(int argc, char **argv, const char *config_path)
         return OSS_CLI_ERROR;
     const char *path = oss_config_str(cfg, "crypto.master_key_file");
     if (!path || !*path) {
-        fprintf(stderr, "oss: keys %s: crypto.master_key_file is not set\n", what);
+        fprintf(stderr, "oss: keys %s: crypto.master_key_file is not set\n",
+                what);
         goto done;
     }
     if (!(c = oss_cli_connect(cfg, NULL)))
@@ -225,16 +226,19 @@ oss_cli_keys_rotate(int argc, char **argv, const char *config_path)
                 fprintf(stderr, "oss: keys rotate: %s\n", err.msg);
                 goto done;
             }
-            printf("new master key %s written to %s (old keys kept)\n", id, path);
+            printf("new master key %s written to %s (old keys kept)\n", id,
+                   path);
         }
         if (oss_keyring_load(path, &ring, &err) != OSS_OK) {
             fprintf(stderr, "oss: keys rotate: %s\n", err.msg);
             goto done;
         }
         int64_t done_n = 0, left = 0;
-        oss_code_t rc = oss_subject_keys_rewrap(c, &ring, batch, &done_n, &left, &err);
+        oss_code_t rc =
+            oss_subject_keys_rewrap(c, &ring, batch, &done_n, &left, &err);
         if (rc != OSS_OK) {
-            fprintf(stderr, "oss: keys rotate: %s (%" PRId64 " re-wrapped before)\n",
+            fprintf(stderr,
+                    "oss: keys rotate: %s (%" PRId64 " re-wrapped before)\n",
                     err.msg, done_n);
             st = rc == OSS_ENOTFOUND ? OSS_CLI_FAILED : OSS_CLI_ERROR;
             goto done;
@@ -248,7 +252,8 @@ oss_cli_keys_rotate(int argc, char **argv, const char *config_path)
             fprintf(stderr, "oss: keys retire: %s\n", err.msg);
             goto done;
         }
-        PGresult *r = PQexec(c, "SELECT DISTINCT master_key_id FROM oss.subject_keys");
+        PGresult *r =
+            PQexec(c, "SELECT DISTINCT master_key_id FROM oss.subject_keys");
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             fprintf(stderr, "oss: keys retire: %s", PQresultErrorMessage(r));
             PQclear(r);

@@ -12,8 +12,10 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  audit history STREAM      a stream's history, personal data sealed\n"
-    "  audit verify [STREAM]     verify hash chains (and --against SIZE:DIGEST)\n"
-    "  audit checkpoint          print SIZE:DIGEST to record outside the database\n"
+    "  audit verify [STREAM]     verify hash chains (and --against "
+    "SIZE:DIGEST)\n"
+    "  audit checkpoint          print SIZE:DIGEST to record outside the "
+    "database\n"
     "  rebuild                   rebuild the read models from the journal\n"
     "  dlq list | redrive ID|--all   the projector's dead letters\n"
     "  keys init                 create the missing local key files\n"
@@ -21,7 +23,8 @@ static const char usage[] =
     "  subject erase ID|--account ID --reason R   crypto-shred a subject\n"
     "  principal create --role R --institution C ...   a government principal\n"
     "  principal revoke ID --reason R   end a government principal's access\n"
-    "  legacy import FILE        OSS 1.1 accounts to migrate (ganti hak akses)\n"
+    "  legacy import FILE        OSS 1.1 accounts to migrate (ganti hak "
+    "akses)\n"
     "  config                    print the configuration keys\n"
     "  delivery failed [--since 1h]  messages whose delivery failed lately\n"
     "\n"
@@ -30,8 +33,7 @@ static const char usage[] =
     "describes a command.\n";
 
 int
-main(int argc, char **argv)
-{
+main(int argc, char **argv) {
     const char *config_path = NULL;
     int i = 1;
     oss_log_init("oss", "warn");
@@ -60,12 +62,10 @@ main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(int, char **, const char *);
-    } cmds[] = {{"audit", oss_cli_audit}, {"rebuild", oss_cli_rebuild},
-                {"dlq", oss_cli_dlq},     {"keys", oss_cli_keys},
-                {"config", oss_cli_config},
-                {"delivery", oss_cli_delivery},
-                {"subject", oss_cli_subject},
-                {"principal", oss_cli_principal},
+    } cmds[] = {{"audit", oss_cli_audit},     {"rebuild", oss_cli_rebuild},
+                {"dlq", oss_cli_dlq},         {"keys", oss_cli_keys},
+                {"config", oss_cli_config},   {"delivery", oss_cli_delivery},
+                {"subject", oss_cli_subject}, {"principal", oss_cli_principal},
                 {"legacy", oss_cli_legacy}};
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (strcmp(argv[i], cmds[k].name) == 0)

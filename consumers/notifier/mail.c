@@ -20,8 +20,7 @@ typedef struct sbuf {
 } sbuf_t;
 
 static void
-sb_put(sbuf_t *b, const char *s, size_t n)
-{
+sb_put(sbuf_t *b, const char *s, size_t n) {
     if (b->oom)
         return;
     if (b->len + n + 1 > b->cap) {
@@ -42,17 +41,15 @@ sb_put(sbuf_t *b, const char *s, size_t n)
 }
 
 static void
-sb_puts(sbuf_t *b, const char *s)
-{
+sb_puts(sbuf_t *b, const char *s) {
     sb_put(b, s, strlen(s));
 }
 
-static void
-sb_printf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
-sb_printf(sbuf_t *b, const char *fmt, ...)
-{
+sb_printf(sbuf_t *b, const char *fmt, ...) {
     char tmp[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -64,8 +61,7 @@ sb_printf(sbuf_t *b, const char *fmt, ...)
 }
 
 char *
-oss_mail_qp(const char *s, size_t n)
-{
+oss_mail_qp(const char *s, size_t n) {
     static const char hex[] = "0123456789ABCDEF";
     sbuf_t b = {0};
     size_t col = 0;
@@ -109,8 +105,7 @@ oss_mail_qp(const char *s, size_t n)
 }
 
 void
-oss_mail_envelope_addr(const char *from, char *out, size_t outlen)
-{
+oss_mail_envelope_addr(const char *from, char *out, size_t outlen) {
     const char *lt = strrchr(from, '<');
     const char *gt = lt ? strchr(lt, '>') : NULL;
     if (lt && gt)
@@ -121,8 +116,7 @@ oss_mail_envelope_addr(const char *from, char *out, size_t outlen)
 
 /* 1 when s may appear in a header: printable ASCII, no angle brackets. */
 static int
-header_safe(const char *s, int is_addr)
-{
+header_safe(const char *s, int is_addr) {
     if (!s || !*s)
         return 0;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -140,8 +134,7 @@ header_safe(const char *s, int is_addr)
 
 /* Copies name without control characters (a name never spans lines). */
 static char *
-clean_name(const char *name)
-{
+clean_name(const char *name) {
     size_t n = name ? strlen(name) : 0, o = 0;
     char *s = malloc(n + 1);
     if (!s)
@@ -156,8 +149,7 @@ clean_name(const char *name)
 }
 
 static void
-put_part(sbuf_t *b, const char *boundary, const char *lang, const char *text)
-{
+put_part(sbuf_t *b, const char *boundary, const char *lang, const char *text) {
     char *qp = oss_mail_qp(text, strlen(text));
     if (!qp) {
         b->oom = 1;
@@ -177,8 +169,7 @@ put_part(sbuf_t *b, const char *boundary, const char *lang, const char *text)
 
 /* Checks the header values of m; OSS_EINVAL (nothing personal in err). */
 static oss_code_t
-check_headers(const oss_mail_t *m, oss_err_t *err)
-{
+check_headers(const oss_mail_t *m, oss_err_t *err) {
     if (!header_safe(m->to, 1))
         return oss_err_field(err, OSS_EINVAL, "email",
                              "recipient address is not usable in a header");
@@ -192,8 +183,7 @@ check_headers(const oss_mail_t *m, oss_err_t *err)
 /* The message around two ready texts (headers checked by the caller). */
 static oss_code_t
 compose_parts(const oss_mail_t *m, const char *subject, const char *id_text,
-              const char *en_text, char **out, size_t *len, oss_err_t *err)
-{
+              const char *en_text, char **out, size_t *len, oss_err_t *err) {
     char date[64];
     time_t t = (time_t)(m->date_us / 1000000);
     struct tm tm;
@@ -229,8 +219,7 @@ compose_parts(const oss_mail_t *m, const char *subject, const char *id_text,
 
 /* Wipes the strings of a JSON tree (jansson does not) before decref. */
 static void
-json_wipe_decref(json_t *v)
-{
+json_wipe_decref(json_t *v) {
     const char *k;
     json_t *x;
     size_t i;
@@ -246,8 +235,7 @@ json_wipe_decref(json_t *v)
 }
 
 static void
-wipe(char *s)
-{
+wipe(char *s) {
     if (s) {
         OPENSSL_cleanse(s, strlen(s));
         free(s);
@@ -257,8 +245,7 @@ wipe(char *s)
 /* Both texts of kind; -1 on failure (err set, nothing returned). */
 static int
 render_both(const char *kind, const json_t *vars, int64_t when_us,
-            char **id_out, char **en_out, oss_err_t *err)
-{
+            char **id_out, char **en_out, oss_err_t *err) {
     char *sid = NULL, *sen = NULL;
     *id_out = *en_out = NULL;
     if (oss_template_render(kind, "id", vars, when_us, &sid, id_out, NULL, 0,
@@ -277,25 +264,24 @@ render_both(const char *kind, const json_t *vars, int64_t when_us,
 }
 
 oss_code_t
-oss_mail_compose(const oss_mail_t *m, char **out, size_t *len, oss_err_t *err)
-{
+oss_mail_compose(const oss_mail_t *m, char **out, size_t *len, oss_err_t *err) {
     *out = NULL;
     *len = 0;
     oss_code_t rc = check_headers(m, err);
     if (rc)
         return rc;
-    json_t *vars = json_pack("{s:s, s:s}", "name", m->name ? m->name : "",
-                             "account_id",
-                             m->account_id && *m->account_id ? m->account_id
-                                                             : "-");
+    json_t *vars =
+        json_pack("{s:s, s:s}", "name", m->name ? m->name : "", "account_id",
+                  m->account_id && *m->account_id ? m->account_id : "-");
     char *id = NULL, *en = NULL;
     if (!vars) {
         rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
     } else if (render_both("registration", vars, m->date_us, &id, &en, err)) {
         rc = err && err->code ? err->code : OSS_ENOMEM;
     } else {
-        rc = compose_parts(m, "Pendaftaran akun OSS berhasil / OSS account "
-                              "registered",
+        rc = compose_parts(m,
+                           "Pendaftaran akun OSS berhasil / OSS account "
+                           "registered",
                            id, en, out, len, err);
     }
     wipe(id);
@@ -307,9 +293,8 @@ oss_mail_compose(const oss_mail_t *m, char **out, size_t *len, oss_err_t *err)
 /* The two texts of an activation message (shared by e-mail and WhatsApp).
  * Returns 0, or -1 when out of memory (both freed then). */
 static int
-activation_texts(const oss_activation_msg_t *a, const char *name,
-                 char **id_out, char **en_out)
-{
+activation_texts(const oss_activation_msg_t *a, const char *name, char **id_out,
+                 char **en_out) {
     json_t *vars = json_pack(
         "{s:s, s:s, s:s, s:s, s:I}", "name", name ? name : "", "account_id",
         a->account_id && *a->account_id ? a->account_id : "-", "otp",
@@ -324,8 +309,7 @@ activation_texts(const oss_activation_msg_t *a, const char *name,
 
 oss_code_t
 oss_mail_compose_activation(const oss_mail_t *m, const oss_activation_msg_t *a,
-                            char **out, size_t *len, oss_err_t *err)
-{
+                            char **out, size_t *len, oss_err_t *err) {
     *out = NULL;
     *len = 0;
     oss_code_t rc = check_headers(m, err);
@@ -337,8 +321,9 @@ oss_mail_compose_activation(const oss_mail_t *m, const oss_activation_msg_t *a,
         free(name);
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
     }
-    rc = compose_parts(m, "Kode aktivasi akun OSS / OSS account activation "
-                          "code",
+    rc = compose_parts(m,
+                       "Kode aktivasi akun OSS / OSS account activation "
+                       "code",
                        id, en, out, len, err);
     wipe(id);
     wipe(en);
@@ -348,8 +333,7 @@ oss_mail_compose_activation(const oss_mail_t *m, const oss_activation_msg_t *a,
 
 oss_code_t
 oss_whatsapp_compose(const oss_mail_t *m, const oss_activation_msg_t *a,
-                     char **out, size_t *len, oss_err_t *err)
-{
+                     char **out, size_t *len, oss_err_t *err) {
     *out = NULL;
     *len = 0;
     char *name = clean_name(m->name && *m->name ? m->name : NULL);
@@ -358,10 +342,10 @@ oss_whatsapp_compose(const oss_mail_t *m, const oss_activation_msg_t *a,
         free(name);
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
     }
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "message_id",
-                          m->event_id, "to", m->to ? m->to : "", "channel",
-                          "whatsapp", "type", "activation", "text", "id", id,
-                          "en", en);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "message_id",
+                  m->event_id, "to", m->to ? m->to : "", "channel", "whatsapp",
+                  "type", "activation", "text", "id", id, "en", en);
     wipe(id);
     wipe(en);
     free(name);
@@ -378,8 +362,7 @@ oss_code_t
 oss_message_compose(const oss_mail_t *m, int whatsapp, const char *kind,
                     const char *subject_id, const char *subject_en,
                     const char *text_id, const char *text_en, char **out,
-                    size_t *len, oss_err_t *err)
-{
+                    size_t *len, oss_err_t *err) {
     *out = NULL;
     *len = 0;
     if (!whatsapp) {
@@ -414,8 +397,7 @@ typedef struct reader {
 } reader_t;
 
 static size_t
-read_cb(char *dst, size_t size, size_t nmemb, void *ud)
-{
+read_cb(char *dst, size_t size, size_t nmemb, void *ud) {
     reader_t *r = ud;
     size_t n = size * nmemb;
     if (n > r->left)
@@ -432,12 +414,11 @@ read_cb(char *dst, size_t size, size_t nmemb, void *ud)
  * never looked at. */
 typedef struct reply {
     char line[OSS_REPLY_TEXT_MAX];
-    int http;       /* keep the status line, not the last header */
+    int http; /* keep the status line, not the last header */
 } reply_t;
 
 void
-oss_reply_scrub(const char *in, size_t n, char *out, size_t cap)
-{
+oss_reply_scrub(const char *in, size_t n, char *out, size_t cap) {
     size_t o = 0, i = 0;
     if (cap == 0)
         return;
@@ -466,15 +447,15 @@ oss_reply_scrub(const char *in, size_t n, char *out, size_t cap)
                 out[o++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
             }
         }
-        for (i = j; i < n && (in[i] == ' ' || in[i] == '\t') && o + 1 < cap; i++)
+        for (i = j; i < n && (in[i] == ' ' || in[i] == '\t') && o + 1 < cap;
+             i++)
             out[o++] = ' ';
     }
     out[o] = '\0';
 }
 
 static int
-debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *ud)
-{
+debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *ud) {
     (void)h;
     reply_t *r = ud;
     if (type != CURLINFO_HEADER_IN || size == 0)
@@ -503,8 +484,7 @@ debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *ud)
 }
 
 static void
-watch_replies(CURL *c, reply_t *r)
-{
+watch_replies(CURL *c, reply_t *r) {
     r->line[0] = '\0';
     curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, debug_cb);
     curl_easy_setopt(c, CURLOPT_DEBUGDATA, r);
@@ -512,8 +492,7 @@ watch_replies(CURL *c, reply_t *r)
 }
 
 static void
-unwatch_replies(CURL *c)
-{
+unwatch_replies(CURL *c) {
     curl_easy_setopt(c, CURLOPT_VERBOSE, 0L);
     curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, NULL);
     curl_easy_setopt(c, CURLOPT_DEBUGDATA, NULL);
@@ -523,8 +502,7 @@ oss_code_t
 oss_mail_send_reply(void *curl, const char *url, const char *from_addr,
                     const char *to_addr, const char *msg, size_t len,
                     long *smtp_code, char *reply_text, size_t reply_cap,
-                    oss_err_t *err)
-{
+                    oss_err_t *err) {
     CURL *c = curl;
     struct curl_slist *rcpt = NULL;
     char to[512];
@@ -576,16 +554,14 @@ oss_mail_send_reply(void *curl, const char *url, const char *from_addr,
 
 oss_code_t
 oss_mail_send(void *curl, const char *url, const char *from_addr,
-              const char *to_addr, const char *msg, size_t len,
-              long *smtp_code, oss_err_t *err)
-{
+              const char *to_addr, const char *msg, size_t len, long *smtp_code,
+              oss_err_t *err) {
     return oss_mail_send_reply(curl, url, from_addr, to_addr, msg, len,
                                smtp_code, NULL, 0, err);
 }
 
 static size_t
-discard_cb(char *p, size_t size, size_t nmemb, void *ud)
-{
+discard_cb(char *p, size_t size, size_t nmemb, void *ud) {
     (void)p;
     (void)ud;
     return size * nmemb;
@@ -594,8 +570,7 @@ discard_cb(char *p, size_t size, size_t nmemb, void *ud)
 oss_code_t
 oss_http_post_json(void *curl, const char *url, const char *body, size_t len,
                    long *status, char *reply_text, size_t reply_cap,
-                   oss_err_t *err)
-{
+                   oss_err_t *err) {
     CURL *c = curl_easy_init();
     (void)curl;
     reply_t rep;
@@ -604,7 +579,8 @@ oss_http_post_json(void *curl, const char *url, const char *body, size_t len,
     *status = 0;
     if (reply_text && reply_cap)
         reply_text[0] = '\0';
-    if (!c || !(hdr = curl_slist_append(NULL, "Content-Type: application/json"))) {
+    if (!c ||
+        !(hdr = curl_slist_append(NULL, "Content-Type: application/json"))) {
         if (c)
             curl_easy_cleanup(c);
         return oss_err_set(err, OSS_ENOMEM, "out of memory");

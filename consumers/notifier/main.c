@@ -12,10 +12,8 @@
 
 static volatile sig_atomic_t stop_flag;
 
-
 int
-main(int argc, char **argv)
-{
+main(int argc, char **argv) {
     const char *config_path = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

@@ -1,9 +1,9 @@
 /* The notifier's loop: Kafka (assign() with positions in PostgreSQL) ->
  * signature check -> envelope and AccountRegistered decode -> ledger ->
  * unseal -> SMTP. See notifier.h for the delivery guarantees. */
-#include "core/clock.h"
-#include "core/bytes.h"
 #include "notifier.h"
+#include "core/bytes.h"
+#include "core/clock.h"
 
 #include <curl/curl.h>
 #include <inttypes.h>
@@ -18,8 +18,8 @@
 
 #include "bus/bus.h"
 #include "crypto/crypto.h"
-#include "log/log.h"
 #include "journal/journal.h"
+#include "log/log.h"
 #include "oss/v1/account.pb-c.h"
 #include "oss/v1/lifecycle.pb-c.h"
 #include "oss/v1/principal.pb-c.h"
@@ -40,27 +40,26 @@ typedef struct notifier {
     volatile sig_atomic_t *stop;
     oss_keyring_t master, bus;
     PGconn *pg;
-    oss_journal_t *journal;   /* outcome events, account streams */
+    oss_journal_t *journal; /* outcome events, account streams */
     CURL *curl;
     rd_kafka_t *rk;
     char topic[256];
     char bootstrap[4096];
     char cluster_id[128];
     int nparts;
-    int64_t next[MAX_PARTS];  /* next offset to store; -1 = nothing new */
+    int64_t next[MAX_PARTS]; /* next offset to store; -1 = nothing new */
     int dirty;
-    int locked;               /* holds the advisory lock on n->pg */
-    char sweep_xid[32];       /* journal sweep cursor (xid, position) */
+    int locked;         /* holds the advisory lock on n->pg */
+    char sweep_xid[32]; /* journal sweep cursor (xid, position) */
     int64_t sweep_pos;
-    int sweep_again;          /* the last sweep stopped at its budget */
+    int sweep_again; /* the last sweep stopped at its budget */
     char from_addr[320];
     int64_t sent, skipped, rejected;
 } notifier_t;
 
 /* Sleeps up to ms, waking early when asked to stop. */
 static void
-nap(notifier_t *n, int64_t ms)
-{
+nap(notifier_t *n, int64_t ms) {
     int64_t end = oss_mono_ms() + ms;
     while (!*n->stop && oss_mono_ms() < end) {
         struct timespec ts = {0, 50 * 1000 * 1000};
@@ -71,8 +70,7 @@ nap(notifier_t *n, int64_t ms)
 /* ---- PostgreSQL ---------------------------------------------------------- */
 
 static oss_code_t
-pg_ensure(notifier_t *n, oss_err_t *err)
-{
+pg_ensure(notifier_t *n, oss_err_t *err) {
     if (n->pg && PQstatus(n->pg) == CONNECTION_OK)
         return OSS_OK;
     n->locked = 0; /* a new session holds no advisory lock */
@@ -86,7 +84,8 @@ pg_ensure(notifier_t *n, oss_err_t *err)
     char timeout[16];
     snprintf(timeout, sizeof timeout, "%lld",
              oss_config_int(n->cfg, "pg.connect_timeout_s"));
-    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+    const char *keys[] = {"dbname", "connect_timeout", "application_name",
+                          NULL};
     const char *vals[] = {oss_config_str(n->cfg, "pg.url"), timeout,
                           "oss-notifier", NULL};
     n->pg = PQconnectdbParams(keys, vals, 1);
@@ -104,12 +103,11 @@ pg_ensure(notifier_t *n, oss_err_t *err)
 /* Runs sql; on success returns the result (caller PQclear()s). */
 static PGresult *
 pg_exec(notifier_t *n, const char *sql, int nparams, const char *const *params,
-        int binary, oss_err_t *err)
-{
+        int binary, oss_err_t *err) {
     if (pg_ensure(n, err))
         return NULL;
-    PGresult *r = PQexecParams(n->pg, sql, nparams, NULL, params, NULL, NULL,
-                               binary);
+    PGresult *r =
+        PQexecParams(n->pg, sql, nparams, NULL, params, NULL, NULL, binary);
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
         const char *m = PQresultErrorMessage(r);
@@ -123,8 +121,7 @@ pg_exec(notifier_t *n, const char *sql, int nparams, const char *const *params,
 
 static oss_code_t
 pg_cmd(notifier_t *n, const char *sql, int nparams, const char *const *params,
-       oss_err_t *err)
-{
+       oss_err_t *err) {
     PGresult *r = pg_exec(n, sql, nparams, params, 0, err);
     if (!r)
         return OSS_EUNAVAIL;
@@ -133,8 +130,7 @@ pg_cmd(notifier_t *n, const char *sql, int nparams, const char *const *params,
 }
 
 static oss_code_t
-offsets_flush(notifier_t *n, oss_err_t *err)
-{
+offsets_flush(notifier_t *n, oss_err_t *err) {
     if (!n->dirty)
         return OSS_OK;
     for (int p = 0; p < n->nparts; p++) {
@@ -143,7 +139,8 @@ offsets_flush(notifier_t *n, oss_err_t *err)
         char part[16], off[24];
         snprintf(part, sizeof part, "%d", p);
         snprintf(off, sizeof off, "%" PRId64, n->next[p]);
-        const char *prm[5] = {CONSUMER_NAME, n->topic, part, n->cluster_id, off};
+        const char *prm[5] = {CONSUMER_NAME, n->topic, part, n->cluster_id,
+                              off};
         if (pg_cmd(n,
                    "INSERT INTO oss.notifier_offsets (consumer, topic, part, "
                    "cluster_id, next_offset) VALUES ($1, $2, $3::int, $4, "
@@ -167,8 +164,7 @@ typedef enum { LEDGER_SEND, LEDGER_DONE } ledger_t;
 static oss_code_t
 ledger_begin(notifier_t *n, const char *event_id, const char *channel,
              const char *stream_id, ledger_t *what, int *attempts,
-             oss_err_t *err)
-{
+             oss_err_t *err) {
     const char *p[3] = {event_id, channel, stream_id};
     if (pg_cmd(n,
                "INSERT INTO oss.notifications (event_id, channel, status, "
@@ -186,8 +182,8 @@ ledger_begin(notifier_t *n, const char *event_id, const char *channel,
         PQclear(r);
         return oss_err_set(err, OSS_EINTERNAL, "ledger row vanished");
     }
-    *what = strcmp(PQgetvalue(r, 0, 0), "sending") == 0 ? LEDGER_SEND
-                                                         : LEDGER_DONE;
+    *what =
+        strcmp(PQgetvalue(r, 0, 0), "sending") == 0 ? LEDGER_SEND : LEDGER_DONE;
     *attempts = atoi(PQgetvalue(r, 0, 1));
     PQclear(r);
     return OSS_OK;
@@ -196,8 +192,8 @@ ledger_begin(notifier_t *n, const char *event_id, const char *channel,
 /* status NULL = keep the status; count = 1 adds one attempt. */
 static oss_code_t
 ledger_update(notifier_t *n, const char *event_id, const char *channel,
-              const char *status, const char *error, int count, oss_err_t *err)
-{
+              const char *status, const char *error, int count,
+              oss_err_t *err) {
     const char *p[5] = {event_id, channel, status, error, count ? "1" : "0"};
     return pg_cmd(n,
                   "UPDATE oss.notifications SET "
@@ -210,16 +206,14 @@ ledger_update(notifier_t *n, const char *event_id, const char *channel,
 
 static oss_code_t
 ledger_set(notifier_t *n, const char *event_id, const char *channel,
-           const char *status, const char *error, oss_err_t *err)
-{
+           const char *status, const char *error, oss_err_t *err) {
     return ledger_update(n, event_id, channel, status, error, 0, err);
 }
 
 /* The subject's data key: OSS_ENOTFOUND when shredded. */
 static oss_code_t
 subject_key(notifier_t *n, const char *subject_id, oss_data_key_t *dk,
-            oss_err_t *err)
-{
+            oss_err_t *err) {
     const char *p[1] = {subject_id};
     PGresult *r = pg_exec(n,
                           "SELECT master_key_id, wrapped_key FROM "
@@ -245,8 +239,7 @@ subject_key(notifier_t *n, const char *subject_id, oss_data_key_t *dk,
 
 static char *
 unseal(const oss_data_key_t *dk, const char *field,
-       const Oss__V1__SealedField *sf)
-{
+       const Oss__V1__SealedField *sf) {
     char *out = NULL;
     size_t len = 0;
     if (!sf || sf->nonce.len != 12 || sf->ciphertext.len == 0)
@@ -258,8 +251,7 @@ unseal(const oss_data_key_t *dk, const char *field,
 }
 
 static void
-wipe_free(char *s)
-{
+wipe_free(char *s) {
     if (s) {
         OPENSSL_cleanse(s, strlen(s));
         free(s);
@@ -269,8 +261,7 @@ wipe_free(char *s)
 /* ---- outcome events ------------------------------------------------------ */
 
 static oss_code_t
-journal_ensure(notifier_t *n, oss_err_t *err)
-{
+journal_ensure(notifier_t *n, oss_err_t *err) {
     if (n->journal)
         return oss_journal_ping(n->journal, err);
     return oss_journal_open(oss_config_str(n->cfg, "pg.url"), &n->journal, err);
@@ -281,8 +272,7 @@ journal_ensure(notifier_t *n, oss_err_t *err)
  * lost). 0 when appended (or replayed), 1 when refused for good (logged),
  * -1 when stopping first. */
 static int
-outcome(notifier_t *n, const oss_outcome_t *o)
-{
+outcome(notifier_t *n, const oss_outcome_t *o) {
     oss_err_t err = {0};
     for (int k = 0;; k++) {
         oss_err_clear(&err);
@@ -308,8 +298,7 @@ outcome(notifier_t *n, const oss_outcome_t *o)
 
 /* outcome() for os[0..k) in one transaction. */
 static int
-outcomes(notifier_t *n, const oss_outcome_t *os, size_t k)
-{
+outcomes(notifier_t *n, const oss_outcome_t *os, size_t k) {
     oss_err_t err = {0};
     for (int t = 0;; t++) {
         oss_err_clear(&err);
@@ -336,8 +325,7 @@ outcomes(notifier_t *n, const oss_outcome_t *os, size_t k)
 
 /* 1 when s is a UUID in text form (what the uuid casts below accept). */
 static int
-uuid_ok(const char *s)
-{
+uuid_ok(const char *s) {
     if (!s || strlen(s) != 36)
         return 0;
     for (int i = 0; i < 36; i++) {
@@ -361,7 +349,7 @@ typedef struct notice_row {
     const char *subject_id;
     const char *channel;
     const char *kind;
-    const char *account_id;   /* "" when the row names none */
+    const char *account_id; /* "" when the row names none */
     const char *sealed_hex;
     int expired;
 } notice_row_t;
@@ -369,22 +357,21 @@ typedef struct notice_row {
 /* One message to deliver: what the event asks for. */
 typedef struct job {
     const oss_event_t *ev;
-    const char *what;                 /* "registration" | "activation" |
-                                         a notice's kind */
+    const char *what; /* "registration" | "activation" |
+                         a notice's kind */
     char channel[16];
-    char account_id[OSS_ID_MAX];      /* the account (or principal) the
-                                         event is about */
-    char out_account[OSS_ID_MAX];     /* "delivery-<out_account>" gets the
-                                         outcomes; "" = none */
-    const char *lid;                  /* ledger key: event or delivery id */
-    Oss__V1__AccountRegistered *reg;  /* registration */
-    Oss__V1__ActivationIssued *act;   /* activation */
-    const notice_row_t *notice;       /* targeted notice */
+    char account_id[OSS_ID_MAX];     /* the account (or principal) the
+                                        event is about */
+    char out_account[OSS_ID_MAX];    /* "delivery-<out_account>" gets the
+                                        outcomes; "" = none */
+    const char *lid;                 /* ledger key: event or delivery id */
+    Oss__V1__AccountRegistered *reg; /* registration */
+    Oss__V1__ActivationIssued *act;  /* activation */
+    const notice_row_t *notice;      /* targeted notice */
 } job_t;
 
 static void
-job_clear(job_t *j)
-{
+job_clear(job_t *j) {
     if (j->reg)
         oss__v1__account_registered__free_unpacked(j->reg, NULL);
     if (j->act)
@@ -396,8 +383,7 @@ job_clear(job_t *j)
  * event is malformed (nothing to retry: a well-formed event cannot become
  * one). */
 static int
-job_init(job_t *j, const oss_event_t *ev, const notice_row_t *nr)
-{
+job_init(job_t *j, const oss_event_t *ev, const notice_row_t *nr) {
     memset(j, 0, sizeof *j);
     j->ev = ev;
     j->lid = ev->event_id;
@@ -437,8 +423,8 @@ job_init(job_t *j, const oss_event_t *ev, const notice_row_t *nr)
     }
     j->what = "registration";
     snprintf(j->channel, sizeof j->channel, "%s", OSS_NOTIFIER_CHANNEL_EMAIL);
-    j->reg = oss__v1__account_registered__unpack(NULL, ev->payload_len,
-                                                 ev->payload);
+    j->reg =
+        oss__v1__account_registered__unpack(NULL, ev->payload_len, ev->payload);
     if (!j->reg || !uuid_ok(j->reg->subject_id))
         return -1;
     if (j->reg->account_id && *j->reg->account_id)
@@ -453,8 +439,7 @@ job_init(job_t *j, const oss_event_t *ev, const notice_row_t *nr)
  * owner's principal id is its account id); a principal without one (a
  * government officer) on its own. OSS_EUNAVAIL when PostgreSQL failed. */
 static oss_code_t
-job_resolve(notifier_t *n, job_t *j, oss_err_t *err)
-{
+job_resolve(notifier_t *n, job_t *j, oss_err_t *err) {
     if (strncmp(j->ev->stream_id, "access-", 7) != 0 || !j->account_id[0] ||
         (j->notice && j->notice->account_id[0]))
         return OSS_OK;
@@ -483,8 +468,7 @@ typedef struct built {
 } built_t;
 
 static void
-built_clear(built_t *b)
-{
+built_clear(built_t *b) {
     wipe_free(b->to);
     if (b->msg) {
         OPENSSL_cleanse(b->msg, b->len);
@@ -496,8 +480,7 @@ built_clear(built_t *b)
 /* The registration mail. OSS_ENOTFOUND: subject shredded (skip);
  * OSS_EUNAVAIL: retry; other: failed for good (reason in err). */
 static oss_code_t
-build_registration(notifier_t *n, job_t *j, built_t *b, oss_err_t *err)
-{
+build_registration(notifier_t *n, job_t *j, built_t *b, oss_err_t *err) {
     oss_data_key_t dk;
     oss_code_t rc = subject_key(n, j->reg->subject_id, &dk, err);
     if (rc == OSS_ENOTFOUND || rc == OSS_EUNAVAIL)
@@ -532,8 +515,7 @@ build_registration(notifier_t *n, job_t *j, built_t *b, oss_err_t *err)
 /* Opens sf under field, else "new_<field>" (a ContactReplaced's). */
 static char *
 unseal_either(const oss_data_key_t *dk, const char *field,
-              const Oss__V1__SealedField *sf)
-{
+              const Oss__V1__SealedField *sf) {
     char alt[32];
     char *v = unseal(dk, field, sf);
     if (v)
@@ -553,8 +535,7 @@ unseal_either(const oss_data_key_t *dk, const char *field,
 static oss_code_t
 account_contact(notifier_t *n, const char *principal_id, const char *channel,
                 const oss_data_key_t *dk, char **to, char **name,
-                oss_err_t *err)
-{
+                oss_err_t *err) {
     char stream[OSS_ID_MAX + 16];
     int wa = strcmp(channel, OSS_NOTIFIER_CHANNEL_WHATSAPP) == 0;
     const char *field = wa ? "phone" : "email";
@@ -621,15 +602,16 @@ account_contact(notifier_t *n, const char *principal_id, const char *channel,
         return rc;
     /* a newer address: the newest ContactReplaced setting this field */
     const char *p3[2] = {stream, principal_id};
-    r = pg_exec(n,
-"SELECT x.payload FROM unnest(ARRAY[$1, 'access-' || $2, "
+    r = pg_exec(
+        n,
+        "SELECT x.payload FROM unnest(ARRAY[$1, 'access-' || $2, "
         "'account-' || $2] || ARRAY(SELECT 'account-' || account_id FROM "
         "oss.grants WHERE principal_id = $2 AND account_id IS NOT NULL)) "
         "s(id), LATERAL (SELECT j.payload, j.position FROM oss.journal j "
         "WHERE j.stream_id = s.id AND j.payload_type = "
         "'oss.v1.ContactReplaced' ORDER BY j.version DESC LIMIT 32) x "
         "ORDER BY x.position DESC LIMIT 32",
-                2, p3, 1, err);
+        2, p3, 1, err);
     if (!r) {
         wipe_free(*to);
         wipe_free(*name);
@@ -672,8 +654,7 @@ account_contact(notifier_t *n, const char *principal_id, const char *channel,
  * no row (superseded by a resend, used or purged), expired, or the subject
  * erased; OSS_EUNAVAIL: retry; other: failed for good. */
 static oss_code_t
-build_activation(notifier_t *n, job_t *j, built_t *b, oss_err_t *err)
-{
+build_activation(notifier_t *n, job_t *j, built_t *b, oss_err_t *err) {
     const char *p[1] = {j->act->delivery_id};
     PGresult *r = pg_exec(n,
                           "SELECT subject_id::text, encode(sealed_secret, "
@@ -692,8 +673,9 @@ build_activation(notifier_t *n, job_t *j, built_t *b, oss_err_t *err)
     snprintf(b->delivery_id, sizeof b->delivery_id, "%s", j->act->delivery_id);
     if (*PQgetvalue(r, 0, 3) == 't') {
         PQclear(r);
-        return oss_err_set(err, OSS_ENOTFOUND, "the code expired before it "
-                                               "could be delivered");
+        return oss_err_set(err, OSS_ENOTFOUND,
+                           "the code expired before it "
+                           "could be delivered");
     }
     char subject[OSS_UUID_STR];
     snprintf(subject, sizeof subject, "%s", PQgetvalue(r, 0, 0));
@@ -706,7 +688,8 @@ build_activation(notifier_t *n, job_t *j, built_t *b, oss_err_t *err)
         return oss_err_set(err, OSS_EUNAVAIL, "out of memory");
     }
     for (size_t i = 0; i < sl; i++)
-        sealed[i] = (uint8_t)(oss_hexval(hx[2 * i]) << 4 | oss_hexval(hx[2 * i + 1]));
+        sealed[i] =
+            (uint8_t)(oss_hexval(hx[2 * i]) << 4 | oss_hexval(hx[2 * i + 1]));
     PQclear(r);
     oss_code_t rc;
     oss_data_key_t dk;
@@ -722,9 +705,8 @@ build_activation(notifier_t *n, job_t *j, built_t *b, oss_err_t *err)
     }
     char field[64];
     snprintf(field, sizeof field, "delivery|%s", j->act->delivery_id);
-    if (sl < 12 + 16 ||
-        oss_open(&dk, field, sealed, sealed + 12, sl - 12, &plain, &plen,
-                 NULL) != OSS_OK) {
+    if (sl < 12 + 16 || oss_open(&dk, field, sealed, sealed + 12, sl - 12,
+                                 &plain, &plen, NULL) != OSS_OK) {
         rc = oss_err_set(err, OSS_ECORRUPT, "the sealed code does not open");
         goto done;
     }
@@ -748,15 +730,14 @@ build_activation(notifier_t *n, job_t *j, built_t *b, oss_err_t *err)
     }
     snprintf(link, ll, "%s%saccount=%s&token=%s", base,
              strchr(base, '?') ? "&" : "?", j->account_id, token);
-    oss_activation_msg_t am = {.account_id = j->account_id,
-                               .otp = otp,
-                               .link = link,
-                               .issued_at_us = j->ev->occurred_at_us
-                                                   ? j->ev->occurred_at_us
-                                                   : oss_now_us(),
-                               .expires_at_us = j->act->expires_at_us
-                                                    ? j->act->expires_at_us
-                                                    : expires_us};
+    oss_activation_msg_t am = {
+        .account_id = j->account_id,
+        .otp = otp,
+        .link = link,
+        .issued_at_us =
+            j->ev->occurred_at_us ? j->ev->occurred_at_us : oss_now_us(),
+        .expires_at_us =
+            j->act->expires_at_us ? j->act->expires_at_us : expires_us};
     oss_mail_t m = {.event_id = j->ev->event_id,
                     .from = oss_config_str(n->cfg, "notifier.from"),
                     .to = to,
@@ -782,9 +763,8 @@ done:
         /* jansson keeps its own copies: wipe them before freeing */
         json_t *v;
         const char *k;
-        json_object_foreach(js, k, v) if (json_is_string(v))
-            OPENSSL_cleanse((char *)json_string_value(v),
-                            json_string_length(v));
+        json_object_foreach(js, k, v) if (json_is_string(v)) OPENSSL_cleanse(
+            (char *)json_string_value(v), json_string_length(v));
         json_decref(js);
     }
     if (plain) {
@@ -802,8 +782,7 @@ done:
  * OSS_ENOTFOUND (not sent, reason in err): expired or the subject erased;
  * OSS_EUNAVAIL: retry; other: failed for good. */
 static oss_code_t
-build_notice(notifier_t *n, job_t *j, built_t *b, oss_err_t *err)
-{
+build_notice(notifier_t *n, job_t *j, built_t *b, oss_err_t *err) {
     const notice_row_t *nr = j->notice;
     snprintf(b->delivery_id, sizeof b->delivery_id, "%s", nr->delivery_id);
     if (nr->expired)
@@ -812,8 +791,7 @@ build_notice(notifier_t *n, job_t *j, built_t *b, oss_err_t *err)
     oss_data_key_t dk;
     oss_code_t rc = subject_key(n, nr->subject_id, &dk, err);
     if (rc == OSS_ENOTFOUND)
-        return oss_err_set(err, OSS_ENOTFOUND,
-                           "the subject's data was erased");
+        return oss_err_set(err, OSS_ENOTFOUND, "the subject's data was erased");
     if (rc == OSS_EUNAVAIL)
         return rc;
     if (rc)
@@ -848,8 +826,8 @@ build_notice(notifier_t *n, job_t *j, built_t *b, oss_err_t *err)
     int64_t when = j->ev->occurred_at_us ? j->ev->occurred_at_us : oss_now_us();
     if ((rc = oss_template_render(nr->kind, "id", vars, when, &sid, &tid,
                                   missing, sizeof missing, err)) ||
-        (rc = oss_template_render(nr->kind, "en", vars, when, &sen, &ten,
-                                  NULL, 0, err))) {
+        (rc = oss_template_render(nr->kind, "en", vars, when, &sen, &ten, NULL,
+                                  0, err))) {
         if (rc == OSS_ENOMEM)
             rc = OSS_EUNAVAIL;
         else
@@ -883,9 +861,8 @@ done:
     if (js) {
         json_t *v;
         const char *k;
-        json_object_foreach(js, k, v) if (json_is_string(v))
-            OPENSSL_cleanse((char *)json_string_value(v),
-                            json_string_length(v));
+        json_object_foreach(js, k, v) if (json_is_string(v)) OPENSSL_cleanse(
+            (char *)json_string_value(v), json_string_length(v));
         if (vars)
             json_object_foreach(vars, k, v) if (json_is_string(v))
                 OPENSSL_cleanse((char *)json_string_value(v),
@@ -905,14 +882,13 @@ done:
 
 /* The sealed row is of no further use once handed over (or given up). */
 static void
-delivery_row_delete(notifier_t *n, const char *delivery_id)
-{
+delivery_row_delete(notifier_t *n, const char *delivery_id) {
     if (!delivery_id[0])
         return;
     oss_err_t err = {0};
     const char *p[1] = {delivery_id};
-    if (pg_cmd(n, "DELETE FROM oss.deliveries WHERE delivery_id = $1::uuid",
-               1, p, &err))
+    if (pg_cmd(n, "DELETE FROM oss.deliveries WHERE delivery_id = $1::uuid", 1,
+               p, &err))
         oss_warn("could not delete a delivered code's row (it expires "
                  "anyway): delivery=%s: %s",
                  delivery_id, err.msg);
@@ -920,8 +896,7 @@ delivery_row_delete(notifier_t *n, const char *delivery_id)
 
 /* Marks the sealed row delivered (the sweep deletes it later). */
 static void
-delivery_mark(notifier_t *n, const char *delivery_id)
-{
+delivery_mark(notifier_t *n, const char *delivery_id) {
     if (!delivery_id[0])
         return;
     oss_err_t err = {0};
@@ -940,14 +915,13 @@ delivery_mark(notifier_t *n, const char *delivery_id)
 #define DELIVERED_KEEP_S "300"
 
 static void
-deliveries_purge(notifier_t *n)
-{
+deliveries_purge(notifier_t *n) {
     oss_err_t err = {0};
-    PGresult *r = pg_exec(n,
-                          "DELETE FROM oss.deliveries WHERE expires_at < now() "
-                          "OR delivered_at < now() - make_interval(secs => "
-                          DELIVERED_KEEP_S ")",
-                          0, NULL, 0, &err);
+    PGresult *r = pg_exec(
+        n,
+        "DELETE FROM oss.deliveries WHERE expires_at < now() "
+        "OR delivered_at < now() - make_interval(secs => " DELIVERED_KEEP_S ")",
+        0, NULL, 0, &err);
     if (!r) {
         oss_warn("could not purge delivered or expired codes (will retry): %s",
                  err.msg);
@@ -965,8 +939,7 @@ deliveries_purge(notifier_t *n)
  * outcome is an event on the account's delivery stream. */
 static oss_code_t
 deliver(notifier_t *n, const oss_event_t *ev, const notice_row_t *nr,
-        const char *via, int queued)
-{
+        const char *via, int queued) {
     oss_err_t err = {0};
     int64_t backoff_ms = 1000,
             max_ms = oss_config_int(n->cfg, "notifier.retry_max_s") * 1000;
@@ -974,15 +947,14 @@ deliver(notifier_t *n, const oss_event_t *ev, const notice_row_t *nr,
     if (job_init(&j, ev, nr)) {
         oss_warn("ignored a malformed %s (payload, event id, channel, stream "
                  "or subject id): event=%s stream=%s",
-                 ev->payload_type[0] ? ev->payload_type : "event",
-                 ev->event_id, ev->stream_id);
+                 ev->payload_type[0] ? ev->payload_type : "event", ev->event_id,
+                 ev->stream_id);
         /* it can never become deliverable: a ledger row keeps the journal
          * sweep and Kafka re-reads from handling it again */
         if (uuid_ok(j.lid)) {
-            const char *p[3] = {j.lid,
-                                j.channel[0] ? j.channel
-                                             : OSS_NOTIFIER_CHANNEL_EMAIL,
-                                ev->stream_id};
+            const char *p[3] = {
+                j.lid, j.channel[0] ? j.channel : OSS_NOTIFIER_CHANNEL_EMAIL,
+                ev->stream_id};
             if (pg_cmd(n,
                        "INSERT INTO oss.notifications (event_id, channel, "
                        "status, stream_id, last_error) VALUES ($1::uuid, $2, "
@@ -1012,9 +984,9 @@ deliver(notifier_t *n, const oss_event_t *ev, const notice_row_t *nr,
                        .correlation_id = ev->correlation_id,
                        .channel = ch,
                        .what = j.what,
-                       .trigger_type = nr ? ev->payload_type
-                                      : j.act ? ACTIVATION_ISSUED
-                                              : ACCOUNT_REGISTERED};
+                       .trigger_type = nr      ? ev->payload_type
+                                       : j.act ? ACTIVATION_ISSUED
+                                               : ACCOUNT_REGISTERED};
     int has_stream = j.out_account[0] != '\0';
     oss_code_t result = OSS_OK;
     for (int attempt = 0;; attempt++) {
@@ -1032,8 +1004,7 @@ deliver(notifier_t *n, const oss_event_t *ev, const notice_row_t *nr,
         oss_err_clear(&err);
         ledger_t what = LEDGER_DONE;
         int attempts = 0;
-        if (ledger_begin(n, lid, ch, ev->stream_id, &what, &attempts,
-                         &err))
+        if (ledger_begin(n, lid, ch, ev->stream_id, &what, &attempts, &err))
             continue;
         if (what == LEDGER_DONE) {
             oss_info("already handled, not sent again: event=%s channel=%s",
@@ -1059,7 +1030,7 @@ deliver(notifier_t *n, const oss_event_t *ev, const notice_row_t *nr,
         built_t b;
         memset(&b, 0, sizeof b);
         oss_code_t rc = j.notice ? build_notice(n, &j, &b, &err)
-                         : j.act ? build_activation(n, &j, &b, &err)
+                        : j.act  ? build_activation(n, &j, &b, &err)
                                  : build_registration(n, &j, &b, &err);
         if (rc == OSS_EUNAVAIL) {
             built_clear(&b);
@@ -1069,8 +1040,8 @@ deliver(notifier_t *n, const oss_event_t *ev, const notice_row_t *nr,
             int skip = rc == OSS_ENOTFOUND;
             char reason[sizeof err.msg];
             snprintf(reason, sizeof reason, "%s", err.msg);
-            if (ledger_set(n, lid, ch, skip ? "skipped" : "failed",
-                           reason, &err)) {
+            if (ledger_set(n, lid, ch, skip ? "skipped" : "failed", reason,
+                           &err)) {
                 built_clear(&b);
                 continue;
             }
@@ -1113,15 +1084,14 @@ deliver(notifier_t *n, const oss_event_t *ev, const notice_row_t *nr,
         long code = 0;
         char reply[OSS_REPLY_TEXT_MAX];
         if (strcmp(ch, OSS_NOTIFIER_CHANNEL_WHATSAPP) == 0)
-            rc = oss_http_post_json(NULL,
-                                    oss_config_str(n->cfg, "notifier.whatsapp_url"),
-                                    b.msg, b.len, &code, reply, sizeof reply,
-                                    &err);
+            rc = oss_http_post_json(
+                NULL, oss_config_str(n->cfg, "notifier.whatsapp_url"), b.msg,
+                b.len, &code, reply, sizeof reply, &err);
         else
-            rc = oss_mail_send_reply(n->curl,
-                                     oss_config_str(n->cfg, "notifier.smtp_url"),
-                                     n->from_addr, b.to, b.msg, b.len, &code,
-                                     reply, sizeof reply, &err);
+            rc = oss_mail_send_reply(
+                n->curl, oss_config_str(n->cfg, "notifier.smtp_url"),
+                n->from_addr, b.to, b.msg, b.len, &code, reply, sizeof reply,
+                &err);
         char delivery_id[OSS_UUID_STR];
         snprintf(delivery_id, sizeof delivery_id, "%s", b.delivery_id);
         built_clear(&b);
@@ -1184,8 +1154,7 @@ deliver(notifier_t *n, const oss_event_t *ev, const notice_row_t *nr,
         if (orc) {
             oss_err_t e2 = {0};
             for (int k = 0;
-                 ledger_set(n, lid, ch, "sent", NULL, &e2) && !*n->stop;
-                 k++)
+                 ledger_set(n, lid, ch, "sent", NULL, &e2) && !*n->stop; k++)
                 nap(n, k < 5 ? 1000 : 5000);
             delivery_mark(n, delivery_id);
         }
@@ -1209,13 +1178,13 @@ deliver(notifier_t *n, const oss_event_t *ev, const notice_row_t *nr,
 }
 
 static const char *
-header(const rd_kafka_message_t *msg, const char *name, char *buf, size_t cap)
-{
+header(const rd_kafka_message_t *msg, const char *name, char *buf, size_t cap) {
     rd_kafka_headers_t *h = NULL;
     const void *v = NULL;
     size_t len = 0;
     if (rd_kafka_message_headers(msg, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        rd_kafka_header_get_last(h, name, &v, &len) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(h, name, &v, &len) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
         !v || len >= cap)
         return NULL;
     memcpy(buf, v, len);
@@ -1233,8 +1202,7 @@ header(const rd_kafka_message_t *msg, const char *name, char *buf, size_t cap)
  * caller frees. UUIDs need no quoting. */
 static char *
 uuid_array(Oss__V1__AccountRegistered **as, const oss_event_t *evs, size_t k,
-           const uint8_t *pick, int subjects)
-{
+           const uint8_t *pick, int subjects) {
     char *out = malloc(k * 38 + 3), *p = out;
     if (!out)
         return NULL;
@@ -1257,8 +1225,7 @@ uuid_array(Oss__V1__AccountRegistered **as, const oss_event_t *evs, size_t k,
  * deliver() must handle; records 'skipped' for the new ones whose subject has
  * no data key. OSS_EUNAVAIL when PostgreSQL failed (nothing decided). */
 static oss_code_t
-triage(notifier_t *n, const oss_event_t *evs, size_t k, uint8_t *need)
-{
+triage(notifier_t *n, const oss_event_t *evs, size_t k, uint8_t *need) {
     oss_err_t err = {0};
     oss_code_t rc = OSS_OK;
     Oss__V1__AccountRegistered **as = calloc(k ? k : 1, sizeof *as);
@@ -1309,7 +1276,8 @@ triage(notifier_t *n, const oss_event_t *evs, size_t k, uint8_t *need)
     }
     for (int row = 0; row < PQntuples(r); row++)
         for (size_t i = 0; i < k; i++)
-            if (ok[i] && strcasecmp(evs[i].event_id, PQgetvalue(r, row, 0)) == 0) {
+            if (ok[i] &&
+                strcasecmp(evs[i].event_id, PQgetvalue(r, row, 0)) == 0) {
                 if (strcmp(PQgetvalue(r, row, 1), "sending") != 0)
                     need[i] = 0;
                 ok[i] = 2; /* has a row: deliver() decides */
@@ -1351,8 +1319,7 @@ triage(notifier_t *n, const oss_event_t *evs, size_t k, uint8_t *need)
         }
     }
     if (again)
-        oss_info("re-read %zu event(s) already handled: not sent again",
-                 again);
+        oss_info("re-read %zu event(s) already handled: not sent again", again);
     if (nskip) {
         if (!(arr = uuid_array(as, evs, k, nokey, 0))) {
             rc = OSS_ENOMEM;
@@ -1392,30 +1359,28 @@ done:
  * (Kafka is not the history, and an event's topic may not be the one
  * consumed here): a row is visible only once its event committed. */
 #define NOTICE_COLS                                                            \
-    "SELECT d.delivery_id::text, d.event_id::text, d.stream_id, "             \
-    "d.subject_id::text, d.channel, d.kind, coalesce(d.account_id, ''), "     \
-    "encode(d.sealed_secret, 'hex'), d.expires_at < now(), "                 \
-    "coalesce(j.correlation_id, ''), coalesce(j.payload_type, ''), "          \
-    "coalesce((extract(epoch FROM j.occurred_at) * 1000000)::int8, 0) "      \
-    "FROM oss.deliveries d LEFT JOIN oss.journal j ON j.event_id = "          \
-    "d.event_id WHERE d.kind <> 'activation' AND d.delivered_at IS NULL "     \
-    "AND NOT EXISTS (SELECT 1 FROM oss.notifications x WHERE x.event_id = "   \
+    "SELECT d.delivery_id::text, d.event_id::text, d.stream_id, "              \
+    "d.subject_id::text, d.channel, d.kind, coalesce(d.account_id, ''), "      \
+    "encode(d.sealed_secret, 'hex'), d.expires_at < now(), "                   \
+    "coalesce(j.correlation_id, ''), coalesce(j.payload_type, ''), "           \
+    "coalesce((extract(epoch FROM j.occurred_at) * 1000000)::int8, 0) "        \
+    "FROM oss.deliveries d LEFT JOIN oss.journal j ON j.event_id = "           \
+    "d.event_id WHERE d.kind <> 'activation' AND d.delivered_at IS NULL "      \
+    "AND NOT EXISTS (SELECT 1 FROM oss.notifications x WHERE x.event_id = "    \
     "d.delivery_id AND x.channel = d.channel AND x.status <> 'sending') "
 
 typedef struct notices {
-    PGresult *r;  /* rows of NOTICE_COLS; NULL when none */
+    PGresult *r; /* rows of NOTICE_COLS; NULL when none */
 } notices_t;
 
 static void
-notices_clear(notices_t *nt)
-{
+notices_clear(notices_t *nt) {
     PQclear(nt->r);
     nt->r = NULL;
 }
 
 static notice_row_t
-notice_row(PGresult *r, int i)
-{
+notice_row(PGresult *r, int i) {
     return (notice_row_t){.delivery_id = PQgetvalue(r, i, 0),
                           .subject_id = PQgetvalue(r, i, 3),
                           .channel = PQgetvalue(r, i, 4),
@@ -1428,8 +1393,7 @@ notice_row(PGresult *r, int i)
 /* The pending notices of evs[0..k) into nt (none when the look-up
  * failed: the poll finds them). */
 static void
-notices_find(notifier_t *n, const oss_event_t *evs, size_t k, notices_t *nt)
-{
+notices_find(notifier_t *n, const oss_event_t *evs, size_t k, notices_t *nt) {
     oss_err_t err = {0};
     nt->r = NULL;
     char *arr = malloc(k * 38 + 3), *p = arr;
@@ -1469,8 +1433,7 @@ notices_find(notifier_t *n, const oss_event_t *evs, size_t k, notices_t *nt)
  * the lock was lost). */
 static oss_code_t
 notices_deliver(notifier_t *n, const notices_t *nt, const oss_event_t *ev,
-                const char *via)
-{
+                const char *via) {
     for (int i = 0; nt->r && i < PQntuples(nt->r); i++) {
         if (strcasecmp(PQgetvalue(nt->r, i, 1), ev->event_id) != 0)
             continue;
@@ -1484,8 +1447,7 @@ notices_deliver(notifier_t *n, const notices_t *nt, const oss_event_t *ev,
 
 /* One page of the notices still to send, oldest first. */
 static void
-notices_poll(notifier_t *n)
-{
+notices_poll(notifier_t *n) {
     oss_err_t err = {0};
     PGresult *r = pg_exec(n,
                           NOTICE_COLS "ORDER BY d.created_at, d.delivery_id "
@@ -1516,13 +1478,13 @@ notices_poll(notifier_t *n)
     PQclear(r);
 }
 
-/* Handles evs[0..k) (AccountRegistered, ActivationIssued) in order: triage, then deliver()
- * each that needs it. *done = how many leading events are finished. Returns
- * OSS_OK when all are, else non-zero (stopping or lock lost). */
+/* Handles evs[0..k) (AccountRegistered, ActivationIssued) in order: triage,
+ * then deliver() each that needs it. *done = how many leading events are
+ * finished. Returns OSS_OK when all are, else non-zero (stopping or lock lost).
+ */
 static oss_code_t
 process(notifier_t *n, const oss_event_t *evs, size_t k, const char *via,
-        size_t *done)
-{
+        size_t *done) {
     *done = 0;
     if (k == 0)
         return OSS_OK;
@@ -1564,8 +1526,8 @@ process(notifier_t *n, const oss_event_t *evs, size_t k, const char *via,
                     .correlation_id = evs[i].correlation_id,
                     .channel = jobs[i].channel,
                     .what = jobs[i].what,
-                    .trigger_type = jobs[i].act ? ACTIVATION_ISSUED
-                                                : ACCOUNT_REGISTERED};
+                    .trigger_type =
+                        jobs[i].act ? ACTIVATION_ISSUED : ACCOUNT_REGISTERED};
             }
             queued = outcomes(n, qs, nq) == 0;
         }
@@ -1603,8 +1565,7 @@ out:
 /* Verifies and decodes one Kafka message: 1 with *ev filled (caller
  * clears), else 0 (nothing to do with it). */
 static int
-decode_message(notifier_t *n, const rd_kafka_message_t *msg, oss_event_t *ev)
-{
+decode_message(notifier_t *n, const rd_kafka_message_t *msg, oss_event_t *ev) {
     char ce_id[128], sig[80];
     const char *id = header(msg, "ce_id", ce_id, sizeof ce_id);
     const char *s = header(msg, OSS_BUS_SIG_HEADER, sig, sizeof sig);
@@ -1634,8 +1595,7 @@ decode_message(notifier_t *n, const rd_kafka_message_t *msg, oss_event_t *ev)
 /* ---- Kafka --------------------------------------------------------------- */
 
 static void
-kafka_close(notifier_t *n)
-{
+kafka_close(notifier_t *n) {
     if (!n->rk)
         return;
     rd_kafka_assign(n->rk, NULL);
@@ -1647,8 +1607,7 @@ kafka_close(notifier_t *n)
 /* Creates the consumer and assigns every partition of the topic at the
  * stored positions (same cluster id) or at the beginning. */
 static oss_code_t
-kafka_open(notifier_t *n, oss_err_t *err)
-{
+kafka_open(notifier_t *n, oss_err_t *err) {
     char errstr[512];
     oss_code_t rc = OSS_OK;
     rd_kafka_topic_partition_list_t *parts = NULL;
@@ -1661,11 +1620,11 @@ kafka_open(notifier_t *n, oss_err_t *err)
     if (!conf)
         return err->code ? err->code : OSS_EUNAVAIL;
     static const char *props[][2] = {{"group.id", "oss-notifier"},
-                                      {"enable.auto.commit", "false"},
-                                      {"enable.auto.offset.store", "false"},
-                                      {"auto.offset.reset", "earliest"},
-                                      {"client.id", "oss-notifier"},
-                                      {"fetch.wait.max.ms", "20"}};
+                                     {"enable.auto.commit", "false"},
+                                     {"enable.auto.offset.store", "false"},
+                                     {"auto.offset.reset", "earliest"},
+                                     {"client.id", "oss-notifier"},
+                                     {"fetch.wait.max.ms", "20"}};
     for (size_t i = 0; i < sizeof props / sizeof props[0]; i++)
         if (rd_kafka_conf_set(conf, props[i][0], props[i][1], errstr,
                               sizeof errstr) != RD_KAFKA_CONF_OK) {
@@ -1687,8 +1646,10 @@ kafka_open(notifier_t *n, oss_err_t *err)
     snprintf(n->cluster_id, sizeof n->cluster_id, "%s", cid);
     rd_kafka_mem_free(n->rk, cid);
     rkt = rd_kafka_topic_new(n->rk, n->topic, NULL);
-    if (rd_kafka_metadata(n->rk, 0, rkt, &md, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt < 1) {
+    if (rd_kafka_metadata(n->rk, 0, rkt, &md, 5000) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        md->topic_cnt != 1 || md->topics[0].err ||
+        md->topics[0].partition_cnt < 1) {
         rc = oss_err_set(err, OSS_EUNAVAIL, "topic \"%s\" is not available yet",
                          n->topic);
         goto done;
@@ -1755,8 +1716,7 @@ done:
 /* One page of the sweep; sets n->sweep_again when a full page was handled
  * (more may follow right away). Returns how many events needed handling. */
 static size_t
-sweep_page(notifier_t *n)
-{
+sweep_page(notifier_t *n) {
     oss_err_t err = {0};
     char pos[24], lag[24];
     snprintf(lag, sizeof lag, "%lld",
@@ -1814,7 +1774,8 @@ sweep_page(notifier_t *n)
     }
     oss_code_t rc = process(n, evs, k, "journal-sweep", &done);
     /* the cursor moves past every row up to the first unfinished event */
-    int last = rc == OSS_OK ? upto - 1 : (done < k ? row_of[done] - 1 : upto - 1);
+    int last =
+        rc == OSS_OK ? upto - 1 : (done < k ? row_of[done] - 1 : upto - 1);
     if (last >= 0) {
         snprintf(n->sweep_xid, sizeof n->sweep_xid, "%.*s",
                  PQgetlength(r, last, 0), PQgetvalue(r, last, 0));
@@ -1838,8 +1799,7 @@ out:
 #define SWEEP_BUDGET_MS 1000
 
 static void
-sweep(notifier_t *n)
-{
+sweep(notifier_t *n) {
     int64_t t0 = oss_mono_ms();
     while (sweep_page(n) == 0 && n->sweep_again && !*n->stop &&
            oss_mono_ms() - t0 < SWEEP_BUDGET_MS)
@@ -1851,8 +1811,7 @@ sweep(notifier_t *n)
 #define KAFKA_BATCH 500
 
 static oss_code_t
-consume_batch(notifier_t *n)
-{
+consume_batch(notifier_t *n) {
     rd_kafka_message_t *msgs[KAFKA_BATCH];
     oss_event_t *evs = NULL;
     int *msg_of = NULL;
@@ -1885,10 +1844,10 @@ consume_batch(notifier_t *n)
     rc = process(n, evs, k, "kafka", &done);
 out:;
     /* messages before the first unfinished account event are finished */
-    size_t finished = rc == OSS_OK         ? nm
-                      : rc == OSS_ENOMEM   ? 0
-                      : done < k           ? (size_t)msg_of[done]
-                                           : nm;
+    size_t finished = rc == OSS_OK       ? nm
+                      : rc == OSS_ENOMEM ? 0
+                      : done < k         ? (size_t)msg_of[done]
+                                         : nm;
     for (size_t i = 0; i < finished; i++) {
         int p = msgs[i]->partition;
         if (!msgs[i]->err && p >= 0 && p < n->nparts) {
@@ -1908,11 +1867,11 @@ out:;
 /* Takes the advisory lock that makes this the one active notifier: two
  * notifiers sending the same 'sending' row at once would send it twice. */
 static int
-try_lock(notifier_t *n)
-{
+try_lock(notifier_t *n) {
     oss_err_t err = {0};
-    PGresult *r = pg_exec(n, "SELECT pg_try_advisory_lock(" NOTIFIER_LOCK_KEY ")",
-                          0, NULL, 0, &err);
+    PGresult *r =
+        pg_exec(n, "SELECT pg_try_advisory_lock(" NOTIFIER_LOCK_KEY ")", 0,
+                NULL, 0, &err);
     if (!r)
         return 0;
     n->locked = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
@@ -1921,8 +1880,7 @@ try_lock(notifier_t *n)
 }
 
 static int
-bootstrap_changed(notifier_t *n)
-{
+bootstrap_changed(notifier_t *n) {
     char now[4096];
     oss_err_t err = {0};
     if (oss_bus_bootstrap(n->cfg, now, sizeof now, &err))
@@ -1932,8 +1890,7 @@ bootstrap_changed(notifier_t *n)
 
 oss_code_t
 oss_notifier_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
-                 oss_err_t *err)
-{
+                 oss_err_t *err) {
     notifier_t *n = calloc(1, sizeof *n);
     oss_code_t rc = OSS_OK;
     if (!n)
@@ -1952,7 +1909,8 @@ oss_notifier_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
         rc = oss_err_set(err, OSS_ENOMEM, "could not create a curl handle");
         goto done;
     }
-    int64_t last_flush = oss_mono_ms(), last_check = oss_mono_ms(), backoff = 500;
+    int64_t last_flush = oss_mono_ms(), last_check = oss_mono_ms(),
+            backoff = 500;
     int waiting_logged = 0;
     int64_t last_sweep = 0, last_notice_poll = 0;
     snprintf(n->sweep_xid, sizeof n->sweep_xid, "0");

@@ -53,12 +53,12 @@
 
 /* What a registration mail says (all borrowed). */
 typedef struct oss_mail {
-    const char *event_id;   /* the Message-ID is <event_id@oss.local> */
-    const char *from;       /* header value, e.g. "OSS <no-reply@oss.go.id>" */
-    const char *to;         /* bare address */
-    const char *name;       /* greeting; may be NULL */
+    const char *event_id; /* the Message-ID is <event_id@oss.local> */
+    const char *from;     /* header value, e.g. "OSS <no-reply@oss.go.id>" */
+    const char *to;       /* bare address */
+    const char *name;     /* greeting; may be NULL */
     const char *account_id;
-    int64_t date_us;        /* Date header, unix microseconds */
+    int64_t date_us; /* Date header, unix microseconds */
 } oss_mail_t;
 
 /* Builds the RFC 5322 message (CRLF line ends, multipart/mixed with an
@@ -94,9 +94,9 @@ oss_code_t oss_mail_send(void *curl, const char *url, const char *from_addr,
  * and link are secrets: the caller wipes them). */
 typedef struct oss_activation_msg {
     const char *account_id;
-    const char *otp;          /* 6 digits */
-    const char *link;         /* the single-use activation link */
-    int64_t issued_at_us;     /* when the code was issued */
+    const char *otp;      /* 6 digits */
+    const char *link;     /* the single-use activation link */
+    int64_t issued_at_us; /* when the code was issued */
     int64_t expires_at_us;
 } oss_activation_msg_t;
 
@@ -106,8 +106,7 @@ typedef struct oss_activation_msg {
  * caller wipes and frees. */
 oss_code_t oss_mail_compose_activation(const oss_mail_t *m,
                                        const oss_activation_msg_t *a,
-                                       char **out, size_t *len,
-                                       oss_err_t *err);
+                                       char **out, size_t *len, oss_err_t *err);
 
 /* The activation WhatsApp message for the HTTP gateway: JSON
  * {"message_id", "to" (m->to, E.164), "channel", "type", "text": {"id",
@@ -146,28 +145,28 @@ void oss_reply_scrub(const char *in, size_t n, char *out, size_t cap);
 typedef enum oss_outcome_kind {
     OSS_OUTCOME_QUEUED = 0,
     OSS_OUTCOME_HANDED,
-    OSS_OUTCOME_FAILED,    /* permanent: no retry follows */
-    OSS_OUTCOME_RETRYING   /* a transient failure: DeliveryFailed (not
-                              permanent) + DeliveryRetrying */
+    OSS_OUTCOME_FAILED,  /* permanent: no retry follows */
+    OSS_OUTCOME_RETRYING /* a transient failure: DeliveryFailed (not
+                            permanent) + DeliveryRetrying */
 } oss_outcome_kind_t;
 
 typedef struct oss_outcome {
     oss_outcome_kind_t kind;
     const char *account_id;
-    const char *cause_event_id;   /* the triggering event (causation) */
-    const char *key_id;           /* a targeted notice: its delivery id,
-                                     which then keys the ledger row, the
-                                     idempotency key and the Message-ID
-                                     instead of cause_event_id; else NULL */
-    const char *correlation_id;   /* of the triggering event; may be "" */
-    const char *channel;          /* "email" | "whatsapp" */
-    const char *what;             /* "registration" | "activation" */
-    const char *trigger_type;     /* payload type of the trigger */
-    int attempt;                  /* 1-based; 0 for QUEUED */
+    const char *cause_event_id; /* the triggering event (causation) */
+    const char *key_id;         /* a targeted notice: its delivery id,
+                                   which then keys the ledger row, the
+                                   idempotency key and the Message-ID
+                                   instead of cause_event_id; else NULL */
+    const char *correlation_id; /* of the triggering event; may be "" */
+    const char *channel;        /* "email" | "whatsapp" */
+    const char *what;           /* "registration" | "activation" */
+    const char *trigger_type;   /* payload type of the trigger */
+    int attempt;                /* 1-based; 0 for QUEUED */
     long reply_code;
-    const char *reply_text;       /* scrubbed; may be NULL */
-    const char *reason;           /* FAILED / RETRYING; never personal */
-    int64_t next_attempt_at_us;   /* RETRYING */
+    const char *reply_text;     /* scrubbed; may be NULL */
+    const char *reason;         /* FAILED / RETRYING; never personal */
+    int64_t next_attempt_at_us; /* RETRYING */
     /* written in the same transaction as the event(s) (never on a replay):
      * the ledger row (cause_event_id, channel) gets status (when not
      * NULL) and last_error = ledger_error when ledger_update is set; the
@@ -185,8 +184,7 @@ struct oss_journal;
  * was already used (replayed); OSS_EUNAVAIL when the journal is down
  * (retriable); other codes when the journal refused it. */
 oss_code_t oss_notifier_outcome_append(struct oss_journal *j,
-                                       const oss_outcome_t *o,
-                                       oss_err_t *err);
+                                       const oss_outcome_t *o, oss_err_t *err);
 
 /* The same for os[0..n) in one journal transaction (group commit). A
  * refused one makes the call return its error after the others were

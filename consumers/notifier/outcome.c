@@ -21,8 +21,7 @@ typedef struct plan {
 /* Pushes one event (payload packed from msg) with a human reason line. */
 static oss_code_t
 push(oss_event_list_t *out, const char *type, const ProtobufCMessage *msg,
-     const char *reason, oss_err_t *err)
-{
+     const char *reason, oss_err_t *err) {
     oss_event_t *ev = oss_event_list_push(out);
     if (!ev)
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
@@ -38,16 +37,14 @@ push(oss_event_list_t *out, const char *type, const ProtobufCMessage *msg,
 }
 
 static const char *
-chan_name(const char *channel)
-{
+chan_name(const char *channel) {
     return strcmp(channel, OSS_NOTIFIER_CHANNEL_WHATSAPP) == 0
                ? "WhatsApp message"
                : "mail";
 }
 
 static const char *
-server_name(const char *channel)
-{
+server_name(const char *channel) {
     return strcmp(channel, OSS_NOTIFIER_CHANNEL_WHATSAPP) == 0
                ? "the WhatsApp gateway"
                : "the mail server";
@@ -56,8 +53,7 @@ server_name(const char *channel)
 /* decide(): pure; the delivery stream takes any number of outcomes. */
 static oss_code_t
 decide_outcome(void *vctx, const oss_event_t *history, size_t n,
-               oss_event_list_t *out, oss_err_t *err)
-{
+               oss_event_list_t *out, oss_err_t *err) {
     (void)history;
     (void)n;
     const oss_outcome_t *o = ((plan_t *)vctx)->o;
@@ -107,7 +103,8 @@ decide_outcome(void *vctx, const oss_event_t *history, size_t n,
                  o->what ? o->what : "", chan_name(o->channel),
                  permanent ? "failed for good" : "failed", o->attempt,
                  o->reason ? o->reason : "");
-        oss_code_t rc = push(out, "oss.v1.DeliveryFailed", &f.base, reason, err);
+        oss_code_t rc =
+            push(out, "oss.v1.DeliveryFailed", &f.base, reason, err);
         if (rc || permanent)
             return rc;
         Oss__V1__DeliveryRetrying r = OSS__V1__DELIVERY_RETRYING__INIT;
@@ -125,15 +122,15 @@ decide_outcome(void *vctx, const oss_event_t *history, size_t n,
         return push(out, "oss.v1.DeliveryRetrying", &r.base, reason, err);
     }
     }
-    return oss_err_set(err, OSS_EINVAL, "unknown outcome kind %d", (int)o->kind);
+    return oss_err_set(err, OSS_EINVAL, "unknown outcome kind %d",
+                       (int)o->kind);
 }
 
 /* extra_fn: the ledger and the sealed row (marked delivered) change with
  * the outcome. */
 static oss_code_t
 outcome_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
-              void *qctx, oss_err_t *err)
-{
+              void *qctx, oss_err_t *err) {
     (void)cmd;
     const oss_outcome_t *o = ((plan_t *)vctx)->o;
     if (o->ledger_update) {
@@ -145,8 +142,9 @@ outcome_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
               "last_error = $4, updated_at = now() "
               "WHERE event_id = $1::uuid AND channel = $2",
               4, p, NULL, NULL))
-            return oss_err_set(err, OSS_ENOMEM, "could not queue the ledger "
-                                                "update");
+            return oss_err_set(err, OSS_ENOMEM,
+                               "could not queue the ledger "
+                               "update");
     }
     if (o->delivered_id && *o->delivered_id) {
         const char *p[1] = {o->delivered_id};
@@ -161,8 +159,7 @@ outcome_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
 
 oss_code_t
 oss_notifier_outcome_append_many(struct oss_journal *j, const oss_outcome_t *os,
-                                 size_t n, oss_err_t *err)
-{
+                                 size_t n, oss_err_t *err) {
     static const char *const what_key[] = {"queued", "handed", "failed",
                                            "retrying"};
     oss_code_t rc = OSS_OK;
@@ -204,8 +201,7 @@ oss_notifier_outcome_append_many(struct oss_journal *j, const oss_outcome_t *os,
         c->decide = decide_outcome;
         c->ctx = &plans[i];
         c->response_status = 200;
-        if (o->ledger_update ||
-            (o->delivered_id && *o->delivered_id))
+        if (o->ledger_update || (o->delivered_id && *o->delivered_id))
             c->extra_fn = outcome_extra;
         pending[i] = 1;
     }
@@ -229,9 +225,8 @@ oss_notifier_outcome_append_many(struct oss_journal *j, const oss_outcome_t *os,
         int again = 0;
         for (size_t k = 0; k < m; k++) {
             oss_command_t *c = &todo[k];
-            if (rc == OSS_OK &&
-                !(c->outcome == OSS_JOURNAL_REJECTED &&
-                  c->err.code == OSS_ECONFLICT))
+            if (rc == OSS_OK && !(c->outcome == OSS_JOURNAL_REJECTED &&
+                                  c->err.code == OSS_ECONFLICT))
                 pending[idx[k]] = 0;
             else
                 again = 1;
@@ -261,7 +256,6 @@ done:
 
 oss_code_t
 oss_notifier_outcome_append(struct oss_journal *j, const oss_outcome_t *o,
-                            oss_err_t *err)
-{
+                            oss_err_t *err) {
     return oss_notifier_outcome_append_many(j, o, 1, err);
 }

@@ -12,14 +12,18 @@
 
 typedef struct tpl {
     const char *kind;
-    const char *vars[8];       /* the variables the texts use (NULL-ended) */
+    const char *vars[8]; /* the variables the texts use (NULL-ended) */
     const char *subject_id, *subject_en;
     const char *greet_id, *greet_en; /* when no name is given */
     const char *text_id, *text_en;
 } tpl_t;
 
-#define SIGN_ID "\nHormat kami,\nLembaga OSS\n\n(Pesan ini dikirim otomatis; mohon tidak membalas.)\n"
-#define SIGN_EN "\nRegards,\nOSS Agency\n\n(This message was sent automatically; please do not reply.)\n"
+#define SIGN_ID                                                                \
+    "\nHormat kami,\nLembaga OSS\n\n(Pesan ini dikirim otomatis; mohon tidak " \
+    "membalas.)\n"
+#define SIGN_EN                                                                \
+    "\nRegards,\nOSS Agency\n\n(This message was sent automatically; please "  \
+    "do not reply.)\n"
 
 static const tpl_t templates[] = {
     {"registration",
@@ -90,7 +94,8 @@ static const tpl_t templates[] = {
      "Langkah berikutnya: buka tautan di atas dan buat kata sandi baru. Jika "
      "Anda\ntidak meminta pengaturan ulang, abaikan pesan ini: kata sandi "
      "Anda tidak berubah.\n"
-     "Jangan berikan tautan ini kepada siapa pun, termasuk petugas OSS.\n" SIGN_ID,
+     "Jangan berikan tautan ini kepada siapa pun, termasuk petugas "
+     "OSS.\n" SIGN_ID,
      "Dear {{name}},\n\n"
      "On {{when}} we received a request to reset the password of your OSS "
      "account.\n\n"
@@ -194,7 +199,8 @@ static const tpl_t templates[] = {
      "{{account_id}}.\n\n"
      "Langkah berikutnya: jika Anda belum memiliki akses OSS, aktifkan akses "
      "Anda\ndengan kode yang kami kirim dalam pesan terpisah, lalu buat kata "
-     "sandi. Jika Anda\ntidak mengenal akun ini, hubungi Lembaga OSS.\n" SIGN_ID,
+     "sandi. Jika Anda\ntidak mengenal akun ini, hubungi Lembaga "
+     "OSS.\n" SIGN_ID,
      "Dear {{name}},\n\n"
      "On {{when}} you were added as {{role}} to the OSS account "
      "{{account_id}}.\n\n"
@@ -265,8 +271,7 @@ static const tpl_t templates[] = {
 #define NTEMPLATES (sizeof templates / sizeof templates[0])
 
 static const tpl_t *
-find(const char *kind)
-{
+find(const char *kind) {
     for (size_t i = 0; kind && i < NTEMPLATES; i++)
         if (!strcmp(templates[i].kind, kind))
             return &templates[i];
@@ -274,14 +279,12 @@ find(const char *kind)
 }
 
 const char *
-oss_template_kind_at(size_t i)
-{
+oss_template_kind_at(size_t i) {
     return i < NTEMPLATES ? templates[i].kind : NULL;
 }
 
 const char *const *
-oss_template_vars(const char *kind)
-{
+oss_template_vars(const char *kind) {
     const tpl_t *t = find(kind);
     return t ? t->vars : NULL;
 }
@@ -308,21 +311,18 @@ static const struct {
      "a written request over suspected misuse"},
     {"reason_code", "authority_finding", "temuan Lembaga OSS",
      "a finding of the OSS Agency"},
-    {"reason_code", "law", "ketentuan peraturan perundang-undangan",
-     "the law"},
+    {"reason_code", "law", "ketentuan peraturan perundang-undangan", "the law"},
 };
 
 /* Variables holding a point in time (unix microseconds or ISO 8601 UTC). */
 static int
-is_time_var(const char *v)
-{
+is_time_var(const char *v) {
     return !strcmp(v, "when") || !strcmp(v, "expires") ||
            !strcmp(v, "cooling_off_until");
 }
 
 void
-oss_template_when(int64_t us, int wib, char *out, size_t cap)
-{
+oss_template_when(int64_t us, int wib, char *out, size_t cap) {
     static const char *const id_months[] = {
         "Januari", "Februari", "Maret",     "April",   "Mei",      "Juni",
         "Juli",    "Agustus",  "September", "Oktober", "November", "Desember"};
@@ -340,13 +340,13 @@ oss_template_when(int64_t us, int wib, char *out, size_t cap)
 /* "2026-11-24T11:20:00Z" (fraction and offset "+00:00" allowed) -> unix
  * microseconds; 0 when s is not one. */
 static int64_t
-parse_iso(const char *s)
-{
+parse_iso(const char *s) {
     struct tm tm;
     memset(&tm, 0, sizeof tm);
     int y, mo, d, h, mi, se, used = 0;
     if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &se,
-               &used) != 6 || used != 19)
+               &used) != 6 ||
+        used != 19)
         return 0;
     const char *rest = s + 19;
     if (*rest == '.')
@@ -371,8 +371,7 @@ typedef struct sbuf {
 } sbuf_t;
 
 static void
-sb_put(sbuf_t *b, const char *s, size_t n)
-{
+sb_put(sbuf_t *b, const char *s, size_t n) {
     if (b->oom)
         return;
     if (b->len + n + 1 > b->cap) {
@@ -399,8 +398,7 @@ sb_put(sbuf_t *b, const char *s, size_t n)
 }
 
 static void
-sb_wipe(sbuf_t *b)
-{
+sb_wipe(sbuf_t *b) {
     if (b->p) {
         OPENSSL_cleanse(b->p, b->cap);
         free(b->p);
@@ -411,8 +409,7 @@ sb_wipe(sbuf_t *b)
 /* Puts a value, control characters (a value never spans lines) and
  * "{{" (no second expansion) made harmless. */
 static void
-put_value(sbuf_t *b, const char *v)
-{
+put_value(sbuf_t *b, const char *v) {
     for (const char *p = v; *p; p++) {
         unsigned char c = (unsigned char)*p;
         char ch = c < 0x20 || c == 0x7f ? ' ' : (char)c;
@@ -427,8 +424,7 @@ put_value(sbuf_t *b, const char *v)
  * when vars has no usable value (nothing put). */
 static int
 put_var(sbuf_t *b, const tpl_t *t, const char *name, const json_t *vars,
-        int64_t when_us, int wib)
-{
+        int64_t when_us, int wib) {
     char tmp[96];
     const json_t *v = vars ? json_object_get(vars, name) : NULL;
     if (!strcmp(name, "when") && (!v || json_is_null(v))) {
@@ -436,8 +432,8 @@ put_var(sbuf_t *b, const tpl_t *t, const char *name, const json_t *vars,
         sb_put(b, tmp, strlen(tmp));
         return 0;
     }
-    if (!strcmp(name, "name") && (!v || !json_is_string(v) ||
-                                  json_string_length(v) == 0)) {
+    if (!strcmp(name, "name") &&
+        (!v || !json_is_string(v) || json_string_length(v) == 0)) {
         const char *g = wib ? t->greet_id : t->greet_en;
         sb_put(b, g, strlen(g));
         return 0;
@@ -449,8 +445,7 @@ put_var(sbuf_t *b, const tpl_t *t, const char *name, const json_t *vars,
             oss_template_when((int64_t)json_integer_value(v), wib, tmp,
                               sizeof tmp);
         } else {
-            snprintf(tmp, sizeof tmp, "%lld",
-                     (long long)json_integer_value(v));
+            snprintf(tmp, sizeof tmp, "%lld", (long long)json_integer_value(v));
         }
         sb_put(b, tmp, strlen(tmp));
         return 0;
@@ -480,8 +475,7 @@ put_var(sbuf_t *b, const tpl_t *t, const char *name, const json_t *vars,
  * missing (and rendered "-"). */
 static void
 expand(sbuf_t *b, const tpl_t *t, const char *src, const json_t *vars,
-       int64_t when_us, int wib, char *missing, size_t mcap)
-{
+       int64_t when_us, int wib, char *missing, size_t mcap) {
     const char *p = src;
     while (*p) {
         const char *open = strstr(p, "{{");
@@ -512,9 +506,8 @@ expand(sbuf_t *b, const tpl_t *t, const char *src, const json_t *vars,
 
 oss_code_t
 oss_template_render(const char *kind, const char *lang, const json_t *vars,
-                    int64_t when_us, char **subject, char **body,
-                    char *missing, size_t missing_cap, oss_err_t *err)
-{
+                    int64_t when_us, char **subject, char **body, char *missing,
+                    size_t missing_cap, oss_err_t *err) {
     *subject = *body = NULL;
     if (missing && missing_cap)
         missing[0] = '\0';

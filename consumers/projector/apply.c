@@ -16,8 +16,7 @@
 #define ACCOUNT_REGISTERED "oss.v1.AccountRegistered"
 
 void
-pj_item_clear(pj_item_t *it)
-{
+pj_item_clear(pj_item_t *it) {
     if (it->has_ev)
         oss_event_clear(&it->ev);
     free(it->headers_json);
@@ -25,8 +24,7 @@ pj_item_clear(pj_item_t *it)
 }
 
 oss_code_t
-pj_check_schema(const char *s, oss_err_t *err)
-{
+pj_check_schema(const char *s, oss_err_t *err) {
     size_t n = s ? strlen(s) : 0;
     if (n == 0 || n > 40 || (s[0] >= '0' && s[0] <= '9'))
         goto bad;
@@ -46,11 +44,9 @@ bad:
 /* ---- libpq helpers ---- */
 
 static oss_code_t
-pg_error(PGconn *conn, PGresult *res, oss_err_t *err)
-{
+pg_error(PGconn *conn, PGresult *res, oss_err_t *err) {
     if (PQstatus(conn) == CONNECTION_BAD)
-        return oss_err_set(err, OSS_EUNAVAIL,
-                           "could not reach PostgreSQL: %s",
+        return oss_err_set(err, OSS_EUNAVAIL, "could not reach PostgreSQL: %s",
                            PQerrorMessage(conn));
     const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
     char buf[OSS_ERR_MSG_MAX];
@@ -61,9 +57,9 @@ pg_error(PGconn *conn, PGresult *res, oss_err_t *err)
 
 PGresult *
 pj_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
-        oss_err_t *err)
-{
-    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+        oss_err_t *err) {
+    PGresult *res =
+        PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
         return res;
@@ -74,8 +70,7 @@ pj_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
 
 oss_code_t
 pj_cmd(PGconn *conn, const char *sql, int nparams, const char *const *params,
-       oss_err_t *err)
-{
+       oss_err_t *err) {
     PGresult *res = pj_exec(conn, sql, nparams, params, err);
     if (!res)
         return err ? err->code : OSS_EINTERNAL;
@@ -84,8 +79,7 @@ pj_cmd(PGconn *conn, const char *sql, int nparams, const char *const *params,
 }
 
 oss_code_t
-pj_connect(const char *url, PGconn **out, oss_err_t *err)
-{
+pj_connect(const char *url, PGconn **out, oss_err_t *err) {
     *out = NULL;
     PGconn *c = PQconnectdb(url ? url : "");
     if (!c || PQstatus(c) != CONNECTION_OK) {
@@ -104,8 +98,7 @@ pj_connect(const char *url, PGconn **out, oss_err_t *err)
 }
 
 void
-pj_rollback(PGconn *conn)
-{
+pj_rollback(PGconn *conn) {
     if (conn && PQstatus(conn) == CONNECTION_OK &&
         PQtransactionStatus(conn) != PQTRANS_IDLE)
         PQclear(PQexec(conn, "ROLLBACK"));
@@ -115,8 +108,7 @@ pj_rollback(PGconn *conn)
 
 oss_code_t
 pj_journal_row(PGresult *res, int r, oss_event_t *ev, char *xid, size_t xidlen,
-               oss_err_t *err)
-{
+               oss_err_t *err) {
     memset(ev, 0, sizeof *ev);
     if (xid)
         snprintf(xid, xidlen, "%s", PQgetvalue(res, r, 0));
@@ -165,9 +157,9 @@ pj_journal_row(PGresult *res, int r, oss_event_t *ev, char *xid, size_t xidlen,
 /* ---- the stream table of one batch ---- */
 
 typedef struct stream_slot {
-    const char *id;     /* borrowed from an event of the batch */
-    int64_t applied;    /* version applied so far (db, then this batch) */
-    int64_t db;         /* version stored before this batch */
+    const char *id;  /* borrowed from an event of the batch */
+    int64_t applied; /* version applied so far (db, then this batch) */
+    int64_t db;      /* version stored before this batch */
 } stream_slot_t;
 
 typedef struct stream_map {
@@ -176,8 +168,7 @@ typedef struct stream_map {
 } stream_map_t;
 
 static uint64_t
-fnv(const char *s)
-{
+fnv(const char *s) {
     uint64_t h = 1469598103934665603ULL;
     for (; *s; s++)
         h = (h ^ (unsigned char)*s) * 1099511628211ULL;
@@ -185,8 +176,7 @@ fnv(const char *s)
 }
 
 static stream_slot_t *
-map_get(stream_map_t *m, const char *id, int create)
-{
+map_get(stream_map_t *m, const char *id, int create) {
     size_t i = (size_t)fnv(id) & (m->cap - 1);
     for (;;) {
         stream_slot_t *s = &m->slots[i];
@@ -205,8 +195,7 @@ map_get(stream_map_t *m, const char *id, int create)
 /* ---- appliers ---- */
 
 static const char *
-scale_name(int s)
-{
+scale_name(int s) {
     switch (s) {
     case OSS__V1__BUSINESS_SCALE__BUSINESS_SCALE_UMK:
         return "umk";
@@ -223,8 +212,7 @@ scale_name(int s)
  * or -1 with reason set when the payload cannot be applied. */
 static int
 account_registered(const oss_event_t *ev, json_t *rows, char *reason,
-                   size_t rlen)
-{
+                   size_t rlen) {
     Oss__V1__AccountRegistered *m = oss__v1__account_registered__unpack(
         NULL, ev->payload_len, ev->payload ? ev->payload : (uint8_t *)"");
     int rc = -1;
@@ -237,18 +225,16 @@ account_registered(const oss_event_t *ev, json_t *rows, char *reason,
         snprintf(reason, rlen, "%s without account_id", ACCOUNT_REGISTERED);
         goto done;
     }
-    json_int_t count =
-        1 + json_integer_value(
-                json_object_get(json_object_get(rows, m->account_id), "n"));
+    json_int_t count = 1 + json_integer_value(json_object_get(
+                               json_object_get(rows, m->account_id), "n"));
     /* region_code (issue 4) is read through the descriptor: an older
      * generated account.pb-c.h may lack it */
     const ProtobufCFieldDescriptor *rfd =
         protobuf_c_message_descriptor_get_field_by_name(m->base.descriptor,
                                                         "region_code");
-    const char *region =
-        rfd && rfd->type == PROTOBUF_C_TYPE_STRING
-            ? *(char *const *)((const char *)m + rfd->offset)
-            : NULL;
+    const char *region = rfd && rfd->type == PROTOBUF_C_TYPE_STRING
+                             ? *(char *const *)((const char *)m + rfd->offset)
+                             : NULL;
     json_t *row = json_pack(
         "{s:s?, s:s?, s:s, s:s?, s:s?, s:s?, s:s?, s:I, s:I, s:I, s:s?}", "a",
         m->account_id, "s", ev->stream_id, "sc", scale_name(m->scale), "at",
@@ -271,8 +257,7 @@ done:
 /* Dispatches one event to its applier; unknown types change no read model.
  * Returns 0, or -1 with reason when the event cannot be applied. */
 static int
-apply_one(const oss_event_t *ev, json_t *accounts, char *reason, size_t rlen)
-{
+apply_one(const oss_event_t *ev, json_t *accounts, char *reason, size_t rlen) {
     if (strcmp(ev->payload_type, ACCOUNT_REGISTERED) == 0)
         return account_registered(ev, accounts, reason, rlen);
     return 0;
@@ -280,8 +265,7 @@ apply_one(const oss_event_t *ev, json_t *accounts, char *reason, size_t rlen)
 
 oss_code_t
 pj_dead_letter(pj_ctx_t *c, const pj_item_t *it, const char *kind,
-               const char *reason, oss_err_t *err)
-{
+               const char *reason, oss_err_t *err) {
     char part[16], off[24], ver[24];
     char *key = NULL, *val = NULL;
     size_t n;
@@ -335,8 +319,7 @@ pj_dead_letter(pj_ctx_t *c, const pj_item_t *it, const char *kind,
 
 oss_code_t
 pj_mark_applied(pj_ctx_t *c, const char *stream_id, int64_t version,
-                oss_err_t *err)
-{
+                oss_err_t *err) {
     char sql[512], v[24];
     snprintf(v, sizeof v, "%lld", (long long)version);
     snprintf(sql, sizeof sql,
@@ -352,8 +335,7 @@ pj_mark_applied(pj_ctx_t *c, const char *stream_id, int64_t version,
  * list (appended). */
 static oss_code_t
 load_gap(pj_ctx_t *c, const char *stream_id, int64_t from, int64_t to,
-         oss_event_list_t *list, oss_err_t *err)
-{
+         oss_event_list_t *list, oss_err_t *err) {
     char a[24], b[24];
     snprintf(a, sizeof a, "%lld", (long long)from);
     snprintf(b, sizeof b, "%lld", (long long)to);
@@ -381,15 +363,12 @@ load_gap(pj_ctx_t *c, const char *stream_id, int64_t from, int64_t to,
 /* Runs `sql` (with %s = schema, up to four times) with one jsonb
  * parameter. */
 static oss_code_t
-upsert_json(pj_ctx_t *c, const char *fmt, json_t *j, oss_err_t *err)
-{
+upsert_json(pj_ctx_t *c, const char *fmt, json_t *j, oss_err_t *err) {
     char sql[4096];
-    snprintf(sql, sizeof sql, fmt, c->schema, c->schema, c->schema,
-             c->schema);
+    snprintf(sql, sizeof sql, fmt, c->schema, c->schema, c->schema, c->schema);
     char *text = json_dumps(j, JSON_COMPACT);
     if (!text)
-        return oss_err_set(err, OSS_ENOMEM,
-                           "could not encode read-model rows");
+        return oss_err_set(err, OSS_ENOMEM, "could not encode read-model rows");
     const char *p[1] = {text};
     oss_code_t rc = pj_cmd(c->conn, sql, 1, p, err);
     free(text);
@@ -403,7 +382,8 @@ upsert_json(pj_ctx_t *c, const char *fmt, json_t *j, oss_err_t *err)
  * %s: schema, four times. */
 static const char ACCOUNTS_UPSERT[] =
     "INSERT INTO %s.accounts AS a (account_id, stream_id, status, status_at, "
-    "owner_principal_id, scale, actor_type, country, terms_version, subject_id, region_code, "
+    "owner_principal_id, scale, actor_type, country, terms_version, "
+    "subject_id, region_code, "
     "registered_at, version, apply_count, erased_at, updated_at) "
     "SELECT x.a, x.s, coalesce(p.status, 'registered'), "
     "coalesce(p.status_at, timestamptz 'epoch' + x.t * interval "
@@ -434,8 +414,7 @@ static const char APPLIED_UPSERT[] =
 
 /* Writes the account rows gathered so far and empties the map. */
 static oss_code_t
-flush_accounts(pj_ctx_t *c, json_t *accounts, oss_err_t *err)
-{
+flush_accounts(pj_ctx_t *c, json_t *accounts, oss_err_t *err) {
     if (!json_object_size(accounts))
         return OSS_OK;
     json_t *rows = json_array();
@@ -457,8 +436,7 @@ flush_accounts(pj_ctx_t *c, json_t *accounts, oss_err_t *err)
  * first flushes them, so that it sees the rows registered before it. */
 static oss_code_t
 process(pj_ctx_t *c, pj_item_t *it, const oss_event_t *ev, stream_slot_t *s,
-        json_t *accounts, oss_err_t *err)
-{
+        json_t *accounts, oss_err_t *err) {
     char reason[OSS_ERR_MSG_MAX];
     int bad = 0;
     reason[0] = '\0';
@@ -467,8 +445,7 @@ process(pj_ctx_t *c, pj_item_t *it, const oss_event_t *ev, stream_slot_t *s,
         int handled = 0;
         oss_code_t frc = known == 2 ? flush_accounts(c, accounts, err) : OSS_OK;
         if (frc == OSS_OK)
-            frc = pj_apply_access(c, ev, &handled, reason, sizeof reason,
-                                  err);
+            frc = pj_apply_access(c, ev, &handled, reason, sizeof reason, err);
         if (frc)
             return frc;
         bad = reason[0] != '\0';
@@ -500,8 +477,7 @@ process(pj_ctx_t *c, pj_item_t *it, const oss_event_t *ev, stream_slot_t *s,
 }
 
 oss_code_t
-pj_apply(pj_ctx_t *c, pj_item_t *items, size_t n, oss_err_t *err)
-{
+pj_apply(pj_ctx_t *c, pj_item_t *items, size_t n, oss_err_t *err) {
     oss_code_t rc = OSS_OK;
     stream_map_t map = {0};
     json_t *ids = json_array(), *accounts = json_object(), *applied = NULL;
@@ -606,12 +582,11 @@ decide:
                 oss_warn("gap in stream %s: applied %lld, got %lld and the "
                          "journal does not hold the versions between; not "
                          "applied (the journal catch-up will)",
-                         it->ev.stream_id, (long long)s->applied,
-                         (long long)v);
+                         it->ev.stream_id, (long long)s->applied, (long long)v);
                 continue;
             }
             oss_debug("filled gap in stream %s from the journal up to %lld",
-                     it->ev.stream_id, (long long)(v - 1));
+                      it->ev.stream_id, (long long)(v - 1));
         }
         if ((rc = process(c, it, &it->ev, s, accounts, err)))
             goto done;
@@ -644,8 +619,7 @@ done:
 /* The version of stream_id applied in c's schema (0: none), locked. */
 static oss_code_t
 applied_version(pj_ctx_t *c, const char *stream_id, int64_t *out,
-                oss_err_t *err)
-{
+                oss_err_t *err) {
     char sql[256];
     snprintf(sql, sizeof sql,
              "SELECT version FROM %s.applied_streams WHERE stream_id = $1 "
@@ -671,8 +645,7 @@ applied_version(pj_ctx_t *c, const char *stream_id, int64_t *out,
  * event of the stream, the journal catch-up or the redrive fills the gap
  * first. */
 oss_code_t
-pj_apply_each(pj_ctx_t *c, pj_item_t *items, size_t n, oss_err_t *err)
-{
+pj_apply_each(pj_ctx_t *c, pj_item_t *items, size_t n, oss_err_t *err) {
     oss_code_t rc = OSS_OK;
     for (size_t i = 0; i < n; i++) {
         pj_item_t *it = &items[i];
@@ -689,15 +662,14 @@ pj_apply_each(pj_ctx_t *c, pj_item_t *items, size_t n, oss_err_t *err)
         if (e.code == OSS_EUNAVAIL)
             return oss_err_set(err, e.code, "%s", e.msg);
         int64_t applied = 0;
-        if ((rc = pj_cmd(c->conn, "ROLLBACK TO SAVEPOINT one", 0, NULL,
-                         err)) ||
+        if ((rc = pj_cmd(c->conn, "ROLLBACK TO SAVEPOINT one", 0, NULL, err)) ||
             (rc = pj_cmd(c->conn, "RELEASE SAVEPOINT one", 0, NULL, err)) ||
             (rc = pj_dead_letter(c, it, "apply", e.msg, err)) ||
             (rc = applied_version(c, it->ev.stream_id, &applied, err)))
             return rc;
         if (it->ev.version == applied + 1) {
-            if ((rc = pj_mark_applied(c, it->ev.stream_id, it->ev.version,
-                                      err)))
+            if ((rc =
+                     pj_mark_applied(c, it->ev.stream_id, it->ev.version, err)))
                 return rc;
         } else if (it->ev.version > applied + 1) {
             oss_warn("stream %s: version %lld dead-lettered while %lld is the "
@@ -712,8 +684,7 @@ pj_apply_each(pj_ctx_t *c, pj_item_t *items, size_t n, oss_err_t *err)
 
 oss_code_t
 pj_journal_chunk(pj_ctx_t *c, int chunk, int flags, int64_t *nread,
-                 oss_err_t *err)
-{
+                 oss_err_t *err) {
     int lock_swap = flags & PJ_CHUNK_LOCK_SWAP;
     int own_tx = !(flags & PJ_CHUNK_IN_TX);
     oss_code_t rc = OSS_OK;
@@ -752,12 +723,13 @@ pj_journal_chunk(pj_ctx_t *c, int chunk, int flags, int64_t *nread,
     p[0] = xid;
     p[1] = pos;
     p[2] = limit;
-    res = pj_exec(c->conn,
-                  "SELECT " PJ_JOURNAL_COLS " FROM oss.journal WHERE (xid, "
-                  "position) > ($1::xid8, $2::bigint) AND xid < "
-                  "pg_snapshot_xmin(pg_current_snapshot()) ORDER BY journal.xid, "
-                  "journal.position LIMIT $3::integer",
-                  3, p, err);
+    res =
+        pj_exec(c->conn,
+                "SELECT " PJ_JOURNAL_COLS " FROM oss.journal WHERE (xid, "
+                "position) > ($1::xid8, $2::bigint) AND xid < "
+                "pg_snapshot_xmin(pg_current_snapshot()) ORDER BY journal.xid, "
+                "journal.position LIMIT $3::integer",
+                3, p, err);
     if (!res) {
         rc = err ? err->code : OSS_EINTERNAL;
         goto done;

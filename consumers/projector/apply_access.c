@@ -24,8 +24,7 @@
 
 /* The first non-empty of several candidate string fields. */
 static const char *
-m_str2(const ProtobufCMessage *m, const char *a, const char *b)
-{
+m_str2(const ProtobufCMessage *m, const char *a, const char *b) {
     const char *v = oss_pb_str(m, a);
     return *v || !b ? v : oss_pb_str(m, b);
 }
@@ -34,8 +33,7 @@ m_str2(const ProtobufCMessage *m, const char *a, const char *b)
  * ("{a,b}", quoted), written into out. */
 static void
 m_str_array(const ProtobufCMessage *m, const char *name, char *out,
-            size_t outlen)
-{
+            size_t outlen) {
     size_t o = 0;
     out[o++] = '{';
     const ProtobufCFieldDescriptor *f = oss_pb_field(m, name);
@@ -64,19 +62,35 @@ m_str_array(const ProtobufCMessage *m, const char *name, char *out,
 typedef enum kind {
     K_NONE = 0,
     /* credential lifecycle (lifecycle.proto), principal id = stream suffix */
-    K_ACT_ISSUED, K_ACT_SUCCEEDED, K_ACT_LOCKED, K_PASSWORD_SET, K_SIGNED_IN,
+    K_ACT_ISSUED,
+    K_ACT_SUCCEEDED,
+    K_ACT_LOCKED,
+    K_PASSWORD_SET,
+    K_SIGNED_IN,
     /* principal.proto */
-    K_PRINCIPAL_CREATED, K_GRANT_ADDED, K_GRANT_REVOKED, K_OFFICER_REVOKED,
+    K_PRINCIPAL_CREATED,
+    K_GRANT_ADDED,
+    K_GRANT_REVOKED,
+    K_OFFICER_REVOKED,
     /* access.proto (account stream) */
-    K_MEMBER_ADDED, K_MEMBER_REMOVED, K_TRANSFER_ACCEPTED, K_HANDOVER_FILED,
-    K_HANDOVER_OBJECTED, K_HANDOVER_APPROVED, K_HANDOVER_REJECTED,
+    K_MEMBER_ADDED,
+    K_MEMBER_REMOVED,
+    K_TRANSFER_ACCEPTED,
+    K_HANDOVER_FILED,
+    K_HANDOVER_OBJECTED,
+    K_HANDOVER_APPROVED,
+    K_HANDOVER_REJECTED,
     K_TERMINATED,
     /* account.proto additions */
-    K_TERMS_ACCEPTED, K_LEGACY_MIGRATED,
+    K_TERMS_ACCEPTED,
+    K_LEGACY_MIGRATED,
     /* privacy.proto */
     K_SUBJECT_ERASED,
     /* delivery.proto */
-    K_DLV_QUEUED, K_DLV_HANDED, K_DLV_FAILED, K_DLV_RETRYING
+    K_DLV_QUEUED,
+    K_DLV_HANDED,
+    K_DLV_FAILED,
+    K_DLV_RETRYING
 } kind_t;
 
 static const struct {
@@ -110,8 +124,7 @@ static const struct {
 };
 
 static kind_t
-kind_of(const char *payload_type)
-{
+kind_of(const char *payload_type) {
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         if (strcmp(types[i].type, payload_type) == 0)
             return types[i].kind;
@@ -119,8 +132,7 @@ kind_of(const char *payload_type)
 }
 
 int
-pj_access_known(const char *payload_type)
-{
+pj_access_known(const char *payload_type) {
     kind_t k = kind_of(payload_type);
     /* a type whose .proto is not in this build yet is left alone */
     if (k == K_NONE || !oss_v1_registry_find(payload_type))
@@ -143,20 +155,20 @@ pj_access_known(const char *payload_type)
 
 /* "<anything>-<id>" -> "<id>" ("" when there is no dash). */
 static const char *
-stream_suffix(const char *stream_id)
-{
+stream_suffix(const char *stream_id) {
     const char *d = strchr(stream_id, '-');
     return d ? d + 1 : "";
 }
 
 /* ---- SQL ---- */
 
-#define TS(n) "(timestamptz 'epoch' + $" #n "::bigint * interval '1 microsecond')"
+#define TS(n)                                                                  \
+    "(timestamptz 'epoch' + $" #n "::bigint * interval '1 microsecond')"
 
 /* Runs fmt (every %s = the schema, at most 6 times) with params. */
 static oss_code_t
-run(pj_ctx_t *c, const char *fmt, int np, const char *const *p, oss_err_t *err)
-{
+run(pj_ctx_t *c, const char *fmt, int np, const char *const *p,
+    oss_err_t *err) {
     char sql[4096];
     snprintf(sql, sizeof sql, fmt, c->schema, c->schema, c->schema, c->schema,
              c->schema, c->schema);
@@ -167,64 +179,79 @@ run(pj_ctx_t *c, const char *fmt, int np, const char *const *p, oss_err_t *err)
  * principal revoked or terminated keeps that status. */
 static const char PRINCIPAL_STATUS[] =
     "WITH p AS (INSERT INTO %s.principals AS p (principal_id, status, "
-    "status_at, version) VALUES ($1, $2, " TS(3) ", $4::bigint) "
-    "ON CONFLICT (principal_id) DO UPDATE SET status = CASE WHEN p.status IN "
-    "('revoked', 'terminated') THEN p.status ELSE excluded.status END, "
-    "status_at = excluded.status_at, version = excluded.version "
-    "RETURNING principal_id, status, status_at) "
-    "UPDATE %s.accounts a SET status = p.status, status_at = p.status_at, "
-    "updated_at = now() FROM p WHERE a.owner_principal_id = p.principal_id "
-    "AND a.status <> 'terminated'";
+    "status_at, version) VALUES ($1, $2, " TS(
+        3) ", $4::bigint) "
+           "ON CONFLICT (principal_id) DO UPDATE SET status = CASE WHEN "
+           "p.status IN "
+           "('revoked', 'terminated') THEN p.status ELSE excluded.status END, "
+           "status_at = excluded.status_at, version = excluded.version "
+           "RETURNING principal_id, status, status_at) "
+           "UPDATE %s.accounts a SET status = p.status, status_at = "
+           "p.status_at, "
+           "updated_at = now() FROM p WHERE a.owner_principal_id = "
+           "p.principal_id "
+           "AND a.status <> 'terminated'";
 
 static const char PRINCIPAL_TOUCH[] =
     "INSERT INTO %s.principals AS p (principal_id, password_set_at, "
-    "last_sign_in_at, version) VALUES ($1, CASE WHEN $2 = 'p' THEN " TS(3)
-    " END, CASE WHEN $2 = 's' THEN " TS(3) " END, $4::bigint) "
-    "ON CONFLICT (principal_id) DO UPDATE SET password_set_at = "
-    "coalesce(excluded.password_set_at, p.password_set_at), last_sign_in_at "
-    "= coalesce(excluded.last_sign_in_at, p.last_sign_in_at), version = "
-    "excluded.version";
+    "last_sign_in_at, version) VALUES ($1, CASE WHEN $2 = 'p' "
+    "THEN " TS(3) " END, CASE WHEN $2 = 's' THEN " TS(
+        3) " END, $4::bigint) "
+           "ON CONFLICT (principal_id) DO UPDATE SET password_set_at "
+           "= "
+           "coalesce(excluded.password_set_at, p.password_set_at), "
+           "last_sign_in_at "
+           "= coalesce(excluded.last_sign_in_at, p.last_sign_in_at), "
+           "version = "
+           "excluded.version";
 
 static const char PRINCIPAL_CREATED[] =
     "INSERT INTO %s.principals AS p (principal_id, kind, account_id, "
     "subject_id, created_at, status_at, version) SELECT $1, $2, "
-    "nullif($3, ''), CASE WHEN e.subject_id IS NULL THEN $4 ELSE '' END, "
-    TS(5) ", " TS(5) ", $6::bigint FROM (SELECT 1) one LEFT JOIN "
-    "%s.erased_subjects e ON e.subject_id = $4 "
-    "ON CONFLICT (principal_id) DO UPDATE SET kind = excluded.kind, "
-    "account_id = coalesce(excluded.account_id, p.account_id), subject_id = "
-    "CASE WHEN p.erased_at IS NULL THEN excluded.subject_id ELSE '' END, "
-    "created_at = excluded.created_at, version = excluded.version";
+    "nullif($3, ''), CASE WHEN e.subject_id IS NULL THEN $4 ELSE '' "
+    "END, " TS(5) ", " TS(
+        5) ", $6::bigint FROM (SELECT 1) one LEFT JOIN "
+           "%s.erased_subjects e ON e.subject_id = $4 "
+           "ON CONFLICT (principal_id) DO UPDATE SET kind = excluded.kind, "
+           "account_id = coalesce(excluded.account_id, p.account_id), "
+           "subject_id = "
+           "CASE WHEN p.erased_at IS NULL THEN excluded.subject_id ELSE '' "
+           "END, "
+           "created_at = excluded.created_at, version = excluded.version";
 
 /* Government roles: one row per principal (the latest grant). */
 static const char OFFICER_UPSERT[] =
     "INSERT INTO %s.officers AS o (principal_id, role, institution, sector, "
     "region, status, subject_id, created_at, created_by) SELECT $1, $2, $3, "
-    "nullif($4, ''), nullif($5, ''), 'active', coalesce(p.subject_id, ''), "
-    TS(6) ", $7 FROM (SELECT 1) one LEFT JOIN %s.principals p ON "
-    "p.principal_id = $1 "
-    "ON CONFLICT (principal_id) DO UPDATE SET role = excluded.role, "
-    "institution = excluded.institution, sector = excluded.sector, region = "
-    "excluded.region, status = 'active', revoked_at = NULL, revoked_by = "
-    "NULL, revoke_reason = NULL";
+    "nullif($4, ''), nullif($5, ''), 'active', coalesce(p.subject_id, ''), " TS(
+        6) ", $7 FROM (SELECT 1) one LEFT JOIN %s.principals p ON "
+           "p.principal_id = $1 "
+           "ON CONFLICT (principal_id) DO UPDATE SET role = excluded.role, "
+           "institution = excluded.institution, sector = excluded.sector, "
+           "region = "
+           "excluded.region, status = 'active', revoked_at = NULL, revoked_by "
+           "= "
+           "NULL, revoke_reason = NULL";
 
 static const char OFFICER_REVOKE[] =
-    "UPDATE %s.officers SET status = 'revoked', revoked_at = " TS(2)
-    ", revoked_by = $3, revoke_reason = $4 WHERE principal_id = $1 AND "
-    "($5 = '' OR institution = $5) AND ($6 = '' OR role = $6)";
+    "UPDATE %s.officers SET status = 'revoked', revoked_at = " TS(
+        2) ", revoked_by = $3, revoke_reason = $4 WHERE principal_id = $1 AND "
+           "($5 = '' OR institution = $5) AND ($6 = '' OR role = $6)";
 
 static const char MEMBER_ADDED[] =
     "INSERT INTO %s.account_members AS m (account_id, principal_id, role, "
-    "status, added_at, added_by) VALUES ($1, $2, $3, 'active', " TS(4)
-    ", $5) ON CONFLICT (account_id, principal_id) DO UPDATE SET role = "
-    "excluded.role, status = 'active', added_at = excluded.added_at, "
-    "added_by = excluded.added_by, removed_at = NULL, removed_by = NULL, "
-    "reason = NULL";
+    "status, added_at, added_by) VALUES ($1, $2, $3, 'active', " TS(
+        4) ", $5) ON CONFLICT (account_id, principal_id) DO UPDATE SET role = "
+           "excluded.role, status = 'active', added_at = excluded.added_at, "
+           "added_by = excluded.added_by, removed_at = NULL, removed_by = "
+           "NULL, "
+           "reason = NULL";
 
 static const char MEMBER_REMOVED[] =
-    "UPDATE %s.account_members SET status = 'removed', removed_at = " TS(3)
-    ", removed_by = $4, reason = $5 WHERE account_id = $1 AND principal_id "
-    "= $2";
+    "UPDATE %s.account_members SET status = 'removed', removed_at = " TS(
+        3) ", removed_by = $4, reason = $5 WHERE account_id = $1 AND "
+           "principal_id "
+           "= $2";
 
 /* A new owner: the account follows the new owner's credential status
  * (pending until it activates), the previous owner's member row (if any)
@@ -233,62 +260,83 @@ static const char OWNER_CHANGED[] =
     "WITH a AS (UPDATE %s.accounts a SET owner_principal_id = $2, status = "
     "CASE WHEN a.status = 'terminated' THEN a.status ELSE coalesce(p.status, "
     "'pending') END, status_at = CASE WHEN a.status = 'terminated' THEN "
-    "a.status_at ELSE coalesce(p.status_at, " TS(3) ") END, version = "
-    "GREATEST(a.version, $4::bigint), updated_at = now() FROM (SELECT 1) one "
-    "LEFT JOIN %s.principals p ON p.principal_id = $2 AND p.status NOT IN "
-    "('registered', 'revoked', 'terminated') WHERE a.account_id = $1 "
-    "RETURNING a.account_id), "
-    "old AS (UPDATE %s.account_members m SET status = 'removed', removed_at "
-    "= " TS(3) ", removed_by = $5, reason = 'ownership passed' WHERE "
-    "m.account_id = $1 AND m.principal_id <> $2 AND (m.role = 'owner' OR "
-    "m.principal_id = $6) AND m.status = 'active' RETURNING 1) "
-    "INSERT INTO %s.account_members AS m (account_id, principal_id, role, "
-    "status, added_at, added_by) VALUES ($1, $2, 'owner', 'active', " TS(3)
-    ", $5) ON CONFLICT (account_id, principal_id) DO UPDATE SET role = "
-    "'owner', status = 'active', removed_at = NULL, removed_by = NULL, "
-    "reason = NULL";
+    "a.status_at ELSE coalesce(p.status_at, " TS(
+        3) ") END, version = "
+           "GREATEST(a.version, $4::bigint), updated_at = now() FROM (SELECT "
+           "1) one "
+           "LEFT JOIN %s.principals p ON p.principal_id = $2 AND p.status NOT "
+           "IN "
+           "('registered', 'revoked', 'terminated') WHERE a.account_id = $1 "
+           "RETURNING a.account_id), "
+           "old AS (UPDATE %s.account_members m SET status = 'removed', "
+           "removed_at "
+           "= " TS(
+               3) ", removed_by = $5, reason = 'ownership passed' WHERE "
+                  "m.account_id = $1 AND m.principal_id <> $2 AND (m.role = "
+                  "'owner' OR "
+                  "m.principal_id = $6) AND m.status = 'active' RETURNING 1) "
+                  "INSERT INTO %s.account_members AS m (account_id, "
+                  "principal_id, role, "
+                  "status, added_at, added_by) VALUES ($1, $2, 'owner', "
+                  "'active', " TS(3) ", $5) ON CONFLICT (account_id, "
+                                     "principal_id) DO UPDATE SET role = "
+                                     "'owner', status = 'active', removed_at = "
+                                     "NULL, removed_by = NULL, "
+                                     "reason = NULL";
 
 static const char HANDOVER_FILED[] =
-    "INSERT INTO %s.handover_requests AS h (request_id, account_id, status, "
+    "INSERT INTO %s.handover_requests AS h (request_id, account_id, "
+    "status, "
     "filed_by, evidence_ref, reason, new_owner_principal_id, "
-    "previous_owner_principal_id, filed_at, cooling_off_until, updated_at) "
+    "previous_owner_principal_id, filed_at, cooling_off_until, "
+    "updated_at) "
     "SELECT $1, $2, 'filed', $3, $4, nullif($5, ''), nullif($6, ''), "
-    "coalesce(nullif($7, ''), a.owner_principal_id, a.account_id), " TS(8)
-    ", CASE WHEN $9::bigint > 0 THEN " TS(9) " END, " TS(8)
-    " FROM (SELECT 1) one LEFT JOIN %s.accounts a ON a.account_id = $2 "
-    "ON CONFLICT (request_id) DO UPDATE SET status = 'filed', filed_by = "
-    "excluded.filed_by, evidence_ref = excluded.evidence_ref, reason = "
-    "excluded.reason, new_owner_principal_id = "
-    "excluded.new_owner_principal_id, filed_at = excluded.filed_at, "
-    "cooling_off_until = excluded.cooling_off_until, updated_at = "
-    "excluded.updated_at";
+    "coalesce(nullif($7, ''), a.owner_principal_id, "
+    "a.account_id), " TS(8) ", CASE WHEN $9::bigint > 0 THEN " TS(
+        9) " END, " TS(8) " FROM (SELECT 1) one LEFT JOIN %s.accounts "
+                          "a ON a.account_id = $2 "
+                          "ON CONFLICT (request_id) DO UPDATE SET "
+                          "status = 'filed', filed_by = "
+                          "excluded.filed_by, evidence_ref = "
+                          "excluded.evidence_ref, reason = "
+                          "excluded.reason, new_owner_principal_id = "
+                          "excluded.new_owner_principal_id, filed_at "
+                          "= excluded.filed_at, "
+                          "cooling_off_until = "
+                          "excluded.cooling_off_until, updated_at = "
+                          "excluded.updated_at";
 
 static const char HANDOVER_OBJECTED[] =
-    "UPDATE %s.handover_requests SET status = 'objected', objected_at = "
-    TS(2) ", objected_by = $3, updated_at = " TS(2)
-    " WHERE request_id = $1";
+    "UPDATE %s.handover_requests SET status = 'objected', objected_at = " TS(
+        2) ", objected_by = $3, updated_at = " TS(2) " WHERE request_id = $1";
 
 static const char HANDOVER_DECIDED[] =
-    "UPDATE %s.handover_requests SET status = $2, decided_at = " TS(3)
-    ", decided_by = $4, decision_reason = nullif($5, ''), "
-    "new_owner_principal_id = coalesce(nullif($6, ''), "
-    "new_owner_principal_id), updated_at = " TS(3) " WHERE request_id = $1";
+    "UPDATE %s.handover_requests SET status = $2, decided_at = " TS(
+        3) ", decided_by = $4, decision_reason = nullif($5, ''), "
+           "new_owner_principal_id = coalesce(nullif($6, ''), "
+           "new_owner_principal_id), updated_at = " TS(
+               3) " WHERE request_id = $1";
 
 /* The whole account (principal ""): status terminated and every member row
  * ends. One principal (a delegate or the owner): its member row ends and
  * its principal status is terminated. */
 static const char TERMINATED[] =
-    "WITH a AS (UPDATE %s.accounts a SET status = 'terminated', status_at = "
-    TS(3) ", termination_reason = $4, version = GREATEST(a.version, "
-    "$5::bigint), updated_at = now() WHERE a.account_id = $1 AND $2 = '' "
-    "RETURNING 1), "
-    "p AS (INSERT INTO %s.principals AS p (principal_id, status, "
-    "status_at) SELECT $2, 'terminated', " TS(3) " WHERE $2 <> '' "
-    "ON CONFLICT (principal_id) DO UPDATE SET status = 'terminated', "
-    "status_at = excluded.status_at RETURNING 1) "
-    "UPDATE %s.account_members m SET status = 'removed', removed_at = " TS(3)
-    ", removed_by = $6, reason = $4 WHERE m.account_id = $1 AND "
-    "m.status = 'active' AND ($2 = '' OR m.principal_id = $2)";
+    "WITH a AS (UPDATE %s.accounts a SET status = 'terminated', status_at "
+    "= " TS(3) ", termination_reason = $4, version = GREATEST(a.version, "
+               "$5::bigint), updated_at = now() WHERE a.account_id = $1 AND $2 "
+               "= '' "
+               "RETURNING 1), "
+               "p AS (INSERT INTO %s.principals AS p (principal_id, status, "
+               "status_at) SELECT $2, 'terminated', " TS(
+                   3) " WHERE $2 <> '' "
+                      "ON CONFLICT (principal_id) DO UPDATE SET status = "
+                      "'terminated', "
+                      "status_at = excluded.status_at RETURNING 1) "
+                      "UPDATE %s.account_members m SET status = 'removed', "
+                      "removed_at = " TS(3) ", removed_by = $6, reason = $4 "
+                                            "WHERE m.account_id = $1 AND "
+                                            "m.status = 'active' AND ($2 = '' "
+                                            "OR m.principal_id = $2)";
 
 static const char TERMS_ACCEPTED[] =
     "UPDATE %s.accounts SET terms_version = $2, version = GREATEST(version, "
@@ -302,26 +350,33 @@ static const char LEGACY_MIGRATED[] =
  * a registration applied later does not bring it back. */
 static const char SUBJECT_ERASED[] =
     "WITH e AS (INSERT INTO %s.erased_subjects (subject_id, erased_at, "
-    "reason) VALUES ($1, " TS(2) ", $3) ON CONFLICT (subject_id) DO UPDATE "
-    "SET erased_at = excluded.erased_at RETURNING subject_id), "
-    "a AS (UPDATE %s.accounts SET subject_id = '', erased_at = " TS(2)
-    ", updated_at = now() WHERE subject_id = $1 OR account_id = "
-    "ANY($4::text[]) RETURNING 1), "
-    "p AS (UPDATE %s.principals SET subject_id = '', erased_at = " TS(2)
-    " WHERE subject_id = $1 OR principal_id = ANY($5::text[]) RETURNING 1) "
-    "UPDATE %s.officers SET subject_id = '', erased_at = " TS(2)
-    " WHERE subject_id = $1 OR principal_id = ANY($5::text[])";
+    "reason) VALUES ($1, " TS(
+        2) ", $3) ON CONFLICT (subject_id) DO UPDATE "
+           "SET erased_at = excluded.erased_at RETURNING subject_id), "
+           "a AS (UPDATE %s.accounts SET subject_id = '', erased_at = " TS(
+               2) ", updated_at = now() WHERE subject_id = $1 OR account_id = "
+                  "ANY($4::text[]) RETURNING 1), "
+                  "p AS (UPDATE %s.principals SET subject_id = '', erased_at "
+                  "= " TS(2) " WHERE subject_id = $1 OR principal_id = "
+                             "ANY($5::text[]) RETURNING 1) "
+                             "UPDATE %s.officers SET subject_id = '', "
+                             "erased_at = " TS(
+                                 2) " WHERE subject_id = $1 OR principal_id = "
+                                    "ANY($5::text[])";
 
 /* Delivery outcomes: the last one per (trigger event, channel). */
 static const char DLV_QUEUED[] =
     "INSERT INTO %s.delivery_status AS d (trigger_event_id, channel, "
     "account_id, kind, trigger_type, state, queued_at, updated_at, version) "
-    "VALUES ($1, $2, $3, $4, $5, 'queued', " TS(6) ", " TS(6)
-    ", $7::bigint) ON CONFLICT (trigger_event_id, channel) DO UPDATE SET "
-    "kind = excluded.kind, trigger_type = excluded.trigger_type, queued_at "
-    "= excluded.queued_at, state = CASE WHEN d.version < excluded.version "
-    "THEN 'queued' ELSE d.state END, version = GREATEST(d.version, "
-    "excluded.version)";
+    "VALUES ($1, $2, $3, $4, $5, 'queued', " TS(6) ", " TS(
+        6) ", $7::bigint) ON CONFLICT (trigger_event_id, channel) DO UPDATE "
+           "SET "
+           "kind = excluded.kind, trigger_type = excluded.trigger_type, "
+           "queued_at "
+           "= excluded.queued_at, state = CASE WHEN d.version < "
+           "excluded.version "
+           "THEN 'queued' ELSE d.state END, version = GREATEST(d.version, "
+           "excluded.version)";
 
 /* $4 state, $5 attempt, $6 reply code, $7 reply text, $8 reason, $9
  * permanent, $10 next attempt (us, 0 = none), $11 occurred_at, $12 version */
@@ -330,32 +385,37 @@ static const char DLV_OUTCOME[] =
     "account_id, state, attempt, reply_code, reply_text, reason, permanent, "
     "next_attempt_at, updated_at, version) VALUES ($1, $2, $3, $4, "
     "$5::integer, $6::integer, $7, $8, $9::boolean, CASE WHEN $10::bigint > 0 "
-    "THEN " TS(10) " END, " TS(11) ", $12::bigint) "
-    "ON CONFLICT (trigger_event_id, channel) DO UPDATE SET state = "
-    "excluded.state, attempt = GREATEST(d.attempt, excluded.attempt), "
-    "reply_code = CASE WHEN excluded.state = 'retrying' THEN d.reply_code "
-    "ELSE excluded.reply_code END, reply_text = CASE WHEN excluded.state = "
-    "'retrying' THEN d.reply_text ELSE excluded.reply_text END, reason = "
-    "CASE WHEN excluded.state = 'retrying' THEN d.reason ELSE "
-    "excluded.reason END, permanent = excluded.permanent, next_attempt_at = "
-    "excluded.next_attempt_at, updated_at = excluded.updated_at, version = "
-    "excluded.version WHERE d.version <= excluded.version";
+    "THEN " TS(10) " END, " TS(
+        11) ", $12::bigint) "
+            "ON CONFLICT (trigger_event_id, channel) DO UPDATE SET state = "
+            "excluded.state, attempt = GREATEST(d.attempt, excluded.attempt), "
+            "reply_code = CASE WHEN excluded.state = 'retrying' THEN "
+            "d.reply_code "
+            "ELSE excluded.reply_code END, reply_text = CASE WHEN "
+            "excluded.state = "
+            "'retrying' THEN d.reply_text ELSE excluded.reply_text END, reason "
+            "= "
+            "CASE WHEN excluded.state = 'retrying' THEN d.reason ELSE "
+            "excluded.reason END, permanent = excluded.permanent, "
+            "next_attempt_at = "
+            "excluded.next_attempt_at, updated_at = excluded.updated_at, "
+            "version = "
+            "excluded.version WHERE d.version <= excluded.version";
 
 static int
-is_gov_role(const char *role)
-{
+is_gov_role(const char *role) {
     return strcmp(role, "officer") == 0 || strcmp(role, "access_admin") == 0 ||
            strcmp(role, "operator") == 0 || strcmp(role, "auditor") == 0;
 }
 
 oss_code_t
-pj_apply_access(pj_ctx_t *c, const oss_event_t *ev, int *handled,
-                char *reason, size_t rlen, oss_err_t *err)
-{
+pj_apply_access(pj_ctx_t *c, const oss_event_t *ev, int *handled, char *reason,
+                size_t rlen, oss_err_t *err) {
     *handled = 0;
     reason[0] = '\0';
     kind_t k = kind_of(ev->payload_type);
-    const ProtobufCMessageDescriptor *d = oss_v1_registry_find(ev->payload_type);
+    const ProtobufCMessageDescriptor *d =
+        oss_v1_registry_find(ev->payload_type);
     if (k == K_NONE || !d)
         return OSS_OK;
     ProtobufCMessage *m = protobuf_c_message_unpack(
@@ -458,8 +518,7 @@ pj_apply_access(pj_ctx_t *c, const oss_event_t *ev, int *handled,
         const char *p[5] = {*acc ? acc : sfx, oss_pb_str(m, "principal_id"),
                             oss_pb_str(m, "role"), t, actor};
         if (!*p[1]) {
-            snprintf(reason, rlen, "%s without principal_id",
-                     ev->payload_type);
+            snprintf(reason, rlen, "%s without principal_id", ev->payload_type);
             break;
         }
         rc = run(c, MEMBER_ADDED, 5, p, err);
@@ -479,8 +538,8 @@ pj_apply_access(pj_ctx_t *c, const oss_event_t *ev, int *handled,
         const char *newo = m_str2(m, "new_owner_principal_id", "principal_id");
         if (!*newo)
             newo = oss_pb_str(m, "new_owner");
-        const char *prev = m_str2(m, "previous_owner_principal_id",
-                                  "previous_owner");
+        const char *prev =
+            m_str2(m, "previous_owner_principal_id", "previous_owner");
         if (k == K_HANDOVER_APPROVED) {
             const char *r = oss_pb_str(m, "reason");
             const char *q[6] = {oss_pb_str(m, "request_id"),

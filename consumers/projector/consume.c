@@ -28,8 +28,8 @@ static const char *const stream_types[] = {"account", "delivery", NULL};
 typedef struct part {
     char topic[128];
     int32_t partition;
-    int64_t next;       /* next offset to read */
-    int64_t hi;         /* high watermark at the last sync */
+    int64_t next; /* next offset to read */
+    int64_t hi;   /* high watermark at the last sync */
 } part_t;
 
 typedef struct run {
@@ -52,8 +52,7 @@ typedef struct run {
 } run_t;
 
 static void
-nap(run_t *r, int ms)
-{
+nap(run_t *r, int ms) {
     for (int i = 0; i < ms / 50 && !*r->stop; i++)
         usleep(50000);
 }
@@ -61,8 +60,7 @@ nap(run_t *r, int ms)
 /* ---- PostgreSQL ---- */
 
 static void
-pg_drop(run_t *r)
-{
+pg_drop(run_t *r) {
     if (r->conn)
         PQfinish(r->conn);
     r->conn = NULL;
@@ -71,8 +69,7 @@ pg_drop(run_t *r)
 
 /* Connects and waits for the schema's run lock (hot standby until then). */
 static oss_code_t
-pg_open(run_t *r, oss_err_t *err)
-{
+pg_open(run_t *r, oss_err_t *err) {
     oss_code_t rc = pj_connect(oss_config_str(r->cfg, "pg.url"), &r->conn, err);
     if (rc)
         return rc;
@@ -107,8 +104,7 @@ pg_open(run_t *r, oss_err_t *err)
 /* ---- Kafka ---- */
 
 static void
-kafka_close(run_t *r)
-{
+kafka_close(run_t *r) {
     if (!r->rk)
         return;
     rd_kafka_assign(r->rk, NULL);
@@ -119,8 +115,7 @@ kafka_close(run_t *r)
 }
 
 static int
-conf_set(rd_kafka_conf_t *conf, const char *k, const char *v)
-{
+conf_set(rd_kafka_conf_t *conf, const char *k, const char *v) {
     char errstr[256];
     if (rd_kafka_conf_set(conf, k, v, errstr, sizeof errstr) !=
         RD_KAFKA_CONF_OK) {
@@ -132,12 +127,11 @@ conf_set(rd_kafka_conf_t *conf, const char *k, const char *v)
 
 /* Builds the consumer handle, reads the cluster id and the partitions. */
 static oss_code_t
-kafka_open(run_t *r, oss_err_t *err)
-{
+kafka_open(run_t *r, oss_err_t *err) {
     char errstr[512];
     oss_code_t rc;
-    if ((rc = oss_bus_bootstrap(r->cfg, r->bootstrap, sizeof r->bootstrap,
-                                err)))
+    if ((rc =
+             oss_bus_bootstrap(r->cfg, r->bootstrap, sizeof r->bootstrap, err)))
         return rc;
     rd_kafka_conf_t *conf = oss_bus_conf_new(r->cfg, err);
     if (!conf)
@@ -194,9 +188,8 @@ kafka_open(run_t *r, oss_err_t *err)
                                "could not read partitions of topic \"%s\": %s",
                                topic, rd_kafka_err2str(e));
         }
-        for (int p = 0; p < md->topics[0].partition_cnt &&
-                        r->nparts < MAX_PARTS;
-             p++) {
+        for (int p = 0;
+             p < md->topics[0].partition_cnt && r->nparts < MAX_PARTS; p++) {
             part_t *pt = &r->parts[r->nparts++];
             snprintf(pt->topic, sizeof pt->topic, "%s", topic);
             pt->partition = md->topics[0].partitions[p].id;
@@ -211,8 +204,7 @@ kafka_open(run_t *r, oss_err_t *err)
 }
 
 static part_t *
-find_part(run_t *r, const char *topic, int32_t partition)
-{
+find_part(run_t *r, const char *topic, int32_t partition) {
     for (size_t i = 0; i < r->nparts; i++)
         if (r->parts[i].partition == partition &&
             strcmp(r->parts[i].topic, topic) == 0)
@@ -222,15 +214,14 @@ find_part(run_t *r, const char *topic, int32_t partition)
 
 /* Upserts the positions of every part in r (next >= 0) in the open tx. */
 static oss_code_t
-store_positions(run_t *r, oss_err_t *err)
-{
+store_positions(run_t *r, oss_err_t *err) {
     json_t *rows = json_array();
     for (size_t i = 0; i < r->nparts; i++) {
         part_t *pt = &r->parts[i];
         int64_t lo = 0, hi = -1;
         if (r->rk)
-            rd_kafka_get_watermark_offsets(r->rk, pt->topic, pt->partition,
-                                           &lo, &hi);
+            rd_kafka_get_watermark_offsets(r->rk, pt->topic, pt->partition, &lo,
+                                           &hi);
         if (hi >= 0)
             pt->hi = hi;
         if (pt->next >= 0)
@@ -260,8 +251,7 @@ store_positions(run_t *r, oss_err_t *err)
 }
 
 static oss_code_t
-assign_all(run_t *r, oss_err_t *err)
-{
+assign_all(run_t *r, oss_err_t *err) {
     rd_kafka_topic_partition_list_t *l =
         rd_kafka_topic_partition_list_new((int)r->nparts);
     for (size_t i = 0; i < r->nparts; i++)
@@ -278,12 +268,12 @@ assign_all(run_t *r, oss_err_t *err)
 
 /* Catches the schema up from the journal to the current horizon. */
 static oss_code_t
-journal_catch_up(run_t *r, oss_err_t *err)
-{
+journal_catch_up(run_t *r, oss_err_t *err) {
     int64_t nread = 0, total = 0, before = r->ctx.applied;
     oss_code_t rc;
     do {
-        if ((rc = pj_journal_chunk(&r->ctx, r->chunk, PJ_CHUNK_LOCK_SWAP, &nread, err)))
+        if ((rc = pj_journal_chunk(&r->ctx, r->chunk, PJ_CHUNK_LOCK_SWAP,
+                                   &nread, err)))
             return rc;
         total += nread;
     } while (nread > 0 && !*r->stop);
@@ -295,8 +285,7 @@ journal_catch_up(run_t *r, oss_err_t *err)
 /* Positions: stored ones when they are all there and of this cluster;
  * otherwise watermarks first, journal catch-up, then join at them. */
 static oss_code_t
-sync_positions(run_t *r, oss_err_t *err)
-{
+sync_positions(run_t *r, oss_err_t *err) {
     char sql[512];
     oss_code_t rc;
     size_t have = 0;
@@ -365,8 +354,7 @@ sync_positions(run_t *r, oss_err_t *err)
 /* ---- batches ---- */
 
 static void
-batch_clear(run_t *r)
-{
+batch_clear(run_t *r) {
     for (size_t i = 0; i < r->n; i++) {
         pj_item_clear(&r->items[i]);
         rd_kafka_message_destroy(r->msgs[i]);
@@ -376,8 +364,7 @@ batch_clear(run_t *r)
 
 /* Header value as JSON text: printable ASCII as is, otherwise "hex:...". */
 static json_t *
-header_json(const void *v, size_t n)
-{
+header_json(const void *v, size_t n) {
     const unsigned char *b = v;
     int printable = 1;
     for (size_t i = 0; i < n; i++)
@@ -399,8 +386,7 @@ header_json(const void *v, size_t n)
 
 /* Verifies and decodes message m into item it (dl_kind set on failure). */
 static void
-prepare(run_t *r, rd_kafka_message_t *m, pj_item_t *it)
-{
+prepare(run_t *r, rd_kafka_message_t *m, pj_item_t *it) {
     memset(it, 0, sizeof *it);
     it->topic = rd_kafka_topic_name(m->rkt);
     it->partition = m->partition;
@@ -470,8 +456,7 @@ prepare(run_t *r, rd_kafka_message_t *m, pj_item_t *it)
 /* Applies the batch in one transaction: dead letters, read models,
  * positions. single: each item in its own savepoint (after a batch failed). */
 static oss_code_t
-apply_batch(run_t *r, int single, oss_err_t *err)
-{
+apply_batch(run_t *r, int single, oss_err_t *err) {
     oss_code_t rc;
     const char *p[1] = {r->ctx.schema};
     if ((rc = pj_cmd(r->conn, "BEGIN", 0, NULL, err)))
@@ -508,8 +493,7 @@ done:
 /* Commits the pending batch; on a non-connection failure retries it item by
  * item so that only the failing event is dead-lettered. */
 static oss_code_t
-flush(run_t *r, oss_err_t *err)
-{
+flush(run_t *r, oss_err_t *err) {
     if (r->n == 0)
         return OSS_OK;
     pj_ctx_t saved = r->ctx;
@@ -544,8 +528,7 @@ flush(run_t *r, oss_err_t *err)
 
 /* Polls up to batch_size messages or flush_ms. */
 static void
-poll_batch(run_t *r)
-{
+poll_batch(run_t *r) {
     int64_t deadline = oss_mono_ms() + r->flush_ms;
     while (r->n < (size_t)r->batch_size && !*r->stop) {
         int64_t left = deadline - oss_mono_ms();
@@ -582,8 +565,7 @@ poll_batch(run_t *r)
 
 oss_code_t
 oss_projector_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
-                  oss_err_t *err)
-{
+                  oss_err_t *err) {
     run_t *r = calloc(1, sizeof *r);
     oss_code_t rc = OSS_OK;
     if (!r)
@@ -670,8 +652,7 @@ oss_projector_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
                 oss_info("progress applied=%lld skipped=%lld gaps_filled=%lld "
                          "dead_letters=%lld",
                          (long long)r->ctx.applied, (long long)r->ctx.skipped,
-                         (long long)r->ctx.gaps_filled,
-                         (long long)r->ctx.dead);
+                         (long long)r->ctx.gaps_filled, (long long)r->ctx.dead);
             reported_applied = r->ctx.applied;
             reported_dead = r->ctx.dead;
         }

@@ -7,8 +7,7 @@
 #include "projector_int.h"
 
 oss_code_t
-pj_ctx_init(const oss_config_t *cfg, pj_ctx_t *c, oss_err_t *err)
-{
+pj_ctx_init(const oss_config_t *cfg, pj_ctx_t *c, oss_err_t *err) {
     memset(c, 0, sizeof *c);
     const char *schema = oss_config_str(cfg, "projector.schema");
     oss_code_t rc = pj_check_schema(schema, err);

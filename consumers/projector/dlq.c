@@ -19,8 +19,7 @@
 /* The applier context of cfg, connected to pg.url (caller PQfinish()es
  * c->conn, which may be NULL on failure). */
 static oss_code_t
-ctx_open(const oss_config_t *cfg, pj_ctx_t *c, oss_err_t *err)
-{
+ctx_open(const oss_config_t *cfg, pj_ctx_t *c, oss_err_t *err) {
     oss_code_t rc = pj_ctx_init(cfg, c, err);
     if (rc)
         return rc;
@@ -28,8 +27,7 @@ ctx_open(const oss_config_t *cfg, pj_ctx_t *c, oss_err_t *err)
 }
 
 oss_code_t
-oss_dlq_list(const oss_config_t *cfg, FILE *out, oss_err_t *err)
-{
+oss_dlq_list(const oss_config_t *cfg, FILE *out, oss_err_t *err) {
     pj_ctx_t c;
     oss_code_t rc = ctx_open(cfg, &c, err);
     if (rc)
@@ -40,7 +38,8 @@ oss_dlq_list(const oss_config_t *cfg, FILE *out, oss_err_t *err)
         "SELECT id, to_char(created_at AT TIME ZONE 'UTC', "
         "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), kind, coalesce(topic || '/' || "
         "partition || '/' || msg_offset, 'journal'), coalesce(stream_id, "
-        "'key:' || encode(msg_key, 'escape'), '-'), coalesce(version::text, '-'), CASE WHEN resolved_at IS NOT "
+        "'key:' || encode(msg_key, 'escape'), '-'), coalesce(version::text, "
+        "'-'), CASE WHEN resolved_at IS NOT "
         "NULL THEN 'resolved' ELSE 'open' END, attempts, reason FROM "
         "oss.dead_letters WHERE consumer = $1 ORDER BY (resolved_at IS NOT "
         "NULL), id",
@@ -67,8 +66,7 @@ done:
 
 /* Copies header `name` (a plain string in the headers JSON) into out. */
 static int
-header(json_t *h, const char *name, char *out, size_t n)
-{
+header(json_t *h, const char *name, char *out, size_t n) {
     const char *v = json_string_value(json_object_get(h, name));
     if (!v || strncmp(v, "hex:", 4) == 0 || strlen(v) >= n)
         return 0;
@@ -80,8 +78,7 @@ header(json_t *h, const char *name, char *out, size_t n)
 static int
 rebuild_item(pj_ctx_t *c, const oss_keyring_t *ring, PGresult *res, int r,
              pj_item_t *it, unsigned char **key, unsigned char **val,
-             char *reason, size_t rlen)
-{
+             char *reason, size_t rlen) {
     memset(it, 0, sizeof *it);
     it->offset = -1;
     if (PQgetisnull(res, r, 4)) {
@@ -149,8 +146,8 @@ rebuild_item(pj_ctx_t *c, const oss_keyring_t *ring, PGresult *res, int r,
 
 /* Records a failed redrive attempt of dead letter id. */
 static oss_code_t
-record_failure(pj_ctx_t *c, const char *id, const char *reason, oss_err_t *err)
-{
+record_failure(pj_ctx_t *c, const char *id, const char *reason,
+               oss_err_t *err) {
     const char *p[2] = {id, reason};
     return pj_cmd(c->conn,
                   "UPDATE oss.dead_letters SET reason = $2, attempts = "
@@ -160,8 +157,7 @@ record_failure(pj_ctx_t *c, const char *id, const char *reason, oss_err_t *err)
 
 oss_code_t
 oss_dlq_redrive_ex(const oss_config_t *cfg, int64_t id_or_all, FILE *out,
-                   int64_t *resolved, int64_t *failed, oss_err_t *err)
-{
+                   int64_t *resolved, int64_t *failed, oss_err_t *err) {
     pj_ctx_t c;
     oss_keyring_t ring;
     PGresult *res = NULL;
@@ -246,8 +242,7 @@ oss_dlq_redrive_ex(const oss_config_t *cfg, int64_t id_or_all, FILE *out,
             ok_n++;
             if (out)
                 fprintf(out, "%s resolved (%s)\n", id,
-                        c.applied > applied0 ? "applied"
-                                             : "already applied");
+                        c.applied > applied0 ? "applied" : "already applied");
         } else {
             pj_rollback(c.conn);
             if ((rc = record_failure(&c, id, reason, err)))
@@ -271,7 +266,6 @@ done:
 }
 
 oss_code_t
-oss_dlq_redrive(const oss_config_t *cfg, int64_t id_or_all, oss_err_t *err)
-{
+oss_dlq_redrive(const oss_config_t *cfg, int64_t id_or_all, oss_err_t *err) {
     return oss_dlq_redrive_ex(cfg, id_or_all, NULL, NULL, NULL, err);
 }

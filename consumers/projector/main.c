@@ -15,10 +15,8 @@
 
 static volatile sig_atomic_t stop_flag;
 
-
 static void
-usage(FILE *f)
-{
+usage(FILE *f) {
     fprintf(f, "usage: oss-projector [--config FILE] [--rebuild | --catch-up]\n"
                "  (no option)   consume Kafka into the read models until "
                "SIGTERM\n"
@@ -31,8 +29,7 @@ usage(FILE *f)
 }
 
 int
-main(int argc, char **argv)
-{
+main(int argc, char **argv) {
     const char *config_path = NULL;
     int rebuild = 0, catch_up = 0;
     for (int i = 1; i < argc; i++) {

@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/error.h"
 #include "config/config.h"
+#include "core/error.h"
 #include "core/event.h"
 #include "crypto/crypto.h"
 
@@ -26,17 +26,17 @@
  * the raw message for dead letters. Strings/buffers marked borrowed belong to
  * the Kafka message, which outlives the batch. */
 typedef struct pj_item {
-    oss_event_t ev;           /* owned; valid when has_ev */
+    oss_event_t ev; /* owned; valid when has_ev */
     int has_ev;
-    const char *topic;        /* borrowed; NULL when from the journal */
+    const char *topic; /* borrowed; NULL when from the journal */
     int32_t partition;
-    int64_t offset;           /* -1 when from the journal */
-    const void *key;          /* borrowed */
+    int64_t offset;  /* -1 when from the journal */
+    const void *key; /* borrowed */
     size_t klen;
-    const void *val;          /* borrowed */
+    const void *val; /* borrowed */
     size_t vlen;
-    char *headers_json;       /* owned, may be NULL */
-    const char *dl_kind;      /* static; non-NULL: dead-letter, do not apply */
+    char *headers_json;  /* owned, may be NULL */
+    const char *dl_kind; /* static; non-NULL: dead-letter, do not apply */
     char dl_reason[OSS_ERR_MSG_MAX];
 } pj_item_t;
 
@@ -84,20 +84,20 @@ oss_code_t pj_apply_each(pj_ctx_t *c, pj_item_t *items, size_t n,
                          oss_err_t *err);
 
 /* Marks (stream_id, version) applied without read-model changes. */
-oss_code_t pj_mark_applied(pj_ctx_t *c, const char *stream_id,
-                           int64_t version, oss_err_t *err);
+oss_code_t pj_mark_applied(pj_ctx_t *c, const char *stream_id, int64_t version,
+                           oss_err_t *err);
 
 /* Inserts a dead letter for it (kind, reason) as consumer c->name. */
 oss_code_t pj_dead_letter(pj_ctx_t *c, const pj_item_t *it, const char *kind,
                           const char *reason, oss_err_t *err);
 
 /* The column list pj_journal_row() parses, for SELECTs on oss.journal. */
-#define PJ_JOURNAL_COLS                                                       \
-    "xid::text AS xid_text, position, event_id::text, stream_id, " \
-    "stream_type, version, " \
-    "(extract(epoch from occurred_at) * 1000000)::bigint, "                   \
-    "(extract(epoch from recorded_at) * 1000000)::bigint, payload_type, "     \
-    "schema_version, payload, actor_kind, actor_id, correlation_id, "         \
+#define PJ_JOURNAL_COLS                                                        \
+    "xid::text AS xid_text, position, event_id::text, stream_id, "             \
+    "stream_type, version, "                                                   \
+    "(extract(epoch from occurred_at) * 1000000)::bigint, "                    \
+    "(extract(epoch from recorded_at) * 1000000)::bigint, payload_type, "      \
+    "schema_version, payload, actor_kind, actor_id, correlation_id, "          \
     "causation_id, cause_id, software_version, reason"
 
 /* Parses row r of a PJ_JOURNAL_COLS result into *ev (cleared first; caller

@@ -18,15 +18,13 @@
 #include "projector_int.h"
 
 static double
-now_s(void)
-{
+now_s(void) {
     return (double)oss_mono_ms() / 1000.0;
 }
 
 oss_code_t
 oss_projector_catch_up(const oss_config_t *cfg, int64_t *applied,
-                       oss_err_t *err)
-{
+                       oss_err_t *err) {
     pj_ctx_t c;
     oss_code_t rc;
     int64_t nread = 0;
@@ -57,8 +55,7 @@ typedef struct progress {
 } progress_t;
 
 static void
-progress_show(progress_t *p, int64_t done, const char *state, int final)
-{
+progress_show(progress_t *p, int64_t done, const char *state, int final) {
     double el = now_s() - p->started;
     double rate = el > 0 ? done / el : 0;
     if (done > p->total)
@@ -92,17 +89,15 @@ progress_show(progress_t *p, int64_t done, const char *state, int final)
     fprintf(stderr,
             "%srebuild %s: %lld / %lld events (%.1f%%), %.0f events/s, %.0fs "
             "left%s",
-            p->tty ? "\r" : "", p->schema, (long long)done,
-            (long long)p->total, pct, rate, ceil(eta),
-            p->tty && !final ? "   " : "\n");
+            p->tty ? "\r" : "", p->schema, (long long)done, (long long)p->total,
+            pct, rate, ceil(eta), p->tty && !final ? "   " : "\n");
     fflush(stderr);
 }
 
 /* In the owner's transaction: last events, positions, renames. */
 static oss_code_t
 swap(PGconn *admin, pj_ctx_t *app_ctx, const char *schema, const char *target,
-     int chunk, oss_err_t *err)
-{
+     int chunk, oss_err_t *err) {
     char sql[1024], old[PJ_SCHEMA_MAX + 8];
     oss_code_t rc;
     int64_t nread = 0;
@@ -114,9 +109,8 @@ swap(PGconn *admin, pj_ctx_t *app_ctx, const char *schema, const char *target,
     if ((rc = pj_cmd(admin, "BEGIN", 0, NULL, err)))
         return rc;
     if ((rc = pj_cmd(admin, "SET LOCAL lock_timeout = '30s'", 0, NULL, err)) ||
-        (rc = pj_cmd(admin,
-                     "SELECT pg_advisory_xact_lock(7303, hashtext($1))", 1, p,
-                     err)))
+        (rc = pj_cmd(admin, "SELECT pg_advisory_xact_lock(7303, hashtext($1))",
+                     1, p, err)))
         goto done;
     do {
         rc = pj_journal_chunk(&c, chunk, PJ_CHUNK_IN_TX, &nread, err);
@@ -156,8 +150,9 @@ swap(PGconn *admin, pj_ctx_t *app_ctx, const char *schema, const char *target,
         snprintf(m, sizeof m, "%s", PQresultErrorMessage(res));
         m[strcspn(m, "\n")] = '\0';
         PQclear(res);
-        rc = oss_err_set(err, PQstatus(admin) == CONNECTION_BAD ? OSS_EUNAVAIL
-                                                               : OSS_EINTERNAL,
+        rc = oss_err_set(err,
+                         PQstatus(admin) == CONNECTION_BAD ? OSS_EUNAVAIL
+                                                           : OSS_EINTERNAL,
                          "could not swap in schema \"%s\": %s", target, m);
         goto done;
     }
@@ -172,8 +167,7 @@ done:
 
 oss_code_t
 oss_projector_rebuild(const oss_config_t *cfg, bool progress_to_terminal,
-                      oss_err_t *err)
-{
+                      oss_err_t *err) {
     pj_ctx_t c;
     PGconn *admin = NULL;
     PGresult *res = NULL;
@@ -237,8 +231,8 @@ oss_projector_rebuild(const oss_config_t *cfg, bool progress_to_terminal,
     if (done_n < pr.total)
         done_n = pr.total;
     progress_show(&pr, done_n, "swapped", 1);
-    oss_info("rebuild of %s done: %lld events in %.1fs, swapped in",
-             pr.schema, (long long)done_n, now_s() - pr.started);
+    oss_info("rebuild of %s done: %lld events in %.1fs, swapped in", pr.schema,
+             (long long)done_n, now_s() - pr.started);
 done:
     if (rc && pr.conn) {
         progress_show(&pr, done_n, "failed", 1);

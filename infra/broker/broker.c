@@ -22,16 +22,14 @@
 static volatile sig_atomic_t stop;
 
 static void
-on_signal(int sig)
-{
+on_signal(int sig) {
     (void)sig;
     stop = 1;
 }
 
 /* Writes `content` to path atomically (temp file + rename). */
 static int
-write_atomic(const char *path, const char *content)
-{
+write_atomic(const char *path, const char *content) {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
     FILE *f = fopen(tmp, "w");
@@ -47,8 +45,7 @@ write_atomic(const char *path, const char *content)
 
 /* Replaces (or appends) the OSS_KAFKA_BOOTSTRAP= line of a run.env file. */
 static int
-update_run_env(const char *path, const char *bootstraps)
-{
+update_run_env(const char *path, const char *bootstraps) {
     FILE *f = fopen(path, "r");
     size_t cap = 1 << 16, len = 0;
     char *out = malloc(cap), line[4096];
@@ -68,15 +65,15 @@ update_run_env(const char *path, const char *bootstraps)
         }
         fclose(f);
     }
-    snprintf(out + len, cap - len, "export OSS_KAFKA_BOOTSTRAP='%s'\n", bootstraps);
+    snprintf(out + len, cap - len, "export OSS_KAFKA_BOOTSTRAP='%s'\n",
+             bootstraps);
     int rc = write_atomic(path, out);
     free(out);
     return rc;
 }
 
 int
-main(int argc, char **argv)
-{
+main(int argc, char **argv) {
     int brokers = 3;
     const char *topics = "oss.account:6";
     const char *bootstrap_file = "var/kafka.bootstrap";
@@ -121,7 +118,8 @@ main(int argc, char **argv)
     }
 
     char *list = strdup(topics), *save = NULL;
-    for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    for (char *t = strtok_r(list, ",", &save); t;
+         t = strtok_r(NULL, ",", &save)) {
         char *colon = strchr(t, ':');
         int parts = 6;
         if (colon) {

@@ -28,15 +28,15 @@
 #include "oss/v1/account.pb-c.h"
 #include "request.h"
 
-/* ---- configuration --------------------------------------------------------- */
+/* ---- configuration ---------------------------------------------------------
+ */
 
 static oss_ac_policy_t g_policy;
 static int32_t g_holidays[OSS_AC_MAX_HOLIDAYS];
 static int g_inited;
 
 static const oss_ac_policy_t *
-policy(void)
-{
+policy(void) {
     if (!g_inited) {
         oss_ac_policy_default(&g_policy);
         g_inited = 1;
@@ -45,8 +45,7 @@ policy(void)
 }
 
 void
-api_access_init(const oss_config_t *cfg)
-{
+api_access_init(const oss_config_t *cfg) {
     oss_ac_policy_default(&g_policy);
     g_inited = 1;
     g_policy.cooling_off_working_days =
@@ -82,14 +81,14 @@ api_access_init(const oss_config_t *cfg)
              g_policy.cooling_off_working_days, g_policy.nholidays);
 }
 
-/* ---- events <-> facts -------------------------------------------------------- */
+/* ---- events <-> facts
+ * -------------------------------------------------------- */
 
 #define T_ACCOUNT_REGISTERED "oss.v1.AccountRegistered"
 
 /* Decodes one event of an account stream (account_id: the first owner). */
 static void
-decode_fact(const oss_event_t *ev, const char *account_id, oss_ac_fact_t *f)
-{
+decode_fact(const oss_event_t *ev, const char *account_id, oss_ac_fact_t *f) {
     const char *t = ev->payload_type;
     const uint8_t *p = ev->payload;
     size_t n = ev->payload_len;
@@ -198,8 +197,7 @@ decode_fact(const oss_event_t *ev, const char *account_id, oss_ac_fact_t *f)
 
 static void
 fold(const oss_event_t *h, size_t n, const char *account_id,
-     oss_ac_state_t *st)
-{
+     oss_ac_state_t *st) {
     oss_ac_state_init(st);
     for (size_t i = 0; i < n; i++) {
         oss_ac_fact_t f;
@@ -211,8 +209,7 @@ fold(const oss_event_t *h, size_t n, const char *account_id,
 /* Packs one decided fact as a new event of out with reason (borrowed). */
 static oss_code_t
 encode_fact(const oss_ac_fact_t *f, bool new_principal, const char *reason,
-            oss_event_list_t *out, oss_err_t *err)
-{
+            oss_event_list_t *out, oss_err_t *err) {
     ProtobufCMessage *msg = NULL;
     const char *type = NULL;
     Oss__V1__MemberAdded ma = OSS__V1__MEMBER_ADDED__INIT;
@@ -299,7 +296,8 @@ encode_fact(const oss_ac_fact_t *f, bool new_principal, const char *reason,
                               reason && *reason ? reason : NULL, err);
 }
 
-/* ---- one request ------------------------------------------------------------- */
+/* ---- one request
+ * ------------------------------------------------------------- */
 
 enum {
     OP_MEMBER_ADD,
@@ -315,9 +313,8 @@ enum {
 #define MAX_AFFECTED (OSS_AC_MAX_MEMBERS + 1)
 
 static const char *const op_names[] = {
-    "member_add",      "member_remove",   "transfer_offer",
-    "transfer_accept", "handover_file",   "handover_object",
-    "handover_decide", "terminate"};
+    "member_add",    "member_remove",   "transfer_offer",  "transfer_accept",
+    "handover_file", "handover_object", "handover_decide", "terminate"};
 #define MAX_NOTICES (MAX_AFFECTED + 1)
 
 typedef struct areq areq_t;
@@ -358,8 +355,8 @@ struct areq {
     api_person_t person;
     /* per attempt */
     int64_t now;
-    oss_ac_state_t pre;                /* read before the transaction */
-    oss_ac_state_t st;                 /* folded inside it */
+    oss_ac_state_t pre; /* read before the transaction */
+    oss_ac_state_t st;  /* folded inside it */
     oss_ac_decision_t d;
     char affected[MAX_AFFECTED][OSS_AC_ID_MAX];
     size_t naffected;
@@ -369,16 +366,15 @@ struct areq {
     api_principal_new_t pn;
     bool has_pn;
     oss_decide_fn pn_decide;
-    oss_code_t (*pn_extra)(void *, const oss_command_t *,
-                           oss_journal_queue_fn, void *, oss_err_t *);
+    oss_code_t (*pn_extra)(void *, const oss_command_t *, oss_journal_queue_fn,
+                           void *, oss_err_t *);
     void *pn_ctx;
     oss_command_t cmds[2 + MAX_AFFECTED];
     size_t ncmds;
 };
 
 static areq_t *
-areq_new(api_worker_t *w, api_job_t *job, int op)
-{
+areq_new(api_worker_t *w, api_job_t *job, int op) {
     areq_t *a = calloc(1, sizeof *a);
     if (!a) {
         oss_http_reply_error(job->req, 500, NULL, "out of memory", NULL);
@@ -395,8 +391,7 @@ areq_new(api_worker_t *w, api_job_t *job, int op)
 }
 
 static void
-attempt_clear(areq_t *a)
-{
+attempt_clear(areq_t *a) {
     for (size_t i = 0; i < a->ncmds; i++) {
         oss_event_list_free(&a->cmds[i].events);
         free(a->cmds[i].replay_response);
@@ -413,8 +408,7 @@ attempt_clear(areq_t *a)
 }
 
 static void
-areq_free(areq_t *a)
-{
+areq_free(areq_t *a) {
     if (!a)
         return;
     attempt_clear(a);
@@ -423,8 +417,7 @@ areq_free(areq_t *a)
 }
 
 static oss_actor_kind_t
-actor_kind(const oss_principal_t *p)
-{
+actor_kind(const oss_principal_t *p) {
     for (size_t i = 0; i < p->ngrants; i++) {
         if (p->grants[i].role == OSS_ROLE_OFFICER)
             return OSS_ACTOR_OFFICER;
@@ -436,8 +429,7 @@ actor_kind(const oss_principal_t *p)
 
 /* Reads and folds the account stream into a->pre. */
 static bool
-read_state(areq_t *a)
-{
+read_state(areq_t *a) {
     oss_event_list_t h = {0};
     oss_err_t err;
     oss_journal_t *j = api_req_journal(a->w, a->req);
@@ -447,8 +439,8 @@ read_state(areq_t *a)
     if (oss_journal_load(j, a->stream_id, &h, &err) != OSS_OK) {
         if (err.code == OSS_EUNAVAIL)
             api_worker_reset(a->w);
-        oss_http_reply_error(a->req, err.code == OSS_EUNAVAIL ? 503 : 500,
-                             NULL, "could not read the account", NULL);
+        oss_http_reply_error(a->req, err.code == OSS_EUNAVAIL ? 503 : 500, NULL,
+                             "could not read the account", NULL);
         return false;
     }
     fold(h.items, h.len, a->account_id, &a->pre);
@@ -459,8 +451,7 @@ read_state(areq_t *a)
 /* True when principal_id names a known principal (oss.principals, or a
  * first owner registered before that table existed). */
 static int
-principal_exists(areq_t *a, const char *principal_id)
-{
+principal_exists(areq_t *a, const char *principal_id) {
     oss_journal_t *j = api_req_journal(a->w, a->req);
     if (!j)
         return -1;
@@ -485,8 +476,7 @@ principal_exists(areq_t *a, const char *principal_id)
 /* Loads principal_id's contact for a notice of kind (skipped, with a log
  * line, when the person cannot be reached: erased or unknown). */
 static bool
-want_notice(areq_t *a, const char *principal_id, const char *kind)
-{
+want_notice(areq_t *a, const char *principal_id, const char *kind) {
     oss_err_t err;
     if (!principal_id || !*principal_id || a->nnotices >= MAX_NOTICES)
         return true;
@@ -512,8 +502,7 @@ want_notice(areq_t *a, const char *principal_id, const char *kind)
 }
 
 static void
-add_affected(areq_t *a, const char *id)
-{
+add_affected(areq_t *a, const char *id) {
     if (!id || !*id || a->naffected >= MAX_AFFECTED)
         return;
     for (size_t i = 0; i < a->naffected; i++)
@@ -525,8 +514,7 @@ add_affected(areq_t *a, const char *id)
 
 /* Whose grants and sessions the decision ends (from state st). */
 static void
-affected_of(areq_t *a, const oss_ac_state_t *st)
-{
+affected_of(areq_t *a, const oss_ac_state_t *st) {
     a->naffected = 0;
     switch (a->op) {
     case OP_MEMBER_REMOVE:
@@ -550,8 +538,7 @@ affected_of(areq_t *a, const oss_ac_state_t *st)
 }
 
 static bool
-same_affected(areq_t *a, const oss_ac_state_t *st)
-{
+same_affected(areq_t *a, const oss_ac_state_t *st) {
     char saved[MAX_AFFECTED][OSS_AC_ID_MAX];
     size_t n = a->naffected;
     memcpy(saved, a->affected, sizeof saved);
@@ -567,8 +554,7 @@ same_affected(areq_t *a, const oss_ac_state_t *st)
 /* The access command's decide (ctx = areq_t). */
 static oss_code_t
 access_decide(void *vctx, const oss_event_t *history, size_t n,
-              oss_event_list_t *out, oss_err_t *err)
-{
+              oss_event_list_t *out, oss_err_t *err) {
     areq_t *a = vctx;
     const oss_ac_policy_t *p = policy();
     oss_code_t rc;
@@ -585,8 +571,8 @@ access_decide(void *vctx, const oss_event_t *history, size_t n,
                                       &a->d, err);
         break;
     case OP_MEMBER_REMOVE:
-        rc = oss_ac_decide_remove_member(&a->st, a->now, a->principal_id,
-                                         &a->d, err);
+        rc = oss_ac_decide_remove_member(&a->st, a->now, a->principal_id, &a->d,
+                                         err);
         break;
     case OP_TRANSFER_OFFER:
         rc = oss_ac_decide_offer_transfer(&a->st, p, a->now, a->principal_id,
@@ -629,8 +615,7 @@ access_decide(void *vctx, const oss_event_t *history, size_t n,
 }
 
 static void
-fmt_wib(int64_t us, char *out, size_t n)
-{
+fmt_wib(int64_t us, char *out, size_t n) {
     time_t t = (time_t)(us / 1000000) + 7 * 3600;
     struct tm tm;
     gmtime_r(&t, &tm);
@@ -639,20 +624,19 @@ fmt_wib(int64_t us, char *out, size_t n)
 
 /* The template variables of notice n (a new JSON string, caller frees). */
 static char *
-notice_vars(const areq_t *a, const notice_t *n)
-{
+notice_vars(const areq_t *a, const notice_t *n) {
     const oss_ac_fact_t *f = &a->d.facts[0];
     json_t *o = NULL;
     char until[40];
     if (!strcmp(n->kind, "handover_filed")) {
         fmt_wib(f->until_us, until, sizeof until);
         o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", n->c.name,
-                      "account_id", a->account_id, "request_id",
-                      f->request_id, "evidence_ref", f->evidence_ref,
-                      "cooling_off_until", until);
+                      "account_id", a->account_id, "request_id", f->request_id,
+                      "evidence_ref", f->evidence_ref, "cooling_off_until",
+                      until);
     } else if (!strcmp(n->kind, "handover_decided")) {
-        o = json_pack("{s:s, s:s, s:s, s:s}", "name", n->c.name,
-                      "account_id", a->account_id, "decision",
+        o = json_pack("{s:s, s:s, s:s, s:s}", "name", n->c.name, "account_id",
+                      a->account_id, "decision",
                       a->approve ? "approved / disetujui"
                                  : "rejected / ditolak",
                       "reason", a->reason);
@@ -675,8 +659,7 @@ notice_vars(const areq_t *a, const notice_t *n)
  * command, in its transaction (ctx = areq_t). */
 static oss_code_t
 access_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
-             void *qctx, oss_err_t *err)
-{
+             void *qctx, oss_err_t *err) {
     areq_t *a = vctx;
     oss_code_t rc = OSS_OK;
     const oss_ac_fact_t *f = &a->d.facts[0];
@@ -688,8 +671,8 @@ access_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
     /* whoever's access ended: grants on the account, sessions, and (except
      * for a delegate removed by the owner) the password */
     for (size_t i = 0; i < a->naffected && rc == OSS_OK; i++) {
-        rc = api_grant_queue_revoke(q, qctx, a->affected[i], a->account_id,
-                                    why, err);
+        rc = api_grant_queue_revoke(q, qctx, a->affected[i], a->account_id, why,
+                                    err);
         if (rc == OSS_OK)
             rc = api_sessions_queue_revoke(q, qctx, a->affected[i], why,
                                            a->op != OP_MEMBER_REMOVE, err);
@@ -738,8 +721,7 @@ access_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
  * when the access command appended (ctx = ends_t). */
 static oss_code_t
 ends_decide(void *vctx, const oss_event_t *history, size_t n,
-            oss_event_list_t *out, oss_err_t *err)
-{
+            oss_event_list_t *out, oss_err_t *err) {
     ends_t *e = vctx;
     oss_lc_state_t st;
     oss_code_t rc;
@@ -769,8 +751,7 @@ ends_decide(void *vctx, const oss_event_t *history, size_t n,
 /* The new principal's decide, only when the access command appended. */
 static oss_code_t
 pn_decide(void *vctx, const oss_event_t *history, size_t n,
-          oss_event_list_t *out, oss_err_t *err)
-{
+          oss_event_list_t *out, oss_err_t *err) {
     areq_t *a = vctx;
     if (a->cmds[0].outcome != OSS_JOURNAL_APPENDED)
         return oss_err_field(err, OSS_ECONFLICT, "skipped",
@@ -780,15 +761,13 @@ pn_decide(void *vctx, const oss_event_t *history, size_t n,
 
 static oss_code_t
 pn_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
-         void *qctx, oss_err_t *err)
-{
+         void *qctx, oss_err_t *err) {
     areq_t *a = vctx;
     return a->pn_extra(a->pn_ctx, cmd, q, qctx, err);
 }
 
 static void
-fill_cmd(areq_t *a, oss_command_t *c, const char *stream)
-{
+fill_cmd(areq_t *a, oss_command_t *c, const char *stream) {
     c->stream_id = stream;
     c->stream_type = OSS_ACCOUNT_STREAM_TYPE;
     c->expected_version = -1;
@@ -800,8 +779,7 @@ fill_cmd(areq_t *a, oss_command_t *c, const char *stream)
 /* Prepares one attempt's batch: the state read now, the new principal, the
  * contacts to notify, the commands. Replies and returns false on failure. */
 static bool
-prepare(areq_t *a)
-{
+prepare(areq_t *a) {
     oss_err_t err;
 
     attempt_clear(a);
@@ -822,9 +800,9 @@ prepare(areq_t *a)
                                   a->op == OP_MEMBER_ADD ? &g : NULL, cause,
                                   &a->pn, &err) != OSS_OK) {
             oss_error("could not prepare a principal: %s", err.msg);
-            oss_http_reply_error(a->req,
-                                 err.code == OSS_EUNAVAIL ? 503 : 500, NULL,
-                                 "could not prepare the new person", NULL);
+            oss_http_reply_error(a->req, err.code == OSS_EUNAVAIL ? 503 : 500,
+                                 NULL, "could not prepare the new person",
+                                 NULL);
             return false;
         }
         a->has_pn = true;
@@ -884,8 +862,7 @@ prepare(areq_t *a)
  * returns false when the transaction failed; else the access command's
  * outcome is in a->cmds[0]. */
 static bool
-execute(areq_t *a)
-{
+execute(areq_t *a) {
     for (int attempt = 0; attempt < 3; attempt++) {
         if (!prepare(a))
             return false;
@@ -911,12 +888,12 @@ execute(areq_t *a)
     return true;
 }
 
-/* ---- replies ------------------------------------------------------------------- */
+/* ---- replies
+ * ------------------------------------------------------------------- */
 
 /* Maps a refused access command to its answer. */
 static void
-reply_rejected(areq_t *a)
-{
+reply_rejected(areq_t *a) {
     const oss_command_t *c = &a->cmds[0];
     const char *why = c->err.field;
     oss_http_req_t *req = a->req;
@@ -929,8 +906,7 @@ reply_rejected(areq_t *a)
     } else if (!strcmp(why, "not_a_member")) {
         oss_http_reply_error(req, 404, NULL, "no such member", NULL);
     } else if (!strcmp(why, "no_request")) {
-        oss_http_reply_error(req, 404, NULL, "no such hand-over request",
-                             NULL);
+        oss_http_reply_error(req, 404, NULL, "no such hand-over request", NULL);
     } else if (!strcmp(why, "not_offered") || !strcmp(why, "no_transfer")) {
         oss_http_reply_error(req, 403, "forbidden", c->err.msg, NULL);
     } else if (c->err.code == OSS_EINVAL && why[0]) {
@@ -943,14 +919,14 @@ reply_rejected(areq_t *a)
     }
 }
 
-/* ---- request plumbing ------------------------------------------------------------ */
+/* ---- request plumbing
+ * ------------------------------------------------------------ */
 
 /* Copies an optional string field into dst (max n-1 bytes); replies 422
  * when too long. */
 static bool
 take(areq_t *a, json_t *body, const char *k, char *dst, size_t n,
-     bool required)
-{
+     bool required) {
     const char *s = api_body_str(body, k);
     if (!s || !*s) {
         if (required) {
@@ -972,8 +948,7 @@ take(areq_t *a, json_t *body, const char *k, char *dst, size_t n,
 
 /* Whether the body names a person (any field under prefix). */
 static bool
-has_person(json_t *body, const char *prefix)
-{
+has_person(json_t *body, const char *prefix) {
     const char *key;
     json_t *val;
     size_t pl = strlen(prefix);
@@ -989,8 +964,7 @@ has_person(json_t *body, const char *prefix)
 /* Authenticates, checks the account exists and that the caller may do act
  * on it (act < 0: a session is enough). */
 static bool
-authorize(areq_t *a, int act)
-{
+authorize(areq_t *a, int act) {
     if (!api_auth_require(a->w, a->req, &a->p, a->session_id))
         return false;
     if (!api_account_target(a->w, a->req, a->account_id, a->region))
@@ -1004,8 +978,7 @@ authorize(areq_t *a, int act)
 /* Runs the command and answers: status with the JSON made by ok_body (or
  * 204 when NULL) when it appended, the mapped refusal otherwise. */
 static void
-run_and_reply(areq_t *a, int status, json_t *(*ok_body)(areq_t *))
-{
+run_and_reply(areq_t *a, int status, json_t *(*ok_body)(areq_t *)) {
     if (!execute(a))
         return;
     if (a->cmds[0].outcome != OSS_JOURNAL_APPENDED) {
@@ -1015,8 +988,8 @@ run_and_reply(areq_t *a, int status, json_t *(*ok_body)(areq_t *))
         return;
     }
     oss_info("access command stream=%s op=%s version=%lld principal=%s",
-             a->stream_id, op_names[a->op],
-             (long long)a->cmds[0].last_version, a->p.principal_id);
+             a->stream_id, op_names[a->op], (long long)a->cmds[0].last_version,
+             a->p.principal_id);
     if (!ok_body) {
         oss_http_reply(a->req, 204, "application/json", NULL, NULL);
         return;
@@ -1028,8 +1001,7 @@ run_and_reply(areq_t *a, int status, json_t *(*ok_body)(areq_t *))
 }
 
 static json_t *
-body_principal(areq_t *a)
-{
+body_principal(areq_t *a) {
     const oss_ac_fact_t *f = &a->d.facts[0];
     char until[40] = "";
     if (f->until_us)
@@ -1043,9 +1015,10 @@ body_principal(areq_t *a)
     if (o && f->role != OSS_ROLE_NONE)
         json_object_set_new(o, "role", json_string(oss_role_name(f->role)));
     if (o && until[0])
-        json_object_set_new(o, f->kind == OSS_AC_HANDOVER_FILED
-                                   ? "cooling_off_until"
-                                   : "expires_at",
+        json_object_set_new(o,
+                            f->kind == OSS_AC_HANDOVER_FILED
+                                ? "cooling_off_until"
+                                : "expires_at",
                             json_string(until));
     if (o && a->new_principal)
         json_object_set_new(o, "new_principal", json_true());
@@ -1057,8 +1030,7 @@ body_principal(areq_t *a)
 
 static void
 submit(oss_http_req_t *req, void *arg,
-       void (*run)(api_worker_t *, api_job_t *))
-{
+       void (*run)(api_worker_t *, api_job_t *)) {
     api_ctx_t *ctx = arg;
     if (!api_account_id_valid(oss_http_req_param(req, 0))) {
         oss_http_reply_error(req, 404, NULL, "no such account", NULL);
@@ -1070,8 +1042,7 @@ submit(oss_http_req_t *req, void *arg,
 /* Reads the new person (prefix) or an existing principal_id (key pid) into
  * a; exactly one. */
 static bool
-take_person(areq_t *a, json_t *body, const char *prefix, const char *pid)
-{
+take_person(areq_t *a, json_t *body, const char *prefix, const char *pid) {
     bool person = has_person(body, prefix);
     const char *id = api_body_str(body, pid);
     if (person == (id != NULL)) {
@@ -1103,11 +1074,11 @@ take_person(areq_t *a, json_t *body, const char *prefix, const char *pid)
     return true;
 }
 
-/* ---- GET /v1/accounts/{id}/members ------------------------------------------------ */
+/* ---- GET /v1/accounts/{id}/members
+ * ------------------------------------------------ */
 
 static void
-run_members_list(api_worker_t *w, api_job_t *job)
-{
+run_members_list(api_worker_t *w, api_job_t *job) {
     areq_t *a = areq_new(w, job, -1);
     char t[40];
     if (!a || !authorize(a, OSS_ACT_ACCOUNT_READ) || !read_state(a))
@@ -1115,16 +1086,14 @@ run_members_list(api_worker_t *w, api_job_t *job)
     const oss_ac_state_t *st = &a->pre;
     json_t *members = json_array();
     if (st->owner[0])
-        json_array_append_new(members,
-                              json_pack("{s:s, s:s}", "principal_id",
-                                        st->owner, "role", "owner"));
+        json_array_append_new(members, json_pack("{s:s, s:s}", "principal_id",
+                                                 st->owner, "role", "owner"));
     for (size_t i = 0; i < st->nmembers; i++) {
         api_req_iso_us(st->members[i].since_us, false, t, sizeof t);
         json_array_append_new(
             members, json_pack("{s:s, s:s, s:s}", "principal_id",
                                st->members[i].principal_id, "role",
-                               oss_role_name(st->members[i].role), "since",
-                               t));
+                               oss_role_name(st->members[i].role), "since", t));
     }
     json_t *reqs = json_array();
     for (size_t i = 0; i < st->nrequests; i++) {
@@ -1133,17 +1102,17 @@ run_members_list(api_worker_t *w, api_job_t *job)
         api_req_iso_us(r->filed_at_us, false, f, sizeof f);
         api_req_iso_us(r->cooling_off_until_us, false, u, sizeof u);
         json_array_append_new(
-            reqs, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-                            "request_id", r->request_id, "status",
-                            oss_ac_req_status_name(r->status), "filed_by",
-                            r->filed_by, "new_owner", r->new_owner,
-                            "evidence_ref", r->evidence_ref, "filed_at", f,
-                            "cooling_off_until", u));
+            reqs,
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "request_id",
+                      r->request_id, "status",
+                      oss_ac_req_status_name(r->status), "filed_by",
+                      r->filed_by, "new_owner", r->new_owner, "evidence_ref",
+                      r->evidence_ref, "filed_at", f, "cooling_off_until", u));
     }
-    json_t *o = json_pack("{s:s, s:s, s:b, s:o, s:o}", "account_id",
-                          a->account_id, "owner", st->owner, "terminated",
-                          st->terminated, "members", members,
-                          "handover_requests", reqs);
+    json_t *o =
+        json_pack("{s:s, s:s, s:b, s:o, s:o}", "account_id", a->account_id,
+                  "owner", st->owner, "terminated", st->terminated, "members",
+                  members, "handover_requests", reqs);
     if (o && st->terminated)
         json_object_set_new(o, "termination",
                             json_string(oss_ac_term_name(st->termination)));
@@ -1161,12 +1130,12 @@ done:
 }
 
 void
-api_h_members_list(oss_http_req_t *req, void *arg)
-{
+api_h_members_list(oss_http_req_t *req, void *arg) {
     submit(req, arg, run_members_list);
 }
 
-/* ---- the account's access commands ---------------------------------------- */
+/* ---- the account's access commands ----------------------------------------
+ */
 
 /* One access route: what it checks before its command runs and how it
  * answers. Every route runs the same steps (run_route()). */
@@ -1220,7 +1189,8 @@ done:
     areq_free(a);
 }
 
-/* ---- POST /v1/accounts/{id}/members ---------------------------------------- */
+/* ---- POST /v1/accounts/{id}/members ----------------------------------------
+ */
 
 static bool
 in_member_add(areq_t *a, json_t *body) {
@@ -1251,12 +1221,12 @@ run_member_add(api_worker_t *w, api_job_t *job) {
 }
 
 void
-api_h_member_add(oss_http_req_t *req, void *arg)
-{
+api_h_member_add(oss_http_req_t *req, void *arg) {
     submit(req, arg, run_member_add);
 }
 
-/* ---- DELETE /v1/accounts/{id}/members/{principal_id} ------------------------------ */
+/* ---- DELETE /v1/accounts/{id}/members/{principal_id}
+ * ------------------------------ */
 
 static bool
 in_member_remove(areq_t *a, json_t *body) {
@@ -1267,8 +1237,7 @@ in_member_remove(areq_t *a, json_t *body) {
 }
 
 static void
-run_member_remove(api_worker_t *w, api_job_t *job)
-{
+run_member_remove(api_worker_t *w, api_job_t *job) {
     static const char *const known[] = {"reason", NULL};
     static const route_t r = {.op = OP_MEMBER_REMOVE,
                               .act = OSS_ACT_MEMBERS_MANAGE,
@@ -1280,8 +1249,7 @@ run_member_remove(api_worker_t *w, api_job_t *job)
 }
 
 void
-api_h_member_remove(oss_http_req_t *req, void *arg)
-{
+api_h_member_remove(oss_http_req_t *req, void *arg) {
     const char *id = oss_http_req_param(req, 1);
     if (!api_account_id_valid(id) || strlen(id) >= OSS_AC_ID_MAX) {
         oss_http_reply_error(req, 404, NULL, "no such member", NULL);
@@ -1290,7 +1258,8 @@ api_h_member_remove(oss_http_req_t *req, void *arg)
     submit(req, arg, run_member_remove);
 }
 
-/* ---- POST /v1/accounts/{id}/transfer ------------------------------------------------ */
+/* ---- POST /v1/accounts/{id}/transfer
+ * ------------------------------------------------ */
 
 static bool
 in_transfer_offer(areq_t *a, json_t *body) {
@@ -1315,12 +1284,12 @@ run_transfer_offer(api_worker_t *w, api_job_t *job) {
 }
 
 void
-api_h_transfer_offer(oss_http_req_t *req, void *arg)
-{
+api_h_transfer_offer(oss_http_req_t *req, void *arg) {
     submit(req, arg, run_transfer_offer);
 }
 
-/* ---- POST /v1/accounts/{id}/transfer/accept ----------------------------------------- */
+/* ---- POST /v1/accounts/{id}/transfer/accept
+ * ----------------------------------------- */
 
 static bool
 in_transfer_accept(areq_t *a, json_t *body) {
@@ -1340,12 +1309,12 @@ run_transfer_accept(api_worker_t *w, api_job_t *job) {
 }
 
 void
-api_h_transfer_accept(oss_http_req_t *req, void *arg)
-{
+api_h_transfer_accept(oss_http_req_t *req, void *arg) {
     submit(req, arg, run_transfer_accept);
 }
 
-/* ---- POST /v1/accounts/{id}/handover-requests ---------------------------------------- */
+/* ---- POST /v1/accounts/{id}/handover-requests
+ * ---------------------------------------- */
 
 static bool
 in_handover_file(areq_t *a, json_t *body) {
@@ -1356,8 +1325,7 @@ in_handover_file(areq_t *a, json_t *body) {
 }
 
 static void
-run_handover_file(api_worker_t *w, api_job_t *job)
-{
+run_handover_file(api_worker_t *w, api_job_t *job) {
     static const char *const known[] = {"evidence_ref", "reason",
                                         "new_owner_principal_id", NULL};
     static const route_t r = {.op = OP_HANDOVER_FILE,
@@ -1370,12 +1338,12 @@ run_handover_file(api_worker_t *w, api_job_t *job)
 }
 
 void
-api_h_handover_file(oss_http_req_t *req, void *arg)
-{
+api_h_handover_file(oss_http_req_t *req, void *arg) {
     submit(req, arg, run_handover_file);
 }
 
-/* ---- POST .../handover-requests/{rid}/objection --------------------------------------- */
+/* ---- POST .../handover-requests/{rid}/objection
+ * --------------------------------------- */
 
 static bool
 in_reason(areq_t *a, json_t *body) {
@@ -1383,8 +1351,7 @@ in_reason(areq_t *a, json_t *body) {
 }
 
 static void
-run_handover_object(api_worker_t *w, api_job_t *job)
-{
+run_handover_object(api_worker_t *w, api_job_t *job) {
     static const char *const known[] = {"reason", NULL};
     static const route_t r = {.op = OP_HANDOVER_OBJECT,
                               .act = OSS_ACT_HANDOVER_OBJECT,
@@ -1396,12 +1363,12 @@ run_handover_object(api_worker_t *w, api_job_t *job)
 }
 
 void
-api_h_handover_object(oss_http_req_t *req, void *arg)
-{
+api_h_handover_object(oss_http_req_t *req, void *arg) {
     submit(req, arg, run_handover_object);
 }
 
-/* ---- POST .../handover-requests/{rid}/decision ---------------------------------------- */
+/* ---- POST .../handover-requests/{rid}/decision
+ * ---------------------------------------- */
 
 static bool
 in_handover_decide(areq_t *a, json_t *body) {
@@ -1431,12 +1398,12 @@ run_handover_decide(api_worker_t *w, api_job_t *job) {
 }
 
 void
-api_h_handover_decide(oss_http_req_t *req, void *arg)
-{
+api_h_handover_decide(oss_http_req_t *req, void *arg) {
     submit(req, arg, run_handover_decide);
 }
 
-/* ---- POST /v1/accounts/{id}/terminations ---------------------------------------------- */
+/* ---- POST /v1/accounts/{id}/terminations
+ * ---------------------------------------------- */
 
 static bool
 in_terminate(areq_t *a, json_t *body) {
@@ -1473,7 +1440,6 @@ run_terminate(api_worker_t *w, api_job_t *job) {
 }
 
 void
-api_h_terminate(oss_http_req_t *req, void *arg)
-{
+api_h_terminate(oss_http_req_t *req, void *arg) {
     submit(req, arg, run_terminate);
 }

@@ -28,13 +28,13 @@ typedef struct api_lc api_lc_t;
 /* Everything the handlers share; read-only once the server runs, except
  * http and pool which main sets before the loop starts. */
 typedef struct api_ctx {
-    const char *pg_url;            /* borrowed from the config */
-    oss_keyring_t master;          /* crypto.master_key_file */
-    oss_keyring_t index;           /* crypto.index_key_file */
+    const char *pg_url;   /* borrowed from the config */
+    oss_keyring_t master; /* crypto.master_key_file */
+    oss_keyring_t index;  /* crypto.index_key_file */
     size_t max_body;
     oss_http_server_t *http;
     api_pool_t *pool;
-    api_lc_t *lc;                  /* lifecycle.c; NULL when disabled */
+    api_lc_t *lc; /* lifecycle.c; NULL when disabled */
 } api_ctx_t;
 
 /* Loads what ctx needs from cfg (borrowed for ctx's lifetime): key files
@@ -98,7 +98,7 @@ void api_lc_free(api_ctx_t *ctx);
 typedef struct api_activation {
     api_lc_t *lc;
     char account_id[OSS_ID_MAX];
-    char stream_id[OSS_ID_MAX];       /* the access stream */
+    char stream_id[OSS_ID_MAX]; /* the access stream */
     /* set by register.c: the registration's own command, earlier in the
      * same batch; the activation is issued only when it appended */
     const oss_command_t *reg_cmd;
@@ -109,9 +109,9 @@ typedef struct api_activation {
     char token[48];
     char otp_hmac[65], link_hmac[65]; /* hex */
     char key_id[17];
-    uint8_t *sealed;                  /* nonce || ciphertext || tag */
+    uint8_t *sealed; /* nonce || ciphertext || tag */
     size_t sealed_len;
-    int64_t expires_at_us;            /* set by decide */
+    int64_t expires_at_us; /* set by decide */
 } api_activation_t;
 
 /* Makes the secrets for account_id's access stream and seals them under dk
@@ -144,8 +144,7 @@ oss_code_t api_lc_encode(const oss_lc_decision_t *d, const oss_lc_state_t *st,
                          oss_err_t *err);
 /* The keyed hash (hex, 65 bytes) oss.sessions.token_hmac holds for a
  * session token (borrowed). False when the lifecycle is disabled. */
-bool api_lc_session_hmac(const api_ctx_t *ctx, const char *token,
-                         char out[65]);
+bool api_lc_session_hmac(const api_ctx_t *ctx, const char *token, char out[65]);
 /* For commands outside lifecycle.c that keep a secret or set a password
  * (recovery.c), with the lifecycle's keys, policy, costs and clock:
  * api_lc_keyed_hmac: HMAC-SHA256 under the current OTP key of kind "|"
@@ -159,8 +158,8 @@ bool api_lc_session_hmac(const api_ctx_t *ctx, const char *token,
 bool api_lc_keyed_hmac(const api_ctx_t *ctx, const char *kind,
                        const char *value, char out[65], char *key_id);
 const char *api_lc_password_policy(const api_ctx_t *ctx, const char *pw);
-oss_code_t api_lc_password_hash(const api_ctx_t *ctx, const char *pw,
-                                char *out, size_t outlen, oss_err_t *err);
+oss_code_t api_lc_password_hash(const api_ctx_t *ctx, const char *pw, char *out,
+                                size_t outlen, oss_err_t *err);
 int64_t api_lc_now(const api_ctx_t *ctx);
 
 /* Route handlers (arg = api_ctx_t *). */
@@ -180,8 +179,8 @@ void api_h_session_end(oss_http_req_t *req, void *arg);
  * values), with a message in msg. today = YYYYMMDD. No allocation survives
  * the call; safe for fuzzing. */
 int api_registration_decode(const char *body, size_t len, int today,
-                            oss_registration_t *out,
-                            oss_field_errors_t *fe, char *msg, size_t msgsz);
+                            oss_registration_t *out, oss_field_errors_t *fe,
+                            char *msg, size_t msgsz);
 
 /* Maximum nesting of objects/arrays in s[0..n) (strings skipped). Stops
  * counting at limit + 1. */

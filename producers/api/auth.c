@@ -15,8 +15,7 @@
 #include "request.h"
 
 static void
-reply_401(oss_http_req_t *req, const char *msg)
-{
+reply_401(oss_http_req_t *req, const char *msg) {
     const char *hdrs[] = {"WWW-Authenticate", "Bearer", NULL};
     oss_http_reply(req, 401, "application/json",
                    oss_http_error_json("unauthenticated", msg, NULL), hdrs);
@@ -24,8 +23,7 @@ reply_401(oss_http_req_t *req, const char *msg)
 
 bool
 api_auth_require(api_worker_t *w, oss_http_req_t *req, oss_principal_t *p,
-                 char *session_id)
-{
+                 char *session_id) {
     api_ctx_t *ctx = api_worker_ctx(w);
     const char *h = oss_http_req_header(req, "Authorization");
     char mac[65];
@@ -87,9 +85,8 @@ api_auth_require(api_worker_t *w, oss_http_req_t *req, oss_principal_t *p,
 }
 
 bool
-api_account_target(api_worker_t *w, oss_http_req_t *req,
-                   const char *account_id, char *region)
-{
+api_account_target(api_worker_t *w, oss_http_req_t *req, const char *account_id,
+                   char *region) {
     region[0] = '\0';
     if (!api_account_id_valid(account_id)) {
         oss_http_reply_error(req, 404, NULL, "no such account", NULL);
@@ -120,8 +117,7 @@ api_account_target(api_worker_t *w, oss_http_req_t *req,
 
 bool
 api_auth_allow(oss_http_req_t *req, const oss_principal_t *p, oss_action_t a,
-               const oss_target_t *t)
-{
+               const oss_target_t *t) {
     const char *why = "";
     char msg[160];
 
@@ -139,11 +135,10 @@ api_auth_allow(oss_http_req_t *req, const oss_principal_t *p, oss_action_t a,
     oss_info("refused %s principal=%s: %s", oss_action_name(a),
              p ? p->principal_id : "", why);
     snprintf(msg, sizeof msg, "not allowed to %s (%s)", oss_action_name(a),
-             !strcmp(why, "out_of_scope")
-                 ? "out of your scope"
-                 : !strcmp(why, "other_institution")
-                       ? "another institution"
-                       : "your role does not allow it");
+             !strcmp(why, "out_of_scope") ? "out of your scope"
+             : !strcmp(why, "other_institution")
+                 ? "another institution"
+                 : "your role does not allow it");
     oss_http_reply_error(req, 403, "forbidden", msg, NULL);
     return false;
 }
@@ -151,22 +146,20 @@ api_auth_allow(oss_http_req_t *req, const oss_principal_t *p, oss_action_t a,
 /* ---- statements for an extra_fn ----------------------------------------- */
 
 static const char *
-or_null(const char *s)
-{
+or_null(const char *s) {
     return s && *s ? s : NULL;
 }
 
 oss_code_t
 api_grant_queue_add(oss_journal_queue_fn q, void *qctx,
                     const char *principal_id, const oss_grant_t *g,
-                    oss_err_t *err)
-{
+                    oss_err_t *err) {
     const char *role = oss_role_name(g->role);
     if (!role[0])
         return oss_err_set(err, OSS_EINTERNAL, "grant without a role");
-    const char *v[] = {principal_id,        role,
+    const char *v[] = {principal_id,           role,
                        or_null(g->account_id), or_null(g->institution),
-                       or_null(g->sector),  or_null(g->region)};
+                       or_null(g->sector),     or_null(g->region)};
     return api_req_queue(
         q, qctx,
         "INSERT INTO oss.grants (principal_id, role, account_id, "
@@ -178,10 +171,8 @@ api_grant_queue_add(oss_journal_queue_fn q, void *qctx,
 oss_code_t
 api_grant_queue_revoke(oss_journal_queue_fn q, void *qctx,
                        const char *principal_id, const char *account_id,
-                       const char *reason, oss_err_t *err)
-{
-    const char *v[] = {principal_id, or_null(account_id),
-                       reason ? reason : ""};
+                       const char *reason, oss_err_t *err) {
+    const char *v[] = {principal_id, or_null(account_id), reason ? reason : ""};
     return api_req_queue(
         q, qctx,
         "UPDATE oss.grants SET revoked_at = now(), revoke_reason "
@@ -193,8 +184,7 @@ api_grant_queue_revoke(oss_journal_queue_fn q, void *qctx,
 oss_code_t
 api_sessions_queue_revoke(oss_journal_queue_fn q, void *qctx,
                           const char *principal_id, const char *reason,
-                          bool drop_password, oss_err_t *err)
-{
+                          bool drop_password, oss_err_t *err) {
     char stream[OSS_ID_MAX];
     snprintf(stream, sizeof stream, API_ACCESS_STREAM_PREFIX "%s",
              principal_id);
@@ -220,8 +210,7 @@ api_sessions_queue_revoke(oss_journal_queue_fn q, void *qctx,
 oss_code_t
 api_credentials_queue_drop_if_ungranted(oss_journal_queue_fn q, void *qctx,
                                         const char *principal_id,
-                                        oss_err_t *err)
-{
+                                        oss_err_t *err) {
     char stream[OSS_ID_MAX];
     snprintf(stream, sizeof stream, API_ACCESS_STREAM_PREFIX "%s",
              principal_id);

@@ -31,8 +31,8 @@
  * OSS_UUID_STR bytes, may be NULL). Otherwise replies 401 unauthenticated
  * (no, unknown, expired, ended or revoked token) or 503 (database down)
  * and returns false. */
-bool api_auth_require(api_worker_t *w, oss_http_req_t *req,
-                      oss_principal_t *p, char *session_id);
+bool api_auth_require(api_worker_t *w, oss_http_req_t *req, oss_principal_t *p,
+                      char *session_id);
 
 /* Fills the target of an action on account_id from oss.account_scope (the
  * account's domicile region): region must hold 11 bytes. Replies 404 "no
@@ -50,14 +50,14 @@ bool api_auth_allow(oss_http_req_t *req, const oss_principal_t *p,
 
 /* A person as given in a request (validated; plaintext only in memory). */
 typedef struct api_person {
-    char nik[17];          /* "" when a passport is given */
+    char nik[17]; /* "" when a passport is given */
     char passport[21];
-    char country[3];       /* ISO 3166-1 alpha-2; "ID" with a NIK */
+    char country[3]; /* ISO 3166-1 alpha-2; "ID" with a NIK */
     char name[401];
-    char birth_date[11];   /* YYYY-MM-DD, optional ("") */
+    char birth_date[11]; /* YYYY-MM-DD, optional ("") */
     char email[255];
-    char phone[16];        /* E.164 */
-    char channel[12];      /* activation channel: "email" | "whatsapp" */
+    char phone[16];   /* E.164 */
+    char channel[12]; /* activation channel: "email" | "whatsapp" */
 } api_person_t;
 
 /* Reads the person fields from body (borrowed): nik | passport+country,
@@ -81,9 +81,9 @@ bool api_person_validate(json_t *body, const char *prefix, api_person_t *out,
 typedef struct api_principal_new {
     char principal_id[OSS_UUID_STR];
     char subject_id[OSS_UUID_STR];
-    oss_command_t cmd;             /* ready to execute; caller fills actor,
-                                      correlation and causation */
-    void *priv;                    /* owned; freed by api_principal_clear() */
+    oss_command_t cmd; /* ready to execute; caller fills actor,
+                          correlation and causation */
+    void *priv;        /* owned; freed by api_principal_clear() */
 } api_principal_new_t;
 
 /* kind: "business" | "government"; grant (borrowed, may be NULL) is
@@ -113,9 +113,8 @@ void api_grant_to_proto(const oss_grant_t *g, void *out);
  * the principal's access stream; pair it with api_grant_queue_add/revoke in
  * the extra_fn. */
 oss_code_t api_grant_event_push(oss_event_list_t *out, bool added,
-                                const char *principal_id,
-                                const oss_grant_t *g, const char *reason,
-                                oss_err_t *err);
+                                const char *principal_id, const oss_grant_t *g,
+                                const char *reason, oss_err_t *err);
 
 /* The grants recorded on an access stream's history (borrowed): those of
  * PrincipalCreated and GrantAdded, minus GrantRevoked and OfficerRevoked
@@ -182,7 +181,7 @@ typedef struct api_contact {
     char name[401];
     char email[255];
     char phone[16];
-    oss_data_key_t dk;             /* the subject's data key */
+    oss_data_key_t dk; /* the subject's data key */
 } api_contact_t;
 
 /* Loads principal_id's contact (oss.principals -> its subject and the event
@@ -210,7 +209,6 @@ oss_code_t api_notice_queue(const api_contact_t *c, const char *kind,
                             const char *channel, const char *account_id,
                             const oss_command_t *cmd, size_t idx,
                             const char *vars_json, int64_t expires_at_us,
-                            oss_journal_queue_fn q, void *qctx,
-                            oss_err_t *err);
+                            oss_journal_queue_fn q, void *qctx, oss_err_t *err);
 
 #endif

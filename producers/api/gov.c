@@ -24,8 +24,7 @@
 #define TS_FMT "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'"
 
 bool
-api_institution_valid(const char *c)
-{
+api_institution_valid(const char *c) {
     size_t n = c ? strlen(c) : 0;
     if (n && !strcmp(c, "oss"))
         return true;
@@ -47,8 +46,7 @@ api_institution_valid(const char *c)
 /* ---- plumbing ------------------------------------------------------------ */
 
 static bool
-valid_code(oss_http_req_t *req)
-{
+valid_code(oss_http_req_t *req) {
     if (!api_institution_valid(oss_http_req_param(req, 0))) {
         oss_http_reply_error(req, 404, NULL, "no such institution", NULL);
         return false;
@@ -59,23 +57,20 @@ valid_code(oss_http_req_t *req)
 /* Runs cmds in one transaction; replies 503/500 and returns false when it
  * did not commit. */
 static bool
-execute(api_worker_t *w, oss_http_req_t *req, oss_command_t *cmds, size_t n)
-{
+execute(api_worker_t *w, oss_http_req_t *req, oss_command_t *cmds, size_t n) {
     return api_req_execute(w, req, cmds, n, 1, "officer command");
 }
 
 /* A non-empty string field, else NULL. */
 static const char *
-jstr(json_t *o, const char *k)
-{
+jstr(json_t *o, const char *k) {
     const char *s = api_body_str(o, k);
     return s && *s ? s : NULL;
 }
 
 /* Reason text: 1-200 printable characters. */
 static bool
-reason_ok(const char *s)
-{
+reason_ok(const char *s) {
     size_t n = strlen(s);
     if (n < 1 || n > 200)
         return false;
@@ -88,8 +83,7 @@ reason_ok(const char *s)
 /* The caller: signed in and access administrator of the path's
  * institution. Replies and returns false otherwise. */
 static bool
-admin_of(api_worker_t *w, oss_http_req_t *req, oss_principal_t *p)
-{
+admin_of(api_worker_t *w, oss_http_req_t *req, oss_principal_t *p) {
     oss_target_t t = {.institution = oss_http_req_param(req, 0)};
     return api_auth_require(w, req, p, NULL) &&
            api_auth_allow(req, p, OSS_ACT_OFFICERS_MANAGE, &t);
@@ -98,8 +92,7 @@ admin_of(api_worker_t *w, oss_http_req_t *req, oss_principal_t *p)
 /* ---- POST /v1/institutions/{code}/officers ------------------------------ */
 
 static void
-run_officer_create(api_worker_t *w, api_job_t *job)
-{
+run_officer_create(api_worker_t *w, api_job_t *job) {
     static const char *const known[] = {
         "nik",   "passport", "country", "name",   "birth_date", "email",
         "phone", "channel",  "sector",  "region", NULL};
@@ -152,8 +145,7 @@ run_officer_create(api_worker_t *w, api_job_t *job)
         snprintf(g.region, sizeof g.region, "%s", code);
     }
     if (fe.n) {
-        oss_http_reply_error(req, 422, "invalid_fields", "invalid fields",
-                             &fe);
+        oss_http_reply_error(req, 422, "invalid_fields", "invalid fields", &fe);
         goto done;
     }
     oss_err_clear(&err);
@@ -167,8 +159,8 @@ run_officer_create(api_worker_t *w, api_job_t *job)
     {
         /* the officer is told who made it an officer (officer_created),
          * beside the activation message */
-        json_t *nv = json_pack("{s:s, s:s}", "name", who.name,
-                               "institution", code);
+        json_t *nv =
+            json_pack("{s:s, s:s}", "name", who.name, "institution", code);
         char *vars = nv ? json_dumps(nv, JSON_COMPACT) : NULL;
         json_decref(nv);
         oss_err_clear(&err);
@@ -221,8 +213,7 @@ done:
 }
 
 void
-api_h_officer_create(oss_http_req_t *req, void *arg)
-{
+api_h_officer_create(oss_http_req_t *req, void *arg) {
     if (valid_code(req))
         api_req_submit(arg, req, run_officer_create);
 }
@@ -230,8 +221,7 @@ api_h_officer_create(oss_http_req_t *req, void *arg)
 /* ---- GET /v1/institutions/{code}/officers ------------------------------- */
 
 static void
-run_officers_list(api_worker_t *w, api_job_t *job)
-{
+run_officers_list(api_worker_t *w, api_job_t *job) {
     oss_http_req_t *req = job->req;
     const char *code = oss_http_req_param(req, 0);
     oss_principal_t p;
@@ -260,9 +250,9 @@ run_officers_list(api_worker_t *w, api_job_t *job)
             PQgetvalue(r, i, 0), "role", PQgetvalue(r, i, 1), "sector",
             PQgetvalue(r, i, 2), "region", PQgetvalue(r, i, 3), "granted_at",
             PQgetvalue(r, i, 4), "status",
-            revoked ? "revoked"
-                    : PQgetvalue(r, i, 7)[0] == 't' ? "active"
-                                                    : "pending_activation");
+            revoked                         ? "revoked"
+            : PQgetvalue(r, i, 7)[0] == 't' ? "active"
+                                            : "pending_activation");
         if (o && revoked) {
             json_object_set_new(o, "revoked_at",
                                 json_string(PQgetvalue(r, i, 5)));
@@ -279,8 +269,7 @@ run_officers_list(api_worker_t *w, api_job_t *job)
 }
 
 void
-api_h_officers_list(oss_http_req_t *req, void *arg)
-{
+api_h_officers_list(oss_http_req_t *req, void *arg) {
     if (valid_code(req))
         api_req_submit(arg, req, run_officers_list);
 }
@@ -291,16 +280,15 @@ typedef struct revoke {
     const char *principal_id;
     const char *institution;
     const char *reason;
-    int grants;            /* active officer grants in the institution, as
-                              decided on the loaded stream */
+    int grants; /* active officer grants in the institution, as
+                   decided on the loaded stream */
     int64_t now;
     size_t sessions_ended;
 } revoke_t;
 
 static oss_code_t
 revoke_decide(void *vctx, const oss_event_t *history, size_t n,
-              oss_event_list_t *out, oss_err_t *err)
-{
+              oss_event_list_t *out, oss_err_t *err) {
     revoke_t *rv = vctx;
     Oss__V1__OfficerRevoked m = OSS__V1__OFFICER_REVOKED__INIT;
     oss_grant_t g[OSS_AUTHZ_MAX_GRANTS];
@@ -341,8 +329,7 @@ revoke_decide(void *vctx, const oss_event_t *history, size_t n,
 
 static oss_code_t
 revoke_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
-             void *qctx, oss_err_t *err)
-{
+             void *qctx, oss_err_t *err) {
     revoke_t *rv = vctx;
     (void)cmd;
     const char *v[] = {rv->principal_id, rv->institution, rv->reason};
@@ -366,14 +353,13 @@ revoke_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
                                               "officer_revoked", false, err);
     /* no other grant left: the credentials go too */
     if (rc == OSS_OK)
-        rc = api_credentials_queue_drop_if_ungranted(q, qctx,
-                                                     rv->principal_id, err);
+        rc = api_credentials_queue_drop_if_ungranted(q, qctx, rv->principal_id,
+                                                     err);
     return rc;
 }
 
 static void
-run_officer_revoke(api_worker_t *w, api_job_t *job)
-{
+run_officer_revoke(api_worker_t *w, api_job_t *job) {
     static const char *const known[] = {"reason", NULL};
     static const api_body_spec_t spec = {
         .known = known, .optional = true, .nulls = true, .any_length = true};
@@ -392,14 +378,13 @@ run_officer_revoke(api_worker_t *w, api_job_t *job)
     body = api_body_parse_ex(req, &spec, &bad);
     if (bad)
         goto done;
-    rv.reason = body && jstr(body, "reason") ? jstr(body, "reason")
-                                             : "authority_lost";
+    rv.reason =
+        body && jstr(body, "reason") ? jstr(body, "reason") : "authority_lost";
     if (!reason_ok(rv.reason)) {
         oss_field_errors_t fe = {0};
         oss_field_errors_add(&fe, "reason", "invalid");
         oss_http_reply_error(req, 422, "invalid_fields",
-                             "reason must be 1-200 printable characters",
-                             &fe);
+                             "reason must be 1-200 printable characters", &fe);
         goto done;
     }
     rv.principal_id = pid;
@@ -442,8 +427,7 @@ done:
 }
 
 void
-api_h_officer_revoke(oss_http_req_t *req, void *arg)
-{
+api_h_officer_revoke(oss_http_req_t *req, void *arg) {
     if (!valid_code(req))
         return;
     if (!api_account_id_valid(oss_http_req_param(req, 1))) {
@@ -453,11 +437,11 @@ api_h_officer_revoke(oss_http_req_t *req, void *arg)
     api_req_submit(arg, req, run_officer_revoke);
 }
 
-/* ---- GET /v1/me ----------------------------------------------------------- */
+/* ---- GET /v1/me -----------------------------------------------------------
+ */
 
 static void
-run_me(api_worker_t *w, api_job_t *job)
-{
+run_me(api_worker_t *w, api_job_t *job) {
     oss_http_req_t *req = job->req;
     oss_principal_t p;
     char sid[OSS_UUID_STR] = "";
@@ -485,8 +469,7 @@ run_me(api_worker_t *w, api_job_t *job)
         if (g->account_id[0])
             json_object_set_new(o, "account_id", json_string(g->account_id));
         if (g->institution[0])
-            json_object_set_new(o, "institution",
-                                json_string(g->institution));
+            json_object_set_new(o, "institution", json_string(g->institution));
         if (g->sector[0])
             json_object_set_new(o, "sector", json_string(g->sector));
         if (g->region[0])
@@ -501,7 +484,6 @@ run_me(api_worker_t *w, api_job_t *job)
 }
 
 void
-api_h_me(oss_http_req_t *req, void *arg)
-{
+api_h_me(oss_http_req_t *req, void *arg) {
     api_req_submit(arg, req, run_me);
 }

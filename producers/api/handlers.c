@@ -26,8 +26,7 @@
 #include "terms.h"
 
 bool
-api_account_id_valid(const char *id)
-{
+api_account_id_valid(const char *id) {
     size_t n = 0;
     if (!id)
         return false;
@@ -41,8 +40,7 @@ api_account_id_valid(const char *id)
 }
 
 oss_code_t
-api_ctx_init(api_ctx_t *ctx, const oss_config_t *cfg, oss_err_t *err)
-{
+api_ctx_init(api_ctx_t *ctx, const oss_config_t *cfg, oss_err_t *err) {
     oss_code_t rc;
     const char *mk = oss_config_str(cfg, "crypto.master_key_file");
     const char *ik = oss_config_str(cfg, "crypto.index_key_file");
@@ -64,21 +62,19 @@ api_ctx_init(api_ctx_t *ctx, const oss_config_t *cfg, oss_err_t *err)
 }
 
 static api_ctx_t *
-ctx_of(void *arg)
-{
+ctx_of(void *arg) {
     return arg;
 }
 
 /* ---- POST /v1/accounts --------------------------------------------------- */
 
 static void
-h_register(oss_http_req_t *req, void *arg)
-{
+h_register(oss_http_req_t *req, void *arg) {
     static const char *const idf[] = {"nik", "passport", "npwp", NULL};
     char key[80];
-    bool ok = api_ratelimit_take(
-        req, API_RL_REGISTER,
-        api_ratelimit_body_key(req, idf, key, sizeof key));
+    bool ok =
+        api_ratelimit_take(req, API_RL_REGISTER,
+                           api_ratelimit_body_key(req, idf, key, sizeof key));
     explicit_bzero(key, sizeof key);
     if (!ok)
         return;
@@ -95,8 +91,7 @@ h_register(oss_http_req_t *req, void *arg)
 /* ---- GET /v1/accounts/{id} ---------------------------------------------- */
 
 static void
-run_get_account(api_worker_t *w, api_job_t *job)
-{
+run_get_account(api_worker_t *w, api_job_t *job) {
     oss_http_req_t *req = job->req;
     const char *id = oss_http_req_param(req, 0);
     const char *params[] = {id};
@@ -140,16 +135,14 @@ run_get_account(api_worker_t *w, api_job_t *job)
     char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!body) {
-        oss_http_reply_error(req, 500, NULL, "could not encode account",
-                             NULL);
+        oss_http_reply_error(req, 500, NULL, "could not encode account", NULL);
         return;
     }
     oss_http_reply_json(req, 200, body, NULL);
 }
 
 static void
-h_get_account(oss_http_req_t *req, void *arg)
-{
+h_get_account(oss_http_req_t *req, void *arg) {
     if (!api_account_id_valid(oss_http_req_param(req, 0))) {
         oss_http_reply_error(req, 404, NULL, "no such account", NULL);
         return;
@@ -160,26 +153,22 @@ h_get_account(oss_http_req_t *req, void *arg)
 /* ---- /healthz, /readyz --------------------------------------------------- */
 
 static void
-h_healthz(oss_http_req_t *req, void *arg)
-{
+h_healthz(oss_http_req_t *req, void *arg) {
     oss_http_reply_json(req, 200, strdup("{\"status\":\"ok\"}"), NULL);
 }
 
 static void
-run_readyz(api_worker_t *w, api_job_t *job)
-{
+run_readyz(api_worker_t *w, api_job_t *job) {
     PGresult *r =
         api_req_query(w, job->req, "read", "SELECT 1", 0, NULL, API_REQ_ROWS);
     if (!r)
         return;
     PQclear(r);
-    oss_http_reply_json(job->req, 200, strdup("{\"status\":\"ready\"}"),
-                        NULL);
+    oss_http_reply_json(job->req, 200, strdup("{\"status\":\"ready\"}"), NULL);
 }
 
 static void
-h_readyz(oss_http_req_t *req, void *arg)
-{
+h_readyz(oss_http_req_t *req, void *arg) {
     api_req_submit(ctx_of(arg), req, run_readyz);
 }
 
@@ -220,8 +209,7 @@ static const gauge_t gauges[] = {
 
 /* Prometheus label value escaping (backslash, double quote, newline). */
 static void
-label_escape(char *out, size_t outlen, const char *in)
-{
+label_escape(char *out, size_t outlen, const char *in) {
     size_t o = 0;
     for (; *in && o + 2 < outlen; in++) {
         if (*in == '\\' || *in == '"' || *in == '\n') {
@@ -236,8 +224,7 @@ label_escape(char *out, size_t outlen, const char *in)
 
 /* A float sample value in Prometheus text ("NaN", "+Inf" spelled its way). */
 static void
-prom_float(char *out, size_t outlen, const char *pgtext)
-{
+prom_float(char *out, size_t outlen, const char *pgtext) {
     double v = strtod(pgtext, NULL);
     if (isnan(v))
         snprintf(out, outlen, "NaN");
@@ -254,8 +241,7 @@ prom_float(char *out, size_t outlen, const char *pgtext)
  * rebuild.c), one sample per (schema, state) row. Appends to out[len..cap);
  * returns the new length. False in *lost when the connection broke. */
 static size_t
-rebuild_gauges(PGconn *c, char *out, size_t len, size_t cap, bool *lost)
-{
+rebuild_gauges(PGconn *c, char *out, size_t len, size_t cap, bool *lost) {
     static const struct {
         const char *name, *help;
     } fam[] = {
@@ -296,8 +282,7 @@ rebuild_gauges(PGconn *c, char *out, size_t len, size_t cap, bool *lost)
 }
 
 static void
-run_metrics(api_worker_t *w, api_job_t *job)
-{
+run_metrics(api_worker_t *w, api_job_t *job) {
     api_ctx_t *ctx = api_worker_ctx(w);
     char *http = oss_http_server_metrics(ctx->http);
     size_t cap = (http ? strlen(http) : 0) + 16384;
@@ -355,8 +340,7 @@ run_metrics(api_worker_t *w, api_job_t *job)
 }
 
 static void
-h_metrics(oss_http_req_t *req, void *arg)
-{
+h_metrics(oss_http_req_t *req, void *arg) {
     api_req_submit(ctx_of(arg), req, run_metrics);
 }
 
@@ -375,8 +359,7 @@ static const oss_http_route_t routes[] = {
      api_h_password, true},
     {"POST", "/v1/sessions", "/v1/sessions", api_h_sign_in, true},
     {"GET", "/v1/sessions", "/v1/sessions", api_h_sessions_list, false},
-    {"DELETE", "/v1/sessions/*", "/v1/sessions/{id}", api_h_session_end,
-     false},
+    {"DELETE", "/v1/sessions/*", "/v1/sessions/{id}", api_h_session_end, false},
     /* R: terms of use (terms.c) */
     {"GET", "/v1/terms", "/v1/terms", api_h_terms_list, false},
     {"POST", "/v1/accounts/*/terms-acceptance",
@@ -391,8 +374,8 @@ static const oss_http_route_t routes[] = {
      api_h_activate, true},
     {"POST", "/v1/principals/*/password", "/v1/principals/{id}/password",
      api_h_password, true},
-    {"POST", "/v1/institutions/*/officers",
-     "/v1/institutions/{code}/officers", api_h_officer_create, true},
+    {"POST", "/v1/institutions/*/officers", "/v1/institutions/{code}/officers",
+     api_h_officer_create, true},
     {"GET", "/v1/institutions/*/officers", "/v1/institutions/{code}/officers",
      api_h_officers_list, false},
     {"DELETE", "/v1/institutions/*/officers/*",
@@ -400,8 +383,8 @@ static const oss_http_route_t routes[] = {
      false},
     {"GET", "/v1/me", "/v1/me", api_h_me, false},
     /* D: personal data (privacy.c) */
-    {"GET", "/v1/accounts/*/personal-data",
-     "/v1/accounts/{id}/personal-data", api_h_personal_data, false},
+    {"GET", "/v1/accounts/*/personal-data", "/v1/accounts/{id}/personal-data",
+     api_h_personal_data, false},
     {"GET", "/v1/me/personal-data-access", "/v1/me/personal-data-access",
      api_h_me_pii_access, false},
     {"GET", "/v1/me/export", "/v1/me/export", api_h_me_export, false},
@@ -429,23 +412,22 @@ static const oss_http_route_t routes[] = {
     {"POST", "/v1/accounts/*/terminations", "/v1/accounts/{id}/terminations",
      api_h_terminate, true},
     /* C: account recovery (recovery.c) */
-    {"POST", "/v1/password-resets", "/v1/password-resets",
-     api_h_password_reset, true},
+    {"POST", "/v1/password-resets", "/v1/password-resets", api_h_password_reset,
+     true},
     {"POST", "/v1/password-resets/confirm", "/v1/password-resets/confirm",
      api_h_password_reset_confirm, true},
     {"POST", "/v1/account-recovery", "/v1/account-recovery",
      api_h_account_recovery, true},
     {"POST", "/v1/help-requests", "/v1/help-requests", api_h_help_request,
      true},
-    {"GET", "/v1/help-requests", "/v1/help-requests",
-     api_h_help_requests_list, false},
-    {"POST", "/v1/help-requests/*/decision",
-     "/v1/help-requests/{id}/decision", api_h_help_decision, true},
+    {"GET", "/v1/help-requests", "/v1/help-requests", api_h_help_requests_list,
+     false},
+    {"POST", "/v1/help-requests/*/decision", "/v1/help-requests/{id}/decision",
+     api_h_help_decision, true},
 };
 
 const oss_http_route_t *
-api_routes(size_t *n)
-{
+api_routes(size_t *n) {
     *n = sizeof routes / sizeof routes[0];
     return routes;
 }

@@ -42,8 +42,7 @@ struct api_lc {
 };
 
 static int64_t
-real_now_us(void *ctx)
-{
+real_now_us(void *ctx) {
     (void)ctx;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -51,14 +50,12 @@ real_now_us(void *ctx)
 }
 
 static int
-cmp_str(const void *a, const void *b)
-{
+cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static void
-load_common(api_lc_t *lc, const char *path)
-{
+load_common(api_lc_t *lc, const char *path) {
     FILE *f = path && *path ? fopen(path, "r") : NULL;
     char line[300];
     size_t cap = 0;
@@ -94,16 +91,14 @@ load_common(api_lc_t *lc, const char *path)
 }
 
 static bool
-is_common(void *ctx, const char *lower)
-{
+is_common(void *ctx, const char *lower) {
     api_lc_t *lc = ctx;
     return lc->ncommon && bsearch(&lower, lc->common, lc->ncommon,
                                   sizeof *lc->common, cmp_str) != NULL;
 }
 
 void
-api_lc_init(api_ctx_t *ctx, const oss_config_t *cfg)
-{
+api_lc_init(api_ctx_t *ctx, const oss_config_t *cfg) {
     oss_err_t err;
     api_lc_t *lc = calloc(1, sizeof *lc);
     const char *kf = oss_config_str(cfg, "crypto.otp_key_file");
@@ -128,10 +123,12 @@ api_lc_init(api_ctx_t *ctx, const oss_config_t *cfg)
     lc->policy.resend_window_us =
         oss_config_int(cfg, "activation.resend_window_s") * 1000000LL;
     lc->policy.signin_threshold = (int)oss_config_int(cfg, "signin.threshold");
-    lc->policy.signin_delay_us = oss_config_int(cfg, "signin.delay_ms") * 1000LL;
+    lc->policy.signin_delay_us =
+        oss_config_int(cfg, "signin.delay_ms") * 1000LL;
     lc->policy.signin_delay_max_us =
         oss_config_int(cfg, "signin.delay_max_s") * 1000000LL;
-    lc->policy.session_ttl_us = oss_config_int(cfg, "session.ttl_s") * 1000000LL;
+    lc->policy.session_ttl_us =
+        oss_config_int(cfg, "session.ttl_s") * 1000000LL;
     lc->t_cost = (uint32_t)oss_config_int(cfg, "password.argon2_t");
     lc->m_kib = (uint32_t)oss_config_int(cfg, "password.argon2_m_kib");
     lc->lanes = (uint32_t)oss_config_int(cfg, "password.argon2_lanes");
@@ -142,8 +139,7 @@ api_lc_init(api_ctx_t *ctx, const oss_config_t *cfg)
 }
 
 void
-api_lc_free(api_ctx_t *ctx)
-{
+api_lc_free(api_ctx_t *ctx) {
     api_lc_t *lc = ctx->lc;
     if (!lc)
         return;
@@ -159,9 +155,8 @@ api_lc_free(api_ctx_t *ctx)
 
 /* HMAC-SHA256(key, kind "|" a ["|" b]) as hex (65 bytes). */
 static void
-keyed_hex(const uint8_t key[32], const char *kind, const char *a,
-          const char *b, char out[65])
-{
+keyed_hex(const uint8_t key[32], const char *kind, const char *a, const char *b,
+          char out[65]) {
     char buf[512];
     uint8_t mac[32];
     int n = snprintf(buf, sizeof buf, "%s|%s%s%s", kind, a, b ? "|" : "",
@@ -174,8 +169,7 @@ keyed_hex(const uint8_t key[32], const char *kind, const char *a,
 }
 
 static const uint8_t *
-otp_key_by_id(const api_lc_t *lc, const char *id)
-{
+otp_key_by_id(const api_lc_t *lc, const char *id) {
     for (size_t i = 0; i < lc->otp.n; i++)
         if (strcmp(lc->otp.id[i], id) == 0)
             return lc->otp.key[i];
@@ -183,16 +177,14 @@ otp_key_by_id(const api_lc_t *lc, const char *id)
 }
 
 static int64_t
-lc_now(const api_lc_t *lc)
-{
+lc_now(const api_lc_t *lc) {
     return oss_clock_now(&lc->clock);
 }
 
 /* ---- events <-> facts ---------------------------------------------------- */
 
 static void
-decode_fact(const oss_event_t *ev, oss_lc_fact_t *f)
-{
+decode_fact(const oss_event_t *ev, oss_lc_fact_t *f) {
     const char *t = ev->payload_type;
     memset(f, 0, sizeof *f);
     f->version = ev->version;
@@ -231,8 +223,8 @@ decode_fact(const oss_event_t *ev, oss_lc_fact_t *f)
             oss__v1__sign_in_succeeded__free_unpacked(m, NULL);
         }
     } else if (!strcmp(t, OSS_LC_T_SIGN_IN_FAILED)) {
-        Oss__V1__SignInFailed *m = oss__v1__sign_in_failed__unpack(
-            NULL, ev->payload_len, ev->payload);
+        Oss__V1__SignInFailed *m =
+            oss__v1__sign_in_failed__unpack(NULL, ev->payload_len, ev->payload);
         f->kind = OSS_LC_SIGNIN_FAILED;
         if (m) {
             snprintf(f->source, sizeof f->source, "%s", m->source_hash);
@@ -242,8 +234,8 @@ decode_fact(const oss_event_t *ev, oss_lc_fact_t *f)
     } else if (!strcmp(t, OSS_LC_T_SIGN_IN_THROTTLED)) {
         f->kind = OSS_LC_SIGNIN_THROTTLED;
     } else if (!strcmp(t, OSS_LC_T_SESSION_ENDED)) {
-        Oss__V1__SessionEnded *m = oss__v1__session_ended__unpack(
-            NULL, ev->payload_len, ev->payload);
+        Oss__V1__SessionEnded *m =
+            oss__v1__session_ended__unpack(NULL, ev->payload_len, ev->payload);
         f->kind = OSS_LC_SESSION_ENDED;
         if (m) {
             snprintf(f->id, sizeof f->id, "%s", m->session_id);
@@ -257,8 +249,7 @@ decode_fact(const oss_event_t *ev, oss_lc_fact_t *f)
  * AccountRegistered (known to the caller), applied first. */
 static oss_code_t
 fold_history(const oss_event_t *history, size_t n, bool registered,
-             oss_lc_state_t *st, oss_err_t *err)
-{
+             oss_lc_state_t *st, oss_err_t *err) {
     oss_lc_state_init(st);
     if (registered) {
         oss_lc_fact_t reg = {.kind = OSS_LC_REGISTERED};
@@ -276,9 +267,8 @@ fold_history(const oss_event_t *history, size_t n, bool registered,
 /* Packs one decided fact into a new event of out. method: for SUCCEEDED. */
 static oss_code_t
 encode_fact(const oss_lc_fact_t *f, const oss_lc_state_t *st,
-            const char *method, const char *account_id,
-            oss_event_list_t *out, oss_err_t *err)
-{
+            const char *method, const char *account_id, oss_event_list_t *out,
+            oss_err_t *err) {
     ProtobufCMessage *msg = NULL;
     const char *type = NULL;
     Oss__V1__ActivationIssued ai = OSS__V1__ACTIVATION_ISSUED__INIT;
@@ -297,7 +287,7 @@ encode_fact(const oss_lc_fact_t *f, const oss_lc_state_t *st,
         ai.channel = (char *)f->channel;
         ai.expires_at_us = f->expires_at_us;
         ai.delivery_id = (char *)f->id;
-    ai.account_id = (char *)account_id;
+        ai.account_id = (char *)account_id;
         msg = &ai.base;
         type = OSS_LC_T_ACTIVATION_ISSUED;
         break;
@@ -360,8 +350,7 @@ encode_fact(const oss_lc_fact_t *f, const oss_lc_state_t *st,
 static oss_code_t
 encode_decision(const oss_lc_decision_t *d, const oss_lc_state_t *st,
                 const char *method, const char *account_id,
-                oss_event_list_t *out, oss_err_t *err)
-{
+                oss_event_list_t *out, oss_err_t *err) {
     for (size_t i = 0; i < d->n; i++) {
         oss_code_t rc =
             encode_fact(&d->facts[i], st, method, account_id, out, err);
@@ -373,22 +362,19 @@ encode_decision(const oss_lc_decision_t *d, const oss_lc_state_t *st,
 
 void
 api_lc_fold(const oss_event_t *history, size_t n, bool registered,
-            oss_lc_state_t *st)
-{
+            oss_lc_state_t *st) {
     oss_err_t err;
     fold_history(history, n, registered, st, &err);
 }
 
 oss_code_t
 api_lc_encode(const oss_lc_decision_t *d, const oss_lc_state_t *st,
-              const char *account_id, oss_event_list_t *out, oss_err_t *err)
-{
+              const char *account_id, oss_event_list_t *out, oss_err_t *err) {
     return encode_decision(d, st, "", account_id, out, err);
 }
 
 bool
-api_lc_session_hmac(const api_ctx_t *ctx, const char *token, char out[65])
-{
+api_lc_session_hmac(const api_ctx_t *ctx, const char *token, char out[65]) {
     if (!ctx->lc || !ctx->lc->otp.n)
         return false;
     keyed_hex(ctx->lc->otp.key[0], "session", token, NULL, out);
@@ -397,8 +383,7 @@ api_lc_session_hmac(const api_ctx_t *ctx, const char *token, char out[65])
 
 bool
 api_lc_keyed_hmac(const api_ctx_t *ctx, const char *kind, const char *value,
-                  char out[65], char *key_id)
-{
+                  char out[65], char *key_id) {
     if (!ctx->lc || !ctx->lc->otp.n)
         return false;
     keyed_hex(ctx->lc->otp.key[0], kind, value, NULL, out);
@@ -408,8 +393,7 @@ api_lc_keyed_hmac(const api_ctx_t *ctx, const char *kind, const char *value,
 }
 
 const char *
-api_lc_password_policy(const api_ctx_t *ctx, const char *pw)
-{
+api_lc_password_policy(const api_ctx_t *ctx, const char *pw) {
     if (!ctx->lc)
         return "disabled";
     return oss_password_policy_check(pw, is_common, ctx->lc);
@@ -417,8 +401,7 @@ api_lc_password_policy(const api_ctx_t *ctx, const char *pw)
 
 oss_code_t
 api_lc_password_hash(const api_ctx_t *ctx, const char *pw, char *out,
-                     size_t outlen, oss_err_t *err)
-{
+                     size_t outlen, oss_err_t *err) {
     if (!ctx->lc)
         return oss_err_set(err, OSS_EUNAVAIL,
                            "account lifecycle disabled: no OTP key");
@@ -427,31 +410,27 @@ api_lc_password_hash(const api_ctx_t *ctx, const char *pw, char *out,
 }
 
 int64_t
-api_lc_now(const api_ctx_t *ctx)
-{
+api_lc_now(const api_ctx_t *ctx) {
     return ctx->lc ? lc_now(ctx->lc) : 0;
 }
 
 /* The event of type in cmd->events, or NULL. */
 static const oss_event_t *
-event_of(const oss_command_t *cmd, const char *type)
-{
+event_of(const oss_command_t *cmd, const char *type) {
     for (size_t i = 0; i < cmd->events.len; i++)
         if (!strcmp(cmd->events.items[i].payload_type, type))
             return &cmd->events.items[i];
     return NULL;
 }
 
-#define TS_US(p) \
-    "to_timestamp(0) + (" p "::bigint) * interval '1 microsecond'"
+#define TS_US(p) "to_timestamp(0) + (" p "::bigint) * interval '1 microsecond'"
 
 /* ---- activation: prepare, issue, extra ---------------------------------- */
 
 oss_code_t
 api_activation_prepare(api_ctx_t *ctx, const oss_data_key_t *dk,
                        const char *account_id, const char *channel,
-                       api_activation_t *a, oss_err_t *err)
-{
+                       api_activation_t *a, oss_err_t *err) {
     char stream_id[OSS_ID_MAX];
     uint8_t rnd[32], *ct = NULL, nonce[12];
     size_t ctlen = 0;
@@ -505,16 +484,14 @@ api_activation_prepare(api_ctx_t *ctx, const oss_data_key_t *dk,
 }
 
 void
-api_activation_clear(api_activation_t *a)
-{
+api_activation_clear(api_activation_t *a) {
     free(a->sealed);
     memset(a, 0, sizeof *a);
 }
 
 oss_code_t
 api_activation_issue_decide(void *vctx, const oss_event_t *history, size_t n,
-                            oss_event_list_t *out, oss_err_t *err)
-{
+                            oss_event_list_t *out, oss_err_t *err) {
     api_activation_t *a = vctx;
     oss_lc_state_t st;
     oss_lc_decision_t d;
@@ -536,8 +513,7 @@ api_activation_issue_decide(void *vctx, const oss_event_t *history, size_t n,
 /* The secret and delivery rows of a new activation (first or resend). */
 static oss_code_t
 queue_activation_rows(const api_activation_t *a, const oss_command_t *cmd,
-                      oss_journal_queue_fn q, void *qctx, oss_err_t *err)
-{
+                      oss_journal_queue_fn q, void *qctx, oss_err_t *err) {
     const oss_event_t *ev = event_of(cmd, OSS_LC_T_ACTIVATION_ISSUED);
     char exp[24], *sealed_hex = NULL;
     oss_code_t rc;
@@ -556,7 +532,7 @@ queue_activation_rows(const api_activation_t *a, const oss_command_t *cmd,
     if (rc != OSS_OK)
         return rc;
     const char *sec[] = {a->stream_id, a->delivery_id, a->otp_hmac,
-                         a->link_hmac,  a->key_id,      exp};
+                         a->link_hmac, a->key_id,      exp};
     rc = api_req_queue(
         q, qctx,
         "INSERT INTO oss.activation_secrets (stream_id, delivery_id, "
@@ -574,8 +550,9 @@ queue_activation_rows(const api_activation_t *a, const oss_command_t *cmd,
     if (!sealed_hex)
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
     oss_hex(a->sealed, a->sealed_len, sealed_hex);
-    const char *dv[] = {a->delivery_id, ev->event_id, a->stream_id,
-                        a->subject_id,  a->channel,   sealed_hex, exp};
+    const char *dv[] = {
+        a->delivery_id, ev->event_id, a->stream_id, a->subject_id,
+        a->channel,     sealed_hex,   exp};
     rc = api_req_queue(
         q, qctx,
         "INSERT INTO oss.deliveries (delivery_id, event_id, "
@@ -589,8 +566,7 @@ queue_activation_rows(const api_activation_t *a, const oss_command_t *cmd,
 
 oss_code_t
 api_activation_extra(void *vctx, const oss_command_t *cmd,
-                     oss_journal_queue_fn q, void *qctx, oss_err_t *err)
-{
+                     oss_journal_queue_fn q, void *qctx, oss_err_t *err) {
     return queue_activation_rows(vctx, cmd, q, qctx, err);
 }
 
@@ -602,11 +578,11 @@ typedef struct lreq {
     api_lc_t *lc;
     oss_http_req_t *req;
     char account_id[OSS_ID_MAX];
-    char stream_id[OSS_ID_MAX];    /* the access stream */
+    char stream_id[OSS_ID_MAX]; /* the access stream */
     char account_stream[OSS_ID_MAX];
     /* decide inputs */
     int op;
-    bool registered;               /* the account stream exists */
+    bool registered; /* the account stream exists */
     bool matched, authed;
     char method[8];
     char session_id[OSS_UUID_STR];
@@ -619,7 +595,7 @@ typedef struct lreq {
     oss_lc_decision_t d;
     oss_lc_verify_t verify;
     bool ok;
-    api_contact_t *contact;        /* P1: told of SignInThrottled */
+    api_contact_t *contact; /* P1: told of SignInThrottled */
 } lreq_t;
 
 enum { OP_RESEND, OP_VERIFY, OP_PASSWORD, OP_SIGNIN, OP_END };
@@ -627,8 +603,7 @@ enum { OP_RESEND, OP_VERIFY, OP_PASSWORD, OP_SIGNIN, OP_END };
 /* The generic decide for every lifecycle command (ctx = lreq_t). */
 static oss_code_t
 lc_decide(void *vctx, const oss_event_t *history, size_t n,
-          oss_event_list_t *out, oss_err_t *err)
-{
+          oss_event_list_t *out, oss_err_t *err) {
     lreq_t *l = vctx;
     oss_lc_state_t st;
     int64_t now = lc_now(l->lc);
@@ -677,8 +652,7 @@ lc_decide(void *vctx, const oss_event_t *history, size_t n,
  * none (never an error: the sign-in outcome must still be recorded). */
 static oss_code_t
 queue_throttled_notice(lreq_t *l, const oss_command_t *cmd,
-                       oss_journal_queue_fn q, void *qctx, oss_err_t *err)
-{
+                       oss_journal_queue_fn q, void *qctx, oss_err_t *err) {
     for (size_t i = 0; i < cmd->events.len; i++) {
         const oss_event_t *ev = &cmd->events.items[i];
         if (strcmp(ev->payload_type, OSS_LC_T_SIGN_IN_THROTTLED))
@@ -686,8 +660,8 @@ queue_throttled_notice(lreq_t *l, const oss_command_t *cmd,
         char when[40];
         api_req_iso_us(ev->occurred_at_us ? ev->occurred_at_us : lc_now(l->lc),
                        true, when, sizeof when);
-        json_t *v = json_pack("{s:s, s:s}", "name", l->contact->name,
-                              "when", when);
+        json_t *v =
+            json_pack("{s:s, s:s}", "name", l->contact->name, "when", when);
         char *vars = v ? json_dumps(v, JSON_COMPACT) : NULL;
         json_decref(v);
         if (!vars)
@@ -711,8 +685,7 @@ queue_throttled_notice(lreq_t *l, const oss_command_t *cmd,
 
 static oss_code_t
 lc_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
-         void *qctx, oss_err_t *err)
-{
+         void *qctx, oss_err_t *err) {
     lreq_t *l = vctx;
     oss_code_t rc = OSS_OK;
     const char *s1[] = {l->stream_id};
@@ -765,8 +738,7 @@ lc_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
                 rc = queue_throttled_notice(l, cmd, q, qctx, err);
             } else if (f->kind == OSS_LC_SIGNIN_OK) {
                 char exp[24];
-                snprintf(exp, sizeof exp, "%lld",
-                         (long long)f->expires_at_us);
+                snprintf(exp, sizeof exp, "%lld", (long long)f->expires_at_us);
                 const char *v[] = {l->token_hmac, f->id, l->stream_id, exp};
                 rc = api_req_queue(
                     q, qctx,
@@ -784,8 +756,7 @@ lc_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
 /* Appends l's command; replies 503/500 itself and returns false when the
  * transaction failed; else the command's outcome is in *c. */
 static bool
-execute(api_worker_t *w, lreq_t *l, oss_command_t *c, const char *actor)
-{
+execute(api_worker_t *w, lreq_t *l, oss_command_t *c, const char *actor) {
     memset(c, 0, sizeof *c);
     c->stream_id = l->stream_id;
     c->stream_type = OSS_ACCOUNT_STREAM_TYPE;
@@ -804,8 +775,7 @@ execute(api_worker_t *w, lreq_t *l, oss_command_t *c, const char *actor)
 
 /* Maps a rejected lifecycle command to its answer. */
 static void
-reply_rejected(lreq_t *l, const oss_command_t *c)
-{
+reply_rejected(lreq_t *l, const oss_command_t *c) {
     const char *why = c->err.field;
     oss_http_req_t *req = l->req;
     if (!strcmp(why, "rate_limited") || !strcmp(why, "throttled")) {
@@ -831,17 +801,15 @@ reply_rejected(lreq_t *l, const oss_command_t *c)
 }
 
 static void
-set_account(lreq_t *l, const char *id)
-{
+set_account(lreq_t *l, const char *id) {
     snprintf(l->account_id, sizeof l->account_id, "%s", id);
-    snprintf(l->stream_id, sizeof l->stream_id,
-             API_ACCESS_STREAM_PREFIX "%s", id);
+    snprintf(l->stream_id, sizeof l->stream_id, API_ACCESS_STREAM_PREFIX "%s",
+             id);
     snprintf(l->account_stream, sizeof l->account_stream, "account-%s", id);
 }
 
 static lreq_t *
-lreq_new(api_worker_t *w, api_job_t *job, bool with_account)
-{
+lreq_new(api_worker_t *w, api_job_t *job, bool with_account) {
     lreq_t *l = calloc(1, sizeof *l);
     if (!l) {
         oss_http_reply_error(job->req, 500, NULL, "out of memory", NULL);
@@ -857,8 +825,7 @@ lreq_new(api_worker_t *w, api_job_t *job, bool with_account)
 }
 
 static void
-lreq_free(lreq_t *l)
-{
+lreq_free(lreq_t *l) {
     if (!l)
         return;
     api_activation_clear(&l->act);
@@ -873,8 +840,7 @@ lreq_free(lreq_t *l)
 /* The Bearer token's open session: fills l->stream_id and l->session_id
  * (the caller's own). Replies 401 and returns false otherwise. */
 static bool
-authenticate(api_worker_t *w, lreq_t *l, char *caller_session)
-{
+authenticate(api_worker_t *w, lreq_t *l, char *caller_session) {
     const char *h = oss_http_req_header(l->req, "Authorization");
     char mac[65];
     if (!h || strncmp(h, "Bearer ", 7) != 0 || strlen(h + 7) < 16 ||
@@ -914,8 +880,7 @@ authenticate(api_worker_t *w, lreq_t *l, char *caller_session)
 }
 
 static bool
-valid_account(oss_http_req_t *req)
-{
+valid_account(oss_http_req_t *req) {
     if (!api_account_id_valid(oss_http_req_param(req, 0))) {
         oss_http_reply_error(req, 404, NULL, "no such account", NULL);
         return false;
@@ -928,8 +893,7 @@ valid_account(oss_http_req_t *req)
 /* The subject's data key of the account stream (from its AccountRegistered
  * and oss.subject_keys). Replies and returns false on failure. */
 static bool
-subject_key(api_worker_t *w, lreq_t *l, oss_data_key_t *dk)
-{
+subject_key(api_worker_t *w, lreq_t *l, oss_data_key_t *dk) {
     oss_journal_t *j = api_req_journal(w, l->req);
     oss_event_list_t hist = {0};
     oss_err_t err;
@@ -954,15 +918,14 @@ subject_key(api_worker_t *w, lreq_t *l, oss_data_key_t *dk)
     oss_err_clear(&err);
     if (!subject[0] &&
         oss_journal_load(j, l->account_stream, &hist, &err) != OSS_OK) {
-        oss_http_reply_error(l->req, err.code == OSS_EUNAVAIL ? 503 : 500,
-                             NULL, "could not read the account", NULL);
+        oss_http_reply_error(l->req, err.code == OSS_EUNAVAIL ? 503 : 500, NULL,
+                             "could not read the account", NULL);
         goto done;
     }
     for (size_t i = 0; i < hist.len && !subject[0]; i++)
         if (!strcmp(hist.items[i].payload_type, "oss.v1.AccountRegistered")) {
-            Oss__V1__AccountRegistered *m =
-                oss__v1__account_registered__unpack(
-                    NULL, hist.items[i].payload_len, hist.items[i].payload);
+            Oss__V1__AccountRegistered *m = oss__v1__account_registered__unpack(
+                NULL, hist.items[i].payload_len, hist.items[i].payload);
             if (m) {
                 snprintf(subject, sizeof subject, "%s", m->subject_id);
                 oss__v1__account_registered__free_unpacked(m, NULL);
@@ -1019,8 +982,7 @@ done:
 }
 
 static void
-run_resend(api_worker_t *w, api_job_t *job)
-{
+run_resend(api_worker_t *w, api_job_t *job) {
     static const char *const known[] = {"channel", NULL};
     lreq_t *l = lreq_new(w, job, true);
     json_t *body = NULL;
@@ -1042,8 +1004,8 @@ run_resend(api_worker_t *w, api_job_t *job)
     if (!subject_key(w, l, &dk))
         goto done;
     oss_err_clear(&err);
-    if (api_activation_prepare(l->ctx, &dk, l->account_id, ch, &l->act,
-                               &err) != OSS_OK) {
+    if (api_activation_prepare(l->ctx, &dk, l->account_id, ch, &l->act, &err) !=
+        OSS_OK) {
         oss_error("could not prepare activation: %s", err.msg);
         oss_http_reply_error(job->req, 500, NULL, "could not prepare", NULL);
         goto done;
@@ -1059,8 +1021,8 @@ run_resend(api_worker_t *w, api_job_t *job)
     char exp[40];
     api_req_iso_us(l->act.expires_at_us, true, exp, sizeof exp);
     json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "delivery_id",
-                          l->act.delivery_id, "channel", ch, "expires_at",
-                          exp, "version", (json_int_t)c.last_version);
+                          l->act.delivery_id, "channel", ch, "expires_at", exp,
+                          "version", (json_int_t)c.last_version);
     oss_http_reply_json(job->req, 202, o ? json_dumps(o, JSON_COMPACT) : NULL,
                         NULL);
     json_decref(o);
@@ -1072,8 +1034,7 @@ done:
 }
 
 void
-api_h_activation_resend(oss_http_req_t *req, void *arg)
-{
+api_h_activation_resend(oss_http_req_t *req, void *arg) {
     if (valid_account(req) &&
         api_ratelimit_take(req, API_RL_RESEND, oss_http_req_param(req, 0)))
         api_req_submit_lc(arg, req, run_resend);
@@ -1082,8 +1043,7 @@ api_h_activation_resend(oss_http_req_t *req, void *arg)
 /* ---- POST /v1/accounts/{id}/activate ------------------------------------ */
 
 static void
-run_activate(api_worker_t *w, api_job_t *job)
-{
+run_activate(api_worker_t *w, api_job_t *job) {
     static const char *const known[] = {"otp", "token", NULL};
     lreq_t *l = lreq_new(w, job, true);
     json_t *body = NULL;
@@ -1137,9 +1097,9 @@ run_activate(api_worker_t *w, api_job_t *job)
     switch (l->verify) {
     case OSS_LC_VERIFY_OK: {
         oss_info("account activated stream=%s", l->stream_id);
-        json_t *o = json_pack("{s:s, s:s, s:I}", "account_id", l->account_id,
-                              "status", "active", "version",
-                              (json_int_t)c.last_version);
+        json_t *o =
+            json_pack("{s:s, s:s, s:I}", "account_id", l->account_id, "status",
+                      "active", "version", (json_int_t)c.last_version);
         oss_http_reply_json(job->req, 200,
                             o ? json_dumps(o, JSON_COMPACT) : NULL, NULL);
         json_decref(o);
@@ -1165,8 +1125,7 @@ done:
 }
 
 void
-api_h_activate(oss_http_req_t *req, void *arg)
-{
+api_h_activate(oss_http_req_t *req, void *arg) {
     if (valid_account(req) &&
         api_ratelimit_take(req, API_RL_OTP, oss_http_req_param(req, 0)))
         api_req_submit_lc(arg, req, run_activate);
@@ -1175,8 +1134,7 @@ api_h_activate(oss_http_req_t *req, void *arg)
 /* ---- POST /v1/accounts/{id}/password ------------------------------------ */
 
 static void
-run_password(api_worker_t *w, api_job_t *job)
-{
+run_password(api_worker_t *w, api_job_t *job) {
     static const char *const known[] = {"password", NULL};
     lreq_t *l = lreq_new(w, job, true);
     json_t *body = NULL;
@@ -1212,9 +1170,9 @@ run_password(api_worker_t *w, api_job_t *job)
         l->authed = true;
     }
     oss_err_clear(&err);
-    oss_code_t rc = oss_password_hash(pw, l->lc->t_cost, l->lc->m_kib,
-                                      l->lc->lanes, l->pw_hash,
-                                      sizeof l->pw_hash, &err);
+    oss_code_t rc =
+        oss_password_hash(pw, l->lc->t_cost, l->lc->m_kib, l->lc->lanes,
+                          l->pw_hash, sizeof l->pw_hash, &err);
     api_body_wipe(body, "password");
     if (rc != OSS_OK) {
         oss_error("could not hash a password: %s", err.msg);
@@ -1237,8 +1195,7 @@ done:
 }
 
 void
-api_h_password(oss_http_req_t *req, void *arg)
-{
+api_h_password(oss_http_req_t *req, void *arg) {
     if (valid_account(req))
         api_req_submit_lc(arg, req, run_password);
 }
@@ -1246,10 +1203,9 @@ api_h_password(oss_http_req_t *req, void *arg)
 /* ---- POST /v1/sessions (sign in) ---------------------------------------- */
 
 static void
-run_sign_in(api_worker_t *w, api_job_t *job)
-{
-    static const char *const known[] = {"account_id", "principal_id",
-                                        "email", "password", NULL};
+run_sign_in(api_worker_t *w, api_job_t *job) {
+    static const char *const known[] = {"account_id", "principal_id", "email",
+                                        "password", NULL};
     lreq_t *l = lreq_new(w, job, false);
     json_t *body = NULL;
     oss_command_t c = {0};
@@ -1272,8 +1228,7 @@ run_sign_in(api_worker_t *w, api_job_t *job)
         if (oss_email_normalize(email, norm, sizeof norm)) {
             api_body_wipe(body, "password");
             oss_http_reply_error(job->req, 401, "invalid_credentials",
-                                 "the account or password is not right",
-                                 NULL);
+                                 "the account or password is not right", NULL);
             goto done;
         }
         oss_index_digest(&l->ctx->index, "email", norm, dg);
@@ -1306,8 +1261,7 @@ run_sign_in(api_worker_t *w, api_job_t *job)
         if (nr != 1) {
             api_body_wipe(body, "password");
             oss_http_reply_error(job->req, 401, "invalid_credentials",
-                                 "the account or password is not right",
-                                 NULL);
+                                 "the account or password is not right", NULL);
             goto done;
         }
         id = found;
@@ -1351,8 +1305,8 @@ run_sign_in(api_worker_t *w, api_job_t *job)
                              "the account or password is not right", NULL);
         goto done;
     }
-    int64_t wait = oss_lc_signin_wait(&st, &l->lc->policy, lc_now(l->lc),
-                                      l->source);
+    int64_t wait =
+        oss_lc_signin_wait(&st, &l->lc->policy, lc_now(l->lc), l->source);
     if (wait > 0) {
         api_body_wipe(body, "password");
         api_reply_429(job->req, wait, "throttled",
@@ -1423,10 +1377,10 @@ run_sign_in(api_worker_t *w, api_job_t *job)
     char exp[40];
     api_req_iso_us(exp_us, true, exp, sizeof exp);
     oss_info("signed in stream=%s session=%s", l->stream_id, l->session_id);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "token", token,
-                          "session_id", l->session_id, "account_id",
-                          l->account_id, "principal_id", l->account_id,
-                          "expires_at", exp);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:s}", "token", token, "session_id",
+                  l->session_id, "account_id", l->account_id, "principal_id",
+                  l->account_id, "expires_at", exp);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     oss_http_reply_json(job->req, 201, s, NULL);
@@ -1439,8 +1393,7 @@ done:
 }
 
 void
-api_h_sign_in(oss_http_req_t *req, void *arg)
-{
+api_h_sign_in(oss_http_req_t *req, void *arg) {
     static const char *const idf[] = {"principal_id", "account_id", "email",
                                       NULL};
     char key[260];
@@ -1454,8 +1407,7 @@ api_h_sign_in(oss_http_req_t *req, void *arg)
 /* ---- GET /v1/sessions ---------------------------------------------------- */
 
 static void
-run_sessions_list(api_worker_t *w, api_job_t *job)
-{
+run_sessions_list(api_worker_t *w, api_job_t *job) {
     lreq_t *l = lreq_new(w, job, false);
     char mine[OSS_UUID_STR] = "";
 
@@ -1474,15 +1426,15 @@ run_sessions_list(api_worker_t *w, api_job_t *job)
         goto done;
     json_t *arr = json_array();
     for (int i = 0; arr && i < PQntuples(r); i++)
-        json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:s, s:b}", "session_id",
-                           PQgetvalue(r, i, 0), "created_at",
-                           PQgetvalue(r, i, 1), "expires_at",
-                           PQgetvalue(r, i, 2), "current",
-                           !strcmp(PQgetvalue(r, i, 0), mine)));
+        json_array_append_new(arr,
+                              json_pack("{s:s, s:s, s:s, s:b}", "session_id",
+                                        PQgetvalue(r, i, 0), "created_at",
+                                        PQgetvalue(r, i, 1), "expires_at",
+                                        PQgetvalue(r, i, 2), "current",
+                                        !strcmp(PQgetvalue(r, i, 0), mine)));
     PQclear(r);
-    json_t *o = json_pack("{s:s, s:o}", "account_id", l->account_id,
-                          "sessions", arr);
+    json_t *o =
+        json_pack("{s:s, s:o}", "account_id", l->account_id, "sessions", arr);
     oss_http_reply_json(job->req, 200, o ? json_dumps(o, JSON_COMPACT) : NULL,
                         NULL);
     json_decref(o);
@@ -1491,16 +1443,14 @@ done:
 }
 
 void
-api_h_sessions_list(oss_http_req_t *req, void *arg)
-{
+api_h_sessions_list(oss_http_req_t *req, void *arg) {
     api_req_submit_lc(arg, req, run_sessions_list);
 }
 
 /* ---- DELETE /v1/sessions/{id} ------------------------------------------- */
 
 static void
-run_session_end(api_worker_t *w, api_job_t *job)
-{
+run_session_end(api_worker_t *w, api_job_t *job) {
     lreq_t *l = lreq_new(w, job, false);
     oss_command_t c = {0};
 
@@ -1515,8 +1465,7 @@ run_session_end(api_worker_t *w, api_job_t *job)
         reply_rejected(l, &c);
         goto done;
     }
-    oss_info("session ended stream=%s session=%s", l->stream_id,
-             l->session_id);
+    oss_info("session ended stream=%s session=%s", l->stream_id, l->session_id);
     oss_http_reply(job->req, 204, "application/json", NULL, NULL);
 done:
     oss_event_list_free(&c.events);
@@ -1524,8 +1473,7 @@ done:
 }
 
 void
-api_h_session_end(oss_http_req_t *req, void *arg)
-{
+api_h_session_end(oss_http_req_t *req, void *arg) {
     const char *id = oss_http_req_param(req, 0);
     if (!api_account_id_valid(id) || strlen(id) != 36) {
         oss_http_reply_error(req, 404, NULL, "no such session", NULL);

@@ -16,15 +16,13 @@
 #include "ratelimit.h"
 
 static void
-on_signal(evutil_socket_t sig, short what, void *arg)
-{
+on_signal(evutil_socket_t sig, short what, void *arg) {
     oss_info("signal %d received, stopping", (int)sig);
     event_base_loopexit(arg, NULL);
 }
 
 static void
-usage(void)
-{
+usage(void) {
     printf("usage: oss-api [--config FILE]\n"
            "       oss-api --routes\n\n"
            "The command API (HTTP/JSON). Configuration comes from FILE (or\n"
@@ -35,8 +33,7 @@ usage(void)
 }
 
 int
-main(int argc, char **argv)
-{
+main(int argc, char **argv) {
     const char *conf_path = NULL;
     oss_config_t *cfg = NULL;
     oss_err_t err;

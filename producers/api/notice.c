@@ -34,8 +34,7 @@ typedef struct sealed_contact {
 } sealed_contact_t;
 
 static void
-sealed_contact_free(sealed_contact_t *s)
-{
+sealed_contact_free(sealed_contact_t *s) {
     if (s->reg)
         oss__v1__account_registered__free_unpacked(s->reg, NULL);
     if (s->pc)
@@ -46,14 +45,12 @@ sealed_contact_free(sealed_contact_t *s)
 /* Decodes one contact event; 0, or -1 when it is not one (or undecodable). */
 static int
 sealed_contact_decode(const char *type, const uint8_t *p, size_t n,
-                      sealed_contact_t *s)
-{
+                      sealed_contact_t *s) {
     if (!strcmp(type, T_ACCOUNT_REGISTERED)) {
         s->reg = oss__v1__account_registered__unpack(NULL, n, p);
         if (!s->reg)
             return -1;
-        snprintf(s->subject_id, sizeof s->subject_id, "%s",
-                 s->reg->subject_id);
+        snprintf(s->subject_id, sizeof s->subject_id, "%s", s->reg->subject_id);
         s->name = s->reg->name;
         s->email = s->reg->email;
         s->phone = s->reg->phone;
@@ -63,8 +60,7 @@ sealed_contact_decode(const char *type, const uint8_t *p, size_t n,
         s->pc = oss__v1__principal_created__unpack(NULL, n, p);
         if (!s->pc)
             return -1;
-        snprintf(s->subject_id, sizeof s->subject_id, "%s",
-                 s->pc->subject_id);
+        snprintf(s->subject_id, sizeof s->subject_id, "%s", s->pc->subject_id);
         s->name = s->pc->name;
         s->email = s->pc->email;
         s->phone = s->pc->phone;
@@ -77,8 +73,7 @@ sealed_contact_decode(const char *type, const uint8_t *p, size_t n,
  * present but not openable. */
 static int
 open_field(const oss_data_key_t *dk, const char *field,
-           const Oss__V1__SealedField *sf, char *out, size_t cap)
-{
+           const Oss__V1__SealedField *sf, char *out, size_t cap) {
     out[0] = '\0';
     if (!sf || sf->ciphertext.len == 0)
         return 0;
@@ -90,8 +85,7 @@ open_field(const oss_data_key_t *dk, const char *field,
 }
 
 static oss_code_t
-db_fail(PGconn *c, PGresult *r, const char *what, oss_err_t *err)
-{
+db_fail(PGconn *c, PGresult *r, const char *what, oss_err_t *err) {
     oss_db_error(c, r, what, err);
     PQclear(r);
     /* a notice is never worth a 500: the caller answers 503 and retries */
@@ -102,8 +96,7 @@ db_fail(PGconn *c, PGresult *r, const char *what, oss_err_t *err)
 /* Opens sf (field "email"/"phone", or "new_email"/"new_phone") into out. */
 static int
 open_replaced(const oss_data_key_t *dk, const char *field,
-              const Oss__V1__SealedField *sf, char *out, size_t cap)
-{
+              const Oss__V1__SealedField *sf, char *out, size_t cap) {
     char alt[32];
     if (!open_field(dk, field, sf, out, cap))
         return 0;
@@ -114,13 +107,12 @@ open_replaced(const oss_data_key_t *dk, const char *field,
 /* Applies the newest ContactReplaced of the principal (its contact stream,
  * access stream and the account streams it holds a grant on) to c. */
 static oss_code_t
-contact_replaced(PGconn *conn, const char *principal_id,
-                 const char *stream, api_contact_t *c, oss_err_t *err)
-{
+contact_replaced(PGconn *conn, const char *principal_id, const char *stream,
+                 api_contact_t *c, oss_err_t *err) {
     const char *p[2] = {stream, principal_id};
     PGresult *r = PQexecParams(
         conn,
-"SELECT x.payload FROM unnest(ARRAY[$1, 'access-' || $2, "
+        "SELECT x.payload FROM unnest(ARRAY[$1, 'access-' || $2, "
         "'account-' || $2] || ARRAY(SELECT 'account-' || account_id FROM "
         "oss.grants WHERE principal_id = $2 AND account_id IS NOT NULL)) "
         "s(id), LATERAL (SELECT j.payload, j.position FROM oss.journal j "
@@ -161,8 +153,7 @@ contact_replaced(PGconn *conn, const char *principal_id,
 
 oss_code_t
 api_contact_load(api_worker_t *w, const char *principal_id, api_contact_t *c,
-                 oss_err_t *err)
-{
+                 oss_err_t *err) {
     memset(c, 0, sizeof *c);
     oss_journal_t *j = api_worker_journal(w, err);
     if (!j)
@@ -178,8 +169,7 @@ api_contact_load(api_worker_t *w, const char *principal_id, api_contact_t *c,
 oss_code_t
 api_contact_load_pg(struct pg_conn *conn, const oss_keyring_t *master,
                     const char *principal_id, api_contact_t *c,
-                    oss_err_t *err)
-{
+                    oss_err_t *err) {
     oss_code_t rc = OSS_OK;
     PGresult *r = NULL;
     sealed_contact_t sc;
@@ -289,8 +279,7 @@ api_contact_load_pg(struct pg_conn *conn, const oss_keyring_t *master,
         goto done;
     }
     snprintf(c->subject_id, sizeof c->subject_id, "%s", subject);
-    rc = oss_data_key_unwrap(master, kid, subject, wrapped,
-                             wlen, &c->dk, err);
+    rc = oss_data_key_unwrap(master, kid, subject, wrapped, wlen, &c->dk, err);
     if (rc) {
         rc = oss_err_set(err, OSS_ECORRUPT,
                          "could not unwrap the data key of principal %s",
@@ -317,16 +306,14 @@ done:
 }
 
 void
-api_contact_clear(api_contact_t *c)
-{
+api_contact_clear(api_contact_t *c) {
     if (c)
         OPENSSL_cleanse(c, sizeof *c);
 }
 
 /* 1 when kind is a template name: [a-z][a-z0-9_]{0,47}. */
 static int
-kind_ok(const char *k)
-{
+kind_ok(const char *k) {
     size_t n = k ? strlen(k) : 0;
     if (n == 0 || n > 48 || k[0] < 'a' || k[0] > 'z')
         return 0;
@@ -340,8 +327,7 @@ kind_ok(const char *k)
 /* Wipes the strings held by a jansson value before it is freed (the
  * variables may hold a secret such as a reset link). */
 static void
-json_wipe_tree(json_t *v)
-{
+json_wipe_tree(json_t *v) {
     const char *k;
     json_t *x;
     size_t i;
@@ -354,15 +340,13 @@ json_wipe_tree(json_t *v)
     }
 }
 
-#define TS_US(p) \
-    "to_timestamp(0) + (" p "::bigint) * interval '1 microsecond'"
+#define TS_US(p) "to_timestamp(0) + (" p "::bigint) * interval '1 microsecond'"
 
 oss_code_t
 api_notice_queue(const api_contact_t *c, const char *kind, const char *channel,
                  const char *account_id, const oss_command_t *cmd, size_t idx,
                  const char *vars_json, int64_t expires_at_us,
-                 oss_journal_queue_fn q, void *qctx, oss_err_t *err)
-{
+                 oss_journal_queue_fn q, void *qctx, oss_err_t *err) {
     oss_code_t rc = OSS_OK;
     json_t *vars = NULL, *msg = NULL;
     char *plain = NULL, *sealed_hex = NULL;
@@ -413,11 +397,17 @@ api_notice_queue(const api_contact_t *c, const char *kind, const char *channel,
     oss_hex(ct, ctlen, sealed_hex + 24);
     char exp[24];
     snprintf(exp, sizeof exp, "%lld",
-             (long long)(expires_at_us > 0 ? expires_at_us
-                                           : oss_now_us() +
-                                                 NOTICE_DEFAULT_TTL_US));
-    const char *v[9] = {delivery_id, ev->event_id, ev->stream_id,
-                        c->subject_id, channel, kind, sealed_hex, exp,
+             (long long)(expires_at_us > 0
+                             ? expires_at_us
+                             : oss_now_us() + NOTICE_DEFAULT_TTL_US));
+    const char *v[9] = {delivery_id,
+                        ev->event_id,
+                        ev->stream_id,
+                        c->subject_id,
+                        channel,
+                        kind,
+                        sealed_hex,
+                        exp,
                         account_id && *account_id ? account_id : NULL};
     if (q(qctx,
           "INSERT INTO oss.deliveries (delivery_id, event_id, stream_id, "

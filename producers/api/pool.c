@@ -30,14 +30,12 @@ struct api_pool {
 };
 
 api_ctx_t *
-api_worker_ctx(api_worker_t *w)
-{
+api_worker_ctx(api_worker_t *w) {
     return w->pool->ctx;
 }
 
 struct oss_journal *
-api_worker_journal(api_worker_t *w, oss_err_t *err)
-{
+api_worker_journal(api_worker_t *w, oss_err_t *err) {
     if (!w->journal) {
         if (oss_journal_open(w->pool->ctx->pg_url, &w->journal, err) !=
             OSS_OK) {
@@ -49,8 +47,7 @@ api_worker_journal(api_worker_t *w, oss_err_t *err)
 }
 
 void
-api_worker_reset(api_worker_t *w)
-{
+api_worker_reset(api_worker_t *w) {
     oss_journal_free(w->journal);
     w->journal = NULL;
 }
@@ -58,8 +55,7 @@ api_worker_reset(api_worker_t *w)
 /* Takes the next batch off the queue (mu held): the first job, plus, when it
  * is a registration, later registrations up to group_max. */
 static size_t
-take_batch(api_pool_t *p, api_job_t **batch)
-{
+take_batch(api_pool_t *p, api_job_t **batch) {
     api_job_t *first = p->head;
     size_t n = 0;
 
@@ -88,8 +84,7 @@ take_batch(api_pool_t *p, api_job_t **batch)
 }
 
 static void *
-worker_main(void *arg)
-{
+worker_main(void *arg) {
     api_worker_t *w = arg;
     api_pool_t *p = w->pool;
     api_job_t **batch = calloc(p->group_max, sizeof *batch);
@@ -126,9 +121,8 @@ worker_main(void *arg)
 }
 
 oss_code_t
-api_pool_new(api_ctx_t *ctx, int nworkers, size_t group_max,
-             api_pool_t **out, oss_err_t *err)
-{
+api_pool_new(api_ctx_t *ctx, int nworkers, size_t group_max, api_pool_t **out,
+             oss_err_t *err) {
     api_pool_t *p = calloc(1, sizeof *p);
 
     *out = NULL;
@@ -159,8 +153,7 @@ api_pool_new(api_ctx_t *ctx, int nworkers, size_t group_max,
 }
 
 void
-api_pool_submit(api_pool_t *p, api_job_t *job)
-{
+api_pool_submit(api_pool_t *p, api_job_t *job) {
     job->next = NULL;
     pthread_mutex_lock(&p->mu);
     if (p->stop) {
@@ -180,8 +173,7 @@ api_pool_submit(api_pool_t *p, api_job_t *job)
 }
 
 void
-api_pool_free(api_pool_t *p)
-{
+api_pool_free(api_pool_t *p) {
     if (!p)
         return;
     pthread_mutex_lock(&p->mu);
@@ -193,8 +185,7 @@ api_pool_free(api_pool_t *p)
     pthread_mutex_unlock(&p->mu);
     while (j) {
         api_job_t *next = j->next;
-        oss_http_reply_error(j->req, 503, NULL, "the server is stopping",
-                             NULL);
+        oss_http_reply_error(j->req, 503, NULL, "the server is stopping", NULL);
         free(j);
         j = next;
     }

@@ -23,8 +23,7 @@
 /* ---- api_person_parse --------------------------------------------------- */
 
 static int
-today_yyyymmdd(void)
-{
+today_yyyymmdd(void) {
     /* a day of slack: the client may be ahead of UTC (WIB, WITA, WIT) */
     time_t t = time(NULL) + 86400;
     struct tm tm;
@@ -36,8 +35,7 @@ today_yyyymmdd(void)
  * recorded when it is not a string. */
 static const char *
 pfield(json_t *body, const char *prefix, const char *name,
-       oss_field_errors_t *fe, char *fname, size_t fnsz)
-{
+       oss_field_errors_t *fe, char *fname, size_t fnsz) {
     snprintf(fname, fnsz, "%s%s", prefix, name);
     json_t *v = json_object_get(body, fname);
     if (!v || json_is_null(v))
@@ -55,8 +53,7 @@ pfield(json_t *body, const char *prefix, const char *name,
 
 bool
 api_person_validate(json_t *body, const char *prefix, api_person_t *out,
-                    oss_field_errors_t *fe_out)
-{
+                    oss_field_errors_t *fe_out) {
     oss_field_errors_t fe = {0};
     char fn[96];
     const char *why, *s;
@@ -67,8 +64,7 @@ api_person_validate(json_t *body, const char *prefix, api_person_t *out,
     const char *nik = pfield(body, prefix, "nik", &fe, fn, sizeof fn);
     char nik_f[96];
     snprintf(nik_f, sizeof nik_f, "%s", fn);
-    const char *passport = pfield(body, prefix, "passport", &fe, fn,
-                                  sizeof fn);
+    const char *passport = pfield(body, prefix, "passport", &fe, fn, sizeof fn);
     char pass_f[96];
     snprintf(pass_f, sizeof pass_f, "%s", fn);
     const char *country = pfield(body, prefix, "country", &fe, fn, sizeof fn);
@@ -139,8 +135,7 @@ api_person_validate(json_t *body, const char *prefix, api_person_t *out,
 
 bool
 api_person_parse(oss_http_req_t *req, json_t *body, const char *prefix,
-                 api_person_t *out)
-{
+                 api_person_t *out) {
     oss_field_errors_t fe = {0};
 
     if (!json_is_object(body)) {
@@ -166,11 +161,11 @@ typedef struct principal_priv {
     char cause[16];
     char master_key_id[17];
     char wrapped_hex[2 * 128 + 1];
-    char email_digest[65];         /* hex; oss.account_lookup (sign-in) */
-    char nik_digest[65];           /* hex; oss.account_lookup (recovery);
-                                      "" with a passport */
-    oss_claim_t claim;             /* an officer's NIK, once per
-                                      institution */
+    char email_digest[65]; /* hex; oss.account_lookup (sign-in) */
+    char nik_digest[65];   /* hex; oss.account_lookup (recovery);
+                              "" with a passport */
+    oss_claim_t claim;     /* an officer's NIK, once per
+                              institution */
     bool has_grant;
     oss_grant_t grant;
     uint8_t *payload;
@@ -185,8 +180,7 @@ typedef struct principal_priv {
 
 static oss_code_t
 principal_decide(void *vctx, const oss_event_t *history, size_t n,
-                 oss_event_list_t *out, oss_err_t *err)
-{
+                 oss_event_list_t *out, oss_err_t *err) {
     principal_priv_t *pp = vctx;
 
     if (n > 0)
@@ -211,8 +205,7 @@ principal_decide(void *vctx, const oss_event_t *history, size_t n,
 
 static oss_code_t
 principal_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
-                void *qctx, oss_err_t *err)
-{
+                void *qctx, oss_err_t *err) {
     principal_priv_t *pp = vctx;
     api_principal_new_t *pn = pp->pn;
     oss_code_t rc;
@@ -243,8 +236,7 @@ principal_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
               "INSERT INTO oss.account_lookup (kind, digest, stream_id) "
               "VALUES ('nik', decode($1, 'hex'), $2) ON CONFLICT DO NOTHING",
               2, nv, NULL, NULL))
-            return oss_err_set(err, OSS_EUNAVAIL,
-                               "could not queue statement");
+            return oss_err_set(err, OSS_EUNAVAIL, "could not queue statement");
     }
     if (pp->has_grant) {
         rc = api_grant_queue_add(q, qctx, pn->principal_id, &pp->grant, err);
@@ -255,9 +247,9 @@ principal_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
         /* best effort: a notice that cannot be addressed is not queued */
         oss_err_t nerr;
         oss_err_clear(&nerr);
-        rc = api_notice_queue(&pp->contact, pp->notice_kind,
-                              pp->act.channel, pn->principal_id, cmd, 0,
-                              pp->notice_vars, 0, q, qctx, &nerr);
+        rc = api_notice_queue(&pp->contact, pp->notice_kind, pp->act.channel,
+                              pn->principal_id, cmd, 0, pp->notice_vars, 0, q,
+                              qctx, &nerr);
         if (rc == OSS_EUNAVAIL || rc == OSS_ENOMEM) {
             *err = nerr;
             return rc;
@@ -268,8 +260,7 @@ principal_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
 
 oss_code_t
 api_principal_notice(api_principal_new_t *pn, const char *kind,
-                     const char *vars_json, oss_err_t *err)
-{
+                     const char *vars_json, oss_err_t *err) {
     principal_priv_t *pp = pn->priv;
     if (!pp || !kind || strlen(kind) >= sizeof pp->notice_kind)
         return oss_err_set(err, OSS_EINTERNAL, "notice: bad arguments");
@@ -281,8 +272,7 @@ api_principal_notice(api_principal_new_t *pn, const char *kind,
 }
 
 void
-api_grant_to_proto(const oss_grant_t *g, void *out)
-{
+api_grant_to_proto(const oss_grant_t *g, void *out) {
     Oss__V1__Grant *m = out;
     oss__v1__grant__init(m);
     m->role = (char *)oss_role_name(g->role);
@@ -295,8 +285,7 @@ api_grant_to_proto(const oss_grant_t *g, void *out)
 oss_code_t
 api_grant_event_push(oss_event_list_t *out, bool added,
                      const char *principal_id, const oss_grant_t *g,
-                     const char *reason, oss_err_t *err)
-{
+                     const char *reason, oss_err_t *err) {
     Oss__V1__Grant pg = OSS__V1__GRANT__INIT;
     Oss__V1__GrantAdded ga = OSS__V1__GRANT_ADDED__INIT;
     Oss__V1__GrantRevoked gr = OSS__V1__GRANT_REVOKED__INIT;
@@ -313,16 +302,14 @@ api_grant_event_push(oss_event_list_t *out, bool added,
 
 /* Whether two grants name the same right (role, account, institution). */
 static bool
-grant_same(const oss_grant_t *a, const Oss__V1__Grant *b)
-{
+grant_same(const oss_grant_t *a, const Oss__V1__Grant *b) {
     return b && a->role == oss_role_parse(b->role) &&
            !strcmp(a->account_id, b->account_id ? b->account_id : "") &&
            !strcmp(a->institution, b->institution ? b->institution : "");
 }
 
 static void
-grant_from_proto(const Oss__V1__Grant *m, oss_grant_t *g)
-{
+grant_from_proto(const Oss__V1__Grant *m, oss_grant_t *g) {
     memset(g, 0, sizeof *g);
     g->role = oss_role_parse(m->role);
     snprintf(g->account_id, sizeof g->account_id, "%s",
@@ -335,8 +322,7 @@ grant_from_proto(const Oss__V1__Grant *m, oss_grant_t *g)
 
 size_t
 api_access_grants_fold(const oss_event_t *history, size_t n, oss_grant_t *out,
-                       size_t max)
-{
+                       size_t max) {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const oss_event_t *ev = &history[i];
@@ -399,8 +385,7 @@ oss_code_t
 api_sessions_end_all(const oss_event_t *history, size_t n,
                      const char *principal_id, int64_t now_us,
                      const char *reason, oss_event_list_t *out, size_t *ended,
-                     oss_err_t *err)
-{
+                     oss_err_t *err) {
     oss_lc_state_t st;
     oss_lc_decision_t d;
     oss_code_t rc = OSS_OK;
@@ -420,8 +405,7 @@ api_sessions_end_all(const oss_event_t *history, size_t n,
         snprintf(f->reason, sizeof f->reason, "%s", reason);
         (*ended)++;
         if (d.n == sizeof d.facts / sizeof d.facts[0]) {
-            if ((rc = api_lc_encode(&d, &st, principal_id, out, err)) !=
-                OSS_OK)
+            if ((rc = api_lc_encode(&d, &st, principal_id, out, err)) != OSS_OK)
                 return rc;
             memset(&d, 0, sizeof d);
         }
@@ -430,18 +414,15 @@ api_sessions_end_all(const oss_event_t *history, size_t n,
         return rc;
     /* every event says why (oss audit history prints it) */
     for (size_t i = from; i < out->len; i++)
-        if (!out->items[i].reason &&
-            !(out->items[i].reason = strdup(reason)))
+        if (!out->items[i].reason && !(out->items[i].reason = strdup(reason)))
             return oss_err_set(err, OSS_ENOMEM, "out of memory");
     return OSS_OK;
 }
 
 oss_code_t
-api_principal_prepare(api_ctx_t *ctx, const api_person_t *who,
-                      const char *kind, const oss_grant_t *grant,
-                      const char *cause, api_principal_new_t *pn,
-                      oss_err_t *err)
-{
+api_principal_prepare(api_ctx_t *ctx, const api_person_t *who, const char *kind,
+                      const oss_grant_t *grant, const char *cause,
+                      api_principal_new_t *pn, oss_err_t *err) {
     principal_priv_t *pp = calloc(1, sizeof *pp);
     oss_data_key_t dk;
     uint8_t *wrapped = NULL;
@@ -452,9 +433,8 @@ api_principal_prepare(api_ctx_t *ctx, const api_person_t *who,
         OSS__V1__SEALED_FIELD__INIT, OSS__V1__SEALED_FIELD__INIT,
         OSS__V1__SEALED_FIELD__INIT, OSS__V1__SEALED_FIELD__INIT,
         OSS__V1__SEALED_FIELD__INIT, OSS__V1__SEALED_FIELD__INIT};
-    Oss__V1__SealedField **slot[6] = {&ev.nik,        &ev.passport,
-                                      &ev.name,       &ev.birth_date,
-                                      &ev.email,      &ev.phone};
+    Oss__V1__SealedField **slot[6] = {&ev.nik,        &ev.passport, &ev.name,
+                                      &ev.birth_date, &ev.email,    &ev.phone};
     const char *names[6] = {"nik",        "passport", "name",
                             "birth_date", "email",    "phone"};
     const char *values[6] = {who->nik,        who->passport, who->name,
@@ -475,8 +455,8 @@ api_principal_prepare(api_ctx_t *ctx, const api_person_t *who,
     snprintf(pp->cause, sizeof pp->cause, "%s", cause ? cause : "");
     oss_uuid7(pn->principal_id);
     oss_uuid4(pn->subject_id);
-    snprintf(pp->stream_id, sizeof pp->stream_id,
-             API_ACCESS_STREAM_PREFIX "%s", pn->principal_id);
+    snprintf(pp->stream_id, sizeof pp->stream_id, API_ACCESS_STREAM_PREFIX "%s",
+             pn->principal_id);
     rc = oss_data_key_new(&ctx->master, pn->subject_id, &dk, &wrapped, &wlen,
                           pp->master_key_id, err);
     if (rc != OSS_OK)
@@ -576,8 +556,7 @@ done:
 }
 
 void
-api_principal_clear(api_principal_new_t *pn)
-{
+api_principal_clear(api_principal_new_t *pn) {
     principal_priv_t *pp = pn->priv;
     if (pp) {
         api_activation_clear(&pp->act);

@@ -29,8 +29,7 @@
 /* Replies to a failed look-up (err from src/crypto/subject.c). */
 static void
 reply_err(api_worker_t *w, oss_http_req_t *req, const oss_err_t *err,
-          const char *what)
-{
+          const char *what) {
     if (err->code == OSS_ENOTFOUND && !strcmp(err->field, "erased")) {
         oss_http_reply_error(req, 410, "erased",
                              "this person's personal data was erased", NULL);
@@ -49,16 +48,14 @@ reply_err(api_worker_t *w, oss_http_req_t *req, const oss_err_t *err,
 }
 
 static void
-iso_time(const char *pg_ts, char *out, size_t n)
-{
+iso_time(const char *pg_ts, char *out, size_t n) {
     snprintf(out, n, "%s", pg_ts);
 }
 
 /* Wipes every string of a JSON value in place (plaintext personal data),
  * then releases it. */
 static void
-json_wipe_decref(json_t *v)
-{
+json_wipe_decref(json_t *v) {
     if (!v)
         return;
     if (json_is_string(v)) {
@@ -78,8 +75,7 @@ json_wipe_decref(json_t *v)
 
 /* Sends o (wiped and released). */
 static void
-reply_json_wipe(oss_http_req_t *req, int status, json_t *o)
-{
+reply_json_wipe(oss_http_req_t *req, int status, json_t *o) {
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_wipe_decref(o);
     if (!s) {
@@ -91,11 +87,11 @@ reply_json_wipe(oss_http_req_t *req, int status, json_t *o)
 
 /* Collects the opened fields of one event into an object: field -> value. */
 static void
-visit_into(void *ctx, const char *field, const char *plaintext)
-{
+visit_into(void *ctx, const char *field, const char *plaintext) {
     json_t *o = ctx;
-    json_object_set_new(o, field, plaintext ? json_string(plaintext)
-                                            : json_string("[unreadable]"));
+    json_object_set_new(o, field,
+                        plaintext ? json_string(plaintext)
+                                  : json_string("[unreadable]"));
 }
 
 /* Adds to fields (last wins) and, when events is not NULL, one entry per
@@ -104,8 +100,7 @@ visit_into(void *ctx, const char *field, const char *plaintext)
 static bool
 collect(api_worker_t *w, oss_http_req_t *req, PGconn *c, const char *streams,
         const char *subject, const oss_data_key_t *dk, json_t *fields,
-        json_t *events)
-{
+        json_t *events) {
     const char *p[1] = {streams};
     PGresult *r = PQexecParams(
         c,
@@ -131,20 +126,19 @@ collect(api_worker_t *w, oss_http_req_t *req, PGconn *c, const char *streams,
     for (int i = 0; i < PQntuples(r); i++) {
         json_t *f = json_object();
         size_t found = oss_subject_open_fields(
-            (const uint8_t *)PQgetvalue(r, i, 4),
-            (size_t)PQgetlength(r, i, 4), subject, dk, visit_into, f);
+            (const uint8_t *)PQgetvalue(r, i, 4), (size_t)PQgetlength(r, i, 4),
+            subject, dk, visit_into, f);
         if (found) {
             json_object_update(fields, f);
             if (events) {
                 char t[40];
                 iso_time(PQgetvalue(r, i, 3), t, sizeof t);
                 json_array_append_new(
-                    events,
-                    json_pack("{s:s, s:s, s:s, s:s, s:O}", "stream_id",
-                              PQgetvalue(r, i, 0), "event_id",
-                              PQgetvalue(r, i, 1), "event_type",
-                              PQgetvalue(r, i, 2), "occurred_at", t, "fields",
-                              f));
+                    events, json_pack("{s:s, s:s, s:s, s:s, s:O}", "stream_id",
+                                      PQgetvalue(r, i, 0), "event_id",
+                                      PQgetvalue(r, i, 1), "event_type",
+                                      PQgetvalue(r, i, 2), "occurred_at", t,
+                                      "fields", f));
             }
         }
         json_decref(f); /* its strings live on in fields / events */
@@ -166,8 +160,7 @@ typedef struct pread {
 
 static oss_code_t
 pread_decide(void *vctx, const oss_event_t *history, size_t n,
-             oss_event_list_t *out, oss_err_t *err)
-{
+             oss_event_list_t *out, oss_err_t *err) {
     pread_t *pr = vctx;
     for (size_t i = 0; i < n; i++)
         if (!strcmp(history[i].payload_type, OSS_SUBJECT_ERASED))
@@ -197,13 +190,16 @@ pread_decide(void *vctx, const oss_event_t *history, size_t n,
 
 static oss_code_t
 pread_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
-            void *qctx, oss_err_t *err)
-{
+            void *qctx, oss_err_t *err) {
     pread_t *pr = vctx;
     if (cmd->events.len != 1)
         return oss_err_set(err, OSS_EINTERNAL, "no PersonalDataRead event");
-    const char *v[] = {pr->subject_id, pr->account_id, pr->reader, pr->role,
-                       pr->reason, EP_PERSONAL_DATA,
+    const char *v[] = {pr->subject_id,
+                       pr->account_id,
+                       pr->reader,
+                       pr->role,
+                       pr->reason,
+                       EP_PERSONAL_DATA,
                        cmd->events.items[0].event_id};
     if (q(qctx,
           "INSERT INTO oss.pii_access_log (subject_id, account_id, "
@@ -216,8 +212,7 @@ pread_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
 
 /* The staff role the read is made under ("" = the account's owner). */
 static const char *
-reader_role(const oss_principal_t *p, const char *account_id)
-{
+reader_role(const oss_principal_t *p, const char *account_id) {
     for (size_t i = 0; i < p->ngrants; i++)
         if (p->grants[i].role == OSS_ROLE_OWNER &&
             !strcmp(p->grants[i].account_id, account_id))
@@ -232,8 +227,7 @@ reader_role(const oss_principal_t *p, const char *account_id)
 }
 
 static void
-run_personal_data(api_worker_t *w, api_job_t *job)
-{
+run_personal_data(api_worker_t *w, api_job_t *job) {
     oss_http_req_t *req = job->req;
     api_ctx_t *ctx = api_worker_ctx(w);
     const char *account_id = oss_http_req_param(req, 0);
@@ -312,9 +306,9 @@ run_personal_data(api_worker_t *w, api_job_t *job)
             memset(&cmd.err, 0, sizeof cmd.err);
             oss_err_clear(&err);
             rc = oss_journal_execute(j, &cmd, 1, &err);
-            if (rc != OSS_OK || !(cmd.outcome == OSS_JOURNAL_REJECTED &&
-                                  cmd.err.code == OSS_ECONFLICT &&
-                                  !cmd.err.field[0]))
+            if (rc != OSS_OK ||
+                !(cmd.outcome == OSS_JOURNAL_REJECTED &&
+                  cmd.err.code == OSS_ECONFLICT && !cmd.err.field[0]))
                 break;
         }
         if (rc != OSS_OK || cmd.outcome != OSS_JOURNAL_APPENDED) {
@@ -339,8 +333,8 @@ run_personal_data(api_worker_t *w, api_job_t *job)
                  account_id, pr.reader, pr.role, cmd.events.items[0].event_id);
     }
     json_t *o = json_pack("{s:s, s:s, s:O, s:b}", "account_id", account_id,
-                          "subject_id", pr.subject_id, "personal_data",
-                          fields, "logged", staff);
+                          "subject_id", pr.subject_id, "personal_data", fields,
+                          "logged", staff);
     if (o && staff)
         json_object_set_new(o, "access_event_id",
                             json_string(cmd.events.items[0].event_id));
@@ -353,8 +347,7 @@ done:
 }
 
 void
-api_h_personal_data(oss_http_req_t *req, void *arg)
-{
+api_h_personal_data(oss_http_req_t *req, void *arg) {
     api_req_submit(arg, req, run_personal_data);
 }
 
@@ -381,8 +374,7 @@ me_subject(api_worker_t *w, oss_http_req_t *req, oss_principal_t *p,
 }
 
 static void
-run_me_access(api_worker_t *w, api_job_t *job)
-{
+run_me_access(api_worker_t *w, api_job_t *job) {
     oss_http_req_t *req = job->req;
     oss_principal_t p;
     char subject[OSS_UUID_STR];
@@ -402,14 +394,13 @@ run_me_access(api_worker_t *w, api_job_t *job)
     json_t *reads = json_array();
     for (int i = 0; i < PQntuples(r); i++)
         json_array_append_new(
-            reads, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "read_at",
-                             PQgetvalue(r, i, 0), "reader_principal_id",
-                             PQgetvalue(r, i, 1), "reader_role",
-                             PQgetvalue(r, i, 2), "reason",
-                             PQgetvalue(r, i, 3), "endpoint",
-                             PQgetvalue(r, i, 4), "account_id",
-                             PQgetvalue(r, i, 5), "event_id",
-                             PQgetvalue(r, i, 6)));
+            reads,
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "read_at",
+                      PQgetvalue(r, i, 0), "reader_principal_id",
+                      PQgetvalue(r, i, 1), "reader_role", PQgetvalue(r, i, 2),
+                      "reason", PQgetvalue(r, i, 3), "endpoint",
+                      PQgetvalue(r, i, 4), "account_id", PQgetvalue(r, i, 5),
+                      "event_id", PQgetvalue(r, i, 6)));
     PQclear(r);
     api_reply_obj(
         req, 200,
@@ -417,16 +408,15 @@ run_me_access(api_worker_t *w, api_job_t *job)
 }
 
 void
-api_h_me_pii_access(oss_http_req_t *req, void *arg)
-{
+api_h_me_pii_access(oss_http_req_t *req, void *arg) {
     api_req_submit(arg, req, run_me_access);
 }
 
-/* ---- GET /v1/me/export ---------------------------------------------------- */
+/* ---- GET /v1/me/export ----------------------------------------------------
+ */
 
 static void
-run_me_export(api_worker_t *w, api_job_t *job)
-{
+run_me_export(api_worker_t *w, api_job_t *job) {
     oss_http_req_t *req = job->req;
     api_ctx_t *ctx = api_worker_ctx(w);
     oss_principal_t p;
@@ -495,14 +485,13 @@ run_me_export(api_worker_t *w, api_job_t *job)
                      1, NULL, pp, NULL, NULL, 0);
     if (PQresultStatus(r) == PGRES_TUPLES_OK)
         for (int i = 0; i < PQntuples(r); i++)
-            json_array_append_new(
-                grants,
-                json_pack("{s:s, s:s, s:s, s:s, s:s}", "role",
-                          PQgetvalue(r, i, 0), "account_id",
-                          PQgetvalue(r, i, 1), "institution",
-                          PQgetvalue(r, i, 2), "granted_at",
-                          PQgetvalue(r, i, 3), "revoked_at",
-                          PQgetvalue(r, i, 4)));
+            json_array_append_new(grants,
+                                  json_pack("{s:s, s:s, s:s, s:s, s:s}", "role",
+                                            PQgetvalue(r, i, 0), "account_id",
+                                            PQgetvalue(r, i, 1), "institution",
+                                            PQgetvalue(r, i, 2), "granted_at",
+                                            PQgetvalue(r, i, 3), "revoked_at",
+                                            PQgetvalue(r, i, 4)));
     PQclear(r);
     r = NULL;
     json_t *reads = json_array();
@@ -515,12 +504,12 @@ run_me_export(api_worker_t *w, api_job_t *job)
     if (PQresultStatus(r) == PGRES_TUPLES_OK)
         for (int i = 0; i < PQntuples(r); i++)
             json_array_append_new(
-                reads, json_pack("{s:s, s:s, s:s, s:s, s:s}", "read_at",
-                                 PQgetvalue(r, i, 0), "reader_principal_id",
-                                 PQgetvalue(r, i, 1), "reader_role",
-                                 PQgetvalue(r, i, 2), "reason",
-                                 PQgetvalue(r, i, 3), "endpoint",
-                                 PQgetvalue(r, i, 4)));
+                reads,
+                json_pack("{s:s, s:s, s:s, s:s, s:s}", "read_at",
+                          PQgetvalue(r, i, 0), "reader_principal_id",
+                          PQgetvalue(r, i, 1), "reader_role",
+                          PQgetvalue(r, i, 2), "reason", PQgetvalue(r, i, 3),
+                          "endpoint", PQgetvalue(r, i, 4)));
     PQclear(r);
     r = NULL;
     time_t now = time(NULL);
@@ -528,11 +517,11 @@ run_me_export(api_worker_t *w, api_job_t *job)
     char ts[32];
     gmtime_r(&now, &tm);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:O, s:O, s:o, s:o}", "subject_id",
-                          subject, "principal_id", p.principal_id,
-                          "exported_at", ts, "personal_data", fields,
-                          "events", events, "grants", grants,
-                          "personal_data_reads", reads);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:O, s:O, s:o, s:o}", "subject_id", subject,
+                  "principal_id", p.principal_id, "exported_at", ts,
+                  "personal_data", fields, "events", events, "grants", grants,
+                  "personal_data_reads", reads);
     oss_info("personal data exported by its subject principal=%s",
              p.principal_id);
     reply_json_wipe(req, 200, o);
@@ -545,16 +534,15 @@ done:
 }
 
 void
-api_h_me_export(oss_http_req_t *req, void *arg)
-{
+api_h_me_export(oss_http_req_t *req, void *arg) {
     api_req_submit(arg, req, run_me_export);
 }
 
-/* ---- POST /v1/subjects/{id}/erasure --------------------------------------- */
+/* ---- POST /v1/subjects/{id}/erasure ---------------------------------------
+ */
 
 static void
-run_erase(api_worker_t *w, api_job_t *job)
-{
+run_erase(api_worker_t *w, api_job_t *job) {
     oss_http_req_t *req = job->req;
     const char *subject = oss_http_req_param(req, 0);
     oss_principal_t p;
@@ -620,8 +608,8 @@ run_erase(api_worker_t *w, api_job_t *job)
             oss_http_reply_error(req, 409, "already_erased", e.cmd.err.msg,
                                  NULL);
         else
-            oss_http_reply_error(req, oss_http_status_for(e.cmd.err.code),
-                                 NULL, e.cmd.err.msg, NULL);
+            oss_http_reply_error(req, oss_http_status_for(e.cmd.err.code), NULL,
+                                 e.cmd.err.msg, NULL);
         goto done;
     }
     oss_info("subject erased subject=%s by=%s stream=%s version=%lld",
@@ -630,19 +618,18 @@ run_erase(api_worker_t *w, api_job_t *job)
     json_t *acc = json_array();
     for (size_t i = 0; i < e.naccounts; i++)
         json_array_append_new(acc, json_string(e.account_ids[i]));
-    json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:o, s:I, s:I, s:I}",
-                          "subject_id", e.subject_id, "stream_id", e.stream_id,
-                          "version", (json_int_t)e.cmd.last_version, "event_id",
-                          e.cmd.events.len ? e.cmd.events.items[0].event_id : "",
-                          "account_ids", acc, "keys_deleted",
-                          (json_int_t)e.keys, "lookups_deleted",
-                          (json_int_t)e.lookups, "deliveries_deleted",
-                          (json_int_t)e.deliveries);
+    json_t *o = json_pack(
+        "{s:s, s:s, s:I, s:s, s:o, s:I, s:I, s:I}", "subject_id", e.subject_id,
+        "stream_id", e.stream_id, "version", (json_int_t)e.cmd.last_version,
+        "event_id", e.cmd.events.len ? e.cmd.events.items[0].event_id : "",
+        "account_ids", acc, "keys_deleted", (json_int_t)e.keys,
+        "lookups_deleted", (json_int_t)e.lookups, "deliveries_deleted",
+        (json_int_t)e.deliveries);
     /* the subject's principals lost their access with it */
-    json_t *ended = json_pack("{s:I, s:I, s:I}", "sessions_ended",
-                              (json_int_t)e.sessions, "grants_revoked",
-                              (json_int_t)e.grants, "passwords_deleted",
-                              (json_int_t)e.passwords);
+    json_t *ended =
+        json_pack("{s:I, s:I, s:I}", "sessions_ended", (json_int_t)e.sessions,
+                  "grants_revoked", (json_int_t)e.grants, "passwords_deleted",
+                  (json_int_t)e.passwords);
     if (o && ended)
         json_object_update(o, ended);
     json_decref(ended);
@@ -658,7 +645,6 @@ done:
 }
 
 void
-api_h_subject_erase(oss_http_req_t *req, void *arg)
-{
+api_h_subject_erase(oss_http_req_t *req, void *arg) {
     api_req_submit(arg, req, run_erase);
 }

@@ -24,8 +24,7 @@ static const char *const class_names[API_RL_CLASS_COUNT] = {
     "register", "signin", "otp", "resend", "recovery"};
 
 const char *
-api_rl_class_name(api_rl_class_t c)
-{
+api_rl_class_name(api_rl_class_t c) {
     return (unsigned)c < API_RL_CLASS_COUNT ? class_names[c] : "";
 }
 
@@ -33,7 +32,7 @@ typedef struct rl_node {
     uint8_t dg[DG_LEN]; /* keyed digest of (class, scope, value) */
     double tokens;
     int64_t last_us;
-    uint32_t hnext;     /* next in the hash chain */
+    uint32_t hnext;      /* next in the hash chain */
     uint32_t prev, next; /* LRU list: prev = more recent */
 } rl_node_t;
 
@@ -44,8 +43,8 @@ struct api_rl {
     rl_node_t *nodes;
     uint32_t cap, used;
     uint32_t *heads;
-    uint32_t mask;      /* heads has mask + 1 slots (a power of two) */
-    uint32_t mru, lru;  /* list ends */
+    uint32_t mask;     /* heads has mask + 1 slots (a power of two) */
+    uint32_t mru, lru; /* list ends */
     char **exempt;
     size_t nexempt;
 };
@@ -53,8 +52,7 @@ struct api_rl {
 /* ---- the pure limiter --------------------------------------------------- */
 
 static void
-free_exempt(api_rl_t *rl)
-{
+free_exempt(api_rl_t *rl) {
     for (size_t i = 0; i < rl->nexempt; i++)
         free(rl->exempt[i]);
     free(rl->exempt);
@@ -64,8 +62,7 @@ free_exempt(api_rl_t *rl)
 
 /* Splits the comma-separated list into rl->exempt. False on OOM. */
 static bool
-parse_exempt(api_rl_t *rl, const char *list)
-{
+parse_exempt(api_rl_t *rl, const char *list) {
     const char *p = list;
     while (p && *p) {
         const char *e = strchr(p, ',');
@@ -90,8 +87,7 @@ parse_exempt(api_rl_t *rl, const char *list)
 
 api_rl_t *
 api_rl_new(const api_rl_limit_t *limits, size_t max_entries,
-           const char *exempt_ips)
-{
+           const char *exempt_ips) {
     api_rl_t *rl = calloc(1, sizeof *rl);
     if (!rl)
         return NULL;
@@ -130,8 +126,7 @@ fail:
 }
 
 void
-api_rl_free(api_rl_t *rl)
-{
+api_rl_free(api_rl_t *rl) {
     if (!rl)
         return;
     pthread_mutex_destroy(&rl->mu);
@@ -143,8 +138,7 @@ api_rl_free(api_rl_t *rl)
 }
 
 size_t
-api_rl_size(api_rl_t *rl)
-{
+api_rl_size(api_rl_t *rl) {
     pthread_mutex_lock(&rl->mu);
     size_t n = rl->used;
     pthread_mutex_unlock(&rl->mu);
@@ -154,8 +148,7 @@ api_rl_size(api_rl_t *rl)
 /* HMAC-SHA256(salt, class | scope | value), truncated. */
 static void
 digest(const api_rl_t *rl, api_rl_class_t cls, char scope, const char *v,
-       uint8_t out[DG_LEN])
-{
+       uint8_t out[DG_LEN]) {
     uint8_t full[32];
     char buf[512];
     int n = snprintf(buf, sizeof buf, "%d|%c|%s", (int)cls, scope, v);
@@ -170,16 +163,14 @@ digest(const api_rl_t *rl, api_rl_class_t cls, char scope, const char *v,
 }
 
 static uint32_t
-slot_of(const api_rl_t *rl, const uint8_t dg[DG_LEN])
-{
+slot_of(const api_rl_t *rl, const uint8_t dg[DG_LEN]) {
     uint32_t h;
     memcpy(&h, dg, sizeof h);
     return h & rl->mask;
 }
 
 static void
-lru_unlink(api_rl_t *rl, uint32_t i)
-{
+lru_unlink(api_rl_t *rl, uint32_t i) {
     rl_node_t *n = &rl->nodes[i];
     if (n->prev != NIL)
         rl->nodes[n->prev].next = n->next;
@@ -193,8 +184,7 @@ lru_unlink(api_rl_t *rl, uint32_t i)
 }
 
 static void
-lru_push(api_rl_t *rl, uint32_t i)
-{
+lru_push(api_rl_t *rl, uint32_t i) {
     rl_node_t *n = &rl->nodes[i];
     n->prev = NIL;
     n->next = rl->mru;
@@ -207,8 +197,7 @@ lru_push(api_rl_t *rl, uint32_t i)
 
 /* Removes node i from its hash chain. */
 static void
-chain_unlink(api_rl_t *rl, uint32_t i)
-{
+chain_unlink(api_rl_t *rl, uint32_t i) {
     uint32_t *pp = &rl->heads[slot_of(rl, rl->nodes[i].dg)];
     while (*pp != NIL && *pp != i)
         pp = &rl->nodes[*pp].hnext;
@@ -219,8 +208,7 @@ chain_unlink(api_rl_t *rl, uint32_t i)
 /* The bucket for dg, created full (evicting the least recently used one
  * when the pool is full) and made most recent. */
 static rl_node_t *
-bucket(api_rl_t *rl, const uint8_t dg[DG_LEN], uint32_t max, int64_t now_us)
-{
+bucket(api_rl_t *rl, const uint8_t dg[DG_LEN], uint32_t max, int64_t now_us) {
     uint32_t s = slot_of(rl, dg), i;
     for (i = rl->heads[s]; i != NIL; i = rl->nodes[i].hnext)
         if (!memcmp(rl->nodes[i].dg, dg, DG_LEN)) {
@@ -248,8 +236,7 @@ bucket(api_rl_t *rl, const uint8_t dg[DG_LEN], uint32_t max, int64_t now_us)
 /* Refills n to now_us at max tokens per window; returns the wait in
  * microseconds until it holds one token (0 = it does). */
 static int64_t
-refill(rl_node_t *n, uint32_t max, uint32_t window_s, int64_t now_us)
-{
+refill(rl_node_t *n, uint32_t max, uint32_t window_s, int64_t now_us) {
     double per_us = (double)max / ((double)window_s * 1e6);
     if (now_us > n->last_us) {
         n->tokens += (double)(now_us - n->last_us) * per_us;
@@ -263,8 +250,7 @@ refill(rl_node_t *n, uint32_t max, uint32_t window_s, int64_t now_us)
 }
 
 static bool
-exempt(const api_rl_t *rl, const char *ip)
-{
+exempt(const api_rl_t *rl, const char *ip) {
     for (size_t i = 0; i < rl->nexempt; i++)
         if (!strcmp(rl->exempt[i], ip))
             return true;
@@ -272,9 +258,8 @@ exempt(const api_rl_t *rl, const char *ip)
 }
 
 int64_t
-api_rl_take(api_rl_t *rl, api_rl_class_t cls, const char *ip,
-            const char *key, int64_t now_us)
-{
+api_rl_take(api_rl_t *rl, api_rl_class_t cls, const char *ip, const char *key,
+            int64_t now_us) {
     if ((unsigned)cls >= API_RL_CLASS_COUNT)
         return 0;
     const api_rl_limit_t *lim = &rl->lim[cls];
@@ -318,8 +303,7 @@ api_rl_take(api_rl_t *rl, api_rl_class_t cls, const char *ip,
 static api_rl_t *g_rl; /* set before serving, freed after */
 
 oss_code_t
-api_ratelimit_init(const oss_config_t *cfg, oss_err_t *err)
-{
+api_ratelimit_init(const oss_config_t *cfg, oss_err_t *err) {
     api_rl_limit_t lim[API_RL_CLASS_COUNT];
     char k[96];
 
@@ -334,8 +318,8 @@ api_ratelimit_init(const oss_config_t *cfg, oss_err_t *err)
         snprintf(k, sizeof k, "api.ratelimit.%s.window_s", class_names[c]);
         lim[c].window_s = (uint32_t)oss_config_int(cfg, k);
     }
-    g_rl = api_rl_new(lim, (size_t)oss_config_int(cfg,
-                                                  "api.ratelimit.max_entries"),
+    g_rl = api_rl_new(lim,
+                      (size_t)oss_config_int(cfg, "api.ratelimit.max_entries"),
                       oss_config_str(cfg, "api.ratelimit.exempt_ips"));
     if (!g_rl)
         return oss_err_set(err, OSS_ENOMEM,
@@ -344,27 +328,24 @@ api_ratelimit_init(const oss_config_t *cfg, oss_err_t *err)
 }
 
 void
-api_ratelimit_shutdown(void)
-{
+api_ratelimit_shutdown(void) {
     api_rl_free(g_rl);
     g_rl = NULL;
 }
 
 static int64_t
-mono_us(void)
-{
+mono_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 bool
-api_ratelimit_take(oss_http_req_t *req, api_rl_class_t cls, const char *key)
-{
+api_ratelimit_take(oss_http_req_t *req, api_rl_class_t cls, const char *key) {
     if (!g_rl)
         return true;
-    int64_t wait = api_rl_take(g_rl, cls, oss_http_req_peer(req), key,
-                               mono_us());
+    int64_t wait =
+        api_rl_take(g_rl, cls, oss_http_req_peer(req), key, mono_us());
     if (wait == 0)
         return true;
     long long s = (wait + 999999) / 1000000;
@@ -372,11 +353,10 @@ api_ratelimit_take(oss_http_req_t *req, api_rl_class_t cls, const char *key)
         s = 1;
     char ra[24], msg[160];
     snprintf(ra, sizeof ra, "%lld", s);
-    snprintf(msg, sizeof msg,
-             "too many %s requests; retry in %lld s", api_rl_class_name(cls),
-             s);
-    oss_info("rate limited class=%s retry_after_s=%lld",
+    snprintf(msg, sizeof msg, "too many %s requests; retry in %lld s",
              api_rl_class_name(cls), s);
+    oss_info("rate limited class=%s retry_after_s=%lld", api_rl_class_name(cls),
+             s);
     const char *hdrs[] = {"Retry-After", ra, NULL};
     oss_http_reply(req, 429, "application/json",
                    oss_http_error_json("rate_limited", msg, NULL), hdrs);
@@ -385,8 +365,7 @@ api_ratelimit_take(oss_http_req_t *req, api_rl_class_t cls, const char *key)
 
 const char *
 api_ratelimit_body_key(const oss_http_req_t *req, const char *const *fields,
-                       char *out, size_t outlen)
-{
+                       char *out, size_t outlen) {
     size_t len;
     const char *body = oss_http_req_body(req, &len);
     const char *found = NULL;

@@ -44,15 +44,13 @@ static oss_rc_policy_t g_policy = {30 * 60 * SEC, 3, 3600 * SEC, 3};
 static char g_reset_url[512] = "https://oss.go.id/atur-ulang-sandi";
 
 void
-api_recovery_init(const oss_config_t *cfg)
-{
+api_recovery_init(const oss_config_t *cfg) {
     oss_rc_policy_default(&g_policy);
     g_policy.reset_ttl_us = oss_config_int(cfg, "recovery.reset_ttl_s") * SEC;
     g_policy.reset_max = (int)oss_config_int(cfg, "recovery.reset_max");
     g_policy.reset_window_us =
         oss_config_int(cfg, "recovery.reset_window_s") * SEC;
-    g_policy.help_max_open =
-        (int)oss_config_int(cfg, "recovery.help_max_open");
+    g_policy.help_max_open = (int)oss_config_int(cfg, "recovery.help_max_open");
     const char *u = oss_config_str(cfg, "recovery.reset_url");
     if (u && *u)
         snprintf(g_reset_url, sizeof g_reset_url, "%s", u);
@@ -63,8 +61,7 @@ api_recovery_init(const oss_config_t *cfg)
 /* The principal named by a lookup stream ("account-<id>" or
  * "access-<id>"), or NULL. */
 static const char *
-principal_of_stream(const char *stream)
-{
+principal_of_stream(const char *stream) {
     if (!strncmp(stream, "account-", 8))
         return stream + 8;
     if (!strncmp(stream, API_ACCESS_STREAM_PREFIX,
@@ -74,33 +71,28 @@ principal_of_stream(const char *stream)
 }
 
 static void
-reply_json(oss_http_req_t *req, int status, json_t *o)
-{
+reply_json(oss_http_req_t *req, int status, json_t *o) {
     oss_http_reply_json(req, status, o ? json_dumps(o, JSON_COMPACT) : NULL,
                         NULL);
     json_decref(o);
 }
 
-#define TS_US(p) \
-    "to_timestamp(0) + (" p "::bigint) * interval '1 microsecond'"
+#define TS_US(p) "to_timestamp(0) + (" p "::bigint) * interval '1 microsecond'"
 
 /* Gives every event of out from index from on a reason (when it has
  * none). */
 static oss_code_t
 set_reasons(oss_event_list_t *out, size_t from, const char *reason,
-            oss_err_t *err)
-{
+            oss_err_t *err) {
     for (size_t i = from; i < out->len; i++)
-        if (!out->items[i].reason &&
-            !(out->items[i].reason = strdup(reason)))
+        if (!out->items[i].reason && !(out->items[i].reason = strdup(reason)))
             return oss_err_set(err, OSS_ENOMEM, "out of memory");
     return OSS_OK;
 }
 
 /* Decodes the recovery facts of one event (others: OSS_RC_OTHER). */
 static void
-decode_fact(const oss_event_t *ev, oss_rc_fact_t *f)
-{
+decode_fact(const oss_event_t *ev, oss_rc_fact_t *f) {
     const char *t = ev->payload_type;
     memset(f, 0, sizeof *f);
     f->at_us = ev->occurred_at_us;
@@ -148,15 +140,13 @@ decode_fact(const oss_event_t *ev, oss_rc_fact_t *f)
  * rejection with OSS_ECONFLICT and no field: decide again, twice at most).
  * Replies 503/500 itself and returns false when the transaction failed. */
 static bool
-execute(api_worker_t *w, oss_http_req_t *req, oss_command_t *c)
-{
+execute(api_worker_t *w, oss_http_req_t *req, oss_command_t *c) {
     return api_req_execute(w, req, c, 1, 3, "recovery command");
 }
 
 static void
 command_init(oss_command_t *c, oss_http_req_t *req, const char *stream,
-             oss_actor_kind_t ak, const char *actor)
-{
+             oss_actor_kind_t ak, const char *actor) {
     memset(c, 0, sizeof *c);
     c->stream_id = stream;
     c->stream_type = OSS_ACCOUNT_STREAM_TYPE;
@@ -168,8 +158,7 @@ command_init(oss_command_t *c, oss_http_req_t *req, const char *stream,
 
 oss_code_t
 api_recovery_contact_refresh(api_worker_t *w, const char *principal_id,
-                             api_contact_t *c, oss_err_t *err)
-{
+                             api_contact_t *c, oss_err_t *err) {
     oss_code_t rc = OSS_OK;
     oss_journal_t *j = api_worker_journal(w, err);
     if (!j)
@@ -231,8 +220,7 @@ api_recovery_contact_refresh(api_worker_t *w, const char *principal_id,
  * OSS_ENOTFOUND (unknown or erased), OSS_EUNAVAIL, others. */
 static oss_code_t
 contact_current(api_worker_t *w, const char *principal_id, api_contact_t *c,
-                oss_err_t *err)
-{
+                oss_err_t *err) {
     oss_code_t rc = api_contact_load(w, principal_id, c, err);
     if (rc == OSS_OK)
         rc = api_recovery_contact_refresh(w, principal_id, c, err);
@@ -248,7 +236,7 @@ typedef struct issue {
     api_ctx_t *ctx;
     char principal_id[OSS_ID_MAX];
     char stream_id[OSS_ID_MAX + 8];
-    char account_id[OSS_ID_MAX];   /* delivery-<account_id> for outcomes */
+    char account_id[OSS_ID_MAX]; /* delivery-<account_id> for outcomes */
     char reset_id[OSS_UUID_STR];
     char token[48];
     char token_hmac[65], key_id[17];
@@ -261,8 +249,7 @@ typedef struct issue {
  * government principal revoked: OfficerRevoked / GrantRevoked), decided on
  * the loaded stream, so a reset racing the revocation is refused too. */
 static bool
-access_revoked(const oss_event_t *history, size_t n)
-{
+access_revoked(const oss_event_t *history, size_t n) {
     oss_grant_t g[OSS_AUTHZ_MAX_GRANTS];
     bool granted = false;
     for (size_t i = 0; i < n && !granted; i++)
@@ -273,8 +260,7 @@ access_revoked(const oss_event_t *history, size_t n)
 
 static oss_code_t
 issue_decide(void *vctx, const oss_event_t *history, size_t n,
-             oss_event_list_t *out, oss_err_t *err)
-{
+             oss_event_list_t *out, oss_err_t *err) {
     issue_t *is = vctx;
     oss_lc_state_t lst;
     oss_rc_reset_state_t rst;
@@ -307,8 +293,7 @@ issue_decide(void *vctx, const oss_event_t *history, size_t n,
 
 static oss_code_t
 issue_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
-            void *qctx, oss_err_t *err)
-{
+            void *qctx, oss_err_t *err) {
     issue_t *is = vctx;
     char exp[24], link[640], when[40];
     oss_code_t rc;
@@ -323,8 +308,8 @@ issue_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
         rc = api_req_queue(
             q, qctx, "DELETE FROM oss.reset_secrets WHERE expires_at < now()",
             0, NULL, err);
-    const char *v[] = {is->reset_id, is->stream_id, is->token_hmac,
-                       is->key_id, exp};
+    const char *v[] = {is->reset_id, is->stream_id, is->token_hmac, is->key_id,
+                       exp};
     if (rc == OSS_OK)
         rc = api_req_queue(
             q, qctx,
@@ -360,8 +345,7 @@ issue_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
  * after replying (503/500) when the request must stop; true otherwise
  * (whether or not a link was issued: the answer reveals nothing). */
 static bool
-issue_one(api_worker_t *w, oss_http_req_t *req, const char *principal_id)
-{
+issue_one(api_worker_t *w, oss_http_req_t *req, const char *principal_id) {
     api_ctx_t *ctx = api_worker_ctx(w);
     issue_t *is = calloc(1, sizeof *is);
     oss_command_t c;
@@ -405,8 +389,8 @@ issue_one(api_worker_t *w, oss_http_req_t *req, const char *principal_id)
         ok = false;
         goto done;
     }
-    bool revoked = atoi(PQgetvalue(r, 0, 0)) == 0 &&
-                   atoi(PQgetvalue(r, 0, 1)) > 0;
+    bool revoked =
+        atoi(PQgetvalue(r, 0, 0)) == 0 && atoi(PQgetvalue(r, 0, 1)) > 0;
     api_req_copy(is->account_id, sizeof is->account_id,
                  PQgetvalue(r, 0, 2)[0] ? PQgetvalue(r, 0, 2) : principal_id);
     PQclear(r);
@@ -433,8 +417,8 @@ issue_one(api_worker_t *w, oss_http_req_t *req, const char *principal_id)
         goto done;
     }
     if (c.outcome == OSS_JOURNAL_APPENDED)
-        oss_info("password reset link issued stream=%s reset=%s",
-                 is->stream_id, is->reset_id);
+        oss_info("password reset link issued stream=%s reset=%s", is->stream_id,
+                 is->reset_id);
     else
         oss_info("password reset refused stream=%s: %s", is->stream_id,
                  c.err.field[0] ? c.err.field : c.err.msg);
@@ -447,8 +431,7 @@ done:
 }
 
 static void
-run_reset(api_worker_t *w, api_job_t *job)
-{
+run_reset(api_worker_t *w, api_job_t *job) {
     static const char *const known[] = {"email", "principal_id", "account_id",
                                         NULL};
     oss_http_req_t *req = job->req;
@@ -522,14 +505,13 @@ done:
 }
 
 void
-api_h_password_reset(oss_http_req_t *req, void *arg)
-{
+api_h_password_reset(oss_http_req_t *req, void *arg) {
     static const char *const idf[] = {"email", "principal_id", "account_id",
                                       NULL};
     char key[260];
-    bool ok = api_ratelimit_take(
-        req, API_RL_RECOVERY,
-        api_ratelimit_body_key(req, idf, key, sizeof key));
+    bool ok =
+        api_ratelimit_take(req, API_RL_RECOVERY,
+                           api_ratelimit_body_key(req, idf, key, sizeof key));
     OPENSSL_cleanse(key, sizeof key);
     if (ok)
         api_req_submit_lc(arg, req, run_reset);
@@ -548,8 +530,7 @@ typedef struct confirm {
 
 static oss_code_t
 confirm_decide(void *vctx, const oss_event_t *history, size_t n,
-               oss_event_list_t *out, oss_err_t *err)
-{
+               oss_event_list_t *out, oss_err_t *err) {
     confirm_t *cf = vctx;
     oss_lc_state_t lst;
     oss_rc_reset_state_t rst;
@@ -615,8 +596,7 @@ confirm_decide(void *vctx, const oss_event_t *history, size_t n,
 
 static oss_code_t
 confirm_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
-              void *qctx, oss_err_t *err)
-{
+              void *qctx, oss_err_t *err) {
     confirm_t *cf = vctx;
     (void)cmd;
     const char *s1[] = {cf->stream_id};
@@ -639,8 +619,7 @@ confirm_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
 }
 
 static bool
-token_shape(const char *t)
-{
+token_shape(const char *t) {
     size_t n = t ? strlen(t) : 0;
     return n >= 20 && n <= 128 &&
            strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -648,8 +627,7 @@ token_shape(const char *t)
 }
 
 static void
-run_confirm(api_worker_t *w, api_job_t *job)
-{
+run_confirm(api_worker_t *w, api_job_t *job) {
     static const char *const known[] = {"token", "password", NULL};
     oss_http_req_t *req = job->req;
     api_ctx_t *ctx = api_worker_ctx(w);
@@ -701,8 +679,7 @@ run_confirm(api_worker_t *w, api_job_t *job)
                       1, p, API_REQ_ROWS | API_REQ_CMD);
     if (!r)
         goto done;
-    if (PQntuples(r) != 1 ||
-        !principal_of_stream(PQgetvalue(r, 0, 1)) ||
+    if (PQntuples(r) != 1 || !principal_of_stream(PQgetvalue(r, 0, 1)) ||
         strncmp(PQgetvalue(r, 0, 1), API_ACCESS_STREAM_PREFIX,
                 strlen(API_ACCESS_STREAM_PREFIX))) {
         PQclear(r);
@@ -717,8 +694,8 @@ run_confirm(api_worker_t *w, api_job_t *job)
                  principal_of_stream(cf->stream_id));
     PQclear(r);
     oss_err_clear(&err);
-    oss_code_t rc = api_lc_password_hash(ctx, pw, cf->pw_hash,
-                                         sizeof cf->pw_hash, &err);
+    oss_code_t rc =
+        api_lc_password_hash(ctx, pw, cf->pw_hash, sizeof cf->pw_hash, &err);
     api_body_wipe(body, "password");
     if (rc != OSS_OK) {
         oss_error("could not hash a password: %s", err.msg);
@@ -766,24 +743,23 @@ done:
 }
 
 void
-api_h_password_reset_confirm(oss_http_req_t *req, void *arg)
-{
+api_h_password_reset_confirm(oss_http_req_t *req, void *arg) {
     /* per client IP only: the token is the secret being guessed */
     if (api_ratelimit_take(req, API_RL_RECOVERY, NULL))
         api_req_submit_lc(arg, req, run_confirm);
 }
 
-/* ---- POST /v1/account-recovery --------------------------------------------- */
+/* ---- POST /v1/account-recovery ---------------------------------------------
+ */
 
 /* The streams registered with nik (keyed digests only): the plain NIK
  * claim of older builds and the business-identity claim of a NIK (the
  * NIK's look-up digest, index "nik"; interim builds digested it as
- * "business" of "<nik>" or "nik:<nik>"), and NIK look-up rows. account_id (may be
- * NULL): only that account's stream. */
+ * "business" of "<nik>" or "nik:<nik>"), and NIK look-up rows. account_id (may
+ * be NULL): only that account's stream. */
 static PGresult *
 nik_streams(api_worker_t *w, oss_http_req_t *req, const char *nik,
-            const char *account_id)
-{
+            const char *account_id) {
     api_ctx_t *ctx = api_worker_ctx(w);
     uint8_t d[32];
     char h1[65], h2[65], h3[65], bid[40];
@@ -811,8 +787,7 @@ nik_streams(api_worker_t *w, oss_http_req_t *req, const char *nik,
 }
 
 static void
-run_lookup(api_worker_t *w, api_job_t *job)
-{
+run_lookup(api_worker_t *w, api_job_t *job) {
     static const char *const known[] = {"nik", NULL};
     static const char *const bools[] = {"has_nib", NULL};
     static const api_body_spec_t spec = {.known = known, .bools = bools};
@@ -864,14 +839,14 @@ run_lookup(api_worker_t *w, api_job_t *job)
         oss_rc_mask_email(c.email, me, sizeof me);
         oss_rc_mask_phone(c.phone, mp, sizeof mp);
         api_contact_clear(&c);
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "username",
-                                             mu, "email", me, "phone", mp));
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "username", mu,
+                                             "email", me, "phone", mp));
     }
     PQclear(r);
     oss_info("account recovery lookup matches=%zu", json_array_size(arr));
-    reply_json(req, 200,
-               json_pack("{s:b, s:O}", "has_nib", json_is_true(hn), "accounts",
-                         arr));
+    reply_json(
+        req, 200,
+        json_pack("{s:b, s:O}", "has_nib", json_is_true(hn), "accounts", arr));
 done:
     api_contact_clear(&c);
     json_decref(arr);
@@ -883,8 +858,7 @@ done:
 
 /* The per-key bucket of a NIK-driven route: "<prefix>:<nik>" (wiped). */
 static bool
-nik_ratelimit(oss_http_req_t *req, const char *prefix)
-{
+nik_ratelimit(oss_http_req_t *req, const char *prefix) {
     static const char *const f[] = {"nik", NULL};
     char raw[64], key[80];
     const char *k = api_ratelimit_body_key(req, f, raw, sizeof raw);
@@ -897,8 +871,7 @@ nik_ratelimit(oss_http_req_t *req, const char *prefix)
 }
 
 void
-api_h_account_recovery(oss_http_req_t *req, void *arg)
-{
+api_h_account_recovery(oss_http_req_t *req, void *arg) {
     if (nik_ratelimit(req, "lookup"))
         api_req_submit_lc(arg, req, run_lookup);
 }
@@ -915,9 +888,9 @@ typedef struct help {
     char decision[12];
     char reason[512];
     api_contact_t contact;
-    char new_email[256];           /* plaintext, wiped */
+    char new_email[256]; /* plaintext, wiped */
     char new_email_digest[65];
-    Oss__V1__SealedField sealed;   /* new_email sealed (data owned) */
+    Oss__V1__SealedField sealed; /* new_email sealed (data owned) */
     uint8_t nonce[12];
     uint8_t *ct;
     size_t ctlen;
@@ -925,8 +898,7 @@ typedef struct help {
 } help_t;
 
 static void
-help_free(help_t *h)
-{
+help_free(help_t *h) {
     if (!h)
         return;
     api_contact_clear(&h->contact);
@@ -936,8 +908,7 @@ help_free(help_t *h)
 }
 
 static help_t *
-help_new(api_ctx_t *ctx)
-{
+help_new(api_ctx_t *ctx) {
     help_t *h = calloc(1, sizeof *h);
     if (h) {
         h->ctx = ctx;
@@ -947,8 +918,7 @@ help_new(api_ctx_t *ctx)
 }
 
 static void
-help_fold(const oss_event_t *history, size_t n, oss_rc_help_state_t *st)
-{
+help_fold(const oss_event_t *history, size_t n, oss_rc_help_state_t *st) {
     oss_rc_fact_t f;
     oss_rc_help_init(st);
     for (size_t i = 0; i < n; i++) {
@@ -959,17 +929,15 @@ help_fold(const oss_event_t *history, size_t n, oss_rc_help_state_t *st)
 
 static oss_code_t
 help_file_decide(void *vctx, const oss_event_t *history, size_t n,
-                 oss_event_list_t *out, oss_err_t *err)
-{
+                 oss_event_list_t *out, oss_err_t *err) {
     help_t *h = vctx;
     oss_rc_help_state_t st;
     oss_rc_fact_t f;
     int64_t now = api_lc_now(h->ctx);
 
     help_fold(history, n, &st);
-    oss_code_t rc = oss_rc_decide_help_file(&st, &g_policy, now,
-                                            h->request_id, h->evidence_ref,
-                                            &f, err);
+    oss_code_t rc = oss_rc_decide_help_file(&st, &g_policy, now, h->request_id,
+                                            h->evidence_ref, &f, err);
     if (rc != OSS_OK)
         return rc;
     Oss__V1__HelpRequestFiled m = OSS__V1__HELP_REQUEST_FILED__INIT;
@@ -986,8 +954,7 @@ help_file_decide(void *vctx, const oss_event_t *history, size_t n,
 
 static oss_code_t
 help_file_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
-                void *qctx, oss_err_t *err)
-{
+                void *qctx, oss_err_t *err) {
     help_t *h = vctx;
     (void)cmd;
     const char *v[] = {h->request_id, h->account_id, h->principal_id};
@@ -999,8 +966,7 @@ help_file_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
 }
 
 static void
-run_help_file(api_worker_t *w, api_job_t *job)
-{
+run_help_file(api_worker_t *w, api_job_t *job) {
     static const char *const known[] = {"account_id", "nik", "new_email",
                                         "evidence_ref", NULL};
     oss_http_req_t *req = job->req;
@@ -1030,14 +996,13 @@ run_help_file(api_worker_t *w, api_job_t *job)
         oss_field_errors_add(&fe, "account_id", "invalid");
     if (nik && (why = oss_nik_check(nik, NULL)))
         oss_field_errors_add(&fe, "nik", why);
-    if (em && (why = oss_email_normalize(em, h->new_email,
-                                         sizeof h->new_email)))
+    if (em &&
+        (why = oss_email_normalize(em, h->new_email, sizeof h->new_email)))
         oss_field_errors_add(&fe, "new_email", why);
     if (fe.n) {
         api_body_wipe(body, "nik");
         api_body_wipe(body, "new_email");
-        oss_http_reply_error(req, 422, "invalid_fields", "invalid fields",
-                             &fe);
+        oss_http_reply_error(req, 422, "invalid_fields", "invalid fields", &fe);
         goto done;
     }
     api_req_copy(h->account_id, sizeof h->account_id, acc);
@@ -1053,8 +1018,7 @@ run_help_file(api_worker_t *w, api_job_t *job)
     PQclear(r);
     if (nr < 1) {
         oss_http_reply_error(req, 404, "no_match",
-                             "no account with this account_id and NIK",
-                             NULL);
+                             "no account with this account_id and NIK", NULL);
         goto done;
     }
     /* the person whose e-mail is replaced: the account's first owner, the
@@ -1119,8 +1083,7 @@ done:
 }
 
 void
-api_h_help_request(oss_http_req_t *req, void *arg)
-{
+api_h_help_request(oss_http_req_t *req, void *arg) {
     if (nik_ratelimit(req, "help"))
         api_req_submit_lc(arg, req, run_help_file);
 }
@@ -1128,8 +1091,7 @@ api_h_help_request(oss_http_req_t *req, void *arg)
 /* ---- GET /v1/help-requests (help.decide) --------------------------------- */
 
 static void
-run_help_list(api_worker_t *w, api_job_t *job)
-{
+run_help_list(api_worker_t *w, api_job_t *job) {
     oss_http_req_t *req = job->req;
     oss_principal_t p;
 
@@ -1146,18 +1108,16 @@ run_help_list(api_worker_t *w, api_job_t *job)
         return;
     json_t *arr = json_array();
     for (int i = 0; arr && i < PQntuples(r); i++)
-        json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:s}", "request_id",
-                           PQgetvalue(r, i, 0), "account_id",
-                           PQgetvalue(r, i, 1), "filed_at",
-                           PQgetvalue(r, i, 2)));
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "request_id",
+                                             PQgetvalue(r, i, 0), "account_id",
+                                             PQgetvalue(r, i, 1), "filed_at",
+                                             PQgetvalue(r, i, 2)));
     PQclear(r);
     reply_json(req, 200, json_pack("{s:o}", "help_requests", arr));
 }
 
 void
-api_h_help_requests_list(oss_http_req_t *req, void *arg)
-{
+api_h_help_requests_list(oss_http_req_t *req, void *arg) {
     api_req_submit_lc(arg, req, run_help_list);
 }
 
@@ -1165,8 +1125,7 @@ api_h_help_requests_list(oss_http_req_t *req, void *arg)
 
 static oss_code_t
 help_decide_decide(void *vctx, const oss_event_t *history, size_t n,
-                   oss_event_list_t *out, oss_err_t *err)
-{
+                   oss_event_list_t *out, oss_err_t *err) {
     help_t *h = vctx;
     oss_rc_help_state_t st;
     oss_rc_fact_t f[2];
@@ -1197,9 +1156,8 @@ help_decide_decide(void *vctx, const oss_event_t *history, size_t n,
 }
 
 static oss_code_t
-help_decide_extra(void *vctx, const oss_command_t *cmd,
-                  oss_journal_queue_fn q, void *qctx, oss_err_t *err)
-{
+help_decide_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
+                  void *qctx, oss_err_t *err) {
     help_t *h = vctx;
     bool approved = h->outcome == OSS_RC_APPROVED;
     const char *v[] = {h->request_id, approved ? "approved" : "rejected"};
@@ -1254,8 +1212,7 @@ help_decide_extra(void *vctx, const oss_command_t *cmd,
  * account stream's HelpRequestFiled into h. Replies and returns false when
  * it cannot. */
 static bool
-load_filed(api_worker_t *w, oss_http_req_t *req, help_t *h)
-{
+load_filed(api_worker_t *w, oss_http_req_t *req, help_t *h) {
     oss_journal_t *j = api_req_journal(w, req);
     oss_event_list_t hist = {0};
     oss_err_t err;
@@ -1296,8 +1253,7 @@ load_filed(api_worker_t *w, oss_http_req_t *req, help_t *h)
 }
 
 static void
-run_help_decide(api_worker_t *w, api_job_t *job)
-{
+run_help_decide(api_worker_t *w, api_job_t *job) {
     static const char *const known[] = {"decision", "reason", NULL};
     oss_http_req_t *req = job->req;
     api_ctx_t *ctx = api_worker_ctx(w);
@@ -1401,8 +1357,7 @@ run_help_decide(api_worker_t *w, api_job_t *job)
     if (c.outcome != OSS_JOURNAL_APPENDED) {
         const char *f = c.err.field;
         if (!strcmp(f, "no_request"))
-            oss_http_reply_error(req, 404, NULL, "no such help request",
-                                 NULL);
+            oss_http_reply_error(req, 404, NULL, "no such help request", NULL);
         else if (c.err.code == OSS_EINVAL && f[0])
             api_reply_field(req, 422, "invalid_fields", f, "invalid",
                             c.err.msg);
@@ -1410,14 +1365,14 @@ run_help_decide(api_worker_t *w, api_job_t *job)
             oss_http_reply_error(req, 409, f[0] ? f : NULL, c.err.msg, NULL);
         goto done;
     }
-    oss_info("help request decided request=%s decision=%s by=%s",
-             h->request_id, h->decision, p.principal_id);
-    reply_json(req, 200,
-               json_pack("{s:s, s:s, s:s, s:s}", "request_id", h->request_id,
-                         "account_id", h->account_id, "decision", h->decision,
-                         "status",
-                         h->outcome == OSS_RC_APPROVED ? "approved"
-                                                       : "rejected"));
+    oss_info("help request decided request=%s decision=%s by=%s", h->request_id,
+             h->decision, p.principal_id);
+    reply_json(
+        req, 200,
+        json_pack("{s:s, s:s, s:s, s:s}", "request_id", h->request_id,
+                  "account_id", h->account_id, "decision", h->decision,
+                  "status",
+                  h->outcome == OSS_RC_APPROVED ? "approved" : "rejected"));
 done:
     json_decref(body);
     oss_event_list_free(&c.events);
@@ -1425,7 +1380,6 @@ done:
 }
 
 void
-api_h_help_decision(oss_http_req_t *req, void *arg)
-{
+api_h_help_decision(oss_http_req_t *req, void *arg) {
     api_req_submit_lc(arg, req, run_help_decide);
 }

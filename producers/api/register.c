@@ -50,8 +50,8 @@
 /* One registration in flight. */
 typedef struct reg {
     api_job_t *job;
-    bool live;                     /* still to be appended */
-    oss_registration_t r;          /* plaintext: wiped before free */
+    bool live;            /* still to be appended */
+    oss_registration_t r; /* plaintext: wiped before free */
     char account_id[OSS_UUID_STR];
     char stream_id[OSS_ID_MAX];
     char subject_id[OSS_UUID_STR];
@@ -60,10 +60,10 @@ typedef struct reg {
     size_t wlen;
     uint8_t *payload;
     size_t payload_len;
-    uint8_t *terms_payload;        /* TermsAccepted */
+    uint8_t *terms_payload; /* TermsAccepted */
     size_t terms_payload_len;
     char terms_sha256[65];
-    oss_claim_t claim[2];          /* business identity; legacy_id */
+    oss_claim_t claim[2]; /* business identity; legacy_id */
     size_t nclaims;
     /* OSS 1.1 migration (api_legacy_migrate): LegacyAccountMigrated */
     char legacy_id[65];
@@ -72,16 +72,15 @@ typedef struct reg {
     uint8_t request_hash[32];
     const char *idem_key;
     const char *cid;
-    api_activation_t act;          /* lifecycle.c: issued with it */
+    api_activation_t act; /* lifecycle.c: issued with it */
     bool has_act;
-    char email_digest[65];         /* hex; oss.account_lookup (sign-in) */
-    char nik_digest[65];           /* hex; oss.account_lookup ("forgot
-                                      account"); "" without a NIK */
+    char email_digest[65]; /* hex; oss.account_lookup (sign-in) */
+    char nik_digest[65];   /* hex; oss.account_lookup ("forgot
+                              account"); "" without a NIK */
 } reg_t;
 
 int
-api_json_depth(const char *s, size_t n, int limit)
-{
+api_json_depth(const char *s, size_t n, int limit) {
     int depth = 0, max = 0;
     bool in_str = false;
 
@@ -110,8 +109,7 @@ api_json_depth(const char *s, size_t n, int limit)
 }
 
 static int
-today_yyyymmdd(void)
-{
+today_yyyymmdd(void) {
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
@@ -124,8 +122,7 @@ today_yyyymmdd(void)
 /* A field name safe to echo back: ASCII [A-Za-z0-9_.-], others as '?',
  * at most 40 chars. */
 static void
-safe_field_name(const char *in, char *out, size_t outsz)
-{
+safe_field_name(const char *in, char *out, size_t outsz) {
     size_t i = 0;
     for (; in[i] && i + 1 < outsz && i < 40; i++) {
         unsigned char c = (unsigned char)in[i];
@@ -139,17 +136,26 @@ safe_field_name(const char *in, char *out, size_t outsz)
 int
 api_registration_decode(const char *body, size_t len, int today,
                         oss_registration_t *out, oss_field_errors_t *fe,
-                        char *msg, size_t msgsz)
-{
+                        char *msg, size_t msgsz) {
     json_error_t jerr;
     json_t *root = NULL;
     oss_registration_input_t in = {0};
     int status = 0;
-    static const char *known[] = {"scale",   "actor_type", "nik",
-                                  "name",    "birth_date", "email",
-                                  "phone",   "country",    "website",
-                                  "terms_version", "npwp", "passport",
-                                  "passport_country", "region_code", NULL};
+    static const char *known[] = {"scale",
+                                  "actor_type",
+                                  "nik",
+                                  "name",
+                                  "birth_date",
+                                  "email",
+                                  "phone",
+                                  "country",
+                                  "website",
+                                  "terms_version",
+                                  "npwp",
+                                  "passport",
+                                  "passport_country",
+                                  "region_code",
+                                  NULL};
 
     memset(fe, 0, sizeof *fe);
     memset(out, 0, sizeof *out);
@@ -207,11 +213,20 @@ api_registration_decode(const char *body, size_t len, int today,
             oss_field_errors_add(fe, key, OSS_REASON_TOO_LONG);
             continue;
         }
-        const char **slot[] = {&in.scale,   &in.actor_type, &in.nik,
-                               &in.name,    &in.birth_date, &in.email,
-                               &in.phone,   &in.country,    &in.website,
-                               &in.terms_version, &in.npwp, &in.passport,
-                               &in.passport_country, &in.region_code};
+        const char **slot[] = {&in.scale,
+                               &in.actor_type,
+                               &in.nik,
+                               &in.name,
+                               &in.birth_date,
+                               &in.email,
+                               &in.phone,
+                               &in.country,
+                               &in.website,
+                               &in.terms_version,
+                               &in.npwp,
+                               &in.passport,
+                               &in.passport_country,
+                               &in.region_code};
         *slot[k] = json_string_value(val);
     }
     if (oss_registration_validate(&in, today, out, fe) != OSS_OK) {
@@ -229,8 +244,7 @@ done:
 /* Decodes and validates the body into g->r. Replies and returns false on a
  * bad request. */
 static bool
-decode(reg_t *g)
-{
+decode(reg_t *g) {
     oss_http_req_t *req = g->job->req;
     size_t len;
     const char *body = oss_http_req_body(req, &len);
@@ -251,17 +265,15 @@ decode(reg_t *g)
  * g->terms_sha256. *j: the worker's journal, connected on first use. Replies
  * 422 (unknown_version) or 503 and returns false otherwise. */
 static bool
-terms_known(api_worker_t *w, oss_journal_t **j, reg_t *g)
-{
+terms_known(api_worker_t *w, oss_journal_t **j, reg_t *g) {
     oss_err_t err;
     oss_err_clear(&err);
     if (!*j)
         *j = api_worker_journal(w, &err);
     if (*j) {
         oss_err_clear(&err);
-        oss_code_t rc = api_terms_lookup(oss_journal_conn(*j),
-                                         g->r.terms_version, g->terms_sha256,
-                                         &err);
+        oss_code_t rc = api_terms_lookup(
+            oss_journal_conn(*j), g->r.terms_version, g->terms_sha256, &err);
         if (rc == OSS_OK)
             return true;
         if (rc == OSS_ENOTFOUND) {
@@ -280,19 +292,18 @@ terms_known(api_worker_t *w, oss_journal_t **j, reg_t *g)
 
 /* Seals g->r into g->payload (AccountRegistered) and prepares the claim. */
 static oss_code_t
-seal(api_ctx_t *ctx, reg_t *g, oss_err_t *err)
-{
+seal(api_ctx_t *ctx, reg_t *g, oss_err_t *err) {
     oss_data_key_t dk;
     Oss__V1__AccountRegistered ev = OSS__V1__ACCOUNT_REGISTERED__INIT;
     Oss__V1__TermsAccepted ta = OSS__V1__TERMS_ACCEPTED__INIT;
     enum { NSEALED = 7 };
     Oss__V1__SealedField sf[NSEALED];
     Oss__V1__SealedField *sfp[NSEALED] = {NULL};
-    const char *names[NSEALED] = {"nik",   "name",  "birth_date", "email",
+    const char *names[NSEALED] = {"nik",   "name", "birth_date", "email",
                                   "phone", "npwp", "passport"};
     /* "" = not given: no sealed field at all */
-    const char *values[NSEALED] = {g->r.nik,   g->r.name,  g->r.birth_date,
-                                   g->r.email, g->r.phone, g->r.npwp,
+    const char *values[NSEALED] = {g->r.nik,     g->r.name,  g->r.birth_date,
+                                   g->r.email,   g->r.phone, g->r.npwp,
                                    g->r.passport};
     const char *id_field = NULL;
     char id_value[64];
@@ -380,8 +391,8 @@ seal(api_ctx_t *ctx, reg_t *g, oss_err_t *err)
     }
     /* the activation (OTP + link) sealed under the same data key */
     if (ctx->lc) {
-        rc = api_activation_prepare(ctx, &dk, g->account_id, "email",
-                                    &g->act, err);
+        rc = api_activation_prepare(ctx, &dk, g->account_id, "email", &g->act,
+                                    err);
         if (rc != OSS_OK)
             goto done;
         g->has_act = true;
@@ -398,8 +409,7 @@ done:
 /* decide(): the stream must be new; emits AccountRegistered. */
 static oss_code_t
 decide_register(void *vctx, const oss_event_t *history, size_t n,
-                oss_event_list_t *out, oss_err_t *err)
-{
+                oss_event_list_t *out, oss_err_t *err) {
     reg_t *g = vctx;
     oss_account_state_t st;
 
@@ -422,8 +432,7 @@ decide_register(void *vctx, const oss_event_t *history, size_t n,
     ev = oss_event_list_push(out);
     if (!ev)
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    snprintf(ev->payload_type, sizeof ev->payload_type,
-             "oss.v1.TermsAccepted");
+    snprintf(ev->payload_type, sizeof ev->payload_type, "oss.v1.TermsAccepted");
     ev->schema_version = 1;
     ev->payload = malloc(g->terms_payload_len ? g->terms_payload_len : 1);
     if (!ev->payload)
@@ -442,8 +451,7 @@ decide_register(void *vctx, const oss_event_t *history, size_t n,
                             "credentials, NPWP, decree, director checked");
         if (!ev->reason)
             return oss_err_set(err, OSS_ENOMEM, "out of memory");
-        ev->payload = malloc(g->legacy_payload_len ? g->legacy_payload_len
-                                                   : 1);
+        ev->payload = malloc(g->legacy_payload_len ? g->legacy_payload_len : 1);
         if (!ev->payload)
             return oss_err_set(err, OSS_ENOMEM, "out of memory");
         memcpy(ev->payload, g->legacy_payload, g->legacy_payload_len);
@@ -459,8 +467,7 @@ decide_register(void *vctx, const oss_event_t *history, size_t n,
  * (one statement), and the owner grant. */
 static oss_code_t
 lookup_rows(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
-            void *qctx, oss_err_t *err)
-{
+            void *qctx, oss_err_t *err) {
     reg_t *g = vctx;
     const char *v[] = {g->email_digest, g->stream_id, g->account_id,
                        g->subject_id,
@@ -514,13 +521,12 @@ lookup_rows(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
 
 /* The 201 body; also what the idempotency row remembers. Returns new. */
 static char *
-response_body(void *vctx, const oss_command_t *cmd)
-{
+response_body(void *vctx, const oss_command_t *cmd) {
     reg_t *g = vctx;
-    json_t *o = json_pack("{s:s, s:s, s:I, s:s}", "account_id", g->account_id,
-                          "stream_id", g->stream_id, "version",
-                          (json_int_t)cmd->last_version, "correlation_id",
-                          g->cid);
+    json_t *o =
+        json_pack("{s:s, s:s, s:I, s:s}", "account_id", g->account_id,
+                  "stream_id", g->stream_id, "version",
+                  (json_int_t)cmd->last_version, "correlation_id", g->cid);
     if (!o)
         return NULL;
     if (g->r.nik_birth_date_mismatch) {
@@ -536,12 +542,11 @@ response_body(void *vctx, const oss_command_t *cmd)
 
 /* Location of a replayed response: the account id inside it. */
 static void
-reply_created(oss_http_req_t *req, int status, char *body)
-{
+reply_created(oss_http_req_t *req, int status, char *body) {
     char loc[160] = "";
     json_t *o = body ? json_loads(body, 0, NULL) : NULL;
-    const char *id = o ? json_string_value(json_object_get(o, "account_id"))
-                       : NULL;
+    const char *id =
+        o ? json_string_value(json_object_get(o, "account_id")) : NULL;
     if (id && api_account_id_valid(id))
         snprintf(loc, sizeof loc, "/v1/accounts/%s", id);
     json_decref(o);
@@ -550,16 +555,14 @@ reply_created(oss_http_req_t *req, int status, char *body)
 }
 
 static double
-now_ms(void)
-{
+now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 static void
-reg_clear(reg_t *g)
-{
+reg_clear(reg_t *g) {
     free(g->wrapped);
     free(g->payload);
     free(g->terms_payload);
@@ -569,8 +572,7 @@ reg_clear(reg_t *g)
 }
 
 static void
-reply_all(reg_t *regs, size_t n, int status, const char *msg)
-{
+reply_all(reg_t *regs, size_t n, int status, const char *msg) {
     for (size_t i = 0; i < n; i++)
         if (regs[i].live) {
             oss_http_reply_error(regs[i].job->req, status, NULL, msg, NULL);
@@ -583,8 +585,7 @@ reply_all(reg_t *regs, size_t n, int status, const char *msg)
  * registration; rejected harmlessly when the registration was rejected or
  * replayed). Returns how many commands it filled (1 or 2). */
 static size_t
-fill_commands(reg_t *g, oss_command_t *c)
-{
+fill_commands(reg_t *g, oss_command_t *c) {
     c->stream_id = g->stream_id;
     c->stream_type = OSS_ACCOUNT_STREAM_TYPE;
     c->expected_version = 0;
@@ -619,8 +620,7 @@ fill_commands(reg_t *g, oss_command_t *c)
 }
 
 void
-api_register_batch(api_worker_t *w, api_job_t **jobs, size_t n)
-{
+api_register_batch(api_worker_t *w, api_job_t **jobs, size_t n) {
     api_ctx_t *ctx = api_worker_ctx(w);
     reg_t *regs = calloc(n, sizeof *regs);
     /* per registration: its command, then (lifecycle) ActivationIssued */
@@ -703,7 +703,8 @@ api_register_batch(api_worker_t *w, api_job_t **jobs, size_t n)
         oss_warn("registration batch of %zu not appended: %s", nc, err.msg);
         if (rc == OSS_EUNAVAIL) {
             api_worker_reset(w);
-            reply_all(regs, n, 503, "the database is unavailable; retry "
+            reply_all(regs, n, 503,
+                      "the database is unavailable; retry "
                       "later");
         } else {
             reply_all(regs, n, 500, "could not append to the journal");
@@ -729,8 +730,8 @@ api_register_batch(api_worker_t *w, api_job_t **jobs, size_t n)
         oss_log_set_cid(g->cid);
         switch (c->outcome) {
         case OSS_JOURNAL_APPENDED:
-            oss_info("account registered stream=%s version=%lld",
-                     g->stream_id, (long long)c->last_version);
+            oss_info("account registered stream=%s version=%lld", g->stream_id,
+                     (long long)c->last_version);
             reply_created(req, 201, response_body(g, c));
             break;
         case OSS_JOURNAL_REPLAYED:
@@ -801,8 +802,7 @@ static const char dummy_hash[] =
 
 /* Hex of the keyed digest of (kind, value). */
 static void
-digest_hex(api_ctx_t *ctx, const char *kind, const char *value, char *hex)
-{
+digest_hex(api_ctx_t *ctx, const char *kind, const char *value, char *hex) {
     uint8_t d[32];
     oss_index_digest(&ctx->index, kind, value, d);
     oss_hex(d, sizeof d, hex);
@@ -812,8 +812,7 @@ digest_hex(api_ctx_t *ctx, const char *kind, const char *value, char *hex)
 /* The birth date a NIK encodes (YYYY-MM-DD; the century is the latest that
  * is not in the future). */
 static void
-nik_birth_date(const char *nik, char out[11])
-{
+nik_birth_date(const char *nik, char out[11]) {
     oss_nik_info_t ni;
     out[0] = '\0';
     if (oss_nik_check(nik, &ni))
@@ -831,19 +830,20 @@ nik_birth_date(const char *nik, char out[11])
  * and returns NULL on a bad request; else returns the parsed body (caller
  * frees with json_decref()). */
 static json_t *
-legacy_decode(reg_t *g, oss_http_req_t *req)
-{
-    static const char *const known[] = {
-        "username", "password",   "npwp",          "decree_number",
-        "director_name", "nik",   "email",         "phone",
-        "scale",    "terms_version", "birth_date", "region_code",
-        "website",  NULL};
+legacy_decode(reg_t *g, oss_http_req_t *req) {
+    static const char *const known[] = {"username",      "password",
+                                        "npwp",          "decree_number",
+                                        "director_name", "nik",
+                                        "email",         "phone",
+                                        "scale",         "terms_version",
+                                        "birth_date",    "region_code",
+                                        "website",       NULL};
     size_t len;
     const char *raw = oss_http_req_body(req, &len);
     json_error_t jerr;
     oss_field_errors_t fe = {0};
-    json_t *body = len ? json_loadb(raw, len, JSON_REJECT_DUPLICATES, &jerr)
-                       : NULL;
+    json_t *body =
+        len ? json_loadb(raw, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
     char bd[11];
 
     if (!body || !json_is_object(body)) {
@@ -929,8 +929,7 @@ fail:
  * Replies and returns false when they do not match. */
 static bool
 legacy_check(api_worker_t *w, reg_t *g, json_t *body, char *company,
-             size_t companysz, char *decree, size_t decreesz)
-{
+             size_t companysz, char *decree, size_t decreesz) {
     api_ctx_t *ctx = api_worker_ctx(w);
     oss_http_req_t *req = g->job->req;
     const char *username = json_string_value(json_object_get(body, "username"));
@@ -964,10 +963,9 @@ legacy_check(api_worker_t *w, reg_t *g, json_t *body, char *company,
         goto done;
     }
     /* the password first (same cost whether the username exists or not) */
-    const char *hash = found && !PQgetisnull(r, 0, 1) ? PQgetvalue(r, 0, 1)
-                                                      : dummy_hash;
-    bool pw_ok = argon2id_verify(hash, password, strlen(password)) ==
-                 ARGON2_OK;
+    const char *hash =
+        found && !PQgetisnull(r, 0, 1) ? PQgetvalue(r, 0, 1) : dummy_hash;
+    bool pw_ok = argon2id_verify(hash, password, strlen(password)) == ARGON2_OK;
     if (!found || !pw_ok) {
         oss_info("legacy migration refused: wrong credentials");
         api_reply_field(req, 401, "invalid_credentials", NULL, NULL,
@@ -992,7 +990,8 @@ legacy_check(api_worker_t *w, reg_t *g, json_t *body, char *company,
     memset(fold, 0, sizeof fold);
     if (fe.n) {
         oss_info("legacy migration refused: %zu field(s) do not match the "
-                 "OSS 1.1 record", fe.n);
+                 "OSS 1.1 record",
+                 fe.n);
         oss_http_reply_error(req, 422, "legacy_mismatch",
                              "the company's data does not match the OSS 1.1 "
                              "record",
@@ -1009,8 +1008,7 @@ done:
 }
 
 static void
-run_legacy(api_worker_t *w, api_job_t *job)
-{
+run_legacy(api_worker_t *w, api_job_t *job) {
     api_ctx_t *ctx = api_worker_ctx(w);
     oss_http_req_t *req = job->req;
     reg_t g;
@@ -1043,7 +1041,8 @@ run_legacy(api_worker_t *w, api_job_t *job)
     lm.legacy_id = g.legacy_id;
     lm.decree_number = decree;
     lm.company = company;
-    g.legacy_payload_len = oss__v1__legacy_account_migrated__get_packed_size(&lm);
+    g.legacy_payload_len =
+        oss__v1__legacy_account_migrated__get_packed_size(&lm);
     g.legacy_payload = malloc(g.legacy_payload_len ? g.legacy_payload_len : 1);
     if (!g.legacy_payload) {
         oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
@@ -1086,14 +1085,13 @@ run_legacy(api_worker_t *w, api_job_t *job)
     }
     oss_command_t *c = &cmds[0];
     if (c->outcome == OSS_JOURNAL_APPENDED) {
-        oss_info("legacy account migrated stream=%s legacy_id=%s",
-                 g.stream_id, g.legacy_id);
-        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}", "account_id",
-                              g.account_id, "stream_id", g.stream_id,
-                              "legacy_id", g.legacy_id, "version",
-                              (json_int_t)c->last_version, "correlation_id",
-                              g.cid, "activation_channel",
-                              g.has_act ? g.act.channel : "");
+        oss_info("legacy account migrated stream=%s legacy_id=%s", g.stream_id,
+                 g.legacy_id);
+        json_t *o = json_pack(
+            "{s:s, s:s, s:s, s:I, s:s, s:s}", "account_id", g.account_id,
+            "stream_id", g.stream_id, "legacy_id", g.legacy_id, "version",
+            (json_int_t)c->last_version, "correlation_id", g.cid,
+            "activation_channel", g.has_act ? g.act.channel : "");
         reply_created(req, 201, o ? json_dumps(o, JSON_COMPACT) : NULL);
         json_decref(o);
     } else if (c->err.code == OSS_EDUPLICATE &&
@@ -1127,15 +1125,14 @@ done:
 }
 
 void
-api_h_legacy_migrate(oss_http_req_t *req, void *arg)
-{
+api_h_legacy_migrate(oss_http_req_t *req, void *arg) {
     static const char *const idf[] = {"username", NULL};
     char key[80];
     api_ctx_t *ctx = arg;
     /* guessing old passwords: per client IP and per username */
-    bool ok = api_ratelimit_take(
-        req, API_RL_REGISTER,
-        api_ratelimit_body_key(req, idf, key, sizeof key));
+    bool ok =
+        api_ratelimit_take(req, API_RL_REGISTER,
+                           api_ratelimit_body_key(req, idf, key, sizeof key));
     explicit_bzero(key, sizeof key);
     if (!ok)
         return;

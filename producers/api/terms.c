@@ -34,8 +34,7 @@ static int64_t loaded_ms = -1; /* monotonic; -1 = never */
 
 /* Re-reads the table into the cache (cache_mu held). */
 static oss_code_t
-cache_load(PGconn *c, oss_err_t *err)
-{
+cache_load(PGconn *c, oss_err_t *err) {
     /* a version published for a later date is not in force yet */
     PGresult *r = PQexec(c, "SELECT version, sha256 FROM oss.terms_versions "
                             "WHERE published_at <= now() "
@@ -59,8 +58,7 @@ done:
 }
 
 static bool
-cache_find(const char *version, char *sha256)
-{
+cache_find(const char *version, char *sha256) {
     for (size_t i = 0; i < ncache; i++)
         if (!strcmp(cache[i].version, version)) {
             memcpy(sha256, cache[i].sha256, 65);
@@ -70,9 +68,7 @@ cache_find(const char *version, char *sha256)
 }
 
 oss_code_t
-api_terms_lookup(PGconn *c, const char *version, char *sha256,
-                 oss_err_t *err)
-{
+api_terms_lookup(PGconn *c, const char *version, char *sha256, oss_err_t *err) {
     oss_code_t rc = OSS_OK;
     pthread_mutex_lock(&cache_mu);
     int64_t now = oss_mono_ms();
@@ -96,13 +92,14 @@ done:
     return rc;
 }
 
-/* ---- helpers -------------------------------------------------------------- */
+/* ---- helpers --------------------------------------------------------------
+ */
 
-/* ---- GET /v1/terms ---------------------------------------------------------- */
+/* ---- GET /v1/terms ----------------------------------------------------------
+ */
 
 static void
-run_list(api_worker_t *w, api_job_t *job)
-{
+run_list(api_worker_t *w, api_job_t *job) {
     oss_http_req_t *req = job->req;
     oss_err_t err;
     PGconn *c = api_req_conn(w, req);
@@ -131,14 +128,14 @@ run_list(api_worker_t *w, api_job_t *job)
         if (published)
             current = PQgetvalue(r, i, 0);
         json_array_append_new(
-            versions, json_pack("{s:s, s:s, s:s, s:s, s:b}", "version",
-                                PQgetvalue(r, i, 0), "published_at",
-                                PQgetvalue(r, i, 1), "url",
-                                PQgetvalue(r, i, 2), "sha256",
-                                PQgetvalue(r, i, 3), "in_force", published));
+            versions,
+            json_pack("{s:s, s:s, s:s, s:s, s:b}", "version",
+                      PQgetvalue(r, i, 0), "published_at", PQgetvalue(r, i, 1),
+                      "url", PQgetvalue(r, i, 2), "sha256", PQgetvalue(r, i, 3),
+                      "in_force", published));
     }
-    json_t *o = json_pack("{s:s?, s:o}", "current", current, "versions",
-                          versions);
+    json_t *o =
+        json_pack("{s:s?, s:o}", "current", current, "versions", versions);
     PQclear(r);
     char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
@@ -150,12 +147,12 @@ run_list(api_worker_t *w, api_job_t *job)
 }
 
 void
-api_h_terms_list(oss_http_req_t *req, void *arg)
-{
+api_h_terms_list(oss_http_req_t *req, void *arg) {
     api_req_submit(arg, req, run_list);
 }
 
-/* ---- POST /v1/accounts/{id}/terms-acceptance ------------------------------ */
+/* ---- POST /v1/accounts/{id}/terms-acceptance ------------------------------
+ */
 
 typedef struct accept {
     const char *account_id;
@@ -171,17 +168,15 @@ typedef struct accept {
  * TermsAccepted. */
 static oss_code_t
 decide_accept(void *vctx, const oss_event_t *history, size_t n,
-              oss_event_list_t *out, oss_err_t *err)
-{
+              oss_event_list_t *out, oss_err_t *err) {
     accept_t *a = vctx;
     bool registered = false, accepted = false;
 
     for (size_t i = 0; i < n; i++) {
         const oss_event_t *ev = &history[i];
         if (!strcmp(ev->payload_type, OSS_ACCOUNT_REGISTERED)) {
-            Oss__V1__AccountRegistered *m =
-                oss__v1__account_registered__unpack(NULL, ev->payload_len,
-                                                    ev->payload);
+            Oss__V1__AccountRegistered *m = oss__v1__account_registered__unpack(
+                NULL, ev->payload_len, ev->payload);
             registered = true;
             if (m && m->terms_version && !strcmp(m->terms_version, a->version))
                 accepted = true;
@@ -210,8 +205,7 @@ decide_accept(void *vctx, const oss_event_t *history, size_t n,
     oss_event_t *ev = oss_event_list_push(out);
     if (!ev)
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    snprintf(ev->payload_type, sizeof ev->payload_type,
-             "oss.v1.TermsAccepted");
+    snprintf(ev->payload_type, sizeof ev->payload_type, "oss.v1.TermsAccepted");
     ev->schema_version = 1;
     ev->payload = malloc(a->payload_len ? a->payload_len : 1);
     if (!ev->payload)
@@ -222,8 +216,7 @@ decide_accept(void *vctx, const oss_event_t *history, size_t n,
 }
 
 static void
-run_accept(api_worker_t *w, api_job_t *job)
-{
+run_accept(api_worker_t *w, api_job_t *job) {
     oss_http_req_t *req = job->req;
     const char *id = oss_http_req_param(req, 0);
     json_t *body = NULL;
@@ -330,8 +323,7 @@ run_accept(api_worker_t *w, api_job_t *job)
     json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "account_id", id,
                           "terms_version", a.version, "sha256", a.sha256,
                           "version", (json_int_t)c.last_version);
-    oss_http_reply_json(req, 201, o ? json_dumps(o, JSON_COMPACT) : NULL,
-                        NULL);
+    oss_http_reply_json(req, 201, o ? json_dumps(o, JSON_COMPACT) : NULL, NULL);
     json_decref(o);
 done:
     oss_event_list_free(&c.events);
@@ -340,8 +332,7 @@ done:
 }
 
 void
-api_h_terms_accept(oss_http_req_t *req, void *arg)
-{
+api_h_terms_accept(oss_http_req_t *req, void *arg) {
     /* authentication first (401), then the account (404: api_account_target
      * checks the id's form too) */
     api_req_submit(arg, req, run_accept);

@@ -46,8 +46,8 @@ struct oss_relay {
     char source[256];
     long long batch, poll_ms, lock_key, stall_ms, msg_timeout_ms, ckpt_ms;
     uint32_t lock_hi, lock_lo;
-    size_t cap;      /* most events published and not yet checkpointed */
-    int64_t window;  /* messages read from each partition tail */
+    size_t cap;     /* most events published and not yet checkpointed */
+    int64_t window; /* messages read from each partition tail */
 
     PGconn *db;
     rd_kafka_t *rk;
@@ -83,8 +83,7 @@ struct oss_relay {
 };
 
 static void
-sleep_ms(int64_t ms)
-{
+sleep_ms(int64_t ms) {
     if (ms <= 0)
         return;
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -93,8 +92,7 @@ sleep_ms(int64_t ms)
 }
 
 oss_code_t
-oss_relay_new(const oss_config_t *cfg, oss_relay_t **out, oss_err_t *err)
-{
+oss_relay_new(const oss_config_t *cfg, oss_relay_t **out, oss_err_t *err) {
     oss_relay_t *r = calloc(1, sizeof *r);
     if (!r)
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
@@ -134,8 +132,7 @@ oss_relay_new(const oss_config_t *cfg, oss_relay_t **out, oss_err_t *err)
 /* ---- Kafka producer ---------------------------------------------------- */
 
 static void
-on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
+on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     oss_relay_t *r = opaque;
     uint64_t seq = (uint64_t)(uintptr_t)m->_private;
     slot_t *s = &r->slots[seq % r->cap];
@@ -155,8 +152,7 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 }
 
 static void
-on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
-{
+on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque) {
     oss_relay_t *r = opaque;
     if (rd_kafka_fatal_error(rk, NULL, 0)) {
         oss_error("fatal producer error: %s", reason);
@@ -175,21 +171,19 @@ on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
 
 /* librdkafka's own log lines: debug only (errors come through on_error) */
 static void
-on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
+on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
     (void)rk;
     (void)level;
     oss_debug("librdkafka %s: %s", fac, buf);
 }
 
 static void
-producer_close(oss_relay_t *r, int purge)
-{
+producer_close(oss_relay_t *r, int purge) {
     if (!r->rk)
         return;
     if (purge)
-        rd_kafka_purge(r->rk, RD_KAFKA_PURGE_F_QUEUE |
-                                  RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_purge(r->rk,
+                       RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_poll(r->rk, 0);
     for (size_t i = 0; i < r->ntopics; i++)
         rd_kafka_topic_destroy(r->topics[i].rkt);
@@ -199,8 +193,7 @@ producer_close(oss_relay_t *r, int purge)
 }
 
 static oss_code_t
-producer_open(oss_relay_t *r, oss_err_t *err)
-{
+producer_open(oss_relay_t *r, oss_err_t *err) {
     char errstr[512], v[32];
     rd_kafka_conf_t *conf = oss_bus_conf_new(r->cfg, err);
     if (!conf)
@@ -219,15 +212,14 @@ producer_open(oss_relay_t *r, oss_err_t *err)
                               sizeof errstr) != RD_KAFKA_CONF_OK) {
             rd_kafka_conf_destroy(conf);
             return oss_err_set(err, OSS_EINVAL,
-                               "could not configure the producer: %s",
-                               errstr);
+                               "could not configure the producer: %s", errstr);
         }
     rd_kafka_conf_set_opaque(conf, r);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_error_cb(conf, on_error);
     rd_kafka_conf_set_log_cb(conf, on_log);
-    if (!(r->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
-                               sizeof errstr))) {
+    if (!(r->rk =
+              rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr))) {
         rd_kafka_conf_destroy(conf);
         return oss_err_set(err, OSS_EUNAVAIL,
                            "could not create the producer: %s", errstr);
@@ -236,8 +228,7 @@ producer_open(oss_relay_t *r, oss_err_t *err)
 }
 
 static rd_kafka_topic_t *
-topic_for(oss_relay_t *r, const char *stream_type)
-{
+topic_for(oss_relay_t *r, const char *stream_type) {
     for (size_t i = 0; i < r->ntopics; i++)
         if (strcmp(r->topics[i].stream_type, stream_type) == 0)
             return r->topics[i].rkt;
@@ -257,15 +248,13 @@ topic_for(oss_relay_t *r, const char *stream_type)
 
 static PGresult *
 exec_params(oss_relay_t *r, const char *sql, int n, const char *const *vals,
-            int binary)
-{
+            int binary) {
     return PQexecParams(r->db, sql, n, NULL, vals, NULL, NULL, binary);
 }
 
 /* 1 lock taken, 0 held by another, -1 connection trouble. */
 static int
-try_lock(oss_relay_t *r)
-{
+try_lock(oss_relay_t *r) {
     char key[32];
     snprintf(key, sizeof key, "%lld", r->lock_key);
     const char *vals[1] = {key};
@@ -275,8 +264,7 @@ try_lock(oss_relay_t *r)
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
         got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     else
-        oss_warn("could not try the relay lock: %s",
-                 PQerrorMessage(r->db));
+        oss_warn("could not try the relay lock: %s", PQerrorMessage(r->db));
     PQclear(res);
     return got;
 }
@@ -284,8 +272,7 @@ try_lock(oss_relay_t *r)
 /* Proves the lock is still ours and records that the leader is alive.
  * 0 ok, -1 lost (lock or connection). */
 static int
-heartbeat(oss_relay_t *r)
-{
+heartbeat(oss_relay_t *r) {
     char hi[16], lo[16];
     snprintf(hi, sizeof hi, "%u", r->lock_hi);
     snprintf(lo, sizeof lo, "%u", r->lock_lo);
@@ -312,8 +299,7 @@ heartbeat(oss_relay_t *r)
 
 /* 0 while the advisory lock is still ours, -1 otherwise. */
 static int
-lock_held(oss_relay_t *r)
-{
+lock_held(oss_relay_t *r) {
     char hi[16], lo[16];
     snprintf(hi, sizeof hi, "%u", r->lock_hi);
     snprintf(lo, sizeof lo, "%u", r->lock_lo);
@@ -341,8 +327,7 @@ typedef struct ckpt {
 } ckpt_t;
 
 static oss_code_t
-load_checkpoint(oss_relay_t *r, ckpt_t *c, oss_err_t *err)
-{
+load_checkpoint(oss_relay_t *r, ckpt_t *c, oss_err_t *err) {
     PGresult *res = PQexec(r->db, "SELECT xid::text, position, cluster_id "
                                   "FROM oss.relay_checkpoint WHERE id = 1");
     oss_code_t rc = OSS_OK;
@@ -352,8 +337,7 @@ load_checkpoint(oss_relay_t *r, ckpt_t *c, oss_err_t *err)
     }
     c->xid = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
     c->pos = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-    snprintf(c->cluster_id, sizeof c->cluster_id, "%s",
-             PQgetvalue(res, 0, 2));
+    snprintf(c->cluster_id, sizeof c->cluster_id, "%s", PQgetvalue(res, 0, 2));
 done:
     PQclear(res);
     return rc;
@@ -362,8 +346,7 @@ done:
 /* Writes the checkpoint; `reset` sets published back to 0. */
 static oss_code_t
 store_checkpoint(oss_relay_t *r, uint64_t xid, int64_t pos, uint64_t added,
-                 int reset, oss_err_t *err)
-{
+                 int reset, oss_err_t *err) {
     char x[32], p[32], a[32];
     snprintf(x, sizeof x, "%" PRIu64, xid);
     snprintf(p, sizeof p, "%" PRId64, pos);
@@ -388,8 +371,7 @@ store_checkpoint(oss_relay_t *r, uint64_t xid, int64_t pos, uint64_t added,
 /* ---- the in-flight window ------------------------------------------------ */
 
 static void
-advance(oss_relay_t *r)
-{
+advance(oss_relay_t *r) {
     int64_t now = oss_mono_ms();
     while (r->head < r->tail) {
         slot_t *s = &r->slots[r->head % r->cap];
@@ -405,12 +387,11 @@ advance(oss_relay_t *r)
 }
 
 static oss_code_t
-persist(oss_relay_t *r, oss_err_t *err)
-{
+persist(oss_relay_t *r, oss_err_t *err) {
     if (!r->conf_dirty)
         return OSS_OK;
-    oss_code_t rc = store_checkpoint(r, r->conf_xid, r->conf_pos,
-                                     r->conf_count, 0, err);
+    oss_code_t rc =
+        store_checkpoint(r, r->conf_xid, r->conf_pos, r->conf_count, 0, err);
     if (rc)
         return rc;
     r->published += r->conf_count;
@@ -422,8 +403,7 @@ persist(oss_relay_t *r, oss_err_t *err)
 }
 
 static slot_t *
-slot_push(oss_relay_t *r, uint64_t xid, int64_t pos, int state)
-{
+slot_push(oss_relay_t *r, uint64_t xid, int64_t pos, int state) {
     slot_t *s = &r->slots[r->tail % r->cap];
     s->seq = r->tail++;
     s->xid = xid;
@@ -435,16 +415,14 @@ slot_push(oss_relay_t *r, uint64_t xid, int64_t pos, int state)
 }
 
 static int
-cmp_i64(const void *a, const void *b)
-{
+cmp_i64(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return x < y ? -1 : x > y;
 }
 
 /* 1 when pos is in the skip set (and marks it used). */
 static int
-skip_take(oss_relay_t *r, int64_t pos)
-{
+skip_take(oss_relay_t *r, int64_t pos) {
     if (!r->skip_left)
         return 0;
     int64_t *hit = bsearch(&pos, r->skip, r->nskip, sizeof *r->skip, cmp_i64);
@@ -466,8 +444,7 @@ skip_take(oss_relay_t *r, int64_t pos)
 /* Keeps from the tails the positions beyond the cursor whose event id matches
  * the journal; they become the skip set. */
 static oss_code_t
-build_skip(oss_relay_t *r, const oss_relay_tails_t *t, oss_err_t *err)
-{
+build_skip(oss_relay_t *r, const oss_relay_tails_t *t, oss_err_t *err) {
     free(r->skip);
     free(r->skip_used);
     r->skip = NULL;
@@ -487,8 +464,8 @@ build_skip(oss_relay_t *r, const oss_relay_tails_t *t, oss_err_t *err)
     pos[pl++] = '{';
     ids[il++] = '{';
     for (size_t i = 0; i < t->n; i++) {
-        pl += (size_t)snprintf(pos + pl, cap - pl, "%s%" PRId64,
-                               i ? "," : "", t->pos[i]);
+        pl += (size_t)snprintf(pos + pl, cap - pl, "%s%" PRId64, i ? "," : "",
+                               t->pos[i]);
         il += (size_t)snprintf(ids + il, cap - il, "%s%s", i ? "," : "",
                                t->ids[i]);
     }
@@ -536,8 +513,7 @@ done:
  * hold. Our own producer is destroyed first, so nothing of ours is in flight
  * while the tails are read. */
 static oss_code_t
-resync(oss_relay_t *r, oss_err_t *err)
-{
+resync(oss_relay_t *r, oss_err_t *err) {
     ckpt_t c = {0};
     oss_relay_tails_t t = {0};
     oss_code_t rc;
@@ -621,22 +597,19 @@ fail:
 /* ---- reading the journal and producing ---------------------------------- */
 
 static uint64_t
-be64(const char *p)
-{
+be64(const char *p) {
     return oss_be64_get((const uint8_t *)p);
 }
 
 static uint32_t
-be32(const char *p)
-{
+be32(const char *p) {
     const unsigned char *u = (const unsigned char *)p;
     return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 |
            u[3];
 }
 
 static int
-get_text(const PGresult *res, int row, int col, char *dst, size_t cap)
-{
+get_text(const PGresult *res, int row, int col, char *dst, size_t cap) {
     int n = PQgetlength(res, row, col);
     if ((size_t)n >= cap)
         return 0;
@@ -648,8 +621,7 @@ get_text(const PGresult *res, int row, int col, char *dst, size_t cap)
 /* Fills ev from one binary row; reason and payload point into res (do not
  * clear ev). 0 when a field does not fit the envelope. */
 static int
-row_event(const PGresult *res, int i, oss_event_t *ev, uint64_t *xid)
-{
+row_event(const PGresult *res, int i, oss_event_t *ev, uint64_t *xid) {
     static const char hx[] = "0123456789abcdef";
     memset(ev, 0, sizeof *ev);
     *xid = be64(PQgetvalue(res, i, 0));
@@ -691,8 +663,7 @@ row_event(const PGresult *res, int i, oss_event_t *ev, uint64_t *xid)
 
 static oss_code_t
 produce_one(oss_relay_t *r, const oss_event_t *ev, uint64_t seq,
-            oss_err_t *err)
-{
+            oss_err_t *err) {
     size_t vlen = 0;
     oss_code_t rc = oss_envelope_encode_buf(ev, &r->vbuf, &r->vcap, &vlen, err);
     if (rc)
@@ -712,8 +683,7 @@ produce_one(oss_relay_t *r, const oss_event_t *ev, uint64_t seq,
             r->rk, RD_KAFKA_V_RKT(rkt),
             RD_KAFKA_V_KEY(ev->stream_id, strlen(ev->stream_id)),
             RD_KAFKA_V_VALUE(r->vbuf, vlen),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_HEADERS(h),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h),
             RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq), RD_KAFKA_V_END);
         if (!kerr)
             return OSS_OK;
@@ -730,8 +700,7 @@ produce_one(oss_relay_t *r, const oss_event_t *ev, uint64_t seq,
 /* Reads up to limit rows beyond the cursor below the commit horizon and
  * produces them. Returns rows read, or -1 on a database error (err set). */
 static long
-fetch(oss_relay_t *r, long limit, oss_err_t *err)
-{
+fetch(oss_relay_t *r, long limit, oss_err_t *err) {
     char x[32], p[32], l[32];
     snprintf(x, sizeof x, "%" PRIu64, r->read_xid);
     snprintf(p, sizeof p, "%" PRId64, r->read_pos);
@@ -763,8 +732,7 @@ fetch(oss_relay_t *r, long limit, oss_err_t *err)
                       " has a field too long for the envelope; it is not "
                       "published",
                       (int64_t)be64(PQgetvalue(res, i, 1)));
-            slot_push(r, xid, (int64_t)be64(PQgetvalue(res, i, 1)),
-                      SLOT_DONE);
+            slot_push(r, xid, (int64_t)be64(PQgetvalue(res, i, 1)), SLOT_DONE);
             continue;
         }
         if (skip_take(r, ev.position)) {
@@ -787,8 +755,7 @@ fetch(oss_relay_t *r, long limit, oss_err_t *err)
 
 /* 0 ok, -1 connection lost. Sets r->notified on NOTIFY. */
 static int
-drain_notifies(oss_relay_t *r)
-{
+drain_notifies(oss_relay_t *r) {
     if (!PQconsumeInput(r->db) || PQstatus(r->db) != CONNECTION_OK)
         return -1;
     PGnotify *n;
@@ -800,8 +767,7 @@ drain_notifies(oss_relay_t *r)
 }
 
 static void
-wait_socket(oss_relay_t *r, int64_t ms)
-{
+wait_socket(oss_relay_t *r, int64_t ms) {
     if (ms <= 0)
         return;
     struct pollfd pfd = {PQsocket(r->db), POLLIN, 0};
@@ -810,8 +776,7 @@ wait_socket(oss_relay_t *r, int64_t ms)
 
 /* Leaving with the lock lost or given up: nothing more may reach Kafka. */
 static int
-abandon(oss_relay_t *r, int code)
-{
+abandon(oss_relay_t *r, int code) {
     producer_close(r, 1);
     if (r->db) {
         PQfinish(r->db);
@@ -826,8 +791,7 @@ abandon(oss_relay_t *r, int code)
  * handle has closed its connections and can send nothing more, so the next
  * leader need not wait out its message timeout. */
 static int
-shutdown_clean(oss_relay_t *r)
-{
+shutdown_clean(oss_relay_t *r) {
     oss_err_t err = {0};
     int clean = 1;
     if (r->rk) {
@@ -845,16 +809,16 @@ shutdown_clean(oss_relay_t *r)
     PQclear(res);
     oss_info("stopped; %" PRIu64 " events published in this run%s",
              r->published,
-             clean ? "" : " (undelivered ones were purged: the next leader "
-                          "publishes them)");
+             clean ? ""
+                   : " (undelivered ones were purged: the next leader "
+                     "publishes them)");
     PQfinish(r->db);
     r->db = NULL;
     return OSS_RELAY_EXIT_OK;
 }
 
 static void
-periodic_checks(oss_relay_t *r)
-{
+periodic_checks(oss_relay_t *r) {
     char bs[4096];
     if (oss_bus_bootstrap(r->cfg, bs, sizeof bs, NULL) == OSS_OK &&
         strcmp(bs, r->bootstrap) != 0) {
@@ -880,8 +844,8 @@ periodic_checks(oss_relay_t *r)
     int64_t hi = 0;
     long i = oss_relay_check_marks(r->rk, r->marks, r->nmarks, 1000, &hi);
     if (i >= 0) {
-        oss_warn("%s [%d] high watermark %" PRId64
-                 " is below offset %" PRId64 " we saw",
+        oss_warn("%s [%d] high watermark %" PRId64 " is below offset %" PRId64
+                 " we saw",
                  r->marks[i].topic, (int)r->marks[i].partition, hi,
                  r->marks[i].offset);
         r->reset_cursor = 1;
@@ -890,8 +854,7 @@ periodic_checks(oss_relay_t *r)
 }
 
 static int
-lead(oss_relay_t *r, volatile sig_atomic_t *stop)
-{
+lead(oss_relay_t *r, volatile sig_atomic_t *stop) {
     oss_err_t err = {0};
     int64_t now = oss_mono_ms();
     r->last_progress = r->last_check = r->last_log = r->last_persist = now;
@@ -923,8 +886,7 @@ lead(oss_relay_t *r, volatile sig_atomic_t *stop)
         } else if (!r->burst_start) {
             r->burst_start = now;
             r->burst_base = r->published;
-        }
-        else if (now - r->last_progress > r->stall_ms) {
+        } else if (now - r->last_progress > r->stall_ms) {
             oss_error("no progress for %lld ms with work pending: giving up "
                       "the relay lock",
                       r->stall_ms);
@@ -960,7 +922,8 @@ lead(oss_relay_t *r, volatile sig_atomic_t *stop)
         }
         long got = 0;
         if (room > 0 && (r->more_rows || r->notified || now >= r->next_poll)) {
-            long limit = (long)(room < (size_t)r->batch ? room : (size_t)r->batch);
+            long limit =
+                (long)(room < (size_t)r->batch ? room : (size_t)r->batch);
             r->notified = 0;
             if (oss_mono_ms() - r->last_heartbeat >= PRODUCE_FRESH_MS &&
                 heartbeat(r) < 0)
@@ -976,8 +939,7 @@ lead(oss_relay_t *r, volatile sig_atomic_t *stop)
             advance(r);
         }
         now = oss_mono_ms();
-        if (r->conf_dirty &&
-            now - r->last_persist >= r->ckpt_ms) {
+        if (r->conf_dirty && now - r->last_persist >= r->ckpt_ms) {
             if (persist(r, &err)) {
                 oss_error("%s", err.msg);
                 return abandon(r, OSS_RELAY_EXIT_LOST);
@@ -991,8 +953,7 @@ lead(oss_relay_t *r, volatile sig_atomic_t *stop)
             uint64_t d = r->published - r->published_logged;
             if (d)
                 oss_info("published %" PRIu64 " events in %.1f s (%.0f/s); "
-                         "checkpoint (xid %" PRIu64 ", position %" PRId64
-                         ")",
+                         "checkpoint (xid %" PRIu64 ", position %" PRId64 ")",
                          d, (double)(now - r->last_log) / 1000.0,
                          (double)d * 1000.0 / (double)(now - r->last_log),
                          r->conf_xid, r->conf_pos);
@@ -1012,8 +973,7 @@ lead(oss_relay_t *r, volatile sig_atomic_t *stop)
 }
 
 int
-oss_relay_run(oss_relay_t *r, volatile sig_atomic_t *stop)
-{
+oss_relay_run(oss_relay_t *r, volatile sig_atomic_t *stop) {
     oss_err_t err = {0};
     int said_standby = 0;
     const char *url = oss_config_str(r->cfg, "pg.url");
@@ -1090,8 +1050,7 @@ oss_relay_run(oss_relay_t *r, volatile sig_atomic_t *stop)
 }
 
 void
-oss_relay_free(oss_relay_t *r)
-{
+oss_relay_free(oss_relay_t *r) {
     if (!r)
         return;
     producer_close(r, 1);

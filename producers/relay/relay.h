@@ -26,10 +26,10 @@
 #include "core/error.h"
 
 enum {
-    OSS_RELAY_EXIT_OK = 0,     /* stopped on request */
-    OSS_RELAY_EXIT_ERROR = 1,  /* configuration or start-up failure */
-    OSS_RELAY_EXIT_LOST = 2,   /* lost the lock or the database */
-    OSS_RELAY_EXIT_STALL = 3   /* no progress: gave up leadership */
+    OSS_RELAY_EXIT_OK = 0,    /* stopped on request */
+    OSS_RELAY_EXIT_ERROR = 1, /* configuration or start-up failure */
+    OSS_RELAY_EXIT_LOST = 2,  /* lost the lock or the database */
+    OSS_RELAY_EXIT_STALL = 3  /* no progress: gave up leadership */
 };
 
 typedef struct oss_relay oss_relay_t;

@@ -43,9 +43,9 @@ void oss_relay_mark(oss_relay_mark_t **marks, size_t *n, const char *topic,
 
 /* What the broker's state asks of the cursor. */
 typedef enum oss_relay_reset {
-    OSS_RELAY_KEEP = 0,          /* carry on from the checkpoint */
-    OSS_RELAY_RESET_CLUSTER,     /* the cluster id changed: a new broker */
-    OSS_RELAY_RESET_WATERMARK    /* a partition lost messages we saw */
+    OSS_RELAY_KEEP = 0,       /* carry on from the checkpoint */
+    OSS_RELAY_RESET_CLUSTER,  /* the cluster id changed: a new broker */
+    OSS_RELAY_RESET_WATERMARK /* a partition lost messages we saw */
 } oss_relay_reset_t;
 
 /* Pure: the checkpoint's cluster id (empty: none stored yet) against the

@@ -19,23 +19,21 @@ typedef struct tail_part {
 } tail_part_t;
 
 static void
-tails_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
+tails_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
     (void)rk;
     (void)level;
     oss_debug("tail reader: librdkafka %s: %s", fac, buf);
 }
 
 static int
-push_found(oss_relay_tails_t *t, int64_t pos, const char *event_id)
-{
+push_found(oss_relay_tails_t *t, int64_t pos, const char *event_id) {
     if (t->n == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 1024;
         int64_t *p = realloc(t->pos, cap * sizeof *p);
         if (!p)
             return -1;
         t->pos = p;
-        char (*e)[OSS_UUID_STR] = realloc(t->ids, cap * sizeof *e);
+        char(*e)[OSS_UUID_STR] = realloc(t->ids, cap * sizeof *e);
         if (!e)
             return -1;
         t->ids = e;
@@ -48,8 +46,7 @@ push_found(oss_relay_tails_t *t, int64_t pos, const char *event_id)
 }
 
 static int
-uuid_text_ok(const char *s)
-{
+uuid_text_ok(const char *s) {
     if (strlen(s) != 36)
         return 0;
     for (int i = 0; i < 36; i++) {
@@ -66,8 +63,7 @@ uuid_text_ok(const char *s)
 
 static void
 take_message(oss_relay_tails_t *t, const oss_keyring_t *ring,
-             const rd_kafka_message_t *m)
-{
+             const rd_kafka_message_t *m) {
     rd_kafka_headers_t *h = NULL;
     const void *sig = NULL, *ceid = NULL;
     size_t siglen = 0, ceidlen = 0;
@@ -97,8 +93,7 @@ take_message(oss_relay_tails_t *t, const oss_keyring_t *ring,
 
 oss_code_t
 oss_relay_read_tails(const oss_config_t *cfg, const oss_keyring_t *ring,
-                     int64_t window, oss_relay_tails_t *t, oss_err_t *err)
-{
+                     int64_t window, oss_relay_tails_t *t, oss_err_t *err) {
     char errstr[512], prefix[128];
     rd_kafka_conf_t *conf = NULL;
     rd_kafka_t *rk = NULL;
@@ -133,8 +128,7 @@ oss_relay_read_tails(const oss_config_t *cfg, const oss_keyring_t *ring,
     }
     rd_kafka_resp_err_t kerr = rd_kafka_metadata(rk, 1, NULL, &md, 10000);
     if (kerr) {
-        rc = oss_err_set(err, OSS_EUNAVAIL,
-                         "could not read Kafka metadata: %s",
+        rc = oss_err_set(err, OSS_EUNAVAIL, "could not read Kafka metadata: %s",
                          rd_kafka_err2str(kerr));
         goto done;
     }
@@ -162,8 +156,8 @@ oss_relay_read_tails(const oss_config_t *cfg, const oss_keyring_t *ring,
         for (int p = 0; p < mt->partition_cnt; p++) {
             int64_t lo = 0, hi = 0;
             int32_t id = mt->partitions[p].id;
-            kerr = rd_kafka_query_watermark_offsets(rk, mt->topic, id, &lo,
-                                                    &hi, 10000);
+            kerr = rd_kafka_query_watermark_offsets(rk, mt->topic, id, &lo, &hi,
+                                                    10000);
             if (kerr) {
                 rc = oss_err_set(err, OSS_EUNAVAIL,
                                  "could not read the watermarks of %s [%d]: "
@@ -255,8 +249,7 @@ done:
 }
 
 void
-oss_relay_tails_free(oss_relay_tails_t *t)
-{
+oss_relay_tails_free(oss_relay_tails_t *t) {
     free(t->pos);
     free(t->ids);
     free(t->marks);
@@ -265,8 +258,7 @@ oss_relay_tails_free(oss_relay_tails_t *t)
 
 void
 oss_relay_mark(oss_relay_mark_t **marks, size_t *n, const char *topic,
-               int32_t partition, int64_t offset)
-{
+               int32_t partition, int64_t offset) {
     for (size_t i = 0; i < *n; i++)
         if ((*marks)[i].partition == partition &&
             strcmp((*marks)[i].topic, topic) == 0) {

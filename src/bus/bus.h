@@ -4,10 +4,10 @@
  * Message layout on Kafka (topic = bus.topic_prefix + stream_type, key =
  * stream_id, value = oss.v1.Envelope protobuf):
  *   ce_specversion "1.0", ce_id event_id, ce_source bus.source,
- *   ce_type "oss.v1.<PayloadType without package>" e.g. "oss.v1.AccountRegistered",
- *   ce_time RFC 3339 UTC of occurred_at, ce_subject stream_id,
- *   ce_dataschema "oss.v1.Envelope", content-type "application/protobuf",
- *   oss_signature hex HMAC-SHA256 (see oss_bus_sign).
+ *   ce_type "oss.v1.<PayloadType without package>" e.g.
+ * "oss.v1.AccountRegistered", ce_time RFC 3339 UTC of occurred_at, ce_subject
+ * stream_id, ce_dataschema "oss.v1.Envelope", content-type
+ * "application/protobuf", oss_signature hex HMAC-SHA256 (see oss_bus_sign).
  * Thread-safety: functions are reentrant; handles follow librdkafka's rules. */
 #ifndef OSS_BUS_H
 #define OSS_BUS_H
@@ -33,14 +33,13 @@ oss_code_t oss_envelope_encode_buf(const oss_event_t *ev, uint8_t **buf,
                                    size_t *cap, size_t *len, oss_err_t *err);
 /* Decodes an oss.v1.Envelope into *ev (caller clears with
  * oss_event_clear()). OSS_EMALFORMED on bad input; never crashes. */
-oss_code_t oss_envelope_decode(const uint8_t *buf, size_t len,
-                               oss_event_t *ev, oss_err_t *err);
+oss_code_t oss_envelope_decode(const uint8_t *buf, size_t len, oss_event_t *ev,
+                               oss_err_t *err);
 
 /* Signature over (ce_id, key, value), each 4-byte big-endian length-prefixed,
  * with the current key of ring; out is 64 hex chars + NUL. */
-void oss_bus_sign(const oss_keyring_t *ring, const char *ce_id,
-                  const void *key, size_t klen, const void *val, size_t vlen,
-                  char out[65]);
+void oss_bus_sign(const oss_keyring_t *ring, const char *ce_id, const void *key,
+                  size_t klen, const void *val, size_t vlen, char out[65]);
 /* 1 when sig_hex verifies under any key of ring, else 0. */
 int oss_bus_verify(const oss_keyring_t *ring, const char *ce_id,
                    const void *key, size_t klen, const void *val, size_t vlen,
@@ -63,8 +62,8 @@ void oss_bus_signer_sign(oss_bus_signer_t *s, const char *ce_id,
  * envelope). Returns new headers, caller frees with rd_kafka_headers_destroy()
  * (or hands them to rd_kafka_producev, which then owns them). */
 rd_kafka_headers_t *oss_bus_headers(const oss_event_t *ev, const char *source,
-                                    const oss_keyring_t *ring,
-                                    const void *val, size_t vlen);
+                                    const oss_keyring_t *ring, const void *val,
+                                    size_t vlen);
 
 /* The same headers, signed with signer (NULL: unsigned), into the fresh
  * headers object h (rd_kafka_headers_new(9); borrowed, filled). 0, or -1

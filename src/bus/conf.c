@@ -8,8 +8,7 @@
 #include <string.h>
 
 static const char *
-kafka_prop(const oss_config_t *cfg, const char *name)
-{
+kafka_prop(const oss_config_t *cfg, const char *name) {
     const char *n, *v, *found = NULL;
     size_t count = oss_config_kafka_count(cfg);
     for (size_t i = 0; i < count; i++) {
@@ -22,8 +21,7 @@ kafka_prop(const oss_config_t *cfg, const char *name)
 
 oss_code_t
 oss_bus_bootstrap(const oss_config_t *cfg, char *out, size_t outlen,
-                  oss_err_t *err)
-{
+                  oss_err_t *err) {
     const char *v = kafka_prop(cfg, "bootstrap.servers");
     if (v && *v) {
         if (strlen(v) >= outlen)
@@ -71,8 +69,7 @@ done:
 }
 
 rd_kafka_conf_t *
-oss_bus_conf_new(const oss_config_t *cfg, oss_err_t *err)
-{
+oss_bus_conf_new(const oss_config_t *cfg, oss_err_t *err) {
     char bootstrap[4096], errstr[512];
     rd_kafka_conf_t *conf = NULL;
 
@@ -111,8 +108,7 @@ fail:
 
 void
 oss_bus_topic(const oss_config_t *cfg, const char *stream_type, char *out,
-              size_t outlen)
-{
+              size_t outlen) {
     const char *prefix = oss_config_str(cfg, "bus.topic_prefix");
     snprintf(out, outlen, "%s%s", prefix ? prefix : "", stream_type);
 }

@@ -14,16 +14,14 @@
 
 /* A field of fixed capacity `cap` must hold its string and the NUL. */
 static int
-fits(const char *s, size_t cap)
-{
+fits(const char *s, size_t cap) {
     return memchr(s, '\0', cap) != NULL;
 }
 
 /* Fills env (and actor) from ev; strings are borrowed from ev. */
 static oss_code_t
 to_envelope(const oss_event_t *ev, Oss__V1__Envelope *env,
-            Oss__V1__Actor *actor, oss_err_t *err)
-{
+            Oss__V1__Actor *actor, oss_err_t *err) {
     if (!fits(ev->event_id, sizeof ev->event_id) ||
         !fits(ev->stream_id, sizeof ev->stream_id) ||
         !fits(ev->stream_type, sizeof ev->stream_type) ||
@@ -70,8 +68,7 @@ to_envelope(const oss_event_t *ev, Oss__V1__Envelope *env,
 
 oss_code_t
 oss_envelope_encode_buf(const oss_event_t *ev, uint8_t **buf, size_t *cap,
-                        size_t *len, oss_err_t *err)
-{
+                        size_t *len, oss_err_t *err) {
     Oss__V1__Envelope env = OSS__V1__ENVELOPE__INIT;
     Oss__V1__Actor actor = OSS__V1__ACTOR__INIT;
 
@@ -100,8 +97,7 @@ oss_envelope_encode_buf(const oss_event_t *ev, uint8_t **buf, size_t *cap,
 
 oss_code_t
 oss_envelope_encode(const oss_event_t *ev, uint8_t **out, size_t *len,
-                    oss_err_t *err)
-{
+                    oss_err_t *err) {
     uint8_t *buf = NULL;
     size_t cap = 0;
 
@@ -118,8 +114,7 @@ oss_envelope_encode(const oss_event_t *ev, uint8_t **out, size_t *len,
 
 /* Copies src into dst[cap]; 0 when it (and its NUL) does not fit. */
 static int
-copy_str(char *dst, size_t cap, const char *src)
-{
+copy_str(char *dst, size_t cap, const char *src) {
     if (!src)
         src = "";
     size_t n = strnlen(src, cap);
@@ -131,8 +126,7 @@ copy_str(char *dst, size_t cap, const char *src)
 
 oss_code_t
 oss_envelope_decode(const uint8_t *buf, size_t len, oss_event_t *ev,
-                    oss_err_t *err)
-{
+                    oss_err_t *err) {
     Oss__V1__Envelope *env = NULL;
     oss_code_t rc = OSS_OK;
     const char *what = NULL;
@@ -206,8 +200,7 @@ oss_envelope_decode(const uint8_t *buf, size_t len, oss_event_t *ev,
     ev->schema_version = (int32_t)env->payload_schema_version;
     memcpy(ev->prev_hash, env->prev_hash.data, OSS_HASH_LEN);
     memcpy(ev->hash, env->hash.data, OSS_HASH_LEN);
-    if (env->reason && env->reason[0] &&
-        !(ev->reason = strdup(env->reason))) {
+    if (env->reason && env->reason[0] && !(ev->reason = strdup(env->reason))) {
         rc = oss_err_set(err, OSS_ENOMEM,
                          "could not decode envelope: out of memory");
         goto done;

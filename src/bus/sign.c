@@ -16,8 +16,7 @@
 /* Builds the signed byte string; new, caller frees. NULL on OOM. */
 static uint8_t *
 sign_input(const char *ce_id, const void *key, size_t klen, const void *val,
-           size_t vlen, size_t *n)
-{
+           size_t vlen, size_t *n) {
     size_t idlen = ce_id ? strlen(ce_id) : 0;
     const void *parts[3] = {ce_id, key, val};
     size_t lens[3] = {idlen, key ? klen : 0, val ? vlen : 0};
@@ -40,16 +39,14 @@ sign_input(const char *ce_id, const void *key, size_t klen, const void *val,
 }
 
 static int
-mac(const uint8_t key[32], const uint8_t *data, size_t n, uint8_t out[32])
-{
+mac(const uint8_t key[32], const uint8_t *data, size_t n, uint8_t out[32]) {
     unsigned int olen = 0;
     return HMAC(EVP_sha256(), key, 32, data, n, out, &olen) != NULL &&
            olen == 32;
 }
 
 static void
-to_hex(const uint8_t *b, size_t n, char *out)
-{
+to_hex(const uint8_t *b, size_t n, char *out) {
     static const char hx[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {
         out[2 * i] = hx[b[i] >> 4];
@@ -60,8 +57,7 @@ to_hex(const uint8_t *b, size_t n, char *out)
 
 void
 oss_bus_sign(const oss_keyring_t *ring, const char *ce_id, const void *key,
-             size_t klen, const void *val, size_t vlen, char out[65])
-{
+             size_t klen, const void *val, size_t vlen, char out[65]) {
     uint8_t digest[32];
     size_t n = 0;
     uint8_t *in = NULL;
@@ -78,8 +74,7 @@ oss_bus_sign(const oss_keyring_t *ring, const char *ce_id, const void *key,
 
 /* Parses 64 hex chars into 32 bytes; 0 when malformed. */
 static int
-from_hex(const char *s, uint8_t out[32])
-{
+from_hex(const char *s, uint8_t out[32]) {
     if (!s || strlen(s) != 64)
         return 0;
     for (int i = 0; i < 32; i++) {
@@ -97,8 +92,7 @@ from_hex(const char *s, uint8_t out[32])
 
 int
 oss_bus_verify(const oss_keyring_t *ring, const char *ce_id, const void *key,
-               size_t klen, const void *val, size_t vlen, const char *sig_hex)
-{
+               size_t klen, const void *val, size_t vlen, const char *sig_hex) {
     uint8_t want[32], got[32];
     size_t n = 0;
     uint8_t *in = NULL;
@@ -109,8 +103,7 @@ oss_bus_verify(const oss_keyring_t *ring, const char *ce_id, const void *key,
     if (!(in = sign_input(ce_id, key, klen, val, vlen, &n)))
         return 0;
     for (size_t i = 0; i < ring->n && i < 8; i++)
-        if (mac(ring->key[i], in, n, got) &&
-            CRYPTO_memcmp(got, want, 32) == 0)
+        if (mac(ring->key[i], in, n, got) && CRYPTO_memcmp(got, want, 32) == 0)
             ok = 1;
     free(in);
     return ok;
@@ -124,8 +117,7 @@ struct oss_bus_signer {
 };
 
 oss_bus_signer_t *
-oss_bus_signer_new(const oss_keyring_t *ring)
-{
+oss_bus_signer_new(const oss_keyring_t *ring) {
     oss_bus_signer_t *s = NULL;
     OSSL_PARAM params[2];
     if (!ring || ring->n == 0 || !(s = calloc(1, sizeof *s)))
@@ -143,8 +135,7 @@ oss_bus_signer_new(const oss_keyring_t *ring)
 }
 
 void
-oss_bus_signer_free(oss_bus_signer_t *s)
-{
+oss_bus_signer_free(oss_bus_signer_t *s) {
     if (!s)
         return;
     EVP_MAC_CTX_free(s->ctx);
@@ -153,17 +144,15 @@ oss_bus_signer_free(oss_bus_signer_t *s)
 }
 
 static int
-mac_part(EVP_MAC_CTX *ctx, const void *p, size_t n)
-{
-    uint8_t len[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16),
-                      (uint8_t)(n >> 8), (uint8_t)n};
+mac_part(EVP_MAC_CTX *ctx, const void *p, size_t n) {
+    uint8_t len[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8),
+                      (uint8_t)n};
     return EVP_MAC_update(ctx, len, 4) && (!n || EVP_MAC_update(ctx, p, n));
 }
 
 void
 oss_bus_signer_sign(oss_bus_signer_t *s, const char *ce_id, const void *key,
-                    size_t klen, const void *val, size_t vlen, char out[65])
-{
+                    size_t klen, const void *val, size_t vlen, char out[65]) {
     uint8_t digest[32];
     size_t dlen = 0;
     out[0] = '\0';

@@ -29,7 +29,8 @@ static const oss_conf_def_t table[] = {
      "file holding the HMAC-SHA256 key that signs Kafka messages"},
     /* Kafka */
     {"bus.bootstrap_file", OSS_CONF_STR, "var/kafka.bootstrap", 0, 0,
-     "file with the bootstrap list, used when kafka.bootstrap.servers is unset"},
+     "file with the bootstrap list, used when kafka.bootstrap.servers is "
+     "unset"},
     {"bus.topic_prefix", OSS_CONF_STR, "oss.", 0, 0,
      "topic = prefix + stream type (e.g. oss.account)"},
     {"bus.source", OSS_CONF_STR, "/oss/journal", 0, 0,
@@ -127,8 +128,8 @@ static const oss_conf_def_t table[] = {
      "how often the notifier sweeps the journal for events Kafka lost"},
     {"notifier.sweep_lag_s", OSS_CONF_INT, "60", 0, 86400,
      "age an event must reach before the journal sweep sends it"},
-    {"notifier.whatsapp_url", OSS_CONF_STR, "http://127.0.0.1:8025/messages",
-     0, 0, "WhatsApp gateway URL (JSON POST; infra/smtp/http_sink.py locally)"},
+    {"notifier.whatsapp_url", OSS_CONF_STR, "http://127.0.0.1:8025/messages", 0,
+     0, "WhatsApp gateway URL (JSON POST; infra/smtp/http_sink.py locally)"},
     {"notifier.activation_url", OSS_CONF_STR, "https://oss.go.id/aktivasi", 0,
      0, "page the activation link opens (?account=ID&token=T is appended)"},
     {"notifier.notice_poll_ms", OSS_CONF_INT, "1000", 50, 600000,
@@ -145,15 +146,12 @@ static const oss_conf_def_t table[] = {
      "activation resends allowed per window"},
     {"activation.resend_window_s", OSS_CONF_INT, "3600", 1, 604800,
      "the resend rate-limit window"},
-    {"password.argon2_t", OSS_CONF_INT, "2", 1, 64,
-     "Argon2id passes"},
+    {"password.argon2_t", OSS_CONF_INT, "2", 1, 64, "Argon2id passes"},
     {"password.argon2_m_kib", OSS_CONF_INT, "19456", 8, 4194304,
      "Argon2id memory in KiB"},
-    {"password.argon2_lanes", OSS_CONF_INT, "1", 1, 255,
-     "Argon2id lanes"},
-    {"password.common_file", OSS_CONF_STR,
-     "infra/data/common-passwords.txt", 0, 0,
-     "list of refused common passwords, one per line"},
+    {"password.argon2_lanes", OSS_CONF_INT, "1", 1, 255, "Argon2id lanes"},
+    {"password.common_file", OSS_CONF_STR, "infra/data/common-passwords.txt", 0,
+     0, "list of refused common passwords, one per line"},
     {"signin.threshold", OSS_CONF_INT, "5", 1, 1000,
      "failed sign-ins before SignInThrottled and per-source delays"},
     {"signin.delay_ms", OSS_CONF_INT, "1000", 1, 3600000,
@@ -169,9 +167,8 @@ static const oss_conf_def_t table[] = {
      "reset links issued per principal per window"},
     {"recovery.reset_window_s", OSS_CONF_INT, "3600", 1, 604800,
      "the reset-link rate-limit window"},
-    {"recovery.reset_url", OSS_CONF_STR,
-     "https://oss.go.id/atur-ulang-sandi", 0, 0,
-     "page the reset link opens (?token=T is appended)"},
+    {"recovery.reset_url", OSS_CONF_STR, "https://oss.go.id/atur-ulang-sandi",
+     0, 0, "page the reset link opens (?token=T is appended)"},
     {"recovery.help_max_open", OSS_CONF_INT, "3", 1, 100,
      "help requests per account awaiting a decision"},
     /* logging */
@@ -189,8 +186,7 @@ struct oss_config {
 };
 
 static int
-find_def(const char *name)
-{
+find_def(const char *name) {
     for (int i = 0; table[i].name; i++)
         if (strcmp(table[i].name, name) == 0)
             return i;
@@ -198,8 +194,7 @@ find_def(const char *name)
 }
 
 static char *
-trim(char *s)
-{
+trim(char *s) {
     while (isspace((unsigned char)*s))
         s++;
     char *e = s + strlen(s);
@@ -209,8 +204,7 @@ trim(char *s)
 }
 
 static oss_code_t
-check_value(const oss_conf_def_t *d, const char *v, oss_err_t *err)
-{
+check_value(const oss_conf_def_t *d, const char *v, oss_err_t *err) {
     if (d->type == OSS_CONF_INT) {
         char *end;
         errno = 0;
@@ -238,8 +232,7 @@ check_value(const oss_conf_def_t *d, const char *v, oss_err_t *err)
 
 static oss_code_t
 set_kafka(oss_config_t *cfg, const char *name, const char *value,
-          oss_err_t *err)
-{
+          oss_err_t *err) {
     for (size_t i = 0; i < cfg->nkafka; i++)
         if (strcmp(cfg->kafka[i].name, name) == 0) {
             char *v = strdup(value);
@@ -261,8 +254,7 @@ set_kafka(oss_config_t *cfg, const char *name, const char *value,
 
 static oss_code_t
 set_value(oss_config_t *cfg, const char *name, const char *value,
-          const char *origin, oss_err_t *err)
-{
+          const char *origin, oss_err_t *err) {
     if (strncmp(name, "kafka.", 6) == 0 && name[6])
         return set_kafka(cfg, name + 6, value, err);
     int i = find_def(name);
@@ -281,12 +273,12 @@ set_value(oss_config_t *cfg, const char *name, const char *value,
 }
 
 static oss_code_t
-load_file(oss_config_t *cfg, const char *path, oss_err_t *err)
-{
+load_file(oss_config_t *cfg, const char *path, oss_err_t *err) {
     FILE *f = fopen(path, "r");
     if (!f)
-        return oss_err_set(err, OSS_EIO, "could not open configuration \"%s\": %s",
-                           path, strerror(errno));
+        return oss_err_set(err, OSS_EIO,
+                           "could not open configuration \"%s\": %s", path,
+                           strerror(errno));
     char line[4096], origin[512];
     int lineno = 0;
     oss_code_t rc = OSS_OK;
@@ -294,8 +286,10 @@ load_file(oss_config_t *cfg, const char *path, oss_err_t *err)
         lineno++;
         size_t len = strlen(line);
         if (len == sizeof line - 1 && line[len - 1] != '\n' && !feof(f)) {
-            rc = oss_err_set(err, OSS_EINVAL, "%s line %d: line longer than "
-                             "%zu bytes", path, lineno, sizeof line - 2);
+            rc = oss_err_set(err, OSS_EINVAL,
+                             "%s line %d: line longer than "
+                             "%zu bytes",
+                             path, lineno, sizeof line - 2);
             break;
         }
         char *s = trim(line);
@@ -319,8 +313,7 @@ load_file(oss_config_t *cfg, const char *path, oss_err_t *err)
 /* The environment variable of table[i]: OSS_ + name, '.' -> '_',
  * upper-cased (api.max_body_bytes -> OSS_API_MAX_BODY_BYTES). */
 static void
-env_name(int i, char *name, size_t namesz)
-{
+env_name(int i, char *name, size_t namesz) {
     size_t n = (size_t)snprintf(name, namesz, "OSS_");
     for (const char *p = table[i].name; *p && n + 1 < namesz; p++)
         name[n++] = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
@@ -328,8 +321,7 @@ env_name(int i, char *name, size_t namesz)
 }
 
 static oss_code_t
-load_env(oss_config_t *cfg, oss_err_t *err)
-{
+load_env(oss_config_t *cfg, oss_err_t *err) {
     extern char **environ;
     char name[256];
     for (int i = 0; table[i].name; i++) {
@@ -356,19 +348,34 @@ load_env(oss_config_t *cfg, oss_err_t *err)
 
 /* OSS_ variables that are not configuration keys (infra/run's run.env, the
  * tests and tools); a trailing '*' matches a prefix. */
-static const char *const non_config_env[] = {
-    "OSS_CONFIG",       "OSS_API_URL",    "OSS_PG_URL",
-    "OSS_PG_ADMIN_URL", "OSS_PG_SUPER_URL", "OSS_CLI",
-    "OSS_BUILD_DIR",    "OSS_VAR",        "OSS_MAIL_DIR", "OSS_WHATSAPP_DIR",
-    "OSS_LOG_DIR",      "OSS_PG_LOG",     "OSS_KAFKA_BOOTSTRAP",
-    "OSS_SOURCE_DIR",   "OSS_RUN_ENV",    "OSS_TOPICS",
-    "OSS_LOG_LEVEL",    "OSS_ROOT",       "OSS_PACKAGES",
-    "OSS_RELAY_BIN",    "OSS_TEST_*",     "OSS_FUZZ_*",
-    "OSS_BENCH_*",      "OSS_KAFKA__*",   NULL};
+static const char *const non_config_env[] = {"OSS_CONFIG",
+                                             "OSS_API_URL",
+                                             "OSS_PG_URL",
+                                             "OSS_PG_ADMIN_URL",
+                                             "OSS_PG_SUPER_URL",
+                                             "OSS_CLI",
+                                             "OSS_BUILD_DIR",
+                                             "OSS_VAR",
+                                             "OSS_MAIL_DIR",
+                                             "OSS_WHATSAPP_DIR",
+                                             "OSS_LOG_DIR",
+                                             "OSS_PG_LOG",
+                                             "OSS_KAFKA_BOOTSTRAP",
+                                             "OSS_SOURCE_DIR",
+                                             "OSS_RUN_ENV",
+                                             "OSS_TOPICS",
+                                             "OSS_LOG_LEVEL",
+                                             "OSS_ROOT",
+                                             "OSS_PACKAGES",
+                                             "OSS_RELAY_BIN",
+                                             "OSS_TEST_*",
+                                             "OSS_FUZZ_*",
+                                             "OSS_BENCH_*",
+                                             "OSS_KAFKA__*",
+                                             NULL};
 
 static bool
-env_known(const char *var, size_t n)
-{
+env_known(const char *var, size_t n) {
     char name[256];
     for (int i = 0; non_config_env[i]; i++) {
         size_t k = strlen(non_config_env[i]);
@@ -386,8 +393,7 @@ env_known(const char *var, size_t n)
 }
 
 size_t
-oss_config_unknown_env(char *out, size_t outlen)
-{
+oss_config_unknown_env(char *out, size_t outlen) {
     extern char **environ;
     size_t count = 0, o = 0;
     bool full = false;
@@ -402,8 +408,8 @@ oss_config_unknown_env(char *out, size_t outlen)
         bool looks = n > 4 && isupper((unsigned char)(*e)[4]);
         for (size_t k = 4; looks && k < n; k++) {
             char c = (*e)[k];
-            looks = (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_';
+            looks =
+                (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
         }
         if (!looks || env_known(*e, n))
             continue;
@@ -425,8 +431,7 @@ oss_config_unknown_env(char *out, size_t outlen)
 }
 
 oss_code_t
-oss_config_load(const char *path, oss_config_t **out, oss_err_t *err)
-{
+oss_config_load(const char *path, oss_config_t **out, oss_err_t *err) {
     oss_config_t *cfg = calloc(1, sizeof *cfg);
     if (!cfg)
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
@@ -451,8 +456,7 @@ done:
 }
 
 void
-oss_config_free(oss_config_t *cfg)
-{
+oss_config_free(oss_config_t *cfg) {
     if (!cfg)
         return;
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
@@ -466,50 +470,43 @@ oss_config_free(oss_config_t *cfg)
 }
 
 const char *
-oss_config_str(const oss_config_t *cfg, const char *name)
-{
+oss_config_str(const oss_config_t *cfg, const char *name) {
     int i = find_def(name);
     assert(i >= 0 && "configuration key not in table");
     return i < 0 ? NULL : cfg->values[i];
 }
 
 long long
-oss_config_int(const oss_config_t *cfg, const char *name)
-{
+oss_config_int(const oss_config_t *cfg, const char *name) {
     const char *v = oss_config_str(cfg, name);
     return v ? strtoll(v, NULL, 10) : 0;
 }
 
 bool
-oss_config_bool(const oss_config_t *cfg, const char *name)
-{
+oss_config_bool(const oss_config_t *cfg, const char *name) {
     const char *v = oss_config_str(cfg, name);
     return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
 }
 
 size_t
-oss_config_kafka_count(const oss_config_t *cfg)
-{
+oss_config_kafka_count(const oss_config_t *cfg) {
     return cfg->nkafka;
 }
 
 void
 oss_config_kafka_at(const oss_config_t *cfg, size_t i, const char **name,
-                    const char **value)
-{
+                    const char **value) {
     *name = cfg->kafka[i].name;
     *value = cfg->kafka[i].value;
 }
 
 const oss_conf_def_t *
-oss_config_table(void)
-{
+oss_config_table(void) {
     return table;
 }
 
 void
-oss_config_print_help(void)
-{
+oss_config_print_help(void) {
     static const char *types[] = {"string", "integer", "boolean"};
     printf("configuration (file: name = value; environment: OSS_NAME):\n");
     for (int i = 0; table[i].name; i++) {

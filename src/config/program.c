@@ -9,8 +9,7 @@
 static volatile sig_atomic_t *program_stop;
 
 static void
-program_on_signal(int sig)
-{
+program_on_signal(int sig) {
     (void)sig;
     if (program_stop)
         *program_stop = 1;
@@ -18,8 +17,7 @@ program_on_signal(int sig)
 
 oss_config_t *
 oss_program_start(const char *prog, const char *path,
-                  volatile sig_atomic_t *stop)
-{
+                  volatile sig_atomic_t *stop) {
     oss_config_t *cfg = NULL;
     oss_err_t err = {0};
     if (oss_config_load(path, &cfg, &err) != OSS_OK) {

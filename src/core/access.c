@@ -10,21 +10,19 @@
 #define SEC 1000000LL
 #define DAY_US (86400LL * SEC)
 
-static const char *const term_names[] = {
-    "", "responsible_person_changed", "misuse_request", "authority_finding",
-    "law"};
+static const char *const term_names[] = {"", "responsible_person_changed",
+                                         "misuse_request", "authority_finding",
+                                         "law"};
 
 const char *
-oss_ac_term_name(oss_ac_term_t t)
-{
+oss_ac_term_name(oss_ac_term_t t) {
     return (unsigned)t < sizeof term_names / sizeof term_names[0]
                ? term_names[t]
                : "";
 }
 
 oss_ac_term_t
-oss_ac_term_parse(const char *s)
-{
+oss_ac_term_parse(const char *s) {
     if (!s || !*s)
         return OSS_AC_TERM_NONE;
     for (size_t i = 1; i < sizeof term_names / sizeof term_names[0]; i++)
@@ -34,8 +32,7 @@ oss_ac_term_parse(const char *s)
 }
 
 const char *
-oss_ac_req_status_name(oss_ac_req_status_t s)
-{
+oss_ac_req_status_name(oss_ac_req_status_t s) {
     switch (s) {
     case OSS_AC_REQ_FILED:
         return "filed";
@@ -50,8 +47,7 @@ oss_ac_req_status_name(oss_ac_req_status_t s)
 }
 
 void
-oss_ac_policy_default(oss_ac_policy_t *p)
-{
+oss_ac_policy_default(oss_ac_policy_t *p) {
     memset(p, 0, sizeof *p);
     p->cooling_off_working_days = 5;
     p->transfer_ttl_us = 7 * DAY_US;
@@ -59,17 +55,16 @@ oss_ac_policy_default(oss_ac_policy_t *p)
 }
 
 static void
-copy(char *dst, size_t n, const char *src)
-{
+copy(char *dst, size_t n, const char *src) {
     snprintf(dst, n, "%s", src ? src : "");
 }
 
-/* ---- the calendar ---------------------------------------------------------- */
+/* ---- the calendar ----------------------------------------------------------
+ */
 
 /* Days since 1970-01-01 -> civil date (H. Hinnant's algorithm). */
 static int32_t
-ymd_from_days(int64_t z)
-{
+ymd_from_days(int64_t z) {
     z += 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
     int64_t doe = z - era * 146097;
@@ -85,8 +80,7 @@ ymd_from_days(int64_t z)
 }
 
 static int64_t
-days_from_ymd(int32_t ymd)
-{
+days_from_ymd(int32_t ymd) {
     int64_t y = ymd / 10000, m = (ymd / 100) % 100, d = ymd % 100;
     if (m <= 2)
         y--;
@@ -99,15 +93,13 @@ days_from_ymd(int32_t ymd)
 
 /* 0 = Sunday .. 6 = Saturday (1970-01-01 was a Thursday). */
 static int
-weekday(int64_t days)
-{
+weekday(int64_t days) {
     int64_t w = (days + 4) % 7;
     return (int)(w < 0 ? w + 7 : w);
 }
 
 static int
-valid_date(int y, int m, int d)
-{
+valid_date(int y, int m, int d) {
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1)
         return 0;
@@ -116,8 +108,7 @@ valid_date(int y, int m, int d)
 }
 
 int
-oss_ac_holiday_parse(const char *line, int32_t *ymd)
-{
+oss_ac_holiday_parse(const char *line, int32_t *ymd) {
     const char *s = line;
     while (*s == ' ' || *s == '\t')
         s++;
@@ -142,15 +133,13 @@ oss_ac_holiday_parse(const char *line, int32_t *ymd)
 }
 
 static int
-cmp_i32(const void *a, const void *b)
-{
+cmp_i32(const void *a, const void *b) {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
     return (x > y) - (x < y);
 }
 
 size_t
-oss_ac_holidays_sort(int32_t *ymd, size_t n)
-{
+oss_ac_holidays_sort(int32_t *ymd, size_t n) {
     size_t o = 0;
     if (!n)
         return 0;
@@ -162,31 +151,27 @@ oss_ac_holidays_sort(int32_t *ymd, size_t n)
 }
 
 static bool
-is_holiday(const oss_ac_policy_t *p, int32_t ymd)
-{
-    return p->nholidays &&
-           bsearch(&ymd, p->holidays, p->nholidays, sizeof *p->holidays,
-                   cmp_i32) != NULL;
+is_holiday(const oss_ac_policy_t *p, int32_t ymd) {
+    return p->nholidays && bsearch(&ymd, p->holidays, p->nholidays,
+                                   sizeof *p->holidays, cmp_i32) != NULL;
 }
 
 bool
-oss_ac_is_working_day(const oss_ac_policy_t *p, int32_t ymd)
-{
+oss_ac_is_working_day(const oss_ac_policy_t *p, int32_t ymd) {
     int w = weekday(days_from_ymd(ymd));
     return w != 0 && w != 6 && !is_holiday(p, ymd);
 }
 
 /* floor division for negative values too */
 static int64_t
-floordiv(int64_t a, int64_t b)
-{
+floordiv(int64_t a, int64_t b) {
     int64_t q = a / b;
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
 int64_t
-oss_ac_cooling_off_end(const oss_ac_policy_t *p, int64_t filed_at_us, int days)
-{
+oss_ac_cooling_off_end(const oss_ac_policy_t *p, int64_t filed_at_us,
+                       int days) {
     if (days <= 0)
         return filed_at_us;
     int64_t off = (int64_t)p->utc_offset_s * SEC;
@@ -201,17 +186,16 @@ oss_ac_cooling_off_end(const oss_ac_policy_t *p, int64_t filed_at_us, int days)
     return (day + 1) * DAY_US - off;
 }
 
-/* ---- fold ------------------------------------------------------------------ */
+/* ---- fold ------------------------------------------------------------------
+ */
 
 void
-oss_ac_state_init(oss_ac_state_t *st)
-{
+oss_ac_state_init(oss_ac_state_t *st) {
     memset(st, 0, sizeof *st);
 }
 
 static oss_ac_member_t *
-member_find(oss_ac_state_t *st, const char *id)
-{
+member_find(oss_ac_state_t *st, const char *id) {
     for (size_t i = 0; i < st->nmembers; i++)
         if (!strcmp(st->members[i].principal_id, id))
             return &st->members[i];
@@ -219,8 +203,7 @@ member_find(oss_ac_state_t *st, const char *id)
 }
 
 static void
-member_remove(oss_ac_state_t *st, const char *id)
-{
+member_remove(oss_ac_state_t *st, const char *id) {
     for (size_t i = 0; i < st->nmembers; i++)
         if (!strcmp(st->members[i].principal_id, id)) {
             memmove(&st->members[i], &st->members[i + 1],
@@ -231,8 +214,7 @@ member_remove(oss_ac_state_t *st, const char *id)
 }
 
 static oss_ac_request_t *
-request_find(oss_ac_state_t *st, const char *id)
-{
+request_find(oss_ac_state_t *st, const char *id) {
     for (size_t i = 0; i < st->nrequests; i++)
         if (!strcmp(st->requests[i].request_id, id))
             return &st->requests[i];
@@ -242,11 +224,11 @@ request_find(oss_ac_state_t *st, const char *id)
 /* A slot for a new request: drops the oldest decided one when full (an
  * undecided one is never dropped: only one may be open at a time). */
 static oss_ac_request_t *
-request_add(oss_ac_state_t *st)
-{
+request_add(oss_ac_state_t *st) {
     if (st->nrequests == OSS_AC_MAX_REQUESTS) {
         size_t i = 0;
-        while (i < st->nrequests && st->requests[i].status <= OSS_AC_REQ_OBJECTED)
+        while (i < st->nrequests &&
+               st->requests[i].status <= OSS_AC_REQ_OBJECTED)
             i++;
         if (i == st->nrequests)
             i = 0;
@@ -260,16 +242,14 @@ request_add(oss_ac_state_t *st)
 }
 
 static void
-set_owner(oss_ac_state_t *st, const char *id)
-{
+set_owner(oss_ac_state_t *st, const char *id) {
     member_remove(st, id);
     copy(st->owner, sizeof st->owner, id);
     st->transfer_open = false;
 }
 
 void
-oss_ac_evolve(oss_ac_state_t *st, const oss_ac_fact_t *f)
-{
+oss_ac_evolve(oss_ac_state_t *st, const oss_ac_fact_t *f) {
     oss_ac_request_t *r;
     if (f->version)
         st->version = f->version;
@@ -350,16 +330,14 @@ oss_ac_evolve(oss_ac_state_t *st, const oss_ac_fact_t *f)
 }
 
 void
-oss_ac_fold(oss_ac_state_t *st, const oss_ac_fact_t *facts, size_t n)
-{
+oss_ac_fold(oss_ac_state_t *st, const oss_ac_fact_t *facts, size_t n) {
     oss_ac_state_init(st);
     for (size_t i = 0; i < n; i++)
         oss_ac_evolve(st, &facts[i]);
 }
 
 oss_role_t
-oss_ac_role_of(const oss_ac_state_t *st, const char *principal_id)
-{
+oss_ac_role_of(const oss_ac_state_t *st, const char *principal_id) {
     if (!principal_id || !*principal_id)
         return OSS_ROLE_NONE;
     if (!strcmp(st->owner, principal_id))
@@ -369,16 +347,15 @@ oss_ac_role_of(const oss_ac_state_t *st, const char *principal_id)
 }
 
 const oss_ac_request_t *
-oss_ac_request_find(const oss_ac_state_t *st, const char *request_id)
-{
+oss_ac_request_find(const oss_ac_state_t *st, const char *request_id) {
     return request_find((oss_ac_state_t *)st, request_id ? request_id : "");
 }
 
-/* ---- decide ---------------------------------------------------------------- */
+/* ---- decide ----------------------------------------------------------------
+ */
 
 static oss_ac_fact_t *
-fact(oss_ac_decision_t *d, oss_ac_kind_t kind, int64_t now)
-{
+fact(oss_ac_decision_t *d, oss_ac_kind_t kind, int64_t now) {
     oss_ac_fact_t *f = &d->facts[d->n++];
     memset(f, 0, sizeof *f);
     f->kind = kind;
@@ -387,15 +364,13 @@ fact(oss_ac_decision_t *d, oss_ac_kind_t kind, int64_t now)
 }
 
 static void
-start(oss_ac_decision_t *d)
-{
+start(oss_ac_decision_t *d) {
     memset(d, 0, sizeof *d);
 }
 
 /* The refusals every command shares: unknown account, access ended. */
 static oss_code_t
-check_open(const oss_ac_state_t *st, oss_err_t *err)
-{
+check_open(const oss_ac_state_t *st, oss_err_t *err) {
     if (!st->registered)
         return oss_err_field(err, OSS_ENOTFOUND, "not_registered",
                              "no such account");
@@ -424,8 +399,7 @@ fact_of(oss_ac_decision_t *d, oss_ac_kind_t kind, int64_t now,
 }
 
 static bool
-id_ok(const char *s)
-{
+id_ok(const char *s) {
     size_t n = s ? strlen(s) : 0;
     return n > 0 && n < OSS_AC_ID_MAX;
 }
@@ -433,8 +407,7 @@ id_ok(const char *s)
 oss_code_t
 oss_ac_decide_add_member(const oss_ac_state_t *st, int64_t now,
                          const char *principal_id, oss_role_t role,
-                         oss_ac_decision_t *d, oss_err_t *err)
-{
+                         oss_ac_decision_t *d, oss_err_t *err) {
     oss_code_t rc;
     if ((rc = begin(st, d, err)) != OSS_OK)
         return rc;
@@ -464,8 +437,7 @@ oss_ac_decide_add_member(const oss_ac_state_t *st, int64_t now,
 oss_code_t
 oss_ac_decide_remove_member(const oss_ac_state_t *st, int64_t now,
                             const char *principal_id, oss_ac_decision_t *d,
-                            oss_err_t *err)
-{
+                            oss_err_t *err) {
     oss_code_t rc;
     if ((rc = begin(st, d, err)) != OSS_OK)
         return rc;
@@ -483,11 +455,9 @@ oss_ac_decide_remove_member(const oss_ac_state_t *st, int64_t now,
 }
 
 oss_code_t
-oss_ac_decide_offer_transfer(const oss_ac_state_t *st,
-                             const oss_ac_policy_t *p, int64_t now,
-                             const char *principal_id, oss_ac_decision_t *d,
-                             oss_err_t *err)
-{
+oss_ac_decide_offer_transfer(const oss_ac_state_t *st, const oss_ac_policy_t *p,
+                             int64_t now, const char *principal_id,
+                             oss_ac_decision_t *d, oss_err_t *err) {
     oss_code_t rc;
     if ((rc = begin(st, d, err)) != OSS_OK)
         return rc;
@@ -505,8 +475,7 @@ oss_ac_decide_offer_transfer(const oss_ac_state_t *st,
 oss_code_t
 oss_ac_decide_accept_transfer(const oss_ac_state_t *st, int64_t now,
                               const char *caller, oss_ac_decision_t *d,
-                              oss_err_t *err)
-{
+                              oss_err_t *err) {
     oss_code_t rc;
     if ((rc = begin(st, d, err)) != OSS_OK)
         return rc;
@@ -525,8 +494,7 @@ oss_ac_decide_accept_transfer(const oss_ac_state_t *st, int64_t now,
 }
 
 static const oss_ac_request_t *
-undecided(const oss_ac_state_t *st)
-{
+undecided(const oss_ac_state_t *st) {
     for (size_t i = 0; i < st->nrequests; i++)
         if (st->requests[i].status <= OSS_AC_REQ_OBJECTED)
             return &st->requests[i];
@@ -538,8 +506,7 @@ oss_ac_decide_file_handover(const oss_ac_state_t *st, const oss_ac_policy_t *p,
                             int64_t now, const char *request_id,
                             const char *filed_by, const char *new_owner,
                             const char *evidence_ref, oss_ac_decision_t *d,
-                            oss_err_t *err)
-{
+                            oss_err_t *err) {
     oss_code_t rc;
     if ((rc = begin(st, d, err)) != OSS_OK)
         return rc;
@@ -576,8 +543,7 @@ oss_ac_decide_file_handover(const oss_ac_state_t *st, const oss_ac_policy_t *p,
 /* The request for a decision or an objection: must exist and be open. */
 static oss_code_t
 open_request(const oss_ac_state_t *st, const char *request_id,
-             const oss_ac_request_t **out, oss_err_t *err)
-{
+             const oss_ac_request_t **out, oss_err_t *err) {
     const oss_ac_request_t *r = oss_ac_request_find(st, request_id);
     if (!st->registered)
         return oss_err_field(err, OSS_ENOTFOUND, "not_registered",
@@ -596,8 +562,7 @@ open_request(const oss_ac_state_t *st, const char *request_id,
 oss_code_t
 oss_ac_decide_object_handover(const oss_ac_state_t *st, int64_t now,
                               const char *request_id, const char *by,
-                              oss_ac_decision_t *d, oss_err_t *err)
-{
+                              oss_ac_decision_t *d, oss_err_t *err) {
     const oss_ac_request_t *r;
     oss_code_t rc;
     start(d);
@@ -615,8 +580,7 @@ oss_ac_decide_object_handover(const oss_ac_state_t *st, int64_t now,
 oss_code_t
 oss_ac_decide_handover(const oss_ac_state_t *st, int64_t now,
                        const char *request_id, bool approve,
-                       oss_ac_decision_t *d, oss_err_t *err)
-{
+                       oss_ac_decision_t *d, oss_err_t *err) {
     const oss_ac_request_t *r;
     oss_code_t rc;
     start(d);
@@ -652,8 +616,7 @@ oss_code_t
 oss_ac_decide_terminate(const oss_ac_state_t *st, int64_t now,
                         oss_ac_term_t term, const char *principal_id,
                         const char *evidence_ref, oss_ac_decision_t *d,
-                        oss_err_t *err)
-{
+                        oss_err_t *err) {
     oss_code_t rc;
     if ((rc = begin(st, d, err)) != OSS_OK)
         return rc;

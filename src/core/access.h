@@ -36,8 +36,8 @@
 #define OSS_AC_MAX_HOLIDAYS 128
 
 typedef enum oss_ac_kind {
-    OSS_AC_OTHER = 0,          /* not an access event: version only */
-    OSS_AC_REGISTERED,         /* AccountRegistered: principal_id = owner */
+    OSS_AC_OTHER = 0,  /* not an access event: version only */
+    OSS_AC_REGISTERED, /* AccountRegistered: principal_id = owner */
     OSS_AC_MEMBER_ADDED,
     OSS_AC_MEMBER_REMOVED,
     OSS_AC_TRANSFER_OFFERED,
@@ -68,33 +68,34 @@ oss_ac_term_t oss_ac_term_parse(const char *s);
 /* One access event, decoded. Strings are "" when not relevant. */
 typedef struct oss_ac_fact {
     oss_ac_kind_t kind;
-    int64_t version;                   /* stream version (0 when decided) */
-    int64_t at_us;                     /* occurred_at */
-    char actor[OSS_AC_ID_MAX];         /* the event's actor_id (filed_by,
-                                          objected_by, ...) */
+    int64_t version;           /* stream version (0 when decided) */
+    int64_t at_us;             /* occurred_at */
+    char actor[OSS_AC_ID_MAX]; /* the event's actor_id (filed_by,
+                                  objected_by, ...) */
     /* REGISTERED: the first owner; MEMBER_*: the member; TRANSFER_*: the
      * offered / new owner; HANDOVER_FILED / APPROVED: the new owner;
      * TERMINATED: whose access ended ("" = the whole account) */
     char principal_id[OSS_AC_ID_MAX];
-    char previous_owner[OSS_AC_ID_MAX]; /* TRANSFER_ACCEPTED, HANDOVER_APPROVED */
-    char request_id[OSS_AC_ID_MAX];    /* HANDOVER_* */
-    char evidence_ref[OSS_AC_REF_MAX]; /* HANDOVER_FILED, TERMINATED */
-    oss_role_t role;                   /* MEMBER_ADDED / REMOVED */
-    int64_t until_us;                  /* TRANSFER_OFFERED: offer expiry;
-                                          HANDOVER_FILED: end of cooling-off */
-    int working_days;                  /* HANDOVER_FILED: the period */
-    oss_ac_term_t term;                /* TERMINATED */
+    char previous_owner[OSS_AC_ID_MAX]; /* TRANSFER_ACCEPTED, HANDOVER_APPROVED
+                                         */
+    char request_id[OSS_AC_ID_MAX];     /* HANDOVER_* */
+    char evidence_ref[OSS_AC_REF_MAX];  /* HANDOVER_FILED, TERMINATED */
+    oss_role_t role;                    /* MEMBER_ADDED / REMOVED */
+    int64_t until_us;                   /* TRANSFER_OFFERED: offer expiry;
+                                           HANDOVER_FILED: end of cooling-off */
+    int working_days;                   /* HANDOVER_FILED: the period */
+    oss_ac_term_t term;                 /* TERMINATED */
 } oss_ac_fact_t;
 
 typedef struct oss_ac_member {
     char principal_id[OSS_AC_ID_MAX];
-    oss_role_t role;                   /* PREPARER | VIEWER */
+    oss_role_t role; /* PREPARER | VIEWER */
     int64_t since_us;
 } oss_ac_member_t;
 
 typedef enum oss_ac_req_status {
-    OSS_AC_REQ_FILED = 0,              /* waiting for a decision */
-    OSS_AC_REQ_OBJECTED,               /* the owner objected: no approval */
+    OSS_AC_REQ_FILED = 0, /* waiting for a decision */
+    OSS_AC_REQ_OBJECTED,  /* the owner objected: no approval */
     OSS_AC_REQ_APPROVED,
     OSS_AC_REQ_REJECTED
 } oss_ac_req_status_t;
@@ -117,9 +118,9 @@ typedef struct oss_ac_request {
 typedef struct oss_ac_state {
     int64_t version;
     bool registered;
-    bool terminated;                   /* the whole account's access ended */
+    bool terminated; /* the whole account's access ended */
     oss_ac_term_t termination;
-    char owner[OSS_AC_ID_MAX];         /* "" when none (terminated owner) */
+    char owner[OSS_AC_ID_MAX]; /* "" when none (terminated owner) */
     oss_ac_member_t members[OSS_AC_MAX_MEMBERS]; /* delegates, not the owner */
     size_t nmembers;
     bool transfer_open;
@@ -132,18 +133,19 @@ typedef struct oss_ac_state {
 
 /* Configuration (access.cooling_off_working_days, access.holidays_file). */
 typedef struct oss_ac_policy {
-    int cooling_off_working_days;      /* 0 = approval may follow at once */
-    int64_t transfer_ttl_us;           /* how long an offer stays open */
-    int utc_offset_s;                  /* working days are counted in this
-                                          zone: WIB = UTC+7 */
-    const int32_t *holidays;           /* sorted YYYYMMDD, borrowed */
+    int cooling_off_working_days; /* 0 = approval may follow at once */
+    int64_t transfer_ttl_us;      /* how long an offer stays open */
+    int utc_offset_s;             /* working days are counted in this
+                                     zone: WIB = UTC+7 */
+    const int32_t *holidays;      /* sorted YYYYMMDD, borrowed */
     size_t nholidays;
 } oss_ac_policy_t;
 
 /* 5 working days, 7-day offers, UTC+7, no holidays. */
 void oss_ac_policy_default(oss_ac_policy_t *p);
 
-/* ---- working days --------------------------------------------------------- */
+/* ---- working days ---------------------------------------------------------
+ */
 
 /* Parses one line of a holiday file: "YYYY-MM-DD[ anything]". Returns 1 and
  * sets *ymd (YYYYMMDD) for a valid date, 0 for a blank or "#" comment line,
@@ -163,7 +165,8 @@ bool oss_ac_is_working_day(const oss_ac_policy_t *p, int32_t ymd);
 int64_t oss_ac_cooling_off_end(const oss_ac_policy_t *p, int64_t filed_at_us,
                                int days);
 
-/* ---- fold ------------------------------------------------------------------ */
+/* ---- fold ------------------------------------------------------------------
+ */
 
 void oss_ac_state_init(oss_ac_state_t *st);
 /* Applies one fact (borrowed). */
@@ -177,14 +180,15 @@ oss_role_t oss_ac_role_of(const oss_ac_state_t *st, const char *principal_id);
 const oss_ac_request_t *oss_ac_request_find(const oss_ac_state_t *st,
                                             const char *request_id);
 
-/* ---- decide ---------------------------------------------------------------- */
+/* ---- decide ----------------------------------------------------------------
+ */
 
 /* What a decide function returns: facts to encode as events, in order
  * (version 0, at_us = now; the shell sets actor and reason). */
 typedef struct oss_ac_decision {
     oss_ac_fact_t facts[2];
     size_t n;
-    int64_t retry_after_us;            /* > 0 with "cooling_off" */
+    int64_t retry_after_us; /* > 0 with "cooling_off" */
 } oss_ac_decision_t;
 
 /* Refusals carry a code in err->field that the shell maps to HTTP:
@@ -220,18 +224,14 @@ oss_code_t oss_ac_decide_accept_transfer(const oss_ac_state_t *st, int64_t now,
  * existing principal; evidence_ref: the deed of change, required); the
  * cooling-off ends oss_ac_cooling_off_end(p, now, days). One undecided
  * request at a time ("handover_pending"). */
-oss_code_t oss_ac_decide_file_handover(const oss_ac_state_t *st,
-                                       const oss_ac_policy_t *p, int64_t now,
-                                       const char *request_id,
-                                       const char *filed_by,
-                                       const char *new_owner,
-                                       const char *evidence_ref,
-                                       oss_ac_decision_t *d, oss_err_t *err);
+oss_code_t oss_ac_decide_file_handover(
+    const oss_ac_state_t *st, const oss_ac_policy_t *p, int64_t now,
+    const char *request_id, const char *filed_by, const char *new_owner,
+    const char *evidence_ref, oss_ac_decision_t *d, oss_err_t *err);
 /* The owner (by) objects to an undecided request. */
 oss_code_t oss_ac_decide_object_handover(const oss_ac_state_t *st, int64_t now,
-                                         const char *request_id,
-                                         const char *by, oss_ac_decision_t *d,
-                                         oss_err_t *err);
+                                         const char *request_id, const char *by,
+                                         oss_ac_decision_t *d, oss_err_t *err);
 /* An officer's decision. Approval is refused while the cooling-off runs
  * ("cooling_off", d->retry_after_us = time left), after an objection
  * ("objected") or when the account's access ended ("terminated"). A
@@ -243,8 +243,7 @@ oss_code_t oss_ac_decide_handover(const oss_ac_state_t *st, int64_t now,
  * "" or NULL, of the whole account. evidence_ref (the written request) is
  * required for RESPONSIBLE_PERSON_CHANGED and MISUSE_REQUEST. */
 oss_code_t oss_ac_decide_terminate(const oss_ac_state_t *st, int64_t now,
-                                   oss_ac_term_t term,
-                                   const char *principal_id,
+                                   oss_ac_term_t term, const char *principal_id,
                                    const char *evidence_ref,
                                    oss_ac_decision_t *d, oss_err_t *err);
 

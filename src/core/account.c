@@ -7,16 +7,14 @@
 #include "core/nik.h"
 
 static void
-check(oss_field_errors_t *fe, const char *field, const char *reason)
-{
+check(oss_field_errors_t *fe, const char *field, const char *reason) {
     if (reason)
         oss_field_errors_add(fe, field, reason);
 }
 
 oss_code_t
 oss_registration_validate(const oss_registration_input_t *in, int today,
-                          oss_registration_t *out, oss_field_errors_t *fe)
-{
+                          oss_registration_t *out, oss_field_errors_t *fe) {
     int y = 0, m = 0, d = 0;
     bool have_date = false;
     oss_nik_info_t ni;
@@ -47,17 +45,16 @@ oss_registration_validate(const oss_registration_input_t *in, int today,
             const char *r = oss_country_check(in->passport_country);
             check(fe, "passport_country", r);
             if (!r)
-                snprintf(out->passport_country,
-                         sizeof out->passport_country, "%s",
-                         in->passport_country);
+                snprintf(out->passport_country, sizeof out->passport_country,
+                         "%s", in->passport_country);
         }
     } else if (!foreign && (has_passport || in->passport_country)) {
         check(fe, has_passport ? "passport" : "passport_country",
               "not_for_actor_type");
     }
     if (!oss_field_errors_get(fe, "nik") && (has_nik || !foreign)) {
-        const char *r = has_nik ? oss_nik_check(in->nik, &ni)
-                                : OSS_REASON_REQUIRED;
+        const char *r =
+            has_nik ? oss_nik_check(in->nik, &ni) : OSS_REASON_REQUIRED;
         check(fe, "nik", r);
         if (!r) {
             snprintf(out->nik, sizeof out->nik, "%s", in->nik);
@@ -78,10 +75,9 @@ oss_registration_validate(const oss_registration_input_t *in, int today,
         check(fe, "name",
               oss_name_normalize(in->name, out->name, sizeof out->name));
     if (!oss_field_errors_get(fe, "birth_date")) {
-        const char *r = oss_birth_date_parse(in->birth_date, today,
-                                             out->birth_date,
-                                             sizeof out->birth_date, &y, &m,
-                                             &d);
+        const char *r =
+            oss_birth_date_parse(in->birth_date, today, out->birth_date,
+                                 sizeof out->birth_date, &y, &m, &d);
         check(fe, "birth_date", r);
         have_date = r == NULL;
     }
@@ -120,8 +116,7 @@ oss_registration_validate(const oss_registration_input_t *in, int today,
 bool
 oss_registration_business_identity(const oss_registration_t *r,
                                    const char **field, char *value,
-                                   size_t valuesz)
-{
+                                   size_t valuesz) {
     bool individual = strcmp(r->actor_type, "02") == 0;
 
     if (!individual && r->npwp[0]) {
@@ -140,14 +135,12 @@ oss_registration_business_identity(const oss_registration_t *r,
 }
 
 void
-oss_account_state_init(oss_account_state_t *st)
-{
+oss_account_state_init(oss_account_state_t *st) {
     memset(st, 0, sizeof *st);
 }
 
 void
-oss_account_evolve(oss_account_state_t *st, const oss_event_t *ev)
-{
+oss_account_evolve(oss_account_state_t *st, const oss_event_t *ev) {
     if (strcmp(ev->payload_type, OSS_ACCOUNT_REGISTERED) == 0) {
         st->exists = true;
         snprintf(st->status, sizeof st->status, "registered");
@@ -157,8 +150,7 @@ oss_account_evolve(oss_account_state_t *st, const oss_event_t *ev)
 
 void
 oss_account_fold(oss_account_state_t *st, const oss_event_t *history,
-                 size_t n)
-{
+                 size_t n) {
     oss_account_state_init(st);
     for (size_t i = 0; i < n; i++)
         oss_account_evolve(st, &history[i]);
@@ -166,8 +158,7 @@ oss_account_fold(oss_account_state_t *st, const oss_event_t *history,
 
 oss_code_t
 oss_account_decide_register(const oss_account_state_t *st,
-                            int64_t expected_version, oss_err_t *err)
-{
+                            int64_t expected_version, oss_err_t *err) {
     if (st->exists || st->version > 0)
         return oss_err_set(err, OSS_EDUPLICATE,
                            "could not register account: the account already "
@@ -176,7 +167,6 @@ oss_account_decide_register(const oss_account_state_t *st,
         return oss_err_set(err, OSS_ECONFLICT,
                            "could not register account: expected version "
                            "%lld, stream is at %lld",
-                           (long long)expected_version,
-                           (long long)st->version);
+                           (long long)expected_version, (long long)st->version);
     return OSS_OK;
 }

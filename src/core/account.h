@@ -20,40 +20,40 @@
 
 /* Raw registration fields as received (borrowed; NULL = absent). */
 typedef struct oss_registration_input {
-    const char *scale;         /* "UMK" | "NON_UMK" */
-    const char *actor_type;    /* "01".."04" */
+    const char *scale;      /* "UMK" | "NON_UMK" */
+    const char *actor_type; /* "01".."04" */
     const char *nik;
-    const char *name;          /* as on the KTP */
-    const char *birth_date;    /* YYYY-MM-DD or DD-MM-YYYY */
+    const char *name;       /* as on the KTP */
+    const char *birth_date; /* YYYY-MM-DD or DD-MM-YYYY */
     const char *email;
     const char *phone;
-    const char *country;       /* optional, default "ID" */
-    const char *website;       /* optional */
+    const char *country; /* optional, default "ID" */
+    const char *website; /* optional */
     const char *terms_version;
-    const char *npwp;          /* optional: 15 (legacy) or 16 digits */
-    const char *passport;      /* actor types 03/04: instead of the NIK */
+    const char *npwp;             /* optional: 15 (legacy) or 16 digits */
+    const char *passport;         /* actor types 03/04: instead of the NIK */
     const char *passport_country; /* issuing country, with passport */
-    const char *region_code;   /* optional: domicile, 10 digits */
+    const char *region_code;      /* optional: domicile, 10 digits */
 } oss_registration_input_t;
 
 /* A validated, normalised registration (plain values; the shell seals the
  * personal ones before they enter an event). */
 typedef struct oss_registration {
-    int scale;                 /* oss.v1.BusinessScale: 1 UMK, 2 NON_UMK */
+    int scale; /* oss.v1.BusinessScale: 1 UMK, 2 NON_UMK */
     char actor_type[3];
     char nik[17];
     char name[401];
-    char birth_date[11];       /* YYYY-MM-DD */
+    char birth_date[11]; /* YYYY-MM-DD */
     char email[255];
-    char phone[16];            /* E.164 */
+    char phone[16]; /* E.164 */
     char country[3];
     char website[256];
     char terms_version[33];
     bool nik_birth_date_mismatch; /* a warning, never a rejection */
-    char npwp[17];             /* NPWP16 ("" when not given) */
-    char passport[21];         /* upper-cased ("" with a NIK) */
-    char passport_country[3];  /* ISO 3166-1 alpha-2 ("" with a NIK) */
-    char region_code[11];      /* "" when not given */
+    char npwp[17];                /* NPWP16 ("" when not given) */
+    char passport[21];            /* upper-cased ("" with a NIK) */
+    char passport_country[3];     /* ISO 3166-1 alpha-2 ("" with a NIK) */
+    char region_code[11];         /* "" when not given */
 } oss_registration_t;
 
 /* Identity: actor types 01 and 02 give a NIK; 03 and 04 (representative
@@ -83,8 +83,8 @@ bool oss_registration_business_identity(const oss_registration_t *r,
 /* State folded from an account stream. */
 typedef struct oss_account_state {
     bool exists;
-    int64_t version;           /* last applied version, 0 when new */
-    char status[16];           /* "registered", ... ; "" when new */
+    int64_t version; /* last applied version, 0 when new */
+    char status[16]; /* "registered", ... ; "" when new */
 } oss_account_state_t;
 
 /* Starts a fold. */

@@ -30,16 +30,14 @@ static const char *const action_names[OSS_ACT_COUNT] = {
 };
 
 const char *
-oss_role_name(oss_role_t r)
-{
+oss_role_name(oss_role_t r) {
     if ((int)r < 0 || (size_t)r >= sizeof role_names / sizeof *role_names)
         return "";
     return role_names[r];
 }
 
 oss_role_t
-oss_role_parse(const char *s)
-{
+oss_role_parse(const char *s) {
     if (!s || !*s)
         return OSS_ROLE_NONE;
     for (size_t i = 1; i < sizeof role_names / sizeof *role_names; i++)
@@ -49,22 +47,19 @@ oss_role_parse(const char *s)
 }
 
 const char *
-oss_action_name(oss_action_t a)
-{
+oss_action_name(oss_action_t a) {
     if ((int)a < 0 || a >= OSS_ACT_COUNT)
         return "";
     return action_names[a];
 }
 
 static bool
-empty(const char *s)
-{
+empty(const char *s) {
     return !s || !*s;
 }
 
 static bool
-ten_digits(const char *s)
-{
+ten_digits(const char *s) {
     if (!s || strlen(s) != 10)
         return false;
     for (int i = 0; i < 10; i++)
@@ -74,8 +69,7 @@ ten_digits(const char *s)
 }
 
 bool
-oss_authz_region_covers(const char *scope, const char *region)
-{
+oss_authz_region_covers(const char *scope, const char *region) {
     if (empty(scope))
         return true;
     if (!ten_digits(scope) || !ten_digits(region))
@@ -87,22 +81,19 @@ oss_authz_region_covers(const char *scope, const char *region)
 }
 
 static bool
-is_government(oss_role_t r)
-{
+is_government(oss_role_t r) {
     return r == OSS_ROLE_OFFICER || r == OSS_ROLE_ACCESS_ADMIN ||
            r == OSS_ROLE_OPERATOR || r == OSS_ROLE_AUDITOR;
 }
 
 static bool
-is_national(const oss_grant_t *g)
-{
+is_national(const oss_grant_t *g) {
     return !strcmp(g->institution, "oss");
 }
 
 /* The officer's region scope: its own, else a region institution's code. */
 static const char *
-officer_region(const oss_grant_t *g)
-{
+officer_region(const oss_grant_t *g) {
     if (g->region[0])
         return g->region;
     if (ten_digits(g->institution))
@@ -114,11 +105,10 @@ officer_region(const oss_grant_t *g)
  * OSS authority ("oss") with no narrower scope is national; any other
  * officer needs a sector or region scope that matches. */
 static bool
-officer_covers(const oss_grant_t *g, const oss_target_t *t)
-{
+officer_covers(const oss_grant_t *g, const oss_target_t *t) {
     const char *reg = officer_region(g);
-    bool sector_ok = !g->sector[0] ||
-                     (!empty(t->sector) && !strcmp(g->sector, t->sector));
+    bool sector_ok =
+        !g->sector[0] || (!empty(t->sector) && !strcmp(g->sector, t->sector));
     bool region_ok = !reg[0] || oss_authz_region_covers(reg, t->region);
     if (!sector_ok || !region_ok)
         return false;
@@ -128,8 +118,7 @@ officer_covers(const oss_grant_t *g, const oss_target_t *t)
 /* Officers who may decide a hand-over: the OSS authority's, or one whose
  * region scope covers the account's domicile. */
 static bool
-officer_decides(const oss_grant_t *g, const oss_target_t *t)
-{
+officer_decides(const oss_grant_t *g, const oss_target_t *t) {
     const char *reg = officer_region(g);
     if (is_national(g))
         return true;
@@ -138,16 +127,15 @@ officer_decides(const oss_grant_t *g, const oss_target_t *t)
 
 /* Whether grant g alone allows a on t. */
 static bool
-grant_allows(const oss_grant_t *g, oss_action_t a, const oss_target_t *t)
-{
+grant_allows(const oss_grant_t *g, oss_action_t a, const oss_target_t *t) {
     bool member = !empty(t->account_id) && g->account_id[0] &&
                   !strcmp(g->account_id, t->account_id);
 
     switch (a) {
     case OSS_ACT_ACCOUNT_READ:
-        return (member && (g->role == OSS_ROLE_OWNER ||
-                           g->role == OSS_ROLE_PREPARER ||
-                           g->role == OSS_ROLE_VIEWER)) ||
+        return (member &&
+                (g->role == OSS_ROLE_OWNER || g->role == OSS_ROLE_PREPARER ||
+                 g->role == OSS_ROLE_VIEWER)) ||
                (g->role == OSS_ROLE_OFFICER && officer_covers(g, t)) ||
                g->role == OSS_ROLE_OPERATOR || g->role == OSS_ROLE_AUDITOR;
     case OSS_ACT_PERSONAL_READ:
@@ -159,9 +147,9 @@ grant_allows(const oss_grant_t *g, oss_action_t a, const oss_target_t *t)
     case OSS_ACT_HANDOVER_OBJECT:
         return member && g->role == OSS_ROLE_OWNER;
     case OSS_ACT_HANDOVER_FILE:
-        return (member && (g->role == OSS_ROLE_OWNER ||
-                           g->role == OSS_ROLE_PREPARER ||
-                           g->role == OSS_ROLE_VIEWER)) ||
+        return (member &&
+                (g->role == OSS_ROLE_OWNER || g->role == OSS_ROLE_PREPARER ||
+                 g->role == OSS_ROLE_VIEWER)) ||
                g->role == OSS_ROLE_OPERATOR;
     case OSS_ACT_HANDOVER_DECIDE:
         return g->role == OSS_ROLE_OFFICER && officer_decides(g, t);
@@ -183,9 +171,8 @@ grant_allows(const oss_grant_t *g, oss_action_t a, const oss_target_t *t)
 }
 
 oss_authz_t
-oss_authz_check(const oss_principal_t *p, oss_action_t a,
-                const oss_target_t *t, const char **why)
-{
+oss_authz_check(const oss_principal_t *p, oss_action_t a, const oss_target_t *t,
+                const char **why) {
     static const oss_target_t none = {0};
     bool gov = false, member = false, officer = false, admin = false;
     const char *dummy;
@@ -199,8 +186,8 @@ oss_authz_check(const oss_principal_t *p, oss_action_t a,
         *why = "unknown";
         return OSS_AUTHZ_FORBIDDEN;
     }
-    size_t n = p->ngrants < OSS_AUTHZ_MAX_GRANTS ? p->ngrants
-                                                 : OSS_AUTHZ_MAX_GRANTS;
+    size_t n =
+        p->ngrants < OSS_AUTHZ_MAX_GRANTS ? p->ngrants : OSS_AUTHZ_MAX_GRANTS;
     for (size_t i = 0; i < n; i++) {
         const oss_grant_t *g = &p->grants[i];
         if (g->role == OSS_ROLE_NONE)

@@ -33,15 +33,15 @@ oss_role_t oss_role_parse(const char *s);
 /* One active grant (a row of oss.grants). */
 typedef struct oss_grant {
     oss_role_t role;
-    char account_id[OSS_AUTHZ_ID_MAX];  /* business roles */
-    char institution[16];               /* government roles: "oss" (the
-                                           OSS authority), a sector code
-                                           "090", a 10-digit region code or
-                                           "kek-<code>" */
-    char sector[4];                     /* officer scope; "" = any */
-    char region[11];                    /* officer scope (10 digits, trailing
-                                           zeros = the whole province or
-                                           regency); "" = any */
+    char account_id[OSS_AUTHZ_ID_MAX]; /* business roles */
+    char institution[16];              /* government roles: "oss" (the
+                                          OSS authority), a sector code
+                                          "090", a 10-digit region code or
+                                          "kek-<code>" */
+    char sector[4];                    /* officer scope; "" = any */
+    char region[11];                   /* officer scope (10 digits, trailing
+                                          zeros = the whole province or
+                                          regency); "" = any */
 } oss_grant_t;
 
 /* The authenticated caller. */
@@ -52,35 +52,35 @@ typedef struct oss_principal {
 } oss_principal_t;
 
 typedef enum oss_action {
-    OSS_ACT_ACCOUNT_READ = 0,   /* status, history, members list */
-    OSS_ACT_PERSONAL_READ,      /* decrypt a subject's personal data */
-    OSS_ACT_MEMBERS_MANAGE,     /* add / remove delegates */
-    OSS_ACT_TRANSFER,           /* offer ownership to another person */
-    OSS_ACT_HANDOVER_FILE,      /* file a written hand-over request */
-    OSS_ACT_HANDOVER_OBJECT,    /* object to a filed request */
-    OSS_ACT_HANDOVER_DECIDE,    /* approve / reject a request */
-    OSS_ACT_TERMINATE,          /* end access with a reason code */
-    OSS_ACT_OFFICERS_MANAGE,    /* create / revoke officers of an institution */
-    OSS_ACT_HELP_DECIDE,        /* decide a help request (e-mail change) */
-    OSS_ACT_SUBJECT_ERASE,      /* crypto-shred a subject */
-    OSS_ACT_AUDIT_READ,         /* read any stream's history, verify */
+    OSS_ACT_ACCOUNT_READ = 0, /* status, history, members list */
+    OSS_ACT_PERSONAL_READ,    /* decrypt a subject's personal data */
+    OSS_ACT_MEMBERS_MANAGE,   /* add / remove delegates */
+    OSS_ACT_TRANSFER,         /* offer ownership to another person */
+    OSS_ACT_HANDOVER_FILE,    /* file a written hand-over request */
+    OSS_ACT_HANDOVER_OBJECT,  /* object to a filed request */
+    OSS_ACT_HANDOVER_DECIDE,  /* approve / reject a request */
+    OSS_ACT_TERMINATE,        /* end access with a reason code */
+    OSS_ACT_OFFICERS_MANAGE,  /* create / revoke officers of an institution */
+    OSS_ACT_HELP_DECIDE,      /* decide a help request (e-mail change) */
+    OSS_ACT_SUBJECT_ERASE,    /* crypto-shred a subject */
+    OSS_ACT_AUDIT_READ,       /* read any stream's history, verify */
     OSS_ACT_COUNT
 } oss_action_t;
 
 /* What the action is about (borrowed strings; NULL or "" = not relevant). */
 typedef struct oss_target {
     const char *account_id;
-    const char *region;         /* the account's domicile region (10 digits) */
+    const char *region; /* the account's domicile region (10 digits) */
     const char *sector;
-    const char *institution;    /* OFFICERS_MANAGE */
+    const char *institution; /* OFFICERS_MANAGE */
 } oss_target_t;
 
 typedef enum oss_authz {
     OSS_AUTHZ_ALLOW = 0,
-    OSS_AUTHZ_FORBIDDEN,        /* 403: known role, not allowed / out of scope */
-    OSS_AUTHZ_HIDDEN            /* 404: a business user asking about another
-                                   business's account (its existence is not
-                                   disclosed) */
+    OSS_AUTHZ_FORBIDDEN, /* 403: known role, not allowed / out of scope */
+    OSS_AUTHZ_HIDDEN     /* 404: a business user asking about another
+                            business's account (its existence is not
+                            disclosed) */
 } oss_authz_t;
 
 /* The decision for p (borrowed) doing a to t (borrowed). When not allowed,

@@ -2,8 +2,7 @@
 #include "core/bytes.h"
 
 uint64_t
-oss_be64_get(const uint8_t *p)
-{
+oss_be64_get(const uint8_t *p) {
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)
         v = v << 8 | p[i];
@@ -11,8 +10,7 @@ oss_be64_get(const uint8_t *p)
 }
 
 void
-oss_be64_put(uint8_t *p, uint64_t v)
-{
+oss_be64_put(uint8_t *p, uint64_t v) {
     for (int i = 7; i >= 0; i--) {
         p[i] = (uint8_t)(v & 0xff);
         v >>= 8;
@@ -20,8 +18,7 @@ oss_be64_put(uint8_t *p, uint64_t v)
 }
 
 int
-oss_hexval(int c)
-{
+oss_hexval(int c) {
     if (c >= '0' && c <= '9')
         return c - '0';
     if (c >= 'a' && c <= 'f')

@@ -9,8 +9,7 @@
 uint64_t oss_be64_get(const uint8_t *p);
 /* The same, signed, from a char buffer (libpq binary results: int8, xid8). */
 static inline int64_t
-oss_be64_sget(const char *p)
-{
+oss_be64_sget(const char *p) {
     return (int64_t)oss_be64_get((const uint8_t *)p);
 }
 /* Writes v big-endian into p[0..7]. */

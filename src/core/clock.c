@@ -4,8 +4,7 @@
 #include <time.h>
 
 static int64_t
-read_us(clockid_t id)
-{
+read_us(clockid_t id) {
     struct timespec ts;
     if (clock_gettime(id, &ts) != 0)
         return 0;
@@ -13,19 +12,16 @@ read_us(clockid_t id)
 }
 
 int64_t
-oss_now_ms(void)
-{
+oss_now_ms(void) {
     return read_us(CLOCK_REALTIME) / 1000;
 }
 
 int64_t
-oss_now_us(void)
-{
+oss_now_us(void) {
     return read_us(CLOCK_REALTIME);
 }
 
 int64_t
-oss_mono_ms(void)
-{
+oss_mono_ms(void) {
     return read_us(CLOCK_MONOTONIC) / 1000;
 }

@@ -7,8 +7,7 @@
 
 static void
 err_fill(oss_err_t *err, oss_code_t code, const char *field, const char *fmt,
-         va_list ap)
-{
+         va_list ap) {
     err->code = code;
     err->retriable = (code == OSS_EUNAVAIL || code == OSS_ECONFLICT);
     snprintf(err->field, sizeof err->field, "%s", field ? field : "");
@@ -16,8 +15,7 @@ err_fill(oss_err_t *err, oss_code_t code, const char *field, const char *fmt,
 }
 
 oss_code_t
-oss_err_set(oss_err_t *err, oss_code_t code, const char *fmt, ...)
-{
+oss_err_set(oss_err_t *err, oss_code_t code, const char *fmt, ...) {
     if (err) {
         va_list ap;
         va_start(ap, fmt);
@@ -29,8 +27,7 @@ oss_err_set(oss_err_t *err, oss_code_t code, const char *fmt, ...)
 
 oss_code_t
 oss_err_field(oss_err_t *err, oss_code_t code, const char *field,
-              const char *fmt, ...)
-{
+              const char *fmt, ...) {
     if (err) {
         va_list ap;
         va_start(ap, fmt);
@@ -41,28 +38,38 @@ oss_err_field(oss_err_t *err, oss_code_t code, const char *field,
 }
 
 void
-oss_err_clear(oss_err_t *err)
-{
+oss_err_clear(oss_err_t *err) {
     if (err)
         memset(err, 0, sizeof *err);
 }
 
 const char *
-oss_code_name(oss_code_t code)
-{
+oss_code_name(oss_code_t code) {
     switch (code) {
-    case OSS_OK: return "ok";
-    case OSS_EINVAL: return "invalid";
-    case OSS_EMALFORMED: return "malformed";
-    case OSS_ETOOBIG: return "too_large";
-    case OSS_ECONFLICT: return "version_conflict";
-    case OSS_EDUPLICATE: return "duplicate";
-    case OSS_ENOTFOUND: return "not_found";
-    case OSS_EUNAVAIL: return "unavailable";
-    case OSS_ECORRUPT: return "corrupt";
-    case OSS_ENOMEM: return "out_of_memory";
-    case OSS_EIO: return "io_error";
-    case OSS_EINTERNAL: return "internal";
+    case OSS_OK:
+        return "ok";
+    case OSS_EINVAL:
+        return "invalid";
+    case OSS_EMALFORMED:
+        return "malformed";
+    case OSS_ETOOBIG:
+        return "too_large";
+    case OSS_ECONFLICT:
+        return "version_conflict";
+    case OSS_EDUPLICATE:
+        return "duplicate";
+    case OSS_ENOTFOUND:
+        return "not_found";
+    case OSS_EUNAVAIL:
+        return "unavailable";
+    case OSS_ECORRUPT:
+        return "corrupt";
+    case OSS_ENOMEM:
+        return "out_of_memory";
+    case OSS_EIO:
+        return "io_error";
+    case OSS_EINTERNAL:
+        return "internal";
     }
     return "unknown";
 }

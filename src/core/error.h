@@ -8,17 +8,17 @@
 
 typedef enum oss_code {
     OSS_OK = 0,
-    OSS_EINVAL,      /* invalid input (422 / 400): see field */
-    OSS_EMALFORMED,  /* undecodable input (400) */
-    OSS_ETOOBIG,     /* over a size limit (413) */
-    OSS_ECONFLICT,   /* optimistic concurrency: stream version moved (409) */
-    OSS_EDUPLICATE,  /* uniqueness rule violated (409) */
-    OSS_ENOTFOUND,   /* 404 */
-    OSS_EUNAVAIL,    /* dependency down; retriable (503) */
-    OSS_ECORRUPT,    /* integrity failure: hash chain, signature */
+    OSS_EINVAL,     /* invalid input (422 / 400): see field */
+    OSS_EMALFORMED, /* undecodable input (400) */
+    OSS_ETOOBIG,    /* over a size limit (413) */
+    OSS_ECONFLICT,  /* optimistic concurrency: stream version moved (409) */
+    OSS_EDUPLICATE, /* uniqueness rule violated (409) */
+    OSS_ENOTFOUND,  /* 404 */
+    OSS_EUNAVAIL,   /* dependency down; retriable (503) */
+    OSS_ECORRUPT,   /* integrity failure: hash chain, signature */
     OSS_ENOMEM,
-    OSS_EIO,         /* file or system call failure */
-    OSS_EINTERNAL    /* bug */
+    OSS_EIO,      /* file or system call failure */
+    OSS_EINTERNAL /* bug */
 } oss_code_t;
 
 #define OSS_ERR_MSG_MAX 256

@@ -6,8 +6,7 @@
 #include <string.h>
 
 void
-oss_event_clear(oss_event_t *ev)
-{
+oss_event_clear(oss_event_t *ev) {
     if (!ev)
         return;
     free(ev->reason);
@@ -16,8 +15,7 @@ oss_event_clear(oss_event_t *ev)
 }
 
 oss_code_t
-oss_event_copy(oss_event_t *dst, const oss_event_t *src, oss_err_t *err)
-{
+oss_event_copy(oss_event_t *dst, const oss_event_t *src, oss_err_t *err) {
     *dst = *src;
     dst->reason = NULL;
     dst->payload = NULL;
@@ -41,8 +39,7 @@ typedef struct buf {
 } buf_t;
 
 static void
-buf_put(buf_t *b, const void *data, size_t n)
-{
+buf_put(buf_t *b, const void *data, size_t n) {
     if (b->oom)
         return;
     if (b->len + n > b->cap) {
@@ -63,8 +60,7 @@ buf_put(buf_t *b, const void *data, size_t n)
 }
 
 static void
-put_field(buf_t *b, const void *data, size_t n)
-{
+put_field(buf_t *b, const void *data, size_t n) {
     uint8_t l[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8),
                     (uint8_t)n};
     buf_put(b, l, 4);
@@ -72,14 +68,12 @@ put_field(buf_t *b, const void *data, size_t n)
 }
 
 static void
-put_str(buf_t *b, const char *s)
-{
+put_str(buf_t *b, const char *s) {
     put_field(b, s ? s : "", s ? strlen(s) : 0);
 }
 
 static void
-put_i64(buf_t *b, int64_t v)
-{
+put_i64(buf_t *b, int64_t v) {
     uint64_t u = (uint64_t)v;
     uint8_t x[8];
     for (int i = 0; i < 8; i++)
@@ -89,8 +83,7 @@ put_i64(buf_t *b, int64_t v)
 
 oss_code_t
 oss_event_canonical(const oss_event_t *ev, uint8_t **out, size_t *out_len,
-                    oss_err_t *err)
-{
+                    oss_err_t *err) {
     buf_t b = {0};
     static const char tag[] = "oss.event.v1";
     buf_put(&b, tag, sizeof tag - 1);
@@ -122,8 +115,7 @@ oss_event_canonical(const oss_event_t *ev, uint8_t **out, size_t *out_len,
 }
 
 oss_event_t *
-oss_event_list_push(oss_event_list_t *list)
-{
+oss_event_list_push(oss_event_list_t *list) {
     if (list->len == list->cap) {
         size_t cap = list->cap ? list->cap * 2 : 8;
         oss_event_t *p = realloc(list->items, cap * sizeof *p);
@@ -138,8 +130,7 @@ oss_event_list_push(oss_event_list_t *list)
 }
 
 void
-oss_event_list_free(oss_event_list_t *list)
-{
+oss_event_list_free(oss_event_list_t *list) {
     for (size_t i = 0; i < list->len; i++)
         oss_event_clear(&list->items[i]);
     free(list->items);

@@ -17,7 +17,7 @@
 
 #include "core/error.h"
 
-#define OSS_UUID_STR 37      /* 36 chars + NUL */
+#define OSS_UUID_STR 37 /* 36 chars + NUL */
 #define OSS_ID_MAX 128
 #define OSS_HASH_LEN 32
 
@@ -33,20 +33,20 @@ typedef struct oss_event {
     char event_id[OSS_UUID_STR];
     char stream_id[OSS_ID_MAX];
     char stream_type[32];
-    int64_t version;               /* 1-based */
-    int64_t position;              /* 0 until the journal assigned it */
-    int64_t occurred_at_us;        /* unix microseconds */
+    int64_t version;        /* 1-based */
+    int64_t position;       /* 0 until the journal assigned it */
+    int64_t occurred_at_us; /* unix microseconds */
     int64_t recorded_at_us;
     oss_actor_kind_t actor_kind;
     char actor_id[OSS_ID_MAX];
     char correlation_id[OSS_ID_MAX];
     char causation_id[OSS_ID_MAX];
     char cause_id[OSS_ID_MAX];
-    char *reason;                  /* owned; NULL when none */
+    char *reason; /* owned; NULL when none */
     char software_version[64];
-    char payload_type[64];         /* "oss.v1.AccountRegistered" */
+    char payload_type[64]; /* "oss.v1.AccountRegistered" */
     int32_t schema_version;
-    uint8_t *payload;              /* owned */
+    uint8_t *payload; /* owned */
     size_t payload_len;
     uint8_t prev_hash[OSS_HASH_LEN];
     uint8_t hash[OSS_HASH_LEN];

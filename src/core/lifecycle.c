@@ -9,8 +9,7 @@
 #define SEC 1000000LL
 
 void
-oss_lc_policy_default(oss_lc_policy_t *p)
-{
+oss_lc_policy_default(oss_lc_policy_t *p) {
     p->activation_ttl_us = 15 * 60 * SEC;
     p->activation_max_attempts = 5;
     p->resend_max = 3;
@@ -22,20 +21,17 @@ oss_lc_policy_default(oss_lc_policy_t *p)
 }
 
 void
-oss_lc_state_init(oss_lc_state_t *st)
-{
+oss_lc_state_init(oss_lc_state_t *st) {
     memset(st, 0, sizeof *st);
 }
 
 static void
-copy(char *dst, size_t n, const char *src)
-{
+copy(char *dst, size_t n, const char *src) {
     snprintf(dst, n, "%s", src ? src : "");
 }
 
 static oss_lc_source_t *
-source_find(oss_lc_state_t *st, const char *hash)
-{
+source_find(oss_lc_state_t *st, const char *hash) {
     for (size_t i = 0; i < st->nsources; i++)
         if (strcmp(st->sources[i].hash, hash) == 0)
             return &st->sources[i];
@@ -43,16 +39,14 @@ source_find(oss_lc_state_t *st, const char *hash)
 }
 
 static const oss_lc_source_t *
-source_find_c(const oss_lc_state_t *st, const char *hash)
-{
+source_find_c(const oss_lc_state_t *st, const char *hash) {
     return source_find((oss_lc_state_t *)st, hash);
 }
 
 /* A source entry for hash, evicting the least recently failed one when
  * the table is full. */
 static oss_lc_source_t *
-source_get(oss_lc_state_t *st, const char *hash)
-{
+source_get(oss_lc_state_t *st, const char *hash) {
     oss_lc_source_t *s = source_find(st, hash);
     if (s)
         return s;
@@ -70,8 +64,7 @@ source_get(oss_lc_state_t *st, const char *hash)
 }
 
 static void
-session_remove(oss_lc_state_t *st, const char *id)
-{
+session_remove(oss_lc_state_t *st, const char *id) {
     for (size_t i = 0; i < st->nsessions; i++)
         if (strcmp(st->sessions[i].id, id) == 0) {
             memmove(&st->sessions[i], &st->sessions[i + 1],
@@ -82,8 +75,7 @@ session_remove(oss_lc_state_t *st, const char *id)
 }
 
 void
-oss_lc_evolve(oss_lc_state_t *st, const oss_lc_fact_t *f)
-{
+oss_lc_evolve(oss_lc_state_t *st, const oss_lc_fact_t *f) {
     switch (f->kind) {
     case OSS_LC_REGISTERED:
         if (st->status == OSS_LC_NEW)
@@ -160,16 +152,14 @@ oss_lc_evolve(oss_lc_state_t *st, const oss_lc_fact_t *f)
 }
 
 void
-oss_lc_fold(oss_lc_state_t *st, const oss_lc_fact_t *facts, size_t n)
-{
+oss_lc_fold(oss_lc_state_t *st, const oss_lc_fact_t *facts, size_t n) {
     oss_lc_state_init(st);
     for (size_t i = 0; i < n; i++)
         oss_lc_evolve(st, &facts[i]);
 }
 
 static oss_lc_fact_t *
-push(oss_lc_decision_t *d, oss_lc_kind_t kind, int64_t now)
-{
+push(oss_lc_decision_t *d, oss_lc_kind_t kind, int64_t now) {
     oss_lc_fact_t *f = &d->facts[d->n++];
     memset(f, 0, sizeof *f);
     f->kind = kind;
@@ -178,22 +168,19 @@ push(oss_lc_decision_t *d, oss_lc_kind_t kind, int64_t now)
 }
 
 static bool
-channel_ok(const char *c)
-{
+channel_ok(const char *c) {
     return c && (strcmp(c, "email") == 0 || strcmp(c, "whatsapp") == 0);
 }
 
 static oss_code_t
-refuse(oss_err_t *err, oss_code_t code, const char *why, const char *msg)
-{
+refuse(oss_err_t *err, oss_code_t code, const char *why, const char *msg) {
     return oss_err_field(err, code, why, "%s", msg);
 }
 
 oss_code_t
 oss_lc_decide_issue(const oss_lc_state_t *st, const oss_lc_policy_t *p,
                     int64_t now, const char *channel, const char *delivery_id,
-                    oss_lc_decision_t *d, oss_err_t *err)
-{
+                    oss_lc_decision_t *d, oss_err_t *err) {
     memset(d, 0, sizeof *d);
     if (st->status == OSS_LC_NEW)
         return refuse(err, OSS_ENOTFOUND, "not_registered",
@@ -213,10 +200,8 @@ oss_lc_decide_issue(const oss_lc_state_t *st, const oss_lc_policy_t *p,
 
 oss_code_t
 oss_lc_decide_resend(const oss_lc_state_t *st, const oss_lc_policy_t *p,
-                     int64_t now, const char *channel,
-                     const char *delivery_id, oss_lc_decision_t *d,
-                     oss_err_t *err)
-{
+                     int64_t now, const char *channel, const char *delivery_id,
+                     oss_lc_decision_t *d, oss_err_t *err) {
     memset(d, 0, sizeof *d);
     if (st->status == OSS_LC_NEW)
         return refuse(err, OSS_ENOTFOUND, "not_registered",
@@ -268,8 +253,7 @@ oss_lc_decide_resend(const oss_lc_state_t *st, const oss_lc_policy_t *p,
 oss_code_t
 oss_lc_decide_verify(const oss_lc_state_t *st, const oss_lc_policy_t *p,
                      int64_t now, bool matched, oss_lc_verify_t *outcome,
-                     oss_lc_decision_t *d, oss_err_t *err)
-{
+                     oss_lc_decision_t *d, oss_err_t *err) {
     memset(d, 0, sizeof *d);
     *outcome = OSS_LC_VERIFY_WRONG;
     switch (st->status) {
@@ -310,8 +294,7 @@ oss_lc_decide_verify(const oss_lc_state_t *st, const oss_lc_policy_t *p,
 oss_code_t
 oss_lc_decide_set_password(const oss_lc_state_t *st, const oss_lc_policy_t *p,
                            int64_t now, bool authed, oss_lc_decision_t *d,
-                           oss_err_t *err)
-{
+                           oss_err_t *err) {
     memset(d, 0, sizeof *d);
     if (st->status == OSS_LC_NEW)
         return refuse(err, OSS_ENOTFOUND, "not_registered",
@@ -333,8 +316,7 @@ oss_lc_decide_set_password(const oss_lc_state_t *st, const oss_lc_policy_t *p,
 
 int64_t
 oss_lc_signin_wait(const oss_lc_state_t *st, const oss_lc_policy_t *p,
-                   int64_t now, const char *source)
-{
+                   int64_t now, const char *source) {
     const oss_lc_source_t *s = source_find_c(st, source ? source : "");
     if (!s || s->failures < p->signin_threshold)
         return 0;
@@ -355,8 +337,7 @@ oss_code_t
 oss_lc_decide_signin(const oss_lc_state_t *st, const oss_lc_policy_t *p,
                      int64_t now, bool matched, const char *source,
                      const char *session_id, bool *ok, oss_lc_decision_t *d,
-                     oss_err_t *err)
-{
+                     oss_err_t *err) {
     memset(d, 0, sizeof *d);
     *ok = false;
     if (st->status == OSS_LC_NEW)
@@ -391,8 +372,7 @@ oss_lc_decide_signin(const oss_lc_state_t *st, const oss_lc_policy_t *p,
 }
 
 const oss_lc_session_t *
-oss_lc_session_find(const oss_lc_state_t *st, int64_t now, const char *id)
-{
+oss_lc_session_find(const oss_lc_state_t *st, int64_t now, const char *id) {
     for (size_t i = 0; id && i < st->nsessions; i++)
         if (strcmp(st->sessions[i].id, id) == 0)
             return now < st->sessions[i].expires_at_us ? &st->sessions[i]
@@ -403,8 +383,7 @@ oss_lc_session_find(const oss_lc_state_t *st, int64_t now, const char *id)
 oss_code_t
 oss_lc_decide_end_session(const oss_lc_state_t *st, int64_t now,
                           const char *session_id, const char *reason,
-                          oss_lc_decision_t *d, oss_err_t *err)
-{
+                          oss_lc_decision_t *d, oss_err_t *err) {
     memset(d, 0, sizeof *d);
     if (!oss_lc_session_find(st, now, session_id))
         return refuse(err, OSS_ENOTFOUND, "no_session",
@@ -418,8 +397,7 @@ oss_lc_decide_end_session(const oss_lc_state_t *st, int64_t now,
 const char *
 oss_password_policy_check(const char *pw,
                           bool (*common)(void *ctx, const char *lower),
-                          void *ctx)
-{
+                          void *ctx) {
     char lower[257];
     size_t n = pw ? strlen(pw) : 0;
     bool letter = false, digit = false, special = false;

@@ -34,61 +34,60 @@ typedef struct oss_clock {
 } oss_clock_t;
 
 static inline int64_t
-oss_clock_now(const oss_clock_t *c)
-{
+oss_clock_now(const oss_clock_t *c) {
     return c->now_us(c->ctx);
 }
 
 typedef enum oss_lc_kind {
-    OSS_LC_OTHER = 0,          /* unknown to the lifecycle: version only */
-    OSS_LC_REGISTERED,         /* AccountRegistered */
-    OSS_LC_ISSUED,             /* ActivationIssued */
-    OSS_LC_SUCCEEDED,          /* ActivationSucceeded */
-    OSS_LC_FAILED,             /* ActivationFailed */
-    OSS_LC_LOCKED,             /* ActivationLocked */
-    OSS_LC_RESENT,             /* ActivationResent */
-    OSS_LC_PASSWORD,           /* PasswordSet */
-    OSS_LC_SIGNIN_OK,          /* SignInSucceeded */
-    OSS_LC_SIGNIN_FAILED,      /* SignInFailed */
-    OSS_LC_SIGNIN_THROTTLED,   /* SignInThrottled */
-    OSS_LC_SESSION_ENDED       /* SessionEnded */
+    OSS_LC_OTHER = 0,        /* unknown to the lifecycle: version only */
+    OSS_LC_REGISTERED,       /* AccountRegistered */
+    OSS_LC_ISSUED,           /* ActivationIssued */
+    OSS_LC_SUCCEEDED,        /* ActivationSucceeded */
+    OSS_LC_FAILED,           /* ActivationFailed */
+    OSS_LC_LOCKED,           /* ActivationLocked */
+    OSS_LC_RESENT,           /* ActivationResent */
+    OSS_LC_PASSWORD,         /* PasswordSet */
+    OSS_LC_SIGNIN_OK,        /* SignInSucceeded */
+    OSS_LC_SIGNIN_FAILED,    /* SignInFailed */
+    OSS_LC_SIGNIN_THROTTLED, /* SignInThrottled */
+    OSS_LC_SESSION_ENDED     /* SessionEnded */
 } oss_lc_kind_t;
 
-#define OSS_LC_ID_MAX 40       /* uuid text + NUL, rounded */
-#define OSS_LC_SOURCE_MAX 17   /* 16 hex chars + NUL */
+#define OSS_LC_ID_MAX 40     /* uuid text + NUL, rounded */
+#define OSS_LC_SOURCE_MAX 17 /* 16 hex chars + NUL */
 
 /* One lifecycle event, decoded (no secret ever appears here). */
 typedef struct oss_lc_fact {
     oss_lc_kind_t kind;
-    int64_t version;           /* stream version (0 for a decided fact) */
-    int64_t at_us;             /* occurred_at of the event */
-    int64_t expires_at_us;     /* ISSUED, SIGNIN_OK */
-    char channel[12];          /* ISSUED, RESENT: "email" | "whatsapp" */
-    char id[OSS_LC_ID_MAX];    /* ISSUED: delivery id; SIGNIN_OK,
-                                  SESSION_ENDED: session id */
+    int64_t version;                /* stream version (0 for a decided fact) */
+    int64_t at_us;                  /* occurred_at of the event */
+    int64_t expires_at_us;          /* ISSUED, SIGNIN_OK */
+    char channel[12];               /* ISSUED, RESENT: "email" | "whatsapp" */
+    char id[OSS_LC_ID_MAX];         /* ISSUED: delivery id; SIGNIN_OK,
+                                       SESSION_ENDED: session id */
     char source[OSS_LC_SOURCE_MAX]; /* SIGNIN_FAILED: source hash */
-    char reason[24];           /* SESSION_ENDED: "signed_out", ... */
-    int attempt;               /* FAILED: 1-based; SIGNIN_FAILED: count */
+    char reason[24];                /* SESSION_ENDED: "signed_out", ... */
+    int attempt;                    /* FAILED: 1-based; SIGNIN_FAILED: count */
 } oss_lc_fact_t;
 
 typedef enum oss_lc_status {
-    OSS_LC_NEW = 0,            /* no AccountRegistered */
-    OSS_LC_REGISTERED_ONLY,    /* registered, no activation issued */
-    OSS_LC_PENDING,            /* activation issued, not used */
-    OSS_LC_LOCKED_OUT,         /* too many wrong codes; resend unlocks */
-    OSS_LC_ACTIVE              /* activated */
+    OSS_LC_NEW = 0,         /* no AccountRegistered */
+    OSS_LC_REGISTERED_ONLY, /* registered, no activation issued */
+    OSS_LC_PENDING,         /* activation issued, not used */
+    OSS_LC_LOCKED_OUT,      /* too many wrong codes; resend unlocks */
+    OSS_LC_ACTIVE           /* activated */
 } oss_lc_status_t;
 
 /* Limits (from configuration). */
 typedef struct oss_lc_policy {
-    int64_t activation_ttl_us;     /* lifetime of an OTP / link */
-    int activation_max_attempts;   /* wrong codes before the lock */
-    int resend_max;                /* resends allowed per window */
+    int64_t activation_ttl_us;   /* lifetime of an OTP / link */
+    int activation_max_attempts; /* wrong codes before the lock */
+    int resend_max;              /* resends allowed per window */
     int64_t resend_window_us;
-    int signin_threshold;          /* failures (per account) that raise
-                                      SignInThrottled; per source, the
-                                      failures after which delays start */
-    int64_t signin_delay_us;       /* first delay; doubles per failure */
+    int signin_threshold;    /* failures (per account) that raise
+                                SignInThrottled; per source, the
+                                failures after which delays start */
+    int64_t signin_delay_us; /* first delay; doubles per failure */
     int64_t signin_delay_max_us;
     int64_t session_ttl_us;
 } oss_lc_policy_t;
@@ -103,7 +102,7 @@ void oss_lc_policy_default(oss_lc_policy_t *p);
 
 typedef struct oss_lc_source {
     char hash[OSS_LC_SOURCE_MAX];
-    int failures;              /* since its last success */
+    int failures; /* since its last success */
     int64_t last_failure_us;
 } oss_lc_source_t;
 
@@ -117,15 +116,15 @@ typedef struct oss_lc_state {
     int64_t version;
     oss_lc_status_t status;
     int64_t activation_expires_at_us;
-    char delivery_id[OSS_LC_ID_MAX];   /* of the current activation */
+    char delivery_id[OSS_LC_ID_MAX]; /* of the current activation */
     char channel[12];
-    int activation_failures;           /* since the current issue */
+    int activation_failures;                  /* since the current issue */
     int64_t resent_at_us[OSS_LC_MAX_RESENDS]; /* newest last */
     size_t nresent;
     int64_t activated_at_us;
     bool password_set;
-    int signin_failures;               /* account-wide, since a success */
-    bool throttled;                    /* SignInThrottled since a success */
+    int signin_failures; /* account-wide, since a success */
+    bool throttled;      /* SignInThrottled since a success */
     oss_lc_source_t sources[OSS_LC_MAX_SOURCES];
     size_t nsources;
     oss_lc_session_t sessions[OSS_LC_MAX_SESSIONS]; /* open, oldest first */
@@ -142,7 +141,7 @@ void oss_lc_fold(oss_lc_state_t *st, const oss_lc_fact_t *facts, size_t n);
 typedef struct oss_lc_decision {
     oss_lc_fact_t facts[4];
     size_t n;
-    int64_t retry_after_us;    /* > 0 with a rate-limit / throttle refusal */
+    int64_t retry_after_us; /* > 0 with a rate-limit / throttle refusal */
 } oss_lc_decision_t;
 
 /* Outcome codes carried in err->field so the shell can map them to HTTP:
@@ -169,9 +168,9 @@ oss_code_t oss_lc_decide_resend(const oss_lc_state_t *st,
                                 oss_lc_decision_t *d, oss_err_t *err);
 
 typedef enum oss_lc_verify {
-    OSS_LC_VERIFY_OK = 0,      /* ActivationSucceeded */
-    OSS_LC_VERIFY_WRONG,       /* ActivationFailed (maybe + Locked) */
-    OSS_LC_VERIFY_LOCKED_NOW   /* this failure locked it */
+    OSS_LC_VERIFY_OK = 0,    /* ActivationSucceeded */
+    OSS_LC_VERIFY_WRONG,     /* ActivationFailed (maybe + Locked) */
+    OSS_LC_VERIFY_LOCKED_NOW /* this failure locked it */
 } oss_lc_verify_t;
 
 /* Verify an OTP or link; matched = the shell's keyed-hash comparison.
@@ -215,8 +214,7 @@ oss_code_t oss_lc_decide_signin(const oss_lc_state_t *st,
 /* End an open session (SessionEnded{id, reason}); OSS_ENOTFOUND
  * "no_session" when it is not open (ended, expired or unknown). */
 oss_code_t oss_lc_decide_end_session(const oss_lc_state_t *st, int64_t now,
-                                     const char *session_id,
-                                     const char *reason,
+                                     const char *session_id, const char *reason,
                                      oss_lc_decision_t *d, oss_err_t *err);
 
 /* The open session with id (borrowed) at now, or NULL. */
@@ -227,9 +225,7 @@ const oss_lc_session_t *oss_lc_session_find(const oss_lc_state_t *st,
  * ("too_short", "too_long", "needs_letter", "needs_digit", "needs_special",
  * "common"). common(ctx, pw) tells whether pw (lower-cased) is in the list
  * of common passwords; may be NULL. */
-const char *oss_password_policy_check(const char *pw,
-                                      bool (*common)(void *ctx,
-                                                     const char *lower),
-                                      void *ctx);
+const char *oss_password_policy_check(
+    const char *pw, bool (*common)(void *ctx, const char *lower), void *ctx);
 
 #endif

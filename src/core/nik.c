@@ -5,14 +5,12 @@
 #include <string.h>
 
 bool
-oss_is_leap_year(int year)
-{
+oss_is_leap_year(int year) {
     return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
 }
 
 int
-oss_days_in_month(int year, int month)
-{
+oss_days_in_month(int year, int month) {
     static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (month < 1 || month > 12)
         return 0;
@@ -22,8 +20,7 @@ oss_days_in_month(int year, int month)
 }
 
 bool
-oss_nik_province_known(int code)
-{
+oss_nik_province_known(int code) {
     return (code >= 11 && code <= 19) || code == 21 ||
            (code >= 31 && code <= 36) || (code >= 51 && code <= 53) ||
            (code >= 61 && code <= 65) || (code >= 71 && code <= 76) ||
@@ -31,14 +28,12 @@ oss_nik_province_known(int code)
 }
 
 static int
-two(const char *p)
-{
+two(const char *p) {
     return (p[0] - '0') * 10 + (p[1] - '0');
 }
 
 const char *
-oss_nik_check(const char *nik, oss_nik_info_t *info)
-{
+oss_nik_check(const char *nik, oss_nik_info_t *info) {
     oss_nik_info_t ni;
 
     if (!nik)
@@ -78,8 +73,7 @@ oss_nik_check(const char *nik, oss_nik_info_t *info)
 
 bool
 oss_nik_matches_birth_date(const oss_nik_info_t *info, int year, int month,
-                           int day)
-{
+                           int day) {
     return info->day == day && info->month == month &&
            info->yy == ((year % 100) + 100) % 100;
 }

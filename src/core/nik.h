@@ -16,8 +16,8 @@
 
 typedef struct oss_nik_info {
     int province, regency, district;
-    int day, month, yy;  /* day with the +40 removed; yy = two-digit year */
-    bool female;         /* the day carried +40 */
+    int day, month, yy; /* day with the +40 removed; yy = two-digit year */
+    bool female;        /* the day carried +40 */
     int serial;
 } oss_nik_info_t;
 
@@ -33,8 +33,8 @@ bool oss_nik_province_known(int code);
 
 /* True when the NIK's date (day, month, two-digit year) matches the birth
  * date year-month-day. A mismatch is a warning, never a rejection. */
-bool oss_nik_matches_birth_date(const oss_nik_info_t *info, int year,
-                                int month, int day);
+bool oss_nik_matches_birth_date(const oss_nik_info_t *info, int year, int month,
+                                int day);
 
 /* Calendar helpers shared with the validators. */
 bool oss_is_leap_year(int year);

@@ -8,8 +8,7 @@
 #define SEC 1000000LL
 
 void
-oss_rc_policy_default(oss_rc_policy_t *p)
-{
+oss_rc_policy_default(oss_rc_policy_t *p) {
     p->reset_ttl_us = 30 * 60 * SEC;
     p->reset_max = 3;
     p->reset_window_us = 3600 * SEC;
@@ -17,16 +16,14 @@ oss_rc_policy_default(oss_rc_policy_t *p)
 }
 
 static void
-copy(char *dst, size_t n, const char *src)
-{
+copy(char *dst, size_t n, const char *src) {
     snprintf(dst, n, "%s", src ? src : "");
 }
 
 /* ---- masking ------------------------------------------------------------- */
 
 bool
-oss_rc_mask_email(const char *email, char *out, size_t n)
-{
+oss_rc_mask_email(const char *email, char *out, size_t n) {
     const char *at;
 
     if (n)
@@ -41,8 +38,7 @@ oss_rc_mask_email(const char *email, char *out, size_t n)
 }
 
 bool
-oss_rc_mask_phone(const char *phone, char *out, size_t n)
-{
+oss_rc_mask_phone(const char *phone, char *out, size_t n) {
     size_t len;
 
     if (n)
@@ -65,8 +61,7 @@ oss_rc_mask_phone(const char *phone, char *out, size_t n)
 }
 
 bool
-oss_rc_mask_id(const char *id, char *out, size_t n)
-{
+oss_rc_mask_id(const char *id, char *out, size_t n) {
     size_t len;
 
     if (n)
@@ -88,14 +83,12 @@ oss_rc_mask_id(const char *id, char *out, size_t n)
 /* ---- password reset ------------------------------------------------------ */
 
 void
-oss_rc_reset_init(oss_rc_reset_state_t *st)
-{
+oss_rc_reset_init(oss_rc_reset_state_t *st) {
     memset(st, 0, sizeof *st);
 }
 
 void
-oss_rc_reset_evolve(oss_rc_reset_state_t *st, const oss_rc_fact_t *f)
-{
+oss_rc_reset_evolve(oss_rc_reset_state_t *st, const oss_rc_fact_t *f) {
     switch (f->kind) {
     case OSS_RC_RESET_ISSUED:
         copy(st->current, sizeof st->current, f->id);
@@ -121,8 +114,7 @@ oss_code_t
 oss_rc_decide_reset_issue(const oss_rc_reset_state_t *st,
                           const oss_rc_policy_t *p, int64_t now, bool active,
                           const char *reset_id, oss_rc_fact_t *out,
-                          int64_t *retry_after_us, oss_err_t *err)
-{
+                          int64_t *retry_after_us, oss_err_t *err) {
     memset(out, 0, sizeof *out);
     if (retry_after_us)
         *retry_after_us = 0;
@@ -160,8 +152,7 @@ oss_rc_decide_reset_issue(const oss_rc_reset_state_t *st,
 oss_code_t
 oss_rc_decide_reset_use(const oss_rc_reset_state_t *st, int64_t now,
                         const char *reset_id, oss_rc_fact_t *out,
-                        oss_err_t *err)
-{
+                        oss_err_t *err) {
     memset(out, 0, sizeof *out);
     if (!reset_id || !reset_id[0] || !st->current[0] ||
         strcmp(st->current, reset_id) != 0)
@@ -185,14 +176,12 @@ oss_rc_decide_reset_use(const oss_rc_reset_state_t *st, int64_t now,
 /* ---- help requests ------------------------------------------------------- */
 
 void
-oss_rc_help_init(oss_rc_help_state_t *st)
-{
+oss_rc_help_init(oss_rc_help_state_t *st) {
     memset(st, 0, sizeof *st);
 }
 
 static oss_rc_help_t *
-help_find(oss_rc_help_state_t *st, const char *id)
-{
+help_find(oss_rc_help_state_t *st, const char *id) {
     for (size_t i = 0; i < st->n; i++)
         if (strcmp(st->req[i].id, id) == 0)
             return &st->req[i];
@@ -200,14 +189,12 @@ help_find(oss_rc_help_state_t *st, const char *id)
 }
 
 const oss_rc_help_t *
-oss_rc_help_find(const oss_rc_help_state_t *st, const char *id)
-{
+oss_rc_help_find(const oss_rc_help_state_t *st, const char *id) {
     return id ? help_find((oss_rc_help_state_t *)st, id) : NULL;
 }
 
 void
-oss_rc_help_evolve(oss_rc_help_state_t *st, const oss_rc_fact_t *f)
-{
+oss_rc_help_evolve(oss_rc_help_state_t *st, const oss_rc_fact_t *f) {
     oss_rc_help_t *h;
 
     switch (f->kind) {
@@ -243,8 +230,7 @@ oss_rc_help_evolve(oss_rc_help_state_t *st, const oss_rc_fact_t *f)
 }
 
 static bool
-printable(const char *s, size_t min, size_t max)
-{
+printable(const char *s, size_t min, size_t max) {
     size_t n = s ? strlen(s) : 0;
     if (n < min || n > max)
         return false;
@@ -255,11 +241,9 @@ printable(const char *s, size_t min, size_t max)
 }
 
 oss_code_t
-oss_rc_decide_help_file(const oss_rc_help_state_t *st,
-                        const oss_rc_policy_t *p, int64_t now, const char *id,
-                        const char *evidence_ref, oss_rc_fact_t *out,
-                        oss_err_t *err)
-{
+oss_rc_decide_help_file(const oss_rc_help_state_t *st, const oss_rc_policy_t *p,
+                        int64_t now, const char *id, const char *evidence_ref,
+                        oss_rc_fact_t *out, oss_err_t *err) {
     memset(out, 0, sizeof *out);
     if (!id || !id[0] || strlen(id) >= OSS_RC_ID_MAX)
         return oss_err_field(err, OSS_EINVAL, "request_id",
@@ -289,8 +273,7 @@ oss_rc_decide_help_file(const oss_rc_help_state_t *st,
 oss_code_t
 oss_rc_decide_help(const oss_rc_help_state_t *st, int64_t now, const char *id,
                    const char *decision, const char *reason,
-                   oss_rc_fact_t out[2], size_t *nout, oss_err_t *err)
-{
+                   oss_rc_fact_t out[2], size_t *nout, oss_err_t *err) {
     oss_rc_decision_kind_t k;
 
     *nout = 0;
@@ -332,9 +315,8 @@ oss_rc_decide_help(const oss_rc_help_state_t *st, int64_t now, const char *id,
 /* ---- fixed window -------------------------------------------------------- */
 
 bool
-oss_rc_window_take(oss_rc_window_t *w, int max, int64_t window_us,
-                   int64_t now, int64_t *retry_after_us)
-{
+oss_rc_window_take(oss_rc_window_t *w, int max, int64_t window_us, int64_t now,
+                   int64_t *retry_after_us) {
     if (retry_after_us)
         *retry_after_us = 0;
     if (w->count == 0 || now >= w->start_us + window_us || now < w->start_us) {

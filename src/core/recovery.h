@@ -44,22 +44,22 @@ bool oss_rc_mask_id(const char *id, char *out, size_t n);
 /* ---- password reset ------------------------------------------------------ */
 
 typedef struct oss_rc_policy {
-    int64_t reset_ttl_us;      /* lifetime of a reset link */
-    int reset_max;             /* links issued per window per principal */
+    int64_t reset_ttl_us; /* lifetime of a reset link */
+    int reset_max;        /* links issued per window per principal */
     int64_t reset_window_us;
-    int help_max_open;         /* undecided help requests per account */
+    int help_max_open; /* undecided help requests per account */
 } oss_rc_policy_t;
 
 /* 30 min, 3 links per hour, 3 open help requests. */
 void oss_rc_policy_default(oss_rc_policy_t *p);
 
 typedef enum oss_rc_kind {
-    OSS_RC_OTHER = 0,          /* unknown to recovery: ignored */
-    OSS_RC_RESET_ISSUED,       /* PasswordResetRequested */
-    OSS_RC_RESET_USED,         /* PasswordResetCompleted */
-    OSS_RC_HELP_FILED,         /* HelpRequestFiled */
-    OSS_RC_HELP_DECIDED,       /* HelpRequestDecided */
-    OSS_RC_CONTACT_REPLACED    /* ContactReplaced */
+    OSS_RC_OTHER = 0,       /* unknown to recovery: ignored */
+    OSS_RC_RESET_ISSUED,    /* PasswordResetRequested */
+    OSS_RC_RESET_USED,      /* PasswordResetCompleted */
+    OSS_RC_HELP_FILED,      /* HelpRequestFiled */
+    OSS_RC_HELP_DECIDED,    /* HelpRequestDecided */
+    OSS_RC_CONTACT_REPLACED /* ContactReplaced */
 } oss_rc_kind_t;
 
 #define OSS_RC_ID_MAX 40
@@ -75,9 +75,9 @@ typedef enum oss_rc_decision_kind {
 typedef struct oss_rc_fact {
     oss_rc_kind_t kind;
     int64_t at_us;
-    int64_t expires_at_us;     /* RESET_ISSUED */
-    char id[OSS_RC_ID_MAX];    /* RESET_*: reset id; HELP_*, CONTACT_*:
-                                  help request id */
+    int64_t expires_at_us;           /* RESET_ISSUED */
+    char id[OSS_RC_ID_MAX];          /* RESET_*: reset id; HELP_*, CONTACT_*:
+                                        help request id */
     oss_rc_decision_kind_t decision; /* HELP_DECIDED */
 } oss_rc_fact_t;
 
@@ -85,7 +85,7 @@ typedef struct oss_rc_fact {
 
 /* Folded from a principal's access stream. */
 typedef struct oss_rc_reset_state {
-    char current[OSS_RC_ID_MAX];       /* newest issued reset ("" none) */
+    char current[OSS_RC_ID_MAX]; /* newest issued reset ("" none) */
     int64_t current_expires_us;
     bool current_used;
     int64_t issued_at_us[OSS_RC_MAX_ISSUED]; /* newest last */
@@ -113,11 +113,12 @@ oss_code_t oss_rc_decide_reset_issue(const oss_rc_reset_state_t *st,
  * not the newest link issued (never issued or superseded); OSS_ECONFLICT
  * "used" when used already; OSS_ECONFLICT "expired" at or after its
  * expiry. */
-oss_code_t oss_rc_decide_reset_use(const oss_rc_reset_state_t *st,
-                                   int64_t now, const char *reset_id,
-                                   oss_rc_fact_t *out, oss_err_t *err);
+oss_code_t oss_rc_decide_reset_use(const oss_rc_reset_state_t *st, int64_t now,
+                                   const char *reset_id, oss_rc_fact_t *out,
+                                   oss_err_t *err);
 
-/* ---- help requests -------------------------------------------------------- */
+/* ---- help requests --------------------------------------------------------
+ */
 
 #define OSS_RC_MAX_HELP 32
 

@@ -9,8 +9,7 @@
 
 void
 oss_field_errors_add(oss_field_errors_t *fe, const char *field,
-                     const char *reason)
-{
+                     const char *reason) {
     if (oss_field_errors_get(fe, field) || fe->n >= OSS_FIELD_ERRORS_MAX)
         return;
     oss_field_error_t *e = &fe->items[fe->n++];
@@ -19,8 +18,7 @@ oss_field_errors_add(oss_field_errors_t *fe, const char *field,
 }
 
 const char *
-oss_field_errors_get(const oss_field_errors_t *fe, const char *field)
-{
+oss_field_errors_get(const oss_field_errors_t *fe, const char *field) {
     for (size_t i = 0; i < fe->n; i++)
         if (strcmp(fe->items[i].field, field) == 0)
             return fe->items[i].reason;
@@ -30,8 +28,7 @@ oss_field_errors_get(const oss_field_errors_t *fe, const char *field)
 /* Decodes one UTF-8 sequence at s[0..n); returns its length (>= 1) and the
  * code point, or 0 when malformed. */
 static size_t
-utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
+utf8_next(const unsigned char *s, size_t n, uint32_t *cp) {
     uint32_t c;
     size_t len;
 
@@ -68,8 +65,7 @@ utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
 }
 
 bool
-oss_utf8_valid(const char *s, size_t n)
-{
+oss_utf8_valid(const char *s, size_t n) {
     const unsigned char *p = (const unsigned char *)s;
     uint32_t cp;
 
@@ -84,27 +80,24 @@ oss_utf8_valid(const char *s, size_t n)
 }
 
 static bool
-is_alpha(int c)
-{
+is_alpha(int c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
 
 static bool
-is_digit(int c)
-{
+is_digit(int c) {
     return c >= '0' && c <= '9';
 }
 
 /* RFC 5322 atext. */
 static bool
-is_atext(int c)
-{
-    return is_alpha(c) || is_digit(c) || (c && strchr("!#$%&'*+/=?^_`{|}~-", c));
+is_atext(int c) {
+    return is_alpha(c) || is_digit(c) ||
+           (c && strchr("!#$%&'*+/=?^_`{|}~-", c));
 }
 
 const char *
-oss_email_normalize(const char *in, char *out, size_t outsz)
-{
+oss_email_normalize(const char *in, char *out, size_t outsz) {
     if (!in || !*in)
         return OSS_REASON_REQUIRED;
     size_t len = strlen(in);
@@ -134,8 +127,7 @@ oss_email_normalize(const char *in, char *out, size_t outsz)
         return "email_invalid";
     for (const char *p = d;; p++) {
         if (*p == '.' || *p == '\0') {
-            if (lablen == 0 || lablen > 63 || label[0] == '-' ||
-                p[-1] == '-')
+            if (lablen == 0 || lablen > 63 || label[0] == '-' || p[-1] == '-')
                 return "email_invalid";
             labels++;
             if (*p == '\0')
@@ -164,8 +156,7 @@ oss_email_normalize(const char *in, char *out, size_t outsz)
 }
 
 const char *
-oss_phone_normalize(const char *in, char *out, size_t outsz)
-{
+oss_phone_normalize(const char *in, char *out, size_t outsz) {
     char digits[32];
     size_t n = 0;
     bool plus = false;
@@ -212,8 +203,7 @@ oss_phone_normalize(const char *in, char *out, size_t outsz)
 }
 
 static bool
-parse_digits(const char *s, size_t n, int *v)
-{
+parse_digits(const char *s, size_t n, int *v) {
     int x = 0;
     for (size_t i = 0; i < n; i++) {
         if (!is_digit((unsigned char)s[i]))
@@ -225,9 +215,8 @@ parse_digits(const char *s, size_t n, int *v)
 }
 
 const char *
-oss_birth_date_parse(const char *in, int today, char *out, size_t outsz,
-                     int *y, int *m, int *d)
-{
+oss_birth_date_parse(const char *in, int today, char *out, size_t outsz, int *y,
+                     int *m, int *d) {
     int yy, mm, dd;
 
     if (!in || !*in)
@@ -266,8 +255,7 @@ oss_birth_date_parse(const char *in, int today, char *out, size_t outsz,
  * letters, and the CJK/Hangul/Kana blocks. Combining marks (U+0300-U+036F)
  * are accepted after a letter for decomposed accents. */
 static bool
-is_letter_cp(uint32_t c)
-{
+is_letter_cp(uint32_t c) {
     if (c < 0x80)
         return is_alpha((int)c);
     if (c == 0xD7 || c == 0xF7)
@@ -280,8 +268,7 @@ is_letter_cp(uint32_t c)
 }
 
 const char *
-oss_name_normalize(const char *in, char *out, size_t outsz)
-{
+oss_name_normalize(const char *in, char *out, size_t outsz) {
     if (!in)
         return OSS_REASON_REQUIRED;
     while (*in == ' ')
@@ -327,8 +314,7 @@ oss_name_normalize(const char *in, char *out, size_t outsz)
 }
 
 const char *
-oss_actor_type_check(const char *in)
-{
+oss_actor_type_check(const char *in) {
     if (!in || !*in)
         return OSS_REASON_REQUIRED;
     if (strlen(in) == 2 && in[0] == '0' && in[1] >= '1' && in[1] <= '4')
@@ -337,8 +323,7 @@ oss_actor_type_check(const char *in)
 }
 
 const char *
-oss_scale_parse(const char *in, int *scale)
-{
+oss_scale_parse(const char *in, int *scale) {
     if (!in || !*in)
         return OSS_REASON_REQUIRED;
     if (strcmp(in, "UMK") == 0)
@@ -351,8 +336,7 @@ oss_scale_parse(const char *in, int *scale)
 }
 
 const char *
-oss_terms_version_check(const char *in)
-{
+oss_terms_version_check(const char *in) {
     if (!in || !*in)
         return OSS_REASON_REQUIRED;
     size_t n = strlen(in);
@@ -366,8 +350,7 @@ oss_terms_version_check(const char *in)
 }
 
 const char *
-oss_website_check(const char *in)
-{
+oss_website_check(const char *in) {
     const char *host;
 
     if (!in || !*in)
@@ -389,15 +372,14 @@ oss_website_check(const char *in)
             host[i] != '.')
             return "website_invalid";
     for (const char *p = in; *p; p++)
-        if ((unsigned char)*p <= 0x20 || *p == 0x7F || *p == '"' ||
-            *p == '<' || *p == '>' || *p == '\\')
+        if ((unsigned char)*p <= 0x20 || *p == 0x7F || *p == '"' || *p == '<' ||
+            *p == '>' || *p == '\\')
             return "website_invalid";
     return NULL;
 }
 
 const char *
-oss_country_check(const char *in)
-{
+oss_country_check(const char *in) {
     if (!in || !*in)
         return OSS_REASON_REQUIRED;
     if (strlen(in) == 2 && in[0] >= 'A' && in[0] <= 'Z' && in[1] >= 'A' &&
@@ -407,8 +389,7 @@ oss_country_check(const char *in)
 }
 
 const char *
-oss_npwp15_check(const char *in)
-{
+oss_npwp15_check(const char *in) {
     if (!in || strlen(in) != 15)
         return "npwp_not_15_digits";
     for (size_t i = 0; i < 15; i++)
@@ -429,8 +410,7 @@ oss_npwp15_check(const char *in)
 }
 
 const char *
-oss_npwp_normalize(const char *in, char *out, size_t outsz)
-{
+oss_npwp_normalize(const char *in, char *out, size_t outsz) {
     char d[17];
     size_t n = 0;
 
@@ -458,8 +438,7 @@ oss_npwp_normalize(const char *in, char *out, size_t outsz)
 }
 
 const char *
-oss_passport_normalize(const char *in, char *out, size_t outsz)
-{
+oss_passport_normalize(const char *in, char *out, size_t outsz) {
     if (!in || !*in)
         return OSS_REASON_REQUIRED;
     size_t n = strlen(in);
@@ -476,8 +455,7 @@ oss_passport_normalize(const char *in, char *out, size_t outsz)
 }
 
 const char *
-oss_region_code_check(const char *in)
-{
+oss_region_code_check(const char *in) {
     if (!in || !*in)
         return NULL; /* optional */
     if (strlen(in) != 10)
@@ -491,8 +469,7 @@ oss_region_code_check(const char *in)
 }
 
 void
-oss_text_fold(const char *in, char *out, size_t outsz)
-{
+oss_text_fold(const char *in, char *out, size_t outsz) {
     size_t o = 0;
     bool space = false;
 

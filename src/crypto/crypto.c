@@ -18,8 +18,7 @@
 /* A failed CSPRNG leaves no safe way to make an id: abort rather than hand out
  * a predictable one (the id functions have no error result by contract). */
 static void
-random_or_die(void *buf, size_t n)
-{
+random_or_die(void *buf, size_t n) {
     if (RAND_bytes(buf, (int)n) != 1) {
         fprintf(stderr, "oss: fatal: RAND_bytes failed\n");
         abort();
@@ -27,18 +26,18 @@ random_or_die(void *buf, size_t n)
 }
 
 oss_code_t
-oss_random(void *buf, size_t n, oss_err_t *err)
-{
+oss_random(void *buf, size_t n, oss_err_t *err) {
     if (n > (size_t)INT32_MAX)
-        return oss_err_set(err, OSS_EINVAL, "random request of %zu bytes is too large", n);
+        return oss_err_set(err, OSS_EINVAL,
+                           "random request of %zu bytes is too large", n);
     if (RAND_bytes(buf, (int)n) != 1)
-        return oss_err_set(err, OSS_EIO, "could not read random bytes: RAND_bytes failed");
+        return oss_err_set(err, OSS_EIO,
+                           "could not read random bytes: RAND_bytes failed");
     return OSS_OK;
 }
 
 static void
-uuid_format(const uint8_t b[16], char out[OSS_UUID_STR])
-{
+uuid_format(const uint8_t b[16], char out[OSS_UUID_STR]) {
     static const char hx[] = "0123456789abcdef";
     size_t o = 0;
     for (int i = 0; i < 16; i++) {
@@ -51,8 +50,7 @@ uuid_format(const uint8_t b[16], char out[OSS_UUID_STR])
 }
 
 void
-oss_uuid4(char out[OSS_UUID_STR])
-{
+oss_uuid4(char out[OSS_UUID_STR]) {
     uint8_t b[16];
     random_or_die(b, sizeof b);
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
@@ -68,8 +66,8 @@ oss_uuid4(char out[OSS_UUID_STR])
  * increments; on overflow the timestamp is advanced by one. */
 static pthread_mutex_t uuid7_mu = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t uuid7_last_ms;
-static uint16_t uuid7_ra;   /* 12 bits */
-static uint64_t uuid7_rb;   /* 62 bits */
+static uint16_t uuid7_ra; /* 12 bits */
+static uint64_t uuid7_rb; /* 62 bits */
 
 #define RB_MASK ((UINT64_C(1) << 62) - 1)
 
@@ -78,24 +76,22 @@ static uint64_t uuid7_rb;   /* 62 bits */
 static pthread_once_t uuid7_once = PTHREAD_ONCE_INIT;
 
 static void
-uuid7_atfork_child(void)
-{
+uuid7_atfork_child(void) {
     pthread_mutex_init(&uuid7_mu, NULL);
     uuid7_last_ms = 0;
 }
 
 static void
-uuid7_init(void)
-{
+uuid7_init(void) {
     pthread_atfork(NULL, NULL, uuid7_atfork_child);
 }
 
 void
-oss_uuid7(char out[OSS_UUID_STR])
-{
+oss_uuid7(char out[OSS_UUID_STR]) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    uint64_t now =
+        (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
     uint8_t r[10];
     random_or_die(r, sizeof r);
 
@@ -134,8 +130,7 @@ oss_uuid7(char out[OSS_UUID_STR])
 }
 
 void
-oss_sha256(const void *data, size_t n, uint8_t out[32])
-{
+oss_sha256(const void *data, size_t n, uint8_t out[32]) {
     unsigned int len = 32;
     if (EVP_Digest(data, n, out, &len, EVP_sha256(), NULL) != 1) {
         fprintf(stderr, "oss: fatal: EVP_Digest(sha256) failed\n");
@@ -145,8 +140,7 @@ oss_sha256(const void *data, size_t n, uint8_t out[32])
 
 void
 oss_hmac_sha256(const uint8_t *key, size_t keylen, const void *data, size_t n,
-                uint8_t out[32])
-{
+                uint8_t out[32]) {
     unsigned int len = 32;
     static const uint8_t empty;
     if (!HMAC(EVP_sha256(), key ? (const void *)key : &empty, (int)keylen,
@@ -157,8 +151,7 @@ oss_hmac_sha256(const uint8_t *key, size_t keylen, const void *data, size_t n,
 }
 
 void
-oss_hex(const uint8_t *bytes, size_t n, char *out)
-{
+oss_hex(const uint8_t *bytes, size_t n, char *out) {
     static const char hx[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {
         out[2 * i] = hx[bytes[i] >> 4];
@@ -168,7 +161,6 @@ oss_hex(const uint8_t *bytes, size_t n, char *out)
 }
 
 int
-oss_ct_equal(const void *a, const void *b, size_t n)
-{
+oss_ct_equal(const void *a, const void *b, size_t n) {
     return CRYPTO_memcmp(a, b, n) == 0;
 }

@@ -40,7 +40,7 @@ typedef struct oss_keyring {
      * so that a running program follows `oss keys rotate` without a
      * restart (the new key is prepended to the file, the old kept). */
     char path[256];
-    uint64_t file_ino;      /* the file as loaded (oss_keyring_stale()) */
+    uint64_t file_ino; /* the file as loaded (oss_keyring_stale()) */
     int64_t file_mtime_ns;
 } oss_keyring_t;
 
@@ -66,9 +66,8 @@ typedef struct oss_data_key {
  * *wlen = 12 nonce + 32 ciphertext + 16 tag) is it sealed under the current
  * master key with AAD = subject_id; *master_key_id is that key's id. */
 oss_code_t oss_data_key_new(const oss_keyring_t *master, const char *subject_id,
-                            oss_data_key_t *dk, uint8_t **wrapped,
-                            size_t *wlen, char master_key_id[17],
-                            oss_err_t *err);
+                            oss_data_key_t *dk, uint8_t **wrapped, size_t *wlen,
+                            char master_key_id[17], oss_err_t *err);
 /* Wraps an existing data key dk (borrowed) under the current master key
  * (master->key[0]), as oss_data_key_new() does: for master-key rotation.
  * *wrapped is new (caller frees), *master_key_id that key's id. */
@@ -82,8 +81,7 @@ oss_code_t oss_data_key_wrap(const oss_keyring_t *master,
 oss_code_t oss_data_key_unwrap(const oss_keyring_t *master,
                                const char *master_key_id,
                                const char *subject_id, const uint8_t *wrapped,
-                               size_t wlen, oss_data_key_t *dk,
-                               oss_err_t *err);
+                               size_t wlen, oss_data_key_t *dk, oss_err_t *err);
 
 /* AES-256-GCM seal of plaintext under dk, AAD = subject_id "|" field.
  * *nonce (12 bytes, caller buffer) and *ct (new, caller frees; ciphertext ||
@@ -97,7 +95,8 @@ oss_code_t oss_open(const oss_data_key_t *dk, const char *field,
                     const uint8_t nonce[12], const uint8_t *ct, size_t ctlen,
                     char **out, size_t *outlen, oss_err_t *err);
 
-/* Keyed hash for look-ups: HMAC-SHA256(index key, kind "|" normalised value). */
+/* Keyed hash for look-ups: HMAC-SHA256(index key, kind "|" normalised value).
+ */
 void oss_index_digest(const oss_keyring_t *index, const char *kind,
                       const char *value, uint8_t out[32]);
 

@@ -13,22 +13,23 @@
 
 /* mkdir -p of path's parent directory, new directories mode 0700. */
 static oss_code_t
-make_parent(const char *path, oss_err_t *err)
-{
+make_parent(const char *path, oss_err_t *err) {
     char dir[4096];
     if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
-        return oss_err_set(err, OSS_EINVAL, "key file path \"%s\" is too long", path);
+        return oss_err_set(err, OSS_EINVAL, "key file path \"%s\" is too long",
+                           path);
     char *slash = strrchr(dir, '/');
     if (!slash || slash == dir)
         return OSS_OK;
     *slash = '\0';
-    for (char *p = dir + 1; ; p++) {
+    for (char *p = dir + 1;; p++) {
         if (*p == '/' || *p == '\0') {
             char c = *p;
             *p = '\0';
             if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-                return oss_err_set(err, OSS_EIO, "could not create directory \"%s\": %s",
-                                   dir, strerror(errno));
+                return oss_err_set(err, OSS_EIO,
+                                   "could not create directory \"%s\": %s", dir,
+                                   strerror(errno));
             *p = c;
             if (c == '\0')
                 break;
@@ -39,8 +40,7 @@ make_parent(const char *path, oss_err_t *err)
 
 static oss_code_t
 ensure_one(const char *what, const char *path, int guarded,
-           int journal_has_sealed_data, oss_err_t *err)
-{
+           int journal_has_sealed_data, oss_err_t *err) {
     struct stat st;
     oss_code_t rc;
 
@@ -54,11 +54,13 @@ ensure_one(const char *what, const char *path, int guarded,
         return rc;
     }
     if (guarded && journal_has_sealed_data)
-        return oss_err_set(err, OSS_ECORRUPT,
-                           "refusing to create a new %s key file \"%s\": the journal "
-                           "already holds data sealed under the old key (oss.subject_keys "
-                           "is not empty), which a new key could never read; restore "
-                           "the original key file", what, path);
+        return oss_err_set(
+            err, OSS_ECORRUPT,
+            "refusing to create a new %s key file \"%s\": the journal "
+            "already holds data sealed under the old key (oss.subject_keys "
+            "is not empty), which a new key could never read; restore "
+            "the original key file",
+            what, path);
     if ((rc = make_parent(path, err)) != OSS_OK)
         return rc;
     rc = oss_keyring_create(path, err);
@@ -73,12 +75,13 @@ ensure_one(const char *what, const char *path, int guarded,
 
 oss_code_t
 oss_keys_ensure_local(const char *master, const char *index, const char *bus,
-                      int journal_has_sealed_data, oss_err_t *err)
-{
+                      int journal_has_sealed_data, oss_err_t *err) {
     oss_code_t rc;
-    if ((rc = ensure_one("master", master, 1, journal_has_sealed_data, err)) != OSS_OK)
+    if ((rc = ensure_one("master", master, 1, journal_has_sealed_data, err)) !=
+        OSS_OK)
         return rc;
-    if ((rc = ensure_one("index", index, 1, journal_has_sealed_data, err)) != OSS_OK)
+    if ((rc = ensure_one("index", index, 1, journal_has_sealed_data, err)) !=
+        OSS_OK)
         return rc;
     return ensure_one("bus signing", bus, 0, journal_has_sealed_data, err);
 }

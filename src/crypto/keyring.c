@@ -21,8 +21,7 @@
  * exactly 64 hex characters (surrounding spaces and CR allowed). */
 static oss_code_t
 keyring_parse(const char *path, char *text, oss_keyring_t *ring,
-              oss_err_t *err)
-{
+              oss_err_t *err) {
     int lineno = 0;
     char *save = NULL;
     memset(ring, 0, sizeof *ring);
@@ -37,24 +36,27 @@ keyring_parse(const char *path, char *text, oss_keyring_t *ring,
         while (*s == ' ' || *s == '\t')
             s++;
         size_t len = strlen(s);
-        while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' ||
-                           s[len - 1] == '\r'))
+        while (len > 0 &&
+               (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
             s[--len] = '\0';
         if (len == 0 || s[0] == '#')
             continue;
         if (len != 64)
-            return oss_err_set(err, OSS_EINVAL,
-                               "malformed key file \"%s\": line %d is not 64 hex characters",
-                               path, lineno);
+            return oss_err_set(
+                err, OSS_EINVAL,
+                "malformed key file \"%s\": line %d is not 64 hex characters",
+                path, lineno);
         if (ring->n == 8)
             return oss_err_set(err, OSS_EINVAL,
-                               "malformed key file \"%s\": more than 8 keys", path);
+                               "malformed key file \"%s\": more than 8 keys",
+                               path);
         for (size_t i = 0; i < 32; i++) {
             int hi = oss_hexval((unsigned char)s[2 * i]);
             int lo = oss_hexval((unsigned char)s[2 * i + 1]);
             if (hi < 0 || lo < 0)
                 return oss_err_set(err, OSS_EINVAL,
-                                   "malformed key file \"%s\": line %d is not 64 hex characters",
+                                   "malformed key file \"%s\": line %d is not "
+                                   "64 hex characters",
                                    path, lineno);
             ring->key[ring->n][i] = (uint8_t)(hi << 4 | lo);
         }
@@ -67,13 +69,13 @@ keyring_parse(const char *path, char *text, oss_keyring_t *ring,
         ring->n++;
     }
     if (ring->n == 0)
-        return oss_err_set(err, OSS_EINVAL, "malformed key file \"%s\": no key in it", path);
+        return oss_err_set(err, OSS_EINVAL,
+                           "malformed key file \"%s\": no key in it", path);
     return OSS_OK;
 }
 
 oss_code_t
-oss_keyring_load(const char *path, oss_keyring_t *ring, oss_err_t *err)
-{
+oss_keyring_load(const char *path, oss_keyring_t *ring, oss_err_t *err) {
     oss_code_t rc = OSS_OK;
     char buf[KEYFILE_MAX + 1];
     size_t len = 0;
@@ -95,19 +97,22 @@ oss_keyring_load(const char *path, oss_keyring_t *ring, oss_err_t *err)
         goto done;
     }
     if (!S_ISREG(st.st_mode)) {
-        rc = oss_err_set(err, OSS_EIO, "key file \"%s\" is not a regular file", path);
+        rc = oss_err_set(err, OSS_EIO, "key file \"%s\" is not a regular file",
+                         path);
         goto done;
     }
     if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-        rc = oss_err_set(err, OSS_ECORRUPT,
-                         "key file \"%s\" has group or world access (mode %04o): "
-                         "refusing to use it; run chmod 600 on it",
-                         path, (unsigned)(st.st_mode & 07777));
+        rc = oss_err_set(
+            err, OSS_ECORRUPT,
+            "key file \"%s\" has group or world access (mode %04o): "
+            "refusing to use it; run chmod 600 on it",
+            path, (unsigned)(st.st_mode & 07777));
         goto done;
     }
     for (;;) {
         if (len == KEYFILE_MAX) {
-            rc = oss_err_set(err, OSS_EINVAL, "malformed key file \"%s\": larger than %d bytes",
+            rc = oss_err_set(err, OSS_EINVAL,
+                             "malformed key file \"%s\": larger than %d bytes",
                              path, KEYFILE_MAX);
             goto done;
         }
@@ -125,15 +130,16 @@ oss_keyring_load(const char *path, oss_keyring_t *ring, oss_err_t *err)
     }
     buf[len] = '\0';
     if (memchr(buf, '\0', len)) {
-        rc = oss_err_set(err, OSS_EINVAL, "malformed key file \"%s\": binary content", path);
+        rc = oss_err_set(err, OSS_EINVAL,
+                         "malformed key file \"%s\": binary content", path);
         goto done;
     }
     rc = keyring_parse(path, buf, ring, err);
     if (rc == OSS_OK && strlen(path) < sizeof ring->path) {
         memcpy(ring->path, path, strlen(path) + 1);
         ring->file_ino = (uint64_t)st.st_ino;
-        ring->file_mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
-                              st.st_mtim.tv_nsec;
+        ring->file_mtime_ns =
+            (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
     }
 
 done:
@@ -146,8 +152,7 @@ done:
 }
 
 bool
-oss_keyring_stale(const oss_keyring_t *ring)
-{
+oss_keyring_stale(const oss_keyring_t *ring) {
     struct stat st;
     if (!ring || !ring->path[0] || stat(ring->path, &st) != 0)
         return false;
@@ -157,8 +162,7 @@ oss_keyring_stale(const oss_keyring_t *ring)
 }
 
 oss_code_t
-oss_keyring_create(const char *path, oss_err_t *err)
-{
+oss_keyring_create(const char *path, oss_err_t *err) {
     oss_code_t rc = OSS_OK;
     uint8_t key[32];
     char line[66];
@@ -176,11 +180,13 @@ oss_keyring_create(const char *path, oss_err_t *err)
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         if (errno == EEXIST)
-            rc = oss_err_set(err, OSS_EDUPLICATE,
-                             "could not create key file \"%s\": it already exists", path);
+            rc = oss_err_set(
+                err, OSS_EDUPLICATE,
+                "could not create key file \"%s\": it already exists", path);
         else
-            rc = oss_err_set(err, OSS_EIO, "could not create key file \"%s\": %s",
-                             path, strerror(errno));
+            rc = oss_err_set(err, OSS_EIO,
+                             "could not create key file \"%s\": %s", path,
+                             strerror(errno));
         goto done;
     }
     created = 1;
@@ -196,8 +202,9 @@ oss_keyring_create(const char *path, oss_err_t *err)
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            rc = oss_err_set(err, OSS_EIO, "could not write key file \"%s\": %s",
-                             path, strerror(errno));
+            rc =
+                oss_err_set(err, OSS_EIO, "could not write key file \"%s\": %s",
+                            path, strerror(errno));
             goto done;
         }
         off += (size_t)w;
@@ -221,8 +228,7 @@ done:
 
 void
 oss_index_digest(const oss_keyring_t *index, const char *kind,
-                 const char *value, uint8_t out[32])
-{
+                 const char *value, uint8_t out[32]) {
     size_t kl = strlen(kind), vl = strlen(value);
     size_t n = kl + 1 + vl;
     uint8_t stackbuf[512];

@@ -28,7 +28,7 @@ oss_code_t oss_password_hash(const char *pw, uint32_t t_cost, uint32_t m_kib,
  * oss_password_hash(). Sets *match (true when it matches) and returns
  * OSS_OK; OSS_EMALFORMED when `encoded` is not an Argon2id hash. The
  * comparison is constant-time (libargon2). */
-oss_code_t oss_password_verify(const char *encoded, const char *pw,
-                               bool *match, oss_err_t *err);
+oss_code_t oss_password_verify(const char *encoded, const char *pw, bool *match,
+                               oss_err_t *err);
 
 #endif

@@ -19,8 +19,7 @@
 #include "oss/v1/privacy.pb-c.h"
 
 bool
-oss_subject_id_valid(const char *s)
-{
+oss_subject_id_valid(const char *s) {
     if (!s || strlen(s) != 36)
         return false;
     for (int i = 0; i < 36; i++) {
@@ -35,8 +34,7 @@ oss_subject_id_valid(const char *s)
 }
 
 static oss_code_t
-db_fail(PGconn *c, PGresult *r, const char *what, oss_err_t *err)
-{
+db_fail(PGconn *c, PGresult *r, const char *what, oss_err_t *err) {
     oss_code_t rc = oss_db_error(c, r, what, err);
     PQclear(r);
     if (err)
@@ -47,8 +45,7 @@ db_fail(PGconn *c, PGresult *r, const char *what, oss_err_t *err)
 oss_code_t
 oss_subject_key_load(PGconn *c, const oss_keyring_t *master,
                      const char *subject_id, oss_data_key_t *dk,
-                     oss_err_t *err)
-{
+                     oss_err_t *err) {
     memset(dk, 0, sizeof *dk);
     if (!oss_subject_id_valid(subject_id))
         return oss_err_field(err, OSS_ENOTFOUND, "", "no such subject");
@@ -80,8 +77,7 @@ oss_subject_key_load(PGconn *c, const oss_keyring_t *master,
 
 oss_code_t
 oss_subject_of_account(PGconn *c, const char *account_id,
-                       char subject_id[OSS_UUID_STR], oss_err_t *err)
-{
+                       char subject_id[OSS_UUID_STR], oss_err_t *err) {
     char stream[OSS_ID_MAX];
     subject_id[0] = '\0';
     if (!account_id || !*account_id || strlen(account_id) > 64)
@@ -98,8 +94,7 @@ oss_subject_of_account(PGconn *c, const char *account_id,
         return db_fail(c, r, "read an account", err);
     oss_code_t rc = OSS_OK;
     if (PQntuples(r) == 0) {
-        rc = oss_err_set(err, OSS_ENOTFOUND, "no such account: %s",
-                         account_id);
+        rc = oss_err_set(err, OSS_ENOTFOUND, "no such account: %s", account_id);
     } else {
         Oss__V1__AccountRegistered *a = oss__v1__account_registered__unpack(
             NULL, (size_t)PQgetlength(r, 0, 0),
@@ -107,8 +102,9 @@ oss_subject_of_account(PGconn *c, const char *account_id,
         if (a && a->subject_id && oss_subject_id_valid(a->subject_id))
             snprintf(subject_id, OSS_UUID_STR, "%s", a->subject_id);
         else
-            rc = oss_err_set(err, OSS_ECORRUPT,
-                             "account %s: undecodable registration", account_id);
+            rc =
+                oss_err_set(err, OSS_ECORRUPT,
+                            "account %s: undecodable registration", account_id);
         if (a)
             oss__v1__account_registered__free_unpacked(a, NULL);
     }
@@ -118,8 +114,7 @@ oss_subject_of_account(PGconn *c, const char *account_id,
 
 oss_code_t
 oss_subject_of_principal(PGconn *c, const char *principal_id,
-                         char subject_id[OSS_UUID_STR], oss_err_t *err)
-{
+                         char subject_id[OSS_UUID_STR], oss_err_t *err) {
     const char *p[1] = {principal_id};
     subject_id[0] = '\0';
     PGresult *r = PQexecParams(c,
@@ -141,16 +136,28 @@ oss_subject_of_principal(PGconn *c, const char *principal_id,
 
 /* Names personal fields are sealed under (the AAD "subject|field"): the GCM
  * tag tells which one is right. */
-static const char *const field_names[] = {
-    "nik",           "name",          "birth_date",    "email",
-    "phone",         "passport",      "passport_number", "npwp",
-    "address",       "new_email",     "new_phone",     "director_name",
-    "director_nik",  "full_name",     "contact",       "website",
-    "whatsapp",      "username",      NULL};
+static const char *const field_names[] = {"nik",
+                                          "name",
+                                          "birth_date",
+                                          "email",
+                                          "phone",
+                                          "passport",
+                                          "passport_number",
+                                          "npwp",
+                                          "address",
+                                          "new_email",
+                                          "new_phone",
+                                          "director_name",
+                                          "director_nik",
+                                          "full_name",
+                                          "contact",
+                                          "website",
+                                          "whatsapp",
+                                          "username",
+                                          NULL};
 
 static bool
-rd_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
+rd_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
     uint64_t x = 0;
     for (int s = 0; s < 64 && *p < end; s += 7) {
         uint8_t b = *(*p)++;
@@ -173,8 +180,7 @@ typedef struct wire_field {
 
 /* Next field of a message; false at the end or when malformed (*bad). */
 static bool
-next_field(const uint8_t **p, const uint8_t *end, wire_field_t *f, bool *bad)
-{
+next_field(const uint8_t **p, const uint8_t *end, wire_field_t *f, bool *bad) {
     uint64_t key;
     *bad = false;
     if (*p >= end)
@@ -217,8 +223,7 @@ bad:
 
 /* True when b is a well-formed message. */
 static bool
-is_message(const uint8_t *b, size_t n)
-{
+is_message(const uint8_t *b, size_t n) {
     const uint8_t *p = b, *end = b + n;
     wire_field_t f;
     bool bad = false;
@@ -234,8 +239,7 @@ typedef struct sealed {
 
 /* True when b has exactly the shape of a SealedField. */
 static bool
-as_sealed(const uint8_t *b, size_t n, sealed_t *s)
-{
+as_sealed(const uint8_t *b, size_t n, sealed_t *s) {
     const uint8_t *p = b, *end = b + n;
     wire_field_t f;
     bool bad = false;
@@ -267,10 +271,8 @@ typedef struct walk {
 } walk_t;
 
 static void
-visit_sealed(walk_t *w, const sealed_t *s)
-{
-    if (w->subject_id &&
-        memcmp(s->subject, w->subject_id, 36) != 0)
+visit_sealed(walk_t *w, const sealed_t *s) {
+    if (w->subject_id && memcmp(s->subject, w->subject_id, 36) != 0)
         return;
     w->found++;
     if (w->dk) {
@@ -292,8 +294,7 @@ visit_sealed(walk_t *w, const sealed_t *s)
 }
 
 static void
-walk_message(walk_t *w, const uint8_t *b, size_t n, int depth)
-{
+walk_message(walk_t *w, const uint8_t *b, size_t n, int depth) {
     const uint8_t *p = b, *end = b + n;
     wire_field_t f;
     bool bad = false;
@@ -311,8 +312,7 @@ walk_message(walk_t *w, const uint8_t *b, size_t n, int depth)
 size_t
 oss_subject_open_fields(const uint8_t *payload, size_t len,
                         const char *subject_id, const oss_data_key_t *dk,
-                        oss_sealed_visit_fn fn, void *ctx)
-{
+                        oss_sealed_visit_fn fn, void *ctx) {
     walk_t w = {subject_id, dk, fn, ctx, 0};
     if (payload && len)
         walk_message(&w, payload, len, 0);
@@ -322,8 +322,7 @@ oss_subject_open_fields(const uint8_t *payload, size_t len,
 /* ---- crypto-shredding --------------------------------------------------- */
 
 static int64_t
-count_of(PGconn *c, const char *sql, int n, const char *const *p, bool *ok)
-{
+count_of(PGconn *c, const char *sql, int n, const char *const *p, bool *ok) {
     PGresult *r = PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0);
     int64_t v = 0;
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
@@ -336,8 +335,7 @@ count_of(PGconn *c, const char *sql, int n, const char *const *p, bool *ok)
 
 static oss_code_t
 erase_decide(void *vctx, const oss_event_t *history, size_t n,
-             oss_event_list_t *out, oss_err_t *err)
-{
+             oss_event_list_t *out, oss_err_t *err) {
     oss_subject_erasure_t *e = vctx;
     for (size_t i = 0; i < n; i++)
         if (strcmp(history[i].payload_type, OSS_SUBJECT_ERASED) == 0)
@@ -379,8 +377,7 @@ erase_decide(void *vctx, const oss_event_t *history, size_t n,
 
 static oss_code_t
 erase_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
-            void *qctx, oss_err_t *err)
-{
+            void *qctx, oss_err_t *err) {
     oss_subject_erasure_t *e = vctx;
     const char *v1[1] = {e->subject_id};
     const char *v2[1] = {e->streams_array};
@@ -394,8 +391,8 @@ erase_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
         if (q(qctx, by_subject[i], 1, v1, NULL, NULL))
             return oss_err_set(err, OSS_ENOMEM, "could not queue the erasure");
     if (q(qctx,
-          "DELETE FROM oss.account_lookup WHERE stream_id = ANY($1::text[])",
-          1, v2, NULL, NULL))
+          "DELETE FROM oss.account_lookup WHERE stream_id = ANY($1::text[])", 1,
+          v2, NULL, NULL))
         return oss_err_set(err, OSS_ENOMEM, "could not queue the erasure");
     /* the subject's principals lose their access with the erasure: every
      * open session ends, every grant is revoked, the password, outstanding
@@ -428,8 +425,7 @@ erase_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
 }
 
 static bool
-add_link(char (*list)[OSS_ID_MAX], size_t *n, const char *id)
-{
+add_link(char (*list)[OSS_ID_MAX], size_t *n, const char *id) {
     for (size_t i = 0; i < *n; i++)
         if (strcmp(list[i], id) == 0)
             return true;
@@ -456,11 +452,10 @@ read_links(PGconn *c, const char *sql, const char *subject_id, const char *what,
 oss_code_t
 oss_subject_erasure_prepare(PGconn *c, const char *subject_id,
                             const char *reason, oss_subject_erasure_t *e,
-                            oss_err_t *err)
-{
+                            oss_err_t *err) {
     oss_code_t rc = OSS_OK;
     const char **streams = NULL;
-    char (*sbuf)[OSS_ID_MAX] = NULL;
+    char(*sbuf)[OSS_ID_MAX] = NULL;
 
     memset(e, 0, sizeof *e);
     if (!oss_subject_id_valid(subject_id))
@@ -475,8 +470,8 @@ oss_subject_erasure_prepare(PGconn *c, const char *subject_id,
     for (char *s = e->subject_id; *s; s++)
         if (*s >= 'A' && *s <= 'F')
             *s = (char)(*s - 'A' + 'a');
-    snprintf(e->stream_id, sizeof e->stream_id,
-             OSS_SUBJECT_STREAM_PREFIX "%s", e->subject_id);
+    snprintf(e->stream_id, sizeof e->stream_id, OSS_SUBJECT_STREAM_PREFIX "%s",
+             e->subject_id);
     snprintf(e->reason, sizeof e->reason, "%s", reason);
 
     rc = read_links(c,
@@ -604,8 +599,7 @@ done:
 
 oss_code_t
 oss_subject_erasure_run(oss_journal_t *j, oss_subject_erasure_t *e,
-                        oss_err_t *err)
-{
+                        oss_err_t *err) {
     oss_code_t rc = OSS_OK;
     for (int attempt = 0; attempt < 3; attempt++) {
         oss_event_list_free(&e->cmd.events);
@@ -621,8 +615,7 @@ oss_subject_erasure_run(oss_journal_t *j, oss_subject_erasure_t *e,
 }
 
 void
-oss_subject_erasure_clear(oss_subject_erasure_t *e)
-{
+oss_subject_erasure_clear(oss_subject_erasure_t *e) {
     oss_event_list_free(&e->cmd.events);
     free(e->cmd.replay_response);
     free(e->streams_array);
@@ -634,8 +627,7 @@ oss_subject_erasure_clear(oss_subject_erasure_t *e)
 /* ---- master-key rotation ------------------------------------------------ */
 
 static oss_code_t
-exec_ok(PGconn *c, const char *sql, oss_err_t *err)
-{
+exec_ok(PGconn *c, const char *sql, oss_err_t *err) {
     PGresult *r = PQexec(c, sql);
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         return db_fail(c, r, sql, err);
@@ -646,8 +638,7 @@ exec_ok(PGconn *c, const char *sql, oss_err_t *err)
 oss_code_t
 oss_subject_keys_rewrap(PGconn *c, const oss_keyring_t *master, int batch,
                         int64_t *rewrapped, int64_t *remaining,
-                        oss_err_t *err)
-{
+                        oss_err_t *err) {
     oss_code_t rc = OSS_OK;
     char lim[16];
     *rewrapped = 0;
@@ -726,11 +717,10 @@ oss_subject_keys_rewrap(PGconn *c, const oss_keyring_t *master, int batch,
     if (!ok)
         return oss_err_set(err, OSS_EUNAVAIL, "could not count subject keys");
     return OSS_OK;
-rollback:
-    {
-        PGresult *r = PQexec(c, "ROLLBACK");
-        PQclear(r);
-    }
+rollback : {
+    PGresult *r = PQexec(c, "ROLLBACK");
+    PQclear(r);
+}
     return rc;
 }
 
@@ -738,8 +728,7 @@ rollback:
  * 0600, fsync, read back, rename). */
 static oss_code_t
 keyring_write(const char *path, const uint8_t (*keys)[32], size_t n,
-              oss_err_t *err)
-{
+              oss_err_t *err) {
     oss_keyring_t back;
     oss_code_t rc = OSS_OK;
     char tmp[4200];
@@ -797,7 +786,8 @@ keyring_write(const char *path, const uint8_t (*keys)[32], size_t n,
     if ((rc = oss_keyring_load(tmp, &back, err)) != OSS_OK)
         goto done;
     if (back.n != n || memcmp(back.key, keys, 32 * n) != 0) {
-        rc = oss_err_set(err, OSS_EINTERNAL, "the new key file did not read back");
+        rc = oss_err_set(err, OSS_EINTERNAL,
+                         "the new key file did not read back");
         goto done;
     }
     if (rename(tmp, path) != 0) {
@@ -817,8 +807,7 @@ done:
 }
 
 oss_code_t
-oss_keyring_prepend_new(const char *path, char new_id[17], oss_err_t *err)
-{
+oss_keyring_prepend_new(const char *path, char new_id[17], oss_err_t *err) {
     oss_keyring_t old, ring;
     oss_code_t rc;
 
@@ -835,7 +824,7 @@ oss_keyring_prepend_new(const char *path, char new_id[17], oss_err_t *err)
     if ((rc = oss_random(ring.key[0], 32, err)) != OSS_OK)
         goto done;
     memcpy(ring.key[1], old.key, 32 * old.n);
-    if ((rc = keyring_write(path, (const uint8_t (*)[32])ring.key, old.n + 1,
+    if ((rc = keyring_write(path, (const uint8_t(*)[32])ring.key, old.n + 1,
                             err)) != OSS_OK)
         goto done;
     if ((rc = oss_keyring_load(path, &ring, err)) == OSS_OK)
@@ -848,8 +837,7 @@ done:
 
 oss_code_t
 oss_keyring_retire(const char *path, const char *const *keep_ids, size_t nkeep,
-                   size_t *retired, oss_err_t *err)
-{
+                   size_t *retired, oss_err_t *err) {
     oss_keyring_t old, ring;
     oss_code_t rc;
     size_t n = 0;
@@ -867,7 +855,7 @@ oss_keyring_retire(const char *path, const char *const *keep_ids, size_t nkeep,
     }
     *retired = old.n - n;
     if (*retired)
-        rc = keyring_write(path, (const uint8_t (*)[32])ring.key, n, err);
+        rc = keyring_write(path, (const uint8_t(*)[32])ring.key, n, err);
     OPENSSL_cleanse(&old, sizeof old);
     OPENSSL_cleanse(&ring, sizeof ring);
     return rc;

@@ -61,28 +61,27 @@ typedef void (*oss_sealed_visit_fn)(void *ctx, const char *field,
  * for every SealedField whose subject_id is subject_id. Returns how many
  * were found. dk (borrowed, may be NULL) opens them. */
 size_t oss_subject_open_fields(const uint8_t *payload, size_t len,
-                               const char *subject_id,
-                               const oss_data_key_t *dk,
+                               const char *subject_id, const oss_data_key_t *dk,
                                oss_sealed_visit_fn fn, void *ctx);
 
 /* ---- crypto-shredding --------------------------------------------------- */
 
 typedef struct oss_subject_erasure {
     char subject_id[OSS_UUID_STR];
-    char stream_id[OSS_ID_MAX];          /* "subject-<subject_id>" */
+    char stream_id[OSS_ID_MAX]; /* "subject-<subject_id>" */
     char reason[512];
     char account_ids[OSS_SUBJECT_MAX_LINKS][OSS_ID_MAX];
     size_t naccounts;
     char principal_ids[OSS_SUBJECT_MAX_LINKS][OSS_ID_MAX];
     size_t nprincipals;
-    int64_t keys, lookups, deliveries;   /* rows found by prepare */
+    int64_t keys, lookups, deliveries; /* rows found by prepare */
     /* the subject's principals lose their access in the same transaction:
      * open sessions ended, active grants revoked, password, reset links and
      * pending activation secrets deleted (counted by prepare) */
     int64_t sessions, grants, passwords;
-    char *streams_array;                 /* owned: text[] literal */
-    char *principals_array;              /* owned: text[] of principal_ids */
-    char *access_array;                  /* owned: text[] of access-<id> */
+    char *streams_array;    /* owned: text[] literal */
+    char *principals_array; /* owned: text[] of principal_ids */
+    char *access_array;     /* owned: text[] of access-<id> */
     /* the command: ready to run with oss_journal_execute() once the caller
      * has set actor_kind, actor_id and correlation_id. Rejected with
      * OSS_ECONFLICT, err.field "already_erased", when the subject's stream

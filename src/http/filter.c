@@ -29,8 +29,14 @@
  * 431 marker is handed to evhttp; F_CLOSED: the 431 closes the connection,
  * everything after it is discarded. */
 enum fstate {
-    F_LINE, F_HEADERS, F_BODY, F_DISCARD, F_PASS,
-    F_SKIP_HEADERS, F_SKIP_BODY, F_CLOSED
+    F_LINE,
+    F_HEADERS,
+    F_BODY,
+    F_DISCARD,
+    F_PASS,
+    F_SKIP_HEADERS,
+    F_SKIP_BODY,
+    F_CLOSED
 };
 
 typedef struct filter {
@@ -56,11 +62,10 @@ typedef struct filter {
 } filter_t;
 
 static bool
-known_method(const char *m, size_t n)
-{
-    static const char *known[] = {"GET",     "POST",  "HEAD",    "PUT",
-                                  "DELETE",  "OPTIONS", "TRACE", "CONNECT",
-                                  "PATCH",   NULL};
+known_method(const char *m, size_t n) {
+    static const char *known[] = {"GET",    "POST",    "HEAD",  "PUT",
+                                  "DELETE", "OPTIONS", "TRACE", "CONNECT",
+                                  "PATCH",  NULL};
     for (int i = 0; known[i]; i++)
         if (strlen(known[i]) == n && memcmp(known[i], m, n) == 0)
             return true;
@@ -69,22 +74,19 @@ known_method(const char *m, size_t n)
 
 /* RFC 9110 tchar. */
 static bool
-is_tchar(int c)
-{
+is_tchar(int c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
            (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
 static bool
-header_is(const char *line, size_t n, const char *name)
-{
+header_is(const char *line, size_t n, const char *name) {
     size_t k = strlen(name);
     return n > k && line[k] == ':' && strncasecmp(line, name, k) == 0;
 }
 
 static const char *
-header_value(const char *line)
-{
+header_value(const char *line) {
     const char *v = strchr(line, ':') + 1;
     while (*v == ' ' || *v == '\t')
         v++;
@@ -95,11 +97,10 @@ header_value(const char *line)
  * stripped). Returns the line length without EOL, -1 when no full line is
  * there yet, -2 when the line is too long. */
 static long
-take_line(struct evbuffer *src, char *buf, size_t bufsz)
-{
+take_line(struct evbuffer *src, char *buf, size_t bufsz) {
     size_t eol_len = 0;
-    struct evbuffer_ptr p = evbuffer_search_eol(src, NULL, &eol_len,
-                                                EVBUFFER_EOL_CRLF);
+    struct evbuffer_ptr p =
+        evbuffer_search_eol(src, NULL, &eol_len, EVBUFFER_EOL_CRLF);
     if (p.pos < 0)
         return evbuffer_get_length(src) > LINE_MAX_BYTES ? -2 : -1;
     if ((size_t)p.pos >= bufsz)
@@ -115,14 +116,12 @@ take_line(struct evbuffer *src, char *buf, size_t bufsz)
  * internal header); otherwise the filter is about to pass the rest through
  * unchanged (an over-limit length is then dropped, as before). */
 static void
-emit_deferred(filter_t *f, struct evbuffer *dst, bool at_end)
-{
+emit_deferred(filter_t *f, struct evbuffer *dst, bool at_end) {
     if (f->deferred_sent)
         return;
     f->deferred_sent = true;
     if (f->have_cl && !f->too_large)
-        evbuffer_add_printf(dst, "Content-Length: %llu\r\n",
-                            f->content_length);
+        evbuffer_add_printf(dst, "Content-Length: %llu\r\n", f->content_length);
     else if (f->have_cl && at_end)
         evbuffer_add_printf(dst, "Content-Length: 0\r\n%s: %llu\r\n",
                             OSS_HTTP_TOO_LARGE_HEADER, f->content_length);
@@ -133,8 +132,7 @@ emit_deferred(filter_t *f, struct evbuffer *dst, bool at_end)
 /* The header block is over the limit: skip the rest of it (mid_line: inside
  * a line) before handing evhttp the end of a body-less request. */
 static void
-start_skip(filter_t *f, bool mid_line)
-{
+start_skip(filter_t *f, bool mid_line) {
     f->st = F_SKIP_HEADERS;
     f->line_start = !mid_line;
     f->skipped = 0;
@@ -143,21 +141,19 @@ start_skip(filter_t *f, bool mid_line)
 /* Ends the (body-less) request evhttp has seen so far with the 431 marker;
  * the router answers 431 and closes, later input is discarded. */
 static void
-finish_skip(filter_t *f, struct evbuffer *dst)
-{
-    evbuffer_add_printf(dst, "%s: %d\r\n\r\n", OSS_HTTP_HEADERS_TOO_LARGE_HEADER,
-                        HEADER_BLOCK_MAX);
+finish_skip(filter_t *f, struct evbuffer *dst) {
+    evbuffer_add_printf(dst, "%s: %d\r\n\r\n",
+                        OSS_HTTP_HEADERS_TOO_LARGE_HEADER, HEADER_BLOCK_MAX);
     f->st = F_CLOSED;
 }
 
 /* F_SKIP_HEADERS: drops header lines of any length up to the empty line.
  * Returns false when more input is needed. */
 static bool
-skip_headers(filter_t *f, struct evbuffer *src, struct evbuffer *dst)
-{
+skip_headers(filter_t *f, struct evbuffer *src, struct evbuffer *dst) {
     size_t eol_len = 0;
-    struct evbuffer_ptr p = evbuffer_search_eol(src, NULL, &eol_len,
-                                                EVBUFFER_EOL_CRLF);
+    struct evbuffer_ptr p =
+        evbuffer_search_eol(src, NULL, &eol_len, EVBUFFER_EOL_CRLF);
     if (p.pos < 0) {
         size_t have = evbuffer_get_length(src);
         char last = 0;
@@ -197,8 +193,7 @@ skip_headers(filter_t *f, struct evbuffer *src, struct evbuffer *dst)
 
 static void
 filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
-          enum bufferevent_flush_mode mode, void *ctx)
-{
+          enum bufferevent_flush_mode mode, void *ctx) {
     filter_t *f = ctx;
     char line[LINE_MAX_BYTES + 1];
 
@@ -263,8 +258,7 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
             f->deferred_sent = false;
             f->te[0] = '\0';
             f->content_length = 0;
-            if (m > 0 && m <= 32 && line[m] == ' ' &&
-                !known_method(line, m)) {
+            if (m > 0 && m <= 32 && line[m] == ' ' && !known_method(line, m)) {
                 evbuffer_add_printf(dst, "GET%s\r\n%s: %.*s\r\n", line + m,
                                     OSS_HTTP_FILTER_HEADER, (int)m, line);
             } else {
@@ -339,8 +333,7 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
  * bytes of the buffer are raw (not yet filtered); everything before them
  * was filtered already (evhttp only ever drains from the front). */
 static void
-in_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
-{
+in_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg) {
     filter_t *f = arg;
     struct evbuffer *head = NULL, *raw = NULL, *out = NULL;
 
@@ -381,8 +374,7 @@ done:
 }
 
 oss_http_filters_t *
-oss_http_filters_new(size_t max_body)
-{
+oss_http_filters_new(size_t max_body) {
     oss_http_filters_t *fs = calloc(1, sizeof *fs);
     if (fs)
         fs->max_body = max_body;
@@ -390,8 +382,7 @@ oss_http_filters_new(size_t max_body)
 }
 
 void
-oss_http_filters_free(oss_http_filters_t *fs)
-{
+oss_http_filters_free(oss_http_filters_t *fs) {
     if (!fs)
         return;
     while (fs->head) {
@@ -403,8 +394,7 @@ oss_http_filters_free(oss_http_filters_t *fs)
 }
 
 static void
-unlink_filter(filter_t *f)
-{
+unlink_filter(filter_t *f) {
     if (f->prev)
         f->prev->next = f->next;
     else
@@ -415,8 +405,7 @@ unlink_filter(filter_t *f)
 }
 
 struct bufferevent *
-oss_http_filter_bufferevent(struct event_base *base, void *arg)
-{
+oss_http_filter_bufferevent(struct event_base *base, void *arg) {
     oss_http_filters_t *fs = arg;
     filter_t *f = calloc(1, sizeof *f);
     struct bufferevent *bev = NULL;
@@ -445,16 +434,15 @@ oss_http_filter_bufferevent(struct event_base *base, void *arg)
 }
 
 static void
-on_close(struct evhttp_connection *evcon, void *arg)
-{
+on_close(struct evhttp_connection *evcon, void *arg) {
     filter_t *f = arg;
     unlink_filter(f);
     free(f);
 }
 
 void
-oss_http_filter_attach(oss_http_filters_t *fs, struct evhttp_connection *evcon)
-{
+oss_http_filter_attach(oss_http_filters_t *fs,
+                       struct evhttp_connection *evcon) {
     if (!fs || !evcon)
         return;
     struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);

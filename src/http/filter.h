@@ -1,6 +1,7 @@
 /* An input rewriter in front of evhttp (installed with evhttp_set_bevcb as
  * an evbuffer callback on the connection's input, so output is untouched)
- * that makes two things libevent 2.1 would answer with HTML reach our JSON code:
+ * that makes two things libevent 2.1 would answer with HTML reach our JSON
+ * code:
  *  - a request line whose method token libevent does not know (PROPFIND,
  *    BREW, lower-case "get") is rewritten to GET and the original token is
  *    passed in the header OSS_HTTP_FILTER_HEADER, so the router answers 405;

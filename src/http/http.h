@@ -65,20 +65,20 @@ typedef struct oss_http_req oss_http_req_t;
 typedef void (*oss_http_handler_fn)(oss_http_req_t *req, void *arg);
 
 typedef struct oss_http_route {
-    const char *method;   /* "GET", "POST", ... (GET also serves HEAD) */
-    const char *pattern;  /* literal path; "*" matches one segment */
-    const char *name;     /* route label in metrics, e.g. "/v1/accounts/{id}" */
+    const char *method;  /* "GET", "POST", ... (GET also serves HEAD) */
+    const char *pattern; /* literal path; "*" matches one segment */
+    const char *name;    /* route label in metrics, e.g. "/v1/accounts/{id}" */
     oss_http_handler_fn fn;
-    bool json_body;       /* requires Content-Type application/json (415) */
+    bool json_body; /* requires Content-Type application/json (415) */
 } oss_http_route_t;
 
 typedef struct oss_http_options {
-    const char *listen;   /* address, e.g. "127.0.0.1" */
-    int port;             /* 0 = any free port */
-    size_t max_body;      /* api.max_body_bytes */
-    int retry_after_s;    /* sent with 503 answers */
-    bool method_filter;   /* rewrite unknown method tokens so that they get
-                             our JSON 405 (see server.c) */
+    const char *listen; /* address, e.g. "127.0.0.1" */
+    int port;           /* 0 = any free port */
+    size_t max_body;    /* api.max_body_bytes */
+    int retry_after_s;  /* sent with 503 answers */
+    bool method_filter; /* rewrite unknown method tokens so that they get
+                           our JSON 405 (see server.c) */
 } oss_http_options_t;
 
 /* Binds and starts serving on base (borrowed; call evthread_use_pthreads()
@@ -106,8 +106,8 @@ const char *oss_http_req_method(const oss_http_req_t *req);
 const char *oss_http_req_path(const oss_http_req_t *req);
 /* The query-string parameter name ("?name=value", percent-decoded) copied
  * into out; false when absent, undecodable or not shorter than outsz. */
-bool oss_http_req_query(const oss_http_req_t *req, const char *name,
-                        char *out, size_t outsz);
+bool oss_http_req_query(const oss_http_req_t *req, const char *name, char *out,
+                        size_t outsz);
 /* The n-th "*" segment of the matched pattern ("" when absent). */
 const char *oss_http_req_param(const oss_http_req_t *req, int n);
 /* Header value (case-insensitive name) or NULL. */

@@ -39,14 +39,14 @@ struct oss_http_req {
     oss_http_server_t *srv;
     char method[24];
     char *path;
-    char *query;        /* raw query string (after '?'), NULL when none */
+    char *query; /* raw query string (after '?'), NULL when none */
     char *params[MAX_PARAMS];
     kv_t hdrs[MAX_HDRS];
     size_t nhdrs;
     char *body;
     size_t body_len;
     char cid[OSS_HTTP_CID_MAX + 1];
-    char peer[64];      /* client address, copied on the loop thread */
+    char peer[64]; /* client address, copied on the loop thread */
     const char *route_name;
     struct timespec start;
     void *data;
@@ -61,9 +61,9 @@ struct oss_http_req {
 };
 
 /* Latency buckets (seconds); +Inf is implicit. */
-static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                 0.05,   0.1,   0.25,   0.5,   1,    2.5,
-                                 5,      10};
+static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                 0.025,  0.05,  0.1,    0.25,  0.5,
+                                 1,      2.5,   5,      10};
 #define NBUCKETS (sizeof buckets / sizeof buckets[0])
 
 typedef struct metric_row {
@@ -85,7 +85,7 @@ struct oss_http_server {
     void *arg;
     int port;
     oss_http_filters_t *filters; /* NULL unless opt.method_filter */
-    pthread_mutex_t mu; /* completion queue */
+    pthread_mutex_t mu;          /* completion queue */
     oss_http_req_t *done_head, *done_tail;
     struct event *done_ev;
     pthread_mutex_t mmu; /* metrics */
@@ -96,8 +96,7 @@ struct oss_http_server {
 /* ---- request lifetime ---------------------------------------------------- */
 
 static void
-req_free(oss_http_req_t *r)
-{
+req_free(oss_http_req_t *r) {
     if (!r)
         return;
     free(r->path);
@@ -120,37 +119,57 @@ req_free(oss_http_req_t *r)
 }
 
 static const char *
-reason_phrase(int status)
-{
+reason_phrase(int status) {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 431: return "Request Header Fields Too Large";
-    case 422: return "Unprocessable Entity";
-    case 423: return "Locked";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return status < 300 ? "OK" : status < 500 ? "Client Error"
-                                                       : "Server Error";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 422:
+        return "Unprocessable Entity";
+    case 423:
+        return "Locked";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return status < 300   ? "OK"
+               : status < 500 ? "Client Error"
+                              : "Server Error";
     }
 }
 
 static double
-elapsed_s(const struct timespec *start)
-{
+elapsed_s(const struct timespec *start) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (double)(now.tv_sec - start->tv_sec) +
@@ -159,11 +178,10 @@ elapsed_s(const struct timespec *start)
 
 static void
 metrics_record(oss_http_server_t *s, const char *route, const char *method,
-               int status, double secs)
-{
+               int status, double secs) {
     /* bound the label space: unknown methods are "other" */
-    static const char *known[] = {"GET",    "POST",  "PUT",     "DELETE",
-                                  "PATCH",  "HEAD",  "OPTIONS", "TRACE",
+    static const char *known[] = {"GET",     "POST", "PUT",     "DELETE",
+                                  "PATCH",   "HEAD", "OPTIONS", "TRACE",
                                   "CONNECT", NULL};
     const char *m = "other";
     for (int i = 0; known[i]; i++)
@@ -197,8 +215,7 @@ metrics_record(oss_http_server_t *s, const char *route, const char *method,
 
 /* Sends one finished request (loop thread). */
 static void
-send_reply(oss_http_req_t *r)
-{
+send_reply(oss_http_req_t *r) {
     struct evkeyvalq *oh = evhttp_request_get_output_headers(r->ev);
     struct evbuffer *buf = evbuffer_new();
 
@@ -226,8 +243,7 @@ send_reply(oss_http_req_t *r)
 }
 
 static void
-done_cb(evutil_socket_t fd, short what, void *arg)
-{
+done_cb(evutil_socket_t fd, short what, void *arg) {
     oss_http_server_t *s = arg;
     oss_http_req_t *list;
 
@@ -246,8 +262,7 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 
 void
 oss_http_reply(oss_http_req_t *req, int status, const char *content_type,
-               char *body, const char *const *extra_headers)
-{
+               char *body, const char *const *extra_headers) {
     oss_http_server_t *s = req->srv;
 
     req->status = status;
@@ -278,16 +293,14 @@ oss_http_reply(oss_http_req_t *req, int status, const char *content_type,
 
 void
 oss_http_reply_json(oss_http_req_t *req, int status, char *json,
-                    const char *const *extra_headers)
-{
+                    const char *const *extra_headers) {
     oss_http_reply(req, status, "application/json; charset=utf-8", json,
                    extra_headers);
 }
 
 void
 oss_http_reply_error(oss_http_req_t *req, int status, const char *code,
-                     const char *message, const oss_field_errors_t *fe)
-{
+                     const char *message, const oss_field_errors_t *fe) {
     char ra[24];
     const char *hdrs[3] = {NULL, NULL, NULL};
     char *body = oss_http_error_json(
@@ -305,21 +318,18 @@ oss_http_reply_error(oss_http_req_t *req, int status, const char *code,
 /* ---- accessors ----------------------------------------------------------- */
 
 const char *
-oss_http_req_method(const oss_http_req_t *req)
-{
+oss_http_req_method(const oss_http_req_t *req) {
     return req->method;
 }
 
 const char *
-oss_http_req_path(const oss_http_req_t *req)
-{
+oss_http_req_path(const oss_http_req_t *req) {
     return req->path;
 }
 
 bool
 oss_http_req_query(const oss_http_req_t *req, const char *name, char *out,
-                   size_t outsz)
-{
+                   size_t outsz) {
     struct evkeyvalq q;
     bool found = false;
     if (outsz)
@@ -340,16 +350,14 @@ oss_http_req_query(const oss_http_req_t *req, const char *name, char *out,
 }
 
 const char *
-oss_http_req_param(const oss_http_req_t *req, int n)
-{
+oss_http_req_param(const oss_http_req_t *req, int n) {
     if (n < 0 || n >= MAX_PARAMS || !req->params[n])
         return "";
     return req->params[n];
 }
 
 const char *
-oss_http_req_header(const oss_http_req_t *req, const char *name)
-{
+oss_http_req_header(const oss_http_req_t *req, const char *name) {
     for (size_t i = 0; i < req->nhdrs; i++)
         if (strcasecmp(req->hdrs[i].name, name) == 0)
             return req->hdrs[i].value;
@@ -357,58 +365,60 @@ oss_http_req_header(const oss_http_req_t *req, const char *name)
 }
 
 const char *
-oss_http_req_body(const oss_http_req_t *req, size_t *len)
-{
+oss_http_req_body(const oss_http_req_t *req, size_t *len) {
     if (len)
         *len = req->body_len;
     return req->body ? req->body : "";
 }
 
 const char *
-oss_http_req_cid(const oss_http_req_t *req)
-{
+oss_http_req_cid(const oss_http_req_t *req) {
     return req->cid;
 }
 
 const char *
-oss_http_req_peer(const oss_http_req_t *req)
-{
+oss_http_req_peer(const oss_http_req_t *req) {
     return req->peer;
 }
 
 oss_http_server_t *
-oss_http_req_server(const oss_http_req_t *req)
-{
+oss_http_req_server(const oss_http_req_t *req) {
     return req->srv;
 }
 
 void
-oss_http_req_set_data(oss_http_req_t *req, void *data)
-{
+oss_http_req_set_data(oss_http_req_t *req, void *data) {
     req->data = data;
 }
 
 void *
-oss_http_req_data(const oss_http_req_t *req)
-{
+oss_http_req_data(const oss_http_req_t *req) {
     return req->data;
 }
 
 /* ---- routing ------------------------------------------------------------- */
 
 static const char *
-method_name(enum evhttp_cmd_type t)
-{
+method_name(enum evhttp_cmd_type t) {
     switch (t) {
-    case EVHTTP_REQ_GET: return "GET";
-    case EVHTTP_REQ_POST: return "POST";
-    case EVHTTP_REQ_HEAD: return "HEAD";
-    case EVHTTP_REQ_PUT: return "PUT";
-    case EVHTTP_REQ_DELETE: return "DELETE";
-    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-    case EVHTTP_REQ_TRACE: return "TRACE";
-    case EVHTTP_REQ_CONNECT: return "CONNECT";
-    case EVHTTP_REQ_PATCH: return "PATCH";
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_OPTIONS:
+        return "OPTIONS";
+    case EVHTTP_REQ_TRACE:
+        return "TRACE";
+    case EVHTTP_REQ_CONNECT:
+        return "CONNECT";
+    case EVHTTP_REQ_PATCH:
+        return "PATCH";
     }
     return "other";
 }
@@ -416,8 +426,7 @@ method_name(enum evhttp_cmd_type t)
 /* Matches path against pattern ("*" = one non-empty segment); on a match
  * and when params is not NULL, stores copies of the "*" segments. */
 static bool
-path_match(const char *pattern, const char *path, char **params)
-{
+path_match(const char *pattern, const char *path, char **params) {
     int np = 0;
     const char *p = pattern, *q = path;
     while (*p && *q) {
@@ -441,8 +450,7 @@ path_match(const char *pattern, const char *path, char **params)
 }
 
 static void
-copy_headers(oss_http_req_t *r, struct evkeyvalq *h)
-{
+copy_headers(oss_http_req_t *r, struct evkeyvalq *h) {
     for (struct evkeyval *kv = h->tqh_first; kv && r->nhdrs < MAX_HDRS;
          kv = kv->next.tqe_next) {
         r->hdrs[r->nhdrs].name = strdup(kv->key);
@@ -457,8 +465,7 @@ copy_headers(oss_http_req_t *r, struct evkeyvalq *h)
 }
 
 static void
-gencb(struct evhttp_request *ev, void *arg)
-{
+gencb(struct evhttp_request *ev, void *arg) {
     oss_http_server_t *s = arg;
     oss_http_req_t *r = calloc(1, sizeof *r);
     struct evkeyvalq *ih = evhttp_request_get_input_headers(ev);
@@ -514,12 +521,16 @@ gencb(struct evhttp_request *ev, void *arg)
     }
     /* the filter skipped an over-long header block (headers, body, and
      * the rest of the connection are dropped: answer 431 and close) */
-    const char *hdr_max = s->opt.method_filter
-        ? evhttp_find_header(ih, OSS_HTTP_HEADERS_TOO_LARGE_HEADER) : NULL;
+    const char *hdr_max =
+        s->opt.method_filter
+            ? evhttp_find_header(ih, OSS_HTTP_HEADERS_TOO_LARGE_HEADER)
+            : NULL;
     if (hdr_max) {
         char msg[96];
-        snprintf(msg, sizeof msg, "request header fields over the limit of "
-                 "%s bytes", hdr_max);
+        snprintf(msg, sizeof msg,
+                 "request header fields over the limit of "
+                 "%s bytes",
+                 hdr_max);
         oss_http_reply_error(r, 431, NULL, msg, NULL);
         return;
     }
@@ -541,10 +552,9 @@ gencb(struct evhttp_request *ev, void *arg)
                 snprintf(allow + l, sizeof allow - l, ", HEAD");
             }
         }
-        if (!route &&
-            (strcmp(rt->method, r->method) == 0 ||
-             (strcmp(r->method, "HEAD") == 0 && !orig &&
-              strcmp(rt->method, "GET") == 0))) {
+        if (!route && (strcmp(rt->method, r->method) == 0 ||
+                       (strcmp(r->method, "HEAD") == 0 && !orig &&
+                        strcmp(rt->method, "GET") == 0))) {
             route = rt;
             path_match(rt->pattern, r->path, r->params);
         }
@@ -582,8 +592,10 @@ gencb(struct evhttp_request *ev, void *arg)
         unsigned long long n = strtoull(cl, &end, 10);
         if (end == cl || *end || n > s->opt.max_body) {
             char msg[96];
-            snprintf(msg, sizeof msg, "request body over the limit of %zu "
-                     "bytes", s->opt.max_body);
+            snprintf(msg, sizeof msg,
+                     "request body over the limit of %zu "
+                     "bytes",
+                     s->opt.max_body);
             oss_http_reply_error(r, 413, NULL, msg, NULL);
             return;
         }
@@ -621,8 +633,7 @@ gencb(struct evhttp_request *ev, void *arg)
 oss_code_t
 oss_http_server_new(struct event_base *base, const oss_http_options_t *opt,
                     const oss_http_route_t *routes, size_t n, void *arg,
-                    oss_http_server_t **out, oss_err_t *err)
-{
+                    oss_http_server_t **out, oss_err_t *err) {
     oss_http_server_t *s = calloc(1, sizeof *s);
     oss_code_t rc = OSS_OK;
 
@@ -651,8 +662,7 @@ oss_http_server_new(struct event_base *base, const oss_http_options_t *opt,
     evhttp_set_allowed_methods(
         s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                      EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
-                     EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
-                     EVHTTP_REQ_PATCH);
+                     EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
     evhttp_set_timeout(s->http, 30);
     evhttp_set_gencb(s->http, gencb, s);
     if (opt->method_filter) {
@@ -692,8 +702,7 @@ done:
 }
 
 void
-oss_http_server_free(oss_http_server_t *s)
-{
+oss_http_server_free(oss_http_server_t *s) {
     if (!s)
         return;
     /* replies queued but never sent: drop ours, libevent frees its own */
@@ -714,14 +723,12 @@ oss_http_server_free(oss_http_server_t *s)
 }
 
 int
-oss_http_server_port(const oss_http_server_t *s)
-{
+oss_http_server_port(const oss_http_server_t *s) {
     return s->port;
 }
 
 int
-oss_http_server_retry_after(const oss_http_server_t *s)
-{
+oss_http_server_retry_after(const oss_http_server_t *s) {
     return s->opt.retry_after_s;
 }
 
@@ -733,21 +740,19 @@ typedef struct sbuf {
     bool oom;
 } sbuf_t;
 
-static void
-sb_printf(sbuf_t *b, const char *fmt, ...)
+static void sb_printf(sbuf_t *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
-sb_printf(sbuf_t *b, const char *fmt, ...)
-{
+sb_printf(sbuf_t *b, const char *fmt, ...) {
     va_list ap;
     if (b->oom)
         return;
     for (;;) {
         size_t room = b->cap - b->len;
         va_start(ap, fmt);
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? room : 0, fmt,
-                          ap);
+        int n =
+            vsnprintf(b->p ? b->p + b->len : NULL, b->p ? room : 0, fmt, ap);
         va_end(ap);
         if (n < 0) {
             b->oom = true;
@@ -771,8 +776,7 @@ sb_printf(sbuf_t *b, const char *fmt, ...)
 }
 
 char *
-oss_http_server_metrics(oss_http_server_t *s)
-{
+oss_http_server_metrics(oss_http_server_t *s) {
     sbuf_t b = {0};
 
     pthread_mutex_lock(&s->mmu);

@@ -231,10 +231,10 @@ enum {
     L_RELEASE,
     L_NOTIFY,
     L_COMMIT,
-    L_EVENTS,   /* batched path: every event of the batch, one INSERT */
-    L_CLAIMS,   /* batched path: every claim */
-    L_IDEMS,    /* batched path: every idempotency row */
-    L_PREPARE   /* a statement prepared for this connection (sub = slot) */
+    L_EVENTS, /* batched path: every event of the batch, one INSERT */
+    L_CLAIMS, /* batched path: every claim */
+    L_IDEMS,  /* batched path: every idempotency row */
+    L_PREPARE /* a statement prepared for this connection (sub = slot) */
 };
 
 typedef struct lent {
@@ -253,10 +253,10 @@ typedef struct tx {
     lent_t *log;
     size_t nlog, caplog;
     int64_t now_us;
-    int careful;     /* 1: one savepoint per command (after a violation) */
-    int have_reads;  /* streams and keys as read by the batched attempt */
-    int blind;       /* this attempt read nothing (every stream new) */
-    xstmt_t *xs;     /* batched path: extra statements held back */
+    int careful;    /* 1: one savepoint per command (after a violation) */
+    int have_reads; /* streams and keys as read by the batched attempt */
+    int blind;      /* this attempt read nothing (every stream new) */
+    xstmt_t *xs;    /* batched path: extra statements held back */
     size_t nxs, capxs;
 } tx_t;
 
@@ -396,8 +396,8 @@ drop_pending(oss_journal_t *j) {
 /* Queues one statement (prepared when there is room) and logs it. 0, or -1
  * when it could not be queued. */
 static int
-send_sql(tx_t *t, const char *sql, int n, const char *const *v,
-         const int *len, const int *fmt, int kind, size_t cmd, size_t sub) {
+send_sql(tx_t *t, const char *sql, int n, const char *const *v, const int *len,
+         const int *fmt, int kind, size_t cmd, size_t sub) {
     oss_journal_t *j = t->j;
     int slot = -1, free_slot = -1;
     char name[32];
@@ -423,7 +423,7 @@ send_sql(tx_t *t, const char *sql, int n, const char *const *v,
         return -1;
     if (slot < 0)
         return PQsendQueryParams(j->conn, sql, n, NULL, v, len, fmt, 0) ? 0
-                                                                       : -1;
+                                                                        : -1;
     snprintf(name, sizeof name, "oss_journal_%u", j->ps[slot].id);
     return PQsendQueryPrepared(j->conn, name, n, v, len, fmt, 0) ? 0 : -1;
 }
@@ -821,9 +821,8 @@ typedef struct extra_q {
 } extra_q_t;
 
 static int
-queue_extra(void *qctx, const char *sql, int nparams,
-            const char *const *values, const int *lengths,
-            const int *formats) {
+queue_extra(void *qctx, const char *sql, int nparams, const char *const *values,
+            const int *lengths, const int *formats) {
     extra_q_t *q = qctx;
     return send_sql(q->t, sql, nparams, values, lengths, formats, L_EXTRA,
                     q->cmd, q->sub++);
@@ -832,9 +831,8 @@ queue_extra(void *qctx, const char *sql, int nparams,
 /* The queue function handed to extra_fn on the batched path: copies the
  * statement, sent after the batch's events and claims (send_held()). */
 static int
-hold_extra(void *qctx, const char *sql, int nparams,
-           const char *const *values, const int *lengths,
-           const int *formats) {
+hold_extra(void *qctx, const char *sql, int nparams, const char *const *values,
+           const int *lengths, const int *formats) {
     extra_q_t *q = qctx;
     tx_t *t = q->t;
     if (nparams < 0)
@@ -986,8 +984,8 @@ plan_command(tx_t *t, size_t i, oss_err_t *err) {
         extra_q_t q = {t, i, 0};
         oss_err_t xe;
         oss_err_clear(&xe);
-        if (c->extra_fn(c->ctx, c, t->careful ? queue_extra : hold_extra,
-                        &q, &xe) != OSS_OK) {
+        if (c->extra_fn(c->ctx, c, t->careful ? queue_extra : hold_extra, &q,
+                        &xe) != OSS_OK) {
             if (PQstatus(t->j->conn) == CONNECTION_BAD)
                 goto lost;
             *err = xe;
@@ -1173,8 +1171,8 @@ send_batch(tx_t *t, oss_err_t *err) {
     }
     for (size_t k = 0; k < t->nxs; k++) {
         xstmt_t *x = &t->xs[k];
-        if (send_sql(t, x->sql, x->n, (const char *const *)x->v, x->len,
-                     x->fmt, L_EXTRA, x->cmd, x->sub))
+        if (send_sql(t, x->sql, x->n, (const char *const *)x->v, x->len, x->fmt,
+                     L_EXTRA, x->cmd, x->sub))
             goto lost;
     }
     if (nid) {
@@ -1344,9 +1342,9 @@ attempt(tx_t *t, oss_err_t *err) {
      * batch is then run again, reading first, one savepoint per command). */
     t->blind = !reuse && !t->careful;
     for (size_t i = 0; i < t->n && t->blind; i++)
-        t->blind = t->cmds[i].expected_version == 0 &&
-                   !(t->cmds[i].idempotency_key &&
-                     t->cmds[i].idempotency_key[0]);
+        t->blind =
+            t->cmds[i].expected_version == 0 &&
+            !(t->cmds[i].idempotency_key && t->cmds[i].idempotency_key[0]);
     if (!reuse && (a = read_phase(t, !t->blind, err)))
         return a;
     if (t->blind)
@@ -1362,8 +1360,8 @@ attempt(tx_t *t, oss_err_t *err) {
         }
         if (reuse) {
             reuse = 0;
-            if (send_q(t, "BEGIN ISOLATION LEVEL READ COMMITTED", NULL,
-                       L_BEGIN, 0, 0)) {
+            if (send_q(t, "BEGIN ISOLATION LEVEL READ COMMITTED", NULL, L_BEGIN,
+                       0, 0)) {
                 oss_db_error(c, NULL, "begin", err);
                 return ATT_LOST;
             }

@@ -46,8 +46,8 @@ oss_code_t oss_journal_load(oss_journal_t *j, const char *stream_id,
  * claim of the same (kind, digest) makes the command fail OSS_EDUPLICATE
  * with err.field = field. */
 typedef struct oss_claim {
-    const char *kind;       /* "nik", "passport", ... */
-    const char *field;      /* request field to name in the error */
+    const char *kind;  /* "nik", "passport", ... */
+    const char *field; /* request field to name in the error */
     uint8_t digest[32];
     char subject_id[OSS_UUID_STR]; /* may be "" */
 } oss_claim_t;
@@ -78,15 +78,15 @@ typedef int (*oss_journal_queue_fn)(void *qctx, const char *sql, int nparams,
 typedef struct oss_command {
     /* inputs, all borrowed until oss_journal_execute() returns */
     const char *stream_id;
-    const char *stream_type;         /* "account" */
-    int64_t expected_version;        /* -1 = any; 0 = stream must be new */
+    const char *stream_type;  /* "account" */
+    int64_t expected_version; /* -1 = any; 0 = stream must be new */
     oss_actor_kind_t actor_kind;
     const char *actor_id;
     const char *correlation_id;
-    const char *causation_id;        /* may be NULL */
-    const char *cause_id;            /* may be NULL */
-    const char *idempotency_key;     /* may be NULL */
-    const uint8_t *request_hash;     /* 32 bytes when idempotency_key set */
+    const char *causation_id;    /* may be NULL */
+    const char *cause_id;        /* may be NULL */
+    const char *idempotency_key; /* may be NULL */
+    const uint8_t *request_hash; /* 32 bytes when idempotency_key set */
     oss_decide_fn decide;
     void *ctx;
     const oss_claim_t *claims;
@@ -106,18 +106,17 @@ typedef struct oss_command {
      * whole transaction (OSS_EUNAVAIL / the SQL error), never silently; an
      * error returned by extra_fn (out of memory) does too. */
     oss_code_t (*extra_fn)(void *ctx, const struct oss_command *cmd,
-                           oss_journal_queue_fn q, void *qctx,
-                           oss_err_t *err);
+                           oss_journal_queue_fn q, void *qctx, oss_err_t *err);
 
     /* outputs */
     oss_journal_outcome_t outcome;
-    oss_err_t err;                    /* when REJECTED */
+    oss_err_t err; /* when REJECTED */
     int64_t first_version, last_version;
-    oss_event_list_t events;          /* appended events (with positions);
-                                         caller frees with
-                                         oss_event_list_free() */
-    int replay_status;                /* when REPLAYED: first status */
-    char *replay_response;            /* when REPLAYED: new, caller frees */
+    oss_event_list_t events; /* appended events (with positions);
+                                caller frees with
+                                oss_event_list_free() */
+    int replay_status;       /* when REPLAYED: first status */
+    char *replay_response;   /* when REPLAYED: new, caller frees */
 } oss_command_t;
 
 /* Runs cmds[0..n) in one transaction as described above. Returns OSS_OK when

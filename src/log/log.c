@@ -12,8 +12,7 @@ static const char *log_prog = "oss";
 static _Thread_local char log_cid[80];
 
 void
-oss_log_init(const char *prog, const char *level)
-{
+oss_log_init(const char *prog, const char *level) {
     if (prog)
         log_prog = prog;
     if (!level)
@@ -29,20 +28,17 @@ oss_log_init(const char *prog, const char *level)
 }
 
 void
-oss_log_set_cid(const char *cid)
-{
+oss_log_set_cid(const char *cid) {
     snprintf(log_cid, sizeof log_cid, "%s", cid ? cid : "");
 }
 
 const char *
-oss_log_cid(void)
-{
+oss_log_cid(void) {
     return log_cid;
 }
 
 void
-oss_log_write(oss_log_level_t level, const char *fmt, ...)
-{
+oss_log_write(oss_log_level_t level, const char *fmt, ...) {
     static const char *names[] = {"debug", "info", "warn", "error"};
     char msg[1024], line[1400], ts[32];
     struct timeval tv;
@@ -58,8 +54,9 @@ oss_log_write(oss_log_level_t level, const char *fmt, ...)
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    int n = snprintf(line, sizeof line, "ts=%s.%03dZ level=%s prog=%s%s%s msg=\"%s\"\n",
-                     ts, (int)(tv.tv_usec / 1000), names[level], log_prog,
+    int n = snprintf(line, sizeof line,
+                     "ts=%s.%03dZ level=%s prog=%s%s%s msg=\"%s\"\n", ts,
+                     (int)(tv.tv_usec / 1000), names[level], log_prog,
                      log_cid[0] ? " cid=" : "", log_cid, msg);
     if (n > (int)sizeof line - 1)
         n = (int)sizeof line - 1;

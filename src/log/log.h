@@ -1,12 +1,17 @@
 /* The level-checked logger: one line per event on stderr,
- *   ts=2026-11-24T10:00:00.123Z level=info prog=api cid=<correlation id> msg="..."
- * The level is checked before formatting. The correlation id is per thread
- * (set it when a request or message starts being handled). Never pass a
+ *   ts=2026-11-24T10:00:00.123Z level=info prog=api cid=<correlation id>
+ * msg="..." The level is checked before formatting. The correlation id is per
+ * thread (set it when a request or message starts being handled). Never pass a
  * secret or personal data to it. Thread-safe. */
 #ifndef OSS_LOG_H
 #define OSS_LOG_H
 
-typedef enum { OSS_LOG_DEBUG, OSS_LOG_INFO, OSS_LOG_WARN, OSS_LOG_ERROR } oss_log_level_t;
+typedef enum {
+    OSS_LOG_DEBUG,
+    OSS_LOG_INFO,
+    OSS_LOG_WARN,
+    OSS_LOG_ERROR
+} oss_log_level_t;
 
 extern oss_log_level_t oss_log_min_level;
 

@@ -11,23 +11,20 @@
 #include <unistd.h>
 
 int64_t
-bench_now_us(void)
-{
+bench_now_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 void
-bench_sleep_ms(int ms)
-{
+bench_sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
 const char *
-bench_env(const char *name)
-{
+bench_env(const char *name) {
     const char *v = getenv(name);
     if (!v || !*v) {
         fprintf(stderr, "oss-bench: %s is not set (source var/run.env)\n",
@@ -38,8 +35,7 @@ bench_env(const char *name)
 }
 
 PGconn *
-bench_pg(const char *url)
-{
+bench_pg(const char *url) {
     PGconn *c = PQconnectdb(url);
     if (PQstatus(c) != CONNECTION_OK) {
         fprintf(stderr, "oss-bench: could not connect to PostgreSQL: %s",
@@ -50,8 +46,7 @@ bench_pg(const char *url)
 }
 
 int
-bench_exec(PGconn *c, const char *sql, int may_fail)
-{
+bench_exec(PGconn *c, const char *sql, int may_fail) {
     PGresult *r = PQexec(c, sql);
     ExecStatusType st = PQresultStatus(r);
     int bad = st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK;
@@ -66,8 +61,7 @@ bench_exec(PGconn *c, const char *sql, int may_fail)
 }
 
 int64_t
-bench_scalar(PGconn *c, const char *sql)
-{
+bench_scalar(PGconn *c, const char *sql) {
     PGresult *r = PQexec(c, sql);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) < 1) {
         fprintf(stderr, "oss-bench: could not run \"%.80s\": %s", sql,
@@ -75,7 +69,8 @@ bench_scalar(PGconn *c, const char *sql)
         PQclear(r);
         exit(1);
     }
-    int64_t v = PQgetisnull(r, 0, 0) ? 0 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    int64_t v =
+        PQgetisnull(r, 0, 0) ? 0 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     return v;
 }
@@ -83,8 +78,7 @@ bench_scalar(PGconn *c, const char *sql)
 static _Atomic uint64_t rand_state;
 
 uint64_t
-bench_rand64(void)
-{
+bench_rand64(void) {
     uint64_t s = atomic_load(&rand_state);
     if (s == 0) {
         struct timespec ts;
@@ -102,8 +96,7 @@ bench_rand64(void)
 }
 
 void
-bench_uuid7(char *out)
-{
+bench_uuid7(char *out) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
@@ -118,20 +111,18 @@ bench_uuid7(char *out)
     snprintf(out, 37,
              "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
              "%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-             b[10], b[11], b[12], b[13], b[14], b[15]);
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+             b[11], b[12], b[13], b[14], b[15]);
 }
 
 static int
-cmp_double(const void *a, const void *b)
-{
+cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
 double
-bench_quantile(double *v, size_t n, double q)
-{
+bench_quantile(double *v, size_t n, double q) {
     if (n == 0)
         return 0;
     qsort(v, n, sizeof *v, cmp_double);
@@ -144,8 +135,7 @@ bench_quantile(double *v, size_t n, double q)
 }
 
 const char *
-bench_opt(int argc, char **argv, const char *name, const char *def)
-{
+bench_opt(int argc, char **argv, const char *name, const char *def) {
     for (int i = 0; i + 1 < argc; i++)
         if (strcmp(argv[i], name) == 0)
             return argv[i + 1];
@@ -171,8 +161,7 @@ typedef struct worker {
 } worker_t;
 
 static void *
-worker_main(void *arg)
-{
+worker_main(void *arg) {
     worker_t *w = arg;
     runner_t *r = w->r;
     void *st = r->init(r->ctx, w->idx);
@@ -197,10 +186,13 @@ worker_main(void *arg)
 int
 bench_run_clients(int clients, double seconds, int64_t max_ops,
                   bench_init_fn init, bench_op_fn op, bench_fini_fn fini,
-                  void *ctx, int64_t *ok, int64_t *failed, double *elapsed_s)
-{
-    runner_t r = {.init = init, .op = op, .fini = fini, .ctx = ctx,
-                  .max_ops = max_ops, .deadline_us = INT64_MAX};
+                  void *ctx, int64_t *ok, int64_t *failed, double *elapsed_s) {
+    runner_t r = {.init = init,
+                  .op = op,
+                  .fini = fini,
+                  .ctx = ctx,
+                  .max_ops = max_ops,
+                  .deadline_us = INT64_MAX};
     pthread_t *th = calloc((size_t)clients, sizeof *th);
     worker_t *ws = calloc((size_t)clients, sizeof *ws);
     int started = 0, rc = 0;
@@ -275,8 +267,7 @@ static const struct {
 };
 
 int
-main(int argc, char **argv)
-{
+main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc >= 2) {
         for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)

@@ -35,7 +35,7 @@ double bench_quantile(double *v, size_t n, double q);
  * *elapsed_s the measured wall time. Returns 0, or -1 when a thread could
  * not start. */
 typedef void *(*bench_init_fn)(void *ctx, int idx);
-typedef int (*bench_op_fn)(void *state);  /* 0 ok, -1 failed */
+typedef int (*bench_op_fn)(void *state); /* 0 ok, -1 failed */
 typedef void (*bench_fini_fn)(void *state);
 int bench_run_clients(int clients, double seconds, int64_t max_ops,
                       bench_init_fn init, bench_op_fn op, bench_fini_fn fini,
@@ -62,7 +62,7 @@ int bench_cmd_signup(int argc, char **argv);
 #define BENCH_MAX_MASTER 8
 typedef struct bench_master {
     int n;
-    char id[BENCH_MAX_MASTER][17];    /* hex of sha256(key)[0..8) */
+    char id[BENCH_MAX_MASTER][17]; /* hex of sha256(key)[0..8) */
     uint8_t key[BENCH_MAX_MASTER][32];
 } bench_master_t;
 /* Loads the master keys (crypto.master_key_file of $OSS_CONFIG, else
@@ -75,7 +75,6 @@ int bench_activation_otp(PGconn *c, const bench_master_t *mk,
                          const char *account_id, char otp[8]);
 
 /* "--name value" option lookup: the value or def. */
-const char *bench_opt(int argc, char **argv, const char *name,
-                      const char *def);
+const char *bench_opt(int argc, char **argv, const char *name, const char *def);
 
 #endif

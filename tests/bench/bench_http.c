@@ -27,14 +27,13 @@ typedef struct hconn {
     int fd;
     struct sockaddr_in addr;
     char host[64];
-    char *buf;      /* response bytes read so far */
+    char *buf; /* response bytes read so far */
     size_t len, cap;
 } hconn_t;
 
 /* Parses OSS_API_URL (http://127.0.0.1:PORT only: loopback). */
 static int
-h_init(hconn_t *h, const char *url)
-{
+h_init(hconn_t *h, const char *url) {
     memset(h, 0, sizeof *h);
     h->fd = -1;
     int port = 80;
@@ -63,8 +62,7 @@ h_init(hconn_t *h, const char *url)
 }
 
 static void
-h_close(hconn_t *h)
-{
+h_close(hconn_t *h) {
     if (h->fd >= 0)
         close(h->fd);
     h->fd = -1;
@@ -72,16 +70,14 @@ h_close(hconn_t *h)
 }
 
 static void
-h_free(hconn_t *h)
-{
+h_free(hconn_t *h) {
     h_close(h);
     free(h->buf);
     h->buf = NULL;
 }
 
 static int
-h_connect(hconn_t *h)
-{
+h_connect(hconn_t *h) {
     h->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (h->fd < 0)
         return -1;
@@ -99,8 +95,7 @@ h_connect(hconn_t *h)
 }
 
 static int
-h_write_all(int fd, const char *p, size_t n)
-{
+h_write_all(int fd, const char *p, size_t n) {
     while (n > 0) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
@@ -116,8 +111,7 @@ h_write_all(int fd, const char *p, size_t n)
 /* Reads more bytes into h->buf; 0 on data, -1 on EOF or error, -2 on a
  * receive timeout. */
 static int
-h_fill(hconn_t *h)
-{
+h_fill(hconn_t *h) {
     if (h->len + 4096 > h->cap) {
         size_t nc = h->cap * 2;
         if (nc > (64u << 20))
@@ -146,8 +140,7 @@ h_fill(hconn_t *h)
  * bodycap) goes to body. Returns the status, or -1. */
 static int
 h_request(hconn_t *h, const char *method, const char *path, const char *ctype,
-          const char *payload, char *body, size_t bodycap)
-{
+          const char *payload, char *body, size_t bodycap) {
     char head[1024];
     size_t plen = payload ? strlen(payload) : 0;
     int hn;
@@ -199,7 +192,8 @@ h_request(hconn_t *h, const char *method, const char *path, const char *ctype,
             if (strncasecmp(f, "Content-Length:", 15) == 0)
                 clen = atol(f + 15);
             else if (strncasecmp(f, "Connection:", 11) == 0 &&
-                     strstr(f, "close") && strstr(f, "close") < strstr(f, "\r\n"))
+                     strstr(f, "close") &&
+                     strstr(f, "close") < strstr(f, "\r\n"))
                 close_after = 1;
             else if (strncasecmp(f, "Transfer-Encoding:", 18) == 0)
                 chunked = 1;
@@ -244,21 +238,19 @@ h_request(hconn_t *h, const char *method, const char *path, const char *ctype,
 
 /* ---- unique, valid registrations --------------------------------------- */
 
-static const int provinces[] = {11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 31,
-                                32, 33, 34, 35, 36, 51, 52, 53, 61, 62, 63,
-                                64, 65, 71, 72, 73, 74, 75, 76, 81, 82, 91,
-                                92, 93, 94, 95, 96};
+static const int provinces[] = {
+    11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 31, 32, 33, 34, 35, 36, 51, 52, 53,
+    61, 62, 63, 64, 65, 71, 72, 73, 74, 75, 76, 81, 82, 91, 92, 93, 94, 95, 96};
 
 typedef struct regen {
     int province, regency, district;
-    int base_day;   /* days after 1950-01-01 */
+    int base_day; /* days after 1950-01-01 */
     unsigned run;
     _Atomic int64_t next;
 } regen_t;
 
 static void
-regen_init(regen_t *g)
-{
+regen_init(regen_t *g) {
     uint64_t r = bench_rand64();
     g->province = provinces[r % (sizeof provinces / sizeof provinces[0])];
     r /= 64;
@@ -273,14 +265,12 @@ regen_init(regen_t *g)
 }
 
 static int
-is_leap(int y)
-{
+is_leap(int y) {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
 static void
-day_to_date(int days, int *y, int *m, int *d)
-{
+day_to_date(int days, int *y, int *m, int *d) {
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int yy = 1950;
     while (days >= (is_leap(yy) ? 366 : 365)) {
@@ -304,8 +294,7 @@ day_to_date(int days, int *y, int *m, int *d)
  * is unique within the run (serial 0001-9999, then the next birth date) and
  * across runs with high probability (random region and start date). */
 static int64_t
-regen_next(regen_t *g, char *out, size_t cap)
-{
+regen_next(regen_t *g, char *out, size_t cap) {
     int64_t i = atomic_fetch_add(&g->next, 1);
     int serial = (int)(i % 9999) + 1;
     int y, m, d;
@@ -326,8 +315,7 @@ regen_next(regen_t *g, char *out, size_t cap)
 
 /* Finds the account id in a 201 body: "account_id", else "id". */
 static int
-account_id_of(const char *body, char *out, size_t cap)
-{
+account_id_of(const char *body, char *out, size_t cap) {
     json_error_t je;
     json_t *j = json_loads(body, 0, &je);
     if (!j)
@@ -367,8 +355,7 @@ typedef struct api_state {
 } api_state_t;
 
 static void *
-api_init(void *ctx, int idx)
-{
+api_init(void *ctx, int idx) {
     (void)idx;
     api_ctx_t *a = ctx;
     api_state_t *s = calloc(1, sizeof *s);
@@ -384,8 +371,7 @@ api_init(void *ctx, int idx)
 }
 
 static void
-note_bad(api_ctx_t *a, int status, const char *body)
-{
+note_bad(api_ctx_t *a, int status, const char *body) {
     if (status >= 500 || status < 0)
         atomic_fetch_add(status < 0 ? &a->neterr : &a->st5xx, 1);
     else
@@ -397,13 +383,12 @@ note_bad(api_ctx_t *a, int status, const char *body)
 }
 
 static int
-api_op(void *st)
-{
+api_op(void *st) {
     api_state_t *s = st;
     char req[1024];
     regen_next(&s->ctx->gen, req, sizeof req);
-    int status = h_request(&s->h, "POST", s->ctx->path, "application/json",
-                           req, s->body, sizeof s->body);
+    int status = h_request(&s->h, "POST", s->ctx->path, "application/json", req,
+                           s->body, sizeof s->body);
     if (status == 201 || status == 200)
         return 0;
     note_bad(s->ctx, status, s->body);
@@ -411,16 +396,14 @@ api_op(void *st)
 }
 
 static void
-api_fini(void *st)
-{
+api_fini(void *st) {
     api_state_t *s = st;
     h_free(&s->h);
     free(s);
 }
 
 int
-bench_cmd_api(int argc, char **argv)
-{
+bench_cmd_api(int argc, char **argv) {
     int clients = atoi(bench_opt(argc, argv, "--clients", "1"));
     double seconds = atof(bench_opt(argc, argv, "--seconds", "5"));
     static api_ctx_t a;
@@ -442,8 +425,7 @@ bench_cmd_api(int argc, char **argv)
            "s5xx=%lld neterr=%lld seconds=%.3f rate=%.1f\n",
            clients, (long long)ok, (long long)failed,
            (long long)atomic_load(&a.st4xx), (long long)atomic_load(&a.st5xx),
-           (long long)atomic_load(&a.neterr), el,
-           el > 0 ? (double)ok / el : 0);
+           (long long)atomic_load(&a.neterr), el, el > 0 ? (double)ok / el : 0);
     return rc == 0 && ok > 0 ? 0 : 1;
 }
 
@@ -462,8 +444,7 @@ typedef struct lat_ctx {
  * or the API keeps refusing. Samples are independent: each POSTs a new
  * registration and polls its own id. */
 static void *
-lat_main(void *arg)
-{
+lat_main(void *arg) {
     lat_ctx_t *c = arg;
     hconn_t post;
     char req[1024], body[8192], id[256];
@@ -499,8 +480,8 @@ lat_main(void *arg)
                                        "SELECT 1 FROM rm.accounts WHERE "
                                        "account_id = $1",
                                        1, NULL, pv, NULL, NULL, 0);
-            int found = PQresultStatus(r) == PGRES_TUPLES_OK &&
-                        PQntuples(r) == 1;
+            int found =
+                PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
             PQclear(r);
             if (found) {
                 got = 1;
@@ -524,8 +505,7 @@ lat_main(void *arg)
 }
 
 int
-bench_cmd_latency(int argc, char **argv)
-{
+bench_cmd_latency(int argc, char **argv) {
     static lat_ctx_t c;
     memset(&c, 0, sizeof c);
     c.samples = atoi(bench_opt(argc, argv, "--samples", "200"));
@@ -535,9 +515,8 @@ bench_cmd_latency(int argc, char **argv)
     c.path = bench_opt(argc, argv, "--path", "/v1/accounts");
     c.url = bench_env("OSS_API_URL");
     c.pg_url = bench_env("OSS_PG_URL");
-    if (c.samples < 1 || c.samples > 100000 || timeout <= 0 ||
-        timeout > 600 || c.poll_ms < 0 || c.poll_ms > 1000 || parallel < 1 ||
-        parallel > 64) {
+    if (c.samples < 1 || c.samples > 100000 || timeout <= 0 || timeout > 600 ||
+        c.poll_ms < 0 || c.poll_ms > 1000 || parallel < 1 || parallel > 64) {
         fprintf(stderr, "oss-bench latency: bad options\n");
         return 2;
     }
@@ -589,8 +568,7 @@ typedef struct su_state {
 } su_state_t;
 
 static void *
-su_init(void *ctx, int idx)
-{
+su_init(void *ctx, int idx) {
     (void)idx;
     su_ctx_t *c = ctx;
     su_state_t *s = calloc(1, sizeof *s);
@@ -610,8 +588,7 @@ su_init(void *ctx, int idx)
 }
 
 static int
-su_bad(su_state_t *s, _Atomic int64_t *counter, const char *step, int status)
-{
+su_bad(su_state_t *s, _Atomic int64_t *counter, const char *step, int status) {
     atomic_fetch_add(counter, 1);
     int zero = 0;
     if (atomic_compare_exchange_strong(&s->ctx->bad_noted, &zero, 1))
@@ -621,8 +598,7 @@ su_bad(su_state_t *s, _Atomic int64_t *counter, const char *step, int status)
 }
 
 static int
-su_op(void *st)
-{
+su_op(void *st) {
     su_state_t *s = st;
     su_ctx_t *c = s->ctx;
     char req[1024], id[128], path[256], otp[8];
@@ -655,8 +631,7 @@ su_op(void *st)
 }
 
 static void
-su_fini(void *st)
-{
+su_fini(void *st) {
     su_state_t *s = st;
     PQfinish(s->pg);
     h_free(&s->h);
@@ -664,8 +639,7 @@ su_fini(void *st)
 }
 
 int
-bench_cmd_signup(int argc, char **argv)
-{
+bench_cmd_signup(int argc, char **argv) {
     static su_ctx_t c;
     int clients = atoi(bench_opt(argc, argv, "--clients", "4"));
     double seconds = atof(bench_opt(argc, argv, "--seconds", "10"));

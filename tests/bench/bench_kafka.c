@@ -17,8 +17,7 @@
 /* The freshest bootstrap list: var/kafka.bootstrap (rewritten by the broker
  * at every start), else OSS_KAFKA_BOOTSTRAP. Returns a static buffer. */
 static const char *
-bootstrap(void)
-{
+bootstrap(void) {
     static char bs[1024];
     const char *var = getenv("OSS_VAR");
     if (var) {
@@ -38,8 +37,7 @@ bootstrap(void)
 }
 
 static int
-conf_set(rd_kafka_conf_t *conf, const char *k, const char *v)
-{
+conf_set(rd_kafka_conf_t *conf, const char *k, const char *v) {
     char errstr[512];
     if (rd_kafka_conf_set(conf, k, v, errstr, sizeof errstr) !=
         RD_KAFKA_CONF_OK) {
@@ -52,8 +50,7 @@ conf_set(rd_kafka_conf_t *conf, const char *k, const char *v)
 static _Atomic int64_t delivered, delivery_failed;
 
 static void
-on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
+on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
     (void)opaque;
     if (m->err)
@@ -63,24 +60,21 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 }
 
 static rd_kafka_t *
-new_producer(const char *linger_ms)
-{
+new_producer(const char *linger_ms) {
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (conf_set(conf, "bootstrap.servers", bootstrap()) ||
         conf_set(conf, "enable.idempotence", "true") ||
-        conf_set(conf, "acks", "all") ||
-        conf_set(conf, "log_level", "3") ||
+        conf_set(conf, "acks", "all") || conf_set(conf, "log_level", "3") ||
         (linger_ms && conf_set(conf, "linger.ms", linger_ms))) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
-                                  sizeof errstr);
+    rd_kafka_t *rk =
+        rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     if (!rk) {
-        fprintf(stderr, "oss-bench: could not create a producer: %s\n",
-                errstr);
+        fprintf(stderr, "oss-bench: could not create a producer: %s\n", errstr);
         rd_kafka_conf_destroy(conf);
     }
     return rk;
@@ -89,8 +83,7 @@ new_producer(const char *linger_ms)
 /* ---- produce: raw produce rate ---------------------------------------- */
 
 int
-bench_cmd_produce(int argc, char **argv)
-{
+bench_cmd_produce(int argc, char **argv) {
     long count = atol(bench_opt(argc, argv, "--count", "300000"));
     long size = atol(bench_opt(argc, argv, "--size", "600"));
     double timeout = atof(bench_opt(argc, argv, "--timeout", "30"));
@@ -153,8 +146,7 @@ bench_cmd_produce(int argc, char **argv)
 /* ---- rtt: INSERT commit + produce + consume --------------------------- */
 
 int
-bench_cmd_rtt(int argc, char **argv)
-{
+bench_cmd_rtt(int argc, char **argv) {
     int samples = atoi(bench_opt(argc, argv, "--samples", "200"));
     double timeout = atof(bench_opt(argc, argv, "--timeout", "60"));
     const char *topic = bench_opt(argc, argv, "--topic", "oss_bench.rtt");
@@ -175,9 +167,8 @@ bench_cmd_rtt(int argc, char **argv)
                " now())",
                0);
     bench_exec(c, "TRUNCATE oss_bench.rtt_rows", 0);
-    PGresult *r = PQprepare(c, "ins",
-                            "INSERT INTO oss_bench.rtt_rows (v) VALUES ($1)",
-                            1, NULL);
+    PGresult *r = PQprepare(
+        c, "ins", "INSERT INTO oss_bench.rtt_rows (v) VALUES ($1)", 1, NULL);
     PQclear(r);
 
     rd_kafka_t *p = new_producer("0"), *k = NULL;
@@ -197,8 +188,7 @@ bench_cmd_rtt(int argc, char **argv)
     }
     k = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (!k) {
-        fprintf(stderr, "oss-bench: could not create a consumer: %s\n",
-                errstr);
+        fprintf(stderr, "oss-bench: could not create a consumer: %s\n", errstr);
         rd_kafka_conf_destroy(conf);
         goto done;
     }
@@ -283,8 +273,7 @@ done:
 
 /* Sum of the topic's high watermarks, or -1 when it does not exist yet. */
 static int64_t
-topic_high_sum(rd_kafka_t *rk, const char *topic)
-{
+topic_high_sum(rd_kafka_t *rk, const char *topic) {
     const struct rd_kafka_metadata *md = NULL;
     if (rd_kafka_metadata(rk, 1, NULL, &md, 2000) != RD_KAFKA_RESP_ERR_NO_ERROR)
         return -1;
@@ -309,8 +298,7 @@ topic_high_sum(rd_kafka_t *rk, const char *topic)
  * closed first, so that a service it starts keeps none of ours (sockets,
  * the caller's pipes). Returns the exit status, or -1. */
 static int
-run_clean(const char *cmd)
-{
+run_clean(const char *cmd) {
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0)
@@ -334,8 +322,7 @@ run_clean(const char *cmd)
 }
 
 int
-bench_cmd_relay_wait(int argc, char **argv)
-{
+bench_cmd_relay_wait(int argc, char **argv) {
     long long target = atoll(bench_opt(argc, argv, "--target", "0"));
     const char *xid = bench_opt(argc, argv, "--xid", "0");
     double timeout = atof(bench_opt(argc, argv, "--timeout", "60"));
@@ -351,11 +338,10 @@ bench_cmd_relay_wait(int argc, char **argv)
     conf_set(conf, "bootstrap.servers", bootstrap());
     conf_set(conf, "group.id", "oss-bench-watch");
     conf_set(conf, "log_level", "3");
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr,
-                                  sizeof errstr);
+    rd_kafka_t *rk =
+        rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (!rk) {
-        fprintf(stderr, "oss-bench: could not create a consumer: %s\n",
-                errstr);
+        fprintf(stderr, "oss-bench: could not create a consumer: %s\n", errstr);
         rd_kafka_conf_destroy(conf);
         return 1;
     }
@@ -393,7 +379,8 @@ bench_cmd_relay_wait(int argc, char **argv)
                     (double)(bench_now_us() - t_start) / 1e6,
                     (long long)topic_high_sum(rk, topic),
                     PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r)
-                        ? PQgetvalue(r, 0, 0) : "?");
+                        ? PQgetvalue(r, 0, 0)
+                        : "?");
             PQclear(r);
         }
         if (!t_first) {

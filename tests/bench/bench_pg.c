@@ -24,8 +24,7 @@ typedef struct ins_state {
 } ins_state_t;
 
 static void *
-ins_init(void *ctx, int idx)
-{
+ins_init(void *ctx, int idx) {
     const int *size = ctx;
     ins_state_t *s = calloc(1, sizeof *s);
     if (!s)
@@ -61,8 +60,7 @@ ins_init(void *ctx, int idx)
 }
 
 static int
-ins_op(void *st)
-{
+ins_op(void *st) {
     ins_state_t *s = st;
     char a[16], b[24];
     snprintf(a, sizeof a, "%d", s->idx);
@@ -75,8 +73,7 @@ ins_op(void *st)
 }
 
 static void
-ins_fini(void *st)
-{
+ins_fini(void *st) {
     ins_state_t *s = st;
     PQfinish(s->c);
     free(s->value);
@@ -84,8 +81,7 @@ ins_fini(void *st)
 }
 
 int
-bench_cmd_insert(int argc, char **argv)
-{
+bench_cmd_insert(int argc, char **argv) {
     int clients = atoi(bench_opt(argc, argv, "--clients", "1"));
     double seconds = atof(bench_opt(argc, argv, "--seconds", "5"));
     int size = atoi(bench_opt(argc, argv, "--size", "260"));
@@ -120,8 +116,7 @@ bench_cmd_insert(int argc, char **argv)
 /* ---- fill: hash-chained bench events into oss.journal ------------------ */
 
 static void
-hex_bytea(char *out, const uint8_t *p, size_t n)
-{
+hex_bytea(char *out, const uint8_t *p, size_t n) {
     static const char hx[] = "0123456789abcdef";
     /* COPY text format: the backslash of \x must itself be escaped */
     *out++ = '\\';
@@ -135,8 +130,7 @@ hex_bytea(char *out, const uint8_t *p, size_t n)
 }
 
 static void
-ts_text(char *out, size_t cap, int64_t us)
-{
+ts_text(char *out, size_t cap, int64_t us) {
     time_t s = (time_t)(us / 1000000);
     struct tm tm;
     gmtime_r(&s, &tm);
@@ -146,16 +140,14 @@ ts_text(char *out, size_t cap, int64_t us)
 }
 
 static int64_t
-real_us(void)
-{
+real_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static int
-put_copy(PGconn *c, const char *buf, size_t len)
-{
+put_copy(PGconn *c, const char *buf, size_t len) {
     if (PQputCopyData(c, buf, (int)len) != 1) {
         fprintf(stderr, "oss-bench: COPY failed: %s", PQerrorMessage(c));
         return -1;
@@ -164,8 +156,7 @@ put_copy(PGconn *c, const char *buf, size_t len)
 }
 
 int
-bench_cmd_fill(int argc, char **argv)
-{
+bench_cmd_fill(int argc, char **argv) {
     long count = atol(bench_opt(argc, argv, "--count", "50000"));
     long per_stream = atol(bench_opt(argc, argv, "--per-stream", "10"));
     long size = atol(bench_opt(argc, argv, "--size", "300"));
@@ -188,13 +179,13 @@ bench_cmd_fill(int argc, char **argv)
     oss_event_t ev;
     memset(&ev, 0, sizeof ev);
     bench_exec(c, "BEGIN", 0);
-    PGresult *r = PQexec(c,
-                         "COPY oss.journal (event_id, stream_id, stream_type,"
-                         " version, occurred_at, recorded_at, actor_kind,"
-                         " actor_id, correlation_id, causation_id, cause_id,"
-                         " reason, software_version, payload_type,"
-                         " schema_version, payload, prev_hash, hash)"
-                         " FROM STDIN");
+    PGresult *r =
+        PQexec(c, "COPY oss.journal (event_id, stream_id, stream_type,"
+                  " version, occurred_at, recorded_at, actor_kind,"
+                  " actor_id, correlation_id, causation_id, cause_id,"
+                  " reason, software_version, payload_type,"
+                  " schema_version, payload, prev_hash, hash)"
+                  " FROM STDIN");
     if (PQresultStatus(r) != PGRES_COPY_IN) {
         fprintf(stderr, "oss-bench: could not start COPY: %s",
                 PQerrorMessage(c));
@@ -247,9 +238,9 @@ bench_cmd_fill(int argc, char **argv)
                         "%s\t%s\t%s\t%ld\t%s\t%s\t%d\t%s\t%s\t\t\t\\N\t%s\t%s"
                         "\t%d\t%s\t%s\t%s\n",
                         ev.event_id, ev.stream_id, ev.stream_type, version, ts,
-                        ts, (int)ev.actor_kind, ev.actor_id,
-                        ev.correlation_id, ev.software_version,
-                        ev.payload_type, ev.schema_version, payhex, ph, hh);
+                        ts, (int)ev.actor_kind, ev.actor_id, ev.correlation_id,
+                        ev.software_version, ev.payload_type, ev.schema_version,
+                        payhex, ph, hh);
         if (len + (size_t)n > bufcap) {
             if (put_copy(c, buf, len))
                 goto done;
@@ -316,12 +307,10 @@ static const char journal_cols[] =
  * Returns rows, or -1. */
 static long
 copy_out(PGconn *c, const char *sql, char **mem, size_t *memlen,
-         size_t *bytes)
-{
+         size_t *bytes) {
     PGresult *r = PQexec(c, sql);
     if (PQresultStatus(r) != PGRES_COPY_OUT) {
-        fprintf(stderr, "oss-bench: could not COPY out: %s",
-                PQerrorMessage(c));
+        fprintf(stderr, "oss-bench: could not COPY out: %s", PQerrorMessage(c));
         PQclear(r);
         return -1;
     }
@@ -362,8 +351,7 @@ copy_out(PGconn *c, const char *sql, char **mem, size_t *memlen,
 }
 
 int
-bench_cmd_copyout(int argc, char **argv)
-{
+bench_cmd_copyout(int argc, char **argv) {
     long long from = atoll(bench_opt(argc, argv, "--from", "0"));
     long long to = atoll(bench_opt(argc, argv, "--to", "0"));
     PGconn *c = bench_pg(bench_env("OSS_PG_URL"));
@@ -389,8 +377,7 @@ bench_cmd_copyout(int argc, char **argv)
 /* ---- copyin: COPY the journal's rows into a scratch table -------------- */
 
 int
-bench_cmd_copyin(int argc, char **argv)
-{
+bench_cmd_copyin(int argc, char **argv) {
     long long max_rows = atoll(bench_opt(argc, argv, "--max-rows", "2000000"));
     PGconn *c = bench_pg(bench_env("OSS_PG_ADMIN_URL"));
     bench_exec(c, "SET client_min_messages = warning", 0);
@@ -434,8 +421,7 @@ bench_cmd_copyin(int argc, char **argv)
     rc = 0;
     while ((r = PQgetResult(c))) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            fprintf(stderr, "oss-bench: COPY in failed: %s",
-                    PQerrorMessage(c));
+            fprintf(stderr, "oss-bench: COPY in failed: %s", PQerrorMessage(c));
             rc = 1;
         }
         PQclear(r);

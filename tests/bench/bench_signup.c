@@ -29,15 +29,13 @@ typedef struct a2_state {
 } a2_state_t;
 
 static void *
-a2_init(void *ctx, int idx)
-{
+a2_init(void *ctx, int idx) {
     a2_ctx_t *c = ctx;
     a2_state_t *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->ctx = c;
-    s->enclen = argon2_encodedlen(c->t, c->m_kib, c->lanes, 16, 32,
-                                  Argon2_id);
+    s->enclen = argon2_encodedlen(c->t, c->m_kib, c->lanes, 16, 32, Argon2_id);
     s->encoded = malloc(s->enclen);
     if (!s->encoded) {
         free(s);
@@ -50,8 +48,7 @@ a2_init(void *ctx, int idx)
 /* One hash exactly as the API stores a password: encoded Argon2id, 16-byte
  * salt, 32-byte hash (src/crypto/password.c). */
 static int
-a2_op(void *st)
-{
+a2_op(void *st) {
     a2_state_t *s = st;
     uint64_t r = bench_rand64(), r2 = bench_rand64();
     memcpy(s->salt, &r, 8);
@@ -64,16 +61,14 @@ a2_op(void *st)
 }
 
 static void
-a2_fini(void *st)
-{
+a2_fini(void *st) {
     a2_state_t *s = st;
     free(s->encoded);
     free(s);
 }
 
 int
-bench_cmd_argon2(int argc, char **argv)
-{
+bench_cmd_argon2(int argc, char **argv) {
     static a2_ctx_t c;
     int threads = atoi(bench_opt(argc, argv, "--threads", "2"));
     double seconds = atof(bench_opt(argc, argv, "--seconds", "5"));
@@ -91,16 +86,15 @@ bench_cmd_argon2(int argc, char **argv)
                                a2_fini, &c, &ok, &failed, &el);
     printf("RESULT op=argon2 threads=%d t=%u m_kib=%u lanes=%u ok=%lld "
            "failed=%lld seconds=%.3f rate=%.2f\n",
-           threads, c.t, c.m_kib, c.lanes, (long long)ok, (long long)failed,
-           el, el > 0 ? (double)ok / el : 0);
+           threads, c.t, c.m_kib, c.lanes, (long long)ok, (long long)failed, el,
+           el > 0 ? (double)ok / el : 0);
     return rc == 0 && ok > 0 ? 0 : 1;
 }
 
 /* ---- opening an activation delivery ------------------------------------- */
 
 int
-bench_master_keys(bench_master_t *mk)
-{
+bench_master_keys(bench_master_t *mk) {
     const char *conf = getenv("OSS_CONFIG");
     char path[1024] = "", line[1200];
     memset(mk, 0, sizeof *mk);
@@ -163,8 +157,7 @@ bench_master_keys(bench_master_t *mk)
 /* AES-256-GCM open of nonce(12) || ct || tag(16) with aad; 0 or -1. */
 static int
 gcm_open(const uint8_t key[32], const uint8_t *in, size_t inlen,
-         const char *aad, uint8_t *out, size_t *outlen)
-{
+         const char *aad, uint8_t *out, size_t *outlen) {
     if (inlen < 28)
         return -1;
     size_t ctlen = inlen - 28;
@@ -190,8 +183,7 @@ gcm_open(const uint8_t key[32], const uint8_t *in, size_t inlen,
 }
 
 static size_t
-unhex(const char *h, uint8_t *out, size_t cap)
-{
+unhex(const char *h, uint8_t *out, size_t cap) {
     size_t n = strlen(h) / 2;
     if (n > cap)
         return 0;
@@ -206,8 +198,7 @@ unhex(const char *h, uint8_t *out, size_t cap)
 
 int
 bench_activation_otp(PGconn *c, const bench_master_t *mk,
-                     const char *account_id, char otp[8])
-{
+                     const char *account_id, char otp[8]) {
     char stream[128];
     snprintf(stream, sizeof stream, "access-%s", account_id);
     const char *pv[] = {stream};

@@ -13,15 +13,13 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void
-die(const char *what)
-{
+die(const char *what) {
     fprintf(stderr, "fuzz_envelope: %s\n", what);
     abort();
 }
 
 int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     oss_event_t ev, back;
     oss_err_t err;
     uint8_t *buf = NULL;

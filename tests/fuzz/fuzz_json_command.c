@@ -25,8 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void
 check_error_body(const char *code, const char *msg,
-                 const oss_field_errors_t *fe)
-{
+                 const oss_field_errors_t *fe) {
     char *body = oss_http_error_json(code, msg, fe);
     if (!body)
         abort();
@@ -36,8 +35,7 @@ check_error_body(const char *code, const char *msg,
     if (!json_is_object(err) ||
         !json_is_string(json_object_get(err, "message")) ||
         !json_is_array(json_object_get(err, "fields")) ||
-        json_array_size(json_object_get(err, "fields")) !=
-            (fe ? fe->n : 0)) {
+        json_array_size(json_object_get(err, "fields")) != (fe ? fe->n : 0)) {
         fprintf(stderr, "error body is not our JSON shape: %s\n", body);
         abort();
     }
@@ -49,8 +47,7 @@ check_error_body(const char *code, const char *msg,
 #define TERMINATED(a) (memchr((a), '\0', sizeof(a)) != NULL)
 
 int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     oss_registration_t out;
     oss_field_errors_t fe;
     char msg[256];
@@ -64,8 +61,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size)
         memcpy(body, data, size);
     memset(msg, 'x', sizeof msg);
-    int status = api_registration_decode(body, size, FUZZ_TODAY, &out, &fe,
-                                         msg, sizeof msg);
+    int status = api_registration_decode(body, size, FUZZ_TODAY, &out, &fe, msg,
+                                         sizeof msg);
     if (!memchr(msg, '\0', sizeof msg)) {
         fprintf(stderr, "message not terminated\n");
         abort();

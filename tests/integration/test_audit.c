@@ -24,8 +24,7 @@ typedef struct probe {
 
 static oss_code_t
 decide(void *ctx, const oss_event_t *history, size_t n, oss_event_list_t *out,
-       oss_err_t *err)
-{
+       oss_err_t *err) {
     probe_t *p = ctx;
     (void)history;
     (void)n;
@@ -45,8 +44,7 @@ decide(void *ctx, const oss_event_t *history, size_t n, oss_event_list_t *out,
 }
 
 static PGconn *
-connect_env(const char *var)
-{
+connect_env(const char *var) {
     PGconn *c = PQconnectdb(oss_test_env(var));
     if (PQstatus(c) != CONNECTION_OK) {
         fprintf(stderr, "connect %s: %s", var, PQerrorMessage(c));
@@ -56,8 +54,7 @@ connect_env(const char *var)
 }
 
 static void
-exec_ok(PGconn *c, const char *sql, int n, const char *const *p)
-{
+exec_ok(PGconn *c, const char *sql, int n, const char *const *p) {
     PGresult *r = PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_COMMAND_OK &&
         PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -71,8 +68,7 @@ exec_ok(PGconn *c, const char *sql, int n, const char *const *p)
 /* Runs a statement with the journal's triggers disabled, as a superuser
  * would (one transaction). */
 static void
-super_edit(PGconn *s, const char *sql, int n, const char *const *p)
-{
+super_edit(PGconn *s, const char *sql, int n, const char *const *p) {
     exec_ok(s, "BEGIN", 0, NULL);
     exec_ok(s, "ALTER TABLE oss.journal DISABLE TRIGGER journal_no_update", 0,
             NULL);
@@ -83,16 +79,14 @@ super_edit(PGconn *s, const char *sql, int n, const char *const *p)
 }
 
 static void
-hexify(const uint8_t *b, char out[70])
-{
+hexify(const uint8_t *b, char out[70]) {
     out[0] = '\\';
     out[1] = 'x';
     oss_hex(b, 32, out + 2);
 }
 
 static void
-test_audit_detects_superuser_edits(void **state)
-{
+test_audit_detects_superuser_edits(void **state) {
     (void)state;
     assert_int_equal(oss_test_load_env(), 0);
     char *stream = oss_test_id("audit-it");
@@ -152,8 +146,10 @@ test_audit_detects_superuser_edits(void **state)
 
     /* 1. content changed by a superuser: the stream check names version 2 */
     const char *p1[1] = {pos2};
-    super_edit(su, "UPDATE oss.journal SET reason = 'edited' WHERE position = $1::int8",
-               1, p1);
+    super_edit(
+        su,
+        "UPDATE oss.journal SET reason = 'edited' WHERE position = $1::int8", 1,
+        p1);
     assert_int_equal(oss_audit_verify(app, stream, NULL, NULL, &brk, &err),
                      OSS_ECORRUPT);
     assert_int_equal(brk.version, 2);
@@ -179,11 +175,13 @@ test_audit_detects_superuser_edits(void **state)
     hexify(e3.hash, h3);
     hexify(e3.prev_hash, ph3);
     const char *p2[2] = {pos2, h2};
-    super_edit(su, "UPDATE oss.journal SET hash = $2::bytea WHERE position = $1::int8",
-               2, p2);
+    super_edit(
+        su, "UPDATE oss.journal SET hash = $2::bytea WHERE position = $1::int8",
+        2, p2);
     const char *p3[3] = {pos3, h3, ph3};
-    super_edit(su, "UPDATE oss.journal SET hash = $2::bytea, prev_hash = $3::bytea "
-                   "WHERE position = $1::int8",
+    super_edit(su,
+               "UPDATE oss.journal SET hash = $2::bytea, prev_hash = $3::bytea "
+               "WHERE position = $1::int8",
                3, p3);
     assert_int_equal(oss_audit_verify(app, stream, NULL, NULL, &brk, &err),
                      OSS_OK);
@@ -198,12 +196,14 @@ test_audit_detects_superuser_edits(void **state)
     hexify(orig[2].hash, oh3);
     hexify(orig[2].prev_hash, oph3);
     const char *r2[2] = {pos2, oh2};
-    super_edit(su, "UPDATE oss.journal SET reason = NULL, hash = $2::bytea "
-                   "WHERE position = $1::int8",
+    super_edit(su,
+               "UPDATE oss.journal SET reason = NULL, hash = $2::bytea "
+               "WHERE position = $1::int8",
                2, r2);
     const char *r3[3] = {pos3, oh3, oph3};
-    super_edit(su, "UPDATE oss.journal SET hash = $2::bytea, prev_hash = $3::bytea "
-                   "WHERE position = $1::int8",
+    super_edit(su,
+               "UPDATE oss.journal SET hash = $2::bytea, prev_hash = $3::bytea "
+               "WHERE position = $1::int8",
                3, r3);
     assert_int_equal(oss_audit_verify(app, stream, NULL, NULL, &brk, &err),
                      OSS_OK);
@@ -211,8 +211,10 @@ test_audit_detects_superuser_edits(void **state)
 
     /* 3. the tail deleted: invisible to the chain, caught by the checkpoint;
      * then put back (same position) */
-    exec_ok(su, "CREATE TEMP TABLE audit_saved AS SELECT * FROM oss.journal "
-                "WHERE position = $1::int8", 1, (const char *[]){pos3});
+    exec_ok(su,
+            "CREATE TEMP TABLE audit_saved AS SELECT * FROM oss.journal "
+            "WHERE position = $1::int8",
+            1, (const char *[]){pos3});
     super_edit(su, "DELETE FROM oss.journal WHERE position = $1::int8", 1,
                (const char *[]){pos3});
     assert_int_equal(oss_audit_verify(app, stream, NULL, &nev, &brk, &err),
@@ -220,8 +222,10 @@ test_audit_detects_superuser_edits(void **state)
     assert_int_equal(nev, NEV - 1);
     assert_int_equal(oss_audit_verify_against(app, &cp, &brk, &err),
                      OSS_ECORRUPT);
-    exec_ok(su, "INSERT INTO oss.journal OVERRIDING SYSTEM VALUE "
-                "SELECT * FROM audit_saved", 0, NULL);
+    exec_ok(su,
+            "INSERT INTO oss.journal OVERRIDING SYSTEM VALUE "
+            "SELECT * FROM audit_saved",
+            0, NULL);
     assert_int_equal(oss_audit_verify(app, stream, NULL, &nev, &brk, &err),
                      OSS_OK);
     assert_int_equal(nev, NEV);
@@ -252,8 +256,7 @@ test_audit_detects_superuser_edits(void **state)
 }
 
 static void
-test_audit_unknown_stream(void **state)
-{
+test_audit_unknown_stream(void **state) {
     (void)state;
     assert_int_equal(oss_test_load_env(), 0);
     PGconn *app = connect_env("OSS_PG_URL");
@@ -271,8 +274,7 @@ test_audit_unknown_stream(void **state)
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_audit_detects_superuser_edits),
         cmocka_unit_test(test_audit_unknown_stream),

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <cmocka.h>
 #include <libpq-fe.h>
+#include <cmocka.h>
 
 #include "crypto/crypto.h"
 #include "journal/journal.h"

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
 #include <libpq-fe.h>
+#include <cmocka.h>
 
 #include "crypto/crypto.h"
 #include "journal/journal.h"
@@ -262,8 +262,8 @@ test_keys_and_many_statements(void **state) {
         d[1].nextra = 40;
         d[1].extra_base = 1000 * round + 500;
         exec_ok(j, c, 2);
-        assert_int_equal(c[0].outcome, round ? OSS_JOURNAL_REPLAYED
-                                             : OSS_JOURNAL_APPENDED);
+        assert_int_equal(c[0].outcome,
+                         round ? OSS_JOURNAL_REPLAYED : OSS_JOURNAL_APPENDED);
         assert_int_equal(c[1].outcome, OSS_JOURNAL_REPLAYED);
         /* a stored key answers without decide(): it was read first */
         assert_int_equal(d[0].decided, round ? 0 : 1);

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
 #include <libpq-fe.h>
+#include <cmocka.h>
 
 #include "crypto/crypto.h"
 #include "journal/journal.h"
@@ -21,15 +21,14 @@
 
 typedef struct xctx {
     const char *stream;
-    const char *sql;      /* the extra statement ($1 stream, $2 event id) */
+    const char *sql; /* the extra statement ($1 stream, $2 event id) */
     int calls;
     char event_id[OSS_UUID_STR];
 } xctx_t;
 
 static oss_code_t
 decide(void *ctx, const oss_event_t *history, size_t n, oss_event_list_t *out,
-       oss_err_t *err)
-{
+       oss_err_t *err) {
     (void)ctx;
     (void)history;
     (void)n;
@@ -43,8 +42,7 @@ decide(void *ctx, const oss_event_t *history, size_t n, oss_event_list_t *out,
 
 static oss_code_t
 extra(void *ctx, const oss_command_t *cmd, oss_journal_queue_fn q, void *qctx,
-      oss_err_t *err)
-{
+      oss_err_t *err) {
     xctx_t *x = ctx;
     x->calls++;
     assert_int_equal(cmd->events.len, 1);
@@ -60,8 +58,7 @@ static const char *const insert_sql =
     "INSERT INTO oss.credentials (stream_id, password_hash) VALUES ($1, $2)";
 
 static void
-cmd_init(oss_command_t *c, xctx_t *x)
-{
+cmd_init(oss_command_t *c, xctx_t *x) {
     memset(c, 0, sizeof *c);
     c->stream_id = x->stream;
     c->stream_type = "test";
@@ -74,8 +71,7 @@ cmd_init(oss_command_t *c, xctx_t *x)
 }
 
 static oss_journal_t *
-open_journal(void)
-{
+open_journal(void) {
     oss_journal_t *j = NULL;
     oss_err_t err;
     if (oss_journal_open(oss_test_env("OSS_PG_URL"), &j, &err) != OSS_OK)
@@ -85,8 +81,7 @@ open_journal(void)
 
 /* The password_hash column of stream's credential row ("" when none). */
 static char *
-row_of(oss_journal_t *j, const char *stream)
-{
+row_of(oss_journal_t *j, const char *stream) {
     const char *p[] = {stream};
     PGresult *r = PQexecParams(oss_journal_conn(j),
                                "SELECT password_hash FROM oss.credentials "
@@ -99,8 +94,7 @@ row_of(oss_journal_t *j, const char *stream)
 }
 
 static size_t
-stream_len(oss_journal_t *j, const char *stream)
-{
+stream_len(oss_journal_t *j, const char *stream) {
     oss_event_list_t l = {0};
     oss_err_t err;
     assert_int_equal(oss_journal_load(j, stream, &l, &err), OSS_OK);
@@ -110,8 +104,7 @@ stream_len(oss_journal_t *j, const char *stream)
 }
 
 static void
-test_extra_commits_with_events(void **state)
-{
+test_extra_commits_with_events(void **state) {
     (void)state;
     oss_journal_t *j = open_journal();
     char *s = oss_test_id("jx-ok");
@@ -133,8 +126,7 @@ test_extra_commits_with_events(void **state)
 }
 
 static void
-test_extra_rolled_back_with_rejected_command(void **state)
-{
+test_extra_rolled_back_with_rejected_command(void **state) {
     (void)state;
     oss_journal_t *j = open_journal();
     char *s1 = oss_test_id("jx-claim"), *s2 = oss_test_id("jx-claim");
@@ -168,8 +160,7 @@ test_extra_rolled_back_with_rejected_command(void **state)
 }
 
 static void
-test_failing_extra_fails_transaction(void **state)
-{
+test_failing_extra_fails_transaction(void **state) {
     (void)state;
     oss_journal_t *j = open_journal();
     char *s = oss_test_id("jx-fail"), *ok = oss_test_id("jx-fail-ok");
@@ -206,8 +197,7 @@ test_failing_extra_fails_transaction(void **state)
 }
 
 int
-main(void)
-{
+main(void) {
     if (oss_test_load_env() != 0)
         return 1;
     const struct CMUnitTest tests[] = {

@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cmocka.h>
 #include <libpq-fe.h>
+#include <cmocka.h>
 
 #include "journal/journal.h"
 #include "oss_test.h"

@@ -34,16 +34,15 @@ static PGconn *pg;
 static oss_journal_t *jr;
 
 static int
-setup(void)
-{
+setup(void) {
     oss_err_t err = {0};
     if (oss_test_load_env() != 0) {
         fprintf(stderr, "var/run.env missing: the stack is not running\n");
         return -1;
     }
     if (oss_config_load(NULL, &cfg, &err) != OSS_OK ||
-        oss_keyring_load(oss_config_str(cfg, "crypto.master_key_file"),
-                         &master, &err) != OSS_OK) {
+        oss_keyring_load(oss_config_str(cfg, "crypto.master_key_file"), &master,
+                         &err) != OSS_OK) {
         fprintf(stderr, "config: %s\n", err.msg);
         return -1;
     }
@@ -67,8 +66,7 @@ typedef struct trig {
 
 static oss_code_t
 trig_decide(void *ctx, const oss_event_t *h, size_t n, oss_event_list_t *out,
-            oss_err_t *err)
-{
+            oss_err_t *err) {
     (void)ctx;
     (void)h;
     (void)n;
@@ -86,13 +84,12 @@ trig_decide(void *ctx, const oss_event_t *h, size_t n, oss_event_list_t *out,
 
 static oss_code_t
 trig_extra(void *ctx, const oss_command_t *cmd, oss_journal_queue_fn q,
-           void *qctx, oss_err_t *err)
-{
+           void *qctx, oss_err_t *err) {
     trig_t *t = ctx;
     for (size_t i = 0; i < t->nch; i++) {
-        oss_code_t rc = api_notice_queue(t->c, t->kind, t->channels[i],
-                                         t->account_id, cmd, 0, t->vars, 0, q,
-                                         qctx, err);
+        oss_code_t rc =
+            api_notice_queue(t->c, t->kind, t->channels[i], t->account_id, cmd,
+                             0, t->vars, 0, q, qctx, err);
         if (rc)
             return rc;
     }
@@ -111,8 +108,7 @@ trig_extra(void *ctx, const oss_command_t *cmd, oss_journal_queue_fn q,
 
 /* Appends the trigger with its notices; event id into ev_id. */
 static oss_code_t
-trigger(trig_t *t, char ev_id[OSS_UUID_STR], oss_err_t *err)
-{
+trigger(trig_t *t, char ev_id[OSS_UUID_STR], oss_err_t *err) {
     char stream[64], sid[OSS_UUID_STR];
     oss_uuid7(sid);
     snprintf(stream, sizeof stream, "notice-test-%s", sid);
@@ -143,14 +139,13 @@ trigger(trig_t *t, char ev_id[OSS_UUID_STR], oss_err_t *err)
 /* ---- a principal of our own --------------------------------------------- */
 
 static Oss__V1__SealedField *
-seal(const oss_data_key_t *dk, const char *field, const char *v)
-{
+seal(const oss_data_key_t *dk, const char *field, const char *v) {
     Oss__V1__SealedField *sf = calloc(1, sizeof *sf);
     oss__v1__sealed_field__init(sf);
     uint8_t *nonce = malloc(12), *ct = NULL;
     size_t ctlen = 0;
-    assert_int_equal(oss_seal(dk, field, v, strlen(v), nonce, &ct, &ctlen, NULL),
-                     OSS_OK);
+    assert_int_equal(
+        oss_seal(dk, field, v, strlen(v), nonce, &ct, &ctlen, NULL), OSS_OK);
     sf->subject_id = (char *)dk->subject_id;
     sf->nonce.data = nonce;
     sf->nonce.len = 12;
@@ -160,8 +155,7 @@ seal(const oss_data_key_t *dk, const char *field, const char *v)
 }
 
 static void
-sealed_free(Oss__V1__SealedField *sf)
-{
+sealed_free(Oss__V1__SealedField *sf) {
     free(sf->nonce.data);
     free(sf->ciphertext.data);
     free(sf);
@@ -175,8 +169,7 @@ typedef struct pc_ctx {
 
 static oss_code_t
 pc_decide(void *ctx, const oss_event_t *h, size_t n, oss_event_list_t *out,
-          oss_err_t *err)
-{
+          oss_err_t *err) {
     (void)h;
     (void)n;
     pc_ctx_t *p = ctx;
@@ -192,8 +185,7 @@ pc_decide(void *ctx, const oss_event_t *h, size_t n, oss_event_list_t *out,
 
 static oss_code_t
 pc_extra(void *ctx, const oss_command_t *cmd, oss_journal_queue_fn q,
-         void *qctx, oss_err_t *err)
-{
+         void *qctx, oss_err_t *err) {
     (void)cmd;
     pc_ctx_t *p = ctx;
     char stream[96];
@@ -216,8 +208,7 @@ pc_extra(void *ctx, const oss_command_t *cmd, oss_journal_queue_fn q,
  * on its access stream, its subject key, its oss.principals row). */
 static void
 make_principal(char pid[OSS_UUID_STR], char subject[OSS_UUID_STR],
-               const char *name, const char *email, const char *phone)
-{
+               const char *name, const char *email, const char *phone) {
     oss_err_t err = {0};
     oss_data_key_t dk;
     uint8_t *wrapped = NULL;
@@ -225,9 +216,9 @@ make_principal(char pid[OSS_UUID_STR], char subject[OSS_UUID_STR],
     char kid[17];
     oss_uuid7(pid);
     oss_uuid4(subject);
-    assert_int_equal(oss_data_key_new(&master, subject, &dk, &wrapped, &wlen,
-                                      kid, &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_data_key_new(&master, subject, &dk, &wrapped, &wlen, kid, &err),
+        OSS_OK);
     Oss__V1__PrincipalCreated m = OSS__V1__PRINCIPAL_CREATED__INIT;
     m.principal_id = pid;
     m.kind = "government";
@@ -263,8 +254,7 @@ make_principal(char pid[OSS_UUID_STR], char subject[OSS_UUID_STR],
 }
 
 static char *
-one(const char *sql, const char *p1)
-{
+one(const char *sql, const char *p1) {
     const char *p[1] = {p1};
     PGresult *r = PQexecParams(pg, sql, 1, NULL, p, NULL, NULL, 0);
     assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
@@ -274,8 +264,7 @@ one(const char *sql, const char *p1)
 }
 
 static void
-test_contact_and_queue(void **state)
-{
+test_contact_and_queue(void **state) {
     (void)state;
     char pid[OSS_UUID_STR], subject[OSS_UUID_STR], email[96], phone[20];
     char *tag = oss_test_id("n");
@@ -305,8 +294,10 @@ test_contact_and_queue(void **state)
     const char *p[1] = {ev};
     PGresult *r = PQexecParams(
         pg,
-        "SELECT delivery_id::text, channel, kind, account_id, subject_id::text, "
-        "encode(sealed_secret, 'hex'), delivered_at IS NULL, expires_at > now() "
+        "SELECT delivery_id::text, channel, kind, account_id, "
+        "subject_id::text, "
+        "encode(sealed_secret, 'hex'), delivered_at IS NULL, expires_at > "
+        "now() "
         "+ interval '1 day' FROM oss.deliveries WHERE event_id = $1::uuid "
         "ORDER BY channel",
         1, NULL, p, NULL, NULL, 0);
@@ -338,10 +329,9 @@ test_contact_and_queue(void **state)
         assert_non_null(js);
         assert_string_equal(json_string_value(json_object_get(js, "to")),
                             i ? phone : email);
-        assert_string_equal(
-            json_string_value(json_object_get(
-                json_object_get(js, "vars"), "institution")),
-            "oss");
+        assert_string_equal(json_string_value(json_object_get(
+                                json_object_get(js, "vars"), "institution")),
+                            "oss");
         json_decref(js);
         free(plain);
         free(sealed);
@@ -352,8 +342,12 @@ test_contact_and_queue(void **state)
     /* a bad channel or a missing address is refused before anything */
     api_contact_t c2 = c;
     c2.phone[0] = '\0';
-    trig_t t2 = {.c = &c2, .kind = "officer_created", .account_id = account,
-                 .vars = "{}", .channels = {"whatsapp"}, .nch = 1};
+    trig_t t2 = {.c = &c2,
+                 .kind = "officer_created",
+                 .account_id = account,
+                 .vars = "{}",
+                 .channels = {"whatsapp"},
+                 .nch = 1};
     assert_int_not_equal(trigger(&t2, ev, &err), OSS_OK);
     assert_string_equal(err.field, "phone");
     api_contact_clear(&c2);
@@ -370,18 +364,18 @@ test_contact_and_queue(void **state)
                      OSS_ENOTFOUND);
     assert_string_equal(err.field, "erased");
     /* unknown principal */
-    assert_int_equal(api_contact_load_pg(pg, &master, "no-such-principal", &c,
-                                         &err),
-                     OSS_ENOTFOUND);
+    assert_int_equal(
+        api_contact_load_pg(pg, &master, "no-such-principal", &c, &err),
+        OSS_ENOTFOUND);
     free(tag);
 }
 
 static int
-queue_main(int argc, char **argv)
-{
+queue_main(int argc, char **argv) {
     if (argc != 7) {
-        fprintf(stderr, "usage: %s queue PRINCIPAL_ID ACCOUNT_ID KIND "
-                        "CHANNELS VARS_JSON\n",
+        fprintf(stderr,
+                "usage: %s queue PRINCIPAL_ID ACCOUNT_ID KIND "
+                "CHANNELS VARS_JSON\n",
                 argv[0]);
         return 2;
     }
@@ -394,8 +388,8 @@ queue_main(int argc, char **argv)
         fprintf(stderr, "contact: %s (%s)\n", err.msg, err.field);
         return rc == OSS_ENOTFOUND && !strcmp(err.field, "erased") ? 3 : 1;
     }
-    trig_t t = {.c = &c, .kind = argv[4], .account_id = argv[3],
-                .vars = argv[6]};
+    trig_t t = {
+        .c = &c, .kind = argv[4], .account_id = argv[3], .vars = argv[6]};
     char *chs = strdup(argv[5]), *save = NULL;
     for (char *tok = strtok_r(chs, ",", &save); tok && t.nch < 2;
          tok = strtok_r(NULL, ",", &save))
@@ -414,8 +408,7 @@ queue_main(int argc, char **argv)
 }
 
 int
-main(int argc, char **argv)
-{
+main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "queue"))
         return queue_main(argc, argv);
     if (setup())

@@ -3,17 +3,17 @@
  * journal, rebuild + atomic swap (positions carried across, progress
  * recorded), dead-letter redrive. Each test works in its own read-model
  * schema and with its own stream ids. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <cmocka.h>
 #include <libpq-fe.h>
+#include <cmocka.h>
 
 #include "bus/bus.h"
 #include "config/config.h"
@@ -28,8 +28,7 @@ static PGconn *app, *owner;
 static oss_config_t *cfg;
 
 static PGresult *
-q(PGconn *c, const char *fmt, ...)
-{
+q(PGconn *c, const char *fmt, ...) {
     char sql[2048];
     va_list ap;
     va_start(ap, fmt);
@@ -54,8 +53,7 @@ typedef struct gen {
 } gen_t;
 
 static void
-push_registered(oss_event_list_t *out, const char *account_id)
-{
+push_registered(oss_event_list_t *out, const char *account_id) {
     Oss__V1__AccountRegistered m = OSS__V1__ACCOUNT_REGISTERED__INIT;
     m.account_id = (char *)account_id;
     m.scale = OSS__V1__BUSINESS_SCALE__BUSINESS_SCALE_NON_UMK;
@@ -74,8 +72,7 @@ push_registered(oss_event_list_t *out, const char *account_id)
 
 static oss_code_t
 decide(void *vctx, const oss_event_t *history, size_t n, oss_event_list_t *out,
-       oss_err_t *err)
-{
+       oss_err_t *err) {
     gen_t *g = vctx;
     (void)history;
     (void)err;
@@ -96,8 +93,7 @@ decide(void *vctx, const oss_event_t *history, size_t n, oss_event_list_t *out,
 
 /* Appends one command on stream "account-<account_id>" (g: what). */
 static void
-append_gen(const char *account_id, gen_t *g)
-{
+append_gen(const char *account_id, gen_t *g) {
     oss_journal_t *j = NULL;
     oss_err_t err = {0};
     char stream[160];
@@ -120,15 +116,13 @@ append_gen(const char *account_id, gen_t *g)
 }
 
 static void
-append(const char *account_id, int extra)
-{
+append(const char *account_id, int extra) {
     gen_t g = {account_id, extra, NULL};
     append_gen(account_id, &g);
 }
 
 static int
-setup(void **state)
-{
+setup(void **state) {
     (void)state;
     if (oss_test_load_env() != 0)
         return -1;
@@ -156,8 +150,7 @@ setup(void **state)
 }
 
 static int
-teardown(void **state)
-{
+teardown(void **state) {
     (void)state;
     if (owner) {
         char sql[512];
@@ -176,8 +169,7 @@ teardown(void **state)
 
 /* Accounts of this run in schema s. */
 static long long
-accounts(const char *s)
-{
+accounts(const char *s) {
     char sql[512];
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM %s.accounts WHERE account_id LIKE '%s-%%'",
@@ -190,8 +182,7 @@ accounts(const char *s)
 
 /* Waits until the journal catch-up has applied n accounts of this run. */
 static void
-catch_up_until(long long n)
-{
+catch_up_until(long long n) {
     oss_err_t err = {0};
     int64_t applied = 0;
     for (int i = 0; i < 90 && accounts(schema) < n; i++) {
@@ -204,8 +195,7 @@ catch_up_until(long long n)
 
 /* The schema's journal catch-up cursor (xid, position) for this run. */
 static void
-cursor(char *xid, char *pos)
-{
+cursor(char *xid, char *pos) {
     PGresult *r = q(app,
                     "SELECT coalesce((SELECT xid::text FROM %s.catchup WHERE "
                     "name = '%s'), '0'), coalesce((SELECT position::text FROM "
@@ -217,8 +207,7 @@ cursor(char *xid, char *pos)
 }
 
 static void
-test_catch_up_exactly_once(void **state)
-{
+test_catch_up_exactly_once(void **state) {
     (void)state;
     char id[128];
     for (int i = 0; i < 30; i++) {
@@ -280,8 +269,7 @@ test_catch_up_exactly_once(void **state)
 /* A Kafka-like batch whose first event is version 3: versions 1 and 2 come
  * from the journal; replaying version 2 afterwards is skipped. */
 static void
-test_gap_filled_from_journal(void **state)
-{
+test_gap_filled_from_journal(void **state) {
     (void)state;
     char id[128], stream[160];
     snprintf(id, sizeof id, "%s-gap", prefix);
@@ -334,8 +322,7 @@ test_gap_filled_from_journal(void **state)
 }
 
 static char *
-digest(const char *s)
-{
+digest(const char *s) {
     char sql[1024];
     snprintf(sql, sizeof sql,
              "SELECT count(*) || ':' || md5(string_agg(concat_ws('|', "
@@ -350,8 +337,7 @@ digest(const char *s)
 }
 
 static void
-test_rebuild_swaps_and_keeps_positions(void **state)
-{
+test_rebuild_swaps_and_keeps_positions(void **state) {
     (void)state;
     char sql[1024];
     catch_up_until(31); /* 30 + the gap stream */
@@ -401,8 +387,7 @@ test_rebuild_swaps_and_keeps_positions(void **state)
 }
 
 static void
-test_redrive(void **state)
-{
+test_redrive(void **state) {
     (void)state;
     char sql[2048], id[160], stream[200];
     oss_err_t err = {0};
@@ -423,10 +408,10 @@ test_redrive(void **state)
 
     /* (2) a Kafka message signed with our key (a new stream): applied */
     oss_keyring_t ring;
-    assert_int_equal(oss_keyring_load(oss_config_str(cfg,
-                                                     "bus.signing_key_file"),
-                                      &ring, &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_keyring_load(oss_config_str(cfg, "bus.signing_key_file"), &ring,
+                         &err),
+        OSS_OK);
     oss_event_t ev;
     memset(&ev, 0, sizeof ev);
     char acc2[160];
@@ -467,9 +452,8 @@ test_redrive(void **state)
     free(val);
     oss_event_clear(&ev);
 
-    assert_int_equal(oss_dlq_redrive_ex(cfg, OSS_DLQ_ALL, stdout, &ok, &bad,
-                                        &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_dlq_redrive_ex(cfg, OSS_DLQ_ALL, stdout, &ok, &bad, &err), OSS_OK);
     assert_int_equal(ok, 2);
     assert_int_equal(bad, 1);
     assert_int_equal(accounts(schema), 33);
@@ -481,8 +465,7 @@ test_redrive(void **state)
     assert_string_equal(PQgetvalue(r, 0, 0), "1");
     PQclear(r);
     /* an unknown id */
-    assert_int_equal(oss_dlq_redrive(cfg, 999999999999LL, &err),
-                     OSS_ENOTFOUND);
+    assert_int_equal(oss_dlq_redrive(cfg, 999999999999LL, &err), OSS_ENOTFOUND);
     /* listing works */
     FILE *f = tmpfile();
     assert_int_equal(oss_dlq_list(cfg, f, &err), OSS_OK);
@@ -497,8 +480,7 @@ test_redrive(void **state)
 
 /* A context on the test schema over the app connection. */
 static pj_ctx_t
-ctx(void)
-{
+ctx(void) {
     pj_ctx_t c;
     memset(&c, 0, sizeof c);
     c.conn = app;
@@ -509,8 +491,7 @@ ctx(void)
 
 /* An item (from the journal) holding a copy of ev; caller pj_item_clear()s. */
 static pj_item_t
-item(const oss_event_t *ev)
-{
+item(const oss_event_t *ev) {
     pj_item_t it;
     oss_err_t err = {0};
     memset(&it, 0, sizeof it);
@@ -521,8 +502,7 @@ item(const oss_event_t *ev)
 }
 
 static long long
-scalar(const char *fmt, const char *a, const char *b)
-{
+scalar(const char *fmt, const char *a, const char *b) {
     PGresult *r = q(app, fmt, a, b);
     long long v = PQntuples(r) ? atoll(PQgetvalue(r, 0, 0)) : 0;
     PQclear(r);
@@ -532,8 +512,7 @@ scalar(const char *fmt, const char *a, const char *b)
 /* pj_apply_each() inside BEGIN .. COMMIT, checking that it left no
  * savepoint "one" behind (RELEASE of a missing savepoint fails). */
 static void
-apply_each(pj_ctx_t *c, pj_item_t *it)
-{
+apply_each(pj_ctx_t *c, pj_item_t *it) {
     oss_err_t err = {0};
     PQclear(q(app, "BEGIN"));
     assert_int_equal(pj_apply_each(c, it, 1, &err), OSS_OK);
@@ -548,8 +527,7 @@ apply_each(pj_ctx_t *c, pj_item_t *it)
 /* Every version up to the stream's applied one is in the read model (its
  * own account row, accs[v - 1]) or in the dead letters: none was skipped. */
 static void
-assert_none_skipped(const char *stream, const char *const *accs)
-{
+assert_none_skipped(const char *stream, const char *const *accs) {
     long long applied = scalar("SELECT version FROM %s.applied_streams "
                                "WHERE stream_id = '%s'",
                                schema, stream);
@@ -574,8 +552,7 @@ assert_none_skipped(const char *stream, const char *const *accs)
  * rolled back with it) is dead-lettered but not marked applied; at v =
  * applied + 1 it is dead-lettered and marked so that the stream goes on. */
 static void
-test_apply_each_never_skips_a_version(void **state)
-{
+test_apply_each_never_skips_a_version(void **state) {
     (void)state;
     char a1[160], a2[160], a3[160], stream[200];
     snprintf(a1, sizeof a1, "%s.each-v1", prefix);
@@ -658,8 +635,7 @@ test_apply_each_never_skips_a_version(void **state)
  * skipped (count unchanged), a forced re-application (redrive) adds one, and
  * two applications of the same account in one batch add two. */
 static void
-test_apply_count(void **state)
-{
+test_apply_count(void **state) {
     (void)state;
     char a[160], stream[200];
     snprintf(a, sizeof a, "%s.count", prefix);
@@ -697,8 +673,7 @@ test_apply_count(void **state)
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_catch_up_exactly_once),
         cmocka_unit_test(test_gap_filled_from_journal),

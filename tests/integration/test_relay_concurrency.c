@@ -6,20 +6,20 @@
  * must see every event exactly once on Kafka, each stream in version order
  * with no gap, every message signed. The relay under test is the running
  * stack's (infra/run). */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <cmocka.h>
 #include <libpq-fe.h>
+#include <cmocka.h>
 
 #include "bus/bus.h"
 #include "core/clock.h"
@@ -29,9 +29,9 @@
 enum {
     NTHREADS = 16,
     NSHARED = 16,
-    TARGET = 52000,  /* events appended in all */
-    MAXBATCH = 4,    /* commands per transaction */
-    MAXEVENTS = 8,   /* events per command */
+    TARGET = 52000, /* events appended in all */
+    MAXBATCH = 4,   /* commands per transaction */
+    MAXEVENTS = 8,  /* events per command */
     LONG_TXN_MS = 11000
 };
 
@@ -46,16 +46,14 @@ typedef struct ctx {
 } ctx_t;
 
 static void
-sleep_ms(int ms)
-{
+sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
 static oss_code_t
-decide(void *vctx, const oss_event_t *history, size_t n,
-       oss_event_list_t *out, oss_err_t *err)
-{
+decide(void *vctx, const oss_event_t *history, size_t n, oss_event_list_t *out,
+       oss_err_t *err) {
     ctx_t *c = vctx;
     (void)history;
     (void)n;
@@ -72,8 +70,7 @@ decide(void *vctx, const oss_event_t *history, size_t n,
 }
 
 static char *
-response(void *vctx, const oss_command_t *cmd)
-{
+response(void *vctx, const oss_command_t *cmd) {
     ctx_t *c = vctx;
     (void)cmd;
     if (c->sleep_ms)
@@ -90,8 +87,7 @@ typedef struct worker {
 } worker_t;
 
 static void *
-run_worker(void *arg)
-{
+run_worker(void *arg) {
     worker_t *w = arg;
     oss_journal_t *j = NULL;
     oss_err_t err;
@@ -115,8 +111,7 @@ run_worker(void *arg)
             unsigned r = rand_r(&w->seed);
             /* the long transaction touches only its own stream, so it holds
              * the commit horizon back without blocking the other writers */
-            c->stream_id =
-                longtx || r % 2 == 0 ? w->own : shared[r % NSHARED];
+            c->stream_id = longtx || r % 2 == 0 ? w->own : shared[r % NSHARED];
             c->stream_type = stream_type;
             c->expected_version = -1;
             c->actor_kind = OSS_ACTOR_SYSTEM_JOB;
@@ -128,8 +123,7 @@ run_worker(void *arg)
             /* some commands sleep after their writes: their transaction
              * keeps its xid open while later ones commit */
             if (longtx || rand_r(&w->seed) % 6 == 0) {
-                snprintf(keys[i], sizeof keys[i], "%s-%d-%d", w->own, round,
-                         i);
+                snprintf(keys[i], sizeof keys[i], "%s-%d-%d", w->own, round, i);
                 c->idempotency_key = keys[i];
                 c->request_hash = hash;
                 c->response_fn = response;
@@ -190,8 +184,7 @@ typedef struct consumer {
 } consumer_t;
 
 static const char *
-hdr(const rd_kafka_message_t *m, const char *name, char *buf, size_t cap)
-{
+hdr(const rd_kafka_message_t *m, const char *name, char *buf, size_t cap) {
     rd_kafka_headers_t *h;
     const void *v;
     size_t n;
@@ -204,8 +197,7 @@ hdr(const rd_kafka_message_t *m, const char *name, char *buf, size_t cap)
 }
 
 static void
-quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
+quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
     (void)rk;
     (void)level;
     (void)fac;
@@ -216,8 +208,7 @@ quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
  * (no rebalance wait), once the relay's first message created the topic.
  * NULL (c->failure set) when it never appears before the deadline. */
 static rd_kafka_t *
-open_consumer(consumer_t *c, char *bootstrap, size_t blen, int64_t *deadline)
-{
+open_consumer(consumer_t *c, char *bootstrap, size_t blen, int64_t *deadline) {
     char errstr[512], group[128];
     oss_err_t err = {0};
     oss_bus_bootstrap(c->cfg, bootstrap, blen, NULL);
@@ -274,8 +265,7 @@ open_consumer(consumer_t *c, char *bootstrap, size_t blen, int64_t *deadline)
 }
 
 static void *
-run_consumer(void *arg)
-{
+run_consumer(void *arg) {
     consumer_t *c = arg;
     oss_err_t err = {0};
     char bootstrap[4096] = "", now_bs[4096];
@@ -367,8 +357,7 @@ run_consumer(void *arg)
 }
 
 static int
-cmp_stream_seq(const void *a, const void *b)
-{
+cmp_stream_seq(const void *a, const void *b) {
     const got_t *x = a, *y = b;
     int c = strcmp(x->stream_id, y->stream_id);
     if (c)
@@ -377,15 +366,13 @@ cmp_stream_seq(const void *a, const void *b)
 }
 
 static int
-cmp_event(const void *a, const void *b)
-{
+cmp_event(const void *a, const void *b) {
     return strcmp(((const got_t *)a)->event_id, ((const got_t *)b)->event_id);
 }
 
 /* The journal's events of our stream type, in (stream, version) order. */
 static got_t *
-load_journal(const char *type, long *n)
-{
+load_journal(const char *type, long *n) {
     PGconn *pc = PQconnectdb(oss_test_env("OSS_PG_URL"));
     assert_int_equal(PQstatus(pc), CONNECTION_OK);
     const char *pv[1] = {type};
@@ -409,12 +396,11 @@ load_journal(const char *type, long *n)
 }
 
 static void
-check(consumer_t *c, got_t *journal, long nj)
-{
+check(consumer_t *c, got_t *journal, long nj) {
     /* the journal itself: every stream 1..n without gap */
     for (long i = 0; i < nj; i++) {
-        int first = i == 0 || strcmp(journal[i].stream_id,
-                                     journal[i - 1].stream_id) != 0;
+        int first = i == 0 ||
+                    strcmp(journal[i].stream_id, journal[i - 1].stream_id) != 0;
         int64_t want = first ? 1 : journal[i - 1].version + 1;
         if (journal[i].version != want)
             fail_msg("journal stream %s: version %lld where %lld was due",
@@ -427,8 +413,7 @@ check(consumer_t *c, got_t *journal, long nj)
     qsort(byid, (size_t)c->ngot, sizeof *byid, cmp_event);
     long dups = 0;
     for (long i = 1; i < c->ngot; i++)
-        if (strcmp(byid[i].event_id, byid[i - 1].event_id) == 0 &&
-            dups++ < 3)
+        if (strcmp(byid[i].event_id, byid[i - 1].event_id) == 0 && dups++ < 3)
             print_message("duplicate on Kafka: %s (%s v%lld)\n",
                           byid[i].event_id, byid[i].stream_id,
                           (long long)byid[i].version);
@@ -437,10 +422,9 @@ check(consumer_t *c, got_t *journal, long nj)
     qsort(jid, (size_t)nj, sizeof *jid, cmp_event);
     long missing = 0, foreign = 0, a = 0, b = 0;
     while (a < nj || b < c->ngot) {
-        int cmp = a == nj ? 1
-                  : b == c->ngot
-                      ? -1
-                      : strcmp(jid[a].event_id, byid[b].event_id);
+        int cmp = a == nj        ? 1
+                  : b == c->ngot ? -1
+                                 : strcmp(jid[a].event_id, byid[b].event_id);
         if (cmp == 0) {
             a++;
             b++;
@@ -462,8 +446,8 @@ check(consumer_t *c, got_t *journal, long nj)
     qsort(c->got, (size_t)c->ngot, sizeof *c->got, cmp_stream_seq);
     long order = 0;
     for (long i = 0; i < c->ngot; i++) {
-        int first = i == 0 ||
-                    strcmp(c->got[i].stream_id, c->got[i - 1].stream_id) != 0;
+        int first =
+            i == 0 || strcmp(c->got[i].stream_id, c->got[i - 1].stream_id) != 0;
         int64_t want = first ? 1 : c->got[i - 1].version + 1;
         if (c->got[i].version != want && order++ < 3)
             print_message("stream %s: version %lld consumed where %lld was "
@@ -474,8 +458,8 @@ check(consumer_t *c, got_t *journal, long nj)
     print_message("journal %ld events; Kafka %ld messages: %ld missing, %ld "
                   "duplicates, %ld out of order, %ld unsigned, %ld foreign, "
                   "%ld bad keys\n",
-                  nj, c->ngot, missing, dups, order, c->unsigned_msgs,
-                  foreign, c->bad_keys);
+                  nj, c->ngot, missing, dups, order, c->unsigned_msgs, foreign,
+                  c->bad_keys);
     assert_int_equal(missing, 0);
     assert_int_equal(dups, 0);
     assert_int_equal(order, 0);
@@ -488,8 +472,7 @@ check(consumer_t *c, got_t *journal, long nj)
 }
 
 static void
-test_every_event_once_in_order(void **state)
-{
+test_every_event_once_in_order(void **state) {
     (void)state;
     static worker_t w[NTHREADS];
     static consumer_t cons;
@@ -572,15 +555,13 @@ test_every_event_once_in_order(void **state)
 }
 
 static int
-setup(void **state)
-{
+setup(void **state) {
     (void)state;
     return oss_test_load_env();
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_event_once_in_order),
     };

@@ -6,9 +6,9 @@
  * below and beyond the delivered offsets are checked. (End to end: a broker
  * restarted empty in tests/e2e/test_broker_restart.sh; lost sessions in
  * tests/e2e/test_relay_faults.sh.) */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +23,7 @@
 #include "relay_int.h"
 
 static void
-test_reset_decision(void **state)
-{
+test_reset_decision(void **state) {
     (void)state;
     /* first start: no cluster stored yet */
     assert_int_equal(oss_relay_reset_decision("", "mockA", 0), OSS_RELAY_KEEP);
@@ -53,8 +52,7 @@ static int64_t last_offset = -1;
 static int delivered, failed;
 
 static void
-on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
+on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
     (void)opaque;
     if (m->err) {
@@ -67,8 +65,7 @@ on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 }
 
 static void
-test_watermark_check_against_broker(void **state)
-{
+test_watermark_check_against_broker(void **state) {
     (void)state;
     oss_config_t *cfg = NULL;
     oss_err_t err = {0};
@@ -87,14 +84,12 @@ test_watermark_check_against_broker(void **state)
     assert_non_null(rk);
     enum { N = 7 };
     for (int i = 0; i < N; i++)
-        assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
-                                           RD_KAFKA_V_PARTITION(0),
-                                           RD_KAFKA_V_KEY("k", 1),
-                                           RD_KAFKA_V_VALUE("v", 1),
-                                           RD_KAFKA_V_MSGFLAGS(
-                                               RD_KAFKA_MSG_F_COPY),
-                                           RD_KAFKA_V_END),
-                         0);
+        assert_int_equal(
+            rd_kafka_producev(
+                rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
+                RD_KAFKA_V_KEY("k", 1), RD_KAFKA_V_VALUE("v", 1),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+            0);
     assert_int_equal(rd_kafka_flush(rk, 20000), 0);
     assert_int_equal(delivered, N);
     assert_int_equal(failed, 0);
@@ -138,15 +133,13 @@ test_watermark_check_against_broker(void **state)
 }
 
 static int
-setup(void **state)
-{
+setup(void **state) {
     (void)state;
     return oss_test_load_env();
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reset_decision),
         cmocka_unit_test(test_watermark_check_against_broker),

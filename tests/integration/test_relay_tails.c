@@ -3,9 +3,9 @@
  * anyone without the key (no signature, a wrong one, or a copy of a signed
  * header over another value) is ignored, so it can never make a new leader
  * skip a real event. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +22,7 @@
 
 static void
 make_event(oss_event_t *ev, const char *type, const char *stream, int64_t v,
-           int64_t pos)
-{
+           int64_t pos) {
     memset(ev, 0, sizeof *ev);
     oss_uuid7(ev->event_id);
     snprintf(ev->stream_id, sizeof ev->stream_id, "%s", stream);
@@ -38,8 +37,7 @@ make_event(oss_event_t *ev, const char *type, const char *stream, int64_t v,
 
 static void
 produce(rd_kafka_t *rk, const char *topic, const oss_event_t *ev,
-        const oss_keyring_t *ring, int tamper)
-{
+        const oss_keyring_t *ring, int tamper) {
     uint8_t *val;
     size_t vlen;
     oss_err_t err;
@@ -57,8 +55,7 @@ produce(rd_kafka_t *rk, const char *topic, const oss_event_t *ev,
 }
 
 static int
-found(const oss_relay_tails_t *t, const char *id, int64_t pos)
-{
+found(const oss_relay_tails_t *t, const char *id, int64_t pos) {
     for (size_t i = 0; i < t->n; i++)
         if (strcmp(t->ids[i], id) == 0)
             return t->pos[i] == pos ? 1 : -1;
@@ -66,8 +63,7 @@ found(const oss_relay_tails_t *t, const char *id, int64_t pos)
 }
 
 static void
-test_tails_keep_only_signed(void **state)
-{
+test_tails_keep_only_signed(void **state) {
     (void)state;
     oss_config_t *cfg = NULL;
     oss_err_t err = {0};
@@ -75,10 +71,10 @@ test_tails_keep_only_signed(void **state)
     assert_int_equal(oss_config_load(oss_test_env("OSS_CONFIG"), &cfg, &err),
                      OSS_OK);
     oss_keyring_t ring, other = {0};
-    assert_int_equal(oss_keyring_load(oss_config_str(cfg,
-                                                     "bus.signing_key_file"),
-                                      &ring, &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_keyring_load(oss_config_str(cfg, "bus.signing_key_file"), &ring,
+                         &err),
+        OSS_OK);
     other.n = 1;
     memset(other.key[0], 0x5a, 32);
 
@@ -121,8 +117,7 @@ test_tails_keep_only_signed(void **state)
     for (int i = 0; i < N; i++)
         assert_int_equal(found(&t, good[i].event_id, good[i].position), 1);
     for (int i = 0; i < 3; i++)
-        assert_int_equal(found(&t, forged[i].event_id, forged[i].position),
-                         0);
+        assert_int_equal(found(&t, forged[i].event_id, forged[i].position), 0);
     /* the marks name our topic's partition with its last offset */
     int marked = 0;
     for (size_t i = 0; i < t.nmarks; i++)
@@ -142,15 +137,13 @@ test_tails_keep_only_signed(void **state)
 }
 
 static int
-setup(void **state)
-{
+setup(void **state) {
     (void)state;
     return oss_test_load_env();
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tails_keep_only_signed),
     };

@@ -6,16 +6,16 @@
  * read-model schemas in two different orders (all in one batch in journal
  * order / one event at a time, access stream before the account stream),
  * and both schemas must hold the same rows with the expected values. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
 #include <libpq-fe.h>
+#include <cmocka.h>
 
 #include "audit.h"
 #include "journal/journal.h"
@@ -26,12 +26,10 @@
 
 static PGconn *app, *owner;
 static char s1[64], s2[64], acc[64], member[64], newowner[64], officer[64],
-    viewer[64],
-    subject[40], trig1[40], trig2[40], req[64];
+    viewer[64], subject[40], trig1[40], trig2[40], req[64];
 
 static PGresult *
-q(PGconn *c, const char *fmt, ...)
-{
+q(PGconn *c, const char *fmt, ...) {
     char sql[4096];
     va_list ap;
     va_start(ap, fmt);
@@ -48,8 +46,7 @@ q(PGconn *c, const char *fmt, ...)
 
 /* The single value of a query ("" when no row), into out. */
 static void
-q1(char *out, size_t n, const char *fmt, ...)
-{
+q1(char *out, size_t n, const char *fmt, ...) {
     char sql[4096];
     va_list ap;
     va_start(ap, fmt);
@@ -64,13 +61,12 @@ q1(char *out, size_t n, const char *fmt, ...)
 
 typedef struct fv {
     const char *name;
-    const char *s;     /* string value, or NULL */
-    int64_t i;         /* integer / bool / enum value when s == NULL */
+    const char *s; /* string value, or NULL */
+    int64_t i;     /* integer / bool / enum value when s == NULL */
 } fv_t;
 
 static ProtobufCMessage *
-msg_new(const char *type)
-{
+msg_new(const char *type) {
     const ProtobufCMessageDescriptor *d = oss_v1_registry_find(type);
     assert_non_null(d);
     ProtobufCMessage *m = calloc(1, d->sizeof_message);
@@ -79,8 +75,7 @@ msg_new(const char *type)
 }
 
 static void
-msg_set(ProtobufCMessage *m, const fv_t *f)
-{
+msg_set(ProtobufCMessage *m, const fv_t *f) {
     const ProtobufCFieldDescriptor *fd =
         protobuf_c_message_descriptor_get_field_by_name(m->descriptor, f->name);
     assert_non_null(fd);
@@ -115,7 +110,7 @@ typedef struct spec {
     const char *type;
     fv_t f[8];
     const char *reason;
-    ProtobufCMessage *sub;     /* set as field sub_name */
+    ProtobufCMessage *sub; /* set as field sub_name */
     const char *sub_name;
 } spec_t;
 
@@ -125,9 +120,8 @@ typedef struct gen {
 } gen_t;
 
 static oss_code_t
-decide(void *vctx, const oss_event_t *history, size_t nh,
-       oss_event_list_t *out, oss_err_t *err)
-{
+decide(void *vctx, const oss_event_t *history, size_t nh, oss_event_list_t *out,
+       oss_err_t *err) {
     (void)history;
     (void)nh;
     (void)err;
@@ -160,8 +154,7 @@ decide(void *vctx, const oss_event_t *history, size_t nh,
 
 static void
 append(const char *stream, const char *stype, oss_actor_kind_t ak,
-       const char *actor, const char *causation, const spec_t *s, size_t n)
-{
+       const char *actor, const char *causation, const spec_t *s, size_t n) {
     oss_journal_t *j = NULL;
     oss_err_t err = {0};
     assert_int_equal(oss_journal_open(getenv("OSS_PG_URL"), &j, &err), OSS_OK);
@@ -188,8 +181,7 @@ static char streams[8][160];
 static size_t nstreams;
 
 static void
-build_story(void)
-{
+build_story(void) {
     char st[160];
     int64_t t0 = 1790000000000000LL;
     Oss__V1__SealedField nik = OSS__V1__SEALED_FIELD__INIT;
@@ -203,10 +195,16 @@ build_story(void)
     /* account stream: registration, delegates, hand-over */
     spec_t a[] = {
         {"oss.v1.AccountRegistered",
-         {{"account_id", acc, 0}, {"scale", NULL, 1}, {"actor_type", "02", 0},
-          {"subject_id", subject, 0}, {"terms_version", "2025-06", 0},
-          {"country", "ID", 0}, {"region_code", "3171010001", 0}},
-         NULL, &nik.base, "nik"},
+         {{"account_id", acc, 0},
+          {"scale", NULL, 1},
+          {"actor_type", "02", 0},
+          {"subject_id", subject, 0},
+          {"terms_version", "2025-06", 0},
+          {"country", "ID", 0},
+          {"region_code", "3171010001", 0}},
+         NULL,
+         &nik.base,
+         "nik"},
     };
     snprintf(st, sizeof st, "account-%s", acc);
     append(st, "account", OSS_ACTOR_BUSINESS_USER, "", NULL, a, 1);
@@ -215,12 +213,23 @@ build_story(void)
     /* the owner's credential lifecycle */
     spec_t l[] = {
         {"oss.v1.ActivationIssued",
-         {{"channel", "email", 0}, {"expires_at_us", NULL, t0 + 900000000},
-          {"account_id", acc, 0}}, NULL, NULL, NULL},
+         {{"channel", "email", 0},
+          {"expires_at_us", NULL, t0 + 900000000},
+          {"account_id", acc, 0}},
+         NULL,
+         NULL,
+         NULL},
         {"oss.v1.ActivationFailed", {{"attempt", NULL, 1}}, NULL, NULL, NULL},
-        {"oss.v1.ActivationSucceeded", {{"method", "otp", 0}}, NULL, NULL, NULL},
+        {"oss.v1.ActivationSucceeded",
+         {{"method", "otp", 0}},
+         NULL,
+         NULL,
+         NULL},
         {"oss.v1.PasswordSet", {{"first", NULL, 1}}, NULL, NULL, NULL},
-        {"oss.v1.SignInSucceeded", {{"session_id", "s-1", 0}}, NULL, NULL,
+        {"oss.v1.SignInSucceeded",
+         {{"session_id", "s-1", 0}},
+         NULL,
+         NULL,
          NULL},
     };
     snprintf(st, sizeof st, "access-%s", acc);
@@ -231,27 +240,52 @@ build_story(void)
      * mail handed over after a retry */
     spec_t d1[] = {
         {"oss.v1.DeliveryQueued",
-         {{"channel", "email", 0}, {"kind", "registration", 0},
-          {"trigger_type", "oss.v1.AccountRegistered", 0}}, NULL, NULL, NULL},
+         {{"channel", "email", 0},
+          {"kind", "registration", 0},
+          {"trigger_type", "oss.v1.AccountRegistered", 0}},
+         NULL,
+         NULL,
+         NULL},
         {"oss.v1.DeliveryFailed",
-         {{"channel", "email", 0}, {"reason", "550 mailbox unavailable", 0},
-          {"attempt", NULL, 1}, {"reply_code", NULL, 550},
-          {"permanent", NULL, 1}}, NULL, NULL, NULL},
+         {{"channel", "email", 0},
+          {"reason", "550 mailbox unavailable", 0},
+          {"attempt", NULL, 1},
+          {"reply_code", NULL, 550},
+          {"permanent", NULL, 1}},
+         NULL,
+         NULL,
+         NULL},
     };
     spec_t d2[] = {
         {"oss.v1.DeliveryQueued",
-         {{"channel", "email", 0}, {"kind", "activation", 0},
-          {"trigger_type", "oss.v1.ActivationIssued", 0}}, NULL, NULL, NULL},
+         {{"channel", "email", 0},
+          {"kind", "activation", 0},
+          {"trigger_type", "oss.v1.ActivationIssued", 0}},
+         NULL,
+         NULL,
+         NULL},
         {"oss.v1.DeliveryFailed",
-         {{"channel", "email", 0}, {"reason", "connection refused", 0},
-          {"attempt", NULL, 1}}, NULL, NULL, NULL},
+         {{"channel", "email", 0},
+          {"reason", "connection refused", 0},
+          {"attempt", NULL, 1}},
+         NULL,
+         NULL,
+         NULL},
         {"oss.v1.DeliveryRetrying",
-         {{"channel", "email", 0}, {"attempt", NULL, 2},
-          {"next_attempt_at_us", NULL, t0}}, NULL, NULL, NULL},
+         {{"channel", "email", 0},
+          {"attempt", NULL, 2},
+          {"next_attempt_at_us", NULL, t0}},
+         NULL,
+         NULL,
+         NULL},
         {"oss.v1.DeliveryHanded",
-         {{"channel", "email", 0}, {"reply_code", NULL, 250},
-          {"reply_text", "250 2.0.0 stored", 0}, {"attempt", NULL, 2}},
-         NULL, NULL, NULL},
+         {{"channel", "email", 0},
+          {"reply_code", NULL, 250},
+          {"reply_text", "250 2.0.0 stored", 0},
+          {"attempt", NULL, 2}},
+         NULL,
+         NULL,
+         NULL},
     };
     snprintf(st, sizeof st, "delivery-%s", acc);
     append(st, "delivery", OSS_ACTOR_SYSTEM_JOB, "notifier", trig1, d1, 2);
@@ -265,12 +299,20 @@ build_story(void)
     msg_set(g, &(fv_t){"region", "3171010001", 0});
     spec_t o[] = {
         {"oss.v1.PrincipalCreated",
-         {{"principal_id", officer, 0}, {"kind", "government", 0},
-          {"subject_id", subject, 0}, {"cause", "officer", 0}},
-         NULL, g, "grant"},
+         {{"principal_id", officer, 0},
+          {"kind", "government", 0},
+          {"subject_id", subject, 0},
+          {"cause", "officer", 0}},
+         NULL,
+         g,
+         "grant"},
         {"oss.v1.OfficerRevoked",
-         {{"principal_id", officer, 0}, {"institution", "oss", 0},
-          {"grants_revoked", NULL, 1}}, "lost authority", NULL, NULL},
+         {{"principal_id", officer, 0},
+          {"institution", "oss", 0},
+          {"grants_revoked", NULL, 1}},
+         "lost authority",
+         NULL,
+         NULL},
     };
     snprintf(st, sizeof st, "access-%s", officer);
     append(st, "account", OSS_ACTOR_OPERATOR, "admin-1", NULL, o, 2);
@@ -281,29 +323,50 @@ build_story(void)
     if (oss_v1_registry_find("oss.v1.MemberAdded")) {
         spec_t x[] = {
             {"oss.v1.MemberAdded",
-             {{"principal_id", member, 0}, {"role", "preparer", 0}}, NULL,
-             NULL, NULL},
+             {{"principal_id", member, 0}, {"role", "preparer", 0}},
+             NULL,
+             NULL,
+             NULL},
             {"oss.v1.MemberAdded",
-             {{"principal_id", viewer, 0}, {"role", "viewer", 0}}, NULL,
-             NULL, NULL},
+             {{"principal_id", viewer, 0}, {"role", "viewer", 0}},
+             NULL,
+             NULL,
+             NULL},
             {"oss.v1.AccessTerminated",
-             {{"reason_code", "misuse_request", 0}, {"principal_id", viewer, 0},
-              {"evidence_ref", "letter-9", 0}}, "suspected misuse", NULL,
+             {{"reason_code", "misuse_request", 0},
+              {"principal_id", viewer, 0},
+              {"evidence_ref", "letter-9", 0}},
+             "suspected misuse",
+             NULL,
              NULL},
             {"oss.v1.HandoverFiled",
-             {{"request_id", req, 0}, {"new_owner", newowner, 0},
+             {{"request_id", req, 0},
+              {"new_owner", newowner, 0},
               {"evidence_ref", "deed-2026-77", 0},
-              {"previous_owner", acc, 0}}, "owner left", NULL, NULL},
+              {"previous_owner", acc, 0}},
+             "owner left",
+             NULL,
+             NULL},
             {"oss.v1.HandoverApproved",
-             {{"request_id", req, 0}, {"new_owner", newowner, 0},
-              {"previous_owner", acc, 0}}, "deed verified", NULL, NULL},
+             {{"request_id", req, 0},
+              {"new_owner", newowner, 0},
+              {"previous_owner", acc, 0}},
+             "deed verified",
+             NULL,
+             NULL},
         };
         snprintf(st, sizeof st, "account-%s", acc);
         append(st, "account", OSS_ACTOR_OFFICER, officer, NULL, x, 5);
         spec_t y[] = {
-            {"oss.v1.ActivationIssued", {{"channel", "email", 0}}, NULL, NULL,
+            {"oss.v1.ActivationIssued",
+             {{"channel", "email", 0}},
+             NULL,
+             NULL,
              NULL},
-            {"oss.v1.ActivationSucceeded", {{"method", "link", 0}}, NULL, NULL,
+            {"oss.v1.ActivationSucceeded",
+             {{"method", "link", 0}},
+             NULL,
+             NULL,
              NULL},
         };
         snprintf(st, sizeof st, "access-%s", newowner);
@@ -313,13 +376,16 @@ build_story(void)
 }
 
 static void
-erase_subject(void)
-{
+erase_subject(void) {
     char st[160];
     spec_t e[] = {
         {"oss.v1.SubjectErased",
-         {{"subject_id", subject, 0}, {"reason", "data subject request", 0},
-          {"account_ids", acc, 0}, {"keys_deleted", NULL, 0}}, NULL, NULL,
+         {{"subject_id", subject, 0},
+          {"reason", "data subject request", 0},
+          {"account_ids", acc, 0},
+          {"keys_deleted", NULL, 0}},
+         NULL,
+         NULL,
          NULL},
     };
     snprintf(st, sizeof st, "subject-%s", subject);
@@ -331,8 +397,7 @@ erase_subject(void)
  * (one_batch) or stream after stream (the list backwards: access before
  * the account), one event per call. */
 static void
-apply_to(const char *s, int one_batch)
-{
+apply_to(const char *s, int one_batch) {
     oss_journal_t *j = NULL;
     oss_err_t err = {0};
     assert_int_equal(oss_journal_open(getenv("OSS_PG_URL"), &j, &err), OSS_OK);
@@ -357,8 +422,8 @@ apply_to(const char *s, int one_batch)
     }
     if (one_batch) { /* journal order */
         for (size_t a = 1; a < total; a++)
-            for (size_t b = a; b > 0 &&
-                               items[b - 1].ev.position > items[b].ev.position;
+            for (size_t b = a;
+                 b > 0 && items[b - 1].ev.position > items[b].ev.position;
                  b--) {
                 pj_item_t t = items[b];
                 items[b] = items[b - 1];
@@ -391,8 +456,7 @@ apply_to(const char *s, int one_batch)
 }
 
 static int
-setup(void **state)
-{
+setup(void **state) {
     (void)state;
     if (oss_test_load_env() != 0)
         return -1;
@@ -431,8 +495,7 @@ setup(void **state)
 }
 
 static int
-teardown(void **state)
-{
+teardown(void **state) {
     (void)state;
     char sql[256];
     snprintf(sql, sizeof sql,
@@ -448,8 +511,7 @@ teardown(void **state)
 
 /* Both schemas hold the same rows in table t (cols compared). */
 static void
-same_rows(const char *t, const char *cols)
-{
+same_rows(const char *t, const char *cols) {
     char n[32];
     q1(n, sizeof n,
        "SELECT count(*) FROM ((SELECT %s FROM %s.%s EXCEPT SELECT %s FROM "
@@ -462,8 +524,7 @@ same_rows(const char *t, const char *cols)
 }
 
 static void
-test_read_models(void **state)
-{
+test_read_models(void **state) {
     (void)state;
     char v[512];
     build_story();
@@ -472,56 +533,75 @@ test_read_models(void **state)
     int access = oss_v1_registry_find("oss.v1.MemberAdded") != NULL;
 
     /* status: activated (the new owner's when the hand-over is there) */
-    q1(v, sizeof v, "SELECT status || '|' || coalesce(owner_principal_id, '') "
+    q1(v, sizeof v,
+       "SELECT status || '|' || coalesce(owner_principal_id, '') "
        "|| '|' || subject_id || '|' || coalesce(region_code, '') FROM "
-       "%s.accounts WHERE account_id = '%s'", s1, acc);
+       "%s.accounts WHERE account_id = '%s'",
+       s1, acc);
     char want[512];
     snprintf(want, sizeof want, "active|%s|%s|3171010001",
              access ? newowner : acc, subject);
     assert_string_equal(v, want);
-    q1(v, sizeof v, "SELECT status || '|' || (password_set_at IS NOT NULL) "
+    q1(v, sizeof v,
+       "SELECT status || '|' || (password_set_at IS NOT NULL) "
        "|| '|' || (last_sign_in_at IS NOT NULL) FROM %s.principals WHERE "
-       "principal_id = '%s'", s1, acc);
+       "principal_id = '%s'",
+       s1, acc);
     assert_string_equal(v, "active|true|true");
 
     /* deliveries: the last outcome of each message */
-    q1(v, sizeof v, "SELECT state || '|' || reply_code || '|' || permanent "
+    q1(v, sizeof v,
+       "SELECT state || '|' || reply_code || '|' || permanent "
        "|| '|' || kind || '|' || account_id FROM %s.delivery_status WHERE "
-       "trigger_event_id = '%s'", s1, trig1);
+       "trigger_event_id = '%s'",
+       s1, trig1);
     snprintf(want, sizeof want, "failed|550|true|registration|%s", acc);
     assert_string_equal(v, want);
-    q1(v, sizeof v, "SELECT state || '|' || reply_code || '|' || attempt || "
+    q1(v, sizeof v,
+       "SELECT state || '|' || reply_code || '|' || attempt || "
        "'|' || kind FROM %s.delivery_status WHERE trigger_event_id = '%s'",
        s1, trig2);
     assert_string_equal(v, "handed|250|2|activation");
 
     /* the officer: revoked with its reason */
-    q1(v, sizeof v, "SELECT status || '|' || institution || '|' || "
+    q1(v, sizeof v,
+       "SELECT status || '|' || institution || '|' || "
        "coalesce(revoke_reason, '') || '|' || coalesce(revoked_by, '') FROM "
-       "%s.officers WHERE principal_id = '%s'", s1, officer);
+       "%s.officers WHERE principal_id = '%s'",
+       s1, officer);
     assert_string_equal(v, "revoked|oss|lost authority|admin-1");
 
     if (access) {
-        q1(v, sizeof v, "SELECT role || '|' || status FROM "
+        q1(v, sizeof v,
+           "SELECT role || '|' || status FROM "
            "%s.account_members WHERE account_id = '%s' AND principal_id = "
-           "'%s'", s1, acc, member);
+           "'%s'",
+           s1, acc, member);
         assert_string_equal(v, "preparer|active");
         /* one delegate's access ended: its row only, the account stays */
-        q1(v, sizeof v, "SELECT role || '|' || status || '|' || reason FROM "
+        q1(v, sizeof v,
+           "SELECT role || '|' || status || '|' || reason FROM "
            "%s.account_members WHERE account_id = '%s' AND principal_id = "
-           "'%s'", s1, acc, viewer);
+           "'%s'",
+           s1, acc, viewer);
         assert_string_equal(v, "viewer|removed|misuse_request");
-        q1(v, sizeof v, "SELECT status FROM %s.principals WHERE "
-           "principal_id = '%s'", s1, viewer);
+        q1(v, sizeof v,
+           "SELECT status FROM %s.principals WHERE "
+           "principal_id = '%s'",
+           s1, viewer);
         assert_string_equal(v, "terminated");
-        q1(v, sizeof v, "SELECT role || '|' || status FROM "
+        q1(v, sizeof v,
+           "SELECT role || '|' || status FROM "
            "%s.account_members WHERE account_id = '%s' AND principal_id = "
-           "'%s'", s1, acc, newowner);
+           "'%s'",
+           s1, acc, newowner);
         assert_string_equal(v, "owner|active");
-        q1(v, sizeof v, "SELECT status || '|' || evidence_ref || '|' || "
+        q1(v, sizeof v,
+           "SELECT status || '|' || evidence_ref || '|' || "
            "decided_by || '|' || decision_reason || '|' || "
            "new_owner_principal_id FROM %s.handover_requests WHERE "
-           "request_id = '%s'", s1, req);
+           "request_id = '%s'",
+           s1, req);
         snprintf(want, sizeof want, "approved|deed-2026-77|%s|deed verified|%s",
                  officer, newowner);
         assert_string_equal(v, want);
@@ -531,31 +611,40 @@ test_read_models(void **state)
     erase_subject();
     apply_to(s1, 1); /* already applied versions are skipped */
     apply_to(s2, 0);
-    q1(v, sizeof v, "SELECT subject_id || '|' || (erased_at IS NOT NULL) FROM "
-       "%s.accounts WHERE account_id = '%s'", s1, acc);
+    q1(v, sizeof v,
+       "SELECT subject_id || '|' || (erased_at IS NOT NULL) FROM "
+       "%s.accounts WHERE account_id = '%s'",
+       s1, acc);
     assert_string_equal(v, "|true");
     q1(v, sizeof v, "SELECT count(*) FROM %s.officers WHERE subject_id = '%s'",
        s1, subject);
     assert_string_equal(v, "0");
-    q1(v, sizeof v, "SELECT count(*) FROM %s.principals WHERE subject_id = "
-       "'%s'", s1, subject);
+    q1(v, sizeof v,
+       "SELECT count(*) FROM %s.principals WHERE subject_id = "
+       "'%s'",
+       s1, subject);
     assert_string_equal(v, "0");
 
     /* the two orders gave the same read models */
-    same_rows("accounts", "account_id, status, status_at, owner_principal_id, "
+    same_rows("accounts",
+              "account_id, status, status_at, owner_principal_id, "
               "subject_id, region_code, terms_version, version, apply_count, "
               "erased_at");
-    same_rows("principals", "principal_id, kind, account_id, subject_id, "
+    same_rows("principals",
+              "principal_id, kind, account_id, subject_id, "
               "status, status_at, password_set_at, last_sign_in_at, "
               "erased_at, version");
     same_rows("account_members", "account_id, principal_id, role, status, "
-              "added_at, added_by, removed_at, reason");
-    same_rows("handover_requests", "request_id, account_id, status, "
+                                 "added_at, added_by, removed_at, reason");
+    same_rows("handover_requests",
+              "request_id, account_id, status, "
               "filed_by, evidence_ref, new_owner_principal_id, filed_at, "
               "decided_at, decided_by, decision_reason");
-    same_rows("officers", "principal_id, role, institution, sector, region, "
+    same_rows("officers",
+              "principal_id, role, institution, sector, region, "
               "status, subject_id, created_at, revoked_at, revoke_reason");
-    same_rows("delivery_status", "trigger_event_id, channel, account_id, "
+    same_rows("delivery_status",
+              "trigger_event_id, channel, account_id, "
               "kind, state, attempt, reply_code, reply_text, reason, "
               "permanent, updated_at, version");
     same_rows("erased_subjects", "subject_id, erased_at, reason");
@@ -564,8 +653,7 @@ test_read_models(void **state)
 /* The account's story: every stream merged, one line per event, words,
  * sealed fields, delivery outcomes in place, chains verified. */
 static void
-test_story(void **state)
-{
+test_story(void **state) {
     (void)state;
     char *text = NULL;
     size_t tlen = 0;
@@ -608,8 +696,7 @@ test_story(void **state)
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_read_models),
         cmocka_unit_test(test_story),

@@ -8,8 +8,7 @@
 #include <unistd.h>
 
 int
-oss_test_load_env(void)
-{
+oss_test_load_env(void) {
     char path[4096];
     const char *p = getenv("OSS_RUN_ENV");
     if (!p) {
@@ -19,7 +18,9 @@ oss_test_load_env(void)
     }
     FILE *f = fopen(p, "r");
     if (!f) {
-        fprintf(stderr, "cannot read %s: is the stack running (infra/run --detach)?\n", p);
+        fprintf(stderr,
+                "cannot read %s: is the stack running (infra/run --detach)?\n",
+                p);
         return -1;
     }
     char line[8192];
@@ -45,8 +46,7 @@ oss_test_load_env(void)
 }
 
 const char *
-oss_test_env(const char *name)
-{
+oss_test_env(const char *name) {
     const char *v = getenv(name);
     if (!v || !*v) {
         fprintf(stderr, "environment variable %s is not set\n", name);
@@ -56,8 +56,7 @@ oss_test_env(const char *name)
 }
 
 char *
-oss_test_id(const char *prefix)
-{
+oss_test_id(const char *prefix) {
     static unsigned counter;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

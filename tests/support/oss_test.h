@@ -3,9 +3,9 @@
 #ifndef OSS_TEST_H
 #define OSS_TEST_H
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 

@@ -1,9 +1,9 @@
 /* Unit tests of the principal helpers that need no server: person fields
  * (api_person_validate: NIK or passport, prefixes, every bad field named),
  * institution codes and the GrantAdded / GrantRevoked events. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -18,8 +18,7 @@
 #include "oss/v1/principal.pb-c.h"
 
 static json_t *
-person(const char *prefix)
-{
+person(const char *prefix) {
     char k[64];
     json_t *o = json_object();
     const char *kv[][2] = {{"nik", "3171014501900001"},
@@ -35,8 +34,7 @@ person(const char *prefix)
 }
 
 static void
-test_person_valid(void **state)
-{
+test_person_valid(void **state) {
     (void)state;
     api_person_t p;
     oss_field_errors_t fe;
@@ -70,14 +68,13 @@ test_person_valid(void **state)
 }
 
 static void
-test_person_invalid(void **state)
-{
+test_person_invalid(void **state) {
     (void)state;
     api_person_t p;
     oss_field_errors_t fe;
-    json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:s}", "nik", "3171014501900000",
-                          "name", 5, "email", "nope", "phone", "12",
-                          "channel", "fax");
+    json_t *o =
+        json_pack("{s:s, s:i, s:s, s:s, s:s}", "nik", "3171014501900000",
+                  "name", 5, "email", "nope", "phone", "12", "channel", "fax");
     assert_false(api_person_validate(o, "", &p, &fe));
     assert_string_equal(oss_field_errors_get(&fe, "nik"), "nik_serial_zero");
     assert_string_equal(oss_field_errors_get(&fe, "name"), "must_be_string");
@@ -110,8 +107,7 @@ test_person_invalid(void **state)
 }
 
 static void
-test_institutions(void **state)
-{
+test_institutions(void **state) {
     (void)state;
     assert_true(api_institution_valid("oss"));
     assert_true(api_institution_valid("090"));
@@ -129,8 +125,7 @@ test_institutions(void **state)
 }
 
 static void
-test_grant_events(void **state)
-{
+test_grant_events(void **state) {
     (void)state;
     oss_event_list_t out = {0};
     oss_err_t err;
@@ -138,8 +133,7 @@ test_grant_events(void **state)
     snprintf(g.account_id, sizeof g.account_id, "acc-1");
     assert_int_equal(api_grant_event_push(&out, true, "p-1", &g, NULL, &err),
                      OSS_OK);
-    assert_int_equal(api_grant_event_push(&out, false, "p-1", &g, "left",
-                                          &err),
+    assert_int_equal(api_grant_event_push(&out, false, "p-1", &g, "left", &err),
                      OSS_OK);
     assert_int_equal(out.len, 2);
     assert_string_equal(out.items[0].payload_type, API_T_GRANT_ADDED);
@@ -164,8 +158,7 @@ test_grant_events(void **state)
 
 /* Packs msg as an event of type into out. */
 static void
-push(oss_event_list_t *out, const char *type, const ProtobufCMessage *msg)
-{
+push(oss_event_list_t *out, const char *type, const ProtobufCMessage *msg) {
     oss_event_t *ev = oss_event_list_push(out);
     assert_non_null(ev);
     snprintf(ev->payload_type, sizeof ev->payload_type, "%s", type);
@@ -179,8 +172,7 @@ push(oss_event_list_t *out, const char *type, const ProtobufCMessage *msg)
  * PrincipalCreated's and GrantAdded's, minus GrantRevoked and
  * OfficerRevoked (officer grants of its institution only). */
 static void
-test_grants_fold(void **state)
-{
+test_grants_fold(void **state) {
     (void)state;
     oss_event_list_t h = {0};
     oss_err_t err;
@@ -224,8 +216,7 @@ test_grants_fold(void **state)
     assert_string_equal(g[0].institution, "oss");
 
     /* its GrantRevoked: nothing remains; a second revocation finds none */
-    assert_int_equal(api_grant_event_push(&h, false, "p-1", &aud, "gone",
-                                          &err),
+    assert_int_equal(api_grant_event_push(&h, false, "p-1", &aud, "gone", &err),
                      OSS_OK);
     assert_int_equal(api_access_grants_fold(h.items, h.len, g, 16), 0);
     /* events of other types and undecodable payloads are skipped */
@@ -240,8 +231,7 @@ test_grants_fold(void **state)
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_person_valid),
         cmocka_unit_test(test_person_invalid),

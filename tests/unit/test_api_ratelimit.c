@@ -18,8 +18,7 @@
 
 static api_rl_t *
 mk(uint32_t ip_max, uint32_t key_max, uint32_t window_s, size_t max_entries,
-   const char *exempt)
-{
+   const char *exempt) {
     api_rl_limit_t lim[API_RL_CLASS_COUNT];
     for (int c = 0; c < API_RL_CLASS_COUNT; c++)
         lim[c] = (api_rl_limit_t){ip_max, key_max, window_s};
@@ -29,8 +28,7 @@ mk(uint32_t ip_max, uint32_t key_max, uint32_t window_s, size_t max_entries,
 }
 
 static void
-test_ip_bucket_refills(void **state)
-{
+test_ip_bucket_refills(void **state) {
     (void)state;
     api_rl_t *rl = mk(3, 0, 60, 100, NULL);
     int64_t t = 1000 * S;
@@ -46,24 +44,21 @@ test_ip_bucket_refills(void **state)
     w = api_rl_take(rl, API_RL_SIGNIN, "10.0.0.1", NULL, t + 10 * S);
     assert_true(w > 9 * S && w <= 10 * S);
     /* after 20 s exactly one more */
-    assert_int_equal(api_rl_take(rl, API_RL_SIGNIN, "10.0.0.1", NULL,
-                                 t + 20 * S),
-                     0);
+    assert_int_equal(
+        api_rl_take(rl, API_RL_SIGNIN, "10.0.0.1", NULL, t + 20 * S), 0);
     assert_true(api_rl_take(rl, API_RL_SIGNIN, "10.0.0.1", NULL, t + 20 * S) >
                 0);
     /* a long pause refills to max, never above */
     int64_t later = t + 3600 * S;
     for (int i = 0; i < 3; i++)
-        assert_int_equal(api_rl_take(rl, API_RL_SIGNIN, "10.0.0.1", NULL,
-                                     later),
-                         0);
+        assert_int_equal(
+            api_rl_take(rl, API_RL_SIGNIN, "10.0.0.1", NULL, later), 0);
     assert_true(api_rl_take(rl, API_RL_SIGNIN, "10.0.0.1", NULL, later) > 0);
     api_rl_free(rl);
 }
 
 static void
-test_key_across_ips(void **state)
-{
+test_key_across_ips(void **state) {
     (void)state;
     api_rl_t *rl = mk(100, 2, 60, 100, NULL);
     int64_t t = 5 * S;
@@ -78,8 +73,7 @@ test_key_across_ips(void **state)
 }
 
 static void
-test_both_or_neither(void **state)
-{
+test_both_or_neither(void **state) {
     (void)state;
     api_rl_t *rl = mk(2, 1, 60, 100, NULL);
     int64_t t = 7 * S;
@@ -95,8 +89,7 @@ test_both_or_neither(void **state)
 }
 
 static void
-test_classes_separate(void **state)
-{
+test_classes_separate(void **state) {
     (void)state;
     api_rl_t *rl = mk(1, 1, 60, 100, NULL);
     int64_t t = 9 * S;
@@ -108,8 +101,7 @@ test_classes_separate(void **state)
 }
 
 static void
-test_exempt_and_unlimited(void **state)
-{
+test_exempt_and_unlimited(void **state) {
     (void)state;
     api_rl_t *rl = mk(1, 2, 60, 100, " 127.0.0.1 , ::1");
     int64_t t = 11 * S;
@@ -133,8 +125,7 @@ test_exempt_and_unlimited(void **state)
 }
 
 static void
-test_bounded_memory(void **state)
-{
+test_bounded_memory(void **state) {
     (void)state;
     api_rl_t *rl = mk(1, 1, 3600, 8, NULL);
     int64_t t = 13 * S;
@@ -164,8 +155,7 @@ typedef struct hammer {
 static hammer_t hammer_shared;
 
 static void *
-hammer_main(void *arg)
-{
+hammer_main(void *arg) {
     int id = (int)(intptr_t)arg;
     char key[32];
     for (int i = 0; i < 5000; i++) {
@@ -180,8 +170,7 @@ hammer_main(void *arg)
 }
 
 static void
-test_concurrent_exact(void **state)
-{
+test_concurrent_exact(void **state) {
     (void)state;
     hammer_shared.rl = mk(100, 1, 86400, 16, NULL);
     atomic_store(&hammer_shared.allowed, 0);
@@ -198,8 +187,7 @@ test_concurrent_exact(void **state)
 }
 
 static void
-test_class_names(void **state)
-{
+test_class_names(void **state) {
     (void)state;
     assert_string_equal(api_rl_class_name(API_RL_REGISTER), "register");
     assert_string_equal(api_rl_class_name(API_RL_SIGNIN), "signin");
@@ -210,8 +198,7 @@ test_class_names(void **state)
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ip_bucket_refills),
         cmocka_unit_test(test_key_across_ips),

@@ -2,9 +2,9 @@
  * api_registration_decode) for the issue 4 fields: a foreign director by
  * passport (nik null or absent), the NPWP in its printed 15-digit form
  * stored as NPWP16, the domicile region, and the per-field reasons. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -13,16 +13,14 @@
 #include "api.h"
 
 static int
-decode(const char *body, oss_registration_t *r, oss_field_errors_t *fe)
-{
+decode(const char *body, oss_registration_t *r, oss_field_errors_t *fe) {
     char msg[256];
     return api_registration_decode(body, strlen(body), 20261124, r, fe, msg,
                                    sizeof msg);
 }
 
 static void
-test_foreign_director_by_passport(void **state)
-{
+test_foreign_director_by_passport(void **state) {
     (void)state;
     oss_registration_t r;
     oss_field_errors_t fe;
@@ -46,8 +44,7 @@ test_foreign_director_by_passport(void **state)
 }
 
 static void
-test_reasons(void **state)
-{
+test_reasons(void **state) {
     (void)state;
     oss_registration_t r;
     oss_field_errors_t fe;
@@ -84,8 +81,7 @@ test_reasons(void **state)
 /* A body that does not parse is answered 400 without quoting the
  * offending token: jansson's text would echo a NIK typed unquoted. */
 static void
-test_parse_error_hides_token(void **state)
-{
+test_parse_error_hides_token(void **state) {
     (void)state;
     oss_registration_t r;
     oss_field_errors_t fe;
@@ -100,8 +96,7 @@ test_parse_error_hides_token(void **state)
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_foreign_director_by_passport),
         cmocka_unit_test(test_reasons),

@@ -1,9 +1,9 @@
 /* Unit tests of the request helpers that need no server
  * (producers/api/request.c): ISO times, base64url, UUID form, bounded
  * copies, packed events, and sealing / opening a field. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -15,8 +15,7 @@
 #include "request.h"
 
 static void
-test_iso_us(void **state)
-{
+test_iso_us(void **state) {
     (void)state;
     char b[40];
     /* 2024-02-29T23:59:58.000123Z */
@@ -30,8 +29,7 @@ test_iso_us(void **state)
 }
 
 static void
-test_b64url(void **state)
-{
+test_b64url(void **state) {
     (void)state;
     char b[16];
     const uint8_t in[] = {0xfb, 0xff, 0xbf, 'a'};
@@ -46,8 +44,7 @@ test_b64url(void **state)
 }
 
 static void
-test_uuid_and_copy(void **state)
-{
+test_uuid_and_copy(void **state) {
     (void)state;
     assert_true(api_req_uuid_valid("0190f0aa-0000-7000-8000-00000000000A"));
     assert_false(api_req_uuid_valid("0190f0aa-0000-7000-8000-00000000000"));
@@ -65,19 +62,18 @@ test_uuid_and_copy(void **state)
 }
 
 static void
-test_event_push(void **state)
-{
+test_event_push(void **state) {
     (void)state;
     oss_event_list_t out = {0};
     oss_err_t err;
     Oss__V1__TermsAccepted m = OSS__V1__TERMS_ACCEPTED__INIT;
     m.account_id = "acc-1";
     m.version = "2024-01";
-    assert_int_equal(api_req_event_push(&out, "oss.v1.TermsAccepted",
-                                        &m.base, 42, "because", &err),
+    assert_int_equal(api_req_event_push(&out, "oss.v1.TermsAccepted", &m.base,
+                                        42, "because", &err),
                      OSS_OK);
-    assert_int_equal(api_req_event_push(&out, "oss.v1.TermsAccepted",
-                                        &m.base, 0, NULL, &err),
+    assert_int_equal(api_req_event_push(&out, "oss.v1.TermsAccepted", &m.base,
+                                        0, NULL, &err),
                      OSS_OK);
     assert_int_equal(out.len, 2);
     const oss_event_t *ev = &out.items[0];
@@ -96,8 +92,7 @@ test_event_push(void **state)
 }
 
 static void
-test_seal_open(void **state)
-{
+test_seal_open(void **state) {
     (void)state;
     oss_data_key_t dk;
     oss_err_t err;
@@ -108,9 +103,9 @@ test_seal_open(void **state)
         dk.key[i] = (uint8_t)(i * 7 + 1);
 
     Oss__V1__SealedField sf = OSS__V1__SEALED_FIELD__INIT;
-    assert_int_equal(api_req_seal_field(&dk, "email", "siti@example.go.id",
-                                        &sf, &err),
-                     OSS_OK);
+    assert_int_equal(
+        api_req_seal_field(&dk, "email", "siti@example.go.id", &sf, &err),
+        OSS_OK);
     assert_string_equal(sf.subject_id, dk.subject_id);
     assert_int_equal(sf.nonce.len, 12);
     assert_null(memmem(sf.ciphertext.data, sf.ciphertext.len, "siti", 4));
@@ -123,15 +118,14 @@ test_seal_open(void **state)
     assert_string_equal(out, "siti@example.go.id");
     /* truncated to the room given */
     assert_int_equal(api_req_open(&dk, "email", sf.nonce.data, sf.nonce.len,
-                                  sf.ciphertext.data, sf.ciphertext.len,
-                                  small, sizeof small, &err),
+                                  sf.ciphertext.data, sf.ciphertext.len, small,
+                                  sizeof small, &err),
                      OSS_OK);
     assert_string_equal(small, "siti");
     /* another field name (AAD) does not open it */
-    assert_int_not_equal(api_req_open(&dk, "phone", sf.nonce.data,
-                                      sf.nonce.len, sf.ciphertext.data,
-                                      sf.ciphertext.len, out, sizeof out,
-                                      &err),
+    assert_int_not_equal(api_req_open(&dk, "phone", sf.nonce.data, sf.nonce.len,
+                                      sf.ciphertext.data, sf.ciphertext.len,
+                                      out, sizeof out, &err),
                          OSS_OK);
     /* no nonce: corrupt */
     assert_int_equal(api_req_open(&dk, "email", sf.nonce.data, 0,
@@ -143,13 +137,10 @@ test_seal_open(void **state)
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_iso_us),
-        cmocka_unit_test(test_b64url),
-        cmocka_unit_test(test_uuid_and_copy),
-        cmocka_unit_test(test_event_push),
+        cmocka_unit_test(test_iso_us),        cmocka_unit_test(test_b64url),
+        cmocka_unit_test(test_uuid_and_copy), cmocka_unit_test(test_event_push),
         cmocka_unit_test(test_seal_open),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

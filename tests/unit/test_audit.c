@@ -11,8 +11,7 @@
 
 static void
 make_event(oss_event_t *ev, const char *stream, int64_t version,
-           const uint8_t prev[32])
-{
+           const uint8_t prev[32]) {
     memset(ev, 0, sizeof *ev);
     oss_uuid7(ev->event_id);
     snprintf(ev->stream_id, sizeof ev->stream_id, "%s", stream);
@@ -32,8 +31,7 @@ make_event(oss_event_t *ev, const char *stream, int64_t version,
 }
 
 static void
-test_chain_links(void **state)
-{
+test_chain_links(void **state) {
     (void)state;
     static const uint8_t zero[32];
     oss_event_t a, b, c;
@@ -70,8 +68,7 @@ test_chain_links(void **state)
 }
 
 static void
-test_checkpoint_text(void **state)
-{
+test_checkpoint_text(void **state) {
     (void)state;
     oss_audit_checkpoint_t cp = {.size = 12345}, back;
     for (int i = 0; i < 32; i++)
@@ -84,7 +81,12 @@ test_checkpoint_text(void **state)
     assert_int_equal(oss_audit_checkpoint_parse(text, &back, &err), OSS_OK);
     assert_int_equal(back.size, 12345);
     assert_memory_equal(back.digest, cp.digest, 32);
-    const char *bad[] = {"", ":", "12", "12:abc", "x1:" "00000000000000000000000000000000"
+    const char *bad[] = {"",
+                         ":",
+                         "12",
+                         "12:abc",
+                         "x1:"
+                         "00000000000000000000000000000000"
                          "00000000000000000000000000000000",
                          "1:zz000000000000000000000000000000"
                          "00000000000000000000000000000000",
@@ -96,8 +98,7 @@ test_checkpoint_text(void **state)
 }
 
 static void
-test_digest_order_matters(void **state)
-{
+test_digest_order_matters(void **state) {
     (void)state;
     uint8_t h1[32], h2[32], d1[32] = {0}, d2[32] = {0}, d3[32] = {0};
     memset(h1, 1, 32);
@@ -123,8 +124,7 @@ test_digest_order_matters(void **state)
 }
 
 static void
-test_mask(void **state)
-{
+test_mask(void **state) {
     (void)state;
     char out[128];
     oss_audit_mask("nik", "3171015403909901", out, sizeof out);
@@ -150,8 +150,7 @@ test_mask(void **state)
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chain_links),
         cmocka_unit_test(test_checkpoint_text),

@@ -10,8 +10,7 @@
 #include "notifier.h"
 
 static void
-test_compose(void **state)
-{
+test_compose(void **state) {
     (void)state;
     oss_mail_t m = {.event_id = "01a20d1e-6d7f-742a-8a38-c0b30d3cbedd",
                     .from = "OSS <no-reply@oss.go.id>",
@@ -24,7 +23,9 @@ test_compose(void **state)
     oss_err_t err = {0};
     assert_int_equal(oss_mail_compose(&m, &msg, &len, &err), OSS_OK);
     assert_int_equal(strlen(msg), len);
-    assert_non_null(strstr(msg, "\r\nMessage-ID: <01a20d1e-6d7f-742a-8a38-c0b30d3cbedd@oss.local>\r\n"));
+    assert_non_null(
+        strstr(msg, "\r\nMessage-ID: "
+                    "<01a20d1e-6d7f-742a-8a38-c0b30d3cbedd@oss.local>\r\n"));
     assert_non_null(strstr(msg, "\r\nTo: <siti@example.co.id>\r\n"));
     assert_non_null(strstr(msg, "From: OSS <no-reply@oss.go.id>\r\n"));
     assert_non_null(strstr(msg, "Content-Language: id\r\n"));
@@ -48,14 +49,17 @@ test_compose(void **state)
 }
 
 static void
-test_compose_refuses_injection(void **state)
-{
+test_compose_refuses_injection(void **state) {
     (void)state;
     const char *bad[] = {"a@b\r\nBcc: x@y", "no-at-sign", "<a@b>", "a b@c",
-                         "a@b@c", "", "@b"};
+                         "a@b@c",           "",           "@b"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        oss_mail_t m = {.event_id = "e1", .from = "OSS <n@o>", .to = bad[i],
-                        .name = "x", .account_id = "a", .date_us = 0};
+        oss_mail_t m = {.event_id = "e1",
+                        .from = "OSS <n@o>",
+                        .to = bad[i],
+                        .name = "x",
+                        .account_id = "a",
+                        .date_us = 0};
         char *msg = NULL;
         size_t len = 0;
         oss_err_t err = {0};
@@ -66,8 +70,12 @@ test_compose_refuses_injection(void **state)
             assert_null(strstr(err.msg, bad[i]));
     }
     /* a name with a line break cannot add a header */
-    oss_mail_t m = {.event_id = "e1", .from = "OSS <n@o>", .to = "a@b.c",
-                    .name = "Eve\r\nBcc: x@y", .account_id = "a", .date_us = 0};
+    oss_mail_t m = {.event_id = "e1",
+                    .from = "OSS <n@o>",
+                    .to = "a@b.c",
+                    .name = "Eve\r\nBcc: x@y",
+                    .account_id = "a",
+                    .date_us = 0};
     char *msg = NULL;
     size_t len = 0;
     assert_int_equal(oss_mail_compose(&m, &msg, &len, NULL), OSS_OK);
@@ -76,8 +84,7 @@ test_compose_refuses_injection(void **state)
 }
 
 static void
-test_qp(void **state)
-{
+test_qp(void **state) {
     (void)state;
     char *q = oss_mail_qp("a=b \xc3\xa9 end \nx", 13);
     assert_string_equal(q, "a=3Db =C3=A9 end=20\r\nx");
@@ -101,8 +108,7 @@ test_qp(void **state)
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_compose),
         cmocka_unit_test(test_compose_refuses_injection),

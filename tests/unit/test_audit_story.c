@@ -15,8 +15,7 @@
 #include "oss/v1/registry.h"
 
 static void
-set_payload(oss_event_t *ev, const char *type, const ProtobufCMessage *m)
-{
+set_payload(oss_event_t *ev, const char *type, const ProtobufCMessage *m) {
     memset(ev, 0, sizeof *ev);
     snprintf(ev->payload_type, sizeof ev->payload_type, "%s", type);
     ev->payload_len = m ? protobuf_c_message_get_packed_size(m) : 0;
@@ -27,8 +26,7 @@ set_payload(oss_event_t *ev, const char *type, const ProtobufCMessage *m)
 
 static void
 erased(void *ctx, const char *field, const ProtobufCMessage *sealed, char *out,
-       size_t outlen)
-{
+       size_t outlen) {
     (void)field;
     (void)sealed;
     (*(int *)ctx)++;
@@ -36,8 +34,7 @@ erased(void *ctx, const char *field, const ProtobufCMessage *sealed, char *out,
 }
 
 static void
-test_registration(void **state)
-{
+test_registration(void **state) {
     (void)state;
     static uint8_t nonce[12], ct[20] = {1};
     Oss__V1__SealedField nik = OSS__V1__SEALED_FIELD__INIT;
@@ -73,8 +70,7 @@ test_registration(void **state)
 }
 
 static void
-test_delivery_outcomes(void **state)
-{
+test_delivery_outcomes(void **state) {
     (void)state;
     char out[512];
     oss_event_t ev;
@@ -124,8 +120,7 @@ test_delivery_outcomes(void **state)
 }
 
 static void
-test_lifecycle_words(void **state)
-{
+test_lifecycle_words(void **state) {
     (void)state;
     char out[512];
     oss_event_t ev;
@@ -153,8 +148,7 @@ test_lifecycle_words(void **state)
 /* Any message of the registry without hand-written wording prints as its
  * type in words and its non-default fields, sealed fields sealed. */
 static void
-test_generic_decoding(void **state)
-{
+test_generic_decoding(void **state) {
     (void)state;
     const ProtobufCMessageDescriptor *d = NULL;
     /* a message with a string field, an int and a SealedField */
@@ -219,8 +213,7 @@ test_generic_decoding(void **state)
 /* Every registered message type decodes from an empty payload without
  * crashing and says something. */
 static void
-test_every_type(void **state)
-{
+test_every_type(void **state) {
     (void)state;
     size_t n = 0;
     for (size_t i = 0; oss_v1_registry[i]; i++, n++) {
@@ -236,8 +229,7 @@ test_every_type(void **state)
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registration),
         cmocka_unit_test(test_delivery_outcomes),

@@ -12,8 +12,7 @@
 #include "oss/v1/envelope.pb-c.h"
 
 static void
-sample_event(oss_event_t *ev)
-{
+sample_event(oss_event_t *ev) {
     memset(ev, 0, sizeof *ev);
     strcpy(ev->event_id, "01890a5d-ac96-774b-bcce-b302099a8057");
     strcpy(ev->stream_id, "account-0f1e2d3c");
@@ -42,8 +41,7 @@ sample_event(oss_event_t *ev)
 }
 
 static void
-test_roundtrip(void **state)
-{
+test_roundtrip(void **state) {
     (void)state;
     oss_event_t a, b;
     oss_err_t err = {0};
@@ -93,8 +91,7 @@ test_roundtrip(void **state)
 }
 
 static void
-test_garbage(void **state)
-{
+test_garbage(void **state) {
     (void)state;
     oss_event_t ev;
     oss_err_t err = {0};
@@ -121,8 +118,7 @@ test_garbage(void **state)
 }
 
 static void
-test_truncations_and_flips(void **state)
-{
+test_truncations_and_flips(void **state) {
     (void)state;
     oss_event_t a, b;
     oss_err_t err = {0};
@@ -156,8 +152,7 @@ test_truncations_and_flips(void **state)
 
 /* A valid protobuf whose strings exceed the event's fixed fields. */
 static void
-test_oversized_fields(void **state)
-{
+test_oversized_fields(void **state) {
     (void)state;
     char longid[300];
     memset(longid, 'x', sizeof longid - 1);
@@ -200,8 +195,7 @@ test_oversized_fields(void **state)
 }
 
 static void
-test_sign_verify(void **state)
-{
+test_sign_verify(void **state) {
     (void)state;
     oss_keyring_t ring = {0}, other = {0}, rotated = {0};
     ring.n = 1;
@@ -220,47 +214,46 @@ test_sign_verify(void **state)
     char sig[65];
     oss_bus_sign(&ring, id, key, strlen(key), val, sizeof val, sig);
     assert_int_equal(strlen(sig), 64);
-    assert_true(oss_bus_verify(&ring, id, key, strlen(key), val, sizeof val,
-                               sig));
-    assert_true(oss_bus_verify(&rotated, id, key, strlen(key), val,
-                               sizeof val, sig));
-    assert_false(oss_bus_verify(&other, id, key, strlen(key), val, sizeof val,
-                                sig));
+    assert_true(
+        oss_bus_verify(&ring, id, key, strlen(key), val, sizeof val, sig));
+    assert_true(
+        oss_bus_verify(&rotated, id, key, strlen(key), val, sizeof val, sig));
+    assert_false(
+        oss_bus_verify(&other, id, key, strlen(key), val, sizeof val, sig));
     /* deterministic */
     char sig2[65];
     oss_bus_sign(&ring, id, key, strlen(key), val, sizeof val, sig2);
     assert_string_equal(sig, sig2);
     /* any change fails */
     val[50] ^= 1;
-    assert_false(oss_bus_verify(&ring, id, key, strlen(key), val, sizeof val,
-                                sig));
+    assert_false(
+        oss_bus_verify(&ring, id, key, strlen(key), val, sizeof val, sig));
     val[50] ^= 1;
     assert_false(oss_bus_verify(&ring, "01890a5d-ac96-774b-bcce-b302099a8058",
                                 key, strlen(key), val, sizeof val, sig));
-    assert_false(oss_bus_verify(&ring, id, "account-2", 9, val, sizeof val,
-                                sig));
-    assert_false(oss_bus_verify(&ring, id, key, strlen(key), val,
-                                sizeof val - 1, sig));
+    assert_false(
+        oss_bus_verify(&ring, id, "account-2", 9, val, sizeof val, sig));
+    assert_false(
+        oss_bus_verify(&ring, id, key, strlen(key), val, sizeof val - 1, sig));
     /* length prefixes: moving a byte from key to value changes the input */
-    assert_false(oss_bus_verify(&ring, id, key, strlen(key) - 1, val,
-                                sizeof val, sig));
+    assert_false(
+        oss_bus_verify(&ring, id, key, strlen(key) - 1, val, sizeof val, sig));
     char bad[65];
     strcpy(bad, sig);
     bad[0] = bad[0] == 'a' ? 'b' : 'a';
-    assert_false(oss_bus_verify(&ring, id, key, strlen(key), val, sizeof val,
-                                bad));
-    assert_false(oss_bus_verify(&ring, id, key, strlen(key), val, sizeof val,
-                                "zz"));
-    assert_false(oss_bus_verify(&ring, id, key, strlen(key), val, sizeof val,
-                                NULL));
+    assert_false(
+        oss_bus_verify(&ring, id, key, strlen(key), val, sizeof val, bad));
+    assert_false(
+        oss_bus_verify(&ring, id, key, strlen(key), val, sizeof val, "zz"));
+    assert_false(
+        oss_bus_verify(&ring, id, key, strlen(key), val, sizeof val, NULL));
     oss_keyring_t empty = {0};
-    assert_false(oss_bus_verify(&empty, id, key, strlen(key), val, sizeof val,
-                                sig));
+    assert_false(
+        oss_bus_verify(&empty, id, key, strlen(key), val, sizeof val, sig));
 }
 
 static const char *
-header(rd_kafka_headers_t *h, const char *name)
-{
+header(rd_kafka_headers_t *h, const char *name) {
     const void *v;
     size_t n;
     static char buf[256];
@@ -271,8 +264,7 @@ header(rd_kafka_headers_t *h, const char *name)
 }
 
 static void
-test_headers(void **state)
-{
+test_headers(void **state) {
     (void)state;
     oss_event_t ev;
     oss_err_t err = {0};
@@ -284,8 +276,8 @@ test_headers(void **state)
     uint8_t *buf;
     size_t len;
     assert_int_equal(oss_envelope_encode(&ev, &buf, &len, &err), OSS_OK);
-    rd_kafka_headers_t *h = oss_bus_headers(&ev, "/oss/journal", &ring, buf,
-                                            len);
+    rd_kafka_headers_t *h =
+        oss_bus_headers(&ev, "/oss/journal", &ring, buf, len);
     assert_non_null(h);
     assert_string_equal(header(h, "ce_specversion"), "1.0");
     assert_string_equal(header(h, "ce_id"), ev.event_id);
@@ -312,8 +304,7 @@ test_headers(void **state)
 }
 
 static void
-test_conf(void **state)
-{
+test_conf(void **state) {
     (void)state;
     char path[] = "/tmp/oss-test-bus-XXXXXX";
     int fd = mkstemp(path);
@@ -373,8 +364,7 @@ test_conf(void **state)
     fprintf(f, "bus.bootstrap_file = %s\n", path);
     fclose(f);
     assert_int_equal(oss_config_load(cpath, &cfg, &err), OSS_OK);
-    assert_int_equal(oss_bus_bootstrap(cfg, bs, sizeof bs, &err),
-                     OSS_EUNAVAIL);
+    assert_int_equal(oss_bus_bootstrap(cfg, bs, sizeof bs, &err), OSS_EUNAVAIL);
     oss_config_free(cfg);
     unlink(cpath);
 }
@@ -383,8 +373,7 @@ test_conf(void **state)
  * ones: a reused signer equals oss_bus_sign, encoding into a reused buffer
  * equals oss_envelope_encode, and the filled headers equal oss_bus_headers. */
 static void
-test_reused_signer_and_buffer(void **state)
-{
+test_reused_signer_and_buffer(void **state) {
     (void)state;
     oss_keyring_t ring = {0};
     ring.n = 1;
@@ -405,8 +394,7 @@ test_reused_signer_and_buffer(void **state)
         uint8_t *one = NULL;
         size_t n1 = 0, n2 = 0;
         assert_int_equal(oss_envelope_encode(&ev, &one, &n1, &err), OSS_OK);
-        assert_int_equal(oss_envelope_encode_buf(&ev, &reused, &cap, &n2,
-                                                 &err),
+        assert_int_equal(oss_envelope_encode_buf(&ev, &reused, &cap, &n2, &err),
                          OSS_OK);
         assert_int_equal(n1, n2);
         assert_true(cap >= n2);
@@ -415,8 +403,8 @@ test_reused_signer_and_buffer(void **state)
         char a[65], b[65];
         oss_bus_sign(&ring, ev.event_id, ev.stream_id, strlen(ev.stream_id),
                      one, n1, a);
-        oss_bus_signer_sign(s, ev.event_id, ev.stream_id,
-                            strlen(ev.stream_id), reused, n2, b);
+        oss_bus_signer_sign(s, ev.event_id, ev.stream_id, strlen(ev.stream_id),
+                            reused, n2, b);
         assert_int_equal(strlen(b), 64);
         assert_string_equal(a, b);
         assert_true(oss_bus_verify(&ring, ev.event_id, ev.stream_id,
@@ -424,8 +412,7 @@ test_reused_signer_and_buffer(void **state)
 
         rd_kafka_headers_t *h1 = oss_bus_headers(&ev, "/t", &ring, one, n1);
         rd_kafka_headers_t *h2 = rd_kafka_headers_new(9);
-        assert_int_equal(oss_bus_headers_fill(h2, &ev, "/t", s, reused, n2),
-                         0);
+        assert_int_equal(oss_bus_headers_fill(h2, &ev, "/t", s, reused, n2), 0);
         assert_int_equal(rd_kafka_header_cnt(h1), rd_kafka_header_cnt(h2));
         for (size_t i = 0; i < rd_kafka_header_cnt(h1); i++) {
             const char *k1, *k2;
@@ -447,8 +434,7 @@ test_reused_signer_and_buffer(void **state)
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_garbage),

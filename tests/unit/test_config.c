@@ -2,9 +2,9 @@
  * format, environment overrides, the kafka.* pass-through from the file and
  * from OSS_KAFKA__*, errors naming the bad key, and the warning list of
  * unknown OSS_ environment variables. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -21,8 +21,7 @@ static char conf_path[64];
 
 /* Removes every OSS_ variable (run.env may be loaded in the caller's shell). */
 static void
-clear_oss_env(void)
-{
+clear_oss_env(void) {
     for (;;) {
         char name[256] = "";
         for (char **e = environ; *e; e++)
@@ -42,8 +41,7 @@ clear_oss_env(void)
 }
 
 static int
-setup(void **state)
-{
+setup(void **state) {
     clear_oss_env();
     snprintf(conf_path, sizeof conf_path, "/tmp/oss-test-config-XXXXXX");
     int fd = mkstemp(conf_path);
@@ -54,16 +52,14 @@ setup(void **state)
 }
 
 static int
-teardown(void **state)
-{
+teardown(void **state) {
     clear_oss_env();
     unlink(conf_path);
     return 0;
 }
 
 static void
-write_conf(const char *text)
-{
+write_conf(const char *text) {
     FILE *f = fopen(conf_path, "w");
     assert_non_null(f);
     fputs(text, f);
@@ -71,8 +67,7 @@ write_conf(const char *text)
 }
 
 static const char *
-kafka_get(const oss_config_t *cfg, const char *want)
-{
+kafka_get(const oss_config_t *cfg, const char *want) {
     for (size_t i = 0; i < oss_config_kafka_count(cfg); i++) {
         const char *n, *v;
         oss_config_kafka_at(cfg, i, &n, &v);
@@ -83,8 +78,7 @@ kafka_get(const oss_config_t *cfg, const char *want)
 }
 
 static void
-test_defaults(void **state)
-{
+test_defaults(void **state) {
     oss_config_t *cfg = NULL;
     oss_err_t err;
     oss_err_clear(&err);
@@ -99,8 +93,7 @@ test_defaults(void **state)
 }
 
 static void
-test_file_parsing(void **state)
-{
+test_file_parsing(void **state) {
     write_conf("# a comment\n"
                "\n"
                "   api.port   =   9000   \n"
@@ -132,8 +125,7 @@ test_file_parsing(void **state)
 }
 
 static void
-test_env_override(void **state)
-{
+test_env_override(void **state) {
     write_conf("api.port = 9000\napi.workers = 8\n");
     setenv("OSS_API_PORT", "9100", 1);
     setenv("OSS_API_MAX_BODY_BYTES", "2048", 1);
@@ -148,8 +140,7 @@ test_env_override(void **state)
 }
 
 static void
-test_kafka_pass_through(void **state)
-{
+test_kafka_pass_through(void **state) {
     write_conf("kafka.security.protocol = SSL\n"
                "kafka.ssl.ca.location = /etc/ca.pem\n"
                "kafka.client.id = from-file\n");
@@ -179,8 +170,7 @@ test_kafka_pass_through(void **state)
 /* Loads and expects OSS_EINVAL with err.field = field (NULL: none) and a
  * message containing each of the NULL-ended strings. */
 static void
-expect_error(const char *field, ...)
-{
+expect_error(const char *field, ...) {
     oss_config_t *cfg = NULL;
     oss_err_t err;
     oss_err_clear(&err);
@@ -197,11 +187,10 @@ expect_error(const char *field, ...)
 }
 
 static void
-test_errors_name_the_key(void **state)
-{
+test_errors_name_the_key(void **state) {
     write_conf("api.port = 9000\napi.prot = 9001\n");
-    expect_error("api.prot", "unknown configuration key \"api.prot\"",
-                 "line 2", NULL);
+    expect_error("api.prot", "unknown configuration key \"api.prot\"", "line 2",
+                 NULL);
 
     write_conf("api.workers = four\n");
     expect_error("api.workers", "\"api.workers\"", "not an integer", NULL);
@@ -251,8 +240,7 @@ test_errors_name_the_key(void **state)
 }
 
 static void
-test_unknown_env_warning(void **state)
-{
+test_unknown_env_warning(void **state) {
     char out[256];
     assert_int_equal(oss_config_unknown_env(out, sizeof out), 0);
     assert_string_equal(out, "");
@@ -297,8 +285,7 @@ test_unknown_env_warning(void **state)
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_parsing, setup, teardown),

@@ -2,9 +2,9 @@
  * an expiring offer, written hand-over with the owner's objection and a
  * cooling-off counted in working days (weekends, a holiday list, WIB),
  * termination reason codes; all driven by a clock the test moves. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -28,8 +28,7 @@ typedef struct hist {
 } hist_t;
 
 static void
-append(hist_t *h, const oss_ac_decision_t *d, const char *actor)
-{
+append(hist_t *h, const oss_ac_decision_t *d, const char *actor) {
     for (size_t i = 0; i < d->n; i++) {
         h->f[h->n] = d->facts[i];
         h->f[h->n].version = (int64_t)h->n + 1;
@@ -41,8 +40,7 @@ append(hist_t *h, const oss_ac_decision_t *d, const char *actor)
 }
 
 static void
-registered(hist_t *h, const char *owner, int64_t now)
-{
+registered(hist_t *h, const char *owner, int64_t now) {
     oss_ac_decision_t d = {.n = 1};
     memset(h, 0, sizeof *h);
     d.facts[0].kind = OSS_AC_REGISTERED;
@@ -58,8 +56,7 @@ registered(hist_t *h, const char *owner, int64_t now)
 static int32_t holidays[] = {20260320, 20260319, 20260101, 20260319};
 
 static void
-policy(oss_ac_policy_t *p, int days)
-{
+policy(oss_ac_policy_t *p, int days) {
     oss_ac_policy_default(p);
     p->cooling_off_working_days = days;
     p->nholidays = oss_ac_holidays_sort(holidays, 4);
@@ -67,8 +64,7 @@ policy(oss_ac_policy_t *p, int days)
 }
 
 static void
-test_holiday_parse(void **state)
-{
+test_holiday_parse(void **state) {
     (void)state;
     int32_t ymd = 0;
     assert_int_equal(oss_ac_holiday_parse("2026-03-19 Nyepi\n", &ymd), 1);
@@ -89,8 +85,7 @@ test_holiday_parse(void **state)
 }
 
 static void
-test_working_days(void **state)
-{
+test_working_days(void **state) {
     (void)state;
     oss_ac_policy_t p;
     policy(&p, 5);
@@ -131,8 +126,7 @@ test_working_days(void **state)
 }
 
 static void
-test_members(void **state)
-{
+test_members(void **state) {
     (void)state;
     hist_t h;
     oss_ac_decision_t d;
@@ -150,30 +144,29 @@ test_members(void **state)
     assert_int_equal(oss_ac_role_of(&h.st, "acc-1"), OSS_ROLE_OWNER);
     assert_int_equal(oss_ac_role_of(&h.st, "p-9"), OSS_ROLE_NONE);
 
-    assert_int_equal(oss_ac_decide_add_member(&h.st, now, "p-2",
-                                              OSS_ROLE_VIEWER, &d, &err),
-                     OSS_ECONFLICT);
+    assert_int_equal(
+        oss_ac_decide_add_member(&h.st, now, "p-2", OSS_ROLE_VIEWER, &d, &err),
+        OSS_ECONFLICT);
     assert_string_equal(err.field, "already_member");
     assert_int_equal(oss_ac_decide_add_member(&h.st, now, "acc-1",
                                               OSS_ROLE_VIEWER, &d, &err),
                      OSS_ECONFLICT);
     assert_string_equal(err.field, "is_owner");
-    assert_int_equal(oss_ac_decide_add_member(&h.st, now, "p-3",
-                                              OSS_ROLE_OWNER, &d, &err),
-                     OSS_EINVAL);
+    assert_int_equal(
+        oss_ac_decide_add_member(&h.st, now, "p-3", OSS_ROLE_OWNER, &d, &err),
+        OSS_EINVAL);
     assert_string_equal(err.field, "role");
-    assert_int_equal(oss_ac_decide_add_member(&h.st, now, "p-3",
-                                              OSS_ROLE_OFFICER, &d, &err),
-                     OSS_EINVAL);
+    assert_int_equal(
+        oss_ac_decide_add_member(&h.st, now, "p-3", OSS_ROLE_OFFICER, &d, &err),
+        OSS_EINVAL);
 
-    assert_int_equal(oss_ac_decide_add_member(&h.st, now, "p-3",
-                                              OSS_ROLE_VIEWER, &d, &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_ac_decide_add_member(&h.st, now, "p-3", OSS_ROLE_VIEWER, &d, &err),
+        OSS_OK);
     append(&h, &d, "acc-1");
     assert_int_equal(h.st.nmembers, 2);
 
-    assert_int_equal(oss_ac_decide_remove_member(&h.st, now, "acc-1", &d,
-                                                 &err),
+    assert_int_equal(oss_ac_decide_remove_member(&h.st, now, "acc-1", &d, &err),
                      OSS_ECONFLICT);
     assert_string_equal(err.field, "is_owner");
     assert_int_equal(oss_ac_decide_remove_member(&h.st, now, "p-9", &d, &err),
@@ -189,15 +182,14 @@ test_members(void **state)
     /* an unknown account */
     oss_ac_state_t empty;
     oss_ac_state_init(&empty);
-    assert_int_equal(oss_ac_decide_add_member(&empty, now, "p-2",
-                                              OSS_ROLE_VIEWER, &d, &err),
-                     OSS_ENOTFOUND);
+    assert_int_equal(
+        oss_ac_decide_add_member(&empty, now, "p-2", OSS_ROLE_VIEWER, &d, &err),
+        OSS_ENOTFOUND);
     assert_string_equal(err.field, "not_registered");
 }
 
 static void
-test_transfer(void **state)
-{
+test_transfer(void **state) {
     (void)state;
     hist_t h;
     oss_ac_decision_t d;
@@ -207,39 +199,36 @@ test_transfer(void **state)
     int64_t now = FRI_2026_03_13_10WIB;
     registered(&h, "acc-1", now);
 
-    assert_int_equal(oss_ac_decide_accept_transfer(&h.st, now, "p-2", &d,
-                                                   &err),
+    assert_int_equal(oss_ac_decide_accept_transfer(&h.st, now, "p-2", &d, &err),
                      OSS_ECONFLICT);
     assert_string_equal(err.field, "no_transfer");
-    assert_int_equal(oss_ac_decide_offer_transfer(&h.st, &p, now, "acc-1", &d,
-                                                  &err),
-                     OSS_EINVAL);
-    assert_int_equal(oss_ac_decide_offer_transfer(&h.st, &p, now, "p-2", &d,
-                                                  &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_ac_decide_offer_transfer(&h.st, &p, now, "acc-1", &d, &err),
+        OSS_EINVAL);
+    assert_int_equal(
+        oss_ac_decide_offer_transfer(&h.st, &p, now, "p-2", &d, &err), OSS_OK);
     assert_int_equal(d.facts[0].until_us, now + p.transfer_ttl_us);
     append(&h, &d, "acc-1");
     assert_true(h.st.transfer_open);
 
     /* someone else cannot accept */
-    assert_int_equal(oss_ac_decide_accept_transfer(&h.st, now, "p-3", &d,
-                                                   &err),
+    assert_int_equal(oss_ac_decide_accept_transfer(&h.st, now, "p-3", &d, &err),
                      OSS_ECONFLICT);
     assert_string_equal(err.field, "not_offered");
     /* the offer expires */
     int64_t later = now + p.transfer_ttl_us;
-    assert_int_equal(oss_ac_decide_accept_transfer(&h.st, later, "p-2", &d,
-                                                   &err),
-                     OSS_ECONFLICT);
+    assert_int_equal(
+        oss_ac_decide_accept_transfer(&h.st, later, "p-2", &d, &err),
+        OSS_ECONFLICT);
     assert_string_equal(err.field, "expired");
     /* a new offer replaces it; accepted in time */
-    assert_int_equal(oss_ac_decide_offer_transfer(&h.st, &p, later, "p-2", &d,
-                                                  &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_ac_decide_offer_transfer(&h.st, &p, later, "p-2", &d, &err),
+        OSS_OK);
     append(&h, &d, "acc-1");
-    assert_int_equal(oss_ac_decide_accept_transfer(&h.st, later + HOUR, "p-2",
-                                                   &d, &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_ac_decide_accept_transfer(&h.st, later + HOUR, "p-2", &d, &err),
+        OSS_OK);
     assert_string_equal(d.facts[0].previous_owner, "acc-1");
     append(&h, &d, "p-2");
     assert_string_equal(h.st.owner, "p-2");
@@ -251,13 +240,11 @@ test_transfer(void **state)
                                               OSS_ROLE_PREPARER, &d, &err),
                      OSS_OK);
     append(&h, &d, "p-2");
-    assert_int_equal(oss_ac_decide_offer_transfer(&h.st, &p, now, "p-4", &d,
-                                                  &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_ac_decide_offer_transfer(&h.st, &p, now, "p-4", &d, &err), OSS_OK);
     append(&h, &d, "p-2");
-    assert_int_equal(oss_ac_decide_accept_transfer(&h.st, now + 1, "p-4", &d,
-                                                   &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_ac_decide_accept_transfer(&h.st, now + 1, "p-4", &d, &err), OSS_OK);
     append(&h, &d, "p-4");
     assert_string_equal(h.st.owner, "p-4");
     assert_int_equal(h.st.nmembers, 0);
@@ -265,8 +252,7 @@ test_transfer(void **state)
 
 /* Files a request from the preparer naming it as the new owner. */
 static void
-file(hist_t *h, const oss_ac_policy_t *p, int64_t now, const char *rid)
-{
+file(hist_t *h, const oss_ac_policy_t *p, int64_t now, const char *rid) {
     oss_ac_decision_t d;
     oss_err_t err;
     assert_int_equal(oss_ac_decide_file_handover(&h->st, p, now, rid, "p-2",
@@ -284,8 +270,7 @@ file(hist_t *h, const oss_ac_policy_t *p, int64_t now, const char *rid)
 }
 
 static void
-with_delegate(hist_t *h, int64_t now)
-{
+with_delegate(hist_t *h, int64_t now) {
     oss_ac_decision_t d;
     oss_err_t err;
     registered(h, "acc-1", now);
@@ -296,8 +281,7 @@ with_delegate(hist_t *h, int64_t now)
 }
 
 static void
-test_handover_cooling_off(void **state)
-{
+test_handover_cooling_off(void **state) {
     (void)state;
     hist_t h;
     oss_ac_decision_t d;
@@ -329,21 +313,20 @@ test_handover_cooling_off(void **state)
     assert_string_equal(err.field, "handover_pending");
 
     /* approval before the end: refused with the time left */
-    assert_int_equal(oss_ac_decide_handover(&h.st, now + DAY, "r-1", true, &d,
-                                            &err),
-                     OSS_ECONFLICT);
+    assert_int_equal(
+        oss_ac_decide_handover(&h.st, now + DAY, "r-1", true, &d, &err),
+        OSS_ECONFLICT);
     assert_string_equal(err.field, "cooling_off");
     assert_int_equal(d.retry_after_us, until - now - DAY);
     assert_int_equal(d.n, 0);
     /* one microsecond before the end: still refused */
-    assert_int_equal(oss_ac_decide_handover(&h.st, until - 1, "r-1", true, &d,
-                                            &err),
-                     OSS_ECONFLICT);
+    assert_int_equal(
+        oss_ac_decide_handover(&h.st, until - 1, "r-1", true, &d, &err),
+        OSS_ECONFLICT);
     assert_int_equal(d.retry_after_us, 1);
     /* at the end: approved; the owner changes, the delegate is the owner */
-    assert_int_equal(oss_ac_decide_handover(&h.st, until, "r-1", true, &d,
-                                            &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_ac_decide_handover(&h.st, until, "r-1", true, &d, &err), OSS_OK);
     assert_int_equal(d.facts[0].kind, OSS_AC_HANDOVER_APPROVED);
     assert_string_equal(d.facts[0].principal_id, "p-2");
     assert_string_equal(d.facts[0].previous_owner, "acc-1");
@@ -356,23 +339,22 @@ test_handover_cooling_off(void **state)
                      OSS_AC_REQ_APPROVED);
 
     /* decided: no second decision, no objection */
-    assert_int_equal(oss_ac_decide_handover(&h.st, until, "r-1", false, &d,
-                                            &err),
-                     OSS_ECONFLICT);
+    assert_int_equal(
+        oss_ac_decide_handover(&h.st, until, "r-1", false, &d, &err),
+        OSS_ECONFLICT);
     assert_string_equal(err.field, "decided");
-    assert_int_equal(oss_ac_decide_object_handover(&h.st, until, "r-1",
-                                                   "acc-1", &d, &err),
-                     OSS_ECONFLICT);
+    assert_int_equal(
+        oss_ac_decide_object_handover(&h.st, until, "r-1", "acc-1", &d, &err),
+        OSS_ECONFLICT);
     assert_string_equal(err.field, "decided");
-    assert_int_equal(oss_ac_decide_handover(&h.st, until, "r-9", true, &d,
-                                            &err),
-                     OSS_ENOTFOUND);
+    assert_int_equal(
+        oss_ac_decide_handover(&h.st, until, "r-9", true, &d, &err),
+        OSS_ENOTFOUND);
     assert_string_equal(err.field, "no_request");
 }
 
 static void
-test_handover_zero_days(void **state)
-{
+test_handover_zero_days(void **state) {
     (void)state;
     hist_t h;
     oss_ac_decision_t d;
@@ -387,8 +369,7 @@ test_handover_zero_days(void **state)
 }
 
 static void
-test_handover_objection(void **state)
-{
+test_handover_objection(void **state) {
     (void)state;
     hist_t h;
     oss_ac_decision_t d;
@@ -401,31 +382,30 @@ test_handover_objection(void **state)
     int64_t until = oss_ac_request_find(&h.st, "r-1")->cooling_off_until_us;
 
     /* the owner objects on day 2 */
-    assert_int_equal(oss_ac_decide_object_handover(&h.st, now + 2 * DAY,
-                                                   "r-1", "acc-1", &d, &err),
+    assert_int_equal(oss_ac_decide_object_handover(&h.st, now + 2 * DAY, "r-1",
+                                                   "acc-1", &d, &err),
                      OSS_OK);
     append(&h, &d, NULL);
     const oss_ac_request_t *r = oss_ac_request_find(&h.st, "r-1");
     assert_int_equal(r->status, OSS_AC_REQ_OBJECTED);
     assert_string_equal(r->objected_by, "acc-1");
-    assert_int_equal(oss_ac_decide_object_handover(&h.st, now + 2 * DAY,
-                                                   "r-1", "acc-1", &d, &err),
+    assert_int_equal(oss_ac_decide_object_handover(&h.st, now + 2 * DAY, "r-1",
+                                                   "acc-1", &d, &err),
                      OSS_ECONFLICT);
     assert_string_equal(err.field, "already_objected");
 
     /* after the cooling-off, approval is still refused: objected */
-    assert_int_equal(oss_ac_decide_handover(&h.st, until + DAY, "r-1", true,
-                                            &d, &err),
-                     OSS_ECONFLICT);
+    assert_int_equal(
+        oss_ac_decide_handover(&h.st, until + DAY, "r-1", true, &d, &err),
+        OSS_ECONFLICT);
     assert_string_equal(err.field, "objected");
     /* the still undecided request blocks a new one until it is rejected */
-    assert_int_equal(oss_ac_decide_file_handover(&h.st, &p, until, "r-2",
-                                                 "p-2", "p-2", "deed-2", &d,
-                                                 &err),
+    assert_int_equal(oss_ac_decide_file_handover(&h.st, &p, until, "r-2", "p-2",
+                                                 "p-2", "deed-2", &d, &err),
                      OSS_ECONFLICT);
-    assert_int_equal(oss_ac_decide_handover(&h.st, until + DAY, "r-1", false,
-                                            &d, &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_ac_decide_handover(&h.st, until + DAY, "r-1", false, &d, &err),
+        OSS_OK);
     assert_int_equal(d.facts[0].kind, OSS_AC_HANDOVER_REJECTED);
     append(&h, &d, "officer-1");
     assert_string_equal(h.st.owner, "acc-1");
@@ -433,14 +413,13 @@ test_handover_objection(void **state)
                      OSS_AC_REQ_REJECTED);
     /* a new request may be filed now; a rejection needs no cooling-off */
     file(&h, &p, until + 2 * DAY, "r-2");
-    assert_int_equal(oss_ac_decide_handover(&h.st, until + 2 * DAY, "r-2",
-                                            false, &d, &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_ac_decide_handover(&h.st, until + 2 * DAY, "r-2", false, &d, &err),
+        OSS_OK);
 }
 
 static void
-test_terminate(void **state)
-{
+test_terminate(void **state) {
     (void)state;
     hist_t h;
     oss_ac_decision_t d;
@@ -488,15 +467,15 @@ test_terminate(void **state)
     /* the authority's own finding ends the whole account: no evidence
      * needed; afterwards nothing is decided any more */
     assert_int_equal(oss_ac_decide_terminate(&h.st, now,
-                                             OSS_AC_TERM_AUTHORITY_FINDING,
-                                             "", NULL, &d, &err),
+                                             OSS_AC_TERM_AUTHORITY_FINDING, "",
+                                             NULL, &d, &err),
                      OSS_OK);
     append(&h, &d, "officer-1");
     assert_true(h.st.terminated);
     assert_int_equal(h.st.termination, OSS_AC_TERM_AUTHORITY_FINDING);
-    assert_int_equal(oss_ac_decide_add_member(&h.st, now, "p-5",
-                                              OSS_ROLE_VIEWER, &d, &err),
-                     OSS_ECONFLICT);
+    assert_int_equal(
+        oss_ac_decide_add_member(&h.st, now, "p-5", OSS_ROLE_VIEWER, &d, &err),
+        OSS_ECONFLICT);
     assert_string_equal(err.field, "terminated");
     assert_int_equal(oss_ac_decide_file_handover(&h.st, &p, now, "r-1", "p-5",
                                                  "p-5", "deed", &d, &err),
@@ -507,8 +486,7 @@ test_terminate(void **state)
 }
 
 static void
-test_terminate_blocks_pending_approval(void **state)
-{
+test_terminate_blocks_pending_approval(void **state) {
     (void)state;
     hist_t h;
     oss_ac_decision_t d;
@@ -526,14 +504,12 @@ test_terminate_blocks_pending_approval(void **state)
                      OSS_ECONFLICT);
     assert_string_equal(err.field, "terminated");
     /* a rejection still closes it */
-    assert_int_equal(oss_ac_decide_handover(&h.st, now, "r-1", false, &d,
-                                            &err),
+    assert_int_equal(oss_ac_decide_handover(&h.st, now, "r-1", false, &d, &err),
                      OSS_OK);
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_holiday_parse),
         cmocka_unit_test(test_working_days),

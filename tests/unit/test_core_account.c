@@ -1,9 +1,9 @@
 /* Unit tests of the account aggregate: registration validation collects one
  * entry per bad field, the NIK/birth-date mismatch is a warning, and
  * fold + decide give duplicate / conflict on an existing stream. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -15,8 +15,7 @@
 
 /* Opens ../shared/fixtures/<name> next to the source tree. */
 static FILE *
-open_fixture(const char *name)
-{
+open_fixture(const char *name) {
     const char *src = getenv("OSS_SOURCE_DIR");
     char path[4096];
     snprintf(path, sizeof path, "%s/../shared/fixtures/%s",
@@ -29,8 +28,7 @@ open_fixture(const char *name)
 
 /* Splits a TSV line in place into at most max columns. */
 static int
-split_tsv(char *line, char **cols, int max)
-{
+split_tsv(char *line, char **cols, int max) {
     int n = 0;
     line[strcspn(line, "\r\n")] = '\0';
     char *p = line;
@@ -46,8 +44,7 @@ split_tsv(char *line, char **cols, int max)
 }
 
 static oss_registration_input_t
-good_input(void)
-{
+good_input(void) {
     oss_registration_input_t in = {
         .scale = "UMK",
         .actor_type = "02",
@@ -62,14 +59,12 @@ good_input(void)
 }
 
 static void
-test_valid_registration(void **state)
-{
+test_valid_registration(void **state) {
     (void)state;
     oss_registration_input_t in = good_input();
     oss_registration_t r;
     oss_field_errors_t fe = {0};
-    assert_int_equal(oss_registration_validate(&in, 20261124, &r, &fe),
-                     OSS_OK);
+    assert_int_equal(oss_registration_validate(&in, 20261124, &r, &fe), OSS_OK);
     assert_int_equal(fe.n, 0);
     assert_int_equal(r.scale, 1);
     assert_string_equal(r.birth_date, "1990-03-14");
@@ -80,21 +75,18 @@ test_valid_registration(void **state)
 }
 
 static void
-test_mismatch_is_warning(void **state)
-{
+test_mismatch_is_warning(void **state) {
     (void)state;
     oss_registration_input_t in = good_input();
     in.birth_date = "1990-03-15";
     oss_registration_t r;
     oss_field_errors_t fe = {0};
-    assert_int_equal(oss_registration_validate(&in, 20261124, &r, &fe),
-                     OSS_OK);
+    assert_int_equal(oss_registration_validate(&in, 20261124, &r, &fe), OSS_OK);
     assert_true(r.nik_birth_date_mismatch);
 }
 
 static void
-test_all_bad_fields_collected(void **state)
-{
+test_all_bad_fields_collected(void **state) {
     (void)state;
     oss_registration_input_t in = {
         .scale = "big",
@@ -129,30 +121,26 @@ test_all_bad_fields_collected(void **state)
                         "country_invalid");
     assert_string_equal(oss_field_errors_get(&fe, "website"),
                         "website_invalid");
-    assert_string_equal(oss_field_errors_get(&fe, "terms_version"),
-                        "required");
+    assert_string_equal(oss_field_errors_get(&fe, "terms_version"), "required");
 }
 
 static void
-test_missing_fields(void **state)
-{
+test_missing_fields(void **state) {
     (void)state;
     oss_registration_input_t in = {0};
     oss_registration_t r;
     oss_field_errors_t fe = {0};
     assert_int_equal(oss_registration_validate(&in, 0, &r, &fe), OSS_EINVAL);
-    const char *required[] = {"scale", "actor_type", "nik", "name",
-                              "birth_date", "email", "phone",
-                              "terms_version"};
+    const char *required[] = {"scale", "actor_type",   "nik",
+                              "name",  "birth_date",   "email",
+                              "phone", "terms_version"};
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
-        assert_string_equal(oss_field_errors_get(&fe, required[i]),
-                            "required");
+        assert_string_equal(oss_field_errors_get(&fe, required[i]), "required");
     assert_int_equal(fe.n, 8); /* country, website optional */
 }
 
 static void
-test_passport_for_foreign_directors(void **state)
-{
+test_passport_for_foreign_directors(void **state) {
     (void)state;
     oss_registration_input_t in = good_input();
     oss_registration_t r;
@@ -165,8 +153,7 @@ test_passport_for_foreign_directors(void **state)
     in.passport_country = "SG";
     in.npwp = "012345674011000";
     in.region_code = "3171000000";
-    assert_int_equal(oss_registration_validate(&in, 20261124, &r, &fe),
-                     OSS_OK);
+    assert_int_equal(oss_registration_validate(&in, 20261124, &r, &fe), OSS_OK);
     assert_string_equal(r.passport, "E1234567");
     assert_string_equal(r.passport_country, "SG");
     assert_string_equal(r.npwp, "0012345674011000");
@@ -189,8 +176,7 @@ test_passport_for_foreign_directors(void **state)
     /* 03 with a NIK (an Indonesian director) is fine */
     memset(&fe, 0, sizeof fe);
     in.nik = "3171015403909901";
-    assert_int_equal(oss_registration_validate(&in, 20261124, &r, &fe),
-                     OSS_OK);
+    assert_int_equal(oss_registration_validate(&in, 20261124, &r, &fe), OSS_OK);
 
     /* 01 and 02 must give a NIK; a passport is refused */
     memset(&fe, 0, sizeof fe);
@@ -205,15 +191,13 @@ test_passport_for_foreign_directors(void **state)
     assert_string_equal(oss_field_errors_get(&fe, "nik"), "required");
     assert_string_equal(oss_field_errors_get(&fe, "passport"),
                         "not_for_actor_type");
-    assert_string_equal(oss_field_errors_get(&fe, "npwp"),
-                        "npwp_check_digit");
+    assert_string_equal(oss_field_errors_get(&fe, "npwp"), "npwp_check_digit");
     assert_string_equal(oss_field_errors_get(&fe, "region_code"),
                         "region_code_unknown_province");
 }
 
 static void
-test_business_identity(void **state)
-{
+test_business_identity(void **state) {
     (void)state;
     oss_registration_input_t in = good_input();
     oss_registration_t r;
@@ -257,8 +241,7 @@ test_business_identity(void **state)
  * for business entities; every invalid.tsv row is rejected naming its
  * field (nik, npwp) with a reason code. */
 static void
-test_fixtures(void **state)
-{
+test_fixtures(void **state) {
     (void)state;
     FILE *f = open_fixture("businesses.tsv");
     char line[4096];
@@ -282,8 +265,8 @@ test_fixtures(void **state)
         assert_string_equal(r.npwp, c[7]);
         const char *field;
         char v[48];
-        assert_true(oss_registration_business_identity(&r, &field, v,
-                                                       sizeof v));
+        assert_true(
+            oss_registration_business_identity(&r, &field, v, sizeof v));
         assert_string_equal(field, individual ? "nik" : "npwp");
         assert_string_equal(v, individual ? c[4] : c[7]);
         rows++;
@@ -327,8 +310,7 @@ test_fixtures(void **state)
 }
 
 static void
-test_fold_and_decide(void **state)
-{
+test_fold_and_decide(void **state) {
     (void)state;
     oss_account_state_t st;
     oss_err_t err;
@@ -354,17 +336,14 @@ test_fold_and_decide(void **state)
      * register expecting version 0 must not overwrite it */
     oss_account_fold(&st, &ev[1], 1);
     assert_false(st.exists);
-    assert_int_equal(oss_account_decide_register(&st, 0, &err),
-                     OSS_EDUPLICATE);
+    assert_int_equal(oss_account_decide_register(&st, 0, &err), OSS_EDUPLICATE);
     oss_account_state_init(&st);
-    assert_int_equal(oss_account_decide_register(&st, 3, &err),
-                     OSS_ECONFLICT);
+    assert_int_equal(oss_account_decide_register(&st, 3, &err), OSS_ECONFLICT);
     assert_true(err.retriable);
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_registration),
         cmocka_unit_test(test_mismatch_is_warning),

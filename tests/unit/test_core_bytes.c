@@ -1,8 +1,8 @@
 /* Unit tests of src/core/bytes.h (big-endian integers, hex digits) and
  * src/core/clock.h (wall clock against time(), monotonic never backwards). */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -13,16 +13,15 @@
 #include "core/clock.h"
 
 static void
-test_be64_round_trip(void **state)
-{
+test_be64_round_trip(void **state) {
     (void)state;
     const uint8_t want[8] = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
     uint8_t buf[8];
     assert_true(oss_be64_get(want) == 0x0123456789abcdefULL);
     oss_be64_put(buf, 0x0123456789abcdefULL);
     assert_memory_equal(buf, want, 8);
-    const uint64_t vals[] = {0, 1, 255, 256, UINT64_MAX, 1ULL << 63,
-                             (uint64_t)-946684800000000LL};
+    const uint64_t vals[] = {
+        0, 1, 255, 256, UINT64_MAX, 1ULL << 63, (uint64_t)-946684800000000LL};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         oss_be64_put(buf, vals[i]);
         assert_true(oss_be64_get(buf) == vals[i]);
@@ -33,8 +32,7 @@ test_be64_round_trip(void **state)
 }
 
 static void
-test_hexval(void **state)
-{
+test_hexval(void **state) {
     (void)state;
     const char *digits = "0123456789abcdef", *upper = "ABCDEF";
     for (int i = 0; i < 16; i++)
@@ -50,8 +48,7 @@ test_hexval(void **state)
 }
 
 static void
-test_clocks(void **state)
-{
+test_clocks(void **state) {
     (void)state;
     int64_t t = (int64_t)time(NULL);
     int64_t ms = oss_now_ms(), us = oss_now_us();
@@ -66,8 +63,7 @@ test_clocks(void **state)
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_be64_round_trip),
         cmocka_unit_test(test_hexval),

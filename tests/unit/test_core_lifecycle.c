@@ -2,9 +2,9 @@
  * resend rate limit, password only when active, sign-in throttling per
  * source with the account-wide SignInThrottled event, sessions; all driven
  * by a controllable clock (no sleeping). */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -18,8 +18,7 @@
 
 /* The test clock: a variable the test moves. */
 static int64_t
-fake_now(void *ctx)
-{
+fake_now(void *ctx) {
     return *(int64_t *)ctx;
 }
 
@@ -31,8 +30,7 @@ typedef struct hist {
 } hist_t;
 
 static void
-append(hist_t *h, const oss_lc_decision_t *d)
-{
+append(hist_t *h, const oss_lc_decision_t *d) {
     for (size_t i = 0; i < d->n; i++) {
         h->f[h->n] = d->facts[i];
         h->f[h->n].version = (int64_t)h->n + 1;
@@ -42,17 +40,15 @@ append(hist_t *h, const oss_lc_decision_t *d)
 }
 
 static void
-registered(hist_t *h, const oss_lc_policy_t *p, int64_t now)
-{
+registered(hist_t *h, const oss_lc_policy_t *p, int64_t now) {
     oss_lc_decision_t d = {.n = 1};
     memset(h, 0, sizeof *h);
     d.facts[0].kind = OSS_LC_REGISTERED;
     d.facts[0].at_us = now;
     append(h, &d);
     oss_err_t err;
-    assert_int_equal(oss_lc_decide_issue(&h->st, p, now, "email", "d-1", &d,
-                                         &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_lc_decide_issue(&h->st, p, now, "email", "d-1", &d, &err), OSS_OK);
     assert_int_equal(d.n, 1);
     assert_int_equal(d.facts[0].kind, OSS_LC_ISSUED);
     assert_int_equal(d.facts[0].expires_at_us, now + p->activation_ttl_us);
@@ -61,8 +57,7 @@ registered(hist_t *h, const oss_lc_policy_t *p, int64_t now)
 }
 
 static void
-test_issue_requires_registration(void **state)
-{
+test_issue_requires_registration(void **state) {
     (void)state;
     oss_lc_policy_t p;
     oss_lc_policy_default(&p);
@@ -76,8 +71,7 @@ test_issue_requires_registration(void **state)
     hist_t h;
     registered(&h, &p, T0);
     /* a second issue (e.g. a replayed registration) is refused */
-    assert_int_equal(oss_lc_decide_issue(&h.st, &p, T0, "email", "y", &d,
-                                         &err),
+    assert_int_equal(oss_lc_decide_issue(&h.st, &p, T0, "email", "y", &d, &err),
                      OSS_ECONFLICT);
     assert_string_equal(err.field, "already_issued");
     /* bad channel */
@@ -89,8 +83,7 @@ test_issue_requires_registration(void **state)
 }
 
 static void
-test_activation_expiry_by_clock(void **state)
-{
+test_activation_expiry_by_clock(void **state) {
     (void)state;
     int64_t now = T0;
     oss_clock_t clk = {fake_now, &now};
@@ -105,46 +98,44 @@ test_activation_expiry_by_clock(void **state)
     registered(&h, &p, oss_clock_now(&clk));
     /* one microsecond before expiry: still good */
     now = T0 + 600 * SEC - 1;
-    assert_int_equal(oss_lc_decide_verify(&h.st, &p, oss_clock_now(&clk),
-                                          true, &out, &d, &err),
+    assert_int_equal(oss_lc_decide_verify(&h.st, &p, oss_clock_now(&clk), true,
+                                          &out, &d, &err),
                      OSS_OK);
     assert_int_equal(out, OSS_LC_VERIFY_OK);
     /* at expiry: refused, no event */
     now = T0 + 600 * SEC;
-    assert_int_equal(oss_lc_decide_verify(&h.st, &p, oss_clock_now(&clk),
-                                          true, &out, &d, &err),
+    assert_int_equal(oss_lc_decide_verify(&h.st, &p, oss_clock_now(&clk), true,
+                                          &out, &d, &err),
                      OSS_ECONFLICT);
     assert_string_equal(err.field, "expired");
     assert_int_equal(d.n, 0);
     /* a resend gives a fresh code with a new expiry */
-    assert_int_equal(oss_lc_decide_resend(&h.st, &p, now, "whatsapp", "d-2",
-                                          &d, &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_lc_decide_resend(&h.st, &p, now, "whatsapp", "d-2", &d, &err),
+        OSS_OK);
     assert_int_equal(d.n, 2);
     assert_int_equal(d.facts[0].kind, OSS_LC_RESENT);
     assert_int_equal(d.facts[1].kind, OSS_LC_ISSUED);
     assert_string_equal(d.facts[1].channel, "whatsapp");
     append(&h, &d);
     assert_int_equal(h.st.activation_expires_at_us, now + 600 * SEC);
-    assert_int_equal(oss_lc_decide_verify(&h.st, &p, now + 1, true, &out, &d,
-                                          &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_lc_decide_verify(&h.st, &p, now + 1, true, &out, &d, &err), OSS_OK);
     append(&h, &d);
     assert_int_equal(h.st.status, OSS_LC_ACTIVE);
     /* then everything activation-ish is refused */
-    assert_int_equal(oss_lc_decide_verify(&h.st, &p, now + 2, true, &out, &d,
-                                          &err),
-                     OSS_ECONFLICT);
+    assert_int_equal(
+        oss_lc_decide_verify(&h.st, &p, now + 2, true, &out, &d, &err),
+        OSS_ECONFLICT);
     assert_string_equal(err.field, "already_active");
-    assert_int_equal(oss_lc_decide_resend(&h.st, &p, now + 2, "email", "d-3",
-                                          &d, &err),
-                     OSS_ECONFLICT);
+    assert_int_equal(
+        oss_lc_decide_resend(&h.st, &p, now + 2, "email", "d-3", &d, &err),
+        OSS_ECONFLICT);
     assert_string_equal(err.field, "already_active");
 }
 
 static void
-test_activation_lockout(void **state)
-{
+test_activation_lockout(void **state) {
     (void)state;
     oss_lc_policy_t p;
     oss_lc_policy_default(&p);
@@ -158,9 +149,9 @@ test_activation_lockout(void **state)
     registered(&h, &p, now);
     for (int i = 1; i <= 3; i++) {
         now += SEC;
-        assert_int_equal(oss_lc_decide_verify(&h.st, &p, now, false, &out, &d,
-                                              &err),
-                         OSS_OK);
+        assert_int_equal(
+            oss_lc_decide_verify(&h.st, &p, now, false, &out, &d, &err),
+            OSS_OK);
         assert_int_equal(d.facts[0].kind, OSS_LC_FAILED);
         assert_int_equal(d.facts[0].attempt, i);
         if (i < 3) {
@@ -175,26 +166,22 @@ test_activation_lockout(void **state)
     }
     assert_int_equal(h.st.status, OSS_LC_LOCKED_OUT);
     /* the right code no longer helps */
-    assert_int_equal(oss_lc_decide_verify(&h.st, &p, now, true, &out, &d,
-                                          &err),
+    assert_int_equal(oss_lc_decide_verify(&h.st, &p, now, true, &out, &d, &err),
                      OSS_ECONFLICT);
     assert_string_equal(err.field, "locked");
     /* a resend lifts the lock and resets the attempts */
-    assert_int_equal(oss_lc_decide_resend(&h.st, &p, now, "email", "d-2", &d,
-                                          &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_lc_decide_resend(&h.st, &p, now, "email", "d-2", &d, &err), OSS_OK);
     append(&h, &d);
     assert_int_equal(h.st.status, OSS_LC_PENDING);
     assert_int_equal(h.st.activation_failures, 0);
-    assert_int_equal(oss_lc_decide_verify(&h.st, &p, now, false, &out, &d,
-                                          &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_lc_decide_verify(&h.st, &p, now, false, &out, &d, &err), OSS_OK);
     assert_int_equal(d.facts[0].attempt, 1);
 }
 
 static void
-test_resend_rate_limit(void **state)
-{
+test_resend_rate_limit(void **state) {
     (void)state;
     oss_lc_policy_t p;
     oss_lc_policy_default(&p);
@@ -205,18 +192,18 @@ test_resend_rate_limit(void **state)
     oss_err_t err;
 
     registered(&h, &p, T0);
-    assert_int_equal(oss_lc_decide_resend(&h.st, &p, T0 + 10 * SEC, "email",
-                                          "a", &d, &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_lc_decide_resend(&h.st, &p, T0 + 10 * SEC, "email", "a", &d, &err),
+        OSS_OK);
     append(&h, &d);
-    assert_int_equal(oss_lc_decide_resend(&h.st, &p, T0 + 20 * SEC, "email",
-                                          "b", &d, &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_lc_decide_resend(&h.st, &p, T0 + 20 * SEC, "email", "b", &d, &err),
+        OSS_OK);
     append(&h, &d);
     /* third within the window: refused until the first leaves it */
-    assert_int_equal(oss_lc_decide_resend(&h.st, &p, T0 + 30 * SEC, "email",
-                                          "c", &d, &err),
-                     OSS_ECONFLICT);
+    assert_int_equal(
+        oss_lc_decide_resend(&h.st, &p, T0 + 30 * SEC, "email", "c", &d, &err),
+        OSS_ECONFLICT);
     assert_string_equal(err.field, "rate_limited");
     assert_int_equal(d.n, 0);
     assert_int_equal(d.retry_after_us, 80 * SEC); /* 10 + 100 - 30 */
@@ -224,14 +211,13 @@ test_resend_rate_limit(void **state)
                                           "email", "c", &d, &err),
                      OSS_ECONFLICT);
     assert_int_equal(d.retry_after_us, 1);
-    assert_int_equal(oss_lc_decide_resend(&h.st, &p, T0 + 110 * SEC, "email",
-                                          "c", &d, &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_lc_decide_resend(&h.st, &p, T0 + 110 * SEC, "email", "c", &d, &err),
+        OSS_OK);
 }
 
 static void
-test_password_only_when_active(void **state)
-{
+test_password_only_when_active(void **state) {
     (void)state;
     oss_lc_policy_t p;
     oss_lc_policy_default(&p);
@@ -242,21 +228,19 @@ test_password_only_when_active(void **state)
     oss_lc_state_t empty;
 
     oss_lc_state_init(&empty);
-    assert_int_equal(oss_lc_decide_set_password(&empty, &p, T0, false, &d, &err),
-                     OSS_ENOTFOUND);
+    assert_int_equal(
+        oss_lc_decide_set_password(&empty, &p, T0, false, &d, &err),
+        OSS_ENOTFOUND);
     registered(&h, &p, T0);
-    assert_int_equal(oss_lc_decide_set_password(&h.st, &p, T0, true, &d,
-                                                &err),
+    assert_int_equal(oss_lc_decide_set_password(&h.st, &p, T0, true, &d, &err),
                      OSS_ECONFLICT);
     assert_string_equal(err.field, "not_active");
-    assert_int_equal(oss_lc_decide_verify(&h.st, &p, T0, true, &out, &d,
-                                          &err),
+    assert_int_equal(oss_lc_decide_verify(&h.st, &p, T0, true, &out, &d, &err),
                      OSS_OK);
     append(&h, &d);
     /* the first password without a session: only within the TTL */
-    assert_int_equal(oss_lc_decide_set_password(&h.st, &p,
-                                                T0 + p.activation_ttl_us,
-                                                false, &d, &err),
+    assert_int_equal(oss_lc_decide_set_password(
+                         &h.st, &p, T0 + p.activation_ttl_us, false, &d, &err),
                      OSS_ECONFLICT);
     assert_string_equal(err.field, "setup_expired");
     assert_int_equal(oss_lc_decide_set_password(&h.st, &p,
@@ -267,25 +251,22 @@ test_password_only_when_active(void **state)
     append(&h, &d);
     assert_true(h.st.password_set);
     /* a change needs a session */
-    assert_int_equal(oss_lc_decide_set_password(&h.st, &p, T0 + 1, false, &d,
-                                                &err),
-                     OSS_ECONFLICT);
+    assert_int_equal(
+        oss_lc_decide_set_password(&h.st, &p, T0 + 1, false, &d, &err),
+        OSS_ECONFLICT);
     assert_string_equal(err.field, "unauthenticated");
-    assert_int_equal(oss_lc_decide_set_password(&h.st, &p, T0 + 1, true, &d,
-                                                &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_lc_decide_set_password(&h.st, &p, T0 + 1, true, &d, &err), OSS_OK);
 }
 
 /* An active account with a password. */
 static void
-active(hist_t *h, const oss_lc_policy_t *p)
-{
+active(hist_t *h, const oss_lc_policy_t *p) {
     oss_lc_decision_t d;
     oss_lc_verify_t out;
     oss_err_t err;
     registered(h, p, T0);
-    assert_int_equal(oss_lc_decide_verify(&h->st, p, T0, true, &out, &d,
-                                          &err),
+    assert_int_equal(oss_lc_decide_verify(&h->st, p, T0, true, &out, &d, &err),
                      OSS_OK);
     append(h, &d);
     assert_int_equal(oss_lc_decide_set_password(&h->st, p, T0, false, &d, &err),
@@ -294,8 +275,7 @@ active(hist_t *h, const oss_lc_policy_t *p)
 }
 
 static void
-test_signin_throttle(void **state)
-{
+test_signin_throttle(void **state) {
     (void)state;
     oss_lc_policy_t p;
     oss_lc_policy_default(&p);
@@ -312,8 +292,8 @@ test_signin_throttle(void **state)
     for (int i = 1; i <= 3; i++) {
         now += SEC;
         assert_int_equal(oss_lc_signin_wait(&h.st, &p, now, "attacker"), 0);
-        assert_int_equal(oss_lc_decide_signin(&h.st, &p, now, false,
-                                              "attacker", "s", &ok, &d, &err),
+        assert_int_equal(oss_lc_decide_signin(&h.st, &p, now, false, "attacker",
+                                              "s", &ok, &d, &err),
                          OSS_OK);
         assert_false(ok);
         assert_int_equal(d.facts[0].kind, OSS_LC_SIGNIN_FAILED);
@@ -363,8 +343,7 @@ test_signin_throttle(void **state)
 }
 
 static void
-test_signin_needs_password(void **state)
-{
+test_signin_needs_password(void **state) {
     (void)state;
     oss_lc_policy_t p;
     oss_lc_policy_default(&p);
@@ -374,16 +353,15 @@ test_signin_needs_password(void **state)
     bool ok;
 
     registered(&h, &p, T0);
-    assert_int_equal(oss_lc_decide_signin(&h.st, &p, T0, true, "src", "s",
-                                          &ok, &d, &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_lc_decide_signin(&h.st, &p, T0, true, "src", "s", &ok, &d, &err),
+        OSS_OK);
     assert_false(ok);
     assert_int_equal(d.facts[0].kind, OSS_LC_SIGNIN_FAILED);
 }
 
 static void
-test_sessions(void **state)
-{
+test_sessions(void **state) {
     (void)state;
     oss_lc_policy_t p;
     oss_lc_policy_default(&p);
@@ -430,15 +408,13 @@ test_sessions(void **state)
 }
 
 static bool
-is_common(void *ctx, const char *lower)
-{
+is_common(void *ctx, const char *lower) {
     (void)ctx;
     return strcmp(lower, "password1!") == 0;
 }
 
 static void
-test_password_policy(void **state)
-{
+test_password_policy(void **state) {
     (void)state;
     assert_string_equal(oss_password_policy_check("a1!", NULL, NULL),
                         "too_short");
@@ -456,8 +432,7 @@ test_password_policy(void **state)
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_issue_requires_registration),
         cmocka_unit_test(test_activation_expiry_by_clock),

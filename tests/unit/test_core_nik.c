@@ -1,9 +1,9 @@
 /* Unit tests of the NIK structural check against the shared fixtures
  * (../shared/fixtures: every invalid.tsv NIK row rejected with its reason,
  * every businesses.tsv NIK accepted), leap years and women's +40 dates. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -16,8 +16,7 @@
 
 /* Opens ../shared/fixtures/<name> next to the source tree. */
 static FILE *
-open_fixture(const char *name)
-{
+open_fixture(const char *name) {
     const char *src = getenv("OSS_SOURCE_DIR");
     char path[4096];
     snprintf(path, sizeof path, "%s/../shared/fixtures/%s",
@@ -30,8 +29,7 @@ open_fixture(const char *name)
 
 /* Splits a TSV line in place into at most max columns. */
 static int
-split_tsv(char *line, char **cols, int max)
-{
+split_tsv(char *line, char **cols, int max) {
     int n = 0;
     line[strcspn(line, "\r\n")] = '\0';
     char *p = line;
@@ -49,8 +47,7 @@ split_tsv(char *line, char **cols, int max)
 /* Maps invalid.tsv's free-text reason to our stable code: the fixture is
  * prose, our API answers codes. */
 static const char *
-expected_code(const char *kind, const char *reason)
-{
+expected_code(const char *kind, const char *reason) {
     if (strcmp(kind, "nik") == 0) {
         if (strstr(reason, "digits"))
             return OSS_NIK_NOT_16_DIGITS;
@@ -69,8 +66,7 @@ expected_code(const char *kind, const char *reason)
 }
 
 static void
-test_invalid_fixtures_rejected(void **state)
-{
+test_invalid_fixtures_rejected(void **state) {
     (void)state;
     FILE *f = open_fixture("invalid.tsv");
     char line[1024];
@@ -82,7 +78,8 @@ test_invalid_fixtures_rejected(void **state)
         const char *want = expected_code(c[0], c[2]);
         if (!want)
             fail_msg("invalid.tsv: no reason code for kind \"%s\" reason "
-                     "\"%s\"", c[0], c[2]);
+                     "\"%s\"",
+                     c[0], c[2]);
         const char *got = NULL;
         if (strcmp(c[0], "nik") == 0) {
             got = oss_nik_check(c[1], NULL);
@@ -101,8 +98,7 @@ test_invalid_fixtures_rejected(void **state)
 }
 
 static void
-test_business_niks_accepted(void **state)
-{
+test_business_niks_accepted(void **state) {
     (void)state;
     FILE *f = open_fixture("businesses.tsv");
     char line[4096];
@@ -132,8 +128,7 @@ test_business_niks_accepted(void **state)
 }
 
 static void
-test_leap_years(void **state)
-{
+test_leap_years(void **state) {
     (void)state;
     assert_true(oss_is_leap_year(2000));
     assert_false(oss_is_leap_year(1900));
@@ -153,8 +148,7 @@ test_leap_years(void **state)
 }
 
 static void
-test_women_dates(void **state)
-{
+test_women_dates(void **state) {
     (void)state;
     oss_nik_info_t ni;
     assert_null(oss_nik_check("3171014101900001", &ni)); /* 1 Jan, woman */
@@ -180,8 +174,7 @@ test_women_dates(void **state)
 }
 
 static void
-test_structure(void **state)
-{
+test_structure(void **state) {
     (void)state;
     assert_string_equal(oss_nik_check("", NULL), OSS_NIK_NOT_16_DIGITS);
     assert_string_equal(oss_nik_check(NULL, NULL), OSS_NIK_NOT_16_DIGITS);
@@ -191,8 +184,8 @@ test_structure(void **state)
                         OSS_NIK_NOT_16_DIGITS);
     /* every province code of the list, and neighbours that are not */
     int known[] = {11, 19, 21, 31, 36, 51, 53, 61, 65, 71, 76, 81, 82, 91, 96};
-    int unknown[] = {10, 20, 22, 30, 37, 50, 54, 60, 66, 70, 77, 80, 83, 90,
-                     97, 0, 99};
+    int unknown[] = {10, 20, 22, 30, 37, 50, 54, 60, 66,
+                     70, 77, 80, 83, 90, 97, 0,  99};
     char nik[17];
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
         snprintf(nik, sizeof nik, "%02d71015403909901", known[i]);
@@ -200,8 +193,7 @@ test_structure(void **state)
     }
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         snprintf(nik, sizeof nik, "%02d71015403909901", unknown[i]);
-        assert_string_equal(oss_nik_check(nik, NULL),
-                            OSS_NIK_UNKNOWN_PROVINCE);
+        assert_string_equal(oss_nik_check(nik, NULL), OSS_NIK_UNKNOWN_PROVINCE);
     }
     /* a date that disagrees with the birth date is only a mismatch */
     oss_nik_info_t ni;
@@ -211,8 +203,7 @@ test_structure(void **state)
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_invalid_fixtures_rejected),
         cmocka_unit_test(test_business_niks_accepted),

@@ -2,9 +2,9 @@
  * single use, superseded, per-principal rate limit), help requests (file,
  * decide once, approval replaces the contact) and the fixed-window counter;
  * all driven by a clock variable the tests move (no sleeping). */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -17,16 +17,15 @@
 #define T0 (1790000000LL * SEC)
 
 static void
-test_mask_email(void **state)
-{
+test_mask_email(void **state) {
     (void)state;
     char out[64];
     assert_true(oss_rc_mask_email("budi@example.co.id", out, sizeof out));
     assert_string_equal(out, "b***@example.co.id");
     assert_true(oss_rc_mask_email("b@x.id", out, sizeof out));
     assert_string_equal(out, "b***@x.id");
-    assert_true(oss_rc_mask_email("siti.rahma+oss@mail.go.id", out,
-                                  sizeof out));
+    assert_true(
+        oss_rc_mask_email("siti.rahma+oss@mail.go.id", out, sizeof out));
     assert_string_equal(out, "s***@mail.go.id");
     assert_false(oss_rc_mask_email("@example.co.id", out, sizeof out));
     assert_string_equal(out, "");
@@ -39,8 +38,7 @@ test_mask_email(void **state)
 }
 
 static void
-test_mask_phone(void **state)
-{
+test_mask_phone(void **state) {
     (void)state;
     char out[32];
     assert_true(oss_rc_mask_phone("+6285712345678", out, sizeof out));
@@ -59,8 +57,7 @@ test_mask_phone(void **state)
 }
 
 static void
-test_mask_id(void **state)
-{
+test_mask_id(void **state) {
     (void)state;
     char out[64];
     assert_true(oss_rc_mask_id("0193a1b2-c3d4-7e5f-8a9b-0c1d2e3fc1d2", out,
@@ -77,8 +74,7 @@ typedef struct rhist {
 } rhist_t;
 
 static void
-issue_ok(rhist_t *h, const oss_rc_policy_t *p, int64_t now, const char *id)
-{
+issue_ok(rhist_t *h, const oss_rc_policy_t *p, int64_t now, const char *id) {
     oss_rc_fact_t f;
     oss_err_t err;
     int64_t ra = -1;
@@ -93,8 +89,7 @@ issue_ok(rhist_t *h, const oss_rc_policy_t *p, int64_t now, const char *id)
 }
 
 static void
-test_reset_expiry_and_single_use(void **state)
-{
+test_reset_expiry_and_single_use(void **state) {
     (void)state;
     oss_rc_policy_t p;
     rhist_t h;
@@ -120,9 +115,9 @@ test_reset_expiry_and_single_use(void **state)
     /* a new link; at its expiry instant it is refused */
     now += 10 * SEC;
     issue_ok(&h, &p, now, "r-2");
-    assert_int_equal(oss_rc_decide_reset_use(&h.st, now + p.reset_ttl_us,
-                                             "r-2", &f, &err),
-                     OSS_ECONFLICT);
+    assert_int_equal(
+        oss_rc_decide_reset_use(&h.st, now + p.reset_ttl_us, "r-2", &f, &err),
+        OSS_ECONFLICT);
     assert_string_equal(err.field, "expired");
     /* the used one stays refused, now as superseded */
     assert_int_equal(oss_rc_decide_reset_use(&h.st, now, "r-1", &f, &err),
@@ -131,8 +126,7 @@ test_reset_expiry_and_single_use(void **state)
 }
 
 static void
-test_reset_superseded_and_not_active(void **state)
-{
+test_reset_superseded_and_not_active(void **state) {
     (void)state;
     oss_rc_policy_t p;
     rhist_t h;
@@ -154,17 +148,15 @@ test_reset_superseded_and_not_active(void **state)
         OSS_EINVAL);
     issue_ok(&h, &p, T0, "r-1");
     issue_ok(&h, &p, T0 + SEC, "r-2");
-    assert_int_equal(oss_rc_decide_reset_use(&h.st, T0 + 2 * SEC, "r-1", &f,
-                                             &err),
-                     OSS_ENOTFOUND);
-    assert_int_equal(oss_rc_decide_reset_use(&h.st, T0 + 2 * SEC, "r-2", &f,
-                                             &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_rc_decide_reset_use(&h.st, T0 + 2 * SEC, "r-1", &f, &err),
+        OSS_ENOTFOUND);
+    assert_int_equal(
+        oss_rc_decide_reset_use(&h.st, T0 + 2 * SEC, "r-2", &f, &err), OSS_OK);
 }
 
 static void
-test_reset_rate_limit(void **state)
-{
+test_reset_rate_limit(void **state) {
     (void)state;
     oss_rc_policy_t p;
     rhist_t h;
@@ -193,8 +185,7 @@ test_reset_rate_limit(void **state)
 }
 
 static void
-test_help_file_and_decide(void **state)
-{
+test_help_file_and_decide(void **state) {
     (void)state;
     oss_rc_policy_t p;
     oss_rc_help_state_t st;
@@ -207,30 +198,30 @@ test_help_file_and_decide(void **state)
     assert_int_equal(oss_rc_decide_help_file(&st, &p, T0, "h-1", "", &f, &err),
                      OSS_EINVAL);
     assert_string_equal(err.field, "evidence_ref");
-    assert_int_equal(oss_rc_decide_help_file(&st, &p, T0, "h-1", "a\nb", &f,
-                                             &err),
-                     OSS_EINVAL);
-    assert_int_equal(oss_rc_decide_help_file(&st, &p, T0, "h-1",
-                                             "SK-2026/001", &f, &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_rc_decide_help_file(&st, &p, T0, "h-1", "a\nb", &f, &err),
+        OSS_EINVAL);
+    assert_int_equal(
+        oss_rc_decide_help_file(&st, &p, T0, "h-1", "SK-2026/001", &f, &err),
+        OSS_OK);
     assert_int_equal(f.kind, OSS_RC_HELP_FILED);
     assert_int_equal(f.at_us, T0);
     oss_rc_help_evolve(&st, &f);
-    assert_int_equal(oss_rc_decide_help_file(&st, &p, T0, "h-1",
-                                             "SK-2026/001", &f, &err),
-                     OSS_ECONFLICT);
+    assert_int_equal(
+        oss_rc_decide_help_file(&st, &p, T0, "h-1", "SK-2026/001", &f, &err),
+        OSS_ECONFLICT);
     assert_string_equal(err.field, "duplicate");
 
-    assert_int_equal(oss_rc_decide_help(&st, T0, "h-x", "approve", "ok", out,
-                                        &n, &err),
-                     OSS_ENOTFOUND);
-    assert_int_equal(oss_rc_decide_help(&st, T0, "h-1", "maybe", "ok", out,
-                                        &n, &err),
-                     OSS_EINVAL);
+    assert_int_equal(
+        oss_rc_decide_help(&st, T0, "h-x", "approve", "ok", out, &n, &err),
+        OSS_ENOTFOUND);
+    assert_int_equal(
+        oss_rc_decide_help(&st, T0, "h-1", "maybe", "ok", out, &n, &err),
+        OSS_EINVAL);
     assert_string_equal(err.field, "decision");
-    assert_int_equal(oss_rc_decide_help(&st, T0, "h-1", "approve", "", out,
-                                        &n, &err),
-                     OSS_EINVAL);
+    assert_int_equal(
+        oss_rc_decide_help(&st, T0, "h-1", "approve", "", out, &n, &err),
+        OSS_EINVAL);
     assert_string_equal(err.field, "reason");
     assert_int_equal(oss_rc_decide_help(&st, T0 + 5 * SEC, "h-1", "approve",
                                         "KTP checked at the counter", out, &n,
@@ -251,9 +242,8 @@ test_help_file_and_decide(void **state)
     assert_int_equal(n, 0);
 
     /* a rejection replaces nothing */
-    assert_int_equal(oss_rc_decide_help_file(&st, &p, T0, "h-2", "ev", &f,
-                                             &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_rc_decide_help_file(&st, &p, T0, "h-2", "ev", &f, &err), OSS_OK);
     oss_rc_help_evolve(&st, &f);
     assert_int_equal(oss_rc_decide_help(&st, T0, "h-2", "reject",
                                         "evidence unreadable", out, &n, &err),
@@ -263,8 +253,7 @@ test_help_file_and_decide(void **state)
 }
 
 static void
-test_help_open_limit(void **state)
-{
+test_help_open_limit(void **state) {
     (void)state;
     oss_rc_policy_t p;
     oss_rc_help_state_t st;
@@ -281,22 +270,20 @@ test_help_open_limit(void **state)
             oss_rc_decide_help_file(&st, &p, T0, id, "ev", &f, &err), OSS_OK);
         oss_rc_help_evolve(&st, &f);
     }
-    assert_int_equal(oss_rc_decide_help_file(&st, &p, T0, "h-9", "ev", &f,
-                                             &err),
-                     OSS_ECONFLICT);
+    assert_int_equal(
+        oss_rc_decide_help_file(&st, &p, T0, "h-9", "ev", &f, &err),
+        OSS_ECONFLICT);
     assert_string_equal(err.field, "too_many_open");
-    assert_int_equal(oss_rc_decide_help(&st, T0, "h-0", "reject", "dup", out,
-                                        &n, &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_rc_decide_help(&st, T0, "h-0", "reject", "dup", out, &n, &err),
+        OSS_OK);
     oss_rc_help_evolve(&st, &out[0]);
-    assert_int_equal(oss_rc_decide_help_file(&st, &p, T0, "h-9", "ev", &f,
-                                             &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_rc_decide_help_file(&st, &p, T0, "h-9", "ev", &f, &err), OSS_OK);
 }
 
 static void
-test_window(void **state)
-{
+test_window(void **state) {
     (void)state;
     oss_rc_window_t w = {0};
     int64_t ra;
@@ -311,8 +298,7 @@ test_window(void **state)
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mask_email),
         cmocka_unit_test(test_mask_phone),

@@ -1,8 +1,8 @@
 /* Unit tests of the pure field validators: phone normalisation table,
  * e-mail syntax, birth dates in both forms, names, codes, URLs, UTF-8. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -12,8 +12,7 @@
 #include "core/validate.h"
 
 static void
-test_phone_table(void **state)
-{
+test_phone_table(void **state) {
     (void)state;
     static const struct {
         const char *in, *out, *reason;
@@ -52,18 +51,17 @@ test_phone_table(void **state)
 }
 
 static void
-test_email(void **state)
-{
+test_email(void **state) {
     (void)state;
     char out[255];
-    assert_null(oss_email_normalize("Budi.Santoso@Example.CO.ID", out,
-                                    sizeof out));
+    assert_null(
+        oss_email_normalize("Budi.Santoso@Example.CO.ID", out, sizeof out));
     assert_string_equal(out, "Budi.Santoso@example.co.id");
     assert_null(oss_email_normalize("a+tag@x-y.id", out, sizeof out));
-    const char *bad[] = {"plain", "@x.id", "a@", "a@x", "a@.x.id",
-                         "a..b@x.id", ".a@x.id", "a.@x.id", "a@-x.id",
-                         "a@x-.id", "a b@x.id", "a@x.i", "a@x.1d",
-                         "a@x..id", "a\"b@x.id"};
+    const char *bad[] = {"plain",   "@x.id",     "a@",       "a@x",
+                         "a@.x.id", "a..b@x.id", ".a@x.id",  "a.@x.id",
+                         "a@-x.id", "a@x-.id",   "a b@x.id", "a@x.i",
+                         "a@x.1d",  "a@x..id",   "a\"b@x.id"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *r = oss_email_normalize(bad[i], out, sizeof out);
         if (!r || strcmp(r, "email_invalid"))
@@ -89,8 +87,7 @@ test_email(void **state)
 }
 
 static void
-test_birth_date(void **state)
-{
+test_birth_date(void **state) {
     (void)state;
     char out[11];
     int y, m, d;
@@ -105,12 +102,12 @@ test_birth_date(void **state)
                                      NULL, NULL));
     assert_null(oss_birth_date_parse("2000-02-29", 0, out, sizeof out, NULL,
                                      NULL, NULL));
-    const char *bad[] = {"1900-02-29", "1990-02-30", "1990-13-01",
-                         "1990-00-10", "31-04-1990", "1990/03/14",
-                         "90-03-14", "1990-3-14", "1899-12-31", "abcd-ef-gh"};
+    const char *bad[] = {"1900-02-29", "1990-02-30", "1990-13-01", "1990-00-10",
+                         "31-04-1990", "1990/03/14", "90-03-14",   "1990-3-14",
+                         "1899-12-31", "abcd-ef-gh"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        const char *r = oss_birth_date_parse(bad[i], 20261124, out,
-                                             sizeof out, NULL, NULL, NULL);
+        const char *r = oss_birth_date_parse(bad[i], 20261124, out, sizeof out,
+                                             NULL, NULL, NULL);
         if (!r || strcmp(r, "birth_date_invalid"))
             fail_msg("birth date \"%s\": got %s", bad[i], r ? r : "accepted");
     }
@@ -120,24 +117,22 @@ test_birth_date(void **state)
 }
 
 static void
-test_name(void **state)
-{
+test_name(void **state) {
     (void)state;
     char out[401];
     assert_null(oss_name_normalize("  Siti Nurhaliza  ", out, sizeof out));
     assert_string_equal(out, "Siti Nurhaliza");
     assert_null(oss_name_normalize("R.A. Kartini", out, sizeof out));
     assert_null(oss_name_normalize("O'Neil-Putri", out, sizeof out));
-    assert_null(oss_name_normalize("J\xc3\xbcrgen \xc3\x89lise", out,
-                                   sizeof out));
+    assert_null(
+        oss_name_normalize("J\xc3\xbcrgen \xc3\x89lise", out, sizeof out));
     assert_string_equal(oss_name_normalize("Budi 2", out, sizeof out),
                         "name_invalid");
     assert_string_equal(oss_name_normalize("Budi<script>", out, sizeof out),
                         "name_invalid");
     assert_string_equal(oss_name_normalize("...", out, sizeof out),
                         "name_invalid");
-    assert_string_equal(oss_name_normalize("   ", out, sizeof out),
-                        "required");
+    assert_string_equal(oss_name_normalize("   ", out, sizeof out), "required");
     assert_string_equal(oss_name_normalize("Bud\xc3", out, sizeof out),
                         "invalid_utf8");
     char longname[200];
@@ -150,8 +145,7 @@ test_name(void **state)
 }
 
 static void
-test_codes_and_urls(void **state)
-{
+test_codes_and_urls(void **state) {
     (void)state;
     int scale = 0;
     assert_null(oss_scale_parse("UMK", &scale));
@@ -173,8 +167,7 @@ test_codes_and_urls(void **state)
     assert_null(oss_website_check("http://example.id:8080"));
     assert_string_equal(oss_website_check("ftp://x.id"), "website_invalid");
     assert_string_equal(oss_website_check("https://"), "website_invalid");
-    assert_string_equal(oss_website_check("https://a b.id"),
-                        "website_invalid");
+    assert_string_equal(oss_website_check("https://a b.id"), "website_invalid");
     assert_string_equal(oss_website_check("javascript:alert(1)"),
                         "website_invalid");
     assert_null(oss_country_check("ID"));
@@ -185,8 +178,7 @@ test_codes_and_urls(void **state)
 }
 
 static void
-test_npwp_passport_region(void **state)
-{
+test_npwp_passport_region(void **state) {
     (void)state;
     char out[21];
     /* legacy 15 digits: Luhn over the first 9, stored as "0" + 15 */
@@ -200,8 +192,7 @@ test_npwp_passport_region(void **state)
     assert_null(oss_npwp_normalize("3171015403909901", out, sizeof out));
     assert_string_equal(out, "3171015403909901");
     /* the invalid.tsv row and the other check-digit errors */
-    assert_string_equal(oss_npwp_normalize("012345675011000", out,
-                                           sizeof out),
+    assert_string_equal(oss_npwp_normalize("012345675011000", out, sizeof out),
                         "npwp_check_digit");
     for (char c = '0'; c <= '9'; c++) {
         char v[] = "012345674011000";
@@ -254,8 +245,7 @@ test_npwp_passport_region(void **state)
 }
 
 static void
-test_utf8(void **state)
-{
+test_utf8(void **state) {
     (void)state;
     assert_true(oss_utf8_valid("abc", 3));
     assert_true(oss_utf8_valid("\xe2\x82\xac", 3));
@@ -264,12 +254,11 @@ test_utf8(void **state)
     assert_false(oss_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
     assert_false(oss_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
     assert_false(oss_utf8_valid("\xff", 1));
-    assert_false(oss_utf8_valid("\xe2\x82", 2));         /* truncated */
+    assert_false(oss_utf8_valid("\xe2\x82", 2)); /* truncated */
 }
 
 static void
-test_field_errors(void **state)
-{
+test_field_errors(void **state) {
     (void)state;
     oss_field_errors_t fe = {0};
     oss_field_errors_add(&fe, "nik", "nik_serial_zero");
@@ -287,8 +276,7 @@ test_field_errors(void **state)
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_phone_table),
         cmocka_unit_test(test_email),

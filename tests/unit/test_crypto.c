@@ -1,8 +1,8 @@
 /* Unit tests of src/crypto: UUIDv7, HMAC vector, sealing, key wrapping, key
  * files, look-up digests, Argon2id passwords and the local key safety rule. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -21,16 +21,14 @@
 static char tmpdir[256];
 
 static int
-setup_dir(void **state)
-{
+setup_dir(void **state) {
     (void)state;
     snprintf(tmpdir, sizeof tmpdir, "/tmp/oss-test-crypto-XXXXXX");
     return mkdtemp(tmpdir) ? 0 : -1;
 }
 
 static int
-teardown_dir(void **state)
-{
+teardown_dir(void **state) {
     (void)state;
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
@@ -38,8 +36,7 @@ teardown_dir(void **state)
 }
 
 static void
-write_file(const char *path, const char *text, mode_t mode)
-{
+write_file(const char *path, const char *text, mode_t mode) {
     unlink(path);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
@@ -49,8 +46,7 @@ write_file(const char *path, const char *text, mode_t mode)
 }
 
 static void
-make_ring(oss_keyring_t *ring, uint8_t fill)
-{
+make_ring(oss_keyring_t *ring, uint8_t fill) {
     memset(ring, 0, sizeof *ring);
     ring->n = 1;
     memset(ring->key[0], fill, 32);
@@ -62,14 +58,12 @@ make_ring(oss_keyring_t *ring, uint8_t fill)
 }
 
 static int
-is_hex(char c)
-{
+is_hex(char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 }
 
 static void
-check_uuid_shape(const char *u, char version)
-{
+check_uuid_shape(const char *u, char version) {
     assert_int_equal(strlen(u), 36);
     for (int i = 0; i < 36; i++) {
         if (i == 8 || i == 13 || i == 18 || i == 23)
@@ -82,8 +76,7 @@ check_uuid_shape(const char *u, char version)
 }
 
 static void
-test_uuid7_format_and_order(void **state)
-{
+test_uuid7_format_and_order(void **state) {
     (void)state;
     enum { N = 10000 };
     static char ids[N][OSS_UUID_STR];
@@ -116,8 +109,7 @@ enum { TN = 4, TPER = 5000 };
 static char tids[TN * TPER][OSS_UUID_STR];
 
 static void *
-uuid_thread(void *arg)
-{
+uuid_thread(void *arg) {
     size_t base = (size_t)(intptr_t)arg * TPER;
     for (size_t i = 0; i < TPER; i++) {
         oss_uuid7(tids[base + i]);
@@ -129,18 +121,17 @@ uuid_thread(void *arg)
 }
 
 static int
-cmp_id(const void *a, const void *b)
-{
+cmp_id(const void *a, const void *b) {
     return strcmp(a, b);
 }
 
 static void
-test_uuid7_threads_unique(void **state)
-{
+test_uuid7_threads_unique(void **state) {
     (void)state;
     pthread_t th[TN];
     for (intptr_t t = 0; t < TN; t++)
-        assert_int_equal(pthread_create(&th[t], NULL, uuid_thread, (void *)t), 0);
+        assert_int_equal(pthread_create(&th[t], NULL, uuid_thread, (void *)t),
+                         0);
     for (int t = 0; t < TN; t++) {
         void *r = NULL;
         pthread_join(th[t], &r);
@@ -153,8 +144,7 @@ test_uuid7_threads_unique(void **state)
 
 /* RFC 4231 test case 1 */
 static void
-test_hmac_rfc4231(void **state)
-{
+test_hmac_rfc4231(void **state) {
     (void)state;
     uint8_t key[20];
     memset(key, 0x0b, sizeof key);
@@ -174,8 +164,7 @@ test_hmac_rfc4231(void **state)
 }
 
 static void
-test_seal_open(void **state)
-{
+test_seal_open(void **state) {
     (void)state;
     oss_keyring_t master;
     make_ring(&master, 0x11);
@@ -185,7 +174,8 @@ test_seal_open(void **state)
     size_t wl = 0;
     char mid[17];
     const char *subj = "0190f0aa-0000-7000-8000-000000000001";
-    assert_int_equal(oss_data_key_new(&master, subj, &dk, &w, &wl, mid, &err), OSS_OK);
+    assert_int_equal(oss_data_key_new(&master, subj, &dk, &w, &wl, mid, &err),
+                     OSS_OK);
     assert_int_equal(wl, 60);
     assert_string_equal(mid, master.id[0]);
 
@@ -193,52 +183,64 @@ test_seal_open(void **state)
     uint8_t nonce[12];
     uint8_t *ct = NULL;
     size_t ctl = 0;
-    assert_int_equal(oss_seal(&dk, "nik", nik, strlen(nik), nonce, &ct, &ctl, &err), OSS_OK);
+    assert_int_equal(
+        oss_seal(&dk, "nik", nik, strlen(nik), nonce, &ct, &ctl, &err), OSS_OK);
     assert_int_equal(ctl, strlen(nik) + 16);
     assert_null(memmem(ct, ctl, nik, strlen(nik)));
 
     char *out = NULL;
     size_t outl = 0;
-    assert_int_equal(oss_open(&dk, "nik", nonce, ct, ctl, &out, &outl, &err), OSS_OK);
+    assert_int_equal(oss_open(&dk, "nik", nonce, ct, ctl, &out, &outl, &err),
+                     OSS_OK);
     assert_string_equal(out, nik);
     assert_int_equal(outl, strlen(nik));
     free(out);
 
     /* tampered ciphertext */
     ct[0] ^= 0x01;
-    assert_int_equal(oss_open(&dk, "nik", nonce, ct, ctl, &out, &outl, &err), OSS_ECORRUPT);
+    assert_int_equal(oss_open(&dk, "nik", nonce, ct, ctl, &out, &outl, &err),
+                     OSS_ECORRUPT);
     assert_null(out);
     ct[0] ^= 0x01;
     /* tampered tag */
     ct[ctl - 1] ^= 0x80;
-    assert_int_equal(oss_open(&dk, "nik", nonce, ct, ctl, &out, &outl, &err), OSS_ECORRUPT);
+    assert_int_equal(oss_open(&dk, "nik", nonce, ct, ctl, &out, &outl, &err),
+                     OSS_ECORRUPT);
     ct[ctl - 1] ^= 0x80;
     /* wrong field */
-    assert_int_equal(oss_open(&dk, "name", nonce, ct, ctl, &out, &outl, &err), OSS_ECORRUPT);
+    assert_int_equal(oss_open(&dk, "name", nonce, ct, ctl, &out, &outl, &err),
+                     OSS_ECORRUPT);
     assert_int_equal(err.code, OSS_ECORRUPT);
     /* wrong subject */
     oss_data_key_t other = dk;
     strcpy(other.subject_id, "0190f0aa-0000-7000-8000-000000000002");
-    assert_int_equal(oss_open(&other, "nik", nonce, ct, ctl, &out, &outl, &err), OSS_ECORRUPT);
+    assert_int_equal(oss_open(&other, "nik", nonce, ct, ctl, &out, &outl, &err),
+                     OSS_ECORRUPT);
     /* truncated */
-    assert_int_equal(oss_open(&dk, "nik", nonce, ct, 10, &out, &outl, &err), OSS_ECORRUPT);
+    assert_int_equal(oss_open(&dk, "nik", nonce, ct, 10, &out, &outl, &err),
+                     OSS_ECORRUPT);
     /* still fine untampered */
-    assert_int_equal(oss_open(&dk, "nik", nonce, ct, ctl, &out, &outl, &err), OSS_OK);
+    assert_int_equal(oss_open(&dk, "nik", nonce, ct, ctl, &out, &outl, &err),
+                     OSS_OK);
     free(out);
 
     /* empty plaintext */
     uint8_t *ct2 = NULL;
     size_t ctl2 = 0;
-    assert_int_equal(oss_seal(&dk, "phone", "", 0, nonce, &ct2, &ctl2, &err), OSS_OK);
+    assert_int_equal(oss_seal(&dk, "phone", "", 0, nonce, &ct2, &ctl2, &err),
+                     OSS_OK);
     assert_int_equal(ctl2, 16);
-    assert_int_equal(oss_open(&dk, "phone", nonce, ct2, ctl2, &out, &outl, &err), OSS_OK);
+    assert_int_equal(
+        oss_open(&dk, "phone", nonce, ct2, ctl2, &out, &outl, &err), OSS_OK);
     assert_string_equal(out, "");
     free(out);
     free(ct2);
 
     /* two seals of the same value differ (random nonce) */
     uint8_t nonce2[12];
-    assert_int_equal(oss_seal(&dk, "nik", nik, strlen(nik), nonce2, &ct2, &ctl2, &err), OSS_OK);
+    assert_int_equal(
+        oss_seal(&dk, "nik", nik, strlen(nik), nonce2, &ct2, &ctl2, &err),
+        OSS_OK);
     assert_false(memcmp(nonce, nonce2, 12) == 0 && memcmp(ct, ct2, ctl) == 0);
     free(ct2);
     free(ct);
@@ -246,8 +248,7 @@ test_seal_open(void **state)
 }
 
 static void
-test_wrap_unwrap(void **state)
-{
+test_wrap_unwrap(void **state) {
     (void)state;
     oss_keyring_t master, wrong;
     make_ring(&master, 0x22);
@@ -258,10 +259,12 @@ test_wrap_unwrap(void **state)
     size_t wl = 0;
     char mid[17];
     const char *subj = "0190f0aa-0000-7000-8000-00000000000a";
-    assert_int_equal(oss_data_key_new(&master, subj, &dk, &w, &wl, mid, &err), OSS_OK);
+    assert_int_equal(oss_data_key_new(&master, subj, &dk, &w, &wl, mid, &err),
+                     OSS_OK);
     assert_null(memmem(w, wl, dk.key, 32));
 
-    assert_int_equal(oss_data_key_unwrap(&master, mid, subj, w, wl, &dk2, &err), OSS_OK);
+    assert_int_equal(oss_data_key_unwrap(&master, mid, subj, w, wl, &dk2, &err),
+                     OSS_OK);
     assert_memory_equal(dk.key, dk2.key, 32);
     assert_string_equal(dk2.subject_id, subj);
 
@@ -270,33 +273,41 @@ test_wrap_unwrap(void **state)
     rotated.n = 2;
     memcpy(rotated.key[1], master.key[0], 32);
     memcpy(rotated.id[1], master.id[0], 17);
-    assert_int_equal(oss_data_key_unwrap(&rotated, mid, subj, w, wl, &dk2, &err), OSS_OK);
+    assert_int_equal(
+        oss_data_key_unwrap(&rotated, mid, subj, w, wl, &dk2, &err), OSS_OK);
     assert_memory_equal(dk.key, dk2.key, 32);
 
     /* wrong master key: unknown id, or the right id on the wrong bytes */
-    assert_int_equal(oss_data_key_unwrap(&wrong, mid, subj, w, wl, &dk2, &err), OSS_ENOTFOUND);
+    assert_int_equal(oss_data_key_unwrap(&wrong, mid, subj, w, wl, &dk2, &err),
+                     OSS_ENOTFOUND);
     memcpy(wrong.id[0], mid, 17);
-    assert_int_equal(oss_data_key_unwrap(&wrong, mid, subj, w, wl, &dk2, &err), OSS_ECORRUPT);
-    /* wrong subject (AAD) */
-    assert_int_equal(oss_data_key_unwrap(&master, mid, "another-subject", w, wl, &dk2, &err),
+    assert_int_equal(oss_data_key_unwrap(&wrong, mid, subj, w, wl, &dk2, &err),
                      OSS_ECORRUPT);
+    /* wrong subject (AAD) */
+    assert_int_equal(
+        oss_data_key_unwrap(&master, mid, "another-subject", w, wl, &dk2, &err),
+        OSS_ECORRUPT);
     /* tampered wrapped key, wrong length */
     w[20] ^= 0x04;
-    assert_int_equal(oss_data_key_unwrap(&master, mid, subj, w, wl, &dk2, &err), OSS_ECORRUPT);
+    assert_int_equal(oss_data_key_unwrap(&master, mid, subj, w, wl, &dk2, &err),
+                     OSS_ECORRUPT);
     w[20] ^= 0x04;
-    assert_int_equal(oss_data_key_unwrap(&master, mid, subj, w, wl - 1, &dk2, &err), OSS_ECORRUPT);
+    assert_int_equal(
+        oss_data_key_unwrap(&master, mid, subj, w, wl - 1, &dk2, &err),
+        OSS_ECORRUPT);
     free(w);
 }
 
 static void
-test_keyring_files(void **state)
-{
+test_keyring_files(void **state) {
     (void)state;
     char path[512], path2[512];
     oss_keyring_t ring;
     oss_err_t err;
-    const char *k1 = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
-    const char *k2 = "FFEEDDCCBBAA99887766554433221100ffeeddccbbaa99887766554433221100";
+    const char *k1 =
+        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+    const char *k2 =
+        "FFEEDDCCBBAA99887766554433221100ffeeddccbbaa99887766554433221100";
 
     snprintf(path, sizeof path, "%s/good.key", tmpdir);
     char text[512];
@@ -324,7 +335,10 @@ test_keyring_files(void **state)
     /* malformed */
     write_file(path, "not a key\n", 0600);
     assert_int_equal(oss_keyring_load(path, &ring, &err), OSS_EINVAL);
-    write_file(path, "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1g\n", 0600);
+    write_file(
+        path,
+        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1g\n",
+        0600);
     assert_int_equal(oss_keyring_load(path, &ring, &err), OSS_EINVAL);
     write_file(path, "", 0600);
     assert_int_equal(oss_keyring_load(path, &ring, &err), OSS_EINVAL);
@@ -358,8 +372,7 @@ test_keyring_files(void **state)
 }
 
 static void
-test_index_digest(void **state)
-{
+test_index_digest(void **state) {
     (void)state;
     oss_keyring_t a, b;
     make_ring(&a, 0x44);
@@ -380,31 +393,40 @@ test_index_digest(void **state)
 }
 
 static void
-test_password(void **state)
-{
+test_password(void **state) {
     (void)state;
     char enc[OSS_PASSWORD_ENCODED_MAX], enc2[OSS_PASSWORD_ENCODED_MAX];
     oss_err_t err;
     bool match = false;
-    assert_int_equal(oss_password_hash("correct horse", 2, 1024, 1, enc, sizeof enc, &err), OSS_OK);
+    assert_int_equal(
+        oss_password_hash("correct horse", 2, 1024, 1, enc, sizeof enc, &err),
+        OSS_OK);
     assert_int_equal(strncmp(enc, "$argon2id$v=19$m=1024,t=2,p=1$", 30), 0);
     assert_null(strstr(enc, "correct horse"));
-    assert_int_equal(oss_password_verify(enc, "correct horse", &match, &err), OSS_OK);
+    assert_int_equal(oss_password_verify(enc, "correct horse", &match, &err),
+                     OSS_OK);
     assert_true(match);
-    assert_int_equal(oss_password_verify(enc, "correct horsf", &match, &err), OSS_OK);
+    assert_int_equal(oss_password_verify(enc, "correct horsf", &match, &err),
+                     OSS_OK);
     assert_false(match);
-    assert_int_equal(oss_password_hash("correct horse", 2, 1024, 1, enc2, sizeof enc2, &err), OSS_OK);
+    assert_int_equal(
+        oss_password_hash("correct horse", 2, 1024, 1, enc2, sizeof enc2, &err),
+        OSS_OK);
     assert_string_not_equal(enc, enc2); /* salted */
-    assert_int_equal(oss_password_verify("$2y$10$abc", "x", &match, &err), OSS_EMALFORMED);
-    assert_int_equal(oss_password_verify("$argon2id$garbage", "x", &match, &err), OSS_EMALFORMED);
+    assert_int_equal(oss_password_verify("$2y$10$abc", "x", &match, &err),
+                     OSS_EMALFORMED);
+    assert_int_equal(
+        oss_password_verify("$argon2id$garbage", "x", &match, &err),
+        OSS_EMALFORMED);
     assert_false(match);
-    assert_int_equal(oss_password_hash("x", 0, 1024, 1, enc, sizeof enc, &err), OSS_EINVAL);
-    assert_int_equal(oss_password_hash("x", 2, 1024, 1, enc, 10, &err), OSS_ETOOBIG);
+    assert_int_equal(oss_password_hash("x", 0, 1024, 1, enc, sizeof enc, &err),
+                     OSS_EINVAL);
+    assert_int_equal(oss_password_hash("x", 2, 1024, 1, enc, 10, &err),
+                     OSS_ETOOBIG);
 }
 
 static void
-test_keys_ensure_local(void **state)
-{
+test_keys_ensure_local(void **state) {
     (void)state;
     char m[512], i[512], b[512];
     oss_err_t err;
@@ -444,12 +466,12 @@ test_keys_ensure_local(void **state)
 
     /* an existing key file with loose permissions is reported */
     assert_int_equal(chmod(m, 0644), 0);
-    assert_int_equal(oss_keys_ensure_local(m, NULL, NULL, 0, &err), OSS_ECORRUPT);
+    assert_int_equal(oss_keys_ensure_local(m, NULL, NULL, 0, &err),
+                     OSS_ECORRUPT);
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uuid7_format_and_order),
         cmocka_unit_test(test_uuid7_threads_unique),

@@ -5,9 +5,9 @@
  * (new key first, old kept, atomic, mode 0600), retiring unused keys, and a
  * ring loaded before a rotation that still unwraps (re-reads the file) and
  * wraps under the new current key. No database. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -25,16 +25,14 @@
 static char tmpdir[256];
 
 static int
-setup_dir(void **state)
-{
+setup_dir(void **state) {
     (void)state;
     snprintf(tmpdir, sizeof tmpdir, "/tmp/oss-test-subject-XXXXXX");
     return mkdtemp(tmpdir) ? 0 : -1;
 }
 
 static int
-teardown_dir(void **state)
-{
+teardown_dir(void **state) {
     (void)state;
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
@@ -46,13 +44,12 @@ static const char *OTHER = "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f";
 
 static void
 seal_into(const oss_data_key_t *dk, const char *field, const char *value,
-          Oss__V1__SealedField *sf, uint8_t nonce[12], uint8_t **ct)
-{
+          Oss__V1__SealedField *sf, uint8_t nonce[12], uint8_t **ct) {
     size_t ctlen = 0;
     oss_err_t err = {0};
-    assert_int_equal(oss_seal(dk, field, value, strlen(value), nonce, ct,
-                              &ctlen, &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_seal(dk, field, value, strlen(value), nonce, ct, &ctlen, &err),
+        OSS_OK);
     sf->subject_id = (char *)dk->subject_id;
     sf->nonce.data = nonce;
     sf->nonce.len = 12;
@@ -67,8 +64,7 @@ typedef struct seen {
 } seen_t;
 
 static void
-visit(void *ctx, const char *field, const char *plaintext)
-{
+visit(void *ctx, const char *field, const char *plaintext) {
     seen_t *s = ctx;
     if (s->n < 8) {
         snprintf(s->fields[s->n], 32, "%s", field);
@@ -78,8 +74,7 @@ visit(void *ctx, const char *field, const char *plaintext)
 }
 
 static void
-test_open_fields_any_payload(void **state)
-{
+test_open_fields_any_payload(void **state) {
     (void)state;
     oss_keyring_t master = {0};
     master.n = 1;
@@ -90,9 +85,11 @@ test_open_fields_any_payload(void **state)
     size_t wl;
     char kid[17];
     oss_err_t err = {0};
-    assert_int_equal(oss_data_key_new(&master, SUBJ, &dk, &w, &wl, kid, &err), OSS_OK);
+    assert_int_equal(oss_data_key_new(&master, SUBJ, &dk, &w, &wl, kid, &err),
+                     OSS_OK);
     free(w);
-    assert_int_equal(oss_data_key_new(&master, OTHER, &other, &w, &wl, kid, &err), OSS_OK);
+    assert_int_equal(
+        oss_data_key_new(&master, OTHER, &other, &w, &wl, kid, &err), OSS_OK);
     free(w);
 
     Oss__V1__AccountRegistered a = OSS__V1__ACCOUNT_REGISTERED__INIT;
@@ -113,7 +110,8 @@ test_open_fields_any_payload(void **state)
     oss__v1__account_registered__pack(&a, buf);
 
     seen_t s = {0};
-    assert_int_equal(oss_subject_open_fields(buf, len, SUBJ, &dk, visit, &s), 2);
+    assert_int_equal(oss_subject_open_fields(buf, len, SUBJ, &dk, visit, &s),
+                     2);
     assert_int_equal(s.n, 2);
     assert_string_equal(s.fields[0], "nik");
     assert_string_equal(s.values[0], "3171010101900001");
@@ -122,14 +120,16 @@ test_open_fields_any_payload(void **state)
 
     /* without a key (erased): found, unreadable */
     memset(&s, 0, sizeof s);
-    assert_int_equal(oss_subject_open_fields(buf, len, SUBJ, NULL, visit, &s), 2);
+    assert_int_equal(oss_subject_open_fields(buf, len, SUBJ, NULL, visit, &s),
+                     2);
     assert_string_equal(s.fields[0], "?");
     assert_string_equal(s.values[0], "(null)");
     /* the wrong key: the tag never verifies */
     memset(&s, 0, sizeof s);
     other.subject_id[0] = '0';
     memcpy(other.subject_id, SUBJ, 37);
-    assert_int_equal(oss_subject_open_fields(buf, len, SUBJ, &other, visit, &s), 2);
+    assert_int_equal(oss_subject_open_fields(buf, len, SUBJ, &other, visit, &s),
+                     2);
     assert_string_equal(s.values[1], "(null)");
     /* a payload without sealed fields, and garbage */
     Oss__V1__SubjectErased e = OSS__V1__SUBJECT_ERASED__INIT;
@@ -139,7 +139,8 @@ test_open_fields_any_payload(void **state)
     size_t el = oss__v1__subject_erased__pack(&e, eb);
     assert_int_equal(oss_subject_open_fields(eb, el, SUBJ, &dk, visit, &s), 0);
     uint8_t junk[] = {0xff, 0xff, 0xff, 0x0a, 0x99, 0x01};
-    assert_int_equal(oss_subject_open_fields(junk, sizeof junk, SUBJ, &dk, visit, &s), 0);
+    assert_int_equal(
+        oss_subject_open_fields(junk, sizeof junk, SUBJ, &dk, visit, &s), 0);
     /* nested one level deeper: a SealedField inside a wrapper message */
     uint8_t nested[600];
     size_t nl = 0;
@@ -150,7 +151,8 @@ test_open_fields_any_payload(void **state)
     memcpy(nested + nl, buf, len);
     nl += len;
     memset(&s, 0, sizeof s);
-    assert_int_equal(oss_subject_open_fields(nested, nl, SUBJ, &dk, visit, &s), 2);
+    assert_int_equal(oss_subject_open_fields(nested, nl, SUBJ, &dk, visit, &s),
+                     2);
     assert_string_equal(s.values[0], "3171010101900001");
     free(buf);
     free(c1);
@@ -159,8 +161,7 @@ test_open_fields_any_payload(void **state)
 }
 
 static void
-test_wrap_existing_key(void **state)
-{
+test_wrap_existing_key(void **state) {
     (void)state;
     oss_keyring_t a = {0}, b = {0};
     a.n = 1;
@@ -176,22 +177,24 @@ test_wrap_existing_key(void **state)
     size_t l1, l2;
     char k1[17], k2[17];
     oss_err_t err = {0};
-    assert_int_equal(oss_data_key_new(&a, SUBJ, &dk, &w1, &l1, k1, &err), OSS_OK);
+    assert_int_equal(oss_data_key_new(&a, SUBJ, &dk, &w1, &l1, k1, &err),
+                     OSS_OK);
     assert_int_equal(oss_data_key_wrap(&b, &dk, &w2, &l2, k2, &err), OSS_OK);
     assert_string_equal(k2, "bbbbbbbbbbbbbbbb");
     assert_int_equal(l1, l2);
     assert_memory_not_equal(w1, w2, l1);
-    assert_int_equal(oss_data_key_unwrap(&b, k2, SUBJ, w2, l2, &back, &err), OSS_OK);
+    assert_int_equal(oss_data_key_unwrap(&b, k2, SUBJ, w2, l2, &back, &err),
+                     OSS_OK);
     assert_memory_equal(back.key, dk.key, 32);
     /* the new wrapping is useless under the old key alone */
-    assert_int_equal(oss_data_key_unwrap(&a, k2, SUBJ, w2, l2, &back, &err), OSS_ENOTFOUND);
+    assert_int_equal(oss_data_key_unwrap(&a, k2, SUBJ, w2, l2, &back, &err),
+                     OSS_ENOTFOUND);
     free(w1);
     free(w2);
 }
 
 static void
-test_rotate_file_and_stale_ring(void **state)
-{
+test_rotate_file_and_stale_ring(void **state) {
     (void)state;
     char path[512];
     oss_err_t err = {0};
@@ -206,7 +209,8 @@ test_rotate_file_and_stale_ring(void **state)
     uint8_t *w, *w2;
     size_t wl, wl2;
     char kid[17], kid2[17], newid[17];
-    assert_int_equal(oss_data_key_new(&before, SUBJ, &dk, &w, &wl, kid, &err), OSS_OK);
+    assert_int_equal(oss_data_key_new(&before, SUBJ, &dk, &w, &wl, kid, &err),
+                     OSS_OK);
 
     usleep(20000); /* a distinct mtime */
     assert_int_equal(oss_keyring_prepend_new(path, newid, &err), OSS_OK);
@@ -224,21 +228,25 @@ test_rotate_file_and_stale_ring(void **state)
      * unwraps it (it re-reads the file) and wraps new subjects under the
      * new key */
     assert_true(oss_keyring_stale(&before));
-    assert_int_equal(oss_data_key_wrap(&after, &dk, &w2, &wl2, kid2, &err), OSS_OK);
+    assert_int_equal(oss_data_key_wrap(&after, &dk, &w2, &wl2, kid2, &err),
+                     OSS_OK);
     assert_string_equal(kid2, newid);
-    assert_int_equal(oss_data_key_unwrap(&before, kid2, SUBJ, w2, wl2, &back, &err), OSS_OK);
+    assert_int_equal(
+        oss_data_key_unwrap(&before, kid2, SUBJ, w2, wl2, &back, &err), OSS_OK);
     assert_memory_equal(back.key, dk.key, 32);
     uint8_t *w3;
     size_t wl3;
     char kid3[17];
     oss_data_key_t dk3;
-    assert_int_equal(oss_data_key_new(&before, OTHER, &dk3, &w3, &wl3, kid3, &err), OSS_OK);
+    assert_int_equal(
+        oss_data_key_new(&before, OTHER, &dk3, &w3, &wl3, kid3, &err), OSS_OK);
     assert_string_equal(kid3, newid);
 
     /* retire: the old key goes when nothing is wrapped under it */
     size_t retired = 0;
     const char *keep_old[] = {kid};
-    assert_int_equal(oss_keyring_retire(path, keep_old, 1, &retired, &err), OSS_OK);
+    assert_int_equal(oss_keyring_retire(path, keep_old, 1, &retired, &err),
+                     OSS_OK);
     assert_int_equal(retired, 0);
     assert_int_equal(oss_keyring_retire(path, NULL, 0, &retired, &err), OSS_OK);
     assert_int_equal(retired, 1);
@@ -247,15 +255,15 @@ test_rotate_file_and_stale_ring(void **state)
     assert_int_equal(last.n, 1);
     assert_string_equal(last.id[0], newid);
     /* the old wrapping can no longer be opened */
-    assert_int_equal(oss_data_key_unwrap(&last, kid, SUBJ, w, wl, &back, &err), OSS_ENOTFOUND);
+    assert_int_equal(oss_data_key_unwrap(&last, kid, SUBJ, w, wl, &back, &err),
+                     OSS_ENOTFOUND);
     free(w);
     free(w2);
     free(w3);
 }
 
 static void
-test_subject_id_valid(void **state)
-{
+test_subject_id_valid(void **state) {
     (void)state;
     assert_true(oss_subject_id_valid(SUBJ));
     assert_true(oss_subject_id_valid("0B9C4A3E-5D1F-4C2B-9A8E-7F6D5C4B3A21"));
@@ -266,8 +274,7 @@ test_subject_id_valid(void **state)
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_fields_any_payload),
         cmocka_unit_test(test_wrap_existing_key),

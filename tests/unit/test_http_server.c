@@ -4,9 +4,9 @@
  * methods answered 405 in JSON, an over-limit body answered 413 before it
  * is read and then skipped, injected internal headers ignored, requests
  * split into single bytes, chunked bodies, and replies from another thread. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -31,14 +31,12 @@ static pthread_t loop_thread;
 static struct event *keepalive;
 
 static void
-h_ping(oss_http_req_t *req, void *arg)
-{
+h_ping(oss_http_req_t *req, void *arg) {
     oss_http_reply_json(req, 200, strdup("{\"pong\":true}"), NULL);
 }
 
 static void *
-reply_later(void *arg)
-{
+reply_later(void *arg) {
     oss_http_req_t *req = arg;
     size_t n;
     const char *b = oss_http_req_body(req, &n);
@@ -49,8 +47,7 @@ reply_later(void *arg)
 
 /* replies from another thread, as the API's workers do */
 static void
-h_echo(oss_http_req_t *req, void *arg)
-{
+h_echo(oss_http_req_t *req, void *arg) {
     pthread_t t;
     pthread_create(&t, NULL, reply_later, req);
     pthread_detach(t);
@@ -63,25 +60,24 @@ static const oss_http_route_t routes[] = {
 };
 
 static void
-tick(evutil_socket_t fd, short what, void *arg)
-{
+tick(evutil_socket_t fd, short what, void *arg) {
 }
 
 static void *
-loop_main(void *arg)
-{
+loop_main(void *arg) {
     event_base_dispatch(base);
     return NULL;
 }
 
 static int
-setup(void **state)
-{
+setup(void **state) {
     oss_err_t err;
     evthread_use_pthreads();
     base = event_base_new();
-    oss_http_options_t opt = {.listen = "127.0.0.1", .port = 0,
-                              .max_body = 4096, .retry_after_s = 7,
+    oss_http_options_t opt = {.listen = "127.0.0.1",
+                              .port = 0,
+                              .max_body = 4096,
+                              .retry_after_s = 7,
                               .method_filter = true};
     if (oss_http_server_new(base, &opt, routes, 3, NULL, &srv, &err) != OSS_OK)
         return -1;
@@ -93,8 +89,7 @@ setup(void **state)
 }
 
 static int
-teardown(void **state)
-{
+teardown(void **state) {
     event_base_loopbreak(base);
     pthread_join(loop_thread, NULL);
     oss_http_server_free(srv);
@@ -104,8 +99,7 @@ teardown(void **state)
 }
 
 static int
-connect_srv(void)
-{
+connect_srv(void) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {0};
     a.sin_family = AF_INET;
@@ -116,8 +110,7 @@ connect_srv(void)
 }
 
 static void
-send_all(int fd, const char *p, size_t n)
-{
+send_all(int fd, const char *p, size_t n) {
     while (n > 0) {
         ssize_t k = write(fd, p, n);
         assert_true(k > 0);
@@ -128,8 +121,7 @@ send_all(int fd, const char *p, size_t n)
 
 /* Reads until the peer stays quiet for 300 ms (or closes). */
 static char *
-read_all(int fd)
-{
+read_all(int fd) {
     size_t cap = 1 << 16, len = 0;
     char *buf = malloc(cap);
     for (;;) {
@@ -149,8 +141,7 @@ read_all(int fd)
 
 /* Writes the status codes of every response in s, in order, into out. */
 static int
-statuses(const char *s, int *out, int max)
-{
+statuses(const char *s, int *out, int max) {
     int n = 0;
     for (const char *p = s; (p = strstr(p, "HTTP/1.1 ")) && n < max; p += 9)
         out[n++] = atoi(p + 9);
@@ -158,8 +149,7 @@ statuses(const char *s, int *out, int max)
 }
 
 static void
-test_pipelined_unknown_method(void **state)
-{
+test_pipelined_unknown_method(void **state) {
     int fd = connect_srv();
     const char *req = "PROPFIND /ping HTTP/1.1\r\nHost: t\r\n\r\n"
                       "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -179,8 +169,7 @@ test_pipelined_unknown_method(void **state)
 }
 
 static void
-test_too_large_then_next_request(void **state)
-{
+test_too_large_then_next_request(void **state) {
     int fd = connect_srv();
     const char *head = "POST /echo HTTP/1.1\r\nHost: t\r\n"
                        "Content-Type: application/json\r\n"
@@ -203,8 +192,7 @@ test_too_large_then_next_request(void **state)
 }
 
 static void
-test_injected_headers_ignored(void **state)
-{
+test_injected_headers_ignored(void **state) {
     int fd = connect_srv();
     const char *req = "GET /ping HTTP/1.1\r\nHost: t\r\n"
                       "X-Oss-Original-Method: PATCH\r\n"
@@ -219,8 +207,7 @@ test_injected_headers_ignored(void **state)
 }
 
 static void
-test_byte_by_byte_and_thread_reply(void **state)
-{
+test_byte_by_byte_and_thread_reply(void **state) {
     int fd = connect_srv();
     const char *req = "POST /echo HTTP/1.1\r\nHost: t\r\n"
                       "Content-Type: application/json\r\n"
@@ -244,8 +231,7 @@ test_byte_by_byte_and_thread_reply(void **state)
 }
 
 static void
-test_chunked_and_content_type(void **state)
-{
+test_chunked_and_content_type(void **state) {
     int fd = connect_srv();
     const char *req = "POST /echo HTTP/1.1\r\nHost: t\r\n"
                       "Content-Type: application/json\r\n"
@@ -266,8 +252,7 @@ test_chunked_and_content_type(void **state)
 /* Sends head, then a header line of hlen bytes (or nhdr short ones), then
  * tail; returns the whole answer up to the server's close. */
 static char *
-send_big_headers(const char *head, size_t hlen, int nhdr, const char *tail)
-{
+send_big_headers(const char *head, size_t hlen, int nhdr, const char *tail) {
     int fd = connect_srv();
     send_all(fd, head, strlen(head));
     if (hlen > 0) {
@@ -277,8 +262,8 @@ send_big_headers(const char *head, size_t hlen, int nhdr, const char *tail)
         memcpy(v + 7 + hlen, "\r\n", 2);
         /* in pieces, as a slow client would */
         for (size_t off = 0; off < hlen + 9; off += 5000)
-            send_all(fd, v + off, hlen + 9 - off < 5000 ? hlen + 9 - off
-                                                         : 5000);
+            send_all(fd, v + off,
+                     hlen + 9 - off < 5000 ? hlen + 9 - off : 5000);
         free(v);
     }
     for (int i = 0; i < nhdr; i++) {
@@ -293,13 +278,12 @@ send_big_headers(const char *head, size_t hlen, int nhdr, const char *tail)
 }
 
 static void
-test_header_fields_too_large(void **state)
-{
+test_header_fields_too_large(void **state) {
     int st[4];
     /* one 100 KB header, then a pipelined request that must not be served */
-    char *resp = send_big_headers("GET /ping HTTP/1.1\r\nHost: t\r\n",
-                                  100000, 0,
-                                  "\r\nGET /ping HTTP/1.1\r\nHost: t\r\n\r\n");
+    char *resp =
+        send_big_headers("GET /ping HTTP/1.1\r\nHost: t\r\n", 100000, 0,
+                         "\r\nGET /ping HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_int_equal(statuses(resp, st, 4), 1);
     assert_int_equal(st[0], 431);
     assert_non_null(strstr(resp, "\"code\":\"headers_too_large\""));
@@ -335,8 +319,7 @@ test_header_fields_too_large(void **state)
 }
 
 static void
-test_metrics_text(void **state)
-{
+test_metrics_text(void **state) {
     char *m = oss_http_server_metrics(srv);
     assert_non_null(m);
     assert_non_null(strstr(m, "# TYPE oss_http_requests_total counter"));
@@ -349,8 +332,7 @@ test_metrics_text(void **state)
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pipelined_unknown_method),
         cmocka_unit_test(test_too_large_then_next_request),

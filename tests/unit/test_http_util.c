@@ -1,9 +1,9 @@
 /* Unit tests of the pure HTTP helpers: correlation-id check, the JSON error
  * body (parsed back with jansson), status/code mapping, the Content-Type
  * check, and the API's JSON depth scan and account-id check. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -16,8 +16,7 @@
 #include "http/http.h"
 
 static void
-test_cid(void **state)
-{
+test_cid(void **state) {
     (void)state;
     assert_true(oss_http_cid_valid("a"));
     assert_true(oss_http_cid_valid("req-1.2_X"));
@@ -39,8 +38,7 @@ test_cid(void **state)
 }
 
 static json_t *
-parse(const char *s)
-{
+parse(const char *s) {
     json_error_t e;
     json_t *j = json_loads(s, JSON_REJECT_DUPLICATES, &e);
     if (!j)
@@ -49,14 +47,13 @@ parse(const char *s)
 }
 
 static void
-test_error_json(void **state)
-{
+test_error_json(void **state) {
     (void)state;
     oss_field_errors_t fe = {0};
     oss_field_errors_add(&fe, "nik", "nik_serial_zero");
     oss_field_errors_add(&fe, "email", "email_invalid");
-    char *s = oss_http_error_json("invalid_fields", "2 fields are invalid",
-                                  &fe);
+    char *s =
+        oss_http_error_json("invalid_fields", "2 fields are invalid", &fe);
     assert_non_null(s);
     json_t *j = parse(s);
     json_t *e = json_object_get(j, "error");
@@ -95,8 +92,7 @@ test_error_json(void **state)
 }
 
 static void
-test_status_mapping(void **state)
-{
+test_status_mapping(void **state) {
     (void)state;
     assert_int_equal(oss_http_status_for(OSS_EINVAL), 422);
     assert_int_equal(oss_http_status_for(OSS_EMALFORMED), 400);
@@ -114,8 +110,7 @@ test_status_mapping(void **state)
 }
 
 static void
-test_content_type(void **state)
-{
+test_content_type(void **state) {
     (void)state;
     assert_true(oss_http_content_type_json("application/json"));
     assert_true(oss_http_content_type_json("Application/JSON"));
@@ -129,8 +124,7 @@ test_content_type(void **state)
 }
 
 static void
-test_json_depth(void **state)
-{
+test_json_depth(void **state) {
     (void)state;
     assert_int_equal(api_json_depth("{}", 2, 32), 1);
     assert_int_equal(api_json_depth("{\"a\":[1,{\"b\":2}]}", 17, 32), 3);
@@ -144,8 +138,7 @@ test_json_depth(void **state)
 }
 
 static void
-test_account_id(void **state)
-{
+test_account_id(void **state) {
     (void)state;
     assert_true(api_account_id_valid("01a20d24-e128-70d7-be48-6cb12a14be5d"));
     assert_false(api_account_id_valid(""));
@@ -155,8 +148,7 @@ test_account_id(void **state)
 }
 
 static void
-test_registration_decode(void **state)
-{
+test_registration_decode(void **state) {
     (void)state;
     oss_registration_t r;
     oss_field_errors_t fe;
@@ -166,14 +158,19 @@ test_registration_decode(void **state)
                      "\"birth_date\":\"14-03-1990\",\"email\":\"s@x.id\","
                      "\"phone\":\"0857 1234 5678\",\"website\":null,"
                      "\"terms_version\":\"1\"}";
-    assert_int_equal(api_registration_decode(ok, strlen(ok), 20261124, &r,
-                                             &fe, msg, sizeof msg),
+    assert_int_equal(api_registration_decode(ok, strlen(ok), 20261124, &r, &fe,
+                                             msg, sizeof msg),
                      0);
     assert_string_equal(r.phone, "+6285712345678");
     assert_string_equal(r.birth_date, "1990-03-14");
-    const char *bad400[] = {"", "[]", "{", "{\"a\":1,\"a\":2}",
-                            "{\"nik\":1e999}", "{\"n\":\"\\u0000\"}",
-                            "{\"n\":\"\xff\"}", "{} x"};
+    const char *bad400[] = {"",
+                            "[]",
+                            "{",
+                            "{\"a\":1,\"a\":2}",
+                            "{\"nik\":1e999}",
+                            "{\"n\":\"\\u0000\"}",
+                            "{\"n\":\"\xff\"}",
+                            "{} x"};
     for (size_t i = 0; i < sizeof bad400 / sizeof bad400[0]; i++)
         assert_int_equal(api_registration_decode(bad400[i], strlen(bad400[i]),
                                                  0, &r, &fe, msg, sizeof msg),
@@ -189,14 +186,13 @@ test_registration_decode(void **state)
     assert_string_equal(oss_field_errors_get(&fe, "email"), "required");
     char deep[100];
     memset(deep, '[', sizeof deep);
-    assert_int_equal(api_registration_decode(deep, sizeof deep, 0, &r, &fe,
-                                             msg, sizeof msg),
-                     400);
+    assert_int_equal(
+        api_registration_decode(deep, sizeof deep, 0, &r, &fe, msg, sizeof msg),
+        400);
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cid),
         cmocka_unit_test(test_error_json),

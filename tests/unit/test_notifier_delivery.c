@@ -23,8 +23,7 @@ static const oss_activation_msg_t act = {
     .expires_at_us = EXPIRES_US};
 
 static void
-test_activation_mail(void **state)
-{
+test_activation_mail(void **state) {
     (void)state;
     oss_mail_t m = {.event_id = "01a20d49-0bf2-759d-ba35-c3b63bd8145e",
                     .from = "OSS <no-reply@oss.go.id>",
@@ -38,7 +37,9 @@ test_activation_mail(void **state)
                      OSS_OK);
     assert_int_equal(strlen(msg), len);
     assert_non_null(strstr(msg, "\r\nSubject: Kode aktivasi akun OSS"));
-    assert_non_null(strstr(msg, "Message-ID: <01a20d49-0bf2-759d-ba35-c3b63bd8145e@oss.local>\r\n"));
+    assert_non_null(strstr(
+        msg,
+        "Message-ID: <01a20d49-0bf2-759d-ba35-c3b63bd8145e@oss.local>\r\n"));
     assert_non_null(strstr(msg, "Content-Language: id\r\n"));
     assert_non_null(strstr(msg, "Content-Language: en\r\n"));
     assert_non_null(strstr(msg, "Kode OTP Anda: 042917"));
@@ -64,8 +65,7 @@ test_activation_mail(void **state)
 }
 
 static void
-test_whatsapp_json(void **state)
-{
+test_whatsapp_json(void **state) {
     (void)state;
     oss_mail_t m = {.event_id = "01a20d49-0bf2-759d-ba35-c3b63bd8145e",
                     .to = "+6285712345678",
@@ -80,8 +80,10 @@ test_whatsapp_json(void **state)
                         "+6285712345678");
     assert_string_equal(json_string_value(json_object_get(o, "message_id")),
                         m.event_id);
-    const char *id = json_string_value(json_object_get(json_object_get(o, "text"), "id"));
-    const char *en = json_string_value(json_object_get(json_object_get(o, "text"), "en"));
+    const char *id =
+        json_string_value(json_object_get(json_object_get(o, "text"), "id"));
+    const char *en =
+        json_string_value(json_object_get(json_object_get(o, "text"), "en"));
     assert_non_null(id);
     assert_non_null(en);
     assert_non_null(strstr(id, "Kode OTP Anda: 042917"));
@@ -93,8 +95,7 @@ test_whatsapp_json(void **state)
 }
 
 static void
-test_reply_scrub(void **state)
-{
+test_reply_scrub(void **state) {
     (void)state;
     char out[OSS_REPLY_TEXT_MAX];
     const char *in = "550 5.1.1 <siti@example.co.id>: mailbox unavailable\r";
@@ -112,13 +113,13 @@ test_reply_scrub(void **state)
     /* a gateway echoing the phone number */
     in = "HTTP/1.1 400 invalid recipient +6281234567890 (6281234567890)";
     oss_reply_scrub(in, strlen(in), out, sizeof out);
-    assert_string_equal(out, "HTTP/1.1 400 invalid recipient [number] [number]");
+    assert_string_equal(out,
+                        "HTTP/1.1 400 invalid recipient [number] [number]");
     assert_null(strstr(out, "812345"));
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_activation_mail),
         cmocka_unit_test(test_whatsapp_json),

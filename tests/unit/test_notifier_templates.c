@@ -18,8 +18,7 @@
 /* A value for every variable a template may use; a distinct marker per
  * variable so the test can see each one arrived. */
 static json_t *
-all_vars(const char *kind)
-{
+all_vars(const char *kind) {
     json_t *v = json_object();
     const char *const *names = oss_template_vars(kind);
     for (size_t i = 0; names && names[i]; i++) {
@@ -31,7 +30,8 @@ all_vars(const char *kind)
             continue;
         }
         if (!strcmp(names[i], "when")) {
-            json_object_set_new(v, names[i], json_string("2026-11-24T11:20:00Z"));
+            json_object_set_new(v, names[i],
+                                json_string("2026-11-24T11:20:00Z"));
             continue;
         }
         snprintf(val, sizeof val, "VAL_%s", names[i]);
@@ -41,8 +41,7 @@ all_vars(const char *kind)
 }
 
 static void
-test_every_kind_both_languages(void **state)
-{
+test_every_kind_both_languages(void **state) {
     (void)state;
     size_t kinds = 0;
     for (size_t i = 0; oss_template_kind_at(i); i++, kinds++) {
@@ -104,10 +103,10 @@ test_every_kind_both_languages(void **state)
     }
     /* the plan's kinds and the two existing messages are all there */
     static const char *const want[] = {
-        "registration",      "activation",      "password_reset",
-        "handover_filed",    "handover_decided", "access_terminated",
-        "signin_throttled",  "member_added",     "transfer_offered",
-        "help_decided",      "officer_created",  NULL};
+        "registration",     "activation",       "password_reset",
+        "handover_filed",   "handover_decided", "access_terminated",
+        "signin_throttled", "member_added",     "transfer_offered",
+        "help_decided",     "officer_created",  NULL};
     for (size_t i = 0; want[i]; i++)
         if (!oss_template_vars(want[i]))
             fail_msg("no template for %s", want[i]);
@@ -115,14 +114,13 @@ test_every_kind_both_languages(void **state)
 }
 
 static void
-test_words_and_missing(void **state)
-{
+test_words_and_missing(void **state) {
     (void)state;
     char *sub = NULL, *body = NULL, missing[48];
     oss_err_t err = {0};
-    json_t *v = json_pack("{s:s, s:s, s:s, s:s}", "name", "Siti", "account_id",
-                          "acc-1", "decision", "approve", "reason",
-                          "akta perubahan sah");
+    json_t *v =
+        json_pack("{s:s, s:s, s:s, s:s}", "name", "Siti", "account_id", "acc-1",
+                  "decision", "approve", "reason", "akta perubahan sah");
     assert_int_equal(oss_template_render("handover_decided", "id", v, WHEN_US,
                                          &sub, &body, missing, sizeof missing,
                                          &err),
@@ -186,8 +184,7 @@ test_words_and_missing(void **state)
 }
 
 static void
-test_message_compose(void **state)
-{
+test_message_compose(void **state) {
     (void)state;
     oss_mail_t m = {.event_id = "01a20d49-0bf2-759d-ba35-c3b63bd8145e",
                     .from = "OSS <no-reply@oss.go.id>",
@@ -203,7 +200,8 @@ test_message_compose(void **state)
     assert_non_null(strstr(out, "\r\nSubject: Atur ulang / Reset\r\n"));
     assert_non_null(strstr(out, "Content-Language: id\r\n"));
     assert_non_null(strstr(out, "Content-Language: en\r\n"));
-    assert_non_null(strstr(out, "Message-ID: <01a20d49-0bf2-759d-ba35-c3b63bd8145e@oss.local>"));
+    assert_non_null(strstr(
+        out, "Message-ID: <01a20d49-0bf2-759d-ba35-c3b63bd8145e@oss.local>"));
     free(out);
     m.to = "+6285712345678";
     assert_int_equal(oss_message_compose(&m, 1, "password_reset", "Atur ulang",
@@ -224,8 +222,7 @@ test_message_compose(void **state)
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_kind_both_languages),
         cmocka_unit_test(test_words_and_missing),

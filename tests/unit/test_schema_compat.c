@@ -1,17 +1,17 @@
 /* Schema evolution is additive only: every field and enum value of the
  * released descriptor set (schemas/descriptor.pb, committed) must still exist
- * in the .proto files under schemas/oss/v1 with the same number, type, label and type name.
- * Uses protoc (protobuf-compiler) to build the current set and to decode both
- * sets as text with google/protobuf/descriptor.proto (libprotobuf-dev).
- * The test also proves it can fail: a renumbered, a retyped and a removed
- * field in a scratch copy of the schemas must each be reported.
+ * in the .proto files under schemas/oss/v1 with the same number, type, label
+ * and type name. Uses protoc (protobuf-compiler) to build the current set and
+ * to decode both sets as text with google/protobuf/descriptor.proto
+ * (libprotobuf-dev). The test also proves it can fail: a renumbered, a retyped
+ * and a removed field in a scratch copy of the schemas must each be reported.
  *
  * After a release that ADDS fields, refresh the committed set with:
  *   protoc --include_imports --descriptor_set_out=schemas/descriptor.pb \
  *          -I schemas $(find schemas/oss -name '*.proto' | sort) */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -40,8 +40,7 @@ static char tmp_dir[256];
 static char descriptor_proto_dir[256];
 
 static int
-setup(void **state)
-{
+setup(void **state) {
     (void)state;
     const char *s = getenv("OSS_SOURCE_DIR");
     snprintf(src_dir, sizeof src_dir, "%s", s ? s : ".");
@@ -53,20 +52,21 @@ setup(void **state)
         char p[512];
         snprintf(p, sizeof p, "%s/google/protobuf/descriptor.proto", cands[i]);
         if (access(p, R_OK) == 0) {
-            snprintf(descriptor_proto_dir, sizeof descriptor_proto_dir, "%s", cands[i]);
+            snprintf(descriptor_proto_dir, sizeof descriptor_proto_dir, "%s",
+                     cands[i]);
             break;
         }
     }
     if (!descriptor_proto_dir[0]) {
-        fprintf(stderr, "google/protobuf/descriptor.proto not found: install libprotobuf-dev\n");
+        fprintf(stderr, "google/protobuf/descriptor.proto not found: install "
+                        "libprotobuf-dev\n");
         return -1;
     }
     return 0;
 }
 
 static int
-teardown(void **state)
-{
+teardown(void **state) {
     (void)state;
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
@@ -74,8 +74,7 @@ teardown(void **state)
 }
 
 static void
-trim(char *s)
-{
+trim(char *s) {
     char *p = s;
     while (*p == ' ' || *p == '\t')
         p++;
@@ -87,8 +86,7 @@ trim(char *s)
 
 /* value of `key: value` with surrounding quotes removed */
 static const char *
-unquote(char *v)
-{
+unquote(char *v) {
     size_t n = strlen(v);
     if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
         v[n - 1] = '\0';
@@ -98,8 +96,7 @@ unquote(char *v)
 }
 
 static void
-add_item(schema_t *s, const char *key, const char *val)
-{
+add_item(schema_t *s, const char *key, const char *val) {
     assert_true(s->n < MAX_ITEMS);
     snprintf(s->it[s->n].key, sizeof s->it[s->n].key, "%s", key);
     snprintf(s->it[s->n].val, sizeof s->it[s->n].val, "%s", val);
@@ -109,8 +106,7 @@ add_item(schema_t *s, const char *key, const char *val)
 /* Decodes a FileDescriptorSet file with protoc and collects its fields and
  * enum values. Returns 0, or -1 when protoc failed. */
 static int
-load_schema(const char *pb_path, schema_t *s)
-{
+load_schema(const char *pb_path, schema_t *s) {
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
              "protoc --decode=google.protobuf.FileDescriptorSet -I '%s' "
@@ -159,9 +155,11 @@ load_schema(const char *pb_path, schema_t *s)
             }
             depth--;
             const char *k = kw[depth];
-            int parent_msg = depth > 0 && (strcmp(kw[depth - 1], "message_type") == 0 ||
-                                           strcmp(kw[depth - 1], "nested_type") == 0);
-            int parent_enum = depth > 0 && strcmp(kw[depth - 1], "enum_type") == 0;
+            int parent_msg =
+                depth > 0 && (strcmp(kw[depth - 1], "message_type") == 0 ||
+                              strcmp(kw[depth - 1], "nested_type") == 0);
+            int parent_enum =
+                depth > 0 && strcmp(kw[depth - 1], "enum_type") == 0;
             if ((strcmp(k, "field") == 0 && parent_msg) ||
                 (strcmp(k, "value") == 0 && parent_enum)) {
                 /* qualified name: package, then each named message/enum */
@@ -176,7 +174,8 @@ load_schema(const char *pb_path, schema_t *s)
                 char key[1024], val[512];
                 if (strcmp(k, "field") == 0) {
                     snprintf(key, sizeof key, "%s.%s", q, f_name);
-                    snprintf(val, sizeof val, "number=%s type=%s label=%s type_name=%s",
+                    snprintf(val, sizeof val,
+                             "number=%s type=%s label=%s type_name=%s",
                              f_number, f_type, f_label, f_type_name);
                 } else {
                     snprintf(key, sizeof key, "enum %s.%s", q, f_name);
@@ -210,7 +209,8 @@ load_schema(const char *pb_path, schema_t *s)
         } else if (strcmp(k, "file") == 0) {
             if (strcmp(key, "package") == 0)
                 snprintf(name[depth - 1], sizeof name[depth - 1], "%s", val);
-        } else if (strcmp(k, "message_type") == 0 || strcmp(k, "nested_type") == 0 ||
+        } else if (strcmp(k, "message_type") == 0 ||
+                   strcmp(k, "nested_type") == 0 ||
                    strcmp(k, "enum_type") == 0) {
             if (strcmp(key, "name") == 0)
                 snprintf(name[depth - 1], sizeof name[depth - 1], "%s", val);
@@ -218,7 +218,8 @@ load_schema(const char *pb_path, schema_t *s)
     }
     int st = pclose(p);
     if (bad || depth != 0 || st != 0) {
-        fprintf(stderr, "could not decode descriptor set \"%s\" (protoc status %d)\n",
+        fprintf(stderr,
+                "could not decode descriptor set \"%s\" (protoc status %d)\n",
                 pb_path, st);
         return -1;
     }
@@ -227,8 +228,8 @@ load_schema(const char *pb_path, schema_t *s)
 
 /* Prints and counts every released element missing or changed in cur. */
 static int
-incompatibilities(const schema_t *released, const schema_t *cur, const char *label)
-{
+incompatibilities(const schema_t *released, const schema_t *cur,
+                  const char *label) {
     int bad = 0;
     for (size_t i = 0; i < released->n; i++) {
         const item_t *r = &released->it[i];
@@ -237,11 +238,12 @@ incompatibilities(const schema_t *released, const schema_t *cur, const char *lab
             if (strcmp(cur->it[j].key, r->key) == 0)
                 c = &cur->it[j];
         if (!c) {
-            fprintf(stderr, "[%s] released %s (%s) was removed\n", label, r->key, r->val);
+            fprintf(stderr, "[%s] released %s (%s) was removed\n", label,
+                    r->key, r->val);
             bad++;
         } else if (strcmp(c->val, r->val) != 0) {
-            fprintf(stderr, "[%s] released %s changed: %s -> %s\n", label, r->key,
-                    r->val, c->val);
+            fprintf(stderr, "[%s] released %s changed: %s -> %s\n", label,
+                    r->key, r->val, c->val);
             bad++;
         }
     }
@@ -249,8 +251,7 @@ incompatibilities(const schema_t *released, const schema_t *cur, const char *lab
 }
 
 static int
-run(const char *cmd)
-{
+run(const char *cmd) {
     int st = system(cmd);
     if (st != 0)
         fprintf(stderr, "command failed (%d): %s\n", st, cmd);
@@ -259,11 +260,11 @@ run(const char *cmd)
 
 /* Builds a descriptor set from the .proto files under proto_root into out. */
 static int
-build_set(const char *proto_root, const char *out)
-{
+build_set(const char *proto_root, const char *out) {
     char cmd[4096];
     snprintf(cmd, sizeof cmd,
-             "protoc --include_imports --descriptor_set_out='%s' -I '%s' '%s'/oss/v1/*.proto",
+             "protoc --include_imports --descriptor_set_out='%s' -I '%s' "
+             "'%s'/oss/v1/*.proto",
              out, proto_root, proto_root);
     return run(cmd);
 }
@@ -271,8 +272,7 @@ build_set(const char *proto_root, const char *out)
 static schema_t released, current, mutated;
 
 static void
-load_released(void)
-{
+load_released(void) {
     char path[2048];
     snprintf(path, sizeof path, "%s/schemas/descriptor.pb", src_dir);
     assert_int_equal(access(path, R_OK), 0);
@@ -281,11 +281,13 @@ load_released(void)
     int seen_field = 0, seen_enum = 0;
     for (size_t i = 0; i < released.n; i++) {
         if (strcmp(released.it[i].key, "oss.v1.Envelope.event_id") == 0) {
-            assert_string_equal(released.it[i].val,
-                                "number=1 type=TYPE_STRING label=LABEL_OPTIONAL type_name=");
+            assert_string_equal(
+                released.it[i].val,
+                "number=1 type=TYPE_STRING label=LABEL_OPTIONAL type_name=");
             seen_field = 1;
         }
-        if (strcmp(released.it[i].key, "enum oss.v1.ActorKind.ACTOR_KIND_OFFICER") == 0)
+        if (strcmp(released.it[i].key,
+                   "enum oss.v1.ActorKind.ACTOR_KIND_OFFICER") == 0)
             seen_enum = 1;
     }
     assert_true(seen_field);
@@ -294,8 +296,7 @@ load_released(void)
 }
 
 static void
-test_current_schemas_are_compatible(void **state)
-{
+test_current_schemas_are_compatible(void **state) {
     (void)state;
     load_released();
     char out[512], root[2048];
@@ -309,11 +310,12 @@ test_current_schemas_are_compatible(void **state)
 /* Copies schemas/ to a scratch dir, replaces `from` by `to` in
  * oss/v1/<file>, builds the set and returns the incompatibility count. */
 static int
-mutate_and_compare(const char *file, const char *from, const char *to)
-{
+mutate_and_compare(const char *file, const char *from, const char *to) {
     char cmd[4096], root[512], path[1024], out[1024];
     snprintf(root, sizeof root, "%s/mut", tmp_dir);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s/oss/v1' && cp '%s'/schemas/oss/v1/*.proto '%s/oss/v1/'",
+    snprintf(cmd, sizeof cmd,
+             "rm -rf '%s' && mkdir -p '%s/oss/v1' && cp "
+             "'%s'/schemas/oss/v1/*.proto '%s/oss/v1/'",
              root, root, src_dir, root);
     assert_int_equal(run(cmd), 0);
 
@@ -326,7 +328,8 @@ mutate_and_compare(const char *file, const char *from, const char *to)
     text[n] = '\0';
     char *at = strstr(text, from);
     if (!at)
-        fail_msg("\"%s\" not found in %s: update this test's mutation", from, file);
+        fail_msg("\"%s\" not found in %s: update this test's mutation", from,
+                 file);
     f = fopen(path, "w");
     assert_non_null(f);
     fwrite(text, 1, (size_t)(at - text), f);
@@ -341,15 +344,15 @@ mutate_and_compare(const char *file, const char *from, const char *to)
 }
 
 static void
-test_breaking_changes_are_caught(void **state)
-{
+test_breaking_changes_are_caught(void **state) {
     (void)state;
     load_released();
     /* renumbered */
     assert_true(mutate_and_compare("envelope.proto", "string event_id = 1;",
                                    "string event_id = 99;") >= 1);
     /* retyped */
-    assert_true(mutate_and_compare("envelope.proto", "uint64 stream_version = 4;",
+    assert_true(mutate_and_compare("envelope.proto",
+                                   "uint64 stream_version = 4;",
                                    "int64 stream_version = 4;") >= 1);
     /* removed (number reserved, still a removal) */
     assert_true(mutate_and_compare("envelope.proto", "string reason = 12;",
@@ -361,14 +364,14 @@ test_breaking_changes_are_caught(void **state)
     assert_true(mutate_and_compare("envelope.proto", "ACTOR_KIND_OPERATOR = 4;",
                                    "ACTOR_KIND_OPERATOR = 5;") >= 1);
     /* an added field is fine */
-    assert_int_equal(mutate_and_compare("envelope.proto", "bytes hash = 18;",
-                                        "bytes hash = 18;\n  string added_later = 999;"),
-                     0);
+    assert_int_equal(
+        mutate_and_compare("envelope.proto", "bytes hash = 18;",
+                           "bytes hash = 18;\n  string added_later = 999;"),
+        0);
 }
 
 int
-main(void)
-{
+main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_current_schemas_are_compatible),
         cmocka_unit_test(test_breaking_changes_are_caught),
