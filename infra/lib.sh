@@ -31,10 +31,12 @@ oss_install_deps() {
 }
 
 # Configures and builds into $1 (default $OSS_BUILD_DIR) with extra cmake args.
+# OSS_WERROR=ON (infra/test, hence CI, sets it) makes every warning an error.
 oss_build() {
     local dir=${1:-$OSS_BUILD_DIR}; shift || true
     local log
-    cmake -S "$OSS_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null \
+    cmake -S "$OSS_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DOSS_WERROR="${OSS_WERROR:-OFF}" "$@" >/dev/null \
         || oss_die "cmake could not configure $dir"
     log=$(mktemp)
     if ! flock "$dir/.build.lock" cmake --build "$dir" -j"$(nproc)" >"$log" 2>&1; then

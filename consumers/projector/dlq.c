@@ -90,7 +90,7 @@ rebuild_item(pj_ctx_t *c, const oss_keyring_t *ring, PGresult *res, int r,
                                "WHERE stream_id = $1 AND version = $2",
                                2, p, &e);
         if (!jr || PQntuples(jr) != 1) {
-            snprintf(reason, rlen, "event not found in the journal%s%s",
+            snprintf(reason, rlen, "event not found in the journal%s%.160s",
                      jr ? "" : ": ", jr ? "" : e.msg);
             PQclear(jr);
             return -1;

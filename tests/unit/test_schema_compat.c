@@ -261,7 +261,7 @@ run(const char *cmd) {
 /* Builds a descriptor set from the .proto files under proto_root into out. */
 static int
 build_set(const char *proto_root, const char *out) {
-    char cmd[4096];
+    char cmd[8192];
     snprintf(cmd, sizeof cmd,
              "protoc --include_imports --descriptor_set_out='%s' -I '%s' "
              "'%s'/oss/v1/*.proto",
