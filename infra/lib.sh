@@ -11,7 +11,7 @@ OSS_PACKAGES="build-essential cmake pkg-config git librdkafka-dev libpq-dev
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev libssl-dev
   libevent-dev libjansson-dev libargon2-dev libcurl4-openssl-dev libcmocka-dev
   postgresql postgresql-contrib kcat python3 python3-aiosmtpd python3-cryptography python3-yaml jq curl clang
-  libclang-rt-14-dev procps iproute2 openssl"
+  libclang-rt-14-dev clang-format procps iproute2 openssl"
 
 oss_say() { printf '%s\n' "oss: $*" >&2; }
 oss_die() { printf '%s\n' "oss: error: $*" >&2; exit 1; }
@@ -180,6 +180,11 @@ SQL
     fi
     local psql_owner="psql -X -q -v ON_ERROR_STOP=1 $OSS_PG_ADMIN_URL"
     $psql_owner -c "CREATE TABLE IF NOT EXISTS public.oss_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+    # migrations renamed to give every number one file (tests/arch/check.py
+    # migrations): a database that applied them under the old name keeps them
+    $psql_owner -c "UPDATE public.oss_migrations m SET name = r.new FROM (VALUES
+        ('020_relay.sql', '021_relay.sql'), ('051_terms.sql', '052_terms.sql')) AS r(old, new)
+      WHERE m.name = r.old AND NOT EXISTS (SELECT FROM public.oss_migrations WHERE name = r.new)" >/dev/null
     local f name
     for f in "$OSS_ROOT"/infra/sql/[0-9]*.sql; do
         name=$(basename "$f")
@@ -189,6 +194,16 @@ SQL
                 || oss_die "migration $name failed"
         fi
     done
+    # the read models are defined once (infra/sql/read_models.sql): applied
+    # after the numbered migrations whenever the file changed
+    f=$OSS_ROOT/infra/sql/read_models.sql
+    name="read_models.sql@$(sha256sum "$f" | cut -c1-16)"
+    if [ -z "$($psql_owner -tAc "SELECT 1 FROM public.oss_migrations WHERE name = '$name'")" ]; then
+        oss_say "defining the read models ($name)"
+        $psql_owner --single-transaction -c "SET client_min_messages = warning" -f "$f" \
+            -c "INSERT INTO public.oss_migrations (name) VALUES ('$name')" \
+            || oss_die "read model definition $name failed"
+    fi
 }
 
 # Key files (0600): master (wraps data keys), index (keyed hashes for

@@ -29,7 +29,7 @@ trap cleanup EXIT
 with_db() { sed -E "s|/[A-Za-z0-9_]+(\?.*)?$|/$db\1|" <<<"$1"; }
 psql -X -q -v ON_ERROR_STOP=1 "$OSS_PG_SUPER_URL" -c "CREATE DATABASE $db OWNER oss_owner" >/dev/null || e2e_fail "could not create database $db"
 psql -X -q -v ON_ERROR_STOP=1 "$(with_db "$OSS_PG_SUPER_URL")" -c "REVOKE ALL ON SCHEMA public FROM PUBLIC; GRANT USAGE ON SCHEMA public TO oss_app" >/dev/null
-for f in "$E2E_ROOT"/infra/sql/[0-9]*.sql; do
+for f in "$E2E_ROOT"/infra/sql/[0-9]*.sql "$E2E_ROOT"/infra/sql/read_models.sql; do
     psql -X -q -v ON_ERROR_STOP=1 --single-transaction "$(with_db "$OSS_PG_ADMIN_URL")" -f "$f" >"$work/migrate.log" 2>&1 \
         || { cat "$work/migrate.log"; e2e_fail "migration $(basename "$f") failed on $db"; }
 done
