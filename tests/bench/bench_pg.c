@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/bytes.h"
 #include "core/event.h"
 
 /* ---- insert: raw single-row INSERT transactions ------------------------ */
@@ -117,16 +118,11 @@ bench_cmd_insert(int argc, char **argv) {
 
 static void
 hex_bytea(char *out, const uint8_t *p, size_t n) {
-    static const char hx[] = "0123456789abcdef";
     /* COPY text format: the backslash of \x must itself be escaped */
     *out++ = '\\';
     *out++ = '\\';
     *out++ = 'x';
-    for (size_t i = 0; i < n; i++) {
-        *out++ = hx[p[i] >> 4];
-        *out++ = hx[p[i] & 15];
-    }
-    *out = '\0';
+    oss_hex_encode(p, n, out);
 }
 
 static void
