@@ -121,7 +121,8 @@ get_digits(const char *s, int w, int *v) {
 oss_code_t
 oss_utc_parse(const char *s, int64_t *us, oss_err_t *err) {
     int y, mo, d, h, mi, se, oh = 0, om = 0;
-    if (!s || strnlen(s, 20) < 20 || !get_digits(s, 4, &y) || s[4] != '-' ||
+    /* each test below stops at a NUL before reading past it */
+    if (!s || !get_digits(s, 4, &y) || s[4] != '-' ||
         !get_digits(s + 5, 2, &mo) || s[7] != '-' ||
         !get_digits(s + 8, 2, &d) || s[10] != 'T' ||
         !get_digits(s + 11, 2, &h) || s[13] != ':' ||
