@@ -7,7 +7,6 @@
 
 #include <ctype.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,6 +14,9 @@
 #include <openssl/crypto.h>
 
 #include "bus/pbfield.h"
+#include "core/buf.h"
+#include "core/bytes.h"
+#include "core/utc.h"
 #include "oss/v1/account.pb-c.h"
 #include "oss/v1/delivery.pb-c.h"
 #include "oss/v1/registry.h"
@@ -125,16 +127,6 @@ actor_kind_name(oss_actor_kind_t k) {
     }
 }
 
-static void
-fmt_time(int64_t us, char *out, size_t n) {
-    time_t s = (time_t)(us / 1000000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    char base[32];
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, n, "%s.%06dZ", base, (int)(us % 1000000));
-}
-
 /* Prints one sealed field: "[sealed]", or masked when dk is available. */
 static void
 print_sealed(FILE *out, const char *field, const Oss__V1__SealedField *sf,
@@ -243,7 +235,7 @@ oss_audit_history(PGconn *conn, const char *stream_id, FILE *out,
     size_t bad = list.len;
     for (size_t i = 0; i < list.len; i++) {
         const oss_event_t *ev = &list.items[i];
-        fmt_time(ev->occurred_at_us, t, sizeof t);
+        oss_utc_format(ev->occurred_at_us, 6, t, sizeof t);
         fprintf(
             out,
             "\n%s  v%" PRId64 "  %s  by %s:%s  (position %" PRId64
@@ -260,7 +252,7 @@ oss_audit_history(PGconn *conn, const char *stream_id, FILE *out,
         if (ev->reason && *ev->reason)
             fprintf(out, " reason=\"%s\"", ev->reason);
         fprintf(out, " software=%s\n", ev->software_version);
-        oss_hex(ev->hash, 8, hex);
+        oss_hex_encode(ev->hash, 8, hex);
         int sound = bad == list.len &&
                     oss_audit_check_link(i ? &list.items[i - 1] : NULL, ev,
                                          what, sizeof what);
@@ -298,30 +290,6 @@ done:
  * one line per event, payloads decoded through the generated descriptors.
  * ====================================================================== */
 
-/* A growing output line (truncates safely). */
-typedef struct sbuf {
-    char *p;
-    size_t n, o;
-} sbuf_t;
-
-static void sb_add(sbuf_t *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-sb_add(sbuf_t *b, const char *fmt, ...) {
-    if (b->o + 1 >= b->n)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int w = vsnprintf(b->p + b->o, b->n - b->o, fmt, ap);
-    va_end(ap);
-    if (w < 0)
-        return;
-    b->o += (size_t)w;
-    if (b->o >= b->n)
-        b->o = b->n - 1;
-}
-
 /* ---- generic field access on a decoded message ---- */
 
 static int
@@ -356,59 +324,61 @@ fmt_utc(int64_t us, char *out, size_t n) {
 }
 
 static void
-put_sealed(sbuf_t *b, const char *name, const ProtobufCMessage *sf,
+put_sealed(oss_buf_t *b, const char *name, const ProtobufCMessage *sf,
            oss_audit_seal_fn seal, void *sctx) {
     char v[160] = "[sealed]";
     if (seal)
         seal(sctx, name, sf, v, sizeof v);
-    sb_add(b, "%s: %s", name, v);
+    oss_buf_appendf(b, "%s: %s", name, v);
 }
 
 /* One scalar value of field f at p. */
 static void
-put_scalar(sbuf_t *b, const ProtobufCFieldDescriptor *f, const void *p) {
+put_scalar(oss_buf_t *b, const ProtobufCFieldDescriptor *f, const void *p) {
     switch (f->type) {
     case PROTOBUF_C_TYPE_STRING: {
         const char *s = *(char *const *)p;
-        sb_add(b, "%s", s ? s : "");
+        oss_buf_appendf(b, "%s", s ? s : "");
         break;
     }
     case PROTOBUF_C_TYPE_BOOL:
-        sb_add(b, "%s", *(const protobuf_c_boolean *)p ? "true" : "false");
+        oss_buf_appendf(b, "%s",
+                        *(const protobuf_c_boolean *)p ? "true" : "false");
         break;
     case PROTOBUF_C_TYPE_ENUM: {
         int32_t v = *(const int32_t *)p;
         const ProtobufCEnumValue *ev =
             protobuf_c_enum_descriptor_get_value(f->descriptor, v);
-        sb_add(b, "%s", ev ? ev->name : "?");
+        oss_buf_appendf(b, "%s", ev ? ev->name : "?");
         break;
     }
     case PROTOBUF_C_TYPE_INT32:
     case PROTOBUF_C_TYPE_SINT32:
     case PROTOBUF_C_TYPE_SFIXED32:
-        sb_add(b, "%" PRId32, *(const int32_t *)p);
+        oss_buf_appendf(b, "%" PRId32, *(const int32_t *)p);
         break;
     case PROTOBUF_C_TYPE_UINT32:
     case PROTOBUF_C_TYPE_FIXED32:
-        sb_add(b, "%" PRIu32, *(const uint32_t *)p);
+        oss_buf_appendf(b, "%" PRIu32, *(const uint32_t *)p);
         break;
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_SFIXED64:
-        sb_add(b, "%" PRId64, *(const int64_t *)p);
+        oss_buf_appendf(b, "%" PRId64, *(const int64_t *)p);
         break;
     case PROTOBUF_C_TYPE_UINT64:
     case PROTOBUF_C_TYPE_FIXED64:
-        sb_add(b, "%" PRIu64, *(const uint64_t *)p);
+        oss_buf_appendf(b, "%" PRIu64, *(const uint64_t *)p);
         break;
     case PROTOBUF_C_TYPE_FLOAT:
-        sb_add(b, "%g", (double)*(const float *)p);
+        oss_buf_appendf(b, "%g", (double)*(const float *)p);
         break;
     case PROTOBUF_C_TYPE_DOUBLE:
-        sb_add(b, "%g", *(const double *)p);
+        oss_buf_appendf(b, "%g", *(const double *)p);
         break;
     case PROTOBUF_C_TYPE_BYTES:
-        sb_add(b, "<%zu bytes>", ((const ProtobufCBinaryData *)p)->len);
+        oss_buf_appendf(b, "<%zu bytes>",
+                        ((const ProtobufCBinaryData *)p)->len);
         break;
     default:
         break;
@@ -474,7 +444,7 @@ scalar_size(const ProtobufCFieldDescriptor *f) {
  * braces, SealedField through seal). Fields whose name ends in "_us" print
  * as UTC times. */
 static void
-put_fields(sbuf_t *b, const ProtobufCMessage *m, oss_audit_seal_fn seal,
+put_fields(oss_buf_t *b, const ProtobufCMessage *m, oss_audit_seal_fn seal,
            void *sctx) {
     const ProtobufCMessageDescriptor *d = m->descriptor;
     int first = 1;
@@ -486,37 +456,37 @@ put_fields(sbuf_t *b, const ProtobufCMessage *m, oss_audit_seal_fn seal,
                 *(const size_t *)((const char *)m + f->quantifier_offset);
             if (!n)
                 continue;
-            sb_add(b, "%s%s=[", first ? "" : ", ", f->name);
+            oss_buf_appendf(b, "%s%s=[", first ? "" : ", ", f->name);
             first = 0;
             const char *arr = *(const char *const *)p;
             for (size_t k = 0; k < n; k++) {
                 if (k)
-                    sb_add(b, ", ");
+                    oss_buf_appendf(b, ", ");
                 if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
                     const ProtobufCMessage *sm =
                         ((ProtobufCMessage *const *)arr)[k];
-                    sb_add(b, "{");
+                    oss_buf_appendf(b, "{");
                     put_fields(b, sm, seal, sctx);
-                    sb_add(b, "}");
+                    oss_buf_appendf(b, "}");
                 } else {
                     put_scalar(b, f, arr + k * scalar_size(f));
                 }
             }
-            sb_add(b, "]");
+            oss_buf_appendf(b, "]");
             continue;
         }
         if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
             const ProtobufCMessage *sm = *(ProtobufCMessage *const *)p;
             if (!sm)
                 continue;
-            sb_add(b, "%s", first ? "" : ", ");
+            oss_buf_appendf(b, "%s", first ? "" : ", ");
             first = 0;
             if (is_sealed_msg(sm)) {
                 put_sealed(b, f->name, sm, seal, sctx);
             } else {
-                sb_add(b, "%s={", f->name);
+                oss_buf_appendf(b, "%s={", f->name);
                 put_fields(b, sm, seal, sctx);
-                sb_add(b, "}");
+                oss_buf_appendf(b, "}");
             }
             continue;
         }
@@ -527,7 +497,7 @@ put_fields(sbuf_t *b, const ProtobufCMessage *m, oss_audit_seal_fn seal,
             continue;
         if (scalar_is_default(f, p))
             continue;
-        sb_add(b, "%s%s=", first ? "" : ", ", f->name);
+        oss_buf_appendf(b, "%s%s=", first ? "" : ", ", f->name);
         first = 0;
         size_t nl = strlen(f->name);
         if (nl > 3 && strcmp(f->name + nl - 3, "_us") == 0 &&
@@ -535,7 +505,7 @@ put_fields(sbuf_t *b, const ProtobufCMessage *m, oss_audit_seal_fn seal,
              f->type == PROTOBUF_C_TYPE_UINT64)) {
             char t[40];
             fmt_utc(*(const int64_t *)p, t, sizeof t);
-            sb_add(b, "%s", t);
+            oss_buf_appendf(b, "%s", t);
         } else {
             put_scalar(b, f, p);
         }
@@ -544,8 +514,8 @@ put_fields(sbuf_t *b, const ProtobufCMessage *m, oss_audit_seal_fn seal,
 
 /* Every sealed field of m (top level), as ": nik: [sealed], ...". */
 static void
-put_sealed_fields(sbuf_t *b, const ProtobufCMessage *m, oss_audit_seal_fn seal,
-                  void *sctx) {
+put_sealed_fields(oss_buf_t *b, const ProtobufCMessage *m,
+                  oss_audit_seal_fn seal, void *sctx) {
     const ProtobufCMessageDescriptor *d = m->descriptor;
     int first = 1;
     for (unsigned i = 0; i < d->n_fields; i++) {
@@ -557,7 +527,7 @@ put_sealed_fields(sbuf_t *b, const ProtobufCMessage *m, oss_audit_seal_fn seal,
             *(ProtobufCMessage *const *)((const char *)m + f->offset);
         if (!is_sealed_msg(sm))
             continue;
-        sb_add(b, "%s", first ? "; " : ", ");
+        oss_buf_appendf(b, "%s", first ? "; " : ", ");
         first = 0;
         put_sealed(b, f->name, sm, seal, sctx);
     }
@@ -596,73 +566,79 @@ new_owner_of(const ProtobufCMessage *m) {
 
 /* Hand-written wording; 0 when the type has none. */
 static int
-describe_known(sbuf_t *b, const oss_event_t *ev, const ProtobufCMessage *m,
+describe_known(oss_buf_t *b, const oss_event_t *ev, const ProtobufCMessage *m,
                oss_audit_seal_fn seal, void *sctx, const char *dkind) {
     const char *t = ev->payload_type;
     char tm[40];
 #define IS(x) (strcmp(t, "oss.v1." x) == 0)
 #define KIND(k) (k) ? (k) : "", (k) ? " " : ""
     if (IS("AccountRegistered")) {
-        sb_add(b, "account %s registered (%s, actor type %s, country %s",
-               oss_pb_str(m, "account_id"), scale_words(oss_pb_int(m, "scale")),
-               or_dash(oss_pb_str(m, "actor_type")),
-               or_dash(oss_pb_str(m, "country")));
+        oss_buf_appendf(
+            b, "account %s registered (%s, actor type %s, country %s",
+            oss_pb_str(m, "account_id"), scale_words(oss_pb_int(m, "scale")),
+            or_dash(oss_pb_str(m, "actor_type")),
+            or_dash(oss_pb_str(m, "country")));
         if (*oss_pb_str(m, "terms_version"))
-            sb_add(b, ", terms %s accepted", oss_pb_str(m, "terms_version"));
+            oss_buf_appendf(b, ", terms %s accepted",
+                            oss_pb_str(m, "terms_version"));
         if (*oss_pb_str(m, "region_code"))
-            sb_add(b, ", region %s", oss_pb_str(m, "region_code"));
+            oss_buf_appendf(b, ", region %s", oss_pb_str(m, "region_code"));
         if (*oss_pb_str(m, "website"))
-            sb_add(b, ", website %s", oss_pb_str(m, "website"));
+            oss_buf_appendf(b, ", website %s", oss_pb_str(m, "website"));
         if (oss_pb_int(m, "nik_birth_date_mismatch"))
-            sb_add(b, ", NIK date differs from the birth date");
-        sb_add(b, ")");
+            oss_buf_appendf(b, ", NIK date differs from the birth date");
+        oss_buf_appendf(b, ")");
         put_sealed_fields(b, m, seal, sctx);
     } else if (IS("TermsAccepted")) {
-        sb_add(b, "terms of use version %s accepted by %s",
-               or_dash(oss_pb_str(m, "version")),
-               or_dash(oss_pb_str(m, "principal_id")));
+        oss_buf_appendf(b, "terms of use version %s accepted by %s",
+                        or_dash(oss_pb_str(m, "version")),
+                        or_dash(oss_pb_str(m, "principal_id")));
     } else if (IS("LegacyAccountMigrated")) {
-        sb_add(b, "migrated from OSS 1.1 account %s (decree %s)",
-               or_dash(oss_pb_str(m, "legacy_id")),
-               or_dash(oss_pb_str(m, "decree_number")));
+        oss_buf_appendf(b, "migrated from OSS 1.1 account %s (decree %s)",
+                        or_dash(oss_pb_str(m, "legacy_id")),
+                        or_dash(oss_pb_str(m, "decree_number")));
     } else if (IS("ActivationIssued")) {
-        sb_add(b, "activation link and code issued by %s",
-               *oss_pb_str(m, "channel") ? oss_pb_str(m, "channel") : "e-mail");
+        oss_buf_appendf(b, "activation link and code issued by %s",
+                        *oss_pb_str(m, "channel") ? oss_pb_str(m, "channel")
+                                                  : "e-mail");
         if (oss_pb_int(m, "expires_at_us") > 0) {
             fmt_utc(oss_pb_int(m, "expires_at_us"), tm, sizeof tm);
-            sb_add(b, ", valid until %s", tm);
+            oss_buf_appendf(b, ", valid until %s", tm);
         }
     } else if (IS("ActivationSucceeded")) {
-        sb_add(b, "activated (%s)",
-               strcmp(oss_pb_str(m, "method"), "link") == 0
-                   ? "by the link"
-                   : "by the one-time code");
+        oss_buf_appendf(b, "activated (%s)",
+                        strcmp(oss_pb_str(m, "method"), "link") == 0
+                            ? "by the link"
+                            : "by the one-time code");
     } else if (IS("ActivationFailed")) {
-        sb_add(b, "wrong activation code (attempt %" PRId64 ")",
-               oss_pb_int(m, "attempt"));
+        oss_buf_appendf(b, "wrong activation code (attempt %" PRId64 ")",
+                        oss_pb_int(m, "attempt"));
     } else if (IS("ActivationLocked")) {
-        sb_add(b, "activation locked after %" PRId64 " wrong codes",
-               oss_pb_int(m, "attempts"));
+        oss_buf_appendf(b, "activation locked after %" PRId64 " wrong codes",
+                        oss_pb_int(m, "attempts"));
     } else if (IS("ActivationResent")) {
-        sb_add(b, "new activation code asked for, by %s",
-               or_dash(oss_pb_str(m, "channel")));
+        oss_buf_appendf(b, "new activation code asked for, by %s",
+                        or_dash(oss_pb_str(m, "channel")));
     } else if (IS("PasswordSet")) {
-        sb_add(b, "%s",
-               oss_pb_int(m, "first") ? "first password set"
-                                      : "password changed");
+        oss_buf_appendf(b, "%s",
+                        oss_pb_int(m, "first") ? "first password set"
+                                               : "password changed");
     } else if (IS("SignInSucceeded")) {
-        sb_add(b, "signed in (session %.8s, source %s)",
-               oss_pb_str(m, "session_id"),
-               or_dash(oss_pb_str(m, "source_hash")));
+        oss_buf_appendf(b, "signed in (session %.8s, source %s)",
+                        oss_pb_str(m, "session_id"),
+                        or_dash(oss_pb_str(m, "source_hash")));
     } else if (IS("SignInFailed")) {
-        sb_add(b, "sign-in failed (failure %" PRId64 ", source %s)",
-               oss_pb_int(m, "attempt"), or_dash(oss_pb_str(m, "source_hash")));
+        oss_buf_appendf(b, "sign-in failed (failure %" PRId64 ", source %s)",
+                        oss_pb_int(m, "attempt"),
+                        or_dash(oss_pb_str(m, "source_hash")));
     } else if (IS("SignInThrottled")) {
-        sb_add(b, "sign-in slowed down after %" PRId64 " failures; owner told",
-               oss_pb_int(m, "failures"));
+        oss_buf_appendf(
+            b, "sign-in slowed down after %" PRId64 " failures; owner told",
+            oss_pb_int(m, "failures"));
     } else if (IS("SessionEnded")) {
-        sb_add(b, "session %.8s ended (%s)", oss_pb_str(m, "session_id"),
-               or_dash(oss_pb_str(m, "reason")));
+        oss_buf_appendf(b, "session %.8s ended (%s)",
+                        oss_pb_str(m, "session_id"),
+                        or_dash(oss_pb_str(m, "reason")));
     } else if (IS("DeliveryQueued")) {
         const char *ch = oss_pb_str(m, "channel");
         char kw[64];
@@ -670,12 +646,13 @@ describe_known(sbuf_t *b, const oss_event_t *ev, const ProtobufCMessage *m,
         for (char *p = kw; *p; p++)
             if (*p == '_')
                 *p = ' ';
-        sb_add(b, "%s %s queued", kw, chan_words(ch));
+        oss_buf_appendf(b, "%s %s queued", kw, chan_words(ch));
     } else if (IS("DeliveryHanded")) {
         const char *ch = oss_pb_str(m, "channel");
-        sb_add(b, "%s%s%s handed to %s (attempt %" PRId64 "): %s", KIND(dkind),
-               chan_words(ch), server_words(ch), oss_pb_int(m, "attempt"),
-               or_dash(oss_pb_str(m, "reply_text")));
+        oss_buf_appendf(b, "%s%s%s handed to %s (attempt %" PRId64 "): %s",
+                        KIND(dkind), chan_words(ch), server_words(ch),
+                        oss_pb_int(m, "attempt"),
+                        or_dash(oss_pb_str(m, "reply_text")));
     } else if (IS("DeliveryFailed")) {
         const char *ch = oss_pb_str(m, "channel");
         int64_t code = oss_pb_int(m, "reply_code");
@@ -683,103 +660,107 @@ describe_known(sbuf_t *b, const oss_event_t *ev, const ProtobufCMessage *m,
         if (code > 0) {
             char c[24];
             snprintf(c, sizeof c, "%" PRId64, code);
-            sb_add(b,
-                   "%s%s%s handed to %s, refused: %s%s%s (attempt %" PRId64
-                   ")%s",
-                   KIND(dkind), chan_words(ch), server_words(ch),
-                   strncmp(why, c, strlen(c)) == 0 ? "" : c,
-                   strncmp(why, c, strlen(c)) == 0 ? "" : " ", or_dash(why),
-                   oss_pb_int(m, "attempt"),
-                   oss_pb_int(m, "permanent") ? "; given up" : "");
+            oss_buf_appendf(
+                b,
+                "%s%s%s handed to %s, refused: %s%s%s (attempt %" PRId64 ")%s",
+                KIND(dkind), chan_words(ch), server_words(ch),
+                strncmp(why, c, strlen(c)) == 0 ? "" : c,
+                strncmp(why, c, strlen(c)) == 0 ? "" : " ", or_dash(why),
+                oss_pb_int(m, "attempt"),
+                oss_pb_int(m, "permanent") ? "; given up" : "");
         } else if (oss_pb_int(m, "attempt") > 0) {
-            sb_add(b,
-                   "%s%s%s could not be handed to %s: %s (attempt %" PRId64
-                   ")%s",
-                   KIND(dkind), chan_words(ch), server_words(ch), or_dash(why),
-                   oss_pb_int(m, "attempt"),
-                   oss_pb_int(m, "permanent") ? "; given up" : "");
+            oss_buf_appendf(
+                b,
+                "%s%s%s could not be handed to %s: %s (attempt %" PRId64 ")%s",
+                KIND(dkind), chan_words(ch), server_words(ch), or_dash(why),
+                oss_pb_int(m, "attempt"),
+                oss_pb_int(m, "permanent") ? "; given up" : "");
         } else {
-            sb_add(b, "%s%s%s not sent: %s", KIND(dkind), chan_words(ch),
-                   or_dash(why));
+            oss_buf_appendf(b, "%s%s%s not sent: %s", KIND(dkind),
+                            chan_words(ch), or_dash(why));
         }
     } else if (IS("DeliveryRetrying")) {
         fmt_utc(oss_pb_int(m, "next_attempt_at_us"), tm, sizeof tm);
-        sb_add(b, "%s%s%s: next attempt (%" PRId64 ") at %s", KIND(dkind),
-               chan_words(oss_pb_str(m, "channel")), oss_pb_int(m, "attempt"),
-               tm);
+        oss_buf_appendf(b, "%s%s%s: next attempt (%" PRId64 ") at %s",
+                        KIND(dkind), chan_words(oss_pb_str(m, "channel")),
+                        oss_pb_int(m, "attempt"), tm);
     } else if (IS("PrincipalCreated")) {
         const ProtobufCMessage *g = oss_pb_msg(m, "grant");
-        sb_add(b, "person %s created (%s%s%s",
-               or_dash(oss_pb_str(m, "principal_id")),
-               or_dash(oss_pb_str(m, "kind")),
-               *oss_pb_str(m, "cause") ? ", " : "", oss_pb_str(m, "cause"));
+        oss_buf_appendf(b, "person %s created (%s%s%s",
+                        or_dash(oss_pb_str(m, "principal_id")),
+                        or_dash(oss_pb_str(m, "kind")),
+                        *oss_pb_str(m, "cause") ? ", " : "",
+                        oss_pb_str(m, "cause"));
         if (g && *oss_pb_str(g, "role"))
-            sb_add(b, ", role %s%s%s%s%s", oss_pb_str(g, "role"),
-                   *oss_pb_str(g, "account_id") ? " on account " : "",
-                   oss_pb_str(g, "account_id"),
-                   *oss_pb_str(g, "institution") ? " at " : "",
-                   oss_pb_str(g, "institution"));
-        sb_add(b, ")");
+            oss_buf_appendf(b, ", role %s%s%s%s%s", oss_pb_str(g, "role"),
+                            *oss_pb_str(g, "account_id") ? " on account " : "",
+                            oss_pb_str(g, "account_id"),
+                            *oss_pb_str(g, "institution") ? " at " : "",
+                            oss_pb_str(g, "institution"));
+        oss_buf_appendf(b, ")");
         put_sealed_fields(b, m, seal, sctx);
     } else if (IS("MemberAdded")) {
-        sb_add(b, "delegate %s added as %s",
-               or_dash(oss_pb_str(m, "principal_id")),
-               or_dash(oss_pb_str(m, "role")));
+        oss_buf_appendf(b, "delegate %s added as %s",
+                        or_dash(oss_pb_str(m, "principal_id")),
+                        or_dash(oss_pb_str(m, "role")));
     } else if (IS("MemberRemoved")) {
-        sb_add(b, "delegate %s%s%s removed",
-               or_dash(oss_pb_str(m, "principal_id")),
-               *oss_pb_str(m, "role") ? ", " : "", oss_pb_str(m, "role"));
+        oss_buf_appendf(b, "delegate %s%s%s removed",
+                        or_dash(oss_pb_str(m, "principal_id")),
+                        *oss_pb_str(m, "role") ? ", " : "",
+                        oss_pb_str(m, "role"));
     } else if (IS("HandoverFiled")) {
-        sb_add(b, "written hand-over request %s filed (evidence %s)",
-               or_dash(oss_pb_str(m, "request_id")),
-               or_dash(oss_pb_str(m, "evidence_ref")));
+        oss_buf_appendf(b, "written hand-over request %s filed (evidence %s)",
+                        or_dash(oss_pb_str(m, "request_id")),
+                        or_dash(oss_pb_str(m, "evidence_ref")));
         const char *n = new_owner_of(m);
         if (*n)
-            sb_add(b, ", new owner %s", n);
+            oss_buf_appendf(b, ", new owner %s", n);
         if (oss_pb_int(m, "cooling_off_until_us") > 0) {
             fmt_utc(oss_pb_int(m, "cooling_off_until_us"), tm, sizeof tm);
-            sb_add(b, ", objections until %s", tm);
+            oss_buf_appendf(b, ", objections until %s", tm);
         }
     } else if (IS("OwnershipTransferOffered")) {
         fmt_utc(oss_pb_int(m, "expires_at_us"), tm, sizeof tm);
-        sb_add(b, "ownership offered to %s%s, open until %s",
-               or_dash(oss_pb_str(m, "principal_id")),
-               oss_pb_int(m, "new_principal") ? " (a new person)" : "", tm);
+        oss_buf_appendf(b, "ownership offered to %s%s, open until %s",
+                        or_dash(oss_pb_str(m, "principal_id")),
+                        oss_pb_int(m, "new_principal") ? " (a new person)" : "",
+                        tm);
     } else if (IS("OwnershipTransferAccepted")) {
-        sb_add(b, "%s accepted the ownership: owner now (was %s)",
-               or_dash(oss_pb_str(m, "principal_id")),
-               or_dash(oss_pb_str(m, "previous_owner")));
+        oss_buf_appendf(b, "%s accepted the ownership: owner now (was %s)",
+                        or_dash(oss_pb_str(m, "principal_id")),
+                        or_dash(oss_pb_str(m, "previous_owner")));
     } else if (IS("HandoverObjected")) {
-        sb_add(b, "owner objected to hand-over request %s",
-               or_dash(oss_pb_str(m, "request_id")));
+        oss_buf_appendf(b, "owner objected to hand-over request %s",
+                        or_dash(oss_pb_str(m, "request_id")));
     } else if (IS("HandoverApproved")) {
         const char *n = new_owner_of(m);
-        sb_add(b, "hand-over request %s approved: %s is the owner now",
-               or_dash(oss_pb_str(m, "request_id")), or_dash(n));
+        oss_buf_appendf(b, "hand-over request %s approved: %s is the owner now",
+                        or_dash(oss_pb_str(m, "request_id")), or_dash(n));
         const char *p = *oss_pb_str(m, "previous_owner_principal_id")
                             ? oss_pb_str(m, "previous_owner_principal_id")
                             : oss_pb_str(m, "previous_owner");
         if (*p)
-            sb_add(b, " (was %s; access revoked)", p);
+            oss_buf_appendf(b, " (was %s; access revoked)", p);
     } else if (IS("HandoverRejected")) {
-        sb_add(b, "hand-over request %s rejected",
-               or_dash(oss_pb_str(m, "request_id")));
+        oss_buf_appendf(b, "hand-over request %s rejected",
+                        or_dash(oss_pb_str(m, "request_id")));
     } else if (IS("AccessTerminated")) {
         const char *p = oss_pb_str(m, "principal_id");
-        sb_add(b, "access ended for %s%s: %s", *p ? "" : "the whole account", p,
-               or_dash(oss_pb_str(m, "reason_code")));
+        oss_buf_appendf(b, "access ended for %s%s: %s",
+                        *p ? "" : "the whole account", p,
+                        or_dash(oss_pb_str(m, "reason_code")));
         if (*oss_pb_str(m, "evidence_ref"))
-            sb_add(b, " (evidence %s)", oss_pb_str(m, "evidence_ref"));
+            oss_buf_appendf(b, " (evidence %s)", oss_pb_str(m, "evidence_ref"));
     } else if (IS("SubjectErased")) {
-        sb_add(b,
-               "personal data of subject %s erased (data key deleted; "
-               "sealed fields unreadable from now on)",
-               or_dash(oss_pb_str(m, "subject_id")));
+        oss_buf_appendf(b,
+                        "personal data of subject %s erased (data key deleted; "
+                        "sealed fields unreadable from now on)",
+                        or_dash(oss_pb_str(m, "subject_id")));
     } else if (IS("PersonalDataRead")) {
-        sb_add(b, "personal data read by %s %s through %s",
-               or_dash(oss_pb_str(m, "reader_role")),
-               or_dash(oss_pb_str(m, "reader_principal_id")),
-               or_dash(oss_pb_str(m, "endpoint")));
+        oss_buf_appendf(b, "personal data read by %s %s through %s",
+                        or_dash(oss_pb_str(m, "reader_role")),
+                        or_dash(oss_pb_str(m, "reader_principal_id")),
+                        or_dash(oss_pb_str(m, "endpoint")));
     } else {
         return 0;
     }
@@ -792,43 +773,50 @@ void
 oss_audit_describe(const oss_event_t *ev, oss_audit_seal_fn seal,
                    void *seal_ctx, const char *delivery_kind, char *out,
                    size_t outlen) {
-    sbuf_t b = {out, outlen, 0};
     if (!outlen)
         return;
-    out[0] = '\0';
+    oss_buf_t b = {0};
+    ProtobufCMessage *m = NULL;
     const ProtobufCMessageDescriptor *d =
         oss_v1_registry_find(ev->payload_type);
     char words[96];
     type_words(ev->payload_type, words, sizeof words);
     if (!d) {
-        sb_add(&b, "%s (%zu payload bytes, type not in this build)", words,
-               ev->payload_len);
-        return;
+        oss_buf_appendf(&b, "%s (%zu payload bytes, type not in this build)",
+                        words, ev->payload_len);
+        goto done;
     }
-    ProtobufCMessage *m = protobuf_c_message_unpack(
-        d, NULL, ev->payload_len,
-        ev->payload ? ev->payload : (const uint8_t *)"");
+    m = protobuf_c_message_unpack(d, NULL, ev->payload_len,
+                                  ev->payload ? ev->payload
+                                              : (const uint8_t *)"");
     if (!m) {
-        sb_add(&b, "%s (undecodable payload, %zu bytes)", words,
-               ev->payload_len);
-        return;
+        oss_buf_appendf(&b, "%s (undecodable payload, %zu bytes)", words,
+                        ev->payload_len);
+        goto done;
     }
     if (!describe_known(&b, ev, m, seal, seal_ctx, delivery_kind)) {
-        sb_add(&b, "%s", words);
-        size_t at = b.o;
-        sb_add(&b, ": ");
-        size_t mark = b.o;
+        oss_buf_appendf(&b, "%s", words);
+        size_t at = b.len;
+        oss_buf_appendf(&b, ": ");
+        size_t mark = b.len;
         put_fields(&b, m, seal, seal_ctx);
-        if (b.o == mark) { /* no field set */
-            b.o = at;
-            out[at] = '\0';
+        if (b.len == mark && b.p) { /* no field set */
+            b.len = at;
+            b.p[at] = '\0';
         }
     }
     protobuf_c_message_free_unpacked(m, NULL);
-    /* one line: no control characters from payload text */
+done:;
+    /* into out, truncated; one line: no control characters from payload
+     * text */
+    const char *text = oss_buf_str(&b);
+    size_t n = strnlen(text, outlen - 1);
+    memcpy(out, text, n);
+    out[n] = '\0';
     for (char *p = out; *p; p++)
         if ((unsigned char)*p < 0x20)
             *p = ' ';
+    oss_buf_free(&b);
 }
 
 /* ---- sealed fields: [sealed], [erased], or masked with --reveal ---- */

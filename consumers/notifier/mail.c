@@ -4,7 +4,6 @@
 #include "notifier.h"
 
 #include <curl/curl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,68 +12,22 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf_t;
-
-static void
-sb_put(sbuf_t *b, const char *s, size_t n) {
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void
-sb_puts(sbuf_t *b, const char *s) {
-    sb_put(b, s, strlen(s));
-}
-
-static void sb_printf(sbuf_t *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-sb_printf(sbuf_t *b, const char *fmt, ...) {
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
+#include "core/buf.h"
 
 char *
 oss_mail_qp(const char *s, size_t n) {
-    static const char hex[] = "0123456789ABCDEF";
-    sbuf_t b = {0};
+    oss_buf_t b = {0};
     size_t col = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '\n') {
-            sb_puts(&b, "\r\n");
+            oss_buf_appends(&b, "\r\n");
             col = 0;
             continue;
         }
         if (c == '\r')
             continue;
-        char enc[4];
+        char enc[8];
         size_t el;
         int trailing_ws = (c == ' ' || c == '\t') &&
                           (i + 1 == n || s[i + 1] == '\n' || s[i + 1] == '\r');
@@ -83,25 +36,17 @@ oss_mail_qp(const char *s, size_t n) {
             enc[0] = (char)c;
             el = 1;
         } else {
-            enc[0] = '=';
-            enc[1] = hex[c >> 4];
-            enc[2] = hex[c & 15];
+            snprintf(enc, sizeof enc, "=%02X", c); /* RFC 2045: upper case */
             el = 3;
         }
         if (col + el > 75) { /* soft line break keeps lines <= 76 */
-            sb_puts(&b, "=\r\n");
+            oss_buf_appends(&b, "=\r\n");
             col = 0;
         }
-        sb_put(&b, enc, el);
+        oss_buf_append(&b, enc, el);
         col += el;
     }
-    if (b.oom) {
-        free(b.p);
-        return NULL;
-    }
-    if (!b.p)
-        return calloc(1, 1);
-    return b.p;
+    return oss_buf_detach(&b, NULL); /* "" for empty s, NULL when oom */
 }
 
 void
@@ -149,21 +94,22 @@ clean_name(const char *name) {
 }
 
 static void
-put_part(sbuf_t *b, const char *boundary, const char *lang, const char *text) {
+put_part(oss_buf_t *b, const char *boundary, const char *lang,
+         const char *text) {
     char *qp = oss_mail_qp(text, strlen(text));
     if (!qp) {
-        b->oom = 1;
+        b->failed = true;
         return;
     }
-    sb_printf(b,
-              "--%s\r\n"
-              "Content-Type: text/plain; charset=UTF-8\r\n"
-              "Content-Language: %s\r\n"
-              "Content-Transfer-Encoding: quoted-printable\r\n"
-              "\r\n",
-              boundary, lang);
-    sb_puts(b, qp);
-    sb_puts(b, "\r\n");
+    oss_buf_appendf(b,
+                    "--%s\r\n"
+                    "Content-Type: text/plain; charset=UTF-8\r\n"
+                    "Content-Language: %s\r\n"
+                    "Content-Transfer-Encoding: quoted-printable\r\n"
+                    "\r\n",
+                    boundary, lang);
+    oss_buf_appends(b, qp);
+    oss_buf_appends(b, "\r\n");
     free(qp);
 }
 
@@ -193,27 +139,23 @@ compose_parts(const oss_mail_t *m, const char *subject, const char *id_text,
     char boundary[96];
     snprintf(boundary, sizeof boundary, "=_oss_%s", m->event_id);
 
-    sbuf_t b = {0};
-    sb_printf(&b, "Date: %s\r\n", date);
-    sb_printf(&b, "From: %s\r\n", m->from);
-    sb_printf(&b, "To: <%s>\r\n", m->to);
-    sb_printf(&b, "Subject: %s\r\n", subject);
-    sb_printf(&b, "Message-ID: <%s@oss.local>\r\n", m->event_id);
-    sb_puts(&b, "MIME-Version: 1.0\r\n"
-                "Auto-Submitted: auto-generated\r\n"
-                "Content-Language: id, en\r\n");
-    sb_printf(&b, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n",
-              boundary);
-    sb_puts(&b, "\r\nThis is a multi-part message in MIME format.\r\n");
+    oss_buf_t b = {0};
+    oss_buf_appendf(&b, "Date: %s\r\n", date);
+    oss_buf_appendf(&b, "From: %s\r\n", m->from);
+    oss_buf_appendf(&b, "To: <%s>\r\n", m->to);
+    oss_buf_appendf(&b, "Subject: %s\r\n", subject);
+    oss_buf_appendf(&b, "Message-ID: <%s@oss.local>\r\n", m->event_id);
+    oss_buf_appends(&b, "MIME-Version: 1.0\r\n"
+                        "Auto-Submitted: auto-generated\r\n"
+                        "Content-Language: id, en\r\n");
+    oss_buf_appendf(&b, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n",
+                    boundary);
+    oss_buf_appends(&b, "\r\nThis is a multi-part message in MIME format.\r\n");
     put_part(&b, boundary, "id", id_text);
     put_part(&b, boundary, "en", en_text);
-    sb_printf(&b, "--%s--\r\n", boundary);
-    if (b.oom) {
-        free(b.p);
+    oss_buf_appendf(&b, "--%s--\r\n", boundary);
+    if (!(*out = oss_buf_detach(&b, len)))
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    }
-    *out = b.p;
-    *len = b.len;
     return OSS_OK;
 }
 

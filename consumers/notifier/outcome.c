@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/utc.h"
 #include "crypto/crypto.h"
 #include "journal/journal.h"
 #include "oss/v1/delivery.pb-c.h"
@@ -111,11 +111,8 @@ decide_outcome(void *vctx, const oss_event_t *history, size_t n,
         r.channel = (char *)o->channel;
         r.attempt = o->attempt + 1;
         r.next_attempt_at_us = o->next_attempt_at_us;
-        char when[40];
-        time_t t = (time_t)(o->next_attempt_at_us / 1000000);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        char when[OSS_UTC_STR];
+        oss_utc_format(o->next_attempt_at_us, 0, when, sizeof when);
         snprintf(reason, sizeof reason, "%s %s: attempt %d at %s",
                  o->what ? o->what : "", chan_name(o->channel), o->attempt + 1,
                  when);

@@ -8,7 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/crypto.h>
+#include "core/buf.h"
+#include "core/utc.h"
 
 typedef struct tpl {
     const char *kind;
@@ -337,85 +338,16 @@ oss_template_when(int64_t us, int wib, char *out, size_t cap) {
              tm.tm_hour, tm.tm_min, wib ? "WIB" : "UTC");
 }
 
-/* "2026-11-24T11:20:00Z" (fraction and offset "+00:00" allowed) -> unix
- * microseconds; 0 when s is not one. */
-static int64_t
-parse_iso(const char *s) {
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    int y, mo, d, h, mi, se, used = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &se,
-               &used) != 6 ||
-        used != 19)
-        return 0;
-    const char *rest = s + 19;
-    if (*rest == '.')
-        for (rest++; *rest >= '0' && *rest <= '9'; rest++)
-            ;
-    if (strcmp(rest, "Z") != 0 && strcmp(rest, "+00:00") != 0)
-        return 0;
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = se;
-    time_t t = timegm(&tm);
-    return (int64_t)t * 1000000;
-}
-
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf_t;
-
-static void
-sb_put(sbuf_t *b, const char *s, size_t n) {
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = malloc(cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        /* no realloc: the old buffer may hold a secret and is wiped */
-        if (b->p) {
-            memcpy(p, b->p, b->len);
-            OPENSSL_cleanse(b->p, b->cap);
-            free(b->p);
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void
-sb_wipe(sbuf_t *b) {
-    if (b->p) {
-        OPENSSL_cleanse(b->p, b->cap);
-        free(b->p);
-    }
-    memset(b, 0, sizeof *b);
-}
-
 /* Puts a value, control characters (a value never spans lines) and
  * "{{" (no second expansion) made harmless. */
 static void
-put_value(sbuf_t *b, const char *v) {
+put_value(oss_buf_t *b, const char *v) {
     for (const char *p = v; *p; p++) {
         unsigned char c = (unsigned char)*p;
         char ch = c < 0x20 || c == 0x7f ? ' ' : (char)c;
         if (ch == '{' && p[1] == '{')
             ch = '(';
-        sb_put(b, &ch, 1);
+        oss_buf_appendc(b, ch);
     }
 }
 
@@ -423,19 +355,19 @@ put_value(sbuf_t *b, const char *v) {
  * words, a time formatted, a number as digits, a string as is. 0, or -1
  * when vars has no usable value (nothing put). */
 static int
-put_var(sbuf_t *b, const tpl_t *t, const char *name, const json_t *vars,
+put_var(oss_buf_t *b, const tpl_t *t, const char *name, const json_t *vars,
         int64_t when_us, int wib) {
     char tmp[96];
     const json_t *v = vars ? json_object_get(vars, name) : NULL;
     if (!strcmp(name, "when") && (!v || json_is_null(v))) {
         oss_template_when(when_us, wib, tmp, sizeof tmp);
-        sb_put(b, tmp, strlen(tmp));
+        oss_buf_appends(b, tmp);
         return 0;
     }
     if (!strcmp(name, "name") &&
         (!v || !json_is_string(v) || json_string_length(v) == 0)) {
         const char *g = wib ? t->greet_id : t->greet_en;
-        sb_put(b, g, strlen(g));
+        oss_buf_appends(b, g);
         return 0;
     }
     if (!v || json_is_null(v))
@@ -447,24 +379,24 @@ put_var(sbuf_t *b, const tpl_t *t, const char *name, const json_t *vars,
         } else {
             snprintf(tmp, sizeof tmp, "%lld", (long long)json_integer_value(v));
         }
-        sb_put(b, tmp, strlen(tmp));
+        oss_buf_appends(b, tmp);
         return 0;
     }
     if (!json_is_string(v) || json_string_length(v) == 0)
         return -1;
     const char *s = json_string_value(v);
     if (is_time_var(name)) {
-        int64_t us = parse_iso(s);
-        if (us) {
+        int64_t us = 0;
+        if (oss_utc_parse(s, &us, NULL) == OSS_OK) {
             oss_template_when(us, wib, tmp, sizeof tmp);
-            sb_put(b, tmp, strlen(tmp));
+            oss_buf_appends(b, tmp);
             return 0;
         }
     }
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (!strcmp(words[i].var, name) && !strcmp(words[i].value, s)) {
             const char *w = wib ? words[i].id : words[i].en;
-            sb_put(b, w, strlen(w));
+            oss_buf_appends(b, w);
             return 0;
         }
     put_value(b, s);
@@ -474,19 +406,19 @@ put_var(sbuf_t *b, const tpl_t *t, const char *name, const json_t *vars,
 /* Expands src into b; the first variable with no value is named in
  * missing (and rendered "-"). */
 static void
-expand(sbuf_t *b, const tpl_t *t, const char *src, const json_t *vars,
+expand(oss_buf_t *b, const tpl_t *t, const char *src, const json_t *vars,
        int64_t when_us, int wib, char *missing, size_t mcap) {
     const char *p = src;
     while (*p) {
         const char *open = strstr(p, "{{");
         if (!open) {
-            sb_put(b, p, strlen(p));
+            oss_buf_appends(b, p);
             break;
         }
-        sb_put(b, p, (size_t)(open - p));
+        oss_buf_append(b, p, (size_t)(open - p));
         const char *close = strstr(open + 2, "}}");
         if (!close) { /* a template bug: keep the rest verbatim */
-            sb_put(b, open, strlen(open));
+            oss_buf_appends(b, open);
             break;
         }
         char name[48];
@@ -496,7 +428,7 @@ expand(sbuf_t *b, const tpl_t *t, const char *src, const json_t *vars,
         memcpy(name, open + 2, nl);
         name[nl] = '\0';
         if (put_var(b, t, name, vars, when_us, wib)) {
-            sb_put(b, "-", 1);
+            oss_buf_append(b, "-", 1);
             if (missing && mcap && !missing[0])
                 snprintf(missing, mcap, "%s", name);
         }
@@ -516,19 +448,25 @@ oss_template_render(const char *kind, const char *lang, const json_t *vars,
         return oss_err_set(err, OSS_ENOTFOUND, "no template for kind \"%.48s\"",
                            kind ? kind : "");
     int wib = !lang || strcmp(lang, "en") != 0;
-    sbuf_t b = {0};
+    /* a secret buffer: the body may hold a code or a link, and no copy of
+     * it is left behind when the buffer grows or fails */
+    oss_buf_t b;
+    oss_buf_init_secret(&b);
     expand(&b, t, wib ? t->text_id : t->text_en, vars, when_us, wib, missing,
            missing_cap);
-    if (b.oom || !b.p) {
-        sb_wipe(&b);
+    if (!oss_buf_ok(&b)) {
+        oss_buf_free(&b);
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
     }
     char *s = strdup(wib ? t->subject_id : t->subject_en);
     if (!s) {
-        sb_wipe(&b);
+        oss_buf_free(&b);
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    }
+    if (!(*body = oss_buf_detach(&b, NULL))) {
+        free(s);
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
     }
     *subject = s;
-    *body = b.p;
     return OSS_OK;
 }

@@ -6,33 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
-/* RFC 3339 UTC with microseconds, e.g. 2026-11-24T10:00:00.123456Z. */
-static void
-rfc3339_us(int64_t us, char *out, size_t outlen) {
-    int64_t secs = us / 1000000, frac = us % 1000000;
-    if (frac < 0) {
-        frac += 1000000;
-        secs -= 1;
-    }
-    /* the date and time of the last second formatted, per thread: events
-     * come in bursts from the same second, and gmtime_r/strftime cost more
-     * than the rest of the headers */
-    static _Thread_local int64_t last_secs = INT64_MIN;
-    static _Thread_local char base[40];
-    if (secs != last_secs) {
-        time_t t = (time_t)secs;
-        struct tm tm;
-        if (!gmtime_r(&t, &tm)) {
-            snprintf(out, outlen, "1970-01-01T00:00:00.000000Z");
-            return;
-        }
-        strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-        last_secs = secs;
-    }
-    snprintf(out, outlen, "%s.%06dZ", base, (int)frac);
-}
+#include "core/utc.h"
 
 /* The header values that do not depend on the key: ce_type, ce_time. */
 static void
@@ -42,7 +17,8 @@ type_and_time(const oss_event_t *ev, char *type_s, size_t tlen, char *time_s,
     const char *name = strrchr(ev->payload_type, '.');
     name = name ? name + 1 : ev->payload_type;
     snprintf(type_s, tlen, "oss.v1.%s", name);
-    rfc3339_us(ev->occurred_at_us, time_s, mlen);
+    /* RFC 3339 UTC with microseconds, e.g. 2026-11-24T10:00:00.123456Z */
+    oss_utc_format(ev->occurred_at_us, 6, time_s, mlen);
 }
 
 static int

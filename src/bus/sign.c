@@ -45,16 +45,6 @@ mac(const uint8_t key[32], const uint8_t *data, size_t n, uint8_t out[32]) {
            olen == 32;
 }
 
-static void
-to_hex(const uint8_t *b, size_t n, char *out) {
-    static const char hx[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hx[b[i] >> 4];
-        out[2 * i + 1] = hx[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 void
 oss_bus_sign(const oss_keyring_t *ring, const char *ce_id, const void *key,
              size_t klen, const void *val, size_t vlen, char out[65]) {
@@ -68,26 +58,8 @@ oss_bus_sign(const oss_keyring_t *ring, const char *ce_id, const void *key,
     if (!(in = sign_input(ce_id, key, klen, val, vlen, &n)))
         return;
     if (mac(ring->key[0], in, n, digest))
-        to_hex(digest, 32, out);
+        oss_hex_encode(digest, 32, out);
     free(in);
-}
-
-/* Parses 64 hex chars into 32 bytes; 0 when malformed. */
-static int
-from_hex(const char *s, uint8_t out[32]) {
-    if (!s || strlen(s) != 64)
-        return 0;
-    for (int i = 0; i < 32; i++) {
-        int v = 0;
-        for (int j = 0; j < 2; j++) {
-            int d = oss_hexval((unsigned char)s[2 * i + j]);
-            if (d < 0)
-                return 0;
-            v = v * 16 + d;
-        }
-        out[i] = (uint8_t)v;
-    }
-    return 1;
 }
 
 int
@@ -98,7 +70,8 @@ oss_bus_verify(const oss_keyring_t *ring, const char *ce_id, const void *key,
     uint8_t *in = NULL;
     int ok = 0;
 
-    if (!ring || ring->n == 0 || !from_hex(sig_hex, want))
+    if (!ring || ring->n == 0 || !sig_hex || strlen(sig_hex) != 64 ||
+        oss_hex_decode(sig_hex, 64, want, sizeof want, NULL) != OSS_OK)
         return 0;
     if (!(in = sign_input(ce_id, key, klen, val, vlen, &n)))
         return 0;
@@ -164,5 +137,5 @@ oss_bus_signer_sign(oss_bus_signer_t *s, const char *ce_id, const void *key,
         mac_part(s->ctx, key, key ? klen : 0) &&
         mac_part(s->ctx, val, val ? vlen : 0) &&
         EVP_MAC_final(s->ctx, digest, &dlen, sizeof digest) && dlen == 32)
-        to_hex(digest, 32, out);
+        oss_hex_encode(digest, 32, out);
 }

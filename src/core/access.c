@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/utc.h"
+
 #define SEC 1000000LL
 #define DAY_US (86400LL * SEC)
 
@@ -62,33 +64,18 @@ copy(char *dst, size_t n, const char *src) {
 /* ---- the calendar ----------------------------------------------------------
  */
 
-/* Days since 1970-01-01 -> civil date (H. Hinnant's algorithm). */
+/* Days since 1970-01-01 -> civil date as YYYYMMDD. */
 static int32_t
 ymd_from_days(int64_t z) {
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = yoe + era * 400;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    if (m <= 2)
-        y++;
+    int64_t y;
+    int m, d;
+    oss_utc_civil_from_days(z, &y, &m, &d);
     return (int32_t)(y * 10000 + m * 100 + d);
 }
 
 static int64_t
 days_from_ymd(int32_t ymd) {
-    int64_t y = ymd / 10000, m = (ymd / 100) % 100, d = ymd % 100;
-    if (m <= 2)
-        y--;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
+    return oss_utc_days_from_civil(ymd / 10000, (ymd / 100) % 100, ymd % 100);
 }
 
 /* 0 = Sunday .. 6 = Saturday (1970-01-01 was a Thursday). */
@@ -100,11 +87,7 @@ weekday(int64_t days) {
 
 static int
 valid_date(int y, int m, int d) {
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1)
-        return 0;
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return d <= mdays[m - 1] + (m == 2 && leap);
+    return y >= 1970 && y <= 9999 && d >= 1 && d <= oss_utc_month_days(y, m);
 }
 
 int

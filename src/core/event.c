@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
+#include "core/bytes.h"
+
 void
 oss_event_clear(oss_event_t *ev) {
     if (!ev)
@@ -32,61 +35,32 @@ oom:
     return oss_err_set(err, OSS_ENOMEM, "could not copy event: out of memory");
 }
 
-typedef struct buf {
-    uint8_t *p;
-    size_t len, cap;
-    int oom;
-} buf_t;
-
 static void
-buf_put(buf_t *b, const void *data, size_t n) {
-    if (b->oom)
-        return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n)
-            cap *= 2;
-        uint8_t *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->len, data, n);
-    b->len += n;
-}
-
-static void
-put_field(buf_t *b, const void *data, size_t n) {
+put_field(oss_buf_t *b, const void *data, size_t n) {
     uint8_t l[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8),
                     (uint8_t)n};
-    buf_put(b, l, 4);
-    buf_put(b, data, n);
+    oss_buf_append(b, l, 4);
+    oss_buf_append(b, data, n);
 }
 
 static void
-put_str(buf_t *b, const char *s) {
+put_str(oss_buf_t *b, const char *s) {
     put_field(b, s ? s : "", s ? strlen(s) : 0);
 }
 
 static void
-put_i64(buf_t *b, int64_t v) {
-    uint64_t u = (uint64_t)v;
+put_i64(oss_buf_t *b, int64_t v) {
     uint8_t x[8];
-    for (int i = 0; i < 8; i++)
-        x[i] = (uint8_t)(u >> (56 - 8 * i));
+    oss_be64_put(x, (uint64_t)v);
     put_field(b, x, 8);
 }
 
 oss_code_t
 oss_event_canonical(const oss_event_t *ev, uint8_t **out, size_t *out_len,
                     oss_err_t *err) {
-    buf_t b = {0};
+    oss_buf_t b = {0};
     static const char tag[] = "oss.event.v1";
-    buf_put(&b, tag, sizeof tag - 1);
+    oss_buf_append(&b, tag, sizeof tag - 1);
     put_str(&b, ev->event_id);
     put_str(&b, ev->stream_id);
     put_str(&b, ev->stream_type);
@@ -104,13 +78,11 @@ oss_event_canonical(const oss_event_t *ev, uint8_t **out, size_t *out_len,
     put_i64(&b, (int64_t)ev->schema_version);
     put_field(&b, ev->payload, ev->payload_len);
     put_field(&b, ev->prev_hash, OSS_HASH_LEN);
-    if (b.oom) {
-        free(b.p);
+    uint8_t *p = (uint8_t *)oss_buf_detach(&b, out_len);
+    if (!p)
         return oss_err_set(err, OSS_ENOMEM,
                            "could not encode event: out of memory");
-    }
-    *out = b.p;
-    *out_len = b.len;
+    *out = p;
     return OSS_OK;
 }
 

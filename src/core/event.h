@@ -16,8 +16,8 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/uuid.h" /* OSS_UUID_STR */
 
-#define OSS_UUID_STR 37 /* 36 chars + NUL */
 #define OSS_ID_MAX 128
 #define OSS_HASH_LEN 32
 

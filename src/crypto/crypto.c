@@ -1,5 +1,6 @@
-/* Crypto shell primitives (OpenSSL 3): ids, random, hashes, HMAC, hex and
- * constant-time compare. Keys and sealing live in keyring.c and seal.c.
+/* Crypto shell primitives (OpenSSL 3): ids, random, hashes, HMAC and
+ * constant-time compare. Keys and sealing live in keyring.c and seal.c; the
+ * text forms (hex, UUID) are the core's (core/bytes.h, core/uuid.h).
  * Thread-safety: every function may be called from any thread; oss_uuid7()
  * serialises on a process-wide mutex to keep ids monotonic. */
 #include "crypto/crypto.h"
@@ -14,6 +15,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+
+#include "core/uuid.h"
 
 /* A failed CSPRNG leaves no safe way to make an id: abort rather than hand out
  * a predictable one (the id functions have no error result by contract). */
@@ -36,26 +39,11 @@ oss_random(void *buf, size_t n, oss_err_t *err) {
     return OSS_OK;
 }
 
-static void
-uuid_format(const uint8_t b[16], char out[OSS_UUID_STR]) {
-    static const char hx[] = "0123456789abcdef";
-    size_t o = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[o++] = '-';
-        out[o++] = hx[b[i] >> 4];
-        out[o++] = hx[b[i] & 0xf];
-    }
-    out[o] = '\0';
-}
-
 void
 oss_uuid4(char out[OSS_UUID_STR]) {
-    uint8_t b[16];
+    uint8_t b[OSS_UUID_LEN];
     random_or_die(b, sizeof b);
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    uuid_format(b, out);
+    oss_uuid_format_v4(b, out);
 }
 
 /* UUIDv7 state: the last millisecond used and the 74 bits after it
@@ -126,7 +114,7 @@ oss_uuid7(char out[OSS_UUID_STR]) {
     b[8] = (uint8_t)(0x80 | ((rb >> 56) & 0x3f));
     for (int i = 9; i < 16; i++)
         b[i] = (uint8_t)(rb >> (8 * (15 - i)));
-    uuid_format(b, out);
+    oss_uuid_format(b, out);
 }
 
 void
@@ -148,16 +136,6 @@ oss_hmac_sha256(const uint8_t *key, size_t keylen, const void *data, size_t n,
         fprintf(stderr, "oss: fatal: HMAC(sha256) failed\n");
         abort();
     }
-}
-
-void
-oss_hex(const uint8_t *bytes, size_t n, char *out) {
-    static const char hx[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hx[bytes[i] >> 4];
-        out[2 * i + 1] = hx[bytes[i] & 0xf];
-    }
-    out[2 * n] = '\0';
 }
 
 int

@@ -50,20 +50,15 @@ keyring_parse(const char *path, char *text, oss_keyring_t *ring,
             return oss_err_set(err, OSS_EINVAL,
                                "malformed key file \"%s\": more than 8 keys",
                                path);
-        for (size_t i = 0; i < 32; i++) {
-            int hi = oss_hexval((unsigned char)s[2 * i]);
-            int lo = oss_hexval((unsigned char)s[2 * i + 1]);
-            if (hi < 0 || lo < 0)
-                return oss_err_set(err, OSS_EINVAL,
-                                   "malformed key file \"%s\": line %d is not "
-                                   "64 hex characters",
-                                   path, lineno);
-            ring->key[ring->n][i] = (uint8_t)(hi << 4 | lo);
-        }
+        if (oss_hex_decode(s, 64, ring->key[ring->n], 32, NULL) != OSS_OK)
+            return oss_err_set(err, OSS_EINVAL,
+                               "malformed key file \"%s\": line %d is not "
+                               "64 hex characters",
+                               path, lineno);
         uint8_t digest[32];
         char hex[65];
         oss_sha256(ring->key[ring->n], 32, digest);
-        oss_hex(digest, 32, hex);
+        oss_hex_encode(digest, 32, hex);
         memcpy(ring->id[ring->n], hex, 16);
         ring->id[ring->n][16] = '\0';
         ring->n++;
@@ -173,7 +168,7 @@ oss_keyring_create(const char *path, oss_err_t *err) {
         return oss_err_set(err, OSS_EINVAL, "no key file named");
     if ((rc = oss_random(key, sizeof key, err)) != OSS_OK)
         goto done;
-    oss_hex(key, sizeof key, line);
+    oss_hex_encode(key, sizeof key, line);
     line[64] = '\n';
     line[65] = '\0';
 

@@ -5,7 +5,6 @@
 #include "http/http.h"
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
 
+#include "core/buf.h"
 #include "crypto/crypto.h"
 #include "http/filter.h"
 #include "log/log.h"
@@ -734,64 +734,24 @@ oss_http_server_retry_after(const oss_http_server_t *s) {
 
 /* ---- metrics ------------------------------------------------------------- */
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} sbuf_t;
-
-static void sb_printf(sbuf_t *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-sb_printf(sbuf_t *b, const char *fmt, ...) {
-    va_list ap;
-    if (b->oom)
-        return;
-    for (;;) {
-        size_t room = b->cap - b->len;
-        va_start(ap, fmt);
-        int n =
-            vsnprintf(b->p ? b->p + b->len : NULL, b->p ? room : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = true;
-            return;
-        }
-        if (b->p && (size_t)n < room) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t ncap = b->cap ? b->cap * 2 : 4096;
-        while (ncap < b->len + (size_t)n + 1)
-            ncap *= 2;
-        char *np = realloc(b->p, ncap);
-        if (!np) {
-            b->oom = true;
-            return;
-        }
-        b->p = np;
-        b->cap = ncap;
-    }
-}
-
 char *
 oss_http_server_metrics(oss_http_server_t *s) {
-    sbuf_t b = {0};
+    oss_buf_t b = {0};
 
     pthread_mutex_lock(&s->mmu);
-    sb_printf(&b, "# HELP oss_http_requests_total HTTP requests answered.\n"
-                  "# TYPE oss_http_requests_total counter\n");
+    oss_buf_appendf(&b,
+                    "# HELP oss_http_requests_total HTTP requests answered.\n"
+                    "# TYPE oss_http_requests_total counter\n");
     for (size_t i = 0; i < s->nrows; i++) {
         const metric_row_t *m = &s->rows[i];
-        sb_printf(&b,
-                  "oss_http_requests_total{route=\"%s\",method=\"%s\","
-                  "status=\"%d\"} %llu\n",
-                  m->route, m->method, m->status, m->count);
+        oss_buf_appendf(&b,
+                        "oss_http_requests_total{route=\"%s\",method=\"%s\","
+                        "status=\"%d\"} %llu\n",
+                        m->route, m->method, m->status, m->count);
     }
-    sb_printf(&b, "# HELP oss_http_request_duration_seconds Time from "
-                  "request dispatch to reply.\n"
-                  "# TYPE oss_http_request_duration_seconds histogram\n");
+    oss_buf_appendf(&b, "# HELP oss_http_request_duration_seconds Time from "
+                        "request dispatch to reply.\n"
+                        "# TYPE oss_http_request_duration_seconds histogram\n");
     /* aggregate per (route, method) */
     for (size_t i = 0; i < s->nrows; i++) {
         const metric_row_t *m = &s->rows[i];
@@ -814,24 +774,21 @@ oss_http_server_metrics(oss_http_server_t *s) {
             sum += o->sum;
         }
         for (size_t k = 0; k < NBUCKETS; k++)
-            sb_printf(&b,
-                      "oss_http_request_duration_seconds_bucket{route=\"%s\","
-                      "method=\"%s\",le=\"%g\"} %llu\n",
-                      m->route, m->method, buckets[k], bk[k]);
-        sb_printf(&b,
-                  "oss_http_request_duration_seconds_bucket{route=\"%s\","
-                  "method=\"%s\",le=\"+Inf\"} %llu\n"
-                  "oss_http_request_duration_seconds_sum{route=\"%s\","
-                  "method=\"%s\"} %.6f\n"
-                  "oss_http_request_duration_seconds_count{route=\"%s\","
-                  "method=\"%s\"} %llu\n",
-                  m->route, m->method, count, m->route, m->method, sum,
-                  m->route, m->method, count);
+            oss_buf_appendf(
+                &b,
+                "oss_http_request_duration_seconds_bucket{route=\"%s\","
+                "method=\"%s\",le=\"%g\"} %llu\n",
+                m->route, m->method, buckets[k], bk[k]);
+        oss_buf_appendf(&b,
+                        "oss_http_request_duration_seconds_bucket{route=\"%s\","
+                        "method=\"%s\",le=\"+Inf\"} %llu\n"
+                        "oss_http_request_duration_seconds_sum{route=\"%s\","
+                        "method=\"%s\"} %.6f\n"
+                        "oss_http_request_duration_seconds_count{route=\"%s\","
+                        "method=\"%s\"} %llu\n",
+                        m->route, m->method, count, m->route, m->method, sum,
+                        m->route, m->method, count);
     }
     pthread_mutex_unlock(&s->mmu);
-    if (b.oom) {
-        free(b.p);
-        return NULL;
-    }
-    return b.p;
+    return oss_buf_detach(&b, NULL); /* NULL when out of memory */
 }

@@ -4,8 +4,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
+
+#include "core/clock.h"
+#include "core/utc.h"
 
 oss_log_level_t oss_log_min_level = OSS_LOG_INFO;
 static const char *log_prog = "oss";
@@ -40,9 +41,7 @@ oss_log_cid(void) {
 void
 oss_log_write(oss_log_level_t level, const char *fmt, ...) {
     static const char *names[] = {"debug", "info", "warn", "error"};
-    char msg[1024], line[1400], ts[32];
-    struct timeval tv;
-    struct tm tm;
+    char msg[1024], line[1400], ts[OSS_UTC_STR];
     va_list ap;
 
     va_start(ap, fmt);
@@ -51,13 +50,10 @@ oss_log_write(oss_log_level_t level, const char *fmt, ...) {
     for (char *p = msg; *p; p++) /* one event, one line */
         if (*p == '\n' || *p == '"')
             *p = *p == '"' ? '\'' : ' ';
-    gettimeofday(&tv, NULL);
-    gmtime_r(&tv.tv_sec, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    int n = snprintf(line, sizeof line,
-                     "ts=%s.%03dZ level=%s prog=%s%s%s msg=\"%s\"\n", ts,
-                     (int)(tv.tv_usec / 1000), names[level], log_prog,
-                     log_cid[0] ? " cid=" : "", log_cid, msg);
+    oss_utc_format(oss_now_us(), 3, ts, sizeof ts);
+    int n = snprintf(
+        line, sizeof line, "ts=%s level=%s prog=%s%s%s msg=\"%s\"\n", ts,
+        names[level], log_prog, log_cid[0] ? " cid=" : "", log_cid, msg);
     if (n > (int)sizeof line - 1)
         n = (int)sizeof line - 1;
     fwrite(line, 1, (size_t)n, stderr);

@@ -12,7 +12,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/bytes.h"
 #include "core/event.h"
+#include "core/utc.h"
 
 /* ---- insert: raw single-row INSERT transactions ------------------------ */
 
@@ -117,26 +119,17 @@ bench_cmd_insert(int argc, char **argv) {
 
 static void
 hex_bytea(char *out, const uint8_t *p, size_t n) {
-    static const char hx[] = "0123456789abcdef";
     /* COPY text format: the backslash of \x must itself be escaped */
     *out++ = '\\';
     *out++ = '\\';
     *out++ = 'x';
-    for (size_t i = 0; i < n; i++) {
-        *out++ = hx[p[i] >> 4];
-        *out++ = hx[p[i] & 15];
-    }
-    *out = '\0';
+    oss_hex_encode(p, n, out);
 }
 
+/* us as COPY text for timestamptz: RFC 3339 UTC, which PostgreSQL reads. */
 static void
 ts_text(char *out, size_t cap, int64_t us) {
-    time_t s = (time_t)(us / 1000000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    char d[32];
-    strftime(d, sizeof d, "%Y-%m-%d %H:%M:%S", &tm);
-    snprintf(out, cap, "%s.%06lld+00", d, (long long)(us % 1000000));
+    oss_utc_format(us, 6, out, cap);
 }
 
 static int64_t

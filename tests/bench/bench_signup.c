@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
+
 /* ---- raw Argon2id ------------------------------------------------------- */
 
 typedef struct a2_ctx {
@@ -134,19 +136,11 @@ bench_master_keys(bench_master_t *mk) {
         if (strlen(line) != 64)
             continue;
         uint8_t *key = mk->key[mk->n];
-        int bad = 0;
-        for (int i = 0; i < 32; i++) {
-            unsigned v;
-            if (sscanf(line + 2 * i, "%2x", &v) != 1)
-                bad = 1;
-            key[i] = (uint8_t)v;
-        }
-        if (bad)
+        if (oss_hex_decode(line, 64, key, 32, NULL) != OSS_OK)
             continue;
         uint8_t dg[32];
         SHA256(key, 32, dg);
-        for (int i = 0; i < 8; i++)
-            snprintf(mk->id[mk->n] + 2 * i, 3, "%02x", dg[i]);
+        oss_hex_encode(dg, 8, mk->id[mk->n]);
         mk->n++;
     }
     fclose(f);
@@ -185,14 +179,8 @@ gcm_open(const uint8_t key[32], const uint8_t *in, size_t inlen,
 static size_t
 unhex(const char *h, uint8_t *out, size_t cap) {
     size_t n = strlen(h) / 2;
-    if (n > cap)
+    if (oss_hex_decode(h, 2 * n, out, cap, NULL) != OSS_OK)
         return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(h + 2 * i, "%2x", &v) != 1)
-            return 0;
-        out[i] = (uint8_t)v;
-    }
     return n;
 }
 

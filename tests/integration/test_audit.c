@@ -14,6 +14,7 @@
 #include "oss_test.h"
 
 #include "audit.h"
+#include "core/bytes.h"
 #include "journal/journal.h"
 
 #define NEV 3
@@ -82,7 +83,7 @@ static void
 hexify(const uint8_t *b, char out[70]) {
     out[0] = '\\';
     out[1] = 'x';
-    oss_hex(b, 32, out + 2);
+    oss_hex_encode(b, 32, out + 2);
 }
 
 static void

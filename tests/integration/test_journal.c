@@ -14,6 +14,7 @@
 #include <libpq-fe.h>
 #include <cmocka.h>
 
+#include "core/bytes.h"
 #include "crypto/crypto.h"
 #include "journal/journal.h"
 #include "oss_test.h"
@@ -792,7 +793,7 @@ test_superuser_tamper_detected(void **state) {
     l.items[1].payload[0] ^= 1;
     oss_journal_hash(&l.items[1]);
     char dml[512], hx[65];
-    oss_hex(l.items[1].hash, 32, hx);
+    oss_hex_encode(l.items[1].hash, 32, hx);
     snprintf(dml, sizeof dml,
              "UPDATE oss.journal SET payload = '\\x%02x'::bytea ||"
              " substring(payload from 2), hash = '\\x%s'::bytea"

@@ -229,7 +229,7 @@ make_principal(char pid[OSS_UUID_STR], char subject[OSS_UUID_STR],
     m.cause = "officer";
     m.activation_channel = "email";
     pc_ctx_t p = {.m = &m, .pid = pid, .subject = subject, .kid = kid};
-    oss_hex(wrapped, wlen, p.wrapped_hex);
+    oss_hex_encode(wrapped, wlen, p.wrapped_hex);
     char stream[96];
     snprintf(stream, sizeof stream, "access-%s", pid);
     oss_command_t c;
@@ -311,14 +311,12 @@ test_contact_and_queue(void **state) {
         /* sealed: the address is not in the row */
         const char *hx = PQgetvalue(r, i, 5);
         char needle[64];
-        oss_hex((const uint8_t *)email, 8, needle);
+        oss_hex_encode((const uint8_t *)email, 8, needle);
         assert_null(strstr(hx, needle));
         /* and opens to {to, channel, vars} under the subject's key */
         size_t sl = strlen(hx) / 2;
         uint8_t *sealed = malloc(sl);
-        for (size_t k = 0; k < sl; k++)
-            sealed[k] = (uint8_t)(oss_hexval(hx[2 * k]) << 4 |
-                                  oss_hexval(hx[2 * k + 1]));
+        assert_int_equal(oss_hex_decode(hx, 2 * sl, sealed, sl, NULL), OSS_OK);
         char field[64], *plain = NULL;
         size_t plen = 0;
         snprintf(field, sizeof field, "delivery|%s", PQgetvalue(r, i, 0));

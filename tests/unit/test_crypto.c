@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/uuid.h"
 #include "crypto/crypto.h"
 #include "crypto/keyfiles.h"
 #include "crypto/password.h"
@@ -53,24 +54,16 @@ make_ring(oss_keyring_t *ring, uint8_t fill) {
     uint8_t d[32];
     char hex[65];
     oss_sha256(ring->key[0], 32, d);
-    oss_hex(d, 32, hex);
+    oss_hex_encode(d, 32, hex);
     memcpy(ring->id[0], hex, 16);
-}
-
-static int
-is_hex(char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 }
 
 static void
 check_uuid_shape(const char *u, char version) {
     assert_int_equal(strlen(u), 36);
-    for (int i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23)
-            assert_int_equal(u[i], '-');
-        else
-            assert_true(is_hex(u[i]));
-    }
+    assert_true(oss_uuid_valid(u)); /* 8-4-4-4-12 hex digits */
+    for (int i = 0; i < 36; i++)    /* in lower case */
+        assert_true(u[i] < 'A' || u[i] > 'F');
     assert_int_equal(u[14], version);
     assert_non_null(strchr("89ab", u[19]));
 }
@@ -151,12 +144,12 @@ test_hmac_rfc4231(void **state) {
     uint8_t mac[32];
     char hex[65];
     oss_hmac_sha256(key, sizeof key, "Hi There", 8, mac);
-    oss_hex(mac, 32, hex);
+    oss_hex_encode(mac, 32, hex);
     assert_string_equal(hex, "b0344c61d8db38535ca8afceaf0bf12b"
                              "881dc200c9833da726e9376c2e32cff7");
     uint8_t d[32];
     oss_sha256("abc", 3, d);
-    oss_hex(d, 32, hex);
+    oss_hex_encode(d, 32, hex);
     assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223"
                              "b00361a396177a9cb410ff61f20015ad");
     assert_true(oss_ct_equal("abcd", "abcd", 4));
@@ -321,7 +314,7 @@ test_keyring_files(void **state) {
     uint8_t d[32];
     char hex[65];
     oss_sha256(ring.key[0], 32, d);
-    oss_hex(d, 32, hex);
+    oss_hex_encode(d, 32, hex);
     assert_int_equal(strlen(ring.id[0]), 16);
     assert_memory_equal(ring.id[0], hex, 16);
 

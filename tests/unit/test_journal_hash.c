@@ -11,13 +11,8 @@
 
 #include <cmocka.h>
 
+#include "core/bytes.h"
 #include "journal/journal.h"
-
-static void
-hex(const uint8_t *b, size_t n, char *out) {
-    for (size_t i = 0; i < n; i++)
-        sprintf(out + 2 * i, "%02x", b[i]);
-}
 
 static void
 fixed_event(oss_event_t *ev) {
@@ -56,7 +51,7 @@ test_golden_vector(void **state) {
     free(buf);
 
     oss_journal_hash(&ev);
-    hex(ev.hash, 32, h);
+    oss_hex_encode(ev.hash, 32, h);
     assert_string_equal(
         h, "35007c21cfdbb732191a795d5eb06b7683fb88e6b2e2cf8675e8bcc9c7d1e46b");
 
@@ -65,7 +60,7 @@ test_golden_vector(void **state) {
     for (int i = 0; i < 32; i++)
         ev.prev_hash[i] = (uint8_t)(i + 1);
     oss_journal_hash(&ev);
-    hex(ev.hash, 32, h);
+    oss_hex_encode(ev.hash, 32, h);
     assert_string_equal(
         h, "d644110901a6fb380637800117996a38c63912c26b1a8f065c0c21f13f7a4002");
     oss_event_clear(&ev);
