@@ -622,6 +622,7 @@ pj_apply_each(pj_ctx_t *c, pj_item_t *items, size_t n, oss_err_t *err) {
 typedef struct chunk_rows {
     pj_item_t *items; /* allocated at the first row */
     int n, cap;
+    int read; /* rows read: n plus the malformed ones skipped */
     oss_journal_cursor_t last;
 } chunk_rows_t;
 
@@ -635,13 +636,21 @@ chunk_row(void *ctx, const oss_journal_row_t *row, oss_err_t *err) {
     }
     if (cr->n >= cr->cap)
         return 1; /* cannot happen: the scan's limit is cap */
+    cr->read++;
+    cr->last = oss_journal_cursor_of(row);
+    if (row->malformed) {
+        /* the relay does not publish it either: no read model can hold it */
+        oss_error("journal position %" PRId64 " cannot be applied (%s); it "
+                  "is skipped",
+                  row->ev.position, row->malformed);
+        return 0;
+    }
     pj_item_t *it = &cr->items[cr->n];
     it->offset = -1;
     if (oss_event_copy(&it->ev, &row->ev, err))
         return -1;
     it->has_ev = 1;
     cr->n++;
-    cr->last = oss_journal_cursor_of(row);
     return 0;
 }
 
@@ -689,12 +698,13 @@ pj_journal_chunk(pj_ctx_t *c, int chunk, int flags, int64_t *nread,
     oss_journal_filter_t f = {.after = &after,
                               .below_horizon = 1,
                               .order = OSS_JOURNAL_ORDER_COMMIT,
-                              .limit = chunk};
+                              .limit = chunk,
+                              .deliver_malformed = 1};
     if ((rc = oss_journal_scan(c->conn, &f, chunk_row, &cr, NULL, err)))
         goto done;
-    if (cr.n == 0)
+    if (cr.read == 0)
         goto done;
-    if ((rc = pj_apply(c, cr.items, (size_t)cr.n, err)))
+    if (cr.n > 0 && (rc = pj_apply(c, cr.items, (size_t)cr.n, err)))
         goto done;
     snprintf(sql, sizeof sql,
              "INSERT INTO %s.catchup AS k (name, xid, position) VALUES ($1, "
@@ -722,6 +732,6 @@ done:
             pj_rollback(c->conn);
     }
     if (rc == OSS_OK)
-        *nread = cr.n;
+        *nread = cr.read;
     return rc;
 }
