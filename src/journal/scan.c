@@ -18,7 +18,7 @@
 #define HORIZON_XMIN "pg_snapshot_xmin(pg_current_snapshot())"
 #define HORIZON_XMAX "pg_snapshot_xmax(pg_current_snapshot())"
 
-/* Rows per statement of a long scan. */
+/* Rows per statement of a scan without a limit. */
 #define SCAN_PAGE 2000
 
 #define Q_SQL_MAX 4096
@@ -290,9 +290,9 @@ oss_journal_scan(PGconn *conn, const oss_journal_filter_t *f,
     if (nrows)
         *nrows = 0;
     while (!stop) {
-        int64_t want = SCAN_PAGE;
-        if (f->limit > 0 && f->limit - delivered < want)
-            want = f->limit - delivered;
+        /* a bounded scan is one statement (the caller sized it: the relay's
+         * batch, the projector's chunk); an unbounded one goes by pages */
+        int64_t want = f->limit > 0 ? f->limit - delivered : SCAN_PAGE;
         if (want <= 0)
             break;
         q_t q = {0};
@@ -327,8 +327,6 @@ oss_journal_scan(PGconn *conn, const oss_journal_filter_t *f,
                 break;
             }
             delivered++;
-            if (err)
-                err->code = OSS_OK;
             int w = fn ? fn(ctx, &row, err) : 0;
             if (w < 0) {
                 rc = err && err->code ? err->code : OSS_EINTERNAL;

@@ -115,9 +115,10 @@ oss_journal_cursor_of(const oss_journal_row_t *row) {
 typedef int (*oss_journal_row_fn)(void *ctx, const oss_journal_row_t *row,
                                   oss_err_t *err);
 
-/* Delivers the rows f selects to fn(ctx, row, err) in f->order. Large scans
- * are read in pages of a few thousand rows (keyset on the order's key, one
- * statement per page, no per-row round trip). *nrows (may be NULL) = rows
+/* Delivers the rows f selects to fn(ctx, row, err) in f->order. A scan with
+ * a limit is one statement; one without is read in pages of a few thousand
+ * rows (keyset on the order's key, one statement per page, never a round
+ * trip per row). *nrows (may be NULL) = rows
  * delivered. Errors: OSS_EUNAVAIL (connection lost, timeout), OSS_EINTERNAL
  * (SQL error), OSS_ECORRUPT (a malformed row, unless deliver_malformed),
  * OSS_ENOMEM, or what fn returned. Borrows conn and f. */

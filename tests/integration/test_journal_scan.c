@@ -537,7 +537,8 @@ test_filters(void **state) {
     free(actor);
 }
 
-/* more rows than one statement reads: every order pages by its key */
+/* more rows than one page of an unbounded scan: every order pages by its
+ * key */
 static void
 test_paging(void **state) {
     (void)state;
