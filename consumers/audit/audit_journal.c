@@ -1,87 +1,15 @@
 /* Journal reading, hash-chain verification and checkpoints for `oss audit`.
- * Every read is a short autocommit query over a keyset-paginated chunk. */
+ * Every read goes through the journal's scan interface (journal/scan.h),
+ * which reads in keyset-paginated pages of short autocommit queries. */
 #include "audit.h"
 #include "core/bytes.h"
+#include "journal/scan.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#define CHUNK 2000
-
-/* Binary-format result columns (see ROW_COLS). */
-#define ROW_COLS                                                               \
-    "position, event_id::text, stream_id, stream_type, version, "              \
-    "(extract(epoch FROM occurred_at) * 1000000)::int8, "                      \
-    "(extract(epoch FROM recorded_at) * 1000000)::int8, actor_kind::int8, "    \
-    "actor_id, correlation_id, causation_id, cause_id, reason, "               \
-    "software_version, payload_type, schema_version::int8, payload, "          \
-    "prev_hash, hash"
-
-static void
-copy_str(char *dst, size_t cap, const PGresult *r, int row, int col) {
-    int len = PQgetlength(r, row, col);
-    size_t n = (size_t)len < cap - 1 ? (size_t)len : cap - 1;
-    memcpy(dst, PQgetvalue(r, row, col), n);
-    dst[n] = '\0';
-}
-
-/* Fills ev (zeroed by the caller) from row `row` of a binary ROW_COLS
- * result. */
-static oss_code_t
-row_to_event(const PGresult *r, int row, oss_event_t *ev, oss_err_t *err) {
-    ev->position = oss_be64_sget(PQgetvalue(r, row, 0));
-    copy_str(ev->event_id, sizeof ev->event_id, r, row, 1);
-    copy_str(ev->stream_id, sizeof ev->stream_id, r, row, 2);
-    copy_str(ev->stream_type, sizeof ev->stream_type, r, row, 3);
-    ev->version = oss_be64_sget(PQgetvalue(r, row, 4));
-    ev->occurred_at_us = oss_be64_sget(PQgetvalue(r, row, 5));
-    ev->recorded_at_us = oss_be64_sget(PQgetvalue(r, row, 6));
-    ev->actor_kind = (oss_actor_kind_t)oss_be64_sget(PQgetvalue(r, row, 7));
-    copy_str(ev->actor_id, sizeof ev->actor_id, r, row, 8);
-    copy_str(ev->correlation_id, sizeof ev->correlation_id, r, row, 9);
-    copy_str(ev->causation_id, sizeof ev->causation_id, r, row, 10);
-    copy_str(ev->cause_id, sizeof ev->cause_id, r, row, 11);
-    if (!PQgetisnull(r, row, 12)) {
-        int len = PQgetlength(r, row, 12);
-        if (!(ev->reason = malloc((size_t)len + 1)))
-            return oss_err_set(err, OSS_ENOMEM, "out of memory");
-        memcpy(ev->reason, PQgetvalue(r, row, 12), (size_t)len);
-        ev->reason[len] = '\0';
-    }
-    copy_str(ev->software_version, sizeof ev->software_version, r, row, 13);
-    copy_str(ev->payload_type, sizeof ev->payload_type, r, row, 14);
-    ev->schema_version = (int32_t)oss_be64_sget(PQgetvalue(r, row, 15));
-    ev->payload_len = (size_t)PQgetlength(r, row, 16);
-    if (ev->payload_len) {
-        if (!(ev->payload = malloc(ev->payload_len)))
-            return oss_err_set(err, OSS_ENOMEM, "out of memory");
-        memcpy(ev->payload, PQgetvalue(r, row, 16), ev->payload_len);
-    }
-    if (PQgetlength(r, row, 17) == OSS_HASH_LEN)
-        memcpy(ev->prev_hash, PQgetvalue(r, row, 17), OSS_HASH_LEN);
-    if (PQgetlength(r, row, 18) == OSS_HASH_LEN)
-        memcpy(ev->hash, PQgetvalue(r, row, 18), OSS_HASH_LEN);
-    return OSS_OK;
-}
-
-/* Runs sql with text parameters, binary results; NULL with *err set on
- * failure. Caller PQclear()s the result. */
-static PGresult *
-query(PGconn *conn, const char *sql, int n, const char *const *params,
-      oss_err_t *err) {
-    PGresult *r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 1);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        oss_err_set(err, OSS_EUNAVAIL, "could not read the journal: %s",
-                    PQresultErrorMessage(r));
-        err->msg[strcspn(err->msg, "\n")] = '\0';
-        PQclear(r);
-        return NULL;
-    }
-    return r;
-}
 
 void
 oss_audit_rehash(const oss_event_t *ev, uint8_t out[32]) {
@@ -138,31 +66,9 @@ set_break(oss_audit_break_t *brk, const oss_event_t *ev, const char *what) {
 oss_code_t
 oss_audit_load_stream(PGconn *conn, const char *stream_id,
                       oss_event_list_t *out, oss_err_t *err) {
-    oss_code_t rc = OSS_OK;
-    char after[24] = "0";
-    for (;;) {
-        const char *p[2] = {stream_id, after};
-        PGresult *r = query(conn,
-                            "SELECT " ROW_COLS " FROM oss.journal "
-                            "WHERE stream_id = $1 AND version > $2::int8 "
-                            "ORDER BY version LIMIT 2000",
-                            2, p, err);
-        if (!r)
-            return OSS_EUNAVAIL;
-        int n = PQntuples(r);
-        for (int i = 0; i < n && rc == OSS_OK; i++) {
-            oss_event_t *ev = oss_event_list_push(out);
-            if (!ev)
-                rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
-            else
-                rc = row_to_event(r, i, ev, err);
-        }
-        PQclear(r);
-        if (rc || n < CHUNK)
-            return rc;
-        snprintf(after, sizeof after, "%" PRId64,
-                 out->items[out->len - 1].version);
-    }
+    oss_journal_filter_t f = {.stream_id = stream_id,
+                              .order = OSS_JOURNAL_ORDER_STREAM};
+    return oss_journal_scan_list(conn, &f, out, err);
 }
 
 oss_code_t
@@ -172,97 +78,73 @@ oss_audit_verify(PGconn *conn, const char *stream_id, int64_t *nstreams,
                                        nevents, brk, err);
 }
 
+/* The state of a verification scan. */
+typedef struct verify_st {
+    FILE *report;
+    oss_audit_break_t *brk;
+    oss_event_t prev; /* owned */
+    int have_prev;
+    int64_t streams, events, breaks;
+} verify_st_t;
+
+static int
+verify_row(void *ctx, const oss_journal_row_t *row, oss_err_t *err) {
+    verify_st_t *v = ctx;
+    const oss_event_t *ev = &row->ev;
+    char what[200];
+    int same = v->have_prev && strcmp(v->prev.stream_id, ev->stream_id) == 0;
+    if (!same)
+        v->streams++;
+    v->events++;
+    if (!oss_audit_check_link(same ? &v->prev : NULL, ev, what, sizeof what)) {
+        if (v->breaks++ == 0) {
+            set_break(v->brk, ev, what);
+            oss_err_set(err, OSS_ECORRUPT,
+                        "hash chain broken in stream \"%s\" at "
+                        "version %" PRId64 " (event %s): %s",
+                        ev->stream_id, ev->version, ev->event_id, what);
+        }
+        if (!v->report)
+            return 1;
+        /* keep going: the chain continues from this event */
+        fprintf(v->report,
+                "BROKEN stream=%s version=%" PRId64 " event=%s "
+                "position=%" PRId64 ": %s\n",
+                ev->stream_id, ev->version, ev->event_id, ev->position, what);
+    }
+    oss_event_clear(&v->prev);
+    if (oss_event_copy(&v->prev, ev, err))
+        return -1;
+    v->have_prev = 1;
+    return 0;
+}
+
 oss_code_t
 oss_audit_verify_all_breaks(PGconn *conn, const char *stream_id, FILE *report,
                             int64_t *nbreaks, int64_t *nstreams,
                             int64_t *nevents, oss_audit_break_t *brk,
                             oss_err_t *err) {
-    oss_code_t rc = OSS_OK;
-    int64_t breaks = 0;
-    oss_event_t prev = {0};
-    int have_prev = 0;
-    int64_t streams = 0, events = 0;
-    char after_stream[OSS_ID_MAX] = "", after_version[24] = "0";
-    char what[200];
-
-    for (;;) {
-        PGresult *r;
-        if (stream_id) {
-            const char *p[2] = {stream_id, after_version};
-            r = query(conn,
-                      "SELECT " ROW_COLS " FROM oss.journal "
-                      "WHERE stream_id = $1 AND version > $2::int8 "
-                      "ORDER BY version LIMIT 2000",
-                      2, p, err);
-        } else {
-            const char *p[2] = {after_stream, after_version};
-            r = query(conn,
-                      "SELECT " ROW_COLS " FROM oss.journal "
-                      "WHERE (stream_id, version) > ($1, $2::int8) "
-                      "ORDER BY stream_id, version LIMIT 2000",
-                      2, p, err);
-        }
-        if (!r) {
-            rc = OSS_EUNAVAIL;
-            goto done;
-        }
-        int n = PQntuples(r);
-        for (int i = 0; i < n; i++) {
-            oss_event_t ev = {0};
-            if ((rc = row_to_event(r, i, &ev, err))) {
-                oss_event_clear(&ev);
-                PQclear(r);
-                goto done;
-            }
-            int same = have_prev && strcmp(prev.stream_id, ev.stream_id) == 0;
-            if (!same)
-                streams++;
-            events++;
-            if (!oss_audit_check_link(same ? &prev : NULL, &ev, what,
-                                      sizeof what)) {
-                if (breaks++ == 0) {
-                    set_break(brk, &ev, what);
-                    oss_err_set(err, OSS_ECORRUPT,
-                                "hash chain broken in stream \"%s\" at "
-                                "version %" PRId64 " (event %s): %s",
-                                ev.stream_id, ev.version, ev.event_id, what);
-                }
-                if (!report) {
-                    rc = OSS_ECORRUPT;
-                    oss_event_clear(&ev);
-                    PQclear(r);
-                    goto done;
-                }
-                /* keep going: the chain continues from this event */
-                fprintf(report,
-                        "BROKEN stream=%s version=%" PRId64 " event=%s "
-                        "position=%" PRId64 ": %s\n",
-                        ev.stream_id, ev.version, ev.event_id, ev.position,
-                        what);
-            }
-            oss_event_clear(&prev);
-            prev = ev; /* takes ownership */
-            have_prev = 1;
-        }
-        PQclear(r);
-        if (n < CHUNK)
-            break;
-        snprintf(after_stream, sizeof after_stream, "%s", prev.stream_id);
-        snprintf(after_version, sizeof after_version, "%" PRId64, prev.version);
-    }
-    if (stream_id && events == 0)
-        rc = oss_err_set(err, OSS_ENOTFOUND, "stream \"%s\" has no event",
+    verify_st_t v = {.report = report, .brk = brk};
+    oss_journal_filter_t f = {.stream_id = stream_id,
+                              .order = OSS_JOURNAL_ORDER_STREAM};
+    oss_err_t first = {0};
+    oss_code_t rc = oss_journal_scan(conn, &f, verify_row, &v, NULL, &first);
+    if (rc == OSS_OK && v.breaks)
+        rc = OSS_ECORRUPT; /* first holds the first break */
+    else if (rc == OSS_OK && stream_id && v.events == 0)
+        rc = oss_err_set(&first, OSS_ENOTFOUND, "stream \"%s\" has no event",
                          stream_id);
-    else if (breaks)
-        rc = OSS_ECORRUPT;
-done:
+    if (rc && err) {
+        *err = first;
+        err->code = rc;
+    }
     if (nbreaks)
-        *nbreaks = breaks;
-    oss_event_clear(&prev);
+        *nbreaks = v.breaks;
+    oss_event_clear(&v.prev);
     if (nstreams)
-        *nstreams = streams;
+        *nstreams = v.streams;
     if (nevents)
-        *nevents = events;
+        *nevents = v.events;
     return rc;
 }
 
@@ -318,99 +200,67 @@ oss_audit_checkpoint_parse(const char *s, oss_audit_checkpoint_t *cp,
     return OSS_OK;
 }
 
+/* The state of a digest scan. */
+typedef struct digest_st {
+    uint8_t *d;
+    int64_t *events, *broken;
+    oss_audit_break_t *brk;
+} digest_st_t;
+
+static int
+digest_row(void *ctx, const oss_journal_row_t *row, oss_err_t *err) {
+    digest_st_t *g = ctx;
+    uint8_t h[32];
+    (void)err;
+    oss_audit_rehash(&row->ev, h);
+    if (memcmp(h, row->ev.hash, 32) != 0 && (*g->broken)++ == 0)
+        set_break(g->brk, &row->ev,
+                  "stored hash does not match the event's content");
+    oss_audit_digest_step(g->d, row->ev.position, row->ev.hash, h);
+    (*g->events)++;
+    return 0;
+}
+
 /* Digest over rows with position <= upto; *events = rows seen, *broken =
  * rows whose stored hash does not match their content (the first one in
  * *brk when brk is not NULL). */
 static oss_code_t
 digest_upto(PGconn *conn, int64_t upto, uint8_t d[32], int64_t *events,
             int64_t *broken, oss_audit_break_t *brk, oss_err_t *err) {
-    char after[24] = "0", limit[24];
-    uint8_t h[32];
     memset(d, 0, 32);
     *events = 0;
     *broken = 0;
-    snprintf(limit, sizeof limit, "%" PRId64, upto);
-    for (;;) {
-        const char *p[2] = {after, limit};
-        PGresult *r = query(conn,
-                            "SELECT " ROW_COLS " FROM oss.journal "
-                            "WHERE position > $1::int8 AND position <= "
-                            "$2::int8 ORDER BY position LIMIT 2000",
-                            2, p, err);
-        if (!r)
-            return OSS_EUNAVAIL;
-        int n = PQntuples(r);
-        int64_t last = 0;
-        for (int i = 0; i < n; i++) {
-            oss_event_t ev = {0};
-            oss_code_t rc = row_to_event(r, i, &ev, err);
-            if (rc) {
-                oss_event_clear(&ev);
-                PQclear(r);
-                return rc;
-            }
-            oss_audit_rehash(&ev, h);
-            if (memcmp(h, ev.hash, 32) != 0 && (*broken)++ == 0)
-                set_break(brk, &ev,
-                          "stored hash does not match the event's content");
-            oss_audit_digest_step(d, ev.position, ev.hash, h);
-            last = ev.position;
-            (*events)++;
-            oss_event_clear(&ev);
-        }
-        PQclear(r);
-        if (n < CHUNK)
-            return OSS_OK;
-        snprintf(after, sizeof after, "%" PRId64, last);
-    }
-}
-
-static int64_t
-scalar_i64(PGconn *conn, const char *sql, oss_err_t *err, int *ok) {
-    PGresult *r = PQexec(conn, sql);
-    *ok = 0;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        oss_err_set(err, OSS_EUNAVAIL, "could not read the journal: %s",
-                    PQresultErrorMessage(r));
-        err->msg[strcspn(err->msg, "\n")] = '\0';
-        PQclear(r);
-        return 0;
-    }
-    int64_t v =
-        PQgetisnull(r, 0, 0) ? 0 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    *ok = 1;
-    return v;
+    if (upto < 1)
+        return OSS_OK; /* an empty journal */
+    digest_st_t g = {d, events, broken, brk};
+    oss_journal_filter_t f = {.position_max = upto,
+                              .order = OSS_JOURNAL_ORDER_POSITION};
+    return oss_journal_scan(conn, &f, digest_row, &g, NULL, err);
 }
 
 oss_code_t
 oss_audit_checkpoint(PGconn *conn, int wait_ms, oss_audit_checkpoint_t *cp,
                      oss_audit_break_t *brk, oss_err_t *err) {
-    int ok;
+    oss_code_t rc;
+    oss_journal_horizon_t h;
+    int64_t size = 0;
     memset(cp, 0, sizeof *cp);
     /* 1. the largest position committed now */
-    int64_t size =
-        scalar_i64(conn, "SELECT max(position) FROM oss.journal", err, &ok);
-    if (!ok)
-        return OSS_EUNAVAIL;
+    if ((rc = oss_journal_max_position(conn, &size, err)))
+        return rc;
     /* 2. a transaction that drew a position <= size but is not committed
      * holds a transaction id (assigned in the same INSERT, a moment after
      * the position): give that moment, then wait until every transaction
      * running at that point has ended. */
     struct timespec ts = {0, 200 * 1000 * 1000};
     nanosleep(&ts, NULL);
-    int64_t xmax = scalar_i64(
-        conn, "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::int8", err,
-        &ok);
-    if (!ok)
-        return OSS_EUNAVAIL;
+    if ((rc = oss_journal_horizon(conn, &h, err)))
+        return rc;
+    uint64_t xmax = h.xmax;
     for (int waited = 0;; waited += 100) {
-        int64_t xmin = scalar_i64(
-            conn, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::int8",
-            err, &ok);
-        if (!ok)
-            return OSS_EUNAVAIL;
-        if (xmin >= xmax)
+        if ((rc = oss_journal_horizon(conn, &h, err)))
+            return rc;
+        if (h.xmin >= xmax)
             break;
         if (waited >= wait_ms)
             return oss_err_set(err, OSS_EUNAVAIL,

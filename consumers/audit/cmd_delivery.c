@@ -3,11 +3,177 @@
  * per account, read from the journal's delivery outcome events
  * (schemas/oss/v1/delivery.proto, streams "delivery-<account_id>"). */
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
+#include "core/clock.h"
+#include "journal/scan.h"
+
+#define T_FAILED "oss.v1.DeliveryFailed"
+
+/* One message that failed: the (delivery stream, causation id) pair. */
+typedef struct failed {
+    char stream_id[OSS_ID_MAX];
+    char causation_id[OSS_ID_MAX];
+    int64_t failures;
+    int64_t last_failed_us;
+    int64_t reason_version; /* version of the latest failure */
+    char reason[256];
+    int64_t last_version; /* the pair's latest event */
+    char last_type[64];
+    const char *kind; /* "activation", "registration", the type, "?" */
+    char cause_type[64];
+} failed_t;
+
+typedef struct failed_set {
+    failed_t *items;
+    size_t n, cap;
+} failed_set_t;
+
+static failed_t *
+failed_find(failed_set_t *fs, const char *stream_id, const char *causation) {
+    for (size_t i = 0; i < fs->n; i++)
+        if (!strcmp(fs->items[i].stream_id, stream_id) &&
+            !strcmp(fs->items[i].causation_id, causation))
+            return &fs->items[i];
+    return NULL;
+}
+
+/* The DeliveryFailed events of the window, grouped by message. */
+static int
+failure_row(void *ctx, const oss_journal_row_t *row, oss_err_t *err) {
+    failed_set_t *fs = ctx;
+    const oss_event_t *ev = &row->ev;
+    failed_t *f = failed_find(fs, ev->stream_id, ev->causation_id);
+    if (!f) {
+        if (fs->n == fs->cap) {
+            size_t cap = fs->cap ? fs->cap * 2 : 16;
+            failed_t *p = realloc(fs->items, cap * sizeof *p);
+            if (!p) {
+                oss_err_set(err, OSS_ENOMEM, "out of memory");
+                return -1;
+            }
+            fs->items = p;
+            fs->cap = cap;
+        }
+        f = &fs->items[fs->n++];
+        memset(f, 0, sizeof *f);
+        snprintf(f->stream_id, sizeof f->stream_id, "%s", ev->stream_id);
+        snprintf(f->causation_id, sizeof f->causation_id, "%s",
+                 ev->causation_id);
+    }
+    f->failures++;
+    if (ev->recorded_at_us > f->last_failed_us)
+        f->last_failed_us = ev->recorded_at_us;
+    return 0;
+}
+
+/* Every event of the failed messages' streams: each message's latest event
+ * and latest failure. */
+static int
+stream_row(void *ctx, const oss_journal_row_t *row, oss_err_t *err) {
+    failed_set_t *fs = ctx;
+    const oss_event_t *ev = &row->ev;
+    (void)err;
+    failed_t *f = failed_find(fs, ev->stream_id, ev->causation_id);
+    if (!f)
+        return 0;
+    if (ev->version > f->last_version) {
+        f->last_version = ev->version;
+        snprintf(f->last_type, sizeof f->last_type, "%s", ev->payload_type);
+    }
+    if (!strcmp(ev->payload_type, T_FAILED) &&
+        ev->version > f->reason_version) {
+        f->reason_version = ev->version;
+        snprintf(f->reason, sizeof f->reason, "%s",
+                 ev->reason ? ev->reason : "");
+    }
+    return 0;
+}
+
+/* The events the messages are about (their causation ids). */
+static int
+cause_row(void *ctx, const oss_journal_row_t *row, oss_err_t *err) {
+    failed_set_t *fs = ctx;
+    (void)err;
+    for (size_t i = 0; i < fs->n; i++)
+        if (!strcmp(fs->items[i].causation_id, row->ev.event_id))
+            snprintf(fs->items[i].cause_type, sizeof fs->items[i].cause_type,
+                     "%s", row->ev.payload_type);
+    return 0;
+}
+
+static const char *
+state_of(const failed_t *f) {
+    if (!strcmp(f->last_type, "oss.v1.DeliveryHanded"))
+        return "handed";
+    if (!strcmp(f->last_type, "oss.v1.DeliveryRetrying"))
+        return "retrying";
+    if (!strcmp(f->last_type, T_FAILED))
+        return "failed";
+    return "queued";
+}
+
+static int
+by_last_failed_desc(const void *a, const void *b) {
+    const failed_t *x = a, *y = b;
+    return x->last_failed_us < y->last_failed_us   ? 1
+           : x->last_failed_us > y->last_failed_us ? -1
+                                                   : 0;
+}
+
+/* Reads the failed messages of the last `since` seconds into *fs. */
+static oss_code_t
+read_failed(PGconn *conn, long since, failed_set_t *fs, oss_err_t *err) {
+    static const char *const failed_type[] = {T_FAILED};
+    oss_code_t rc;
+    oss_journal_filter_t f = {.types = failed_type,
+                              .ntypes = 1,
+                              .recorded_from_us =
+                                  oss_now_us() - (int64_t)since * 1000000};
+    if ((rc = oss_journal_scan(conn, &f, failure_row, fs, NULL, err)) ||
+        fs->n == 0)
+        return rc;
+    const char **streams = calloc(fs->n, sizeof *streams);
+    const char **causes = calloc(fs->n, sizeof *causes);
+    if (!streams || !causes) {
+        rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
+        goto done;
+    }
+    size_t ns = 0;
+    for (size_t i = 0; i < fs->n; i++) {
+        int seen = 0;
+        for (size_t k = 0; k < ns && !seen; k++)
+            seen = !strcmp(streams[k], fs->items[i].stream_id);
+        if (!seen)
+            streams[ns++] = fs->items[i].stream_id;
+        causes[i] = fs->items[i].causation_id;
+    }
+    oss_journal_filter_t fst = {
+        .streams = streams, .nstreams = ns, .order = OSS_JOURNAL_ORDER_STREAM};
+    oss_journal_filter_t fc = {.event_ids = causes, .nevent_ids = fs->n};
+    if ((rc = oss_journal_scan(conn, &fst, stream_row, fs, NULL, err)) ||
+        (rc = oss_journal_scan(conn, &fc, cause_row, fs, NULL, err)))
+        goto done;
+    for (size_t i = 0; i < fs->n; i++) {
+        failed_t *m = &fs->items[i];
+        if (!strcmp(m->cause_type, "oss.v1.ActivationIssued"))
+            m->kind = "activation";
+        else if (!strcmp(m->cause_type, "oss.v1.AccountRegistered"))
+            m->kind = "registration";
+        else
+            m->kind = m->cause_type[0] ? m->cause_type : "?";
+    }
+    qsort(fs->items, fs->n, sizeof *fs->items, by_last_failed_desc);
+done:
+    free(streams);
+    free(causes);
+    return rc;
+}
 
 static const char delivery_usage[] =
     "usage: oss delivery failed [--since DURATION] [--kind KIND]\n"
@@ -100,73 +266,41 @@ delivery_failed(int argc, char **argv, const char *config_path) {
         return OSS_CLI_ERROR;
     char secs[24];
     snprintf(secs, sizeof secs, "%ld", since);
-    const char *p[3] = {secs, kind, pending ? "t" : "f"};
-    PGresult *r = PQexecParams(
-        conn,
-        "WITH f AS ("
-        "  SELECT stream_id, causation_id, count(*) AS failures,"
-        "         max(recorded_at) AS last_failed"
-        "  FROM oss.journal"
-        "  WHERE payload_type = 'oss.v1.DeliveryFailed'"
-        "    AND recorded_at >= now() - make_interval(secs => $1::int8)"
-        "  GROUP BY stream_id, causation_id),"
-        " g AS ("
-        "  SELECT substr(f.stream_id, 10) AS account, f.failures,"
-        "         f.last_failed,"
-        "         CASE c.payload_type"
-        "           WHEN 'oss.v1.ActivationIssued' THEN 'activation'"
-        "           WHEN 'oss.v1.AccountRegistered' THEN 'registration'"
-        "           ELSE coalesce(c.payload_type, '?') END AS kind,"
-        "         CASE l.payload_type"
-        "           WHEN 'oss.v1.DeliveryHanded' THEN 'handed'"
-        "           WHEN 'oss.v1.DeliveryRetrying' THEN 'retrying'"
-        "           WHEN 'oss.v1.DeliveryFailed' THEN 'failed'"
-        "           ELSE 'queued' END AS state,"
-        "         lf.reason"
-        "  FROM f"
-        "  LEFT JOIN oss.journal c ON c.event_id = CASE WHEN f.causation_id"
-        "    ~ '^[0-9a-fA-F-]{36}$' THEN f.causation_id::uuid END"
-        "  CROSS JOIN LATERAL (SELECT j.payload_type FROM oss.journal j"
-        "     WHERE j.stream_id = f.stream_id"
-        "       AND j.causation_id = f.causation_id"
-        "     ORDER BY j.version DESC LIMIT 1) l"
-        "  CROSS JOIN LATERAL (SELECT j.reason FROM oss.journal j"
-        "     WHERE j.stream_id = f.stream_id"
-        "       AND j.causation_id = f.causation_id"
-        "       AND j.payload_type = 'oss.v1.DeliveryFailed'"
-        "     ORDER BY j.version DESC LIMIT 1) lf)"
-        " SELECT account, kind, failures,"
-        "  to_char(last_failed AT TIME ZONE 'UTC',"
-        "          'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-        "  state, coalesce(reason, '')"
-        " FROM g WHERE ($2 = '' OR kind = $2)"
-        "   AND (NOT $3::bool OR state <> 'handed')"
-        " ORDER BY last_failed DESC",
-        3, NULL, p, NULL, NULL, 0);
+    failed_set_t fs = {0};
+    oss_err_t err = {0};
     int rc = OSS_CLI_OK;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        const char *m = PQresultErrorMessage(r);
+    if (read_failed(conn, since, &fs, &err)) {
         fprintf(stderr,
-                "oss: delivery failed: could not query the journal: "
-                "%.*s\n",
-                (int)strcspn(m, "\n"), m);
+                "oss: delivery failed: could not query the journal: %s\n",
+                err.msg);
         rc = OSS_CLI_ERROR;
         goto done;
     }
-    int n = PQntuples(r);
-    if (n == 0) {
-        printf("no failed delivery in the last %s s\n", secs);
-        goto done;
+    int n = 0;
+    for (size_t i = 0; i < fs.n; i++) {
+        failed_t *m = &fs.items[i];
+        const char *state = state_of(m);
+        if ((*kind && strcmp(m->kind, kind) != 0) ||
+            (pending && !strcmp(state, "handed")))
+            continue;
+        if (n++ == 0)
+            printf("%-36s  %-12s  %8s  %-20s  %-8s  %s\n", "ACCOUNT", "MESSAGE",
+                   "FAILURES", "LAST FAILURE (UTC)", "NOW", "LAST REASON");
+        char when[32] = "";
+        time_t t = (time_t)(m->last_failed_us / 1000000);
+        struct tm tm;
+        if (gmtime_r(&t, &tm))
+            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        const char *account = strlen(m->stream_id) > 9 ? m->stream_id + 9 : "";
+        printf("%-36s  %-12s  %8" PRId64 "  %-20s  %-8s  %s\n", account,
+               m->kind, m->failures, when, state, m->reason);
     }
-    printf("%-36s  %-12s  %8s  %-20s  %-8s  %s\n", "ACCOUNT", "MESSAGE",
-           "FAILURES", "LAST FAILURE (UTC)", "NOW", "LAST REASON");
-    for (int i = 0; i < n; i++)
-        printf("%-36s  %-12s  %8s  %-20s  %-8s  %s\n", PQgetvalue(r, i, 0),
-               PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
-               PQgetvalue(r, i, 4), PQgetvalue(r, i, 5));
-    printf("\n%d message(s) failed in the last %ld s\n", n, since);
+    if (n == 0)
+        printf("no failed delivery in the last %s s\n", secs);
+    else
+        printf("\n%d message(s) failed in the last %ld s\n", n, since);
 done:
-    PQclear(r);
+    free(fs.items);
     PQfinish(conn);
     return rc;
 }

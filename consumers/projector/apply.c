@@ -5,6 +5,7 @@
  * at or below the applied one is skipped, so nothing is applied twice. */
 #include "projector_int.h"
 
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,56 +103,6 @@ pj_rollback(PGconn *conn) {
     if (conn && PQstatus(conn) == CONNECTION_OK &&
         PQtransactionStatus(conn) != PQTRANS_IDLE)
         PQclear(PQexec(conn, "ROLLBACK"));
-}
-
-/* ---- journal rows ---- */
-
-oss_code_t
-pj_journal_row(PGresult *res, int r, oss_event_t *ev, char *xid, size_t xidlen,
-               oss_err_t *err) {
-    memset(ev, 0, sizeof *ev);
-    if (xid)
-        snprintf(xid, xidlen, "%s", PQgetvalue(res, r, 0));
-    ev->position = strtoll(PQgetvalue(res, r, 1), NULL, 10);
-    snprintf(ev->event_id, sizeof ev->event_id, "%s", PQgetvalue(res, r, 2));
-    snprintf(ev->stream_id, sizeof ev->stream_id, "%s", PQgetvalue(res, r, 3));
-    snprintf(ev->stream_type, sizeof ev->stream_type, "%s",
-             PQgetvalue(res, r, 4));
-    ev->version = strtoll(PQgetvalue(res, r, 5), NULL, 10);
-    ev->occurred_at_us = strtoll(PQgetvalue(res, r, 6), NULL, 10);
-    ev->recorded_at_us = strtoll(PQgetvalue(res, r, 7), NULL, 10);
-    snprintf(ev->payload_type, sizeof ev->payload_type, "%s",
-             PQgetvalue(res, r, 8));
-    ev->schema_version = (int32_t)strtol(PQgetvalue(res, r, 9), NULL, 10);
-    ev->actor_kind = (oss_actor_kind_t)strtol(PQgetvalue(res, r, 11), NULL, 10);
-    snprintf(ev->actor_id, sizeof ev->actor_id, "%s", PQgetvalue(res, r, 12));
-    snprintf(ev->correlation_id, sizeof ev->correlation_id, "%s",
-             PQgetvalue(res, r, 13));
-    snprintf(ev->causation_id, sizeof ev->causation_id, "%s",
-             PQgetvalue(res, r, 14));
-    snprintf(ev->cause_id, sizeof ev->cause_id, "%s", PQgetvalue(res, r, 15));
-    snprintf(ev->software_version, sizeof ev->software_version, "%s",
-             PQgetvalue(res, r, 16));
-    if (PQnfields(res) > 17 && !PQgetisnull(res, r, 17) &&
-        !(ev->reason = strdup(PQgetvalue(res, r, 17))))
-        return oss_err_set(err, OSS_ENOMEM,
-                           "could not read journal event: out of memory");
-    size_t n = 0;
-    unsigned char *p =
-        PQunescapeBytea((const unsigned char *)PQgetvalue(res, r, 10), &n);
-    if (!p)
-        return oss_err_set(err, OSS_ENOMEM,
-                           "could not read journal event: out of memory");
-    ev->payload = malloc(n ? n : 1);
-    if (!ev->payload) {
-        PQfreemem(p);
-        return oss_err_set(err, OSS_ENOMEM,
-                           "could not read journal event: out of memory");
-    }
-    memcpy(ev->payload, p, n);
-    ev->payload_len = n;
-    PQfreemem(p);
-    return OSS_OK;
 }
 
 /* ---- the stream table of one batch ---- */
@@ -332,32 +283,17 @@ pj_mark_applied(pj_ctx_t *c, const char *stream_id, int64_t version,
 }
 
 /* Loads versions (from, to) exclusive of stream_id from the journal into
- * list (appended). */
+ * list (appended), inside the open transaction. */
 static oss_code_t
 load_gap(pj_ctx_t *c, const char *stream_id, int64_t from, int64_t to,
          oss_event_list_t *list, oss_err_t *err) {
-    char a[24], b[24];
-    snprintf(a, sizeof a, "%lld", (long long)from);
-    snprintf(b, sizeof b, "%lld", (long long)to);
-    const char *p[3] = {stream_id, a, b};
-    PGresult *res = pj_exec(c->conn,
-                            "SELECT " PJ_JOURNAL_COLS " FROM oss.journal "
-                            "WHERE stream_id = $1 AND version > $2 AND "
-                            "version < $3 ORDER BY version",
-                            3, p, err);
-    if (!res)
-        return err ? err->code : OSS_EINTERNAL;
-    oss_code_t rc = OSS_OK;
-    for (int r = 0; r < PQntuples(res) && rc == OSS_OK; r++) {
-        oss_event_t *ev = oss_event_list_push(list);
-        if (!ev) {
-            rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
-            break;
-        }
-        rc = pj_journal_row(res, r, ev, NULL, 0, err);
-    }
-    PQclear(res);
-    return rc;
+    if (to - from < 2)
+        return OSS_OK;
+    oss_journal_filter_t f = {.stream_id = stream_id,
+                              .version_min = from + 1,
+                              .version_max = to - 1,
+                              .order = OSS_JOURNAL_ORDER_STREAM};
+    return oss_journal_scan_list(c->conn, &f, list, err);
 }
 
 /* Runs `sql` (with %s = schema, up to four times) with one jsonb
@@ -682,6 +618,42 @@ pj_apply_each(pj_ctx_t *c, pj_item_t *items, size_t n, oss_err_t *err) {
     return rc;
 }
 
+/* The rows of one catch-up chunk, copied into items (owned). */
+typedef struct chunk_rows {
+    pj_item_t *items; /* allocated at the first row */
+    int n, cap;
+    int read; /* rows read: n plus the malformed ones skipped */
+    oss_journal_cursor_t last;
+} chunk_rows_t;
+
+static int
+chunk_row(void *ctx, const oss_journal_row_t *row, oss_err_t *err) {
+    chunk_rows_t *cr = ctx;
+    if (!cr->items &&
+        !(cr->items = calloc((size_t)cr->cap, sizeof *cr->items))) {
+        oss_err_set(err, OSS_ENOMEM, "out of memory");
+        return -1;
+    }
+    if (cr->n >= cr->cap)
+        return 1; /* cannot happen: the scan's limit is cap */
+    cr->read++;
+    cr->last = oss_journal_cursor_of(row);
+    if (row->malformed) {
+        /* the relay does not publish it either: no read model can hold it */
+        oss_error("journal position %" PRId64 " cannot be applied (%s); it "
+                  "is skipped",
+                  row->ev.position, row->malformed);
+        return 0;
+    }
+    pj_item_t *it = &cr->items[cr->n];
+    it->offset = -1;
+    if (oss_event_copy(&it->ev, &row->ev, err))
+        return -1;
+    it->has_ev = 1;
+    cr->n++;
+    return 0;
+}
+
 oss_code_t
 pj_journal_chunk(pj_ctx_t *c, int chunk, int flags, int64_t *nread,
                  oss_err_t *err) {
@@ -689,12 +661,14 @@ pj_journal_chunk(pj_ctx_t *c, int chunk, int flags, int64_t *nread,
     int own_tx = !(flags & PJ_CHUNK_IN_TX);
     oss_code_t rc = OSS_OK;
     PGresult *res = NULL;
-    pj_item_t *items = NULL;
-    int nrows = 0;
-    char sql[1024], limit[16], xid[32] = "0", pos[24] = "0";
+    chunk_rows_t cr = {0};
+    char sql[1024], xid[32], pos[24];
     const char *p[3];
+    oss_journal_cursor_t after = {0, 0};
 
     *nread = 0;
+    if (chunk < 1)
+        chunk = 1;
     if (own_tx && (rc = pj_cmd(c->conn, "BEGIN", 0, NULL, err)))
         return rc;
     if (lock_swap) {
@@ -715,48 +689,30 @@ pj_journal_chunk(pj_ctx_t *c, int chunk, int flags, int64_t *nread,
         goto done;
     }
     if (PQntuples(res) == 1) {
-        snprintf(xid, sizeof xid, "%s", PQgetvalue(res, 0, 0));
-        snprintf(pos, sizeof pos, "%s", PQgetvalue(res, 0, 1));
-    }
-    PQclear(res);
-    snprintf(limit, sizeof limit, "%d", chunk);
-    p[0] = xid;
-    p[1] = pos;
-    p[2] = limit;
-    res =
-        pj_exec(c->conn,
-                "SELECT " PJ_JOURNAL_COLS " FROM oss.journal WHERE (xid, "
-                "position) > ($1::xid8, $2::bigint) AND xid < "
-                "pg_snapshot_xmin(pg_current_snapshot()) ORDER BY journal.xid, "
-                "journal.position LIMIT $3::integer",
-                3, p, err);
-    if (!res) {
-        rc = err ? err->code : OSS_EINTERNAL;
-        goto done;
-    }
-    nrows = PQntuples(res);
-    if (nrows == 0)
-        goto done;
-    if (!(items = calloc((size_t)nrows, sizeof *items))) {
-        rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (int r = 0; r < nrows; r++) {
-        items[r].offset = -1;
-        items[r].has_ev = 1;
-        if ((rc = pj_journal_row(res, r, &items[r].ev, xid, sizeof xid, err)))
-            goto done;
-        snprintf(pos, sizeof pos, "%lld", (long long)items[r].ev.position);
+        after.xid = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+        after.position = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
     }
     PQclear(res);
     res = NULL;
-    if ((rc = pj_apply(c, items, (size_t)nrows, err)))
+    cr.cap = chunk;
+    oss_journal_filter_t f = {.after = &after,
+                              .below_horizon = 1,
+                              .order = OSS_JOURNAL_ORDER_COMMIT,
+                              .limit = chunk,
+                              .deliver_malformed = 1};
+    if ((rc = oss_journal_scan(c->conn, &f, chunk_row, &cr, NULL, err)))
+        goto done;
+    if (cr.read == 0)
+        goto done;
+    if (cr.n > 0 && (rc = pj_apply(c, cr.items, (size_t)cr.n, err)))
         goto done;
     snprintf(sql, sizeof sql,
              "INSERT INTO %s.catchup AS k (name, xid, position) VALUES ($1, "
              "$2::xid8, $3) ON CONFLICT (name) DO UPDATE SET xid = "
              "excluded.xid, position = excluded.position, updated_at = now()",
              c->schema);
+    snprintf(xid, sizeof xid, "%" PRIu64, cr.last.xid);
+    snprintf(pos, sizeof pos, "%" PRId64, cr.last.position);
     p[0] = c->name;
     p[1] = xid;
     p[2] = pos;
@@ -764,10 +720,10 @@ pj_journal_chunk(pj_ctx_t *c, int chunk, int flags, int64_t *nread,
         goto done;
 done:
     PQclear(res);
-    if (items) {
-        for (int r = 0; r < nrows; r++)
-            pj_item_clear(&items[r]);
-        free(items);
+    if (cr.items) {
+        for (int r = 0; r < cr.n; r++)
+            pj_item_clear(&cr.items[r]);
+        free(cr.items);
     }
     if (own_tx) {
         if (rc == OSS_OK)
@@ -776,6 +732,6 @@ done:
             pj_rollback(c->conn);
     }
     if (rc == OSS_OK)
-        *nread = nrows;
+        *nread = cr.read;
     return rc;
 }

@@ -83,24 +83,30 @@ rebuild_item(pj_ctx_t *c, const oss_keyring_t *ring, PGresult *res, int r,
     it->offset = -1;
     if (PQgetisnull(res, r, 4)) {
         /* recorded from the journal: read the event again */
-        const char *p[2] = {PQgetvalue(res, r, 5), PQgetvalue(res, r, 6)};
+        int64_t version = strtoll(PQgetvalue(res, r, 6), NULL, 10);
+        oss_journal_filter_t f = {.stream_id = PQgetvalue(res, r, 5),
+                                  .version_min = version,
+                                  .version_max = version,
+                                  .order = OSS_JOURNAL_ORDER_STREAM};
+        oss_event_list_t found = {0};
         oss_err_t e = {0};
-        PGresult *jr = pj_exec(c->conn,
-                               "SELECT " PJ_JOURNAL_COLS " FROM oss.journal "
-                               "WHERE stream_id = $1 AND version = $2",
-                               2, p, &e);
-        if (!jr || PQntuples(jr) != 1) {
-            snprintf(reason, rlen, "event not found in the journal%s%.160s",
-                     jr ? "" : ": ", jr ? "" : e.msg);
-            PQclear(jr);
+        oss_code_t rc = version >= 1
+                            ? oss_journal_scan_list(c->conn, &f, &found, &e)
+                            : OSS_OK;
+        if (rc == OSS_OK && found.len != 1) {
+            snprintf(reason, rlen, "event not found in the journal");
+            oss_event_list_free(&found);
             return -1;
         }
-        int ok = pj_journal_row(jr, 0, &it->ev, NULL, 0, &e) == OSS_OK;
-        PQclear(jr);
-        if (!ok) {
-            snprintf(reason, rlen, "%s", e.msg);
+        if (rc) {
+            snprintf(reason, rlen, "event not found in the journal: %.160s",
+                     e.msg);
+            oss_event_list_free(&found);
             return -1;
         }
+        it->ev = found.items[0]; /* takes ownership */
+        memset(&found.items[0], 0, sizeof found.items[0]);
+        oss_event_list_free(&found);
         it->has_ev = 1;
         return 0;
     }

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/event.h"
 #include "crypto/crypto.h"
+#include "journal/scan.h"
 
 /* Advisory lock keys (two-int form, second = hashtext(schema)): one running
  * projector per schema (session lock), and batches versus the rebuild's swap
@@ -91,25 +92,12 @@ oss_code_t pj_mark_applied(pj_ctx_t *c, const char *stream_id, int64_t version,
 oss_code_t pj_dead_letter(pj_ctx_t *c, const pj_item_t *it, const char *kind,
                           const char *reason, oss_err_t *err);
 
-/* The column list pj_journal_row() parses, for SELECTs on oss.journal. */
-#define PJ_JOURNAL_COLS                                                        \
-    "xid::text AS xid_text, position, event_id::text, stream_id, "             \
-    "stream_type, version, "                                                   \
-    "(extract(epoch from occurred_at) * 1000000)::bigint, "                    \
-    "(extract(epoch from recorded_at) * 1000000)::bigint, payload_type, "      \
-    "schema_version, payload, actor_kind, actor_id, correlation_id, "          \
-    "causation_id, cause_id, software_version, reason"
-
-/* Parses row r of a PJ_JOURNAL_COLS result into *ev (cleared first; caller
- * clears). xid (text, may be NULL) receives the row's xid. */
-oss_code_t pj_journal_row(PGresult *res, int r, oss_event_t *ev, char *xid,
-                          size_t xidlen, oss_err_t *err);
-
 /* One journal catch-up chunk in its own transaction: reads up to `chunk`
- * events after the schema's cursor for c->name below the commit horizon,
- * applies them and moves the cursor. *nread = events read (0: caught up).
- * Flags: PJ_CHUNK_LOCK_SWAP takes the swap lock first (live schemas);
- * PJ_CHUNK_IN_TX runs inside the caller's transaction (no BEGIN/COMMIT). */
+ * events after the schema's cursor for c->name below the commit horizon
+ * (oss_journal_scan() in commit order), applies them and moves the cursor.
+ * *nread = events read (0: caught up). Flags: PJ_CHUNK_LOCK_SWAP takes the swap
+ * lock first (live schemas); PJ_CHUNK_IN_TX runs inside the caller's
+ * transaction (no BEGIN/COMMIT). */
 #define PJ_CHUNK_LOCK_SWAP 1
 #define PJ_CHUNK_IN_TX 2
 oss_code_t pj_journal_chunk(pj_ctx_t *c, int chunk, int flags, int64_t *nread,

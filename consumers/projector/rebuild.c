@@ -198,21 +198,14 @@ oss_projector_rebuild(const oss_config_t *cfg, bool progress_to_terminal,
         (rc = pj_cmd(admin, "SELECT oss.rm_define($1)", 1, tp, err)))
         goto done;
 
-    if (!(res = pj_exec(c.conn,
-                        "SELECT count(*) FROM oss.journal WHERE xid < "
-                        "pg_snapshot_xmin(pg_current_snapshot())",
-                        0, NULL, err))) {
-        rc = err ? err->code : OSS_EINTERNAL;
+    oss_journal_filter_t below = {.below_horizon = 1};
+    if ((rc = oss_journal_count(c.conn, &below, &pr.total, err)))
         goto done;
-    }
     pr.conn = c.conn;
     pr.schema = oss_config_str(cfg, "projector.schema");
     pr.terminal = progress_to_terminal;
     pr.tty = isatty(2);
     pr.started = now_s();
-    pr.total = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
-    res = NULL;
     oss_info("rebuild of %s started: %lld events into %s", pr.schema,
              (long long)pr.total, target);
     progress_show(&pr, 0, "running", 0);

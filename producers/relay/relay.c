@@ -15,13 +15,13 @@
 #include "core/bytes.h"
 #include "core/clock.h"
 #include "db/db.h"
+#include "journal/scan.h"
 #include "log/log.h"
 
-#define PG_EPOCH_US 946684800000000LL /* 2000-01-01 in unix microseconds */
-#define HEARTBEAT_MS 500              /* leader proves its lock this often */
-#define PRODUCE_FRESH_MS 1000         /* produce only this soon after one */
-#define CHECK_MS 5000                 /* cluster id, watermarks, bootstrap */
-#define LOG_MS 10000                  /* progress line */
+#define HEARTBEAT_MS 500      /* leader proves its lock this often */
+#define PRODUCE_FRESH_MS 1000 /* produce only this soon after one */
+#define CHECK_MS 5000         /* cluster id, watermarks, bootstrap */
+#define LOG_MS 10000          /* progress line */
 
 enum { SLOT_PENDING = 0, SLOT_DONE = 1, SLOT_FAILED = 2 };
 
@@ -441,6 +441,35 @@ skip_take(oss_relay_t *r, int64_t pos) {
 
 /* ---- resynchronisation: Kafka's truth vs. the checkpoint ---------------- */
 
+/* The journal rows of the tails' event ids beyond the cursor. */
+typedef struct tail_rows {
+    int64_t *pos;
+    char (*ids)[OSS_UUID_STR];
+    size_t n, cap;
+} tail_rows_t;
+
+static int
+tail_row(void *ctx, const oss_journal_row_t *row, oss_err_t *err) {
+    tail_rows_t *t = ctx;
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 256;
+        int64_t *p = realloc(t->pos, cap * sizeof *p);
+        if (p)
+            t->pos = p;
+        char(*i)[OSS_UUID_STR] = p ? realloc(t->ids, cap * sizeof *i) : NULL;
+        if (!p || !i) {
+            oss_err_set(err, OSS_ENOMEM, "out of memory");
+            return -1;
+        }
+        t->ids = i;
+        t->cap = cap;
+    }
+    t->pos[t->n] = row->ev.position;
+    memcpy(t->ids[t->n], row->ev.event_id, OSS_UUID_STR);
+    t->n++;
+    return 0;
+}
+
 /* Keeps from the tails the positions beyond the cursor whose event id matches
  * the journal; they become the skip set. */
 static oss_code_t
@@ -452,59 +481,60 @@ build_skip(oss_relay_t *r, const oss_relay_tails_t *t, oss_err_t *err) {
     r->nskip = r->skip_left = 0;
     if (t->n == 0)
         return OSS_OK;
-    size_t cap = t->n * 40 + 16;
-    char *pos = malloc(cap), *ids = malloc(cap);
+    tail_rows_t rows = {0};
     oss_code_t rc = OSS_OK;
-    PGresult *res = NULL;
-    if (!pos || !ids) {
-        rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
+    const char **ids = malloc(t->n * sizeof *ids);
+    if (!ids)
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    for (size_t i = 0; i < t->n; i++)
+        ids[i] = t->ids[i];
+    oss_journal_cursor_t after = {r->read_xid, r->read_pos};
+    oss_journal_filter_t f = {.event_ids = ids,
+                              .nevent_ids = t->n,
+                              .after = &after,
+                              .deliver_malformed = 1};
+    if ((rc = oss_journal_scan(r->db, &f, tail_row, &rows, NULL, err))) {
+        if (rc != OSS_ENOMEM && err) {
+            char why[OSS_ERR_MSG_MAX];
+            snprintf(why, sizeof why, "%s", err->msg);
+            oss_err_set(err, rc, "could not match the partition tails: %s",
+                        why);
+        }
         goto done;
     }
-    size_t pl = 0, il = 0;
-    pos[pl++] = '{';
-    ids[il++] = '{';
-    for (size_t i = 0; i < t->n; i++) {
-        pl += (size_t)snprintf(pos + pl, cap - pl, "%s%" PRId64, i ? "," : "",
-                               t->pos[i]);
-        il += (size_t)snprintf(ids + il, cap - il, "%s%s", i ? "," : "",
-                               t->ids[i]);
-    }
-    snprintf(pos + pl, cap - pl, "}");
-    snprintf(ids + il, cap - il, "}");
-    char x[32], p[32];
-    snprintf(x, sizeof x, "%" PRIu64, r->read_xid);
-    snprintf(p, sizeof p, "%" PRId64, r->read_pos);
-    const char *vals[4] = {pos, ids, x, p};
-    res = exec_params(r,
-                      "SELECT j.position FROM unnest($1::bigint[], "
-                      "$2::uuid[]) AS t(p, e) JOIN oss.journal j ON "
-                      "j.position = t.p AND j.event_id = t.e WHERE "
-                      "(j.xid, j.position) > ($3::xid8, $4::bigint)",
-                      4, vals, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = oss_db_error(r->db, res, "match the partition tails", err);
-        goto done;
-    }
-    int n = PQntuples(res);
-    if (n > 0) {
-        r->skip = malloc((size_t)n * sizeof *r->skip);
-        r->skip_used = calloc((size_t)n, 1);
+    if (rows.n > 0) {
+        /* a tail position counts when the journal has its event id there */
+        r->skip = malloc(t->n * sizeof *r->skip);
+        r->skip_used = calloc(t->n, 1);
         if (!r->skip || !r->skip_used) {
             rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
             goto done;
         }
-        for (int i = 0; i < n; i++)
-            r->skip[i] = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        qsort(r->skip, (size_t)n, sizeof *r->skip, cmp_i64);
+        size_t n = 0;
+        for (size_t i = 0; i < t->n; i++) {
+            /* rows came in position order (positions are unique) */
+            size_t lo = 0, hi = rows.n;
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (rows.pos[mid] < t->pos[i])
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            if (lo < rows.n && rows.pos[lo] == t->pos[i] &&
+                strcmp(rows.ids[lo], t->ids[i]) == 0)
+                r->skip[n++] = t->pos[i];
+        }
+        qsort(r->skip, n, sizeof *r->skip, cmp_i64);
         size_t u = 0;
-        for (int i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++)
             if (u == 0 || r->skip[u - 1] != r->skip[i])
                 r->skip[u++] = r->skip[i];
         r->nskip = r->skip_left = u;
     }
 done:
-    PQclear(res);
-    free(pos);
+    free(rows.pos);
+    free(rows.ids);
     free(ids);
     return rc;
 }
@@ -596,71 +626,6 @@ fail:
 
 /* ---- reading the journal and producing ---------------------------------- */
 
-static uint64_t
-be64(const char *p) {
-    return oss_be64_get((const uint8_t *)p);
-}
-
-static uint32_t
-be32(const char *p) {
-    const unsigned char *u = (const unsigned char *)p;
-    return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 |
-           u[3];
-}
-
-static int
-get_text(const PGresult *res, int row, int col, char *dst, size_t cap) {
-    int n = PQgetlength(res, row, col);
-    if ((size_t)n >= cap)
-        return 0;
-    memcpy(dst, PQgetvalue(res, row, col), (size_t)n);
-    dst[n] = '\0';
-    return 1;
-}
-
-/* Fills ev from one binary row; reason and payload point into res (do not
- * clear ev). 0 when a field does not fit the envelope. */
-static int
-row_event(const PGresult *res, int i, oss_event_t *ev, uint64_t *xid) {
-    static const char hx[] = "0123456789abcdef";
-    memset(ev, 0, sizeof *ev);
-    *xid = be64(PQgetvalue(res, i, 0));
-    ev->position = (int64_t)be64(PQgetvalue(res, i, 1));
-    const unsigned char *u = (const unsigned char *)PQgetvalue(res, i, 2);
-    char *o = ev->event_id;
-    for (int k = 0; k < 16; k++) {
-        if (k == 4 || k == 6 || k == 8 || k == 10)
-            *o++ = '-';
-        *o++ = hx[u[k] >> 4];
-        *o++ = hx[u[k] & 15];
-    }
-    *o = '\0';
-    if (!get_text(res, i, 3, ev->stream_id, sizeof ev->stream_id) ||
-        !get_text(res, i, 4, ev->stream_type, sizeof ev->stream_type) ||
-        !get_text(res, i, 9, ev->actor_id, sizeof ev->actor_id) ||
-        !get_text(res, i, 10, ev->correlation_id, sizeof ev->correlation_id) ||
-        !get_text(res, i, 11, ev->causation_id, sizeof ev->causation_id) ||
-        !get_text(res, i, 12, ev->cause_id, sizeof ev->cause_id) ||
-        !get_text(res, i, 14, ev->software_version,
-                  sizeof ev->software_version) ||
-        !get_text(res, i, 15, ev->payload_type, sizeof ev->payload_type) ||
-        PQgetlength(res, i, 18) != OSS_HASH_LEN ||
-        PQgetlength(res, i, 19) != OSS_HASH_LEN)
-        return 0;
-    ev->version = (int64_t)be64(PQgetvalue(res, i, 5));
-    ev->occurred_at_us = (int64_t)be64(PQgetvalue(res, i, 6)) + PG_EPOCH_US;
-    ev->recorded_at_us = (int64_t)be64(PQgetvalue(res, i, 7)) + PG_EPOCH_US;
-    const unsigned char *k2 = (const unsigned char *)PQgetvalue(res, i, 8);
-    ev->actor_kind = (oss_actor_kind_t)(int16_t)(k2[0] << 8 | k2[1]);
-    ev->reason = PQgetisnull(res, i, 13) ? NULL : PQgetvalue(res, i, 13);
-    ev->schema_version = (int32_t)be32(PQgetvalue(res, i, 16));
-    ev->payload = (uint8_t *)PQgetvalue(res, i, 17);
-    ev->payload_len = (size_t)PQgetlength(res, i, 17);
-    memcpy(ev->prev_hash, PQgetvalue(res, i, 18), OSS_HASH_LEN);
-    memcpy(ev->hash, PQgetvalue(res, i, 19), OSS_HASH_LEN);
-    return 1;
-}
-
 static oss_code_t
 produce_one(oss_relay_t *r, const oss_event_t *ev, uint64_t seq,
             oss_err_t *err) {
@@ -697,58 +662,48 @@ produce_one(oss_relay_t *r, const oss_event_t *ev, uint64_t seq,
     }
 }
 
+/* One row of fetch(): publishes it (or skips it) and moves the read cursor.
+ * Stops the scan when a produce failed. */
+static int
+fetch_row(void *ctx, const oss_journal_row_t *row, oss_err_t *err) {
+    oss_relay_t *r = ctx;
+    oss_err_t perr = {0};
+    (void)err;
+    if (row->malformed) {
+        oss_error("journal position %" PRId64 " cannot be published (%s); it "
+                  "is skipped",
+                  row->ev.position, row->malformed);
+        slot_push(r, row->xid, row->ev.position, SLOT_DONE);
+        return 0;
+    }
+    if (skip_take(r, row->ev.position)) {
+        slot_push(r, row->xid, row->ev.position, SLOT_DONE);
+        return 0;
+    }
+    slot_t *s = slot_push(r, row->xid, row->ev.position, SLOT_PENDING);
+    if (produce_one(r, &row->ev, s->seq, &perr)) {
+        s->state = SLOT_FAILED;
+        r->delivery_failed = 1;
+        snprintf(r->fail_reason, sizeof r->fail_reason, "%s", perr.msg);
+        return 1;
+    }
+    return 0;
+}
+
 /* Reads up to limit rows beyond the cursor below the commit horizon and
  * produces them. Returns rows read, or -1 on a database error (err set). */
 static long
 fetch(oss_relay_t *r, long limit, oss_err_t *err) {
-    char x[32], p[32], l[32];
-    snprintf(x, sizeof x, "%" PRIu64, r->read_xid);
-    snprintf(p, sizeof p, "%" PRId64, r->read_pos);
-    snprintf(l, sizeof l, "%ld", limit);
-    const char *vals[3] = {x, p, l};
-    PGresult *res = exec_params(
-        r,
-        "SELECT xid, position, event_id, stream_id, stream_type, version, "
-        "occurred_at, recorded_at, actor_kind, actor_id, correlation_id, "
-        "causation_id, cause_id, reason, software_version, payload_type, "
-        "schema_version, payload, prev_hash, hash FROM oss.journal "
-        "WHERE (xid, position) > ($1::xid8, $2::bigint) "
-        "AND xid < pg_snapshot_xmin(pg_current_snapshot()) "
-        "ORDER BY xid, position LIMIT $3::int",
-        3, vals, 1);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        oss_db_error(r->db, res, "read the journal", err);
-        PQclear(res);
+    oss_journal_cursor_t after = {r->read_xid, r->read_pos};
+    oss_journal_filter_t f = {.after = &after,
+                              .below_horizon = 1,
+                              .order = OSS_JOURNAL_ORDER_COMMIT,
+                              .limit = limit,
+                              .deliver_malformed = 1};
+    int64_t n = 0;
+    if (oss_journal_scan(r->db, &f, fetch_row, r, &n, err))
         return -1;
-    }
-    int n = PQntuples(res);
-    for (int i = 0; i < n; i++) {
-        oss_event_t ev;
-        uint64_t xid;
-        oss_err_t perr = {0};
-        int ok = row_event(res, i, &ev, &xid);
-        if (!ok) {
-            oss_error("journal position %" PRId64
-                      " has a field too long for the envelope; it is not "
-                      "published",
-                      (int64_t)be64(PQgetvalue(res, i, 1)));
-            slot_push(r, xid, (int64_t)be64(PQgetvalue(res, i, 1)), SLOT_DONE);
-            continue;
-        }
-        if (skip_take(r, ev.position)) {
-            slot_push(r, xid, ev.position, SLOT_DONE);
-            continue;
-        }
-        slot_t *s = slot_push(r, xid, ev.position, SLOT_PENDING);
-        if (produce_one(r, &ev, s->seq, &perr)) {
-            s->state = SLOT_FAILED;
-            r->delivery_failed = 1;
-            snprintf(r->fail_reason, sizeof r->fail_reason, "%s", perr.msg);
-            break;
-        }
-    }
-    PQclear(res);
-    return n;
+    return (long)n;
 }
 
 /* ---- the loops ----------------------------------------------------------- */

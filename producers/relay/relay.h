@@ -1,9 +1,9 @@
 /* The relay: publishes every journal event onto Kafka, in commit order.
  *
- * Reading: rows of oss.journal below the commit horizon
- * (xid < pg_snapshot_xmin(pg_current_snapshot())), ordered by (xid, position),
- * the cursor on (xid, position): a transaction that commits late is read when
- * it commits, never skipped. No time-based gap heuristics.
+ * Reading: through the journal's scan interface (journal/scan.h), rows
+ * below the commit horizon in commit order (xid, position), the cursor an
+ * oss_journal_cursor_t: a transaction that commits late is read when it
+ * commits, never skipped. No time-based gap heuristics.
  * Publishing: topic = bus.topic_prefix + stream type, key = stream id, value
  * = oss.v1.Envelope, CloudEvents headers + signature (bus/bus.h); idempotent
  * producer, acks=all. The checkpoint (oss.relay_checkpoint) advances only over

@@ -15,6 +15,7 @@
 
 #include "core/bytes.h"
 #include "db/db.h"
+#include "journal/scan.h"
 #include "oss/v1/account.pb-c.h"
 #include "oss/v1/privacy.pb-c.h"
 
@@ -83,22 +84,23 @@ oss_subject_of_account(PGconn *c, const char *account_id,
     if (!account_id || !*account_id || strlen(account_id) > 64)
         return oss_err_set(err, OSS_ENOTFOUND, "no such account");
     snprintf(stream, sizeof stream, "account-%s", account_id);
-    const char *p[1] = {stream};
-    PGresult *r = PQexecParams(c,
-                               "SELECT payload FROM oss.journal WHERE "
-                               "stream_id = $1 AND payload_type = "
-                               "'oss.v1.AccountRegistered' ORDER BY version "
-                               "LIMIT 1",
-                               1, NULL, p, NULL, NULL, 1);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        return db_fail(c, r, "read an account", err);
-    oss_code_t rc = OSS_OK;
-    if (PQntuples(r) == 0) {
+    static const char *const registered[] = {"oss.v1.AccountRegistered"};
+    oss_journal_filter_t f = {.stream_id = stream,
+                              .types = registered,
+                              .ntypes = 1,
+                              .order = OSS_JOURNAL_ORDER_STREAM,
+                              .limit = 1};
+    oss_event_list_t found = {0};
+    oss_code_t rc = oss_journal_scan_list(c, &f, &found, err);
+    if (rc) {
+        oss_event_list_free(&found);
+        return rc;
+    }
+    if (found.len == 0) {
         rc = oss_err_set(err, OSS_ENOTFOUND, "no such account: %s", account_id);
     } else {
         Oss__V1__AccountRegistered *a = oss__v1__account_registered__unpack(
-            NULL, (size_t)PQgetlength(r, 0, 0),
-            (const uint8_t *)PQgetvalue(r, 0, 0));
+            NULL, found.items[0].payload_len, found.items[0].payload);
         if (a && a->subject_id && oss_subject_id_valid(a->subject_id))
             snprintf(subject_id, OSS_UUID_STR, "%s", a->subject_id);
         else
@@ -108,7 +110,7 @@ oss_subject_of_account(PGconn *c, const char *account_id,
         if (a)
             oss__v1__account_registered__free_unpacked(a, NULL);
     }
-    PQclear(r);
+    oss_event_list_free(&found);
     return rc;
 }
 
@@ -558,11 +560,10 @@ oss_subject_erasure_prepare(PGconn *c, const char *subject_id,
                          "SELECT count(*) FROM oss.grants WHERE principal_id "
                          "= ANY($1::text[]) AND revoked_at IS NULL",
                          1, pp, &ok);
-    const char *p3[1] = {e->stream_id};
-    int64_t stream_events = count_of(c,
-                                     "SELECT count(*) FROM oss.journal "
-                                     "WHERE stream_id = $1",
-                                     1, p3, &ok);
+    int64_t stream_events = 0;
+    oss_journal_filter_t in_stream = {.stream_id = e->stream_id};
+    if (ok && oss_journal_count(c, &in_stream, &stream_events, NULL))
+        ok = false;
     if (!ok) {
         rc = oss_err_set(err, OSS_EUNAVAIL,
                          "could not count the subject's rows: %s",

@@ -36,6 +36,7 @@
  * once per connection (send_sql()). README.md says why each is safe. */
 #include "core/clock.h"
 #include "journal/journal_int.h"
+#include "journal/row.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -372,16 +373,7 @@ log_push(tx_t *t, int kind, size_t cmd, size_t sub) {
  * plans it once, not once per batch. A slot is ready only when the server
  * confirmed the prepare (its L_PREPARE result); a prepare skipped by an
  * aborted pipeline is forgotten (drop_pending()) and its name never
- * reused. A new connection starts with none (journal_reconnect()). */
-
-void
-journal_ps_clear(oss_journal_t *j) {
-    for (int i = 0; i < JOURNAL_PS_MAX; i++) {
-        free(j->ps[i].sql);
-        j->ps[i].sql = NULL;
-        j->ps[i].ready = 0;
-    }
-}
+ * reused. A new connection starts with none (journal_reconnect(), conn.c). */
 
 /* Forgets prepares the server did not confirm. */
 static void
@@ -421,11 +413,14 @@ send_sql(tx_t *t, const char *sql, int n, const char *const *v, const int *len,
     }
     if (log_push(t, kind, cmd, sub))
         return -1;
+    /* journal rows come back in binary, as the row decoder reads them */
+    int binary = kind == L_STREAMS;
     if (slot < 0)
-        return PQsendQueryParams(j->conn, sql, n, NULL, v, len, fmt, 0) ? 0
-                                                                        : -1;
+        return PQsendQueryParams(j->conn, sql, n, NULL, v, len, fmt, binary)
+                   ? 0
+                   : -1;
     snprintf(name, sizeof name, "oss_journal_%u", j->ps[slot].id);
-    return PQsendQueryPrepared(j->conn, name, n, v, len, fmt, 0) ? 0 : -1;
+    return PQsendQueryPrepared(j->conn, name, n, v, len, fmt, binary) ? 0 : -1;
 }
 
 /* Marks a prepare confirmed (its result came back OK). */
@@ -507,9 +502,9 @@ oom(oss_err_t *err) {
 
 /* ---- step 1: reads ----------------------------------------------------- */
 
-static const char *const select_streams_fmt =
-    "SELECT %s FROM oss.journal WHERE stream_id = ANY($1::text[])"
-    " ORDER BY stream_id, version";
+static const char *const select_streams_sql =
+    "SELECT " JOURNAL_ROW_COLS " FROM oss.journal"
+    " WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, version";
 
 static const char *const select_idem_sql =
     "SELECT key, request_hash, first_version, last_version, status, response"
@@ -519,7 +514,14 @@ static int
 rows_to_streams(tx_t *t, const PGresult *r, oss_err_t *err) {
     stream_st_t *cur = NULL;
     for (int i = 0, nr = PQntuples(r); i < nr; i++) {
-        const char *sid = PQgetvalue(r, i, 2);
+        oss_journal_row_t row;
+        const char *bad = journal_row_decode(r, i, &row);
+        if (bad) {
+            oss_err_set(err, OSS_ECORRUPT, "journal row at position %lld: %s",
+                        (long long)row.ev.position, bad);
+            return ATT_FAIL;
+        }
+        const char *sid = row.ev.stream_id;
         if (!cur || strcmp(cur->id, sid) != 0)
             cur = find_stream(t, sid);
         if (!cur)
@@ -527,7 +529,7 @@ rows_to_streams(tx_t *t, const PGresult *r, oss_err_t *err) {
         oss_event_t *ev = oss_event_list_push(&cur->hist);
         if (!ev)
             return oom(err);
-        if (journal_row_to_event(r, i, ev, err)) {
+        if (oss_event_copy(ev, &row.ev, err)) {
             cur->hist.len--;
             return ATT_FAIL;
         }
@@ -587,7 +589,7 @@ static int
 read_phase(tx_t *t, int query, oss_err_t *err) {
     const char **ids = calloc(t->n + 1, sizeof *ids);
     const char **keys = calloc(t->n + 1, sizeof *keys);
-    char *ids_arr = NULL, *keys_arr = NULL, sql[1024];
+    char *ids_arr = NULL, *keys_arr = NULL;
     size_t nk = 0;
     int a = ATT_OK;
     PGresult *bad = NULL;
@@ -616,7 +618,6 @@ read_phase(tx_t *t, int query, oss_err_t *err) {
         a = oom(err);
         goto done;
     }
-    snprintf(sql, sizeof sql, select_streams_fmt, journal_select_cols);
     params_t ps = {0}, pk = {0};
     p_text(&ps, ids_arr);
     p_text(&pk, keys_arr);
@@ -624,7 +625,7 @@ read_phase(tx_t *t, int query, oss_err_t *err) {
     if (!PQenterPipelineMode(c) ||
         send_q(t, "BEGIN ISOLATION LEVEL READ COMMITTED", NULL, L_BEGIN, 0,
                0) ||
-        (t->nstreams && send_q(t, sql, &ps, L_STREAMS, 0, 0)) ||
+        (t->nstreams && send_q(t, select_streams_sql, &ps, L_STREAMS, 0, 0)) ||
         (nk && send_q(t, select_idem_sql, &pk, L_IDEM_READ, 0, 0)) ||
         !PQpipelineSync(c)) {
         oss_db_error(c, NULL, "read streams", err);

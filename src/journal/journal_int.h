@@ -1,6 +1,7 @@
-/* Internals shared by the journal's files (journal.c: connection, load,
- * hash, verify; execute.c: the group-commit write path). Not a public
- * interface. */
+/* Internals shared by the journal's files: the handle (conn.c: connection,
+ * reconnects, prepared-statement slots) used by journal.c (load, verify)
+ * and execute.c (the group-commit write path). Rows are decoded by row.h.
+ * Not a public interface. */
 #ifndef OSS_JOURNAL_INT_H
 #define OSS_JOURNAL_INT_H
 
@@ -23,16 +24,9 @@ struct oss_journal {
     unsigned ps_next;
 };
 
-/* Forgets the prepared statements (the connection is new or gone). */
+/* Forgets the prepared statements (the connection is new or gone).
+ * (conn.c) */
 void journal_ps_clear(oss_journal_t *j);
-
-/* The select list that journal_row_to_event() decodes, in that order. */
-extern const char *const journal_select_cols;
-
-/* Decodes row `row` of r (columns journal_select_cols) into *ev (zeroed
- * first; new reason/payload, caller clears). */
-oss_code_t journal_row_to_event(const PGresult *r, int row, oss_event_t *ev,
-                                oss_err_t *err);
 
 /* Makes sure j->conn is connected, reconnecting when it broke (a caller's
  * open transaction on a good connection is left alone). OSS_EUNAVAIL while
