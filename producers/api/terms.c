@@ -21,6 +21,9 @@
 #define TERMS_MAX 64
 #define TERMS_TTL_MS 10000
 #define TERMS_MISS_MS 1000
+/* reason codes (oss_err_reason()) of a refused acceptance */
+#define REASON_NOT_REGISTERED "not_registered"
+#define REASON_ALREADY_ACCEPTED "already_accepted"
 
 typedef struct terms_entry {
     char version[33];
@@ -116,7 +119,7 @@ run_list(api_worker_t *w, api_job_t *job) {
         oss_warn("%s", err.msg);
         PQclear(r);
         if (lost)
-            api_worker_reset(w);
+            oss_app_worker_reset(w);
         oss_http_reply_error(req, lost ? 503 : 500, NULL,
                              "could not read the terms of use", NULL);
         return;
@@ -190,17 +193,14 @@ decide_accept(void *vctx, const oss_event_t *history, size_t n,
         }
     }
     if (!registered) {
-        oss_err_set(err, OSS_ENOTFOUND, "no such account");
-        snprintf(err->field, sizeof err->field, "not_registered");
-        return OSS_ENOTFOUND;
+        return oss_err_coded(err, OSS_ENOTFOUND, REASON_NOT_REGISTERED,
+                             "no such account");
     }
     if (accepted) {
-        oss_err_set(err, OSS_EDUPLICATE,
-                    "terms of use version \"%s\" are already accepted for "
-                    "this account",
-                    a->version);
-        snprintf(err->field, sizeof err->field, "already_accepted");
-        return OSS_EDUPLICATE;
+        return oss_err_coded(err, OSS_EDUPLICATE, REASON_ALREADY_ACCEPTED,
+                             "terms of use version \"%s\" are already "
+                             "accepted for this account",
+                             a->version);
     }
     oss_event_t *ev = oss_event_list_push(out);
     if (!ev)
@@ -309,10 +309,10 @@ run_accept(api_worker_t *w, api_job_t *job) {
     if (!api_req_execute(w, req, &c, 1, 3, "terms acceptance"))
         goto done;
     if (c.outcome == OSS_JOURNAL_REJECTED) {
-        if (!strcmp(c.err.field, "already_accepted"))
+        if (oss_err_is(&c.err, REASON_ALREADY_ACCEPTED))
             api_reply_field(req, 409, "already_accepted", "version",
                             "already_accepted", c.err.msg);
-        else if (!strcmp(c.err.field, "not_registered"))
+        else if (oss_err_is(&c.err, REASON_NOT_REGISTERED))
             oss_http_reply_error(req, 404, NULL, "no such account", NULL);
         else
             oss_http_reply_error(req, oss_http_status_for(c.err.code), NULL,
