@@ -33,6 +33,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "app/terms.h"
 #include "auth.h"
 #include "core/account.h"
 #include "core/nik.h"
@@ -43,7 +44,6 @@
 #include "oss/v1/account.pb-c.h"
 #include "ratelimit.h"
 #include "request.h"
-#include "terms.h"
 
 #define MAX_JSON_DEPTH 32
 
@@ -272,7 +272,7 @@ terms_known(api_worker_t *w, oss_journal_t **j, reg_t *g) {
         *j = oss_app_worker_journal(w, &err);
     if (*j) {
         oss_err_clear(&err);
-        oss_code_t rc = api_terms_lookup(
+        oss_code_t rc = oss_app_terms_lookup(
             oss_journal_conn(*j), g->r.terms_version, g->terms_sha256, &err);
         if (rc == OSS_OK)
             return true;
