@@ -1,7 +1,7 @@
 /* `oss principal create` and `oss principal revoke`: bootstraps a
  * government principal (access administrator, operator, auditor or
  * officer) from the console, or ends its access, the way
- * the API creates officers (producers/api/principal.c): PrincipalCreated
+ * the API creates officers (src/app/gov.c): PrincipalCreated
  * with its personal fields sealed, the grant, and an activation sent by
  * the notifier to the given e-mail or WhatsApp number. Nothing personal is
  * printed or logged. */
@@ -12,11 +12,12 @@
 
 #include <jansson.h>
 
-#include "auth.h"
+#include "app/app.h"
+#include "app/gov.h"
+#include "app/principal.h"
 #include "cli.h"
 #include "core/clock.h"
 #include "core/validate.h"
-#include "gov.h"
 #include "journal/journal.h"
 
 static const char principal_usage[] =
@@ -64,16 +65,15 @@ principal_create(int argc, char **argv, const char *config_path) {
     json_t *body = json_object();
     oss_config_t *cfg = NULL;
     oss_journal_t *j = NULL;
-    api_ctx_t ctx;
-    api_person_t who;
-    api_principal_new_t pn = {0};
+    oss_app_t app;
+    oss_app_person_t who;
     oss_grant_t g;
     oss_field_errors_t fe = {0};
     oss_err_t err;
     int c, rc = OSS_CLI_USAGE;
     char actor[96], cid[OSS_UUID_STR];
 
-    memset(&ctx, 0, sizeof ctx);
+    memset(&app, 0, sizeof app);
     memset(&who, 0, sizeof who);
     memset(&g, 0, sizeof g);
     if (!body)
@@ -143,7 +143,7 @@ principal_create(int argc, char **argv, const char *config_path) {
                         "operator, auditor or officer\n");
         goto done;
     }
-    if (!api_institution_valid(inst)) {
+    if (!oss_app_institution_valid(inst)) {
         fprintf(stderr,
                 "oss: principal create: invalid --institution \"%s\" "
                 "(oss, a 3-digit sector code, a 10-digit region code "
@@ -174,7 +174,7 @@ principal_create(int argc, char **argv, const char *config_path) {
     snprintf(g.institution, sizeof g.institution, "%s", inst);
     snprintf(g.sector, sizeof g.sector, "%s", sector ? sector : "");
     snprintf(g.region, sizeof g.region, "%s", region ? region : "");
-    if (!api_person_validate(body, "", &who, &fe)) {
+    if (!oss_app_person_validate(body, "", &who, &fe)) {
         for (size_t i = 0; i < fe.n; i++)
             fprintf(stderr, "oss: principal create: --%s: %s\n",
                     fe.items[i].field, fe.items[i].reason);
@@ -184,63 +184,56 @@ principal_create(int argc, char **argv, const char *config_path) {
     if (!(cfg = oss_cli_load_config(config_path)))
         goto done;
     oss_err_clear(&err);
-    if (api_ctx_init(&ctx, cfg, &err) != OSS_OK) {
+    if (oss_app_init(&app, cfg, &err) != OSS_OK) {
         fprintf(stderr, "oss: principal create: %s\n", err.msg);
         goto done;
     }
-    if (!ctx.lc) {
+    if (!app.lc) {
         fprintf(stderr, "oss: principal create: no activation possible: "
                         "crypto.otp_key_file is missing or unusable\n");
         goto done;
     }
     oss_err_clear(&err);
-    if (oss_journal_open(ctx.pg_url ? ctx.pg_url : "", &j, &err) != OSS_OK) {
-        fprintf(stderr, "oss: principal create: %s\n", err.msg);
-        goto done;
-    }
-    oss_err_clear(&err);
-    if (api_principal_prepare(&ctx, &who, "government", &g, "bootstrap", &pn,
-                              &err) != OSS_OK) {
+    if (oss_journal_open(app.pg_url ? app.pg_url : "", &j, &err) != OSS_OK) {
         fprintf(stderr, "oss: principal create: %s\n", err.msg);
         goto done;
     }
     const char *user = getenv("USER");
     snprintf(actor, sizeof actor, "cli:%s", user && *user ? user : "unknown");
-    pn.cmd.actor_kind = OSS_ACTOR_OPERATOR;
-    pn.cmd.actor_id = actor;
     oss_uuid7(cid);
-    pn.cmd.correlation_id = cid;
+    oss_app_create_t pc = {.who = &who,
+                           .kind = "government",
+                           .grant = &g,
+                           .cause = "bootstrap",
+                           .actor_kind = OSS_ACTOR_OPERATOR,
+                           .actor_id = actor,
+                           .correlation_id = cid};
     oss_err_clear(&err);
-    if (oss_journal_execute(j, &pn.cmd, 1, &err) != OSS_OK) {
+    if (oss_app_principal_create(&app, j, &pc, &err) != OSS_OK) {
         fprintf(stderr, "oss: principal create: %s\n", err.msg);
         goto done;
     }
-    if (pn.cmd.outcome != OSS_JOURNAL_APPENDED) {
-        if (pn.cmd.err.code == OSS_EDUPLICATE &&
-            (!strcmp(pn.cmd.err.field, "nik") ||
-             !strcmp(pn.cmd.err.field, "passport")))
+    if (pc.outcome != OSS_JOURNAL_APPENDED) {
+        if (oss_err_is(&pc.err, OSS_APP_REASON_OFFICER_EXISTS))
             fprintf(stderr,
                     "oss: principal create: refused: this person "
                     "(--%s) is already an officer of institution "
                     "%s\n",
-                    pn.cmd.err.field, inst);
+                    pc.err.field, inst);
         else
-            fprintf(stderr, "oss: principal create: refused: %s\n",
-                    pn.cmd.err.msg);
+            fprintf(stderr, "oss: principal create: refused: %s\n", pc.err.msg);
         rc = OSS_CLI_FAILED;
         goto done;
     }
-    printf("%s\n", pn.principal_id);
+    printf("%s\n", pc.principal_id);
     fprintf(stderr, "created %s %s of institution %s; activation sent by %s\n",
-            pn.principal_id, oss_role_name(g.role), inst, who.channel);
+            pc.principal_id, oss_role_name(g.role), inst, who.channel);
     rc = OSS_CLI_OK;
 done:
     memset(&who, 0, sizeof who);
-    api_principal_clear(&pn);
     if (j)
         oss_journal_free(j);
-    api_lc_free(&ctx);
-    memset(&ctx, 0, sizeof ctx);
+    oss_app_free(&app);
     if (cfg)
         oss_config_free(cfg);
     if (body) {
@@ -257,75 +250,6 @@ done:
 
 /* ---- oss principal revoke ------------------------------------------------ */
 
-typedef struct cli_revoke {
-    const char *principal_id;
-    const char *reason;
-    int64_t now;
-    size_t grants, sessions;
-} cli_revoke_t;
-
-static bool
-is_gov_role(oss_role_t r) {
-    return r == OSS_ROLE_OFFICER || r == OSS_ROLE_ACCESS_ADMIN ||
-           r == OSS_ROLE_OPERATOR || r == OSS_ROLE_AUDITOR;
-}
-
-/* Decided on the loaded access stream: its active government grants (a
- * concurrent revocation makes the second one find none). */
-static oss_code_t
-revoke_decide(void *vctx, const oss_event_t *history, size_t n,
-              oss_event_list_t *out, oss_err_t *err) {
-    cli_revoke_t *rv = vctx;
-    oss_grant_t g[OSS_AUTHZ_MAX_GRANTS];
-    size_t ng = api_access_grants_fold(history, n, g, OSS_AUTHZ_MAX_GRANTS);
-    oss_code_t rc;
-
-    rv->grants = rv->sessions = 0;
-    for (size_t i = 0; i < ng; i++) {
-        if (!is_gov_role(g[i].role))
-            continue;
-        if ((rc = api_grant_event_push(out, false, rv->principal_id, &g[i],
-                                       rv->reason, err)) != OSS_OK)
-            return rc;
-        rv->grants++;
-    }
-    if (rv->grants == 0)
-        return oss_err_field(err, OSS_ENOTFOUND, "principal_id",
-                             "principal %s holds no active government grant",
-                             rv->principal_id);
-    return api_sessions_end_all(history, n, rv->principal_id, rv->now,
-                                "principal_revoked", out, &rv->sessions, err);
-}
-
-static oss_code_t
-revoke_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
-             void *qctx, oss_err_t *err) {
-    cli_revoke_t *rv = vctx;
-    char stream[OSS_ID_MAX];
-    (void)cmd;
-    snprintf(stream, sizeof stream, API_ACCESS_STREAM_PREFIX "%s",
-             rv->principal_id);
-    const char *v[] = {rv->principal_id, rv->reason};
-    if (q(qctx,
-          "UPDATE oss.grants SET revoked_at = now(), revoke_reason = $2 "
-          "WHERE principal_id = $1 AND revoked_at IS NULL AND role IN "
-          "('officer', 'access_admin', 'operator', 'auditor')",
-          2, v, NULL, NULL))
-        return oss_err_set(err, OSS_EUNAVAIL, "could not queue statement");
-    const char *cv[] = {stream};
-    if (q(qctx,
-          "DELETE FROM oss.identity_claims WHERE kind = '" API_CLAIM_OFFICER
-          "' AND stream_id = $1",
-          1, cv, NULL, NULL))
-        return oss_err_set(err, OSS_EUNAVAIL, "could not queue statement");
-    oss_code_t rc = api_sessions_queue_revoke(q, qctx, rv->principal_id,
-                                              "principal_revoked", false, err);
-    if (rc == OSS_OK)
-        rc = api_credentials_queue_drop_if_ungranted(q, qctx, rv->principal_id,
-                                                     err);
-    return rc;
-}
-
 static int
 principal_revoke(int argc, char **argv, const char *config_path) {
     static const struct option opts[] = {
@@ -335,13 +259,11 @@ principal_revoke(int argc, char **argv, const char *config_path) {
     const char *reason = NULL;
     oss_config_t *cfg = NULL;
     oss_journal_t *j = NULL;
-    oss_command_t c;
-    cli_revoke_t rv;
+    oss_app_revoke_t rv;
     oss_err_t err;
     int o, rc = OSS_CLI_USAGE;
-    char actor[96], cid[OSS_UUID_STR], stream[OSS_ID_MAX];
+    char actor[96], cid[OSS_UUID_STR];
 
-    memset(&c, 0, sizeof c);
     memset(&rv, 0, sizeof rv);
     optind = 1;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -365,11 +287,8 @@ principal_revoke(int argc, char **argv, const char *config_path) {
         return OSS_CLI_USAGE;
     }
     const char *pid = argv[optind];
-    size_t rl = strlen(reason);
-    bool printable = rl >= 1 && rl <= 200;
-    for (size_t i = 0; printable && i < rl; i++)
-        printable = (unsigned char)reason[i] >= 0x20 && reason[i] != 0x7f;
-    if (!api_account_id_valid(pid) || !printable) {
+    bool printable = oss_app_reason_valid(reason);
+    if (!oss_app_id_valid(pid) || !printable) {
         fprintf(stderr, "oss: principal revoke: %s\n",
                 printable ? "invalid PRINCIPAL_ID"
                           : "--reason must be 1-200 printable characters");
@@ -386,33 +305,20 @@ principal_revoke(int argc, char **argv, const char *config_path) {
     }
     const char *user = getenv("USER");
     snprintf(actor, sizeof actor, "cli:%s", user && *user ? user : "unknown");
-    snprintf(stream, sizeof stream, API_ACCESS_STREAM_PREFIX "%s", pid);
     oss_uuid7(cid);
     rv.principal_id = pid;
+    rv.institution = NULL; /* every government grant */
     rv.reason = reason;
-    c.stream_id = stream;
-    c.stream_type = OSS_ACCOUNT_STREAM_TYPE;
-    c.expected_version = -1;
-    c.actor_kind = OSS_ACTOR_OPERATOR;
-    c.actor_id = actor;
-    c.correlation_id = cid;
-    c.decide = revoke_decide;
-    c.ctx = &rv;
-    c.extra_fn = revoke_extra;
-    for (int attempt = 0; attempt < 3; attempt++) {
-        oss_event_list_free(&c.events);
-        rv.now = oss_now_us();
-        oss_err_clear(&err);
-        if (oss_journal_execute(j, &c, 1, &err) != OSS_OK) {
-            fprintf(stderr, "oss: principal revoke: %s\n", err.msg);
-            goto done;
-        }
-        if (!(c.outcome == OSS_JOURNAL_REJECTED &&
-              c.err.code == OSS_ECONFLICT && !c.err.field[0]))
-            break;
+    rv.actor_kind = OSS_ACTOR_OPERATOR;
+    rv.actor_id = actor;
+    rv.correlation_id = cid;
+    oss_err_clear(&err);
+    if (oss_app_principal_revoke(j, &rv, &err) != OSS_OK) {
+        fprintf(stderr, "oss: principal revoke: %s\n", err.msg);
+        goto done;
     }
-    if (c.outcome != OSS_JOURNAL_APPENDED) {
-        fprintf(stderr, "oss: principal revoke: refused: %s\n", c.err.msg);
+    if (rv.outcome != OSS_JOURNAL_APPENDED) {
+        fprintf(stderr, "oss: principal revoke: refused: %s\n", rv.err.msg);
         rc = OSS_CLI_FAILED;
         goto done;
     }
@@ -420,8 +326,6 @@ principal_revoke(int argc, char **argv, const char *config_path) {
            rv.sessions);
     rc = OSS_CLI_OK;
 done:
-    oss_event_list_free(&c.events);
-    free(c.replay_response);
     if (j)
         oss_journal_free(j);
     if (cfg)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "app/erasure.h"
 #include "cli.h"
 #include "crypto/subject.h"
 #include "journal/journal.h"
@@ -73,7 +74,7 @@ oss_cli_subject(int argc, char **argv, const char *config_path) {
 
     int st = OSS_CLI_ERROR;
     oss_journal_t *j = NULL;
-    oss_subject_erasure_t e;
+    oss_app_erasure_t e;
     oss_err_t err = {0};
     char sid[OSS_UUID_STR];
     memset(&e, 0, sizeof e);
@@ -93,7 +94,7 @@ oss_cli_subject(int argc, char **argv, const char *config_path) {
         }
         subject = sid;
     }
-    if (oss_subject_erasure_prepare(c, subject, reason, &e, &err) != OSS_OK) {
+    if (oss_app_erasure_prepare(c, subject, reason, &e, &err) != OSS_OK) {
         fprintf(stderr, "oss: subject erase: %s\n", err.msg);
         st = err.code == OSS_ENOTFOUND || err.code == OSS_EINVAL
                  ? OSS_CLI_USAGE
@@ -103,14 +104,15 @@ oss_cli_subject(int argc, char **argv, const char *config_path) {
     e.cmd.actor_kind = OSS_ACTOR_OPERATOR;
     e.cmd.actor_id = actor;
     e.cmd.correlation_id = "oss-cli-subject-erase";
-    if (oss_subject_erasure_run(j, &e, &err) != OSS_OK) {
+    if (oss_app_erasure_run(j, &e, &err) != OSS_OK) {
         fprintf(stderr, "oss: subject erase: %s\n", err.msg);
         goto done;
     }
     if (e.cmd.outcome == OSS_JOURNAL_REJECTED) {
         fprintf(stderr, "oss: subject erase: %s\n", e.cmd.err.msg);
-        st = strcmp(e.cmd.err.field, "already_erased") == 0 ? OSS_CLI_FAILED
-                                                            : OSS_CLI_ERROR;
+        st = oss_err_is(&e.cmd.err, OSS_APP_REASON_ALREADY_ERASED)
+                 ? OSS_CLI_FAILED
+                 : OSS_CLI_ERROR;
         goto done;
     }
     printf("subject %s erased: stream %s version %" PRId64 ", %" PRId64
@@ -126,7 +128,7 @@ oss_cli_subject(int argc, char **argv, const char *config_path) {
            e.sessions, e.grants, e.passwords);
     st = OSS_CLI_OK;
 done:
-    oss_subject_erasure_clear(&e);
+    oss_app_erasure_clear(&e);
     oss_journal_free(j);
     oss_config_free(cfg);
     return st;

@@ -17,12 +17,14 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "app/codec.h"
 #include "auth.h"
 #include "core/access.h"
 #include "core/clock.h"
 #include "core/validate.h"
 #include "crypto/crypto.h"
 #include "db/db.h"
+#include "journal/reads.h"
 #include "log/log.h"
 #include "oss/v1/access.pb-c.h"
 #include "oss/v1/account.pb-c.h"
@@ -81,221 +83,6 @@ api_access_init(const oss_config_t *cfg) {
              g_policy.cooling_off_working_days, g_policy.nholidays);
 }
 
-/* ---- events <-> facts
- * -------------------------------------------------------- */
-
-#define T_ACCOUNT_REGISTERED "oss.v1.AccountRegistered"
-
-/* Decodes one event of an account stream (account_id: the first owner). */
-static void
-decode_fact(const oss_event_t *ev, const char *account_id, oss_ac_fact_t *f) {
-    const char *t = ev->payload_type;
-    const uint8_t *p = ev->payload;
-    size_t n = ev->payload_len;
-
-    memset(f, 0, sizeof *f);
-    f->version = ev->version;
-    f->at_us = ev->occurred_at_us;
-    api_req_copy(f->actor, sizeof f->actor, ev->actor_id);
-    if (!strcmp(t, T_ACCOUNT_REGISTERED)) {
-        f->kind = OSS_AC_REGISTERED;
-        api_req_copy(f->principal_id, sizeof f->principal_id, account_id);
-    } else if (!strcmp(t, OSS_AC_T_MEMBER_ADDED)) {
-        Oss__V1__MemberAdded *m = oss__v1__member_added__unpack(NULL, n, p);
-        if (m) {
-            f->kind = OSS_AC_MEMBER_ADDED;
-            api_req_copy(f->principal_id, sizeof f->principal_id,
-                         m->principal_id);
-            f->role = oss_role_parse(m->role);
-            oss__v1__member_added__free_unpacked(m, NULL);
-        }
-    } else if (!strcmp(t, OSS_AC_T_MEMBER_REMOVED)) {
-        Oss__V1__MemberRemoved *m = oss__v1__member_removed__unpack(NULL, n, p);
-        if (m) {
-            f->kind = OSS_AC_MEMBER_REMOVED;
-            api_req_copy(f->principal_id, sizeof f->principal_id,
-                         m->principal_id);
-            f->role = oss_role_parse(m->role);
-            oss__v1__member_removed__free_unpacked(m, NULL);
-        }
-    } else if (!strcmp(t, OSS_AC_T_TRANSFER_OFFERED)) {
-        Oss__V1__OwnershipTransferOffered *m =
-            oss__v1__ownership_transfer_offered__unpack(NULL, n, p);
-        if (m) {
-            f->kind = OSS_AC_TRANSFER_OFFERED;
-            api_req_copy(f->principal_id, sizeof f->principal_id,
-                         m->principal_id);
-            f->until_us = m->expires_at_us;
-            oss__v1__ownership_transfer_offered__free_unpacked(m, NULL);
-        }
-    } else if (!strcmp(t, OSS_AC_T_TRANSFER_ACCEPTED)) {
-        Oss__V1__OwnershipTransferAccepted *m =
-            oss__v1__ownership_transfer_accepted__unpack(NULL, n, p);
-        if (m) {
-            f->kind = OSS_AC_TRANSFER_ACCEPTED;
-            api_req_copy(f->principal_id, sizeof f->principal_id,
-                         m->principal_id);
-            api_req_copy(f->previous_owner, sizeof f->previous_owner,
-                         m->previous_owner);
-            oss__v1__ownership_transfer_accepted__free_unpacked(m, NULL);
-        }
-    } else if (!strcmp(t, OSS_AC_T_HANDOVER_FILED)) {
-        Oss__V1__HandoverFiled *m = oss__v1__handover_filed__unpack(NULL, n, p);
-        if (m) {
-            f->kind = OSS_AC_HANDOVER_FILED;
-            api_req_copy(f->request_id, sizeof f->request_id, m->request_id);
-            api_req_copy(f->principal_id, sizeof f->principal_id, m->new_owner);
-            api_req_copy(f->evidence_ref, sizeof f->evidence_ref,
-                         m->evidence_ref);
-            f->until_us = m->cooling_off_until_us;
-            f->working_days = m->cooling_off_working_days;
-            oss__v1__handover_filed__free_unpacked(m, NULL);
-        }
-    } else if (!strcmp(t, OSS_AC_T_HANDOVER_OBJECTED)) {
-        Oss__V1__HandoverObjected *m =
-            oss__v1__handover_objected__unpack(NULL, n, p);
-        if (m) {
-            f->kind = OSS_AC_HANDOVER_OBJECTED;
-            api_req_copy(f->request_id, sizeof f->request_id, m->request_id);
-            oss__v1__handover_objected__free_unpacked(m, NULL);
-        }
-    } else if (!strcmp(t, OSS_AC_T_HANDOVER_APPROVED)) {
-        Oss__V1__HandoverApproved *m =
-            oss__v1__handover_approved__unpack(NULL, n, p);
-        if (m) {
-            f->kind = OSS_AC_HANDOVER_APPROVED;
-            api_req_copy(f->request_id, sizeof f->request_id, m->request_id);
-            api_req_copy(f->principal_id, sizeof f->principal_id, m->new_owner);
-            api_req_copy(f->previous_owner, sizeof f->previous_owner,
-                         m->previous_owner);
-            oss__v1__handover_approved__free_unpacked(m, NULL);
-        }
-    } else if (!strcmp(t, OSS_AC_T_HANDOVER_REJECTED)) {
-        Oss__V1__HandoverRejected *m =
-            oss__v1__handover_rejected__unpack(NULL, n, p);
-        if (m) {
-            f->kind = OSS_AC_HANDOVER_REJECTED;
-            api_req_copy(f->request_id, sizeof f->request_id, m->request_id);
-            api_req_copy(f->principal_id, sizeof f->principal_id, m->new_owner);
-            oss__v1__handover_rejected__free_unpacked(m, NULL);
-        }
-    } else if (!strcmp(t, OSS_AC_T_ACCESS_TERMINATED)) {
-        Oss__V1__AccessTerminated *m =
-            oss__v1__access_terminated__unpack(NULL, n, p);
-        if (m) {
-            f->kind = OSS_AC_TERMINATED;
-            f->term = oss_ac_term_parse(m->reason_code);
-            api_req_copy(f->principal_id, sizeof f->principal_id,
-                         m->principal_id);
-            api_req_copy(f->evidence_ref, sizeof f->evidence_ref,
-                         m->evidence_ref);
-            f->role = oss_role_parse(m->role);
-            oss__v1__access_terminated__free_unpacked(m, NULL);
-        }
-    }
-}
-
-static void
-fold(const oss_event_t *h, size_t n, const char *account_id,
-     oss_ac_state_t *st) {
-    oss_ac_state_init(st);
-    for (size_t i = 0; i < n; i++) {
-        oss_ac_fact_t f;
-        decode_fact(&h[i], account_id, &f);
-        oss_ac_evolve(st, &f);
-    }
-}
-
-/* Packs one decided fact as a new event of out with reason (borrowed). */
-static oss_code_t
-encode_fact(const oss_ac_fact_t *f, bool new_principal, const char *reason,
-            oss_event_list_t *out, oss_err_t *err) {
-    ProtobufCMessage *msg = NULL;
-    const char *type = NULL;
-    Oss__V1__MemberAdded ma = OSS__V1__MEMBER_ADDED__INIT;
-    Oss__V1__MemberRemoved mr = OSS__V1__MEMBER_REMOVED__INIT;
-    Oss__V1__OwnershipTransferOffered to =
-        OSS__V1__OWNERSHIP_TRANSFER_OFFERED__INIT;
-    Oss__V1__OwnershipTransferAccepted ta =
-        OSS__V1__OWNERSHIP_TRANSFER_ACCEPTED__INIT;
-    Oss__V1__HandoverFiled hf = OSS__V1__HANDOVER_FILED__INIT;
-    Oss__V1__HandoverObjected ho = OSS__V1__HANDOVER_OBJECTED__INIT;
-    Oss__V1__HandoverApproved ha = OSS__V1__HANDOVER_APPROVED__INIT;
-    Oss__V1__HandoverRejected hr = OSS__V1__HANDOVER_REJECTED__INIT;
-    Oss__V1__AccessTerminated at = OSS__V1__ACCESS_TERMINATED__INIT;
-
-    switch (f->kind) {
-    case OSS_AC_MEMBER_ADDED:
-        ma.principal_id = (char *)f->principal_id;
-        ma.role = (char *)oss_role_name(f->role);
-        ma.new_principal = new_principal;
-        msg = &ma.base;
-        type = OSS_AC_T_MEMBER_ADDED;
-        break;
-    case OSS_AC_MEMBER_REMOVED:
-        mr.principal_id = (char *)f->principal_id;
-        mr.role = (char *)oss_role_name(f->role);
-        msg = &mr.base;
-        type = OSS_AC_T_MEMBER_REMOVED;
-        break;
-    case OSS_AC_TRANSFER_OFFERED:
-        to.principal_id = (char *)f->principal_id;
-        to.expires_at_us = f->until_us;
-        to.new_principal = new_principal;
-        msg = &to.base;
-        type = OSS_AC_T_TRANSFER_OFFERED;
-        break;
-    case OSS_AC_TRANSFER_ACCEPTED:
-        ta.principal_id = (char *)f->principal_id;
-        ta.previous_owner = (char *)f->previous_owner;
-        msg = &ta.base;
-        type = OSS_AC_T_TRANSFER_ACCEPTED;
-        break;
-    case OSS_AC_HANDOVER_FILED:
-        hf.request_id = (char *)f->request_id;
-        hf.new_owner = (char *)f->principal_id;
-        hf.evidence_ref = (char *)f->evidence_ref;
-        hf.cooling_off_until_us = f->until_us;
-        hf.cooling_off_working_days = f->working_days;
-        hf.previous_owner = (char *)f->previous_owner;
-        hf.new_principal = new_principal;
-        msg = &hf.base;
-        type = OSS_AC_T_HANDOVER_FILED;
-        break;
-    case OSS_AC_HANDOVER_OBJECTED:
-        ho.request_id = (char *)f->request_id;
-        msg = &ho.base;
-        type = OSS_AC_T_HANDOVER_OBJECTED;
-        break;
-    case OSS_AC_HANDOVER_APPROVED:
-        ha.request_id = (char *)f->request_id;
-        ha.new_owner = (char *)f->principal_id;
-        ha.previous_owner = (char *)f->previous_owner;
-        msg = &ha.base;
-        type = OSS_AC_T_HANDOVER_APPROVED;
-        break;
-    case OSS_AC_HANDOVER_REJECTED:
-        hr.request_id = (char *)f->request_id;
-        hr.new_owner = (char *)f->principal_id;
-        msg = &hr.base;
-        type = OSS_AC_T_HANDOVER_REJECTED;
-        break;
-    case OSS_AC_TERMINATED:
-        at.reason_code = (char *)oss_ac_term_name(f->term);
-        at.principal_id = (char *)f->principal_id;
-        at.evidence_ref = (char *)f->evidence_ref;
-        at.role = (char *)oss_role_name(f->role);
-        msg = &at.base;
-        type = OSS_AC_T_ACCESS_TERMINATED;
-        break;
-    default:
-        return oss_err_set(err, OSS_EINTERNAL, "cannot encode access fact %d",
-                           (int)f->kind);
-    }
-    return api_req_event_push(out, type, msg, f->at_us,
-                              reason && *reason ? reason : NULL, err);
-}
-
 /* ---- one request
  * ------------------------------------------------------------- */
 
@@ -327,7 +114,7 @@ typedef struct ends {
 } ends_t;
 
 typedef struct notice {
-    api_contact_t c;
+    oss_app_contact_t c;
     const char *kind;
     char principal_id[OSS_AC_ID_MAX];
 } notice_t;
@@ -352,7 +139,7 @@ struct areq {
     bool approve;
     oss_ac_term_t term;
     bool new_principal;
-    api_person_t person;
+    oss_app_person_t person;
     /* per attempt */
     int64_t now;
     oss_ac_state_t pre; /* read before the transaction */
@@ -363,7 +150,7 @@ struct areq {
     ends_t ends[MAX_AFFECTED];
     notice_t notices[MAX_NOTICES];
     size_t nnotices;
-    api_principal_new_t pn;
+    oss_app_principal_new_t pn;
     bool has_pn;
     oss_decide_fn pn_decide;
     oss_code_t (*pn_extra)(void *, const oss_command_t *, oss_journal_queue_fn,
@@ -399,10 +186,10 @@ attempt_clear(areq_t *a) {
     memset(a->cmds, 0, sizeof a->cmds);
     a->ncmds = 0;
     for (size_t i = 0; i < a->nnotices; i++)
-        api_contact_clear(&a->notices[i].c);
+        oss_app_contact_clear(&a->notices[i].c);
     a->nnotices = 0;
     if (a->has_pn)
-        api_principal_clear(&a->pn);
+        oss_app_principal_clear(&a->pn);
     a->has_pn = false;
     a->naffected = 0;
 }
@@ -438,12 +225,12 @@ read_state(areq_t *a) {
     oss_err_clear(&err);
     if (oss_journal_load(j, a->stream_id, &h, &err) != OSS_OK) {
         if (err.code == OSS_EUNAVAIL)
-            api_worker_reset(a->w);
+            oss_app_worker_reset(a->w);
         oss_http_reply_error(a->req, err.code == OSS_EUNAVAIL ? 503 : 500, NULL,
                              "could not read the account", NULL);
         return false;
     }
-    fold(h.items, h.len, a->account_id, &a->pre);
+    oss_app_ac_fold(h.items, h.len, a->account_id, &a->pre);
     oss_event_list_free(&h);
     return true;
 }
@@ -455,13 +242,8 @@ principal_exists(areq_t *a, const char *principal_id) {
     oss_journal_t *j = api_req_journal(a->w, a->req);
     if (!j)
         return -1;
-    const char *pv[] = {principal_id};
-    PGresult *r = PQexecParams(
-        oss_journal_conn(j),
-        "SELECT EXISTS (SELECT 1 FROM oss.principals WHERE principal_id = $1) "
-        "OR EXISTS (SELECT 1 FROM oss.journal WHERE stream_id = 'account-' "
-        "|| $1 AND version = 1)",
-        1, NULL, pv, NULL, NULL, 0);
+    PGresult *r =
+        oss_journal_read_principal_known(oss_journal_conn(j), principal_id);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         PQclear(r);
         oss_http_reply_error(a->req, 503, NULL,
@@ -491,8 +273,8 @@ want_notice(areq_t *a, const char *principal_id, const char *kind) {
     }
     if (rc != OSS_OK) {
         oss_info("no %s notice for principal=%s: %s", kind, principal_id,
-                 err.field[0] ? err.field : err.msg);
-        api_contact_clear(&n->c);
+                 err.reason[0] ? err.reason : err.msg);
+        oss_app_contact_clear(&n->c);
         return true;
     }
     n->kind = kind;
@@ -559,7 +341,7 @@ access_decide(void *vctx, const oss_event_t *history, size_t n,
     const oss_ac_policy_t *p = policy();
     oss_code_t rc;
 
-    fold(history, n, a->account_id, &a->st);
+    oss_app_ac_fold(history, n, a->account_id, &a->st);
     /* the principals affected were read before the transaction: when the
      * account moved meanwhile, plan again (no field: the caller retries) */
     if (!same_affected(a, &a->st))
@@ -608,8 +390,8 @@ access_decide(void *vctx, const oss_event_t *history, size_t n,
     if (rc != OSS_OK)
         return rc;
     for (size_t i = 0; i < a->d.n; i++)
-        if ((rc = encode_fact(&a->d.facts[i], a->new_principal, a->reason, out,
-                              err)) != OSS_OK)
+        if ((rc = oss_app_ac_encode(&a->d.facts[i], a->new_principal, a->reason,
+                                    out, err)) != OSS_OK)
             return rc;
     return OSS_OK;
 }
@@ -671,11 +453,11 @@ access_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
     /* whoever's access ended: grants on the account, sessions, and (except
      * for a delegate removed by the owner) the password */
     for (size_t i = 0; i < a->naffected && rc == OSS_OK; i++) {
-        rc = api_grant_queue_revoke(q, qctx, a->affected[i], a->account_id, why,
-                                    err);
+        rc = oss_app_grant_queue_revoke(q, qctx, a->affected[i], a->account_id,
+                                        why, err);
         if (rc == OSS_OK)
-            rc = api_sessions_queue_revoke(q, qctx, a->affected[i], why,
-                                           a->op != OP_MEMBER_REMOVE, err);
+            rc = oss_app_sessions_queue_revoke(q, qctx, a->affected[i], why,
+                                               a->op != OP_MEMBER_REMOVE, err);
     }
     if (rc != OSS_OK)
         return rc;
@@ -684,7 +466,7 @@ access_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
          * PrincipalCreated) */
         oss_grant_t g = {.role = f->role};
         api_req_copy(g.account_id, sizeof g.account_id, a->account_id);
-        if ((rc = api_grant_queue_add(q, qctx, f->principal_id, &g, err)) !=
+        if ((rc = oss_app_grant_queue_add(q, qctx, f->principal_id, &g, err)) !=
             OSS_OK)
             return rc;
     }
@@ -693,10 +475,10 @@ access_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
         /* the new owner: a delegate's grant becomes the owner grant */
         oss_grant_t g = {.role = OSS_ROLE_OWNER};
         api_req_copy(g.account_id, sizeof g.account_id, a->account_id);
-        rc = api_grant_queue_revoke(q, qctx, f->principal_id, a->account_id,
-                                    "became_owner", err);
+        rc = oss_app_grant_queue_revoke(q, qctx, f->principal_id, a->account_id,
+                                        "became_owner", err);
         if (rc == OSS_OK)
-            rc = api_grant_queue_add(q, qctx, f->principal_id, &g, err);
+            rc = oss_app_grant_queue_add(q, qctx, f->principal_id, &g, err);
         if (rc != OSS_OK)
             return rc;
     }
@@ -709,8 +491,8 @@ access_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
         for (int c = 0; c < 2 && rc == OSS_OK; c++) {
             if (!(c ? n->c.phone : n->c.email)[0])
                 continue;
-            rc = api_notice_queue(&n->c, n->kind, chans[c], a->account_id, cmd,
-                                  0, vars, 0, q, qctx, err);
+            rc = oss_app_notice_queue(&n->c, n->kind, chans[c], a->account_id,
+                                      cmd, 0, vars, 0, q, qctx, err);
         }
         free(vars);
     }
@@ -727,18 +509,19 @@ ends_decide(void *vctx, const oss_event_t *history, size_t n,
     oss_code_t rc;
 
     if (e->a->cmds[0].outcome != OSS_JOURNAL_APPENDED)
-        return oss_err_field(err, OSS_ECONFLICT, "skipped",
+        return oss_err_coded(err, OSS_ECONFLICT, "skipped",
                              "the access command did not append");
     if (n == 0)
         return OSS_OK; /* no access stream: never signed in */
-    api_lc_fold(history, n, true, &st);
+    oss_app_lc_fold(history, n, true, &st);
     for (size_t i = 0; i < st.nsessions; i++) {
         oss_lc_decision_t d;
         size_t before = out->len;
         if (oss_lc_decide_end_session(&st, e->a->now, st.sessions[i].id,
                                       "access_revoked", &d, err) != OSS_OK)
             continue; /* expired meanwhile */
-        if ((rc = api_lc_encode(&d, &st, e->principal_id, out, err)) != OSS_OK)
+        if ((rc = oss_app_lc_encode(&d, &st, e->principal_id, out, err)) !=
+            OSS_OK)
             return rc;
         for (size_t k = before; k < out->len; k++)
             if (e->a->reason[0] && !out->items[k].reason &&
@@ -754,7 +537,7 @@ pn_decide(void *vctx, const oss_event_t *history, size_t n,
           oss_event_list_t *out, oss_err_t *err) {
     areq_t *a = vctx;
     if (a->cmds[0].outcome != OSS_JOURNAL_APPENDED)
-        return oss_err_field(err, OSS_ECONFLICT, "skipped",
+        return oss_err_coded(err, OSS_ECONFLICT, "skipped",
                              "the access command did not append");
     return a->pn_decide(a->pn_ctx, history, n, out, err);
 }
@@ -796,9 +579,9 @@ prepare(areq_t *a) {
         const char *cause = a->op == OP_MEMBER_ADD       ? "delegate"
                             : a->op == OP_TRANSFER_OFFER ? "transfer"
                                                          : "handover";
-        if (api_principal_prepare(a->ctx, &a->person, "business",
-                                  a->op == OP_MEMBER_ADD ? &g : NULL, cause,
-                                  &a->pn, &err) != OSS_OK) {
+        if (oss_app_principal_prepare(&a->ctx->app, &a->person, "business",
+                                      a->op == OP_MEMBER_ADD ? &g : NULL, cause,
+                                      &a->pn, &err) != OSS_OK) {
             oss_error("could not prepare a principal: %s", err.msg);
             oss_http_reply_error(a->req, err.code == OSS_EUNAVAIL ? 503 : 500,
                                  NULL, "could not prepare the new person",
@@ -848,7 +631,7 @@ prepare(areq_t *a) {
         e->a = a;
         api_req_copy(e->principal_id, sizeof e->principal_id, a->affected[i]);
         snprintf(e->stream_id, sizeof e->stream_id,
-                 API_ACCESS_STREAM_PREFIX "%s", a->affected[i]);
+                 OSS_APP_ACCESS_STREAM_PREFIX "%s", a->affected[i]);
         c = &a->cmds[a->ncmds++];
         fill_cmd(a, c, e->stream_id);
         c->decide = ends_decide;
@@ -881,8 +664,7 @@ execute(areq_t *a) {
                              "access command"))
             return false;
         const oss_command_t *c0 = &a->cmds[0];
-        if (!(c0->outcome == OSS_JOURNAL_REJECTED &&
-              c0->err.code == OSS_ECONFLICT && !c0->err.field[0]))
+        if (!oss_app_cmd_conflicted(c0))
             break;
     }
     return true;
@@ -895,7 +677,7 @@ execute(areq_t *a) {
 static void
 reply_rejected(areq_t *a) {
     const oss_command_t *c = &a->cmds[0];
-    const char *why = c->err.field;
+    const char *why = c->err.reason[0] ? c->err.reason : c->err.field;
     oss_http_req_t *req = a->req;
 
     if (!strcmp(why, "cooling_off")) {
@@ -1032,7 +814,7 @@ static void
 submit(oss_http_req_t *req, void *arg,
        void (*run)(api_worker_t *, api_job_t *)) {
     api_ctx_t *ctx = arg;
-    if (!api_account_id_valid(oss_http_req_param(req, 0))) {
+    if (!oss_app_id_valid(oss_http_req_param(req, 0))) {
         oss_http_reply_error(req, 404, NULL, "no such account", NULL);
         return;
     }
@@ -1057,7 +839,7 @@ take_person(areq_t *a, json_t *body, const char *prefix, const char *pid) {
         a->new_principal = true;
         return true;
     }
-    if (!api_account_id_valid(id) || strlen(id) >= OSS_AC_ID_MAX) {
+    if (!oss_app_id_valid(id) || strlen(id) >= OSS_AC_ID_MAX) {
         api_reply_field(a->req, 422, "invalid_fields", pid, "invalid",
                         "not a principal id");
         return false;
@@ -1155,7 +937,7 @@ typedef struct route {
 static bool
 take_request_id(areq_t *a) {
     const char *rid = oss_http_req_param(a->req, 1);
-    if (!api_account_id_valid(rid) || strlen(rid) >= OSS_AC_ID_MAX) {
+    if (!oss_app_id_valid(rid) || strlen(rid) >= OSS_AC_ID_MAX) {
         oss_http_reply_error(a->req, 404, NULL, "no such hand-over request",
                              NULL);
         return false;
@@ -1251,7 +1033,7 @@ run_member_remove(api_worker_t *w, api_job_t *job) {
 void
 api_h_member_remove(oss_http_req_t *req, void *arg) {
     const char *id = oss_http_req_param(req, 1);
-    if (!api_account_id_valid(id) || strlen(id) >= OSS_AC_ID_MAX) {
+    if (!oss_app_id_valid(id) || strlen(id) >= OSS_AC_ID_MAX) {
         oss_http_reply_error(req, 404, NULL, "no such member", NULL);
         return;
     }

@@ -11,6 +11,7 @@
 #include <libpq-fe.h>
 
 #include "db/db.h"
+#include "journal/reads.h"
 #include "log/log.h"
 #include "request.h"
 
@@ -35,7 +36,7 @@ api_auth_require(api_worker_t *w, oss_http_req_t *req, oss_principal_t *p,
                        "...)");
         return false;
     }
-    if (!api_lc_session_hmac(ctx, h + 7, mac)) {
+    if (!oss_app_lc_session_hmac(&ctx->app, h + 7, mac)) {
         oss_http_reply_error(req, 503, NULL,
                              "the account lifecycle is not configured "
                              "(crypto.otp_key_file)",
@@ -63,7 +64,7 @@ api_auth_require(api_worker_t *w, oss_http_req_t *req, oss_principal_t *p,
         return false;
     }
     api_req_copy(p->principal_id, sizeof p->principal_id,
-                 PQgetvalue(r, 0, 0) + strlen(API_ACCESS_STREAM_PREFIX));
+                 PQgetvalue(r, 0, 0) + strlen(OSS_APP_ACCESS_STREAM_PREFIX));
     if (session_id)
         api_req_copy(session_id, OSS_UUID_STR, PQgetvalue(r, 0, 1));
     for (int i = 0; i < n && p->ngrants < OSS_AUTHZ_MAX_GRANTS; i++) {
@@ -88,20 +89,18 @@ bool
 api_account_target(api_worker_t *w, oss_http_req_t *req, const char *account_id,
                    char *region) {
     region[0] = '\0';
-    if (!api_account_id_valid(account_id)) {
+    if (!oss_app_id_valid(account_id)) {
         oss_http_reply_error(req, 404, NULL, "no such account", NULL);
         return false;
     }
     /* accounts registered before oss.account_scope existed have no row:
      * their AccountRegistered tells that they exist */
-    const char *pv[] = {account_id};
-    PGresult *r = api_req_query(
-        w, req, "account scope",
-        "SELECT (SELECT coalesce(region, '') FROM oss.account_scope WHERE "
-        "account_id = $1), EXISTS (SELECT 1 FROM oss.account_scope WHERE "
-        "account_id = $1) OR EXISTS (SELECT 1 FROM oss.journal WHERE "
-        "stream_id = 'account-' || $1 AND version = 1)",
-        1, pv, API_REQ_ROWS);
+    PGconn *conn = api_req_conn(w, req);
+    if (!conn)
+        return false;
+    PGresult *r = api_req_result(
+        w, req, "account scope", conn,
+        oss_journal_read_account_scope(conn, account_id), API_REQ_ROWS);
     if (!r)
         return false;
     bool found = PQntuples(r) == 1 && PQgetvalue(r, 0, 1)[0] == 't';
@@ -141,92 +140,4 @@ api_auth_allow(oss_http_req_t *req, const oss_principal_t *p, oss_action_t a,
                  : "your role does not allow it");
     oss_http_reply_error(req, 403, "forbidden", msg, NULL);
     return false;
-}
-
-/* ---- statements for an extra_fn ----------------------------------------- */
-
-static const char *
-or_null(const char *s) {
-    return s && *s ? s : NULL;
-}
-
-oss_code_t
-api_grant_queue_add(oss_journal_queue_fn q, void *qctx,
-                    const char *principal_id, const oss_grant_t *g,
-                    oss_err_t *err) {
-    const char *role = oss_role_name(g->role);
-    if (!role[0])
-        return oss_err_set(err, OSS_EINTERNAL, "grant without a role");
-    const char *v[] = {principal_id,           role,
-                       or_null(g->account_id), or_null(g->institution),
-                       or_null(g->sector),     or_null(g->region)};
-    return api_req_queue(
-        q, qctx,
-        "INSERT INTO oss.grants (principal_id, role, account_id, "
-        "institution, sector, region) VALUES ($1, $2, $3, $4, "
-        "$5, $6)",
-        6, v, err);
-}
-
-oss_code_t
-api_grant_queue_revoke(oss_journal_queue_fn q, void *qctx,
-                       const char *principal_id, const char *account_id,
-                       const char *reason, oss_err_t *err) {
-    const char *v[] = {principal_id, or_null(account_id), reason ? reason : ""};
-    return api_req_queue(
-        q, qctx,
-        "UPDATE oss.grants SET revoked_at = now(), revoke_reason "
-        "= $3 WHERE principal_id = $1 AND revoked_at IS NULL AND "
-        "($2::text IS NULL OR account_id = $2::text)",
-        3, v, err);
-}
-
-oss_code_t
-api_sessions_queue_revoke(oss_journal_queue_fn q, void *qctx,
-                          const char *principal_id, const char *reason,
-                          bool drop_password, oss_err_t *err) {
-    char stream[OSS_ID_MAX];
-    snprintf(stream, sizeof stream, API_ACCESS_STREAM_PREFIX "%s",
-             principal_id);
-    const char *v[] = {stream, reason ? reason : ""};
-    oss_code_t rc = api_req_queue(q, qctx,
-                                  "UPDATE oss.sessions SET revoked_at = now(), "
-                                  "revoke_reason = $2 WHERE stream_id = $1 AND "
-                                  "revoked_at IS NULL",
-                                  2, v, err);
-    if (rc != OSS_OK || !drop_password)
-        return rc;
-    rc = api_req_queue(
-        q, qctx, "DELETE FROM oss.credentials WHERE stream_id = $1", 1, v, err);
-    /* a reset link issued before the revocation must not bring a password
-     * back */
-    if (rc == OSS_OK)
-        rc = api_req_queue(q, qctx,
-                           "DELETE FROM oss.reset_secrets WHERE stream_id = $1",
-                           1, v, err);
-    return rc;
-}
-
-oss_code_t
-api_credentials_queue_drop_if_ungranted(oss_journal_queue_fn q, void *qctx,
-                                        const char *principal_id,
-                                        oss_err_t *err) {
-    char stream[OSS_ID_MAX];
-    snprintf(stream, sizeof stream, API_ACCESS_STREAM_PREFIX "%s",
-             principal_id);
-    const char *v[] = {stream, principal_id};
-    oss_code_t rc = api_req_queue(
-        q, qctx,
-        "DELETE FROM oss.credentials WHERE stream_id = $1 AND NOT EXISTS "
-        "(SELECT 1 FROM oss.grants WHERE principal_id = $2 AND revoked_at IS "
-        "NULL)",
-        2, v, err);
-    if (rc == OSS_OK)
-        rc = api_req_queue(
-            q, qctx,
-            "DELETE FROM oss.reset_secrets WHERE stream_id = $1 AND NOT "
-            "EXISTS (SELECT 1 FROM oss.grants WHERE principal_id = $2 AND "
-            "revoked_at IS NULL)",
-            2, v, err);
-    return rc;
 }

@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "app/gov.h"
 #include "auth.h"
 #include "core/clock.h"
 #include "core/validate.h"
@@ -23,42 +24,15 @@
 
 #define TS_FMT "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'"
 
-bool
-api_institution_valid(const char *c) {
-    size_t n = c ? strlen(c) : 0;
-    if (n && !strcmp(c, "oss"))
-        return true;
-    if (n == 3 || n == 10) {
-        for (size_t i = 0; i < n; i++)
-            if (c[i] < '0' || c[i] > '9')
-                return false;
-        return true;
-    }
-    if (n > 4 && n <= 15 && !strncmp(c, "kek-", 4)) {
-        for (size_t i = 4; i < n; i++)
-            if (!((c[i] >= 'a' && c[i] <= 'z') || (c[i] >= '0' && c[i] <= '9')))
-                return false;
-        return true;
-    }
-    return false;
-}
-
 /* ---- plumbing ------------------------------------------------------------ */
 
 static bool
 valid_code(oss_http_req_t *req) {
-    if (!api_institution_valid(oss_http_req_param(req, 0))) {
+    if (!oss_app_institution_valid(oss_http_req_param(req, 0))) {
         oss_http_reply_error(req, 404, NULL, "no such institution", NULL);
         return false;
     }
     return true;
-}
-
-/* Runs cmds in one transaction; replies 503/500 and returns false when it
- * did not commit. */
-static bool
-execute(api_worker_t *w, oss_http_req_t *req, oss_command_t *cmds, size_t n) {
-    return api_req_execute(w, req, cmds, n, 1, "officer command");
 }
 
 /* A non-empty string field, else NULL. */
@@ -66,18 +40,6 @@ static const char *
 jstr(json_t *o, const char *k) {
     const char *s = api_body_str(o, k);
     return s && *s ? s : NULL;
-}
-
-/* Reason text: 1-200 printable characters. */
-static bool
-reason_ok(const char *s) {
-    size_t n = strlen(s);
-    if (n < 1 || n > 200)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return false;
-    return true;
 }
 
 /* The caller: signed in and access administrator of the path's
@@ -102,8 +64,9 @@ run_officer_create(api_worker_t *w, api_job_t *job) {
     api_ctx_t *ctx = api_worker_ctx(w);
     const char *code = oss_http_req_param(req, 0);
     oss_principal_t p;
-    api_person_t who;
-    api_principal_new_t pn = {0};
+    oss_app_person_t who;
+    oss_journal_t *j;
+    char *vars = NULL;
     oss_grant_t g;
     oss_field_errors_t fe = {0};
     oss_err_t err;
@@ -148,67 +111,69 @@ run_officer_create(api_worker_t *w, api_job_t *job) {
         oss_http_reply_error(req, 422, "invalid_fields", "invalid fields", &fe);
         goto done;
     }
+    /* the officer is told who made it an officer (officer_created),
+     * beside the activation message */
+    json_t *nv = json_pack("{s:s, s:s}", "name", who.name, "institution", code);
+    vars = nv ? json_dumps(nv, JSON_COMPACT) : NULL;
+    json_decref(nv);
+    if (!vars)
+        oss_warn("no officer_created notice: out of memory");
+    if (!(j = api_req_journal(w, req)))
+        goto done;
+    oss_app_create_t c = {.who = &who,
+                          .kind = "government",
+                          .grant = &g,
+                          .cause = "officer",
+                          .notice_kind = vars ? "officer_created" : NULL,
+                          .notice_vars = vars,
+                          .actor_kind = OSS_ACTOR_OFFICER,
+                          .actor_id = p.principal_id,
+                          .correlation_id = oss_http_req_cid(req)};
     oss_err_clear(&err);
-    if (api_principal_prepare(ctx, &who, "government", &g, "officer", &pn,
-                              &err) != OSS_OK) {
+    oss_code_t rc = oss_app_principal_create(&ctx->app, j, &c, &err);
+    if (rc != OSS_OK && !c.prepared) {
         oss_error("could not prepare an officer: %s", err.msg);
         oss_http_reply_error(req, err.code == OSS_EUNAVAIL ? 503 : 500, NULL,
                              "could not prepare the officer", NULL);
         goto done;
     }
-    {
-        /* the officer is told who made it an officer (officer_created),
-         * beside the activation message */
-        json_t *nv =
-            json_pack("{s:s, s:s}", "name", who.name, "institution", code);
-        char *vars = nv ? json_dumps(nv, JSON_COMPACT) : NULL;
-        json_decref(nv);
-        oss_err_clear(&err);
-        if (!vars ||
-            api_principal_notice(&pn, "officer_created", vars, &err) != OSS_OK)
-            oss_warn("no officer_created notice: out of memory");
-        if (vars) {
-            memset(vars, 0, strlen(vars));
-            free(vars);
-        }
-    }
-    pn.cmd.actor_kind = OSS_ACTOR_OFFICER;
-    pn.cmd.actor_id = p.principal_id;
-    pn.cmd.correlation_id = oss_http_req_cid(req);
-    if (!execute(w, req, &pn.cmd, 1))
+    if (rc != OSS_OK) {
+        api_req_fail(w, req, rc, &err, "officer command");
         goto done;
-    if (pn.cmd.outcome != OSS_JOURNAL_APPENDED) {
-        if (pn.cmd.err.code == OSS_EDUPLICATE &&
-            (!strcmp(pn.cmd.err.field, "nik") ||
-             !strcmp(pn.cmd.err.field, "passport"))) {
+    }
+    if (c.outcome != OSS_JOURNAL_APPENDED) {
+        if (oss_err_is(&c.err, OSS_APP_REASON_OFFICER_EXISTS)) {
             /* the institution's officer claim (no event was written) */
-            oss_field_errors_add(&fe, pn.cmd.err.field, "officer_exists");
+            oss_field_errors_add(&fe, c.err.field, "officer_exists");
             oss_http_reply_error(req, 409, "officer_exists",
                                  "this person already has an officer account "
                                  "in this institution",
                                  &fe);
             goto done;
         }
-        int st = oss_http_status_for(pn.cmd.err.code);
-        oss_http_reply_error(req, st, NULL, pn.cmd.err.msg, NULL);
+        int st = oss_http_status_for(c.err.code);
+        oss_http_reply_error(req, st, NULL, c.err.msg, NULL);
         goto done;
     }
     oss_info("officer created principal=%s institution=%s by=%s",
-             pn.principal_id, code, p.principal_id);
+             c.principal_id, code, p.principal_id);
     char loc[160];
     snprintf(loc, sizeof loc, "/v1/institutions/%s/officers/%s", code,
-             pn.principal_id);
+             c.principal_id);
     const char *hdrs[] = {"Location", loc, NULL};
     api_reply_obj(req, 201,
                   json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-                            "principal_id", pn.principal_id, "institution",
-                            code, "role", "officer", "sector", g.sector,
-                            "region", g.region, "status", "pending_activation",
+                            "principal_id", c.principal_id, "institution", code,
+                            "role", "officer", "sector", g.sector, "region",
+                            g.region, "status", "pending_activation",
                             "activation_channel", who.channel),
                   hdrs);
 done:
     memset(&who, 0, sizeof who);
-    api_principal_clear(&pn);
+    if (vars) {
+        memset(vars, 0, strlen(vars));
+        free(vars);
+    }
     json_decref(body);
 }
 
@@ -276,88 +241,6 @@ api_h_officers_list(oss_http_req_t *req, void *arg) {
 
 /* ---- DELETE /v1/institutions/{code}/officers/{principal_id} ------------- */
 
-typedef struct revoke {
-    const char *principal_id;
-    const char *institution;
-    const char *reason;
-    int grants; /* active officer grants in the institution, as
-                   decided on the loaded stream */
-    int64_t now;
-    size_t sessions_ended;
-} revoke_t;
-
-static oss_code_t
-revoke_decide(void *vctx, const oss_event_t *history, size_t n,
-              oss_event_list_t *out, oss_err_t *err) {
-    revoke_t *rv = vctx;
-    Oss__V1__OfficerRevoked m = OSS__V1__OFFICER_REVOKED__INIT;
-    oss_grant_t g[OSS_AUTHZ_MAX_GRANTS];
-    size_t ng = api_access_grants_fold(history, n, g, OSS_AUTHZ_MAX_GRANTS);
-
-    /* decided on the stream as loaded (two concurrent revocations: the
-     * second one decides again after the first and finds nothing) */
-    rv->grants = 0;
-    for (size_t i = 0; i < ng; i++)
-        if (g[i].role == OSS_ROLE_OFFICER &&
-            !strcmp(g[i].institution, rv->institution))
-            rv->grants++;
-    if (rv->grants == 0)
-        return oss_err_field(err, OSS_ENOTFOUND, "principal_id",
-                             "no active officer with this id in this "
-                             "institution");
-    m.principal_id = (char *)rv->principal_id;
-    m.institution = (char *)rv->institution;
-    m.reason = (char *)rv->reason;
-    m.grants_revoked = rv->grants;
-    oss_event_t *ev = oss_event_list_push(out);
-    if (!ev)
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    snprintf(ev->payload_type, sizeof ev->payload_type, "%s",
-             API_T_OFFICER_REVOKED);
-    ev->schema_version = 1;
-    ev->reason = strdup(rv->reason);
-    ev->payload_len = oss__v1__officer_revoked__get_packed_size(&m);
-    ev->payload = malloc(ev->payload_len ? ev->payload_len : 1);
-    if (!ev->payload || !ev->reason)
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    oss__v1__officer_revoked__pack(&m, ev->payload);
-    /* every open session ends with it (the rows are revoked in extra) */
-    return api_sessions_end_all(history, n, rv->principal_id, rv->now,
-                                "officer_revoked", out, &rv->sessions_ended,
-                                err);
-}
-
-static oss_code_t
-revoke_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
-             void *qctx, oss_err_t *err) {
-    revoke_t *rv = vctx;
-    (void)cmd;
-    const char *v[] = {rv->principal_id, rv->institution, rv->reason};
-    if (q(qctx,
-          "UPDATE oss.grants SET revoked_at = now(), revoke_reason = $3 "
-          "WHERE principal_id = $1 AND institution = $2 AND role = 'officer' "
-          "AND revoked_at IS NULL",
-          3, v, NULL, NULL))
-        return oss_err_set(err, OSS_EUNAVAIL, "could not queue statement");
-    /* the person may be made an officer of the institution again later */
-    char stream[OSS_ID_MAX];
-    snprintf(stream, sizeof stream, API_ACCESS_STREAM_PREFIX "%s",
-             rv->principal_id);
-    const char *cv[] = {stream};
-    if (q(qctx,
-          "DELETE FROM oss.identity_claims WHERE kind = '" API_CLAIM_OFFICER
-          "' AND stream_id = $1",
-          1, cv, NULL, NULL))
-        return oss_err_set(err, OSS_EUNAVAIL, "could not queue statement");
-    oss_code_t rc = api_sessions_queue_revoke(q, qctx, rv->principal_id,
-                                              "officer_revoked", false, err);
-    /* no other grant left: the credentials go too */
-    if (rc == OSS_OK)
-        rc = api_credentials_queue_drop_if_ungranted(q, qctx, rv->principal_id,
-                                                     err);
-    return rc;
-}
-
 static void
 run_officer_revoke(api_worker_t *w, api_job_t *job) {
     static const char *const known[] = {"reason", NULL};
@@ -367,9 +250,9 @@ run_officer_revoke(api_worker_t *w, api_job_t *job) {
     const char *code = oss_http_req_param(req, 0);
     const char *pid = oss_http_req_param(req, 1);
     oss_principal_t p;
-    oss_command_t c = {0};
-    revoke_t rv = {0};
-    char stream[OSS_ID_MAX];
+    oss_app_revoke_t rv = {0};
+    oss_journal_t *j;
+    oss_err_t err;
     json_t *body = NULL;
     bool bad;
 
@@ -378,51 +261,43 @@ run_officer_revoke(api_worker_t *w, api_job_t *job) {
     body = api_body_parse_ex(req, &spec, &bad);
     if (bad)
         goto done;
-    rv.reason =
+    const char *reason =
         body && jstr(body, "reason") ? jstr(body, "reason") : "authority_lost";
-    if (!reason_ok(rv.reason)) {
+    if (!oss_app_reason_valid(reason)) {
         oss_field_errors_t fe = {0};
         oss_field_errors_add(&fe, "reason", "invalid");
         oss_http_reply_error(req, 422, "invalid_fields",
                              "reason must be 1-200 printable characters", &fe);
         goto done;
     }
+    if (!(j = api_req_journal(w, req)))
+        goto done;
     rv.principal_id = pid;
     rv.institution = code;
-    rv.now = oss_now_us();
-    snprintf(stream, sizeof stream, API_ACCESS_STREAM_PREFIX "%s", pid);
-    c.stream_id = stream;
-    c.stream_type = OSS_ACCOUNT_STREAM_TYPE;
-    c.expected_version = -1;
-    c.actor_kind = OSS_ACTOR_OFFICER;
-    c.actor_id = p.principal_id;
-    c.correlation_id = oss_http_req_cid(req);
-    c.decide = revoke_decide;
-    c.ctx = &rv;
-    c.extra_fn = revoke_extra;
-    for (int attempt = 0; attempt < 3; attempt++) {
-        oss_event_list_free(&c.events);
-        if (!execute(w, req, &c, 1))
-            goto done;
-        if (!(c.outcome == OSS_JOURNAL_REJECTED &&
-              c.err.code == OSS_ECONFLICT && !c.err.field[0]))
-            break;
+    rv.reason = reason;
+    rv.actor_kind = OSS_ACTOR_OFFICER;
+    rv.actor_id = p.principal_id;
+    rv.correlation_id = oss_http_req_cid(req);
+    oss_err_clear(&err);
+    oss_code_t rc = oss_app_principal_revoke(j, &rv, &err);
+    if (rc != OSS_OK) {
+        api_req_fail(w, req, rc, &err, "officer command");
+        goto done;
     }
-    if (c.outcome != OSS_JOURNAL_APPENDED) {
-        oss_http_reply_error(req, oss_http_status_for(c.err.code), NULL,
-                             c.err.msg, NULL);
+    if (rv.outcome != OSS_JOURNAL_APPENDED) {
+        oss_http_reply_error(req, oss_http_status_for(rv.err.code), NULL,
+                             rv.err.msg, NULL);
         goto done;
     }
     oss_info("officer revoked principal=%s institution=%s by=%s sessions=%zu",
-             pid, code, p.principal_id, rv.sessions_ended);
+             pid, code, p.principal_id, rv.sessions);
     api_reply_obj(req, 200,
                   json_pack("{s:s, s:s, s:s, s:s, s:i, s:I}", "principal_id",
                             pid, "institution", code, "status", "revoked",
-                            "reason", rv.reason, "grants_revoked", rv.grants,
-                            "sessions_ended", (json_int_t)rv.sessions_ended),
+                            "reason", reason, "grants_revoked", (int)rv.grants,
+                            "sessions_ended", (json_int_t)rv.sessions),
                   NULL);
 done:
-    oss_event_list_free(&c.events);
     json_decref(body);
 }
 
@@ -430,7 +305,7 @@ void
 api_h_officer_revoke(oss_http_req_t *req, void *arg) {
     if (!valid_code(req))
         return;
-    if (!api_account_id_valid(oss_http_req_param(req, 1))) {
+    if (!oss_app_id_valid(oss_http_req_param(req, 1))) {
         oss_http_reply_error(req, 404, NULL, "no such officer", NULL);
         return;
     }

@@ -18,6 +18,6 @@ void api_h_me(oss_http_req_t *req, void *arg);
 
 /* True when code names an institution: "oss", a 3-digit sector code, a
  * 10-digit region code or "kek-" and 1-11 of [a-z0-9]. */
-bool api_institution_valid(const char *code);
+bool oss_app_institution_valid(const char *code);
 
 #endif

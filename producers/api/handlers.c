@@ -17,6 +17,7 @@
 #include "db/db.h"
 #include "gov.h"
 #include "journal/journal.h"
+#include "journal/reads.h"
 #include "legacy.h"
 #include "log/log.h"
 #include "privacy.h"
@@ -25,40 +26,23 @@
 #include "request.h"
 #include "terms.h"
 
-bool
-api_account_id_valid(const char *id) {
-    size_t n = 0;
-    if (!id)
-        return false;
-    for (; id[n]; n++) {
-        char c = id[n];
-        if (n >= 64 || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                         (c >= '0' && c <= '9') || c == '-'))
-            return false;
-    }
-    return n > 0;
-}
-
 oss_code_t
 api_ctx_init(api_ctx_t *ctx, const oss_config_t *cfg, oss_err_t *err) {
     oss_code_t rc;
-    const char *mk = oss_config_str(cfg, "crypto.master_key_file");
-    const char *ik = oss_config_str(cfg, "crypto.index_key_file");
 
     memset(ctx, 0, sizeof *ctx);
-    ctx->pg_url = oss_config_str(cfg, "pg.url");
     ctx->max_body = (size_t)oss_config_int(cfg, "api.max_body_bytes");
-    rc = oss_keyring_load(mk ? mk : "", &ctx->master, err);
-    if (rc != OSS_OK)
-        return rc;
-    rc = oss_keyring_load(ik ? ik : "", &ctx->index, err);
-    if (rc == OSS_OK)
-        api_lc_init(ctx, cfg); /* lifecycle.c */
+    rc = oss_app_init(&ctx->app, cfg, err);
     if (rc == OSS_OK)
         api_recovery_init(cfg); /* recovery.c */
     if (rc == OSS_OK)
         api_access_init(cfg); /* access.c */
     return rc;
+}
+
+void
+api_ctx_free(api_ctx_t *ctx) {
+    oss_app_free(&ctx->app);
 }
 
 static api_ctx_t *
@@ -78,14 +62,7 @@ h_register(oss_http_req_t *req, void *arg) {
     explicit_bzero(key, sizeof key);
     if (!ok)
         return;
-    api_job_t *j = calloc(1, sizeof *j);
-    if (!j) {
-        oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
-        return;
-    }
-    j->kind = API_JOB_REGISTER;
-    j->req = req;
-    api_pool_submit(ctx_of(arg)->pool, j);
+    api_register_submit(ctx_of(arg), req);
 }
 
 /* ---- GET /v1/accounts/{id} ---------------------------------------------- */
@@ -143,7 +120,7 @@ run_get_account(api_worker_t *w, api_job_t *job) {
 
 static void
 h_get_account(oss_http_req_t *req, void *arg) {
-    if (!api_account_id_valid(oss_http_req_param(req, 0))) {
+    if (!oss_app_id_valid(oss_http_req_param(req, 0))) {
         oss_http_reply_error(req, 404, NULL, "no such account", NULL);
         return;
     }
@@ -176,6 +153,7 @@ h_readyz(oss_http_req_t *req, void *arg) {
 
 typedef struct gauge {
     const char *name, *help, *sql;
+    PGresult *(*read)(PGconn *c); /* a named journal read instead of sql */
 } gauge_t;
 
 /* Each gauge is one query returning one numeric value; a gauge whose query
@@ -185,26 +163,26 @@ static const gauge_t gauges[] = {
      "Journal events not yet confirmed published by the relay: rows after "
      "its (xid, position) checkpoint, counted up to 100000 so that a "
      "scrape stays cheap (100000 means that many or more).",
-     "SELECT count(*) FROM (SELECT 1 FROM oss.journal j, "
-     "oss.relay_checkpoint c WHERE c.id = 1 AND (j.xid, j.position) > "
-     "(c.xid, c.position) LIMIT 100000) t"},
+     NULL, oss_journal_read_relay_lag},
     {"oss_relay_horizon_age_seconds",
      "Age of the oldest running transaction with a transaction id: it "
      "holds back the commit horizon the relay reads below.",
      "SELECT coalesce(extract(epoch FROM now() - min(xact_start)), 0) "
      "FROM pg_stat_activity WHERE backend_xid IS NOT NULL "
-     "AND pid <> pg_backend_pid()"},
+     "AND pid <> pg_backend_pid()",
+     NULL},
     {"oss_projector_lag_events",
      "Published events the projector has not consumed yet: the sum over "
      "its partitions of high watermark minus next offset (rm.positions, "
      "as last written by the projector).",
      "SELECT coalesce(sum(greatest(high_watermark - next_offset, 0)), 0) "
-     "FROM rm.positions WHERE name = 'projector'"},
+     "FROM rm.positions WHERE name = 'projector'",
+     NULL},
     {"oss_dead_letters", "Unresolved dead letters of every consumer.",
-     "SELECT count(*) FROM oss.dead_letters WHERE resolved_at IS NULL"},
+     "SELECT count(*) FROM oss.dead_letters WHERE resolved_at IS NULL", NULL},
     {"oss_journal_position_max",
-     "Highest journal position (positions have gaps: not a count).",
-     "SELECT coalesce(max(position), 0) FROM oss.journal"},
+     "Highest journal position (positions have gaps: not a count).", NULL,
+     oss_journal_read_position_max},
 };
 
 /* Prometheus label value escaping (backslash, double quote, newline). */
@@ -299,12 +277,13 @@ run_metrics(api_worker_t *w, api_job_t *job) {
     len += (size_t)snprintf(out, cap, "%s", http ? http : "");
     free(http);
     oss_err_clear(&err);
-    oss_journal_t *j = api_worker_journal(w, &err);
+    oss_journal_t *j = oss_app_worker_journal(w, &err);
     if (j) {
         PGconn *c = oss_journal_conn(j);
         up = 1;
         for (size_t i = 0; i < sizeof gauges / sizeof gauges[0]; i++) {
-            PGresult *r = PQexec(c, gauges[i].sql);
+            PGresult *r =
+                gauges[i].read ? gauges[i].read(c) : PQexec(c, gauges[i].sql);
             if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
                 !PQgetisnull(r, 0, 0))
                 len += (size_t)snprintf(out + len, cap - len,
@@ -327,7 +306,7 @@ run_metrics(api_worker_t *w, api_job_t *job) {
             up = !lost;
         }
         if (!up)
-            api_worker_reset(w);
+            oss_app_worker_reset(w);
     }
     len += (size_t)snprintf(out + len, cap - len,
                             "# HELP oss_api_database_up Whether the API "

@@ -32,550 +32,14 @@
 #include "ratelimit.h"
 #include "request.h"
 
-struct api_lc {
-    oss_keyring_t otp;
-    oss_lc_policy_t policy;
-    oss_clock_t clock;
-    uint32_t t_cost, m_kib, lanes;
-    char **common; /* sorted, lower case */
-    size_t ncommon;
-};
-
-static int64_t
-real_now_us(void *ctx) {
-    (void)ctx;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int
-cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void
-load_common(api_lc_t *lc, const char *path) {
-    FILE *f = path && *path ? fopen(path, "r") : NULL;
-    char line[300];
-    size_t cap = 0;
-
-    if (!f) {
-        oss_warn("could not open password.common_file \"%s\": common "
-                 "passwords are not refused",
-                 path ? path : "");
-        return;
-    }
-    while (fgets(line, sizeof line, f)) {
-        size_t n = strcspn(line, "\r\n");
-        line[n] = '\0';
-        if (!n || line[0] == '#')
-            continue;
-        for (size_t i = 0; i < n; i++)
-            line[i] = (char)tolower((unsigned char)line[i]);
-        if (lc->ncommon == cap) {
-            size_t nc = cap ? 2 * cap : 1024;
-            char **p = realloc(lc->common, nc * sizeof *p);
-            if (!p)
-                break;
-            lc->common = p;
-            cap = nc;
-        }
-        if (!(lc->common[lc->ncommon] = strdup(line)))
-            break;
-        lc->ncommon++;
-    }
-    fclose(f);
-    if (lc->ncommon)
-        qsort(lc->common, lc->ncommon, sizeof *lc->common, cmp_str);
-}
-
-static bool
-is_common(void *ctx, const char *lower) {
-    api_lc_t *lc = ctx;
-    return lc->ncommon && bsearch(&lower, lc->common, lc->ncommon,
-                                  sizeof *lc->common, cmp_str) != NULL;
-}
-
-void
-api_lc_init(api_ctx_t *ctx, const oss_config_t *cfg) {
-    oss_err_t err;
-    api_lc_t *lc = calloc(1, sizeof *lc);
-    const char *kf = oss_config_str(cfg, "crypto.otp_key_file");
-
-    ctx->lc = NULL;
-    if (!lc)
-        return;
-    oss_err_clear(&err);
-    if (oss_keyring_load(kf ? kf : "", &lc->otp, &err) != OSS_OK) {
-        oss_warn("account lifecycle disabled (no activation, password or "
-                 "sign-in): %s",
-                 err.msg);
-        free(lc);
-        return;
-    }
-    oss_lc_policy_default(&lc->policy);
-    lc->policy.activation_ttl_us =
-        oss_config_int(cfg, "activation.ttl_s") * 1000000LL;
-    lc->policy.activation_max_attempts =
-        (int)oss_config_int(cfg, "activation.max_attempts");
-    lc->policy.resend_max = (int)oss_config_int(cfg, "activation.resend_max");
-    lc->policy.resend_window_us =
-        oss_config_int(cfg, "activation.resend_window_s") * 1000000LL;
-    lc->policy.signin_threshold = (int)oss_config_int(cfg, "signin.threshold");
-    lc->policy.signin_delay_us =
-        oss_config_int(cfg, "signin.delay_ms") * 1000LL;
-    lc->policy.signin_delay_max_us =
-        oss_config_int(cfg, "signin.delay_max_s") * 1000000LL;
-    lc->policy.session_ttl_us =
-        oss_config_int(cfg, "session.ttl_s") * 1000000LL;
-    lc->t_cost = (uint32_t)oss_config_int(cfg, "password.argon2_t");
-    lc->m_kib = (uint32_t)oss_config_int(cfg, "password.argon2_m_kib");
-    lc->lanes = (uint32_t)oss_config_int(cfg, "password.argon2_lanes");
-    lc->clock.now_us = real_now_us;
-    lc->clock.ctx = NULL;
-    load_common(lc, oss_config_str(cfg, "password.common_file"));
-    ctx->lc = lc;
-}
-
-void
-api_lc_free(api_ctx_t *ctx) {
-    api_lc_t *lc = ctx->lc;
-    if (!lc)
-        return;
-    for (size_t i = 0; i < lc->ncommon; i++)
-        free(lc->common[i]);
-    free(lc->common);
-    memset(&lc->otp, 0, sizeof lc->otp);
-    free(lc);
-    ctx->lc = NULL;
-}
-
-/* ---- small helpers ------------------------------------------------------- */
-
-/* HMAC-SHA256(key, kind "|" a ["|" b]) as hex (65 bytes). */
-static void
-keyed_hex(const uint8_t key[32], const char *kind, const char *a, const char *b,
-          char out[65]) {
-    char buf[512];
-    uint8_t mac[32];
-    int n = snprintf(buf, sizeof buf, "%s|%s%s%s", kind, a, b ? "|" : "",
-                     b ? b : "");
-    if (n < 0 || (size_t)n >= sizeof buf)
-        n = (int)sizeof buf - 1;
-    oss_hmac_sha256(key, 32, buf, (size_t)n, mac);
-    oss_hex(mac, 32, out);
-    memset(buf, 0, sizeof buf);
-}
-
-static const uint8_t *
-otp_key_by_id(const api_lc_t *lc, const char *id) {
-    for (size_t i = 0; i < lc->otp.n; i++)
-        if (strcmp(lc->otp.id[i], id) == 0)
-            return lc->otp.key[i];
-    return NULL;
-}
-
-static int64_t
-lc_now(const api_lc_t *lc) {
-    return oss_clock_now(&lc->clock);
-}
-
-/* ---- events <-> facts ---------------------------------------------------- */
-
-static void
-decode_fact(const oss_event_t *ev, oss_lc_fact_t *f) {
-    const char *t = ev->payload_type;
-    memset(f, 0, sizeof *f);
-    f->version = ev->version;
-    f->at_us = ev->occurred_at_us;
-    if (!strcmp(t, "oss.v1.AccountRegistered") ||
-        !strcmp(t, "oss.v1.PrincipalCreated")) { /* P1: principals */
-        f->kind = OSS_LC_REGISTERED;
-    } else if (!strcmp(t, OSS_LC_T_ACTIVATION_ISSUED)) {
-        Oss__V1__ActivationIssued *m = oss__v1__activation_issued__unpack(
-            NULL, ev->payload_len, ev->payload);
-        f->kind = OSS_LC_ISSUED;
-        if (m) {
-            f->expires_at_us = m->expires_at_us;
-            snprintf(f->channel, sizeof f->channel, "%s", m->channel);
-            snprintf(f->id, sizeof f->id, "%s", m->delivery_id);
-            oss__v1__activation_issued__free_unpacked(m, NULL);
-        }
-    } else if (!strcmp(t, OSS_LC_T_ACTIVATION_SUCCEEDED)) {
-        f->kind = OSS_LC_SUCCEEDED;
-    } else if (!strcmp(t, OSS_LC_T_ACTIVATION_FAILED)) {
-        f->kind = OSS_LC_FAILED;
-    } else if (!strcmp(t, OSS_LC_T_ACTIVATION_LOCKED)) {
-        f->kind = OSS_LC_LOCKED;
-    } else if (!strcmp(t, OSS_LC_T_ACTIVATION_RESENT)) {
-        f->kind = OSS_LC_RESENT;
-    } else if (!strcmp(t, OSS_LC_T_PASSWORD_SET)) {
-        f->kind = OSS_LC_PASSWORD;
-    } else if (!strcmp(t, OSS_LC_T_SIGN_IN_SUCCEEDED)) {
-        Oss__V1__SignInSucceeded *m = oss__v1__sign_in_succeeded__unpack(
-            NULL, ev->payload_len, ev->payload);
-        f->kind = OSS_LC_SIGNIN_OK;
-        if (m) {
-            f->expires_at_us = m->expires_at_us;
-            snprintf(f->id, sizeof f->id, "%s", m->session_id);
-            snprintf(f->source, sizeof f->source, "%s", m->source_hash);
-            oss__v1__sign_in_succeeded__free_unpacked(m, NULL);
-        }
-    } else if (!strcmp(t, OSS_LC_T_SIGN_IN_FAILED)) {
-        Oss__V1__SignInFailed *m =
-            oss__v1__sign_in_failed__unpack(NULL, ev->payload_len, ev->payload);
-        f->kind = OSS_LC_SIGNIN_FAILED;
-        if (m) {
-            snprintf(f->source, sizeof f->source, "%s", m->source_hash);
-            f->attempt = m->attempt;
-            oss__v1__sign_in_failed__free_unpacked(m, NULL);
-        }
-    } else if (!strcmp(t, OSS_LC_T_SIGN_IN_THROTTLED)) {
-        f->kind = OSS_LC_SIGNIN_THROTTLED;
-    } else if (!strcmp(t, OSS_LC_T_SESSION_ENDED)) {
-        Oss__V1__SessionEnded *m =
-            oss__v1__session_ended__unpack(NULL, ev->payload_len, ev->payload);
-        f->kind = OSS_LC_SESSION_ENDED;
-        if (m) {
-            snprintf(f->id, sizeof f->id, "%s", m->session_id);
-            snprintf(f->reason, sizeof f->reason, "%s", m->reason);
-            oss__v1__session_ended__free_unpacked(m, NULL);
-        }
-    }
-}
-
-/* Folds the access stream; registered = the account stream holds an
- * AccountRegistered (known to the caller), applied first. */
-static oss_code_t
-fold_history(const oss_event_t *history, size_t n, bool registered,
-             oss_lc_state_t *st, oss_err_t *err) {
-    oss_lc_state_init(st);
-    if (registered) {
-        oss_lc_fact_t reg = {.kind = OSS_LC_REGISTERED};
-        oss_lc_evolve(st, &reg);
-    }
-    for (size_t i = 0; i < n; i++) {
-        oss_lc_fact_t f;
-        decode_fact(&history[i], &f);
-        oss_lc_evolve(st, &f);
-    }
-    (void)err;
-    return OSS_OK;
-}
-
-/* Packs one decided fact into a new event of out. method: for SUCCEEDED. */
-static oss_code_t
-encode_fact(const oss_lc_fact_t *f, const oss_lc_state_t *st,
-            const char *method, const char *account_id, oss_event_list_t *out,
-            oss_err_t *err) {
-    ProtobufCMessage *msg = NULL;
-    const char *type = NULL;
-    Oss__V1__ActivationIssued ai = OSS__V1__ACTIVATION_ISSUED__INIT;
-    Oss__V1__ActivationSucceeded as = OSS__V1__ACTIVATION_SUCCEEDED__INIT;
-    Oss__V1__ActivationFailed af = OSS__V1__ACTIVATION_FAILED__INIT;
-    Oss__V1__ActivationLocked al = OSS__V1__ACTIVATION_LOCKED__INIT;
-    Oss__V1__ActivationResent ar = OSS__V1__ACTIVATION_RESENT__INIT;
-    Oss__V1__PasswordSet ps = OSS__V1__PASSWORD_SET__INIT;
-    Oss__V1__SignInSucceeded so = OSS__V1__SIGN_IN_SUCCEEDED__INIT;
-    Oss__V1__SignInFailed sf = OSS__V1__SIGN_IN_FAILED__INIT;
-    Oss__V1__SignInThrottled sth = OSS__V1__SIGN_IN_THROTTLED__INIT;
-    Oss__V1__SessionEnded se = OSS__V1__SESSION_ENDED__INIT;
-
-    switch (f->kind) {
-    case OSS_LC_ISSUED:
-        ai.channel = (char *)f->channel;
-        ai.expires_at_us = f->expires_at_us;
-        ai.delivery_id = (char *)f->id;
-        ai.account_id = (char *)account_id;
-        msg = &ai.base;
-        type = OSS_LC_T_ACTIVATION_ISSUED;
-        break;
-    case OSS_LC_SUCCEEDED:
-        as.method = (char *)(method ? method : "");
-        msg = &as.base;
-        type = OSS_LC_T_ACTIVATION_SUCCEEDED;
-        break;
-    case OSS_LC_FAILED:
-        af.attempt = f->attempt;
-        msg = &af.base;
-        type = OSS_LC_T_ACTIVATION_FAILED;
-        break;
-    case OSS_LC_LOCKED:
-        al.attempts = st->activation_failures + 1;
-        msg = &al.base;
-        type = OSS_LC_T_ACTIVATION_LOCKED;
-        break;
-    case OSS_LC_RESENT:
-        ar.channel = (char *)f->channel;
-        msg = &ar.base;
-        type = OSS_LC_T_ACTIVATION_RESENT;
-        break;
-    case OSS_LC_PASSWORD:
-        ps.first = !st->password_set;
-        msg = &ps.base;
-        type = OSS_LC_T_PASSWORD_SET;
-        break;
-    case OSS_LC_SIGNIN_OK:
-        so.session_id = (char *)f->id;
-        so.expires_at_us = f->expires_at_us;
-        so.source_hash = (char *)f->source;
-        msg = &so.base;
-        type = OSS_LC_T_SIGN_IN_SUCCEEDED;
-        break;
-    case OSS_LC_SIGNIN_FAILED:
-        sf.source_hash = (char *)f->source;
-        sf.attempt = f->attempt;
-        msg = &sf.base;
-        type = OSS_LC_T_SIGN_IN_FAILED;
-        break;
-    case OSS_LC_SIGNIN_THROTTLED:
-        sth.failures = st->signin_failures + 1;
-        msg = &sth.base;
-        type = OSS_LC_T_SIGN_IN_THROTTLED;
-        break;
-    case OSS_LC_SESSION_ENDED:
-        se.session_id = (char *)f->id;
-        se.reason = (char *)f->reason;
-        msg = &se.base;
-        type = OSS_LC_T_SESSION_ENDED;
-        break;
-    default:
-        return oss_err_set(err, OSS_EINTERNAL, "cannot encode fact %d",
-                           (int)f->kind);
-    }
-    return api_req_event_push(out, type, msg, f->at_us, NULL, err);
-}
-
-static oss_code_t
-encode_decision(const oss_lc_decision_t *d, const oss_lc_state_t *st,
-                const char *method, const char *account_id,
-                oss_event_list_t *out, oss_err_t *err) {
-    for (size_t i = 0; i < d->n; i++) {
-        oss_code_t rc =
-            encode_fact(&d->facts[i], st, method, account_id, out, err);
-        if (rc != OSS_OK)
-            return rc;
-    }
-    return OSS_OK;
-}
-
-void
-api_lc_fold(const oss_event_t *history, size_t n, bool registered,
-            oss_lc_state_t *st) {
-    oss_err_t err;
-    fold_history(history, n, registered, st, &err);
-}
-
-oss_code_t
-api_lc_encode(const oss_lc_decision_t *d, const oss_lc_state_t *st,
-              const char *account_id, oss_event_list_t *out, oss_err_t *err) {
-    return encode_decision(d, st, "", account_id, out, err);
-}
-
-bool
-api_lc_session_hmac(const api_ctx_t *ctx, const char *token, char out[65]) {
-    if (!ctx->lc || !ctx->lc->otp.n)
-        return false;
-    keyed_hex(ctx->lc->otp.key[0], "session", token, NULL, out);
-    return true;
-}
-
-bool
-api_lc_keyed_hmac(const api_ctx_t *ctx, const char *kind, const char *value,
-                  char out[65], char *key_id) {
-    if (!ctx->lc || !ctx->lc->otp.n)
-        return false;
-    keyed_hex(ctx->lc->otp.key[0], kind, value, NULL, out);
-    if (key_id)
-        snprintf(key_id, 17, "%s", ctx->lc->otp.id[0]);
-    return true;
-}
-
-const char *
-api_lc_password_policy(const api_ctx_t *ctx, const char *pw) {
-    if (!ctx->lc)
-        return "disabled";
-    return oss_password_policy_check(pw, is_common, ctx->lc);
-}
-
-oss_code_t
-api_lc_password_hash(const api_ctx_t *ctx, const char *pw, char *out,
-                     size_t outlen, oss_err_t *err) {
-    if (!ctx->lc)
-        return oss_err_set(err, OSS_EUNAVAIL,
-                           "account lifecycle disabled: no OTP key");
-    return oss_password_hash(pw, ctx->lc->t_cost, ctx->lc->m_kib,
-                             ctx->lc->lanes, out, outlen, err);
-}
-
-int64_t
-api_lc_now(const api_ctx_t *ctx) {
-    return ctx->lc ? lc_now(ctx->lc) : 0;
-}
-
-/* The event of type in cmd->events, or NULL. */
-static const oss_event_t *
-event_of(const oss_command_t *cmd, const char *type) {
-    for (size_t i = 0; i < cmd->events.len; i++)
-        if (!strcmp(cmd->events.items[i].payload_type, type))
-            return &cmd->events.items[i];
-    return NULL;
-}
-
 #define TS_US(p) "to_timestamp(0) + (" p "::bigint) * interval '1 microsecond'"
-
-/* ---- activation: prepare, issue, extra ---------------------------------- */
-
-oss_code_t
-api_activation_prepare(api_ctx_t *ctx, const oss_data_key_t *dk,
-                       const char *account_id, const char *channel,
-                       api_activation_t *a, oss_err_t *err) {
-    char stream_id[OSS_ID_MAX];
-    uint8_t rnd[32], *ct = NULL, nonce[12];
-    size_t ctlen = 0;
-    char plain[128], field[64];
-    oss_code_t rc;
-
-    memset(a, 0, sizeof *a);
-    if (!ctx->lc)
-        return oss_err_set(err, OSS_EUNAVAIL,
-                           "account lifecycle disabled: no OTP key");
-    a->lc = ctx->lc;
-    snprintf(a->account_id, sizeof a->account_id, "%s", account_id);
-    snprintf(stream_id, sizeof stream_id, API_ACCESS_STREAM_PREFIX "%s",
-             account_id);
-    snprintf(a->stream_id, sizeof a->stream_id, "%s", stream_id);
-    snprintf(a->subject_id, sizeof a->subject_id, "%s", dk->subject_id);
-    snprintf(a->channel, sizeof a->channel, "%s", channel);
-    oss_uuid4(a->delivery_id);
-    /* a uniform 6-digit code: reject the tail above 4294 * 10^6 */
-    uint32_t v;
-    do {
-        if ((rc = oss_random(&v, sizeof v, err)) != OSS_OK)
-            return rc;
-    } while (v >= 4294000000u);
-    snprintf(a->otp, sizeof a->otp, "%06u", (unsigned)(v % 1000000u));
-    if ((rc = oss_random(rnd, sizeof rnd, err)) != OSS_OK)
-        return rc;
-    api_req_b64url(rnd, sizeof rnd, a->token);
-    memset(rnd, 0, sizeof rnd);
-    keyed_hex(ctx->lc->otp.key[0], "otp", stream_id, a->otp, a->otp_hmac);
-    keyed_hex(ctx->lc->otp.key[0], "link", stream_id, a->token, a->link_hmac);
-    snprintf(a->key_id, sizeof a->key_id, "%s", ctx->lc->otp.id[0]);
-
-    int n = snprintf(plain, sizeof plain, "{\"otp\":\"%s\",\"token\":\"%s\"}",
-                     a->otp, a->token);
-    snprintf(field, sizeof field, "delivery|%s", a->delivery_id);
-    rc = oss_seal(dk, field, plain, (size_t)n, nonce, &ct, &ctlen, err);
-    memset(plain, 0, sizeof plain);
-    if (rc != OSS_OK)
-        return rc;
-    a->sealed = malloc(12 + ctlen);
-    if (!a->sealed) {
-        free(ct);
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    }
-    memcpy(a->sealed, nonce, 12);
-    memcpy(a->sealed + 12, ct, ctlen);
-    a->sealed_len = 12 + ctlen;
-    free(ct);
-    return OSS_OK;
-}
-
-void
-api_activation_clear(api_activation_t *a) {
-    free(a->sealed);
-    memset(a, 0, sizeof *a);
-}
-
-oss_code_t
-api_activation_issue_decide(void *vctx, const oss_event_t *history, size_t n,
-                            oss_event_list_t *out, oss_err_t *err) {
-    api_activation_t *a = vctx;
-    oss_lc_state_t st;
-    oss_lc_decision_t d;
-    int64_t now = lc_now(a->lc);
-
-    if (a->reg_cmd && a->reg_cmd->outcome != OSS_JOURNAL_APPENDED)
-        return oss_err_field(err, OSS_ENOTFOUND, "not_registered",
-                             "no activation: the registration was not "
-                             "appended");
-    fold_history(history, n, true, &st, err);
-    oss_code_t rc = oss_lc_decide_issue(&st, &a->lc->policy, now, a->channel,
-                                        a->delivery_id, &d, err);
-    if (rc != OSS_OK)
-        return rc;
-    a->expires_at_us = d.facts[0].expires_at_us;
-    return encode_decision(&d, &st, NULL, a->account_id, out, err);
-}
-
-/* The secret and delivery rows of a new activation (first or resend). */
-static oss_code_t
-queue_activation_rows(const api_activation_t *a, const oss_command_t *cmd,
-                      oss_journal_queue_fn q, void *qctx, oss_err_t *err) {
-    const oss_event_t *ev = event_of(cmd, OSS_LC_T_ACTIVATION_ISSUED);
-    char exp[24], *sealed_hex = NULL;
-    oss_code_t rc;
-
-    if (!ev)
-        return OSS_OK;
-    snprintf(exp, sizeof exp, "%lld", (long long)a->expires_at_us);
-    const char *del[] = {a->stream_id};
-    rc = api_req_queue(
-        q, qctx,
-        /* expired rows are the notifier's sweep to purge: an OR
-         * here would turn this indexed delete into a table scan */
-        "DELETE FROM oss.deliveries WHERE stream_id = $1 AND kind = "
-        "'activation' AND delivered_at IS NULL",
-        1, del, err);
-    if (rc != OSS_OK)
-        return rc;
-    const char *sec[] = {a->stream_id, a->delivery_id, a->otp_hmac,
-                         a->link_hmac, a->key_id,      exp};
-    rc = api_req_queue(
-        q, qctx,
-        "INSERT INTO oss.activation_secrets (stream_id, delivery_id, "
-        "otp_hmac, link_hmac, key_id, expires_at) VALUES ($1, "
-        "$2::uuid, decode($3, 'hex'), decode($4, 'hex'), $5, " TS_US(
-            "$6") ") ON CONFLICT (stream_id) DO UPDATE SET "
-                  "delivery_id = EXCLUDED.delivery_id, otp_hmac = "
-                  "EXCLUDED.otp_hmac, link_hmac = EXCLUDED.link_hmac, key_id = "
-                  "EXCLUDED.key_id, expires_at = EXCLUDED.expires_at, attempts "
-                  "= 0, created_at = now()",
-        6, sec, err);
-    if (rc != OSS_OK)
-        return rc;
-    sealed_hex = malloc(2 * a->sealed_len + 1);
-    if (!sealed_hex)
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    oss_hex(a->sealed, a->sealed_len, sealed_hex);
-    const char *dv[] = {
-        a->delivery_id, ev->event_id, a->stream_id, a->subject_id,
-        a->channel,     sealed_hex,   exp};
-    rc = api_req_queue(
-        q, qctx,
-        "INSERT INTO oss.deliveries (delivery_id, event_id, "
-        "stream_id, subject_id, channel, sealed_secret, expires_at) "
-        "VALUES ($1::uuid, $2::uuid, $3, $4::uuid, $5, decode($6, "
-        "'hex'), " TS_US("$7") ")",
-        7, dv, err);
-    free(sealed_hex);
-    return rc;
-}
-
-oss_code_t
-api_activation_extra(void *vctx, const oss_command_t *cmd,
-                     oss_journal_queue_fn q, void *qctx, oss_err_t *err) {
-    return queue_activation_rows(vctx, cmd, q, qctx, err);
-}
 
 /* ---- request plumbing ---------------------------------------------------- */
 
 /* One lifecycle request in flight on a worker. */
 typedef struct lreq {
     api_ctx_t *ctx;
-    api_lc_t *lc;
+    oss_app_lc_t *lc;
     oss_http_req_t *req;
     char account_id[OSS_ID_MAX];
     char stream_id[OSS_ID_MAX]; /* the access stream */
@@ -588,14 +52,14 @@ typedef struct lreq {
     char session_id[OSS_UUID_STR];
     char source[OSS_LC_SOURCE_MAX];
     char delivery_expected[OSS_UUID_STR];
-    api_activation_t act;
+    oss_app_activation_t act;
     char pw_hash[OSS_PASSWORD_ENCODED_MAX];
     char token_hmac[65];
     /* decide outputs */
     oss_lc_decision_t d;
     oss_lc_verify_t verify;
     bool ok;
-    api_contact_t *contact; /* P1: told of SignInThrottled */
+    oss_app_contact_t *contact; /* P1: told of SignInThrottled */
 } lreq_t;
 
 enum { OP_RESEND, OP_VERIFY, OP_PASSWORD, OP_SIGNIN, OP_END };
@@ -606,11 +70,11 @@ lc_decide(void *vctx, const oss_event_t *history, size_t n,
           oss_event_list_t *out, oss_err_t *err) {
     lreq_t *l = vctx;
     oss_lc_state_t st;
-    int64_t now = lc_now(l->lc);
+    int64_t now = oss_app_lc_clock(l->lc);
     const oss_lc_policy_t *p = &l->lc->policy;
     oss_code_t rc;
 
-    fold_history(history, n, l->registered, &st, err);
+    oss_app_lc_fold(history, n, l->registered, &st);
     memset(&l->d, 0, sizeof l->d);
     switch (l->op) {
     case OP_RESEND:
@@ -622,7 +86,7 @@ lc_decide(void *vctx, const oss_event_t *history, size_t n,
     case OP_VERIFY:
         if (st.status == OSS_LC_PENDING &&
             strcmp(st.delivery_id, l->delivery_expected) != 0)
-            return oss_err_field(err, OSS_ECONFLICT, "superseded",
+            return oss_err_coded(err, OSS_ECONFLICT, "superseded",
                                  "could not activate: a new code was issued "
                                  "meanwhile; retry");
         rc = oss_lc_decide_verify(&st, p, now, l->matched, &l->verify, &l->d,
@@ -644,7 +108,8 @@ lc_decide(void *vctx, const oss_event_t *history, size_t n,
     }
     if (rc != OSS_OK)
         return rc;
-    return encode_decision(&l->d, &st, l->method, l->account_id, out, err);
+    return oss_app_lc_encode_method(&l->d, &st, l->method, l->account_id, out,
+                                    err);
 }
 
 /* P1: the signin_throttled notice to the principal, for the
@@ -658,7 +123,8 @@ queue_throttled_notice(lreq_t *l, const oss_command_t *cmd,
         if (strcmp(ev->payload_type, OSS_LC_T_SIGN_IN_THROTTLED))
             continue;
         char when[40];
-        api_req_iso_us(ev->occurred_at_us ? ev->occurred_at_us : lc_now(l->lc),
+        api_req_iso_us(ev->occurred_at_us ? ev->occurred_at_us
+                                          : oss_app_lc_clock(l->lc),
                        true, when, sizeof when);
         json_t *v =
             json_pack("{s:s, s:s}", "name", l->contact->name, "when", when);
@@ -668,11 +134,12 @@ queue_throttled_notice(lreq_t *l, const oss_command_t *cmd,
             return oss_err_set(err, OSS_ENOMEM, "out of memory");
         oss_err_t nerr;
         oss_err_clear(&nerr);
-        oss_code_t rc = l->contact->email[0]
-                            ? api_notice_queue(l->contact, "signin_throttled",
-                                               "email", l->account_id, cmd, i,
-                                               vars, 0, q, qctx, &nerr)
-                            : OSS_OK;
+        oss_code_t rc =
+            l->contact->email[0]
+                ? oss_app_notice_queue(l->contact, "signin_throttled", "email",
+                                       l->account_id, cmd, i, vars, 0, q, qctx,
+                                       &nerr)
+                : OSS_OK;
         free(vars);
         if (rc == OSS_EUNAVAIL || rc == OSS_ENOMEM) {
             *err = nerr;
@@ -692,22 +159,22 @@ lc_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
 
     switch (l->op) {
     case OP_RESEND:
-        return queue_activation_rows(&l->act, cmd, q, qctx, err);
+        return oss_app_activation_extra(&l->act, cmd, q, qctx, err);
     case OP_VERIFY:
         if (l->verify == OSS_LC_VERIFY_OK) {
-            rc = api_req_queue(
+            rc = oss_app_queue(
                 q, qctx,
                 "DELETE FROM oss.activation_secrets WHERE stream_id "
                 "= $1",
                 1, s1, err);
             if (rc == OSS_OK)
-                rc = api_req_queue(
+                rc = oss_app_queue(
                     q, qctx,
                     "DELETE FROM oss.deliveries WHERE stream_id = $1 "
                     "AND kind = 'activation'",
                     1, s1, err);
         } else {
-            rc = api_req_queue(q, qctx,
+            rc = oss_app_queue(q, qctx,
                                "UPDATE oss.activation_secrets SET attempts = "
                                "attempts + 1 WHERE stream_id = $1",
                                1, s1, err);
@@ -715,7 +182,7 @@ lc_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
         return rc;
     case OP_PASSWORD: {
         const char *v[] = {l->stream_id, l->pw_hash};
-        return api_req_queue(q, qctx,
+        return oss_app_queue(q, qctx,
                              "INSERT INTO oss.credentials (stream_id, "
                              "password_hash) VALUES ($1, $2) ON CONFLICT "
                              "(stream_id) DO UPDATE SET password_hash = "
@@ -728,7 +195,7 @@ lc_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
             const oss_lc_fact_t *f = &l->d.facts[i];
             if (f->kind == OSS_LC_SESSION_ENDED) {
                 const char *v[] = {f->id, f->reason};
-                rc = api_req_queue(
+                rc = oss_app_queue(
                     q, qctx,
                     "UPDATE oss.sessions SET revoked_at = now(), "
                     "revoke_reason = $2 WHERE session_id = $1::uuid "
@@ -740,7 +207,7 @@ lc_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
                 char exp[24];
                 snprintf(exp, sizeof exp, "%lld", (long long)f->expires_at_us);
                 const char *v[] = {l->token_hmac, f->id, l->stream_id, exp};
-                rc = api_req_queue(
+                rc = oss_app_queue(
                     q, qctx,
                     "INSERT INTO oss.sessions (token_hmac, "
                     "session_id, stream_id, expires_at) VALUES "
@@ -776,7 +243,7 @@ execute(api_worker_t *w, lreq_t *l, oss_command_t *c, const char *actor) {
 /* Maps a rejected lifecycle command to its answer. */
 static void
 reply_rejected(lreq_t *l, const oss_command_t *c) {
-    const char *why = c->err.field;
+    const char *why = c->err.reason[0] ? c->err.reason : c->err.field;
     oss_http_req_t *req = l->req;
     if (!strcmp(why, "rate_limited") || !strcmp(why, "throttled")) {
         api_reply_429(req, l->d.retry_after_us, why, c->err.msg);
@@ -803,8 +270,8 @@ reply_rejected(lreq_t *l, const oss_command_t *c) {
 static void
 set_account(lreq_t *l, const char *id) {
     snprintf(l->account_id, sizeof l->account_id, "%s", id);
-    snprintf(l->stream_id, sizeof l->stream_id, API_ACCESS_STREAM_PREFIX "%s",
-             id);
+    snprintf(l->stream_id, sizeof l->stream_id,
+             OSS_APP_ACCESS_STREAM_PREFIX "%s", id);
     snprintf(l->account_stream, sizeof l->account_stream, "account-%s", id);
 }
 
@@ -816,7 +283,7 @@ lreq_new(api_worker_t *w, api_job_t *job, bool with_account) {
         return NULL;
     }
     l->ctx = api_worker_ctx(w);
-    l->lc = l->ctx->lc;
+    l->lc = l->ctx->app.lc;
     l->req = job->req;
     if (with_account) {
         set_account(l, oss_http_req_param(job->req, 0));
@@ -828,9 +295,9 @@ static void
 lreq_free(lreq_t *l) {
     if (!l)
         return;
-    api_activation_clear(&l->act);
+    oss_app_activation_clear(&l->act);
     if (l->contact) {
-        api_contact_clear(l->contact);
+        oss_app_contact_clear(l->contact);
         free(l->contact);
     }
     memset(l, 0, sizeof *l);
@@ -851,7 +318,7 @@ authenticate(api_worker_t *w, lreq_t *l, char *caller_session) {
                              NULL);
         return false;
     }
-    keyed_hex(l->lc->otp.key[0], "session", h + 7, NULL, mac);
+    oss_app_lc_keyed_hex(l->lc->otp.key[0], "session", h + 7, NULL, mac);
     const char *p[] = {mac};
     PGresult *r =
         api_req_query(w, l->req, "lifecycle query",
@@ -870,9 +337,10 @@ authenticate(api_worker_t *w, lreq_t *l, char *caller_session) {
         return false;
     }
     const char *sid = PQgetvalue(r, 0, 0);
-    size_t pl = strlen(API_ACCESS_STREAM_PREFIX);
-    set_account(l, strncmp(sid, API_ACCESS_STREAM_PREFIX, pl) == 0 ? sid + pl
-                                                                   : sid);
+    size_t pl = strlen(OSS_APP_ACCESS_STREAM_PREFIX);
+    set_account(l, strncmp(sid, OSS_APP_ACCESS_STREAM_PREFIX, pl) == 0
+                       ? sid + pl
+                       : sid);
     if (caller_session)
         snprintf(caller_session, OSS_UUID_STR, "%s", PQgetvalue(r, 0, 1));
     PQclear(r);
@@ -881,7 +349,7 @@ authenticate(api_worker_t *w, lreq_t *l, char *caller_session) {
 
 static bool
 valid_account(oss_http_req_t *req) {
-    if (!api_account_id_valid(oss_http_req_param(req, 0))) {
+    if (!oss_app_id_valid(oss_http_req_param(req, 0))) {
         oss_http_reply_error(req, 404, NULL, "no such account", NULL);
         return false;
     }
@@ -966,8 +434,8 @@ subject_key(api_worker_t *w, lreq_t *l, oss_data_key_t *dk) {
         wk[i] = (uint8_t)v;
     }
     oss_err_clear(&err);
-    if (oss_data_key_unwrap(&l->ctx->master, PQgetvalue(r, 0, 0), subject, wk,
-                            hl / 2, dk, &err) != OSS_OK) {
+    if (oss_data_key_unwrap(&l->ctx->app.master, PQgetvalue(r, 0, 0), subject,
+                            wk, hl / 2, dk, &err) != OSS_OK) {
         PQclear(r);
         oss_error("could not unwrap a subject key: %s", err.msg);
         oss_http_reply_error(l->req, 500, NULL, "could not unwrap the key",
@@ -1004,8 +472,8 @@ run_resend(api_worker_t *w, api_job_t *job) {
     if (!subject_key(w, l, &dk))
         goto done;
     oss_err_clear(&err);
-    if (api_activation_prepare(l->ctx, &dk, l->account_id, ch, &l->act, &err) !=
-        OSS_OK) {
+    if (oss_app_activation_prepare(&l->ctx->app, &dk, l->account_id, ch,
+                                   &l->act, &err) != OSS_OK) {
         oss_error("could not prepare activation: %s", err.msg);
         oss_http_reply_error(job->req, 500, NULL, "could not prepare", NULL);
         goto done;
@@ -1072,11 +540,11 @@ run_activate(api_worker_t *w, api_job_t *job) {
     if (!r)
         goto done;
     if (PQntuples(r) == 1) {
-        const uint8_t *key = otp_key_by_id(l->lc, PQgetvalue(r, 0, 3));
+        const uint8_t *key = oss_app_lc_otp_key(l->lc, PQgetvalue(r, 0, 3));
         char mac[65];
         if (key) {
-            keyed_hex(key, otp ? "otp" : "link", l->stream_id,
-                      otp ? otp : token, mac);
+            oss_app_lc_keyed_hex(key, otp ? "otp" : "link", l->stream_id,
+                                 otp ? otp : token, mac);
             l->matched =
                 oss_ct_equal(mac, PQgetvalue(r, 0, otp ? 1 : 2), 64) == 1;
         }
@@ -1144,7 +612,8 @@ run_password(api_worker_t *w, api_job_t *job) {
     if (!l || !(body = api_body_parse(job->req, known)))
         goto done;
     const char *pw = api_body_str(body, "password");
-    const char *why = oss_password_policy_check(pw, is_common, l->lc);
+    const char *why =
+        oss_password_policy_check(pw, oss_app_lc_is_common, l->lc);
     if (why) {
         api_body_wipe(body, "password");
         api_reply_field(job->req, 422, "invalid_fields", "password", why,
@@ -1231,7 +700,7 @@ run_sign_in(api_worker_t *w, api_job_t *job) {
                                  "the account or password is not right", NULL);
             goto done;
         }
-        oss_index_digest(&l->ctx->index, "email", norm, dg);
+        oss_index_digest(&l->ctx->app.index, "email", norm, dg);
         oss_hex(dg, sizeof dg, hex);
         memset(norm, 0, sizeof norm);
         const char *lp[] = {hex};
@@ -1273,7 +742,7 @@ run_sign_in(api_worker_t *w, api_job_t *job) {
                         "account_id and password are required");
         goto done;
     }
-    if (!api_account_id_valid(id)) {
+    if (!oss_app_id_valid(id)) {
         api_body_wipe(body, "password");
         oss_http_reply_error(job->req, 401, "invalid_credentials",
                              "the account or password is not right", NULL);
@@ -1282,8 +751,8 @@ run_sign_in(api_worker_t *w, api_job_t *job) {
     set_account(l, id);
     {
         char mac[65];
-        keyed_hex(l->lc->otp.key[0], "source", oss_http_req_peer(job->req),
-                  NULL, mac);
+        oss_app_lc_keyed_hex(l->lc->otp.key[0], "source",
+                             oss_http_req_peer(job->req), NULL, mac);
         snprintf(l->source, sizeof l->source, "%.16s", mac);
     }
     /* throttled sources wait before any password work */
@@ -1298,15 +767,15 @@ run_sign_in(api_worker_t *w, api_job_t *job) {
         goto done;
     }
     oss_lc_state_t st;
-    fold_history(hist.items, hist.len, false, &st, &err);
+    oss_app_lc_fold(hist.items, hist.len, false, &st);
     if (st.status == OSS_LC_NEW) {
         api_body_wipe(body, "password");
         oss_http_reply_error(job->req, 401, "invalid_credentials",
                              "the account or password is not right", NULL);
         goto done;
     }
-    int64_t wait =
-        oss_lc_signin_wait(&st, &l->lc->policy, lc_now(l->lc), l->source);
+    int64_t wait = oss_lc_signin_wait(&st, &l->lc->policy,
+                                      oss_app_lc_clock(l->lc), l->source);
     if (wait > 0) {
         api_body_wipe(body, "password");
         api_reply_429(job->req, wait, "throttled",
@@ -1340,8 +809,8 @@ run_sign_in(api_worker_t *w, api_job_t *job) {
         oss_err_clear(&err);
         if (api_contact_load(w, l->account_id, l->contact, &err) != OSS_OK) {
             oss_info("no sign-in notice stream=%s: %s", l->stream_id,
-                     err.field[0] ? err.field : "no contact");
-            api_contact_clear(l->contact);
+                     err.reason[0] ? err.reason : "no contact");
+            oss_app_contact_clear(l->contact);
             free(l->contact);
             l->contact = NULL;
         }
@@ -1355,7 +824,8 @@ run_sign_in(api_worker_t *w, api_job_t *job) {
     memcpy(token, "oss_", 4);
     api_req_b64url(rnd, sizeof rnd, token + 4);
     memset(rnd, 0, sizeof rnd);
-    keyed_hex(l->lc->otp.key[0], "session", token, NULL, l->token_hmac);
+    oss_app_lc_keyed_hex(l->lc->otp.key[0], "session", token, NULL,
+                         l->token_hmac);
     oss_uuid4(l->session_id);
     l->op = OP_SIGNIN;
     if (!execute(w, l, &c, id))
@@ -1475,7 +945,7 @@ done:
 void
 api_h_session_end(oss_http_req_t *req, void *arg) {
     const char *id = oss_http_req_param(req, 0);
-    if (!api_account_id_valid(id) || strlen(id) != 36) {
+    if (!oss_app_id_valid(id) || strlen(id) != 36) {
         oss_http_reply_error(req, 404, NULL, "no such session", NULL);
         return;
     }

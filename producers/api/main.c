@@ -85,9 +85,10 @@ main(int argc, char **argv) {
         oss_error("could not start: could not install signal handlers");
         goto done;
     }
-    if (api_pool_new(&ctx, (int)oss_config_int(cfg, "api.workers"),
-                     (size_t)oss_config_int(cfg, "api.group_commit_max"),
-                     &ctx.pool, &err) != OSS_OK) {
+    if (oss_app_pool_new(ctx.app.pg_url, &ctx,
+                         (int)oss_config_int(cfg, "api.workers"),
+                         (size_t)oss_config_int(cfg, "api.group_commit_max"),
+                         &ctx.pool, &err) != OSS_OK) {
         oss_error("could not start: %s", err.msg);
         goto done;
     }
@@ -114,7 +115,7 @@ main(int argc, char **argv) {
     rc = 0;
 done:
     /* workers first: they may still reply into the server's queue */
-    api_pool_free(ctx.pool);
+    oss_app_pool_free(ctx.pool);
     ctx.pool = NULL;
     oss_http_server_free(http);
     if (sigterm)
@@ -123,10 +124,8 @@ done:
         event_free(sigint);
     if (base)
         event_base_free(base);
-    api_lc_free(&ctx);
+    api_ctx_free(&ctx);
     api_ratelimit_shutdown();
-    memset(&ctx.master, 0, sizeof ctx.master);
-    memset(&ctx.index, 0, sizeof ctx.index);
     oss_config_free(cfg);
     oss_info("stopped");
     return rc;

@@ -14,9 +14,11 @@
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
 
+#include "app/erasure.h"
 #include "auth.h"
 #include "crypto/subject.h"
 #include "db/db.h"
+#include "journal/reads.h"
 #include "log/log.h"
 #include "oss/v1/privacy.pb-c.h"
 #include "request.h"
@@ -30,13 +32,14 @@
 static void
 reply_err(api_worker_t *w, oss_http_req_t *req, const oss_err_t *err,
           const char *what) {
-    if (err->code == OSS_ENOTFOUND && !strcmp(err->field, "erased")) {
+    if (err->code == OSS_ENOTFOUND &&
+        oss_err_is(err, OSS_SUBJECT_REASON_ERASED)) {
         oss_http_reply_error(req, 410, "erased",
                              "this person's personal data was erased", NULL);
     } else if (err->code == OSS_ENOTFOUND) {
         oss_http_reply_error(req, 404, NULL, what, NULL);
     } else if (err->code == OSS_EUNAVAIL) {
-        api_worker_reset(w);
+        oss_app_worker_reset(w);
         oss_warn("privacy: %s", err->msg);
         oss_http_reply_error(req, 503, NULL,
                              "the database is unavailable; retry later", NULL);
@@ -101,14 +104,7 @@ static bool
 collect(api_worker_t *w, oss_http_req_t *req, PGconn *c, const char *streams,
         const char *subject, const oss_data_key_t *dk, json_t *fields,
         json_t *events) {
-    const char *p[1] = {streams};
-    PGresult *r = PQexecParams(
-        c,
-        "SELECT stream_id, event_id::text, payload_type, "
-        "to_char(occurred_at AT TIME ZONE 'UTC', "
-        "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), payload FROM oss.journal "
-        "WHERE stream_id = ANY($1::text[]) ORDER BY position",
-        1, NULL, p, NULL, NULL, 1);
+    PGresult *r = oss_journal_read_streams_events(c, streams);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         oss_err_t err;
         bool lost = oss_db_conn_lost(c, r);
@@ -116,7 +112,7 @@ collect(api_worker_t *w, oss_http_req_t *req, PGconn *c, const char *streams,
         PQclear(r);
         oss_warn("privacy: %s", err.msg);
         if (lost)
-            api_worker_reset(w);
+            oss_app_worker_reset(w);
         oss_http_reply_error(req, lost ? 503 : 500, NULL,
                              lost ? "the database is unavailable; retry later"
                                   : "could not read",
@@ -164,7 +160,7 @@ pread_decide(void *vctx, const oss_event_t *history, size_t n,
     pread_t *pr = vctx;
     for (size_t i = 0; i < n; i++)
         if (!strcmp(history[i].payload_type, OSS_SUBJECT_ERASED))
-            return oss_err_field(err, OSS_ENOTFOUND, "erased",
+            return oss_err_coded(err, OSS_ENOTFOUND, OSS_SUBJECT_REASON_ERASED,
                                  "the subject was erased");
     Oss__V1__PersonalDataRead m = OSS__V1__PERSONAL_DATA_READ__INIT;
     m.subject_id = pr->subject_id;
@@ -274,7 +270,7 @@ run_personal_data(api_worker_t *w, api_job_t *job) {
         return;
     }
     oss_err_clear(&err);
-    if (oss_subject_key_load(c, &ctx->master, pr.subject_id, &dk, &err) !=
+    if (oss_subject_key_load(c, &ctx->app.master, pr.subject_id, &dk, &err) !=
         OSS_OK) {
         reply_err(w, req, &err, "no such subject");
         return;
@@ -306,14 +302,13 @@ run_personal_data(api_worker_t *w, api_job_t *job) {
             memset(&cmd.err, 0, sizeof cmd.err);
             oss_err_clear(&err);
             rc = oss_journal_execute(j, &cmd, 1, &err);
-            if (rc != OSS_OK ||
-                !(cmd.outcome == OSS_JOURNAL_REJECTED &&
-                  cmd.err.code == OSS_ECONFLICT && !cmd.err.field[0]))
+            if (rc != OSS_OK || !oss_app_cmd_conflicted(&cmd))
                 break;
         }
         if (rc != OSS_OK || cmd.outcome != OSS_JOURNAL_APPENDED) {
             /* no log, no data */
-            if (rc == OSS_OK && !strcmp(cmd.err.field, "erased")) {
+            if (rc == OSS_OK &&
+                oss_err_is(&cmd.err, OSS_SUBJECT_REASON_ERASED)) {
                 oss_http_reply_error(req, 410, "erased",
                                      "this person's personal data was erased",
                                      NULL);
@@ -321,7 +316,7 @@ run_personal_data(api_worker_t *w, api_job_t *job) {
                 oss_warn("personal data read not logged: %s",
                          rc != OSS_OK ? err.msg : cmd.err.msg);
                 if (rc == OSS_EUNAVAIL)
-                    api_worker_reset(w);
+                    oss_app_worker_reset(w);
                 oss_http_reply_error(req, rc == OSS_EUNAVAIL ? 503 : 500, NULL,
                                      "could not log the read; nothing was "
                                      "disclosed",
@@ -432,7 +427,8 @@ run_me_export(api_worker_t *w, api_job_t *job) {
     if (!c)
         return;
     oss_err_clear(&err);
-    if (oss_subject_key_load(c, &ctx->master, subject, &dk, &err) != OSS_OK) {
+    if (oss_subject_key_load(c, &ctx->app.master, subject, &dk, &err) !=
+        OSS_OK) {
         reply_err(w, req, &err, "no personal data is held about you");
         return;
     }
@@ -458,7 +454,7 @@ run_me_export(api_worker_t *w, api_job_t *job) {
         oss_db_error(c, r, "find the subject's streams", &err);
         oss_warn("privacy: %s", err.msg);
         if (lost)
-            api_worker_reset(w);
+            oss_app_worker_reset(w);
         oss_http_reply_error(req, lost ? 503 : 500, NULL, "could not read",
                              NULL);
         goto done;
@@ -547,7 +543,7 @@ run_erase(api_worker_t *w, api_job_t *job) {
     const char *subject = oss_http_req_param(req, 0);
     oss_principal_t p;
     oss_err_t err;
-    oss_subject_erasure_t e;
+    oss_app_erasure_t e;
     oss_journal_t *j = NULL;
     json_t *body = NULL;
 
@@ -589,7 +585,7 @@ run_erase(api_worker_t *w, api_job_t *job) {
     if (!c)
         goto done;
     oss_err_clear(&err);
-    if (oss_subject_erasure_prepare(
+    if (oss_app_erasure_prepare(
             c, subject, json_string_value(json_object_get(body, "reason")), &e,
             &err) != OSS_OK) {
         reply_err(w, req, &err, "no such subject");
@@ -599,12 +595,12 @@ run_erase(api_worker_t *w, api_job_t *job) {
     e.cmd.actor_id = p.principal_id;
     e.cmd.correlation_id = oss_http_req_cid(req);
     oss_err_clear(&err);
-    if (oss_subject_erasure_run(j, &e, &err) != OSS_OK) {
+    if (oss_app_erasure_run(j, &e, &err) != OSS_OK) {
         reply_err(w, req, &err, "no such subject");
         goto done;
     }
     if (e.cmd.outcome == OSS_JOURNAL_REJECTED) {
-        if (!strcmp(e.cmd.err.field, "already_erased"))
+        if (oss_err_is(&e.cmd.err, OSS_APP_REASON_ALREADY_ERASED))
             oss_http_reply_error(req, 409, "already_erased", e.cmd.err.msg,
                                  NULL);
         else
@@ -641,7 +637,7 @@ run_erase(api_worker_t *w, api_job_t *job) {
         oss_http_reply_json(req, 200, s, NULL);
 done:
     json_decref(body);
-    oss_subject_erasure_clear(&e);
+    oss_app_erasure_clear(&e);
 }
 
 void

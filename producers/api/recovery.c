@@ -23,11 +23,13 @@
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
 
+#include "app/codec.h"
 #include "core/nik.h"
 #include "core/recovery.h"
 #include "core/validate.h"
 #include "crypto/password.h"
 #include "db/db.h"
+#include "journal/reads.h"
 #include "log/log.h"
 #include "oss/v1/account.pb-c.h"
 #include "oss/v1/recovery.pb-c.h"
@@ -64,9 +66,9 @@ static const char *
 principal_of_stream(const char *stream) {
     if (!strncmp(stream, "account-", 8))
         return stream + 8;
-    if (!strncmp(stream, API_ACCESS_STREAM_PREFIX,
-                 strlen(API_ACCESS_STREAM_PREFIX)))
-        return stream + strlen(API_ACCESS_STREAM_PREFIX);
+    if (!strncmp(stream, OSS_APP_ACCESS_STREAM_PREFIX,
+                 strlen(OSS_APP_ACCESS_STREAM_PREFIX)))
+        return stream + strlen(OSS_APP_ACCESS_STREAM_PREFIX);
     return NULL;
 }
 
@@ -90,54 +92,9 @@ set_reasons(oss_event_list_t *out, size_t from, const char *reason,
     return OSS_OK;
 }
 
-/* Decodes the recovery facts of one event (others: OSS_RC_OTHER). */
-static void
-decode_fact(const oss_event_t *ev, oss_rc_fact_t *f) {
-    const char *t = ev->payload_type;
-    memset(f, 0, sizeof *f);
-    f->at_us = ev->occurred_at_us;
-    if (!strcmp(t, OSS_RC_T_RESET_REQUESTED)) {
-        Oss__V1__PasswordResetRequested *m =
-            oss__v1__password_reset_requested__unpack(NULL, ev->payload_len,
-                                                      ev->payload);
-        if (m) {
-            f->kind = OSS_RC_RESET_ISSUED;
-            f->expires_at_us = m->expires_at_us;
-            api_req_copy(f->id, sizeof f->id, m->reset_id);
-            oss__v1__password_reset_requested__free_unpacked(m, NULL);
-        }
-    } else if (!strcmp(t, OSS_RC_T_RESET_COMPLETED)) {
-        Oss__V1__PasswordResetCompleted *m =
-            oss__v1__password_reset_completed__unpack(NULL, ev->payload_len,
-                                                      ev->payload);
-        if (m) {
-            f->kind = OSS_RC_RESET_USED;
-            api_req_copy(f->id, sizeof f->id, m->reset_id);
-            oss__v1__password_reset_completed__free_unpacked(m, NULL);
-        }
-    } else if (!strcmp(t, OSS_RC_T_HELP_FILED)) {
-        Oss__V1__HelpRequestFiled *m = oss__v1__help_request_filed__unpack(
-            NULL, ev->payload_len, ev->payload);
-        if (m) {
-            f->kind = OSS_RC_HELP_FILED;
-            api_req_copy(f->id, sizeof f->id, m->request_id);
-            oss__v1__help_request_filed__free_unpacked(m, NULL);
-        }
-    } else if (!strcmp(t, OSS_RC_T_HELP_DECIDED)) {
-        Oss__V1__HelpRequestDecided *m = oss__v1__help_request_decided__unpack(
-            NULL, ev->payload_len, ev->payload);
-        if (m) {
-            f->kind = OSS_RC_HELP_DECIDED;
-            api_req_copy(f->id, sizeof f->id, m->request_id);
-            f->decision = !strcmp(m->decision, "approve") ? OSS_RC_APPROVED
-                                                          : OSS_RC_REJECTED;
-            oss__v1__help_request_decided__free_unpacked(m, NULL);
-        }
-    }
-}
-
 /* Runs one command with the lifecycle's retry on a concurrent append (a
- * rejection with OSS_ECONFLICT and no field: decide again, twice at most).
+ * rejection with OSS_ECONFLICT and no field or reason code: decide again,
+ * twice at most).
  * Replies 503/500 itself and returns false when the transaction failed. */
 static bool
 execute(api_worker_t *w, oss_http_req_t *req, oss_command_t *c) {
@@ -158,26 +115,19 @@ command_init(oss_command_t *c, oss_http_req_t *req, const char *stream,
 
 oss_code_t
 api_recovery_contact_refresh(api_worker_t *w, const char *principal_id,
-                             api_contact_t *c, oss_err_t *err) {
+                             oss_app_contact_t *c, oss_err_t *err) {
     oss_code_t rc = OSS_OK;
-    oss_journal_t *j = api_worker_journal(w, err);
+    oss_journal_t *j = oss_app_worker_journal(w, err);
     if (!j)
         return OSS_EUNAVAIL;
     PGconn *conn = oss_journal_conn(j);
-    const char *pv[] = {principal_id};
-    PGresult *r = PQexecParams(
-        conn,
-        "SELECT payload FROM oss.journal WHERE stream_id = coalesce((SELECT "
-        "contact_stream FROM oss.principals WHERE principal_id = $1), "
-        "'account-' || $1) AND payload_type = '" OSS_RC_T_CONTACT_REPLACED
-        "' ORDER BY version DESC",
-        1, NULL, pv, NULL, NULL, 1);
+    PGresult *r = oss_journal_read_contact_replaced(conn, principal_id);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         bool lost = oss_db_conn_lost(conn, r);
         oss_db_error(conn, r, "read contact replacements", err);
         PQclear(r);
         if (lost)
-            api_worker_reset(w);
+            oss_app_worker_reset(w);
         err->code = OSS_EUNAVAIL;
         return OSS_EUNAVAIL;
     }
@@ -190,7 +140,7 @@ api_recovery_contact_refresh(api_worker_t *w, const char *principal_id,
             continue;
         if (!strcmp(m->principal_id, principal_id)) {
             if (!have_email && m->email && m->email->ciphertext.len) {
-                rc = api_req_open(
+                rc = oss_app_open_field(
                     &c->dk, "email", m->email->nonce.data, m->email->nonce.len,
                     m->email->ciphertext.data, m->email->ciphertext.len,
                     c->email, sizeof c->email, err);
@@ -198,7 +148,7 @@ api_recovery_contact_refresh(api_worker_t *w, const char *principal_id,
             }
             if (rc == OSS_OK && !have_phone && m->phone &&
                 m->phone->ciphertext.len) {
-                rc = api_req_open(
+                rc = oss_app_open_field(
                     &c->dk, "phone", m->phone->nonce.data, m->phone->nonce.len,
                     m->phone->ciphertext.data, m->phone->ciphertext.len,
                     c->phone, sizeof c->phone, err);
@@ -219,13 +169,13 @@ api_recovery_contact_refresh(api_worker_t *w, const char *principal_id,
 /* Loads principal_id's current contact (api_contact_load + replacements).
  * OSS_ENOTFOUND (unknown or erased), OSS_EUNAVAIL, others. */
 static oss_code_t
-contact_current(api_worker_t *w, const char *principal_id, api_contact_t *c,
+contact_current(api_worker_t *w, const char *principal_id, oss_app_contact_t *c,
                 oss_err_t *err) {
     oss_code_t rc = api_contact_load(w, principal_id, c, err);
     if (rc == OSS_OK)
         rc = api_recovery_contact_refresh(w, principal_id, c, err);
     if (rc != OSS_OK)
-        api_contact_clear(c);
+        oss_app_contact_clear(c);
     return rc;
 }
 
@@ -240,7 +190,7 @@ typedef struct issue {
     char reset_id[OSS_UUID_STR];
     char token[48];
     char token_hmac[65], key_id[17];
-    api_contact_t contact;
+    oss_app_contact_t contact;
     int64_t expires_at_us;
     int64_t retry_after_us;
 } issue_t;
@@ -253,9 +203,9 @@ access_revoked(const oss_event_t *history, size_t n) {
     oss_grant_t g[OSS_AUTHZ_MAX_GRANTS];
     bool granted = false;
     for (size_t i = 0; i < n && !granted; i++)
-        granted = api_access_grants_fold(&history[i], 1, g, 1) > 0;
+        granted = oss_app_grants_fold(&history[i], 1, g, 1) > 0;
     return granted &&
-           api_access_grants_fold(history, n, g, OSS_AUTHZ_MAX_GRANTS) == 0;
+           oss_app_grants_fold(history, n, g, OSS_AUTHZ_MAX_GRANTS) == 0;
 }
 
 static oss_code_t
@@ -265,15 +215,15 @@ issue_decide(void *vctx, const oss_event_t *history, size_t n,
     oss_lc_state_t lst;
     oss_rc_reset_state_t rst;
     oss_rc_fact_t f;
-    int64_t now = api_lc_now(is->ctx);
+    int64_t now = oss_app_lc_now(&is->ctx->app);
 
     if (access_revoked(history, n))
-        return oss_err_field(err, OSS_ECONFLICT, "access_revoked",
+        return oss_err_coded(err, OSS_ECONFLICT, "access_revoked",
                              "the principal's access was revoked");
-    api_lc_fold(history, n, true, &lst);
+    oss_app_lc_fold(history, n, true, &lst);
     oss_rc_reset_init(&rst);
     for (size_t i = 0; i < n; i++) {
-        decode_fact(&history[i], &f);
+        oss_app_rc_decode(&history[i], &f);
         oss_rc_reset_evolve(&rst, &f);
     }
     oss_code_t rc = oss_rc_decide_reset_issue(
@@ -287,7 +237,7 @@ issue_decide(void *vctx, const oss_event_t *history, size_t n,
     m.reset_id = is->reset_id;
     m.expires_at_us = f.expires_at_us;
     m.channel = "email";
-    return api_req_event_push(out, OSS_RC_T_RESET_REQUESTED, &m.base, now,
+    return oss_app_event_push(out, OSS_RC_T_RESET_REQUESTED, &m.base, now,
                               "forgot_password", err);
 }
 
@@ -301,17 +251,17 @@ issue_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
     snprintf(exp, sizeof exp, "%lld", (long long)is->expires_at_us);
     const char *s1[] = {is->stream_id};
     /* one live link per principal; expired links of anyone are purged */
-    rc = api_req_queue(q, qctx,
+    rc = oss_app_queue(q, qctx,
                        "DELETE FROM oss.reset_secrets WHERE stream_id = $1", 1,
                        s1, err);
     if (rc == OSS_OK)
-        rc = api_req_queue(
+        rc = oss_app_queue(
             q, qctx, "DELETE FROM oss.reset_secrets WHERE expires_at < now()",
             0, NULL, err);
     const char *v[] = {is->reset_id, is->stream_id, is->token_hmac, is->key_id,
                        exp};
     if (rc == OSS_OK)
-        rc = api_req_queue(
+        rc = oss_app_queue(
             q, qctx,
             "INSERT INTO oss.reset_secrets (reset_id, stream_id, "
             "token_hmac, key_id, expires_at) VALUES ($1::uuid, $2, "
@@ -333,9 +283,9 @@ issue_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
     }
     if (!vj)
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    rc = api_notice_queue(&is->contact, "password_reset", "email",
-                          is->account_id, cmd, 0, vj, is->expires_at_us, q,
-                          qctx, err);
+    rc = oss_app_notice_queue(&is->contact, "password_reset", "email",
+                              is->account_id, cmd, 0, vj, is->expires_at_us, q,
+                              qctx, err);
     OPENSSL_cleanse(vj, strlen(vj));
     free(vj);
     return rc;
@@ -361,7 +311,7 @@ issue_one(api_worker_t *w, oss_http_req_t *req, const char *principal_id) {
     is->ctx = ctx;
     api_req_copy(is->principal_id, sizeof is->principal_id, principal_id);
     snprintf(is->stream_id, sizeof is->stream_id,
-             API_ACCESS_STREAM_PREFIX "%.120s", is->principal_id);
+             OSS_APP_ACCESS_STREAM_PREFIX "%.120s", is->principal_id);
     oss_err_clear(&err);
     oss_code_t rc = contact_current(w, principal_id, &is->contact, &err);
     if (rc == OSS_EUNAVAIL) {
@@ -405,7 +355,8 @@ issue_one(api_worker_t *w, oss_http_req_t *req, const char *principal_id) {
     }
     api_req_b64url(rnd, sizeof rnd, is->token);
     OPENSSL_cleanse(rnd, sizeof rnd);
-    api_lc_keyed_hmac(ctx, "reset", is->token, is->token_hmac, is->key_id);
+    oss_app_lc_keyed_hmac(&ctx->app, "reset", is->token, is->token_hmac,
+                          is->key_id);
     oss_uuid4(is->reset_id);
 
     command_init(&c, req, is->stream_id, OSS_ACTOR_BUSINESS_USER, ANONYMOUS);
@@ -421,10 +372,10 @@ issue_one(api_worker_t *w, oss_http_req_t *req, const char *principal_id) {
                  is->reset_id);
     else
         oss_info("password reset refused stream=%s: %s", is->stream_id,
-                 c.err.field[0] ? c.err.field : c.err.msg);
+                 c.err.reason[0] ? c.err.reason : c.err.msg);
 done:
     oss_event_list_free(&c.events);
-    api_contact_clear(&is->contact);
+    oss_app_contact_clear(&is->contact);
     OPENSSL_cleanse(is, sizeof *is);
     free(is);
     return ok;
@@ -464,7 +415,7 @@ run_reset(api_worker_t *w, api_job_t *job) {
                             "email is not a valid e-mail address");
             goto done;
         }
-        oss_index_digest(&ctx->index, "email", norm, dg);
+        oss_index_digest(&ctx->app.index, "email", norm, dg);
         OPENSSL_cleanse(norm, sizeof norm);
         oss_hex(dg, sizeof dg, hex);
         const char *p[] = {hex};
@@ -483,7 +434,7 @@ run_reset(api_worker_t *w, api_job_t *job) {
         }
         PQclear(r);
     } else {
-        if (!api_account_id_valid(id)) {
+        if (!oss_app_id_valid(id)) {
             api_reply_field(req, 422, "invalid_fields",
                             api_body_str(body, "principal_id") ? "principal_id"
                                                                : "account_id",
@@ -535,24 +486,24 @@ confirm_decide(void *vctx, const oss_event_t *history, size_t n,
     oss_lc_state_t lst;
     oss_rc_reset_state_t rst;
     oss_rc_fact_t f;
-    int64_t now = api_lc_now(cf->ctx);
+    int64_t now = oss_app_lc_now(&cf->ctx->app);
     oss_code_t rc;
 
-    api_lc_fold(history, n, true, &lst);
+    oss_app_lc_fold(history, n, true, &lst);
     oss_rc_reset_init(&rst);
     for (size_t i = 0; i < n; i++) {
-        decode_fact(&history[i], &f);
+        oss_app_rc_decode(&history[i], &f);
         oss_rc_reset_evolve(&rst, &f);
     }
     if ((rc = oss_rc_decide_reset_use(&rst, now, cf->reset_id, &f, err)) !=
         OSS_OK)
         return rc;
     if (access_revoked(history, n))
-        return oss_err_field(err, OSS_ECONFLICT, "access_revoked",
+        return oss_err_coded(err, OSS_ECONFLICT, "access_revoked",
                              "could not reset the password: the principal's "
                              "access was revoked");
     if (lst.status != OSS_LC_ACTIVE)
-        return oss_err_field(err, OSS_ECONFLICT, "not_active",
+        return oss_err_coded(err, OSS_ECONFLICT, "not_active",
                              "could not reset the password: the account is "
                              "not active");
     /* the facts of the lifecycle: the new password, then every open
@@ -580,12 +531,12 @@ confirm_decide(void *vctx, const oss_event_t *history, size_t n,
     m.principal_id = cf->principal_id;
     m.reset_id = cf->reset_id;
     m.sessions_ended = cf->sessions_ended;
-    if ((rc = api_req_event_push(out, OSS_RC_T_RESET_COMPLETED, &m.base, now,
+    if ((rc = oss_app_event_push(out, OSS_RC_T_RESET_COMPLETED, &m.base, now,
                                  "password_reset", err)) != OSS_OK)
         return rc;
     size_t from = out->len;
     for (size_t i = 0; i < nd; i++) {
-        if ((rc = api_lc_encode(&d[i], &lst, cf->principal_id, out, err)) !=
+        if ((rc = oss_app_lc_encode(&d[i], &lst, cf->principal_id, out, err)) !=
             OSS_OK)
             return rc;
         if (i == 0)
@@ -600,12 +551,12 @@ confirm_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
     confirm_t *cf = vctx;
     (void)cmd;
     const char *s1[] = {cf->stream_id};
-    oss_code_t rc = api_req_queue(
+    oss_code_t rc = oss_app_queue(
         q, qctx, "DELETE FROM oss.reset_secrets WHERE stream_id = $1", 1, s1,
         err);
     const char *v[] = {cf->stream_id, cf->pw_hash};
     if (rc == OSS_OK)
-        rc = api_req_queue(
+        rc = oss_app_queue(
             q, qctx,
             "INSERT INTO oss.credentials (stream_id, password_hash) "
             "VALUES ($1, $2) ON CONFLICT (stream_id) DO UPDATE SET "
@@ -613,8 +564,8 @@ confirm_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
             "now()",
             2, v, err);
     if (rc == OSS_OK)
-        rc = api_sessions_queue_revoke(q, qctx, cf->principal_id,
-                                       "password_reset", false, err);
+        rc = oss_app_sessions_queue_revoke(q, qctx, cf->principal_id,
+                                           "password_reset", false, err);
     return rc;
 }
 
@@ -653,7 +604,7 @@ run_confirm(api_worker_t *w, api_job_t *job) {
                         "token and password are required");
         goto done;
     }
-    const char *why = api_lc_password_policy(ctx, pw);
+    const char *why = oss_app_lc_password_policy(&ctx->app, pw);
     if (why) {
         api_reply_field(req, 422, "invalid_fields", "password", why,
                         "the password does not meet the policy: at least "
@@ -663,7 +614,7 @@ run_confirm(api_worker_t *w, api_job_t *job) {
     }
     bool shaped = token_shape(token);
     if (shaped)
-        api_lc_keyed_hmac(ctx, "reset", token, mac, NULL);
+        oss_app_lc_keyed_hmac(&ctx->app, "reset", token, mac, NULL);
     api_body_wipe(body, "token");
     if (!shaped) {
         oss_http_reply_error(req, 410, "invalid_token",
@@ -680,8 +631,8 @@ run_confirm(api_worker_t *w, api_job_t *job) {
     if (!r)
         goto done;
     if (PQntuples(r) != 1 || !principal_of_stream(PQgetvalue(r, 0, 1)) ||
-        strncmp(PQgetvalue(r, 0, 1), API_ACCESS_STREAM_PREFIX,
-                strlen(API_ACCESS_STREAM_PREFIX))) {
+        strncmp(PQgetvalue(r, 0, 1), OSS_APP_ACCESS_STREAM_PREFIX,
+                strlen(OSS_APP_ACCESS_STREAM_PREFIX))) {
         PQclear(r);
         oss_http_reply_error(req, 410, "invalid_token",
                              "the reset link is unknown, used or superseded",
@@ -694,8 +645,8 @@ run_confirm(api_worker_t *w, api_job_t *job) {
                  principal_of_stream(cf->stream_id));
     PQclear(r);
     oss_err_clear(&err);
-    oss_code_t rc =
-        api_lc_password_hash(ctx, pw, cf->pw_hash, sizeof cf->pw_hash, &err);
+    oss_code_t rc = oss_app_lc_password_hash(&ctx->app, pw, cf->pw_hash,
+                                             sizeof cf->pw_hash, &err);
     api_body_wipe(body, "password");
     if (rc != OSS_OK) {
         oss_error("could not hash a password: %s", err.msg);
@@ -710,7 +661,7 @@ run_confirm(api_worker_t *w, api_job_t *job) {
     if (!execute(w, req, &c))
         goto done;
     if (c.outcome != OSS_JOURNAL_APPENDED) {
-        const char *f = c.err.field;
+        const char *f = c.err.reason[0] ? c.err.reason : c.err.field;
         if (!strcmp(f, "expired"))
             oss_http_reply_error(req, 410, "expired", c.err.msg, NULL);
         else if (!strcmp(f, "used") || !strcmp(f, "invalid_token"))
@@ -764,12 +715,12 @@ nik_streams(api_worker_t *w, oss_http_req_t *req, const char *nik,
     uint8_t d[32];
     char h1[65], h2[65], h3[65], bid[40];
 
-    oss_index_digest(&ctx->index, "nik", nik, d);
+    oss_index_digest(&ctx->app.index, "nik", nik, d);
     oss_hex(d, 32, h1);
-    oss_index_digest(&ctx->index, "business", nik, d);
+    oss_index_digest(&ctx->app.index, "business", nik, d);
     oss_hex(d, 32, h2);
     snprintf(bid, sizeof bid, "nik:%s", nik);
-    oss_index_digest(&ctx->index, "business", bid, d);
+    oss_index_digest(&ctx->app.index, "business", bid, d);
     oss_hex(d, 32, h3);
     OPENSSL_cleanse(bid, sizeof bid);
     const char *p[] = {h1, h2, h3,
@@ -793,7 +744,7 @@ run_lookup(api_worker_t *w, api_job_t *job) {
     static const api_body_spec_t spec = {.known = known, .bools = bools};
     oss_http_req_t *req = job->req;
     json_t *body = NULL, *arr = NULL;
-    api_contact_t c;
+    oss_app_contact_t c;
 
     memset(&c, 0, sizeof c);
     if (!(body = api_body_parse_ex(req, &spec, NULL)))
@@ -838,7 +789,7 @@ run_lookup(api_worker_t *w, api_job_t *job) {
         oss_rc_mask_id(pid, mu, sizeof mu);
         oss_rc_mask_email(c.email, me, sizeof me);
         oss_rc_mask_phone(c.phone, mp, sizeof mp);
-        api_contact_clear(&c);
+        oss_app_contact_clear(&c);
         json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "username", mu,
                                              "email", me, "phone", mp));
     }
@@ -848,7 +799,7 @@ run_lookup(api_worker_t *w, api_job_t *job) {
         req, 200,
         json_pack("{s:b, s:O}", "has_nib", json_is_true(hn), "accounts", arr));
 done:
-    api_contact_clear(&c);
+    oss_app_contact_clear(&c);
     json_decref(arr);
     if (body) {
         api_body_wipe(body, "nik");
@@ -887,7 +838,7 @@ typedef struct help {
     char evidence_ref[256];
     char decision[12];
     char reason[512];
-    api_contact_t contact;
+    oss_app_contact_t contact;
     char new_email[256]; /* plaintext, wiped */
     char new_email_digest[65];
     Oss__V1__SealedField sealed; /* new_email sealed (data owned) */
@@ -901,7 +852,7 @@ static void
 help_free(help_t *h) {
     if (!h)
         return;
-    api_contact_clear(&h->contact);
+    oss_app_contact_clear(&h->contact);
     free(h->ct);
     OPENSSL_cleanse(h, sizeof *h);
     free(h);
@@ -922,7 +873,7 @@ help_fold(const oss_event_t *history, size_t n, oss_rc_help_state_t *st) {
     oss_rc_fact_t f;
     oss_rc_help_init(st);
     for (size_t i = 0; i < n; i++) {
-        decode_fact(&history[i], &f);
+        oss_app_rc_decode(&history[i], &f);
         oss_rc_help_evolve(st, &f);
     }
 }
@@ -933,7 +884,7 @@ help_file_decide(void *vctx, const oss_event_t *history, size_t n,
     help_t *h = vctx;
     oss_rc_help_state_t st;
     oss_rc_fact_t f;
-    int64_t now = api_lc_now(h->ctx);
+    int64_t now = oss_app_lc_now(&h->ctx->app);
 
     help_fold(history, n, &st);
     oss_code_t rc = oss_rc_decide_help_file(&st, &g_policy, now, h->request_id,
@@ -948,7 +899,7 @@ help_file_decide(void *vctx, const oss_event_t *history, size_t n,
     m.evidence_ref = h->evidence_ref;
     m.new_email = &h->sealed;
     m.kind = "replace_email";
-    return api_req_event_push(out, OSS_RC_T_HELP_FILED, &m.base, now,
+    return oss_app_event_push(out, OSS_RC_T_HELP_FILED, &m.base, now,
                               "unreachable_email", err);
 }
 
@@ -958,7 +909,7 @@ help_file_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
     help_t *h = vctx;
     (void)cmd;
     const char *v[] = {h->request_id, h->account_id, h->principal_id};
-    return api_req_queue(
+    return oss_app_queue(
         q, qctx,
         "INSERT INTO oss.help_requests (request_id, account_id, "
         "principal_id) VALUES ($1::uuid, $2, $3)",
@@ -992,7 +943,7 @@ run_help_file(api_worker_t *w, api_job_t *job) {
     for (int i = 0; known[i]; i++)
         if (!api_body_str(body, known[i]))
             oss_field_errors_add(&fe, known[i], OSS_REASON_REQUIRED);
-    if (acc && !api_account_id_valid(acc))
+    if (acc && !oss_app_id_valid(acc))
         oss_field_errors_add(&fe, "account_id", "invalid");
     if (nik && (why = oss_nik_check(nik, NULL)))
         oss_field_errors_add(&fe, "nik", why);
@@ -1059,7 +1010,7 @@ run_help_file(api_worker_t *w, api_job_t *job) {
     if (!execute(w, req, &c))
         goto done;
     if (c.outcome != OSS_JOURNAL_APPENDED) {
-        const char *f = c.err.field;
+        const char *f = c.err.reason[0] ? c.err.reason : c.err.field;
         if (c.err.code == OSS_EINVAL && f[0])
             api_reply_field(req, 422, "invalid_fields", f, "invalid",
                             c.err.msg);
@@ -1130,7 +1081,7 @@ help_decide_decide(void *vctx, const oss_event_t *history, size_t n,
     oss_rc_help_state_t st;
     oss_rc_fact_t f[2];
     size_t nf;
-    int64_t now = api_lc_now(h->ctx);
+    int64_t now = oss_app_lc_now(&h->ctx->app);
     oss_code_t rc;
 
     help_fold(history, n, &st);
@@ -1141,7 +1092,7 @@ help_decide_decide(void *vctx, const oss_event_t *history, size_t n,
     Oss__V1__HelpRequestDecided m = OSS__V1__HELP_REQUEST_DECIDED__INIT;
     m.request_id = h->request_id;
     m.decision = h->decision;
-    if ((rc = api_req_event_push(out, OSS_RC_T_HELP_DECIDED, &m.base, now,
+    if ((rc = oss_app_event_push(out, OSS_RC_T_HELP_DECIDED, &m.base, now,
                                  h->reason, err)) != OSS_OK)
         return rc;
     if (nf < 2)
@@ -1151,7 +1102,7 @@ help_decide_decide(void *vctx, const oss_event_t *history, size_t n,
     cr.subject_id = h->contact.subject_id;
     cr.email = &h->sealed;
     cr.request_id = h->request_id;
-    return api_req_event_push(out, OSS_RC_T_CONTACT_REPLACED, &cr.base, now,
+    return oss_app_event_push(out, OSS_RC_T_CONTACT_REPLACED, &cr.base, now,
                               h->reason, err);
 }
 
@@ -1162,20 +1113,20 @@ help_decide_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
     bool approved = h->outcome == OSS_RC_APPROVED;
     const char *v[] = {h->request_id, approved ? "approved" : "rejected"};
     oss_code_t rc =
-        api_req_queue(q, qctx,
+        oss_app_queue(q, qctx,
                       "UPDATE oss.help_requests SET status = $2, "
                       "decided_at = now() WHERE request_id = $1::uuid",
                       2, v, err);
     if (rc == OSS_OK && approved) {
         /* sign-in by e-mail now finds the account by the new address */
         const char *lv[] = {h->stream_id, h->new_email_digest};
-        rc = api_req_queue(
+        rc = oss_app_queue(
             q, qctx,
             "DELETE FROM oss.account_lookup WHERE kind = 'email' AND "
             "stream_id = $1",
             1, lv, err);
         if (rc == OSS_OK)
-            rc = api_req_queue(
+            rc = oss_app_queue(
                 q, qctx,
                 "INSERT INTO oss.account_lookup (kind, digest, "
                 "stream_id) VALUES ('email', decode($2, 'hex'), $1) "
@@ -1199,11 +1150,11 @@ help_decide_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
     OPENSSL_cleanse(s, strlen(s));
     free(s);
     if (h->contact.email[0])
-        rc = api_notice_queue(&h->contact, "help_decided", "email",
-                              h->account_id, cmd, 0, vars, 0, q, qctx, err);
+        rc = oss_app_notice_queue(&h->contact, "help_decided", "email",
+                                  h->account_id, cmd, 0, vars, 0, q, qctx, err);
     if (rc == OSS_OK && h->contact.phone[0])
-        rc = api_notice_queue(&h->contact, "help_decided", "whatsapp",
-                              h->account_id, cmd, 0, vars, 0, q, qctx, err);
+        rc = oss_app_notice_queue(&h->contact, "help_decided", "whatsapp",
+                                  h->account_id, cmd, 0, vars, 0, q, qctx, err);
     OPENSSL_cleanse(vars, sizeof vars);
     return rc;
 }
@@ -1332,8 +1283,9 @@ run_help_decide(api_worker_t *w, api_job_t *job) {
                              "the person's personal data was erased", NULL);
         goto done;
     }
-    if (api_req_open(&h->contact.dk, "email", h->nonce, 12, h->ct, h->ctlen,
-                     h->new_email, sizeof h->new_email, &err) != OSS_OK) {
+    if (oss_app_open_field(&h->contact.dk, "email", h->nonce, 12, h->ct,
+                           h->ctlen, h->new_email, sizeof h->new_email,
+                           &err) != OSS_OK) {
         oss_error("help request %s: the new e-mail does not open: %s",
                   h->request_id, err.msg);
         oss_http_reply_error(req, 500, NULL, "could not open the request",
@@ -1341,7 +1293,7 @@ run_help_decide(api_worker_t *w, api_job_t *job) {
         goto done;
     }
     uint8_t dg[32];
-    oss_index_digest(&ctx->index, "email", h->new_email, dg);
+    oss_index_digest(&ctx->app.index, "email", h->new_email, dg);
     oss_hex(dg, sizeof dg, h->new_email_digest);
     h->sealed.subject_id = h->contact.subject_id;
     h->sealed.nonce.data = h->nonce;
@@ -1355,7 +1307,7 @@ run_help_decide(api_worker_t *w, api_job_t *job) {
     if (!execute(w, req, &c))
         goto done;
     if (c.outcome != OSS_JOURNAL_APPENDED) {
-        const char *f = c.err.field;
+        const char *f = c.err.reason[0] ? c.err.reason : c.err.field;
         if (!strcmp(f, "no_request"))
             oss_http_reply_error(req, 404, NULL, "no such help request", NULL);
         else if (c.err.code == OSS_EINVAL && f[0])

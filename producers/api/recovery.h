@@ -4,7 +4,7 @@
  * registered with a NIK) and help requests (an unreachable e-mail replaced
  * after an operator's decision). Rules are in src/core/recovery.c; secrets
  * are kept as keyed hashes in oss.reset_secrets (infra/sql/060_recovery.sql)
- * and travel to the notifier only sealed (api_notice_queue, kind
+ * and travel to the notifier only sealed (oss_app_notice_queue, kind
  * "password_reset" / "help_decided").
  *
  * Routes (arg = api_ctx_t *; handlers run on the event loop and hand the
@@ -41,6 +41,6 @@ void api_h_help_decision(oss_http_req_t *req, void *arg);
  * OSS_EUNAVAIL, or OSS_ECORRUPT when the replacement does not open. */
 oss_code_t api_recovery_contact_refresh(api_worker_t *w,
                                         const char *principal_id,
-                                        api_contact_t *c, oss_err_t *err);
+                                        oss_app_contact_t *c, oss_err_t *err);
 
 #endif

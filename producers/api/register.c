@@ -33,6 +33,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "app/terms.h"
 #include "auth.h"
 #include "core/account.h"
 #include "core/nik.h"
@@ -43,7 +44,6 @@
 #include "oss/v1/account.pb-c.h"
 #include "ratelimit.h"
 #include "request.h"
-#include "terms.h"
 
 #define MAX_JSON_DEPTH 32
 
@@ -72,7 +72,7 @@ typedef struct reg {
     uint8_t request_hash[32];
     const char *idem_key;
     const char *cid;
-    api_activation_t act; /* lifecycle.c: issued with it */
+    oss_app_activation_t act; /* lifecycle.c: issued with it */
     bool has_act;
     char email_digest[65]; /* hex; oss.account_lookup (sign-in) */
     char nik_digest[65];   /* hex; oss.account_lookup ("forgot
@@ -269,10 +269,10 @@ terms_known(api_worker_t *w, oss_journal_t **j, reg_t *g) {
     oss_err_t err;
     oss_err_clear(&err);
     if (!*j)
-        *j = api_worker_journal(w, &err);
+        *j = oss_app_worker_journal(w, &err);
     if (*j) {
         oss_err_clear(&err);
-        oss_code_t rc = api_terms_lookup(
+        oss_code_t rc = oss_app_terms_lookup(
             oss_journal_conn(*j), g->r.terms_version, g->terms_sha256, &err);
         if (rc == OSS_OK)
             return true;
@@ -316,14 +316,14 @@ seal(api_ctx_t *ctx, reg_t *g, oss_err_t *err) {
     oss_uuid7(g->account_id);
     snprintf(g->stream_id, sizeof g->stream_id, "account-%s", g->account_id);
     oss_uuid4(g->subject_id);
-    rc = oss_data_key_new(&ctx->master, g->subject_id, &dk, &g->wrapped,
+    rc = oss_data_key_new(&ctx->app.master, g->subject_id, &dk, &g->wrapped,
                           &g->wlen, g->master_key_id, err);
     if (rc != OSS_OK)
         goto done;
     for (int i = 0; i < NSEALED; i++) {
         if (!values[i][0])
             continue;
-        rc = api_req_seal_field(&dk, names[i], values[i], &sf[i], err);
+        rc = oss_app_seal_field(&dk, names[i], values[i], &sf[i], err);
         if (rc != OSS_OK)
             goto done;
         sfp[i] = &sf[i];
@@ -370,29 +370,29 @@ seal(api_ctx_t *ctx, reg_t *g, oss_err_t *err) {
      * under its own kind (a NIK's digest is the NIK's look-up digest) */
     g->claim[0].kind = "business";
     g->claim[0].field = id_field;
-    oss_index_digest(&ctx->index, id_field, id_value, g->claim[0].digest);
+    oss_index_digest(&ctx->app.index, id_field, id_value, g->claim[0].digest);
     g->nclaims = 1;
     memset(id_value, 0, sizeof id_value);
     snprintf(g->claim[0].subject_id, sizeof g->claim[0].subject_id, "%s",
              g->subject_id);
     {
         uint8_t d[32];
-        oss_index_digest(&ctx->index, "email", g->r.email, d);
+        oss_index_digest(&ctx->app.index, "email", g->r.email, d);
         oss_hex(d, sizeof d, g->email_digest);
         /* the NIK look-up row: "forgot account" finds the account by the
          * responsible person's NIK even when the business identity is an
          * NPWP or a passport */
         g->nik_digest[0] = '\0';
         if (g->r.nik[0]) {
-            oss_index_digest(&ctx->index, "nik", g->r.nik, d);
+            oss_index_digest(&ctx->app.index, "nik", g->r.nik, d);
             oss_hex(d, sizeof d, g->nik_digest);
         }
         memset(d, 0, sizeof d);
     }
     /* the activation (OTP + link) sealed under the same data key */
-    if (ctx->lc) {
-        rc = api_activation_prepare(ctx, &dk, g->account_id, "email", &g->act,
-                                    err);
+    if (ctx->app.lc) {
+        rc = oss_app_activation_prepare(&ctx->app, &dk, g->account_id, "email",
+                                        &g->act, err);
         if (rc != OSS_OK)
             goto done;
         g->has_act = true;
@@ -516,7 +516,7 @@ lookup_rows(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
     memset(&owner, 0, sizeof owner);
     owner.role = OSS_ROLE_OWNER;
     snprintf(owner.account_id, sizeof owner.account_id, "%s", g->account_id);
-    return api_grant_queue_add(q, qctx, g->account_id, &owner, err);
+    return oss_app_grant_queue_add(q, qctx, g->account_id, &owner, err);
 }
 
 /* The 201 body; also what the idempotency row remembers. Returns new. */
@@ -547,18 +547,11 @@ reply_created(oss_http_req_t *req, int status, char *body) {
     json_t *o = body ? json_loads(body, 0, NULL) : NULL;
     const char *id =
         o ? json_string_value(json_object_get(o, "account_id")) : NULL;
-    if (id && api_account_id_valid(id))
+    if (id && oss_app_id_valid(id))
         snprintf(loc, sizeof loc, "/v1/accounts/%s", id);
     json_decref(o);
     const char *hdrs[] = {"Location", loc, NULL};
     oss_http_reply_json(req, status, body, loc[0] ? hdrs : NULL);
-}
-
-static double
-now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 static void
@@ -567,17 +560,8 @@ reg_clear(reg_t *g) {
     free(g->payload);
     free(g->terms_payload);
     free(g->legacy_payload);
-    api_activation_clear(&g->act);
+    oss_app_activation_clear(&g->act);
     memset(&g->r, 0, sizeof g->r);
-}
-
-static void
-reply_all(reg_t *regs, size_t n, int status, const char *msg) {
-    for (size_t i = 0; i < n; i++)
-        if (regs[i].live) {
-            oss_http_reply_error(regs[i].job->req, status, NULL, msg, NULL);
-            regs[i].live = false;
-        }
 }
 
 /* Fills c[0] (the registration) and, when an activation is issued with it,
@@ -613,182 +597,156 @@ fill_commands(reg_t *g, oss_command_t *c) {
     a->actor_kind = OSS_ACTOR_BUSINESS_USER;
     a->actor_id = "";
     a->correlation_id = g->cid;
-    a->decide = api_activation_issue_decide;
+    a->decide = oss_app_activation_issue_decide;
     a->ctx = &g->act;
-    a->extra_fn = api_activation_extra;
+    a->extra_fn = oss_app_activation_extra;
     return 2;
 }
 
-void
-api_register_batch(api_worker_t *w, api_job_t **jobs, size_t n) {
+/* A registration on the pool: a batched job (src/app/pool.h); the
+ * registrations a worker finds queued share one transaction. */
+typedef struct reg_job {
+    api_job_t job; /* first: the pool frees through destroy */
+    reg_t g;
+} reg_job_t;
+
+/* Decodes, checks and seals one registration and fills its commands
+ * (fill_commands()); answers a bad request itself and returns 0. */
+static size_t
+reg_prepare(api_worker_t *w, oss_app_job_t *base, oss_command_t *cmds) {
+    reg_job_t *rj = (reg_job_t *)base;
+    reg_t *g = &rj->g;
     api_ctx_t *ctx = api_worker_ctx(w);
-    reg_t *regs = calloc(n, sizeof *regs);
-    /* per registration: its command, then (lifecycle) ActivationIssued */
-    oss_command_t *cmds = calloc(2 * n, sizeof *cmds);
-    reg_t **cmd_reg = calloc(2 * n, sizeof *cmd_reg);
-    bool *is_act = calloc(2 * n, sizeof *is_act);
-    oss_err_t err;
-    size_t live = 0;
-    double t_start = now_ms();
+    oss_http_req_t *req = rj->job.req;
     oss_journal_t *j = NULL;
+    oss_err_t err;
 
-    if (!regs || !cmds || !cmd_reg || !is_act) {
-        for (size_t i = 0; i < n; i++)
-            oss_http_reply_error(jobs[i]->req, 500, NULL, "out of memory",
+    g->job = &rj->job;
+    g->cid = oss_http_req_cid(req);
+    if (!decode(g) || !terms_known(w, &j, g))
+        return 0;
+    oss_err_clear(&err);
+    if (seal(ctx, g, &err) != OSS_OK) {
+        oss_error("could not seal registration: %s", err.msg);
+        oss_http_reply_error(req, 500, NULL, "could not seal personal data",
+                             NULL);
+        return 0;
+    }
+    g->idem_key = oss_http_req_header(req, "Idempotency-Key");
+    if (g->idem_key && (!*g->idem_key || strlen(g->idem_key) > 128)) {
+        oss_field_errors_t fe = {0};
+        oss_field_errors_add(&fe, "Idempotency-Key", "invalid");
+        oss_http_reply_error(req, 422, NULL,
+                             "Idempotency-Key must be 1-128 characters", &fe);
+        return 0;
+    }
+    if (g->idem_key) {
+        size_t blen;
+        const char *body = oss_http_req_body(req, &blen);
+        oss_sha256(body, blen, g->request_hash);
+    }
+    g->live = true;
+    return fill_commands(g, cmds);
+}
+
+/* The answer to a rejected registration (cmd's error). */
+static void
+reply_rejected(oss_http_req_t *req, const oss_command_t *c) {
+    oss_field_errors_t fe = {0};
+    int status = oss_http_status_for(c->err.code);
+    const char *code = oss_http_code_for_status(status);
+    const char *msg = c->err.msg;
+    if (c->err.code == OSS_EDUPLICATE) {
+        code = "duplicate";
+        const char *f = c->err.field;
+        if (!strcmp(f, "nik") || !strcmp(f, "npwp") || !strcmp(f, "passport")) {
+            /* the business identity claim (one account per business): no
+             * event was written */
+            code = "one_account_per_business";
+            oss_field_errors_add(&fe, f, "one_account_per_business");
+            msg = !strcmp(f, "npwp")
+                      ? "one account per business: an account for "
+                        "this NPWP is already registered"
+                  : !strcmp(f, "nik")
+                      ? "one account per business: an account for "
+                        "this NIK is already registered"
+                      : "one account per business: an account for "
+                        "this passport is already registered";
+        } else if (c->err.field[0]) {
+            oss_field_errors_add(&fe, c->err.field, "reused");
+            msg = "this Idempotency-Key was used with a different "
+                  "request";
+        }
+    } else if (c->err.code == OSS_ECONFLICT) {
+        code = "version_conflict";
+    }
+    oss_info("registration rejected: %s", oss_code_name(c->err.code));
+    oss_http_reply_error(req, status, code, msg, &fe);
+}
+
+/* Answers one registration from its commands' outcomes (cmds[0] the
+ * registration, cmds[1] its activation when issued). */
+static void
+reg_finish(api_worker_t *w, oss_app_job_t *base, oss_command_t *cmds, size_t k,
+           oss_code_t rc, const oss_err_t *err) {
+    reg_job_t *rj = (reg_job_t *)base;
+    reg_t *g = &rj->g;
+    oss_http_req_t *req = rj->job.req;
+
+    (void)w;
+    g->live = false;
+    if (rc != OSS_OK || k == 0) {
+        oss_warn("registration not appended: %s", err->msg);
+        if (rc == OSS_EUNAVAIL)
+            oss_http_reply_error(req, 503, NULL,
+                                 "the database is unavailable; retry later",
                                  NULL);
-        goto done;
+        else
+            oss_http_reply_error(req, 500, NULL,
+                                 "could not append to the journal", NULL);
+        return;
     }
-    for (size_t i = 0; i < n; i++) {
-        reg_t *g = &regs[i];
-        g->job = jobs[i];
-        g->cid = oss_http_req_cid(jobs[i]->req);
-        oss_log_set_cid(g->cid);
-        if (!decode(g) || !terms_known(w, &j, g))
-            continue;
-        oss_err_clear(&err);
-        if (seal(ctx, g, &err) != OSS_OK) {
-            oss_error("could not seal registration: %s", err.msg);
-            oss_http_reply_error(g->job->req, 500, NULL,
-                                 "could not seal personal data", NULL);
-            continue;
-        }
-        g->idem_key = oss_http_req_header(jobs[i]->req, "Idempotency-Key");
-        if (g->idem_key && (!*g->idem_key || strlen(g->idem_key) > 128)) {
-            oss_field_errors_t fe = {0};
-            oss_field_errors_add(&fe, "Idempotency-Key", "invalid");
-            oss_http_reply_error(g->job->req, 422, NULL,
-                                 "Idempotency-Key must be 1-128 characters",
-                                 &fe);
-            continue;
-        }
-        if (g->idem_key) {
-            size_t blen;
-            const char *body = oss_http_req_body(jobs[i]->req, &blen);
-            oss_sha256(body, blen, g->request_hash);
-        }
-        g->live = true;
-        live++;
+    oss_command_t *c = &cmds[0];
+    if (k > 1 && cmds[1].outcome == OSS_JOURNAL_APPENDED)
+        oss_info("activation issued stream=%s channel=%s", g->act.stream_id,
+                 g->act.channel);
+    switch (c->outcome) {
+    case OSS_JOURNAL_APPENDED:
+        oss_info("account registered stream=%s version=%lld", g->stream_id,
+                 (long long)c->last_version);
+        reply_created(req, 201, response_body(g, c));
+        break;
+    case OSS_JOURNAL_REPLAYED:
+        oss_info("registration replayed from its idempotency key");
+        reply_created(req, c->replay_status ? c->replay_status : 201,
+                      c->replay_response);
+        c->replay_response = NULL;
+        break;
+    case OSS_JOURNAL_REJECTED:
+        reply_rejected(req, c);
+        break;
     }
-    oss_log_set_cid(NULL);
-    if (!live)
-        goto done;
-    double t_sealed = now_ms();
+}
 
-    oss_err_clear(&err);
-    if (!j)
-        j = api_worker_journal(w, &err);
-    if (!j) {
-        oss_warn("registration batch of %zu: database unavailable: %s", live,
-                 err.msg);
-        reply_all(regs, n, 503, "the database is unavailable; retry later");
-        goto done;
+static void
+reg_destroy(oss_app_job_t *base) {
+    reg_job_t *rj = (reg_job_t *)base;
+    reg_clear(&rj->g);
+    free(rj);
+}
+
+void
+api_register_submit(api_ctx_t *ctx, oss_http_req_t *req) {
+    reg_job_t *rj = calloc(1, sizeof *rj);
+    if (!rj) {
+        oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
+        return;
     }
-    double t_keys = now_ms();
-    size_t nc = 0;
-    for (size_t i = 0; i < n; i++) {
-        reg_t *g = &regs[i];
-        if (!g->live)
-            continue;
-        size_t k = fill_commands(g, &cmds[nc]);
-        cmd_reg[nc] = g;
-        if (k == 2) {
-            cmd_reg[nc + 1] = g;
-            is_act[nc + 1] = true;
-        }
-        nc += k;
-    }
-    oss_err_clear(&err);
-    oss_code_t rc = oss_journal_execute(j, cmds, nc, &err);
-    if (rc != OSS_OK) {
-        oss_warn("registration batch of %zu not appended: %s", nc, err.msg);
-        if (rc == OSS_EUNAVAIL) {
-            api_worker_reset(w);
-            reply_all(regs, n, 503,
-                      "the database is unavailable; retry "
-                      "later");
-        } else {
-            reply_all(regs, n, 500, "could not append to the journal");
-        }
-        goto done;
-    }
-    oss_debug("registration batch n=%zu seal_ms=%.3f keys_ms=%.3f "
-              "journal_ms=%.3f",
-              nc, t_sealed - t_start, t_keys - t_sealed, now_ms() - t_keys);
-    for (size_t i = 0; i < nc; i++) {
-        oss_command_t *c = &cmds[i];
-        reg_t *g = cmd_reg[i];
-        oss_http_req_t *req = g->job->req;
-        if (is_act[i]) {
-            if (c->outcome == OSS_JOURNAL_APPENDED) {
-                oss_log_set_cid(g->cid);
-                oss_info("activation issued stream=%s channel=%s",
-                         g->act.stream_id, g->act.channel);
-                oss_log_set_cid(NULL);
-            }
-            continue;
-        }
-        oss_log_set_cid(g->cid);
-        switch (c->outcome) {
-        case OSS_JOURNAL_APPENDED:
-            oss_info("account registered stream=%s version=%lld", g->stream_id,
-                     (long long)c->last_version);
-            reply_created(req, 201, response_body(g, c));
-            break;
-        case OSS_JOURNAL_REPLAYED:
-            oss_info("registration replayed from its idempotency key");
-            reply_created(req, c->replay_status ? c->replay_status : 201,
-                          c->replay_response);
-            c->replay_response = NULL;
-            break;
-        case OSS_JOURNAL_REJECTED: {
-            oss_field_errors_t fe = {0};
-            int status = oss_http_status_for(c->err.code);
-            const char *code = oss_http_code_for_status(status);
-            const char *msg = c->err.msg;
-            if (c->err.code == OSS_EDUPLICATE) {
-                code = "duplicate";
-                const char *f = c->err.field;
-                if (!strcmp(f, "nik") || !strcmp(f, "npwp") ||
-                    !strcmp(f, "passport")) {
-                    /* the business identity claim (one account per
-                     * business): no event was written */
-                    code = "one_account_per_business";
-                    oss_field_errors_add(&fe, f, "one_account_per_business");
-                    msg = !strcmp(f, "npwp")
-                              ? "one account per business: an account for "
-                                "this NPWP is already registered"
-                          : !strcmp(f, "nik")
-                              ? "one account per business: an account for "
-                                "this NIK is already registered"
-                              : "one account per business: an account for "
-                                "this passport is already registered";
-                } else if (c->err.field[0]) {
-                    oss_field_errors_add(&fe, c->err.field, "reused");
-                    msg = "this Idempotency-Key was used with a different "
-                          "request";
-                }
-            } else if (c->err.code == OSS_ECONFLICT) {
-                code = "version_conflict";
-            }
-            oss_info("registration rejected: %s", oss_code_name(c->err.code));
-            oss_http_reply_error(req, status, code, msg, &fe);
-            break;
-        }
-        }
-        g->live = false;
-        oss_log_set_cid(NULL);
-    }
-done:
-    for (size_t i = 0; cmds && i < 2 * n; i++) {
-        oss_event_list_free(&cmds[i].events);
-        free(cmds[i].replay_response);
-    }
-    for (size_t i = 0; regs && i < n; i++)
-        reg_clear(&regs[i]);
-    free(cmd_reg);
-    free(is_act);
-    free(cmds);
-    free(regs);
+    rj->job.req = req;
+    rj->job.base.prepare = reg_prepare;
+    rj->job.base.finish = reg_finish;
+    rj->job.base.destroy = reg_destroy;
+    api_pool_submit(ctx->pool, &rj->job);
 }
 
 /* ---- POST /v1/legacy-migrations (OSS 1.1 "ganti hak akses") ------------- */
@@ -804,7 +762,7 @@ static const char dummy_hash[] =
 static void
 digest_hex(api_ctx_t *ctx, const char *kind, const char *value, char *hex) {
     uint8_t d[32];
-    oss_index_digest(&ctx->index, kind, value, d);
+    oss_index_digest(&ctx->app.index, kind, value, d);
     oss_hex(d, sizeof d, hex);
     memset(d, 0, sizeof d);
 }
@@ -1056,14 +1014,14 @@ run_legacy(api_worker_t *w, api_job_t *job) {
     memset(&g.claim[0], 0, sizeof g.claim[0]);
     g.claim[0].kind = "legacy";
     g.claim[0].field = "legacy_id";
-    oss_index_digest(&ctx->index, "legacy", g.legacy_id, g.claim[0].digest);
+    oss_index_digest(&ctx->app.index, "legacy", g.legacy_id, g.claim[0].digest);
     g.nclaims = 2;
     g.live = true;
 
     oss_err_clear(&err);
-    j = api_worker_journal(w, &err);
+    j = oss_app_worker_journal(w, &err);
     if (!j) { /* (helper X) subject key: written by lookup_rows() */
-        api_worker_reset(w);
+        oss_app_worker_reset(w);
         oss_http_reply_error(req, 503, NULL,
                              "the database is unavailable; retry later", NULL);
         goto done;
@@ -1075,7 +1033,7 @@ run_legacy(api_worker_t *w, api_job_t *job) {
     if (rc != OSS_OK) {
         oss_warn("legacy migration not appended: %s", err.msg);
         if (rc == OSS_EUNAVAIL)
-            api_worker_reset(w);
+            oss_app_worker_reset(w);
         oss_http_reply_error(req, rc == OSS_EUNAVAIL ? 503 : 500, NULL,
                              rc == OSS_EUNAVAIL
                                  ? "the database is unavailable; retry later"

@@ -17,6 +17,18 @@
 
 /* ---- queueing ------------------------------------------------------------ */
 
+static void
+job_run(oss_app_worker_t *w, oss_app_job_t *base) {
+    api_job_t *job = (api_job_t *)base;
+    job->run(w, job);
+}
+
+static void
+job_cancel(oss_app_job_t *base) {
+    oss_http_reply_error(((api_job_t *)base)->req, 503, NULL,
+                         "the server is stopping", NULL);
+}
+
 api_job_t *
 api_req_job_new(oss_http_req_t *req, api_run_fn run) {
     api_job_t *j = calloc(1, sizeof *j);
@@ -24,10 +36,26 @@ api_req_job_new(oss_http_req_t *req, api_run_fn run) {
         oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
         return NULL;
     }
-    j->kind = API_JOB_QUERY;
+    j->base.run = job_run;
+    j->base.cancel = job_cancel;
+    j->base.cid = oss_http_req_cid(req);
     j->req = req;
     j->run = run;
     return j;
+}
+
+void
+api_pool_submit(api_pool_t *p, api_job_t *job) {
+    if (!job->base.cancel)
+        job->base.cancel = job_cancel;
+    if (!job->base.cid)
+        job->base.cid = oss_http_req_cid(job->req);
+    oss_app_pool_submit(p, &job->base);
+}
+
+api_ctx_t *
+api_worker_ctx(api_worker_t *w) {
+    return oss_app_worker_ctx(w);
 }
 
 void
@@ -39,7 +67,7 @@ api_req_submit(api_ctx_t *ctx, oss_http_req_t *req, api_run_fn run) {
 
 void
 api_req_submit_lc(api_ctx_t *ctx, oss_http_req_t *req, api_run_fn run) {
-    if (!ctx->lc) {
+    if (!ctx->app.lc) {
         oss_http_reply_error(req, 503, NULL,
                              "the account lifecycle is not configured "
                              "(crypto.otp_key_file)",
@@ -55,7 +83,7 @@ oss_journal_t *
 api_req_journal(api_worker_t *w, oss_http_req_t *req) {
     oss_err_t err;
     oss_err_clear(&err);
-    oss_journal_t *j = api_worker_journal(w, &err);
+    oss_journal_t *j = oss_app_worker_journal(w, &err);
     if (!j)
         oss_http_reply_error(req, 503, NULL, UNAVAILABLE, NULL);
     return j;
@@ -74,7 +102,14 @@ api_req_query(api_worker_t *w, oss_http_req_t *req, const char *what,
     PGconn *c = api_req_conn(w, req);
     if (!c)
         return NULL;
-    PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+    return api_req_result(w, req, what, c,
+                          PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0),
+                          accept);
+}
+
+PGresult *
+api_req_result(api_worker_t *w, oss_http_req_t *req, const char *what,
+               PGconn *c, PGresult *r, unsigned accept) {
     ExecStatusType st = PQresultStatus(r);
     if (((accept & API_REQ_ROWS) && st == PGRES_TUPLES_OK) ||
         ((accept & API_REQ_CMD) && st == PGRES_COMMAND_OK))
@@ -86,10 +121,22 @@ api_req_query(api_worker_t *w, oss_http_req_t *req, const char *what,
     PQclear(r);
     oss_warn("%s", err.msg);
     if (lost)
-        api_worker_reset(w);
+        oss_app_worker_reset(w);
     oss_http_reply_error(req, lost ? 503 : 500, NULL,
                          lost ? UNAVAILABLE : "could not read", NULL);
     return NULL;
+}
+
+void
+api_req_fail(api_worker_t *w, oss_http_req_t *req, oss_code_t rc,
+             const oss_err_t *err, const char *what) {
+    oss_warn("%s not appended: %s", what, err->msg);
+    if (rc == OSS_EUNAVAIL)
+        oss_app_worker_reset(w);
+    oss_http_reply_error(req, rc == OSS_EUNAVAIL ? 503 : 500, NULL,
+                         rc == OSS_EUNAVAIL ? UNAVAILABLE
+                                            : "could not append to the journal",
+                         NULL);
 }
 
 bool
@@ -108,7 +155,7 @@ api_req_execute(api_worker_t *w, oss_http_req_t *req, oss_command_t *cmds,
         if (rc != OSS_OK) {
             oss_warn("%s not appended: %s", what, err.msg);
             if (rc == OSS_EUNAVAIL)
-                api_worker_reset(w);
+                oss_app_worker_reset(w);
             oss_http_reply_error(req, rc == OSS_EUNAVAIL ? 503 : 500, NULL,
                                  rc == OSS_EUNAVAIL
                                      ? UNAVAILABLE
@@ -116,8 +163,7 @@ api_req_execute(api_worker_t *w, oss_http_req_t *req, oss_command_t *cmds,
                                  NULL);
             return false;
         }
-        if (!(cmds[0].outcome == OSS_JOURNAL_REJECTED &&
-              cmds[0].err.code == OSS_ECONFLICT && !cmds[0].err.field[0]))
+        if (!oss_app_cmd_conflicted(&cmds[0]))
             break;
     }
     return true;
@@ -133,7 +179,7 @@ in_list(const char *const *list, const char *key) {
     return false;
 }
 
-/* Whether key is one of api_person_t's body fields under prefix. */
+/* Whether key is one of oss_app_person_t's body fields under prefix. */
 static bool
 person_key(const char *prefix, const char *key) {
     static const char *const person[] = {"nik",   "passport",   "country",
@@ -246,81 +292,6 @@ api_reply_obj(oss_http_req_t *req, int status, json_t *o,
         return;
     }
     oss_http_reply_json(req, status, s, hdrs);
-}
-
-/* ---- events -------------------------------------------------------------- */
-
-oss_code_t
-api_req_event_push(oss_event_list_t *out, const char *type,
-                   const ProtobufCMessage *msg, int64_t at_us,
-                   const char *reason, oss_err_t *err) {
-    oss_event_t *ev = oss_event_list_push(out);
-    if (!ev)
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    api_req_copy(ev->payload_type, sizeof ev->payload_type, type);
-    ev->schema_version = 1;
-    ev->occurred_at_us = at_us;
-    size_t len = protobuf_c_message_get_packed_size(msg);
-    ev->payload = malloc(len ? len : 1);
-    if (!ev->payload || (reason && !(ev->reason = strdup(reason))))
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    protobuf_c_message_pack(msg, ev->payload);
-    ev->payload_len = len;
-    return OSS_OK;
-}
-
-oss_code_t
-api_req_queue(oss_journal_queue_fn q, void *qctx, const char *sql, int n,
-              const char *const *v, oss_err_t *err) {
-    if (q(qctx, sql, n, v, NULL, NULL))
-        return oss_err_set(err, OSS_EUNAVAIL, "could not queue statement");
-    return OSS_OK;
-}
-
-/* ---- sealed personal data ------------------------------------------------ */
-
-oss_code_t
-api_req_seal_field(const oss_data_key_t *dk, const char *field,
-                   const char *value, Oss__V1__SealedField *sf,
-                   oss_err_t *err) {
-    uint8_t *ct = NULL, *nonce = malloc(12);
-    size_t ctlen = 0;
-
-    if (!nonce)
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    oss_code_t rc =
-        oss_seal(dk, field, value, strlen(value), nonce, &ct, &ctlen, err);
-    if (rc != OSS_OK) {
-        free(nonce);
-        return rc;
-    }
-    sf->subject_id = (char *)dk->subject_id;
-    sf->nonce.data = nonce;
-    sf->nonce.len = 12;
-    sf->ciphertext.data = ct;
-    sf->ciphertext.len = ctlen;
-    return OSS_OK;
-}
-
-oss_code_t
-api_req_open(const oss_data_key_t *dk, const char *field, const uint8_t *nonce,
-             size_t nlen, const uint8_t *ct, size_t ctlen, char *out,
-             size_t cap, oss_err_t *err) {
-    char *plain = NULL;
-    size_t len = 0;
-    out[0] = '\0';
-    if (nlen != 12)
-        return oss_err_set(err, OSS_ECORRUPT, "sealed field without nonce");
-    oss_code_t rc = oss_open(dk, field, nonce, ct, ctlen, &plain, &len, err);
-    if (rc != OSS_OK)
-        return rc;
-    if (len >= cap)
-        len = cap - 1;
-    memcpy(out, plain, len);
-    out[len] = '\0';
-    OPENSSL_cleanse(plain, len);
-    free(plain);
-    return OSS_OK;
 }
 
 /* ---- small pure helpers -------------------------------------------------- */

@@ -18,6 +18,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "api.h"
+#include "app/cmd.h"
 #include "oss/v1/account.pb-c.h"
 
 typedef void (*api_run_fn)(api_worker_t *w, api_job_t *job);
@@ -30,7 +31,7 @@ api_job_t *api_req_job_new(oss_http_req_t *req, api_run_fn run);
 /* Queues run for req on ctx's pool (replies 500 when no job can be made). */
 void api_req_submit(api_ctx_t *ctx, oss_http_req_t *req, api_run_fn run);
 /* As api_req_submit(), but first replies 503 when the account lifecycle is
- * not configured (ctx->lc NULL: crypto.otp_key_file). */
+ * not configured (ctx->app.lc NULL: crypto.otp_key_file). */
 void api_req_submit_lc(api_ctx_t *ctx, oss_http_req_t *req, api_run_fn run);
 
 /* ---- the worker's database ----------------------------------------------- */
@@ -50,6 +51,12 @@ PGconn *api_req_conn(api_worker_t *w, oss_http_req_t *req);
 bool api_req_execute(api_worker_t *w, oss_http_req_t *req, oss_command_t *cmds,
                      size_t n, int attempts, const char *what);
 
+/* Answers a transaction that did not commit (rc, err from a use case of
+ * src/app): logs "<what> not appended", resets the worker's connection and
+ * replies 503 on OSS_EUNAVAIL, else 500. */
+void api_req_fail(api_worker_t *w, oss_http_req_t *req, oss_code_t rc,
+                  const oss_err_t *err, const char *what);
+
 /* Result statuses api_req_query() accepts (a bit set). */
 #define API_REQ_ROWS 1u /* PGRES_TUPLES_OK */
 #define API_REQ_CMD 2u  /* PGRES_COMMAND_OK */
@@ -63,13 +70,18 @@ PGresult *api_req_query(api_worker_t *w, oss_http_req_t *req, const char *what,
                         const char *sql, int n, const char *const *params,
                         unsigned accept);
 
+/* The same checks and answers for a result r (takes ownership) that c
+ * returned (e.g. a named read of src/journal/reads.h). */
+PGresult *api_req_result(api_worker_t *w, oss_http_req_t *req, const char *what,
+                         PGconn *c, PGresult *r, unsigned accept);
+
 /* ---- request bodies ------------------------------------------------------ */
 
 /* How api_body_parse_ex() checks a flat JSON object body. */
 typedef struct api_body_spec {
     const char *const *known;  /* string fields, NULL-ended */
     const char *const *bools;  /* boolean fields (may be NULL) */
-    const char *person_prefix; /* accept api_person_t's fields under this
+    const char *person_prefix; /* accept oss_app_person_t's fields under this
                                   prefix too ("" = unprefixed); NULL: no */
     bool optional;             /* an empty body is no body: NULL, no reply */
     bool nulls;                /* string fields may also be null */
@@ -109,35 +121,7 @@ void api_reply_429(oss_http_req_t *req, int64_t retry_us, const char *code,
 void api_reply_obj(oss_http_req_t *req, int status, json_t *o,
                    const char *const *hdrs);
 
-/* ---- events -------------------------------------------------------------- */
-
-/* Appends to out a new event of type (schema 1) at at_us (0: the journal's
- * clock) carrying msg packed (borrowed) and a copy of reason (NULL: none).
- * OSS_ENOMEM leaves the half-made event in out (freed with the list). */
-oss_code_t api_req_event_push(oss_event_list_t *out, const char *type,
-                              const ProtobufCMessage *msg, int64_t at_us,
-                              const char *reason, oss_err_t *err);
-
-/* Queues one parameterised statement (text parameters, borrowed) in a
- * journal transaction's extra_fn: OSS_EUNAVAIL "could not queue statement"
- * when q refuses it. */
-oss_code_t api_req_queue(oss_journal_queue_fn q, void *qctx, const char *sql,
-                         int n, const char *const *v, oss_err_t *err);
-
-/* ---- sealed personal data ------------------------------------------------ */
-
-/* Seals value under dk (borrowed) for field into *sf: nonce and ciphertext
- * are new (caller frees both with free()), sf->subject_id borrows
- * dk->subject_id. */
-oss_code_t api_req_seal_field(const oss_data_key_t *dk, const char *field,
-                              const char *value, Oss__V1__SealedField *sf,
-                              oss_err_t *err);
-/* Opens a field sealed under dk (nonce of nlen bytes, ciphertext ct) into
- * out (cap bytes, NUL-ended, truncated); the plaintext copy is wiped.
- * OSS_ECORRUPT without a 12-byte nonce, else oss_open()'s error. */
-oss_code_t api_req_open(const oss_data_key_t *dk, const char *field,
-                        const uint8_t *nonce, size_t nlen, const uint8_t *ct,
-                        size_t ctlen, char *out, size_t cap, oss_err_t *err);
+/* Events, statements and sealed fields for commands: src/app/cmd.h. */
 
 /* ---- small pure helpers -------------------------------------------------- */
 

@@ -11,6 +11,7 @@ err_fill(oss_err_t *err, oss_code_t code, const char *field, const char *fmt,
     err->code = code;
     err->retriable = (code == OSS_EUNAVAIL || code == OSS_ECONFLICT);
     snprintf(err->field, sizeof err->field, "%s", field ? field : "");
+    err->reason[0] = '\0';
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
 }
 
@@ -35,6 +36,32 @@ oss_err_field(oss_err_t *err, oss_code_t code, const char *field,
         va_end(ap);
     }
     return code;
+}
+
+oss_code_t
+oss_err_coded(oss_err_t *err, oss_code_t code, const char *reason,
+              const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        err_fill(err, code, NULL, fmt, ap);
+        va_end(ap);
+        snprintf(err->reason, sizeof err->reason, "%s", reason ? reason : "");
+    }
+    return code;
+}
+
+oss_code_t
+oss_err_reason(oss_err_t *err, const char *reason) {
+    if (!err)
+        return OSS_OK;
+    snprintf(err->reason, sizeof err->reason, "%s", reason ? reason : "");
+    return err->code;
+}
+
+bool
+oss_err_is(const oss_err_t *err, const char *reason) {
+    return err && reason && !strcmp(err->reason, reason);
 }
 
 void

@@ -1,14 +1,13 @@
 /* A data subject's personal data over PostgreSQL (issue 4, item 7): its data
  * key, every sealed field of an event opened without knowing the event's
- * schema, crypto-shredding (a SubjectErased event on "subject-<id>" plus the
- * deletion of the data key and the keyed look-ups, in ONE journal
- * transaction) and master-key rotation (every oss.subject_keys row re-wrapped
+ * schema, and master-key rotation (every oss.subject_keys row re-wrapped
  * under the current master key; no event is touched).
  *
- * Used by the API (producers/api/privacy.c) and the `oss` CLI
- * (consumers/audit/cmd_subject.c). Every function borrows one PGconn (one per
- * thread); nothing here logs. Plaintext personal data only ever passes
- * through the visit callback of oss_subject_open_fields(). */
+ * Used by the API (producers/api/privacy.c), the erasure use case
+ * (src/app/erasure.c) and the `oss` CLI (consumers/audit/cmd_subject.c). Every
+ * function borrows one PGconn (one per thread); nothing here logs. Plaintext
+ * personal data only ever passes through the visit callback of
+ * oss_subject_open_fields(). */
 #ifndef OSS_CRYPTO_SUBJECT_H
 #define OSS_CRYPTO_SUBJECT_H
 
@@ -27,13 +26,16 @@
 #define OSS_SUBJECT_ERASED "oss.v1.SubjectErased"
 #define OSS_PERSONAL_DATA_READ "oss.v1.PersonalDataRead"
 #define OSS_SUBJECT_MAX_LINKS 16
+/* Reason code (oss_err_reason()) of a subject whose data key is gone: its
+ * personal data was erased. */
+#define OSS_SUBJECT_REASON_ERASED "erased"
 
 /* True when s is a UUID in text form (36 chars, hex and dashes). */
 bool oss_subject_id_valid(const char *s);
 
 /* Reads subject_id's wrapped key and unwraps it with master. OSS_ENOTFOUND
- * when the subject has no key (erased, err->field "erased"), OSS_EUNAVAIL on
- * a database error, else the unwrap's error. */
+ * when the subject has no key (erased: reason OSS_SUBJECT_REASON_ERASED),
+ * OSS_EUNAVAIL on a database error, else the unwrap's error. */
 oss_code_t oss_subject_key_load(PGconn *c, const oss_keyring_t *master,
                                 const char *subject_id, oss_data_key_t *dk,
                                 oss_err_t *err);
@@ -63,45 +65,6 @@ typedef void (*oss_sealed_visit_fn)(void *ctx, const char *field,
 size_t oss_subject_open_fields(const uint8_t *payload, size_t len,
                                const char *subject_id, const oss_data_key_t *dk,
                                oss_sealed_visit_fn fn, void *ctx);
-
-/* ---- crypto-shredding --------------------------------------------------- */
-
-typedef struct oss_subject_erasure {
-    char subject_id[OSS_UUID_STR];
-    char stream_id[OSS_ID_MAX]; /* "subject-<subject_id>" */
-    char reason[512];
-    char account_ids[OSS_SUBJECT_MAX_LINKS][OSS_ID_MAX];
-    size_t naccounts;
-    char principal_ids[OSS_SUBJECT_MAX_LINKS][OSS_ID_MAX];
-    size_t nprincipals;
-    int64_t keys, lookups, deliveries; /* rows found by prepare */
-    /* the subject's principals lose their access in the same transaction:
-     * open sessions ended, active grants revoked, password, reset links and
-     * pending activation secrets deleted (counted by prepare) */
-    int64_t sessions, grants, passwords;
-    char *streams_array;    /* owned: text[] literal */
-    char *principals_array; /* owned: text[] of principal_ids */
-    char *access_array;     /* owned: text[] of access-<id> */
-    /* the command: ready to run with oss_journal_execute() once the caller
-     * has set actor_kind, actor_id and correlation_id. Rejected with
-     * OSS_ECONFLICT, err.field "already_erased", when the subject's stream
-     * already holds SubjectErased. */
-    oss_command_t cmd;
-} oss_subject_erasure_t;
-
-/* Finds what belongs to subject_id (accounts, principals, key, look-ups,
- * pending deliveries) and prepares the erasure command. reason (borrowed,
- * required). OSS_ENOTFOUND when nothing is known of the subject, OSS_EINVAL
- * without a reason, OSS_EUNAVAIL on a database error. */
-oss_code_t oss_subject_erasure_prepare(PGconn *c, const char *subject_id,
-                                       const char *reason,
-                                       oss_subject_erasure_t *e,
-                                       oss_err_t *err);
-/* Runs e->cmd on j (retrying a version conflict twice). OSS_OK when the
- * transaction committed: the outcome is in e->cmd.outcome / e->cmd.err. */
-oss_code_t oss_subject_erasure_run(oss_journal_t *j, oss_subject_erasure_t *e,
-                                   oss_err_t *err);
-void oss_subject_erasure_clear(oss_subject_erasure_t *e);
 
 /* ---- master-key rotation ------------------------------------------------ */
 

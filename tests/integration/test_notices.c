@@ -1,6 +1,6 @@
 /* Integration tests of targeted notices (producers/api/notice.c) against the
  * running PostgreSQL: a principal's contact is opened from its sealed
- * PrincipalCreated (or AccountRegistered); api_notice_queue() writes one
+ * PrincipalCreated (or AccountRegistered); oss_app_notice_queue() writes one
  * sealed oss.deliveries row per channel in the triggering event's own
  * transaction (no plaintext in the row; it opens to {to, channel, vars});
  * an erased subject has no contact.
@@ -58,7 +58,7 @@ setup(void) {
 /* ---- the trigger event and its notices ---------------------------------- */
 
 typedef struct trig {
-    const api_contact_t *c;
+    const oss_app_contact_t *c;
     const char *kind, *account_id, *vars;
     const char *channels[2];
     size_t nch;
@@ -88,8 +88,8 @@ trig_extra(void *ctx, const oss_command_t *cmd, oss_journal_queue_fn q,
     trig_t *t = ctx;
     for (size_t i = 0; i < t->nch; i++) {
         oss_code_t rc =
-            api_notice_queue(t->c, t->kind, t->channels[i], t->account_id, cmd,
-                             0, t->vars, 0, q, qctx, err);
+            oss_app_notice_queue(t->c, t->kind, t->channels[i], t->account_id,
+                                 cmd, 0, t->vars, 0, q, qctx, err);
         if (rc)
             return rc;
     }
@@ -273,9 +273,9 @@ test_contact_and_queue(void **state) {
     make_principal(pid, subject, "Petugas Uji", email, phone);
 
     /* the contact opens from PrincipalCreated */
-    api_contact_t c;
+    oss_app_contact_t c;
     oss_err_t err = {0};
-    assert_int_equal(api_contact_load_pg(pg, &master, pid, &c, &err), OSS_OK);
+    assert_int_equal(oss_app_contact_load(pg, &master, pid, &c, &err), OSS_OK);
     assert_string_equal(c.subject_id, subject);
     assert_string_equal(c.name, "Petugas Uji");
     assert_string_equal(c.email, email);
@@ -338,7 +338,7 @@ test_contact_and_queue(void **state) {
     PQclear(r);
 
     /* a bad channel or a missing address is refused before anything */
-    api_contact_t c2 = c;
+    oss_app_contact_t c2 = c;
     c2.phone[0] = '\0';
     trig_t t2 = {.c = &c2,
                  .kind = "officer_created",
@@ -348,22 +348,22 @@ test_contact_and_queue(void **state) {
                  .nch = 1};
     assert_int_not_equal(trigger(&t2, ev, &err), OSS_OK);
     assert_string_equal(err.field, "phone");
-    api_contact_clear(&c2);
+    oss_app_contact_clear(&c2);
 
     /* erased (no data key): no contact, so no notice */
-    api_contact_clear(&c);
+    oss_app_contact_clear(&c);
     char *n = one("DELETE FROM oss.subject_keys WHERE subject_id = $1::uuid "
                   "RETURNING 1",
                   subject);
     assert_non_null(n);
     free(n);
     oss_err_clear(&err);
-    assert_int_equal(api_contact_load_pg(pg, &master, pid, &c, &err),
+    assert_int_equal(oss_app_contact_load(pg, &master, pid, &c, &err),
                      OSS_ENOTFOUND);
-    assert_string_equal(err.field, "erased");
+    assert_string_equal(err.reason, "erased");
     /* unknown principal */
     assert_int_equal(
-        api_contact_load_pg(pg, &master, "no-such-principal", &c, &err),
+        oss_app_contact_load(pg, &master, "no-such-principal", &c, &err),
         OSS_ENOTFOUND);
     free(tag);
 }
@@ -379,12 +379,12 @@ queue_main(int argc, char **argv) {
     }
     if (setup())
         return 1;
-    api_contact_t c;
+    oss_app_contact_t c;
     oss_err_t err = {0};
-    oss_code_t rc = api_contact_load_pg(pg, &master, argv[2], &c, &err);
+    oss_code_t rc = oss_app_contact_load(pg, &master, argv[2], &c, &err);
     if (rc) {
         fprintf(stderr, "contact: %s (%s)\n", err.msg, err.field);
-        return rc == OSS_ENOTFOUND && !strcmp(err.field, "erased") ? 3 : 1;
+        return rc == OSS_ENOTFOUND && !strcmp(err.reason, "erased") ? 3 : 1;
     }
     trig_t t = {
         .c = &c, .kind = argv[4], .account_id = argv[3], .vars = argv[6]};
@@ -394,7 +394,7 @@ queue_main(int argc, char **argv) {
         t.channels[t.nch++] = tok;
     char ev[OSS_UUID_STR];
     rc = trigger(&t, ev, &err);
-    api_contact_clear(&c);
+    oss_app_contact_clear(&c);
     if (rc) {
         fprintf(stderr, "queue: %s\n", err.msg);
         free(chs);

@@ -1,5 +1,5 @@
 /* Unit tests of the principal helpers that need no server: person fields
- * (api_person_validate: NIK or passport, prefixes, every bad field named),
+ * (oss_app_person_validate: NIK or passport, prefixes, every bad field named),
  * institution codes and the GrantAdded / GrantRevoked events. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -36,10 +36,10 @@ person(const char *prefix) {
 static void
 test_person_valid(void **state) {
     (void)state;
-    api_person_t p;
+    oss_app_person_t p;
     oss_field_errors_t fe;
     json_t *o = person("");
-    assert_true(api_person_validate(o, "", &p, &fe));
+    assert_true(oss_app_person_validate(o, "", &p, &fe));
     assert_int_equal(fe.n, 0);
     assert_string_equal(p.nik, "3171014501900001");
     assert_string_equal(p.country, "ID");
@@ -58,7 +58,7 @@ test_person_valid(void **state) {
     json_object_set_new(o, "new_owner_country", json_string("SG"));
     json_object_set_new(o, "new_owner_channel", json_string("whatsapp"));
     json_object_set_new(o, "nik", json_string("not read without prefix"));
-    assert_true(api_person_validate(o, "new_owner_", &p, &fe));
+    assert_true(oss_app_person_validate(o, "new_owner_", &p, &fe));
     assert_string_equal(p.nik, "");
     assert_string_equal(p.passport, "X1234567");
     assert_string_equal(p.country, "SG");
@@ -70,12 +70,12 @@ test_person_valid(void **state) {
 static void
 test_person_invalid(void **state) {
     (void)state;
-    api_person_t p;
+    oss_app_person_t p;
     oss_field_errors_t fe;
     json_t *o =
         json_pack("{s:s, s:i, s:s, s:s, s:s}", "nik", "3171014501900000",
                   "name", 5, "email", "nope", "phone", "12", "channel", "fax");
-    assert_false(api_person_validate(o, "", &p, &fe));
+    assert_false(oss_app_person_validate(o, "", &p, &fe));
     assert_string_equal(oss_field_errors_get(&fe, "nik"), "nik_serial_zero");
     assert_string_equal(oss_field_errors_get(&fe, "name"), "must_be_string");
     assert_non_null(oss_field_errors_get(&fe, "email"));
@@ -87,7 +87,7 @@ test_person_invalid(void **state) {
     json_decref(o);
 
     o = json_object();
-    assert_false(api_person_validate(o, "x_", &p, &fe));
+    assert_false(oss_app_person_validate(o, "x_", &p, &fe));
     assert_string_equal(oss_field_errors_get(&fe, "x_nik"), "required");
     assert_string_equal(oss_field_errors_get(&fe, "x_name"), "required");
     assert_string_equal(oss_field_errors_get(&fe, "x_email"), "required");
@@ -97,11 +97,11 @@ test_person_invalid(void **state) {
     /* both identities, or a passport without its country */
     o = person("");
     json_object_set_new(o, "passport", json_string("X1234567"));
-    assert_false(api_person_validate(o, "", &p, &fe));
+    assert_false(oss_app_person_validate(o, "", &p, &fe));
     assert_string_equal(oss_field_errors_get(&fe, "passport"),
                         "nik_or_passport");
     json_object_del(o, "nik");
-    assert_false(api_person_validate(o, "", &p, &fe));
+    assert_false(oss_app_person_validate(o, "", &p, &fe));
     assert_string_equal(oss_field_errors_get(&fe, "country"), "required");
     json_decref(o);
 }
@@ -109,19 +109,19 @@ test_person_invalid(void **state) {
 static void
 test_institutions(void **state) {
     (void)state;
-    assert_true(api_institution_valid("oss"));
-    assert_true(api_institution_valid("090"));
-    assert_true(api_institution_valid("3201000000"));
-    assert_true(api_institution_valid("kek-mandalika"));
-    assert_false(api_institution_valid(""));
-    assert_false(api_institution_valid(NULL));
-    assert_false(api_institution_valid("09"));
-    assert_false(api_institution_valid("09a"));
-    assert_false(api_institution_valid("kek-"));
-    assert_false(api_institution_valid("kek-Mandalika"));
-    assert_false(api_institution_valid("kek-abcdefghijkl"));
-    assert_false(api_institution_valid("OSS"));
-    assert_false(api_institution_valid("../x"));
+    assert_true(oss_app_institution_valid("oss"));
+    assert_true(oss_app_institution_valid("090"));
+    assert_true(oss_app_institution_valid("3201000000"));
+    assert_true(oss_app_institution_valid("kek-mandalika"));
+    assert_false(oss_app_institution_valid(""));
+    assert_false(oss_app_institution_valid(NULL));
+    assert_false(oss_app_institution_valid("09"));
+    assert_false(oss_app_institution_valid("09a"));
+    assert_false(oss_app_institution_valid("kek-"));
+    assert_false(oss_app_institution_valid("kek-Mandalika"));
+    assert_false(oss_app_institution_valid("kek-abcdefghijkl"));
+    assert_false(oss_app_institution_valid("OSS"));
+    assert_false(oss_app_institution_valid("../x"));
 }
 
 static void
@@ -131,12 +131,12 @@ test_grant_events(void **state) {
     oss_err_t err;
     oss_grant_t g = {.role = OSS_ROLE_PREPARER};
     snprintf(g.account_id, sizeof g.account_id, "acc-1");
-    assert_int_equal(api_grant_event_push(&out, true, "p-1", &g, NULL, &err),
-                     OSS_OK);
-    assert_int_equal(api_grant_event_push(&out, false, "p-1", &g, "left", &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_app_grant_event_push(&out, true, "p-1", &g, NULL, &err), OSS_OK);
+    assert_int_equal(
+        oss_app_grant_event_push(&out, false, "p-1", &g, "left", &err), OSS_OK);
     assert_int_equal(out.len, 2);
-    assert_string_equal(out.items[0].payload_type, API_T_GRANT_ADDED);
+    assert_string_equal(out.items[0].payload_type, OSS_APP_T_GRANT_ADDED);
     assert_null(out.items[0].reason);
     Oss__V1__GrantAdded *a = oss__v1__grant_added__unpack(
         NULL, out.items[0].payload_len, out.items[0].payload);
@@ -145,7 +145,7 @@ test_grant_events(void **state) {
     assert_string_equal(a->grant->role, "preparer");
     assert_string_equal(a->grant->account_id, "acc-1");
     oss__v1__grant_added__free_unpacked(a, NULL);
-    assert_string_equal(out.items[1].payload_type, API_T_GRANT_REVOKED);
+    assert_string_equal(out.items[1].payload_type, OSS_APP_T_GRANT_REVOKED);
     assert_string_equal(out.items[1].reason, "left");
     Oss__V1__GrantRevoked *r = oss__v1__grant_revoked__unpack(
         NULL, out.items[1].payload_len, out.items[1].payload);
@@ -187,8 +187,8 @@ test_grants_fold(void **state) {
     pc.principal_id = "p-1";
     pc.kind = "government";
     pc.grant = &pg;
-    push(&h, API_T_PRINCIPAL_CREATED, &pc.base);
-    size_t n = api_access_grants_fold(h.items, h.len, g, 16);
+    push(&h, OSS_APP_T_PRINCIPAL_CREATED, &pc.base);
+    size_t n = oss_app_grants_fold(h.items, h.len, g, 16);
     assert_int_equal(n, 1);
     assert_int_equal(g[0].role, OSS_ROLE_OFFICER);
     assert_string_equal(g[0].institution, "901");
@@ -198,35 +198,35 @@ test_grants_fold(void **state) {
      * changes nothing */
     oss_grant_t aud = {.role = OSS_ROLE_AUDITOR};
     snprintf(aud.institution, sizeof aud.institution, "oss");
-    assert_int_equal(api_grant_event_push(&h, true, "p-1", &aud, NULL, &err),
-                     OSS_OK);
+    assert_int_equal(
+        oss_app_grant_event_push(&h, true, "p-1", &aud, NULL, &err), OSS_OK);
     Oss__V1__OfficerRevoked orv = OSS__V1__OFFICER_REVOKED__INIT;
     orv.principal_id = "p-1";
     orv.institution = "902";
     orv.reason = "x";
-    push(&h, API_T_OFFICER_REVOKED, &orv.base);
-    assert_int_equal(api_access_grants_fold(h.items, h.len, g, 16), 2);
+    push(&h, OSS_APP_T_OFFICER_REVOKED, &orv.base);
+    assert_int_equal(oss_app_grants_fold(h.items, h.len, g, 16), 2);
 
     /* the officer revoked in its institution: the auditor grant remains */
     orv.institution = "901";
-    push(&h, API_T_OFFICER_REVOKED, &orv.base);
-    n = api_access_grants_fold(h.items, h.len, g, 16);
+    push(&h, OSS_APP_T_OFFICER_REVOKED, &orv.base);
+    n = oss_app_grants_fold(h.items, h.len, g, 16);
     assert_int_equal(n, 1);
     assert_int_equal(g[0].role, OSS_ROLE_AUDITOR);
     assert_string_equal(g[0].institution, "oss");
 
     /* its GrantRevoked: nothing remains; a second revocation finds none */
-    assert_int_equal(api_grant_event_push(&h, false, "p-1", &aud, "gone", &err),
-                     OSS_OK);
-    assert_int_equal(api_access_grants_fold(h.items, h.len, g, 16), 0);
+    assert_int_equal(
+        oss_app_grant_event_push(&h, false, "p-1", &aud, "gone", &err), OSS_OK);
+    assert_int_equal(oss_app_grants_fold(h.items, h.len, g, 16), 0);
     /* events of other types and undecodable payloads are skipped */
     oss_event_t *junk = oss_event_list_push(&h);
     snprintf(junk->payload_type, sizeof junk->payload_type, "%s",
-             API_T_GRANT_ADDED);
+             OSS_APP_T_GRANT_ADDED);
     junk->payload = malloc(3);
     memcpy(junk->payload, "\xff\xff\xff", 3);
     junk->payload_len = 3;
-    assert_int_equal(api_access_grants_fold(h.items, h.len, g, 16), 0);
+    assert_int_equal(oss_app_grants_fold(h.items, h.len, g, 16), 0);
     oss_event_list_free(&h);
 }
 

@@ -69,10 +69,10 @@ test_event_push(void **state) {
     Oss__V1__TermsAccepted m = OSS__V1__TERMS_ACCEPTED__INIT;
     m.account_id = "acc-1";
     m.version = "2024-01";
-    assert_int_equal(api_req_event_push(&out, "oss.v1.TermsAccepted", &m.base,
+    assert_int_equal(oss_app_event_push(&out, "oss.v1.TermsAccepted", &m.base,
                                         42, "because", &err),
                      OSS_OK);
-    assert_int_equal(api_req_event_push(&out, "oss.v1.TermsAccepted", &m.base,
+    assert_int_equal(oss_app_event_push(&out, "oss.v1.TermsAccepted", &m.base,
                                         0, NULL, &err),
                      OSS_OK);
     assert_int_equal(out.len, 2);
@@ -104,33 +104,36 @@ test_seal_open(void **state) {
 
     Oss__V1__SealedField sf = OSS__V1__SEALED_FIELD__INIT;
     assert_int_equal(
-        api_req_seal_field(&dk, "email", "siti@example.go.id", &sf, &err),
+        oss_app_seal_field(&dk, "email", "siti@example.go.id", &sf, &err),
         OSS_OK);
     assert_string_equal(sf.subject_id, dk.subject_id);
     assert_int_equal(sf.nonce.len, 12);
     assert_null(memmem(sf.ciphertext.data, sf.ciphertext.len, "siti", 4));
 
     char out[64], small[5];
-    assert_int_equal(api_req_open(&dk, "email", sf.nonce.data, sf.nonce.len,
-                                  sf.ciphertext.data, sf.ciphertext.len, out,
-                                  sizeof out, &err),
+    assert_int_equal(oss_app_open_field(&dk, "email", sf.nonce.data,
+                                        sf.nonce.len, sf.ciphertext.data,
+                                        sf.ciphertext.len, out, sizeof out,
+                                        &err),
                      OSS_OK);
     assert_string_equal(out, "siti@example.go.id");
     /* truncated to the room given */
-    assert_int_equal(api_req_open(&dk, "email", sf.nonce.data, sf.nonce.len,
-                                  sf.ciphertext.data, sf.ciphertext.len, small,
-                                  sizeof small, &err),
+    assert_int_equal(oss_app_open_field(&dk, "email", sf.nonce.data,
+                                        sf.nonce.len, sf.ciphertext.data,
+                                        sf.ciphertext.len, small, sizeof small,
+                                        &err),
                      OSS_OK);
     assert_string_equal(small, "siti");
     /* another field name (AAD) does not open it */
-    assert_int_not_equal(api_req_open(&dk, "phone", sf.nonce.data, sf.nonce.len,
-                                      sf.ciphertext.data, sf.ciphertext.len,
-                                      out, sizeof out, &err),
+    assert_int_not_equal(oss_app_open_field(&dk, "phone", sf.nonce.data,
+                                            sf.nonce.len, sf.ciphertext.data,
+                                            sf.ciphertext.len, out, sizeof out,
+                                            &err),
                          OSS_OK);
     /* no nonce: corrupt */
-    assert_int_equal(api_req_open(&dk, "email", sf.nonce.data, 0,
-                                  sf.ciphertext.data, sf.ciphertext.len, out,
-                                  sizeof out, &err),
+    assert_int_equal(oss_app_open_field(&dk, "email", sf.nonce.data, 0,
+                                        sf.ciphertext.data, sf.ciphertext.len,
+                                        out, sizeof out, &err),
                      OSS_ECORRUPT);
     free(sf.nonce.data);
     free(sf.ciphertext.data);

@@ -140,11 +140,11 @@ test_json_depth(void **state) {
 static void
 test_account_id(void **state) {
     (void)state;
-    assert_true(api_account_id_valid("01a20d24-e128-70d7-be48-6cb12a14be5d"));
-    assert_false(api_account_id_valid(""));
-    assert_false(api_account_id_valid("a b"));
-    assert_false(api_account_id_valid("<script>"));
-    assert_false(api_account_id_valid("a'; DROP TABLE x; --"));
+    assert_true(oss_app_id_valid("01a20d24-e128-70d7-be48-6cb12a14be5d"));
+    assert_false(oss_app_id_valid(""));
+    assert_false(oss_app_id_valid("a b"));
+    assert_false(oss_app_id_valid("<script>"));
+    assert_false(oss_app_id_valid("a'; DROP TABLE x; --"));
 }
 
 static void

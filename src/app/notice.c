@@ -1,7 +1,7 @@
-/* Targeted notices (auth.h): a principal's contact opened from its sealed
+/* Targeted notices (notice.h): a principal's contact opened from its sealed
  * personal data, and the sealed oss.deliveries rows that
  * consumers/notifier sends with the template of their kind. */
-#include "auth.h"
+#include "app/notice.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,14 +11,17 @@
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
 
+#include "app/app.h"
+#include "app/cmd.h"
 #include "core/bytes.h"
 #include "core/clock.h"
+#include "crypto/subject.h"
 #include "db/db.h"
+#include "journal/reads.h"
 #include "log/log.h"
 #include "oss/v1/account.pb-c.h"
 #include "oss/v1/principal.pb-c.h"
 #include "oss/v1/recovery.pb-c.h"
-#include "request.h"
 
 #define T_ACCOUNT_REGISTERED "oss.v1.AccountRegistered"
 #define T_PRINCIPAL_CREATED "oss.v1.PrincipalCreated"
@@ -77,9 +80,9 @@ open_field(const oss_data_key_t *dk, const char *field,
     out[0] = '\0';
     if (!sf || sf->ciphertext.len == 0)
         return 0;
-    return api_req_open(dk, field, sf->nonce.data, sf->nonce.len,
-                        sf->ciphertext.data, sf->ciphertext.len, out, cap,
-                        NULL) == OSS_OK
+    return oss_app_open_field(dk, field, sf->nonce.data, sf->nonce.len,
+                              sf->ciphertext.data, sf->ciphertext.len, out, cap,
+                              NULL) == OSS_OK
                ? 0
                : -1;
 }
@@ -108,18 +111,8 @@ open_replaced(const oss_data_key_t *dk, const char *field,
  * access stream and the account streams it holds a grant on) to c. */
 static oss_code_t
 contact_replaced(PGconn *conn, const char *principal_id, const char *stream,
-                 api_contact_t *c, oss_err_t *err) {
-    const char *p[2] = {stream, principal_id};
-    PGresult *r = PQexecParams(
-        conn,
-        "SELECT x.payload FROM unnest(ARRAY[$1, 'access-' || $2, "
-        "'account-' || $2] || ARRAY(SELECT 'account-' || account_id FROM "
-        "oss.grants WHERE principal_id = $2 AND account_id IS NOT NULL)) "
-        "s(id), LATERAL (SELECT j.payload, j.position FROM oss.journal j "
-        "WHERE j.stream_id = s.id AND j.payload_type = "
-        "'oss.v1.ContactReplaced' ORDER BY j.version DESC LIMIT 32) x "
-        "ORDER BY x.position DESC LIMIT 32",
-        2, NULL, p, NULL, NULL, 1);
+                 oss_app_contact_t *c, oss_err_t *err) {
+    PGresult *r = oss_journal_read_contact_changes(conn, stream, principal_id);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         return db_fail(conn, r, "read a contact change", err);
     int got_email = 0, got_phone = 0;
@@ -152,24 +145,9 @@ contact_replaced(PGconn *conn, const char *principal_id, const char *stream,
 }
 
 oss_code_t
-api_contact_load(api_worker_t *w, const char *principal_id, api_contact_t *c,
-                 oss_err_t *err) {
-    memset(c, 0, sizeof *c);
-    oss_journal_t *j = api_worker_journal(w, err);
-    if (!j)
-        return OSS_EUNAVAIL;
-    PGconn *conn = oss_journal_conn(j);
-    oss_code_t rc = api_contact_load_pg(conn, &api_worker_ctx(w)->master,
-                                        principal_id, c, err);
-    if (rc == OSS_EUNAVAIL && PQstatus(conn) != CONNECTION_OK)
-        api_worker_reset(w);
-    return rc;
-}
-
-oss_code_t
-api_contact_load_pg(struct pg_conn *conn, const oss_keyring_t *master,
-                    const char *principal_id, api_contact_t *c,
-                    oss_err_t *err) {
+oss_app_contact_load(struct pg_conn *conn, const oss_keyring_t *master,
+                     const char *principal_id, oss_app_contact_t *c,
+                     oss_err_t *err) {
     oss_code_t rc = OSS_OK;
     PGresult *r = NULL;
     sealed_contact_t sc;
@@ -217,13 +195,7 @@ api_contact_load_pg(struct pg_conn *conn, const oss_keyring_t *master,
 
     /* 2. the event sealing the contact: the stream's first
      * AccountRegistered or PrincipalCreated */
-    const char *p2[1] = {stream};
-    r = PQexecParams(conn,
-                     "SELECT payload_type, payload FROM oss.journal "
-                     "WHERE stream_id = $1 AND payload_type IN "
-                     "('" T_ACCOUNT_REGISTERED "', '" T_PRINCIPAL_CREATED "') "
-                     "ORDER BY version LIMIT 1",
-                     1, NULL, p2, NULL, NULL, 1);
+    r = oss_journal_read_contact_origin(conn, stream);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         return db_fail(conn, r, "read a contact stream", err);
     if (PQntuples(r) != 1) {
@@ -274,7 +246,7 @@ api_contact_load_pg(struct pg_conn *conn, const oss_keyring_t *master,
     }
     /* 3. no data key: the subject was erased, nothing can reach it */
     if (!have_key) {
-        rc = oss_err_field(err, OSS_ENOTFOUND, "erased",
+        rc = oss_err_coded(err, OSS_ENOTFOUND, OSS_SUBJECT_REASON_ERASED,
                            "the subject's personal data was erased");
         goto done;
     }
@@ -301,12 +273,12 @@ done:
     OPENSSL_cleanse(wrapped, sizeof wrapped);
     sealed_contact_free(&sc);
     if (rc)
-        api_contact_clear(c);
+        oss_app_contact_clear(c);
     return rc;
 }
 
 void
-api_contact_clear(api_contact_t *c) {
+oss_app_contact_clear(oss_app_contact_t *c) {
     if (c)
         OPENSSL_cleanse(c, sizeof *c);
 }
@@ -343,10 +315,11 @@ json_wipe_tree(json_t *v) {
 #define TS_US(p) "to_timestamp(0) + (" p "::bigint) * interval '1 microsecond'"
 
 oss_code_t
-api_notice_queue(const api_contact_t *c, const char *kind, const char *channel,
-                 const char *account_id, const oss_command_t *cmd, size_t idx,
-                 const char *vars_json, int64_t expires_at_us,
-                 oss_journal_queue_fn q, void *qctx, oss_err_t *err) {
+oss_app_notice_queue(const oss_app_contact_t *c, const char *kind,
+                     const char *channel, const char *account_id,
+                     const oss_command_t *cmd, size_t idx,
+                     const char *vars_json, int64_t expires_at_us,
+                     oss_journal_queue_fn q, void *qctx, oss_err_t *err) {
     oss_code_t rc = OSS_OK;
     json_t *vars = NULL, *msg = NULL;
     char *plain = NULL, *sealed_hex = NULL;

@@ -1,8 +1,8 @@
-/* The API's worker pool: a locked queue of jobs, N threads, each with its own
- * journal connection. A worker takes the first queued job; when it is a
- * registration, it also takes every other queued registration up to
- * api.group_commit_max and appends them in one transaction. */
-#include "api.h"
+/* The use cases' worker pool (pool.h): a locked queue of jobs, N threads,
+ * each with its own journal connection. A worker takes the first queued
+ * job; when it is a batched one, it also takes every other queued batched
+ * job up to group_max and runs them in one transaction (batch.c). */
+#include "app/pool.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -11,34 +11,35 @@
 #include "journal/journal.h"
 #include "log/log.h"
 
-struct api_worker {
-    api_pool_t *pool;
+struct oss_app_worker {
+    oss_app_pool_t *pool;
     pthread_t thread;
     oss_journal_t *journal;
     int id;
 };
 
-struct api_pool {
-    api_ctx_t *ctx;
+struct oss_app_pool {
+    const char *pg_url;
+    void *ctx;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    api_job_t *head, *tail;
+    oss_app_job_t *head, *tail;
     bool stop;
     size_t group_max;
     int n;
-    api_worker_t *workers;
+    oss_app_worker_t *workers;
 };
 
-api_ctx_t *
-api_worker_ctx(api_worker_t *w) {
+void *
+oss_app_worker_ctx(oss_app_worker_t *w) {
     return w->pool->ctx;
 }
 
-struct oss_journal *
-api_worker_journal(api_worker_t *w, oss_err_t *err) {
+oss_journal_t *
+oss_app_worker_journal(oss_app_worker_t *w, oss_err_t *err) {
     if (!w->journal) {
-        if (oss_journal_open(w->pool->ctx->pg_url, &w->journal, err) !=
-            OSS_OK) {
+        if (oss_journal_open(w->pool->pg_url ? w->pool->pg_url : "",
+                             &w->journal, err) != OSS_OK) {
             w->journal = NULL;
             return NULL;
         }
@@ -47,7 +48,7 @@ api_worker_journal(api_worker_t *w, oss_err_t *err) {
 }
 
 void
-api_worker_reset(api_worker_t *w) {
+oss_app_worker_reset(oss_app_worker_t *w) {
     oss_journal_free(w->journal);
     w->journal = NULL;
 }
@@ -55,8 +56,8 @@ api_worker_reset(api_worker_t *w) {
 /* Takes the next batch off the queue (mu held): the first job, plus, when it
  * is a registration, later registrations up to group_max. */
 static size_t
-take_batch(api_pool_t *p, api_job_t **batch) {
-    api_job_t *first = p->head;
+take_batch(oss_app_pool_t *p, oss_app_job_t **batch) {
+    oss_app_job_t *first = p->head;
     size_t n = 0;
 
     p->head = first->next;
@@ -64,12 +65,12 @@ take_batch(api_pool_t *p, api_job_t **batch) {
         p->tail = NULL;
     first->next = NULL;
     batch[n++] = first;
-    if (first->kind != API_JOB_REGISTER)
+    if (!first->prepare)
         return n;
-    api_job_t **link = &p->head, *prev = NULL;
+    oss_app_job_t **link = &p->head, *prev = NULL;
     while (*link && n < p->group_max) {
-        api_job_t *j = *link;
-        if (j->kind == API_JOB_REGISTER) {
+        oss_app_job_t *j = *link;
+        if (j->prepare) {
             *link = j->next;
             if (p->tail == j)
                 p->tail = prev;
@@ -83,14 +84,29 @@ take_batch(api_pool_t *p, api_job_t **batch) {
     return n;
 }
 
+static void
+destroy(oss_app_job_t *job) {
+    if (job->destroy)
+        job->destroy(job);
+    else
+        free(job);
+}
+
+static void
+cancel(oss_app_job_t *job) {
+    if (job->cancel)
+        job->cancel(job);
+    destroy(job);
+}
+
 static void *
 worker_main(void *arg) {
-    api_worker_t *w = arg;
-    api_pool_t *p = w->pool;
-    api_job_t **batch = calloc(p->group_max, sizeof *batch);
+    oss_app_worker_t *w = arg;
+    oss_app_pool_t *p = w->pool;
+    oss_app_job_t **batch = calloc(p->group_max, sizeof *batch);
 
     if (!batch) {
-        oss_error("could not start API worker %d: out of memory", w->id);
+        oss_error("could not start worker %d: out of memory", w->id);
         return NULL;
     }
     for (;;) {
@@ -104,15 +120,19 @@ worker_main(void *arg) {
         size_t n = take_batch(p, batch);
         pthread_mutex_unlock(&p->mu);
 
-        if (batch[0]->kind == API_JOB_REGISTER) {
-            api_register_batch(w, batch, n);
+        if (batch[0]->prepare) {
+            oss_err_t err;
+            oss_err_clear(&err);
+            oss_journal_t *j = oss_app_worker_journal(w, &err);
+            if (oss_app_batch_run(w, j, batch, n) == OSS_EUNAVAIL)
+                oss_app_worker_reset(w);
         } else {
-            oss_log_set_cid(oss_http_req_cid(batch[0]->req));
+            oss_log_set_cid(batch[0]->cid);
             batch[0]->run(w, batch[0]);
             oss_log_set_cid(NULL);
         }
         for (size_t i = 0; i < n; i++)
-            free(batch[i]);
+            destroy(batch[i]);
     }
     free(batch);
     oss_journal_free(w->journal);
@@ -121,13 +141,15 @@ worker_main(void *arg) {
 }
 
 oss_code_t
-api_pool_new(api_ctx_t *ctx, int nworkers, size_t group_max, api_pool_t **out,
-             oss_err_t *err) {
-    api_pool_t *p = calloc(1, sizeof *p);
+oss_app_pool_new(const char *pg_url, void *ctx, int nworkers, size_t group_max,
+                 oss_app_pool_t **out, oss_err_t *err) {
+    oss_app_pool_t *p = calloc(1, sizeof *p);
 
     *out = NULL;
     if (!p)
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    p->pg_url = pg_url;
+    p->pg_url = pg_url;
     p->ctx = ctx;
     p->group_max = group_max ? group_max : 1;
     p->workers = calloc((size_t)nworkers, sizeof *p->workers);
@@ -142,8 +164,8 @@ api_pool_new(api_ctx_t *ctx, int nworkers, size_t group_max, api_pool_t **out,
         p->workers[i].id = i;
         if (pthread_create(&p->workers[i].thread, NULL, worker_main,
                            &p->workers[i]) != 0) {
-            oss_err_set(err, OSS_EIO, "could not start API worker %d", i);
-            api_pool_free(p);
+            oss_err_set(err, OSS_EIO, "could not start worker %d", i);
+            oss_app_pool_free(p);
             return OSS_EIO;
         }
         p->n++;
@@ -153,14 +175,12 @@ api_pool_new(api_ctx_t *ctx, int nworkers, size_t group_max, api_pool_t **out,
 }
 
 void
-api_pool_submit(api_pool_t *p, api_job_t *job) {
+oss_app_pool_submit(oss_app_pool_t *p, oss_app_job_t *job) {
     job->next = NULL;
     pthread_mutex_lock(&p->mu);
     if (p->stop) {
         pthread_mutex_unlock(&p->mu);
-        oss_http_reply_error(job->req, 503, NULL, "the server is stopping",
-                             NULL);
-        free(job);
+        cancel(job);
         return;
     }
     if (p->tail)
@@ -173,20 +193,19 @@ api_pool_submit(api_pool_t *p, api_job_t *job) {
 }
 
 void
-api_pool_free(api_pool_t *p) {
+oss_app_pool_free(oss_app_pool_t *p) {
     if (!p)
         return;
     pthread_mutex_lock(&p->mu);
     p->stop = true;
     /* what nobody started gets a 503; the workers finish what they hold */
-    api_job_t *j = p->head;
+    oss_app_job_t *j = p->head;
     p->head = p->tail = NULL;
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     while (j) {
-        api_job_t *next = j->next;
-        oss_http_reply_error(j->req, 503, NULL, "the server is stopping", NULL);
-        free(j);
+        oss_app_job_t *next = j->next;
+        cancel(j);
         j = next;
     }
     for (int i = 0; i < p->n; i++)

@@ -1,26 +1,29 @@
 /* Persons given in requests and the command that creates a new principal
- * (see auth.h): PrincipalCreated with sealed personal fields under a new
+ * (see principal.h): PrincipalCreated with sealed personal fields under a new
  * subject key and its first ActivationIssued, on "access-<principal_id>";
  * the extra_fn writes the wrapped subject key, oss.principals, the grant
  * and the activation's secret and delivery rows in the same transaction.
  * Plaintext personal data lives only in request memory and is wiped. */
-#include "auth.h"
+#include "app/principal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "app/cmd.h"
+#include "app/lifecycle.h"
+#include "app/notice.h"
+#include "core/account.h"
 #include "core/nik.h"
 #include "core/validate.h"
 #include "log/log.h"
 #include "oss/v1/account.pb-c.h"
 #include "oss/v1/principal.pb-c.h"
-#include "request.h"
 
-#define PRINCIPAL_CREATED API_T_PRINCIPAL_CREATED
+#define PRINCIPAL_CREATED OSS_APP_T_PRINCIPAL_CREATED
 
-/* ---- api_person_parse --------------------------------------------------- */
+/* ---- persons --------------------------------------------------- */
 
 static int
 today_yyyymmdd(void) {
@@ -52,8 +55,8 @@ pfield(json_t *body, const char *prefix, const char *name,
 }
 
 bool
-api_person_validate(json_t *body, const char *prefix, api_person_t *out,
-                    oss_field_errors_t *fe_out) {
+oss_app_person_validate(json_t *body, const char *prefix, oss_app_person_t *out,
+                        oss_field_errors_t *fe_out) {
     oss_field_errors_t fe = {0};
     char fn[96];
     const char *why, *s;
@@ -133,27 +136,7 @@ api_person_validate(json_t *body, const char *prefix, api_person_t *out,
     return true;
 }
 
-bool
-api_person_parse(oss_http_req_t *req, json_t *body, const char *prefix,
-                 api_person_t *out) {
-    oss_field_errors_t fe = {0};
-
-    if (!json_is_object(body)) {
-        memset(out, 0, sizeof *out);
-        oss_http_reply_error(req, 400, "malformed_json",
-                             "request body must be a JSON object", NULL);
-        return false;
-    }
-    if (api_person_validate(body, prefix, out, &fe))
-        return true;
-    char msg[64];
-    snprintf(msg, sizeof msg, "%zu field%s invalid", fe.n,
-             fe.n == 1 ? " is" : "s are");
-    oss_http_reply_error(req, 422, "invalid_fields", msg, &fe);
-    return false;
-}
-
-/* ---- api_principal_prepare ---------------------------------------------- */
+/* ---- oss_app_principal_prepare ------------------------------------------ */
 
 typedef struct principal_priv {
     char stream_id[OSS_ID_MAX];
@@ -170,10 +153,10 @@ typedef struct principal_priv {
     oss_grant_t grant;
     uint8_t *payload;
     size_t payload_len;
-    api_activation_t act;
-    api_principal_new_t *pn;
-    /* an optional notice on PrincipalCreated (api_principal_notice) */
-    api_contact_t contact;
+    oss_app_activation_t act;
+    oss_app_principal_new_t *pn;
+    /* an optional notice on PrincipalCreated (oss_app_principal_notice) */
+    oss_app_contact_t contact;
     char notice_kind[32];
     char *notice_vars;
 } principal_priv_t;
@@ -200,14 +183,14 @@ principal_decide(void *vctx, const oss_event_t *history, size_t n,
     memcpy(ev->payload, pp->payload, pp->payload_len);
     ev->payload_len = pp->payload_len;
     /* the first activation, decided as if PrincipalCreated were folded */
-    return api_activation_issue_decide(&pp->act, history, n, out, err);
+    return oss_app_activation_issue_decide(&pp->act, history, n, out, err);
 }
 
 static oss_code_t
 principal_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
                 void *qctx, oss_err_t *err) {
     principal_priv_t *pp = vctx;
-    api_principal_new_t *pn = pp->pn;
+    oss_app_principal_new_t *pn = pp->pn;
     oss_code_t rc;
 
     const char *k[] = {pn->subject_id, pp->master_key_id, pp->wrapped_hex};
@@ -239,7 +222,8 @@ principal_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
             return oss_err_set(err, OSS_EUNAVAIL, "could not queue statement");
     }
     if (pp->has_grant) {
-        rc = api_grant_queue_add(q, qctx, pn->principal_id, &pp->grant, err);
+        rc =
+            oss_app_grant_queue_add(q, qctx, pn->principal_id, &pp->grant, err);
         if (rc != OSS_OK)
             return rc;
     }
@@ -247,20 +231,20 @@ principal_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
         /* best effort: a notice that cannot be addressed is not queued */
         oss_err_t nerr;
         oss_err_clear(&nerr);
-        rc = api_notice_queue(&pp->contact, pp->notice_kind, pp->act.channel,
-                              pn->principal_id, cmd, 0, pp->notice_vars, 0, q,
-                              qctx, &nerr);
+        rc = oss_app_notice_queue(&pp->contact, pp->notice_kind,
+                                  pp->act.channel, pn->principal_id, cmd, 0,
+                                  pp->notice_vars, 0, q, qctx, &nerr);
         if (rc == OSS_EUNAVAIL || rc == OSS_ENOMEM) {
             *err = nerr;
             return rc;
         }
     }
-    return api_activation_extra(&pp->act, cmd, q, qctx, err);
+    return oss_app_activation_extra(&pp->act, cmd, q, qctx, err);
 }
 
 oss_code_t
-api_principal_notice(api_principal_new_t *pn, const char *kind,
-                     const char *vars_json, oss_err_t *err) {
+oss_app_principal_notice(oss_app_principal_new_t *pn, const char *kind,
+                         const char *vars_json, oss_err_t *err) {
     principal_priv_t *pp = pn->priv;
     if (!pp || !kind || strlen(kind) >= sizeof pp->notice_kind)
         return oss_err_set(err, OSS_EINTERNAL, "notice: bad arguments");
@@ -272,7 +256,7 @@ api_principal_notice(api_principal_new_t *pn, const char *kind,
 }
 
 void
-api_grant_to_proto(const oss_grant_t *g, void *out) {
+oss_app_grant_to_proto(const oss_grant_t *g, void *out) {
     Oss__V1__Grant *m = out;
     oss__v1__grant__init(m);
     m->role = (char *)oss_role_name(g->role);
@@ -283,21 +267,21 @@ api_grant_to_proto(const oss_grant_t *g, void *out) {
 }
 
 oss_code_t
-api_grant_event_push(oss_event_list_t *out, bool added,
-                     const char *principal_id, const oss_grant_t *g,
-                     const char *reason, oss_err_t *err) {
+oss_app_grant_event_push(oss_event_list_t *out, bool added,
+                         const char *principal_id, const oss_grant_t *g,
+                         const char *reason, oss_err_t *err) {
     Oss__V1__Grant pg = OSS__V1__GRANT__INIT;
     Oss__V1__GrantAdded ga = OSS__V1__GRANT_ADDED__INIT;
     Oss__V1__GrantRevoked gr = OSS__V1__GRANT_REVOKED__INIT;
     ProtobufCMessage *msg = added ? &ga.base : &gr.base;
 
-    api_grant_to_proto(g, &pg);
+    oss_app_grant_to_proto(g, &pg);
     ga.principal_id = gr.principal_id = (char *)principal_id;
     ga.grant = gr.grant = &pg;
     gr.reason = (char *)(reason ? reason : "");
-    return api_req_event_push(out,
-                              added ? API_T_GRANT_ADDED : API_T_GRANT_REVOKED,
-                              msg, 0, reason && *reason ? reason : NULL, err);
+    return oss_app_event_push(
+        out, added ? OSS_APP_T_GRANT_ADDED : OSS_APP_T_GRANT_REVOKED, msg, 0,
+        reason && *reason ? reason : NULL, err);
 }
 
 /* Whether two grants name the same right (role, account, institution). */
@@ -321,8 +305,8 @@ grant_from_proto(const Oss__V1__Grant *m, oss_grant_t *g) {
 }
 
 size_t
-api_access_grants_fold(const oss_event_t *history, size_t n, oss_grant_t *out,
-                       size_t max) {
+oss_app_grants_fold(const oss_event_t *history, size_t n, oss_grant_t *out,
+                    size_t max) {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const oss_event_t *ev = &history[i];
@@ -334,19 +318,19 @@ api_access_grants_fold(const oss_event_t *history, size_t n, oss_grant_t *out,
         Oss__V1__GrantRevoked *gr = NULL;
         Oss__V1__OfficerRevoked *orv = NULL;
 
-        if (!strcmp(t, API_T_PRINCIPAL_CREATED)) {
+        if (!strcmp(t, OSS_APP_T_PRINCIPAL_CREATED)) {
             if ((pc = oss__v1__principal_created__unpack(NULL, ev->payload_len,
                                                          ev->payload)))
                 add = pc->grant;
-        } else if (!strcmp(t, API_T_GRANT_ADDED)) {
+        } else if (!strcmp(t, OSS_APP_T_GRANT_ADDED)) {
             if ((ga = oss__v1__grant_added__unpack(NULL, ev->payload_len,
                                                    ev->payload)))
                 add = ga->grant;
-        } else if (!strcmp(t, API_T_GRANT_REVOKED)) {
+        } else if (!strcmp(t, OSS_APP_T_GRANT_REVOKED)) {
             if ((gr = oss__v1__grant_revoked__unpack(NULL, ev->payload_len,
                                                      ev->payload)))
                 del = gr->grant;
-        } else if (!strcmp(t, API_T_OFFICER_REVOKED)) {
+        } else if (!strcmp(t, OSS_APP_T_OFFICER_REVOKED)) {
             if ((orv = oss__v1__officer_revoked__unpack(NULL, ev->payload_len,
                                                         ev->payload)))
                 officer_inst = orv->institution ? orv->institution : "";
@@ -382,17 +366,17 @@ api_access_grants_fold(const oss_event_t *history, size_t n, oss_grant_t *out,
 }
 
 oss_code_t
-api_sessions_end_all(const oss_event_t *history, size_t n,
-                     const char *principal_id, int64_t now_us,
-                     const char *reason, oss_event_list_t *out, size_t *ended,
-                     oss_err_t *err) {
+oss_app_sessions_end_all(const oss_event_t *history, size_t n,
+                         const char *principal_id, int64_t now_us,
+                         const char *reason, oss_event_list_t *out,
+                         size_t *ended, oss_err_t *err) {
     oss_lc_state_t st;
     oss_lc_decision_t d;
     oss_code_t rc = OSS_OK;
     size_t from = out->len;
 
     *ended = 0;
-    api_lc_fold(history, n, true, &st);
+    oss_app_lc_fold(history, n, true, &st);
     memset(&d, 0, sizeof d);
     for (size_t i = 0; i < st.nsessions; i++) {
         if (st.sessions[i].expires_at_us <= now_us)
@@ -405,12 +389,14 @@ api_sessions_end_all(const oss_event_t *history, size_t n,
         snprintf(f->reason, sizeof f->reason, "%s", reason);
         (*ended)++;
         if (d.n == sizeof d.facts / sizeof d.facts[0]) {
-            if ((rc = api_lc_encode(&d, &st, principal_id, out, err)) != OSS_OK)
+            if ((rc = oss_app_lc_encode(&d, &st, principal_id, out, err)) !=
+                OSS_OK)
                 return rc;
             memset(&d, 0, sizeof d);
         }
     }
-    if (d.n && (rc = api_lc_encode(&d, &st, principal_id, out, err)) != OSS_OK)
+    if (d.n &&
+        (rc = oss_app_lc_encode(&d, &st, principal_id, out, err)) != OSS_OK)
         return rc;
     /* every event says why (oss audit history prints it) */
     for (size_t i = from; i < out->len; i++)
@@ -420,9 +406,10 @@ api_sessions_end_all(const oss_event_t *history, size_t n,
 }
 
 oss_code_t
-api_principal_prepare(api_ctx_t *ctx, const api_person_t *who, const char *kind,
-                      const oss_grant_t *grant, const char *cause,
-                      api_principal_new_t *pn, oss_err_t *err) {
+oss_app_principal_prepare(oss_app_t *ctx, const oss_app_person_t *who,
+                          const char *kind, const oss_grant_t *grant,
+                          const char *cause, oss_app_principal_new_t *pn,
+                          oss_err_t *err) {
     principal_priv_t *pp = calloc(1, sizeof *pp);
     oss_data_key_t dk;
     uint8_t *wrapped = NULL;
@@ -455,8 +442,8 @@ api_principal_prepare(api_ctx_t *ctx, const api_person_t *who, const char *kind,
     snprintf(pp->cause, sizeof pp->cause, "%s", cause ? cause : "");
     oss_uuid7(pn->principal_id);
     oss_uuid4(pn->subject_id);
-    snprintf(pp->stream_id, sizeof pp->stream_id, API_ACCESS_STREAM_PREFIX "%s",
-             pn->principal_id);
+    snprintf(pp->stream_id, sizeof pp->stream_id,
+             OSS_APP_ACCESS_STREAM_PREFIX "%s", pn->principal_id);
     rc = oss_data_key_new(&ctx->master, pn->subject_id, &dk, &wrapped, &wlen,
                           pp->master_key_id, err);
     if (rc != OSS_OK)
@@ -479,7 +466,7 @@ api_principal_prepare(api_ctx_t *ctx, const api_person_t *who, const char *kind,
     for (int i = 0; i < 6; i++) {
         if (!values[i][0])
             continue;
-        rc = api_req_seal_field(&dk, names[i], values[i], &sf[i], err);
+        rc = oss_app_seal_field(&dk, names[i], values[i], &sf[i], err);
         if (rc != OSS_OK)
             goto done;
         *slot[i] = &sf[i];
@@ -493,7 +480,7 @@ api_principal_prepare(api_ctx_t *ctx, const api_person_t *who, const char *kind,
     if (grant) {
         pp->grant = *grant;
         pp->has_grant = true;
-        api_grant_to_proto(&pp->grant, &g);
+        oss_app_grant_to_proto(&pp->grant, &g);
         ev.grant = &g;
     }
     pp->payload_len = oss__v1__principal_created__get_packed_size(&ev);
@@ -509,9 +496,9 @@ api_principal_prepare(api_ctx_t *ctx, const api_person_t *who, const char *kind,
     snprintf(pp->contact.email, sizeof pp->contact.email, "%s", who->email);
     snprintf(pp->contact.phone, sizeof pp->contact.phone, "%s", who->phone);
     pp->contact.dk = dk;
-    rc = api_activation_prepare(ctx, &dk, pn->principal_id,
-                                who->channel[0] ? who->channel : "email",
-                                &pp->act, err);
+    rc = oss_app_activation_prepare(ctx, &dk, pn->principal_id,
+                                    who->channel[0] ? who->channel : "email",
+                                    &pp->act, err);
     if (rc != OSS_OK)
         goto done;
     pn->cmd.stream_id = pp->stream_id;
@@ -534,7 +521,7 @@ api_principal_prepare(api_ctx_t *ctx, const api_person_t *who, const char *kind,
         else
             snprintf(idv, sizeof idv, "%s|passport|%s%s", grant->institution,
                      who->country, who->passport);
-        pp->claim.kind = API_CLAIM_OFFICER;
+        pp->claim.kind = OSS_APP_CLAIM_OFFICER;
         pp->claim.field = who->nik[0] ? "nik" : "passport";
         oss_index_digest(&ctx->index, "officer", idv, pp->claim.digest);
         snprintf(pp->claim.subject_id, sizeof pp->claim.subject_id, "%s",
@@ -551,16 +538,16 @@ done:
     free(wrapped);
     memset(&dk, 0, sizeof dk);
     if (rc != OSS_OK)
-        api_principal_clear(pn);
+        oss_app_principal_clear(pn);
     return rc;
 }
 
 void
-api_principal_clear(api_principal_new_t *pn) {
+oss_app_principal_clear(oss_app_principal_new_t *pn) {
     principal_priv_t *pp = pn->priv;
     if (pp) {
-        api_activation_clear(&pp->act);
-        api_contact_clear(&pp->contact);
+        oss_app_activation_clear(&pp->act);
+        oss_app_contact_clear(&pp->contact);
         free(pp->notice_vars);
         free(pp->payload);
         memset(pp, 0, sizeof *pp);
@@ -569,4 +556,92 @@ api_principal_clear(api_principal_new_t *pn) {
     oss_event_list_free(&pn->cmd.events);
     free(pn->cmd.replay_response);
     memset(pn, 0, sizeof *pn);
+}
+
+/* ---- statements for an extra_fn ----------------------------------------- */
+
+static const char *
+or_null(const char *s) {
+    return s && *s ? s : NULL;
+}
+
+oss_code_t
+oss_app_grant_queue_add(oss_journal_queue_fn q, void *qctx,
+                        const char *principal_id, const oss_grant_t *g,
+                        oss_err_t *err) {
+    const char *role = oss_role_name(g->role);
+    if (!role[0])
+        return oss_err_set(err, OSS_EINTERNAL, "grant without a role");
+    const char *v[] = {principal_id,           role,
+                       or_null(g->account_id), or_null(g->institution),
+                       or_null(g->sector),     or_null(g->region)};
+    return oss_app_queue(
+        q, qctx,
+        "INSERT INTO oss.grants (principal_id, role, account_id, "
+        "institution, sector, region) VALUES ($1, $2, $3, $4, "
+        "$5, $6)",
+        6, v, err);
+}
+
+oss_code_t
+oss_app_grant_queue_revoke(oss_journal_queue_fn q, void *qctx,
+                           const char *principal_id, const char *account_id,
+                           const char *reason, oss_err_t *err) {
+    const char *v[] = {principal_id, or_null(account_id), reason ? reason : ""};
+    return oss_app_queue(
+        q, qctx,
+        "UPDATE oss.grants SET revoked_at = now(), revoke_reason "
+        "= $3 WHERE principal_id = $1 AND revoked_at IS NULL AND "
+        "($2::text IS NULL OR account_id = $2::text)",
+        3, v, err);
+}
+
+oss_code_t
+oss_app_sessions_queue_revoke(oss_journal_queue_fn q, void *qctx,
+                              const char *principal_id, const char *reason,
+                              bool drop_password, oss_err_t *err) {
+    char stream[OSS_ID_MAX];
+    snprintf(stream, sizeof stream, OSS_APP_ACCESS_STREAM_PREFIX "%s",
+             principal_id);
+    const char *v[] = {stream, reason ? reason : ""};
+    oss_code_t rc = oss_app_queue(q, qctx,
+                                  "UPDATE oss.sessions SET revoked_at = now(), "
+                                  "revoke_reason = $2 WHERE stream_id = $1 AND "
+                                  "revoked_at IS NULL",
+                                  2, v, err);
+    if (rc != OSS_OK || !drop_password)
+        return rc;
+    rc = oss_app_queue(
+        q, qctx, "DELETE FROM oss.credentials WHERE stream_id = $1", 1, v, err);
+    /* a reset link issued before the revocation must not bring a password
+     * back */
+    if (rc == OSS_OK)
+        rc = oss_app_queue(q, qctx,
+                           "DELETE FROM oss.reset_secrets WHERE stream_id = $1",
+                           1, v, err);
+    return rc;
+}
+
+oss_code_t
+oss_app_credentials_queue_drop_if_ungranted(oss_journal_queue_fn q, void *qctx,
+                                            const char *principal_id,
+                                            oss_err_t *err) {
+    char stream[OSS_ID_MAX];
+    snprintf(stream, sizeof stream, OSS_APP_ACCESS_STREAM_PREFIX "%s",
+             principal_id);
+    const char *v[] = {stream, principal_id};
+    oss_code_t rc = oss_app_queue(
+        q, qctx,
+        "DELETE FROM oss.credentials WHERE stream_id = $1 AND NOT EXISTS "
+        "(SELECT 1 FROM oss.grants WHERE principal_id = $2 AND revoked_at IS "
+        "NULL)",
+        2, v, err);
+    if (rc == OSS_OK)
+        rc = oss_app_queue(
+            q, qctx,
+            "DELETE FROM oss.reset_secrets WHERE stream_id = $1 AND NOT "
+            "EXISTS (SELECT 1 FROM oss.grants WHERE principal_id = $2 AND "
+            "revoked_at IS NULL)",
+            2, v, err);
+    return rc;
 }

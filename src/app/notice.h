@@ -1,0 +1,50 @@
+/* Targeted notices (consumers/notifier delivers them): a principal's
+ * contact opened from its sealed personal data, and the sealed
+ * oss.deliveries row of a message of a template kind, queued in the same
+ * transaction as the event it is about. */
+#ifndef OSS_APP_NOTICE_H
+#define OSS_APP_NOTICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "crypto/crypto.h"
+#include "journal/journal.h"
+
+/* A principal's contact, opened from its sealed personal data (plaintext in
+ * memory only; wipe with oss_app_contact_clear()). */
+typedef struct oss_app_contact {
+    char subject_id[OSS_UUID_STR];
+    char name[401];
+    char email[255];
+    char phone[16];
+    oss_data_key_t dk; /* the subject's data key */
+} oss_app_contact_t;
+
+/* Loads principal_id's contact (oss.principals -> its subject and the event
+ * holding the sealed fields) on a borrowed connection with the master
+ * keyring (borrowed) into *c (wipe with oss_app_contact_clear()).
+ * OSS_ENOTFOUND unknown, or the subject was erased (reason
+ * OSS_SUBJECT_REASON_ERASED: no message can reach it); OSS_EUNAVAIL. */
+struct pg_conn;
+oss_code_t oss_app_contact_load(struct pg_conn *conn,
+                                const oss_keyring_t *master,
+                                const char *principal_id, oss_app_contact_t *c,
+                                oss_err_t *err);
+void oss_app_contact_clear(oss_app_contact_t *c);
+
+/* Queues one oss.deliveries row for the event at cmd->events.items[idx]:
+ * a message of template kind (consumers/notifier/templates.c) to c on
+ * channel ("email" | "whatsapp"), with vars_json (a JSON object of the
+ * template's variables, may hold a secret such as a reset link) sealed
+ * with the destination under the subject's key. The notifier sends it once
+ * per (event, channel) and records the outcome on "delivery-<account_id>". */
+oss_code_t oss_app_notice_queue(const oss_app_contact_t *c, const char *kind,
+                                const char *channel, const char *account_id,
+                                const oss_command_t *cmd, size_t idx,
+                                const char *vars_json, int64_t expires_at_us,
+                                oss_journal_queue_fn q, void *qctx,
+                                oss_err_t *err);
+
+#endif

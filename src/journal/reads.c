@@ -1,0 +1,97 @@
+/* Named reads of oss.journal (reads.h): the SQL lives here, callers pass
+ * parameters only. */
+#include "journal/reads.h"
+
+#include <stddef.h>
+
+/* Runs sql with n text parameters; results in format fmt (1 binary). */
+static PGresult *
+run(PGconn *conn, const char *sql, int n, const char *const *p, int fmt) {
+    return PQexecParams(conn, sql, n, NULL, p, NULL, NULL, fmt);
+}
+
+PGresult *
+oss_journal_read_contact_changes(PGconn *conn, const char *contact_stream,
+                                 const char *principal_id) {
+    const char *p[2] = {contact_stream, principal_id};
+    return run(conn,
+               "SELECT x.payload FROM unnest(ARRAY[$1, 'access-' || $2, "
+               "'account-' || $2] || ARRAY(SELECT 'account-' || account_id "
+               "FROM oss.grants WHERE principal_id = $2 AND account_id IS NOT "
+               "NULL)) s(id), LATERAL (SELECT j.payload, j.position FROM "
+               "oss.journal j WHERE j.stream_id = s.id AND j.payload_type = "
+               "'oss.v1.ContactReplaced' ORDER BY j.version DESC LIMIT 32) x "
+               "ORDER BY x.position DESC LIMIT 32",
+               2, p, 1);
+}
+
+PGresult *
+oss_journal_read_contact_origin(PGconn *conn, const char *stream_id) {
+    const char *p[1] = {stream_id};
+    return run(conn,
+               "SELECT payload_type, payload FROM oss.journal "
+               "WHERE stream_id = $1 AND payload_type IN "
+               "('oss.v1.AccountRegistered', 'oss.v1.PrincipalCreated') "
+               "ORDER BY version LIMIT 1",
+               1, p, 1);
+}
+
+PGresult *
+oss_journal_read_contact_replaced(PGconn *conn, const char *principal_id) {
+    const char *p[1] = {principal_id};
+    return run(conn,
+               "SELECT payload FROM oss.journal WHERE stream_id = "
+               "coalesce((SELECT contact_stream FROM oss.principals WHERE "
+               "principal_id = $1), 'account-' || $1) AND payload_type = "
+               "'oss.v1.ContactReplaced' ORDER BY version DESC",
+               1, p, 1);
+}
+
+PGresult *
+oss_journal_read_principal_known(PGconn *conn, const char *principal_id) {
+    const char *p[1] = {principal_id};
+    return run(conn,
+               "SELECT EXISTS (SELECT 1 FROM oss.principals WHERE "
+               "principal_id = $1) OR EXISTS (SELECT 1 FROM oss.journal "
+               "WHERE stream_id = 'account-' || $1 AND version = 1)",
+               1, p, 0);
+}
+
+PGresult *
+oss_journal_read_account_scope(PGconn *conn, const char *account_id) {
+    const char *p[1] = {account_id};
+    return run(conn,
+               "SELECT (SELECT coalesce(region, '') FROM oss.account_scope "
+               "WHERE account_id = $1), EXISTS (SELECT 1 FROM "
+               "oss.account_scope WHERE account_id = $1) OR EXISTS (SELECT 1 "
+               "FROM oss.journal WHERE stream_id = 'account-' || $1 AND "
+               "version = 1)",
+               1, p, 0);
+}
+
+PGresult *
+oss_journal_read_streams_events(PGconn *conn, const char *streams_array) {
+    const char *p[1] = {streams_array};
+    return run(conn,
+               "SELECT stream_id, event_id::text, payload_type, "
+               "to_char(occurred_at AT TIME ZONE 'UTC', "
+               "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), payload FROM "
+               "oss.journal WHERE stream_id = ANY($1::text[]) ORDER BY "
+               "position",
+               1, p, 1);
+}
+
+PGresult *
+oss_journal_read_relay_lag(PGconn *conn) {
+    return run(conn,
+               "SELECT count(*) FROM (SELECT 1 FROM oss.journal j, "
+               "oss.relay_checkpoint c WHERE c.id = 1 AND (j.xid, j.position) "
+               "> (c.xid, c.position) LIMIT 100000) t",
+               0, NULL, 0);
+}
+
+PGresult *
+oss_journal_read_position_max(PGconn *conn) {
+    return run(conn, "SELECT coalesce(max(position), 0) FROM oss.journal", 0,
+               NULL, 0);
+}
