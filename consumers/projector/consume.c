@@ -18,6 +18,7 @@
 #include "bus/bus.h"
 #include "bus/consumer.h"
 #include "core/clock.h"
+#include "db/db.h"
 #include "log/log.h"
 #include "projector.h"
 #include "projector_int.h"
@@ -180,8 +181,16 @@ hook_load(void *arg, oss_bus_consumer_t *c, oss_err_t *err) {
 
 static oss_code_t
 hook_catch_up(void *arg, const char *why, oss_err_t *err) {
+    run_t *r = arg;
     (void)why; /* logged by the consumer */
-    return journal_catch_up(arg, err);
+    /* bulk work: a catch-up may read the whole journal */
+    oss_code_t rc = oss_db_set_bulk(r->conn, 1, err);
+    if (rc == OSS_OK)
+        rc = journal_catch_up(r, err);
+    oss_err_t e2 = {0};
+    if (oss_db_set_bulk(r->conn, 0, &e2) && rc == OSS_OK)
+        rc = oss_err_set(err, e2.code, "%s", e2.msg);
+    return rc;
 }
 
 /* The joined positions (at the watermarks), with this cluster id. */
