@@ -67,8 +67,6 @@ struct oss_relay {
     int64_t last_heartbeat, last_progress, last_check, last_log, last_persist,
         next_poll;
     uint64_t published, published_logged;
-    int last_err_code;
-    int64_t last_err_at;
     int64_t burst_start; /* when work appeared after idling; 0 idle */
     uint64_t burst_base;
 };
