@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "db/db.h"
+
 oss_config_t *
 oss_cli_load_config(const char *config_path) {
     oss_config_t *cfg = NULL;
@@ -17,19 +19,15 @@ oss_cli_load_config(const char *config_path) {
 
 PGconn *
 oss_cli_connect(const oss_config_t *cfg, const char *url) {
-    char timeout[16];
-    snprintf(timeout, sizeof timeout, "%lld",
-             oss_config_int(cfg, "pg.connect_timeout_s"));
-    const char *keys[] = {"dbname", "connect_timeout", "application_name",
-                          NULL};
-    const char *vals[] = {url ? url : oss_config_str(cfg, "pg.url"), timeout,
-                          "oss-cli", NULL};
-    PGconn *conn = PQconnectdbParams(keys, vals, 1);
-    if (!conn || PQstatus(conn) != CONNECTION_OK) {
-        const char *m = conn ? PQerrorMessage(conn) : "out of memory";
-        fprintf(stderr, "oss: could not connect to PostgreSQL: %.*s\n",
-                (int)strcspn(m, "\n"), m);
-        PQfinish(conn);
+    /* the one connect routine (src/db): its session timeouts included */
+    oss_db_opts_t o = {.application_name = "oss-cli",
+                       .connect_timeout_s =
+                           (int)oss_config_int(cfg, "pg.connect_timeout_s")};
+    oss_err_t err = {0};
+    PGconn *conn = NULL;
+    if (oss_db_connect_opts(url ? url : oss_config_str(cfg, "pg.url"), &o,
+                            &conn, &err) != OSS_OK) {
+        fprintf(stderr, "oss: %s\n", err.msg);
         return NULL;
     }
     return conn;

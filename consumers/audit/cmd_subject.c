@@ -11,6 +11,7 @@
 #include "app/erasure.h"
 #include "cli.h"
 #include "crypto/subject.h"
+#include "db/db.h"
 #include "journal/journal.h"
 
 static const char subject_usage[] =
@@ -221,6 +222,12 @@ oss_cli_keys_rotate(int argc, char **argv, const char *config_path) {
     }
     if (!(c = oss_cli_connect(cfg, NULL)))
         goto done;
+    /* bulk work: rewrapping every subject's key outlasts the session
+     * defaults (src/db/db.h) */
+    if (oss_db_set_bulk(c, 1, &err) != OSS_OK) {
+        fprintf(stderr, "oss: keys %s: %s\n", what, err.msg);
+        goto done;
+    }
     if (strcmp(what, "rotate") == 0) {
         if (new_key) {
             char id[17];

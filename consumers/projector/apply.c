@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db/db.h"
 #include "log/log.h"
 #include "oss/v1/account.pb-c.h"
 
@@ -81,20 +82,12 @@ pj_cmd(PGconn *conn, const char *sql, int nparams, const char *const *params,
 
 oss_code_t
 pj_connect(const char *url, PGconn **out, oss_err_t *err) {
-    *out = NULL;
-    PGconn *c = PQconnectdb(url ? url : "");
-    if (!c || PQstatus(c) != CONNECTION_OK) {
-        char buf[OSS_ERR_MSG_MAX];
-        snprintf(buf, sizeof buf, "%s", c ? PQerrorMessage(c) : "no memory");
-        buf[strcspn(buf, "\n")] = '\0';
-        PQfinish(c);
-        return oss_err_set(err, OSS_EUNAVAIL,
-                           "could not connect to PostgreSQL: %s", buf);
-    }
-    PGresult *r = PQexec(c, "SET application_name = 'oss-projector'; "
-                            "SET client_min_messages = warning");
+    /* the one connect routine (src/db): its session timeouts included */
+    oss_code_t rc = oss_db_connect(url, "oss-projector", out, err);
+    if (rc)
+        return rc;
+    PGresult *r = PQexec(*out, "SET client_min_messages = warning");
     PQclear(r);
-    *out = c;
     return OSS_OK;
 }
 

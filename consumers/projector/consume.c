@@ -1,12 +1,13 @@
-/* The projector loop: Kafka (assign() at stored positions, no group
- * rebalance) -> verify signature -> decode -> apply a batch and store its
- * positions in ONE PostgreSQL transaction. Positions carry the cluster id;
- * a new cluster (embedded broker restarted empty), missing positions or an
- * out-of-range offset send it to the journal: read the high watermarks
- * first, catch up from the journal to the commit horizon, then join Kafka at
- * those watermarks (every event published before them is below the horizon,
- * every later one is read from Kafka; dedupe covers the overlap).
- * Single-threaded. */
+/* The projector loop: Kafka (the bus consumer, src/bus/consumer.c: assign()
+ * at stored positions, no group rebalance) -> verify signature -> decode ->
+ * apply a batch and store its positions in ONE PostgreSQL transaction.
+ * Positions carry the cluster id; a new cluster (embedded broker restarted
+ * empty), missing positions or an out-of-range offset send it to the
+ * journal (the consumer's catch-up hook): the consumer reads the high
+ * watermarks first, the hook catches up from the journal to the commit
+ * horizon, then the consumer joins Kafka at those watermarks (every event
+ * published before them is below the horizon, every later one is read from
+ * Kafka; dedupe covers the overlap). Single-threaded. */
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
@@ -15,22 +16,15 @@
 #include <unistd.h>
 
 #include "bus/bus.h"
+#include "bus/consumer.h"
 #include "core/clock.h"
+#include "db/db.h"
 #include "log/log.h"
 #include "projector.h"
 #include "projector_int.h"
 
-#define MAX_PARTS 256
-
 /* The stream types this projector has appliers for (one topic each). */
 static const char *const stream_types[] = {"account", "delivery", NULL};
-
-typedef struct part {
-    char topic[128];
-    int32_t partition;
-    int64_t next; /* next offset to read */
-    int64_t hi;   /* high watermark at the last sync */
-} part_t;
 
 typedef struct run {
     const oss_config_t *cfg;
@@ -38,12 +32,9 @@ typedef struct run {
     oss_keyring_t ring;
     PGconn *conn;
     pj_ctx_t ctx;
-    rd_kafka_t *rk;
-    char bootstrap[2048];
-    char cluster[128];
-    part_t parts[MAX_PARTS];
-    size_t nparts;
-    int need_sync, force_catchup;
+    oss_bus_consumer_t *bus;
+    oss_bus_position_t *saved; /* positions before a batch (retry) */
+    size_t nsaved;
     int batch_size, flush_ms, chunk;
     rd_kafka_message_t **msgs;
     pj_item_t *items;
@@ -105,125 +96,16 @@ pg_open(run_t *r, oss_err_t *err) {
 
 static void
 kafka_close(run_t *r) {
-    if (!r->rk)
-        return;
-    rd_kafka_assign(r->rk, NULL);
-    rd_kafka_consumer_close(r->rk);
-    rd_kafka_destroy(r->rk);
-    r->rk = NULL;
-    r->cluster[0] = '\0';
-}
-
-static int
-conf_set(rd_kafka_conf_t *conf, const char *k, const char *v) {
-    char errstr[256];
-    if (rd_kafka_conf_set(conf, k, v, errstr, sizeof errstr) !=
-        RD_KAFKA_CONF_OK) {
-        oss_error("could not set kafka property %s: %s", k, errstr);
-        return -1;
-    }
-    return 0;
-}
-
-/* Builds the consumer handle, reads the cluster id and the partitions. */
-static oss_code_t
-kafka_open(run_t *r, oss_err_t *err) {
-    char errstr[512];
-    oss_code_t rc;
-    if ((rc =
-             oss_bus_bootstrap(r->cfg, r->bootstrap, sizeof r->bootstrap, err)))
-        return rc;
-    rd_kafka_conf_t *conf = oss_bus_conf_new(r->cfg, err);
-    if (!conf)
-        return err ? err->code : OSS_EINVAL;
-    if (conf_set(conf, "group.id", r->ctx.name) ||
-        conf_set(conf, "enable.auto.commit", "false") ||
-        conf_set(conf, "enable.auto.offset.store", "false") ||
-        conf_set(conf, "auto.offset.reset", "error") ||
-        conf_set(conf, "enable.partition.eof", "false") ||
-        conf_set(conf, "log.connection.close", "false") ||
-        /* latency: answer a fetch after 20 ms rather than librdkafka's
-         * 500 ms when little data waits (command-to-read-model time) */
-        conf_set(conf, "fetch.wait.max.ms", "20")) {
-        rd_kafka_conf_destroy(conf);
-        return oss_err_set(err, OSS_EINVAL,
-                           "could not configure the Kafka consumer");
-    }
-    r->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    if (!r->rk) {
-        rd_kafka_conf_destroy(conf);
-        return oss_err_set(err, OSS_EINVAL,
-                           "could not create the Kafka consumer: %s", errstr);
-    }
-    rd_kafka_poll_set_consumer(r->rk);
-    char *cid = rd_kafka_clusterid(r->rk, 5000);
-    if (!cid) {
-        kafka_close(r);
-        return oss_err_set(err, OSS_EUNAVAIL,
-                           "could not reach Kafka at %s: no cluster id",
-                           r->bootstrap);
-    }
-    snprintf(r->cluster, sizeof r->cluster, "%s", cid);
-    rd_kafka_mem_free(r->rk, cid);
-
-    r->nparts = 0;
-    for (int t = 0; stream_types[t]; t++) {
-        char topic[128];
-        oss_bus_topic(r->cfg, stream_types[t], topic, sizeof topic);
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(r->rk, topic, NULL);
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_resp_err_t e =
-            rkt ? rd_kafka_metadata(r->rk, 0, rkt, &md, 5000)
-                : RD_KAFKA_RESP_ERR__INVALID_ARG;
-        if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
-            md->topics[0].err)
-            e = md->topics[0].err;
-        if (e || md->topics[0].partition_cnt == 0) {
-            if (md)
-                rd_kafka_metadata_destroy(md);
-            if (rkt)
-                rd_kafka_topic_destroy(rkt);
-            kafka_close(r);
-            return oss_err_set(err, OSS_EUNAVAIL,
-                               "could not read partitions of topic \"%s\": %s",
-                               topic, rd_kafka_err2str(e));
-        }
-        for (int p = 0;
-             p < md->topics[0].partition_cnt && r->nparts < MAX_PARTS; p++) {
-            part_t *pt = &r->parts[r->nparts++];
-            snprintf(pt->topic, sizeof pt->topic, "%s", topic);
-            pt->partition = md->topics[0].partitions[p].id;
-            pt->next = -1;
-        }
-        rd_kafka_metadata_destroy(md);
-        rd_kafka_topic_destroy(rkt);
-    }
-    oss_info("kafka consumer ready bootstrap=%s cluster=%s partitions=%zu",
-             r->bootstrap, r->cluster, r->nparts);
-    return OSS_OK;
-}
-
-static part_t *
-find_part(run_t *r, const char *topic, int32_t partition) {
-    for (size_t i = 0; i < r->nparts; i++)
-        if (r->parts[i].partition == partition &&
-            strcmp(r->parts[i].topic, topic) == 0)
-            return &r->parts[i];
-    return NULL;
+    oss_bus_consumer_close(r->bus);
 }
 
 /* Upserts the positions of every part in r (next >= 0) in the open tx. */
 static oss_code_t
-store_positions(run_t *r, oss_err_t *err) {
+store_rows(run_t *r, const char *cluster, const oss_bus_position_t *pos,
+           size_t n, oss_err_t *err) {
     json_t *rows = json_array();
-    for (size_t i = 0; i < r->nparts; i++) {
-        part_t *pt = &r->parts[i];
-        int64_t lo = 0, hi = -1;
-        if (r->rk)
-            rd_kafka_get_watermark_offsets(r->rk, pt->topic, pt->partition, &lo,
-                                           &hi);
-        if (hi >= 0)
-            pt->hi = hi;
+    for (size_t i = 0; i < n; i++) {
+        const oss_bus_position_t *pt = &pos[i];
         if (pt->next >= 0)
             json_array_append_new(
                 rows, json_pack("{s:s, s:i, s:I, s:I}", "t", pt->topic, "p",
@@ -244,26 +126,18 @@ store_positions(run_t *r, oss_err_t *err) {
              "next_offset = excluded.next_offset, high_watermark = "
              "excluded.high_watermark, updated_at = now()",
              r->ctx.schema);
-    const char *p[3] = {r->ctx.name, r->cluster, text};
+    const char *p[3] = {r->ctx.name, cluster, text};
     oss_code_t rc = pj_cmd(r->conn, sql, 3, p, err);
     free(text);
     return rc;
 }
 
 static oss_code_t
-assign_all(run_t *r, oss_err_t *err) {
-    rd_kafka_topic_partition_list_t *l =
-        rd_kafka_topic_partition_list_new((int)r->nparts);
-    for (size_t i = 0; i < r->nparts; i++)
-        rd_kafka_topic_partition_list_add(l, r->parts[i].topic,
-                                          r->parts[i].partition)
-            ->offset = r->parts[i].next;
-    rd_kafka_resp_err_t e = rd_kafka_assign(r->rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
-    if (e)
-        return oss_err_set(err, OSS_EUNAVAIL, "could not assign partitions: %s",
-                           rd_kafka_err2str(e));
-    return OSS_OK;
+store_positions(run_t *r, oss_err_t *err) {
+    size_t n = 0;
+    oss_bus_consumer_refresh_watermarks(r->bus);
+    oss_bus_position_t *pos = oss_bus_consumer_positions(r->bus, &n);
+    return store_rows(r, oss_bus_consumer_cluster_id(r->bus), pos, n, err);
 }
 
 /* Catches the schema up from the journal to the current horizon. */
@@ -282,17 +156,13 @@ journal_catch_up(run_t *r, oss_err_t *err) {
     return OSS_OK;
 }
 
-/* Positions: stored ones when they are all there and of this cluster;
- * otherwise watermarks first, journal catch-up, then join at them. */
-static oss_code_t
-sync_positions(run_t *r, oss_err_t *err) {
-    char sql[512];
-    oss_code_t rc;
-    size_t have = 0;
-    int other_cluster = 0;
+/* ---- the bus consumer's hooks ---- */
 
-    for (size_t i = 0; i < r->nparts; i++)
-        r->parts[i].next = -1;
+/* Stored positions of this projector name. */
+static oss_code_t
+hook_load(void *arg, oss_bus_consumer_t *c, oss_err_t *err) {
+    run_t *r = arg;
+    char sql[512];
     snprintf(sql, sizeof sql,
              "SELECT topic, partition, next_offset, cluster_id FROM "
              "%s.positions WHERE name = $1",
@@ -301,54 +171,41 @@ sync_positions(run_t *r, oss_err_t *err) {
     PGresult *res = pj_exec(r->conn, sql, 1, p, err);
     if (!res)
         return err ? err->code : OSS_EUNAVAIL;
-    for (int i = 0; i < PQntuples(res); i++) {
-        part_t *pt = find_part(r, PQgetvalue(res, i, 0),
-                               (int32_t)atoi(PQgetvalue(res, i, 1)));
-        if (!pt)
-            continue;
-        if (strcmp(PQgetvalue(res, i, 3), r->cluster) != 0)
-            other_cluster = 1;
-        pt->next = strtoll(PQgetvalue(res, i, 2), NULL, 10);
-        have++;
-    }
+    for (int i = 0; i < PQntuples(res); i++)
+        oss_bus_consumer_stored(
+            c, PQgetvalue(res, i, 0), (int32_t)atoi(PQgetvalue(res, i, 1)),
+            PQgetvalue(res, i, 3), strtoll(PQgetvalue(res, i, 2), NULL, 10));
     PQclear(res);
+    return OSS_OK;
+}
 
-    if (!r->force_catchup && !other_cluster && have == r->nparts) {
-        oss_info("resuming at stored positions cluster=%s", r->cluster);
-        return assign_all(r, err);
-    }
-    oss_info("catching up from the journal (%s)",
-             r->force_catchup ? "offset out of range"
-             : other_cluster  ? "the broker's cluster id changed"
-                              : "no stored positions");
-    /* 1. the high watermarks, before the horizon is read */
-    for (size_t i = 0; i < r->nparts; i++) {
-        int64_t lo = 0, hi = 0;
-        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
-            r->rk, r->parts[i].topic, r->parts[i].partition, &lo, &hi, 5000);
-        if (e)
-            return oss_err_set(err, OSS_EUNAVAIL,
-                               "could not read the watermarks of %s/%d: %s",
-                               r->parts[i].topic, (int)r->parts[i].partition,
-                               rd_kafka_err2str(e));
-        r->parts[i].hi = hi;
-    }
-    /* 2. the journal up to the horizon */
-    if ((rc = journal_catch_up(r, err)))
-        return rc;
-    /* 3. join at the watermarks, stored with this cluster id */
-    for (size_t i = 0; i < r->nparts; i++)
-        r->parts[i].next = r->parts[i].hi;
+static oss_code_t
+hook_catch_up(void *arg, const char *why, oss_err_t *err) {
+    run_t *r = arg;
+    (void)why; /* logged by the consumer */
+    /* bulk work: a catch-up may read the whole journal */
+    oss_code_t rc = oss_db_set_bulk(r->conn, 1, err);
+    if (rc == OSS_OK)
+        rc = journal_catch_up(r, err);
+    oss_err_t e2 = {0};
+    if (oss_db_set_bulk(r->conn, 0, &e2) && rc == OSS_OK)
+        rc = oss_err_set(err, e2.code, "%s", e2.msg);
+    return rc;
+}
+
+/* The joined positions (at the watermarks), with this cluster id. */
+static oss_code_t
+hook_store(void *arg, const char *cluster, const oss_bus_position_t *pos,
+           size_t n, oss_err_t *err) {
+    run_t *r = arg;
+    oss_code_t rc;
     if ((rc = pj_cmd(r->conn, "BEGIN", 0, NULL, err)))
         return rc;
-    if ((rc = store_positions(r, err))) {
+    if ((rc = store_rows(r, cluster, pos, n, err))) {
         pj_rollback(r->conn);
         return rc;
     }
-    if ((rc = pj_cmd(r->conn, "COMMIT", 0, NULL, err)))
-        return rc;
-    r->force_catchup = 0;
-    return assign_all(r, err);
+    return pj_cmd(r->conn, "COMMIT", 0, NULL, err);
 }
 
 /* ---- batches ---- */
@@ -476,11 +333,8 @@ apply_batch(run_t *r, int single, oss_err_t *err) {
     } else if ((rc = pj_apply_each(&r->ctx, r->items, r->n, err))) {
         goto done;
     }
-    for (size_t i = 0; i < r->n; i++) {
-        part_t *pt = find_part(r, r->items[i].topic, r->items[i].partition);
-        if (pt && r->items[i].offset + 1 > pt->next)
-            pt->next = r->items[i].offset + 1;
-    }
+    for (size_t i = 0; i < r->n; i++)
+        oss_bus_consumer_advance(r->bus, r->msgs[i]);
     if ((rc = store_positions(r, err)))
         goto done;
     rc = pj_cmd(r->conn, "COMMIT", 0, NULL, err);
@@ -497,8 +351,16 @@ flush(run_t *r, oss_err_t *err) {
     if (r->n == 0)
         return OSS_OK;
     pj_ctx_t saved = r->ctx;
-    part_t parts[MAX_PARTS];
-    memcpy(parts, r->parts, sizeof parts);
+    size_t np = 0;
+    oss_bus_position_t *pos = oss_bus_consumer_positions(r->bus, &np);
+    if (np > r->nsaved) {
+        oss_bus_position_t *s = realloc(r->saved, np * sizeof *s);
+        if (!s)
+            return oss_err_set(err, OSS_ENOMEM, "out of memory");
+        r->saved = s;
+        r->nsaved = np;
+    }
+    memcpy(r->saved, pos, np * sizeof *pos);
     oss_code_t rc = apply_batch(r, 0, err);
     if (rc && rc != OSS_EUNAVAIL && r->conn &&
         PQstatus(r->conn) == CONNECTION_OK) {
@@ -507,14 +369,14 @@ flush(run_t *r, oss_err_t *err) {
         r->ctx.applied = saved.applied;
         r->ctx.skipped = saved.skipped;
         r->ctx.dead = saved.dead;
-        memcpy(r->parts, parts, sizeof parts);
+        memcpy(pos, r->saved, np * sizeof *pos);
         rc = apply_batch(r, 1, err);
     }
     if (rc) {
         r->ctx.applied = saved.applied;
         r->ctx.skipped = saved.skipped;
         r->ctx.dead = saved.dead;
-        memcpy(r->parts, parts, sizeof parts);
+        memcpy(pos, r->saved, np * sizeof *pos);
         return rc;
     }
     if (r->ctx.applied != saved.applied || r->ctx.dead != saved.dead)
@@ -534,24 +396,15 @@ poll_batch(run_t *r) {
         int64_t left = deadline - oss_mono_ms();
         if (left < 0)
             left = 0;
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, (int)left);
+        rd_kafka_message_t *m = oss_bus_consumer_poll(r->bus, (int)left);
         if (!m) {
+            if (oss_bus_consumer_need_sync(r->bus))
+                deadline = oss_mono_ms(); /* drain what is queued, resync */
             if (left == 0)
                 break;
             continue;
         }
         if (m->err) {
-            if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
-                m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
-                oss_warn("offset out of range on %s/%d: %s",
-                         m->rkt ? rd_kafka_topic_name(m->rkt) : "-",
-                         (int)m->partition, rd_kafka_message_errstr(m));
-                r->force_catchup = 1;
-                r->need_sync = 1;
-                rd_kafka_message_destroy(m);
-                deadline = oss_mono_ms(); /* drain what is queued, resync */
-                continue;
-            }
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 oss_debug("kafka: %s", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
@@ -580,6 +433,15 @@ oss_projector_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
     if ((rc = oss_keyring_load(oss_config_str(cfg, "bus.signing_key_file"),
                                &r->ring, err)))
         goto done;
+    oss_bus_consumer_opts_t bo = {.group_id = r->ctx.name,
+                                  .stream_types = stream_types,
+                                  .join = OSS_BUS_JOIN_WATERMARK,
+                                  .hooks = {.load = hook_load,
+                                            .catch_up = hook_catch_up,
+                                            .store = hook_store,
+                                            .arg = r}};
+    if ((rc = oss_bus_consumer_new(cfg, &bo, &r->bus, err)))
+        goto done;
     r->msgs = calloc((size_t)r->batch_size, sizeof *r->msgs);
     r->items = calloc((size_t)r->batch_size, sizeof *r->items);
     if (!r->msgs || !r->items) {
@@ -601,18 +463,16 @@ oss_projector_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
                 }
                 continue;
             }
-            r->need_sync = 1;
         }
-        if (!r->rk) {
-            if (kafka_open(r, &e)) {
+        if (!oss_bus_consumer_is_open(r->bus)) {
+            if (oss_bus_consumer_open(r->bus, &e)) {
                 oss_warn("%s; retrying", e.msg);
                 nap(r, 1000);
                 continue;
             }
-            r->need_sync = 1;
         }
-        if (r->need_sync) {
-            if (sync_positions(r, &e)) {
+        if (oss_bus_consumer_need_sync(r->bus)) {
+            if (oss_bus_consumer_sync(r->bus, &e)) {
                 oss_warn("could not position the consumer: %s", e.msg);
                 if (e.code == OSS_EUNAVAIL && r->conn &&
                     PQstatus(r->conn) == CONNECTION_OK)
@@ -622,7 +482,6 @@ oss_projector_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
                 nap(r, 1000);
                 continue;
             }
-            r->need_sync = 0;
         }
         poll_batch(r);
         if (flush(r, &e)) {
@@ -636,12 +495,10 @@ oss_projector_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
         int64_t t = oss_mono_ms();
         if (t - last_check >= 1000) {
             last_check = t;
-            char bs[sizeof r->bootstrap];
-            if (oss_bus_bootstrap(cfg, bs, sizeof bs, NULL) == OSS_OK &&
-                strcmp(bs, r->bootstrap) != 0) {
-                oss_info("bootstrap list changed (%s -> %s): rebuilding the "
+            if (oss_bus_consumer_bootstrap_changed(r->bus)) {
+                oss_info("bootstrap list changed (was %s): rebuilding the "
                          "Kafka handle",
-                         r->bootstrap, bs);
+                         oss_bus_consumer_bootstrap(r->bus));
                 kafka_close(r);
             }
         }
@@ -668,8 +525,9 @@ oss_projector_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
 done:
     if (r->msgs && r->items)
         batch_clear(r);
-    kafka_close(r);
+    oss_bus_consumer_free(r->bus);
     pg_drop(r);
+    free(r->saved);
     free(r->msgs);
     free(r->items);
     free(r);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "db/db.h"
 #include "log/log.h"
 #include "projector.h"
 #include "projector_int.h"
@@ -36,6 +37,11 @@ oss_projector_catch_up(const oss_config_t *cfg, int64_t *applied,
         return rc;
     if ((rc = pj_connect(oss_config_str(cfg, "pg.url"), &c.conn, err)))
         return rc;
+    /* bulk work: the whole journal, longer than a request's limits */
+    if ((rc = oss_db_set_bulk(c.conn, 1, err))) {
+        PQfinish(c.conn);
+        return rc;
+    }
     do {
         rc = pj_journal_chunk(&c, chunk, PJ_CHUNK_LOCK_SWAP, &nread, err);
     } while (rc == OSS_OK && nread > 0);
@@ -188,6 +194,10 @@ oss_projector_rebuild(const oss_config_t *cfg, bool progress_to_terminal,
     if ((rc = pj_connect(admin_url, &admin, err)))
         return rc;
     if ((rc = pj_connect(oss_config_str(cfg, "pg.url"), &c.conn, err)))
+        goto done;
+    /* bulk work: a rebuild at scale outlasts a request's limits */
+    if ((rc = oss_db_set_bulk(admin, 1, err)) ||
+        (rc = oss_db_set_bulk(c.conn, 1, err)))
         goto done;
     memcpy(c.schema, target, strlen(target) + 1); /* checked: <= 44 chars */
 

@@ -9,14 +9,13 @@
  *
  * usage: oss-broker [--brokers N] [--topics name:parts,...]
  *                   [--bootstrap-file PATH] [--run-env PATH] */
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "bus/mock.h"
 #include "log/log.h"
 
 static volatile sig_atomic_t stop;
@@ -78,7 +77,7 @@ main(int argc, char **argv) {
     const char *topics = "oss.account:6";
     const char *bootstrap_file = "var/kafka.bootstrap";
     const char *run_env = NULL;
-    char errstr[512];
+    oss_err_t err = {0};
 
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--brokers") && i + 1 < argc)
@@ -102,18 +101,9 @@ main(int argc, char **argv) {
         return 2;
     }
 
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof errstr);
-    rd_kafka_t *rk =
-        rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    if (!rk) {
-        oss_error("could not create the broker host handle: %s", errstr);
-        return 1;
-    }
-    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, brokers);
-    if (!mc) {
-        oss_error("could not start the mock cluster");
-        rd_kafka_destroy(rk);
+    oss_bus_mock_t *mc = NULL;
+    if (oss_bus_mock_start(brokers, &mc, &err)) {
+        oss_error("%s", err.msg);
         return 1;
     }
 
@@ -127,19 +117,17 @@ main(int argc, char **argv) {
             parts = atoi(colon + 1);
         }
         int rf = brokers < 3 ? brokers : 3;
-        rd_kafka_resp_err_t err =
-            rd_kafka_mock_topic_create(mc, t, parts > 0 ? parts : 6, rf);
-        if (err) {
-            oss_error("could not create topic \"%s\": %s", t,
-                      rd_kafka_err2str(err));
+        if (oss_bus_mock_topic_create(mc, t, parts > 0 ? parts : 6, rf, &err)) {
+            oss_error("%s", err.msg);
             free(list);
+            oss_bus_mock_free(mc);
             return 1;
         }
         oss_info("topic %s partitions=%d replication=%d", t, parts, rf);
     }
     free(list);
 
-    const char *bs = rd_kafka_mock_cluster_bootstraps(mc);
+    const char *bs = oss_bus_mock_bootstraps(mc);
     char content[4096];
     snprintf(content, sizeof content, "%s\n", bs);
     if (write_atomic(bootstrap_file, content) != 0) {
@@ -156,7 +144,6 @@ main(int argc, char **argv) {
         pause();
 
     oss_info("stopping");
-    rd_kafka_mock_cluster_destroy(mc);
-    rd_kafka_destroy(rk);
+    oss_bus_mock_free(mc);
     return 0;
 }

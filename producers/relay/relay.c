@@ -32,17 +32,10 @@ typedef struct slot {
     int state;
 } slot_t;
 
-typedef struct topic_cache {
-    char stream_type[32];
-    rd_kafka_topic_t *rkt;
-} topic_cache_t;
-
 struct oss_relay {
     const oss_config_t *cfg;
     oss_keyring_t ring;
     oss_bus_signer_t *signer; /* current key, reused for every message */
-    uint8_t *vbuf;            /* envelope encoding buffer, reused */
-    size_t vcap;
     char source[256];
     long long batch, poll_ms, lock_key, stall_ms, msg_timeout_ms, ckpt_ms;
     uint32_t lock_hi, lock_lo;
@@ -50,9 +43,7 @@ struct oss_relay {
     int64_t window; /* messages read from each partition tail */
 
     PGconn *db;
-    rd_kafka_t *rk;
-    topic_cache_t topics[16];
-    size_t ntopics;
+    oss_bus_producer_t *prod; /* NULL between resyncs */
     char cluster_id[128];
     char bootstrap[4096];
 
@@ -76,8 +67,6 @@ struct oss_relay {
     int64_t last_heartbeat, last_progress, last_check, last_log, last_persist,
         next_poll;
     uint64_t published, published_logged;
-    int last_err_code;
-    int64_t last_err_at;
     int64_t burst_start; /* when work appeared after idling; 0 idle */
     uint64_t burst_base;
 };
@@ -129,119 +118,53 @@ oss_relay_new(const oss_config_t *cfg, oss_relay_t **out, oss_err_t *err) {
     return OSS_OK;
 }
 
-/* ---- Kafka producer ---------------------------------------------------- */
+/* ---- Kafka producer (src/bus/producer.c) ------------------------------ */
 
 static void
-on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+on_delivery(void *opaque, const oss_bus_delivery_t *d) {
     oss_relay_t *r = opaque;
-    uint64_t seq = (uint64_t)(uintptr_t)m->_private;
-    slot_t *s = &r->slots[seq % r->cap];
-    if (s->seq != seq || s->state != SLOT_PENDING)
+    slot_t *s = &r->slots[d->seq % r->cap];
+    if (s->seq != d->seq || s->state != SLOT_PENDING)
         return; /* from a purged generation */
-    if (m->err) {
+    if (d->failed) {
         s->state = SLOT_FAILED;
         if (!r->delivery_failed)
-            snprintf(r->fail_reason, sizeof r->fail_reason, "%s",
-                     rd_kafka_err2str(m->err));
+            snprintf(r->fail_reason, sizeof r->fail_reason, "%s", d->error);
         r->delivery_failed = 1;
         return;
     }
     s->state = SLOT_DONE;
-    oss_relay_mark(&r->marks, &r->nmarks, rd_kafka_topic_name(m->rkt),
-                   m->partition, m->offset);
+    oss_relay_mark(&r->marks, &r->nmarks, d->topic, d->partition, d->offset);
 }
 
 static void
-on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque) {
+on_fatal(void *opaque, const char *reason) {
     oss_relay_t *r = opaque;
-    if (rd_kafka_fatal_error(rk, NULL, 0)) {
-        oss_error("fatal producer error: %s", reason);
-        r->need_resync = 1;
-        return;
-    }
-    /* the same error over and over (brokers down): once per 10 s */
-    int64_t now = oss_mono_ms();
-    if (code == r->last_err_code && now - r->last_err_at < 10000)
-        return;
-    r->last_err_code = code;
-    r->last_err_at = now;
-    oss_warn("kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)code),
-             reason);
-}
-
-/* librdkafka's own log lines: debug only (errors come through on_error) */
-static void
-on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
-    (void)rk;
-    (void)level;
-    oss_debug("librdkafka %s: %s", fac, buf);
+    (void)reason;
+    r->need_resync = 1;
 }
 
 static void
 producer_close(oss_relay_t *r, int purge) {
-    if (!r->rk)
-        return;
-    if (purge)
-        rd_kafka_purge(r->rk,
-                       RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    rd_kafka_poll(r->rk, 0);
-    for (size_t i = 0; i < r->ntopics; i++)
-        rd_kafka_topic_destroy(r->topics[i].rkt);
-    r->ntopics = 0;
-    rd_kafka_destroy(r->rk);
-    r->rk = NULL;
+    oss_bus_producer_free(r->prod, purge);
+    r->prod = NULL;
 }
 
 static oss_code_t
 producer_open(oss_relay_t *r, oss_err_t *err) {
-    char errstr[512], v[32];
-    rd_kafka_conf_t *conf = oss_bus_conf_new(r->cfg, err);
-    if (!conf)
-        return err ? err->code : OSS_EINVAL;
-    oss_bus_bootstrap(r->cfg, r->bootstrap, sizeof r->bootstrap, NULL);
-    snprintf(v, sizeof v, "%lld", r->msg_timeout_ms);
-    char qmax[32];
-    snprintf(qmax, sizeof qmax, "%zu", r->cap * 2 + 10000);
-    const char *props[][2] = {{"enable.idempotence", "true"},
-                              {"acks", "all"},
-                              {"message.timeout.ms", v},
-                              {"queue.buffering.max.messages", qmax},
-                              {"client.id", "oss-relay"}};
-    for (size_t i = 0; i < sizeof props / sizeof props[0]; i++)
-        if (rd_kafka_conf_set(conf, props[i][0], props[i][1], errstr,
-                              sizeof errstr) != RD_KAFKA_CONF_OK) {
-            rd_kafka_conf_destroy(conf);
-            return oss_err_set(err, OSS_EINVAL,
-                               "could not configure the producer: %s", errstr);
-        }
-    rd_kafka_conf_set_opaque(conf, r);
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    rd_kafka_conf_set_error_cb(conf, on_error);
-    rd_kafka_conf_set_log_cb(conf, on_log);
-    if (!(r->rk =
-              rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr))) {
-        rd_kafka_conf_destroy(conf);
-        return oss_err_set(err, OSS_EUNAVAIL,
-                           "could not create the producer: %s", errstr);
-    }
-    return OSS_OK;
-}
-
-static rd_kafka_topic_t *
-topic_for(oss_relay_t *r, const char *stream_type) {
-    for (size_t i = 0; i < r->ntopics; i++)
-        if (strcmp(r->topics[i].stream_type, stream_type) == 0)
-            return r->topics[i].rkt;
-    char name[256];
-    oss_bus_topic(r->cfg, stream_type, name, sizeof name);
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(r->rk, name, NULL);
-    if (rkt && r->ntopics < sizeof r->topics / sizeof r->topics[0]) {
-        snprintf(r->topics[r->ntopics].stream_type,
-                 sizeof r->topics[0].stream_type, "%s", stream_type);
-        r->topics[r->ntopics++].rkt = rkt;
-    }
-    return rkt; /* when the cache is full it leaks one handle per call; 16
-                   stream types are plenty */
+    oss_bus_producer_opts_t o = {.client_id = "oss-relay",
+                                 .source = r->source,
+                                 .signer = r->signer,
+                                 .message_timeout_ms = r->msg_timeout_ms,
+                                 .queue_max_messages = r->cap * 2 + 10000,
+                                 .on_delivery = on_delivery,
+                                 .on_fatal = on_fatal,
+                                 .arg = r};
+    oss_code_t rc = oss_bus_producer_new(r->cfg, &o, &r->prod, err);
+    if (rc == OSS_OK)
+        snprintf(r->bootstrap, sizeof r->bootstrap, "%s",
+                 oss_bus_producer_bootstrap(r->prod));
+    return rc;
 }
 
 /* ---- database ----------------------------------------------------------- */
@@ -560,15 +483,9 @@ resync(oss_relay_t *r, oss_err_t *err) {
         return rc;
     if ((rc = producer_open(r, err)))
         return rc;
-    char *cid = rd_kafka_clusterid(r->rk, 10000);
-    if (!cid) {
-        rc = oss_err_set(err, OSS_EUNAVAIL,
-                         "could not reach Kafka at %s (no cluster id)",
-                         r->bootstrap);
+    if ((rc = oss_bus_producer_cluster_id(r->prod, 10000, r->cluster_id,
+                                          sizeof r->cluster_id, err)))
         goto fail;
-    }
-    snprintf(r->cluster_id, sizeof r->cluster_id, "%s", cid);
-    rd_kafka_mem_free(r->rk, cid);
 
     oss_relay_reset_t why =
         oss_relay_reset_decision(c.cluster_id, r->cluster_id, r->reset_cursor);
@@ -626,42 +543,6 @@ fail:
 
 /* ---- reading the journal and producing ---------------------------------- */
 
-static oss_code_t
-produce_one(oss_relay_t *r, const oss_event_t *ev, uint64_t seq,
-            oss_err_t *err) {
-    size_t vlen = 0;
-    oss_code_t rc = oss_envelope_encode_buf(ev, &r->vbuf, &r->vcap, &vlen, err);
-    if (rc)
-        return rc;
-    rd_kafka_topic_t *rkt = topic_for(r, ev->stream_type);
-    rd_kafka_headers_t *h = rd_kafka_headers_new(9);
-    if (!rkt || !h ||
-        oss_bus_headers_fill(h, ev, r->source, r->signer, r->vbuf, vlen)) {
-        if (h)
-            rd_kafka_headers_destroy(h);
-        return oss_err_set(err, OSS_ENOMEM, "could not build a message");
-    }
-    for (;;) {
-        /* RD_KAFKA_MSG_F_COPY: librdkafka copies the value into the
-         * message's own allocation, so r->vbuf is reused for the next */
-        rd_kafka_resp_err_t kerr = rd_kafka_producev(
-            r->rk, RD_KAFKA_V_RKT(rkt),
-            RD_KAFKA_V_KEY(ev->stream_id, strlen(ev->stream_id)),
-            RD_KAFKA_V_VALUE(r->vbuf, vlen),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h),
-            RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq), RD_KAFKA_V_END);
-        if (!kerr)
-            return OSS_OK;
-        if (kerr == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            rd_kafka_poll(r->rk, 10);
-            continue;
-        }
-        rd_kafka_headers_destroy(h);
-        return oss_err_set(err, OSS_EUNAVAIL, "could not produce: %s",
-                           rd_kafka_err2str(kerr));
-    }
-}
-
 /* One row of fetch(): publishes it (or skips it) and moves the read cursor.
  * Stops the scan when a produce failed. */
 static int
@@ -681,7 +562,7 @@ fetch_row(void *ctx, const oss_journal_row_t *row, oss_err_t *err) {
         return 0;
     }
     slot_t *s = slot_push(r, row->xid, row->ev.position, SLOT_PENDING);
-    if (produce_one(r, &row->ev, s->seq, &perr)) {
+    if (oss_bus_producer_send(r->prod, &row->ev, s->seq, &perr)) {
         s->state = SLOT_FAILED;
         r->delivery_failed = 1;
         snprintf(r->fail_reason, sizeof r->fail_reason, "%s", perr.msg);
@@ -749,12 +630,12 @@ static int
 shutdown_clean(oss_relay_t *r) {
     oss_err_t err = {0};
     int clean = 1;
-    if (r->rk) {
-        rd_kafka_flush(r->rk, 3000);
-        rd_kafka_poll(r->rk, 0);
+    if (r->prod) {
+        oss_bus_producer_flush(r->prod, 3000);
+        oss_bus_producer_poll(r->prod, 0);
         advance(r);
-        clean = rd_kafka_outq_len(r->rk) == 0 && !r->delivery_failed &&
-                r->head == r->tail;
+        clean = oss_bus_producer_outq_len(r->prod) == 0 &&
+                !r->delivery_failed && r->head == r->tail;
         producer_close(r, 1);
     }
     if (persist(r, &err))
@@ -783,21 +664,22 @@ periodic_checks(oss_relay_t *r) {
         r->need_resync = 1;
         return;
     }
-    char *cid = rd_kafka_clusterid(r->rk, 0);
-    if (cid) {
+    char cid[sizeof r->cluster_id];
+    if (oss_bus_producer_cluster_id(r->prod, 0, cid, sizeof cid, NULL) ==
+        OSS_OK) {
         if (strcmp(cid, r->cluster_id) != 0) {
             oss_warn("the Kafka cluster id changed (%s, was %s)", cid,
                      r->cluster_id);
             r->need_resync = 1;
         }
-        rd_kafka_mem_free(r->rk, cid);
         if (r->need_resync)
             return;
     }
     /* only partitions we delivered to lately, within a time budget: a
      * query blocks while brokers are down */
     int64_t hi = 0;
-    long i = oss_relay_check_marks(r->rk, r->marks, r->nmarks, 1000, &hi);
+    long i = oss_relay_check_marks(oss_bus_producer_handle(r->prod), r->marks,
+                                   r->nmarks, 1000, &hi);
     if (i >= 0) {
         oss_warn("%s [%d] high watermark %" PRId64 " is below offset %" PRId64
                  " we saw",
@@ -855,7 +737,7 @@ lead(oss_relay_t *r, volatile sig_atomic_t *stop) {
             }
             r->last_check = oss_mono_ms();
         }
-        rd_kafka_poll(r->rk, 0);
+        oss_bus_producer_poll(r->prod, 0);
         advance(r);
         if (r->delivery_failed) {
             oss_warn("a delivery failed (%s): resynchronising with Kafka",
@@ -890,7 +772,7 @@ lead(oss_relay_t *r, volatile sig_atomic_t *stop) {
             }
             r->more_rows = got == limit;
             r->next_poll = oss_mono_ms() + r->poll_ms;
-            rd_kafka_poll(r->rk, 0);
+            oss_bus_producer_poll(r->prod, 0);
             advance(r);
         }
         now = oss_mono_ms();
@@ -917,7 +799,7 @@ lead(oss_relay_t *r, volatile sig_atomic_t *stop) {
         }
         if (r->head != r->tail) {
             if (got == 0 || room == 0)
-                rd_kafka_poll(r->rk, 20);
+                oss_bus_producer_poll(r->prod, 20);
         } else if (!r->more_rows && !r->need_resync) {
             int64_t ms = r->next_poll - now;
             if (r->conf_dirty && r->last_persist + r->ckpt_ms - now < ms)
@@ -1013,7 +895,6 @@ oss_relay_free(oss_relay_t *r) {
         PQfinish(r->db);
     free(r->slots);
     oss_bus_signer_free(r->signer);
-    free(r->vbuf);
     free(r->skip);
     free(r->skip_used);
     free(r->marks);

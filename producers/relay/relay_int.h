@@ -5,6 +5,8 @@
 #include <stdint.h>
 
 #include "bus/bus.h"
+#include "bus/consumer.h"
+#include "bus/producer.h"
 #include "relay.h"
 
 /* Highest offset known to exist in one partition (for "went backwards"). */

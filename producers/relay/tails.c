@@ -11,20 +11,6 @@
 #include "core/clock.h"
 #include "log/log.h"
 
-typedef struct tail_part {
-    char topic[256];
-    int32_t partition;
-    int64_t hi;
-    int done;
-} tail_part_t;
-
-static void
-tails_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
-    (void)rk;
-    (void)level;
-    oss_debug("tail reader: librdkafka %s: %s", fac, buf);
-}
-
 static int
 push_found(oss_relay_tails_t *t, int64_t pos, const char *event_id) {
     if (t->n == t->cap) {
@@ -94,101 +80,46 @@ take_message(oss_relay_tails_t *t, const oss_keyring_t *ring,
 oss_code_t
 oss_relay_read_tails(const oss_config_t *cfg, const oss_keyring_t *ring,
                      int64_t window, oss_relay_tails_t *t, oss_err_t *err) {
-    char errstr[512], prefix[128];
-    rd_kafka_conf_t *conf = NULL;
-    rd_kafka_t *rk = NULL;
-    const rd_kafka_metadata_t *md = NULL;
-    rd_kafka_topic_partition_list_t *assign = NULL;
-    tail_part_t *parts = NULL;
+    oss_bus_consumer_t *c = NULL;
     size_t nparts = 0, remaining = 0;
+    uint8_t *done = NULL; /* per position: its tail is read */
     oss_code_t rc = OSS_OK;
 
     memset(t, 0, sizeof *t);
-    snprintf(prefix, sizeof prefix, "%s",
-             oss_config_str(cfg, "bus.topic_prefix"));
-    if (!(conf = oss_bus_conf_new(cfg, err)))
-        return err ? err->code : OSS_EINVAL;
-    if (rd_kafka_conf_set(conf, "group.id", "oss-relay-tails", errstr,
-                          sizeof errstr) ||
-        rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr,
-                          sizeof errstr) ||
-        rd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr,
-                          sizeof errstr) ||
-        rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr,
-                          sizeof errstr)) {
-        rd_kafka_conf_destroy(conf);
-        return oss_err_set(err, OSS_EINTERNAL,
-                           "could not configure tail reader: %s", errstr);
-    }
-    rd_kafka_conf_set_log_cb(conf, tails_log);
-    if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr))) {
-        rd_kafka_conf_destroy(conf);
-        return oss_err_set(err, OSS_EUNAVAIL,
-                           "could not create tail reader: %s", errstr);
-    }
-    rd_kafka_resp_err_t kerr = rd_kafka_metadata(rk, 1, NULL, &md, 10000);
-    if (kerr) {
-        rc = oss_err_set(err, OSS_EUNAVAIL, "could not read Kafka metadata: %s",
-                         rd_kafka_err2str(kerr));
+    /* every topic named bus.topic_prefix*, positioned here (no sync) */
+    oss_bus_consumer_opts_t o = {.group_id = "oss-relay-tails",
+                                 .join = OSS_BUS_JOIN_BEGINNING,
+                                 .partition_eof = 1,
+                                 .timeout_ms = 10000,
+                                 .quiet = 1};
+    if ((rc = oss_bus_consumer_new(cfg, &o, &c, err)))
+        return rc;
+    if ((rc = oss_bus_consumer_open(c, err)))
         goto done;
-    }
-    if (t->cluster_id[0] == '\0') {
-        char *cid = rd_kafka_clusterid(rk, 5000);
-        if (cid) {
-            snprintf(t->cluster_id, sizeof t->cluster_id, "%s", cid);
-            rd_kafka_mem_free(rk, cid);
-        }
-    }
-    size_t total = 0;
-    for (int i = 0; i < md->topic_cnt; i++)
-        if (strncmp(md->topics[i].topic, prefix, strlen(prefix)) == 0)
-            total += (size_t)md->topics[i].partition_cnt;
-    parts = calloc(total ? total : 1, sizeof *parts);
-    assign = rd_kafka_topic_partition_list_new((int)(total ? total : 1));
-    if (!parts || !assign) {
+    snprintf(t->cluster_id, sizeof t->cluster_id, "%s",
+             oss_bus_consumer_cluster_id(c));
+    if ((rc = oss_bus_consumer_query_watermarks(c, err)))
+        goto done;
+    oss_bus_position_t *parts = oss_bus_consumer_positions(c, &nparts);
+    if (!(done = calloc(nparts ? nparts : 1, 1))) {
         rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
         goto done;
     }
-    for (int i = 0; i < md->topic_cnt; i++) {
-        const rd_kafka_metadata_topic_t *mt = &md->topics[i];
-        if (strncmp(mt->topic, prefix, strlen(prefix)) != 0 || mt->err)
-            continue;
-        for (int p = 0; p < mt->partition_cnt; p++) {
-            int64_t lo = 0, hi = 0;
-            int32_t id = mt->partitions[p].id;
-            kerr = rd_kafka_query_watermark_offsets(rk, mt->topic, id, &lo, &hi,
-                                                    10000);
-            if (kerr) {
-                rc = oss_err_set(err, OSS_EUNAVAIL,
-                                 "could not read the watermarks of %s [%d]: "
-                                 "%s",
-                                 mt->topic, (int)id, rd_kafka_err2str(kerr));
-                goto done;
-            }
-            tail_part_t *tp = &parts[nparts++];
-            snprintf(tp->topic, sizeof tp->topic, "%s", mt->topic);
-            tp->partition = id;
-            tp->hi = hi;
-            oss_relay_mark(&t->marks, &t->nmarks, mt->topic, id, hi - 1);
-            int64_t start = hi - window > lo ? hi - window : lo;
-            if (start >= hi) {
-                tp->done = 1;
-                continue;
-            }
-            rd_kafka_topic_partition_list_add(assign, mt->topic, id)->offset =
-                start;
+    for (size_t i = 0; i < nparts; i++) {
+        oss_bus_position_t *tp = &parts[i];
+        oss_relay_mark(&t->marks, &t->nmarks, tp->topic, tp->partition,
+                       tp->hi - 1);
+        int64_t start = tp->hi - window > tp->lo ? tp->hi - window : tp->lo;
+        done[i] = start >= tp->hi;
+        tp->next = done[i] ? OSS_BUS_OFFSET_NONE : start;
+        if (!done[i])
             remaining++;
-        }
     }
     oss_debug("tail reader: watermarks of %zu partitions read", nparts);
     if (remaining == 0)
         goto done;
-    if ((kerr = rd_kafka_assign(rk, assign))) {
-        rc = oss_err_set(err, OSS_EUNAVAIL,
-                         "could not assign tail partitions: %s",
-                         rd_kafka_err2str(kerr));
+    if ((rc = oss_bus_consumer_assign(c, err)))
         goto done;
-    }
     int64_t deadline = oss_mono_ms() + 60000;
     while (remaining > 0) {
         if (oss_mono_ms() > deadline) {
@@ -198,18 +129,16 @@ oss_relay_read_tails(const oss_config_t *cfg, const oss_keyring_t *ring,
                              remaining);
             goto done;
         }
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 500);
+        rd_kafka_message_t *m = oss_bus_consumer_poll(c, 500);
         if (!m)
             continue;
-        tail_part_t *tp = NULL;
-        const char *tn = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
-        for (size_t i = 0; i < nparts; i++)
-            if (parts[i].partition == m->partition &&
-                strcmp(parts[i].topic, tn) == 0)
-                tp = &parts[i];
+        oss_bus_position_t *tp =
+            m->rkt ? oss_bus_consumer_find(c, rd_kafka_topic_name(m->rkt),
+                                           m->partition)
+                   : NULL;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            if (tp && !tp->done && m->offset >= tp->hi) {
-                tp->done = 1;
+            if (tp && !done[tp - parts] && m->offset >= tp->hi) {
+                done[tp - parts] = 1;
                 remaining--;
             }
         } else if (m->err) {
@@ -224,25 +153,16 @@ oss_relay_read_tails(const oss_config_t *cfg, const oss_keyring_t *ring,
         } else {
             t->scanned++;
             take_message(t, ring, m);
-            if (tp && !tp->done && m->offset >= tp->hi - 1) {
-                tp->done = 1;
+            if (tp && !done[tp - parts] && m->offset >= tp->hi - 1) {
+                done[tp - parts] = 1;
                 remaining--;
             }
         }
         rd_kafka_message_destroy(m);
     }
 done:
-    if (rk && remaining)
-        rd_kafka_assign(rk, NULL);
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    if (assign)
-        rd_kafka_topic_partition_list_destroy(assign);
-    free(parts);
-    if (rk) {
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
-    }
+    free(done);
+    oss_bus_consumer_free(c);
     if (rc)
         oss_relay_tails_free(t);
     return rc;

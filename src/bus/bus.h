@@ -1,5 +1,8 @@
 /* The bus shell (librdkafka + protobuf-c): envelope encoding, CloudEvents
- * binary-mode headers, message signing, client configuration.
+ * binary-mode headers, message signing, client configuration. The one
+ * Kafka consumer is in consumer.h, the one producer in producer.h, the
+ * embedded broker's mock cluster in mock.h: no program outside src/bus
+ * creates a librdkafka handle, polls a consumer or produces itself.
  *
  * Message layout on Kafka (topic = bus.topic_prefix + stream_type, key =
  * stream_id, value = oss.v1.Envelope protobuf):

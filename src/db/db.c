@@ -6,10 +6,47 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The "options" value into out: base (conninfo's options) followed by the
+ * timeouts o sets, or, without base, every timeout (o's or the default). */
+static void
+session_options(const oss_db_opts_t *o, const char *base, char *out,
+                size_t cap) {
+    const char *st = o && o->statement_timeout ? o->statement_timeout : NULL;
+    const char *it = o && o->idle_in_transaction_timeout
+                         ? o->idle_in_transaction_timeout
+                         : NULL;
+    const char *lt = o && o->lock_timeout ? o->lock_timeout : NULL;
+    if (!base) {
+        st = st ? st : OSS_DB_STATEMENT_TIMEOUT;
+        it = it ? it : OSS_DB_IDLE_IN_TX_TIMEOUT;
+        lt = lt ? lt : OSS_DB_LOCK_TIMEOUT;
+    }
+    size_t n = (size_t)snprintf(out, cap, "%s", base ? base : "");
+    if (st && n < cap)
+        n += (size_t)snprintf(out + n, cap - n, "%s-c statement_timeout=%s",
+                              n ? " " : "", st);
+    if (it && n < cap)
+        n += (size_t)snprintf(out + n, cap - n,
+                              "%s-c idle_in_transaction_session_timeout=%s",
+                              n ? " " : "", it);
+    if (lt && n < cap)
+        snprintf(out + n, cap - n, "%s-c lock_timeout=%s", n ? " " : "", lt);
+}
+
 oss_code_t
 oss_db_connect(const char *conninfo, const char *application_name, PGconn **out,
                oss_err_t *err) {
+    oss_db_opts_t o = {.application_name = application_name};
+    return oss_db_connect_opts(conninfo, &o, out, err);
+}
+
+oss_code_t
+oss_db_connect_opts(const char *conninfo, const oss_db_opts_t *dbo,
+                    PGconn **out, oss_err_t *err) {
     oss_code_t rc = OSS_OK;
+    const char *application_name = dbo ? dbo->application_name : NULL;
+    char timeout[16], options[1024];
+    const char *conn_options = NULL;
     char *perr = NULL;
     PQconninfoOption *opts = PQconninfoParse(conninfo ? conninfo : "", &perr);
     const char **keys = NULL, **vals = NULL;
@@ -39,22 +76,31 @@ oss_db_connect(const char *conninfo, const char *application_name, PGconn **out,
             have_timeout = 1;
         else if (strcmp(o->keyword, "application_name") == 0)
             have_app = 1;
-        else if (strcmp(o->keyword, "options") == 0)
+        else if (strcmp(o->keyword, "options") == 0) {
             have_options = 1;
+            conn_options = o->val;
+            continue; /* added below */
+        }
         keys[k] = o->keyword;
         vals[k++] = o->val;
     }
     if (!have_timeout) {
+        if (dbo && dbo->connect_timeout_s > 0)
+            snprintf(timeout, sizeof timeout, "%d", dbo->connect_timeout_s);
+        else
+            snprintf(timeout, sizeof timeout, "%s", OSS_DB_CONNECT_TIMEOUT_S);
         keys[k] = "connect_timeout";
-        vals[k++] = OSS_DB_CONNECT_TIMEOUT_S;
+        vals[k++] = timeout;
     }
     if (!have_app && application_name) {
         keys[k] = "application_name";
         vals[k++] = application_name;
     }
-    if (!have_options) {
+    session_options(dbo, have_options ? conn_options : NULL, options,
+                    sizeof options);
+    if (options[0]) {
         keys[k] = "options";
-        vals[k++] = OSS_DB_SESSION_OPTIONS;
+        vals[k++] = options;
     }
     keys[k] = NULL;
     vals[k] = NULL;
@@ -82,6 +128,35 @@ done:
         PQconninfoFree(opts);
     PQfreemem(perr);
     return rc;
+}
+
+oss_code_t
+oss_db_set_timeouts(PGconn *c, const char *statement_timeout,
+                    const char *idle_in_transaction_timeout, oss_err_t *err) {
+    const char *p[2] = {
+        statement_timeout ? statement_timeout : OSS_DB_STATEMENT_TIMEOUT,
+        idle_in_transaction_timeout ? idle_in_transaction_timeout
+                                    : OSS_DB_IDLE_IN_TX_TIMEOUT};
+    PGresult *r = PQexecParams(
+        c,
+        "SELECT set_config('statement_timeout', $1, false), "
+        "set_config('idle_in_transaction_session_timeout', $2, false)",
+        2, NULL, p, NULL, NULL, 0);
+    oss_code_t rc = OSS_OK;
+    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
+        rc = oss_db_error(c, r, "set the session timeouts", err);
+        if (rc == OSS_EINTERNAL && !oss_db_conn_lost(c, r))
+            rc = err ? (err->code = OSS_EINVAL) : OSS_EINVAL;
+    }
+    PQclear(r);
+    return rc;
+}
+
+oss_code_t
+oss_db_set_bulk(PGconn *c, int on, oss_err_t *err) {
+    return on ? oss_db_set_timeouts(c, OSS_DB_BULK_STATEMENT_TIMEOUT,
+                                    OSS_DB_BULK_IDLE_IN_TX_TIMEOUT, err)
+              : oss_db_set_timeouts(c, NULL, NULL, err);
 }
 
 const char *

@@ -1,7 +1,8 @@
-/* Small libpq helpers shared by the shell modules (journal, relay, projector):
- * connecting with sane timeouts, classifying errors by SQLSTATE, building
- * array literals. Thread-safety: the functions are; a PGconn is not (one per
- * thread). */
+/* Small libpq helpers shared by the shell modules and every program (api,
+ * relay, projector, notifier, the oss CLI): THE connect routine with sane
+ * session timeouts and a documented override for bulk work, classifying errors
+ * by SQLSTATE, building array literals. Thread-safety: the functions are; a
+ * PGconn is not (one per thread). */
 #ifndef OSS_DB_H
 #define OSS_DB_H
 
@@ -14,16 +15,71 @@
 
 /* Session defaults set by oss_db_connect() unless conninfo sets "options". */
 #define OSS_DB_CONNECT_TIMEOUT_S "5"
+#define OSS_DB_STATEMENT_TIMEOUT "30s"
+#define OSS_DB_IDLE_IN_TX_TIMEOUT "60s"
+#define OSS_DB_LOCK_TIMEOUT "30s"
 #define OSS_DB_SESSION_OPTIONS                                                 \
-    "-c statement_timeout=30s -c idle_in_transaction_session_timeout=60s "     \
-    "-c lock_timeout=30s"
+    "-c statement_timeout=" OSS_DB_STATEMENT_TIMEOUT                           \
+    " -c idle_in_transaction_session_timeout=" OSS_DB_IDLE_IN_TX_TIMEOUT       \
+    " -c lock_timeout=" OSS_DB_LOCK_TIMEOUT
 
-/* Connects with conninfo (a URL or key=value string, borrowed), adding
- * connect_timeout, application_name and the session options above where
- * conninfo does not set them. *out is new, caller frees with PQfinish().
- * OSS_EUNAVAIL (retriable) when the server cannot be reached or refuses. */
+/* Bulk work (a read-model rebuild or journal catch-up at scale, master key
+ * rotation, bulk loads) runs statements and transactions far longer than a
+ * request's: it gets these limits instead of the two defaults above, either
+ * for a whole connection (oss_db_opts_t) or for one piece of work on an
+ * open one (oss_db_set_bulk()). Still finite: a stuck bulk job must not
+ * hold locks and snapshots forever. */
+#define OSS_DB_BULK_STATEMENT_TIMEOUT "1h"
+#define OSS_DB_BULK_IDLE_IN_TX_TIMEOUT "10min"
+
+/* Per-connection settings for oss_db_connect_opts(); every NULL or 0 field
+ * keeps the default above. Timeouts are PostgreSQL interval text ("30s",
+ * "15min"; "0" disables). Strings are borrowed for the call. */
+typedef struct oss_db_opts {
+    const char *application_name;
+    int connect_timeout_s;
+    const char *statement_timeout;
+    const char *idle_in_transaction_timeout;
+    const char *lock_timeout;
+} oss_db_opts_t;
+
+/* The opts of bulk work: OSS_DB_BULK_* timeouts, application_name app
+ * (borrowed). */
+#define OSS_DB_OPTS_BULK(app)                                                  \
+    ((oss_db_opts_t){.application_name = (app),                                \
+                     .statement_timeout = OSS_DB_BULK_STATEMENT_TIMEOUT,       \
+                     .idle_in_transaction_timeout =                            \
+                         OSS_DB_BULK_IDLE_IN_TX_TIMEOUT})
+
+/* THE connect routine of the code base: every program connects through it
+ * (or oss_db_connect()). Connects with conninfo (a URL or key=value string,
+ * borrowed), adding connect_timeout, application_name and the session
+ * options (statement_timeout, idle_in_transaction_session_timeout,
+ * lock_timeout: the defaults above, overridden by opts) where conninfo does
+ * not set them; when conninfo sets "options", those are kept and only the
+ * timeouts opts sets explicitly are added after them. opts may be NULL.
+ * *out is new, caller frees with PQfinish(). OSS_EUNAVAIL (retriable) when
+ * the server cannot be reached or refuses; OSS_EINVAL for a bad conninfo. */
+oss_code_t oss_db_connect_opts(const char *conninfo, const oss_db_opts_t *opts,
+                               PGconn **out, oss_err_t *err);
+
+/* oss_db_connect_opts() with only an application_name (may be NULL). */
 oss_code_t oss_db_connect(const char *conninfo, const char *application_name,
                           PGconn **out, oss_err_t *err);
+
+/* Sets statement_timeout and idle_in_transaction_session_timeout of the
+ * session c (borrowed) for one piece of work: NULL restores the default
+ * above. Call it outside a transaction (or it lasts only as long as the
+ * transaction when that is rolled back). OSS_EINVAL for a value PostgreSQL
+ * refuses, OSS_EUNAVAIL when the connection is gone. */
+oss_code_t oss_db_set_timeouts(PGconn *c, const char *statement_timeout,
+                               const char *idle_in_transaction_timeout,
+                               oss_err_t *err);
+
+/* oss_db_set_timeouts() with the OSS_DB_BULK_* values (on = 1) or the
+ * defaults (on = 0): bracket one piece of bulk work on a shared
+ * connection with on = 1 ... on = 0. */
+oss_code_t oss_db_set_bulk(PGconn *c, int on, oss_err_t *err);
 
 /* The SQLSTATE of a failed result, "" when none (borrowed from r). */
 const char *oss_db_sqlstate(const PGresult *r);

@@ -1,0 +1,89 @@
+/* The notifier's PostgreSQL session (through src/db's connect routine),
+ * its advisory lock and the query helpers every other file uses. */
+#include "notifier_int.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "db/db.h"
+
+/* Sleeps up to ms, waking early when asked to stop. */
+void
+nt_nap(notifier_t *n, int64_t ms) {
+    int64_t end = oss_mono_ms() + ms;
+    while (!*n->stop && oss_mono_ms() < end) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+oss_code_t
+nt_pg_ensure(notifier_t *n, oss_err_t *err) {
+    if (n->pg && PQstatus(n->pg) == CONNECTION_OK)
+        return OSS_OK;
+    n->locked = 0; /* a new session holds no advisory lock */
+    if (n->pg) {
+        PQreset(n->pg);
+        if (PQstatus(n->pg) == CONNECTION_OK)
+            return OSS_OK;
+        PQfinish(n->pg);
+        n->pg = NULL;
+    }
+    /* the one connect routine (src/db): its session timeouts included */
+    oss_db_opts_t o = {.application_name = "oss-notifier",
+                       .connect_timeout_s =
+                           (int)oss_config_int(n->cfg, "pg.connect_timeout_s")};
+    if (oss_db_connect_opts(oss_config_str(n->cfg, "pg.url"), &o, &n->pg,
+                            err) != OSS_OK) {
+        n->pg = NULL;
+        if (err)
+            err->code = OSS_EUNAVAIL;
+        return OSS_EUNAVAIL;
+    }
+    return OSS_OK;
+}
+
+/* Runs sql; on success returns the result (caller PQclear()s). */
+PGresult *
+nt_pg_exec(notifier_t *n, const char *sql, int nparams,
+           const char *const *params, int binary, oss_err_t *err) {
+    if (nt_pg_ensure(n, err))
+        return NULL;
+    PGresult *r =
+        PQexecParams(n->pg, sql, nparams, NULL, params, NULL, NULL, binary);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        const char *m = PQresultErrorMessage(r);
+        oss_err_set(err, OSS_EUNAVAIL, "could not query PostgreSQL: %.*s",
+                    (int)strcspn(m, "\n"), m);
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+oss_code_t
+nt_pg_cmd(notifier_t *n, const char *sql, int nparams,
+          const char *const *params, oss_err_t *err) {
+    PGresult *r = nt_pg_exec(n, sql, nparams, params, 0, err);
+    if (!r)
+        return OSS_EUNAVAIL;
+    PQclear(r);
+    return OSS_OK;
+}
+
+/* Takes the advisory lock that makes this the one active notifier: two
+ * notifiers sending the same 'sending' row at once would send it twice. */
+int
+nt_try_lock(notifier_t *n) {
+    oss_err_t err = {0};
+    PGresult *r = nt_pg_exec(n, "SELECT pg_try_advisory_lock(" NT_LOCK_KEY ")",
+                             0, NULL, 0, &err);
+    if (!r)
+        return 0;
+    n->locked = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return n->locked;
+}
