@@ -99,7 +99,9 @@ nt_account_contact(notifier_t *n, const char *principal_id, const char *channel,
     else
         snprintf(stream, sizeof stream, "account-%s", principal_id);
     PQclear(r);
-    r = nt_jr_contact_event(n, stream, err);
+    if (nt_pg_ensure(n, err))
+        return OSS_EUNAVAIL;
+    r = nt_pg_result(oss_journal_read_contact_origin(n->pg, stream), err);
     if (!r)
         return OSS_EUNAVAIL;
     oss_code_t rc = OSS_OK;
@@ -142,7 +144,10 @@ nt_account_contact(notifier_t *n, const char *principal_id, const char *channel,
     if (rc)
         return rc;
     /* a newer address: the newest ContactReplaced setting this field */
-    r = nt_jr_contact_replaced(n, stream, principal_id, err);
+    r = nt_pg_ensure(n, err) ? NULL
+                             : nt_pg_result(oss_journal_read_contact_changes(
+                                                n->pg, stream, principal_id),
+                                            err);
     if (!r) {
         nt_wipe_free(*to);
         nt_wipe_free(*name);

@@ -17,29 +17,38 @@ nt_notices_clear(notices_t *nt) {
     nt->r = NULL;
 }
 
-static notice_row_t
-notice_row(PGresult *r, int i) {
-    return (notice_row_t){.delivery_id = PQgetvalue(r, i, 0),
-                          .subject_id = PQgetvalue(r, i, 3),
-                          .channel = PQgetvalue(r, i, 4),
-                          .kind = PQgetvalue(r, i, 5),
-                          .account_id = PQgetvalue(r, i, 6),
-                          .sealed_hex = PQgetvalue(r, i, 7),
-                          .expired = *PQgetvalue(r, i, 8) == 't'};
+/* oss.deliveries rows of any kind but "activation" not yet handled; the
+ * columns are NT_NOTICE_* (notifier_int.h). */
+#define NOTICE_COLS                                                            \
+    "SELECT d.delivery_id::text, d.event_id::text, d.stream_id, "              \
+    "d.subject_id::text, d.channel, d.kind, coalesce(d.account_id, ''), "      \
+    "encode(d.sealed_secret, 'hex'), d.expires_at < now() "                    \
+    "FROM oss.deliveries d WHERE d.kind <> 'activation' AND "                  \
+    "d.delivered_at IS NULL AND NOT EXISTS (SELECT 1 FROM oss.notifications "  \
+    "x WHERE x.event_id = d.delivery_id AND x.channel = d.channel AND "        \
+    "x.status <> 'sending') "
+
+/* Pending notices: of the events in the uuid[] literal event_ids, or
+ * (event_ids NULL) the oldest page. NULL with err set on failure. */
+static PGresult *
+notices_query(notifier_t *n, const char *event_ids, oss_err_t *err) {
+    if (!event_ids)
+        return nt_pg_exec(n,
+                          NOTICE_COLS "ORDER BY d.created_at, d.delivery_id "
+                                      "LIMIT 100",
+                          0, NULL, 0, err);
+    const char *prm[1] = {event_ids};
+    return nt_pg_exec(n,
+                      NOTICE_COLS "AND d.event_id = ANY($1::uuid[]) "
+                                  "ORDER BY d.created_at, d.delivery_id",
+                      1, prm, 0, err);
 }
 
-/* The pending notices of evs[0..k) into nt (none when the look-up
- * failed: the poll finds them). */
-void
-nt_notices_find(notifier_t *n, const oss_event_t *evs, size_t k,
-                notices_t *nt) {
-    oss_err_t err = {0};
-    nt->r = NULL;
-    char *arr = malloc(k * 38 + 3), *p = arr;
-    if (!arr || k == 0) {
-        free(arr);
-        return;
-    }
+char *
+nt_uuid_array(const oss_event_t *evs, size_t k) {
+    char *arr = malloc(k * 37 + 3), *p = arr;
+    if (!arr)
+        return NULL;
     *p++ = '{';
     for (size_t i = 0; i < k; i++) {
         if (!nt_uuid_ok(evs[i].event_id))
@@ -51,7 +60,34 @@ nt_notices_find(notifier_t *n, const oss_event_t *evs, size_t k,
     }
     *p++ = '}';
     *p = '\0';
-    PGresult *r = nt_jr_notices(n, arr, &err);
+    return arr;
+}
+
+static notice_row_t
+notice_row(PGresult *r, int i) {
+    return (notice_row_t){
+        .delivery_id = PQgetvalue(r, i, NT_NOTICE_DELIVERY_ID),
+        .subject_id = PQgetvalue(r, i, NT_NOTICE_SUBJECT_ID),
+        .channel = PQgetvalue(r, i, NT_NOTICE_CHANNEL),
+        .kind = PQgetvalue(r, i, NT_NOTICE_KIND),
+        .account_id = PQgetvalue(r, i, NT_NOTICE_ACCOUNT_ID),
+        .sealed_hex = PQgetvalue(r, i, NT_NOTICE_SEALED_HEX),
+        .expired = *PQgetvalue(r, i, NT_NOTICE_EXPIRED) == 't'};
+}
+
+/* The pending notices of evs[0..k) into nt (none when the look-up
+ * failed: the poll finds them). */
+void
+nt_notices_find(notifier_t *n, const oss_event_t *evs, size_t k,
+                notices_t *nt) {
+    oss_err_t err = {0};
+    nt->r = NULL;
+    if (k == 0)
+        return;
+    char *arr = nt_uuid_array(evs, k);
+    if (!arr)
+        return;
+    PGresult *r = notices_query(n, arr, &err);
     free(arr);
     if (!r) {
         oss_warn("could not look for targeted notices (the poll will): %s",
@@ -70,7 +106,8 @@ oss_code_t
 nt_notices_deliver(notifier_t *n, const notices_t *nt, const oss_event_t *ev,
                    const char *via) {
     for (int i = 0; nt->r && i < PQntuples(nt->r); i++) {
-        if (strcasecmp(PQgetvalue(nt->r, i, 1), ev->event_id) != 0)
+        if (strcasecmp(PQgetvalue(nt->r, i, NT_NOTICE_EVENT_ID),
+                       ev->event_id) != 0)
             continue;
         notice_row_t nr = notice_row(nt->r, i);
         oss_code_t rc = nt_deliver(n, ev, &nr, via, 0);
@@ -80,32 +117,76 @@ nt_notices_deliver(notifier_t *n, const notices_t *nt, const oss_event_t *ev,
     return OSS_OK;
 }
 
+/* The poll's events: the journal fields of each notice's event. */
+typedef struct poll_events {
+    PGresult *r;      /* the notices */
+    oss_event_t *evs; /* evs[i]: row i's event (found: payload_type set) */
+} poll_events_t;
+
+static int
+poll_event_row(void *ctx, const oss_journal_row_t *row, oss_err_t *err) {
+    (void)err;
+    poll_events_t *pe = ctx;
+    for (int i = 0; i < PQntuples(pe->r); i++) {
+        if (strcasecmp(PQgetvalue(pe->r, i, NT_NOTICE_EVENT_ID),
+                       row->ev.event_id) != 0)
+            continue;
+        oss_event_t *ev = &pe->evs[i];
+        snprintf(ev->correlation_id, sizeof ev->correlation_id, "%s",
+                 row->ev.correlation_id);
+        snprintf(ev->payload_type, sizeof ev->payload_type, "%s",
+                 row->ev.payload_type);
+        ev->occurred_at_us = row->ev.occurred_at_us;
+    }
+    return 0;
+}
+
 /* One page of the notices still to send, oldest first. */
 void
 nt_notices_poll(notifier_t *n) {
     oss_err_t err = {0};
-    PGresult *r = nt_jr_notices(n, NULL, &err);
+    PGresult *r = notices_query(n, NULL, &err);
     if (!r) {
         oss_warn("could not look for targeted notices (will retry): %s",
                  err.msg);
         return;
     }
-    for (int i = 0; i < PQntuples(r) && !*n->stop && n->locked; i++) {
-        oss_event_t ev;
-        memset(&ev, 0, sizeof ev);
-        snprintf(ev.event_id, sizeof ev.event_id, "%s", PQgetvalue(r, i, 1));
-        snprintf(ev.stream_id, sizeof ev.stream_id, "%s", PQgetvalue(r, i, 2));
-        snprintf(ev.correlation_id, sizeof ev.correlation_id, "%s",
-                 PQgetvalue(r, i, 9));
-        snprintf(ev.payload_type, sizeof ev.payload_type, "%s",
-                 PQgetvalue(r, i, 10));
-        ev.occurred_at_us = strtoll(PQgetvalue(r, i, 11), NULL, 10);
+    int rows = PQntuples(r);
+    poll_events_t pe = {r, calloc((size_t)(rows ? rows : 1), sizeof *pe.evs)};
+    const char **ids = calloc((size_t)(rows ? rows : 1), sizeof *ids);
+    if (!pe.evs || !ids) {
+        oss_warn("could not look for targeted notices: out of memory");
+        goto out;
+    }
+    for (int i = 0; i < rows; i++) {
+        oss_event_t *ev = &pe.evs[i];
+        snprintf(ev->event_id, sizeof ev->event_id, "%s",
+                 PQgetvalue(r, i, NT_NOTICE_EVENT_ID));
+        snprintf(ev->stream_id, sizeof ev->stream_id, "%s",
+                 PQgetvalue(r, i, NT_NOTICE_STREAM_ID));
+        ids[i] = ev->event_id;
+    }
+    /* the events' journal fields (a notice whose event is not found keeps
+     * them empty, as the journal's LEFT JOIN did) */
+    oss_journal_filter_t f = {.event_ids = ids, .nevent_ids = (size_t)rows};
+    if (rows && nt_pg_ensure(n, &err) == OSS_OK)
+        oss_journal_scan(n->pg, &f, poll_event_row, &pe, NULL, &err);
+    if (err.code) {
+        oss_warn("could not read the notices' events (will retry): %s",
+                 err.msg);
+        goto out;
+    }
+    for (int i = 0; i < rows && !*n->stop && n->locked; i++) {
+        oss_event_t *ev = &pe.evs[i];
         notice_row_t nr = notice_row(r, i);
-        oss_log_set_cid(ev.correlation_id);
-        oss_code_t rc = nt_deliver(n, &ev, &nr, "notice-poll", 0);
+        oss_log_set_cid(ev->correlation_id);
+        oss_code_t rc = nt_deliver(n, ev, &nr, "notice-poll", 0);
         oss_log_set_cid(NULL);
         if (rc != OSS_OK)
             break;
     }
+out:
+    free(ids);
+    free(pe.evs);
     PQclear(r);
 }

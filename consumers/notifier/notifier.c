@@ -41,7 +41,6 @@ oss_notifier_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
             backoff = 500;
     int waiting_logged = 0;
     int64_t last_sweep = 0, last_notice_poll = 0;
-    snprintf(n->sweep_xid, sizeof n->sweep_xid, "0");
     while (!*stop) {
         oss_err_t e = {0};
         if (!n->locked || !n->pg || PQstatus(n->pg) != CONNECTION_OK) {

@@ -6,9 +6,10 @@
  *     deliver.c (one message, every attempt) -> build.c (message texts),
  *     channel_email.c, channel_whatsapp.c, ledger.c, record.c (outcome
  *     events), job.c
- *   build.c -> contacts.c (data keys, contacts) -> journal_reads.c
+ *   build.c -> contacts.c (data keys, contacts)
  *   every file -> pg.c (session, lock, queries)
- * journal_reads.c holds every read of oss.journal. Single-threaded: all run
+ * The journal is read only through src/journal (scan.h: the sweep and the
+ * notice poll; reads.h: contacts). Single-threaded: all run
  * in the thread of oss_notifier_run(). */
 #ifndef OSS_NOTIFIER_INT_H
 #define OSS_NOTIFIER_INT_H
@@ -22,6 +23,8 @@
 #include "core/event.h"
 #include "crypto/crypto.h"
 #include "journal/journal.h"
+#include "journal/reads.h"
+#include "journal/scan.h"
 #include "notifier.h"
 #include "oss/v1/account.pb-c.h"
 #include "oss/v1/lifecycle.pb-c.h"
@@ -47,9 +50,8 @@ typedef struct notifier {
     int nparts;
     int64_t next[NT_MAX_PARTS]; /* next offset to store; -1 = nothing new */
     int dirty;
-    int locked;         /* holds the advisory lock on n->pg */
-    char sweep_xid[32]; /* journal sweep cursor (xid, position) */
-    int64_t sweep_pos;
+    int locked;                     /* holds the advisory lock on n->pg */
+    oss_journal_cursor_t sweep_cur; /* the journal sweep's cursor */
     int sweep_again; /* the last sweep stopped at its budget, or the
                         consumer asked for a catch-up */
     char from_addr[320];
@@ -67,6 +69,10 @@ oss_code_t nt_pg_ensure(notifier_t *n, oss_err_t *err);
  * with err set. */
 PGresult *nt_pg_exec(notifier_t *n, const char *sql, int nparams,
                      const char *const *params, int binary, oss_err_t *err);
+/* Checks r, a result of a query run on n->pg (a named read of
+ * src/journal/reads.h, say): returns it when it holds rows or a command's
+ * status, else clears it and returns NULL with err set (OSS_EUNAVAIL). */
+PGresult *nt_pg_result(PGresult *r, oss_err_t *err);
 /* nt_pg_exec() without rows; OSS_EUNAVAIL on failure. */
 oss_code_t nt_pg_cmd(notifier_t *n, const char *sql, int nparams,
                      const char *const *params, oss_err_t *err);
@@ -74,25 +80,7 @@ oss_code_t nt_pg_cmd(notifier_t *n, const char *sql, int nparams,
  * sending the same 'sending' row at once would send it twice); 1 held. */
 int nt_try_lock(notifier_t *n);
 
-/* ---- journal_reads.c: every read of oss.journal ---- */
-
-/* The first AccountRegistered / PrincipalCreated of stream: rows
- * (payload_type, payload) in binary, at most one. Caller PQclear()s. */
-PGresult *nt_jr_contact_event(notifier_t *n, const char *stream,
-                              oss_err_t *err);
-/* The newest ContactReplaced payloads (binary, column 0) of the
- * principal's streams (stream, access-, account-, its accounts'). */
-PGresult *nt_jr_contact_replaced(notifier_t *n, const char *stream,
-                                 const char *principal_id, oss_err_t *err);
-/* Pending targeted notices, NT_NOTICE_* columns: of the events in the
- * uuid[] literal event_ids, or (event_ids NULL) the oldest page. */
-PGresult *nt_jr_notices(notifier_t *n, const char *event_ids, oss_err_t *err);
-/* One sweep page after (xid, pos) below the horizon (binary rows; columns
- * NT_SWEEP_*), lag_s seconds old at least to count. */
-PGresult *nt_jr_sweep_page(notifier_t *n, const char *xid, const char *pos,
-                           const char *lag_s, int limit, oss_err_t *err);
-
-/* Columns of nt_jr_notices() rows. */
+/* Columns of nt_notices_query() rows (oss.deliveries only). */
 enum {
     NT_NOTICE_DELIVERY_ID = 0,
     NT_NOTICE_EVENT_ID,
@@ -102,23 +90,7 @@ enum {
     NT_NOTICE_KIND,
     NT_NOTICE_ACCOUNT_ID,
     NT_NOTICE_SEALED_HEX,
-    NT_NOTICE_EXPIRED,
-    NT_NOTICE_CORRELATION_ID,
-    NT_NOTICE_PAYLOAD_TYPE,
-    NT_NOTICE_OCCURRED_US
-};
-/* Columns of nt_jr_sweep_page() rows. */
-enum {
-    NT_SWEEP_XID = 0,
-    NT_SWEEP_POSITION,
-    NT_SWEEP_EVENT_ID,
-    NT_SWEEP_STREAM_ID,
-    NT_SWEEP_CORRELATION_ID,
-    NT_SWEEP_PAYLOAD,
-    NT_SWEEP_TOO_YOUNG,
-    NT_SWEEP_HANDLED,
-    NT_SWEEP_PAYLOAD_TYPE,
-    NT_SWEEP_OCCURRED_US
+    NT_NOTICE_EXPIRED
 };
 
 /* ---- job.c: what an event asks for ---- */
@@ -153,6 +125,9 @@ typedef struct job {
 
 /* 1 when s is a UUID in text form (what the uuid casts accept). */
 int nt_uuid_ok(const char *s);
+/* A new uuid[] literal ("{a,b}") of the well-formed event ids of
+ * evs[0..k) (caller frees); NULL when out of memory. */
+char *nt_uuid_array(const oss_event_t *evs, size_t k);
 /* Fills j from ev (borrowed, and nr, a notice of ev, may be NULL); 0, or
  * -1 when the event is malformed. Clear with nt_job_clear() either way. */
 int nt_job_init(job_t *j, const oss_event_t *ev, const notice_row_t *nr);

@@ -45,23 +45,28 @@ nt_pg_ensure(notifier_t *n, oss_err_t *err) {
     return OSS_OK;
 }
 
-/* Runs sql; on success returns the result (caller PQclear()s). */
 PGresult *
-nt_pg_exec(notifier_t *n, const char *sql, int nparams,
-           const char *const *params, int binary, oss_err_t *err) {
-    if (nt_pg_ensure(n, err))
-        return NULL;
-    PGresult *r =
-        PQexecParams(n->pg, sql, nparams, NULL, params, NULL, NULL, binary);
+nt_pg_result(PGresult *r, oss_err_t *err) {
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-        const char *m = PQresultErrorMessage(r);
+        const char *m = r ? PQresultErrorMessage(r) : "out of memory";
         oss_err_set(err, OSS_EUNAVAIL, "could not query PostgreSQL: %.*s",
                     (int)strcspn(m, "\n"), m);
         PQclear(r);
         return NULL;
     }
     return r;
+}
+
+/* Runs sql; on success returns the result (caller PQclear()s). */
+PGresult *
+nt_pg_exec(notifier_t *n, const char *sql, int nparams,
+           const char *const *params, int binary, oss_err_t *err) {
+    if (nt_pg_ensure(n, err))
+        return NULL;
+    return nt_pg_result(
+        PQexecParams(n->pg, sql, nparams, NULL, params, NULL, NULL, binary),
+        err);
 }
 
 oss_code_t

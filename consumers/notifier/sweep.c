@@ -5,81 +5,132 @@
  * AccountRegistered older than notifier.sweep_lag_s that has no ledger row (or
  * one left 'sending' by a crash: re-sent, same Message-ID) is delivered. The
  * cursor lives in memory: a restart sweeps the whole journal once (cheap:
- * one index walk, handled rows skipped in SQL). */
+ * one index walk through src/journal's scan, and one look-up of the ledger
+ * per page of 1000 rows). */
 #include "notifier_int.h"
 
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
-#include "core/bytes.h"
 #include "core/clock.h"
 #include "log/log.h"
 
 #define SWEEP_PAGE 1000
+
+static const char *const sweep_types[] = {NT_ACCOUNT_REGISTERED,
+                                          "oss.v1.ActivationIssued"};
+
+/* One page of the scan: copies of the rows old enough to count, up to the
+ * first that is too young (Kafka's turn first). */
+typedef struct sweep_page {
+    oss_event_list_t rows;
+    oss_journal_cursor_t *cur; /* cur[i]: rows.items[i]'s place */
+    size_t cap;
+    int64_t young_us; /* rows recorded after it are too young */
+    int young;        /* the scan stopped at a young row */
+} sweep_page_t;
+
+static int
+sweep_row(void *ctx, const oss_journal_row_t *row, oss_err_t *err) {
+    sweep_page_t *pg = ctx;
+    if (row->ev.recorded_at_us > pg->young_us) {
+        pg->young = 1;
+        return 1;
+    }
+    if (pg->rows.len == pg->cap) {
+        size_t cap = pg->cap ? pg->cap * 2 : 64;
+        oss_journal_cursor_t *c = realloc(pg->cur, cap * sizeof *c);
+        if (!c)
+            return oss_err_set(err, OSS_ENOMEM, "out of memory"), -1;
+        pg->cur = c;
+        pg->cap = cap;
+    }
+    oss_event_t *ev = oss_event_list_push(&pg->rows);
+    if (!ev || oss_event_copy(ev, &row->ev, err))
+        return oss_err_set(err, OSS_ENOMEM, "out of memory"), -1;
+    pg->cur[pg->rows.len - 1] = oss_journal_cursor_of(row);
+    return 0;
+}
+
+/* Marks in handled[i] the rows of pg with a final ledger row. */
+static oss_code_t
+sweep_handled(notifier_t *n, const sweep_page_t *pg, char *handled,
+              oss_err_t *err) {
+    char *arr = nt_uuid_array(pg->rows.items, pg->rows.len);
+    if (!arr)
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    const char *p[1] = {arr};
+    PGresult *r = nt_pg_exec(n,
+                             "SELECT DISTINCT event_id::text FROM "
+                             "oss.notifications WHERE event_id = "
+                             "ANY($1::uuid[]) AND status <> 'sending'",
+                             1, p, 0, err);
+    free(arr);
+    if (!r)
+        return err->code;
+    for (int j = 0; j < PQntuples(r); j++)
+        for (size_t i = 0; i < pg->rows.len; i++)
+            if (!strcasecmp(pg->rows.items[i].event_id, PQgetvalue(r, j, 0)))
+                handled[i] = 1;
+    PQclear(r);
+    return OSS_OK;
+}
 
 /* One page of the sweep; sets n->sweep_again when a full page was handled
  * (more may follow right away). Returns how many events needed handling. */
 static size_t
 sweep_page(notifier_t *n) {
     oss_err_t err = {0};
-    char pos[24], lag[24];
-    snprintf(lag, sizeof lag, "%lld",
-             oss_config_int(n->cfg, "notifier.sweep_lag_s"));
-    snprintf(pos, sizeof pos, "%" PRId64, n->sweep_pos);
+    sweep_page_t pg = {
+        .young_us = oss_now_us() -
+                    oss_config_int(n->cfg, "notifier.sweep_lag_s") * 1000000};
+    oss_journal_filter_t f = {.after = &n->sweep_cur,
+                              .below_horizon = 1,
+                              .types = sweep_types,
+                              .ntypes = 2,
+                              .order = OSS_JOURNAL_ORDER_COMMIT,
+                              .limit = SWEEP_PAGE};
+    int64_t seen = 0;
     n->sweep_again = 0;
-    PGresult *r = nt_jr_sweep_page(n, n->sweep_xid, pos, lag, SWEEP_PAGE, &err);
-    if (!r) {
-        oss_warn("journal sweep failed (will retry): %s", err.msg);
-        return 0;
-    }
-    int rows = PQntuples(r), upto = rows;
-    for (int i = 0; i < rows; i++)
-        if (*PQgetvalue(r, i, 6)) { /* too young: Kafka's turn first */
-            upto = i;
-            break;
-        }
-    /* the events still without a final ledger row, borrowed from r */
-    oss_event_t *evs = calloc((size_t)(upto ? upto : 1), sizeof *evs);
-    int *row_of = calloc((size_t)(upto ? upto : 1), sizeof *row_of);
-    size_t k = 0, done = 0;
-    if (!evs || !row_of)
+    oss_event_t *todo = NULL;
+    size_t *row_of = NULL, k = 0, done = 0;
+    char *handled = NULL;
+    if (nt_pg_ensure(n, &err) ||
+        oss_journal_scan(n->pg, &f, sweep_row, &pg, &seen, &err) ||
+        !(handled = calloc(pg.rows.len + 1, 1)) ||
+        (pg.rows.len && sweep_handled(n, &pg, handled, &err))) {
+        oss_warn("journal sweep failed (will retry): %s",
+                 err.code ? err.msg : "out of memory");
         goto out;
-    for (int i = 0; i < upto; i++) {
-        if (*PQgetvalue(r, i, 7))
-            continue;
-        oss_event_t *ev = &evs[k];
-        snprintf(ev->event_id, sizeof ev->event_id, "%.*s",
-                 PQgetlength(r, i, 2), PQgetvalue(r, i, 2));
-        snprintf(ev->stream_id, sizeof ev->stream_id, "%.*s",
-                 PQgetlength(r, i, 3), PQgetvalue(r, i, 3));
-        snprintf(ev->correlation_id, sizeof ev->correlation_id, "%.*s",
-                 PQgetlength(r, i, 4), PQgetvalue(r, i, 4));
-        snprintf(ev->payload_type, sizeof ev->payload_type, "%.*s",
-                 PQgetlength(r, i, 8), PQgetvalue(r, i, 8));
-        ev->occurred_at_us = oss_be64_sget(PQgetvalue(r, i, 9));
-        ev->payload = (uint8_t *)PQgetvalue(r, i, 5);
-        ev->payload_len = (size_t)PQgetlength(r, i, 5);
-        row_of[k++] = i;
     }
-    oss_code_t rc = nt_process(n, evs, k, "journal-sweep", &done);
+    size_t rows = pg.rows.len;
+    /* the events still without a final ledger row, borrowed from pg */
+    todo = calloc(rows + 1, sizeof *todo);
+    row_of = calloc(rows + 1, sizeof *row_of);
+    if (!todo || !row_of)
+        goto out;
+    for (size_t i = 0; i < rows; i++)
+        if (!handled[i]) {
+            todo[k] = pg.rows.items[i];
+            row_of[k++] = i;
+        }
+    oss_code_t rc = nt_process(n, todo, k, "journal-sweep", &done);
     /* the cursor moves past every row up to the first unfinished event */
-    int last =
-        rc == OSS_OK ? upto - 1 : (done < k ? row_of[done] - 1 : upto - 1);
-    if (last >= 0) {
-        snprintf(n->sweep_xid, sizeof n->sweep_xid, "%.*s",
-                 PQgetlength(r, last, 0), PQgetvalue(r, last, 0));
-        n->sweep_pos = oss_be64_sget(PQgetvalue(r, last, 1));
-    }
+    size_t upto = rc == OSS_OK || done >= k ? rows : row_of[done];
+    if (upto > 0)
+        n->sweep_cur = pg.cur[upto - 1];
     if (k)
         oss_info("journal sweep: %zu event(s) Kafka had not delivered were "
                  "handled (sent, skipped or failed: see the ledger)",
                  done);
-    n->sweep_again = rc == OSS_OK && upto == rows && rows == SWEEP_PAGE;
+    n->sweep_again = rc == OSS_OK && !pg.young && seen == SWEEP_PAGE;
 out:
-    free(evs);
+    free(todo);
     free(row_of);
-    PQclear(r);
+    free(handled);
+    free(pg.cur);
+    oss_event_list_free(&pg.rows);
     return k;
 }
 

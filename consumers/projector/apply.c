@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/db.h"
 #include "log/log.h"
 #include "oss/v1/account.pb-c.h"
 
@@ -41,61 +40,6 @@ bad:
                          "not a lower-case identifier of at most 40 "
                          "characters",
                          s ? s : "");
-}
-
-/* ---- libpq helpers ---- */
-
-static oss_code_t
-pg_error(PGconn *conn, PGresult *res, oss_err_t *err) {
-    if (PQstatus(conn) == CONNECTION_BAD)
-        return oss_err_set(err, OSS_EUNAVAIL, "could not reach PostgreSQL: %s",
-                           PQerrorMessage(conn));
-    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
-    char buf[OSS_ERR_MSG_MAX];
-    snprintf(buf, sizeof buf, "%s", msg ? msg : "unknown error");
-    buf[strcspn(buf, "\n")] = '\0';
-    return oss_err_set(err, OSS_EINTERNAL, "%s", buf);
-}
-
-PGresult *
-pj_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
-        oss_err_t *err) {
-    PGresult *res =
-        PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
-        return res;
-    pg_error(conn, res, err);
-    PQclear(res);
-    return NULL;
-}
-
-oss_code_t
-pj_cmd(PGconn *conn, const char *sql, int nparams, const char *const *params,
-       oss_err_t *err) {
-    PGresult *res = pj_exec(conn, sql, nparams, params, err);
-    if (!res)
-        return err ? err->code : OSS_EINTERNAL;
-    PQclear(res);
-    return OSS_OK;
-}
-
-oss_code_t
-pj_connect(const char *url, PGconn **out, oss_err_t *err) {
-    /* the one connect routine (src/db): its session timeouts included */
-    oss_code_t rc = oss_db_connect(url, "oss-projector", out, err);
-    if (rc)
-        return rc;
-    PGresult *r = PQexec(*out, "SET client_min_messages = warning");
-    PQclear(r);
-    return OSS_OK;
-}
-
-void
-pj_rollback(PGconn *conn) {
-    if (conn && PQstatus(conn) == CONNECTION_OK &&
-        PQtransactionStatus(conn) != PQTRANS_IDLE)
-        PQclear(PQexec(conn, "ROLLBACK"));
 }
 
 /* ---- the stream table of one batch ---- */
