@@ -49,7 +49,7 @@ typedef struct filter {
     enum fstate st;
     size_t header_bytes;
     unsigned long long content_length;
-    bool have_cl, chunked, too_large;
+    bool have_cl, chunked, too_large, have_auth;
     unsigned long long remaining;
     /* Content-Length and Transfer-Encoding are held back until the end of
      * the header block (so that an over-long block can still be handed to
@@ -144,6 +144,16 @@ static void
 finish_skip(filter_t *f, struct evbuffer *dst) {
     evbuffer_add_printf(dst, "%s: %d\r\n\r\n",
                         OSS_HTTP_HEADERS_TOO_LARGE_HEADER, HEADER_BLOCK_MAX);
+    f->st = F_CLOSED;
+}
+
+/* The request's framing or credentials are ambiguous (field names the
+ * header): end it here with the bad-framing marker; the router answers 400
+ * and closes, later input is discarded. */
+static void
+finish_bad(filter_t *f, struct evbuffer *dst, const char *field) {
+    evbuffer_add_printf(dst, "%s: %s\r\n\r\n", OSS_HTTP_BAD_FRAMING_HEADER,
+                        field);
     f->st = F_CLOSED;
 }
 
@@ -254,11 +264,11 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
                 m++;
             f->st = F_HEADERS;
             f->header_bytes = (size_t)n;
-            f->have_cl = f->chunked = f->too_large = false;
+            f->have_cl = f->chunked = f->too_large = f->have_auth = false;
             f->deferred_sent = false;
             f->te[0] = '\0';
             f->content_length = 0;
-            if (m > 0 && m <= 32 && line[m] == ' ' && !known_method(line, m)) {
+            if (m > 0 && line[m] == ' ' && !known_method(line, m)) {
                 evbuffer_add_printf(dst, "GET%s\r\n%s: %.*s\r\n", line + m,
                                     OSS_HTTP_FILTER_HEADER, (int)m, line);
             } else {
@@ -288,22 +298,32 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
         }
         if (header_is(line, (size_t)n, OSS_HTTP_FILTER_HEADER) ||
             header_is(line, (size_t)n, OSS_HTTP_TOO_LARGE_HEADER) ||
-            header_is(line, (size_t)n, OSS_HTTP_HEADERS_TOO_LARGE_HEADER))
+            header_is(line, (size_t)n, OSS_HTTP_HEADERS_TOO_LARGE_HEADER) ||
+            header_is(line, (size_t)n, OSS_HTTP_BAD_FRAMING_HEADER))
             continue; /* only we may set these */
+        if (header_is(line, (size_t)n, "Authorization")) {
+            if (f->have_auth) { /* which one would count? neither */
+                finish_bad(f, dst, "Authorization");
+                continue;
+            }
+            f->have_auth = true;
+        }
         if (header_is(line, (size_t)n, "Content-Length")) {
             const char *v = header_value(line);
             char *end;
             unsigned long long cl = strtoull(v, &end, 10);
             while (*end == ' ' || *end == '\t')
                 end++;
-            if (end == v || *end || f->have_cl || *v == '-') {
-                /* malformed or repeated: libevent rejects it itself */
-                emit_deferred(f, dst, false);
-                evbuffer_add(dst, line, (size_t)n);
-                evbuffer_add(dst, "\r\n", 2);
-                f->st = F_PASS;
+            if (end == v || *end || *v == '-' ||
+                (f->have_cl && cl != f->content_length)) {
+                /* not a length, or two lengths: the body's end is unknown
+                 * (RFC 9112 section 6.3: an unrecoverable framing error) */
+                finish_bad(f, dst, "Content-Length");
                 continue;
             }
+            if (f->have_cl)
+                continue; /* the same length again: one field (RFC 9110
+                             section 8.6) */
             f->have_cl = true;
             f->content_length = cl;
             if (cl > f->set->max_body)

@@ -13,7 +13,13 @@
  *    to its end (and a Content-Length body within the limit is read and
  *    dropped), then evhttp gets the request line and the headers seen so
  *    far, without a body, plus OSS_HTTP_HEADERS_TOO_LARGE_HEADER, so the
- *    router answers 431 and closes; later input is discarded.
+ *    router answers 431 and closes; later input is discarded;
+ *  - a request whose framing or credentials are ambiguous (RFC 9112 section
+ *    6.3: Content-Length repeated with another value, or not a number; two
+ *    Authorization fields) ends at that header line: evhttp gets it
+ *    without a body plus OSS_HTTP_BAD_FRAMING_HEADER (the offending
+ *    field's name), the router answers 400 and closes, later input is
+ *    discarded (never parsed as a second request).
  * Clients cannot inject these headers: the filter drops incoming copies.
  * Content-Length and Transfer-Encoding are passed on at the end of the
  * header block. The filter follows HTTP/1.1 framing by Content-Length; after
@@ -33,6 +39,7 @@ struct event_base;
 #define OSS_HTTP_FILTER_HEADER "X-Oss-Original-Method"
 #define OSS_HTTP_TOO_LARGE_HEADER "X-Oss-Body-Too-Large"
 #define OSS_HTTP_HEADERS_TOO_LARGE_HEADER "X-Oss-Headers-Too-Large"
+#define OSS_HTTP_BAD_FRAMING_HEADER "X-Oss-Bad-Framing"
 
 typedef struct oss_http_filters {
     struct filter *head;

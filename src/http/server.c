@@ -535,6 +535,26 @@ gencb(struct evhttp_request *ev, void *arg) {
         return;
     }
 
+    /* the filter ended an ambiguous request (two Content-Length values,
+     * a length that is not a number, two Authorization fields): 400, and
+     * the connection closes (the rest of its input is never parsed) */
+    const char *bad = s->opt.method_filter
+                          ? evhttp_find_header(ih, OSS_HTTP_BAD_FRAMING_HEADER)
+                          : NULL;
+    if (bad) {
+        int auth = strcmp(bad, "Authorization") == 0;
+        oss_field_errors_t fe = {0};
+        oss_field_errors_add(&fe, auth ? "Authorization" : "Content-Length",
+                             auth ? "repeated" : "conflicting");
+        oss_http_reply_error(
+            r, 400, auth ? "ambiguous_credentials" : "ambiguous_framing",
+            auth ? "the request carries more than one Authorization field"
+                 : "the request's Content-Length is repeated with another "
+                   "value or is not a number: its end is unknown",
+            &fe);
+        return;
+    }
+
     /* route: path first (404), then method (405 with Allow) */
     for (size_t i = 0; i < s->nroutes; i++) {
         const oss_http_route_t *rt = &s->routes[i];

@@ -318,6 +318,92 @@ test_header_fields_too_large(void **state) {
     free(resp);
 }
 
+/* RFC 9112 section 6.3: two Content-Length values leave the body's end
+ * unknown; the bytes after the header block must never be parsed as a
+ * second request (request smuggling). 400 in JSON, then the connection
+ * closes. */
+static void
+test_conflicting_content_length(void **state) {
+    int fd = connect_srv();
+    const char *req = "POST /echo HTTP/1.1\r\nHost: t\r\n"
+                      "Content-Type: application/json\r\n"
+                      "Content-Length: 2\r\nContent-Length: 40\r\n\r\n"
+                      "{}GET /ping HTTP/1.1\r\nHost: t\r\n\r\n";
+    send_all(fd, req, strlen(req));
+    char *resp = read_all(fd);
+    int st[8];
+    assert_int_equal(statuses(resp, st, 8), 1);
+    assert_int_equal(st[0], 400);
+    assert_non_null(strstr(resp, "\"code\":\"ambiguous_framing\""));
+    assert_non_null(strstr(resp, "\"field\":\"Content-Length\""));
+    assert_non_null(strstr(resp, "Connection: close"));
+    assert_null(strstr(resp, "pong"));
+    free(resp);
+    close(fd);
+    /* the same length twice is one field (RFC 9110 section 8.6) */
+    fd = connect_srv();
+    req = "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json"
+          "\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}";
+    send_all(fd, req, strlen(req));
+    resp = read_all(fd);
+    assert_int_equal(statuses(resp, st, 8), 1);
+    assert_int_equal(st[0], 200);
+    free(resp);
+    close(fd);
+    /* a length that is not a number: our JSON 400, not libevent's HTML */
+    fd = connect_srv();
+    req = "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2x\r\n\r\n{}";
+    send_all(fd, req, strlen(req));
+    resp = read_all(fd);
+    assert_int_equal(statuses(resp, st, 8), 1);
+    assert_int_equal(st[0], 400);
+    assert_non_null(strstr(resp, "ambiguous_framing"));
+    assert_null(strstr(resp, "<html"));
+    free(resp);
+    close(fd);
+}
+
+/* Two Authorization fields: which credentials count is ambiguous. */
+static void
+test_repeated_authorization(void **state) {
+    int fd = connect_srv();
+    const char *req = "GET /ping HTTP/1.1\r\nHost: t\r\n"
+                      "Authorization: Bearer a\r\n"
+                      "Authorization: Bearer b\r\n\r\n"
+                      "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n";
+    send_all(fd, req, strlen(req));
+    char *resp = read_all(fd);
+    int st[8];
+    assert_int_equal(statuses(resp, st, 8), 1);
+    assert_int_equal(st[0], 400);
+    assert_non_null(strstr(resp, "\"code\":\"ambiguous_credentials\""));
+    assert_non_null(strstr(resp, "\"field\":\"Authorization\""));
+    free(resp);
+    close(fd);
+}
+
+/* A method token of any length gets our JSON answer (405 on a known path,
+ * 404 elsewhere), never libevent's HTML 501. */
+static void
+test_long_method_token(void **state) {
+    char req[256];
+    snprintf(req, sizeof req,
+             "%s /ping HTTP/1.1\r\nHost: t\r\n\r\n"
+             "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n",
+             "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRSTUVWXYZ");
+    int fd = connect_srv();
+    send_all(fd, req, strlen(req));
+    char *resp = read_all(fd);
+    int st[8];
+    assert_int_equal(statuses(resp, st, 8), 2);
+    assert_int_equal(st[0], 405);
+    assert_int_equal(st[1], 200);
+    assert_non_null(strstr(resp, "method_not_allowed"));
+    assert_null(strstr(resp, "<html"));
+    free(resp);
+    close(fd);
+}
+
 static void
 test_metrics_text(void **state) {
     char *m = oss_http_server_metrics(srv);
@@ -340,6 +426,9 @@ main(void) {
         cmocka_unit_test(test_byte_by_byte_and_thread_reply),
         cmocka_unit_test(test_chunked_and_content_type),
         cmocka_unit_test(test_header_fields_too_large),
+        cmocka_unit_test(test_conflicting_content_length),
+        cmocka_unit_test(test_repeated_authorization),
+        cmocka_unit_test(test_long_method_token),
         cmocka_unit_test(test_metrics_text),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
