@@ -6,6 +6,11 @@ set -euo pipefail
 OSS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export OSS_VAR=${OSS_VAR:-$OSS_ROOT/var}
 export OSS_BUILD_DIR=${OSS_BUILD_DIR:-$OSS_ROOT/build}
+# The topics the embedded broker creates (name:partitions): one per stream
+# type that reaches Kafka. infra/deploy/compose.yaml creates the same on a
+# real cluster, and schemas/asyncapi.yaml documents each
+# (tests/e2e/test_asyncapi.sh checks all three agree).
+OSS_TOPICS=${OSS_TOPICS:-oss.account:24,oss.delivery:8}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 OSS_PACKAGES="build-essential cmake pkg-config git librdkafka-dev libpq-dev
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev libssl-dev
@@ -28,6 +33,24 @@ oss_install_deps() {
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The outside tools that judge our documents and messages in the tests
+# (tests/tools/package.json, versions pinned by its package-lock.json): Node.js
+# from Debian when the machine has none, then `npm ci` when the lock file
+# changed since the last install.
+oss_node_tools() {
+    local dir=$OSS_ROOT/tests/tools stamp
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        OSS_PACKAGES="nodejs npm" oss_install_deps
+    fi
+    stamp=$dir/node_modules/.oss-lock.sha
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$(sha256sum <"$dir/package-lock.json")" ]; then
+        oss_say "installing the test tools (npm ci in tests/tools)"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) \
+            || oss_die "npm ci failed in tests/tools"
+        sha256sum <"$dir/package-lock.json" >"$stamp"
+    fi
 }
 
 # Configures and builds into $1 (default $OSS_BUILD_DIR) with extra cmake args.

@@ -9,11 +9,18 @@
  *   ce_specversion "1.0", ce_id event_id, ce_source bus.source,
  *   ce_type "oss.v1.<PayloadType without package>" e.g.
  * "oss.v1.AccountRegistered", ce_time RFC 3339 UTC of occurred_at, ce_subject
- * stream_id, ce_dataschema "oss.v1.Envelope", content-type
+ * stream_id, ce_dataschema OSS_BUS_DATASCHEMA (an absolute URI, as
+ * CloudEvents requires), content-type
  * "application/protobuf", oss_signature hex HMAC-SHA256 (see oss_bus_sign).
  * Thread-safety: functions are reentrant; handles follow librdkafka's rules. */
 #ifndef OSS_BUS_H
 #define OSS_BUS_H
+
+/* ce_dataschema of every message: the protobuf message the value holds, as
+ * an absolute URI (a URN: CloudEvents 1.0 requires a URI, and a bare
+ * "oss.v1.Envelope" fails every CloudEvents SDK's validation). The schema
+ * itself is schemas/oss/v1/envelope.proto (schemas/descriptor.pb). */
+#define OSS_BUS_DATASCHEMA "urn:oss:proto:oss.v1.Envelope"
 
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>

@@ -32,7 +32,8 @@ add_common(rd_kafka_headers_t *h, const oss_event_t *ev, const char *source) {
            rd_kafka_header_add(h, "ce_type", 7, type_s, -1) ||
            rd_kafka_header_add(h, "ce_time", 7, time_s, -1) ||
            rd_kafka_header_add(h, "ce_subject", 10, ev->stream_id, -1) ||
-           rd_kafka_header_add(h, "ce_dataschema", 13, "oss.v1.Envelope", 15) ||
+           rd_kafka_header_add(h, "ce_dataschema", 13, OSS_BUS_DATASCHEMA,
+                               -1) ||
            rd_kafka_header_add(h, "content-type", 12, "application/protobuf",
                                20);
 }

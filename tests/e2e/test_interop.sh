@@ -40,7 +40,7 @@ ceid=$(hdr ce_id)
 [ "$(hdr ce_type)" = oss.v1.AccountRegistered ] || e2e_fail "ce_type is '$(hdr ce_type)'"
 [[ $(hdr ce_time) =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$ ]] || e2e_fail "ce_time '$(hdr ce_time)' is not RFC 3339 UTC"
 [ "$(hdr ce_subject)" = "$stream" ] || e2e_fail "ce_subject is '$(hdr ce_subject)'"
-[ "$(hdr ce_dataschema)" = oss.v1.Envelope ] || e2e_fail "ce_dataschema is '$(hdr ce_dataschema)'"
+[ "$(hdr ce_dataschema)" = urn:oss:proto:oss.v1.Envelope ] || e2e_fail "ce_dataschema is '$(hdr ce_dataschema)'"
 [ "$(hdr content-type)" = application/protobuf ] || e2e_fail "content-type is '$(hdr content-type)'"
 [[ $(hdr oss_signature) =~ ^[0-9a-f]{64}$ ]] || e2e_fail "no oss_signature"
 e2e_ok "CloudEvents headers present"

@@ -285,7 +285,8 @@ test_headers(void **state) {
     assert_string_equal(header(h, "ce_type"), "oss.v1.AccountRegistered");
     assert_string_equal(header(h, "ce_time"), "2026-11-18T11:06:40.123456Z");
     assert_string_equal(header(h, "ce_subject"), ev.stream_id);
-    assert_string_equal(header(h, "ce_dataschema"), "oss.v1.Envelope");
+    assert_string_equal(header(h, "ce_dataschema"),
+                        "urn:oss:proto:oss.v1.Envelope");
     assert_string_equal(header(h, "content-type"), "application/protobuf");
     const char *sig = header(h, OSS_BUS_SIG_HEADER);
     assert_non_null(sig);
