@@ -5,8 +5,9 @@
 # histogram series with cumulative buckets ending in le="+Inf" equal to its
 # _count, no duplicate series) and carries the pipeline gauges: relay lag,
 # relay horizon age, projector lag, dead letters, the rebuild progress of
-# oss.rebuild_progress (checked against the table), database up. Also: a
-# scrape stays cheap (under 2 s on the shared, large journal).
+# oss.rebuild_progress (checked against the table), database up. How long a
+# scrape takes is a benchmark figure (tests/bench/run, section metrics),
+# never a pass/fail bound.
 set -uo pipefail
 
 src=${OSS_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -34,14 +35,10 @@ fail() {
 curl -s -m 5 -o /dev/null "$api/healthz"
 curl -s -m 5 -o /dev/null "$api/v1/nothing"
 
-start=$(date +%s%N)
 out=$(curl -s -m 10 -o "$tmp/metrics" -w '%{http_code} %{content_type}' \
       "$api/metrics")
-ms=$((($(date +%s%N) - start) / 1000000))
 [[ $out == "200 text/plain; version=0.0.4"* ]] ||
     { echo "FAIL: /metrics answered: $out" >&2; exit 1; }
-((ms < 2000)) || fail "/metrics took ${ms} ms (want < 2000)"
-echo "ok   /metrics answered in ${ms} ms"
 
 # the format, in one pass (prints "ok ..." lines or "FAIL ..." lines)
 "$py" - "$tmp/metrics" >"$tmp/check" <<'EOF'
