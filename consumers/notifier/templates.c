@@ -19,12 +19,23 @@ typedef struct tpl {
     const char *text_id, *text_en;
 } tpl_t;
 
+/* The help desk of the OSS terms of use (../shared/DOMAIN.md, "Help
+ * desk"): named in every message, so a reader knows whom to reach when
+ * something is wrong. */
+#define HELPDESK_ID                                                            \
+    "\nLayanan bantuan OSS: helpdesk.oss@insw.go.id atau kontak@oss.go.id; "   \
+    "telepon\n(+6221) 3857596, 3857595, 21201020, 21202020; call centre 169; " \
+    "atau kantor\nDPMPTSP di daerah Anda.\n"
+#define HELPDESK_EN                                                            \
+    "\nOSS help desk: helpdesk.oss@insw.go.id or kontak@oss.go.id; call-in\n"  \
+    "(+6221) 3857596, 3857595, 21201020, 21202020; call centre 169; or your\n" \
+    "regional DPMPTSP office.\n"
 #define SIGN_ID                                                                \
-    "\nHormat kami,\nLembaga OSS\n\n(Pesan ini dikirim otomatis; mohon tidak " \
-    "membalas.)\n"
+    "\nHormat kami,\nLembaga OSS\n" HELPDESK_ID                                \
+    "\n(Pesan ini dikirim otomatis; mohon tidak membalas.)\n"
 #define SIGN_EN                                                                \
-    "\nRegards,\nOSS Agency\n\n(This message was sent automatically; please "  \
-    "do not reply.)\n"
+    "\nRegards,\nOSS Agency\n" HELPDESK_EN                                     \
+    "\n(This message was sent automatically; please do not reply.)\n"
 
 static const tpl_t templates[] = {
     {"registration",
@@ -40,16 +51,16 @@ static const tpl_t templates[] = {
      "yang\nakan kami kirimkan, lalu lengkapi data usaha Anda untuk "
      "memperoleh NIB.\n\n"
      "Jika Anda tidak merasa mendaftar, abaikan surel ini.\n\n"
-     "Hormat kami,\nLembaga OSS\n\n"
-     "(Surel ini dikirim otomatis; mohon tidak membalas.)\n",
+     "Hormat kami,\nLembaga OSS\n" HELPDESK_ID
+     "\n(Surel ini dikirim otomatis; mohon tidak membalas.)\n",
      "Dear {{name}},\n\n"
      "Thank you for registering with OSS (Online Single Submission).\n"
      "Your account has been recorded with account number {{account_id}}.\n\n"
      "Next step: activate your account with the link or OTP we will send "
      "you,\nthen complete your business data to obtain an NIB.\n\n"
      "If you did not register, please ignore this e-mail.\n\n"
-     "Regards,\nOSS Agency\n\n"
-     "(This e-mail was sent automatically; please do not reply.)\n"},
+     "Regards,\nOSS Agency\n" HELPDESK_EN
+     "\n(This e-mail was sent automatically; please do not reply.)\n"},
     {"activation",
      {"name", "account_id", "otp", "link", "expires", NULL},
      "Kode aktivasi akun OSS",
@@ -67,7 +78,7 @@ static const tpl_t templates[] = {
      "kode kedaluwarsa, minta kode baru.\n\n"
      "Jangan berikan kode ini kepada siapa pun, termasuk petugas OSS.\n"
      "Jika Anda tidak merasa mendaftar, abaikan pesan ini.\n\n"
-     "Hormat kami,\nLembaga OSS\n",
+     "Hormat kami,\nLembaga OSS\n" HELPDESK_ID,
      "Dear {{name}},\n\n"
      "On {{when}} we issued an activation code for your OSS account "
      "(account number {{account_id}}).\n\n"
@@ -79,7 +90,7 @@ static const tpl_t templates[] = {
      "new one.\n\n"
      "Never give this code to anyone, OSS staff included.\n"
      "If you did not register, please ignore this message.\n\n"
-     "Regards,\nOSS Agency\n"},
+     "Regards,\nOSS Agency\n" HELPDESK_EN},
     {"password_reset",
      {"name", "link", "expires", NULL},
      "Atur ulang kata sandi akun OSS",
@@ -121,7 +132,8 @@ static const tpl_t templates[] = {
      "Permohonan ini tidak dapat disetujui sebelum {{cooling_off_until}}.\n\n"
      "Langkah berikutnya: jika Anda tidak menyetujui pengalihan ini, ajukan "
      "keberatan\nsebelum waktu tersebut melalui akun Anda (menu Hak Akses) "
-     "atau hubungi Lembaga OSS.\nJika Anda menyetujuinya, Anda tidak perlu "
+     "atau hubungi layanan bantuan OSS (di bawah).\nJika Anda menyetujuinya, "
+     "Anda tidak perlu "
      "melakukan apa pun.\n" SIGN_ID,
      "Dear {{name}},\n\n"
      "On {{when}} a written request was filed to hand over access to the OSS "
@@ -130,7 +142,7 @@ static const tpl_t templates[] = {
      "The request cannot be approved before {{cooling_off_until}}.\n\n"
      "Next step: if you do not agree with this hand-over, file an objection "
      "before\nthat time from your account (Access rights) or contact the OSS "
-     "Agency.\nIf you agree, you need not do anything.\n" SIGN_EN},
+     "help desk (below).\nIf you agree, you need not do anything.\n" SIGN_EN},
     {"handover_decided",
      {"name", "account_id", "decision", "reason", NULL},
      "Keputusan atas permohonan pengalihan hak akses akun OSS",
@@ -142,14 +154,16 @@ static const tpl_t templates[] = {
      "telah\n{{decision}}. Alasan: {{reason}}.\n\n"
      "Langkah berikutnya: jika permohonan disetujui, pemilik baru menerima "
      "pesan\naktivasi tersendiri dan pemilik lama tidak dapat lagi masuk. "
-     "Jika Anda keberatan\natas keputusan ini, hubungi Lembaga OSS dengan "
+     "Jika Anda keberatan\natas keputusan ini, hubungi layanan bantuan OSS (di "
+     "bawah) dengan "
      "menyebut nomor akun di atas.\n" SIGN_ID,
      "Dear {{name}},\n\n"
      "On {{when}} the request to hand over access to the OSS account "
      "{{account_id}}\nwas {{decision}}. Reason: {{reason}}.\n\n"
      "Next step: if the request was approved, the new owner receives a "
      "separate\nactivation message and the former owner can no longer sign "
-     "in. If you disagree\nwith this decision, contact the OSS Agency "
+     "in. If you disagree\nwith this decision, contact the OSS help desk "
+     "(below) "
      "quoting the account number above.\n" SIGN_EN},
     {"access_terminated",
      {"name", "account_id", "reason_code", NULL},
@@ -162,14 +176,16 @@ static const tpl_t templates[] = {
      "Alasan: {{reason_code}}.\n\n"
      "Semua sesi Anda pada akun ini telah diakhiri dan Anda tidak dapat lagi "
      "masuk.\n\n"
-     "Langkah berikutnya: jika Anda merasa ini keliru, hubungi Lembaga OSS "
+     "Langkah berikutnya: jika Anda merasa ini keliru, hubungi layanan bantuan "
+     "OSS (di bawah) "
      "dengan\nmenyebut nomor akun di atas.\n" SIGN_ID,
      "Dear {{name}},\n\n"
      "On {{when}} your access to the OSS account {{account_id}} was ended.\n"
      "Reason: {{reason_code}}.\n\n"
      "Every session of yours on this account has been ended and you can no "
      "longer\nsign in.\n\n"
-     "Next step: if you believe this is a mistake, contact the OSS Agency "
+     "Next step: if you believe this is a mistake, contact the OSS help desk "
+     "(below) "
      "quoting\nthe account number above.\n" SIGN_EN},
     {"signin_throttled",
      {"name", "when", NULL},
@@ -200,14 +216,14 @@ static const tpl_t templates[] = {
      "{{account_id}}.\n\n"
      "Langkah berikutnya: jika Anda belum memiliki akses OSS, aktifkan akses "
      "Anda\ndengan kode yang kami kirim dalam pesan terpisah, lalu buat kata "
-     "sandi. Jika Anda\ntidak mengenal akun ini, hubungi Lembaga "
-     "OSS.\n" SIGN_ID,
+     "sandi. Jika Anda\ntidak mengenal akun ini, hubungi layanan "
+     "bantuan OSS (di bawah).\n" SIGN_ID,
      "Dear {{name}},\n\n"
      "On {{when}} you were added as {{role}} to the OSS account "
      "{{account_id}}.\n\n"
      "Next step: if you have no OSS access yet, activate it with the code we "
      "send in a\nseparate message, then set your password. If you do not "
-     "know this account,\ncontact the OSS Agency.\n" SIGN_EN},
+     "know this account,\ncontact the OSS help desk (below).\n" SIGN_EN},
     {"transfer_offered",
      {"name", "account_id", NULL},
      "Tawaran pengalihan kepemilikan akun OSS",

@@ -40,6 +40,36 @@ all_vars(const char *kind) {
     return v;
 }
 
+/* Every message names the help desk of the terms of use (e-mail, call-in
+ * lines, call centre, regional offices), in both languages, and none says
+ * only "contact the OSS authority". */
+static void
+test_help_desk_named(void **state) {
+    (void)state;
+    for (size_t i = 0; oss_template_kind_at(i); i++) {
+        const char *kind = oss_template_kind_at(i);
+        const char *langs[] = {"id", "en"};
+        for (int l = 0; l < 2; l++) {
+            json_t *v = all_vars(kind);
+            char *sub = NULL, *body = NULL, missing[48];
+            oss_err_t err = {0};
+            assert_int_equal(oss_template_render(kind, langs[l], v, WHEN_US,
+                                                 &sub, &body, missing,
+                                                 sizeof missing, &err),
+                             OSS_OK);
+            if (!strstr(body, "helpdesk.oss@insw.go.id") ||
+                !strstr(body, "call centre 169") ||
+                !strstr(body, "(+6221) 3857596") || !strstr(body, "DPMPTSP"))
+                fail_msg("%s/%s names no help desk:\n%s", kind, langs[l], body);
+            assert_null(strstr(body, "hubungi Lembaga OSS"));
+            assert_null(strstr(body, "contact the OSS Agency"));
+            free(sub);
+            free(body);
+            json_decref(v);
+        }
+    }
+}
+
 static void
 test_every_kind_both_languages(void **state) {
     (void)state;
@@ -225,6 +255,7 @@ int
 main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_kind_both_languages),
+        cmocka_unit_test(test_help_desk_named),
         cmocka_unit_test(test_words_and_missing),
         cmocka_unit_test(test_message_compose),
     };
