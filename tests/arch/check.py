@@ -44,7 +44,9 @@ def sources(root, dirs=PROD, ext=SRC_EXT):
     out = []
     for d in dirs:
         for base, subdirs, files in os.walk(os.path.join(root, d)):
-            subdirs[:] = [s for s in subdirs if not s.startswith(".")]
+            # node_modules: the outside tools tests/tools installs, not ours
+            subdirs[:] = [s for s in subdirs
+                          if not s.startswith(".") and s != "node_modules"]
             for f in files:
                 if f.endswith(ext):
                     out.append(os.path.relpath(os.path.join(base, f), root))
