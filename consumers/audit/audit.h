@@ -114,18 +114,34 @@ oss_code_t oss_audit_verify_against(PGconn *conn,
 void oss_audit_mask(const char *kind, const char *value, char *out,
                     size_t outlen);
 
+/* Revealing personal fields in a history: the master key, and the hook
+ * that records each subject's read BEFORE the first of its fields is
+ * unsealed (the console appends a PersonalDataRead, as the API does: no
+ * log, no data). A subject whose read could not be recorded prints
+ * "[sealed: read not recorded]" and counts in unrecorded. */
+typedef oss_code_t (*oss_audit_record_fn)(void *ctx, const char *subject_id,
+                                          oss_err_t *err);
+typedef struct oss_audit_reveal {
+    const oss_keyring_t *master; /* borrowed */
+    oss_audit_record_fn record;  /* may be NULL: nothing recorded */
+    void *record_ctx;
+    size_t unrecorded;    /* out: subjects left sealed (record failed) */
+    oss_err_t record_err; /* out: the first such failure */
+} oss_audit_reveal_t;
+
 /* Prints stream_id's history to out. For "account-<id>" that is the
  * account's story (oss_audit_story()). Any other stream: one block per
  * event (time, actor kind:id, payload type, version, summary). Personal fields
  * print as
- * "[sealed]" unless master (borrowed, may be NULL) is given: then they are
- * unsealed with the subject's data key and printed masked ("[shredded]" when
- * the key is gone). Then verifies the chain: OSS_ECORRUPT with *brk on a
+ * "[sealed]" unless reveal (borrowed, may be NULL) is given: then they are
+ * unsealed with the subject's data key, each subject's read recorded first
+ * (see oss_audit_reveal_t), and printed masked ("[shredded]" when the key
+ * is gone). Then verifies the chain: OSS_ECORRUPT with *brk on a
  * break (the history is printed anyway), OSS_ENOTFOUND for an unknown
  * stream. */
 oss_code_t oss_audit_history(PGconn *conn, const char *stream_id, FILE *out,
-                             const oss_keyring_t *master,
-                             oss_audit_break_t *brk, oss_err_t *err);
+                             oss_audit_reveal_t *reveal, oss_audit_break_t *brk,
+                             oss_err_t *err);
 
 /* ---- the account's story (`oss audit history account-<id>`) ---- */
 
@@ -152,10 +168,10 @@ void oss_audit_describe(const oss_event_t *ev, oss_audit_seal_fn seal,
  * stream and its subject's stream) merged in time order, one line per
  * event: time (UTC), actor kind:id, what happened, reason, and the event's
  * reference (stream, version, type, id); then every stream's chain verdict.
- * master as for oss_audit_history(). OSS_ENOTFOUND when the account stream
+ * reveal as for oss_audit_history(). OSS_ENOTFOUND when the account stream
  * has no event; OSS_ECORRUPT (with *brk) when a chain is broken. */
 oss_code_t oss_audit_story(PGconn *conn, const char *account_id, FILE *out,
-                           const oss_keyring_t *master, oss_audit_break_t *brk,
+                           oss_audit_reveal_t *reveal, oss_audit_break_t *brk,
                            oss_err_t *err);
 
 /* Reads the wrapped data key of subject_id from oss.subject_keys and unwraps

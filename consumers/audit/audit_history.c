@@ -111,6 +111,27 @@ done:
     return rc;
 }
 
+#define REASON_UNRECORDED "unrecorded"
+
+/* Records the read of subject_id (reveal->record) and then unwraps its
+ * key: OSS_OK with *dk set. A failed record counts in reveal->unrecorded
+ * and returns its error with reason REASON_UNRECORDED (nothing unsealed). */
+static oss_code_t
+reveal_key(PGconn *conn, oss_audit_reveal_t *reveal, const char *subject_id,
+           oss_data_key_t *dk, oss_err_t *err) {
+    if (reveal->record) {
+        oss_err_t e = {0};
+        if (reveal->record(reveal->record_ctx, subject_id, &e) != OSS_OK) {
+            if (reveal->unrecorded++ == 0)
+                reveal->record_err = e;
+            return oss_err_coded(err, e.code ? e.code : OSS_EINTERNAL,
+                                 REASON_UNRECORDED, "read not recorded: %s",
+                                 e.msg);
+        }
+    }
+    return oss_audit_subject_key(conn, reveal->master, subject_id, dk, err);
+}
+
 static const char *
 actor_kind_name(oss_actor_kind_t k) {
     switch (k) {
@@ -168,7 +189,7 @@ scale_name(int s) {
 
 static void
 print_summary(PGconn *conn, FILE *out, const oss_event_t *ev,
-              const oss_keyring_t *master) {
+              oss_audit_reveal_t *reveal) {
     if (strcmp(ev->payload_type, "oss.v1.AccountRegistered") != 0) {
         fprintf(out, "    %zu payload bytes\n", ev->payload_len);
         return;
@@ -182,12 +203,13 @@ print_summary(PGconn *conn, FILE *out, const oss_event_t *ev,
     oss_data_key_t dk;
     int have_dk = 0;
     const char *why = "no key";
-    if (master && a->subject_id && *a->subject_id) {
+    if (reveal && a->subject_id && *a->subject_id) {
         oss_err_t e = {0};
-        oss_code_t rc =
-            oss_audit_subject_key(conn, master, a->subject_id, &dk, &e);
+        oss_code_t rc = reveal_key(conn, reveal, a->subject_id, &dk, &e);
         have_dk = rc == OSS_OK;
-        why = rc == OSS_ENOTFOUND ? "shredded" : "key unavailable";
+        why = oss_err_is(&e, REASON_UNRECORDED) ? "read not recorded"
+              : rc == OSS_ENOTFOUND             ? "shredded"
+                                                : "key unavailable";
     }
     fprintf(out,
             "    account_id=%s, scale=%s, actor_type=%s, subject=%s, "
@@ -203,7 +225,7 @@ print_summary(PGconn *conn, FILE *out, const oss_event_t *ev,
     fprintf(out, "\n    ");
     FILE *o = out;
     const oss_data_key_t *k = have_dk ? &dk : NULL;
-    int r = master != NULL;
+    int r = reveal != NULL;
     print_sealed(o, "nik", a->nik, k, r, why);
     print_sealed(o, "name", a->name, k, r, why);
     print_sealed(o, "birth_date", a->birth_date, k, r, why);
@@ -216,10 +238,10 @@ print_summary(PGconn *conn, FILE *out, const oss_event_t *ev,
 
 oss_code_t
 oss_audit_history(PGconn *conn, const char *stream_id, FILE *out,
-                  const oss_keyring_t *master, oss_audit_break_t *brk,
+                  oss_audit_reveal_t *reveal, oss_audit_break_t *brk,
                   oss_err_t *err) {
     if (strncmp(stream_id, "account-", 8) == 0 && stream_id[8])
-        return oss_audit_story(conn, stream_id + 8, out, master, brk, err);
+        return oss_audit_story(conn, stream_id + 8, out, reveal, brk, err);
     oss_event_list_t list = {0};
     oss_code_t rc = oss_audit_load_stream(conn, stream_id, &list, err);
     if (rc)
@@ -242,7 +264,7 @@ oss_audit_history(PGconn *conn, const char *stream_id, FILE *out,
             ", event %s)\n",
             t, ev->version, ev->payload_type, actor_kind_name(ev->actor_kind),
             ev->actor_id[0] ? ev->actor_id : "-", ev->position, ev->event_id);
-        print_summary(conn, out, ev, master);
+        print_summary(conn, out, ev, reveal);
         fprintf(out, "    correlation=%s",
                 ev->correlation_id[0] ? ev->correlation_id : "-");
         if (ev->causation_id[0])
@@ -830,7 +852,7 @@ typedef struct key_cache {
 
 typedef struct story_seal {
     PGconn *conn;
-    const oss_keyring_t *master;
+    oss_audit_reveal_t *reveal;
     key_cache_t keys[16];
     size_t nkeys;
 } story_seal_t;
@@ -854,10 +876,10 @@ key_for(story_seal_t *s, const char *subject) {
     if (PQresultStatus(r) == PGRES_TUPLES_OK)
         k->state = PQntuples(r) > 0;
     PQclear(r);
-    if (k->state == 1 && s->master) {
+    if (k->state == 1 && s->reveal) {
         oss_err_t e = {0};
-        k->have_dk = oss_audit_subject_key(s->conn, s->master, subject, &k->dk,
-                                           &e) == OSS_OK;
+        k->have_dk =
+            reveal_key(s->conn, s->reveal, subject, &k->dk, &e) == OSS_OK;
     }
     return k;
 }
@@ -877,7 +899,7 @@ story_seal(void *ctx, const char *field, const ProtobufCMessage *sealed,
         snprintf(out, outlen, "[erased]");
         return;
     }
-    if (!s->master || !k || !k->have_dk) {
+    if (!s->reveal || !k || !k->have_dk) {
         snprintf(out, outlen, "[sealed]");
         return;
     }
@@ -1014,12 +1036,12 @@ delivery_kind_of(const oss_event_t *ev, const oss_event_list_t *lists,
 
 oss_code_t
 oss_audit_story(PGconn *conn, const char *account_id, FILE *out,
-                const oss_keyring_t *master, oss_audit_break_t *brk,
+                oss_audit_reveal_t *reveal, oss_audit_break_t *brk,
                 oss_err_t *err) {
     stream_set_t *set = calloc(1, sizeof *set);
     oss_event_list_t *lists = calloc(64, sizeof *lists);
     story_ev_t *all = NULL;
-    story_seal_t seal = {.conn = conn, .master = master};
+    story_seal_t seal = {.conn = conn, .reveal = reveal};
     oss_code_t rc = OSS_OK;
     size_t total = 0, nstreams = 0;
     if (!set || !lists) {

@@ -1,8 +1,11 @@
 /* Shared plumbing of the `oss` subcommands: configuration and connection. */
 #include "cli.h"
 
+#include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "db/db.h"
 
@@ -36,4 +39,14 @@ oss_cli_connect(const oss_config_t *cfg, const char *url) {
 int
 oss_cli_is_help(const char *arg) {
     return arg && (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0);
+}
+
+const char *
+oss_cli_actor(char *buf, size_t n) {
+    const char *u = getenv("USER");
+    struct passwd *pw = u && *u ? NULL : getpwuid(getuid());
+    if (pw && pw->pw_name)
+        u = pw->pw_name;
+    snprintf(buf, n, "cli:%.60s", u && *u ? u : "unknown");
+    return buf;
 }

@@ -7,6 +7,8 @@
 #ifndef OSS_CLI_H
 #define OSS_CLI_H
 
+#include <stddef.h>
+
 #include <libpq-fe.h>
 
 #include "config/config.h"
@@ -38,6 +40,9 @@ oss_config_t *oss_cli_load_config(const char *config_path);
 /* Connects with pg.url (or url when not NULL); prints why not. Returns new,
  * caller frees with PQfinish(), or NULL. */
 PGconn *oss_cli_connect(const oss_config_t *cfg, const char *url);
+/* The console's actor id, "cli:<login>" ($USER, else the password entry),
+ * written into buf (at least OSS_ID_MAX bytes); returns buf. */
+const char *oss_cli_actor(char *buf, size_t n);
 /* 1 when argv[i] is -h or --help. */
 int oss_cli_is_help(const char *arg);
 

@@ -7,8 +7,10 @@
 
 #include <openssl/crypto.h>
 
+#include "app/privacy.h"
 #include "audit.h"
 #include "cli.h"
+#include "journal/journal.h"
 
 static const char audit_usage[] =
     "usage: oss audit <command> [options]\n"
@@ -30,7 +32,7 @@ static const char audit_usage[] =
     "Run `oss audit <command> --help` for details.\n";
 
 static const char history_usage[] =
-    "usage: oss audit history [--reveal] STREAM\n"
+    "usage: oss audit history [--reveal --reason TEXT] STREAM\n"
     "\n"
     "For STREAM = account-<id>: the account's whole story, its account, "
     "access,\n"
@@ -47,6 +49,12 @@ static const char history_usage[] =
     "unsealed with the subject's data key (needs the master key file named by\n"
     "crypto.master_key_file) and printed masked, e.g. nik: 3171********9901;\n"
     "a shredded subject prints [shredded] ([erased] in an account's story).\n"
+    "--reveal needs --reason: before a subject's fields are unsealed, the "
+    "read\n"
+    "is recorded as the API records a staff read (a PersonalDataRead event on\n"
+    "subject-<id>, actor operator cli:$USER, and a row the subject sees in\n"
+    "GET /v1/me/personal-data-access); a subject whose read cannot be\n"
+    "recorded stays [sealed] and the command exits 3.\n"
     "Exits 1 when a chain is broken.\n";
 
 static const char verify_usage[] =
@@ -99,16 +107,51 @@ finish(const char *cmd, oss_code_t rc, const oss_audit_break_t *b,
     return rc == OSS_ENOTFOUND ? OSS_CLI_FAILED : OSS_CLI_ERROR;
 }
 
+/* The console's reveal: each subject's read recorded on the journal. */
+typedef struct cli_reveal {
+    oss_journal_t *j;
+    const char *reason;
+    const char *actor;
+    const char *stream;
+} cli_reveal_t;
+
+static oss_code_t
+record_read(void *ctx, const char *subject_id, oss_err_t *err) {
+    cli_reveal_t *cr = ctx;
+    const char *account =
+        strncmp(cr->stream, "account-", 8) == 0 ? cr->stream + 8 : "";
+    oss_app_pd_read_t r = {.subject_id = subject_id,
+                           .account_id = account,
+                           .reader = cr->actor,
+                           .role = "console",
+                           .reason = cr->reason,
+                           .endpoint = "oss audit history --reveal",
+                           .actor_kind = OSS_ACTOR_OPERATOR,
+                           .correlation_id = "oss-cli-audit-history"};
+    oss_code_t rc = oss_app_pd_read_record(cr->j, &r, err);
+    if (rc != OSS_OK)
+        return rc;
+    if (r.outcome != OSS_JOURNAL_APPENDED) {
+        *err = r.err;
+        return r.err.code ? r.err.code : OSS_EINTERNAL;
+    }
+    return OSS_OK;
+}
+
 static int
 cmd_history(int argc, char **argv, oss_config_t *cfg) {
     static const struct option opts[] = {{"reveal", no_argument, 0, 'r'},
+                                         {"reason", required_argument, 0, 'R'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int reveal = 0, c;
+    const char *reason = NULL;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+rh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+rR:h", opts, NULL)) != -1) {
         if (c == 'r')
             reveal = 1;
+        else if (c == 'R')
+            reason = optarg;
         else if (c == 'h') {
             fputs(history_usage, stdout);
             return OSS_CLI_OK;
@@ -121,24 +164,53 @@ cmd_history(int argc, char **argv, oss_config_t *cfg) {
         fputs(history_usage, stderr);
         return OSS_CLI_USAGE;
     }
+    if (reveal && (!reason || !*reason || strlen(reason) > 500)) {
+        fputs("oss: audit history: --reveal needs --reason TEXT (at most 500 "
+              "characters): the read of personal data is recorded\n",
+              stderr);
+        return OSS_CLI_USAGE;
+    }
     oss_keyring_t master;
     oss_err_t err = {0};
     oss_audit_break_t brk = {0};
+    char actor[OSS_ID_MAX];
+    cli_reveal_t cr = {.reason = reason,
+                       .actor = oss_cli_actor(actor, sizeof actor),
+                       .stream = argv[optind]};
+    oss_audit_reveal_t rv = {
+        .master = &master, .record = record_read, .record_ctx = &cr};
     if (reveal &&
         oss_keyring_load(oss_config_str(cfg, "crypto.master_key_file"), &master,
                          &err) != OSS_OK) {
         fprintf(stderr, "oss: audit history: %s\n", err.msg);
         return OSS_CLI_ERROR;
     }
-    PGconn *conn = oss_cli_connect(cfg, NULL);
-    if (!conn)
+    if (reveal && oss_journal_open(oss_config_str(cfg, "pg.url"), &cr.j,
+                                   &err) != OSS_OK) {
+        fprintf(stderr, "oss: audit history: %s\n", err.msg);
+        OPENSSL_cleanse(&master, sizeof master);
         return OSS_CLI_ERROR;
+    }
+    PGconn *conn = oss_cli_connect(cfg, NULL);
+    if (!conn) {
+        oss_journal_free(cr.j);
+        return OSS_CLI_ERROR;
+    }
     oss_code_t rc = oss_audit_history(conn, argv[optind], stdout,
-                                      reveal ? &master : NULL, &brk, &err);
+                                      reveal ? &rv : NULL, &brk, &err);
     fflush(stdout);
     PQfinish(conn);
+    oss_journal_free(cr.j);
     if (reveal)
         OPENSSL_cleanse(&master, sizeof master);
+    if (reveal && rv.unrecorded) {
+        fprintf(stderr,
+                "oss: audit history: %zu subject(s) left sealed: the read "
+                "could not be recorded (%s)\n",
+                rv.unrecorded, rv.record_err.msg);
+        if (rc == OSS_OK)
+            return OSS_CLI_ERROR;
+    }
     return finish("history", rc, &brk, &err);
 }
 

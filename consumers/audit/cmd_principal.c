@@ -198,8 +198,7 @@ principal_create(int argc, char **argv, const char *config_path) {
         fprintf(stderr, "oss: principal create: %s\n", err.msg);
         goto done;
     }
-    const char *user = getenv("USER");
-    snprintf(actor, sizeof actor, "cli:%s", user && *user ? user : "unknown");
+    oss_cli_actor(actor, sizeof actor);
     oss_uuid7(cid);
     oss_app_create_t pc = {.who = &who,
                            .kind = "government",
@@ -303,8 +302,7 @@ principal_revoke(int argc, char **argv, const char *config_path) {
         fprintf(stderr, "oss: principal revoke: %s\n", err.msg);
         goto done;
     }
-    const char *user = getenv("USER");
-    snprintf(actor, sizeof actor, "cli:%s", user && *user ? user : "unknown");
+    oss_cli_actor(actor, sizeof actor);
     oss_uuid7(cid);
     rv.principal_id = pid;
     rv.institution = NULL; /* every government grant */

@@ -63,15 +63,8 @@ oss_cli_subject(int argc, char **argv, const char *config_path) {
         return OSS_CLI_USAGE;
     }
     char actor_buf[OSS_ID_MAX];
-    if (!actor) {
-        const char *u = getenv("USER");
-        struct passwd *pw = u && *u ? NULL : getpwuid(getuid());
-        if (pw && pw->pw_name)
-            u = pw->pw_name;
-        snprintf(actor_buf, sizeof actor_buf, "cli:%.60s",
-                 u && *u ? u : "unknown");
-        actor = actor_buf;
-    }
+    if (!actor)
+        actor = oss_cli_actor(actor_buf, sizeof actor_buf);
 
     int st = OSS_CLI_ERROR;
     oss_journal_t *j = NULL;

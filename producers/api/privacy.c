@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "app/erasure.h"
+#include "app/privacy.h"
 #include "auth.h"
 #include "crypto/subject.h"
 #include "db/db.h"
@@ -145,67 +146,6 @@ collect(api_worker_t *w, oss_http_req_t *req, PGconn *c, const char *streams,
 
 /* ---- GET /v1/accounts/{id}/personal-data --------------------------------- */
 
-typedef struct pread {
-    char subject_id[OSS_UUID_STR];
-    char account_id[OSS_ID_MAX];
-    char reader[OSS_AUTHZ_ID_MAX];
-    const char *role;
-    char reason[REASON_MAX + 1];
-    char stream_id[OSS_ID_MAX];
-} pread_t;
-
-static oss_code_t
-pread_decide(void *vctx, const oss_event_t *history, size_t n,
-             oss_event_list_t *out, oss_err_t *err) {
-    pread_t *pr = vctx;
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(history[i].payload_type, OSS_SUBJECT_ERASED))
-            return oss_err_coded(err, OSS_ENOTFOUND, OSS_SUBJECT_REASON_ERASED,
-                                 "the subject was erased");
-    Oss__V1__PersonalDataRead m = OSS__V1__PERSONAL_DATA_READ__INIT;
-    m.subject_id = pr->subject_id;
-    m.account_id = pr->account_id;
-    m.reader_principal_id = pr->reader;
-    m.reader_role = (char *)pr->role;
-    m.reason = pr->reason;
-    m.endpoint = EP_PERSONAL_DATA;
-    oss_event_t *ev = oss_event_list_push(out);
-    if (!ev)
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    snprintf(ev->payload_type, sizeof ev->payload_type, "%s",
-             OSS_PERSONAL_DATA_READ);
-    ev->schema_version = 1;
-    ev->payload_len = oss__v1__personal_data_read__get_packed_size(&m);
-    ev->payload = malloc(ev->payload_len ? ev->payload_len : 1);
-    ev->reason = strdup(pr->reason);
-    if (!ev->payload || !ev->reason)
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    oss__v1__personal_data_read__pack(&m, ev->payload);
-    return OSS_OK;
-}
-
-static oss_code_t
-pread_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
-            void *qctx, oss_err_t *err) {
-    pread_t *pr = vctx;
-    if (cmd->events.len != 1)
-        return oss_err_set(err, OSS_EINTERNAL, "no PersonalDataRead event");
-    const char *v[] = {pr->subject_id,
-                       pr->account_id,
-                       pr->reader,
-                       pr->role,
-                       pr->reason,
-                       EP_PERSONAL_DATA,
-                       cmd->events.items[0].event_id};
-    if (q(qctx,
-          "INSERT INTO oss.pii_access_log (subject_id, account_id, "
-          "reader_principal_id, reader_role, reason, endpoint, event_id) "
-          "VALUES ($1::uuid, $2, $3, $4, $5, $6, $7::uuid)",
-          7, v, NULL, NULL))
-        return oss_err_set(err, OSS_ENOMEM, "could not queue the access log");
-    return OSS_OK;
-}
-
 /* The staff role the read is made under ("" = the account's owner). */
 static const char *
 reader_role(const oss_principal_t *p, const char *account_id) {
@@ -231,14 +171,13 @@ run_personal_data(api_worker_t *w, api_job_t *job) {
     char region[11];
     oss_err_t err;
     oss_data_key_t dk;
-    pread_t pr;
+    oss_app_pd_read_t pr;
+    char subject_id[OSS_UUID_STR] = "", reason[REASON_MAX + 1] = "";
     oss_journal_t *j = NULL;
     json_t *fields = NULL;
-    oss_command_t cmd;
 
     memset(&dk, 0, sizeof dk);
     memset(&pr, 0, sizeof pr);
-    memset(&cmd, 0, sizeof cmd);
     if (!api_auth_require(w, req, &p, NULL))
         return;
     if (!api_account_target(w, req, account_id, region))
@@ -248,9 +187,8 @@ run_personal_data(api_worker_t *w, api_job_t *job) {
         return;
     pr.role = reader_role(&p, account_id);
     bool staff = pr.role[0] != '\0';
-    if (staff &&
-        (!oss_http_req_query(req, "reason", pr.reason, sizeof pr.reason) ||
-         !pr.reason[0])) {
+    if (staff && (!oss_http_req_query(req, "reason", reason, sizeof reason) ||
+                  !reason[0])) {
         oss_field_errors_t fe = {0};
         oss_field_errors_add(&fe, "reason", "required");
         oss_http_reply_error(req, 422, "invalid_fields",
@@ -265,12 +203,12 @@ run_personal_data(api_worker_t *w, api_job_t *job) {
     if (!c)
         return;
     oss_err_clear(&err);
-    if (oss_subject_of_account(c, account_id, pr.subject_id, &err) != OSS_OK) {
+    if (oss_subject_of_account(c, account_id, subject_id, &err) != OSS_OK) {
         reply_err(w, req, &err, "no such account");
         return;
     }
     oss_err_clear(&err);
-    if (oss_subject_key_load(c, &ctx->app.master, pr.subject_id, &dk, &err) !=
+    if (oss_subject_key_load(c, &ctx->app.master, subject_id, &dk, &err) !=
         OSS_OK) {
         reply_err(w, req, &err, "no such subject");
         return;
@@ -279,42 +217,29 @@ run_personal_data(api_worker_t *w, api_job_t *job) {
     snprintf(streams, sizeof streams, "{account-%.64s,access-%.64s}",
              account_id, account_id);
     fields = json_object();
-    if (!collect(w, req, c, streams, pr.subject_id, &dk, fields, NULL))
+    if (!collect(w, req, c, streams, subject_id, &dk, fields, NULL))
         goto done;
     if (staff) {
-        snprintf(pr.account_id, sizeof pr.account_id, "%s", account_id);
-        snprintf(pr.reader, sizeof pr.reader, "%s", p.principal_id);
-        snprintf(pr.stream_id, sizeof pr.stream_id,
-                 OSS_SUBJECT_STREAM_PREFIX "%s", pr.subject_id);
-        cmd.stream_id = pr.stream_id;
-        cmd.stream_type = OSS_SUBJECT_STREAM_TYPE;
-        cmd.expected_version = -1;
-        cmd.actor_kind = !strcmp(pr.role, "officer") ? OSS_ACTOR_OFFICER
-                                                     : OSS_ACTOR_OPERATOR;
-        cmd.actor_id = pr.reader;
-        cmd.correlation_id = oss_http_req_cid(req);
-        cmd.decide = pread_decide;
-        cmd.ctx = &pr;
-        cmd.extra_fn = pread_extra;
-        oss_code_t rc = OSS_OK;
-        for (int attempt = 0; attempt < 3; attempt++) {
-            oss_event_list_free(&cmd.events);
-            memset(&cmd.err, 0, sizeof cmd.err);
-            oss_err_clear(&err);
-            rc = oss_journal_execute(j, &cmd, 1, &err);
-            if (rc != OSS_OK || !oss_app_cmd_conflicted(&cmd))
-                break;
-        }
-        if (rc != OSS_OK || cmd.outcome != OSS_JOURNAL_APPENDED) {
+        pr.subject_id = subject_id;
+        pr.account_id = account_id;
+        pr.reader = p.principal_id;
+        pr.reason = reason;
+        pr.endpoint = EP_PERSONAL_DATA;
+        pr.actor_kind = !strcmp(pr.role, "officer") ? OSS_ACTOR_OFFICER
+                                                    : OSS_ACTOR_OPERATOR;
+        pr.correlation_id = oss_http_req_cid(req);
+        oss_err_clear(&err);
+        oss_code_t rc = oss_app_pd_read_record(j, &pr, &err);
+        if (rc != OSS_OK || pr.outcome != OSS_JOURNAL_APPENDED) {
             /* no log, no data */
             if (rc == OSS_OK &&
-                oss_err_is(&cmd.err, OSS_SUBJECT_REASON_ERASED)) {
+                oss_err_is(&pr.err, OSS_SUBJECT_REASON_ERASED)) {
                 oss_http_reply_error(req, 410, "erased",
                                      "this person's personal data was erased",
                                      NULL);
             } else {
                 oss_warn("personal data read not logged: %s",
-                         rc != OSS_OK ? err.msg : cmd.err.msg);
+                         rc != OSS_OK ? err.msg : pr.err.msg);
                 if (rc == OSS_EUNAVAIL)
                     oss_app_worker_reset(w);
                 oss_http_reply_error(req, rc == OSS_EUNAVAIL ? 503 : 500, NULL,
@@ -325,18 +250,15 @@ run_personal_data(api_worker_t *w, api_job_t *job) {
             goto done;
         }
         oss_info("personal data read account=%s by=%s role=%s event=%s",
-                 account_id, pr.reader, pr.role, cmd.events.items[0].event_id);
+                 account_id, pr.reader, pr.role, pr.event_id);
     }
     json_t *o = json_pack("{s:s, s:s, s:O, s:b}", "account_id", account_id,
-                          "subject_id", pr.subject_id, "personal_data", fields,
+                          "subject_id", subject_id, "personal_data", fields,
                           "logged", staff);
     if (o && staff)
-        json_object_set_new(o, "access_event_id",
-                            json_string(cmd.events.items[0].event_id));
+        json_object_set_new(o, "access_event_id", json_string(pr.event_id));
     reply_json_wipe(req, 200, o);
 done:
-    oss_event_list_free(&cmd.events);
-    free(cmd.replay_response);
     json_wipe_decref(fields);
     OPENSSL_cleanse(&dk, sizeof dk);
 }

@@ -45,13 +45,29 @@ grep -q "chain ok" "$out" || e2e_fail "history did not verify the chain"
 for secret in "$nik" "$email" "$name" "$phone" "$birth"; do
     grep -qF "$secret" "$out" && e2e_fail "history printed personal data in plaintext"
 done
-"$OSS" audit history --reveal "$stream" >"$out" 2>&1 || { cat "$out"; e2e_fail "audit history --reveal exited non-zero"; }
+# --reveal without a reason is refused (the read is recorded, and a read
+# needs its why), and reveals nothing
+st=0; "$OSS" audit history --reveal "$stream" >"$out" 2>&1 || st=$?
+[ "$st" = 2 ] || { cat "$out"; e2e_fail "--reveal without --reason exited $st, want 2"; }
+grep -q "nik: " "$out" && e2e_fail "--reveal without --reason printed fields"
+why="audit e2e $tag"
+"$OSS" audit history --reveal --reason "$why" "$stream" >"$out" 2>&1 || { cat "$out"; e2e_fail "audit history --reveal exited non-zero"; }
 masked="${nik:0:4}********${nik:12:4}"
 grep -qF "nik: $masked" "$out" || { cat "$out"; e2e_fail "history --reveal lacks the masked NIK $masked"; }
 for secret in "$nik" "$email" "$name" "$phone"; do
     grep -qF "$secret" "$out" && e2e_fail "history --reveal printed personal data unmasked"
 done
 e2e_ok "history shows the event with personal fields sealed / masked"
+# the reveal was recorded as the API records a staff read: a row the subject
+# sees (GET /v1/me/personal-data-access) and a PersonalDataRead event on the
+# subject's stream, actor the console's operator
+row=$(e2e_psql -c "SELECT subject_id, reader_principal_id, reader_role, endpoint, event_id FROM oss.pii_access_log WHERE reason = '$why'")
+[ "$(wc -l <<<"$row")" = 1 ] && [ -n "$row" ] || e2e_fail "the reveal left $(grep -c . <<<"$row") access-log rows, want 1: $row"
+IFS='|' read -r sid reader role endpoint pev <<<"$row"
+[[ $reader == cli:* ]] && [ "$role" = console ] && [ "$endpoint" = "oss audit history --reveal" ] || e2e_fail "access-log row is $row"
+ev=$(e2e_psql -c "SELECT payload_type || '|' || actor_kind || '|' || actor_id FROM oss.journal WHERE event_id = '$pev' AND stream_id = 'subject-$sid'")
+[ "$ev" = "oss.v1.PersonalDataRead|4|$reader" ] || e2e_fail "the reveal's event is '$ev'"
+e2e_ok "the reveal is recorded: access-log row and PersonalDataRead on subject-$sid by $reader"
 
 # 3. verify passes, checkpoint + verify --against passes
 "$OSS" audit verify "$stream" >"$out" 2>&1 || { cat "$out"; e2e_fail "audit verify $stream failed on a sound stream"; }

@@ -136,7 +136,7 @@ r=$(req GET "/v1/accounts/$id/personal-data" "" -H "Authorization: Bearer $tok")
 [ "$(st "$r")" = 200 ] && [ "$(jb "$r" | jq -r .personal_data.nik)" = "$nik" ] || e2e_fail "read after rotation through the running api: $r"
 r=$(req GET /v1/me/export "" -H "Authorization: Bearer $tok")
 [ "$(st "$r")" = 200 ] && [ "$(jb "$r" | jq -r .personal_data.email)" = "$email" ] || e2e_fail "export after rotation: $r"
-ossc audit history --reveal "account-$id" >"$work/out" 2>&1 || e2e_fail "audit history --reveal after rotation"
+ossc audit history --reveal --reason "e2e check" "account-$id" >"$work/out" 2>&1 || e2e_fail "audit history --reveal after rotation"
 grep -qF "${nik:0:4}********${nik:12:4}" "$work/out" || { cat "$work/out"; e2e_fail "audit history cannot open the NIK after rotation"; }
 # a new registration is wrapped under the new key by the running api
 read -r nik2 bd2 < <(e2e_nik)

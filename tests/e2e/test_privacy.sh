@@ -200,7 +200,7 @@ for s in "account-$OWNER" "access-$OWNER" "subject-$SID"; do
 done
 e2e_ok "erased: key and look-ups gone, journal rows unchanged, chains verify"
 
-"$OSS" audit history --reveal "account-$OWNER" >"$work/out" 2>&1 || { cat "$work/out"; e2e_fail "audit history after erasure"; }
+"$OSS" audit history --reveal --reason "e2e check" "account-$OWNER" >"$work/out" 2>&1 || { cat "$work/out"; e2e_fail "audit history after erasure"; }
 grep -q "nik: \[erased\]" "$work/out" || { cat "$work/out"; e2e_fail "audit history does not print the NIK as [erased]"; }
 for s in "$NIK" "$NAME" "$EMAIL" "$PHONE" "${NIK:0:4}********"; do
     grep -qF -- "$s" "$work/out" && e2e_fail "audit history shows personal data after erasure"
