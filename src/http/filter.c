@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -50,6 +51,7 @@ typedef struct filter {
     size_t header_bytes;
     unsigned long long content_length;
     bool have_cl, chunked, too_large, have_auth;
+    long long started_ms; /* first byte of the current header block; 0 none */
     unsigned long long remaining;
     /* Content-Length and Transfer-Encoding are held back until the end of
      * the header block (so that an over-long block can still be handed to
@@ -157,6 +159,25 @@ finish_bad(filter_t *f, struct evbuffer *dst, const char *field) {
     f->st = F_CLOSED;
 }
 
+static long long
+now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The header block is late: end the request with the timeout marker (after
+ * a synthetic request line when evhttp has seen none yet). */
+static void
+finish_late(filter_t *f, struct evbuffer *src, struct evbuffer *dst) {
+    if (f->st == F_LINE)
+        evbuffer_add_printf(dst, "GET / HTTP/1.1\r\n");
+    evbuffer_add_printf(dst, "%s: %ld\r\n\r\n", OSS_HTTP_HEADER_TIMEOUT_HEADER,
+                        f->set->header_timeout_ms);
+    evbuffer_drain(src, evbuffer_get_length(src));
+    f->st = F_CLOSED;
+}
+
 /* F_SKIP_HEADERS: drops header lines of any length up to the empty line.
  * Returns false when more input is needed. */
 static bool
@@ -243,9 +264,15 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
                 f->st = F_LINE;
             continue;
         }
+        if (!f->started_ms)
+            f->started_ms = now_ms();
         long n = take_line(src, line, sizeof line);
-        if (n == -1)
+        if (n == -1) {
+            if (f->set->header_timeout_ms > 0 &&
+                now_ms() - f->started_ms > f->set->header_timeout_ms)
+                finish_late(f, src, dst);
             break;
+        }
         if (n == -2 && f->st == F_HEADERS) { /* one over-long header */
             start_skip(f, true);
             continue;
@@ -257,6 +284,7 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
         if (f->st == F_LINE) {
             if (n == 0) { /* stray CRLF between requests */
                 evbuffer_add(dst, "\r\n", 2);
+                f->started_ms = 0;
                 continue;
             }
             size_t m = 0;
@@ -284,6 +312,7 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
             continue;
         }
         if (n == 0) { /* end of the header block */
+            f->started_ms = 0;
             emit_deferred(f, dst, true);
             evbuffer_add(dst, "\r\n", 2);
             if (f->chunked) {
@@ -299,7 +328,8 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
         if (header_is(line, (size_t)n, OSS_HTTP_FILTER_HEADER) ||
             header_is(line, (size_t)n, OSS_HTTP_TOO_LARGE_HEADER) ||
             header_is(line, (size_t)n, OSS_HTTP_HEADERS_TOO_LARGE_HEADER) ||
-            header_is(line, (size_t)n, OSS_HTTP_BAD_FRAMING_HEADER))
+            header_is(line, (size_t)n, OSS_HTTP_BAD_FRAMING_HEADER) ||
+            header_is(line, (size_t)n, OSS_HTTP_HEADER_TIMEOUT_HEADER))
             continue; /* only we may set these */
         if (header_is(line, (size_t)n, "Authorization")) {
             if (f->have_auth) { /* which one would count? neither */

@@ -19,7 +19,13 @@
  *    Authorization fields) ends at that header line: evhttp gets it
  *    without a body plus OSS_HTTP_BAD_FRAMING_HEADER (the offending
  *    field's name), the router answers 400 and closes, later input is
- *    discarded (never parsed as a second request).
+ *    discarded (never parsed as a second request);
+ *  - a header block still incomplete header_timeout_ms after its first byte
+ *    (checked as bytes arrive: a client trickling its headers) ends there:
+ *    evhttp gets the request so far (a synthetic request line when even
+ *    that was incomplete) plus OSS_HTTP_HEADER_TIMEOUT_HEADER, the router
+ *    answers 408 and closes. A client that stops sending altogether is
+ *    closed by evhttp's own 30 s timeout.
  * Clients cannot inject these headers: the filter drops incoming copies.
  * Content-Length and Transfer-Encoding are passed on at the end of the
  * header block. The filter follows HTTP/1.1 framing by Content-Length; after
@@ -40,11 +46,13 @@ struct event_base;
 #define OSS_HTTP_TOO_LARGE_HEADER "X-Oss-Body-Too-Large"
 #define OSS_HTTP_HEADERS_TOO_LARGE_HEADER "X-Oss-Headers-Too-Large"
 #define OSS_HTTP_BAD_FRAMING_HEADER "X-Oss-Bad-Framing"
+#define OSS_HTTP_HEADER_TIMEOUT_HEADER "X-Oss-Header-Timeout"
 
 typedef struct oss_http_filters {
     struct filter *head;
     size_t count;
     size_t max_body;
+    long header_timeout_ms; /* see oss_http_options_t */
 } oss_http_filters_t;
 
 /* The per-server set of connection filters. Returns new, caller frees with

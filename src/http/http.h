@@ -73,13 +73,20 @@ typedef struct oss_http_route {
 } oss_http_route_t;
 
 typedef struct oss_http_options {
-    const char *listen; /* address, e.g. "127.0.0.1" */
-    int port;           /* 0 = any free port */
-    size_t max_body;    /* api.max_body_bytes */
-    int retry_after_s;  /* sent with 503 answers */
-    bool method_filter; /* rewrite unknown method tokens so that they get
-                           our JSON 405 (see server.c) */
+    const char *listen;    /* address, e.g. "127.0.0.1" */
+    int port;              /* 0 = any free port */
+    size_t max_body;       /* api.max_body_bytes */
+    int retry_after_s;     /* sent with 503 answers */
+    bool method_filter;    /* rewrite unknown method tokens so that they get
+                              our JSON 405 (see server.c) */
+    int header_timeout_ms; /* a request's header block must arrive within
+                              this of its first byte, else 408 and close
+                              (method_filter only); 0 = the default */
 } oss_http_options_t;
+
+/* The default header-block deadline (a client trickling its headers one
+ * byte at a time is answered 408 and closed). */
+#define OSS_HTTP_HEADER_TIMEOUT_MS 10000
 
 /* Binds and starts serving on base (borrowed; call evthread_use_pthreads()
  * before creating it). routes[0..n) and arg are borrowed for the server's

@@ -139,6 +139,8 @@ reason_phrase(int status) {
         return "Not Found";
     case 405:
         return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
     case 409:
         return "Conflict";
     case 410:
@@ -310,7 +312,7 @@ oss_http_reply_error(oss_http_req_t *req, int status, const char *code,
         hdrs[0] = "Retry-After";
         hdrs[1] = ra;
     }
-    if (status == 413 || status == 400 || status == 431)
+    if (status == 413 || status == 400 || status == 431 || status == 408)
         req->close = true;
     oss_http_reply_json(req, status, body, hdrs);
 }
@@ -535,6 +537,21 @@ gencb(struct evhttp_request *ev, void *arg) {
         return;
     }
 
+    /* the header block did not arrive in time (a client trickling it):
+     * 408, and the connection closes */
+    const char *late =
+        s->opt.method_filter
+            ? evhttp_find_header(ih, OSS_HTTP_HEADER_TIMEOUT_HEADER)
+            : NULL;
+    if (late) {
+        char msg[96];
+        snprintf(msg, sizeof msg,
+                 "the request's header block did not arrive within %s ms",
+                 late);
+        oss_http_reply_error(r, 408, "request_timeout", msg, NULL);
+        return;
+    }
+
     /* the filter ended an ambiguous request (two Content-Length values,
      * a length that is not a number, two Authorization fields): 400, and
      * the connection closes (the rest of its input is never parsed) */
@@ -691,6 +708,9 @@ oss_http_server_new(struct event_base *base, const oss_http_options_t *opt,
             rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
             goto done;
         }
+        s->filters->header_timeout_ms = opt->header_timeout_ms > 0
+                                            ? opt->header_timeout_ms
+                                            : OSS_HTTP_HEADER_TIMEOUT_MS;
         evhttp_set_bevcb(s->http, oss_http_filter_bufferevent, s->filters);
     }
     s->sock = evhttp_bind_socket_with_handle(

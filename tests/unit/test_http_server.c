@@ -78,7 +78,8 @@ setup(void **state) {
                               .port = 0,
                               .max_body = 4096,
                               .retry_after_s = 7,
-                              .method_filter = true};
+                              .method_filter = true,
+                              .header_timeout_ms = 1500};
     if (oss_http_server_new(base, &opt, routes, 3, NULL, &srv, &err) != OSS_OK)
         return -1;
     struct timeval tv = {1, 0};
@@ -404,6 +405,44 @@ test_long_method_token(void **state) {
     close(fd);
 }
 
+/* A client trickling its header block (one byte every few hundred ms) is
+ * answered 408 in JSON and closed once the block is later than the
+ * deadline (1.5 s here), whether or not its request line is complete; a
+ * slow but timely one is served. */
+static void
+test_trickled_headers_timeout(void **state) {
+    const char *parts[] = {"GET /ping HTTP/1.1\r\nHost: t\r\nX-A: ", "GET /pi"};
+    for (int k = 0; k < 2; k++) {
+        int fd = connect_srv();
+        send_all(fd, parts[k], strlen(parts[k]));
+        int closed = 0;
+        for (int i = 0; i < 12 && !closed; i++) { /* up to 2.4 s */
+            usleep(200 * 1000);
+            closed = send(fd, "x", 1, MSG_NOSIGNAL) != 1;
+        }
+        char *resp = read_all(fd);
+        int st[4];
+        assert_int_equal(statuses(resp, st, 4), 1);
+        assert_int_equal(st[0], 408);
+        assert_non_null(strstr(resp, "\"code\":\"request_timeout\""));
+        assert_non_null(strstr(resp, "Connection: close"));
+        free(resp);
+        close(fd);
+    }
+    int fd = connect_srv();
+    const char *req = "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n";
+    for (const char *p = req; *p; p++) {
+        send_all(fd, p, 1);
+        usleep(20 * 1000); /* about 0.7 s in all: within the deadline */
+    }
+    char *resp = read_all(fd);
+    int st[4];
+    assert_int_equal(statuses(resp, st, 4), 1);
+    assert_int_equal(st[0], 200);
+    free(resp);
+    close(fd);
+}
+
 static void
 test_metrics_text(void **state) {
     char *m = oss_http_server_metrics(srv);
@@ -429,6 +468,7 @@ main(void) {
         cmocka_unit_test(test_conflicting_content_length),
         cmocka_unit_test(test_repeated_authorization),
         cmocka_unit_test(test_long_method_token),
+        cmocka_unit_test(test_trickled_headers_timeout),
         cmocka_unit_test(test_metrics_text),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
