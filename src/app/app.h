@@ -8,9 +8,10 @@
  * This header holds the context every use case reads (keys, the account
  * lifecycle's configuration) and the small checks on identifiers. Files:
  * cmd.h (events and statements for a command), lifecycle.h (activation,
- * passwords, sessions), principal.h (persons, new principals, grants),
- * notice.h (contacts and targeted notices), gov.h (government principals),
- * pool.h (worker threads with group commit).
+ * passwords, sessions), account_lifecycle.h (the lifecycle's use cases:
+ * activation, password, sign-in, sessions), principal.h (persons, new
+ * principals, grants), notice.h (contacts and targeted notices), gov.h
+ * (government principals), pool.h (worker threads with group commit).
  *
  * Arrows point down: src/app includes src/core, src/journal, src/crypto,
  * src/db, src/log, never producers/ or consumers/. Thread-safety: an
