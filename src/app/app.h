@@ -10,6 +10,7 @@
  * cmd.h (events and statements for a command), lifecycle.h (activation,
  * passwords, sessions), principal.h (persons, new principals, grants),
  * notice.h (contacts and targeted notices), gov.h (government principals),
+ * register.h (account registration), legacy.h (the OSS 1.1 migration),
  * pool.h (worker threads with group commit).
  *
  * Arrows point down: src/app includes src/core, src/journal, src/crypto,
