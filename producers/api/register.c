@@ -1,27 +1,13 @@
-/* POST /v1/accounts: decode the JSON body, validate (core/account.h), seal
- * the personal fields under a new subject's data key, claim the business
- * identity by its keyed hash, and append AccountRegistered + TermsAccepted;
- * a batch of registrations goes to the journal in one oss_journal_execute()
- * (group commit).
- *
- * Order per batch (worker thread):
- *   1. decode + validate each request (400 / 422 answered at once); the
- *      terms of use version must be published (terms.c, cached: no round
- *      trip per request);
- *   2. seal: new subject id (UUIDv4), data key wrapped by the master key,
- *      every personal field sealed with AAD subject_id|field;
- *   3. (helper X, perf) the subject keys are no longer a transaction of
- *      their own: lookup_rows() writes each one with its command's events;
- *   4. one oss_journal_execute() for the commands, each with its business
- *      identity claim (kind "business": one account per business, see
- *      oss_registration_business_identity()): a second registration of the
- *      same business fails there with 409 one_account_per_business. Each
- *      command's extra_fn writes, in the same transaction, the e-mail
- *      look-up, the owner's oss.principals row (principal_id = account_id),
- *      the owner grant and oss.account_scope (the domicile region); all of
- *      it rides the journal's pipeline, so no round trip is added.
- * Plaintext personal data lives only in this request's memory and is wiped
- * before it is freed; it is never logged. */
+/* POST /v1/accounts and POST /v1/legacy-migrations, the HTTP half: the
+ * JSON body decoded and validated (core/account.h: 400 / 422 answered at
+ * once), the Idempotency-Key checked, the use case called (src/app/
+ * register.h: terms, sealing, claim, the batched commands; src/app/
+ * legacy.h: the OSS 1.1 checks), its outcome mapped to the reply (status,
+ * body, Location). A registration is a batched job of the worker pool: the
+ * registrations a worker finds queued go to the journal in one
+ * oss_journal_execute() (group commit, src/app/batch.c).
+ * Plaintext personal data lives only in the job's memory and is wiped
+ * before it is freed (oss_app_register_clear()); it is never logged. */
 #include "api.h"
 
 #include <stdio.h>
@@ -29,55 +15,20 @@
 #include <string.h>
 #include <time.h>
 
-#include <argon2.h>
 #include <jansson.h>
-#include <libpq-fe.h>
 
-#include "app/terms.h"
-#include "auth.h"
+#include "app/legacy.h"
+#include "app/register.h"
 #include "core/account.h"
 #include "core/nik.h"
-#include "db/db.h"
-#include "journal/journal.h"
 #include "legacy.h"
 #include "log/log.h"
-#include "oss/v1/account.pb-c.h"
 #include "ratelimit.h"
 #include "request.h"
 
 #define MAX_JSON_DEPTH 32
 
-/* One registration in flight. */
-typedef struct reg {
-    api_job_t *job;
-    bool live;            /* still to be appended */
-    oss_registration_t r; /* plaintext: wiped before free */
-    char account_id[OSS_UUID_STR];
-    char stream_id[OSS_ID_MAX];
-    char subject_id[OSS_UUID_STR];
-    char master_key_id[17];
-    uint8_t *wrapped;
-    size_t wlen;
-    uint8_t *payload;
-    size_t payload_len;
-    uint8_t *terms_payload; /* TermsAccepted */
-    size_t terms_payload_len;
-    char terms_sha256[65];
-    oss_claim_t claim[2]; /* business identity; legacy_id */
-    size_t nclaims;
-    /* OSS 1.1 migration (api_legacy_migrate): LegacyAccountMigrated */
-    char legacy_id[65];
-    uint8_t *legacy_payload;
-    size_t legacy_payload_len;
-    uint8_t request_hash[32];
-    const char *idem_key;
-    const char *cid;
-    oss_app_activation_t act; /* lifecycle.c: issued with it */
-    bool has_act;
-    char email_digest[65]; /* hex; oss.account_lookup (sign-in) */
-    char nik_digest[65];   /* hex; oss.account_lookup ("forgot
-                              account"); "" without a NIK */
-} reg_t;
+#define UNAVAILABLE "the database is unavailable; retry later"
 
 int
 api_json_depth(const char *s, size_t n, int limit) {
@@ -241,18 +192,17 @@ done:
     return status;
 }
 
-/* Decodes and validates the body into g->r. Replies and returns false on a
- * bad request. */
+/* Decodes and validates req's body into *out. Replies and returns false
+ * on a bad request. */
 static bool
-decode(reg_t *g) {
-    oss_http_req_t *req = g->job->req;
+decode(oss_http_req_t *req, oss_registration_t *out) {
     size_t len;
     const char *body = oss_http_req_body(req, &len);
     oss_field_errors_t fe;
     char msg[256];
 
-    int status = api_registration_decode(body, len, today_yyyymmdd(), &g->r,
-                                         &fe, msg, sizeof msg);
+    int status = api_registration_decode(body, len, today_yyyymmdd(), out, &fe,
+                                         msg, sizeof msg);
     if (status == 400)
         oss_http_reply_error(req, 400, "malformed_json", msg, NULL);
     else if (status)
@@ -260,276 +210,73 @@ decode(reg_t *g) {
     return status == 0;
 }
 
-/* The terms of use version g accepts must be published (oss.terms_versions
- * through terms.c's cache: no round trip per request); fills
- * g->terms_sha256. *j: the worker's journal, connected on first use. Replies
- * 422 (unknown_version) or 503 and returns false otherwise. */
-static bool
-terms_known(api_worker_t *w, oss_journal_t **j, reg_t *g) {
+/* The worker's journal for the terms of use look-up; NULL after replying
+ * 503. */
+static oss_journal_t *
+terms_journal(api_worker_t *w, oss_http_req_t *req) {
     oss_err_t err;
     oss_err_clear(&err);
-    if (!*j)
-        *j = oss_app_worker_journal(w, &err);
-    if (*j) {
-        oss_err_clear(&err);
-        oss_code_t rc = oss_app_terms_lookup(
-            oss_journal_conn(*j), g->r.terms_version, g->terms_sha256, &err);
-        if (rc == OSS_OK)
-            return true;
-        if (rc == OSS_ENOTFOUND) {
-            oss_field_errors_t fe = {0};
-            oss_field_errors_add(&fe, "terms_version", "unknown_version");
-            oss_http_reply_error(g->job->req, 422, "invalid_fields", err.msg,
-                                 &fe);
-            return false;
-        }
+    oss_journal_t *j = oss_app_worker_journal(w, &err);
+    if (!j) {
+        oss_warn("registration: could not read the terms of use: %s", err.msg);
+        oss_http_reply_error(req, 503, NULL, UNAVAILABLE, NULL);
     }
-    oss_warn("registration: could not read the terms of use: %s", err.msg);
-    oss_http_reply_error(g->job->req, 503, NULL,
-                         "the database is unavailable; retry later", NULL);
-    return false;
+    return j;
 }
 
-/* Seals g->r into g->payload (AccountRegistered) and prepares the claim. */
-static oss_code_t
-seal(api_ctx_t *ctx, reg_t *g, oss_err_t *err) {
-    oss_data_key_t dk;
-    Oss__V1__AccountRegistered ev = OSS__V1__ACCOUNT_REGISTERED__INIT;
-    Oss__V1__TermsAccepted ta = OSS__V1__TERMS_ACCEPTED__INIT;
-    enum { NSEALED = 7 };
-    Oss__V1__SealedField sf[NSEALED];
-    Oss__V1__SealedField *sfp[NSEALED] = {NULL};
-    const char *names[NSEALED] = {"nik",   "name", "birth_date", "email",
-                                  "phone", "npwp", "passport"};
-    /* "" = not given: no sealed field at all */
-    const char *values[NSEALED] = {g->r.nik,     g->r.name,  g->r.birth_date,
-                                   g->r.email,   g->r.phone, g->r.npwp,
-                                   g->r.passport};
-    const char *id_field = NULL;
-    char id_value[64];
-    oss_code_t rc;
-
-    for (int i = 0; i < NSEALED; i++)
-        oss__v1__sealed_field__init(&sf[i]);
-
-    memset(&dk, 0, sizeof dk);
-    oss_uuid7(g->account_id);
-    snprintf(g->stream_id, sizeof g->stream_id, "account-%s", g->account_id);
-    oss_uuid4(g->subject_id);
-    rc = oss_data_key_new(&ctx->app.master, g->subject_id, &dk, &g->wrapped,
-                          &g->wlen, g->master_key_id, err);
-    if (rc != OSS_OK)
-        goto done;
-    for (int i = 0; i < NSEALED; i++) {
-        if (!values[i][0])
-            continue;
-        rc = oss_app_seal_field(&dk, names[i], values[i], &sf[i], err);
-        if (rc != OSS_OK)
-            goto done;
-        sfp[i] = &sf[i];
+/* Answers a use case of src/app/register.h or legacy.h that returned rc
+ * (not OSS_OK) with err: 422 unknown_version, else by the step that
+ * failed (503 when retriable, the connection reset). */
+static void
+reply_failed(api_worker_t *w, oss_http_req_t *req, oss_code_t rc,
+             const oss_app_register_t *r, const oss_err_t *err) {
+    if (oss_err_is(err, OSS_APP_REASON_UNKNOWN_VERSION)) {
+        oss_field_errors_t fe = {0};
+        oss_field_errors_add(&fe, "terms_version", "unknown_version");
+        oss_http_reply_error(req, 422, "invalid_fields", err->msg, &fe);
+        return;
     }
-    if (!oss_registration_business_identity(&g->r, &id_field, id_value,
-                                            sizeof id_value)) {
-        rc = oss_err_set(err, OSS_EINTERNAL, "registration without identity");
-        goto done;
+    switch (r->step) {
+    case OSS_APP_REGISTER_STEP_TERMS:
+        oss_http_reply_error(req, 503, NULL, UNAVAILABLE, NULL);
+        return;
+    case OSS_APP_REGISTER_STEP_SEAL:
+        oss_http_reply_error(req, 500, NULL, "could not seal personal data",
+                             NULL);
+        return;
+    case OSS_APP_REGISTER_STEP_PACK:
+        oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
+        return;
+    case OSS_APP_REGISTER_STEP_READ:
+        if (rc == OSS_EUNAVAIL)
+            oss_app_worker_reset(w);
+        oss_http_reply_error(
+            req, rc == OSS_EUNAVAIL ? 503 : 500, NULL,
+            rc == OSS_EUNAVAIL ? UNAVAILABLE : "could not read", NULL);
+        return;
+    default:
+        if (rc == OSS_EUNAVAIL && w)
+            oss_app_worker_reset(w);
+        oss_http_reply_error(req, rc == OSS_EUNAVAIL ? 503 : 500, NULL,
+                             rc == OSS_EUNAVAIL
+                                 ? UNAVAILABLE
+                                 : "could not append to the journal",
+                             NULL);
+        return;
     }
-    ev.account_id = g->account_id;
-    ev.scale = (Oss__V1__BusinessScale)g->r.scale;
-    ev.actor_type = g->r.actor_type;
-    ev.subject_id = g->subject_id;
-    ev.nik = sfp[0];
-    ev.name = sfp[1];
-    ev.birth_date = sfp[2];
-    ev.email = sfp[3];
-    ev.phone = sfp[4];
-    ev.npwp = sfp[5];
-    ev.passport = sfp[6];
-    ev.passport_country = g->r.passport_country;
-    ev.region_code = g->r.region_code;
-    ev.business_identity = (char *)id_field;
-    ev.website = g->r.website;
-    ev.terms_version = g->r.terms_version;
-    ev.country = g->r.country;
-    ev.nik_birth_date_mismatch = g->r.nik_birth_date_mismatch;
-    g->payload_len = oss__v1__account_registered__get_packed_size(&ev);
-    g->payload = malloc(g->payload_len ? g->payload_len : 1);
-    ta.account_id = g->account_id;
-    ta.version = g->r.terms_version;
-    ta.principal_id = g->account_id; /* the first owner */
-    ta.sha256 = g->terms_sha256;
-    g->terms_payload_len = oss__v1__terms_accepted__get_packed_size(&ta);
-    g->terms_payload = malloc(g->terms_payload_len ? g->terms_payload_len : 1);
-    if (!g->payload || !g->terms_payload) {
-        rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
-        goto done;
-    }
-    oss__v1__account_registered__pack(&ev, g->payload);
-    oss__v1__terms_accepted__pack(&ta, g->terms_payload);
-
-    /* one account per business: the keyed hash of the identity, taken
-     * under its own kind (a NIK's digest is the NIK's look-up digest) */
-    g->claim[0].kind = "business";
-    g->claim[0].field = id_field;
-    oss_index_digest(&ctx->app.index, id_field, id_value, g->claim[0].digest);
-    g->nclaims = 1;
-    memset(id_value, 0, sizeof id_value);
-    snprintf(g->claim[0].subject_id, sizeof g->claim[0].subject_id, "%s",
-             g->subject_id);
-    {
-        uint8_t d[32];
-        oss_index_digest(&ctx->app.index, "email", g->r.email, d);
-        oss_hex(d, sizeof d, g->email_digest);
-        /* the NIK look-up row: "forgot account" finds the account by the
-         * responsible person's NIK even when the business identity is an
-         * NPWP or a passport */
-        g->nik_digest[0] = '\0';
-        if (g->r.nik[0]) {
-            oss_index_digest(&ctx->app.index, "nik", g->r.nik, d);
-            oss_hex(d, sizeof d, g->nik_digest);
-        }
-        memset(d, 0, sizeof d);
-    }
-    /* the activation (OTP + link) sealed under the same data key */
-    if (ctx->app.lc) {
-        rc = oss_app_activation_prepare(&ctx->app, &dk, g->account_id, "email",
-                                        &g->act, err);
-        if (rc != OSS_OK)
-            goto done;
-        g->has_act = true;
-    }
-done:
-    for (int i = 0; i < NSEALED; i++) {
-        free(sf[i].nonce.data);
-        free(sf[i].ciphertext.data);
-    }
-    memset(&dk, 0, sizeof dk);
-    return rc;
-}
-
-/* decide(): the stream must be new; emits AccountRegistered. */
-static oss_code_t
-decide_register(void *vctx, const oss_event_t *history, size_t n,
-                oss_event_list_t *out, oss_err_t *err) {
-    reg_t *g = vctx;
-    oss_account_state_t st;
-
-    oss_account_fold(&st, history, n);
-    oss_code_t rc = oss_account_decide_register(&st, -1, err);
-    if (rc != OSS_OK)
-        return rc;
-    oss_event_t *ev = oss_event_list_push(out);
-    if (!ev)
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    snprintf(ev->payload_type, sizeof ev->payload_type, "%s",
-             OSS_ACCOUNT_REGISTERED);
-    ev->schema_version = 1;
-    ev->payload = malloc(g->payload_len ? g->payload_len : 1);
-    if (!ev->payload)
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    memcpy(ev->payload, g->payload, g->payload_len);
-    ev->payload_len = g->payload_len;
-    /* accepting the terms of use is an event of its own */
-    ev = oss_event_list_push(out);
-    if (!ev)
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    snprintf(ev->payload_type, sizeof ev->payload_type, "oss.v1.TermsAccepted");
-    ev->schema_version = 1;
-    ev->payload = malloc(g->terms_payload_len ? g->terms_payload_len : 1);
-    if (!ev->payload)
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    memcpy(ev->payload, g->terms_payload, g->terms_payload_len);
-    ev->payload_len = g->terms_payload_len;
-    if (g->legacy_payload) {
-        /* migrated from OSS 1.1: the history links to the legacy record */
-        ev = oss_event_list_push(out);
-        if (!ev)
-            return oss_err_set(err, OSS_ENOMEM, "out of memory");
-        snprintf(ev->payload_type, sizeof ev->payload_type,
-                 "oss.v1.LegacyAccountMigrated");
-        ev->schema_version = 1;
-        ev->reason = strdup("OSS 1.1 access replaced (ganti hak akses): old "
-                            "credentials, NPWP, decree, director checked");
-        if (!ev->reason)
-            return oss_err_set(err, OSS_ENOMEM, "out of memory");
-        ev->payload = malloc(g->legacy_payload_len ? g->legacy_payload_len : 1);
-        if (!ev->payload)
-            return oss_err_set(err, OSS_ENOMEM, "out of memory");
-        memcpy(ev->payload, g->legacy_payload, g->legacy_payload_len);
-        ev->payload_len = g->legacy_payload_len;
-    }
-    return OSS_OK;
-}
-
-/* extra_fn, written with AccountRegistered: the e-mail look-up row (keyed
- * hash) for sign-in by e-mail, the first owner as a principal
- * (principal_id = account_id; its contact is sealed in the account
- * stream's AccountRegistered), the account's domicile for officers' scope
- * (one statement), and the owner grant. */
-static oss_code_t
-lookup_rows(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
-            void *qctx, oss_err_t *err) {
-    reg_t *g = vctx;
-    const char *v[] = {g->email_digest, g->stream_id, g->account_id,
-                       g->subject_id,
-                       g->r.region_code[0] ? g->r.region_code : NULL};
-    oss_grant_t owner;
-    (void)cmd;
-    /* (helper X, perf) the subject's wrapped data key, committed with the
-     * events sealed under it: no round trip and no commit of its own */
-    char wk[2 * 64 + 1];
-    if (g->wlen > 64)
-        return oss_err_set(err, OSS_EINTERNAL, "wrapped key too long");
-    oss_hex(g->wrapped, g->wlen, wk);
-    const char *kv[] = {g->subject_id, g->master_key_id, wk};
-    if (q(qctx,
-          "INSERT INTO oss.subject_keys (subject_id, master_key_id, "
-          "wrapped_key) VALUES ($1::uuid, $2, decode($3, 'hex'))",
-          3, kv, NULL, NULL))
-        return oss_err_set(err, OSS_EUNAVAIL, "could not queue");
-    if (q(qctx,
-          "WITH p AS (INSERT INTO oss.principals (principal_id, kind, "
-          "subject_id, contact_stream) VALUES ($3, 'business', $4::uuid, $2)),"
-          " s AS (INSERT INTO oss.account_scope (account_id, region) VALUES "
-          "($3, $5)) INSERT INTO oss.account_lookup (kind, digest, stream_id) "
-          "VALUES ('email', decode($1, 'hex'), $2)",
-          5, v, NULL, NULL))
-        return oss_err_set(err, OSS_EUNAVAIL, "could not queue");
-    if (g->nik_digest[0]) {
-        const char *nv[] = {g->nik_digest, g->stream_id};
-        if (q(qctx,
-              "INSERT INTO oss.account_lookup (kind, digest, stream_id) "
-              "VALUES ('nik', decode($1, 'hex'), $2) ON CONFLICT DO NOTHING",
-              2, nv, NULL, NULL))
-            return oss_err_set(err, OSS_EUNAVAIL, "could not queue");
-    }
-    if (g->legacy_id[0]) {
-        /* the OSS 1.1 account is migrated: single use, its old password
-         * hash goes */
-        const char *lv[] = {g->legacy_id, g->account_id};
-        if (q(qctx,
-              "UPDATE oss.legacy_accounts SET migrated_account_id = $2, "
-              "migrated_at = now(), password_hash = NULL WHERE legacy_id = $1 "
-              "AND migrated_account_id IS NULL",
-              2, lv, NULL, NULL))
-            return oss_err_set(err, OSS_EUNAVAIL, "could not queue");
-    }
-    memset(&owner, 0, sizeof owner);
-    owner.role = OSS_ROLE_OWNER;
-    snprintf(owner.account_id, sizeof owner.account_id, "%s", g->account_id);
-    return oss_app_grant_queue_add(q, qctx, g->account_id, &owner, err);
 }
 
 /* The 201 body; also what the idempotency row remembers. Returns new. */
 static char *
-response_body(void *vctx, const oss_command_t *cmd) {
-    reg_t *g = vctx;
+response_body(void *arg, const oss_app_register_t *r, int64_t version) {
+    (void)arg;
     json_t *o =
-        json_pack("{s:s, s:s, s:I, s:s}", "account_id", g->account_id,
-                  "stream_id", g->stream_id, "version",
-                  (json_int_t)cmd->last_version, "correlation_id", g->cid);
+        json_pack("{s:s, s:s, s:I, s:s}", "account_id", r->account_id,
+                  "stream_id", r->stream_id, "version", (json_int_t)version,
+                  "correlation_id", r->correlation_id);
     if (!o)
         return NULL;
-    if (g->r.nik_birth_date_mismatch) {
+    if (r->reg.nik_birth_date_mismatch) {
         json_t *w = json_pack("[{s:s, s:s}]", "field", "nik", "reason",
                               "nik_birth_date_mismatch");
         if (w)
@@ -554,112 +301,63 @@ reply_created(oss_http_req_t *req, int status, char *body) {
     oss_http_reply_json(req, status, body, loc[0] ? hdrs : NULL);
 }
 
-static void
-reg_clear(reg_t *g) {
-    free(g->wrapped);
-    free(g->payload);
-    free(g->terms_payload);
-    free(g->legacy_payload);
-    oss_app_activation_clear(&g->act);
-    memset(&g->r, 0, sizeof g->r);
-}
-
-/* Fills c[0] (the registration) and, when an activation is issued with it,
- * c[1] (ActivationIssued on the access stream, same transaction, after the
- * registration; rejected harmlessly when the registration was rejected or
- * replayed). Returns how many commands it filled (1 or 2). */
-static size_t
-fill_commands(reg_t *g, oss_command_t *c) {
-    c->stream_id = g->stream_id;
-    c->stream_type = OSS_ACCOUNT_STREAM_TYPE;
-    c->expected_version = 0;
-    c->actor_kind = OSS_ACTOR_BUSINESS_USER;
-    c->actor_id = g->account_id; /* the registering owner */
-    c->correlation_id = g->cid;
-    c->idempotency_key = g->idem_key;
-    c->request_hash = g->idem_key ? g->request_hash : NULL;
-    c->decide = decide_register;
-    c->ctx = g;
-    c->claims = g->claim;
-    c->nclaims = g->nclaims;
-    c->response_status = 201;
-    c->response_fn = response_body;
-    c->extra_fn = lookup_rows;
-    if (!g->has_act)
-        return 1;
-    oss_command_t *a = &c[1];
-    g->act.reg_cmd = c;
-    a->stream_id = g->act.stream_id;
-    a->stream_type = OSS_ACCOUNT_STREAM_TYPE;
-    /* (helper X, perf) 0: the access stream is new with the account; lets
-     * the journal skip its reads for a batch of registrations */
-    a->expected_version = 0;
-    a->actor_kind = OSS_ACTOR_BUSINESS_USER;
-    a->actor_id = "";
-    a->correlation_id = g->cid;
-    a->decide = oss_app_activation_issue_decide;
-    a->ctx = &g->act;
-    a->extra_fn = oss_app_activation_extra;
-    return 2;
-}
-
 /* A registration on the pool: a batched job (src/app/pool.h); the
  * registrations a worker finds queued share one transaction. */
 typedef struct reg_job {
     api_job_t job; /* first: the pool frees through destroy */
-    reg_t g;
+    oss_app_register_t r;
 } reg_job_t;
 
-/* Decodes, checks and seals one registration and fills its commands
- * (fill_commands()); answers a bad request itself and returns 0. */
+/* Decodes and validates one registration, has the use case check its
+ * terms version and seal it (oss_app_register_prepare()), checks the
+ * Idempotency-Key and returns its commands (oss_app_register_commands());
+ * answers a bad request itself and returns 0. */
 static size_t
 reg_prepare(api_worker_t *w, oss_app_job_t *base, oss_command_t *cmds) {
     reg_job_t *rj = (reg_job_t *)base;
-    reg_t *g = &rj->g;
+    oss_app_register_t *r = &rj->r;
     api_ctx_t *ctx = api_worker_ctx(w);
     oss_http_req_t *req = rj->job.req;
-    oss_journal_t *j = NULL;
+    oss_journal_t *j;
     oss_err_t err;
 
-    g->job = &rj->job;
-    g->cid = oss_http_req_cid(req);
-    if (!decode(g) || !terms_known(w, &j, g))
+    r->correlation_id = oss_http_req_cid(req);
+    r->response_fn = response_body;
+    if (!decode(req, &r->reg) || !(j = terms_journal(w, req)))
         return 0;
-    oss_err_clear(&err);
-    if (seal(ctx, g, &err) != OSS_OK) {
-        oss_error("could not seal registration: %s", err.msg);
-        oss_http_reply_error(req, 500, NULL, "could not seal personal data",
-                             NULL);
+    oss_code_t rc = oss_app_register_prepare(&ctx->app, j, r, &err);
+    if (rc != OSS_OK) {
+        reply_failed(NULL, req, rc, r, &err);
         return 0;
     }
-    g->idem_key = oss_http_req_header(req, "Idempotency-Key");
-    if (g->idem_key && (!*g->idem_key || strlen(g->idem_key) > 128)) {
+    const char *key = oss_http_req_header(req, "Idempotency-Key");
+    if (key && (!*key || strlen(key) > 128)) {
         oss_field_errors_t fe = {0};
         oss_field_errors_add(&fe, "Idempotency-Key", "invalid");
         oss_http_reply_error(req, 422, NULL,
                              "Idempotency-Key must be 1-128 characters", &fe);
         return 0;
     }
-    if (g->idem_key) {
+    if (key) {
         size_t blen;
         const char *body = oss_http_req_body(req, &blen);
-        oss_sha256(body, blen, g->request_hash);
+        oss_sha256(body, blen, r->request_hash);
     }
-    g->live = true;
-    return fill_commands(g, cmds);
+    r->idempotency_key = key;
+    return oss_app_register_commands(r, cmds);
 }
 
-/* The answer to a rejected registration (cmd's error). */
+/* The answer to a rejected registration (r->err). */
 static void
-reply_rejected(oss_http_req_t *req, const oss_command_t *c) {
+reply_rejected(oss_http_req_t *req, const oss_app_register_t *r) {
     oss_field_errors_t fe = {0};
-    int status = oss_http_status_for(c->err.code);
+    int status = oss_http_status_for(r->err.code);
     const char *code = oss_http_code_for_status(status);
-    const char *msg = c->err.msg;
-    if (c->err.code == OSS_EDUPLICATE) {
+    const char *msg = r->err.msg;
+    if (r->err.code == OSS_EDUPLICATE) {
         code = "duplicate";
-        const char *f = c->err.field;
-        if (!strcmp(f, "nik") || !strcmp(f, "npwp") || !strcmp(f, "passport")) {
+        const char *f = r->err.field;
+        if (oss_err_is(&r->err, OSS_APP_REASON_ONE_ACCOUNT_PER_BUSINESS)) {
             /* the business identity claim (one account per business): no
              * event was written */
             code = "one_account_per_business";
@@ -672,58 +370,44 @@ reply_rejected(oss_http_req_t *req, const oss_command_t *c) {
                         "this NIK is already registered"
                       : "one account per business: an account for "
                         "this passport is already registered";
-        } else if (c->err.field[0]) {
-            oss_field_errors_add(&fe, c->err.field, "reused");
+        } else if (oss_err_is(&r->err, OSS_APP_REASON_KEY_REUSED)) {
+            oss_field_errors_add(&fe, f, "reused");
             msg = "this Idempotency-Key was used with a different "
                   "request";
         }
-    } else if (c->err.code == OSS_ECONFLICT) {
+    } else if (r->err.code == OSS_ECONFLICT) {
         code = "version_conflict";
     }
-    oss_info("registration rejected: %s", oss_code_name(c->err.code));
     oss_http_reply_error(req, status, code, msg, &fe);
 }
 
-/* Answers one registration from its commands' outcomes (cmds[0] the
- * registration, cmds[1] its activation when issued). */
+/* Answers one registration from its commands' outcomes, as the use case
+ * read them (oss_app_register_finish()). */
 static void
 reg_finish(api_worker_t *w, oss_app_job_t *base, oss_command_t *cmds, size_t k,
            oss_code_t rc, const oss_err_t *err) {
     reg_job_t *rj = (reg_job_t *)base;
-    reg_t *g = &rj->g;
+    oss_app_register_t *r = &rj->r;
     oss_http_req_t *req = rj->job.req;
 
     (void)w;
-    g->live = false;
-    if (rc != OSS_OK || k == 0) {
-        oss_warn("registration not appended: %s", err->msg);
-        if (rc == OSS_EUNAVAIL)
-            oss_http_reply_error(req, 503, NULL,
-                                 "the database is unavailable; retry later",
-                                 NULL);
-        else
-            oss_http_reply_error(req, 500, NULL,
-                                 "could not append to the journal", NULL);
+    rc = oss_app_register_finish(r, cmds, k, rc, err);
+    if (rc != OSS_OK) {
+        /* the pool resets the worker's connection */
+        reply_failed(NULL, req, rc, r, err);
         return;
     }
-    oss_command_t *c = &cmds[0];
-    if (k > 1 && cmds[1].outcome == OSS_JOURNAL_APPENDED)
-        oss_info("activation issued stream=%s channel=%s", g->act.stream_id,
-                 g->act.channel);
-    switch (c->outcome) {
+    switch (r->outcome) {
     case OSS_JOURNAL_APPENDED:
-        oss_info("account registered stream=%s version=%lld", g->stream_id,
-                 (long long)c->last_version);
-        reply_created(req, 201, response_body(g, c));
+        reply_created(req, 201, response_body(NULL, r, r->last_version));
         break;
     case OSS_JOURNAL_REPLAYED:
-        oss_info("registration replayed from its idempotency key");
-        reply_created(req, c->replay_status ? c->replay_status : 201,
-                      c->replay_response);
-        c->replay_response = NULL;
+        reply_created(req, r->replay_status ? r->replay_status : 201,
+                      r->replay_response);
+        r->replay_response = NULL;
         break;
     case OSS_JOURNAL_REJECTED:
-        reply_rejected(req, c);
+        reply_rejected(req, r);
         break;
     }
 }
@@ -731,7 +415,7 @@ reg_finish(api_worker_t *w, oss_app_job_t *base, oss_command_t *cmds, size_t k,
 static void
 reg_destroy(oss_app_job_t *base) {
     reg_job_t *rj = (reg_job_t *)base;
-    reg_clear(&rj->g);
+    oss_app_register_clear(&rj->r);
     free(rj);
 }
 
@@ -751,22 +435,6 @@ api_register_submit(api_ctx_t *ctx, oss_http_req_t *req) {
 
 /* ---- POST /v1/legacy-migrations (OSS 1.1 "ganti hak akses") ------------- */
 
-/* An Argon2id hash of nothing in particular: verified against when the
- * username is unknown, so that an unknown and a known username take the
- * same time. */
-static const char dummy_hash[] =
-    "$argon2id$v=19$m=19456,t=2,p=1$aFeeVJj/ZO/eC5RqtMKOyQ$"
-    "UWT2fbXv/oRPdMQ6nvpAeFs1hFQs0B2nS57mJmbLnos";
-
-/* Hex of the keyed digest of (kind, value). */
-static void
-digest_hex(api_ctx_t *ctx, const char *kind, const char *value, char *hex) {
-    uint8_t d[32];
-    oss_index_digest(&ctx->app.index, kind, value, d);
-    oss_hex(d, sizeof d, hex);
-    memset(d, 0, sizeof d);
-}
-
 /* The birth date a NIK encodes (YYYY-MM-DD; the century is the latest that
  * is not in the future). */
 static void
@@ -783,12 +451,8 @@ nik_birth_date(const char *nik, char out[11]) {
              (unsigned)ni.month % 100u, (unsigned)ni.day % 100u);
 }
 
-/* Decodes the body into g->r (validated like a registration of a business
- * entity, actor type 01, NPWP required) and the legacy credentials. Replies
- * and returns NULL on a bad request; else returns the parsed body (caller
- * frees with json_decref()). */
 static json_t *
-legacy_decode(reg_t *g, oss_http_req_t *req) {
+legacy_decode(oss_registration_t *out, oss_http_req_t *req) {
     static const char *const known[] = {"username",      "password",
                                         "npwp",          "decree_number",
                                         "director_name", "nik",
@@ -854,7 +518,7 @@ legacy_decode(reg_t *g, oss_http_req_t *req) {
     oss_field_errors_t rfe = {0};
     if (oss_field_errors_get(&fe, "director_name"))
         oss_field_errors_add(&rfe, "name", "set");
-    oss_registration_validate(&in, today_yyyymmdd(), &g->r, &rfe);
+    oss_registration_validate(&in, today_yyyymmdd(), out, &rfe);
     for (size_t i = 0; i < rfe.n; i++)
         if (strcmp(rfe.items[i].reason, "set") != 0)
             oss_field_errors_add(&fe,
@@ -882,196 +546,58 @@ fail:
     return NULL;
 }
 
-/* Checks the old credentials and the company's data against the imported
- * OSS 1.1 row; fills g->legacy_id and the LegacyAccountMigrated facts.
- * Replies and returns false when they do not match. */
-static bool
-legacy_check(api_worker_t *w, reg_t *g, json_t *body, char *company,
-             size_t companysz, char *decree, size_t decreesz) {
-    api_ctx_t *ctx = api_worker_ctx(w);
-    oss_http_req_t *req = g->job->req;
-    const char *username = json_string_value(json_object_get(body, "username"));
-    const char *password = json_string_value(json_object_get(body, "password"));
-    char ufold[129], hex[65], fold[401];
-    oss_err_t err;
-    bool ok = false;
-
-    snprintf(ufold, sizeof ufold, "%s", username);
-    for (char *p = ufold; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
-    digest_hex(ctx, "legacy_username", ufold, hex);
-    oss_err_clear(&err);
-    const char *p[] = {hex};
-    PGresult *r = api_req_query(
-        w, req, "read the legacy account",
-        "SELECT legacy_id, password_hash, encode(npwp_digest, 'hex'), "
-        "company, decree_number, encode(director_name_digest, 'hex'), "
-        "encode(director_nik_digest, 'hex'), migrated_account_id IS NOT NULL "
-        "FROM oss.legacy_accounts WHERE username_digest = decode($1, 'hex')",
-        1, p, API_REQ_ROWS);
-    if (!r)
-        goto done;
-    bool found = PQntuples(r) == 1;
-    if (found && PQgetvalue(r, 0, 7)[0] == 't') {
-        api_reply_field(req, 409, "already_migrated", "username",
-                        "already_migrated",
-                        "this OSS 1.1 account was already migrated; sign in to "
-                        "the new account or recover it");
-        goto done;
-    }
-    /* the password first (same cost whether the username exists or not) */
-    const char *hash =
-        found && !PQgetisnull(r, 0, 1) ? PQgetvalue(r, 0, 1) : dummy_hash;
-    bool pw_ok = argon2id_verify(hash, password, strlen(password)) == ARGON2_OK;
-    if (!found || !pw_ok) {
-        oss_info("legacy migration refused: wrong credentials");
-        api_reply_field(req, 401, "invalid_credentials", NULL, NULL,
-                        "the OSS 1.1 username or password is wrong");
-        goto done;
-    }
-    oss_field_errors_t fe = {0};
-    digest_hex(ctx, "npwp", g->r.npwp, hex);
-    if (!oss_ct_equal(hex, PQgetvalue(r, 0, 2), 64))
-        oss_field_errors_add(&fe, "npwp", "does_not_match");
-    oss_text_fold(json_string_value(json_object_get(body, "decree_number")),
-                  fold, sizeof fold);
-    if (strcmp(fold, PQgetvalue(r, 0, 4)) != 0)
-        oss_field_errors_add(&fe, "decree_number", "does_not_match");
-    oss_text_fold(g->r.name, fold, sizeof fold);
-    digest_hex(ctx, "legacy_director_name", fold, hex);
-    if (!oss_ct_equal(hex, PQgetvalue(r, 0, 5), 64))
-        oss_field_errors_add(&fe, "director_name", "does_not_match");
-    digest_hex(ctx, "nik", g->r.nik, hex);
-    if (!oss_ct_equal(hex, PQgetvalue(r, 0, 6), 64))
-        oss_field_errors_add(&fe, "nik", "does_not_match");
-    memset(fold, 0, sizeof fold);
-    if (fe.n) {
-        oss_info("legacy migration refused: %zu field(s) do not match the "
-                 "OSS 1.1 record",
-                 fe.n);
-        oss_http_reply_error(req, 422, "legacy_mismatch",
-                             "the company's data does not match the OSS 1.1 "
-                             "record",
-                             &fe);
-        goto done;
-    }
-    snprintf(g->legacy_id, sizeof g->legacy_id, "%s", PQgetvalue(r, 0, 0));
-    snprintf(company, companysz, "%s", PQgetvalue(r, 0, 3));
-    snprintf(decree, decreesz, "%s", PQgetvalue(r, 0, 4));
-    ok = true;
-done:
-    PQclear(r);
-    return ok;
-}
-
+/* The migration (src/app/legacy.h) on the worker's journal. */
 static void
 run_legacy(api_worker_t *w, api_job_t *job) {
     api_ctx_t *ctx = api_worker_ctx(w);
     oss_http_req_t *req = job->req;
-    reg_t g;
-    oss_command_t cmds[2];
+    oss_app_legacy_migrate_t m;
     json_t *body = NULL;
-    char company[201] = "", decree[101] = "";
+    oss_journal_t *j;
     oss_err_t err;
 
-    memset(&g, 0, sizeof g);
-    memset(cmds, 0, sizeof cmds);
-    g.job = job;
-    g.cid = oss_http_req_cid(req);
-    if (!(body = legacy_decode(&g, req)))
+    memset(&m, 0, sizeof m);
+    m.r.correlation_id = oss_http_req_cid(req);
+    if (!(body = legacy_decode(&m.r.reg, req)) || !(j = terms_journal(w, req)))
         goto done;
-    oss_journal_t *j = NULL;
-    if (!terms_known(w, &j, &g))
-        goto done;
-    if (!legacy_check(w, &g, body, company, sizeof company, decree,
-                      sizeof decree))
-        goto done;
+    m.username = json_string_value(json_object_get(body, "username"));
+    m.password = json_string_value(json_object_get(body, "password"));
+    m.decree_number = json_string_value(json_object_get(body, "decree_number"));
     oss_err_clear(&err);
-    if (seal(ctx, &g, &err) != OSS_OK) {
-        oss_error("could not seal registration: %s", err.msg);
-        oss_http_reply_error(req, 500, NULL, "could not seal personal data",
-                             NULL);
-        goto done;
-    }
-    Oss__V1__LegacyAccountMigrated lm = OSS__V1__LEGACY_ACCOUNT_MIGRATED__INIT;
-    lm.account_id = g.account_id;
-    lm.legacy_id = g.legacy_id;
-    lm.decree_number = decree;
-    lm.company = company;
-    g.legacy_payload_len =
-        oss__v1__legacy_account_migrated__get_packed_size(&lm);
-    g.legacy_payload = malloc(g.legacy_payload_len ? g.legacy_payload_len : 1);
-    if (!g.legacy_payload) {
-        oss_http_reply_error(req, 500, NULL, "out of memory", NULL);
-        goto done;
-    }
-    oss__v1__legacy_account_migrated__pack(&lm, g.legacy_payload);
-    /* single use, inside the append transaction; claimed before the
-     * business identity so that a second migration of the same legacy
-     * account is told so */
-    g.claim[1] = g.claim[0];
-    memset(&g.claim[0], 0, sizeof g.claim[0]);
-    g.claim[0].kind = "legacy";
-    g.claim[0].field = "legacy_id";
-    oss_index_digest(&ctx->app.index, "legacy", g.legacy_id, g.claim[0].digest);
-    g.nclaims = 2;
-    g.live = true;
-
-    oss_err_clear(&err);
-    j = oss_app_worker_journal(w, &err);
-    if (!j) { /* (helper X) subject key: written by lookup_rows() */
-        oss_app_worker_reset(w);
-        oss_http_reply_error(req, 503, NULL,
-                             "the database is unavailable; retry later", NULL);
-        goto done;
-    }
-    size_t nc = fill_commands(&g, cmds);
-    g.act.reg_cmd = &cmds[0];
-    oss_err_clear(&err);
-    oss_code_t rc = oss_journal_execute(j, cmds, nc, &err);
+    oss_code_t rc = oss_app_legacy_migrate(&ctx->app, j, &m, &err);
     if (rc != OSS_OK) {
-        oss_warn("legacy migration not appended: %s", err.msg);
-        if (rc == OSS_EUNAVAIL)
-            oss_app_worker_reset(w);
-        oss_http_reply_error(req, rc == OSS_EUNAVAIL ? 503 : 500, NULL,
-                             rc == OSS_EUNAVAIL
-                                 ? "the database is unavailable; retry later"
-                                 : "could not append to the journal",
-                             NULL);
+        reply_failed(w, req, rc, &m.r, &err);
         goto done;
     }
-    oss_command_t *c = &cmds[0];
-    if (c->outcome == OSS_JOURNAL_APPENDED) {
-        oss_info("legacy account migrated stream=%s legacy_id=%s", g.stream_id,
-                 g.legacy_id);
+    const oss_err_t *e = &m.r.err;
+    if (m.r.outcome == OSS_JOURNAL_APPENDED) {
         json_t *o = json_pack(
-            "{s:s, s:s, s:s, s:I, s:s, s:s}", "account_id", g.account_id,
-            "stream_id", g.stream_id, "legacy_id", g.legacy_id, "version",
-            (json_int_t)c->last_version, "correlation_id", g.cid,
-            "activation_channel", g.has_act ? g.act.channel : "");
+            "{s:s, s:s, s:s, s:I, s:s, s:s}", "account_id", m.r.account_id,
+            "stream_id", m.r.stream_id, "legacy_id", m.r.legacy_id, "version",
+            (json_int_t)m.r.last_version, "correlation_id", m.r.correlation_id,
+            "activation_channel", m.r.has_act ? m.r.act.channel : "");
         reply_created(req, 201, o ? json_dumps(o, JSON_COMPACT) : NULL);
         json_decref(o);
-    } else if (c->err.code == OSS_EDUPLICATE &&
-               !strcmp(c->err.field, "legacy_id")) {
+    } else if (oss_err_is(e, OSS_APP_REASON_UNKNOWN_VERSION)) {
+        reply_failed(w, req, e->code, &m.r, e);
+    } else if (oss_err_is(e, OSS_APP_REASON_ALREADY_MIGRATED)) {
         api_reply_field(req, 409, "already_migrated", "username",
-                        "already_migrated",
-                        "this OSS 1.1 account was already migrated");
-    } else if (c->err.code == OSS_EDUPLICATE && c->err.field[0]) {
+                        "already_migrated", e->msg);
+    } else if (oss_err_is(e, OSS_APP_REASON_INVALID_CREDENTIALS)) {
+        api_reply_field(req, 401, "invalid_credentials", NULL, NULL, e->msg);
+    } else if (oss_err_is(e, OSS_APP_REASON_LEGACY_MISMATCH)) {
+        oss_http_reply_error(req, 422, "legacy_mismatch", e->msg, &m.mismatch);
+    } else if (oss_err_is(e, OSS_APP_REASON_ONE_ACCOUNT_PER_BUSINESS)) {
         api_reply_field(
-            req, 409, "one_account_per_business", c->err.field,
+            req, 409, "one_account_per_business", e->field,
             "one_account_per_business",
             "one account per business: an account for this business "
             "is already registered");
     } else {
-        oss_http_reply_error(req, oss_http_status_for(c->err.code), NULL,
-                             c->err.msg, NULL);
+        oss_http_reply_error(req, oss_http_status_for(e->code), NULL, e->msg,
+                             NULL);
     }
 done:
-    for (size_t i = 0; i < 2; i++) {
-        oss_event_list_free(&cmds[i].events);
-        free(cmds[i].replay_response);
-    }
     if (body) {
         json_t *pw = json_object_get(body, "password");
         if (json_is_string(pw))
@@ -1079,7 +605,7 @@ done:
                            json_string_length(pw));
     }
     json_decref(body);
-    reg_clear(&g);
+    oss_app_register_clear(&m.r);
 }
 
 void

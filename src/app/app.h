@@ -11,7 +11,8 @@
  * passwords, sessions), account_lifecycle.h (the lifecycle's use cases:
  * activation, password, sign-in, sessions), principal.h (persons, new
  * principals, grants), notice.h (contacts and targeted notices), gov.h
- * (government principals), pool.h (worker threads with group commit).
+ * (government principals), register.h (account registration), legacy.h
+ * (the OSS 1.1 migration), pool.h (worker threads with group commit).
  *
  * Arrows point down: src/app includes src/core, src/journal, src/crypto,
  * src/db, src/log, never producers/ or consumers/. Thread-safety: an

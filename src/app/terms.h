@@ -1,7 +1,8 @@
 /* Terms of use as versioned data (infra/sql/051_terms.sql): the look-up a
  * registration makes for the version it accepts, and the acceptance of a
  * newer version by an account's owner (a TermsAccepted event on the
- * account stream). Used by the API (producers/api/register.c, terms.c). */
+ * account stream). Used by the registration (register.c) and the API
+ * (producers/api/terms.c). */
 #ifndef OSS_APP_TERMS_H
 #define OSS_APP_TERMS_H
 
