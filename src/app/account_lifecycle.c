@@ -363,14 +363,8 @@ lc_execute(oss_journal_t *j, lc_op_t *l, const char *correlation_id,
     c.ctx = l;
     c.extra_fn = lc_extra;
     r->failed_at = OSS_APP_LC_AT_APPEND;
-    for (int attempt = 0; attempt < 3; attempt++) {
-        oss_event_list_free(&c.events);
-        oss_err_clear(err);
-        if ((rc = oss_journal_execute(j, &c, 1, err)) != OSS_OK)
-            goto done;
-        if (!oss_app_cmd_conflicted(&c))
-            break;
-    }
+    if ((rc = oss_app_cmd_execute(j, &c, err)) != OSS_OK)
+        goto done;
     r->outcome = c.outcome;
     r->err = c.err;
     r->version = c.last_version;

@@ -34,6 +34,20 @@ oss_app_cmd_conflicted(const oss_command_t *cmd) {
 }
 
 oss_code_t
+oss_app_cmd_execute(oss_journal_t *j, oss_command_t *cmd, oss_err_t *err) {
+    oss_code_t rc = OSS_OK;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        oss_event_list_free(&cmd->events);
+        memset(&cmd->err, 0, sizeof cmd->err);
+        oss_err_clear(err);
+        rc = oss_journal_execute(j, cmd, 1, err);
+        if (rc != OSS_OK || !oss_app_cmd_conflicted(cmd))
+            break;
+    }
+    return rc;
+}
+
+oss_code_t
 oss_app_queue(oss_journal_queue_fn q, void *qctx, const char *sql, int n,
               const char *const *v, oss_err_t *err) {
     if (q(qctx, sql, n, v, NULL, NULL))

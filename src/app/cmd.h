@@ -28,6 +28,14 @@ oss_code_t oss_app_event_push(oss_event_list_t *out, const char *type,
  * with neither field nor reason code): deciding again may succeed. */
 bool oss_app_cmd_conflicted(const oss_command_t *cmd);
 
+/* Executes the one command cmd on j (borrowed), deciding again when it
+ * lost to a concurrent append (oss_app_cmd_conflicted()), at most three
+ * attempts; cmd->events, outcome and err are the last attempt's. Returns
+ * oss_journal_execute()'s code (OSS_OK: the transaction committed, the
+ * command's own result in cmd). */
+oss_code_t oss_app_cmd_execute(oss_journal_t *j, oss_command_t *cmd,
+                               oss_err_t *err);
+
 /* Queues one parameterised statement (text parameters, borrowed) in a
  * journal transaction's extra_fn: OSS_EUNAVAIL "could not queue statement"
  * when q refuses it. */

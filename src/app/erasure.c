@@ -296,17 +296,7 @@ done:
 
 oss_code_t
 oss_app_erasure_run(oss_journal_t *j, oss_app_erasure_t *e, oss_err_t *err) {
-    oss_code_t rc = OSS_OK;
-    for (int attempt = 0; attempt < 3; attempt++) {
-        oss_event_list_free(&e->cmd.events);
-        memset(&e->cmd.err, 0, sizeof e->cmd.err);
-        rc = oss_journal_execute(j, &e->cmd, 1, err);
-        if (rc != OSS_OK)
-            return rc;
-        if (!oss_app_cmd_conflicted(&e->cmd))
-            break;
-    }
-    return rc;
+    return oss_app_cmd_execute(j, &e->cmd, err);
 }
 
 void

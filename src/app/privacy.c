@@ -78,14 +78,7 @@ oss_app_pd_read_record(oss_journal_t *j, oss_app_pd_read_t *r, oss_err_t *err) {
     cmd.decide = pread_decide;
     cmd.ctx = r;
     cmd.extra_fn = pread_extra;
-    for (int attempt = 0; attempt < 3; attempt++) {
-        oss_event_list_free(&cmd.events);
-        memset(&cmd.err, 0, sizeof cmd.err);
-        oss_err_clear(err);
-        rc = oss_journal_execute(j, &cmd, 1, err);
-        if (rc != OSS_OK || !oss_app_cmd_conflicted(&cmd))
-            break;
-    }
+    rc = oss_app_cmd_execute(j, &cmd, err);
     r->outcome = cmd.outcome;
     r->err = cmd.err;
     if (rc == OSS_OK && cmd.outcome == OSS_JOURNAL_APPENDED &&

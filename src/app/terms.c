@@ -179,13 +179,8 @@ oss_app_terms_accept(oss_journal_t *j, oss_app_terms_accept_t *in,
     c.correlation_id = in->correlation_id;
     c.decide = decide_accept;
     c.ctx = &a;
-    for (int attempt = 0; attempt < 3; attempt++) {
-        oss_event_list_free(&c.events);
-        if ((rc = oss_journal_execute(j, &c, 1, err)) != OSS_OK)
-            goto done;
-        if (!oss_app_cmd_conflicted(&c))
-            break;
-    }
+    if ((rc = oss_app_cmd_execute(j, &c, err)) != OSS_OK)
+        goto done;
     in->outcome = c.outcome;
     in->err = c.err;
     in->last_version = c.last_version;

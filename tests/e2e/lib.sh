@@ -46,6 +46,9 @@ e2e_wait() {
     done
 }
 
+# The topics the embedded broker creates, one "name:partitions" a line, sorted
+# (infra/lib.sh OSS_TOPICS, the one definition).
+e2e_topics() { bash -c 'source "$1/infra/lib.sh"; echo "$OSS_TOPICS"' _ "$E2E_ROOT" | tr ',' '\n' | sort; }
 e2e_psql() { psql -X -qtA -v ON_ERROR_STOP=1 "$OSS_PG_URL" "$@"; }
 
 # e2e_rm_status ID: prints the account's status in the read model rm.accounts

@@ -15,7 +15,7 @@ asyncapi validate "$doc" >"$tmp/validate" 2>&1 || { cat "$tmp/validate"; e2e_fai
 grep -q "don't have governance issues" "$tmp/validate" || { cat "$tmp/validate"; e2e_fail "the AsyncAPI CLI reports issues"; }
 e2e_ok "asyncapi validate: valid, no governance issues"
 
-want=$(bash -c 'source "$1/infra/lib.sh"; echo "$OSS_TOPICS"' _ "$E2E_ROOT" | tr ',' '\n' | sort)
+want=$(e2e_topics)
 python3 - "$doc" "$E2E_ROOT/infra/deploy/compose.yaml" "$E2E_ROOT/src/bus/bus.h" >"$tmp/docs" <<'PY' || e2e_fail "could not read the documents"
 import re, sys, yaml
 doc = yaml.safe_load(open(sys.argv[1]))

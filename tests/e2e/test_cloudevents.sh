@@ -21,7 +21,7 @@ seen() { kcat -b "$OSS_KAFKA_BOOTSTRAP" -C -t "${prefix}account" -o beginning -e
 e2e_wait 30 seen || e2e_fail "the registration's message did not reach ${prefix}account"
 
 # the topics the embedded broker creates (infra/lib.sh OSS_TOPICS)
-topics=$(bash -c 'source "$1/infra/lib.sh"; echo "$OSS_TOPICS"' _ "$E2E_ROOT" | tr ',' '\n' | sed 's/:.*//')
+topics=$(e2e_topics | sed 's/:.*//')
 [ -n "$topics" ] || e2e_fail "no topics in OSS_TOPICS"
 total=0
 for t in $topics; do
