@@ -2,10 +2,12 @@
  * expiring reset link by e-mail; using it sets the new password and ends
  * every session), forgot account (the masked username, e-mail and phone
  * registered with a NIK) and help requests (an unreachable e-mail replaced
- * after an operator's decision). Rules are in src/core/recovery.c; secrets
- * are kept as keyed hashes in oss.reset_secrets (infra/sql/060_recovery.sql)
- * and travel to the notifier only sealed (oss_app_notice_queue, kind
- * "password_reset" / "help_decided").
+ * after an operator's decision). The use cases are in src/app/recovery.h
+ * (rules in src/core/recovery.c); secrets are kept as keyed hashes in
+ * oss.reset_secrets (infra/sql/060_recovery.sql) and travel to the notifier
+ * only sealed (oss_app_notice_queue, kind "password_reset" /
+ * "help_decided"). This file parses, takes the rate limits, calls the use
+ * case and replies.
  *
  * Routes (arg = api_ctx_t *; handlers run on the event loop and hand the
  * work to the pool):
@@ -34,13 +36,5 @@ void api_h_account_recovery(oss_http_req_t *req, void *arg);
 void api_h_help_request(oss_http_req_t *req, void *arg);
 void api_h_help_requests_list(oss_http_req_t *req, void *arg);
 void api_h_help_decision(oss_http_req_t *req, void *arg);
-
-/* Applies the newest ContactReplaced of principal_id's contact stream to c
- * (loaded by api_contact_load(): the e-mail and phone an approved help
- * request replaced). Returns OSS_OK (also when nothing was replaced),
- * OSS_EUNAVAIL, or OSS_ECORRUPT when the replacement does not open. */
-oss_code_t api_recovery_contact_refresh(api_worker_t *w,
-                                        const char *principal_id,
-                                        oss_app_contact_t *c, oss_err_t *err);
 
 #endif

@@ -1,0 +1,1181 @@
+/* Account recovery, the use cases (recovery.h): reset links issued and
+ * used, accounts found by NIK, help requests filed and decided, and a
+ * principal's current contact. The rules are pure in src/core/recovery.c;
+ * this file decodes and encodes events, makes and hashes the reset token,
+ * and writes oss.reset_secrets, oss.credentials, oss.sessions,
+ * oss.help_requests, oss.account_lookup and the sealed notices in the same
+ * transaction as the events that record them (the journal's extra_fn).
+ *
+ * Secrets (reset token, new password, new e-mail) live only in memory
+ * wiped after use and are never logged; the token is stored as
+ * HMAC-SHA256(crypto.otp_key_file, "reset|" token) and reaches the person
+ * only sealed in the password_reset notice. Personal data (NIK, e-mail) is
+ * looked up by keyed digests, sealed in events, and given back only
+ * masked. */
+#include "app/recovery.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+#include <openssl/crypto.h>
+
+#include "app/cmd.h"
+#include "app/codec.h"
+#include "app/lifecycle.h"
+#include "app/principal.h"
+#include "core/account.h"
+#include "core/bytes.h"
+#include "crypto/password.h"
+#include "db/db.h"
+#include "journal/reads.h"
+#include "log/log.h"
+#include "oss/v1/recovery.pb-c.h"
+
+#define SEC 1000000LL
+#define ANONYMOUS "anonymous"
+#define UNAVAILABLE "the database is unavailable; retry later"
+#define COULD_NOT_READ "could not read"
+#define NOT_APPENDED "could not append to the journal"
+#define INVALID_TOKEN_MSG "the reset link is unknown, used or superseded"
+
+void
+oss_app_recovery_cfg_load(oss_app_recovery_cfg_t *out,
+                          const oss_config_t *cfg) {
+    oss_rc_policy_default(&out->policy);
+    out->policy.reset_ttl_us =
+        oss_config_int(cfg, "recovery.reset_ttl_s") * SEC;
+    out->policy.reset_max = (int)oss_config_int(cfg, "recovery.reset_max");
+    out->policy.reset_window_us =
+        oss_config_int(cfg, "recovery.reset_window_s") * SEC;
+    out->policy.help_max_open =
+        (int)oss_config_int(cfg, "recovery.help_max_open");
+    const char *u = oss_config_str(cfg, "recovery.reset_url");
+    if (u && *u)
+        snprintf(out->reset_url, sizeof out->reset_url, "%s", u);
+}
+
+/* ---- small helpers ------------------------------------------------------- */
+
+/* Copies src (NULL = "") into dst of n bytes, truncating, NUL-ended. */
+static void
+copy(char *dst, size_t n, const char *src) {
+    size_t l = src ? strnlen(src, n - 1) : 0;
+    if (l)
+        memcpy(dst, src, l);
+    dst[l] = '\0';
+}
+
+/* The principal named by a lookup stream ("account-<id>" or
+ * "access-<id>"), or NULL. */
+static const char *
+principal_of_stream(const char *stream) {
+    if (!strncmp(stream, "account-", 8))
+        return stream + 8;
+    if (!strncmp(stream, OSS_APP_ACCESS_STREAM_PREFIX,
+                 strlen(OSS_APP_ACCESS_STREAM_PREFIX)))
+        return stream + strlen(OSS_APP_ACCESS_STREAM_PREFIX);
+    return NULL;
+}
+
+/* s as a JSON string (quoted, escaped as jansson does) appended at b[*o]
+ * (cap bytes); false when it does not fit. */
+static bool
+json_str(char *b, size_t cap, size_t *o, const char *s) {
+    static const char hex[] = "0123456789abcdef";
+    static const char from[] = "\"\\\b\f\n\r\t", to[] = "\"\\bfnrt";
+#define PUT(ch)                                                                \
+    do {                                                                       \
+        if (*o + 1 >= cap)                                                     \
+            return false;                                                      \
+        b[(*o)++] = (ch);                                                      \
+    } while (0)
+    PUT('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char ch = *p;
+        const char *e = strchr(from, ch); /* ch is never NUL here */
+        if (e) {
+            PUT('\\');
+            PUT(to[e - from]);
+        } else if (ch < 0x20) {
+            PUT('\\');
+            PUT('u');
+            PUT('0');
+            PUT('0');
+            PUT(hex[ch >> 4]);
+            PUT(hex[ch & 15]);
+        } else {
+            PUT((char)ch);
+        }
+    }
+    PUT('"');
+    b[*o] = '\0';
+    return true;
+#undef PUT
+}
+
+/* A flat JSON object of n string pairs kv[2i], kv[2i+1] (compact, in
+ * order). Returns new, caller wipes and frees; NULL on OOM. */
+static char *
+json_obj(const char *const *kv, size_t n) {
+    size_t cap = 3;
+    for (size_t i = 0; i < 2 * n; i++)
+        cap += 6 * strlen(kv[i]) + 4;
+    char *b = malloc(cap);
+    size_t o = 0;
+    if (!b)
+        return NULL;
+    b[o++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            b[o++] = ',';
+        json_str(b, cap, &o, kv[2 * i]);
+        b[o++] = ':';
+        json_str(b, cap, &o, kv[2 * i + 1]);
+    }
+    b[o++] = '}';
+    b[o] = '\0';
+    return b;
+}
+
+#define TS_US(p) "to_timestamp(0) + (" p "::bigint) * interval '1 microsecond'"
+
+/* Gives every event of out from index from on a reason (when it has
+ * none). */
+static oss_code_t
+set_reasons(oss_event_list_t *out, size_t from, const char *reason,
+            oss_err_t *err) {
+    for (size_t i = from; i < out->len; i++)
+        if (!out->items[i].reason && !(out->items[i].reason = strdup(reason)))
+            return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    return OSS_OK;
+}
+
+/* A parameterised query on j's connection: new (PQclear()), or NULL after
+ * logging a warning, with err (OSS_EUNAVAIL when the connection was lost)
+ * and *fail. */
+static PGresult *
+query(oss_journal_t *j, const char *sql, int n, const char *const *params,
+      const char **fail, oss_err_t *err) {
+    PGconn *c = oss_journal_conn(j);
+    PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+        return r;
+    bool lost = oss_db_conn_lost(c, r);
+    oss_db_error(c, r, "recovery query", err);
+    PQclear(r);
+    oss_warn("%s", err->msg);
+    err->code = lost ? OSS_EUNAVAIL : OSS_EINTERNAL;
+    *fail = lost ? UNAVAILABLE : COULD_NOT_READ;
+    return NULL;
+}
+
+static void
+command_init(oss_command_t *c, const char *stream, oss_actor_kind_t ak,
+             const char *actor, const char *cid) {
+    memset(c, 0, sizeof *c);
+    c->stream_id = stream;
+    c->stream_type = OSS_ACCOUNT_STREAM_TYPE;
+    c->expected_version = -1;
+    c->actor_kind = ak;
+    c->actor_id = actor;
+    c->correlation_id = cid;
+}
+
+/* Runs c with the lifecycle's retry on a concurrent append (a rejection
+ * with OSS_ECONFLICT and no field or reason code: decide again, twice at
+ * most). OSS_OK with the outcome in c, else logs and sets *fail. */
+static oss_code_t
+execute(oss_journal_t *j, oss_command_t *c, const char **fail, oss_err_t *err) {
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (attempt)
+            oss_event_list_free(&c->events);
+        oss_err_clear(err);
+        oss_code_t rc = oss_journal_execute(j, c, 1, err);
+        if (rc != OSS_OK) {
+            oss_warn("recovery command not appended: %s", err->msg);
+            *fail = rc == OSS_EUNAVAIL ? UNAVAILABLE : NOT_APPENDED;
+            return rc;
+        }
+        if (!oss_app_cmd_conflicted(c))
+            break;
+    }
+    return OSS_OK;
+}
+
+/* A rejection decided here (no event written). */
+static void
+reject(oss_err_t *e, oss_journal_outcome_t *outcome, oss_code_t code,
+       const char *reason, const char *msg) {
+    oss_err_clear(e);
+    oss_err_coded(e, code, reason, "%s", msg);
+    *outcome = OSS_JOURNAL_REJECTED;
+}
+
+/* ---- contacts ------------------------------------------------------------ */
+
+oss_code_t
+oss_app_contact_refresh(oss_journal_t *j, const char *principal_id,
+                        oss_app_contact_t *c, oss_err_t *err) {
+    oss_code_t rc = OSS_OK;
+    PGconn *conn = oss_journal_conn(j);
+    PGresult *r = oss_journal_read_contact_replaced(conn, principal_id);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        oss_db_error(conn, r, "read contact replacements", err);
+        PQclear(r);
+        err->code = OSS_EUNAVAIL;
+        return OSS_EUNAVAIL;
+    }
+    bool have_email = false, have_phone = false;
+    for (int i = 0; i < PQntuples(r) && rc == OSS_OK; i++) {
+        Oss__V1__ContactReplaced *m = oss__v1__contact_replaced__unpack(
+            NULL, (size_t)PQgetlength(r, i, 0),
+            (const uint8_t *)PQgetvalue(r, i, 0));
+        if (!m)
+            continue;
+        if (!strcmp(m->principal_id, principal_id)) {
+            if (!have_email && m->email && m->email->ciphertext.len) {
+                rc = oss_app_open_field(
+                    &c->dk, "email", m->email->nonce.data, m->email->nonce.len,
+                    m->email->ciphertext.data, m->email->ciphertext.len,
+                    c->email, sizeof c->email, err);
+                have_email = true;
+            }
+            if (rc == OSS_OK && !have_phone && m->phone &&
+                m->phone->ciphertext.len) {
+                rc = oss_app_open_field(
+                    &c->dk, "phone", m->phone->nonce.data, m->phone->nonce.len,
+                    m->phone->ciphertext.data, m->phone->ciphertext.len,
+                    c->phone, sizeof c->phone, err);
+                have_phone = true;
+            }
+        }
+        oss__v1__contact_replaced__free_unpacked(m, NULL);
+    }
+    PQclear(r);
+    if (rc != OSS_OK)
+        return oss_err_set(err, OSS_ECORRUPT,
+                           "the replaced contact of principal %s does not "
+                           "open",
+                           principal_id);
+    return OSS_OK;
+}
+
+oss_code_t
+oss_app_contact_current(oss_app_t *app, oss_journal_t *j,
+                        const char *principal_id, oss_app_contact_t *c,
+                        oss_err_t *err) {
+    memset(c, 0, sizeof *c);
+    oss_code_t rc = oss_app_contact_load(oss_journal_conn(j), &app->master,
+                                         principal_id, c, err);
+    if (rc == OSS_OK)
+        rc = oss_app_contact_refresh(j, principal_id, c, err);
+    if (rc != OSS_OK)
+        oss_app_contact_clear(c);
+    return rc;
+}
+
+/* ---- issuing a reset link ------------------------------------------------ */
+
+/* One reset link being issued to one principal. */
+typedef struct issue {
+    oss_app_t *app;
+    const oss_app_recovery_cfg_t *cfg;
+    char principal_id[OSS_ID_MAX];
+    char stream_id[OSS_ID_MAX + 8];
+    char account_id[OSS_ID_MAX]; /* delivery-<account_id> for outcomes */
+    char reset_id[OSS_UUID_STR];
+    char token[48];
+    char token_hmac[65], key_id[17];
+    oss_app_contact_t contact;
+    int64_t expires_at_us;
+    int64_t retry_after_us;
+} issue_t;
+
+/* True when the access stream records grants and none is left (a
+ * government principal revoked: OfficerRevoked / GrantRevoked), decided on
+ * the loaded stream, so a reset racing the revocation is refused too. */
+static bool
+access_revoked(const oss_event_t *history, size_t n) {
+    oss_grant_t g[OSS_AUTHZ_MAX_GRANTS];
+    bool granted = false;
+    for (size_t i = 0; i < n && !granted; i++)
+        granted = oss_app_grants_fold(&history[i], 1, g, 1) > 0;
+    return granted &&
+           oss_app_grants_fold(history, n, g, OSS_AUTHZ_MAX_GRANTS) == 0;
+}
+
+static oss_code_t
+issue_decide(void *vctx, const oss_event_t *history, size_t n,
+             oss_event_list_t *out, oss_err_t *err) {
+    issue_t *is = vctx;
+    oss_lc_state_t lst;
+    oss_rc_reset_state_t rst;
+    oss_rc_fact_t f;
+    int64_t now = oss_app_lc_now(is->app);
+
+    if (access_revoked(history, n))
+        return oss_err_coded(err, OSS_ECONFLICT, OSS_APP_REASON_ACCESS_REVOKED,
+                             "the principal's access was revoked");
+    oss_app_lc_fold(history, n, true, &lst);
+    oss_rc_reset_init(&rst);
+    for (size_t i = 0; i < n; i++) {
+        oss_app_rc_decode(&history[i], &f);
+        oss_rc_reset_evolve(&rst, &f);
+    }
+    oss_code_t rc = oss_rc_decide_reset_issue(
+        &rst, &is->cfg->policy, now, lst.status == OSS_LC_ACTIVE, is->reset_id,
+        &f, &is->retry_after_us, err);
+    if (rc != OSS_OK)
+        return rc;
+    is->expires_at_us = f.expires_at_us;
+    Oss__V1__PasswordResetRequested m = OSS__V1__PASSWORD_RESET_REQUESTED__INIT;
+    m.principal_id = is->principal_id;
+    m.reset_id = is->reset_id;
+    m.expires_at_us = f.expires_at_us;
+    m.channel = "email";
+    return oss_app_event_push(out, OSS_RC_T_RESET_REQUESTED, &m.base, now,
+                              "forgot_password", err);
+}
+
+static oss_code_t
+issue_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
+            void *qctx, oss_err_t *err) {
+    issue_t *is = vctx;
+    const char *url = is->cfg->reset_url;
+    char exp[24], link[640], when[40], b[32];
+    oss_code_t rc;
+
+    snprintf(exp, sizeof exp, "%lld", (long long)is->expires_at_us);
+    const char *s1[] = {is->stream_id};
+    /* one live link per principal; expired links of anyone are purged */
+    rc = oss_app_queue(q, qctx,
+                       "DELETE FROM oss.reset_secrets WHERE stream_id = $1", 1,
+                       s1, err);
+    if (rc == OSS_OK)
+        rc = oss_app_queue(
+            q, qctx, "DELETE FROM oss.reset_secrets WHERE expires_at < now()",
+            0, NULL, err);
+    const char *v[] = {is->reset_id, is->stream_id, is->token_hmac, is->key_id,
+                       exp};
+    if (rc == OSS_OK)
+        rc = oss_app_queue(
+            q, qctx,
+            "INSERT INTO oss.reset_secrets (reset_id, stream_id, "
+            "token_hmac, key_id, expires_at) VALUES ($1::uuid, $2, "
+            "decode($3, 'hex'), $4, " TS_US("$5") ")",
+            5, v, err);
+    if (rc != OSS_OK)
+        return rc;
+    snprintf(link, sizeof link, "%s%stoken=%s", url,
+             strchr(url, '?') ? "&" : "?", is->token);
+    time_t t = (time_t)(is->expires_at_us / SEC);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(when, sizeof when, "%sZ", b);
+    const char *kv[] = {"name", is->contact.name, "link",
+                        link,   "expires",        when};
+    char *vj = json_obj(kv, 3);
+    OPENSSL_cleanse(link, sizeof link);
+    if (!vj)
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    rc = oss_app_notice_queue(&is->contact, "password_reset", "email",
+                              is->account_id, cmd, 0, vj, is->expires_at_us, q,
+                              qctx, err);
+    OPENSSL_cleanse(vj, strlen(vj));
+    free(vj);
+    return rc;
+}
+
+/* Issues a reset link to principal_id when it may have one. Returns OSS_OK
+ * whether or not a link was issued (*issued says); else the error that
+ * must stop the request (with *fail). */
+static oss_code_t
+issue_one(oss_app_t *app, oss_journal_t *j, const oss_app_reset_request_t *r,
+          const char *principal_id, bool *issued, const char **fail,
+          oss_err_t *err) {
+    issue_t *is = calloc(1, sizeof *is);
+    oss_command_t c;
+    oss_err_t cerr;
+    oss_code_t rc = OSS_OK;
+    uint8_t rnd[32];
+
+    *issued = false;
+    memset(&c, 0, sizeof c);
+    if (!is) {
+        *fail = "out of memory";
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    }
+    is->app = app;
+    is->cfg = r->cfg;
+    copy(is->principal_id, sizeof is->principal_id, principal_id);
+    snprintf(is->stream_id, sizeof is->stream_id,
+             OSS_APP_ACCESS_STREAM_PREFIX "%.120s", is->principal_id);
+    oss_err_clear(&cerr);
+    oss_code_t crc =
+        oss_app_contact_current(app, j, principal_id, &is->contact, &cerr);
+    if (crc == OSS_EUNAVAIL) {
+        *err = cerr;
+        *fail = UNAVAILABLE;
+        rc = OSS_EUNAVAIL;
+        goto done;
+    }
+    if (crc != OSS_OK || !is->contact.email[0]) {
+        oss_info("password reset: no reachable contact principal=%s (%s)",
+                 principal_id, crc == OSS_OK ? "no e-mail" : cerr.msg);
+        goto done;
+    }
+    /* a principal whose every grant was revoked (handed over, terminated)
+     * gets no link: its credentials stay revoked */
+    const char *gp[] = {principal_id};
+    PGresult *res = query(j,
+                          "SELECT count(*) FILTER (WHERE revoked_at IS NULL), "
+                          "count(*), coalesce(min(account_id) FILTER (WHERE "
+                          "revoked_at IS NULL), '') FROM oss.grants WHERE "
+                          "principal_id = $1",
+                          1, gp, fail, err);
+    if (!res) {
+        rc = err->code;
+        goto done;
+    }
+    bool revoked =
+        atoi(PQgetvalue(res, 0, 0)) == 0 && atoi(PQgetvalue(res, 0, 1)) > 0;
+    copy(is->account_id, sizeof is->account_id,
+         PQgetvalue(res, 0, 2)[0] ? PQgetvalue(res, 0, 2) : principal_id);
+    PQclear(res);
+    if (revoked) {
+        oss_info("password reset: access revoked principal=%s", principal_id);
+        goto done;
+    }
+    if ((rc = oss_random(rnd, sizeof rnd, err)) != OSS_OK) {
+        *fail = "no randomness";
+        if (rc == OSS_EUNAVAIL)
+            rc = err->code = OSS_EINTERNAL;
+        goto done;
+    }
+    oss_b64url_encode(rnd, sizeof rnd, is->token);
+    OPENSSL_cleanse(rnd, sizeof rnd);
+    oss_app_lc_keyed_hmac(app, "reset", is->token, is->token_hmac, is->key_id);
+    oss_uuid4(is->reset_id);
+
+    command_init(&c, is->stream_id, OSS_ACTOR_BUSINESS_USER, ANONYMOUS,
+                 r->correlation_id);
+    c.decide = issue_decide;
+    c.extra_fn = issue_extra;
+    c.ctx = is;
+    if ((rc = execute(j, &c, fail, err)) != OSS_OK)
+        goto done;
+    if (c.outcome == OSS_JOURNAL_APPENDED) {
+        *issued = true;
+        oss_info("password reset link issued stream=%s reset=%s", is->stream_id,
+                 is->reset_id);
+    } else {
+        oss_info("password reset refused stream=%s: %s", is->stream_id,
+                 c.err.reason[0] ? c.err.reason : c.err.msg);
+    }
+done:
+    oss_event_list_free(&c.events);
+    free(c.replay_response);
+    oss_app_contact_clear(&is->contact);
+    OPENSSL_cleanse(is, sizeof *is);
+    free(is);
+    return rc;
+}
+
+oss_code_t
+oss_app_password_reset_request(oss_app_t *app, oss_journal_t *j,
+                               oss_app_reset_request_t *r, oss_err_t *err) {
+    char ids[OSS_APP_RECOVERY_MAX_MATCHES][OSS_ID_MAX];
+    size_t nids = 0;
+
+    r->matched = r->issued = 0;
+    r->fail = NULL;
+    if (r->email) {
+        char hex[65];
+        uint8_t dg[32];
+        oss_index_digest(&app->index, "email", r->email, dg);
+        oss_hex(dg, sizeof dg, hex);
+        const char *p[] = {hex};
+        PGresult *res = query(j,
+                              "SELECT DISTINCT stream_id FROM "
+                              "oss.account_lookup WHERE kind = 'email' AND "
+                              "digest = decode($1, 'hex') ORDER BY 1 LIMIT 5",
+                              1, p, &r->fail, err);
+        if (!res)
+            return err->code;
+        for (int i = 0;
+             i < PQntuples(res) && nids < OSS_APP_RECOVERY_MAX_MATCHES; i++) {
+            const char *pid = principal_of_stream(PQgetvalue(res, i, 0));
+            if (pid)
+                copy(ids[nids++], OSS_ID_MAX, pid);
+        }
+        PQclear(res);
+    } else {
+        copy(ids[nids++], OSS_ID_MAX, r->principal_id);
+    }
+    r->matched = nids;
+    for (size_t i = 0; i < nids; i++) {
+        bool issued;
+        oss_code_t rc = issue_one(app, j, r, ids[i], &issued, &r->fail, err);
+        if (rc != OSS_OK)
+            return rc;
+        r->issued += issued;
+    }
+    return OSS_OK;
+}
+
+/* ---- using a reset link -------------------------------------------------- */
+
+typedef struct confirm {
+    oss_app_t *app;
+    oss_app_reset_confirm_t *c;
+    char pw_hash[OSS_PASSWORD_ENCODED_MAX];
+    char reset_id[OSS_UUID_STR];
+} confirm_t;
+
+static oss_code_t
+confirm_decide(void *vctx, const oss_event_t *history, size_t n,
+               oss_event_list_t *out, oss_err_t *err) {
+    confirm_t *cf = vctx;
+    oss_app_reset_confirm_t *in = cf->c;
+    oss_lc_state_t lst;
+    oss_rc_reset_state_t rst;
+    oss_rc_fact_t f;
+    int64_t now = oss_app_lc_now(cf->app);
+    oss_code_t rc;
+
+    oss_app_lc_fold(history, n, true, &lst);
+    oss_rc_reset_init(&rst);
+    for (size_t i = 0; i < n; i++) {
+        oss_app_rc_decode(&history[i], &f);
+        oss_rc_reset_evolve(&rst, &f);
+    }
+    if ((rc = oss_rc_decide_reset_use(&rst, now, cf->reset_id, &f, err)) !=
+        OSS_OK)
+        return rc;
+    if (access_revoked(history, n))
+        return oss_err_coded(err, OSS_ECONFLICT, OSS_APP_REASON_ACCESS_REVOKED,
+                             "could not reset the password: the principal's "
+                             "access was revoked");
+    if (lst.status != OSS_LC_ACTIVE)
+        return oss_err_coded(err, OSS_ECONFLICT, OSS_APP_REASON_NOT_ACTIVE,
+                             "could not reset the password: the account is "
+                             "not active");
+    /* the facts of the lifecycle: the new password, then every open
+     * session ended, in decisions of at most 4 facts */
+    oss_lc_decision_t d[1 + OSS_LC_MAX_SESSIONS / 4 + 1];
+    size_t nd = 1;
+    memset(d, 0, sizeof d);
+    d[0].facts[0].kind = OSS_LC_PASSWORD;
+    d[0].facts[0].at_us = now;
+    d[0].n = 1;
+    in->sessions_ended = 0;
+    for (size_t i = 0; i < lst.nsessions; i++) {
+        if (lst.sessions[i].expires_at_us <= now)
+            continue;
+        if (d[nd - 1].n == 4)
+            nd++;
+        oss_lc_fact_t *sf = &d[nd - 1].facts[d[nd - 1].n++];
+        sf->kind = OSS_LC_SESSION_ENDED;
+        sf->at_us = now;
+        copy(sf->id, sizeof sf->id, lst.sessions[i].id);
+        copy(sf->reason, sizeof sf->reason, "password_reset");
+        in->sessions_ended++;
+    }
+    Oss__V1__PasswordResetCompleted m = OSS__V1__PASSWORD_RESET_COMPLETED__INIT;
+    m.principal_id = in->principal_id;
+    m.reset_id = cf->reset_id;
+    m.sessions_ended = in->sessions_ended;
+    if ((rc = oss_app_event_push(out, OSS_RC_T_RESET_COMPLETED, &m.base, now,
+                                 "password_reset", err)) != OSS_OK)
+        return rc;
+    size_t from = out->len;
+    for (size_t i = 0; i < nd; i++) {
+        if ((rc = oss_app_lc_encode(&d[i], &lst, in->principal_id, out, err)) !=
+            OSS_OK)
+            return rc;
+        if (i == 0)
+            lst.password_set = true;
+    }
+    return set_reasons(out, from, "password_reset", err);
+}
+
+static oss_code_t
+confirm_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
+              void *qctx, oss_err_t *err) {
+    confirm_t *cf = vctx;
+    (void)cmd;
+    const char *s1[] = {cf->c->stream_id};
+    oss_code_t rc = oss_app_queue(
+        q, qctx, "DELETE FROM oss.reset_secrets WHERE stream_id = $1", 1, s1,
+        err);
+    const char *v[] = {cf->c->stream_id, cf->pw_hash};
+    if (rc == OSS_OK)
+        rc = oss_app_queue(
+            q, qctx,
+            "INSERT INTO oss.credentials (stream_id, password_hash) "
+            "VALUES ($1, $2) ON CONFLICT (stream_id) DO UPDATE SET "
+            "password_hash = EXCLUDED.password_hash, updated_at = "
+            "now()",
+            2, v, err);
+    if (rc == OSS_OK)
+        rc = oss_app_sessions_queue_revoke(q, qctx, cf->c->principal_id,
+                                           "password_reset", false, err);
+    return rc;
+}
+
+bool
+oss_app_reset_token_shape(const char *t) {
+    size_t n = t ? strlen(t) : 0;
+    return n >= 20 && n <= 128 &&
+           strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                     "0123456789-_") == n;
+}
+
+oss_code_t
+oss_app_password_reset_confirm(oss_app_t *app, oss_journal_t *j,
+                               oss_app_reset_confirm_t *in, oss_err_t *err) {
+    confirm_t *cf = calloc(1, sizeof *cf);
+    oss_command_t c;
+    char mac[65] = "";
+    oss_code_t rc = OSS_OK;
+
+    memset(&c, 0, sizeof c);
+    in->principal_id[0] = in->stream_id[0] = '\0';
+    in->sessions_ended = 0;
+    in->version = 0;
+    in->outcome = OSS_JOURNAL_REJECTED;
+    in->fail = NULL;
+    oss_err_clear(&in->err);
+    if (!cf) {
+        in->fail = "out of memory";
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    }
+    cf->app = app;
+    cf->c = in;
+    oss_app_lc_keyed_hmac(app, "reset", in->token, mac, NULL);
+    const char *p[] = {mac};
+    PGresult *r = query(j,
+                        "SELECT reset_id, stream_id FROM oss.reset_secrets "
+                        "WHERE token_hmac = decode($1, 'hex')",
+                        1, p, &in->fail, err);
+    if (!r) {
+        rc = err->code;
+        goto done;
+    }
+    if (PQntuples(r) != 1 || !principal_of_stream(PQgetvalue(r, 0, 1)) ||
+        strncmp(PQgetvalue(r, 0, 1), OSS_APP_ACCESS_STREAM_PREFIX,
+                strlen(OSS_APP_ACCESS_STREAM_PREFIX))) {
+        PQclear(r);
+        reject(&in->err, &in->outcome, OSS_ENOTFOUND,
+               OSS_APP_REASON_INVALID_TOKEN, INVALID_TOKEN_MSG);
+        goto done;
+    }
+    copy(cf->reset_id, sizeof cf->reset_id, PQgetvalue(r, 0, 0));
+    copy(in->stream_id, sizeof in->stream_id, PQgetvalue(r, 0, 1));
+    copy(in->principal_id, sizeof in->principal_id,
+         principal_of_stream(in->stream_id));
+    PQclear(r);
+    if ((rc = oss_app_lc_password_hash(app, in->password, cf->pw_hash,
+                                       sizeof cf->pw_hash, err)) != OSS_OK) {
+        oss_error("could not hash a password: %s", err->msg);
+        in->fail = "could not hash";
+        rc = err->code = OSS_EINTERNAL;
+        goto done;
+    }
+    command_init(&c, in->stream_id, OSS_ACTOR_BUSINESS_USER, in->principal_id,
+                 in->correlation_id);
+    c.decide = confirm_decide;
+    c.extra_fn = confirm_extra;
+    c.ctx = cf;
+    if ((rc = execute(j, &c, &in->fail, err)) != OSS_OK)
+        goto done;
+    in->outcome = c.outcome;
+    in->err = c.err;
+    in->version = c.last_version;
+done:
+    OPENSSL_cleanse(mac, sizeof mac);
+    oss_event_list_free(&c.events);
+    free(c.replay_response);
+    OPENSSL_cleanse(cf, sizeof *cf);
+    free(cf);
+    return rc;
+}
+
+/* ---- forgot account ------------------------------------------------------ */
+
+/* The streams registered with nik (keyed digests only): the plain NIK
+ * claim of older builds and the business-identity claim of a NIK (the
+ * NIK's look-up digest, index "nik"; interim builds digested it as
+ * "business" of "<nik>" or "nik:<nik>"), and NIK look-up rows. account_id (may
+ * be NULL): only that account's stream. */
+static PGresult *
+nik_streams(oss_app_t *app, oss_journal_t *j, const char *nik,
+            const char *account_id, const char **fail, oss_err_t *err) {
+    uint8_t d[32];
+    char h1[65], h2[65], h3[65], bid[40];
+
+    oss_index_digest(&app->index, "nik", nik, d);
+    oss_hex(d, 32, h1);
+    oss_index_digest(&app->index, "business", nik, d);
+    oss_hex(d, 32, h2);
+    snprintf(bid, sizeof bid, "nik:%s", nik);
+    oss_index_digest(&app->index, "business", bid, d);
+    oss_hex(d, 32, h3);
+    OPENSSL_cleanse(bid, sizeof bid);
+    const char *p[] = {h1, h2, h3,
+                       account_id && *account_id ? account_id : NULL};
+    return query(j,
+                 "SELECT stream_id FROM (SELECT stream_id FROM "
+                 "oss.identity_claims WHERE kind IN ('nik', 'business') AND "
+                 "digest IN (decode($1, 'hex'), decode($2, 'hex'), "
+                 "decode($3, 'hex')) UNION SELECT "
+                 "stream_id FROM oss.account_lookup WHERE kind = 'nik' AND "
+                 "digest = decode($1, 'hex')) s WHERE $4::text IS NULL OR "
+                 "stream_id = 'account-' || $4::text ORDER BY 1 LIMIT 5",
+                 4, p, fail, err);
+}
+
+oss_code_t
+oss_app_account_find(oss_app_t *app, oss_journal_t *j, const char *nik,
+                     oss_app_account_masked_t *out, size_t *n,
+                     const char **fail, oss_err_t *err) {
+    oss_app_contact_t c;
+    oss_code_t rc = OSS_OK;
+
+    *n = 0;
+    *fail = NULL;
+    memset(&c, 0, sizeof c);
+    PGresult *r = nik_streams(app, j, nik, NULL, fail, err);
+    if (!r)
+        return err->code;
+    for (int i = 0; i < PQntuples(r) && *n < OSS_APP_RECOVERY_MAX_MATCHES;
+         i++) {
+        const char *pid = principal_of_stream(PQgetvalue(r, i, 0));
+        oss_err_t cerr;
+        oss_err_clear(&cerr);
+        if (!pid)
+            continue;
+        oss_code_t crc = oss_app_contact_current(app, j, pid, &c, &cerr);
+        if (crc == OSS_EUNAVAIL) {
+            *err = cerr;
+            *fail = UNAVAILABLE;
+            rc = OSS_EUNAVAIL;
+            break;
+        }
+        if (crc != OSS_OK)
+            continue; /* unknown or erased: nothing to show */
+        oss_app_account_masked_t *m = &out[(*n)++];
+        oss_rc_mask_id(pid, m->username, sizeof m->username);
+        oss_rc_mask_email(c.email, m->email, sizeof m->email);
+        oss_rc_mask_phone(c.phone, m->phone, sizeof m->phone);
+        oss_app_contact_clear(&c);
+    }
+    PQclear(r);
+    oss_app_contact_clear(&c);
+    return rc;
+}
+
+/* ---- help requests ------------------------------------------------------- */
+
+typedef struct help {
+    oss_app_t *app;
+    const oss_app_recovery_cfg_t *cfg; /* filing */
+    char request_id[OSS_UUID_STR];
+    char account_id[OSS_ID_MAX];
+    char principal_id[OSS_ID_MAX];
+    char stream_id[OSS_ID_MAX + 8];
+    char evidence_ref[256];
+    char decision[12];
+    char reason[512];
+    oss_app_contact_t contact;
+    char new_email[256]; /* plaintext, wiped */
+    char new_email_digest[65];
+    Oss__V1__SealedField sealed; /* new_email sealed (data owned) */
+    uint8_t nonce[12];
+    uint8_t *ct;
+    size_t ctlen;
+    oss_rc_decision_kind_t outcome;
+} help_t;
+
+static void
+help_free(help_t *h) {
+    if (!h)
+        return;
+    oss_app_contact_clear(&h->contact);
+    free(h->ct);
+    OPENSSL_cleanse(h, sizeof *h);
+    free(h);
+}
+
+static help_t *
+help_new(oss_app_t *app) {
+    help_t *h = calloc(1, sizeof *h);
+    if (h) {
+        h->app = app;
+        oss__v1__sealed_field__init(&h->sealed);
+    }
+    return h;
+}
+
+static void
+help_fold(const oss_event_t *history, size_t n, oss_rc_help_state_t *st) {
+    oss_rc_fact_t f;
+    oss_rc_help_init(st);
+    for (size_t i = 0; i < n; i++) {
+        oss_app_rc_decode(&history[i], &f);
+        oss_rc_help_evolve(st, &f);
+    }
+}
+
+static void
+help_seal_ref(help_t *h) {
+    h->sealed.subject_id = h->contact.subject_id;
+    h->sealed.nonce.data = h->nonce;
+    h->sealed.nonce.len = 12;
+    h->sealed.ciphertext.data = h->ct;
+    h->sealed.ciphertext.len = h->ctlen;
+}
+
+static oss_code_t
+help_file_decide(void *vctx, const oss_event_t *history, size_t n,
+                 oss_event_list_t *out, oss_err_t *err) {
+    help_t *h = vctx;
+    oss_rc_help_state_t st;
+    oss_rc_fact_t f;
+    int64_t now = oss_app_lc_now(h->app);
+
+    help_fold(history, n, &st);
+    oss_code_t rc = oss_rc_decide_help_file(
+        &st, &h->cfg->policy, now, h->request_id, h->evidence_ref, &f, err);
+    if (rc != OSS_OK)
+        return rc;
+    Oss__V1__HelpRequestFiled m = OSS__V1__HELP_REQUEST_FILED__INIT;
+    m.request_id = h->request_id;
+    m.account_id = h->account_id;
+    m.principal_id = h->principal_id;
+    m.subject_id = h->contact.subject_id;
+    m.evidence_ref = h->evidence_ref;
+    m.new_email = &h->sealed;
+    m.kind = "replace_email";
+    return oss_app_event_push(out, OSS_RC_T_HELP_FILED, &m.base, now,
+                              "unreachable_email", err);
+}
+
+static oss_code_t
+help_file_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
+                void *qctx, oss_err_t *err) {
+    help_t *h = vctx;
+    (void)cmd;
+    const char *v[] = {h->request_id, h->account_id, h->principal_id};
+    return oss_app_queue(
+        q, qctx,
+        "INSERT INTO oss.help_requests (request_id, account_id, "
+        "principal_id) VALUES ($1::uuid, $2, $3)",
+        3, v, err);
+}
+
+oss_code_t
+oss_app_help_file(oss_app_t *app, oss_journal_t *j, oss_app_help_file_t *in,
+                  oss_err_t *err) {
+    help_t *h = help_new(app);
+    oss_command_t c;
+    oss_code_t rc = OSS_OK;
+
+    memset(&c, 0, sizeof c);
+    in->request_id[0] = '\0';
+    in->outcome = OSS_JOURNAL_REJECTED;
+    in->fail = NULL;
+    oss_err_clear(&in->err);
+    if (!h) {
+        in->fail = "out of memory";
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    }
+    h->cfg = in->cfg;
+    copy(h->account_id, sizeof h->account_id, in->account_id);
+    copy(h->evidence_ref, sizeof h->evidence_ref, in->evidence_ref);
+    copy(h->new_email, sizeof h->new_email, in->new_email);
+    /* the NIK must be the one the account was registered with; the same
+     * answer whether the account or the NIK is wrong */
+    PGresult *r = nik_streams(app, j, in->nik, in->account_id, &in->fail, err);
+    if (!r) {
+        rc = err->code;
+        goto done;
+    }
+    int nr = PQntuples(r);
+    PQclear(r);
+    if (nr < 1) {
+        reject(&in->err, &in->outcome, OSS_ENOTFOUND, OSS_APP_REASON_NO_MATCH,
+               "no account with this account_id and NIK");
+        goto done;
+    }
+    /* the person whose e-mail is replaced: the account's first owner, the
+     * holder of the registered NIK */
+    copy(h->principal_id, sizeof h->principal_id, in->account_id);
+    snprintf(h->stream_id, sizeof h->stream_id, "account-%.120s",
+             in->account_id);
+    oss_err_t cerr;
+    oss_err_clear(&cerr);
+    oss_code_t crc =
+        oss_app_contact_current(app, j, h->principal_id, &h->contact, &cerr);
+    if (crc == OSS_EUNAVAIL) {
+        *err = cerr;
+        in->fail = UNAVAILABLE;
+        rc = OSS_EUNAVAIL;
+        goto done;
+    }
+    if (crc != OSS_OK) {
+        reject(&in->err, &in->outcome, OSS_ECONFLICT, OSS_APP_REASON_ERASED,
+               "the account's personal data was erased; its contact cannot "
+               "be replaced");
+        goto done;
+    }
+    if ((rc = oss_seal(&h->contact.dk, "email", h->new_email,
+                       strlen(h->new_email), h->nonce, &h->ct, &h->ctlen,
+                       err)) != OSS_OK) {
+        oss_error("could not seal a new e-mail: %s", err->msg);
+        in->fail = "could not seal";
+        rc = err->code = OSS_EINTERNAL;
+        goto done;
+    }
+    help_seal_ref(h);
+    oss_uuid7(h->request_id);
+    copy(in->request_id, sizeof in->request_id, h->request_id);
+    command_init(&c, h->stream_id, OSS_ACTOR_BUSINESS_USER, ANONYMOUS,
+                 in->correlation_id);
+    c.decide = help_file_decide;
+    c.extra_fn = help_file_extra;
+    c.ctx = h;
+    if ((rc = execute(j, &c, &in->fail, err)) != OSS_OK)
+        goto done;
+    in->outcome = c.outcome;
+    in->err = c.err;
+done:
+    oss_event_list_free(&c.events);
+    free(c.replay_response);
+    help_free(h);
+    return rc;
+}
+
+oss_code_t
+oss_app_help_request_find(oss_journal_t *j, const char *request_id,
+                          char *account_id, char *principal_id,
+                          const char **fail, oss_err_t *err) {
+    const char *pv[] = {request_id};
+    *fail = NULL;
+    PGresult *r = query(j,
+                        "SELECT account_id, principal_id FROM "
+                        "oss.help_requests WHERE request_id = $1::uuid",
+                        1, pv, fail, err);
+    if (!r)
+        return err->code;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return oss_err_set(err, OSS_ENOTFOUND, "no such help request");
+    }
+    copy(account_id, OSS_ID_MAX, PQgetvalue(r, 0, 0));
+    copy(principal_id, OSS_ID_MAX, PQgetvalue(r, 0, 1));
+    PQclear(r);
+    return OSS_OK;
+}
+
+static oss_code_t
+help_decide_decide(void *vctx, const oss_event_t *history, size_t n,
+                   oss_event_list_t *out, oss_err_t *err) {
+    help_t *h = vctx;
+    oss_rc_help_state_t st;
+    oss_rc_fact_t f[2];
+    size_t nf;
+    int64_t now = oss_app_lc_now(h->app);
+    oss_code_t rc;
+
+    help_fold(history, n, &st);
+    if ((rc = oss_rc_decide_help(&st, now, h->request_id, h->decision,
+                                 h->reason, f, &nf, err)) != OSS_OK)
+        return rc;
+    h->outcome = f[0].decision;
+    Oss__V1__HelpRequestDecided m = OSS__V1__HELP_REQUEST_DECIDED__INIT;
+    m.request_id = h->request_id;
+    m.decision = h->decision;
+    if ((rc = oss_app_event_push(out, OSS_RC_T_HELP_DECIDED, &m.base, now,
+                                 h->reason, err)) != OSS_OK)
+        return rc;
+    if (nf < 2)
+        return OSS_OK;
+    Oss__V1__ContactReplaced cr = OSS__V1__CONTACT_REPLACED__INIT;
+    cr.principal_id = h->principal_id;
+    cr.subject_id = h->contact.subject_id;
+    cr.email = &h->sealed;
+    cr.request_id = h->request_id;
+    return oss_app_event_push(out, OSS_RC_T_CONTACT_REPLACED, &cr.base, now,
+                              h->reason, err);
+}
+
+static oss_code_t
+help_decide_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
+                  void *qctx, oss_err_t *err) {
+    help_t *h = vctx;
+    bool approved = h->outcome == OSS_RC_APPROVED;
+    const char *v[] = {h->request_id, approved ? "approved" : "rejected"};
+    oss_code_t rc =
+        oss_app_queue(q, qctx,
+                      "UPDATE oss.help_requests SET status = $2, "
+                      "decided_at = now() WHERE request_id = $1::uuid",
+                      2, v, err);
+    if (rc == OSS_OK && approved) {
+        /* sign-in by e-mail now finds the account by the new address */
+        const char *lv[] = {h->stream_id, h->new_email_digest};
+        rc = oss_app_queue(
+            q, qctx,
+            "DELETE FROM oss.account_lookup WHERE kind = 'email' AND "
+            "stream_id = $1",
+            1, lv, err);
+        if (rc == OSS_OK)
+            rc = oss_app_queue(
+                q, qctx,
+                "INSERT INTO oss.account_lookup (kind, digest, "
+                "stream_id) VALUES ('email', decode($2, 'hex'), $1) "
+                "ON CONFLICT DO NOTHING",
+                2, lv, err);
+        if (rc == OSS_OK)
+            copy(h->contact.email, sizeof h->contact.email, h->new_email);
+    }
+    if (rc != OSS_OK)
+        return rc;
+    /* the person is told on every channel it has */
+    char vars[600];
+    const char *kv[] = {"name", h->contact.name, "decision",
+                        approved ? "approved" : "rejected"};
+    char *s = json_obj(kv, 2);
+    if (!s)
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    snprintf(vars, sizeof vars, "%s", s);
+    OPENSSL_cleanse(s, strlen(s));
+    free(s);
+    if (h->contact.email[0])
+        rc = oss_app_notice_queue(&h->contact, "help_decided", "email",
+                                  h->account_id, cmd, 0, vars, 0, q, qctx, err);
+    if (rc == OSS_OK && h->contact.phone[0])
+        rc = oss_app_notice_queue(&h->contact, "help_decided", "whatsapp",
+                                  h->account_id, cmd, 0, vars, 0, q, qctx, err);
+    OPENSSL_cleanse(vars, sizeof vars);
+    return rc;
+}
+
+/* Copies the sealed new e-mail of request h->request_id out of the
+ * account stream's HelpRequestFiled into h; *found says whether it was
+ * there. */
+static oss_code_t
+load_filed(oss_journal_t *j, help_t *h, bool *found, const char **fail,
+           oss_err_t *err) {
+    oss_event_list_t hist = {0};
+
+    *found = false;
+    if (oss_journal_load(j, h->stream_id, &hist, err) != OSS_OK) {
+        *fail = "could not read the account";
+        if (err->code == OSS_OK)
+            err->code = OSS_EINTERNAL;
+        return err->code;
+    }
+    for (size_t i = 0; i < hist.len && !*found; i++) {
+        if (strcmp(hist.items[i].payload_type, OSS_RC_T_HELP_FILED))
+            continue;
+        Oss__V1__HelpRequestFiled *m = oss__v1__help_request_filed__unpack(
+            NULL, hist.items[i].payload_len, hist.items[i].payload);
+        if (!m)
+            continue;
+        if (!strcmp(m->request_id, h->request_id) && m->new_email &&
+            m->new_email->nonce.len == 12 &&
+            (h->ct = malloc(m->new_email->ciphertext.len + 1))) {
+            memcpy(h->nonce, m->new_email->nonce.data, 12);
+            memcpy(h->ct, m->new_email->ciphertext.data,
+                   m->new_email->ciphertext.len);
+            h->ctlen = m->new_email->ciphertext.len;
+            copy(h->evidence_ref, sizeof h->evidence_ref, m->evidence_ref);
+            *found = true;
+        }
+        oss__v1__help_request_filed__free_unpacked(m, NULL);
+    }
+    oss_event_list_free(&hist);
+    return OSS_OK;
+}
+
+oss_code_t
+oss_app_help_decide(oss_app_t *app, oss_journal_t *j, oss_app_help_decide_t *d,
+                    oss_err_t *err) {
+    help_t *h = help_new(app);
+    oss_command_t c;
+    oss_code_t rc = OSS_OK;
+    bool found;
+
+    memset(&c, 0, sizeof c);
+    d->approved = false;
+    d->outcome = OSS_JOURNAL_REJECTED;
+    d->fail = NULL;
+    oss_err_clear(&d->err);
+    if (!h) {
+        d->fail = "out of memory";
+        return oss_err_set(err, OSS_ENOMEM, "out of memory");
+    }
+    copy(h->decision, sizeof h->decision, d->decision);
+    copy(h->reason, sizeof h->reason, d->reason);
+    copy(h->request_id, sizeof h->request_id, d->request_id);
+    copy(h->account_id, sizeof h->account_id, d->account_id);
+    copy(h->principal_id, sizeof h->principal_id, d->principal_id);
+    snprintf(h->stream_id, sizeof h->stream_id, "account-%.120s",
+             h->account_id);
+    if ((rc = load_filed(j, h, &found, &d->fail, err)) != OSS_OK)
+        goto done;
+    if (!found) {
+        reject(&d->err, &d->outcome, OSS_ENOTFOUND, OSS_APP_REASON_NO_REQUEST,
+               "no such help request");
+        goto done;
+    }
+    oss_err_t cerr;
+    oss_err_clear(&cerr);
+    oss_code_t crc =
+        oss_app_contact_current(app, j, h->principal_id, &h->contact, &cerr);
+    if (crc == OSS_EUNAVAIL) {
+        *err = cerr;
+        d->fail = UNAVAILABLE;
+        rc = OSS_EUNAVAIL;
+        goto done;
+    }
+    if (crc != OSS_OK) {
+        reject(&d->err, &d->outcome, OSS_ECONFLICT, OSS_APP_REASON_ERASED,
+               "the person's personal data was erased");
+        goto done;
+    }
+    if ((rc = oss_app_open_field(&h->contact.dk, "email", h->nonce, 12, h->ct,
+                                 h->ctlen, h->new_email, sizeof h->new_email,
+                                 err)) != OSS_OK) {
+        oss_error("help request %s: the new e-mail does not open: %s",
+                  h->request_id, err->msg);
+        d->fail = "could not open the request";
+        rc = err->code = OSS_EINTERNAL;
+        goto done;
+    }
+    uint8_t dg[32];
+    oss_index_digest(&app->index, "email", h->new_email, dg);
+    oss_hex(dg, sizeof dg, h->new_email_digest);
+    help_seal_ref(h);
+    command_init(&c, h->stream_id, OSS_ACTOR_OPERATOR, d->actor_id,
+                 d->correlation_id);
+    c.decide = help_decide_decide;
+    c.extra_fn = help_decide_extra;
+    c.ctx = h;
+    if ((rc = execute(j, &c, &d->fail, err)) != OSS_OK)
+        goto done;
+    d->outcome = c.outcome;
+    d->err = c.err;
+    d->approved = h->outcome == OSS_RC_APPROVED;
+done:
+    oss_event_list_free(&c.events);
+    free(c.replay_response);
+    help_free(h);
+    return rc;
+}
