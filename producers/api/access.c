@@ -1,164 +1,46 @@
 /* Business access rights over HTTP (see access.h): each request is
- * authenticated and authorized synchronously (auth.h), then runs as ONE
- * oss_journal_execute() batch: the access command on "account-<id>"
- * (decided by src/core/access.c against the real clock), the commands it
- * needs on other streams (a new principal's PrincipalCreated + activation,
- * SessionEnded on each affected principal's access stream) whose decide
- * runs only when the access command appended, and, in the access
- * command's extra_fn, the grant / session / credential changes and the
- * targeted notices. Runs on the API's worker pool. */
+ * authenticated and authorized synchronously (auth.h), its body read into
+ * an oss_app_ac_t, and the use case (src/app/access.c: one journal batch
+ * with the access command, the affected sessions, a new principal, grants
+ * and notices) run on the API's worker pool; this file maps its outcome to
+ * answers. */
 #include "access.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
-#include <libpq-fe.h>
 
+#include "app/access.h"
 #include "app/codec.h"
 #include "auth.h"
 #include "core/access.h"
-#include "core/clock.h"
 #include "core/validate.h"
-#include "crypto/crypto.h"
-#include "db/db.h"
-#include "journal/reads.h"
 #include "log/log.h"
-#include "oss/v1/access.pb-c.h"
-#include "oss/v1/account.pb-c.h"
 #include "request.h"
 
-/* ---- configuration ---------------------------------------------------------
- */
-
-static oss_ac_policy_t g_policy;
-static int32_t g_holidays[OSS_AC_MAX_HOLIDAYS];
+static oss_app_ac_cfg_t g_cfg;
 static int g_inited;
-
-static const oss_ac_policy_t *
-policy(void) {
-    if (!g_inited) {
-        oss_ac_policy_default(&g_policy);
-        g_inited = 1;
-    }
-    return &g_policy;
-}
 
 void
 api_access_init(const oss_config_t *cfg) {
-    oss_ac_policy_default(&g_policy);
+    oss_app_ac_cfg_load(&g_cfg, cfg);
     g_inited = 1;
-    g_policy.cooling_off_working_days =
-        (int)oss_config_int(cfg, "access.cooling_off_working_days");
-    g_policy.transfer_ttl_us =
-        oss_config_int(cfg, "access.transfer_ttl_s") * 1000000LL;
-    const char *path = oss_config_str(cfg, "access.holidays_file");
-    FILE *f = path && *path ? fopen(path, "r") : NULL;
-    if (!f) {
-        oss_warn("could not open access.holidays_file \"%s\": cooling-off "
-                 "periods skip weekends only",
-                 path ? path : "");
-        return;
-    }
-    char line[256];
-    size_t n = 0;
-    int lineno = 0;
-    while (fgets(line, sizeof line, f)) {
-        int32_t ymd;
-        lineno++;
-        int r = oss_ac_holiday_parse(line, &ymd);
-        if (r < 0)
-            oss_warn("access.holidays_file \"%s\" line %d: not a date "
-                     "(YYYY-MM-DD), ignored",
-                     path, lineno);
-        else if (r > 0 && n < OSS_AC_MAX_HOLIDAYS)
-            g_holidays[n++] = ymd;
-    }
-    fclose(f);
-    g_policy.nholidays = oss_ac_holidays_sort(g_holidays, n);
-    g_policy.holidays = g_holidays;
-    oss_info("access rights: cooling-off %d working days, %zu holidays",
-             g_policy.cooling_off_working_days, g_policy.nholidays);
 }
 
 /* ---- one request
  * ------------------------------------------------------------- */
 
-enum {
-    OP_MEMBER_ADD,
-    OP_MEMBER_REMOVE,
-    OP_TRANSFER_OFFER,
-    OP_TRANSFER_ACCEPT,
-    OP_HANDOVER_FILE,
-    OP_HANDOVER_OBJECT,
-    OP_HANDOVER_DECIDE,
-    OP_TERMINATE
-};
-
-#define MAX_AFFECTED (OSS_AC_MAX_MEMBERS + 1)
-
-static const char *const op_names[] = {
-    "member_add",    "member_remove",   "transfer_offer",  "transfer_accept",
-    "handover_file", "handover_object", "handover_decide", "terminate"};
-#define MAX_NOTICES (MAX_AFFECTED + 1)
-
-typedef struct areq areq_t;
-
-/* The SessionEnded command of one affected principal. */
-typedef struct ends {
-    areq_t *a;
-    char principal_id[OSS_AC_ID_MAX];
-    char stream_id[OSS_ID_MAX];
-} ends_t;
-
-typedef struct notice {
-    oss_app_contact_t c;
-    const char *kind;
-    char principal_id[OSS_AC_ID_MAX];
-} notice_t;
-
-struct areq {
+typedef struct areq {
     api_worker_t *w;
     api_ctx_t *ctx;
     oss_http_req_t *req;
-    int op;
     oss_principal_t p;
     char session_id[OSS_UUID_STR];
-    char account_id[OSS_AC_ID_MAX];
-    char stream_id[OSS_ID_MAX];
     char region[11];
-    /* inputs */
-    char principal_id[OSS_AC_ID_MAX]; /* member / offered / new owner /
-                                         whose access ends */
-    oss_role_t role;
-    char request_id[OSS_AC_ID_MAX];
-    char evidence_ref[OSS_AC_REF_MAX];
-    char reason[300];
-    bool approve;
-    oss_ac_term_t term;
-    bool new_principal;
-    oss_app_person_t person;
-    /* per attempt */
-    int64_t now;
-    oss_ac_state_t pre; /* read before the transaction */
-    oss_ac_state_t st;  /* folded inside it */
-    oss_ac_decision_t d;
-    char affected[MAX_AFFECTED][OSS_AC_ID_MAX];
-    size_t naffected;
-    ends_t ends[MAX_AFFECTED];
-    notice_t notices[MAX_NOTICES];
-    size_t nnotices;
-    oss_app_principal_new_t pn;
-    bool has_pn;
-    oss_decide_fn pn_decide;
-    oss_code_t (*pn_extra)(void *, const oss_command_t *, oss_journal_queue_fn,
-                           void *, oss_err_t *);
-    void *pn_ctx;
-    oss_command_t cmds[2 + MAX_AFFECTED];
-    size_t ncmds;
-};
+    oss_app_ac_t ac; /* the use case's input and outcome */
+} areq_t;
 
 static areq_t *
 areq_new(api_worker_t *w, api_job_t *job, int op) {
@@ -170,504 +52,51 @@ areq_new(api_worker_t *w, api_job_t *job, int op) {
     a->w = w;
     a->ctx = api_worker_ctx(w);
     a->req = job->req;
-    a->op = op;
-    api_req_copy(a->account_id, sizeof a->account_id,
-                 oss_http_req_param(job->req, 0));
-    snprintf(a->stream_id, sizeof a->stream_id, "account-%s", a->account_id);
-    return a;
-}
-
-static void
-attempt_clear(areq_t *a) {
-    for (size_t i = 0; i < a->ncmds; i++) {
-        oss_event_list_free(&a->cmds[i].events);
-        free(a->cmds[i].replay_response);
+    if (!g_inited) {
+        oss_app_ac_cfg_default(&g_cfg);
+        g_inited = 1;
     }
-    memset(a->cmds, 0, sizeof a->cmds);
-    a->ncmds = 0;
-    for (size_t i = 0; i < a->nnotices; i++)
-        oss_app_contact_clear(&a->notices[i].c);
-    a->nnotices = 0;
-    if (a->has_pn)
-        oss_app_principal_clear(&a->pn);
-    a->has_pn = false;
-    a->naffected = 0;
+    a->ac.cfg = &g_cfg;
+    a->ac.op = (oss_app_ac_op_t)op;
+    a->ac.actor = &a->p;
+    a->ac.correlation_id = oss_http_req_cid(job->req);
+    api_req_copy(a->ac.account_id, sizeof a->ac.account_id,
+                 oss_http_req_param(job->req, 0));
+    return a;
 }
 
 static void
 areq_free(areq_t *a) {
     if (!a)
         return;
-    attempt_clear(a);
+    oss_app_ac_clear(&a->ac);
     memset(a, 0, sizeof *a);
     free(a);
 }
 
-static oss_actor_kind_t
-actor_kind(const oss_principal_t *p) {
-    for (size_t i = 0; i < p->ngrants; i++) {
-        if (p->grants[i].role == OSS_ROLE_OFFICER)
-            return OSS_ACTOR_OFFICER;
-        if (p->grants[i].role == OSS_ROLE_OPERATOR)
-            return OSS_ACTOR_OPERATOR;
-    }
-    return OSS_ACTOR_BUSINESS_USER;
-}
-
-/* Reads and folds the account stream into a->pre. */
-static bool
-read_state(areq_t *a) {
-    oss_event_list_t h = {0};
-    oss_err_t err;
-    oss_journal_t *j = api_req_journal(a->w, a->req);
-    if (!j)
-        return false;
-    oss_err_clear(&err);
-    if (oss_journal_load(j, a->stream_id, &h, &err) != OSS_OK) {
-        if (err.code == OSS_EUNAVAIL)
-            oss_app_worker_reset(a->w);
-        oss_http_reply_error(a->req, err.code == OSS_EUNAVAIL ? 503 : 500, NULL,
-                             "could not read the account", NULL);
-        return false;
-    }
-    oss_app_ac_fold(h.items, h.len, a->account_id, &a->pre);
-    oss_event_list_free(&h);
-    return true;
-}
-
-/* True when principal_id names a known principal (oss.principals, or a
- * first owner registered before that table existed). */
-static int
-principal_exists(areq_t *a, const char *principal_id) {
-    oss_journal_t *j = api_req_journal(a->w, a->req);
-    if (!j)
-        return -1;
-    PGresult *r =
-        oss_journal_read_principal_known(oss_journal_conn(j), principal_id);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        PQclear(r);
-        oss_http_reply_error(a->req, 503, NULL,
-                             "the database is unavailable; retry later", NULL);
-        return -1;
-    }
-    int yes = PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    return yes;
-}
-
-/* Loads principal_id's contact for a notice of kind (skipped, with a log
- * line, when the person cannot be reached: erased or unknown). */
-static bool
-want_notice(areq_t *a, const char *principal_id, const char *kind) {
-    oss_err_t err;
-    if (!principal_id || !*principal_id || a->nnotices >= MAX_NOTICES)
-        return true;
-    notice_t *n = &a->notices[a->nnotices];
-    memset(n, 0, sizeof *n);
-    oss_err_clear(&err);
-    oss_code_t rc = api_contact_load(a->w, principal_id, &n->c, &err);
-    if (rc == OSS_EUNAVAIL) {
-        oss_http_reply_error(a->req, 503, NULL,
-                             "the database is unavailable; retry later", NULL);
-        return false;
-    }
-    if (rc != OSS_OK) {
-        oss_info("no %s notice for principal=%s: %s", kind, principal_id,
-                 err.reason[0] ? err.reason : err.msg);
-        oss_app_contact_clear(&n->c);
-        return true;
-    }
-    n->kind = kind;
-    api_req_copy(n->principal_id, sizeof n->principal_id, principal_id);
-    a->nnotices++;
-    return true;
-}
-
+/* Answers a use case that stopped before or in its transaction. */
 static void
-add_affected(areq_t *a, const char *id) {
-    if (!id || !*id || a->naffected >= MAX_AFFECTED)
+reply_failed(areq_t *a, oss_code_t rc, const oss_err_t *err) {
+    switch (a->ac.failed_at) {
+    case OSS_APP_AC_AT_APPEND:
+        api_req_fail(a->w, a->req, rc, err, "access command");
         return;
-    for (size_t i = 0; i < a->naffected; i++)
-        if (!strcmp(a->affected[i], id))
-            return;
-    api_req_copy(a->affected[a->naffected], OSS_AC_ID_MAX, id);
-    a->naffected++;
-}
-
-/* Whose grants and sessions the decision ends (from state st). */
-static void
-affected_of(areq_t *a, const oss_ac_state_t *st) {
-    a->naffected = 0;
-    switch (a->op) {
-    case OP_MEMBER_REMOVE:
-        add_affected(a, a->principal_id);
-        break;
-    case OP_TRANSFER_ACCEPT:
-    case OP_HANDOVER_DECIDE:
-        if (a->op == OP_TRANSFER_ACCEPT || a->approve)
-            add_affected(a, st->owner);
-        break;
-    case OP_TERMINATE:
-        if (a->principal_id[0]) {
-            add_affected(a, a->principal_id);
-        } else {
-            add_affected(a, st->owner);
-            for (size_t i = 0; i < st->nmembers; i++)
-                add_affected(a, st->members[i].principal_id);
-        }
-        break;
+    case OSS_APP_AC_AT_READ:
+        if (rc == OSS_EUNAVAIL)
+            oss_app_worker_reset(a->w);
+        oss_http_reply_error(a->req, rc == OSS_EUNAVAIL ? 503 : 500, NULL,
+                             "could not read the account", NULL);
+        return;
+    case OSS_APP_AC_AT_PREPARE:
+        oss_http_reply_error(a->req, rc == OSS_EUNAVAIL ? 503 : 500, NULL,
+                             "could not prepare the new person", NULL);
+        return;
+    case OSS_APP_AC_AT_CONTACT:
+        oss_app_worker_reset(a->w);
+        oss_http_reply_error(a->req, 503, NULL,
+                             "the database is unavailable; retry later", NULL);
+        return;
     }
-}
-
-static bool
-same_affected(areq_t *a, const oss_ac_state_t *st) {
-    char saved[MAX_AFFECTED][OSS_AC_ID_MAX];
-    size_t n = a->naffected;
-    memcpy(saved, a->affected, sizeof saved);
-    affected_of(a, st);
-    bool same = n == a->naffected;
-    for (size_t i = 0; same && i < n; i++)
-        same = !strcmp(saved[i], a->affected[i]);
-    memcpy(a->affected, saved, sizeof saved);
-    a->naffected = n;
-    return same;
-}
-
-/* The access command's decide (ctx = areq_t). */
-static oss_code_t
-access_decide(void *vctx, const oss_event_t *history, size_t n,
-              oss_event_list_t *out, oss_err_t *err) {
-    areq_t *a = vctx;
-    const oss_ac_policy_t *p = policy();
-    oss_code_t rc;
-
-    oss_app_ac_fold(history, n, a->account_id, &a->st);
-    /* the principals affected were read before the transaction: when the
-     * account moved meanwhile, plan again (no field: the caller retries) */
-    if (!same_affected(a, &a->st))
-        return oss_err_set(err, OSS_ECONFLICT,
-                           "the account's members changed meanwhile");
-    switch (a->op) {
-    case OP_MEMBER_ADD:
-        rc = oss_ac_decide_add_member(&a->st, a->now, a->principal_id, a->role,
-                                      &a->d, err);
-        break;
-    case OP_MEMBER_REMOVE:
-        rc = oss_ac_decide_remove_member(&a->st, a->now, a->principal_id, &a->d,
-                                         err);
-        break;
-    case OP_TRANSFER_OFFER:
-        rc = oss_ac_decide_offer_transfer(&a->st, p, a->now, a->principal_id,
-                                          &a->d, err);
-        break;
-    case OP_TRANSFER_ACCEPT:
-        rc = oss_ac_decide_accept_transfer(&a->st, a->now, a->p.principal_id,
-                                           &a->d, err);
-        break;
-    case OP_HANDOVER_FILE:
-        rc = oss_ac_decide_file_handover(&a->st, p, a->now, a->request_id,
-                                         a->p.principal_id, a->principal_id,
-                                         a->evidence_ref, &a->d, err);
-        if (rc == OSS_OK)
-            api_req_copy(a->d.facts[0].previous_owner,
-                         sizeof a->d.facts[0].previous_owner, a->st.owner);
-        break;
-    case OP_HANDOVER_OBJECT:
-        rc = oss_ac_decide_object_handover(&a->st, a->now, a->request_id,
-                                           a->p.principal_id, &a->d, err);
-        break;
-    case OP_HANDOVER_DECIDE:
-        rc = oss_ac_decide_handover(&a->st, a->now, a->request_id, a->approve,
-                                    &a->d, err);
-        break;
-    case OP_TERMINATE:
-        rc = oss_ac_decide_terminate(&a->st, a->now, a->term, a->principal_id,
-                                     a->evidence_ref, &a->d, err);
-        break;
-    default:
-        rc = oss_err_set(err, OSS_EINTERNAL, "unknown access op");
-    }
-    if (rc != OSS_OK)
-        return rc;
-    for (size_t i = 0; i < a->d.n; i++)
-        if ((rc = oss_app_ac_encode(&a->d.facts[i], a->new_principal, a->reason,
-                                    out, err)) != OSS_OK)
-            return rc;
-    return OSS_OK;
-}
-
-static void
-fmt_wib(int64_t us, char *out, size_t n) {
-    time_t t = (time_t)(us / 1000000) + 7 * 3600;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, n, "%Y-%m-%d %H:%M WIB", &tm);
-}
-
-/* The template variables of notice n (a new JSON string, caller frees). */
-static char *
-notice_vars(const areq_t *a, const notice_t *n) {
-    const oss_ac_fact_t *f = &a->d.facts[0];
-    json_t *o = NULL;
-    char until[40];
-    if (!strcmp(n->kind, "handover_filed")) {
-        fmt_wib(f->until_us, until, sizeof until);
-        o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", n->c.name,
-                      "account_id", a->account_id, "request_id", f->request_id,
-                      "evidence_ref", f->evidence_ref, "cooling_off_until",
-                      until);
-    } else if (!strcmp(n->kind, "handover_decided")) {
-        o = json_pack("{s:s, s:s, s:s, s:s}", "name", n->c.name, "account_id",
-                      a->account_id, "decision",
-                      a->approve ? "approved / disetujui"
-                                 : "rejected / ditolak",
-                      "reason", a->reason);
-    } else if (!strcmp(n->kind, "access_terminated")) {
-        o = json_pack("{s:s, s:s, s:s}", "name", n->c.name, "account_id",
-                      a->account_id, "reason_code", oss_ac_term_name(f->term));
-    } else if (!strcmp(n->kind, "member_added")) {
-        o = json_pack("{s:s, s:s, s:s}", "name", n->c.name, "account_id",
-                      a->account_id, "role", oss_role_name(f->role));
-    } else if (!strcmp(n->kind, "transfer_offered")) {
-        o = json_pack("{s:s, s:s}", "name", n->c.name, "account_id",
-                      a->account_id);
-    }
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    return s;
-}
-
-/* The grant, session and credential changes and the notices of the access
- * command, in its transaction (ctx = areq_t). */
-static oss_code_t
-access_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
-             void *qctx, oss_err_t *err) {
-    areq_t *a = vctx;
-    oss_code_t rc = OSS_OK;
-    const oss_ac_fact_t *f = &a->d.facts[0];
-    char why[48];
-
-    if (!a->d.n)
-        return OSS_OK;
-    snprintf(why, sizeof why, "%s", cmd->events.items[0].payload_type + 7);
-    /* whoever's access ended: grants on the account, sessions, and (except
-     * for a delegate removed by the owner) the password */
-    for (size_t i = 0; i < a->naffected && rc == OSS_OK; i++) {
-        rc = oss_app_grant_queue_revoke(q, qctx, a->affected[i], a->account_id,
-                                        why, err);
-        if (rc == OSS_OK)
-            rc = oss_app_sessions_queue_revoke(q, qctx, a->affected[i], why,
-                                               a->op != OP_MEMBER_REMOVE, err);
-    }
-    if (rc != OSS_OK)
-        return rc;
-    if (f->kind == OSS_AC_MEMBER_ADDED && !a->new_principal) {
-        /* an existing principal (a new one gets its grant with its
-         * PrincipalCreated) */
-        oss_grant_t g = {.role = f->role};
-        api_req_copy(g.account_id, sizeof g.account_id, a->account_id);
-        if ((rc = oss_app_grant_queue_add(q, qctx, f->principal_id, &g, err)) !=
-            OSS_OK)
-            return rc;
-    }
-    if (f->kind == OSS_AC_TRANSFER_ACCEPTED ||
-        f->kind == OSS_AC_HANDOVER_APPROVED) {
-        /* the new owner: a delegate's grant becomes the owner grant */
-        oss_grant_t g = {.role = OSS_ROLE_OWNER};
-        api_req_copy(g.account_id, sizeof g.account_id, a->account_id);
-        rc = oss_app_grant_queue_revoke(q, qctx, f->principal_id, a->account_id,
-                                        "became_owner", err);
-        if (rc == OSS_OK)
-            rc = oss_app_grant_queue_add(q, qctx, f->principal_id, &g, err);
-        if (rc != OSS_OK)
-            return rc;
-    }
-    for (size_t i = 0; i < a->nnotices && rc == OSS_OK; i++) {
-        notice_t *n = &a->notices[i];
-        char *vars = notice_vars(a, n);
-        if (!vars)
-            return oss_err_set(err, OSS_ENOMEM, "out of memory");
-        static const char *const chans[] = {"email", "whatsapp"};
-        for (int c = 0; c < 2 && rc == OSS_OK; c++) {
-            if (!(c ? n->c.phone : n->c.email)[0])
-                continue;
-            rc = oss_app_notice_queue(&n->c, n->kind, chans[c], a->account_id,
-                                      cmd, 0, vars, 0, q, qctx, err);
-        }
-        free(vars);
-    }
-    return rc;
-}
-
-/* SessionEnded for every open session of one affected principal, only
- * when the access command appended (ctx = ends_t). */
-static oss_code_t
-ends_decide(void *vctx, const oss_event_t *history, size_t n,
-            oss_event_list_t *out, oss_err_t *err) {
-    ends_t *e = vctx;
-    oss_lc_state_t st;
-    oss_code_t rc;
-
-    if (e->a->cmds[0].outcome != OSS_JOURNAL_APPENDED)
-        return oss_err_coded(err, OSS_ECONFLICT, "skipped",
-                             "the access command did not append");
-    if (n == 0)
-        return OSS_OK; /* no access stream: never signed in */
-    oss_app_lc_fold(history, n, true, &st);
-    for (size_t i = 0; i < st.nsessions; i++) {
-        oss_lc_decision_t d;
-        size_t before = out->len;
-        if (oss_lc_decide_end_session(&st, e->a->now, st.sessions[i].id,
-                                      "access_revoked", &d, err) != OSS_OK)
-            continue; /* expired meanwhile */
-        if ((rc = oss_app_lc_encode(&d, &st, e->principal_id, out, err)) !=
-            OSS_OK)
-            return rc;
-        for (size_t k = before; k < out->len; k++)
-            if (e->a->reason[0] && !out->items[k].reason &&
-                !(out->items[k].reason = strdup(e->a->reason)))
-                return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    }
-    return OSS_OK;
-}
-
-/* The new principal's decide, only when the access command appended. */
-static oss_code_t
-pn_decide(void *vctx, const oss_event_t *history, size_t n,
-          oss_event_list_t *out, oss_err_t *err) {
-    areq_t *a = vctx;
-    if (a->cmds[0].outcome != OSS_JOURNAL_APPENDED)
-        return oss_err_coded(err, OSS_ECONFLICT, "skipped",
-                             "the access command did not append");
-    return a->pn_decide(a->pn_ctx, history, n, out, err);
-}
-
-static oss_code_t
-pn_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
-         void *qctx, oss_err_t *err) {
-    areq_t *a = vctx;
-    return a->pn_extra(a->pn_ctx, cmd, q, qctx, err);
-}
-
-static void
-fill_cmd(areq_t *a, oss_command_t *c, const char *stream) {
-    c->stream_id = stream;
-    c->stream_type = OSS_ACCOUNT_STREAM_TYPE;
-    c->expected_version = -1;
-    c->actor_kind = actor_kind(&a->p);
-    c->actor_id = a->p.principal_id;
-    c->correlation_id = oss_http_req_cid(a->req);
-}
-
-/* Prepares one attempt's batch: the state read now, the new principal, the
- * contacts to notify, the commands. Replies and returns false on failure. */
-static bool
-prepare(areq_t *a) {
-    oss_err_t err;
-
-    attempt_clear(a);
-    a->now = oss_now_us();
-    if (!read_state(a))
-        return false;
-    affected_of(a, &a->pre);
-    if (a->op == OP_HANDOVER_FILE && !a->request_id[0])
-        oss_uuid7(a->request_id);
-    if (a->new_principal) {
-        oss_grant_t g = {.role = a->role};
-        api_req_copy(g.account_id, sizeof g.account_id, a->account_id);
-        oss_err_clear(&err);
-        const char *cause = a->op == OP_MEMBER_ADD       ? "delegate"
-                            : a->op == OP_TRANSFER_OFFER ? "transfer"
-                                                         : "handover";
-        if (oss_app_principal_prepare(&a->ctx->app, &a->person, "business",
-                                      a->op == OP_MEMBER_ADD ? &g : NULL, cause,
-                                      &a->pn, &err) != OSS_OK) {
-            oss_error("could not prepare a principal: %s", err.msg);
-            oss_http_reply_error(a->req, err.code == OSS_EUNAVAIL ? 503 : 500,
-                                 NULL, "could not prepare the new person",
-                                 NULL);
-            return false;
-        }
-        a->has_pn = true;
-        api_req_copy(a->principal_id, sizeof a->principal_id,
-                     a->pn.principal_id);
-    }
-    /* who is told */
-    bool ok = true;
-    switch (a->op) {
-    case OP_HANDOVER_FILE:
-        ok = want_notice(a, a->pre.owner, "handover_filed");
-        break;
-    case OP_HANDOVER_DECIDE: {
-        const oss_ac_request_t *r = oss_ac_request_find(&a->pre, a->request_id);
-        ok = want_notice(a, a->pre.owner, "handover_decided");
-        if (ok && r && strcmp(r->new_owner, a->pre.owner))
-            ok = want_notice(a, r->new_owner, "handover_decided");
-        break;
-    }
-    case OP_TERMINATE:
-        for (size_t i = 0; ok && i < a->naffected; i++)
-            ok = want_notice(a, a->affected[i], "access_terminated");
-        break;
-    case OP_TRANSFER_OFFER:
-        if (!a->new_principal)
-            ok = want_notice(a, a->principal_id, "transfer_offered");
-        break;
-    case OP_MEMBER_ADD:
-        if (!a->new_principal)
-            ok = want_notice(a, a->principal_id, "member_added");
-        break;
-    }
-    if (!ok)
-        return false;
-    /* the batch */
-    oss_command_t *c = &a->cmds[a->ncmds++];
-    fill_cmd(a, c, a->stream_id);
-    c->decide = access_decide;
-    c->ctx = a;
-    c->extra_fn = access_extra;
-    for (size_t i = 0; i < a->naffected; i++) {
-        ends_t *e = &a->ends[i];
-        e->a = a;
-        api_req_copy(e->principal_id, sizeof e->principal_id, a->affected[i]);
-        snprintf(e->stream_id, sizeof e->stream_id,
-                 OSS_APP_ACCESS_STREAM_PREFIX "%s", a->affected[i]);
-        c = &a->cmds[a->ncmds++];
-        fill_cmd(a, c, e->stream_id);
-        c->decide = ends_decide;
-        c->ctx = e;
-    }
-    return true;
-}
-
-/* Runs the batch (the new principal's command last, by value); retries
- * twice when the account moved meanwhile. Replies 503/500 itself and
- * returns false when the transaction failed; else the access command's
- * outcome is in a->cmds[0]. */
-static bool
-execute(areq_t *a) {
-    for (int attempt = 0; attempt < 3; attempt++) {
-        if (!prepare(a))
-            return false;
-        if (a->has_pn) {
-            oss_command_t *c = &a->cmds[a->ncmds++];
-            a->pn_decide = a->pn.cmd.decide;
-            a->pn_extra = a->pn.cmd.extra_fn;
-            a->pn_ctx = a->pn.cmd.ctx;
-            fill_cmd(a, c, a->pn.cmd.stream_id);
-            c->expected_version = 0;
-            c->decide = pn_decide;
-            c->extra_fn = pn_extra;
-            c->ctx = a;
-        }
-        if (!api_req_execute(a->w, a->req, a->cmds, a->ncmds, 1,
-                             "access command"))
-            return false;
-        const oss_command_t *c0 = &a->cmds[0];
-        if (!oss_app_cmd_conflicted(c0))
-            break;
-    }
-    return true;
 }
 
 /* ---- replies
@@ -676,12 +105,12 @@ execute(areq_t *a) {
 /* Maps a refused access command to its answer. */
 static void
 reply_rejected(areq_t *a) {
-    const oss_command_t *c = &a->cmds[0];
+    const oss_command_t *c = &a->ac.cmds[0];
     const char *why = c->err.reason[0] ? c->err.reason : c->err.field;
     oss_http_req_t *req = a->req;
 
     if (!strcmp(why, "cooling_off")) {
-        api_reply_retry(req, 409, a->d.retry_after_us, "cooling_off",
+        api_reply_retry(req, 409, a->ac.d.retry_after_us, "cooling_off",
                         c->err.msg);
     } else if (!strcmp(why, "not_registered")) {
         oss_http_reply_error(req, 404, NULL, "no such account", NULL);
@@ -749,11 +178,11 @@ static bool
 authorize(areq_t *a, int act) {
     if (!api_auth_require(a->w, a->req, &a->p, a->session_id))
         return false;
-    if (!api_account_target(a->w, a->req, a->account_id, a->region))
+    if (!api_account_target(a->w, a->req, a->ac.account_id, a->region))
         return false;
     if (act < 0)
         return true;
-    oss_target_t t = {.account_id = a->account_id, .region = a->region};
+    oss_target_t t = {.account_id = a->ac.account_id, .region = a->region};
     return api_auth_allow(a->req, &a->p, (oss_action_t)act, &t);
 }
 
@@ -761,17 +190,26 @@ authorize(areq_t *a, int act) {
  * 204 when NULL) when it appended, the mapped refusal otherwise. */
 static void
 run_and_reply(areq_t *a, int status, json_t *(*ok_body)(areq_t *)) {
-    if (!execute(a))
+    oss_err_t err;
+    oss_journal_t *j = api_req_journal(a->w, a->req);
+    if (!j)
         return;
-    if (a->cmds[0].outcome != OSS_JOURNAL_APPENDED) {
-        oss_info("access command refused stream=%s op=%s: %s", a->stream_id,
-                 op_names[a->op], a->cmds[0].err.msg);
+    oss_err_clear(&err);
+    oss_code_t rc = oss_app_ac_execute(&a->ctx->app, j, &a->ac, &err);
+    if (rc != OSS_OK) {
+        reply_failed(a, rc, &err);
+        return;
+    }
+    if (a->ac.cmds[0].outcome != OSS_JOURNAL_APPENDED) {
+        oss_info("access command refused account=%s op=%s: %s",
+                 a->ac.account_id, oss_app_ac_op_name(a->ac.op),
+                 a->ac.cmds[0].err.msg);
         reply_rejected(a);
         return;
     }
-    oss_info("access command stream=%s op=%s version=%lld principal=%s",
-             a->stream_id, op_names[a->op], (long long)a->cmds[0].last_version,
-             a->p.principal_id);
+    oss_info("access command account=%s op=%s version=%lld principal=%s",
+             a->ac.account_id, oss_app_ac_op_name(a->ac.op),
+             (long long)a->ac.cmds[0].last_version, a->p.principal_id);
     if (!ok_body) {
         oss_http_reply(a->req, 204, "application/json", NULL, NULL);
         return;
@@ -784,14 +222,15 @@ run_and_reply(areq_t *a, int status, json_t *(*ok_body)(areq_t *)) {
 
 static json_t *
 body_principal(areq_t *a) {
-    const oss_ac_fact_t *f = &a->d.facts[0];
+    const oss_ac_fact_t *f = &a->ac.d.facts[0];
     char until[40] = "";
     if (f->until_us)
         api_req_iso_us(f->until_us, false, until, sizeof until);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "account_id", a->account_id,
-                          "principal_id", f->principal_id, "event",
-                          a->cmds[0].events.items[0].payload_type + 7,
-                          "version", (json_int_t)a->cmds[0].last_version);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:I}", "account_id", a->ac.account_id,
+                  "principal_id", f->principal_id, "event",
+                  a->ac.cmds[0].events.items[0].payload_type + 7, "version",
+                  (json_int_t)a->ac.cmds[0].last_version);
     if (o && f->request_id[0])
         json_object_set_new(o, "request_id", json_string(f->request_id));
     if (o && f->role != OSS_ROLE_NONE)
@@ -802,7 +241,7 @@ body_principal(areq_t *a) {
                                 ? "cooling_off_until"
                                 : "expires_at",
                             json_string(until));
-    if (o && a->new_principal)
+    if (o && a->ac.new_principal)
         json_object_set_new(o, "new_principal", json_true());
     if (o && f->kind == OSS_AC_HANDOVER_APPROVED)
         json_object_set_new(o, "previous_owner",
@@ -834,9 +273,9 @@ take_person(areq_t *a, json_t *body, const char *prefix, const char *pid) {
         return false;
     }
     if (person) {
-        if (!api_person_parse(a->req, body, prefix, &a->person))
+        if (!api_person_parse(a->req, body, prefix, &a->ac.person))
             return false;
-        a->new_principal = true;
+        a->ac.new_principal = true;
         return true;
     }
     if (!oss_app_id_valid(id) || strlen(id) >= OSS_AC_ID_MAX) {
@@ -844,15 +283,23 @@ take_person(areq_t *a, json_t *body, const char *prefix, const char *pid) {
                         "not a principal id");
         return false;
     }
-    int ex = principal_exists(a, id);
-    if (ex < 0)
+    bool ex = false;
+    oss_err_t err;
+    oss_journal_t *j = api_req_journal(a->w, a->req);
+    if (!j)
         return false;
+    oss_err_clear(&err);
+    if (oss_app_principal_known(j, id, &ex, &err) != OSS_OK) {
+        oss_http_reply_error(a->req, 503, NULL,
+                             "the database is unavailable; retry later", NULL);
+        return false;
+    }
     if (!ex) {
         api_reply_field(a->req, 422, "invalid_fields", pid, "unknown",
                         "no such principal");
         return false;
     }
-    api_req_copy(a->principal_id, sizeof a->principal_id, id);
+    api_req_copy(a->ac.principal_id, sizeof a->ac.principal_id, id);
     return true;
 }
 
@@ -863,9 +310,20 @@ static void
 run_members_list(api_worker_t *w, api_job_t *job) {
     areq_t *a = areq_new(w, job, -1);
     char t[40];
-    if (!a || !authorize(a, OSS_ACT_ACCOUNT_READ) || !read_state(a))
+    if (!a || !authorize(a, OSS_ACT_ACCOUNT_READ))
         goto done;
-    const oss_ac_state_t *st = &a->pre;
+    oss_err_t err;
+    oss_journal_t *j = api_req_journal(a->w, a->req);
+    if (!j)
+        goto done;
+    oss_err_clear(&err);
+    oss_code_t rc = oss_app_ac_read(j, a->ac.account_id, &a->ac.pre, &err);
+    if (rc != OSS_OK) {
+        a->ac.failed_at = OSS_APP_AC_AT_READ;
+        reply_failed(a, rc, &err);
+        goto done;
+    }
+    const oss_ac_state_t *st = &a->ac.pre;
     json_t *members = json_array();
     if (st->owner[0])
         json_array_append_new(members, json_pack("{s:s, s:s}", "principal_id",
@@ -892,7 +350,7 @@ run_members_list(api_worker_t *w, api_job_t *job) {
                       r->evidence_ref, "filed_at", f, "cooling_off_until", u));
     }
     json_t *o =
-        json_pack("{s:s, s:s, s:b, s:o, s:o}", "account_id", a->account_id,
+        json_pack("{s:s, s:s, s:b, s:o, s:o}", "account_id", a->ac.account_id,
                   "owner", st->owner, "terminated", st->terminated, "members",
                   members, "handover_requests", reqs);
     if (o && st->terminated)
@@ -942,7 +400,7 @@ take_request_id(areq_t *a) {
                              NULL);
         return false;
     }
-    api_req_copy(a->request_id, sizeof a->request_id, rid);
+    api_req_copy(a->ac.request_id, sizeof a->ac.request_id, rid);
     return true;
 }
 
@@ -977,23 +435,24 @@ done:
 static bool
 in_member_add(areq_t *a, json_t *body) {
     const char *role = api_body_str(body, "role");
-    a->role = oss_role_parse(role ? role : "");
-    if (a->role != OSS_ROLE_PREPARER && a->role != OSS_ROLE_VIEWER) {
+    a->ac.role = oss_role_parse(role ? role : "");
+    if (a->ac.role != OSS_ROLE_PREPARER && a->ac.role != OSS_ROLE_VIEWER) {
         api_reply_field(a->req, 422, "invalid_fields", "role", "invalid",
                         "role must be preparer or viewer");
         return false;
     }
-    if (!take(a, body, "reason", a->reason, sizeof a->reason, false))
+    if (!take(a, body, "reason", a->ac.reason, sizeof a->ac.reason, false))
         return false;
-    if (!a->reason[0])
-        snprintf(a->reason, sizeof a->reason, "delegate added by the owner");
+    if (!a->ac.reason[0])
+        snprintf(a->ac.reason, sizeof a->ac.reason,
+                 "delegate added by the owner");
     return take_person(a, body, "", "principal_id");
 }
 
 static void
 run_member_add(api_worker_t *w, api_job_t *job) {
     static const char *const known[] = {"role", "reason", "principal_id", NULL};
-    static const route_t r = {.op = OP_MEMBER_ADD,
+    static const route_t r = {.op = OSS_APP_AC_MEMBER_ADD,
                               .act = OSS_ACT_MEMBERS_MANAGE,
                               .known = known,
                               .person_prefix = "",
@@ -1012,16 +471,18 @@ api_h_member_add(oss_http_req_t *req, void *arg) {
 
 static bool
 in_member_remove(areq_t *a, json_t *body) {
-    api_req_copy(a->principal_id, sizeof a->principal_id,
+    api_req_copy(a->ac.principal_id, sizeof a->ac.principal_id,
                  oss_http_req_param(a->req, 1));
-    snprintf(a->reason, sizeof a->reason, "delegate removed by the owner");
-    return !body || take(a, body, "reason", a->reason, sizeof a->reason, false);
+    snprintf(a->ac.reason, sizeof a->ac.reason,
+             "delegate removed by the owner");
+    return !body ||
+           take(a, body, "reason", a->ac.reason, sizeof a->ac.reason, false);
 }
 
 static void
 run_member_remove(api_worker_t *w, api_job_t *job) {
     static const char *const known[] = {"reason", NULL};
-    static const route_t r = {.op = OP_MEMBER_REMOVE,
+    static const route_t r = {.op = OSS_APP_AC_MEMBER_REMOVE,
                               .act = OSS_ACT_MEMBERS_MANAGE,
                               .known = known,
                               .optional_body = true,
@@ -1045,18 +506,19 @@ api_h_member_remove(oss_http_req_t *req, void *arg) {
 
 static bool
 in_transfer_offer(areq_t *a, json_t *body) {
-    if (!take(a, body, "reason", a->reason, sizeof a->reason, false) ||
+    if (!take(a, body, "reason", a->ac.reason, sizeof a->ac.reason, false) ||
         !take_person(a, body, "new_owner_", "principal_id"))
         return false;
-    if (!a->reason[0])
-        snprintf(a->reason, sizeof a->reason, "ownership offered by the owner");
+    if (!a->ac.reason[0])
+        snprintf(a->ac.reason, sizeof a->ac.reason,
+                 "ownership offered by the owner");
     return true;
 }
 
 static void
 run_transfer_offer(api_worker_t *w, api_job_t *job) {
     static const char *const known[] = {"principal_id", "reason", NULL};
-    static const route_t r = {.op = OP_TRANSFER_OFFER,
+    static const route_t r = {.op = OSS_APP_AC_TRANSFER_OFFER,
                               .act = OSS_ACT_TRANSFER,
                               .known = known,
                               .person_prefix = "new_owner_",
@@ -1076,14 +538,14 @@ api_h_transfer_offer(oss_http_req_t *req, void *arg) {
 static bool
 in_transfer_accept(areq_t *a, json_t *body) {
     (void)body;
-    snprintf(a->reason, sizeof a->reason,
+    snprintf(a->ac.reason, sizeof a->ac.reason,
              "ownership transfer accepted by the new owner");
     return true;
 }
 
 static void
 run_transfer_accept(api_worker_t *w, api_job_t *job) {
-    static const route_t r = {.op = OP_TRANSFER_ACCEPT,
+    static const route_t r = {.op = OSS_APP_AC_TRANSFER_ACCEPT,
                               .act = -1,
                               .status = 200,
                               .inputs = in_transfer_accept};
@@ -1100,9 +562,9 @@ api_h_transfer_accept(oss_http_req_t *req, void *arg) {
 
 static bool
 in_handover_file(areq_t *a, json_t *body) {
-    return take(a, body, "evidence_ref", a->evidence_ref,
-                sizeof a->evidence_ref, true) &&
-           take(a, body, "reason", a->reason, sizeof a->reason, true) &&
+    return take(a, body, "evidence_ref", a->ac.evidence_ref,
+                sizeof a->ac.evidence_ref, true) &&
+           take(a, body, "reason", a->ac.reason, sizeof a->ac.reason, true) &&
            take_person(a, body, "new_owner_", "new_owner_principal_id");
 }
 
@@ -1110,7 +572,7 @@ static void
 run_handover_file(api_worker_t *w, api_job_t *job) {
     static const char *const known[] = {"evidence_ref", "reason",
                                         "new_owner_principal_id", NULL};
-    static const route_t r = {.op = OP_HANDOVER_FILE,
+    static const route_t r = {.op = OSS_APP_AC_HANDOVER_FILE,
                               .act = OSS_ACT_HANDOVER_FILE,
                               .known = known,
                               .person_prefix = "new_owner_",
@@ -1129,13 +591,13 @@ api_h_handover_file(oss_http_req_t *req, void *arg) {
 
 static bool
 in_reason(areq_t *a, json_t *body) {
-    return take(a, body, "reason", a->reason, sizeof a->reason, true);
+    return take(a, body, "reason", a->ac.reason, sizeof a->ac.reason, true);
 }
 
 static void
 run_handover_object(api_worker_t *w, api_job_t *job) {
     static const char *const known[] = {"reason", NULL};
-    static const route_t r = {.op = OP_HANDOVER_OBJECT,
+    static const route_t r = {.op = OSS_APP_AC_HANDOVER_OBJECT,
                               .act = OSS_ACT_HANDOVER_OBJECT,
                               .request_id = true,
                               .known = known,
@@ -1163,14 +625,14 @@ in_handover_decide(areq_t *a, json_t *body) {
                         "decision must be approve or reject");
         return false;
     }
-    a->approve = !strcmp(d, "approve");
+    a->ac.approve = !strcmp(d, "approve");
     return true;
 }
 
 static void
 run_handover_decide(api_worker_t *w, api_job_t *job) {
     static const char *const known[] = {"decision", "reason", NULL};
-    static const route_t r = {.op = OP_HANDOVER_DECIDE,
+    static const route_t r = {.op = OSS_APP_AC_HANDOVER_DECIDE,
                               .act = OSS_ACT_HANDOVER_DECIDE,
                               .request_id = true,
                               .known = known,
@@ -1189,23 +651,24 @@ api_h_handover_decide(oss_http_req_t *req, void *arg) {
 
 static bool
 in_terminate(areq_t *a, json_t *body) {
-    if (!take(a, body, "evidence_ref", a->evidence_ref, sizeof a->evidence_ref,
-              false) ||
-        !take(a, body, "reason", a->reason, sizeof a->reason, false) ||
-        !take(a, body, "principal_id", a->principal_id, sizeof a->principal_id,
-              false))
+    if (!take(a, body, "evidence_ref", a->ac.evidence_ref,
+              sizeof a->ac.evidence_ref, false) ||
+        !take(a, body, "reason", a->ac.reason, sizeof a->ac.reason, false) ||
+        !take(a, body, "principal_id", a->ac.principal_id,
+              sizeof a->ac.principal_id, false))
         return false;
     const char *rc = api_body_str(body, "reason_code");
-    a->term = oss_ac_term_parse(rc ? rc : "");
-    if (a->term == OSS_AC_TERM_NONE) {
+    a->ac.term = oss_ac_term_parse(rc ? rc : "");
+    if (a->ac.term == OSS_AC_TERM_NONE) {
         api_reply_field(a->req, 422, "invalid_fields", "reason_code",
                         rc ? "invalid" : OSS_REASON_REQUIRED,
                         "reason_code must be responsible_person_changed, "
                         "misuse_request, authority_finding or law");
         return false;
     }
-    if (!a->reason[0])
-        snprintf(a->reason, sizeof a->reason, "%s", oss_ac_term_name(a->term));
+    if (!a->ac.reason[0])
+        snprintf(a->ac.reason, sizeof a->ac.reason, "%s",
+                 oss_ac_term_name(a->ac.term));
     return true;
 }
 
@@ -1213,7 +676,7 @@ static void
 run_terminate(api_worker_t *w, api_job_t *job) {
     static const char *const known[] = {"reason_code", "principal_id",
                                         "evidence_ref", "reason", NULL};
-    static const route_t r = {.op = OP_TERMINATE,
+    static const route_t r = {.op = OSS_APP_AC_TERMINATE,
                               .act = OSS_ACT_TERMINATE,
                               .known = known,
                               .status = 201,
