@@ -6,7 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <jansson.h>
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
 
@@ -276,37 +275,46 @@ fmt_wib(int64_t us, char *out, size_t n) {
     strftime(out, n, "%Y-%m-%d %H:%M WIB", &tm);
 }
 
-/* The template variables of notice n (a new JSON string, caller frees). */
+/* The template variables of notice n (new, from oss_app_notice_vars():
+ * the caller wipes and frees it; NULL on OOM). */
 static char *
 notice_vars(const oss_app_ac_t *a, const oss_app_ac_notice_t *n) {
     const oss_ac_fact_t *f = &a->d.facts[0];
-    json_t *o = NULL;
     char until[40];
     if (!strcmp(n->kind, "handover_filed")) {
         fmt_wib(f->until_us, until, sizeof until);
-        o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", n->c.name,
-                      "account_id", a->account_id, "request_id", f->request_id,
-                      "evidence_ref", f->evidence_ref, "cooling_off_until",
-                      until);
-    } else if (!strcmp(n->kind, "handover_decided")) {
-        o = json_pack("{s:s, s:s, s:s, s:s}", "name", n->c.name, "account_id",
-                      a->account_id, "decision",
-                      a->approve ? "approved / disetujui"
-                                 : "rejected / ditolak",
-                      "reason", a->reason);
-    } else if (!strcmp(n->kind, "access_terminated")) {
-        o = json_pack("{s:s, s:s, s:s}", "name", n->c.name, "account_id",
-                      a->account_id, "reason_code", oss_ac_term_name(f->term));
-    } else if (!strcmp(n->kind, "member_added")) {
-        o = json_pack("{s:s, s:s, s:s}", "name", n->c.name, "account_id",
-                      a->account_id, "role", oss_role_name(f->role));
-    } else if (!strcmp(n->kind, "transfer_offered")) {
-        o = json_pack("{s:s, s:s}", "name", n->c.name, "account_id",
-                      a->account_id);
+        const char *kv[] = {
+            "name",         n->c.name,       "account_id",
+            a->account_id,  "request_id",    f->request_id,
+            "evidence_ref", f->evidence_ref, "cooling_off_until",
+            until};
+        return oss_app_notice_vars(kv, 5);
     }
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    return s;
+    if (!strcmp(n->kind, "handover_decided")) {
+        const char *kv[] = {
+            "name",
+            n->c.name,
+            "account_id",
+            a->account_id,
+            "decision",
+            a->approve ? "approved / disetujui" : "rejected / ditolak",
+            "reason",
+            a->reason};
+        return oss_app_notice_vars(kv, 4);
+    }
+    if (!strcmp(n->kind, "access_terminated")) {
+        const char *kv[] = {"name",        n->c.name,
+                            "account_id",  a->account_id,
+                            "reason_code", oss_ac_term_name(f->term)};
+        return oss_app_notice_vars(kv, 3);
+    }
+    if (!strcmp(n->kind, "member_added")) {
+        const char *kv[] = {"name",        n->c.name, "account_id",
+                            a->account_id, "role",    oss_role_name(f->role)};
+        return oss_app_notice_vars(kv, 3);
+    }
+    const char *kv[] = {"name", n->c.name, "account_id", a->account_id};
+    return oss_app_notice_vars(kv, 2); /* transfer_offered */
 }
 
 /* The grant, session and credential changes and the notices of the access
@@ -367,6 +375,7 @@ access_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
             rc = oss_app_notice_queue(&n->c, n->kind, chans[c], a->account_id,
                                       cmd, 0, vars, 0, q, qctx, err);
         }
+        OPENSSL_cleanse(vars, strlen(vars));
         free(vars);
     }
     return rc;
@@ -396,10 +405,9 @@ ends_decide(void *vctx, const oss_event_t *history, size_t n,
         if ((rc = oss_app_lc_encode(&d, &st, e->principal_id, out, err)) !=
             OSS_OK)
             return rc;
-        for (size_t k = before; k < out->len; k++)
-            if (e->a->reason[0] && !out->items[k].reason &&
-                !(out->items[k].reason = strdup(e->a->reason)))
-                return oss_err_set(err, OSS_ENOMEM, "out of memory");
+        if (e->a->reason[0] && (rc = oss_app_events_reason(
+                                    out, before, e->a->reason, err)) != OSS_OK)
+            return rc;
     }
     return OSS_OK;
 }
@@ -424,12 +432,8 @@ pn_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
 
 static void
 fill_cmd(oss_app_ac_t *a, oss_command_t *c, const char *stream) {
-    c->stream_id = stream;
-    c->stream_type = OSS_ACCOUNT_STREAM_TYPE;
-    c->expected_version = -1;
-    c->actor_kind = actor_kind(a->actor);
-    c->actor_id = a->actor->principal_id;
-    c->correlation_id = a->correlation_id;
+    oss_app_cmd_init(c, stream, actor_kind(a->actor), a->actor->principal_id,
+                     a->correlation_id);
 }
 
 /* Prepares one attempt's batch: the state read now, the new principal, the

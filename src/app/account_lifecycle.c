@@ -181,52 +181,6 @@ iso_us(int64_t us, char *out, size_t n) {
     snprintf(out, n, "%s.%06lldZ", b, (long long)(us % 1000000));
 }
 
-/* s as the body of a JSON string into out (6 * strlen(s) + 1 bytes). */
-static void
-json_escape(const char *s, char *out) {
-    static const char hex[] = "0123456789abcdef";
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        switch (ch) {
-        case '"':
-        case '\\':
-            *out++ = '\\';
-            *out++ = (char)ch;
-            break;
-        case '\b':
-            *out++ = '\\';
-            *out++ = 'b';
-            break;
-        case '\f':
-            *out++ = '\\';
-            *out++ = 'f';
-            break;
-        case '\n':
-            *out++ = '\\';
-            *out++ = 'n';
-            break;
-        case '\r':
-            *out++ = '\\';
-            *out++ = 'r';
-            break;
-        case '\t':
-            *out++ = '\\';
-            *out++ = 't';
-            break;
-        default:
-            if (ch < 0x20) {
-                memcpy(out, "\\u00", 4);
-                out[4] = hex[ch >> 4];
-                out[5] = hex[ch & 15];
-                out += 6;
-            } else {
-                *out++ = (char)ch;
-            }
-        }
-    }
-    *out = '\0';
-}
-
 /* The signin_throttled notice to the principal, for the SignInThrottled
  * event of cmd. A contact without an e-mail address gets none (never an
  * error: the sign-in outcome must still be recorded). */
@@ -241,18 +195,10 @@ queue_throttled_notice(lc_op_t *l, const oss_command_t *cmd,
         iso_us(ev->occurred_at_us ? ev->occurred_at_us
                                   : oss_app_lc_clock(l->lc),
                when, sizeof when);
-        size_t nl = strlen(l->contact->name);
-        char *name = malloc(6 * nl + 1);
-        char *vars = malloc(6 * nl + sizeof when + 32);
-        if (!name || !vars) {
-            free(name);
-            free(vars);
+        const char *kv[] = {"name", l->contact->name, "when", when};
+        char *vars = oss_app_notice_vars(kv, 2);
+        if (!vars)
             return oss_err_set(err, OSS_ENOMEM, "out of memory");
-        }
-        json_escape(l->contact->name, name);
-        sprintf(vars, "{\"name\":\"%s\",\"when\":\"%s\"}", name, when);
-        OPENSSL_cleanse(name, 6 * nl + 1);
-        free(name);
         oss_err_t nerr;
         oss_err_clear(&nerr);
         oss_code_t rc =

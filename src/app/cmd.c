@@ -7,6 +7,8 @@
 
 #include <openssl/crypto.h>
 
+#include "core/account.h"
+
 oss_code_t
 oss_app_event_push(oss_event_list_t *out, const char *type,
                    const ProtobufCMessage *msg, int64_t at_us,
@@ -96,5 +98,27 @@ oss_app_open_field(const oss_data_key_t *dk, const char *field,
     out[len] = '\0';
     OPENSSL_cleanse(plain, len);
     free(plain);
+    return OSS_OK;
+}
+
+void
+oss_app_cmd_init(oss_command_t *c, const char *stream,
+                 oss_actor_kind_t actor_kind, const char *actor_id,
+                 const char *correlation_id) {
+    memset(c, 0, sizeof *c);
+    c->stream_id = stream;
+    c->stream_type = OSS_ACCOUNT_STREAM_TYPE;
+    c->expected_version = -1;
+    c->actor_kind = actor_kind;
+    c->actor_id = actor_id;
+    c->correlation_id = correlation_id;
+}
+
+oss_code_t
+oss_app_events_reason(oss_event_list_t *out, size_t from, const char *reason,
+                      oss_err_t *err) {
+    for (size_t i = from; i < out->len; i++)
+        if (!out->items[i].reason && !(out->items[i].reason = strdup(reason)))
+            return oss_err_set(err, OSS_ENOMEM, "out of memory");
     return OSS_OK;
 }

@@ -36,6 +36,18 @@ bool oss_app_cmd_conflicted(const oss_command_t *cmd);
 oss_code_t oss_app_cmd_execute(oss_journal_t *j, oss_command_t *cmd,
                                oss_err_t *err);
 
+/* Zeroes *c and sets what every account-side command has: stream (type
+ * "account", borrowed), any version, the actor and the correlation id
+ * (borrowed). */
+void oss_app_cmd_init(oss_command_t *c, const char *stream,
+                      oss_actor_kind_t actor_kind, const char *actor_id,
+                      const char *correlation_id);
+
+/* Gives every event of out from index from on a copy of reason, unless it
+ * has one. OSS_ENOMEM. */
+oss_code_t oss_app_events_reason(oss_event_list_t *out, size_t from,
+                                 const char *reason, oss_err_t *err);
+
 /* Queues one parameterised statement (text parameters, borrowed) in a
  * journal transaction's extra_fn: OSS_EUNAVAIL "could not queue statement"
  * when q refuses it. */

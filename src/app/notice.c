@@ -3,6 +3,7 @@
  * consumers/notifier sends with the template of their kind. */
 #include "app/notice.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -408,4 +409,64 @@ done:
         json_decref(vars);
     }
     return rc;
+}
+
+/* ---- template variables -------------------------------------------------- */
+
+/* s as a JSON string (quoted, escaped as jansson does) appended at b[*o]
+ * (cap bytes); false when it does not fit. */
+static bool
+json_str(char *b, size_t cap, size_t *o, const char *s) {
+    static const char hex[] = "0123456789abcdef";
+    static const char from[] = "\"\\\b\f\n\r\t", to[] = "\"\\bfnrt";
+#define PUT(ch)                                                                \
+    do {                                                                       \
+        if (*o + 1 >= cap)                                                     \
+            return false;                                                      \
+        b[(*o)++] = (ch);                                                      \
+    } while (0)
+    PUT('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char ch = *p;
+        const char *e = strchr(from, ch); /* ch is never NUL here */
+        if (e) {
+            PUT('\\');
+            PUT(to[e - from]);
+        } else if (ch < 0x20) {
+            PUT('\\');
+            PUT('u');
+            PUT('0');
+            PUT('0');
+            PUT(hex[ch >> 4]);
+            PUT(hex[ch & 15]);
+        } else {
+            PUT((char)ch);
+        }
+    }
+    PUT('"');
+    b[*o] = '\0';
+    return true;
+#undef PUT
+}
+
+char *
+oss_app_notice_vars(const char *const *kv, size_t n) {
+    size_t cap = 3;
+    for (size_t i = 0; i < 2 * n; i++)
+        cap += 6 * strlen(kv[i]) + 4;
+    char *b = malloc(cap);
+    size_t o = 0;
+    if (!b)
+        return NULL;
+    b[o++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            b[o++] = ',';
+        json_str(b, cap, &o, kv[2 * i]);
+        b[o++] = ':';
+        json_str(b, cap, &o, kv[2 * i + 1]);
+    }
+    b[o++] = '}';
+    b[o] = '\0';
+    return b;
 }

@@ -47,4 +47,10 @@ oss_code_t oss_app_notice_queue(const oss_app_contact_t *c, const char *kind,
                                 oss_journal_queue_fn q, void *qctx,
                                 oss_err_t *err);
 
+/* The template variables of a notice: a flat JSON object of the n string
+ * pairs kv[2i], kv[2i+1] (compact, in order, escaped as jansson does),
+ * made in one buffer the caller can wipe (it may hold a name or a reset
+ * link): new, wipe with OPENSSL_cleanse() and free(); NULL on OOM. */
+char *oss_app_notice_vars(const char *const *kv, size_t n);
+
 #endif

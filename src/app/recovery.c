@@ -13,6 +13,7 @@
  * looked up by keyed digests, sealed in events, and given back only
  * masked. */
 #include "app/recovery.h"
+#include "app/recovery_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@
 
 #define SEC 1000000LL
 #define ANONYMOUS "anonymous"
-#define UNAVAILABLE "the database is unavailable; retry later"
+#define UNAVAILABLE OSS_APP_RC_UNAVAILABLE
 #define COULD_NOT_READ "could not read"
 #define NOT_APPENDED "could not append to the journal"
 #define INVALID_TOKEN_MSG "the reset link is unknown, used or superseded"
@@ -60,8 +61,8 @@ oss_app_recovery_cfg_load(oss_app_recovery_cfg_t *out,
 /* ---- small helpers ------------------------------------------------------- */
 
 /* Copies src (NULL = "") into dst of n bytes, truncating, NUL-ended. */
-static void
-copy(char *dst, size_t n, const char *src) {
+void
+oss_app_rc_copy(char *dst, size_t n, const char *src) {
     size_t l = src ? strnlen(src, n - 1) : 0;
     if (l)
         memcpy(dst, src, l);
@@ -80,85 +81,14 @@ principal_of_stream(const char *stream) {
     return NULL;
 }
 
-/* s as a JSON string (quoted, escaped as jansson does) appended at b[*o]
- * (cap bytes); false when it does not fit. */
-static bool
-json_str(char *b, size_t cap, size_t *o, const char *s) {
-    static const char hex[] = "0123456789abcdef";
-    static const char from[] = "\"\\\b\f\n\r\t", to[] = "\"\\bfnrt";
-#define PUT(ch)                                                                \
-    do {                                                                       \
-        if (*o + 1 >= cap)                                                     \
-            return false;                                                      \
-        b[(*o)++] = (ch);                                                      \
-    } while (0)
-    PUT('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        unsigned char ch = *p;
-        const char *e = strchr(from, ch); /* ch is never NUL here */
-        if (e) {
-            PUT('\\');
-            PUT(to[e - from]);
-        } else if (ch < 0x20) {
-            PUT('\\');
-            PUT('u');
-            PUT('0');
-            PUT('0');
-            PUT(hex[ch >> 4]);
-            PUT(hex[ch & 15]);
-        } else {
-            PUT((char)ch);
-        }
-    }
-    PUT('"');
-    b[*o] = '\0';
-    return true;
-#undef PUT
-}
-
-/* A flat JSON object of n string pairs kv[2i], kv[2i+1] (compact, in
- * order). Returns new, caller wipes and frees; NULL on OOM. */
-static char *
-json_obj(const char *const *kv, size_t n) {
-    size_t cap = 3;
-    for (size_t i = 0; i < 2 * n; i++)
-        cap += 6 * strlen(kv[i]) + 4;
-    char *b = malloc(cap);
-    size_t o = 0;
-    if (!b)
-        return NULL;
-    b[o++] = '{';
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            b[o++] = ',';
-        json_str(b, cap, &o, kv[2 * i]);
-        b[o++] = ':';
-        json_str(b, cap, &o, kv[2 * i + 1]);
-    }
-    b[o++] = '}';
-    b[o] = '\0';
-    return b;
-}
-
 #define TS_US(p) "to_timestamp(0) + (" p "::bigint) * interval '1 microsecond'"
-
-/* Gives every event of out from index from on a reason (when it has
- * none). */
-static oss_code_t
-set_reasons(oss_event_list_t *out, size_t from, const char *reason,
-            oss_err_t *err) {
-    for (size_t i = from; i < out->len; i++)
-        if (!out->items[i].reason && !(out->items[i].reason = strdup(reason)))
-            return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    return OSS_OK;
-}
 
 /* A parameterised query on j's connection: new (PQclear()), or NULL after
  * logging a warning, with err (OSS_EUNAVAIL when the connection was lost)
  * and *fail. */
-static PGresult *
-query(oss_journal_t *j, const char *sql, int n, const char *const *params,
-      const char **fail, oss_err_t *err) {
+PGresult *
+oss_app_rc_query(oss_journal_t *j, const char *sql, int n,
+                 const char *const *params, const char **fail, oss_err_t *err) {
     PGconn *c = oss_journal_conn(j);
     PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
@@ -173,43 +103,24 @@ query(oss_journal_t *j, const char *sql, int n, const char *const *params,
     return NULL;
 }
 
-static void
-command_init(oss_command_t *c, const char *stream, oss_actor_kind_t ak,
-             const char *actor, const char *cid) {
-    memset(c, 0, sizeof *c);
-    c->stream_id = stream;
-    c->stream_type = OSS_ACCOUNT_STREAM_TYPE;
-    c->expected_version = -1;
-    c->actor_kind = ak;
-    c->actor_id = actor;
-    c->correlation_id = cid;
-}
-
 /* Runs c with the lifecycle's retry on a concurrent append (a rejection
  * with OSS_ECONFLICT and no field or reason code: decide again, twice at
  * most). OSS_OK with the outcome in c, else logs and sets *fail. */
-static oss_code_t
-execute(oss_journal_t *j, oss_command_t *c, const char **fail, oss_err_t *err) {
-    for (int attempt = 0; attempt < 3; attempt++) {
-        if (attempt)
-            oss_event_list_free(&c->events);
-        oss_err_clear(err);
-        oss_code_t rc = oss_journal_execute(j, c, 1, err);
-        if (rc != OSS_OK) {
-            oss_warn("recovery command not appended: %s", err->msg);
-            *fail = rc == OSS_EUNAVAIL ? UNAVAILABLE : NOT_APPENDED;
-            return rc;
-        }
-        if (!oss_app_cmd_conflicted(c))
-            break;
+oss_code_t
+oss_app_rc_execute(oss_journal_t *j, oss_command_t *c, const char **fail,
+                   oss_err_t *err) {
+    oss_code_t rc = oss_app_cmd_execute(j, c, err);
+    if (rc != OSS_OK) {
+        oss_warn("recovery command not appended: %s", err->msg);
+        *fail = rc == OSS_EUNAVAIL ? UNAVAILABLE : NOT_APPENDED;
     }
-    return OSS_OK;
+    return rc;
 }
 
 /* A rejection decided here (no event written). */
-static void
-reject(oss_err_t *e, oss_journal_outcome_t *outcome, oss_code_t code,
-       const char *reason, const char *msg) {
+void
+oss_app_rc_reject(oss_err_t *e, oss_journal_outcome_t *outcome, oss_code_t code,
+                  const char *reason, const char *msg) {
     oss_err_clear(e);
     oss_err_coded(e, code, reason, "%s", msg);
     *outcome = OSS_JOURNAL_REJECTED;
@@ -379,7 +290,7 @@ issue_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
     snprintf(when, sizeof when, "%sZ", b);
     const char *kv[] = {"name", is->contact.name, "link",
                         link,   "expires",        when};
-    char *vj = json_obj(kv, 3);
+    char *vj = oss_app_notice_vars(kv, 3);
     OPENSSL_cleanse(link, sizeof link);
     if (!vj)
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
@@ -412,7 +323,7 @@ issue_one(oss_app_t *app, oss_journal_t *j, const oss_app_reset_request_t *r,
     }
     is->app = app;
     is->cfg = r->cfg;
-    copy(is->principal_id, sizeof is->principal_id, principal_id);
+    oss_app_rc_copy(is->principal_id, sizeof is->principal_id, principal_id);
     snprintf(is->stream_id, sizeof is->stream_id,
              OSS_APP_ACCESS_STREAM_PREFIX "%.120s", is->principal_id);
     oss_err_clear(&cerr);
@@ -432,20 +343,22 @@ issue_one(oss_app_t *app, oss_journal_t *j, const oss_app_reset_request_t *r,
     /* a principal whose every grant was revoked (handed over, terminated)
      * gets no link: its credentials stay revoked */
     const char *gp[] = {principal_id};
-    PGresult *res = query(j,
-                          "SELECT count(*) FILTER (WHERE revoked_at IS NULL), "
-                          "count(*), coalesce(min(account_id) FILTER (WHERE "
-                          "revoked_at IS NULL), '') FROM oss.grants WHERE "
-                          "principal_id = $1",
-                          1, gp, fail, err);
+    PGresult *res =
+        oss_app_rc_query(j,
+                         "SELECT count(*) FILTER (WHERE revoked_at IS NULL), "
+                         "count(*), coalesce(min(account_id) FILTER (WHERE "
+                         "revoked_at IS NULL), '') FROM oss.grants WHERE "
+                         "principal_id = $1",
+                         1, gp, fail, err);
     if (!res) {
         rc = err->code;
         goto done;
     }
     bool revoked =
         atoi(PQgetvalue(res, 0, 0)) == 0 && atoi(PQgetvalue(res, 0, 1)) > 0;
-    copy(is->account_id, sizeof is->account_id,
-         PQgetvalue(res, 0, 2)[0] ? PQgetvalue(res, 0, 2) : principal_id);
+    oss_app_rc_copy(is->account_id, sizeof is->account_id,
+                    PQgetvalue(res, 0, 2)[0] ? PQgetvalue(res, 0, 2)
+                                             : principal_id);
     PQclear(res);
     if (revoked) {
         oss_info("password reset: access revoked principal=%s", principal_id);
@@ -462,12 +375,12 @@ issue_one(oss_app_t *app, oss_journal_t *j, const oss_app_reset_request_t *r,
     oss_app_lc_keyed_hmac(app, "reset", is->token, is->token_hmac, is->key_id);
     oss_uuid4(is->reset_id);
 
-    command_init(&c, is->stream_id, OSS_ACTOR_BUSINESS_USER, ANONYMOUS,
-                 r->correlation_id);
+    oss_app_cmd_init(&c, is->stream_id, OSS_ACTOR_BUSINESS_USER, ANONYMOUS,
+                     r->correlation_id);
     c.decide = issue_decide;
     c.extra_fn = issue_extra;
     c.ctx = is;
-    if ((rc = execute(j, &c, fail, err)) != OSS_OK)
+    if ((rc = oss_app_rc_execute(j, &c, fail, err)) != OSS_OK)
         goto done;
     if (c.outcome == OSS_JOURNAL_APPENDED) {
         *issued = true;
@@ -500,22 +413,23 @@ oss_app_password_reset_request(oss_app_t *app, oss_journal_t *j,
         oss_index_digest(&app->index, "email", r->email, dg);
         oss_hex(dg, sizeof dg, hex);
         const char *p[] = {hex};
-        PGresult *res = query(j,
-                              "SELECT DISTINCT stream_id FROM "
-                              "oss.account_lookup WHERE kind = 'email' AND "
-                              "digest = decode($1, 'hex') ORDER BY 1 LIMIT 5",
-                              1, p, &r->fail, err);
+        PGresult *res =
+            oss_app_rc_query(j,
+                             "SELECT DISTINCT stream_id FROM "
+                             "oss.account_lookup WHERE kind = 'email' AND "
+                             "digest = decode($1, 'hex') ORDER BY 1 LIMIT 5",
+                             1, p, &r->fail, err);
         if (!res)
             return err->code;
         for (int i = 0;
              i < PQntuples(res) && nids < OSS_APP_RECOVERY_MAX_MATCHES; i++) {
             const char *pid = principal_of_stream(PQgetvalue(res, i, 0));
             if (pid)
-                copy(ids[nids++], OSS_ID_MAX, pid);
+                oss_app_rc_copy(ids[nids++], OSS_ID_MAX, pid);
         }
         PQclear(res);
     } else {
-        copy(ids[nids++], OSS_ID_MAX, r->principal_id);
+        oss_app_rc_copy(ids[nids++], OSS_ID_MAX, r->principal_id);
     }
     r->matched = nids;
     for (size_t i = 0; i < nids; i++) {
@@ -582,8 +496,8 @@ confirm_decide(void *vctx, const oss_event_t *history, size_t n,
         oss_lc_fact_t *sf = &d[nd - 1].facts[d[nd - 1].n++];
         sf->kind = OSS_LC_SESSION_ENDED;
         sf->at_us = now;
-        copy(sf->id, sizeof sf->id, lst.sessions[i].id);
-        copy(sf->reason, sizeof sf->reason, "password_reset");
+        oss_app_rc_copy(sf->id, sizeof sf->id, lst.sessions[i].id);
+        oss_app_rc_copy(sf->reason, sizeof sf->reason, "password_reset");
         in->sessions_ended++;
     }
     Oss__V1__PasswordResetCompleted m = OSS__V1__PASSWORD_RESET_COMPLETED__INIT;
@@ -601,7 +515,7 @@ confirm_decide(void *vctx, const oss_event_t *history, size_t n,
         if (i == 0)
             lst.password_set = true;
     }
-    return set_reasons(out, from, "password_reset", err);
+    return oss_app_events_reason(out, from, "password_reset", err);
 }
 
 static oss_code_t
@@ -659,10 +573,11 @@ oss_app_password_reset_confirm(oss_app_t *app, oss_journal_t *j,
     cf->c = in;
     oss_app_lc_keyed_hmac(app, "reset", in->token, mac, NULL);
     const char *p[] = {mac};
-    PGresult *r = query(j,
-                        "SELECT reset_id, stream_id FROM oss.reset_secrets "
-                        "WHERE token_hmac = decode($1, 'hex')",
-                        1, p, &in->fail, err);
+    PGresult *r =
+        oss_app_rc_query(j,
+                         "SELECT reset_id, stream_id FROM oss.reset_secrets "
+                         "WHERE token_hmac = decode($1, 'hex')",
+                         1, p, &in->fail, err);
     if (!r) {
         rc = err->code;
         goto done;
@@ -671,14 +586,14 @@ oss_app_password_reset_confirm(oss_app_t *app, oss_journal_t *j,
         strncmp(PQgetvalue(r, 0, 1), OSS_APP_ACCESS_STREAM_PREFIX,
                 strlen(OSS_APP_ACCESS_STREAM_PREFIX))) {
         PQclear(r);
-        reject(&in->err, &in->outcome, OSS_ENOTFOUND,
-               OSS_APP_REASON_INVALID_TOKEN, INVALID_TOKEN_MSG);
+        oss_app_rc_reject(&in->err, &in->outcome, OSS_ENOTFOUND,
+                          OSS_APP_REASON_INVALID_TOKEN, INVALID_TOKEN_MSG);
         goto done;
     }
-    copy(cf->reset_id, sizeof cf->reset_id, PQgetvalue(r, 0, 0));
-    copy(in->stream_id, sizeof in->stream_id, PQgetvalue(r, 0, 1));
-    copy(in->principal_id, sizeof in->principal_id,
-         principal_of_stream(in->stream_id));
+    oss_app_rc_copy(cf->reset_id, sizeof cf->reset_id, PQgetvalue(r, 0, 0));
+    oss_app_rc_copy(in->stream_id, sizeof in->stream_id, PQgetvalue(r, 0, 1));
+    oss_app_rc_copy(in->principal_id, sizeof in->principal_id,
+                    principal_of_stream(in->stream_id));
     PQclear(r);
     if ((rc = oss_app_lc_password_hash(app, in->password, cf->pw_hash,
                                        sizeof cf->pw_hash, err)) != OSS_OK) {
@@ -687,12 +602,12 @@ oss_app_password_reset_confirm(oss_app_t *app, oss_journal_t *j,
         rc = err->code = OSS_EINTERNAL;
         goto done;
     }
-    command_init(&c, in->stream_id, OSS_ACTOR_BUSINESS_USER, in->principal_id,
-                 in->correlation_id);
+    oss_app_cmd_init(&c, in->stream_id, OSS_ACTOR_BUSINESS_USER,
+                     in->principal_id, in->correlation_id);
     c.decide = confirm_decide;
     c.extra_fn = confirm_extra;
     c.ctx = cf;
-    if ((rc = execute(j, &c, &in->fail, err)) != OSS_OK)
+    if ((rc = oss_app_rc_execute(j, &c, &in->fail, err)) != OSS_OK)
         goto done;
     in->outcome = c.outcome;
     in->err = c.err;
@@ -713,9 +628,10 @@ done:
  * NIK's look-up digest, index "nik"; interim builds digested it as
  * "business" of "<nik>" or "nik:<nik>"), and NIK look-up rows. account_id (may
  * be NULL): only that account's stream. */
-static PGresult *
-nik_streams(oss_app_t *app, oss_journal_t *j, const char *nik,
-            const char *account_id, const char **fail, oss_err_t *err) {
+PGresult *
+oss_app_rc_nik_streams(oss_app_t *app, oss_journal_t *j, const char *nik,
+                       const char *account_id, const char **fail,
+                       oss_err_t *err) {
     uint8_t d[32];
     char h1[65], h2[65], h3[65], bid[40];
 
@@ -729,15 +645,16 @@ nik_streams(oss_app_t *app, oss_journal_t *j, const char *nik,
     OPENSSL_cleanse(bid, sizeof bid);
     const char *p[] = {h1, h2, h3,
                        account_id && *account_id ? account_id : NULL};
-    return query(j,
-                 "SELECT stream_id FROM (SELECT stream_id FROM "
-                 "oss.identity_claims WHERE kind IN ('nik', 'business') AND "
-                 "digest IN (decode($1, 'hex'), decode($2, 'hex'), "
-                 "decode($3, 'hex')) UNION SELECT "
-                 "stream_id FROM oss.account_lookup WHERE kind = 'nik' AND "
-                 "digest = decode($1, 'hex')) s WHERE $4::text IS NULL OR "
-                 "stream_id = 'account-' || $4::text ORDER BY 1 LIMIT 5",
-                 4, p, fail, err);
+    return oss_app_rc_query(
+        j,
+        "SELECT stream_id FROM (SELECT stream_id FROM "
+        "oss.identity_claims WHERE kind IN ('nik', 'business') AND "
+        "digest IN (decode($1, 'hex'), decode($2, 'hex'), "
+        "decode($3, 'hex')) UNION SELECT "
+        "stream_id FROM oss.account_lookup WHERE kind = 'nik' AND "
+        "digest = decode($1, 'hex')) s WHERE $4::text IS NULL OR "
+        "stream_id = 'account-' || $4::text ORDER BY 1 LIMIT 5",
+        4, p, fail, err);
 }
 
 oss_code_t
@@ -750,7 +667,7 @@ oss_app_account_find(oss_app_t *app, oss_journal_t *j, const char *nik,
     *n = 0;
     *fail = NULL;
     memset(&c, 0, sizeof c);
-    PGresult *r = nik_streams(app, j, nik, NULL, fail, err);
+    PGresult *r = oss_app_rc_nik_streams(app, j, nik, NULL, fail, err);
     if (!r)
         return err->code;
     for (int i = 0; i < PQntuples(r) && *n < OSS_APP_RECOVERY_MAX_MATCHES;
@@ -777,405 +694,5 @@ oss_app_account_find(oss_app_t *app, oss_journal_t *j, const char *nik,
     }
     PQclear(r);
     oss_app_contact_clear(&c);
-    return rc;
-}
-
-/* ---- help requests ------------------------------------------------------- */
-
-typedef struct help {
-    oss_app_t *app;
-    const oss_app_recovery_cfg_t *cfg; /* filing */
-    char request_id[OSS_UUID_STR];
-    char account_id[OSS_ID_MAX];
-    char principal_id[OSS_ID_MAX];
-    char stream_id[OSS_ID_MAX + 8];
-    char evidence_ref[256];
-    char decision[12];
-    char reason[512];
-    oss_app_contact_t contact;
-    char new_email[256]; /* plaintext, wiped */
-    char new_email_digest[65];
-    Oss__V1__SealedField sealed; /* new_email sealed (data owned) */
-    uint8_t nonce[12];
-    uint8_t *ct;
-    size_t ctlen;
-    oss_rc_decision_kind_t outcome;
-} help_t;
-
-static void
-help_free(help_t *h) {
-    if (!h)
-        return;
-    oss_app_contact_clear(&h->contact);
-    free(h->ct);
-    OPENSSL_cleanse(h, sizeof *h);
-    free(h);
-}
-
-static help_t *
-help_new(oss_app_t *app) {
-    help_t *h = calloc(1, sizeof *h);
-    if (h) {
-        h->app = app;
-        oss__v1__sealed_field__init(&h->sealed);
-    }
-    return h;
-}
-
-static void
-help_fold(const oss_event_t *history, size_t n, oss_rc_help_state_t *st) {
-    oss_rc_fact_t f;
-    oss_rc_help_init(st);
-    for (size_t i = 0; i < n; i++) {
-        oss_app_rc_decode(&history[i], &f);
-        oss_rc_help_evolve(st, &f);
-    }
-}
-
-static void
-help_seal_ref(help_t *h) {
-    h->sealed.subject_id = h->contact.subject_id;
-    h->sealed.nonce.data = h->nonce;
-    h->sealed.nonce.len = 12;
-    h->sealed.ciphertext.data = h->ct;
-    h->sealed.ciphertext.len = h->ctlen;
-}
-
-static oss_code_t
-help_file_decide(void *vctx, const oss_event_t *history, size_t n,
-                 oss_event_list_t *out, oss_err_t *err) {
-    help_t *h = vctx;
-    oss_rc_help_state_t st;
-    oss_rc_fact_t f;
-    int64_t now = oss_app_lc_now(h->app);
-
-    help_fold(history, n, &st);
-    oss_code_t rc = oss_rc_decide_help_file(
-        &st, &h->cfg->policy, now, h->request_id, h->evidence_ref, &f, err);
-    if (rc != OSS_OK)
-        return rc;
-    Oss__V1__HelpRequestFiled m = OSS__V1__HELP_REQUEST_FILED__INIT;
-    m.request_id = h->request_id;
-    m.account_id = h->account_id;
-    m.principal_id = h->principal_id;
-    m.subject_id = h->contact.subject_id;
-    m.evidence_ref = h->evidence_ref;
-    m.new_email = &h->sealed;
-    m.kind = "replace_email";
-    return oss_app_event_push(out, OSS_RC_T_HELP_FILED, &m.base, now,
-                              "unreachable_email", err);
-}
-
-static oss_code_t
-help_file_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
-                void *qctx, oss_err_t *err) {
-    help_t *h = vctx;
-    (void)cmd;
-    const char *v[] = {h->request_id, h->account_id, h->principal_id};
-    return oss_app_queue(
-        q, qctx,
-        "INSERT INTO oss.help_requests (request_id, account_id, "
-        "principal_id) VALUES ($1::uuid, $2, $3)",
-        3, v, err);
-}
-
-oss_code_t
-oss_app_help_file(oss_app_t *app, oss_journal_t *j, oss_app_help_file_t *in,
-                  oss_err_t *err) {
-    help_t *h = help_new(app);
-    oss_command_t c;
-    oss_code_t rc = OSS_OK;
-
-    memset(&c, 0, sizeof c);
-    in->request_id[0] = '\0';
-    in->outcome = OSS_JOURNAL_REJECTED;
-    in->fail = NULL;
-    oss_err_clear(&in->err);
-    if (!h) {
-        in->fail = "out of memory";
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    }
-    h->cfg = in->cfg;
-    copy(h->account_id, sizeof h->account_id, in->account_id);
-    copy(h->evidence_ref, sizeof h->evidence_ref, in->evidence_ref);
-    copy(h->new_email, sizeof h->new_email, in->new_email);
-    /* the NIK must be the one the account was registered with; the same
-     * answer whether the account or the NIK is wrong */
-    PGresult *r = nik_streams(app, j, in->nik, in->account_id, &in->fail, err);
-    if (!r) {
-        rc = err->code;
-        goto done;
-    }
-    int nr = PQntuples(r);
-    PQclear(r);
-    if (nr < 1) {
-        reject(&in->err, &in->outcome, OSS_ENOTFOUND, OSS_APP_REASON_NO_MATCH,
-               "no account with this account_id and NIK");
-        goto done;
-    }
-    /* the person whose e-mail is replaced: the account's first owner, the
-     * holder of the registered NIK */
-    copy(h->principal_id, sizeof h->principal_id, in->account_id);
-    snprintf(h->stream_id, sizeof h->stream_id, "account-%.120s",
-             in->account_id);
-    oss_err_t cerr;
-    oss_err_clear(&cerr);
-    oss_code_t crc =
-        oss_app_contact_current(app, j, h->principal_id, &h->contact, &cerr);
-    if (crc == OSS_EUNAVAIL) {
-        *err = cerr;
-        in->fail = UNAVAILABLE;
-        rc = OSS_EUNAVAIL;
-        goto done;
-    }
-    if (crc != OSS_OK) {
-        reject(&in->err, &in->outcome, OSS_ECONFLICT, OSS_APP_REASON_ERASED,
-               "the account's personal data was erased; its contact cannot "
-               "be replaced");
-        goto done;
-    }
-    if ((rc = oss_seal(&h->contact.dk, "email", h->new_email,
-                       strlen(h->new_email), h->nonce, &h->ct, &h->ctlen,
-                       err)) != OSS_OK) {
-        oss_error("could not seal a new e-mail: %s", err->msg);
-        in->fail = "could not seal";
-        rc = err->code = OSS_EINTERNAL;
-        goto done;
-    }
-    help_seal_ref(h);
-    oss_uuid7(h->request_id);
-    copy(in->request_id, sizeof in->request_id, h->request_id);
-    command_init(&c, h->stream_id, OSS_ACTOR_BUSINESS_USER, ANONYMOUS,
-                 in->correlation_id);
-    c.decide = help_file_decide;
-    c.extra_fn = help_file_extra;
-    c.ctx = h;
-    if ((rc = execute(j, &c, &in->fail, err)) != OSS_OK)
-        goto done;
-    in->outcome = c.outcome;
-    in->err = c.err;
-done:
-    oss_event_list_free(&c.events);
-    free(c.replay_response);
-    help_free(h);
-    return rc;
-}
-
-oss_code_t
-oss_app_help_request_find(oss_journal_t *j, const char *request_id,
-                          char *account_id, char *principal_id,
-                          const char **fail, oss_err_t *err) {
-    const char *pv[] = {request_id};
-    *fail = NULL;
-    PGresult *r = query(j,
-                        "SELECT account_id, principal_id FROM "
-                        "oss.help_requests WHERE request_id = $1::uuid",
-                        1, pv, fail, err);
-    if (!r)
-        return err->code;
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        return oss_err_set(err, OSS_ENOTFOUND, "no such help request");
-    }
-    copy(account_id, OSS_ID_MAX, PQgetvalue(r, 0, 0));
-    copy(principal_id, OSS_ID_MAX, PQgetvalue(r, 0, 1));
-    PQclear(r);
-    return OSS_OK;
-}
-
-static oss_code_t
-help_decide_decide(void *vctx, const oss_event_t *history, size_t n,
-                   oss_event_list_t *out, oss_err_t *err) {
-    help_t *h = vctx;
-    oss_rc_help_state_t st;
-    oss_rc_fact_t f[2];
-    size_t nf;
-    int64_t now = oss_app_lc_now(h->app);
-    oss_code_t rc;
-
-    help_fold(history, n, &st);
-    if ((rc = oss_rc_decide_help(&st, now, h->request_id, h->decision,
-                                 h->reason, f, &nf, err)) != OSS_OK)
-        return rc;
-    h->outcome = f[0].decision;
-    Oss__V1__HelpRequestDecided m = OSS__V1__HELP_REQUEST_DECIDED__INIT;
-    m.request_id = h->request_id;
-    m.decision = h->decision;
-    if ((rc = oss_app_event_push(out, OSS_RC_T_HELP_DECIDED, &m.base, now,
-                                 h->reason, err)) != OSS_OK)
-        return rc;
-    if (nf < 2)
-        return OSS_OK;
-    Oss__V1__ContactReplaced cr = OSS__V1__CONTACT_REPLACED__INIT;
-    cr.principal_id = h->principal_id;
-    cr.subject_id = h->contact.subject_id;
-    cr.email = &h->sealed;
-    cr.request_id = h->request_id;
-    return oss_app_event_push(out, OSS_RC_T_CONTACT_REPLACED, &cr.base, now,
-                              h->reason, err);
-}
-
-static oss_code_t
-help_decide_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
-                  void *qctx, oss_err_t *err) {
-    help_t *h = vctx;
-    bool approved = h->outcome == OSS_RC_APPROVED;
-    const char *v[] = {h->request_id, approved ? "approved" : "rejected"};
-    oss_code_t rc =
-        oss_app_queue(q, qctx,
-                      "UPDATE oss.help_requests SET status = $2, "
-                      "decided_at = now() WHERE request_id = $1::uuid",
-                      2, v, err);
-    if (rc == OSS_OK && approved) {
-        /* sign-in by e-mail now finds the account by the new address */
-        const char *lv[] = {h->stream_id, h->new_email_digest};
-        rc = oss_app_queue(
-            q, qctx,
-            "DELETE FROM oss.account_lookup WHERE kind = 'email' AND "
-            "stream_id = $1",
-            1, lv, err);
-        if (rc == OSS_OK)
-            rc = oss_app_queue(
-                q, qctx,
-                "INSERT INTO oss.account_lookup (kind, digest, "
-                "stream_id) VALUES ('email', decode($2, 'hex'), $1) "
-                "ON CONFLICT DO NOTHING",
-                2, lv, err);
-        if (rc == OSS_OK)
-            copy(h->contact.email, sizeof h->contact.email, h->new_email);
-    }
-    if (rc != OSS_OK)
-        return rc;
-    /* the person is told on every channel it has */
-    char vars[600];
-    const char *kv[] = {"name", h->contact.name, "decision",
-                        approved ? "approved" : "rejected"};
-    char *s = json_obj(kv, 2);
-    if (!s)
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    snprintf(vars, sizeof vars, "%s", s);
-    OPENSSL_cleanse(s, strlen(s));
-    free(s);
-    if (h->contact.email[0])
-        rc = oss_app_notice_queue(&h->contact, "help_decided", "email",
-                                  h->account_id, cmd, 0, vars, 0, q, qctx, err);
-    if (rc == OSS_OK && h->contact.phone[0])
-        rc = oss_app_notice_queue(&h->contact, "help_decided", "whatsapp",
-                                  h->account_id, cmd, 0, vars, 0, q, qctx, err);
-    OPENSSL_cleanse(vars, sizeof vars);
-    return rc;
-}
-
-/* Copies the sealed new e-mail of request h->request_id out of the
- * account stream's HelpRequestFiled into h; *found says whether it was
- * there. */
-static oss_code_t
-load_filed(oss_journal_t *j, help_t *h, bool *found, const char **fail,
-           oss_err_t *err) {
-    oss_event_list_t hist = {0};
-
-    *found = false;
-    if (oss_journal_load(j, h->stream_id, &hist, err) != OSS_OK) {
-        *fail = "could not read the account";
-        if (err->code == OSS_OK)
-            err->code = OSS_EINTERNAL;
-        return err->code;
-    }
-    for (size_t i = 0; i < hist.len && !*found; i++) {
-        if (strcmp(hist.items[i].payload_type, OSS_RC_T_HELP_FILED))
-            continue;
-        Oss__V1__HelpRequestFiled *m = oss__v1__help_request_filed__unpack(
-            NULL, hist.items[i].payload_len, hist.items[i].payload);
-        if (!m)
-            continue;
-        if (!strcmp(m->request_id, h->request_id) && m->new_email &&
-            m->new_email->nonce.len == 12 &&
-            (h->ct = malloc(m->new_email->ciphertext.len + 1))) {
-            memcpy(h->nonce, m->new_email->nonce.data, 12);
-            memcpy(h->ct, m->new_email->ciphertext.data,
-                   m->new_email->ciphertext.len);
-            h->ctlen = m->new_email->ciphertext.len;
-            copy(h->evidence_ref, sizeof h->evidence_ref, m->evidence_ref);
-            *found = true;
-        }
-        oss__v1__help_request_filed__free_unpacked(m, NULL);
-    }
-    oss_event_list_free(&hist);
-    return OSS_OK;
-}
-
-oss_code_t
-oss_app_help_decide(oss_app_t *app, oss_journal_t *j, oss_app_help_decide_t *d,
-                    oss_err_t *err) {
-    help_t *h = help_new(app);
-    oss_command_t c;
-    oss_code_t rc = OSS_OK;
-    bool found;
-
-    memset(&c, 0, sizeof c);
-    d->approved = false;
-    d->outcome = OSS_JOURNAL_REJECTED;
-    d->fail = NULL;
-    oss_err_clear(&d->err);
-    if (!h) {
-        d->fail = "out of memory";
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    }
-    copy(h->decision, sizeof h->decision, d->decision);
-    copy(h->reason, sizeof h->reason, d->reason);
-    copy(h->request_id, sizeof h->request_id, d->request_id);
-    copy(h->account_id, sizeof h->account_id, d->account_id);
-    copy(h->principal_id, sizeof h->principal_id, d->principal_id);
-    snprintf(h->stream_id, sizeof h->stream_id, "account-%.120s",
-             h->account_id);
-    if ((rc = load_filed(j, h, &found, &d->fail, err)) != OSS_OK)
-        goto done;
-    if (!found) {
-        reject(&d->err, &d->outcome, OSS_ENOTFOUND, OSS_APP_REASON_NO_REQUEST,
-               "no such help request");
-        goto done;
-    }
-    oss_err_t cerr;
-    oss_err_clear(&cerr);
-    oss_code_t crc =
-        oss_app_contact_current(app, j, h->principal_id, &h->contact, &cerr);
-    if (crc == OSS_EUNAVAIL) {
-        *err = cerr;
-        d->fail = UNAVAILABLE;
-        rc = OSS_EUNAVAIL;
-        goto done;
-    }
-    if (crc != OSS_OK) {
-        reject(&d->err, &d->outcome, OSS_ECONFLICT, OSS_APP_REASON_ERASED,
-               "the person's personal data was erased");
-        goto done;
-    }
-    if ((rc = oss_app_open_field(&h->contact.dk, "email", h->nonce, 12, h->ct,
-                                 h->ctlen, h->new_email, sizeof h->new_email,
-                                 err)) != OSS_OK) {
-        oss_error("help request %s: the new e-mail does not open: %s",
-                  h->request_id, err->msg);
-        d->fail = "could not open the request";
-        rc = err->code = OSS_EINTERNAL;
-        goto done;
-    }
-    uint8_t dg[32];
-    oss_index_digest(&app->index, "email", h->new_email, dg);
-    oss_hex(dg, sizeof dg, h->new_email_digest);
-    help_seal_ref(h);
-    command_init(&c, h->stream_id, OSS_ACTOR_OPERATOR, d->actor_id,
-                 d->correlation_id);
-    c.decide = help_decide_decide;
-    c.extra_fn = help_decide_extra;
-    c.ctx = h;
-    if ((rc = execute(j, &c, &d->fail, err)) != OSS_OK)
-        goto done;
-    d->outcome = c.outcome;
-    d->err = c.err;
-    d->approved = h->outcome == OSS_RC_APPROVED;
-done:
-    oss_event_list_free(&c.events);
-    free(c.replay_response);
-    help_free(h);
     return rc;
 }
