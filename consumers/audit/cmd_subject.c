@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "app/erasure.h"
+#include "app/keys.h"
 #include "cli.h"
 #include "crypto/subject.h"
 #include "db/db.h"
@@ -146,39 +147,6 @@ static const char oss_cli_keys_rotate_usage[] =
     "retire: drops from the file every old key no row is wrapped under.\n"
     "status: the file's key ids (current first) and rows per key id.\n";
 
-static int
-keys_status(PGconn *c, const oss_keyring_t *ring) {
-    PGresult *r = PQexec(c, "SELECT master_key_id, count(*) FROM "
-                            "oss.subject_keys GROUP BY 1 ORDER BY 1");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        fprintf(stderr, "oss: keys: could not read oss.subject_keys: %s",
-                PQresultErrorMessage(r));
-        PQclear(r);
-        return OSS_CLI_ERROR;
-    }
-    for (size_t k = 0; k < ring->n; k++) {
-        long long rows = 0;
-        for (int i = 0; i < PQntuples(r); i++)
-            if (strcmp(PQgetvalue(r, i, 0), ring->id[k]) == 0)
-                rows = atoll(PQgetvalue(r, i, 1));
-        printf("key %s %s rows=%lld\n", ring->id[k], k == 0 ? "current" : "old",
-               rows);
-    }
-    int missing = 0;
-    for (int i = 0; i < PQntuples(r); i++) {
-        size_t k = 0;
-        while (k < ring->n && strcmp(PQgetvalue(r, i, 0), ring->id[k]) != 0)
-            k++;
-        if (k == ring->n) {
-            printf("key %s MISSING from the file rows=%s\n",
-                   PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
-            missing = 1;
-        }
-    }
-    PQclear(r);
-    return missing ? OSS_CLI_FAILED : OSS_CLI_OK;
-}
-
 int
 oss_cli_keys_rotate(int argc, char **argv, const char *config_path) {
     int new_key = 1, batch = 500;
@@ -201,9 +169,7 @@ oss_cli_keys_rotate(int argc, char **argv, const char *config_path) {
     }
     int st = OSS_CLI_ERROR;
     oss_err_t err = {0};
-    oss_keyring_t ring;
     PGconn *c = NULL;
-    memset(&ring, 0, sizeof ring);
     oss_config_t *cfg = oss_cli_load_config(config_path);
     if (!cfg)
         return OSS_CLI_ERROR;
@@ -222,67 +188,51 @@ oss_cli_keys_rotate(int argc, char **argv, const char *config_path) {
         goto done;
     }
     if (strcmp(what, "rotate") == 0) {
-        if (new_key) {
-            char id[17];
-            if (oss_keyring_prepend_new(path, id, &err) != OSS_OK) {
-                fprintf(stderr, "oss: keys rotate: %s\n", err.msg);
-                goto done;
-            }
-            printf("new master key %s written to %s (old keys kept)\n", id,
-                   path);
-        }
-        if (oss_keyring_load(path, &ring, &err) != OSS_OK) {
-            fprintf(stderr, "oss: keys rotate: %s\n", err.msg);
-            goto done;
-        }
-        int64_t done_n = 0, left = 0;
+        oss_app_keys_rotation_t rot;
         oss_code_t rc =
-            oss_subject_keys_rewrap(c, &ring, batch, &done_n, &left, &err);
+            oss_app_keys_rotate(c, path, new_key, batch, &rot, &err);
+        if (rot.new_id[0])
+            printf("new master key %s written to %s (old keys kept)\n",
+                   rot.new_id, path);
         if (rc != OSS_OK) {
             fprintf(stderr,
                     "oss: keys rotate: %s (%" PRId64 " re-wrapped before)\n",
-                    err.msg, done_n);
+                    err.msg, rot.rewrapped);
             st = rc == OSS_ENOTFOUND ? OSS_CLI_FAILED : OSS_CLI_ERROR;
             goto done;
         }
         printf("re-wrapped %" PRId64 " data keys under %s; %" PRId64
                " rows under another key\n",
-               done_n, ring.id[0], left);
-        st = left ? OSS_CLI_FAILED : OSS_CLI_OK;
+               rot.rewrapped, rot.current, rot.remaining);
+        st = rot.remaining ? OSS_CLI_FAILED : OSS_CLI_OK;
     } else if (strcmp(what, "retire") == 0) {
-        if (oss_keyring_load(path, &ring, &err) != OSS_OK) {
-            fprintf(stderr, "oss: keys retire: %s\n", err.msg);
-            goto done;
-        }
-        PGresult *r =
-            PQexec(c, "SELECT DISTINCT master_key_id FROM oss.subject_keys");
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            fprintf(stderr, "oss: keys retire: %s", PQresultErrorMessage(r));
-            PQclear(r);
-            goto done;
-        }
-        const char *keep[64];
-        size_t nk = 0;
-        for (int i = 0; i < PQntuples(r) && nk < 64; i++)
-            keep[nk++] = PQgetvalue(r, i, 0);
         size_t retired = 0;
-        oss_code_t rc = oss_keyring_retire(path, keep, nk, &retired, &err);
-        PQclear(r);
-        if (rc != OSS_OK) {
+        if (oss_app_keys_retire(c, path, &retired, &err) != OSS_OK) {
             fprintf(stderr, "oss: keys retire: %s\n", err.msg);
             goto done;
         }
         printf("retired %zu old master key(s) from %s\n", retired, path);
         st = OSS_CLI_OK;
     } else { /* status */
-        if (oss_keyring_load(path, &ring, &err) != OSS_OK) {
+        oss_app_key_rows_t keys[80];
+        size_t n = 0;
+        bool missing = false;
+        if (oss_app_keys_status(c, path, keys, 80, &n, &missing, &err) !=
+            OSS_OK) {
             fprintf(stderr, "oss: keys status: %s\n", err.msg);
             goto done;
         }
-        st = keys_status(c, &ring);
+        for (size_t k = 0; k < n; k++) {
+            if (keys[k].in_file)
+                printf("key %s %s rows=%lld\n", keys[k].id,
+                       keys[k].current ? "current" : "old", keys[k].rows);
+            else
+                printf("key %s MISSING from the file rows=%lld\n", keys[k].id,
+                       keys[k].rows);
+        }
+        st = missing ? OSS_CLI_FAILED : OSS_CLI_OK;
     }
 done:
-    memset(&ring, 0, sizeof ring);
     PQfinish(c);
     oss_config_free(cfg);
     return st;
