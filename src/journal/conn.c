@@ -26,6 +26,11 @@ oss_journal_open(const char *conninfo, oss_journal_t **out, oss_err_t *err) {
 }
 
 void
+oss_journal_set_key_lock(oss_journal_t *j, bool on) {
+    j->no_key_lock = !on;
+}
+
+void
 oss_journal_free(oss_journal_t *j) {
     if (!j)
         return;

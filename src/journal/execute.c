@@ -224,6 +224,7 @@ enum {
     L_BEGIN,
     L_STREAMS,
     L_IDEM_READ,
+    L_IDEM_LOCK,
     L_SAVEPOINT,
     L_EVENT,
     L_CLAIM,
@@ -510,6 +511,21 @@ static const char *const select_idem_sql =
     "SELECT key, request_hash, first_version, last_version, status, response"
     " FROM oss.idempotency WHERE key = ANY($1::text[])";
 
+/* Each idempotency key of the batch, locked for the transaction before the
+ * reads (an advisory lock takes no transaction id): a retry whose first
+ * attempt is still in flight waits for it, then reads its row and answers
+ * from it. Keys are locked in byte order, so two batches sharing keys
+ * cannot wait on each other (a hash collision that still deadlocks is
+ * retried as a deadlock). Lock class 7304 (7302, 7303: the projector). */
+static const char *const lock_idem_sql =
+    "SELECT pg_advisory_xact_lock(7304, hashtext(k))"
+    " FROM unnest($1::text[]) WITH ORDINALITY AS u(k, n) ORDER BY n";
+
+static int
+cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static int
 rows_to_streams(tx_t *t, const PGresult *r, oss_err_t *err) {
     stream_st_t *cur = NULL;
@@ -613,6 +629,7 @@ read_phase(tx_t *t, int query, oss_err_t *err) {
     }
     if (!query)
         goto done;
+    qsort(keys, nk, sizeof *keys, cmp_str);
     if (!(ids_arr = oss_db_text_array(ids, t->nstreams)) ||
         !(keys_arr = oss_db_text_array(keys, nk))) {
         a = oom(err);
@@ -625,6 +642,8 @@ read_phase(tx_t *t, int query, oss_err_t *err) {
     if (!PQenterPipelineMode(c) ||
         send_q(t, "BEGIN ISOLATION LEVEL READ COMMITTED", NULL, L_BEGIN, 0,
                0) ||
+        (nk && !t->j->no_key_lock &&
+         send_q(t, lock_idem_sql, &pk, L_IDEM_LOCK, 0, 0)) ||
         (t->nstreams && send_q(t, select_streams_sql, &ps, L_STREAMS, 0, 0)) ||
         (nk && send_q(t, select_idem_sql, &pk, L_IDEM_READ, 0, 0)) ||
         !PQpipelineSync(c)) {
@@ -1280,22 +1299,13 @@ settle_failed(tx_t *t, const lent_t *le, oss_err_t *err) {
     PQclear(r);
     /* its own idempotency entry, if queued, is void */
     idem_truncate(t, (long)le->cmd);
-
-    if (le->kind == L_CLAIM) {
-        const oss_claim_t *cl = &c->claims[le->sub];
-        oss_err_field(&ce, OSS_EDUPLICATE, cl->field ? cl->field : "",
-                      "%s is already registered",
-                      cl->kind ? cl->kind : "value");
-        reject(c, &ce);
-        return ATT_OK;
-    }
-    int64_t version = le->kind == L_EVENT && le->sub < c->events.len
-                          ? c->events.items[le->sub].version
-                          : c->first_version;
     if (le->kind == L_EVENT)
         find_stream(t, c->stream_id)->stale = 1;
+
     if (key) {
-        /* maybe the same request, retried concurrently, won the race */
+        /* maybe the same request, retried concurrently, won the race (a
+         * claim or a version it took first: the one-account-per-business
+         * claim of a registration retried under one key) */
         idem_t e = {0};
         int found = 0;
         if ((a = reread_idempotency(t, key, &e, &found, err)))
@@ -1308,6 +1318,17 @@ settle_failed(tx_t *t, const lent_t *le, oss_err_t *err) {
             return a;
         }
     }
+    if (le->kind == L_CLAIM) {
+        const oss_claim_t *cl = &c->claims[le->sub];
+        oss_err_field(&ce, OSS_EDUPLICATE, cl->field ? cl->field : "",
+                      "%s is already registered",
+                      cl->kind ? cl->kind : "value");
+        reject(c, &ce);
+        return ATT_OK;
+    }
+    int64_t version = le->kind == L_EVENT && le->sub < c->events.len
+                          ? c->events.items[le->sub].version
+                          : c->first_version;
     if (le->kind == L_EVENT)
         oss_err_set(&ce, OSS_ECONFLICT,
                     "could not append to stream \"%s\": version %lld was "

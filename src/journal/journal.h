@@ -21,6 +21,7 @@
 #ifndef OSS_JOURNAL_H
 #define OSS_JOURNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,12 @@ typedef struct oss_journal oss_journal_t;
 oss_code_t oss_journal_open(const char *conninfo, oss_journal_t **out,
                             oss_err_t *err);
 void oss_journal_free(oss_journal_t *j);
+/* Whether execute locks each idempotency key of a batch before its reads
+ * (default true: a retry whose first attempt is still in flight waits for
+ * it and answers from it). Off, a race on a key is still settled, by
+ * re-reading the key after the uniqueness conflict it causes: a writer of
+ * an older build behaves so, and the tests of that path switch it off. */
+void oss_journal_set_key_lock(oss_journal_t *j, bool on);
 /* Reconnects if the connection broke; OSS_EUNAVAIL while down. */
 oss_code_t oss_journal_ping(oss_journal_t *j, oss_err_t *err);
 

@@ -22,6 +22,7 @@ struct oss_journal {
     char *conninfo; /* owned copy, for reconnecting */
     journal_ps_t ps[JOURNAL_PS_MAX];
     unsigned ps_next;
+    int no_key_lock; /* oss_journal_set_key_lock(j, false) */
 };
 
 /* Forgets the prepared statements (the connection is new or gone).

@@ -14,9 +14,12 @@
 #include <libpq-fe.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <unistd.h>
 #include "core/bytes.h"
 #include "crypto/crypto.h"
 #include "journal/journal.h"
+
 #include "oss_test.h"
 
 /* ---- a test command ---------------------------------------------------- */
@@ -424,6 +427,9 @@ test_idempotency_race(void **state) {
         char *mine = oss_test_id("jt-race"), *theirs = oss_test_id("jt-race");
         char *key = oss_test_id("key");
         race_t r = {round == 2 ? mine : theirs, key, round == 1 ? h2 : h1};
+        /* the other writer takes no key lock (an older build), so it can
+         * append inside our transaction: our re-read settles the race */
+        oss_journal_set_key_lock(other, false);
         dctx_t d;
         dctx_init(&d, 1);
         d.hook = append_same_key;
@@ -450,6 +456,81 @@ test_idempotency_race(void **state) {
         free(theirs);
         free(key);
     }
+    oss_journal_free(other);
+    oss_journal_free(j);
+}
+
+/* A retry in flight: while our command (key K) decides, inside its open
+ * transaction, another connection runs the same request under K on a new
+ * stream. It must wait for ours (the key lock), then answer with our
+ * result; without the lock it would append a second registration. */
+typedef struct inflight {
+    const char *stream, *key;
+    const uint8_t *hash;
+    oss_command_t c;
+    dctx_t d;
+    volatile int done;
+    oss_code_t rc;
+} inflight_t;
+
+static void *
+inflight_run(void *arg) {
+    inflight_t *f = arg;
+    oss_err_t err;
+    dctx_init(&f->d, 1);
+    cmd_init(&f->c, f->stream, -1, &f->d);
+    f->c.idempotency_key = f->key;
+    f->c.request_hash = f->hash;
+    f->rc = oss_journal_execute(other, &f->c, 1, &err);
+    f->done = 1;
+    return NULL;
+}
+
+static pthread_t inflight_thread;
+
+static void
+start_retry(dctx_t *d) {
+    inflight_t *f = d->hook_arg;
+    assert_int_equal(pthread_create(&inflight_thread, NULL, inflight_run, f),
+                     0);
+    usleep(400 * 1000);
+    /* still waiting for our transaction */
+    assert_int_equal(f->done, 0);
+}
+
+static void
+test_idempotency_in_flight(void **state) {
+    (void)state;
+    oss_journal_t *j = open_journal("OSS_PG_URL");
+    other = open_journal("OSS_PG_URL");
+    uint8_t h[32];
+    oss_sha256("body one", 8, h);
+    char *mine = oss_test_id("jt-flight"), *theirs = oss_test_id("jt-flight");
+    char *key = oss_test_id("key");
+    inflight_t f = {.stream = theirs, .key = key, .hash = h};
+    dctx_t d;
+    dctx_init(&d, 1);
+    d.hook = start_retry;
+    d.hook_arg = &f;
+    oss_command_t c;
+    cmd_init(&c, mine, -1, &d);
+    c.idempotency_key = key;
+    c.request_hash = h;
+    exec_ok(j, &c, 1);
+    assert_int_equal(c.outcome, OSS_JOURNAL_APPENDED);
+    assert_int_equal(pthread_join(inflight_thread, NULL), 0);
+    assert_int_equal(f.rc, OSS_OK);
+    if (f.c.outcome != OSS_JOURNAL_REPLAYED)
+        fail_msg("the retry in flight: outcome %d: %s", f.c.outcome,
+                 f.c.err.msg);
+    assert_string_equal(f.c.replay_response, "{\"first\":1,\"last\":1}");
+    assert_int_equal(stream_len(j, theirs), 0);
+    assert_int_equal(stream_len(j, mine), 1);
+    free_cmd(&f.c);
+    free_cmd(&c);
+    free(mine);
+    free(theirs);
+    free(key);
     oss_journal_free(other);
     oss_journal_free(j);
 }
@@ -825,6 +906,7 @@ main(void) {
         cmocka_unit_test(test_concurrent_conflict),
         cmocka_unit_test(test_idempotency),
         cmocka_unit_test(test_idempotency_race),
+        cmocka_unit_test(test_idempotency_in_flight),
         cmocka_unit_test(test_claims),
         cmocka_unit_test(test_group_commit),
         cmocka_unit_test(test_notify_once),
