@@ -365,6 +365,10 @@ reply_rejected(oss_http_req_t *req, const oss_app_register_t *r) {
             msg = !strcmp(f, "npwp")
                       ? "one account per business: an account for "
                         "this NPWP is already registered"
+                  : !strcmp(f, "email")
+                      ? "one account per business: an account for this "
+                        "company e-mail is already registered (a business "
+                        "entity without an NPWP is known by its e-mail)"
                   : !strcmp(f, "nik")
                       ? "one account per business: an account for "
                         "this NIK is already registered"

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/validate.h"
 #include "crypto/crypto.h"
 #include "journal/journal.h"
 
@@ -18,7 +19,7 @@ typedef struct oss_app_contact {
     char subject_id[OSS_UUID_STR];
     char name[401];
     char email[255];
-    char phone[16];
+    char phone[OSS_PHONE_MAX];
     oss_data_key_t dk; /* the subject's data key */
 } oss_app_contact_t;
 

@@ -118,7 +118,10 @@ oss_app_person_validate(json_t *body, const char *prefix, oss_app_person_t *out,
     s = pfield(body, prefix, "phone", &fe, fn, sizeof fn);
     if (!s) {
         oss_field_errors_add(&fe, fn, OSS_REASON_REQUIRED);
-    } else if ((why = oss_phone_normalize(s, out->phone, sizeof out->phone))) {
+    } else if ((why = passport ? oss_phone_normalize_intl(s, out->phone,
+                                                          sizeof out->phone)
+                               : oss_phone_normalize(s, out->phone,
+                                                     sizeof out->phone))) {
         oss_field_errors_add(&fe, fn, why);
     }
     s = pfield(body, prefix, "channel", &fe, fn, sizeof fn);

@@ -32,8 +32,8 @@ typedef struct oss_app_person {
     char name[401];
     char birth_date[11]; /* YYYY-MM-DD, optional ("") */
     char email[255];
-    char phone[16];   /* E.164 */
-    char channel[12]; /* activation channel: "email" | "whatsapp" */
+    char phone[OSS_PHONE_MAX]; /* E.164 */
+    char channel[12];          /* activation channel: "email" | "whatsapp" */
 } oss_app_person_t;
 
 /* Reads the person fields from body (borrowed): nik | passport+country,

@@ -64,7 +64,7 @@ seal(oss_app_t *app, oss_app_register_t *r, oss_err_t *err) {
         r->reg.nik,   r->reg.name, r->reg.birth_date, r->reg.email,
         r->reg.phone, r->reg.npwp, r->reg.passport};
     const char *id_field = NULL;
-    char id_value[64];
+    char id_value[256];
     oss_code_t rc;
 
     for (int i = 0; i < NSEALED; i++)
@@ -366,7 +366,7 @@ oss_app_register_finish(oss_app_register_t *r, oss_command_t *cmds, size_t k,
         if (c->err.code == OSS_EDUPLICATE) {
             const char *f = c->err.field;
             if (!strcmp(f, "nik") || !strcmp(f, "npwp") ||
-                !strcmp(f, "passport"))
+                !strcmp(f, "email") || !strcmp(f, "passport"))
                 /* the business identity claim: no event was written */
                 oss_err_reason(&r->err,
                                OSS_APP_REASON_ONE_ACCOUNT_PER_BUSINESS);

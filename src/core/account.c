@@ -86,7 +86,10 @@ oss_registration_validate(const oss_registration_input_t *in, int today,
               oss_email_normalize(in->email, out->email, sizeof out->email));
     if (!oss_field_errors_get(fe, "phone"))
         check(fe, "phone",
-              oss_phone_normalize(in->phone, out->phone, sizeof out->phone));
+              foreign ? oss_phone_normalize_intl(in->phone, out->phone,
+                                                 sizeof out->phone)
+                      : oss_phone_normalize(in->phone, out->phone,
+                                            sizeof out->phone));
     if (!oss_field_errors_get(fe, "country")) {
         const char *c = in->country ? in->country : "ID";
         const char *r = oss_country_check(c);
@@ -119,15 +122,19 @@ oss_registration_business_identity(const oss_registration_t *r,
                                    size_t valuesz) {
     bool individual = strcmp(r->actor_type, "02") == 0;
 
-    if (!individual && r->npwp[0]) {
-        *field = "npwp";
-        snprintf(value, valuesz, "%s", r->npwp);
-    } else if (r->nik[0]) {
+    if (individual && r->nik[0]) {
+        /* the person is the business */
         *field = "nik";
         snprintf(value, valuesz, "%s", r->nik);
-    } else if (r->passport[0]) {
-        *field = "passport";
-        snprintf(value, valuesz, "%s:%s", r->passport_country, r->passport);
+    } else if (!individual && r->npwp[0]) {
+        *field = "npwp";
+        snprintf(value, valuesz, "%s", r->npwp);
+    } else if (!individual && r->email[0]) {
+        /* no NPWP yet: the company e-mail, until the business's own
+         * identity (its profile's NPWP, its NIB) arrives; never the
+         * responsible person's NIK, who may run several companies */
+        *field = "email";
+        snprintf(value, valuesz, "%s", r->email);
     } else {
         return false;
     }

@@ -45,7 +45,7 @@ typedef struct oss_registration {
     char name[401];
     char birth_date[11]; /* YYYY-MM-DD */
     char email[255];
-    char phone[16]; /* E.164 */
+    char phone[OSS_PHONE_MAX]; /* E.164 */
     char country[3];
     char website[256];
     char terms_version[33];
@@ -69,13 +69,16 @@ oss_code_t oss_registration_validate(const oss_registration_input_t *in,
                                      oss_field_errors_t *fe);
 
 /* The business identity that "one account per business" is keyed on:
- * actor type 02 (individual) -> its NIK; 01, 03, 04 -> the NPWP when given,
- * else the NIK, else the passport. Writes the request field it comes from
- * ("npwp" | "nik" | "passport", static; also the kind the keyed hash is
- * taken under, so a NIK claim's digest is the NIK's look-up digest) into
- * *field and the normalised value (NPWP16, the NIK, "<country>:<number>")
- * into value (valuesz >= 48). r is a validated registration (borrowed).
- * Returns false when r holds no identity (not validated). */
+ * actor type 02 (individual: the person is the business) -> its NIK; a
+ * business entity (01, 03, 04) -> its NPWP when given, else its company
+ * e-mail (the responsible person's NIK is no business's identity: a
+ * director registers once per company, as the OSS guides say). Writes the
+ * request field it comes from ("nik" | "npwp" | "email", static; also the
+ * kind the keyed hash is taken under, so a NIK claim's digest is the NIK's
+ * look-up digest and an e-mail claim's the e-mail's) into *field and the
+ * normalised value (the NIK, NPWP16, the e-mail) into value (valuesz >=
+ * 255). r is a validated registration (borrowed). Returns false when r
+ * holds no identity (not validated). */
 bool oss_registration_business_identity(const oss_registration_t *r,
                                         const char **field, char *value,
                                         size_t valuesz);

@@ -202,6 +202,45 @@ oss_phone_normalize(const char *in, char *out, size_t outsz) {
     return NULL;
 }
 
+const char *
+oss_phone_normalize_intl(const char *in, char *out, size_t outsz) {
+    char digits[32];
+    size_t n = 0;
+    const char *p = in;
+
+    if (!in || !*in)
+        return OSS_REASON_REQUIRED;
+    while (*p == ' ')
+        p++;
+    bool plus = *p == '+';
+    if (plus)
+        p++;
+    for (; *p; p++) {
+        if (is_digit((unsigned char)*p)) {
+            if (n + 1 >= sizeof digits)
+                return "phone_invalid";
+            digits[n++] = *p;
+        } else if (!strchr(" -.()", *p)) {
+            return "phone_invalid";
+        }
+    }
+    digits[n] = '\0';
+    const char *cc = NULL; /* the country code onwards */
+    if (plus)
+        cc = digits;
+    else if (n > 2 && digits[0] == '0' && digits[1] == '0')
+        cc = digits + 2;
+    if (!cc || (cc[0] == '6' && cc[1] == '2'))
+        return oss_phone_normalize(in, out, outsz < 16 ? outsz : 16);
+    size_t m = strlen(cc);
+    if (m < 7 || m > 15 || cc[0] == '0')
+        return "phone_invalid";
+    if (outsz < m + 2)
+        return "phone_invalid";
+    snprintf(out, outsz, "+%s", cc);
+    return NULL;
+}
+
 static bool
 parse_digits(const char *s, size_t n, int *v) {
     int x = 0;

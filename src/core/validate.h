@@ -17,6 +17,8 @@
 #define OSS_REASON_INVALID_UTF8 "invalid_utf8"
 
 #define OSS_FIELD_ERRORS_MAX 32
+/* A phone number in E.164 with its NUL: "+" and at most 15 digits. */
+#define OSS_PHONE_MAX 17
 
 /* One bad field: names are copied (truncated to the buffer). */
 typedef struct oss_field_error {
@@ -55,6 +57,14 @@ const char *oss_email_normalize(const char *in, char *out, size_t outsz);
  * (outsz >= 16). Reasons: "phone_invalid", "phone_not_indonesian",
  * "phone_zero_after_country_code". */
 const char *oss_phone_normalize(const char *in, char *out, size_t outsz);
+/* Any country's phone to E.164, for foreign actors (types 03, 04) and
+ * persons identified by passport: "+<country code><number>" or
+ * "00<country code><number>" (separators as above) with 7-15 digits after
+ * the prefix and a country code starting 1-9; a +62 number, and one with
+ * no international prefix, follow oss_phone_normalize(). Writes
+ * "+<digits>" into out (outsz >= 17). Reasons: "phone_invalid",
+ * "phone_zero_after_country_code". */
+const char *oss_phone_normalize_intl(const char *in, char *out, size_t outsz);
 
 /* Birth date as YYYY-MM-DD or DD-MM-YYYY (the OSS form), a real date from
  * 1900-01-01 up to today (today = YYYYMMDD as an int; 0 skips the upper

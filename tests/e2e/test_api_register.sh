@@ -125,6 +125,40 @@ else
     echo "ok   second account for the same NPWP -> 409 one_account_per_business naming npwp"
 fi
 
+# one person, several businesses (issue 10, item 10): a director registers
+# two companies without an NPWP (each known by its company e-mail), and the
+# same director again with another NPWP; a second account for the same
+# company e-mail is refused naming email
+director=$(unique_nik "$fnik")
+co_mail() { echo "pt.$1.$run@contoh.co.id"; }
+company() { # NIK EMAIL
+    registration "$1" "$name" "$bd" "$2" "081355556666" | jq -c '.actor_type = "01"'
+}
+post "$(company "$director" "$(co_mail satu)")"
+[[ $status == 201 ]] || fail "director's first company: $status $(cat "$tmp/body")"
+post "$(company "$director" "$(co_mail dua)")"
+[[ $status == 201 ]] || fail "director's second company: $status $(cat "$tmp/body")"
+post "$(company "$director" "$(co_mail tiga)" | jq -c --arg npwp "$(npwp15)" '.npwp = $npwp')"
+[[ $status == 201 ]] || fail "director's third company (with an NPWP): $status $(cat "$tmp/body")"
+post "$(company "$(unique_nik "$fnik")" "$(co_mail dua)")"
+if [[ $status != 409 ]] || ! jq -e '.error.fields | any(.field == "email" and .reason == "one_account_per_business")' "$tmp/body" >/dev/null; then
+    fail "second account for one company e-mail: status $status, body $(cat "$tmp/body")"
+else
+    echo "ok   a director registers three companies; one company e-mail twice -> 409 naming email"
+fi
+# foreign actors (issue 10, item 11): a foreign business entity (04) with a
+# passport and a Singapore number; an individual (02) still needs an
+# Indonesian one
+post "$(registration "" "Tan Ah Kow" "01-02-1970" "sg.$run@contoh.com.sg" "+65 6123 4567" |
+    jq -c '.actor_type = "04" | del(.nik) | .passport = "E'$((RANDOM % 9000000 + 1000000))'" | .passport_country = "SG" | .country = "SG"')"
+[[ $status == 201 ]] || fail "foreign actor with a Singapore number: $status $(cat "$tmp/body")"
+post "$(registration "$(unique_nik "$fnik")" "$name" "$bd" "sg2.$run@contoh.co.id" "+65 6123 4567")"
+if [[ $status != 422 ]] || ! jq -e '.error.fields | any(.field == "phone" and .reason == "phone_not_indonesian")' "$tmp/body" >/dev/null; then
+    fail "individual with a Singapore number: status $status, body $(cat "$tmp/body")"
+else
+    echo "ok   foreign actor registers with +65; an individual's +65 -> 422 phone_not_indonesian"
+fi
+
 # ---- 3. every NIK row of invalid.tsv: 422 with its reason code ---------------
 code_for() { # prose reason -> our code (same mapping as test_core_nik.c)
     case $1 in

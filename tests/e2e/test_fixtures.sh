@@ -243,18 +243,22 @@ check422 "region code" "$(body 01 UMK "$(unique_nik "$gnik")" "$gbirth" "$(uniqu
 check422 "terms version" "$(body 01 UMK "$(unique_nik "$gnik")" "$gbirth" "$(unique_npwp16)" x '| .terms_version = "1999-01"')" terms_version unknown_version
 echo "ok   passport, region and terms rules answer 422 naming the field"
 
-# a foreign director by passport registers; the same passport again is 409
+# a foreign director by passport registers a foreign business entity (04,
+# no NPWP: known by its company e-mail); the same director registers another
+# company (201); the same company e-mail again is 409 naming email
 pp="E$(printf '%07d' $(((RANDOM * 32768 + RANDOM) % 10000000)))"
 b=$(body 04 NON_UMK "" "$gbirth" "" pp '| del(.nik) | del(.npwp) | .passport_country = "SG" | .country = "SG" | .region_code = "3171000000"')
 b=$(jq -c --arg pp "$pp" '.passport = $pp' <<<"$b")
 post "$b"
 [[ $status == 201 ]] || fail "foreign director by passport: $status $(cat "$tmp/body")"
+post "$b"
+[[ $status == 409 && $(field_reason email) == one_account_per_business ]] ||
+    fail "same company e-mail again: $status $(cat "$tmp/body")"
 b=$(jq -c '.email = "again." + .email' <<<"$b")
 post "$b"
-[[ $status == 409 && $(field_reason passport) == one_account_per_business ]] ||
-    fail "same passport again: $status $(cat "$tmp/body")"
+[[ $status == 201 ]] || fail "same director, another company: $status $(cat "$tmp/body")"
 echo "$pp" >>"$tmp/needles"
-echo "ok   foreign director by passport: 201, then 409 on passport"
+echo "ok   foreign director by passport: 201, the same company e-mail 409, another company 201"
 
 # ---- 4. no plaintext identity in this run's journal rows ---------------------
 psqlq "COPY (SELECT encode(payload, 'hex'), encode(payload, 'escape') FROM oss.journal

@@ -38,7 +38,7 @@ test_foreign_director_by_passport(void **state) {
     assert_string_equal(r.region_code, "3171000000");
     assert_string_equal(r.nik, "");
     const char *field;
-    char v[48];
+    char v[256];
     assert_true(oss_registration_business_identity(&r, &field, v, sizeof v));
     assert_string_equal(field, "npwp");
 }

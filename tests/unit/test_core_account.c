@@ -203,7 +203,7 @@ test_business_identity(void **state) {
     oss_registration_t r;
     oss_field_errors_t fe = {0};
     const char *field = NULL;
-    char v[48];
+    char v[256];
 
     /* 02: the NIK even when an NPWP is given */
     in.npwp = "3171015403909901";
@@ -218,20 +218,21 @@ test_business_identity(void **state) {
     assert_true(oss_registration_business_identity(&r, &field, v, sizeof v));
     assert_string_equal(field, "npwp");
     assert_string_equal(v, "0012345674011000");
-    /* 01 without: the NIK */
+    /* 01 without: the company e-mail, never the director's NIK (one
+     * person may register several companies) */
     in.npwp = NULL;
     assert_int_equal(oss_registration_validate(&in, 0, &r, &fe), OSS_OK);
     assert_true(oss_registration_business_identity(&r, &field, v, sizeof v));
-    assert_string_equal(field, "nik");
-    /* 04 without NPWP or NIK: the passport with its country */
+    assert_string_equal(field, "email");
+    assert_string_equal(v, r.email);
+    /* 04 without NPWP or NIK: the company e-mail too */
     in.actor_type = "04";
     in.nik = NULL;
     in.passport = "E1234567";
     in.passport_country = "SG";
     assert_int_equal(oss_registration_validate(&in, 0, &r, &fe), OSS_OK);
     assert_true(oss_registration_business_identity(&r, &field, v, sizeof v));
-    assert_string_equal(field, "passport");
-    assert_string_equal(v, "SG:E1234567");
+    assert_string_equal(field, "email");
     memset(&r, 0, sizeof r);
     assert_false(oss_registration_business_identity(&r, &field, v, sizeof v));
 }
@@ -264,7 +265,7 @@ test_fixtures(void **state) {
         assert_false(r.nik_birth_date_mismatch);
         assert_string_equal(r.npwp, c[7]);
         const char *field;
-        char v[48];
+        char v[256];
         assert_true(
             oss_registration_business_identity(&r, &field, v, sizeof v));
         assert_string_equal(field, individual ? "nik" : "npwp");

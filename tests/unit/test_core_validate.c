@@ -50,6 +50,46 @@ test_phone_table(void **state) {
     }
 }
 
+/* Foreign actors: any country's number in E.164 (issue 10, item 11). */
+static void
+test_phone_intl(void **state) {
+    (void)state;
+    static const struct {
+        const char *in, *out, *reason;
+    } rows[] = {
+        {"+65 6123 4567", "+6561234567", NULL},        /* Singapore */
+        {"0065 9123 4567", "+6591234567", NULL},       /* 00 prefix */
+        {"+1 (415) 555-0100", "+14155550100", NULL},   /* USA */
+        {"+44 20 7946 0958", "+442079460958", NULL},   /* UK */
+        {"+683 4002", "+6834002", NULL},               /* Niue: 7 digits */
+        {"+62 857-1234-5678", "+6285712345678", NULL}, /* Indonesian rules */
+        {"085712345678", "+6285712345678", NULL},      /* a local number */
+        {"+62085712345678", NULL, "phone_zero_after_country_code"},
+        {"+123456", NULL, "phone_invalid"},           /* too short */
+        {"+1234567890123456", NULL, "phone_invalid"}, /* 16 digits */
+        {"+0123456789", NULL, "phone_invalid"},       /* no country code 0 */
+        {"+65 6123x4567", NULL, "phone_invalid"},
+        {"", NULL, "required"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char out[OSS_PHONE_MAX] = "";
+        const char *r = oss_phone_normalize_intl(rows[i].in, out, sizeof out);
+        if (rows[i].reason) {
+            if (!r || strcmp(r, rows[i].reason))
+                fail_msg("phone \"%s\": want %s, got %s", rows[i].in,
+                         rows[i].reason, r ? r : "accepted");
+        } else {
+            if (r)
+                fail_msg("phone \"%s\": rejected %s", rows[i].in, r);
+            assert_string_equal(out, rows[i].out);
+        }
+    }
+    /* the Indonesian rules stay for everyone else */
+    char out[OSS_PHONE_MAX];
+    assert_string_equal(oss_phone_normalize("+65 6123 4567", out, sizeof out),
+                        "phone_not_indonesian");
+}
+
 static void
 test_email(void **state) {
     (void)state;
@@ -279,6 +319,7 @@ int
 main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_phone_table),
+        cmocka_unit_test(test_phone_intl),
         cmocka_unit_test(test_email),
         cmocka_unit_test(test_birth_date),
         cmocka_unit_test(test_name),
