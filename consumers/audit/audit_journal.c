@@ -164,7 +164,7 @@ void
 oss_audit_checkpoint_format(const oss_audit_checkpoint_t *cp, char *out,
                             size_t outlen) {
     char hex[65];
-    oss_hex(cp->digest, 32, hex);
+    oss_hex_encode(cp->digest, 32, hex);
     snprintf(out, outlen, "%" PRId64 ":%s", cp->size, hex);
 }
 

@@ -24,6 +24,7 @@
 #include <openssl/crypto.h>
 
 #include "app/codec.h"
+#include "core/bytes.h"
 #include "core/nik.h"
 #include "core/recovery.h"
 #include "core/validate.h"
@@ -417,7 +418,7 @@ run_reset(api_worker_t *w, api_job_t *job) {
         }
         oss_index_digest(&ctx->app.index, "email", norm, dg);
         OPENSSL_cleanse(norm, sizeof norm);
-        oss_hex(dg, sizeof dg, hex);
+        oss_hex_encode(dg, sizeof dg, hex);
         const char *p[] = {hex};
         PGresult *r =
             api_req_query(w, req, "recovery query",
@@ -716,12 +717,12 @@ nik_streams(api_worker_t *w, oss_http_req_t *req, const char *nik,
     char h1[65], h2[65], h3[65], bid[40];
 
     oss_index_digest(&ctx->app.index, "nik", nik, d);
-    oss_hex(d, 32, h1);
+    oss_hex_encode(d, 32, h1);
     oss_index_digest(&ctx->app.index, "business", nik, d);
-    oss_hex(d, 32, h2);
+    oss_hex_encode(d, 32, h2);
     snprintf(bid, sizeof bid, "nik:%s", nik);
     oss_index_digest(&ctx->app.index, "business", bid, d);
-    oss_hex(d, 32, h3);
+    oss_hex_encode(d, 32, h3);
     OPENSSL_cleanse(bid, sizeof bid);
     const char *p[] = {h1, h2, h3,
                        account_id && *account_id ? account_id : NULL};
@@ -1294,7 +1295,7 @@ run_help_decide(api_worker_t *w, api_job_t *job) {
     }
     uint8_t dg[32];
     oss_index_digest(&ctx->app.index, "email", h->new_email, dg);
-    oss_hex(dg, sizeof dg, h->new_email_digest);
+    oss_hex_encode(dg, sizeof dg, h->new_email_digest);
     h->sealed.subject_id = h->contact.subject_id;
     h->sealed.nonce.data = h->nonce;
     h->sealed.nonce.len = 12;

@@ -599,7 +599,7 @@ principal_by_email(oss_app_t *app, oss_journal_t *j, const char *email,
         return refuse(r, OSS_ENOTFOUND, NULL,
                       OSS_APP_LC_REASON_INVALID_CREDENTIALS, BAD_CREDENTIALS);
     oss_index_digest(&app->index, "email", norm, dg);
-    oss_hex(dg, sizeof dg, hex);
+    oss_hex_encode(dg, sizeof dg, hex);
     OPENSSL_cleanse(norm, sizeof norm);
     const char *lp[] = {hex};
     PGresult *lr = lc_query(j, r,

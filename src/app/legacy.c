@@ -9,6 +9,7 @@
 
 #include <libpq-fe.h>
 
+#include "core/bytes.h"
 #include "crypto/password.h"
 #include "db/db.h"
 #include "log/log.h"
@@ -26,7 +27,7 @@ static void
 digest_hex(oss_app_t *app, const char *kind, const char *value, char *hex) {
     uint8_t d[32];
     oss_index_digest(&app->index, kind, value, d);
-    oss_hex(d, sizeof d, hex);
+    oss_hex_encode(d, sizeof d, hex);
     memset(d, 0, sizeof d);
 }
 

@@ -15,6 +15,7 @@
 
 #include "app/cmd.h"
 #include "app/codec.h"
+#include "core/bytes.h"
 #include "core/clock.h"
 #include "crypto/password.h"
 #include "log/log.h"
@@ -144,7 +145,7 @@ oss_app_lc_keyed_hex(const uint8_t key[32], const char *kind, const char *a,
     if (n < 0 || (size_t)n >= sizeof buf)
         n = (int)sizeof buf - 1;
     oss_hmac_sha256(key, 32, buf, (size_t)n, mac);
-    oss_hex(mac, 32, out);
+    oss_hex_encode(mac, 32, out);
     memset(buf, 0, sizeof buf);
 }
 
@@ -362,7 +363,7 @@ queue_activation_rows(const oss_app_activation_t *a, const oss_command_t *cmd,
     sealed_hex = malloc(2 * a->sealed_len + 1);
     if (!sealed_hex)
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    oss_hex(a->sealed, a->sealed_len, sealed_hex);
+    oss_hex_encode(a->sealed, a->sealed_len, sealed_hex);
     const char *dv[] = {
         a->delivery_id, ev->event_id, a->stream_id, a->subject_id,
         a->channel,     sealed_hex,   exp};

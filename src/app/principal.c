@@ -15,6 +15,7 @@
 #include "app/lifecycle.h"
 #include "app/notice.h"
 #include "core/account.h"
+#include "core/bytes.h"
 #include "core/nik.h"
 #include "core/validate.h"
 #include "log/log.h"
@@ -452,14 +453,14 @@ oss_app_principal_prepare(oss_app_t *ctx, const oss_app_person_t *who,
         rc = oss_err_set(err, OSS_EINTERNAL, "wrapped key too long");
         goto done;
     }
-    oss_hex(wrapped, wlen, pp->wrapped_hex);
+    oss_hex_encode(wrapped, wlen, pp->wrapped_hex);
     {
         uint8_t d[32];
         oss_index_digest(&ctx->index, "email", who->email, d);
-        oss_hex(d, sizeof d, pp->email_digest);
+        oss_hex_encode(d, sizeof d, pp->email_digest);
         if (who->nik[0]) {
             oss_index_digest(&ctx->index, "nik", who->nik, d);
-            oss_hex(d, sizeof d, pp->nik_digest);
+            oss_hex_encode(d, sizeof d, pp->nik_digest);
         }
         memset(d, 0, sizeof d);
     }

@@ -394,7 +394,7 @@ oss_subject_keys_rewrap(PGconn *c, const oss_keyring_t *master, int batch,
                 break;
             }
             char hex[2 * 64 + 1];
-            oss_hex(w, wl, hex);
+            oss_hex_encode(w, wl, hex);
             free(w);
             const char *u[4] = {sid, newid, hex, kid};
             PGresult *ur = PQexecParams(
@@ -458,7 +458,7 @@ keyring_write(const char *path, const uint8_t (*keys)[32], size_t n,
     text[0] = '\0';
     char hex[65];
     for (size_t i = 0; i < n; i++) {
-        oss_hex(keys[i], 32, hex);
+        oss_hex_encode(keys[i], 32, hex);
         len += (size_t)snprintf(text + len, cap - len, "%s\n", hex);
     }
     OPENSSL_cleanse(hex, sizeof hex);

@@ -34,6 +34,7 @@
  * the same reads. A batch whose every command wants a new stream and has no
  * idempotency key reads nothing (one round trip). Statements are prepared
  * once per connection (send_sql()). README.md says why each is safe. */
+#include "core/bytes.h"
 #include "core/clock.h"
 #include "journal/journal_int.h"
 #include "journal/row.h"
@@ -160,7 +161,7 @@ arr_hex(sbuf_t *b, const uint8_t *bytes, size_t n) {
         b->oom = 1;
         return;
     }
-    oss_hex(bytes, n, h);
+    oss_hex_encode(bytes, n, h);
     h[2 * n] = '\0';
     arr_text(b, h);
     free(h);
