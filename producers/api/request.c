@@ -337,8 +337,3 @@ api_req_b64url(const uint8_t *in, size_t n, char *out) {
     }
     out[o] = '\0';
 }
-
-bool
-api_req_uuid_valid(const char *s) {
-    return oss_subject_id_valid(s); /* a subject id is a UUID's text */
-}

@@ -133,7 +133,5 @@ void api_req_iso_us(int64_t us, bool micro, char *out, size_t n);
 /* in[0..n) as base64url without padding into out (4 * ceil(n / 3) + 1
  * bytes at least), NUL-ended. */
 void api_req_b64url(const uint8_t *in, size_t n, char *out);
-/* True when s has the 8-4-4-4-12 hex form of a UUID (any case). */
-bool api_req_uuid_valid(const char *s);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "app/cmd.h"
+#include "core/uuid.h"
 #include "db/db.h"
 #include "journal/scan.h"
 #include "oss/v1/privacy.pb-c.h"
@@ -156,7 +157,7 @@ oss_app_erasure_prepare(PGconn *c, const char *subject_id, const char *reason,
     char(*sbuf)[OSS_ID_MAX] = NULL;
 
     memset(e, 0, sizeof *e);
-    if (!oss_subject_id_valid(subject_id))
+    if (!oss_uuid_valid(subject_id))
         return oss_err_field(err, OSS_ENOTFOUND, "subject_id",
                              "no such subject");
     if (!reason || !*reason)

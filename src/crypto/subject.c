@@ -14,25 +14,11 @@
 #include <openssl/crypto.h>
 
 #include "core/bytes.h"
+#include "core/uuid.h"
 #include "db/db.h"
 #include "journal/scan.h"
 #include "oss/v1/account.pb-c.h"
 #include "oss/v1/privacy.pb-c.h"
-
-bool
-oss_subject_id_valid(const char *s) {
-    if (!s || strlen(s) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        char c = s[i];
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? c != '-'
-                 : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-                     (c >= 'A' && c <= 'F')))
-            return false;
-    }
-    return true;
-}
 
 static oss_code_t
 db_fail(PGconn *c, PGresult *r, const char *what, oss_err_t *err) {
@@ -48,7 +34,7 @@ oss_subject_key_load(PGconn *c, const oss_keyring_t *master,
                      const char *subject_id, oss_data_key_t *dk,
                      oss_err_t *err) {
     memset(dk, 0, sizeof *dk);
-    if (!oss_subject_id_valid(subject_id))
+    if (!oss_uuid_valid(subject_id))
         return oss_err_field(err, OSS_ENOTFOUND, "", "no such subject");
     const char *p[1] = {subject_id};
     PGresult *r = PQexecParams(c,
@@ -101,7 +87,7 @@ oss_subject_of_account(PGconn *c, const char *account_id,
     } else {
         Oss__V1__AccountRegistered *a = oss__v1__account_registered__unpack(
             NULL, found.items[0].payload_len, found.items[0].payload);
-        if (a && a->subject_id && oss_subject_id_valid(a->subject_id))
+        if (a && a->subject_id && oss_uuid_valid(a->subject_id))
             snprintf(subject_id, OSS_UUID_STR, "%s", a->subject_id);
         else
             rc =
