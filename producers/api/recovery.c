@@ -355,7 +355,7 @@ issue_one(api_worker_t *w, oss_http_req_t *req, const char *principal_id) {
         ok = false;
         goto done;
     }
-    api_req_b64url(rnd, sizeof rnd, is->token);
+    oss_b64url_encode(rnd, sizeof rnd, is->token);
     OPENSSL_cleanse(rnd, sizeof rnd);
     oss_app_lc_keyed_hmac(&ctx->app, "reset", is->token, is->token_hmac,
                           is->key_id);

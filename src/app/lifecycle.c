@@ -214,28 +214,6 @@ event_of(const oss_command_t *cmd, const char *type) {
 
 #define TS_US(p) "to_timestamp(0) + (" p "::bigint) * interval '1 microsecond'"
 
-/* in[0..n) as base64url without padding into out (NUL-ended). */
-static void
-b64url(const uint8_t *in, size_t n, char *out) {
-    static const char tab[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= in[i + 2];
-        out[o++] = tab[(v >> 18) & 63];
-        out[o++] = tab[(v >> 12) & 63];
-        if (i + 1 < n)
-            out[o++] = tab[(v >> 6) & 63];
-        if (i + 2 < n)
-            out[o++] = tab[v & 63];
-    }
-    out[o] = '\0';
-}
-
 /* ---- activation: prepare, issue, extra ---------------------------------- */
 
 oss_code_t
@@ -269,7 +247,7 @@ oss_app_activation_prepare(oss_app_t *ctx, const oss_data_key_t *dk,
     snprintf(a->otp, sizeof a->otp, "%06u", (unsigned)(v % 1000000u));
     if ((rc = oss_random(rnd, sizeof rnd, err)) != OSS_OK)
         return rc;
-    b64url(rnd, sizeof rnd, a->token);
+    oss_b64url_encode(rnd, sizeof rnd, a->token);
     memset(rnd, 0, sizeof rnd);
     oss_app_lc_keyed_hex(ctx->lc->otp.key[0], "otp", stream_id, a->otp,
                          a->otp_hmac);
