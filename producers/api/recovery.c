@@ -27,6 +27,7 @@
 #include "core/bytes.h"
 #include "core/nik.h"
 #include "core/recovery.h"
+#include "core/utc.h"
 #include "core/uuid.h"
 #include "core/validate.h"
 #include "crypto/password.h"
@@ -273,7 +274,7 @@ issue_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
         return rc;
     snprintf(link, sizeof link, "%s%stoken=%s", g_reset_url,
              strchr(g_reset_url, '?') ? "&" : "?", is->token);
-    api_req_iso_us(is->expires_at_us, false, when, sizeof when);
+    oss_utc_format(is->expires_at_us, 0, when, sizeof when);
     json_t *vars = json_pack("{s:s, s:s, s:s}", "name", is->contact.name,
                              "link", link, "expires", when);
     char *vj = vars ? json_dumps(vars, JSON_COMPACT) : NULL;

@@ -303,16 +303,3 @@ api_req_copy(char *dst, size_t n, const char *src) {
         memcpy(dst, src, l);
     dst[l] = '\0';
 }
-
-void
-api_req_iso_us(int64_t us, bool micro, char *out, size_t n) {
-    time_t t = (time_t)(us / 1000000);
-    struct tm tm;
-    char b[32];
-    gmtime_r(&t, &tm);
-    strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (micro)
-        snprintf(out, n, "%s.%06lldZ", b, (long long)(us % 1000000));
-    else
-        snprintf(out, n, "%sZ", b);
-}

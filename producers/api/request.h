@@ -127,8 +127,5 @@ void api_reply_obj(oss_http_req_t *req, int status, json_t *o,
 
 /* Copies src (NULL = "") into dst of n bytes, truncating, NUL-ended. */
 void api_req_copy(char *dst, size_t n, const char *src);
-/* us (unix microseconds) as ISO-8601 UTC: "YYYY-MM-DDTHH:MM:SSZ", or with
- * micro: "YYYY-MM-DDTHH:MM:SS.uuuuuuZ". */
-void api_req_iso_us(int64_t us, bool micro, char *out, size_t n);
 
 #endif

@@ -22,6 +22,7 @@
 #include "app/notice.h"
 #include "core/account.h"
 #include "core/bytes.h"
+#include "core/utc.h"
 #include "core/validate.h"
 #include "crypto/password.h"
 #include "db/db.h"
@@ -170,17 +171,6 @@ lc_decide(void *vctx, const oss_event_t *history, size_t n,
                                     err);
 }
 
-/* us as ISO-8601 UTC with microseconds. */
-static void
-iso_us(int64_t us, char *out, size_t n) {
-    time_t t = (time_t)(us / 1000000);
-    struct tm tm;
-    char b[32];
-    gmtime_r(&t, &tm);
-    strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, n, "%s.%06lldZ", b, (long long)(us % 1000000));
-}
-
 /* s as the body of a JSON string into out (6 * strlen(s) + 1 bytes). */
 static void
 json_escape(const char *s, char *out) {
@@ -238,9 +228,9 @@ queue_throttled_notice(lc_op_t *l, const oss_command_t *cmd,
         if (strcmp(ev->payload_type, OSS_LC_T_SIGN_IN_THROTTLED))
             continue;
         char when[64];
-        iso_us(ev->occurred_at_us ? ev->occurred_at_us
-                                  : oss_app_lc_clock(l->lc),
-               when, sizeof when);
+        oss_utc_format(ev->occurred_at_us ? ev->occurred_at_us
+                                          : oss_app_lc_clock(l->lc),
+                       6, when, sizeof when);
         size_t nl = strlen(l->contact->name);
         char *name = malloc(6 * nl + 1);
         char *vars = malloc(6 * nl + sizeof when + 32);

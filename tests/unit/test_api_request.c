@@ -1,6 +1,6 @@
 /* Unit tests of the request helpers that need no server
- * (producers/api/request.c): ISO times, bounded copies, packed
- * events, and sealing / opening a field. */
+ * (producers/api/request.c): bounded copies, packed events, and sealing /
+ * opening a field. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,20 +13,6 @@
 
 #include "oss/v1/account.pb-c.h"
 #include "request.h"
-
-static void
-test_iso_us(void **state) {
-    (void)state;
-    char b[40];
-    /* 2024-02-29T23:59:58.000123Z */
-    int64_t us = 1709251198LL * 1000000 + 123;
-    api_req_iso_us(us, false, b, sizeof b);
-    assert_string_equal(b, "2024-02-29T23:59:58Z");
-    api_req_iso_us(us, true, b, sizeof b);
-    assert_string_equal(b, "2024-02-29T23:59:58.000123Z");
-    api_req_iso_us(0, true, b, sizeof b);
-    assert_string_equal(b, "1970-01-01T00:00:00.000000Z");
-}
 
 static void
 test_copy(void **state) {
@@ -121,7 +107,7 @@ test_seal_open(void **state) {
 int
 main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_iso_us),
+
         cmocka_unit_test(test_copy),
         cmocka_unit_test(test_event_push),
         cmocka_unit_test(test_seal_open),

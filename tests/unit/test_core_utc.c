@@ -32,6 +32,14 @@ test_format(void **state) {
     /* leap day */
     oss_utc_format(INT64_C(951782400) * 1000000, 0, s, sizeof s);
     assert_string_equal(s, "2000-02-29T00:00:00Z");
+    /* microseconds keep their leading zeros; 0 digits drops them */
+    int64_t l = INT64_C(1709251198) * 1000000 + 123;
+    oss_utc_format(l, 6, s, sizeof s);
+    assert_string_equal(s, "2024-02-29T23:59:58.000123Z");
+    oss_utc_format(l, 0, s, sizeof s);
+    assert_string_equal(s, "2024-02-29T23:59:58Z");
+    oss_utc_format(0, 6, s, sizeof s);
+    assert_string_equal(s, "1970-01-01T00:00:00.000000Z");
     /* clamped to years 0000..9999 */
     oss_utc_format(INT64_MAX, 6, s, sizeof s);
     assert_string_equal(s, "9999-12-31T23:59:59.999999Z");
