@@ -309,19 +309,6 @@ oss_subject_open_fields(const uint8_t *payload, size_t len,
 
 /* ---- master-key rotation ------------------------------------------------ */
 
-/* The one integer sql ($1.. = p) answers; *ok false when it fails. */
-static int64_t
-count_of(PGconn *c, const char *sql, int n, const char *const *p, bool *ok) {
-    PGresult *r = PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0);
-    int64_t v = 0;
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-        v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    else
-        *ok = false;
-    PQclear(r);
-    return v;
-}
-
 static oss_code_t
 exec_ok(PGconn *c, const char *sql, oss_err_t *err) {
     PGresult *r = PQexec(c, sql);
@@ -406,10 +393,11 @@ oss_subject_keys_rewrap(PGconn *c, const oss_keyring_t *master, int batch,
     }
     const char *p[1] = {cur};
     bool ok = true;
-    *remaining = count_of(c,
-                          "SELECT count(*) FROM oss.subject_keys WHERE "
-                          "master_key_id <> $1",
-                          1, p, &ok);
+    *remaining =
+        oss_db_query_int64(c,
+                           "SELECT count(*) FROM oss.subject_keys WHERE "
+                           "master_key_id <> $1",
+                           1, p, &ok);
     if (!ok)
         return oss_err_set(err, OSS_EUNAVAIL, "could not count subject keys");
     return OSS_OK;
