@@ -26,15 +26,6 @@
 
 /* ---- persons --------------------------------------------------- */
 
-static int
-today_yyyymmdd(void) {
-    /* a day of slack: the client may be ahead of UTC (WIB, WITA, WIT) */
-    time_t t = time(NULL) + 86400;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    return (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
-}
-
 /* body[prefix name]: NULL when absent or null; "must_be_string" is
  * recorded when it is not a string. */
 static const char *
@@ -106,8 +97,9 @@ oss_app_person_validate(json_t *body, const char *prefix, oss_app_person_t *out,
     s = pfield(body, prefix, "birth_date", &fe, fn, sizeof fn);
     if (s && *s) {
         int y, m, d;
-        if ((why = oss_birth_date_parse(s, today_yyyymmdd(), out->birth_date,
-                                        sizeof out->birth_date, &y, &m, &d)))
+        if ((why = oss_birth_date_parse(s, oss_app_today_yyyymmdd(),
+                                        out->birth_date, sizeof out->birth_date,
+                                        &y, &m, &d)))
             oss_field_errors_add(&fe, fn, why);
     }
     s = pfield(body, prefix, "email", &fe, fn, sizeof fn);
