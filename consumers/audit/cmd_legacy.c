@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/legacy.h"
 #include "cli.h"
 #include "core/bytes.h"
 #include "core/nik.h"
@@ -97,10 +98,7 @@ row_check(char **c, char *npwp16, char *name_fold, char *username_fold,
     }
     oss_text_fold(name, name_fold, 401);
     oss_text_fold(c[5], decree_fold, 101);
-    snprintf(username_fold, 129, "%s", c[1]);
-    for (char *p = username_fold; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
+    oss_app_legacy_username_fold(c[1], username_fold);
     return NULL;
 }
 
