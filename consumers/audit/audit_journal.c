@@ -164,7 +164,7 @@ void
 oss_audit_checkpoint_format(const oss_audit_checkpoint_t *cp, char *out,
                             size_t outlen) {
     char hex[65];
-    oss_hex(cp->digest, 32, hex);
+    oss_hex_encode(cp->digest, 32, hex);
     snprintf(out, outlen, "%" PRId64 ":%s", cp->size, hex);
 }
 
@@ -187,15 +187,10 @@ oss_audit_checkpoint_parse(const char *s, oss_audit_checkpoint_t *cp,
                                s);
         size = size * 10 + (*p - '0');
     }
-    for (int i = 0; i < 32; i++) {
-        int hi = oss_hexval((unsigned char)colon[1 + 2 * i]);
-        int lo = oss_hexval((unsigned char)colon[2 + 2 * i]);
-        if (hi < 0 || lo < 0)
-            return oss_err_set(err, OSS_EINVAL,
-                               "invalid checkpoint \"%s\": DIGEST is not hex",
-                               s);
-        cp->digest[i] = (uint8_t)(hi << 4 | lo);
-    }
+    if (oss_hex_decode(colon + 1, 64, cp->digest, sizeof cp->digest, NULL) !=
+        OSS_OK)
+        return oss_err_set(err, OSS_EINVAL,
+                           "invalid checkpoint \"%s\": DIGEST is not hex", s);
     cp->size = size;
     return OSS_OK;
 }

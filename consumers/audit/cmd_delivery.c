@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "core/clock.h"
+#include "core/utc.h"
 #include "journal/scan.h"
 
 #define T_FAILED "oss.v1.DeliveryFailed"
@@ -286,11 +287,8 @@ delivery_failed(int argc, char **argv, const char *config_path) {
         if (n++ == 0)
             printf("%-36s  %-12s  %8s  %-20s  %-8s  %s\n", "ACCOUNT", "MESSAGE",
                    "FAILURES", "LAST FAILURE (UTC)", "NOW", "LAST REASON");
-        char when[32] = "";
-        time_t t = (time_t)(m->last_failed_us / 1000000);
-        struct tm tm;
-        if (gmtime_r(&t, &tm))
-            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        char when[OSS_UTC_STR];
+        oss_utc_format(m->last_failed_us, 0, when, sizeof when);
         const char *account = strlen(m->stream_id) > 9 ? m->stream_id + 9 : "";
         printf("%-36s  %-12s  %8" PRId64 "  %-20s  %-8s  %s\n", account,
                m->kind, m->failures, when, state, m->reason);

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/legacy.h"
 #include "cli.h"
+#include "core/bytes.h"
 #include "core/nik.h"
 #include "core/validate.h"
 #include "crypto/crypto.h"
@@ -96,21 +98,8 @@ row_check(char **c, char *npwp16, char *name_fold, char *username_fold,
     }
     oss_text_fold(name, name_fold, 401);
     oss_text_fold(c[5], decree_fold, 101);
-    snprintf(username_fold, 129, "%s", c[1]);
-    for (char *p = username_fold; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
+    oss_app_legacy_username_fold(c[1], username_fold);
     return NULL;
-}
-
-static void
-hex32(const uint8_t d[32], char out[65]) {
-    static const char hx[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hx[d[i] >> 4];
-        out[2 * i + 1] = hx[d[i] & 15];
-    }
-    out[64] = '\0';
 }
 
 static int
@@ -168,7 +157,7 @@ legacy_import(const char *file, const char *config_path) {
         oss_index_digest(&index, "legacy_director_name", name_fold, d[2]);
         oss_index_digest(&index, "nik", c[7], d[3]);
         for (int k = 0; k < 4; k++)
-            hex32(d[k], hx[k]);
+            oss_hex_encode(d[k], 32, hx[k]);
         const char *p[] = {c[0], hx[0],       c[2],  hx[1],
                            c[4], decree_fold, hx[2], hx[3]};
         r = PQexecParams(

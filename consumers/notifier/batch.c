@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/uuid.h"
 #include "log/log.h"
 
 /* "{a,b,...}" of the event ids (or subject ids) selected by pick; new,
@@ -59,7 +60,7 @@ triage(notifier_t *n, const oss_event_t *evs, size_t k, uint8_t *need) {
             1; /* malformed ones: nt_deliver() says why and ignores them */
         if (strcmp(evs[i].payload_type, NT_ACCOUNT_REGISTERED) != 0) {
             /* activations: only the ledger look-up below */
-            if (nt_uuid_ok(evs[i].event_id)) {
+            if (oss_uuid_valid(evs[i].event_id)) {
                 ok[i] = 3;
                 nok++;
             }
@@ -67,8 +68,8 @@ triage(notifier_t *n, const oss_event_t *evs, size_t k, uint8_t *need) {
         }
         as[i] = oss__v1__account_registered__unpack(NULL, evs[i].payload_len,
                                                     evs[i].payload);
-        if (as[i] && nt_uuid_ok(evs[i].event_id) &&
-            nt_uuid_ok(as[i]->subject_id)) {
+        if (as[i] && oss_uuid_valid(evs[i].event_id) &&
+            oss_uuid_valid(as[i]->subject_id)) {
             ok[i] = 1;
             nok++;
         }

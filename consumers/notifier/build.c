@@ -99,9 +99,8 @@ build_activation(notifier_t *n, job_t *j, built_t *b, oss_err_t *err) {
         PQclear(r);
         return oss_err_set(err, OSS_EUNAVAIL, "out of memory");
     }
-    for (size_t i = 0; i < sl; i++)
-        sealed[i] =
-            (uint8_t)(oss_hexval(hx[2 * i]) << 4 | oss_hexval(hx[2 * i + 1]));
+    /* a stray last digit is ignored; a non-hex one cannot open */
+    bool hex_ok = oss_hex_decode(hx, 2 * sl, sealed, sl, NULL) == OSS_OK;
     PQclear(r);
     oss_code_t rc;
     oss_data_key_t dk;
@@ -117,8 +116,9 @@ build_activation(notifier_t *n, job_t *j, built_t *b, oss_err_t *err) {
     }
     char field[64];
     snprintf(field, sizeof field, "delivery|%s", j->act->delivery_id);
-    if (sl < 12 + 16 || oss_open(&dk, field, sealed, sealed + 12, sl - 12,
-                                 &plain, &plen, NULL) != OSS_OK) {
+    if (!hex_ok || sl < 12 + 16 ||
+        oss_open(&dk, field, sealed, sealed + 12, sl - 12, &plain, &plen,
+                 NULL) != OSS_OK) {
         rc = oss_err_set(err, OSS_ECORRUPT, "the sealed code does not open");
         goto done;
     }
@@ -217,13 +217,14 @@ build_notice(notifier_t *n, job_t *j, built_t *b, oss_err_t *err) {
         rc = oss_err_set(err, OSS_EUNAVAIL, "out of memory");
         goto done;
     }
-    for (size_t i = 0; i < sl; i++)
-        sealed[i] = (uint8_t)(oss_hexval(nr->sealed_hex[2 * i]) << 4 |
-                              oss_hexval(nr->sealed_hex[2 * i + 1]));
+    /* a stray last digit is ignored; a non-hex one cannot open */
+    bool hex_ok =
+        oss_hex_decode(nr->sealed_hex, 2 * sl, sealed, sl, NULL) == OSS_OK;
     char field[64];
     snprintf(field, sizeof field, "delivery|%s", nr->delivery_id);
-    if (sl < 12 + 16 || oss_open(&dk, field, sealed, sealed + 12, sl - 12,
-                                 &plain, &plen, NULL) != OSS_OK) {
+    if (!hex_ok || sl < 12 + 16 ||
+        oss_open(&dk, field, sealed, sealed + 12, sl - 12, &plain, &plen,
+                 NULL) != OSS_OK) {
         rc = oss_err_set(err, OSS_ECORRUPT, "the sealed notice does not open");
         goto done;
     }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/uuid.h"
 #include "log/log.h"
 
 /* Handles one event (AccountRegistered or ActivationIssued) until its
@@ -29,7 +30,7 @@ nt_deliver(notifier_t *n, const oss_event_t *ev, const notice_row_t *nr,
                  ev->stream_id);
         /* it can never become deliverable: a ledger row keeps the journal
          * sweep and Kafka re-reads from handling it again */
-        if (nt_uuid_ok(j.lid)) {
+        if (oss_uuid_valid(j.lid)) {
             if (nt_ledger_skip_malformed(
                     n, j.lid,
                     j.channel[0] ? j.channel : OSS_NOTIFIER_CHANNEL_EMAIL,

@@ -6,21 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* 1 when s is a UUID in text form (what the uuid casts below accept). */
-int
-nt_uuid_ok(const char *s) {
-    if (!s || strlen(s) != 36)
-        return 0;
-    for (int i = 0; i < 36; i++) {
-        char c = s[i];
-        int dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? c != '-'
-                 : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-                     (c >= 'A' && c <= 'F')))
-            return 0;
-    }
-    return 1;
-}
+#include "core/uuid.h"
 
 void
 nt_job_clear(job_t *j) {
@@ -39,7 +25,7 @@ nt_job_init(job_t *j, const oss_event_t *ev, const notice_row_t *nr) {
     memset(j, 0, sizeof *j);
     j->ev = ev;
     j->lid = ev->event_id;
-    if (!nt_uuid_ok(ev->event_id))
+    if (!oss_uuid_valid(ev->event_id))
         return -1;
     /* the account's streams: "account-<id>" (registration) and
      * "access-<id>" (activation, sign-in: schemas/oss/v1/lifecycle.proto) */
@@ -52,7 +38,8 @@ nt_job_init(job_t *j, const oss_event_t *ev, const notice_row_t *nr) {
         j->notice = nr;
         j->what = nr->kind;
         j->lid = nr->delivery_id;
-        if (!nt_uuid_ok(nr->delivery_id) || !nt_uuid_ok(nr->subject_id) ||
+        if (!oss_uuid_valid(nr->delivery_id) ||
+            !oss_uuid_valid(nr->subject_id) ||
             (strcmp(nr->channel, OSS_NOTIFIER_CHANNEL_EMAIL) != 0 &&
              strcmp(nr->channel, OSS_NOTIFIER_CHANNEL_WHATSAPP) != 0))
             return -1;
@@ -66,7 +53,8 @@ nt_job_init(job_t *j, const oss_event_t *ev, const notice_row_t *nr) {
         j->what = "activation";
         j->act = oss__v1__activation_issued__unpack(NULL, ev->payload_len,
                                                     ev->payload);
-        if (!j->act || !nt_uuid_ok(j->act->delivery_id) || !j->account_id[0] ||
+        if (!j->act || !oss_uuid_valid(j->act->delivery_id) ||
+            !j->account_id[0] ||
             (strcmp(j->act->channel, OSS_NOTIFIER_CHANNEL_EMAIL) != 0 &&
              strcmp(j->act->channel, OSS_NOTIFIER_CHANNEL_WHATSAPP) != 0))
             return -1;
@@ -77,7 +65,7 @@ nt_job_init(job_t *j, const oss_event_t *ev, const notice_row_t *nr) {
     snprintf(j->channel, sizeof j->channel, "%s", OSS_NOTIFIER_CHANNEL_EMAIL);
     j->reg =
         oss__v1__account_registered__unpack(NULL, ev->payload_len, ev->payload);
-    if (!j->reg || !nt_uuid_ok(j->reg->subject_id))
+    if (!j->reg || !oss_uuid_valid(j->reg->subject_id))
         return -1;
     if (j->reg->account_id && *j->reg->account_id)
         snprintf(j->account_id, sizeof j->account_id, "%s", j->reg->account_id);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/uuid.h"
 #include "log/log.h"
 
 void
@@ -51,7 +52,7 @@ nt_uuid_array(const oss_event_t *evs, size_t k) {
         return NULL;
     *p++ = '{';
     for (size_t i = 0; i < k; i++) {
-        if (!nt_uuid_ok(evs[i].event_id))
+        if (!oss_uuid_valid(evs[i].event_id))
             continue;
         if (p[-1] != '{')
             *p++ = ',';

@@ -123,8 +123,6 @@ typedef struct job {
     const notice_row_t *notice;      /* targeted notice */
 } job_t;
 
-/* 1 when s is a UUID in text form (what the uuid casts accept). */
-int nt_uuid_ok(const char *s);
 /* A new uuid[] literal ("{a,b}") of the well-formed event ids of
  * evs[0..k) (caller frees); NULL when out of memory. */
 char *nt_uuid_array(const oss_event_t *evs, size_t k);

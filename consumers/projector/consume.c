@@ -17,6 +17,7 @@
 
 #include "bus/bus.h"
 #include "bus/consumer.h"
+#include "core/bytes.h"
 #include "core/clock.h"
 #include "db/db.h"
 #include "log/log.h"
@@ -235,7 +236,7 @@ header_json(const void *v, size_t n) {
     if (!hex)
         return json_null();
     memcpy(hex, "hex:", 4);
-    oss_hex(b, n, hex + 4);
+    oss_hex_encode(b, n, hex + 4);
     json_t *j = json_string(hex);
     free(hex);
     return j;

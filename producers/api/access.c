@@ -16,6 +16,7 @@
 #include "app/codec.h"
 #include "auth.h"
 #include "core/access.h"
+#include "core/utc.h"
 #include "core/validate.h"
 #include "log/log.h"
 #include "request.h"
@@ -225,7 +226,7 @@ body_principal(areq_t *a) {
     const oss_ac_fact_t *f = &a->ac.d.facts[0];
     char until[40] = "";
     if (f->until_us)
-        api_req_iso_us(f->until_us, false, until, sizeof until);
+        oss_utc_format(f->until_us, 0, until, sizeof until);
     json_t *o =
         json_pack("{s:s, s:s, s:s, s:I}", "account_id", a->ac.account_id,
                   "principal_id", f->principal_id, "event",
@@ -329,7 +330,7 @@ run_members_list(api_worker_t *w, api_job_t *job) {
         json_array_append_new(members, json_pack("{s:s, s:s}", "principal_id",
                                                  st->owner, "role", "owner"));
     for (size_t i = 0; i < st->nmembers; i++) {
-        api_req_iso_us(st->members[i].since_us, false, t, sizeof t);
+        oss_utc_format(st->members[i].since_us, 0, t, sizeof t);
         json_array_append_new(
             members, json_pack("{s:s, s:s, s:s}", "principal_id",
                                st->members[i].principal_id, "role",
@@ -339,8 +340,8 @@ run_members_list(api_worker_t *w, api_job_t *job) {
     for (size_t i = 0; i < st->nrequests; i++) {
         const oss_ac_request_t *r = &st->requests[i];
         char f[40], u[40];
-        api_req_iso_us(r->filed_at_us, false, f, sizeof f);
-        api_req_iso_us(r->cooling_off_until_us, false, u, sizeof u);
+        oss_utc_format(r->filed_at_us, 0, f, sizeof f);
+        oss_utc_format(r->cooling_off_until_us, 0, u, sizeof u);
         json_array_append_new(
             reqs,
             json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "request_id",
@@ -357,7 +358,7 @@ run_members_list(api_worker_t *w, api_job_t *job) {
         json_object_set_new(o, "termination",
                             json_string(oss_ac_term_name(st->termination)));
     if (o && st->transfer_open) {
-        api_req_iso_us(st->transfer_expires_at_us, false, t, sizeof t);
+        oss_utc_format(st->transfer_expires_at_us, 0, t, sizeof t);
         json_object_set_new(o, "transfer",
                             json_pack("{s:s, s:s}", "offered_to",
                                       st->transfer_to, "expires_at", t));

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "app/account_lifecycle.h"
+#include "core/utc.h"
 #include "log/log.h"
 #include "ratelimit.h"
 #include "request.h"
@@ -180,7 +181,7 @@ run_resend(api_worker_t *w, api_job_t *job) {
         goto done;
     oss_info("activation resent stream=%s channel=%s", a.r.stream_id, ch);
     char exp[40];
-    api_req_iso_us(a.expires_at_us, true, exp, sizeof exp);
+    oss_utc_format(a.expires_at_us, 6, exp, sizeof exp);
     json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "delivery_id", a.delivery_id,
                           "channel", ch, "expires_at", exp, "version",
                           (json_int_t)a.r.version);
@@ -359,7 +360,7 @@ run_sign_in(api_worker_t *w, api_job_t *job) {
         goto done;
     }
     char exp[40];
-    api_req_iso_us(s.expires_at_us, true, exp, sizeof exp);
+    oss_utc_format(s.expires_at_us, 6, exp, sizeof exp);
     oss_info("signed in stream=%s session=%s", s.r.stream_id, s.session_id);
     json_t *o =
         json_pack("{s:s, s:s, s:s, s:s, s:s}", "token", s.token, "session_id",

@@ -17,6 +17,8 @@
 #include "app/erasure.h"
 #include "app/privacy.h"
 #include "auth.h"
+#include "core/clock.h"
+#include "core/utc.h"
 #include "crypto/subject.h"
 #include "db/db.h"
 #include "journal/reads.h"
@@ -430,11 +432,8 @@ run_me_export(api_worker_t *w, api_job_t *job) {
                           "endpoint", PQgetvalue(r, i, 4)));
     PQclear(r);
     r = NULL;
-    time_t now = time(NULL);
-    struct tm tm;
-    char ts[32];
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char ts[OSS_UTC_STR];
+    oss_utc_format(oss_now_us(), 0, ts, sizeof ts);
     json_t *o =
         json_pack("{s:s, s:s, s:s, s:O, s:O, s:o, s:o}", "subject_id", subject,
                   "principal_id", p.principal_id, "exported_at", ts,

@@ -19,6 +19,7 @@
 
 #include "app/recovery.h"
 #include "core/nik.h"
+#include "core/uuid.h"
 #include "core/validate.h"
 #include "log/log.h"
 #include "ratelimit.h"
@@ -447,7 +448,7 @@ run_help_decide(api_worker_t *w, api_job_t *job) {
     if (!api_auth_require(w, req, &p, NULL) ||
         !api_auth_allow(req, &p, OSS_ACT_HELP_DECIDE, NULL))
         goto done;
-    if (!api_req_uuid_valid(oss_http_req_param(req, 0))) {
+    if (!oss_uuid_valid(oss_http_req_param(req, 0))) {
         oss_http_reply_error(req, 404, NULL, "no such help request", NULL);
         goto done;
     }

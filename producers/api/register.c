@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "app/app.h"
 #include "app/legacy.h"
 #include "app/register.h"
 #include "core/account.h"
@@ -57,17 +58,6 @@ api_json_depth(const char *s, size_t n, int limit) {
         }
     }
     return max;
-}
-
-static int
-today_yyyymmdd(void) {
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    /* a day of slack: the client may be ahead of UTC (WIB, WITA, WIT) */
-    t += 86400;
-    gmtime_r(&t, &tm);
-    return (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
 }
 
 /* A field name safe to echo back: ASCII [A-Za-z0-9_.-], others as '?',
@@ -201,8 +191,8 @@ decode(oss_http_req_t *req, oss_registration_t *out) {
     oss_field_errors_t fe;
     char msg[256];
 
-    int status = api_registration_decode(body, len, today_yyyymmdd(), out, &fe,
-                                         msg, sizeof msg);
+    int status = api_registration_decode(body, len, oss_app_today_yyyymmdd(),
+                                         out, &fe, msg, sizeof msg);
     if (status == 400)
         oss_http_reply_error(req, 400, "malformed_json", msg, NULL);
     else if (status)
@@ -447,7 +437,7 @@ nik_birth_date(const char *nik, char out[11]) {
     out[0] = '\0';
     if (oss_nik_check(nik, &ni))
         return;
-    int now = today_yyyymmdd() / 10000;
+    int now = oss_app_today_yyyymmdd() / 10000;
     int y = 2000 + ni.yy;
     if (y > now)
         y -= 100;
@@ -522,7 +512,7 @@ legacy_decode(oss_registration_t *out, oss_http_req_t *req) {
     oss_field_errors_t rfe = {0};
     if (oss_field_errors_get(&fe, "director_name"))
         oss_field_errors_add(&rfe, "name", "set");
-    oss_registration_validate(&in, today_yyyymmdd(), out, &rfe);
+    oss_registration_validate(&in, oss_app_today_yyyymmdd(), out, &rfe);
     for (size_t i = 0; i < rfe.n; i++)
         if (strcmp(rfe.items[i].reason, "set") != 0)
             oss_field_errors_add(&fe,

@@ -127,13 +127,5 @@ void api_reply_obj(oss_http_req_t *req, int status, json_t *o,
 
 /* Copies src (NULL = "") into dst of n bytes, truncating, NUL-ended. */
 void api_req_copy(char *dst, size_t n, const char *src);
-/* us (unix microseconds) as ISO-8601 UTC: "YYYY-MM-DDTHH:MM:SSZ", or with
- * micro: "YYYY-MM-DDTHH:MM:SS.uuuuuuZ". */
-void api_req_iso_us(int64_t us, bool micro, char *out, size_t n);
-/* in[0..n) as base64url without padding into out (4 * ceil(n / 3) + 1
- * bytes at least), NUL-ended. */
-void api_req_b64url(const uint8_t *in, size_t n, char *out);
-/* True when s has the 8-4-4-4-12 hex form of a UUID (any case). */
-bool api_req_uuid_valid(const char *s);
 
 #endif

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/uuid.h"
 #include "log/log.h"
 
 static int
@@ -29,22 +30,6 @@ push_found(oss_relay_tails_t *t, int64_t pos, const char *event_id) {
     memcpy(t->ids[t->n], event_id, OSS_UUID_STR);
     t->n++;
     return 0;
-}
-
-static int
-uuid_text_ok(const char *s) {
-    if (strlen(s) != 36)
-        return 0;
-    for (int i = 0; i < 36; i++) {
-        char c = s[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-')
-                return 0;
-        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-                     (c >= 'A' && c <= 'F')))
-            return 0;
-    }
-    return 1;
 }
 
 static void
@@ -72,7 +57,7 @@ take_message(oss_relay_tails_t *t, const oss_keyring_t *ring,
         return;
     if (oss_envelope_decode(m->payload, m->len, &ev, &err))
         return;
-    if (strcmp(ev.event_id, ids) == 0 && uuid_text_ok(ids) && ev.position > 0)
+    if (strcmp(ev.event_id, ids) == 0 && oss_uuid_valid(ids) && ev.position > 0)
         push_found(t, ev.position, ids);
     oss_event_clear(&ev);
 }

@@ -22,6 +22,7 @@
 #include "app/notice.h"
 #include "core/account.h"
 #include "core/bytes.h"
+#include "core/utc.h"
 #include "core/validate.h"
 #include "crypto/password.h"
 #include "db/db.h"
@@ -170,17 +171,6 @@ lc_decide(void *vctx, const oss_event_t *history, size_t n,
                                     err);
 }
 
-/* us as ISO-8601 UTC with microseconds. */
-static void
-iso_us(int64_t us, char *out, size_t n) {
-    time_t t = (time_t)(us / 1000000);
-    struct tm tm;
-    char b[32];
-    gmtime_r(&t, &tm);
-    strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, n, "%s.%06lldZ", b, (long long)(us % 1000000));
-}
-
 /* The signin_throttled notice to the principal, for the SignInThrottled
  * event of cmd. A contact without an e-mail address gets none (never an
  * error: the sign-in outcome must still be recorded). */
@@ -192,9 +182,9 @@ queue_throttled_notice(lc_op_t *l, const oss_command_t *cmd,
         if (strcmp(ev->payload_type, OSS_LC_T_SIGN_IN_THROTTLED))
             continue;
         char when[64];
-        iso_us(ev->occurred_at_us ? ev->occurred_at_us
-                                  : oss_app_lc_clock(l->lc),
-               when, sizeof when);
+        oss_utc_format(ev->occurred_at_us ? ev->occurred_at_us
+                                          : oss_app_lc_clock(l->lc),
+                       6, when, sizeof when);
         const char *kv[] = {"name", l->contact->name, "when", when};
         char *vars = oss_app_notice_vars(kv, 2);
         if (!vars)
@@ -545,7 +535,7 @@ principal_by_email(oss_app_t *app, oss_journal_t *j, const char *email,
         return refuse(r, OSS_ENOTFOUND, NULL,
                       OSS_APP_LC_REASON_INVALID_CREDENTIALS, BAD_CREDENTIALS);
     oss_index_digest(&app->index, "email", norm, dg);
-    oss_hex(dg, sizeof dg, hex);
+    oss_hex_encode(dg, sizeof dg, hex);
     OPENSSL_cleanse(norm, sizeof norm);
     const char *lp[] = {hex};
     PGresult *lr = lc_query(j, r,

@@ -1,10 +1,13 @@
 /* The application context (app.h): keys and the lifecycle configuration
- * loaded once, and the identifier checks the use cases share. */
+ * loaded once, the identifier checks the use cases share, and the `today`
+ * of the birth-date checks. */
 #include "app/app.h"
 
 #include <string.h>
 
 #include "app/lifecycle.h"
+#include "core/clock.h"
+#include "core/utc.h"
 
 oss_code_t
 oss_app_init(oss_app_t *app, const oss_config_t *cfg, oss_err_t *err) {
@@ -75,4 +78,9 @@ oss_app_reason_valid(const char *s) {
         if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
             return false;
     return true;
+}
+
+int
+oss_app_today_yyyymmdd(void) {
+    return oss_utc_yyyymmdd(oss_now_us() + INT64_C(86400) * 1000000);
 }

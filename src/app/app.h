@@ -6,7 +6,8 @@
  * and its result into their output.
  *
  * This header holds the context every use case reads (keys, the account
- * lifecycle's configuration) and the small checks on identifiers. Files:
+ * lifecycle's configuration), the small checks on identifiers and the
+ * `today` of the birth-date checks. Files:
  * cmd.h (events and statements for a command), lifecycle.h (activation,
  * passwords, sessions), account_lifecycle.h (the lifecycle's use cases:
  * activation, password, sign-in, sessions), principal.h (persons, new
@@ -60,5 +61,10 @@ bool oss_app_institution_valid(const char *code);
 
 /* A reason given by a person (revocations): 1-200 printable characters. */
 bool oss_app_reason_valid(const char *s);
+
+/* The `today` (YYYYMMDD) of the birth-date checks (oss_birth_date_parse(),
+ * oss_registration_validate()): tomorrow's UTC date, a day of slack because
+ * the client may be ahead of UTC (WIB, WITA, WIT). Reads the wall clock. */
+int oss_app_today_yyyymmdd(void);
 
 #endif

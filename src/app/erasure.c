@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "app/cmd.h"
+#include "core/uuid.h"
 #include "db/db.h"
 #include "journal/scan.h"
 #include "oss/v1/privacy.pb-c.h"
@@ -18,18 +19,6 @@ db_fail(PGconn *c, PGresult *r, const char *what, oss_err_t *err) {
     if (err)
         err->msg[strcspn(err->msg, "\n")] = '\0';
     return rc == OSS_OK ? OSS_EUNAVAIL : rc;
-}
-
-static int64_t
-count_of(PGconn *c, const char *sql, int n, const char *const *p, bool *ok) {
-    PGresult *r = PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0);
-    int64_t v = 0;
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-        v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    else
-        *ok = false;
-    PQclear(r);
-    return v;
 }
 
 static oss_code_t
@@ -156,7 +145,7 @@ oss_app_erasure_prepare(PGconn *c, const char *subject_id, const char *reason,
     char(*sbuf)[OSS_ID_MAX] = NULL;
 
     memset(e, 0, sizeof *e);
-    if (!oss_subject_id_valid(subject_id))
+    if (!oss_uuid_valid(subject_id))
         return oss_err_field(err, OSS_ENOTFOUND, "subject_id",
                              "no such subject");
     if (!reason || !*reason)
@@ -228,34 +217,39 @@ oss_app_erasure_prepare(PGconn *c, const char *subject_id, const char *reason,
     bool ok = true;
     const char *p1[1] = {e->subject_id};
     const char *p2[2] = {e->subject_id, e->streams_array};
-    e->keys = count_of(c,
-                       "SELECT count(*) FROM oss.subject_keys WHERE "
-                       "subject_id = $1::uuid",
-                       1, p1, &ok);
-    e->lookups = count_of(c,
-                          "SELECT (SELECT count(*) FROM oss.identity_claims "
-                          "WHERE subject_id = $1::uuid) + (SELECT count(*) "
-                          "FROM oss.account_lookup WHERE stream_id = "
-                          "ANY($2::text[]))",
-                          2, p2, &ok);
-    e->deliveries = count_of(c,
-                             "SELECT count(*) FROM oss.deliveries WHERE "
-                             "subject_id = $1::uuid",
-                             1, p1, &ok);
+    e->keys = oss_db_query_int64(c,
+                                 "SELECT count(*) FROM oss.subject_keys WHERE "
+                                 "subject_id = $1::uuid",
+                                 1, p1, &ok);
+    e->lookups =
+        oss_db_query_int64(c,
+                           "SELECT (SELECT count(*) FROM oss.identity_claims "
+                           "WHERE subject_id = $1::uuid) + (SELECT count(*) "
+                           "FROM oss.account_lookup WHERE stream_id = "
+                           "ANY($2::text[]))",
+                           2, p2, &ok);
+    e->deliveries =
+        oss_db_query_int64(c,
+                           "SELECT count(*) FROM oss.deliveries WHERE "
+                           "subject_id = $1::uuid",
+                           1, p1, &ok);
     const char *pa[1] = {e->access_array};
     const char *pp[1] = {e->principals_array};
-    e->sessions = count_of(c,
+    e->sessions =
+        oss_db_query_int64(c,
                            "SELECT count(*) FROM oss.sessions WHERE stream_id "
                            "= ANY($1::text[]) AND revoked_at IS NULL",
                            1, pa, &ok);
-    e->passwords = count_of(c,
-                            "SELECT count(*) FROM oss.credentials WHERE "
-                            "stream_id = ANY($1::text[])",
-                            1, pa, &ok);
-    e->grants = count_of(c,
-                         "SELECT count(*) FROM oss.grants WHERE principal_id "
-                         "= ANY($1::text[]) AND revoked_at IS NULL",
-                         1, pp, &ok);
+    e->passwords =
+        oss_db_query_int64(c,
+                           "SELECT count(*) FROM oss.credentials WHERE "
+                           "stream_id = ANY($1::text[])",
+                           1, pa, &ok);
+    e->grants =
+        oss_db_query_int64(c,
+                           "SELECT count(*) FROM oss.grants WHERE principal_id "
+                           "= ANY($1::text[]) AND revoked_at IS NULL",
+                           1, pp, &ok);
     int64_t stream_events = 0;
     oss_journal_filter_t in_stream = {.stream_id = e->stream_id};
     if (ok && oss_journal_count(c, &in_stream, &stream_events, NULL))

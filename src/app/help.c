@@ -418,7 +418,7 @@ oss_app_help_decide(oss_app_t *app, oss_journal_t *j, oss_app_help_decide_t *d,
     }
     uint8_t dg[32];
     oss_index_digest(&app->index, "email", h->new_email, dg);
-    oss_hex(dg, sizeof dg, h->new_email_digest);
+    oss_hex_encode(dg, sizeof dg, h->new_email_digest);
     help_seal_ref(h);
     oss_app_cmd_init(&c, h->stream_id, OSS_ACTOR_OPERATOR, d->actor_id,
                      d->correlation_id);

@@ -9,6 +9,7 @@
 
 #include <libpq-fe.h>
 
+#include "core/bytes.h"
 #include "crypto/password.h"
 #include "db/db.h"
 #include "log/log.h"
@@ -21,12 +22,20 @@ static const char dummy_hash[] =
     "$argon2id$v=19$m=19456,t=2,p=1$aFeeVJj/ZO/eC5RqtMKOyQ$"
     "UWT2fbXv/oRPdMQ6nvpAeFs1hFQs0B2nS57mJmbLnos";
 
+void
+oss_app_legacy_username_fold(const char *username, char out[129]) {
+    snprintf(out, 129, "%s", username);
+    for (char *p = out; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+}
+
 /* Hex of the keyed digest of (kind, value). */
 static void
 digest_hex(oss_app_t *app, const char *kind, const char *value, char *hex) {
     uint8_t d[32];
     oss_index_digest(&app->index, kind, value, d);
-    oss_hex(d, sizeof d, hex);
+    oss_hex_encode(d, sizeof d, hex);
     memset(d, 0, sizeof d);
 }
 
@@ -43,10 +52,7 @@ check(oss_app_t *app, oss_journal_t *j, oss_app_legacy_migrate_t *m,
     char ufold[129], hex[65], fold[401];
     oss_code_t rc = OSS_OK;
 
-    snprintf(ufold, sizeof ufold, "%s", m->username);
-    for (char *p = ufold; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
+    oss_app_legacy_username_fold(m->username, ufold);
     digest_hex(app, "legacy_username", ufold, hex);
     const char *p[] = {hex};
     PGresult *res = PQexecParams(

@@ -44,6 +44,12 @@ typedef struct oss_app_legacy_migrate {
                                     "director_name", "nik") */
 } oss_app_legacy_migrate_t;
 
+/* The form of an OSS 1.1 username whose keyed digest ("legacy_username")
+ * oss.legacy_accounts holds: username (borrowed) cut to 128 bytes, ASCII
+ * upper case folded to lower, into out, NUL-terminated. `oss legacy import`
+ * and the migration both fold with it, so that their digests meet. */
+void oss_app_legacy_username_fold(const char *username, char out[129]);
+
 /* Checks and migrates on j (one transaction of its own): the terms of use
  * version, the credentials and the company's data against
  * oss.legacy_accounts, then seals and executes. Returns OSS_OK when it

@@ -15,6 +15,7 @@
 
 #include "app/cmd.h"
 #include "app/codec.h"
+#include "core/bytes.h"
 #include "core/clock.h"
 #include "crypto/password.h"
 #include "log/log.h"
@@ -144,7 +145,7 @@ oss_app_lc_keyed_hex(const uint8_t key[32], const char *kind, const char *a,
     if (n < 0 || (size_t)n >= sizeof buf)
         n = (int)sizeof buf - 1;
     oss_hmac_sha256(key, 32, buf, (size_t)n, mac);
-    oss_hex(mac, 32, out);
+    oss_hex_encode(mac, 32, out);
     memset(buf, 0, sizeof buf);
 }
 
@@ -213,28 +214,6 @@ event_of(const oss_command_t *cmd, const char *type) {
 
 #define TS_US(p) "to_timestamp(0) + (" p "::bigint) * interval '1 microsecond'"
 
-/* in[0..n) as base64url without padding into out (NUL-ended). */
-static void
-b64url(const uint8_t *in, size_t n, char *out) {
-    static const char tab[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= in[i + 2];
-        out[o++] = tab[(v >> 18) & 63];
-        out[o++] = tab[(v >> 12) & 63];
-        if (i + 1 < n)
-            out[o++] = tab[(v >> 6) & 63];
-        if (i + 2 < n)
-            out[o++] = tab[v & 63];
-    }
-    out[o] = '\0';
-}
-
 /* ---- activation: prepare, issue, extra ---------------------------------- */
 
 oss_code_t
@@ -268,7 +247,7 @@ oss_app_activation_prepare(oss_app_t *ctx, const oss_data_key_t *dk,
     snprintf(a->otp, sizeof a->otp, "%06u", (unsigned)(v % 1000000u));
     if ((rc = oss_random(rnd, sizeof rnd, err)) != OSS_OK)
         return rc;
-    b64url(rnd, sizeof rnd, a->token);
+    oss_b64url_encode(rnd, sizeof rnd, a->token);
     memset(rnd, 0, sizeof rnd);
     oss_app_lc_keyed_hex(ctx->lc->otp.key[0], "otp", stream_id, a->otp,
                          a->otp_hmac);
@@ -362,7 +341,7 @@ queue_activation_rows(const oss_app_activation_t *a, const oss_command_t *cmd,
     sealed_hex = malloc(2 * a->sealed_len + 1);
     if (!sealed_hex)
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    oss_hex(a->sealed, a->sealed_len, sealed_hex);
+    oss_hex_encode(a->sealed, a->sealed_len, sealed_hex);
     const char *dv[] = {
         a->delivery_id, ev->event_id, a->stream_id, a->subject_id,
         a->channel,     sealed_hex,   exp};

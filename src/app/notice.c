@@ -367,8 +367,8 @@ oss_app_notice_queue(const oss_app_contact_t *c, const char *kind,
         rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
         goto done;
     }
-    oss_hex(nonce, 12, sealed_hex);
-    oss_hex(ct, ctlen, sealed_hex + 24);
+    oss_hex_encode(nonce, 12, sealed_hex);
+    oss_hex_encode(ct, ctlen, sealed_hex + 24);
     char exp[24];
     snprintf(exp, sizeof exp, "%lld",
              (long long)(expires_at_us > 0

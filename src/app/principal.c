@@ -15,6 +15,7 @@
 #include "app/lifecycle.h"
 #include "app/notice.h"
 #include "core/account.h"
+#include "core/bytes.h"
 #include "core/nik.h"
 #include "core/validate.h"
 #include "log/log.h"
@@ -24,15 +25,6 @@
 #define PRINCIPAL_CREATED OSS_APP_T_PRINCIPAL_CREATED
 
 /* ---- persons --------------------------------------------------- */
-
-static int
-today_yyyymmdd(void) {
-    /* a day of slack: the client may be ahead of UTC (WIB, WITA, WIT) */
-    time_t t = time(NULL) + 86400;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    return (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
-}
 
 /* body[prefix name]: NULL when absent or null; "must_be_string" is
  * recorded when it is not a string. */
@@ -105,8 +97,9 @@ oss_app_person_validate(json_t *body, const char *prefix, oss_app_person_t *out,
     s = pfield(body, prefix, "birth_date", &fe, fn, sizeof fn);
     if (s && *s) {
         int y, m, d;
-        if ((why = oss_birth_date_parse(s, today_yyyymmdd(), out->birth_date,
-                                        sizeof out->birth_date, &y, &m, &d)))
+        if ((why = oss_birth_date_parse(s, oss_app_today_yyyymmdd(),
+                                        out->birth_date, sizeof out->birth_date,
+                                        &y, &m, &d)))
             oss_field_errors_add(&fe, fn, why);
     }
     s = pfield(body, prefix, "email", &fe, fn, sizeof fn);
@@ -455,14 +448,14 @@ oss_app_principal_prepare(oss_app_t *ctx, const oss_app_person_t *who,
         rc = oss_err_set(err, OSS_EINTERNAL, "wrapped key too long");
         goto done;
     }
-    oss_hex(wrapped, wlen, pp->wrapped_hex);
+    oss_hex_encode(wrapped, wlen, pp->wrapped_hex);
     {
         uint8_t d[32];
         oss_index_digest(&ctx->index, "email", who->email, d);
-        oss_hex(d, sizeof d, pp->email_digest);
+        oss_hex_encode(d, sizeof d, pp->email_digest);
         if (who->nik[0]) {
             oss_index_digest(&ctx->index, "nik", who->nik, d);
-            oss_hex(d, sizeof d, pp->nik_digest);
+            oss_hex_encode(d, sizeof d, pp->nik_digest);
         }
         memset(d, 0, sizeof d);
     }

@@ -411,7 +411,7 @@ oss_app_password_reset_request(oss_app_t *app, oss_journal_t *j,
         char hex[65];
         uint8_t dg[32];
         oss_index_digest(&app->index, "email", r->email, dg);
-        oss_hex(dg, sizeof dg, hex);
+        oss_hex_encode(dg, sizeof dg, hex);
         const char *p[] = {hex};
         PGresult *res =
             oss_app_rc_query(j,
@@ -636,12 +636,12 @@ oss_app_rc_nik_streams(oss_app_t *app, oss_journal_t *j, const char *nik,
     char h1[65], h2[65], h3[65], bid[40];
 
     oss_index_digest(&app->index, "nik", nik, d);
-    oss_hex(d, 32, h1);
+    oss_hex_encode(d, 32, h1);
     oss_index_digest(&app->index, "business", nik, d);
-    oss_hex(d, 32, h2);
+    oss_hex_encode(d, 32, h2);
     snprintf(bid, sizeof bid, "nik:%s", nik);
     oss_index_digest(&app->index, "business", bid, d);
-    oss_hex(d, 32, h3);
+    oss_hex_encode(d, 32, h3);
     OPENSSL_cleanse(bid, sizeof bid);
     const char *p[] = {h1, h2, h3,
                        account_id && *account_id ? account_id : NULL};

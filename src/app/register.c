@@ -27,6 +27,7 @@
 #include "app/cmd.h"
 #include "app/principal.h"
 #include "app/terms.h"
+#include "core/bytes.h"
 #include "log/log.h"
 #include "oss/v1/account.pb-c.h"
 
@@ -136,14 +137,14 @@ seal(oss_app_t *app, oss_app_register_t *r, oss_err_t *err) {
     {
         uint8_t d[32];
         oss_index_digest(&app->index, "email", r->reg.email, d);
-        oss_hex(d, sizeof d, r->email_digest);
+        oss_hex_encode(d, sizeof d, r->email_digest);
         /* the NIK look-up row: "forgot account" finds the account by the
          * responsible person's NIK even when the business identity is an
          * NPWP or a passport */
         r->nik_digest[0] = '\0';
         if (r->reg.nik[0]) {
             oss_index_digest(&app->index, "nik", r->reg.nik, d);
-            oss_hex(d, sizeof d, r->nik_digest);
+            oss_hex_encode(d, sizeof d, r->nik_digest);
         }
         memset(d, 0, sizeof d);
     }
@@ -249,7 +250,7 @@ lookup_rows(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
     char wk[2 * 64 + 1];
     if (r->wlen > 64)
         return oss_err_set(err, OSS_EINTERNAL, "wrapped key too long");
-    oss_hex(r->wrapped, r->wlen, wk);
+    oss_hex_encode(r->wrapped, r->wlen, wk);
     const char *kv[] = {r->subject_id, r->master_key_id, wk};
     if (q(qctx,
           "INSERT INTO oss.subject_keys (subject_id, master_key_id, "

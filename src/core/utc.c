@@ -45,6 +45,24 @@ oss_utc_month_days(int64_t y, int m) {
     return mdays[m - 1] + (m == 2 && leap);
 }
 
+int
+oss_utc_yyyymmdd(int64_t us) {
+    if (us < UTC_MIN_US)
+        us = UTC_MIN_US;
+    if (us > UTC_MAX_US)
+        us = UTC_MAX_US;
+    int64_t secs = us / US_PER_S;
+    if (us % US_PER_S < 0)
+        secs--;
+    int64_t days = secs / S_PER_DAY;
+    if (secs % S_PER_DAY < 0)
+        days--;
+    int64_t y;
+    int m, d;
+    oss_utc_civil_from_days(days, &y, &m, &d);
+    return (int)y * 10000 + m * 100 + d;
+}
+
 /* Writes v as exactly w decimal digits at p (v >= 0). */
 static void
 put_digits(char *p, int64_t v, int w) {

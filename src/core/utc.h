@@ -29,6 +29,12 @@ size_t oss_utc_format(int64_t us, int digits, char *out, size_t n);
  * OSS_OK, or OSS_EMALFORMED with *err (may be NULL) set. */
 oss_code_t oss_utc_parse(const char *s, int64_t *us, oss_err_t *err);
 
+/* The UTC civil date of us (unix microseconds; floor semantics before 1970,
+ * clamped to years 0000..9999 as oss_utc_format() does) as the integer
+ * YYYYMMDD, e.g. 20240229: the `today` that oss_birth_date_parse() and
+ * oss_registration_validate() take. */
+int oss_utc_yyyymmdd(int64_t us);
+
 /* Days since 1970-01-01 of the civil date y-m-d (m 1..12, d 1..31; not
  * checked: out-of-range days count on, as timegm() does). */
 int64_t oss_utc_days_from_civil(int64_t y, int m, int d);

@@ -13,7 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/bytes.h"
 #include "core/error.h"
 #include "core/event.h"
 
@@ -26,13 +25,6 @@ oss_code_t oss_random(void *buf, size_t n, oss_err_t *err);
 void oss_sha256(const void *data, size_t n, uint8_t out[32]);
 void oss_hmac_sha256(const uint8_t *key, size_t keylen, const void *data,
                      size_t n, uint8_t out[32]);
-/* Hex of n bytes into out (2n+1 chars): the old name of oss_hex_encode()
- * (core/bytes.h), the one copy, kept while callers in producers/ and
- * consumers/ still use it; new code calls oss_hex_encode(). */
-static inline void
-oss_hex(const uint8_t *bytes, size_t n, char *out) {
-    oss_hex_encode(bytes, n, out);
-}
 /* Constant-time comparison; 1 when equal. */
 int oss_ct_equal(const void *a, const void *b, size_t n);
 

@@ -14,25 +14,11 @@
 #include <openssl/crypto.h>
 
 #include "core/bytes.h"
+#include "core/uuid.h"
 #include "db/db.h"
 #include "journal/scan.h"
 #include "oss/v1/account.pb-c.h"
 #include "oss/v1/privacy.pb-c.h"
-
-bool
-oss_subject_id_valid(const char *s) {
-    if (!s || strlen(s) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        char c = s[i];
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? c != '-'
-                 : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-                     (c >= 'A' && c <= 'F')))
-            return false;
-    }
-    return true;
-}
 
 static oss_code_t
 db_fail(PGconn *c, PGresult *r, const char *what, oss_err_t *err) {
@@ -48,7 +34,7 @@ oss_subject_key_load(PGconn *c, const oss_keyring_t *master,
                      const char *subject_id, oss_data_key_t *dk,
                      oss_err_t *err) {
     memset(dk, 0, sizeof *dk);
-    if (!oss_subject_id_valid(subject_id))
+    if (!oss_uuid_valid(subject_id))
         return oss_err_field(err, OSS_ENOTFOUND, "", "no such subject");
     const char *p[1] = {subject_id};
     PGresult *r = PQexecParams(c,
@@ -101,7 +87,7 @@ oss_subject_of_account(PGconn *c, const char *account_id,
     } else {
         Oss__V1__AccountRegistered *a = oss__v1__account_registered__unpack(
             NULL, found.items[0].payload_len, found.items[0].payload);
-        if (a && a->subject_id && oss_subject_id_valid(a->subject_id))
+        if (a && a->subject_id && oss_uuid_valid(a->subject_id))
             snprintf(subject_id, OSS_UUID_STR, "%s", a->subject_id);
         else
             rc =
@@ -323,19 +309,6 @@ oss_subject_open_fields(const uint8_t *payload, size_t len,
 
 /* ---- master-key rotation ------------------------------------------------ */
 
-/* The one integer sql ($1.. = p) answers; *ok false when it fails. */
-static int64_t
-count_of(PGconn *c, const char *sql, int n, const char *const *p, bool *ok) {
-    PGresult *r = PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0);
-    int64_t v = 0;
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-        v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    else
-        *ok = false;
-    PQclear(r);
-    return v;
-}
-
 static oss_code_t
 exec_ok(PGconn *c, const char *sql, oss_err_t *err) {
     PGresult *r = PQexec(c, sql);
@@ -394,7 +367,7 @@ oss_subject_keys_rewrap(PGconn *c, const oss_keyring_t *master, int batch,
                 break;
             }
             char hex[2 * 64 + 1];
-            oss_hex(w, wl, hex);
+            oss_hex_encode(w, wl, hex);
             free(w);
             const char *u[4] = {sid, newid, hex, kid};
             PGresult *ur = PQexecParams(
@@ -420,10 +393,11 @@ oss_subject_keys_rewrap(PGconn *c, const oss_keyring_t *master, int batch,
     }
     const char *p[1] = {cur};
     bool ok = true;
-    *remaining = count_of(c,
-                          "SELECT count(*) FROM oss.subject_keys WHERE "
-                          "master_key_id <> $1",
-                          1, p, &ok);
+    *remaining =
+        oss_db_query_int64(c,
+                           "SELECT count(*) FROM oss.subject_keys WHERE "
+                           "master_key_id <> $1",
+                           1, p, &ok);
     if (!ok)
         return oss_err_set(err, OSS_EUNAVAIL, "could not count subject keys");
     return OSS_OK;
@@ -458,7 +432,7 @@ keyring_write(const char *path, const uint8_t (*keys)[32], size_t n,
     text[0] = '\0';
     char hex[65];
     for (size_t i = 0; i < n; i++) {
-        oss_hex(keys[i], 32, hex);
+        oss_hex_encode(keys[i], 32, hex);
         len += (size_t)snprintf(text + len, cap - len, "%s\n", hex);
     }
     OPENSSL_cleanse(hex, sizeof hex);

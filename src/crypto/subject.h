@@ -30,9 +30,6 @@
  * personal data was erased. */
 #define OSS_SUBJECT_REASON_ERASED "erased"
 
-/* True when s is a UUID in text form (36 chars, hex and dashes). */
-bool oss_subject_id_valid(const char *s);
-
 /* Reads subject_id's wrapped key and unwraps it with master. OSS_ENOTFOUND
  * when the subject has no key (erased: reason OSS_SUBJECT_REASON_ERASED),
  * OSS_EUNAVAIL on a database error, else the unwrap's error. */

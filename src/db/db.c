@@ -1,5 +1,5 @@
 /* Small libpq helpers: connect with timeouts, classify errors, array
- * literals. */
+ * literals, one-integer queries. */
 #include "db/db.h"
 
 #include <stdio.h>
@@ -239,4 +239,17 @@ oss_db_exec(PGconn *c, const char *sql, oss_err_t *err) {
         rc = oss_db_error(c, r, "run statement", err);
     PQclear(r);
     return rc;
+}
+
+int64_t
+oss_db_query_int64(PGconn *c, const char *sql, int n, const char *const *p,
+                   bool *ok) {
+    PGresult *r = PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0);
+    int64_t v = 0;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    else
+        *ok = false;
+    PQclear(r);
+    return v;
 }

@@ -1,13 +1,14 @@
 /* Small libpq helpers shared by the shell modules and every program (api,
  * relay, projector, notifier, the oss CLI): THE connect routine with sane
  * session timeouts and a documented override for bulk work, classifying errors
- * by SQLSTATE, building array literals. Thread-safety: the functions are; a
- * PGconn is not (one per thread). */
+ * by SQLSTATE, building array literals, reading one integer. Thread-safety:
+ * the functions are; a PGconn is not (one per thread). */
 #ifndef OSS_DB_H
 #define OSS_DB_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <libpq-fe.h>
 
@@ -105,5 +106,13 @@ char *oss_db_text_array(const char *const *items, size_t n);
 
 /* Runs a parameterless statement; OSS_OK when it succeeded. */
 oss_code_t oss_db_exec(PGconn *c, const char *sql, oss_err_t *err);
+
+/* The one integer sql answers (one row; its first column as text, parsed
+ * with strtoll: NULL reads 0) with text parameters p[0..n) (borrowed), or
+ * 0 with *ok set to false when the statement fails or does not return
+ * exactly one row; *ok is left alone on success, so that several calls can
+ * share one flag and be tested once. */
+int64_t oss_db_query_int64(PGconn *c, const char *sql, int n,
+                           const char *const *p, bool *ok);
 
 #endif

@@ -34,6 +34,8 @@
  * the same reads. A batch whose every command wants a new stream and has no
  * idempotency key reads nothing (one round trip). Statements are prepared
  * once per connection (send_sql()). README.md says why each is safe. */
+#include "core/buf.h"
+#include "core/bytes.h"
 #include "core/clock.h"
 #include "journal/journal_int.h"
 #include "journal/row.h"
@@ -90,95 +92,58 @@ p_bin(params_t *p, const void *b, size_t n) {
 
 /* ---- array literals (the batched path's unnest() parameters) ------------ */
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf_t;
-
-static void
-sb_reserve(sbuf_t *b, size_t more) {
-    if (b->oom || b->len + more + 1 <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + more + 1)
-        cap *= 2;
-    char *q = realloc(b->p, cap);
-    if (!q) {
-        b->oom = 1;
-        return;
-    }
-    b->p = q;
-    b->cap = cap;
-}
-
-static void
-sb_putc(sbuf_t *b, char ch) {
-    sb_reserve(b, 1);
-    if (b->oom)
-        return;
-    b->p[b->len++] = ch;
-    b->p[b->len] = '\0';
-}
-
 /* Appends one array element: NULL when s is NULL, else s double-quoted with
- * '"' and '\\' escaped. */
+ * '"' and '\\' escaped. Failures are the buffer's (sticky, arr_end()). */
 static void
-arr_text(sbuf_t *b, const char *s) {
-    sb_putc(b, b->len ? ',' : '{');
+arr_text(oss_buf_t *b, const char *s) {
+    oss_buf_appendc(b, b->len ? ',' : '{');
     if (!s) {
-        for (const char *q = "NULL"; *q; q++)
-            sb_putc(b, *q);
+        oss_buf_appends(b, "NULL");
         return;
     }
-    size_t n = strlen(s);
-    sb_reserve(b, 2 * n + 2);
-    if (b->oom)
-        return;
-    b->p[b->len++] = '"';
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            b->p[b->len++] = '\\';
-        b->p[b->len++] = *s;
+    oss_buf_reserve(b, strlen(s) + 2); /* one growth, escapes aside */
+    oss_buf_appendc(b, '"');
+    while (*s) {
+        size_t k = strcspn(s, "\"\\");
+        oss_buf_append(b, s, k);
+        s += k;
+        if (*s) {
+            oss_buf_appendc(b, '\\');
+            oss_buf_appendc(b, *s++);
+        }
     }
-    b->p[b->len++] = '"';
-    b->p[b->len] = '\0';
+    oss_buf_appendc(b, '"');
 }
 
 static void
-arr_i64(sbuf_t *b, int64_t x) {
+arr_i64(oss_buf_t *b, int64_t x) {
     char num[24];
     snprintf(num, sizeof num, "%lld", (long long)x);
     arr_text(b, num);
 }
 
-/* bytes as hex text (decode(x, 'hex') in SQL) */
+/* bytes as hex text (decode(x, 'hex') in SQL), a chunk at a time */
 static void
-arr_hex(sbuf_t *b, const uint8_t *bytes, size_t n) {
-    char *h = malloc(2 * n + 1);
-    if (!h) {
-        b->oom = 1;
-        return;
+arr_hex(oss_buf_t *b, const uint8_t *bytes, size_t n) {
+    char h[2 * 64 + 1];
+    oss_buf_appendc(b, b->len ? ',' : '{');
+    oss_buf_reserve(b, 2 * n + 2);
+    oss_buf_appendc(b, '"');
+    for (size_t i = 0; i < n; i += 64) {
+        size_t k = n - i < 64 ? n - i : 64;
+        oss_hex_encode(bytes + i, k, h);
+        oss_buf_append(b, h, 2 * k);
     }
-    oss_hex(bytes, n, h);
-    h[2 * n] = '\0';
-    arr_text(b, h);
-    free(h);
+    oss_buf_appendc(b, '"');
 }
 
 /* Closes the array ("{}" when empty); returns its text or NULL (oom). */
 static const char *
-arr_end(sbuf_t *b) {
+arr_end(oss_buf_t *b) {
     if (!b->len)
-        sb_putc(b, '{');
-    sb_putc(b, '}');
-    return b->oom ? NULL : b->p;
-}
-
-static void
-sb_free(sbuf_t *b) {
-    free(b->p);
-    memset(b, 0, sizeof *b);
+        oss_buf_appendc(b, '{');
+    oss_buf_appendc(b, '}');
+    return oss_buf_ok(b) ? oss_buf_str(b) : NULL;
 }
 
 /* An extra statement of the batched path, held until the events and claims
@@ -1109,7 +1074,7 @@ static const char insert_idems_sql[] =
  * INSERT); no savepoints. Returns ATT_OK, ATT_LOST or ATT_FAIL (oom). */
 static int
 send_batch(tx_t *t, oss_err_t *err) {
-    sbuf_t ev[18], cl[4], id[7];
+    oss_buf_t ev[18], cl[4], id[7];
     size_t nev = 0, ncl = 0, nid = 0;
     int a = ATT_OK;
     memset(ev, 0, sizeof ev);
@@ -1214,11 +1179,11 @@ lost:
     a = ATT_LOST;
 done:
     for (int k = 0; k < 18; k++)
-        sb_free(&ev[k]);
+        oss_buf_free(&ev[k]);
     for (int k = 0; k < 4; k++)
-        sb_free(&cl[k]);
+        oss_buf_free(&cl[k]);
     for (int k = 0; k < 7; k++)
-        sb_free(&id[k]);
+        oss_buf_free(&id[k]);
     return a;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/bytes.h"
+#include "core/uuid.h"
 
 #define PG_EPOCH_US 946684800000000LL /* 2000-01-01 in unix microseconds */
 
@@ -31,7 +32,6 @@ fixed(const PGresult *r, int row, int col, int len) {
 
 const char *
 journal_row_decode(const PGresult *r, int row, oss_journal_row_t *out) {
-    static const char hx[] = "0123456789abcdef";
     oss_event_t *ev = &out->ev;
     memset(out, 0, sizeof *out);
     if (PQnfields(r) != JOURNAL_ROW_NCOLS || !fixed(r, row, 0, 8) ||
@@ -42,15 +42,7 @@ journal_row_decode(const PGresult *r, int row, oss_journal_row_t *out) {
     if (!fixed(r, row, 2, 16) || !fixed(r, row, 5, 8) || !fixed(r, row, 6, 8) ||
         !fixed(r, row, 7, 8) || !fixed(r, row, 8, 2) || !fixed(r, row, 16, 4))
         goto bad;
-    const unsigned char *u = (const unsigned char *)PQgetvalue(r, row, 2);
-    char *o = ev->event_id;
-    for (int k = 0; k < 16; k++) {
-        if (k == 4 || k == 6 || k == 8 || k == 10)
-            *o++ = '-';
-        *o++ = hx[u[k] >> 4];
-        *o++ = hx[u[k] & 15];
-    }
-    *o = '\0';
+    oss_uuid_format((const uint8_t *)PQgetvalue(r, row, 2), ev->event_id);
     if (!get_text(r, row, 3, ev->stream_id, sizeof ev->stream_id) ||
         !get_text(r, row, 4, ev->stream_type, sizeof ev->stream_type) ||
         !get_text(r, row, 9, ev->actor_id, sizeof ev->actor_id) ||

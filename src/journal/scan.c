@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/uuid.h"
 #include "db/db.h"
 #include "journal/row.h"
 
@@ -99,23 +100,6 @@ q_free(q_t *q) {
         free(q->owned[i]);
 }
 
-static int
-is_uuid(const char *s) {
-    if (!s || strlen(s) != 36)
-        return 0;
-    for (int i = 0; i < 36; i++) {
-        char c = s[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-')
-                return 0;
-        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-                     (c >= 'A' && c <= 'F'))) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* The time expression of a unix-microsecond parameter $n, exact. */
 static void
 q_time(q_t *q, const char *op, int64_t us) {
@@ -179,7 +163,7 @@ q_where(q_t *q, const oss_journal_filter_t *f, int *none) {
         const char **ids = malloc((f->nevent_ids + 1) * sizeof *ids);
         size_t k = 0;
         for (size_t i = 0; ids && i < f->nevent_ids; i++)
-            if (is_uuid(f->event_ids[i]))
+            if (oss_uuid_valid(f->event_ids[i]))
                 ids[k++] = f->event_ids[i];
         if (ids && !k)
             *none = 1;

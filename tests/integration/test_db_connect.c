@@ -1,7 +1,8 @@
 /* The one PostgreSQL connect routine (src/db/db.c) against the stack's
  * PostgreSQL (var/run.env): the session defaults, the per-connection
  * override of bulk work (oss_db_opts_t), and the per-work override on an
- * open connection (oss_db_set_timeouts / oss_db_set_bulk). */
+ * open connection (oss_db_set_timeouts / oss_db_set_bulk); the one-integer
+ * query (oss_db_query_int64). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -122,6 +123,37 @@ test_conninfo_options_kept(void **state) {
                      OSS_EINVAL);
 }
 
+static void
+test_query_int64(void **state) {
+    (void)state;
+    oss_err_t err = {0};
+    PGconn *c = NULL;
+    assert_int_equal(
+        oss_db_connect(oss_config_str(cfg, "pg.url"), NULL, &c, &err), OSS_OK);
+    bool ok = true;
+    const char *p[2] = {"40", "2"};
+    assert_int_equal(
+        oss_db_query_int64(c, "SELECT $1::int8 + $2::int8", 2, p, &ok), 42);
+    assert_int_equal(oss_db_query_int64(c, "SELECT NULL::int8", 0, NULL, &ok),
+                     0);
+    assert_true(ok);
+    /* no row, two rows, a failing statement: 0, and ok goes false */
+    assert_int_equal(
+        oss_db_query_int64(c, "SELECT 1 WHERE false", 0, NULL, &ok), 0);
+    assert_false(ok);
+    ok = true;
+    assert_int_equal(
+        oss_db_query_int64(c, "SELECT generate_series(1, 2)", 0, NULL, &ok), 0);
+    assert_false(ok);
+    ok = true;
+    assert_int_equal(oss_db_query_int64(c, "SELECT 1 / 0", 0, NULL, &ok), 0);
+    assert_false(ok);
+    /* a later success leaves the flag false */
+    assert_int_equal(oss_db_query_int64(c, "SELECT 7", 0, NULL, &ok), 7);
+    assert_false(ok);
+    PQfinish(c);
+}
+
 static int
 setup(void **state) {
     (void)state;
@@ -145,6 +177,7 @@ main(void) {
         cmocka_unit_test(test_bulk_connection),
         cmocka_unit_test(test_bulk_on_an_open_connection),
         cmocka_unit_test(test_conninfo_options_kept),
+        cmocka_unit_test(test_query_int64),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

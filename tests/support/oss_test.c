@@ -1,4 +1,5 @@
-/* Shared test helpers: locate the running stack through var/run.env. */
+/* Shared test helpers: locate the running stack through var/run.env, clear
+ * the OSS_ environment, make ids. */
 #include "oss_test.h"
 
 #include <stdio.h>
@@ -6,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+extern char **environ;
 
 int
 oss_test_load_env(void) {
@@ -64,4 +67,24 @@ oss_test_id(const char *prefix) {
     snprintf(s, 128, "%s-%d-%lx%09ld-%u", prefix, (int)getpid(),
              (long)ts.tv_sec, ts.tv_nsec, ++counter);
     return s;
+}
+
+void
+oss_test_clear_oss_env(void) {
+    for (;;) {
+        char name[256] = "";
+        for (char **e = environ; *e; e++)
+            if (strncmp(*e, "OSS_", 4) == 0) {
+                const char *eq = strchr(*e, '=');
+                size_t n = eq ? (size_t)(eq - *e) : strlen(*e);
+                if (n < sizeof name) {
+                    memcpy(name, *e, n);
+                    name[n] = '\0';
+                    break;
+                }
+            }
+        if (!name[0])
+            return;
+        unsetenv(name);
+    }
 }

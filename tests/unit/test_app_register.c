@@ -2,7 +2,7 @@
  * database: sealing and the claim, the commands a batch runs (one per
  * registration without an activation), the decision on a new and on an
  * existing stream, and how finish reads outcomes (reason codes, replay,
- * a transaction that did not run). */
+ * a transaction that did not run); the OSS 1.1 username fold (legacy.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/legacy.h"
 #include "app/register.h"
 
 static int renders;
@@ -151,11 +152,33 @@ test_finish(void **state) {
     assert_null(r.replay_response);
 }
 
+static void
+test_legacy_username_fold(void **state) {
+    (void)state;
+    char out[129], in[200];
+    oss_app_legacy_username_fold("PT.Maju-Jaya_01", out);
+    assert_string_equal(out, "pt.maju-jaya_01");
+    /* ASCII only: other bytes stay as they are */
+    oss_app_legacy_username_fold("\xc3\x89"
+                                 "cole",
+                                 out);
+    assert_string_equal(out, "\xc3\x89"
+                             "cole");
+    /* cut to 128 bytes */
+    memset(in, 'A', sizeof in - 1);
+    in[sizeof in - 1] = '\0';
+    oss_app_legacy_username_fold(in, out);
+    assert_int_equal(strlen(out), 128);
+    assert_int_equal(out[0], 'a');
+    assert_int_equal(out[127], 'a');
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seal_and_commands),
         cmocka_unit_test(test_finish),
+        cmocka_unit_test(test_legacy_username_fold),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,34 +19,12 @@
 #include "bus/producer.h"
 #include "core/clock.h"
 #include "crypto/crypto.h"
-
-extern char **environ;
+#include "oss_test.h"
 
 static oss_bus_mock_t *mock;
 static oss_config_t *cfg;
 static char cpath[64];
 static int delivered, catch_ups;
-
-/* Removes every OSS_ variable (run.env may be loaded in the caller's shell). */
-static void
-clear_oss_env(void) {
-    for (;;) {
-        char name[256] = "";
-        for (char **e = environ; *e; e++)
-            if (strncmp(*e, "OSS_", 4) == 0) {
-                const char *eq = strchr(*e, '=');
-                size_t n = eq ? (size_t)(eq - *e) : strlen(*e);
-                if (n < sizeof name) {
-                    memcpy(name, *e, n);
-                    name[n] = '\0';
-                    break;
-                }
-            }
-        if (!name[0])
-            return;
-        unsetenv(name);
-    }
-}
 
 static void
 on_delivery(void *arg, const oss_bus_delivery_t *d) {
@@ -174,7 +152,7 @@ static int
 setup(void **state) {
     (void)state;
     oss_err_t err = {0};
-    clear_oss_env();
+    oss_test_clear_oss_env();
     if (oss_bus_mock_start(1, &mock, &err) ||
         oss_bus_mock_topic_create(mock, "u.acct", 2, 3, &err))
         return -1;

@@ -14,35 +14,13 @@
 #include <unistd.h>
 
 #include "config/config.h"
-
-extern char **environ;
+#include "oss_test.h"
 
 static char conf_path[64];
 
-/* Removes every OSS_ variable (run.env may be loaded in the caller's shell). */
-static void
-clear_oss_env(void) {
-    for (;;) {
-        char name[256] = "";
-        for (char **e = environ; *e; e++)
-            if (strncmp(*e, "OSS_", 4) == 0) {
-                const char *eq = strchr(*e, '=');
-                size_t n = eq ? (size_t)(eq - *e) : strlen(*e);
-                if (n < sizeof name) {
-                    memcpy(name, *e, n);
-                    name[n] = '\0';
-                    break;
-                }
-            }
-        if (!name[0])
-            return;
-        unsetenv(name);
-    }
-}
-
 static int
 setup(void **state) {
-    clear_oss_env();
+    oss_test_clear_oss_env();
     snprintf(conf_path, sizeof conf_path, "/tmp/oss-test-config-XXXXXX");
     int fd = mkstemp(conf_path);
     if (fd < 0)
@@ -53,7 +31,7 @@ setup(void **state) {
 
 static int
 teardown(void **state) {
-    clear_oss_env();
+    oss_test_clear_oss_env();
     unlink(conf_path);
     return 0;
 }

@@ -12,36 +12,7 @@
 #include <string.h>
 
 #include "core/account.h"
-
-/* Opens ../shared/fixtures/<name> next to the source tree. */
-static FILE *
-open_fixture(const char *name) {
-    const char *src = getenv("OSS_SOURCE_DIR");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/../shared/fixtures/%s",
-             src ? src : "/work/main", name);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        fail_msg("could not open fixture \"%s\"", path);
-    return f;
-}
-
-/* Splits a TSV line in place into at most max columns. */
-static int
-split_tsv(char *line, char **cols, int max) {
-    int n = 0;
-    line[strcspn(line, "\r\n")] = '\0';
-    char *p = line;
-    while (n < max) {
-        cols[n++] = p;
-        char *t = strchr(p, '\t');
-        if (!t)
-            break;
-        *t = '\0';
-        p = t + 1;
-    }
-    return n;
-}
+#include "fixtures.h"
 
 static oss_registration_input_t
 good_input(void) {

@@ -1,6 +1,7 @@
 /* Unit tests of src/core/utc.h: RFC 3339 formatting (0, 3, 6 digits, before
  * 1970, clamping, truncation) and parsing (fractions, offsets, leap years,
- * malformed text), checked against gmtime_r()/timegm(), and the calendar. */
+ * malformed text), checked against gmtime_r()/timegm(), the calendar, and
+ * the YYYYMMDD date. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,6 +33,14 @@ test_format(void **state) {
     /* leap day */
     oss_utc_format(INT64_C(951782400) * 1000000, 0, s, sizeof s);
     assert_string_equal(s, "2000-02-29T00:00:00Z");
+    /* microseconds keep their leading zeros; 0 digits drops them */
+    int64_t l = INT64_C(1709251198) * 1000000 + 123;
+    oss_utc_format(l, 6, s, sizeof s);
+    assert_string_equal(s, "2024-02-29T23:59:58.000123Z");
+    oss_utc_format(l, 0, s, sizeof s);
+    assert_string_equal(s, "2024-02-29T23:59:58Z");
+    oss_utc_format(0, 6, s, sizeof s);
+    assert_string_equal(s, "1970-01-01T00:00:00.000000Z");
     /* clamped to years 0000..9999 */
     oss_utc_format(INT64_MAX, 6, s, sizeof s);
     assert_string_equal(s, "9999-12-31T23:59:59.999999Z");
@@ -141,6 +150,35 @@ test_calendar(void **state) {
     assert_int_equal(oss_utc_month_days(2026, 13), 0);
 }
 
+static void
+test_yyyymmdd(void **state) {
+    (void)state;
+    assert_int_equal(oss_utc_yyyymmdd(0), 19700101);
+    /* the last microsecond of a day, and the first of the next */
+    int64_t day = INT64_C(86400) * 1000000;
+    assert_int_equal(oss_utc_yyyymmdd(INT64_C(1709251198) * 1000000 + 123),
+                     20240229);
+    assert_int_equal(oss_utc_yyyymmdd(INT64_C(1709251200) * 1000000 - 1),
+                     20240229);
+    assert_int_equal(oss_utc_yyyymmdd(INT64_C(1709251200) * 1000000), 20240301);
+    /* before 1970: floor */
+    assert_int_equal(oss_utc_yyyymmdd(-1), 19691231);
+    assert_int_equal(oss_utc_yyyymmdd(-day), 19691231);
+    assert_int_equal(oss_utc_yyyymmdd(-day - 1), 19691230);
+    /* clamped like oss_utc_format() */
+    assert_int_equal(oss_utc_yyyymmdd(INT64_MAX), 99991231);
+    assert_int_equal(oss_utc_yyyymmdd(INT64_MIN), 101);
+    /* agrees with gmtime_r() over a stretch of days */
+    for (int64_t s = -86400LL * 400; s < 86400LL * 40000; s += 86400 / 7) {
+        time_t tt = (time_t)s;
+        struct tm tm;
+        assert_non_null(gmtime_r(&tt, &tm));
+        assert_int_equal(oss_utc_yyyymmdd(s * 1000000),
+                         (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 +
+                             tm.tm_mday);
+    }
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
@@ -148,6 +186,7 @@ main(void) {
         cmocka_unit_test(test_format_matches_gmtime),
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_calendar),
+        cmocka_unit_test(test_yyyymmdd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/bytes.h"
 #include "core/uuid.h"
 #include "crypto/crypto.h"
 #include "crypto/keyfiles.h"

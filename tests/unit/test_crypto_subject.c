@@ -262,17 +262,6 @@ test_rotate_file_and_stale_ring(void **state) {
     free(w3);
 }
 
-static void
-test_subject_id_valid(void **state) {
-    (void)state;
-    assert_true(oss_subject_id_valid(SUBJ));
-    assert_true(oss_subject_id_valid("0B9C4A3E-5D1F-4C2B-9A8E-7F6D5C4B3A21"));
-    assert_false(oss_subject_id_valid("0b9c4a3e-5d1f-4c2b-9a8e-7f6d5c4b3a2"));
-    assert_false(oss_subject_id_valid("0b9c4a3e_5d1f-4c2b-9a8e-7f6d5c4b3a21"));
-    assert_false(oss_subject_id_valid("'; DROP TABLE x; --------------------"));
-    assert_false(oss_subject_id_valid(NULL));
-}
-
 int
 main(void) {
     const struct CMUnitTest tests[] = {
@@ -280,7 +269,6 @@ main(void) {
         cmocka_unit_test(test_wrap_existing_key),
         cmocka_unit_test_setup_teardown(test_rotate_file_and_stale_ring,
                                         setup_dir, teardown_dir),
-        cmocka_unit_test(test_subject_id_valid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
