@@ -5,6 +5,7 @@
  * and notices) run on the API's worker pool; this file maps its outcome to
  * answers. */
 #include "access.h"
+#include "core/bytes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,7 +62,7 @@ areq_new(api_worker_t *w, api_job_t *job, int op) {
     a->ac.op = (oss_app_ac_op_t)op;
     a->ac.actor = &a->p;
     a->ac.correlation_id = oss_http_req_cid(job->req);
-    api_req_copy(a->ac.account_id, sizeof a->ac.account_id,
+    oss_str_copy(a->ac.account_id, sizeof a->ac.account_id,
                  oss_http_req_param(job->req, 0));
     return a;
 }
@@ -154,7 +155,7 @@ take(areq_t *a, json_t *body, const char *k, char *dst, size_t n,
                         "the field is too long");
         return false;
     }
-    api_req_copy(dst, n, s);
+    oss_str_copy(dst, n, s);
     return true;
 }
 
@@ -300,7 +301,7 @@ take_person(areq_t *a, json_t *body, const char *prefix, const char *pid) {
                         "no such principal");
         return false;
     }
-    api_req_copy(a->ac.principal_id, sizeof a->ac.principal_id, id);
+    oss_str_copy(a->ac.principal_id, sizeof a->ac.principal_id, id);
     return true;
 }
 
@@ -401,7 +402,7 @@ take_request_id(areq_t *a) {
                              NULL);
         return false;
     }
-    api_req_copy(a->ac.request_id, sizeof a->ac.request_id, rid);
+    oss_str_copy(a->ac.request_id, sizeof a->ac.request_id, rid);
     return true;
 }
 
@@ -472,7 +473,7 @@ api_h_member_add(oss_http_req_t *req, void *arg) {
 
 static bool
 in_member_remove(areq_t *a, json_t *body) {
-    api_req_copy(a->ac.principal_id, sizeof a->ac.principal_id,
+    oss_str_copy(a->ac.principal_id, sizeof a->ac.principal_id,
                  oss_http_req_param(a->req, 1));
     snprintf(a->ac.reason, sizeof a->ac.reason,
              "delegate removed by the owner");

@@ -3,6 +3,7 @@
  * answer (403 / 404), and the grant and session statements other commands
  * queue in their append transaction. */
 #include "auth.h"
+#include "core/bytes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,10 +64,10 @@ api_auth_require(api_worker_t *w, oss_http_req_t *req, oss_principal_t *p,
         reply_401(req, "the session token is unknown, expired or ended");
         return false;
     }
-    api_req_copy(p->principal_id, sizeof p->principal_id,
+    oss_str_copy(p->principal_id, sizeof p->principal_id,
                  PQgetvalue(r, 0, 0) + strlen(OSS_APP_ACCESS_STREAM_PREFIX));
     if (session_id)
-        api_req_copy(session_id, OSS_UUID_STR, PQgetvalue(r, 0, 1));
+        oss_str_copy(session_id, OSS_UUID_STR, PQgetvalue(r, 0, 1));
     for (int i = 0; i < n && p->ngrants < OSS_AUTHZ_MAX_GRANTS; i++) {
         if (PQgetisnull(r, i, 2))
             continue;
@@ -74,11 +75,11 @@ api_auth_require(api_worker_t *w, oss_http_req_t *req, oss_principal_t *p,
         g->role = oss_role_parse(PQgetvalue(r, i, 2));
         if (g->role == OSS_ROLE_NONE)
             continue;
-        api_req_copy(g->account_id, sizeof g->account_id, PQgetvalue(r, i, 3));
-        api_req_copy(g->institution, sizeof g->institution,
+        oss_str_copy(g->account_id, sizeof g->account_id, PQgetvalue(r, i, 3));
+        oss_str_copy(g->institution, sizeof g->institution,
                      PQgetvalue(r, i, 4));
-        api_req_copy(g->sector, sizeof g->sector, PQgetvalue(r, i, 5));
-        api_req_copy(g->region, sizeof g->region, PQgetvalue(r, i, 6));
+        oss_str_copy(g->sector, sizeof g->sector, PQgetvalue(r, i, 5));
+        oss_str_copy(g->region, sizeof g->region, PQgetvalue(r, i, 6));
         p->ngrants++;
     }
     PQclear(r);

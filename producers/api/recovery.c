@@ -8,6 +8,7 @@
  * parsed body after use and never logged; personal data (NIK, e-mail) is
  * answered only masked. */
 #include "recovery.h"
+#include "core/bytes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -469,7 +470,7 @@ run_help_decide(api_worker_t *w, api_job_t *job) {
                         "a reason of 1-500 bytes is required");
         goto done;
     }
-    api_req_copy(request_id, sizeof request_id, oss_http_req_param(req, 0));
+    oss_str_copy(request_id, sizeof request_id, oss_http_req_param(req, 0));
     oss_journal_t *j = api_req_journal(w, req);
     if (!j)
         goto done;

@@ -295,11 +295,3 @@ api_reply_obj(oss_http_req_t *req, int status, json_t *o,
 }
 
 /* ---- small pure helpers -------------------------------------------------- */
-
-void
-api_req_copy(char *dst, size_t n, const char *src) {
-    size_t l = src ? strnlen(src, n - 1) : 0;
-    if (l)
-        memcpy(dst, src, l);
-    dst[l] = '\0';
-}

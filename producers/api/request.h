@@ -19,6 +19,7 @@
 
 #include "api.h"
 #include "app/cmd.h"
+#include "core/bytes.h" /* oss_str_copy() */
 #include "oss/v1/account.pb-c.h"
 
 typedef void (*api_run_fn)(api_worker_t *w, api_job_t *job);
@@ -122,10 +123,5 @@ void api_reply_obj(oss_http_req_t *req, int status, json_t *o,
                    const char *const *hdrs);
 
 /* Events, statements and sealed fields for commands: src/app/cmd.h. */
-
-/* ---- small pure helpers -------------------------------------------------- */
-
-/* Copies src (NULL = "") into dst of n bytes, truncating, NUL-ended. */
-void api_req_copy(char *dst, size_t n, const char *src);
 
 #endif

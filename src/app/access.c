@@ -1,5 +1,6 @@
 /* Business access rights as use cases (see access.h). */
 #include "app/access.h"
+#include "core/bytes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,11 +27,6 @@ const char *
 oss_app_ac_op_name(oss_app_ac_op_t op) {
     return (unsigned)op < sizeof op_names / sizeof op_names[0] ? op_names[op]
                                                                : "unknown";
-}
-
-static void
-copy(char *dst, size_t n, const char *src) {
-    snprintf(dst, n, "%s", src ? src : "");
 }
 
 /* ---- configuration ------------------------------------------------------- */
@@ -147,7 +143,7 @@ want_notice(oss_app_ac_t *a, const char *principal_id, const char *kind,
         return OSS_OK;
     }
     n->kind = kind;
-    copy(n->principal_id, sizeof n->principal_id, principal_id);
+    oss_str_copy(n->principal_id, sizeof n->principal_id, principal_id);
     a->nnotices++;
     return OSS_OK;
 }
@@ -159,7 +155,7 @@ add_affected(oss_app_ac_t *a, const char *id) {
     for (size_t i = 0; i < a->naffected; i++)
         if (!strcmp(a->affected[i], id))
             return;
-    copy(a->affected[a->naffected], OSS_AC_ID_MAX, id);
+    oss_str_copy(a->affected[a->naffected], OSS_AC_ID_MAX, id);
     a->naffected++;
 }
 
@@ -240,8 +236,8 @@ access_decide(void *vctx, const oss_event_t *history, size_t n,
             &a->st, p, a->now, a->request_id, a->actor->principal_id,
             a->principal_id, a->evidence_ref, &a->d, err);
         if (rc == OSS_OK)
-            copy(a->d.facts[0].previous_owner,
-                 sizeof a->d.facts[0].previous_owner, a->st.owner);
+            oss_str_copy(a->d.facts[0].previous_owner,
+                         sizeof a->d.facts[0].previous_owner, a->st.owner);
         break;
     case OSS_APP_AC_HANDOVER_OBJECT:
         rc = oss_ac_decide_object_handover(&a->st, a->now, a->request_id,
@@ -346,7 +342,7 @@ access_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
         /* an existing principal (a new one gets its grant with its
          * PrincipalCreated) */
         oss_grant_t g = {.role = f->role};
-        copy(g.account_id, sizeof g.account_id, a->account_id);
+        oss_str_copy(g.account_id, sizeof g.account_id, a->account_id);
         if ((rc = oss_app_grant_queue_add(q, qctx, f->principal_id, &g, err)) !=
             OSS_OK)
             return rc;
@@ -355,7 +351,7 @@ access_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
         f->kind == OSS_AC_HANDOVER_APPROVED) {
         /* the new owner: a delegate's grant becomes the owner grant */
         oss_grant_t g = {.role = OSS_ROLE_OWNER};
-        copy(g.account_id, sizeof g.account_id, a->account_id);
+        oss_str_copy(g.account_id, sizeof g.account_id, a->account_id);
         rc = oss_app_grant_queue_revoke(q, qctx, f->principal_id, a->account_id,
                                         "became_owner", err);
         if (rc == OSS_OK)
@@ -454,7 +450,7 @@ prepare(oss_app_ac_t *a, oss_err_t *err) {
         oss_uuid7(a->request_id);
     if (a->new_principal) {
         oss_grant_t g = {.role = a->role};
-        copy(g.account_id, sizeof g.account_id, a->account_id);
+        oss_str_copy(g.account_id, sizeof g.account_id, a->account_id);
         const char *cause = a->op == OSS_APP_AC_MEMBER_ADD       ? "delegate"
                             : a->op == OSS_APP_AC_TRANSFER_OFFER ? "transfer"
                                                                  : "handover";
@@ -467,7 +463,8 @@ prepare(oss_app_ac_t *a, oss_err_t *err) {
             return rc;
         }
         a->has_pn = true;
-        copy(a->principal_id, sizeof a->principal_id, a->pn.principal_id);
+        oss_str_copy(a->principal_id, sizeof a->principal_id,
+                     a->pn.principal_id);
     }
     /* who is told */
     rc = OSS_OK;
@@ -508,7 +505,7 @@ prepare(oss_app_ac_t *a, oss_err_t *err) {
     for (size_t i = 0; i < a->naffected; i++) {
         oss_app_ac_ends_t *e = &a->ends[i];
         e->a = a;
-        copy(e->principal_id, sizeof e->principal_id, a->affected[i]);
+        oss_str_copy(e->principal_id, sizeof e->principal_id, a->affected[i]);
         snprintf(e->stream_id, sizeof e->stream_id,
                  OSS_APP_ACCESS_STREAM_PREFIX "%s", a->affected[i]);
         c = &a->cmds[a->ncmds++];

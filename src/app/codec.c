@@ -2,6 +2,7 @@
  * (codec.h): decode an event into a fact, fold a history, and pack decided
  * facts as new events. */
 #include "app/codec.h"
+#include "core/bytes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,15 +13,6 @@
 #include "oss/v1/account.pb-c.h"
 #include "oss/v1/lifecycle.pb-c.h"
 #include "oss/v1/recovery.pb-c.h"
-
-/* Copies src (NULL = "") into dst of n bytes, truncating, NUL-ended. */
-static void
-copy(char *dst, size_t n, const char *src) {
-    size_t l = src ? strnlen(src, n - 1) : 0;
-    if (l)
-        memcpy(dst, src, l);
-    dst[l] = '\0';
-}
 
 /* ---- the account lifecycle (src/core/lifecycle.h) ------------------------ */
 
@@ -229,15 +221,16 @@ ac_decode(const oss_event_t *ev, const char *account_id, oss_ac_fact_t *f) {
     memset(f, 0, sizeof *f);
     f->version = ev->version;
     f->at_us = ev->occurred_at_us;
-    copy(f->actor, sizeof f->actor, ev->actor_id);
+    oss_str_copy(f->actor, sizeof f->actor, ev->actor_id);
     if (!strcmp(t, T_ACCOUNT_REGISTERED)) {
         f->kind = OSS_AC_REGISTERED;
-        copy(f->principal_id, sizeof f->principal_id, account_id);
+        oss_str_copy(f->principal_id, sizeof f->principal_id, account_id);
     } else if (!strcmp(t, OSS_AC_T_MEMBER_ADDED)) {
         Oss__V1__MemberAdded *m = oss__v1__member_added__unpack(NULL, n, p);
         if (m) {
             f->kind = OSS_AC_MEMBER_ADDED;
-            copy(f->principal_id, sizeof f->principal_id, m->principal_id);
+            oss_str_copy(f->principal_id, sizeof f->principal_id,
+                         m->principal_id);
             f->role = oss_role_parse(m->role);
             oss__v1__member_added__free_unpacked(m, NULL);
         }
@@ -245,7 +238,8 @@ ac_decode(const oss_event_t *ev, const char *account_id, oss_ac_fact_t *f) {
         Oss__V1__MemberRemoved *m = oss__v1__member_removed__unpack(NULL, n, p);
         if (m) {
             f->kind = OSS_AC_MEMBER_REMOVED;
-            copy(f->principal_id, sizeof f->principal_id, m->principal_id);
+            oss_str_copy(f->principal_id, sizeof f->principal_id,
+                         m->principal_id);
             f->role = oss_role_parse(m->role);
             oss__v1__member_removed__free_unpacked(m, NULL);
         }
@@ -254,7 +248,8 @@ ac_decode(const oss_event_t *ev, const char *account_id, oss_ac_fact_t *f) {
             oss__v1__ownership_transfer_offered__unpack(NULL, n, p);
         if (m) {
             f->kind = OSS_AC_TRANSFER_OFFERED;
-            copy(f->principal_id, sizeof f->principal_id, m->principal_id);
+            oss_str_copy(f->principal_id, sizeof f->principal_id,
+                         m->principal_id);
             f->until_us = m->expires_at_us;
             oss__v1__ownership_transfer_offered__free_unpacked(m, NULL);
         }
@@ -263,18 +258,20 @@ ac_decode(const oss_event_t *ev, const char *account_id, oss_ac_fact_t *f) {
             oss__v1__ownership_transfer_accepted__unpack(NULL, n, p);
         if (m) {
             f->kind = OSS_AC_TRANSFER_ACCEPTED;
-            copy(f->principal_id, sizeof f->principal_id, m->principal_id);
-            copy(f->previous_owner, sizeof f->previous_owner,
-                 m->previous_owner);
+            oss_str_copy(f->principal_id, sizeof f->principal_id,
+                         m->principal_id);
+            oss_str_copy(f->previous_owner, sizeof f->previous_owner,
+                         m->previous_owner);
             oss__v1__ownership_transfer_accepted__free_unpacked(m, NULL);
         }
     } else if (!strcmp(t, OSS_AC_T_HANDOVER_FILED)) {
         Oss__V1__HandoverFiled *m = oss__v1__handover_filed__unpack(NULL, n, p);
         if (m) {
             f->kind = OSS_AC_HANDOVER_FILED;
-            copy(f->request_id, sizeof f->request_id, m->request_id);
-            copy(f->principal_id, sizeof f->principal_id, m->new_owner);
-            copy(f->evidence_ref, sizeof f->evidence_ref, m->evidence_ref);
+            oss_str_copy(f->request_id, sizeof f->request_id, m->request_id);
+            oss_str_copy(f->principal_id, sizeof f->principal_id, m->new_owner);
+            oss_str_copy(f->evidence_ref, sizeof f->evidence_ref,
+                         m->evidence_ref);
             f->until_us = m->cooling_off_until_us;
             f->working_days = m->cooling_off_working_days;
             oss__v1__handover_filed__free_unpacked(m, NULL);
@@ -284,7 +281,7 @@ ac_decode(const oss_event_t *ev, const char *account_id, oss_ac_fact_t *f) {
             oss__v1__handover_objected__unpack(NULL, n, p);
         if (m) {
             f->kind = OSS_AC_HANDOVER_OBJECTED;
-            copy(f->request_id, sizeof f->request_id, m->request_id);
+            oss_str_copy(f->request_id, sizeof f->request_id, m->request_id);
             oss__v1__handover_objected__free_unpacked(m, NULL);
         }
     } else if (!strcmp(t, OSS_AC_T_HANDOVER_APPROVED)) {
@@ -292,10 +289,10 @@ ac_decode(const oss_event_t *ev, const char *account_id, oss_ac_fact_t *f) {
             oss__v1__handover_approved__unpack(NULL, n, p);
         if (m) {
             f->kind = OSS_AC_HANDOVER_APPROVED;
-            copy(f->request_id, sizeof f->request_id, m->request_id);
-            copy(f->principal_id, sizeof f->principal_id, m->new_owner);
-            copy(f->previous_owner, sizeof f->previous_owner,
-                 m->previous_owner);
+            oss_str_copy(f->request_id, sizeof f->request_id, m->request_id);
+            oss_str_copy(f->principal_id, sizeof f->principal_id, m->new_owner);
+            oss_str_copy(f->previous_owner, sizeof f->previous_owner,
+                         m->previous_owner);
             oss__v1__handover_approved__free_unpacked(m, NULL);
         }
     } else if (!strcmp(t, OSS_AC_T_HANDOVER_REJECTED)) {
@@ -303,8 +300,8 @@ ac_decode(const oss_event_t *ev, const char *account_id, oss_ac_fact_t *f) {
             oss__v1__handover_rejected__unpack(NULL, n, p);
         if (m) {
             f->kind = OSS_AC_HANDOVER_REJECTED;
-            copy(f->request_id, sizeof f->request_id, m->request_id);
-            copy(f->principal_id, sizeof f->principal_id, m->new_owner);
+            oss_str_copy(f->request_id, sizeof f->request_id, m->request_id);
+            oss_str_copy(f->principal_id, sizeof f->principal_id, m->new_owner);
             oss__v1__handover_rejected__free_unpacked(m, NULL);
         }
     } else if (!strcmp(t, OSS_AC_T_ACCESS_TERMINATED)) {
@@ -313,8 +310,10 @@ ac_decode(const oss_event_t *ev, const char *account_id, oss_ac_fact_t *f) {
         if (m) {
             f->kind = OSS_AC_TERMINATED;
             f->term = oss_ac_term_parse(m->reason_code);
-            copy(f->principal_id, sizeof f->principal_id, m->principal_id);
-            copy(f->evidence_ref, sizeof f->evidence_ref, m->evidence_ref);
+            oss_str_copy(f->principal_id, sizeof f->principal_id,
+                         m->principal_id);
+            oss_str_copy(f->evidence_ref, sizeof f->evidence_ref,
+                         m->evidence_ref);
             f->role = oss_role_parse(m->role);
             oss__v1__access_terminated__free_unpacked(m, NULL);
         }
@@ -437,7 +436,7 @@ oss_app_rc_decode(const oss_event_t *ev, oss_rc_fact_t *f) {
         if (m) {
             f->kind = OSS_RC_RESET_ISSUED;
             f->expires_at_us = m->expires_at_us;
-            copy(f->id, sizeof f->id, m->reset_id);
+            oss_str_copy(f->id, sizeof f->id, m->reset_id);
             oss__v1__password_reset_requested__free_unpacked(m, NULL);
         }
     } else if (!strcmp(t, OSS_RC_T_RESET_COMPLETED)) {
@@ -446,7 +445,7 @@ oss_app_rc_decode(const oss_event_t *ev, oss_rc_fact_t *f) {
                                                       ev->payload);
         if (m) {
             f->kind = OSS_RC_RESET_USED;
-            copy(f->id, sizeof f->id, m->reset_id);
+            oss_str_copy(f->id, sizeof f->id, m->reset_id);
             oss__v1__password_reset_completed__free_unpacked(m, NULL);
         }
     } else if (!strcmp(t, OSS_RC_T_HELP_FILED)) {
@@ -454,7 +453,7 @@ oss_app_rc_decode(const oss_event_t *ev, oss_rc_fact_t *f) {
             NULL, ev->payload_len, ev->payload);
         if (m) {
             f->kind = OSS_RC_HELP_FILED;
-            copy(f->id, sizeof f->id, m->request_id);
+            oss_str_copy(f->id, sizeof f->id, m->request_id);
             oss__v1__help_request_filed__free_unpacked(m, NULL);
         }
     } else if (!strcmp(t, OSS_RC_T_HELP_DECIDED)) {
@@ -462,7 +461,7 @@ oss_app_rc_decode(const oss_event_t *ev, oss_rc_fact_t *f) {
             NULL, ev->payload_len, ev->payload);
         if (m) {
             f->kind = OSS_RC_HELP_DECIDED;
-            copy(f->id, sizeof f->id, m->request_id);
+            oss_str_copy(f->id, sizeof f->id, m->request_id);
             f->decision = !strcmp(m->decision, "approve") ? OSS_RC_APPROVED
                                                           : OSS_RC_REJECTED;
             oss__v1__help_request_decided__free_unpacked(m, NULL);

@@ -146,9 +146,9 @@ oss_app_help_file(oss_app_t *app, oss_journal_t *j, oss_app_help_file_t *in,
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
     }
     h->cfg = in->cfg;
-    oss_app_rc_copy(h->account_id, sizeof h->account_id, in->account_id);
-    oss_app_rc_copy(h->evidence_ref, sizeof h->evidence_ref, in->evidence_ref);
-    oss_app_rc_copy(h->new_email, sizeof h->new_email, in->new_email);
+    oss_str_copy(h->account_id, sizeof h->account_id, in->account_id);
+    oss_str_copy(h->evidence_ref, sizeof h->evidence_ref, in->evidence_ref);
+    oss_str_copy(h->new_email, sizeof h->new_email, in->new_email);
     /* the NIK must be the one the account was registered with; the same
      * answer whether the account or the NIK is wrong */
     PGresult *r =
@@ -167,7 +167,7 @@ oss_app_help_file(oss_app_t *app, oss_journal_t *j, oss_app_help_file_t *in,
     }
     /* the person whose e-mail is replaced: the account's first owner, the
      * holder of the registered NIK */
-    oss_app_rc_copy(h->principal_id, sizeof h->principal_id, in->account_id);
+    oss_str_copy(h->principal_id, sizeof h->principal_id, in->account_id);
     snprintf(h->stream_id, sizeof h->stream_id, "account-%.120s",
              in->account_id);
     oss_err_t cerr;
@@ -197,7 +197,7 @@ oss_app_help_file(oss_app_t *app, oss_journal_t *j, oss_app_help_file_t *in,
     }
     help_seal_ref(h);
     oss_uuid7(h->request_id);
-    oss_app_rc_copy(in->request_id, sizeof in->request_id, h->request_id);
+    oss_str_copy(in->request_id, sizeof in->request_id, h->request_id);
     oss_app_cmd_init(&c, h->stream_id, OSS_ACTOR_BUSINESS_USER, ANONYMOUS,
                      in->correlation_id);
     c.decide = help_file_decide;
@@ -231,8 +231,8 @@ oss_app_help_request_find(oss_journal_t *j, const char *request_id,
         PQclear(r);
         return oss_err_set(err, OSS_ENOTFOUND, "no such help request");
     }
-    oss_app_rc_copy(account_id, OSS_ID_MAX, PQgetvalue(r, 0, 0));
-    oss_app_rc_copy(principal_id, OSS_ID_MAX, PQgetvalue(r, 0, 1));
+    oss_str_copy(account_id, OSS_ID_MAX, PQgetvalue(r, 0, 0));
+    oss_str_copy(principal_id, OSS_ID_MAX, PQgetvalue(r, 0, 1));
     PQclear(r);
     return OSS_OK;
 }
@@ -296,8 +296,8 @@ help_decide_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
                 "ON CONFLICT DO NOTHING",
                 2, lv, err);
         if (rc == OSS_OK)
-            oss_app_rc_copy(h->contact.email, sizeof h->contact.email,
-                            h->new_email);
+            oss_str_copy(h->contact.email, sizeof h->contact.email,
+                         h->new_email);
     }
     if (rc != OSS_OK)
         return rc;
@@ -350,8 +350,8 @@ load_filed(oss_journal_t *j, help_t *h, bool *found, const char **fail,
             memcpy(h->ct, m->new_email->ciphertext.data,
                    m->new_email->ciphertext.len);
             h->ctlen = m->new_email->ciphertext.len;
-            oss_app_rc_copy(h->evidence_ref, sizeof h->evidence_ref,
-                            m->evidence_ref);
+            oss_str_copy(h->evidence_ref, sizeof h->evidence_ref,
+                         m->evidence_ref);
             *found = true;
         }
         oss__v1__help_request_filed__free_unpacked(m, NULL);
@@ -377,11 +377,11 @@ oss_app_help_decide(oss_app_t *app, oss_journal_t *j, oss_app_help_decide_t *d,
         d->fail = "out of memory";
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
     }
-    oss_app_rc_copy(h->decision, sizeof h->decision, d->decision);
-    oss_app_rc_copy(h->reason, sizeof h->reason, d->reason);
-    oss_app_rc_copy(h->request_id, sizeof h->request_id, d->request_id);
-    oss_app_rc_copy(h->account_id, sizeof h->account_id, d->account_id);
-    oss_app_rc_copy(h->principal_id, sizeof h->principal_id, d->principal_id);
+    oss_str_copy(h->decision, sizeof h->decision, d->decision);
+    oss_str_copy(h->reason, sizeof h->reason, d->reason);
+    oss_str_copy(h->request_id, sizeof h->request_id, d->request_id);
+    oss_str_copy(h->account_id, sizeof h->account_id, d->account_id);
+    oss_str_copy(h->principal_id, sizeof h->principal_id, d->principal_id);
     snprintf(h->stream_id, sizeof h->stream_id, "account-%.120s",
              h->account_id);
     if ((rc = load_filed(j, h, &found, &d->fail, err)) != OSS_OK)

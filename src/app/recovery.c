@@ -60,15 +60,6 @@ oss_app_recovery_cfg_load(oss_app_recovery_cfg_t *out,
 
 /* ---- small helpers ------------------------------------------------------- */
 
-/* Copies src (NULL = "") into dst of n bytes, truncating, NUL-ended. */
-void
-oss_app_rc_copy(char *dst, size_t n, const char *src) {
-    size_t l = src ? strnlen(src, n - 1) : 0;
-    if (l)
-        memcpy(dst, src, l);
-    dst[l] = '\0';
-}
-
 /* The principal named by a lookup stream ("account-<id>" or
  * "access-<id>"), or NULL. */
 static const char *
@@ -323,7 +314,7 @@ issue_one(oss_app_t *app, oss_journal_t *j, const oss_app_reset_request_t *r,
     }
     is->app = app;
     is->cfg = r->cfg;
-    oss_app_rc_copy(is->principal_id, sizeof is->principal_id, principal_id);
+    oss_str_copy(is->principal_id, sizeof is->principal_id, principal_id);
     snprintf(is->stream_id, sizeof is->stream_id,
              OSS_APP_ACCESS_STREAM_PREFIX "%.120s", is->principal_id);
     oss_err_clear(&cerr);
@@ -356,9 +347,9 @@ issue_one(oss_app_t *app, oss_journal_t *j, const oss_app_reset_request_t *r,
     }
     bool revoked =
         atoi(PQgetvalue(res, 0, 0)) == 0 && atoi(PQgetvalue(res, 0, 1)) > 0;
-    oss_app_rc_copy(is->account_id, sizeof is->account_id,
-                    PQgetvalue(res, 0, 2)[0] ? PQgetvalue(res, 0, 2)
-                                             : principal_id);
+    oss_str_copy(is->account_id, sizeof is->account_id,
+                 PQgetvalue(res, 0, 2)[0] ? PQgetvalue(res, 0, 2)
+                                          : principal_id);
     PQclear(res);
     if (revoked) {
         oss_info("password reset: access revoked principal=%s", principal_id);
@@ -425,11 +416,11 @@ oss_app_password_reset_request(oss_app_t *app, oss_journal_t *j,
              i < PQntuples(res) && nids < OSS_APP_RECOVERY_MAX_MATCHES; i++) {
             const char *pid = principal_of_stream(PQgetvalue(res, i, 0));
             if (pid)
-                oss_app_rc_copy(ids[nids++], OSS_ID_MAX, pid);
+                oss_str_copy(ids[nids++], OSS_ID_MAX, pid);
         }
         PQclear(res);
     } else {
-        oss_app_rc_copy(ids[nids++], OSS_ID_MAX, r->principal_id);
+        oss_str_copy(ids[nids++], OSS_ID_MAX, r->principal_id);
     }
     r->matched = nids;
     for (size_t i = 0; i < nids; i++) {
@@ -496,8 +487,8 @@ confirm_decide(void *vctx, const oss_event_t *history, size_t n,
         oss_lc_fact_t *sf = &d[nd - 1].facts[d[nd - 1].n++];
         sf->kind = OSS_LC_SESSION_ENDED;
         sf->at_us = now;
-        oss_app_rc_copy(sf->id, sizeof sf->id, lst.sessions[i].id);
-        oss_app_rc_copy(sf->reason, sizeof sf->reason, "password_reset");
+        oss_str_copy(sf->id, sizeof sf->id, lst.sessions[i].id);
+        oss_str_copy(sf->reason, sizeof sf->reason, "password_reset");
         in->sessions_ended++;
     }
     Oss__V1__PasswordResetCompleted m = OSS__V1__PASSWORD_RESET_COMPLETED__INIT;
@@ -590,10 +581,10 @@ oss_app_password_reset_confirm(oss_app_t *app, oss_journal_t *j,
                           OSS_APP_REASON_INVALID_TOKEN, INVALID_TOKEN_MSG);
         goto done;
     }
-    oss_app_rc_copy(cf->reset_id, sizeof cf->reset_id, PQgetvalue(r, 0, 0));
-    oss_app_rc_copy(in->stream_id, sizeof in->stream_id, PQgetvalue(r, 0, 1));
-    oss_app_rc_copy(in->principal_id, sizeof in->principal_id,
-                    principal_of_stream(in->stream_id));
+    oss_str_copy(cf->reset_id, sizeof cf->reset_id, PQgetvalue(r, 0, 0));
+    oss_str_copy(in->stream_id, sizeof in->stream_id, PQgetvalue(r, 0, 1));
+    oss_str_copy(in->principal_id, sizeof in->principal_id,
+                 principal_of_stream(in->stream_id));
     PQclear(r);
     if ((rc = oss_app_lc_password_hash(app, in->password, cf->pw_hash,
                                        sizeof cf->pw_hash, err)) != OSS_OK) {

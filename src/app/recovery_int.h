@@ -13,8 +13,6 @@
 
 #define OSS_APP_RC_UNAVAILABLE "the database is unavailable; retry later"
 
-/* Copies src (NULL = "") into dst of n bytes, truncating, NUL-ended. */
-void oss_app_rc_copy(char *dst, size_t n, const char *src);
 /* A parameterised query on j's connection: new (PQclear()), or NULL after
  * logging a warning, with err (OSS_EUNAVAIL when the connection was lost)
  * and *fail. */

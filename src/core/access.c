@@ -2,6 +2,7 @@
  * working-day calendar, evolve and decide, pure, against a caller-given
  * time. */
 #include "core/access.h"
+#include "core/bytes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,11 +55,6 @@ oss_ac_policy_default(oss_ac_policy_t *p) {
     p->cooling_off_working_days = 5;
     p->transfer_ttl_us = 7 * DAY_US;
     p->utc_offset_s = 7 * 3600;
-}
-
-static void
-copy(char *dst, size_t n, const char *src) {
-    snprintf(dst, n, "%s", src ? src : "");
 }
 
 /* ---- the calendar ----------------------------------------------------------
@@ -227,7 +223,7 @@ request_add(oss_ac_state_t *st) {
 static void
 set_owner(oss_ac_state_t *st, const char *id) {
     member_remove(st, id);
-    copy(st->owner, sizeof st->owner, id);
+    oss_str_copy(st->owner, sizeof st->owner, id);
     st->transfer_open = false;
 }
 
@@ -239,13 +235,14 @@ oss_ac_evolve(oss_ac_state_t *st, const oss_ac_fact_t *f) {
     switch (f->kind) {
     case OSS_AC_REGISTERED:
         st->registered = true;
-        copy(st->owner, sizeof st->owner, f->principal_id);
+        oss_str_copy(st->owner, sizeof st->owner, f->principal_id);
         break;
     case OSS_AC_MEMBER_ADDED:
         if (!member_find(st, f->principal_id) &&
             st->nmembers < OSS_AC_MAX_MEMBERS) {
             oss_ac_member_t *m = &st->members[st->nmembers++];
-            copy(m->principal_id, sizeof m->principal_id, f->principal_id);
+            oss_str_copy(m->principal_id, sizeof m->principal_id,
+                         f->principal_id);
             m->role = f->role;
             m->since_us = f->at_us;
         }
@@ -257,7 +254,7 @@ oss_ac_evolve(oss_ac_state_t *st, const oss_ac_fact_t *f) {
         break;
     case OSS_AC_TRANSFER_OFFERED:
         st->transfer_open = true;
-        copy(st->transfer_to, sizeof st->transfer_to, f->principal_id);
+        oss_str_copy(st->transfer_to, sizeof st->transfer_to, f->principal_id);
         st->transfer_expires_at_us = f->until_us;
         break;
     case OSS_AC_TRANSFER_ACCEPTED:
@@ -265,11 +262,11 @@ oss_ac_evolve(oss_ac_state_t *st, const oss_ac_fact_t *f) {
         break;
     case OSS_AC_HANDOVER_FILED:
         r = request_add(st);
-        copy(r->request_id, sizeof r->request_id, f->request_id);
-        copy(r->filed_by, sizeof r->filed_by, f->actor);
-        copy(r->new_owner, sizeof r->new_owner, f->principal_id);
-        copy(r->previous_owner, sizeof r->previous_owner, st->owner);
-        copy(r->evidence_ref, sizeof r->evidence_ref, f->evidence_ref);
+        oss_str_copy(r->request_id, sizeof r->request_id, f->request_id);
+        oss_str_copy(r->filed_by, sizeof r->filed_by, f->actor);
+        oss_str_copy(r->new_owner, sizeof r->new_owner, f->principal_id);
+        oss_str_copy(r->previous_owner, sizeof r->previous_owner, st->owner);
+        oss_str_copy(r->evidence_ref, sizeof r->evidence_ref, f->evidence_ref);
         r->filed_at_us = f->at_us;
         r->cooling_off_until_us = f->until_us;
         r->status = OSS_AC_REQ_FILED;
@@ -277,7 +274,7 @@ oss_ac_evolve(oss_ac_state_t *st, const oss_ac_fact_t *f) {
     case OSS_AC_HANDOVER_OBJECTED:
         if ((r = request_find(st, f->request_id))) {
             r->status = OSS_AC_REQ_OBJECTED;
-            copy(r->objected_by, sizeof r->objected_by, f->actor);
+            oss_str_copy(r->objected_by, sizeof r->objected_by, f->actor);
         }
         break;
     case OSS_AC_HANDOVER_APPROVED:
@@ -377,7 +374,7 @@ static oss_ac_fact_t *
 fact_of(oss_ac_decision_t *d, oss_ac_kind_t kind, int64_t now,
         const char *principal_id) {
     oss_ac_fact_t *f = fact(d, kind, now);
-    copy(f->principal_id, sizeof f->principal_id, principal_id);
+    oss_str_copy(f->principal_id, sizeof f->principal_id, principal_id);
     return f;
 }
 
@@ -472,7 +469,7 @@ oss_ac_decide_accept_transfer(const oss_ac_state_t *st, int64_t now,
         return oss_err_field(err, OSS_ECONFLICT, "expired",
                              "the transfer offer expired");
     oss_ac_fact_t *f = fact_of(d, OSS_AC_TRANSFER_ACCEPTED, now, caller);
-    copy(f->previous_owner, sizeof f->previous_owner, st->owner);
+    oss_str_copy(f->previous_owner, sizeof f->previous_owner, st->owner);
     return OSS_OK;
 }
 
@@ -514,10 +511,10 @@ oss_ac_decide_file_handover(const oss_ac_state_t *st, const oss_ac_policy_t *p,
                              "hand-over request %s is still undecided",
                              open->request_id);
     oss_ac_fact_t *f = fact(d, OSS_AC_HANDOVER_FILED, now);
-    copy(f->request_id, sizeof f->request_id, request_id);
-    copy(f->actor, sizeof f->actor, filed_by);
-    copy(f->principal_id, sizeof f->principal_id, new_owner);
-    copy(f->evidence_ref, sizeof f->evidence_ref, evidence_ref);
+    oss_str_copy(f->request_id, sizeof f->request_id, request_id);
+    oss_str_copy(f->actor, sizeof f->actor, filed_by);
+    oss_str_copy(f->principal_id, sizeof f->principal_id, new_owner);
+    oss_str_copy(f->evidence_ref, sizeof f->evidence_ref, evidence_ref);
     f->working_days = p->cooling_off_working_days;
     f->until_us = oss_ac_cooling_off_end(p, now, p->cooling_off_working_days);
     return OSS_OK;
@@ -555,8 +552,8 @@ oss_ac_decide_object_handover(const oss_ac_state_t *st, int64_t now,
         return oss_err_field(err, OSS_ECONFLICT, "already_objected",
                              "the request was already objected to");
     oss_ac_fact_t *f = fact(d, OSS_AC_HANDOVER_OBJECTED, now);
-    copy(f->request_id, sizeof f->request_id, request_id);
-    copy(f->actor, sizeof f->actor, by);
+    oss_str_copy(f->request_id, sizeof f->request_id, request_id);
+    oss_str_copy(f->actor, sizeof f->actor, by);
     return OSS_OK;
 }
 
@@ -571,8 +568,8 @@ oss_ac_decide_handover(const oss_ac_state_t *st, int64_t now,
         return rc;
     if (!approve) {
         oss_ac_fact_t *f = fact(d, OSS_AC_HANDOVER_REJECTED, now);
-        copy(f->request_id, sizeof f->request_id, request_id);
-        copy(f->principal_id, sizeof f->principal_id, r->new_owner);
+        oss_str_copy(f->request_id, sizeof f->request_id, request_id);
+        oss_str_copy(f->principal_id, sizeof f->principal_id, r->new_owner);
         return OSS_OK;
     }
     if (st->terminated)
@@ -589,9 +586,9 @@ oss_ac_decide_handover(const oss_ac_state_t *st, int64_t now,
                              (long long)r->cooling_off_until_us);
     }
     oss_ac_fact_t *f = fact(d, OSS_AC_HANDOVER_APPROVED, now);
-    copy(f->request_id, sizeof f->request_id, request_id);
-    copy(f->principal_id, sizeof f->principal_id, r->new_owner);
-    copy(f->previous_owner, sizeof f->previous_owner, st->owner);
+    oss_str_copy(f->request_id, sizeof f->request_id, request_id);
+    oss_str_copy(f->principal_id, sizeof f->principal_id, r->new_owner);
+    oss_str_copy(f->previous_owner, sizeof f->previous_owner, st->owner);
     return OSS_OK;
 }
 
@@ -621,8 +618,8 @@ oss_ac_decide_terminate(const oss_ac_state_t *st, int64_t now,
                              "no such member");
     oss_ac_fact_t *f = fact(d, OSS_AC_TERMINATED, now);
     f->term = term;
-    copy(f->principal_id, sizeof f->principal_id, principal_id);
-    copy(f->evidence_ref, sizeof f->evidence_ref, evidence_ref);
+    oss_str_copy(f->principal_id, sizeof f->principal_id, principal_id);
+    oss_str_copy(f->evidence_ref, sizeof f->evidence_ref, evidence_ref);
     f->role = oss_ac_role_of(st, principal_id);
     return OSS_OK;
 }

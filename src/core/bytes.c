@@ -1,6 +1,8 @@
 /* Big-endian integers, hex and base64url (see bytes.h). */
 #include "core/bytes.h"
 
+#include <string.h>
+
 uint64_t
 oss_be64_get(const uint8_t *p) {
     uint64_t v = 0;
@@ -140,4 +142,12 @@ oss_b64url_decode(const char *s, size_t n, uint8_t *out, size_t cap,
     if (outlen)
         *outlen = o;
     return OSS_OK;
+}
+
+void
+oss_str_copy(char *dst, size_t n, const char *src) {
+    size_t l = src ? strnlen(src, n - 1) : 0;
+    if (l)
+        memcpy(dst, src, l);
+    dst[l] = '\0';
 }

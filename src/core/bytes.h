@@ -50,4 +50,8 @@ void oss_b64url_encode(const uint8_t *in, size_t n, char *out);
 oss_code_t oss_b64url_decode(const char *s, size_t n, uint8_t *out, size_t cap,
                              size_t *outlen, oss_err_t *err);
 
+/* Copies src (NULL: "") into dst of n >= 1 bytes, truncated, NUL-ended:
+ * the one bounded string copy of the tree. */
+void oss_str_copy(char *dst, size_t n, const char *src);
+
 #endif

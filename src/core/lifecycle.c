@@ -1,6 +1,7 @@
 /* The account lifecycle (activation, password, sign-in, sessions): evolve
  * and decide, pure, against a caller-given time. */
 #include "core/lifecycle.h"
+#include "core/bytes.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -23,11 +24,6 @@ oss_lc_policy_default(oss_lc_policy_t *p) {
 void
 oss_lc_state_init(oss_lc_state_t *st) {
     memset(st, 0, sizeof *st);
-}
-
-static void
-copy(char *dst, size_t n, const char *src) {
-    snprintf(dst, n, "%s", src ? src : "");
 }
 
 static oss_lc_source_t *
@@ -59,7 +55,7 @@ source_get(oss_lc_state_t *st, const char *hash) {
                 s = &st->sources[i];
     }
     memset(s, 0, sizeof *s);
-    copy(s->hash, sizeof s->hash, hash);
+    oss_str_copy(s->hash, sizeof s->hash, hash);
     return s;
 }
 
@@ -86,8 +82,8 @@ oss_lc_evolve(oss_lc_state_t *st, const oss_lc_fact_t *f) {
             st->status = OSS_LC_PENDING;
             st->activation_expires_at_us = f->expires_at_us;
             st->activation_failures = 0;
-            copy(st->delivery_id, sizeof st->delivery_id, f->id);
-            copy(st->channel, sizeof st->channel, f->channel);
+            oss_str_copy(st->delivery_id, sizeof st->delivery_id, f->id);
+            oss_str_copy(st->channel, sizeof st->channel, f->channel);
         }
         break;
     case OSS_LC_SUCCEEDED:
@@ -126,7 +122,7 @@ oss_lc_evolve(oss_lc_state_t *st, const oss_lc_fact_t *f) {
             session_remove(st, st->sessions[0].id);
         oss_lc_session_t *s = &st->sessions[st->nsessions++];
         memset(s, 0, sizeof *s);
-        copy(s->id, sizeof s->id, f->id);
+        oss_str_copy(s->id, sizeof s->id, f->id);
         s->started_us = f->at_us;
         s->expires_at_us = f->expires_at_us;
         break;
@@ -192,8 +188,8 @@ oss_lc_decide_issue(const oss_lc_state_t *st, const oss_lc_policy_t *p,
         return oss_err_field(err, OSS_EINVAL, "channel",
                              "channel must be \"email\" or \"whatsapp\"");
     oss_lc_fact_t *f = push(d, OSS_LC_ISSUED, now);
-    copy(f->channel, sizeof f->channel, channel);
-    copy(f->id, sizeof f->id, delivery_id);
+    oss_str_copy(f->channel, sizeof f->channel, channel);
+    oss_str_copy(f->id, sizeof f->id, delivery_id);
     f->expires_at_us = now + p->activation_ttl_us;
     return OSS_OK;
 }
@@ -242,10 +238,10 @@ oss_lc_decide_resend(const oss_lc_state_t *st, const oss_lc_policy_t *p,
                       "retry later");
     }
     oss_lc_fact_t *r = push(d, OSS_LC_RESENT, now);
-    copy(r->channel, sizeof r->channel, channel);
+    oss_str_copy(r->channel, sizeof r->channel, channel);
     oss_lc_fact_t *f = push(d, OSS_LC_ISSUED, now);
-    copy(f->channel, sizeof f->channel, channel);
-    copy(f->id, sizeof f->id, delivery_id);
+    oss_str_copy(f->channel, sizeof f->channel, channel);
+    oss_str_copy(f->id, sizeof f->id, delivery_id);
     f->expires_at_us = now + p->activation_ttl_us;
     return OSS_OK;
 }
@@ -353,18 +349,18 @@ oss_lc_decide_signin(const oss_lc_state_t *st, const oss_lc_policy_t *p,
     if (matched && st->status == OSS_LC_ACTIVE && st->password_set) {
         if (st->nsessions == OSS_LC_MAX_SESSIONS) {
             oss_lc_fact_t *e = push(d, OSS_LC_SESSION_ENDED, now);
-            copy(e->id, sizeof e->id, st->sessions[0].id);
-            copy(e->reason, sizeof e->reason, "evicted");
+            oss_str_copy(e->id, sizeof e->id, st->sessions[0].id);
+            oss_str_copy(e->reason, sizeof e->reason, "evicted");
         }
         oss_lc_fact_t *f = push(d, OSS_LC_SIGNIN_OK, now);
-        copy(f->id, sizeof f->id, session_id);
-        copy(f->source, sizeof f->source, source);
+        oss_str_copy(f->id, sizeof f->id, session_id);
+        oss_str_copy(f->source, sizeof f->source, source);
         f->expires_at_us = now + p->session_ttl_us;
         *ok = true;
         return OSS_OK;
     }
     oss_lc_fact_t *f = push(d, OSS_LC_SIGNIN_FAILED, now);
-    copy(f->source, sizeof f->source, source);
+    oss_str_copy(f->source, sizeof f->source, source);
     f->attempt = st->signin_failures + 1;
     if (!st->throttled && f->attempt >= p->signin_threshold)
         push(d, OSS_LC_SIGNIN_THROTTLED, now);
@@ -389,8 +385,8 @@ oss_lc_decide_end_session(const oss_lc_state_t *st, int64_t now,
         return refuse(err, OSS_ENOTFOUND, "no_session",
                       "could not end session: no such open session");
     oss_lc_fact_t *f = push(d, OSS_LC_SESSION_ENDED, now);
-    copy(f->id, sizeof f->id, session_id);
-    copy(f->reason, sizeof f->reason, reason ? reason : "signed_out");
+    oss_str_copy(f->id, sizeof f->id, session_id);
+    oss_str_copy(f->reason, sizeof f->reason, reason ? reason : "signed_out");
     return OSS_OK;
 }
 

@@ -1,6 +1,7 @@
 /* Account recovery, pure: masking, password-reset links, help requests and
  * a fixed-window counter, decided against a caller-given time. */
 #include "core/recovery.h"
+#include "core/bytes.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -13,11 +14,6 @@ oss_rc_policy_default(oss_rc_policy_t *p) {
     p->reset_max = 3;
     p->reset_window_us = 3600 * SEC;
     p->help_max_open = 3;
-}
-
-static void
-copy(char *dst, size_t n, const char *src) {
-    snprintf(dst, n, "%s", src ? src : "");
 }
 
 /* ---- masking ------------------------------------------------------------- */
@@ -91,7 +87,7 @@ void
 oss_rc_reset_evolve(oss_rc_reset_state_t *st, const oss_rc_fact_t *f) {
     switch (f->kind) {
     case OSS_RC_RESET_ISSUED:
-        copy(st->current, sizeof st->current, f->id);
+        oss_str_copy(st->current, sizeof st->current, f->id);
         st->current_expires_us = f->expires_at_us;
         st->current_used = false;
         if (st->nissued == OSS_RC_MAX_ISSUED) {
@@ -145,7 +141,7 @@ oss_rc_decide_reset_issue(const oss_rc_reset_state_t *st,
     out->kind = OSS_RC_RESET_ISSUED;
     out->at_us = now;
     out->expires_at_us = now + p->reset_ttl_us;
-    copy(out->id, sizeof out->id, reset_id);
+    oss_str_copy(out->id, sizeof out->id, reset_id);
     return OSS_OK;
 }
 
@@ -169,7 +165,7 @@ oss_rc_decide_reset_use(const oss_rc_reset_state_t *st, int64_t now,
                              "expired");
     out->kind = OSS_RC_RESET_USED;
     out->at_us = now;
-    copy(out->id, sizeof out->id, reset_id);
+    oss_str_copy(out->id, sizeof out->id, reset_id);
     return OSS_OK;
 }
 
@@ -215,7 +211,7 @@ oss_rc_help_evolve(oss_rc_help_state_t *st, const oss_rc_fact_t *f) {
         }
         h = &st->req[st->n++];
         memset(h, 0, sizeof *h);
-        copy(h->id, sizeof h->id, f->id);
+        oss_str_copy(h->id, sizeof h->id, f->id);
         h->filed_at_us = f->at_us;
         break;
     case OSS_RC_HELP_DECIDED:
@@ -266,7 +262,7 @@ oss_rc_decide_help_file(const oss_rc_help_state_t *st, const oss_rc_policy_t *p,
                              open);
     out->kind = OSS_RC_HELP_FILED;
     out->at_us = now;
-    copy(out->id, sizeof out->id, id);
+    oss_str_copy(out->id, sizeof out->id, id);
     return OSS_OK;
 }
 
@@ -301,12 +297,12 @@ oss_rc_decide_help(const oss_rc_help_state_t *st, int64_t now, const char *id,
     out[0].kind = OSS_RC_HELP_DECIDED;
     out[0].at_us = now;
     out[0].decision = k;
-    copy(out[0].id, sizeof out[0].id, id);
+    oss_str_copy(out[0].id, sizeof out[0].id, id);
     *nout = 1;
     if (k == OSS_RC_APPROVED) {
         out[1].kind = OSS_RC_CONTACT_REPLACED;
         out[1].at_us = now;
-        copy(out[1].id, sizeof out[1].id, id);
+        oss_str_copy(out[1].id, sizeof out[1].id, id);
         *nout = 2;
     }
     return OSS_OK;

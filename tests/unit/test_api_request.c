@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "oss/v1/account.pb-c.h"
 #include "request.h"
 
@@ -18,11 +19,11 @@ static void
 test_copy(void **state) {
     (void)state;
     char d[5];
-    api_req_copy(d, sizeof d, "abcdefgh");
+    oss_str_copy(d, sizeof d, "abcdefgh");
     assert_string_equal(d, "abcd");
-    api_req_copy(d, sizeof d, NULL);
+    oss_str_copy(d, sizeof d, NULL);
     assert_string_equal(d, "");
-    api_req_copy(d, sizeof d, "ab");
+    oss_str_copy(d, sizeof d, "ab");
     assert_string_equal(d, "ab");
 }
 
