@@ -91,6 +91,28 @@ static const tpl_t templates[] = {
      "Never give this code to anyone, OSS staff included.\n"
      "If you did not register, please ignore this message.\n\n"
      "Regards,\nOSS Agency\n" HELPDESK_EN},
+    {"account_activated",
+     {"name", "username", "email", NULL},
+     "Akun OSS Anda sudah aktif: data login",
+     "Your OSS account is active: login data",
+     "Bapak/Ibu",
+     "Sir or Madam",
+     "Yth. {{name}},\n\n"
+     "Pada {{when}} akun OSS Anda telah diaktifkan. Data login akun Anda:\n"
+     "  Nama pengguna (username): {{username}}\n"
+     "  E-mail login: {{email}}\n\n"
+     "Langkah berikutnya: buat kata sandi lalu masuk ke OSS dengan nama "
+     "pengguna\natau e-mail di atas. Simpan pesan ini; petugas OSS tidak "
+     "pernah menanyakan\nkata sandi Anda. Jika Anda tidak mengaktifkan akun "
+     "ini, hubungi layanan\nbantuan OSS (di bawah).\n" SIGN_ID,
+     "Dear {{name}},\n\n"
+     "On {{when}} your OSS account was activated. Your login data:\n"
+     "  Username: {{username}}\n"
+     "  Login e-mail: {{email}}\n\n"
+     "Next step: set a password, then sign in to OSS with the username or "
+     "e-mail\nabove. Keep this message; OSS staff never ask for your "
+     "password. If you did\nnot activate this account, contact the OSS help "
+     "desk (below).\n" SIGN_EN},
     {"password_reset",
      {"name", "link", "expires", NULL},
      "Atur ulang kata sandi akun OSS",

@@ -12,7 +12,7 @@
 
 #include "app/cmd.h"
 #include "app/codec.h"
-#include "app/recovery.h"
+#include "app/notice.h"
 #include "core/account.h"
 #include "core/clock.h"
 #include "crypto/crypto.h"

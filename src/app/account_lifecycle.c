@@ -56,7 +56,8 @@ typedef struct lc_op {
     oss_lc_decision_t d;
     oss_lc_verify_t verify;
     bool ok;
-    oss_app_contact_t *contact; /* told of SignInThrottled */
+    oss_app_contact_t *contact; /* told of SignInThrottled, or of its
+                                   login data after ActivationSucceeded */
 } lc_op_t;
 
 static void
@@ -208,6 +209,37 @@ queue_throttled_notice(lc_op_t *l, const oss_command_t *cmd,
     return OSS_OK;
 }
 
+/* The account_activated notice for the ActivationSucceeded event of cmd:
+ * the account's login data (the username to sign in with and the login
+ * e-mail), on e-mail, else WhatsApp; never a secret (no password exists
+ * yet, the OTP is spent). A contact that cannot be reached gets none. */
+static oss_code_t
+queue_activated_notice(lc_op_t *l, const oss_command_t *cmd,
+                       oss_journal_queue_fn q, void *qctx, oss_err_t *err) {
+    for (size_t i = 0; i < cmd->events.len; i++) {
+        if (strcmp(cmd->events.items[i].payload_type,
+                   OSS_LC_T_ACTIVATION_SUCCEEDED))
+            continue;
+        const char *chan = l->contact->email[0]   ? "email"
+                           : l->contact->phone[0] ? "whatsapp"
+                                                  : NULL;
+        if (!chan)
+            return OSS_OK;
+        const char *kv[] = {"name",        l->contact->name, "username",
+                            l->account_id, "email",          l->contact->email};
+        char *vars = oss_app_notice_vars(kv, 3);
+        if (!vars)
+            return oss_err_set(err, OSS_ENOMEM, "out of memory");
+        oss_code_t rc =
+            oss_app_notice_queue(l->contact, "account_activated", chan,
+                                 l->account_id, cmd, i, vars, 0, q, qctx, err);
+        OPENSSL_cleanse(vars, strlen(vars));
+        free(vars);
+        return rc;
+    }
+    return OSS_OK;
+}
+
 static oss_code_t
 lc_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
          void *qctx, oss_err_t *err) {
@@ -231,6 +263,8 @@ lc_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
                     "DELETE FROM oss.deliveries WHERE stream_id = $1 "
                     "AND kind = 'activation'",
                     1, s1, err);
+            if (rc == OSS_OK && l->contact)
+                rc = queue_activated_notice(l, cmd, q, qctx, err);
         } else {
             rc = oss_app_queue(q, qctx,
                                "UPDATE oss.activation_secrets SET attempts = "
@@ -474,6 +508,26 @@ oss_app_activate(oss_app_t *app, oss_journal_t *j, oss_app_activate_t *a,
     }
     PQclear(r);
     snprintf(l.method, sizeof l.method, "%s", otp ? "otp" : "link");
+    /* a right code activates: the owner is then told its login data
+     * (account_activated); the contact is opened before the transaction */
+    if (l.matched && (l.contact = calloc(1, sizeof *l.contact)) != NULL) {
+        oss_err_t cerr;
+        oss_err_clear(&cerr);
+        rc = oss_app_contact_current(app, j, a->principal_id, l.contact, &cerr);
+        if (rc == OSS_EUNAVAIL) {
+            *err = cerr;
+            a->r.failed_at = OSS_APP_LC_AT_READ;
+            goto done;
+        }
+        if (rc != OSS_OK) {
+            oss_info("no activation notice stream=%s: %s", l.stream_id,
+                     cerr.reason[0] ? cerr.reason : cerr.msg);
+            oss_app_contact_clear(l.contact);
+            free(l.contact);
+            l.contact = NULL;
+        }
+        rc = OSS_OK;
+    }
     rc = lc_execute(j, &l, a->correlation_id, &a->r, err);
     if (rc == OSS_OK && a->r.outcome == OSS_JOURNAL_APPENDED)
         a->verify = l.verify;

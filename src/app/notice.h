@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "app/app.h"
 #include "core/error.h"
 #include "core/validate.h"
 #include "crypto/crypto.h"
@@ -34,6 +35,23 @@ oss_code_t oss_app_contact_load(struct pg_conn *conn,
                                 const char *principal_id, oss_app_contact_t *c,
                                 oss_err_t *err);
 void oss_app_contact_clear(oss_app_contact_t *c);
+
+/* ---- contacts ------------------------------------------------------------ */
+
+/* Applies the newest ContactReplaced of principal_id's contact stream to c
+ * (loaded by oss_app_contact_load(): the e-mail and phone an approved help
+ * request replaced). Returns OSS_OK (also when nothing was replaced),
+ * OSS_EUNAVAIL, or OSS_ECORRUPT when the replacement does not open. */
+oss_code_t oss_app_contact_refresh(oss_journal_t *j, const char *principal_id,
+                                   oss_app_contact_t *c, oss_err_t *err);
+
+/* principal_id's current contact: oss_app_contact_load() with app's master
+ * keyring, then oss_app_contact_refresh(). OSS_ENOTFOUND (unknown or
+ * erased), OSS_EUNAVAIL, others; on error c is cleared. The caller wipes c
+ * with oss_app_contact_clear(). */
+oss_code_t oss_app_contact_current(oss_app_t *app, oss_journal_t *j,
+                                   const char *principal_id,
+                                   oss_app_contact_t *c, oss_err_t *err);
 
 /* Queues one oss.deliveries row for the event at cmd->events.items[idx]:
  * a message of template kind (consumers/notifier/templates.c) to c on

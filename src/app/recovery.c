@@ -117,69 +117,6 @@ oss_app_rc_reject(oss_err_t *e, oss_journal_outcome_t *outcome, oss_code_t code,
     *outcome = OSS_JOURNAL_REJECTED;
 }
 
-/* ---- contacts ------------------------------------------------------------ */
-
-oss_code_t
-oss_app_contact_refresh(oss_journal_t *j, const char *principal_id,
-                        oss_app_contact_t *c, oss_err_t *err) {
-    oss_code_t rc = OSS_OK;
-    PGconn *conn = oss_journal_conn(j);
-    PGresult *r = oss_journal_read_contact_replaced(conn, principal_id);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        oss_db_error(conn, r, "read contact replacements", err);
-        PQclear(r);
-        err->code = OSS_EUNAVAIL;
-        return OSS_EUNAVAIL;
-    }
-    bool have_email = false, have_phone = false;
-    for (int i = 0; i < PQntuples(r) && rc == OSS_OK; i++) {
-        Oss__V1__ContactReplaced *m = oss__v1__contact_replaced__unpack(
-            NULL, (size_t)PQgetlength(r, i, 0),
-            (const uint8_t *)PQgetvalue(r, i, 0));
-        if (!m)
-            continue;
-        if (!strcmp(m->principal_id, principal_id)) {
-            if (!have_email && m->email && m->email->ciphertext.len) {
-                rc = oss_app_open_field(
-                    &c->dk, "email", m->email->nonce.data, m->email->nonce.len,
-                    m->email->ciphertext.data, m->email->ciphertext.len,
-                    c->email, sizeof c->email, err);
-                have_email = true;
-            }
-            if (rc == OSS_OK && !have_phone && m->phone &&
-                m->phone->ciphertext.len) {
-                rc = oss_app_open_field(
-                    &c->dk, "phone", m->phone->nonce.data, m->phone->nonce.len,
-                    m->phone->ciphertext.data, m->phone->ciphertext.len,
-                    c->phone, sizeof c->phone, err);
-                have_phone = true;
-            }
-        }
-        oss__v1__contact_replaced__free_unpacked(m, NULL);
-    }
-    PQclear(r);
-    if (rc != OSS_OK)
-        return oss_err_set(err, OSS_ECORRUPT,
-                           "the replaced contact of principal %s does not "
-                           "open",
-                           principal_id);
-    return OSS_OK;
-}
-
-oss_code_t
-oss_app_contact_current(oss_app_t *app, oss_journal_t *j,
-                        const char *principal_id, oss_app_contact_t *c,
-                        oss_err_t *err) {
-    memset(c, 0, sizeof *c);
-    oss_code_t rc = oss_app_contact_load(oss_journal_conn(j), &app->master,
-                                         principal_id, c, err);
-    if (rc == OSS_OK)
-        rc = oss_app_contact_refresh(j, principal_id, c, err);
-    if (rc != OSS_OK)
-        oss_app_contact_clear(c);
-    return rc;
-}
-
 /* ---- issuing a reset link ------------------------------------------------ */
 
 /* One reset link being issued to one principal. */

@@ -67,23 +67,6 @@ typedef struct oss_app_recovery_cfg {
 void oss_app_recovery_cfg_load(oss_app_recovery_cfg_t *out,
                                const oss_config_t *cfg);
 
-/* ---- contacts ------------------------------------------------------------ */
-
-/* Applies the newest ContactReplaced of principal_id's contact stream to c
- * (loaded by oss_app_contact_load(): the e-mail and phone an approved help
- * request replaced). Returns OSS_OK (also when nothing was replaced),
- * OSS_EUNAVAIL, or OSS_ECORRUPT when the replacement does not open. */
-oss_code_t oss_app_contact_refresh(oss_journal_t *j, const char *principal_id,
-                                   oss_app_contact_t *c, oss_err_t *err);
-
-/* principal_id's current contact: oss_app_contact_load() with app's master
- * keyring, then oss_app_contact_refresh(). OSS_ENOTFOUND (unknown or
- * erased), OSS_EUNAVAIL, others; on error c is cleared. The caller wipes c
- * with oss_app_contact_clear(). */
-oss_code_t oss_app_contact_current(oss_app_t *app, oss_journal_t *j,
-                                   const char *principal_id,
-                                   oss_app_contact_t *c, oss_err_t *err);
-
 /* ---- forgot password ----------------------------------------------------- */
 
 /* Asking for reset links: by e-mail (every principal whose keyed e-mail

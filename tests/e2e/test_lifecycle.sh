@@ -97,9 +97,23 @@ r=$(req POST "/v1/accounts/$id/activate" "{\"token\":\"$TOKEN\"}")
 [ "$(status "$r")" = 200 ] && [ "$(jbody "$r" | jq -r .status)" = active ] || e2e_fail "activation by link: $r"
 r=$(req POST "/v1/accounts/$id/activate" "{\"token\":\"$TOKEN\"}")
 [ "$(status "$r")" = 409 ] || e2e_fail "the link worked twice: $r"
-[ "$(e2e_psql -c "SELECT count(*) FROM oss.activation_secrets WHERE stream_id = '$stream'") $(e2e_psql -c "SELECT count(*) FROM oss.deliveries WHERE stream_id = '$stream'")" = "0 0" ] \
+[ "$(e2e_psql -c "SELECT count(*) FROM oss.activation_secrets WHERE stream_id = '$stream'") $(e2e_psql -c "SELECT count(*) FROM oss.deliveries WHERE stream_id = '$stream' AND kind = 'activation'")" = "0 0" ] \
     || e2e_fail "activation secrets or deliveries left after activation"
 e2e_ok "activated by the single-use link; secrets and deliveries removed"
+# the owner is told its login data (issue 10, item 12): one account_activated
+# mail naming the username (the account id) and the login e-mail
+login_mail() {
+    grep -l "Username: $id" "$OSS_MAIL_DIR"/*.eml 2>/dev/null | head -1
+}
+has_login_mail() { [ -n "$(login_mail)" ]; }
+e2e_wait 60 has_login_mail || true
+m=$(login_mail)
+[ -n "$m" ] || e2e_fail "no login-data mail (account_activated) for $id"
+grep -qi "Subject: Akun OSS Anda sudah aktif" "$m" && grep -qi "^To: <${email%@*}@example.co.id>" "$m" \
+    || e2e_fail "login-data mail: wrong subject or recipient: $(head -8 "$m")"
+[ "$(grep -c "Username: $id" "$OSS_MAIL_DIR"/*.eml | awk -F: '$2 > 0' | wc -l)" = 1 ] \
+    || e2e_fail "login-data mail sent more than once"
+e2e_ok "after activation the owner gets its login data (username, login e-mail) once"
 
 # 5. password policy, then the first password without a session
 pw="Lc-$(head -c 9 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')-7!"
