@@ -60,12 +60,12 @@ reply_fail(api_worker_t *w, oss_http_req_t *req, oss_code_t rc,
 
 static void
 run_reset(api_worker_t *w, api_job_t *job) {
-    static const char *const known[] = {"email", "principal_id", "account_id",
-                                        NULL};
+    static const char *const known[] = {"email",      "phone",   "principal_id",
+                                        "account_id", "channel", NULL};
     oss_http_req_t *req = job->req;
     api_ctx_t *ctx = api_worker_ctx(w);
     json_t *body = NULL;
-    char norm[256] = "";
+    char norm[256] = "", phone[OSS_PHONE_MAX] = "";
     oss_app_reset_request_t r = {.cfg = &g_cfg,
                                  .correlation_id = oss_http_req_cid(req)};
     oss_err_t err;
@@ -73,18 +73,37 @@ run_reset(api_worker_t *w, api_job_t *job) {
     if (!(body = api_body_parse(req, known)))
         goto done;
     const char *email = api_body_str(body, "email");
+    const char *ph = api_body_str(body, "phone");
     const char *id = api_body_str(body, "principal_id");
+    const char *channel = api_body_str(body, "channel");
     if (!id)
         id = api_body_str(body, "account_id");
-    if ((email != NULL) + (api_body_str(body, "principal_id") != NULL) +
+    if ((email != NULL) + (ph != NULL) +
+            (api_body_str(body, "principal_id") != NULL) +
             (api_body_str(body, "account_id") != NULL) !=
         1) {
         api_reply_field(req, 422, "invalid_fields",
                         email ? "principal_id" : "email", "required",
-                        "give exactly one of email or principal_id");
+                        "give exactly one of email, phone or principal_id "
+                        "(the username)");
         goto done;
     }
-    if (email) {
+    if (channel && strcmp(channel, "email") && strcmp(channel, "whatsapp")) {
+        api_reply_field(req, 422, "invalid_fields", "channel",
+                        "channel_invalid", "channel must be email or whatsapp");
+        goto done;
+    }
+    r.channel = channel;
+    if (ph) {
+        const char *why = oss_phone_normalize_intl(ph, phone, sizeof phone);
+        api_body_wipe(body, "phone");
+        if (why) {
+            api_reply_field(req, 422, "invalid_fields", "phone", why,
+                            "phone is not a valid phone number");
+            goto done;
+        }
+        r.phone = phone;
+    } else if (email) {
         const char *why = oss_email_normalize(email, norm, sizeof norm);
         api_body_wipe(body, "email");
         if (why) {
@@ -115,17 +134,18 @@ run_reset(api_worker_t *w, api_job_t *job) {
     /* the same answer whether or not an account matched */
     reply_json(req, 202,
                json_pack("{s:s, s:s}", "status", "accepted", "message",
-                         "if an active account matches, a single-use reset "
-                         "link was sent to its e-mail address"));
+                         "if an active account matches and has the chosen "
+                         "channel, a single-use reset link was sent on it"));
 done:
     OPENSSL_cleanse(norm, sizeof norm);
+    OPENSSL_cleanse(phone, sizeof phone);
     json_decref(body);
 }
 
 void
 api_h_password_reset(oss_http_req_t *req, void *arg) {
-    static const char *const idf[] = {"email", "principal_id", "account_id",
-                                      NULL};
+    static const char *const idf[] = {"email", "phone", "principal_id",
+                                      "account_id", NULL};
     char key[260];
     bool ok =
         api_ratelimit_take(req, API_RL_RECOVERY,

@@ -141,6 +141,7 @@ typedef struct principal_priv {
     char master_key_id[17];
     char wrapped_hex[2 * 128 + 1];
     char email_digest[65]; /* hex; oss.account_lookup (sign-in) */
+    char phone_digest[65]; /* hex; oss.account_lookup (reset by phone) */
     char nik_digest[65];   /* hex; oss.account_lookup (recovery);
                               "" with a passport */
     oss_claim_t claim;     /* an officer's NIK, once per
@@ -208,15 +209,11 @@ principal_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
           "('email', decode($1, 'hex'), $2)",
           2, e, NULL, NULL))
         return oss_err_set(err, OSS_EUNAVAIL, "could not queue statement");
-    if (pp->nik_digest[0]) {
-        /* "forgot account" finds the principal by its NIK */
-        const char *nv[] = {pp->nik_digest, pp->stream_id};
-        if (q(qctx,
-              "INSERT INTO oss.account_lookup (kind, digest, stream_id) "
-              "VALUES ('nik', decode($1, 'hex'), $2) ON CONFLICT DO NOTHING",
-              2, nv, NULL, NULL))
-            return oss_err_set(err, OSS_EUNAVAIL, "could not queue statement");
-    }
+    /* "forgot account" finds the principal by its NIK, a password reset
+     * by its phone */
+    const char *nv[] = {pp->phone_digest, pp->nik_digest, pp->stream_id};
+    if (q(qctx, OSS_APP_LOOKUP_PHONE_NIK_SQL, 3, nv, NULL, NULL))
+        return oss_err_set(err, OSS_EUNAVAIL, "could not queue statement");
     if (pp->has_grant) {
         rc =
             oss_app_grant_queue_add(q, qctx, pn->principal_id, &pp->grant, err);
@@ -457,6 +454,8 @@ oss_app_principal_prepare(oss_app_t *ctx, const oss_app_person_t *who,
             oss_index_digest(&ctx->index, "nik", who->nik, d);
             oss_hex_encode(d, sizeof d, pp->nik_digest);
         }
+        oss_index_digest(&ctx->index, "phone", who->phone, d);
+        oss_hex_encode(d, sizeof d, pp->phone_digest);
         memset(d, 0, sizeof d);
     }
     for (int i = 0; i < 6; i++) {

@@ -24,6 +24,15 @@
 #include "core/validate.h"
 #include "journal/journal.h"
 
+/* The look-up rows of a new principal or account: $1 the phone's keyed
+ * digest (hex), $2 the NIK's ("" without one), $3 the stream; one
+ * statement for both (kind 'phone': a password reset asked by phone; kind
+ * 'nik': "forgot account"). */
+#define OSS_APP_LOOKUP_PHONE_NIK_SQL                                           \
+    "INSERT INTO oss.account_lookup (kind, digest, stream_id) SELECT k, "      \
+    "decode(d, 'hex'), $3 FROM (VALUES ('phone', $1::text), ('nik', "          \
+    "$2::text)) v (k, d) WHERE d <> '' ON CONFLICT DO NOTHING"
+
 /* A person as given in a request (validated; plaintext only in memory). */
 typedef struct oss_app_person {
     char nik[17]; /* "" when a passport is given */

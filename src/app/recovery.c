@@ -130,6 +130,7 @@ typedef struct issue {
     char token[48];
     char token_hmac[65], key_id[17];
     oss_app_contact_t contact;
+    const char *channel; /* "email" | "whatsapp" (static) */
     int64_t expires_at_us;
     int64_t retry_after_us;
 } issue_t;
@@ -175,7 +176,7 @@ issue_decide(void *vctx, const oss_event_t *history, size_t n,
     m.principal_id = is->principal_id;
     m.reset_id = is->reset_id;
     m.expires_at_us = f.expires_at_us;
-    m.channel = "email";
+    m.channel = (char *)is->channel;
     return oss_app_event_push(out, OSS_RC_T_RESET_REQUESTED, &m.base, now,
                               "forgot_password", err);
 }
@@ -222,7 +223,7 @@ issue_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
     OPENSSL_cleanse(link, sizeof link);
     if (!vj)
         return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    rc = oss_app_notice_queue(&is->contact, "password_reset", "email",
+    rc = oss_app_notice_queue(&is->contact, "password_reset", is->channel,
                               is->account_id, cmd, 0, vj, is->expires_at_us, q,
                               qctx, err);
     OPENSSL_cleanse(vj, strlen(vj));
@@ -251,6 +252,8 @@ issue_one(oss_app_t *app, oss_journal_t *j, const oss_app_reset_request_t *r,
     }
     is->app = app;
     is->cfg = r->cfg;
+    is->channel =
+        r->channel && !strcmp(r->channel, "whatsapp") ? "whatsapp" : "email";
     oss_str_copy(is->principal_id, sizeof is->principal_id, principal_id);
     snprintf(is->stream_id, sizeof is->stream_id,
              OSS_APP_ACCESS_STREAM_PREFIX "%.120s", is->principal_id);
@@ -263,9 +266,14 @@ issue_one(oss_app_t *app, oss_journal_t *j, const oss_app_reset_request_t *r,
         rc = OSS_EUNAVAIL;
         goto done;
     }
-    if (crc != OSS_OK || !is->contact.email[0]) {
+    bool whatsapp = !strcmp(is->channel, "whatsapp");
+    if (crc != OSS_OK ||
+        !(whatsapp ? is->contact.phone : is->contact.email)[0]) {
         oss_info("password reset: no reachable contact principal=%s (%s)",
-                 principal_id, crc == OSS_OK ? "no e-mail" : cerr.msg);
+                 principal_id,
+                 crc != OSS_OK ? cerr.msg
+                 : whatsapp    ? "no phone for WhatsApp"
+                               : "no e-mail");
         goto done;
     }
     /* a principal whose every grant was revoked (handed over, terminated)
@@ -335,18 +343,19 @@ oss_app_password_reset_request(oss_app_t *app, oss_journal_t *j,
 
     r->matched = r->issued = 0;
     r->fail = NULL;
-    if (r->email) {
+    if (r->email || r->phone) {
         char hex[65];
         uint8_t dg[32];
-        oss_index_digest(&app->index, "email", r->email, dg);
+        const char *kind = r->email ? "email" : "phone";
+        oss_index_digest(&app->index, kind, r->email ? r->email : r->phone, dg);
         oss_hex_encode(dg, sizeof dg, hex);
-        const char *p[] = {hex};
+        const char *p[] = {hex, kind};
         PGresult *res =
             oss_app_rc_query(j,
                              "SELECT DISTINCT stream_id FROM "
-                             "oss.account_lookup WHERE kind = 'email' AND "
+                             "oss.account_lookup WHERE kind = $2 AND "
                              "digest = decode($1, 'hex') ORDER BY 1 LIMIT 5",
-                             1, p, &r->fail, err);
+                             2, p, &r->fail, err);
         if (!res)
             return err->code;
         for (int i = 0;

@@ -69,12 +69,16 @@ void oss_app_recovery_cfg_load(oss_app_recovery_cfg_t *out,
 
 /* ---- forgot password ----------------------------------------------------- */
 
-/* Asking for reset links: by e-mail (every principal whose keyed e-mail
- * look-up matches, at most OSS_APP_RECOVERY_MAX_MATCHES) or by id. */
+/* Asking for reset links: by e-mail or by phone (every principal whose
+ * keyed look-up matches, at most OSS_APP_RECOVERY_MAX_MATCHES) or by id
+ * (the username), the link sent on the channel the owner chose among those
+ * registered. */
 typedef struct oss_app_reset_request {
     const oss_app_recovery_cfg_t *cfg;
     const char *email;        /* normalised (oss_email_normalize()), or NULL */
+    const char *phone;        /* else E.164 (oss_phone_normalize_intl()) */
     const char *principal_id; /* else this (oss_app_id_valid()) */
+    const char *channel;      /* "email" | "whatsapp"; NULL: "email" */
     const char *correlation_id;
     /* out */
     size_t matched; /* principals considered */
@@ -82,7 +86,9 @@ typedef struct oss_app_reset_request {
     const char *fail;
 } oss_app_reset_request_t;
 
-/* For each matching principal with an e-mail and access that is active:
+/* For each matching principal with access that is active and the chosen
+ * channel registered (a principal without it is skipped with a log line:
+ * the answer does not say so):
  * PasswordResetRequested on "access-<principal_id>" (actor anonymous
  * business user, reason forgot_password), the token's keyed hash in
  * oss.reset_secrets (one live link per principal) and the link sealed in a

@@ -146,6 +146,9 @@ seal(oss_app_t *app, oss_app_register_t *r, oss_err_t *err) {
             oss_index_digest(&app->index, "nik", r->reg.nik, d);
             oss_hex_encode(d, sizeof d, r->nik_digest);
         }
+        /* the phone look-up row: a password reset asked by phone */
+        oss_index_digest(&app->index, "phone", r->reg.phone, d);
+        oss_hex_encode(d, sizeof d, r->phone_digest);
         memset(d, 0, sizeof d);
     }
     /* the activation (OTP + link) sealed under the same data key */
@@ -265,14 +268,10 @@ lookup_rows(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
           "VALUES ('email', decode($1, 'hex'), $2)",
           5, v, NULL, NULL))
         return oss_err_set(err, OSS_EUNAVAIL, "could not queue");
-    if (r->nik_digest[0]) {
-        const char *nv[] = {r->nik_digest, r->stream_id};
-        if (q(qctx,
-              "INSERT INTO oss.account_lookup (kind, digest, stream_id) "
-              "VALUES ('nik', decode($1, 'hex'), $2) ON CONFLICT DO NOTHING",
-              2, nv, NULL, NULL))
-            return oss_err_set(err, OSS_EUNAVAIL, "could not queue");
-    }
+    /* the phone's and the NIK's look-up rows, one statement */
+    const char *nv[] = {r->phone_digest, r->nik_digest, r->stream_id};
+    if (q(qctx, OSS_APP_LOOKUP_PHONE_NIK_SQL, 3, nv, NULL, NULL))
+        return oss_err_set(err, OSS_EUNAVAIL, "could not queue");
     if (r->legacy_id[0]) {
         /* the OSS 1.1 account is migrated: single use, its old password
          * hash goes */

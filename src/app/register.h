@@ -101,6 +101,7 @@ struct oss_app_register {
     size_t legacy_payload_len;
     char email_digest[65]; /* hex; oss.account_lookup (sign-in) */
     char nik_digest[65];   /* hex; "forgot account"; "" without a NIK */
+    char phone_digest[65]; /* hex; a password reset asked by phone */
 };
 
 /* Checks r->reg.terms_version against the versions in force

@@ -185,6 +185,36 @@ r=$(ax POST /v1/password-resets/confirm "$(jq -cn --arg p "$(newpw 4)" '{token:"
 expect 410 "$r" "an unknown token"
 e2e_ok "reset link read from the mail: new password set, both sessions ended at once (401), old password refused, link single-use (410)"
 
+# ---- 3b. reset asked by phone or username, on the chosen channel ----------
+# (issue 10, item 13): by phone with the link on WhatsApp, by username
+# (the account id) on e-mail; a channel that is not offered is 422. A second
+# owner (each principal may ask for recovery.reset_max links an hour)
+read -r nik_b bd_b < <(e2e_nik)
+email_b="rcvb.$tag@example.co.id"
+printf '%s\n' "$nik_b" "rcvb.$tag@" >>"$needles"
+r=$(e2e_post /v1/accounts "$(e2e_register_json "$nik_b" "$bd_b" "$email_b" "081377778888" "Pemulihan Dua")")
+expect 201 "$r" "second registration"
+id_b=$(jb "$r" | jq -r .account_id); access_b="access-$id_b"
+pw_b=$(newpw 5); echo "$pw_b" >>"$needles"
+tok_b=$(onboard accounts "$id_b" "$pw_b"); echo "$tok_b" >>"$needles"
+WA_DIR=${OSS_WHATSAPP_DIR:-$E2E_ROOT/var/whatsapp}
+wa_links() { { grep -lF '"to":"+6281377778888"' "$WA_DIR"/*.json 2>/dev/null || true; } | { xargs -r grep -l 'token=' 2>/dev/null || true; } | wc -l; }
+wa_before=$(wa_links)
+r=$(ax POST /v1/password-resets '{"phone":"0813 7777 8888","channel":"fax"}')
+expect 422 "$r" "reset on an unknown channel"
+v2=$(version_of "$access_b")
+r=$(ax POST /v1/password-resets '{"phone":"0813 7777 8888","channel":"whatsapp"}')
+expect 202 "$r" "reset by phone on WhatsApp"
+[ "$(types_of "$access_b" "$v2")" = "oss.v1.PasswordResetRequested" ] || e2e_fail "reset by phone: $access_b holds $(types_of "$access_b" "$v2")"
+wa_more() { [ "$(wa_links)" -gt "$wa_before" ]; }
+e2e_wait 120 wa_more || e2e_fail "no WhatsApp message with a reset link to the registered phone"
+mails_before=$(mails_holding "Atur ulang kata sandi" | wc -l)
+r=$(ax POST /v1/password-resets "$(jq -cn --arg id "$id_b" '{principal_id:$id, channel:"email"}')")
+expect 202 "$r" "reset by username on e-mail"
+mail_more() { [ "$(mails_holding "Atur ulang kata sandi" | wc -l)" -gt "$mails_before" ]; }
+e2e_wait 120 mail_more || e2e_fail "no second reset mail after the request by username"
+e2e_ok "reset asked by phone (link on WhatsApp) and by username (link by e-mail); an unknown channel 422"
+
 # ---- 4. forgot account: masked contact; per-NIK rate limit ---------------
 r=$(ax POST /v1/account-recovery "$(jq -cn --arg n "$nik" '{has_nib:false, nik:$n}')")
 expect 200 "$r" "forgot account"
