@@ -773,6 +773,13 @@ describe_known(oss_buf_t *b, const oss_event_t *ev, const ProtobufCMessage *m,
                         or_dash(oss_pb_str(m, "reason_code")));
         if (*oss_pb_str(m, "evidence_ref"))
             oss_buf_appendf(b, " (evidence %s)", oss_pb_str(m, "evidence_ref"));
+    } else if (IS("AccessRestricted")) {
+        oss_buf_appendf(b, "access restricted (suspended) by the OSS "
+                           "authority: no sign-in, no action until lifted");
+        if (*oss_pb_str(m, "evidence_ref"))
+            oss_buf_appendf(b, " (decision %s)", oss_pb_str(m, "evidence_ref"));
+    } else if (IS("AccessRestrictionLifted")) {
+        oss_buf_appendf(b, "access restriction lifted: sign-in works again");
     } else if (IS("SubjectErased")) {
         oss_buf_appendf(b,
                         "personal data of subject %s erased (data key deleted; "

@@ -91,6 +91,47 @@ static const tpl_t templates[] = {
      "Never give this code to anyone, OSS staff included.\n"
      "If you did not register, please ignore this message.\n\n"
      "Regards,\nOSS Agency\n" HELPDESK_EN},
+    {"access_restricted",
+     {"name", "account_id", "reason", NULL},
+     "Akses akun OSS Anda dibatasi",
+     "Access to your OSS account is restricted",
+     "Bapak/Ibu",
+     "Sir or Madam",
+     "Yth. {{name}},\n\n"
+     "Pada {{when}} Lembaga OSS membatasi akses ke akun OSS {{account_id}}.\n"
+     "Alasan: {{reason}}\n\n"
+     "Selama pembatasan berlaku, Anda tidak dapat masuk ke akun ini atau "
+     "melakukan\ntindakan apa pun padanya; sesi yang aktif telah diakhiri. "
+     "Kata sandi dan hak\nakses Anda tetap tersimpan dan berlaku lagi saat "
+     "pembatasan dicabut.\n\n"
+     "Langkah berikutnya: hubungi layanan bantuan OSS (di bawah) dengan "
+     "menyebut\nnomor akun di atas untuk mengetahui cara mencabut "
+     "pembatasan.\n" SIGN_ID,
+     "Dear {{name}},\n\n"
+     "On {{when}} the OSS authority restricted access to the OSS account "
+     "{{account_id}}.\nReason: {{reason}}\n\n"
+     "While the restriction holds you cannot sign in to this account or act "
+     "on it;\nopen sessions were ended. Your password and access rights are "
+     "kept and work\nagain once the restriction is lifted.\n\n"
+     "Next step: contact the OSS help desk (below) quoting the account number "
+     "above\nto learn how the restriction can be lifted.\n" SIGN_EN},
+    {"access_restriction_lifted",
+     {"name", "account_id", "reason", NULL},
+     "Pembatasan akses akun OSS Anda dicabut",
+     "The restriction on your OSS account was lifted",
+     "Bapak/Ibu",
+     "Sir or Madam",
+     "Yth. {{name}},\n\n"
+     "Pada {{when}} Lembaga OSS mencabut pembatasan akses akun OSS "
+     "{{account_id}}.\nAlasan: {{reason}}\n\n"
+     "Langkah berikutnya: masuk kembali ke OSS dengan kata sandi Anda. Jika "
+     "Anda\nmengalami kendala, hubungi layanan bantuan OSS (di "
+     "bawah).\n" SIGN_ID,
+     "Dear {{name}},\n\n"
+     "On {{when}} the OSS authority lifted the restriction on the OSS account "
+     "{{account_id}}.\nReason: {{reason}}\n\n"
+     "Next step: sign in to OSS again with your password. If anything does "
+     "not work,\ncontact the OSS help desk (below).\n" SIGN_EN},
     {"account_activated",
      {"name", "username", "email", NULL},
      "Akun OSS Anda sudah aktif: data login",

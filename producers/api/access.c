@@ -41,6 +41,7 @@ typedef struct areq {
     oss_principal_t p;
     char session_id[OSS_UUID_STR];
     char region[11];
+    bool restricted; /* the OSS authority restricted the account */
     oss_app_ac_t ac; /* the use case's input and outcome */
 } areq_t;
 
@@ -111,7 +112,10 @@ reply_rejected(areq_t *a) {
     const char *why = c->err.reason[0] ? c->err.reason : c->err.field;
     oss_http_req_t *req = a->req;
 
-    if (!strcmp(why, "cooling_off")) {
+    if (!strcmp(why, "restricted")) {
+        oss_http_reply_error(req, 403, "account_restricted",
+                             OSS_API_RESTRICTED_MSG, NULL);
+    } else if (!strcmp(why, "cooling_off")) {
         api_reply_retry(req, 409, a->ac.d.retry_after_us, "cooling_off",
                         c->err.msg);
     } else if (!strcmp(why, "not_registered")) {
@@ -180,11 +184,14 @@ static bool
 authorize(areq_t *a, int act) {
     if (!api_auth_require(a->w, a->req, &a->p, a->session_id))
         return false;
-    if (!api_account_target(a->w, a->req, a->ac.account_id, a->region))
+    if (!api_account_target(a->w, a->req, a->ac.account_id, a->region,
+                            &a->restricted))
         return false;
     if (act < 0)
         return true;
-    oss_target_t t = {.account_id = a->ac.account_id, .region = a->region};
+    oss_target_t t = {.account_id = a->ac.account_id,
+                      .region = a->region,
+                      .restricted = a->restricted};
     return api_auth_allow(a->req, &a->p, (oss_action_t)act, &t);
 }
 
@@ -689,4 +696,46 @@ run_terminate(api_worker_t *w, api_job_t *job) {
 void
 api_h_terminate(oss_http_req_t *req, void *arg) {
     submit(req, arg, run_terminate);
+}
+
+/* ---- POST /v1/accounts/{id}/restrictions (and .../lift)
+ * ---------------------------------- */
+
+static bool
+in_restrict(areq_t *a, json_t *body) {
+    return take(a, body, "reason", a->ac.reason, sizeof a->ac.reason, true) &&
+           take(a, body, "evidence_ref", a->ac.evidence_ref,
+                sizeof a->ac.evidence_ref, false);
+}
+
+static void
+run_restrict(api_worker_t *w, api_job_t *job) {
+    static const char *const known[] = {"reason", "evidence_ref", NULL};
+    static const route_t r = {.op = OSS_APP_AC_RESTRICT,
+                              .act = OSS_ACT_RESTRICT,
+                              .known = known,
+                              .status = 201,
+                              .inputs = in_restrict};
+    run_route(w, job, &r);
+}
+
+void
+api_h_restrict(oss_http_req_t *req, void *arg) {
+    submit(req, arg, run_restrict);
+}
+
+static void
+run_restriction_lift(api_worker_t *w, api_job_t *job) {
+    static const char *const known[] = {"reason", NULL};
+    static const route_t r = {.op = OSS_APP_AC_LIFT,
+                              .act = OSS_ACT_RESTRICT,
+                              .known = known,
+                              .status = 200,
+                              .inputs = in_reason};
+    run_route(w, job, &r);
+}
+
+void
+api_h_restriction_lift(oss_http_req_t *req, void *arg) {
+    submit(req, arg, run_restriction_lift);
 }

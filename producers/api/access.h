@@ -15,7 +15,9 @@
  *   POST   handover-requests                  handover.file
  *   POST   handover-requests/{rid}/objection  handover.object
  *   POST   handover-requests/{rid}/decision   handover.decide
- *   POST   terminations                       terminate */
+ *   POST   terminations                       terminate
+ *   POST   restrictions                       restrict (the OSS authority)
+ *   POST   restrictions/lift                  restrict */
 #ifndef OSS_API_ACCESS_H
 #define OSS_API_ACCESS_H
 
@@ -37,5 +39,7 @@ void api_h_handover_file(oss_http_req_t *req, void *arg);
 void api_h_handover_object(oss_http_req_t *req, void *arg);
 void api_h_handover_decide(oss_http_req_t *req, void *arg);
 void api_h_terminate(oss_http_req_t *req, void *arg);
+void api_h_restrict(oss_http_req_t *req, void *arg);
+void api_h_restriction_lift(oss_http_req_t *req, void *arg);
 
 #endif

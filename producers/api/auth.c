@@ -88,8 +88,10 @@ api_auth_require(api_worker_t *w, oss_http_req_t *req, oss_principal_t *p,
 
 bool
 api_account_target(api_worker_t *w, oss_http_req_t *req, const char *account_id,
-                   char *region) {
+                   char *region, bool *restricted) {
     region[0] = '\0';
+    if (restricted)
+        *restricted = false;
     if (!oss_app_id_valid(account_id)) {
         oss_http_reply_error(req, 404, NULL, "no such account", NULL);
         return false;
@@ -107,6 +109,8 @@ api_account_target(api_worker_t *w, oss_http_req_t *req, const char *account_id,
     bool found = PQntuples(r) == 1 && PQgetvalue(r, 0, 1)[0] == 't';
     if (found && !PQgetisnull(r, 0, 0))
         snprintf(region, 11, "%s", PQgetvalue(r, 0, 0));
+    if (found && restricted)
+        *restricted = PQgetvalue(r, 0, 2)[0] == 't';
     PQclear(r);
     if (!found) {
         oss_http_reply_error(req, 404, NULL, "no such account", NULL);
@@ -134,6 +138,11 @@ api_auth_allow(oss_http_req_t *req, const oss_principal_t *p, oss_action_t a,
     }
     oss_info("refused %s principal=%s: %s", oss_action_name(a),
              p ? p->principal_id : "", why);
+    if (!strcmp(why, "account_restricted")) {
+        oss_http_reply_error(req, 403, "account_restricted",
+                             OSS_API_RESTRICTED_MSG, NULL);
+        return false;
+    }
     snprintf(msg, sizeof msg, "not allowed to %s (%s)", oss_action_name(a),
              !strcmp(why, "out_of_scope") ? "out of your scope"
              : !strcmp(why, "other_institution")

@@ -37,11 +37,20 @@ bool api_auth_require(api_worker_t *w, oss_http_req_t *req, oss_principal_t *p,
                       char *session_id);
 
 /* Fills the target of an action on account_id from oss.account_scope (the
- * account's domicile region): region must hold 11 bytes. Replies 404 "no
+ * account's domicile region): region must hold 11 bytes; *restricted (may
+ * be NULL) says whether the OSS authority restricted it (set the target's
+ * restricted from it). Replies 404 "no
  * such account" and returns false when the account does not exist (503 on
  * a database error). */
+/* The answer to a business user of an account the OSS authority restricted
+ * (403 account_restricted): why, and how to reach the help desk. */
+#define OSS_API_RESTRICTED_MSG                                                 \
+    "the OSS authority restricted this account's access; contact the OSS "     \
+    "help desk: helpdesk.oss@insw.go.id, call centre 169 (a sign-in and "      \
+    "every action on the account are refused until it is lifted)"
+
 bool api_account_target(api_worker_t *w, oss_http_req_t *req,
-                        const char *account_id, char *region);
+                        const char *account_id, char *region, bool *restricted);
 
 /* oss_authz_check(); on refusal replies 403 "forbidden" (naming the reason)
  * or 404 "no such account" and returns false. */

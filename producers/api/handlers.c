@@ -74,13 +74,15 @@ run_get_account(api_worker_t *w, api_job_t *job) {
     const char *params[] = {id};
     oss_principal_t caller;
     char region[11];
+    bool restricted = false;
 
     /* a session, then the account's scope, then account.read (401 / 404 /
      * 403 or 404-hidden answered by auth.c) */
     if (!api_auth_require(w, req, &caller, NULL) ||
-        !api_account_target(w, req, id, region))
+        !api_account_target(w, req, id, region, &restricted))
         return;
-    oss_target_t target = {.account_id = id, .region = region};
+    oss_target_t target = {
+        .account_id = id, .region = region, .restricted = restricted};
     if (!api_auth_allow(req, &caller, OSS_ACT_ACCOUNT_READ, &target))
         return;
     PGresult *r = api_req_query(
@@ -390,6 +392,10 @@ static const oss_http_route_t routes[] = {
      api_h_handover_decide, true},
     {"POST", "/v1/accounts/*/terminations", "/v1/accounts/{id}/terminations",
      api_h_terminate, true},
+    {"POST", "/v1/accounts/*/restrictions", "/v1/accounts/{id}/restrictions",
+     api_h_restrict, true},
+    {"POST", "/v1/accounts/*/restrictions/lift",
+     "/v1/accounts/{id}/restrictions/lift", api_h_restriction_lift, true},
     /* C: account recovery (recovery.c) */
     {"POST", "/v1/password-resets", "/v1/password-resets", api_h_password_reset,
      true},

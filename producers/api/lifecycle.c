@@ -69,6 +69,8 @@ reply_rejected(oss_http_req_t *req, const oss_app_lc_result_t *r) {
         oss_http_reply_error(req, 401, why, e->msg, NULL);
     } else if (!strcmp(why, OSS_APP_LC_REASON_FORBIDDEN)) {
         oss_http_reply_error(req, 403, why, e->msg, NULL);
+    } else if (!strcmp(why, OSS_APP_LC_REASON_RESTRICTED)) {
+        oss_http_reply_error(req, 403, why, OSS_API_RESTRICTED_MSG, NULL);
     } else if (!strcmp(why, OSS_APP_LC_REASON_AMBIGUOUS)) {
         api_reply_field(req, 409, why, e->field, why, e->msg);
     } else if (!strcmp(why, "no_session")) {

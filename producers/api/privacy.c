@@ -171,6 +171,7 @@ run_personal_data(api_worker_t *w, api_job_t *job) {
     const char *account_id = oss_http_req_param(req, 0);
     oss_principal_t p;
     char region[11];
+    bool restricted = false;
     oss_err_t err;
     oss_data_key_t dk;
     oss_app_pd_read_t pr;
@@ -182,9 +183,10 @@ run_personal_data(api_worker_t *w, api_job_t *job) {
     memset(&pr, 0, sizeof pr);
     if (!api_auth_require(w, req, &p, NULL))
         return;
-    if (!api_account_target(w, req, account_id, region))
+    if (!api_account_target(w, req, account_id, region, &restricted))
         return;
-    oss_target_t t = {.account_id = account_id, .region = region};
+    oss_target_t t = {
+        .account_id = account_id, .region = region, .restricted = restricted};
     if (!api_auth_allow(req, &p, OSS_ACT_PERSONAL_READ, &t))
         return;
     pr.role = reader_role(&p, account_id);

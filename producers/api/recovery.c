@@ -506,7 +506,7 @@ run_help_decide(api_worker_t *w, api_job_t *job) {
         goto done;
     }
     oss_target_t t = {.account_id = account_id, .region = region};
-    if (!api_account_target(w, req, account_id, region) ||
+    if (!api_account_target(w, req, account_id, region, NULL) ||
         !api_auth_allow(req, &p, OSS_ACT_HELP_DECIDE, &t))
         goto done;
     if (!(j = api_req_journal(w, req)))

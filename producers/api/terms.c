@@ -87,6 +87,7 @@ run_accept(api_worker_t *w, api_job_t *job) {
     json_t *body = NULL;
     oss_principal_t p;
     char region[11];
+    bool restricted = false;
     oss_app_terms_accept_t a = {0};
     oss_err_t err;
     size_t len;
@@ -96,9 +97,10 @@ run_accept(api_worker_t *w, api_job_t *job) {
     /* authenticate and authorize before reading anything else */
     if (!api_auth_require(w, req, &p, NULL))
         goto done;
-    if (!api_account_target(w, req, id, region))
+    if (!api_account_target(w, req, id, region, &restricted))
         goto done;
-    oss_target_t t = {.account_id = id, .region = region};
+    oss_target_t t = {
+        .account_id = id, .region = region, .restricted = restricted};
     if (!api_auth_allow(req, &p, OSS_ACT_MEMBERS_MANAGE, &t))
         goto done;
 

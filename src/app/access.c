@@ -21,7 +21,8 @@
 
 static const char *const op_names[] = {
     "member_add",    "member_remove",   "transfer_offer",  "transfer_accept",
-    "handover_file", "handover_object", "handover_decide", "terminate"};
+    "handover_file", "handover_object", "handover_decide", "terminate",
+    "restrict",      "lift_restriction"};
 
 const char *
 oss_app_ac_op_name(oss_app_ac_op_t op) {
@@ -173,7 +174,8 @@ affected_of(oss_app_ac_t *a, const oss_ac_state_t *st) {
             add_affected(a, st->owner);
         break;
     case OSS_APP_AC_TERMINATE:
-        if (a->principal_id[0]) {
+    case OSS_APP_AC_RESTRICT: /* everyone's sessions end */
+        if (a->op == OSS_APP_AC_TERMINATE && a->principal_id[0]) {
             add_affected(a, a->principal_id);
         } else {
             add_affected(a, st->owner);
@@ -251,6 +253,13 @@ access_decide(void *vctx, const oss_event_t *history, size_t n,
         rc = oss_ac_decide_terminate(&a->st, a->now, a->term, a->principal_id,
                                      a->evidence_ref, &a->d, err);
         break;
+    case OSS_APP_AC_RESTRICT:
+        rc =
+            oss_ac_decide_restrict(&a->st, a->now, a->evidence_ref, &a->d, err);
+        break;
+    case OSS_APP_AC_LIFT:
+        rc = oss_ac_decide_lift_restriction(&a->st, a->now, &a->d, err);
+        break;
     default:
         rc = oss_err_set(err, OSS_EINTERNAL, "unknown access op");
     }
@@ -298,6 +307,12 @@ notice_vars(const oss_app_ac_t *a, const oss_app_ac_notice_t *n) {
             a->reason};
         return oss_app_notice_vars(kv, 4);
     }
+    if (!strcmp(n->kind, "access_restricted") ||
+        !strcmp(n->kind, "access_restriction_lifted")) {
+        const char *kv[] = {"name",        n->c.name, "account_id",
+                            a->account_id, "reason",  a->reason};
+        return oss_app_notice_vars(kv, 3);
+    }
     if (!strcmp(n->kind, "access_terminated")) {
         const char *kv[] = {"name",        n->c.name,
                             "account_id",  a->account_id,
@@ -327,8 +342,15 @@ access_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
         return OSS_OK;
     snprintf(why, sizeof why, "%s", cmd->events.items[0].payload_type + 7);
     /* whoever's access ended: grants on the account, sessions, and (except
-     * for a delegate removed by the owner) the password */
+     * for a delegate removed by the owner) the password; a restriction ends
+     * the sessions only (lifting it restores sign-in) */
+    bool restrict_only = f->kind == OSS_AC_RESTRICTED;
     for (size_t i = 0; i < a->naffected && rc == OSS_OK; i++) {
+        if (restrict_only) {
+            rc = oss_app_sessions_queue_revoke(q, qctx, a->affected[i], why,
+                                               false, err);
+            continue;
+        }
         rc = oss_app_grant_queue_revoke(q, qctx, a->affected[i], a->account_id,
                                         why, err);
         if (rc == OSS_OK)
@@ -338,6 +360,24 @@ access_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
     }
     if (rc != OSS_OK)
         return rc;
+    if (f->kind == OSS_AC_RESTRICTED) {
+        const char *v[] = {a->account_id, a->actor->principal_id,
+                           cmd->events.items[0].event_id};
+        if ((rc = oss_app_queue(q, qctx,
+                                "INSERT INTO oss.account_restrictions "
+                                "(account_id, restricted_by, event_id) VALUES "
+                                "($1, $2, $3::uuid)",
+                                3, v, err)) != OSS_OK)
+            return rc;
+    }
+    if (f->kind == OSS_AC_RESTRICTION_LIFTED) {
+        const char *v[] = {a->account_id};
+        if ((rc = oss_app_queue(q, qctx,
+                                "DELETE FROM oss.account_restrictions WHERE "
+                                "account_id = $1",
+                                1, v, err)) != OSS_OK)
+            return rc;
+    }
     if (f->kind == OSS_AC_MEMBER_ADDED && !a->new_principal) {
         /* an existing principal (a new one gets its grant with its
          * PrincipalCreated) */
@@ -482,6 +522,16 @@ prepare(oss_app_ac_t *a, oss_err_t *err) {
     case OSS_APP_AC_TERMINATE:
         for (size_t i = 0; rc == OSS_OK && i < a->naffected; i++)
             rc = want_notice(a, a->affected[i], "access_terminated", err);
+        break;
+    case OSS_APP_AC_RESTRICT:
+        for (size_t i = 0; rc == OSS_OK && i < a->naffected; i++)
+            rc = want_notice(a, a->affected[i], "access_restricted", err);
+        break;
+    case OSS_APP_AC_LIFT:
+        rc = want_notice(a, a->pre.owner, "access_restriction_lifted", err);
+        for (size_t i = 0; rc == OSS_OK && i < a->pre.nmembers; i++)
+            rc = want_notice(a, a->pre.members[i].principal_id,
+                             "access_restriction_lifted", err);
         break;
     case OSS_APP_AC_TRANSFER_OFFER:
         if (!a->new_principal)

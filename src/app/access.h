@@ -61,7 +61,9 @@ typedef enum oss_app_ac_op {
     OSS_APP_AC_HANDOVER_FILE,
     OSS_APP_AC_HANDOVER_OBJECT,
     OSS_APP_AC_HANDOVER_DECIDE,
-    OSS_APP_AC_TERMINATE
+    OSS_APP_AC_TERMINATE,
+    OSS_APP_AC_RESTRICT, /* the OSS authority suspends the account */
+    OSS_APP_AC_LIFT      /* ... and lifts the suspension */
 } oss_app_ac_op_t;
 
 /* "member_add", ... (static). */

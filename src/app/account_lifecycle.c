@@ -692,6 +692,31 @@ oss_app_sign_in(oss_app_t *app, oss_journal_t *j, oss_app_signin_t *s,
             l.matched = match;
     }
     PQclear(r);
+    /* the right password to an account the OSS authority restricted: no
+     * session (every active grant of the principal is on a restricted
+     * account; one who also works for another account still signs in and
+     * is refused on the restricted one by authorization) */
+    if (l.matched) {
+        const char *gp[] = {id};
+        r = lc_query(j, &s->r,
+                     "SELECT EXISTS (SELECT 1 FROM oss.grants g JOIN "
+                     "oss.account_restrictions x USING (account_id) WHERE "
+                     "g.principal_id = $1 AND g.revoked_at IS NULL) AND NOT "
+                     "EXISTS (SELECT 1 FROM oss.grants g WHERE g.principal_id "
+                     "= $1 AND g.revoked_at IS NULL AND (g.account_id IS NULL "
+                     "OR g.account_id NOT IN (SELECT account_id FROM "
+                     "oss.account_restrictions)))",
+                     1, gp, &rc, err);
+        if (!r)
+            goto done;
+        bool restricted = PQgetvalue(r, 0, 0)[0] == 't';
+        PQclear(r);
+        if (restricted) {
+            refuse(&s->r, OSS_ECONFLICT, NULL, OSS_APP_LC_REASON_RESTRICTED,
+                   "the OSS authority restricted this account's access");
+            goto done;
+        }
+    }
     /* when this failure crosses the threshold the owner is told
      * (signin_throttled); the contact is opened before the transaction */
     if (!l.matched && !st.throttled &&

@@ -38,6 +38,7 @@
 #define OSS_APP_LC_REASON_NOT_REGISTERED "not_registered"
 #define OSS_APP_LC_REASON_THROTTLED "throttled"
 #define OSS_APP_LC_REASON_REQUIRED "required"
+#define OSS_APP_LC_REASON_RESTRICTED "account_restricted"
 
 /* Where a call that returned an error stopped (the caller's answer). */
 typedef enum oss_app_lc_stage {

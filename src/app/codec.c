@@ -317,6 +317,17 @@ ac_decode(const oss_event_t *ev, const char *account_id, oss_ac_fact_t *f) {
             f->role = oss_role_parse(m->role);
             oss__v1__access_terminated__free_unpacked(m, NULL);
         }
+    } else if (!strcmp(t, OSS_AC_T_ACCESS_RESTRICTED)) {
+        Oss__V1__AccessRestricted *m =
+            oss__v1__access_restricted__unpack(NULL, n, p);
+        if (m) {
+            f->kind = OSS_AC_RESTRICTED;
+            oss_str_copy(f->evidence_ref, sizeof f->evidence_ref,
+                         m->evidence_ref);
+            oss__v1__access_restricted__free_unpacked(m, NULL);
+        }
+    } else if (!strcmp(t, OSS_AC_T_RESTRICTION_LIFTED)) {
+        f->kind = OSS_AC_RESTRICTION_LIFTED;
     }
 }
 
@@ -348,6 +359,9 @@ oss_app_ac_encode(const oss_ac_fact_t *f, bool new_principal,
     Oss__V1__HandoverApproved ha = OSS__V1__HANDOVER_APPROVED__INIT;
     Oss__V1__HandoverRejected hr = OSS__V1__HANDOVER_REJECTED__INIT;
     Oss__V1__AccessTerminated at = OSS__V1__ACCESS_TERMINATED__INIT;
+    Oss__V1__AccessRestricted ar = OSS__V1__ACCESS_RESTRICTED__INIT;
+    Oss__V1__AccessRestrictionLifted al =
+        OSS__V1__ACCESS_RESTRICTION_LIFTED__INIT;
 
     switch (f->kind) {
     case OSS_AC_MEMBER_ADDED:
@@ -412,6 +426,15 @@ oss_app_ac_encode(const oss_ac_fact_t *f, bool new_principal,
         at.role = (char *)oss_role_name(f->role);
         msg = &at.base;
         type = OSS_AC_T_ACCESS_TERMINATED;
+        break;
+    case OSS_AC_RESTRICTED:
+        ar.evidence_ref = (char *)f->evidence_ref;
+        msg = &ar.base;
+        type = OSS_AC_T_ACCESS_RESTRICTED;
+        break;
+    case OSS_AC_RESTRICTION_LIFTED:
+        msg = &al.base;
+        type = OSS_AC_T_RESTRICTION_LIFTED;
         break;
     default:
         return oss_err_set(err, OSS_EINTERNAL, "cannot encode access fact %d",

@@ -304,6 +304,17 @@ oss_ac_evolve(oss_ac_state_t *st, const oss_ac_fact_t *f) {
                 st->transfer_open = false;
         }
         break;
+    case OSS_AC_RESTRICTED:
+        st->restricted = true;
+        st->restricted_at_us = f->at_us;
+        oss_str_copy(st->restricted_by, sizeof st->restricted_by, f->actor);
+        st->transfer_open = false;
+        break;
+    case OSS_AC_RESTRICTION_LIFTED:
+        st->restricted = false;
+        st->restricted_by[0] = '\0';
+        st->restricted_at_us = 0;
+        break;
     case OSS_AC_OTHER:
         break;
     }
@@ -348,9 +359,9 @@ start(oss_ac_decision_t *d) {
     memset(d, 0, sizeof *d);
 }
 
-/* The refusals every command shares: unknown account, access ended. */
+/* Unknown account, access ended: nobody may act on it. */
 static oss_code_t
-check_open(const oss_ac_state_t *st, oss_err_t *err) {
+check_live(const oss_ac_state_t *st, oss_err_t *err) {
     if (!st->registered)
         return oss_err_field(err, OSS_ENOTFOUND, "not_registered",
                              "no such account");
@@ -359,6 +370,18 @@ check_open(const oss_ac_state_t *st, oss_err_t *err) {
                              "the account's access was ended (%s)",
                              oss_ac_term_name(st->termination));
     return OSS_OK;
+}
+
+/* The refusals every business command shares: check_live(), and a
+ * restriction by the OSS authority. */
+static oss_code_t
+check_open(const oss_ac_state_t *st, oss_err_t *err) {
+    oss_code_t rc = check_live(st, err);
+    if (rc == OSS_OK && st->restricted)
+        return oss_err_field(err, OSS_ECONFLICT, "restricted",
+                             "the OSS authority restricted this account's "
+                             "access; contact the OSS help desk");
+    return rc;
 }
 
 /* Starts decision d (empty) for a command on an account that must be open
@@ -572,7 +595,7 @@ oss_ac_decide_handover(const oss_ac_state_t *st, int64_t now,
         oss_str_copy(f->principal_id, sizeof f->principal_id, r->new_owner);
         return OSS_OK;
     }
-    if (st->terminated)
+    if (st->terminated || st->restricted)
         return check_open(st, err);
     if (r->status == OSS_AC_REQ_OBJECTED)
         return oss_err_field(err, OSS_ECONFLICT, "objected",
@@ -598,7 +621,8 @@ oss_ac_decide_terminate(const oss_ac_state_t *st, int64_t now,
                         const char *evidence_ref, oss_ac_decision_t *d,
                         oss_err_t *err) {
     oss_code_t rc;
-    if ((rc = begin(st, d, err)) != OSS_OK)
+    start(d);
+    if ((rc = check_live(st, err)) != OSS_OK) /* a restricted one too */
         return rc;
     if (term == OSS_AC_TERM_NONE)
         return oss_err_field(err, OSS_EINVAL, "reason_code",
@@ -621,5 +645,38 @@ oss_ac_decide_terminate(const oss_ac_state_t *st, int64_t now,
     oss_str_copy(f->principal_id, sizeof f->principal_id, principal_id);
     oss_str_copy(f->evidence_ref, sizeof f->evidence_ref, evidence_ref);
     f->role = oss_ac_role_of(st, principal_id);
+    return OSS_OK;
+}
+
+oss_code_t
+oss_ac_decide_restrict(const oss_ac_state_t *st, int64_t now,
+                       const char *evidence_ref, oss_ac_decision_t *d,
+                       oss_err_t *err) {
+    oss_code_t rc;
+    start(d);
+    if ((rc = check_live(st, err)) != OSS_OK)
+        return rc;
+    if (st->restricted)
+        return oss_err_field(err, OSS_ECONFLICT, "already_restricted",
+                             "the account's access is already restricted");
+    if (evidence_ref && strlen(evidence_ref) >= OSS_AC_REF_MAX)
+        return oss_err_field(err, OSS_EINVAL, "evidence_ref",
+                             "at most %d characters", OSS_AC_REF_MAX - 1);
+    oss_ac_fact_t *f = fact(d, OSS_AC_RESTRICTED, now);
+    oss_str_copy(f->evidence_ref, sizeof f->evidence_ref, evidence_ref);
+    return OSS_OK;
+}
+
+oss_code_t
+oss_ac_decide_lift_restriction(const oss_ac_state_t *st, int64_t now,
+                               oss_ac_decision_t *d, oss_err_t *err) {
+    oss_code_t rc;
+    start(d);
+    if ((rc = check_live(st, err)) != OSS_OK)
+        return rc;
+    if (!st->restricted)
+        return oss_err_field(err, OSS_ECONFLICT, "not_restricted",
+                             "the account's access is not restricted");
+    fact(d, OSS_AC_RESTRICTION_LIFTED, now);
     return OSS_OK;
 }

@@ -28,6 +28,8 @@
 #define OSS_AC_T_HANDOVER_APPROVED "oss.v1.HandoverApproved"
 #define OSS_AC_T_HANDOVER_REJECTED "oss.v1.HandoverRejected"
 #define OSS_AC_T_ACCESS_TERMINATED "oss.v1.AccessTerminated"
+#define OSS_AC_T_ACCESS_RESTRICTED "oss.v1.AccessRestricted"
+#define OSS_AC_T_RESTRICTION_LIFTED "oss.v1.AccessRestrictionLifted"
 
 #define OSS_AC_ID_MAX 65
 #define OSS_AC_REF_MAX 129
@@ -46,7 +48,9 @@ typedef enum oss_ac_kind {
     OSS_AC_HANDOVER_OBJECTED,
     OSS_AC_HANDOVER_APPROVED,
     OSS_AC_HANDOVER_REJECTED,
-    OSS_AC_TERMINATED
+    OSS_AC_TERMINATED,
+    OSS_AC_RESTRICTED,        /* the OSS authority suspends the account */
+    OSS_AC_RESTRICTION_LIFTED /* ... and lifts the suspension */
 } oss_ac_kind_t;
 
 /* Why access ends (the terms of use, ../shared/DOMAIN.md): (a) written
@@ -79,7 +83,8 @@ typedef struct oss_ac_fact {
     char previous_owner[OSS_AC_ID_MAX]; /* TRANSFER_ACCEPTED, HANDOVER_APPROVED
                                          */
     char request_id[OSS_AC_ID_MAX];     /* HANDOVER_* */
-    char evidence_ref[OSS_AC_REF_MAX];  /* HANDOVER_FILED, TERMINATED */
+    char evidence_ref[OSS_AC_REF_MAX];  /* HANDOVER_FILED, TERMINATED,
+                                           RESTRICTED */
     oss_role_t role;                    /* MEMBER_ADDED / REMOVED */
     int64_t until_us;                   /* TRANSFER_OFFERED: offer expiry;
                                            HANDOVER_FILED: end of cooling-off */
@@ -120,6 +125,11 @@ typedef struct oss_ac_state {
     bool registered;
     bool terminated; /* the whole account's access ended */
     oss_ac_term_t termination;
+    /* suspended by the OSS authority (terms of use: it may restrict
+     * access): nobody signs in to it or acts on it until lifted */
+    bool restricted;
+    char restricted_by[OSS_AC_ID_MAX];
+    int64_t restricted_at_us;
     char owner[OSS_AC_ID_MAX]; /* "" when none (terminated owner) */
     oss_ac_member_t members[OSS_AC_MAX_MEMBERS]; /* delegates, not the owner */
     size_t nmembers;
@@ -246,5 +256,16 @@ oss_code_t oss_ac_decide_terminate(const oss_ac_state_t *st, int64_t now,
                                    oss_ac_term_t term, const char *principal_id,
                                    const char *evidence_ref,
                                    oss_ac_decision_t *d, oss_err_t *err);
+
+/* The OSS authority restricts (suspends) the account's access: refused
+ * ECONFLICT "terminated" or "already_restricted"; evidence_ref (may be
+ * NULL) names its decision. Every member's sessions end (the shell's),
+ * grants and passwords stay: lifting restores sign-in. */
+oss_code_t oss_ac_decide_restrict(const oss_ac_state_t *st, int64_t now,
+                                  const char *evidence_ref,
+                                  oss_ac_decision_t *d, oss_err_t *err);
+/* ... and lifts it: refused ECONFLICT "terminated" or "not_restricted". */
+oss_code_t oss_ac_decide_lift_restriction(const oss_ac_state_t *st, int64_t now,
+                                          oss_ac_decision_t *d, oss_err_t *err);
 
 #endif

@@ -27,6 +27,7 @@ static const char *const action_names[OSS_ACT_COUNT] = {
     [OSS_ACT_HELP_DECIDE] = "help.decide",
     [OSS_ACT_SUBJECT_ERASE] = "subject.erase",
     [OSS_ACT_AUDIT_READ] = "audit.read",
+    [OSS_ACT_RESTRICT] = "restrict",
 };
 
 const char *
@@ -131,6 +132,8 @@ grant_allows(const oss_grant_t *g, oss_action_t a, const oss_target_t *t) {
     bool member = !empty(t->account_id) && g->account_id[0] &&
                   !strcmp(g->account_id, t->account_id);
 
+    if (member && t->restricted)
+        return false; /* suspended: the authority alone acts on it */
     switch (a) {
     case OSS_ACT_ACCOUNT_READ:
         return (member &&
@@ -154,6 +157,7 @@ grant_allows(const oss_grant_t *g, oss_action_t a, const oss_target_t *t) {
     case OSS_ACT_HANDOVER_DECIDE:
         return g->role == OSS_ROLE_OFFICER && officer_decides(g, t);
     case OSS_ACT_TERMINATE:
+    case OSS_ACT_RESTRICT: /* the OSS authority, as for termination */
         return g->role == OSS_ROLE_OPERATOR ||
                (g->role == OSS_ROLE_OFFICER && is_national(g));
     case OSS_ACT_OFFICERS_MANAGE:
@@ -210,9 +214,11 @@ oss_authz_check(const oss_principal_t *p, oss_action_t a, const oss_target_t *t,
         *why = "not_a_member";
         return OSS_AUTHZ_HIDDEN;
     }
-    if (officer && !empty(t->account_id) &&
-        (a == OSS_ACT_ACCOUNT_READ || a == OSS_ACT_PERSONAL_READ ||
-         a == OSS_ACT_HANDOVER_DECIDE))
+    if (member && t->restricted && !gov)
+        *why = "account_restricted";
+    else if (officer && !empty(t->account_id) &&
+             (a == OSS_ACT_ACCOUNT_READ || a == OSS_ACT_PERSONAL_READ ||
+              a == OSS_ACT_HANDOVER_DECIDE))
         *why = "out_of_scope";
     else if (a == OSS_ACT_OFFICERS_MANAGE && admin)
         *why = "other_institution";

@@ -64,6 +64,7 @@ typedef enum oss_action {
     OSS_ACT_HELP_DECIDE,      /* decide a help request (e-mail change) */
     OSS_ACT_SUBJECT_ERASE,    /* crypto-shred a subject */
     OSS_ACT_AUDIT_READ,       /* read any stream's history, verify */
+    OSS_ACT_RESTRICT,         /* restrict (suspend) an account, lift it */
     OSS_ACT_COUNT
 } oss_action_t;
 
@@ -73,6 +74,9 @@ typedef struct oss_target {
     const char *region; /* the account's domicile region (10 digits) */
     const char *sector;
     const char *institution; /* OFFICERS_MANAGE */
+    /* the account's access is restricted by the OSS authority: its own
+     * business users may do nothing on it (why "account_restricted") */
+    bool restricted;
 } oss_target_t;
 
 typedef enum oss_authz {

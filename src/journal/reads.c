@@ -65,7 +65,8 @@ oss_journal_read_account_scope(PGconn *conn, const char *account_id) {
                "WHERE account_id = $1), EXISTS (SELECT 1 FROM "
                "oss.account_scope WHERE account_id = $1) OR EXISTS (SELECT 1 "
                "FROM oss.journal WHERE stream_id = 'account-' || $1 AND "
-               "version = 1)",
+               "version = 1), EXISTS (SELECT 1 FROM oss.account_restrictions "
+               "WHERE account_id = $1)",
                1, p, 0);
 }
 

@@ -42,7 +42,8 @@ PGresult *oss_journal_read_principal_known(PGconn *conn,
 /* An account's domicile region (oss.account_scope) and whether it exists
  * (a scope row, or the first event of "account-<account_id>"). One row,
  * text: column 0 the region (NULL without a scope row), column 1 "t" |
- * "f". */
+ * "f", column 2 "t" when the OSS authority restricted its access
+ * (oss.account_restrictions). */
 PGresult *oss_journal_read_account_scope(PGconn *conn, const char *account_id);
 
 /* Every event of the streams in streams_array (a text[] literal) in

@@ -275,7 +275,7 @@ def expected(action, role, target, inscope):
         return "allowed" if role in allowed.get(action, ()) else "403"
     if role == "operator":
         ok = ("account.read", "personal.read", "handover.file", "terminate",
-              "help.decide", "subject.erase", "audit.read")
+              "restrict", "help.decide", "subject.erase", "audit.read")
         return "allowed" if action in ok else "403"
     if role == "auditor":
         ok = ("account.read", "personal.read", "audit.read")
@@ -285,7 +285,8 @@ def expected(action, role, target, inscope):
         return "allowed" if target == "account" and inscope and action in ok \
             else "403"
     if role == "officer_oss":  # the OSS authority's officer: national
-        ok = ("account.read", "personal.read", "handover.decide", "terminate")
+        ok = ("account.read", "personal.read", "handover.decide", "terminate",
+              "restrict")
         return "allowed" if target == "account" and action in ok else "403"
     if role == "access_admin":
         return "allowed" if action == "officers.manage" and \

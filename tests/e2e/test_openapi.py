@@ -43,8 +43,8 @@ def action_names(authz_c):
     body = m.group(1) if m else src
     # string literals in the function (or a table it indexes)
     names = set(re.findall(r'"([a-z_]+(?:\.[a-z_]+)?)"', body))
-    if len(names) < 3:  # a table elsewhere in the file
-        names = set(re.findall(r'"([a-z]+\.[a-z_]+|transfer|terminate)"', src))
+    if len(names) < 3:  # a table elsewhere in the file: [OSS_ACT_X] = "x"
+        names = set(re.findall(r'\[OSS_ACT_[A-Z_]+\]\s*=\s*"([a-z_.]+)"', src))
     return names
 
 
