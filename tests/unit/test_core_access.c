@@ -508,6 +508,63 @@ test_terminate_blocks_pending_approval(void **state) {
                      OSS_OK);
 }
 
+/* The OSS authority restricts the account and lifts it (issue 10, item
+ * 14): no business command while restricted, termination still possible,
+ * neither twice. */
+static void
+test_restriction(void **state) {
+    (void)state;
+    hist_t h;
+    oss_ac_decision_t d;
+    oss_err_t err;
+    int64_t now = FRI_2026_03_13_10WIB;
+    with_delegate(&h, now);
+
+    assert_int_equal(oss_ac_decide_lift_restriction(&h.st, now, &d, &err),
+                     OSS_ECONFLICT);
+    assert_string_equal(err.field, "not_restricted");
+    assert_int_equal(oss_ac_decide_restrict(&h.st, now, "SK-1", &d, &err),
+                     OSS_OK);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.facts[0].kind, OSS_AC_RESTRICTED);
+    assert_string_equal(d.facts[0].evidence_ref, "SK-1");
+    append(&h, &d, "operator-1");
+    assert_true(h.st.restricted);
+    assert_string_equal(h.st.restricted_by, "operator-1");
+    assert_int_equal(oss_ac_decide_restrict(&h.st, now, NULL, &d, &err),
+                     OSS_ECONFLICT);
+    assert_string_equal(err.field, "already_restricted");
+    /* business commands are refused while restricted */
+    assert_int_equal(
+        oss_ac_decide_add_member(&h.st, now, "p-9", OSS_ROLE_VIEWER, &d, &err),
+        OSS_ECONFLICT);
+    assert_string_equal(err.field, "restricted");
+    assert_int_equal(oss_ac_decide_remove_member(&h.st, now, "p-2", &d, &err),
+                     OSS_ECONFLICT);
+    assert_string_equal(err.field, "restricted");
+    /* the authority may still end the access */
+    assert_int_equal(oss_ac_decide_terminate(&h.st, now, OSS_AC_TERM_LAW, "",
+                                             "PN-1", &d, &err),
+                     OSS_OK);
+    /* lifted: members may act again */
+    assert_int_equal(oss_ac_decide_lift_restriction(&h.st, now, &d, &err),
+                     OSS_OK);
+    assert_int_equal(d.facts[0].kind, OSS_AC_RESTRICTION_LIFTED);
+    append(&h, &d, "operator-1");
+    assert_false(h.st.restricted);
+    assert_int_equal(
+        oss_ac_decide_add_member(&h.st, now, "p-9", OSS_ROLE_VIEWER, &d, &err),
+        OSS_OK);
+    /* a terminated account is neither restricted nor lifted */
+    assert_int_equal(oss_ac_decide_terminate(&h.st, now, OSS_AC_TERM_LAW, "",
+                                             "PN-1", &d, &err),
+                     OSS_OK);
+    append(&h, &d, "operator-1");
+    assert_int_equal(oss_ac_decide_restrict(&h.st, now, NULL, &d, &err),
+                     OSS_ECONFLICT);
+    assert_string_equal(err.field, "terminated");
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
@@ -520,6 +577,7 @@ main(void) {
         cmocka_unit_test(test_handover_objection),
         cmocka_unit_test(test_terminate),
         cmocka_unit_test(test_terminate_blocks_pending_approval),
+        cmocka_unit_test(test_restriction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
