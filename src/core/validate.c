@@ -155,26 +155,39 @@ oss_email_normalize(const char *in, char *out, size_t outsz) {
     return NULL;
 }
 
-const char *
-oss_phone_normalize(const char *in, char *out, size_t outsz) {
-    char digits[32];
-    size_t n = 0;
-    bool plus = false;
-
+/* The digits of a phone number into digits[32] (NUL-ended, *n of them),
+ * spaces, '-', '.', '(' and ')' ignored, one '+' allowed before the first
+ * digit (*plus). NULL, or the reason. */
+static const char *
+phone_digits(const char *in, char digits[32], size_t *n, bool *plus) {
+    *n = 0;
+    *plus = false;
     if (!in || !*in)
         return OSS_REASON_REQUIRED;
     for (const char *p = in; *p; p++) {
-        if (*p == '+' && p == in) {
-            plus = true;
+        if (*p == '+' && !*plus && *n == 0 &&
+            strspn(in, " ") == (size_t)(p - in)) {
+            *plus = true;
         } else if (is_digit((unsigned char)*p)) {
-            if (n + 1 >= sizeof digits)
+            if (*n + 1 >= 32)
                 return "phone_invalid";
-            digits[n++] = *p;
+            digits[(*n)++] = *p;
         } else if (!strchr(" -.()", *p)) {
             return "phone_invalid";
         }
     }
-    digits[n] = '\0';
+    digits[*n] = '\0';
+    return NULL;
+}
+
+const char *
+oss_phone_normalize(const char *in, char *out, size_t outsz) {
+    char digits[32];
+    size_t n;
+    bool plus;
+    const char *why = phone_digits(in, digits, &n, &plus);
+    if (why)
+        return why;
     const char *nsn;
     if (plus) {
         if (n < 2 || digits[0] != '6' || digits[1] != '2')
@@ -205,26 +218,11 @@ oss_phone_normalize(const char *in, char *out, size_t outsz) {
 const char *
 oss_phone_normalize_intl(const char *in, char *out, size_t outsz) {
     char digits[32];
-    size_t n = 0;
-    const char *p = in;
-
-    if (!in || !*in)
-        return OSS_REASON_REQUIRED;
-    while (*p == ' ')
-        p++;
-    bool plus = *p == '+';
-    if (plus)
-        p++;
-    for (; *p; p++) {
-        if (is_digit((unsigned char)*p)) {
-            if (n + 1 >= sizeof digits)
-                return "phone_invalid";
-            digits[n++] = *p;
-        } else if (!strchr(" -.()", *p)) {
-            return "phone_invalid";
-        }
-    }
-    digits[n] = '\0';
+    size_t n;
+    bool plus;
+    const char *why = phone_digits(in, digits, &n, &plus);
+    if (why)
+        return why;
     const char *cc = NULL; /* the country code onwards */
     if (plus)
         cc = digits;
