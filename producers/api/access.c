@@ -365,6 +365,14 @@ run_members_list(api_worker_t *w, api_job_t *job) {
     if (o && st->terminated)
         json_object_set_new(o, "termination",
                             json_string(oss_ac_term_name(st->termination)));
+    if (o)
+        json_object_set_new(o, "restricted", json_boolean(st->restricted));
+    if (o && st->restricted) {
+        oss_utc_format(st->restricted_at_us, 0, t, sizeof t);
+        json_object_set_new(o, "restriction",
+                            json_pack("{s:s, s:s}", "restricted_by",
+                                      st->restricted_by, "since", t));
+    }
     if (o && st->transfer_open) {
         oss_utc_format(st->transfer_expires_at_us, 0, t, sizeof t);
         json_object_set_new(o, "transfer",

@@ -34,6 +34,9 @@ expect 201 "$r" "the operator restricts the account"
 [ "$(jb "$r" | jq -r .event)" = AccessRestricted ] || e2e_fail "restriction answer: $r"
 [ "$(e2e_psql -c "SELECT actor_id || '|' || reason FROM oss.journal WHERE stream_id = 'account-$A' AND payload_type = 'oss.v1.AccessRestricted'")" = "$OPR|$reason" ] \
     || e2e_fail "AccessRestricted does not carry the operator and the reason"
+r=$(ax GET "/v1/accounts/$A/members" "" "$OPR_TOK")
+expect 200 "$r" "the operator reads the restricted account"
+[ "$(jb "$r" | jq -r '.restricted, .restriction.restricted_by' | tr '\n' ' ')" = "true $OPR " ] || e2e_fail "restriction not shown to the authority: $r"
 r=$(ax POST "/v1/accounts/$A/restrictions" '{"reason":"again"}' "$OPR_TOK")
 expect 409 "$r" "a second restriction"
 [ "$(jb "$r" | jq -r .error.code)" = already_restricted ] || e2e_fail "second restriction: $r"
