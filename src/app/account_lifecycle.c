@@ -8,6 +8,7 @@
  * (HMAC-SHA256 under crypto.otp_key_file), the Argon2id hash, or (for the
  * notifier) the OTP and link sealed under the subject's data key. */
 #include "app/account_lifecycle.h"
+#include "app/lifecycle_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,39 +30,12 @@
 #include "log/log.h"
 #include "oss/v1/account.pb-c.h"
 
-#define TS_US(p) "to_timestamp(0) + (" p "::bigint) * interval '1 microsecond'"
-
 /* ---- the lifecycle command ------------------------------------------------
  */
 
-enum { OP_RESEND, OP_VERIFY, OP_PASSWORD, OP_SIGNIN, OP_END };
-
-/* One lifecycle command in preparation (the decide's and extra's ctx). */
-typedef struct lc_op {
-    oss_app_lc_t *lc;
-    int op;
-    char account_id[OSS_ID_MAX];
-    char stream_id[OSS_ID_MAX]; /* the access stream */
-    /* decide inputs */
-    bool registered; /* the account stream exists */
-    bool matched, authed;
-    char method[8];
-    char session_id[OSS_UUID_STR];
-    char source[OSS_LC_SOURCE_MAX];
-    char delivery_expected[OSS_UUID_STR];
-    oss_app_activation_t *act; /* OP_RESEND */
-    char pw_hash[OSS_PASSWORD_ENCODED_MAX];
-    char token_hmac[65];
-    /* decide outputs */
-    oss_lc_decision_t d;
-    oss_lc_verify_t verify;
-    bool ok;
-    oss_app_contact_t *contact; /* told of SignInThrottled, or of its
-                                   login data after ActivationSucceeded */
-} lc_op_t;
-
-static void
-op_init(lc_op_t *l, oss_app_t *app, int op, const char *principal_id) {
+void
+oss_app_lcop_init(lc_op_t *l, oss_app_t *app, int op,
+                  const char *principal_id) {
     memset(l, 0, sizeof *l);
     l->lc = app->lc;
     l->op = op;
@@ -70,8 +44,8 @@ op_init(lc_op_t *l, oss_app_t *app, int op, const char *principal_id) {
              OSS_APP_ACCESS_STREAM_PREFIX "%s", principal_id);
 }
 
-static void
-op_clear(lc_op_t *l) {
+void
+oss_app_lcop_clear(lc_op_t *l) {
     if (l->contact) {
         oss_app_contact_clear(l->contact);
         free(l->contact);
@@ -79,8 +53,8 @@ op_clear(lc_op_t *l) {
     OPENSSL_cleanse(l, sizeof *l);
 }
 
-static void
-result_init(oss_app_lc_result_t *r, const char *principal_id) {
+void
+oss_app_lcop_result_init(oss_app_lc_result_t *r, const char *principal_id) {
     memset(r, 0, sizeof *r);
     r->failed_at = OSS_APP_LC_AT_APPEND;
     r->outcome = OSS_JOURNAL_REJECTED;
@@ -91,9 +65,9 @@ result_init(oss_app_lc_result_t *r, const char *principal_id) {
 }
 
 /* A refusal before the core decides (returns OSS_OK: nothing failed). */
-static oss_code_t
-refuse(oss_app_lc_result_t *r, oss_code_t code, const char *field,
-       const char *reason, const char *msg) {
+oss_code_t
+oss_app_lcop_refuse(oss_app_lc_result_t *r, oss_code_t code, const char *field,
+                    const char *reason, const char *msg) {
     if (field)
         oss_err_field(&r->err, code, field, "%s", msg);
     else
@@ -106,9 +80,10 @@ refuse(oss_app_lc_result_t *r, oss_code_t code, const char *field,
 /* A read before the command on j's connection: new result (PQclear), or
  * NULL after logging the error with *rc set (OSS_EUNAVAIL: the connection
  * was lost) and r->failed_at (r may be NULL). */
-static PGresult *
-lc_query(oss_journal_t *j, oss_app_lc_result_t *r, const char *sql, int n,
-         const char *const *params, oss_code_t *rc, oss_err_t *err) {
+PGresult *
+oss_app_lcop_query(oss_journal_t *j, oss_app_lc_result_t *r, const char *sql,
+                   int n, const char *const *params, oss_code_t *rc,
+                   oss_err_t *err) {
     PGconn *c = oss_journal_conn(j);
     PGresult *res = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) == PGRES_TUPLES_OK)
@@ -314,9 +289,9 @@ lc_extra(void *vctx, const oss_command_t *cmd, oss_journal_queue_fn q,
 
 /* Executes l's command on j (a concurrent command on the stream: decide
  * again, twice at most) into *r. */
-static oss_code_t
-lc_execute(oss_journal_t *j, lc_op_t *l, const char *correlation_id,
-           oss_app_lc_result_t *r, oss_err_t *err) {
+oss_code_t
+oss_app_lcop_execute(oss_journal_t *j, lc_op_t *l, const char *correlation_id,
+                     oss_app_lc_result_t *r, oss_err_t *err) {
     oss_command_t c;
     oss_code_t rc = OSS_OK;
 
@@ -363,10 +338,11 @@ subject_key(oss_app_t *app, oss_journal_t *j, lc_op_t *l,
      * oss.principals; a first owner registered before that table, only in
      * its AccountRegistered */
     const char *pq[] = {l->account_id};
-    PGresult *pr = lc_query(j, res,
-                            "SELECT subject_id FROM oss.principals WHERE "
-                            "principal_id = $1",
-                            1, pq, &rc, err);
+    PGresult *pr =
+        oss_app_lcop_query(j, res,
+                           "SELECT subject_id FROM oss.principals WHERE "
+                           "principal_id = $1",
+                           1, pq, &rc, err);
     if (!pr)
         return rc;
     if (PQntuples(pr) == 1)
@@ -390,13 +366,15 @@ subject_key(oss_app_t *app, oss_journal_t *j, lc_op_t *l,
             }
         }
     if (!subject[0]) {
-        refuse(res, OSS_ENOTFOUND, NULL, OSS_APP_LC_REASON_NOT_REGISTERED,
-               "no such account");
+        oss_app_lcop_refuse(res, OSS_ENOTFOUND, NULL,
+                            OSS_APP_LC_REASON_NOT_REGISTERED,
+                            "no such account");
         goto done;
     }
     l->registered = true;
     const char *p[] = {subject};
-    PGresult *r = lc_query(j, res,
+    PGresult *r =
+        oss_app_lcop_query(j, res,
                            "SELECT master_key_id, encode(wrapped_key, 'hex') "
                            "FROM oss.subject_keys WHERE subject_id = $1::uuid",
                            1, p, &rc, err);
@@ -404,9 +382,10 @@ subject_key(oss_app_t *app, oss_journal_t *j, lc_op_t *l,
         goto done;
     if (PQntuples(r) != 1) {
         PQclear(r);
-        refuse(res, OSS_ECONFLICT, NULL, OSS_APP_LC_REASON_ERASED,
-               "the account's personal data was erased; no message can "
-               "reach it");
+        oss_app_lcop_refuse(
+            res, OSS_ECONFLICT, NULL, OSS_APP_LC_REASON_ERASED,
+            "the account's personal data was erased; no message can "
+            "reach it");
         goto done;
     }
     const char *hex = PQgetvalue(r, 0, 1);
@@ -447,12 +426,12 @@ oss_app_activation_resend(oss_app_t *app, oss_journal_t *j, oss_app_resend_t *a,
     bool found;
     oss_code_t rc;
 
-    result_init(&a->r, a->principal_id);
+    oss_app_lcop_result_init(&a->r, a->principal_id);
     a->delivery_id[0] = '\0';
     a->expires_at_us = 0;
     memset(&act, 0, sizeof act);
     memset(&dk, 0, sizeof dk);
-    op_init(&l, app, OP_RESEND, a->principal_id);
+    oss_app_lcop_init(&l, app, OP_RESEND, a->principal_id);
     rc = subject_key(app, j, &l, &a->r, &dk, &found, err);
     if (rc != OSS_OK || !found)
         goto done;
@@ -464,7 +443,7 @@ oss_app_activation_resend(oss_app_t *app, oss_journal_t *j, oss_app_resend_t *a,
         goto done;
     }
     l.act = &act;
-    rc = lc_execute(j, &l, a->correlation_id, &a->r, err);
+    rc = oss_app_lcop_execute(j, &l, a->correlation_id, &a->r, err);
     if (rc == OSS_OK && a->r.outcome == OSS_JOURNAL_APPENDED) {
         snprintf(a->delivery_id, sizeof a->delivery_id, "%s", act.delivery_id);
         a->expires_at_us = act.expires_at_us;
@@ -472,7 +451,7 @@ oss_app_activation_resend(oss_app_t *app, oss_journal_t *j, oss_app_resend_t *a,
 done:
     OPENSSL_cleanse(&dk, sizeof dk);
     oss_app_activation_clear(&act);
-    op_clear(&l);
+    oss_app_lcop_clear(&l);
     return rc;
 }
 
@@ -483,11 +462,12 @@ oss_app_activate(oss_app_t *app, oss_journal_t *j, oss_app_activate_t *a,
     oss_code_t rc = OSS_OK;
     bool otp = a->otp != NULL;
 
-    result_init(&a->r, a->principal_id);
+    oss_app_lcop_result_init(&a->r, a->principal_id);
     a->verify = OSS_LC_VERIFY_WRONG;
-    op_init(&l, app, OP_VERIFY, a->principal_id);
+    oss_app_lcop_init(&l, app, OP_VERIFY, a->principal_id);
     const char *p[] = {l.stream_id};
-    PGresult *r = lc_query(j, &a->r,
+    PGresult *r =
+        oss_app_lcop_query(j, &a->r,
                            "SELECT delivery_id, encode(otp_hmac, 'hex'), "
                            "encode(link_hmac, 'hex'), key_id FROM "
                            "oss.activation_secrets WHERE stream_id = $1",
@@ -528,11 +508,11 @@ oss_app_activate(oss_app_t *app, oss_journal_t *j, oss_app_activate_t *a,
         }
         rc = OSS_OK;
     }
-    rc = lc_execute(j, &l, a->correlation_id, &a->r, err);
+    rc = oss_app_lcop_execute(j, &l, a->correlation_id, &a->r, err);
     if (rc == OSS_OK && a->r.outcome == OSS_JOURNAL_APPENDED)
         a->verify = l.verify;
 done:
-    op_clear(&l);
+    oss_app_lcop_clear(&l);
     return rc;
 }
 
@@ -544,17 +524,19 @@ oss_app_password_set(oss_app_t *app, oss_journal_t *j, oss_app_password_t *p,
     lc_op_t l;
     oss_code_t rc;
 
-    result_init(&p->r, p->principal_id);
+    oss_app_lcop_result_init(&p->r, p->principal_id);
     const char *why = oss_app_lc_password_policy(app, p->password);
     if (why)
-        return refuse(&p->r, OSS_EINVAL, "password", why,
-                      "the password does not meet the policy: at least 8 "
-                      "characters with letters, digits and a special "
-                      "character, not a common password");
+        return oss_app_lcop_refuse(
+            &p->r, OSS_EINVAL, "password", why,
+            "the password does not meet the policy: at least 8 "
+            "characters with letters, digits and a special "
+            "character, not a common password");
     if (p->caller && strcmp(p->caller, p->principal_id) != 0)
-        return refuse(&p->r, OSS_ENOTFOUND, NULL, OSS_APP_LC_REASON_FORBIDDEN,
-                      "the session belongs to another account");
-    op_init(&l, app, OP_PASSWORD, p->principal_id);
+        return oss_app_lcop_refuse(&p->r, OSS_ENOTFOUND, NULL,
+                                   OSS_APP_LC_REASON_FORBIDDEN,
+                                   "the session belongs to another account");
+    oss_app_lcop_init(&l, app, OP_PASSWORD, p->principal_id);
     l.authed = p->caller != NULL;
     rc = oss_app_lc_password_hash(app, p->password, l.pw_hash, sizeof l.pw_hash,
                                   err);
@@ -564,296 +546,8 @@ oss_app_password_set(oss_app_t *app, oss_journal_t *j, oss_app_password_t *p,
         rc = err->code = OSS_EINTERNAL;
         goto done;
     }
-    rc = lc_execute(j, &l, p->correlation_id, &p->r, err);
+    rc = oss_app_lcop_execute(j, &l, p->correlation_id, &p->r, err);
 done:
-    op_clear(&l);
-    return rc;
-}
-
-/* ---- sign-in ------------------------------------------------------------- */
-
-#define BAD_CREDENTIALS "the account or password is not right"
-
-/* The principal an e-mail address names in oss.account_lookup, when
- * exactly one: found ("" otherwise, with the refusal in *r). */
-static oss_code_t
-principal_by_email(oss_app_t *app, oss_journal_t *j, const char *email,
-                   oss_app_lc_result_t *r, char found[OSS_ID_MAX],
-                   oss_err_t *err) {
-    char norm[256], hex[65];
-    uint8_t dg[32];
-    oss_code_t rc = OSS_OK;
-
-    found[0] = '\0';
-    if (oss_email_normalize(email, norm, sizeof norm))
-        return refuse(r, OSS_ENOTFOUND, NULL,
-                      OSS_APP_LC_REASON_INVALID_CREDENTIALS, BAD_CREDENTIALS);
-    oss_index_digest(&app->index, "email", norm, dg);
-    oss_hex_encode(dg, sizeof dg, hex);
-    OPENSSL_cleanse(norm, sizeof norm);
-    const char *lp[] = {hex};
-    PGresult *lr = lc_query(j, r,
-                            "SELECT stream_id FROM oss.account_lookup WHERE "
-                            "kind = 'email' AND digest = decode($1, 'hex') "
-                            "LIMIT 2",
-                            1, lp, &rc, err);
-    if (!lr)
-        return rc;
-    int nr = PQntuples(lr);
-    if (nr == 1 && !strncmp(PQgetvalue(lr, 0, 0), "account-", 8))
-        snprintf(found, OSS_ID_MAX, "%s", PQgetvalue(lr, 0, 0) + 8);
-    else if (nr == 1 && !strncmp(PQgetvalue(lr, 0, 0), "access-", 7))
-        snprintf(found, OSS_ID_MAX, "%s", PQgetvalue(lr, 0, 0) + 7);
-    PQclear(lr);
-    if (nr > 1)
-        return refuse(r, OSS_EDUPLICATE, "email", OSS_APP_LC_REASON_AMBIGUOUS,
-                      "several accounts use this e-mail address; sign in "
-                      "with account_id");
-    if (nr != 1)
-        return refuse(r, OSS_ENOTFOUND, NULL,
-                      OSS_APP_LC_REASON_INVALID_CREDENTIALS, BAD_CREDENTIALS);
-    return OSS_OK;
-}
-
-oss_code_t
-oss_app_sign_in(oss_app_t *app, oss_journal_t *j, oss_app_signin_t *s,
-                oss_err_t *err) {
-    lc_op_t l;
-    oss_event_list_t hist = {0};
-    char found[OSS_ID_MAX] = "";
-    const char *id = s->principal_id;
-    oss_code_t rc = OSS_OK;
-
-    result_init(&s->r, NULL);
-    s->signed_in = false;
-    s->principal_id_out[0] = s->session_id[0] = s->token[0] = '\0';
-    s->expires_at_us = 0;
-    op_init(&l, app, OP_SIGNIN, "");
-    if (s->email && !id) {
-        rc = principal_by_email(app, j, s->email, &s->r, found, err);
-        if (rc != OSS_OK || s->r.err.reason[0])
-            goto done;
-        id = found;
-    }
-    if (!id || !s->password) {
-        refuse(&s->r, OSS_EINVAL, id ? "password" : "account_id",
-               OSS_APP_LC_REASON_REQUIRED,
-               "account_id and password are required");
-        goto done;
-    }
-    if (!oss_app_id_valid(id)) {
-        refuse(&s->r, OSS_ENOTFOUND, NULL,
-               OSS_APP_LC_REASON_INVALID_CREDENTIALS, BAD_CREDENTIALS);
-        goto done;
-    }
-    op_init(&l, app, OP_SIGNIN, id);
-    result_init(&s->r, id);
-    snprintf(s->principal_id_out, sizeof s->principal_id_out, "%s", id);
-    {
-        char mac[65];
-        oss_app_lc_keyed_hex(l.lc->otp.key[0], "source",
-                             s->source ? s->source : "", NULL, mac);
-        snprintf(l.source, sizeof l.source, "%.16s", mac);
-    }
-    /* throttled sources wait before any password work */
-    if ((rc = oss_journal_load(j, l.stream_id, &hist, err)) != OSS_OK) {
-        s->r.failed_at = OSS_APP_LC_AT_ACCOUNT;
-        rc = err->code == OSS_EUNAVAIL ? OSS_EUNAVAIL : OSS_EINTERNAL;
-        goto done;
-    }
-    oss_lc_state_t st;
-    oss_app_lc_fold(hist.items, hist.len, false, &st);
-    if (st.status == OSS_LC_NEW) {
-        refuse(&s->r, OSS_ENOTFOUND, NULL,
-               OSS_APP_LC_REASON_INVALID_CREDENTIALS, BAD_CREDENTIALS);
-        goto done;
-    }
-    int64_t wait = oss_lc_signin_wait(&st, &l.lc->policy,
-                                      oss_app_lc_clock(l.lc), l.source);
-    if (wait > 0) {
-        refuse(&s->r, OSS_ECONFLICT, NULL, OSS_APP_LC_REASON_THROTTLED,
-               "too many failed sign-ins from here; retry later");
-        s->r.retry_after_us = wait;
-        goto done;
-    }
-    const char *p[] = {l.stream_id};
-    PGresult *r = lc_query(j, &s->r,
-                           "SELECT password_hash FROM oss.credentials WHERE "
-                           "stream_id = $1",
-                           1, p, &rc, err);
-    if (!r)
-        goto done;
-    if (PQntuples(r) == 1) {
-        bool match = false;
-        oss_err_t verr;
-        oss_err_clear(&verr);
-        if (oss_password_verify(PQgetvalue(r, 0, 0), s->password, &match,
-                                &verr) == OSS_OK)
-            l.matched = match;
-    }
-    PQclear(r);
-    /* the right password to an account the OSS authority restricted: no
-     * session (every active grant of the principal is on a restricted
-     * account; one who also works for another account still signs in and
-     * is refused on the restricted one by authorization) */
-    if (l.matched) {
-        const char *gp[] = {id};
-        r = lc_query(j, &s->r,
-                     "SELECT EXISTS (SELECT 1 FROM oss.grants g JOIN "
-                     "oss.account_restrictions x USING (account_id) WHERE "
-                     "g.principal_id = $1 AND g.revoked_at IS NULL) AND NOT "
-                     "EXISTS (SELECT 1 FROM oss.grants g WHERE g.principal_id "
-                     "= $1 AND g.revoked_at IS NULL AND (g.account_id IS NULL "
-                     "OR g.account_id NOT IN (SELECT account_id FROM "
-                     "oss.account_restrictions)))",
-                     1, gp, &rc, err);
-        if (!r)
-            goto done;
-        bool restricted = PQgetvalue(r, 0, 0)[0] == 't';
-        PQclear(r);
-        if (restricted) {
-            refuse(&s->r, OSS_ECONFLICT, NULL, OSS_APP_LC_REASON_RESTRICTED,
-                   "the OSS authority restricted this account's access");
-            goto done;
-        }
-    }
-    /* when this failure crosses the threshold the owner is told
-     * (signin_throttled); the contact is opened before the transaction */
-    if (!l.matched && !st.throttled &&
-        st.signin_failures + 1 >= l.lc->policy.signin_threshold &&
-        (l.contact = calloc(1, sizeof *l.contact)) != NULL) {
-        oss_err_t cerr;
-        oss_err_clear(&cerr);
-        if (oss_app_contact_load(oss_journal_conn(j), &app->master, id,
-                                 l.contact, &cerr) != OSS_OK) {
-            oss_info("no sign-in notice stream=%s: %s", l.stream_id,
-                     cerr.reason[0] ? cerr.reason : "no contact");
-            oss_app_contact_clear(l.contact);
-            free(l.contact);
-            l.contact = NULL;
-        }
-    }
-    uint8_t rnd[32];
-    if (oss_random(rnd, sizeof rnd, err) != OSS_OK) {
-        s->r.failed_at = OSS_APP_LC_AT_RANDOM;
-        rc = err->code = OSS_EINTERNAL;
-        goto done;
-    }
-    memcpy(s->token, "oss_", 4);
-    oss_b64url_encode(rnd, sizeof rnd, s->token + 4);
-    OPENSSL_cleanse(rnd, sizeof rnd);
-    oss_app_lc_keyed_hex(l.lc->otp.key[0], "session", s->token, NULL,
-                         l.token_hmac);
-    oss_uuid4(l.session_id);
-    snprintf(s->session_id, sizeof s->session_id, "%s", l.session_id);
-    rc = lc_execute(j, &l, s->correlation_id, &s->r, err);
-    if (rc == OSS_OK && s->r.outcome == OSS_JOURNAL_APPENDED) {
-        s->signed_in = l.ok;
-        for (size_t i = 0; i < l.d.n; i++)
-            if (l.d.facts[i].kind == OSS_LC_SIGNIN_OK)
-                s->expires_at_us = l.d.facts[i].expires_at_us;
-    }
-done:
-    if (!s->signed_in)
-        OPENSSL_cleanse(s->token, sizeof s->token);
-    oss_event_list_free(&hist);
-    op_clear(&l);
-    return rc;
-}
-
-void
-oss_app_signin_clear(oss_app_signin_t *s) {
-    OPENSSL_cleanse(s->token, sizeof s->token);
-}
-
-/* ---- sessions ------------------------------------------------------------ */
-
-oss_code_t
-oss_app_session_find(oss_app_t *app, oss_journal_t *j, const char *token,
-                     bool *found, oss_app_session_t *out, oss_err_t *err) {
-    char mac[65];
-    oss_code_t rc = OSS_OK;
-
-    *found = false;
-    memset(out, 0, sizeof *out);
-    oss_app_lc_keyed_hex(app->lc->otp.key[0], "session", token, NULL, mac);
-    const char *p[] = {mac};
-    PGresult *r =
-        lc_query(j, NULL,
-                 "SELECT stream_id, session_id FROM oss.sessions "
-                 "WHERE token_hmac = decode($1, 'hex') AND revoked_at "
-                 "IS NULL AND expires_at > now()",
-                 1, p, &rc, err);
-    if (!r)
-        return rc;
-    if (PQntuples(r) == 1) {
-        const char *sid = PQgetvalue(r, 0, 0);
-        size_t pl = strlen(OSS_APP_ACCESS_STREAM_PREFIX);
-        snprintf(out->principal_id, sizeof out->principal_id, "%s",
-                 strncmp(sid, OSS_APP_ACCESS_STREAM_PREFIX, pl) == 0 ? sid + pl
-                                                                     : sid);
-        snprintf(out->session_id, sizeof out->session_id, "%s",
-                 PQgetvalue(r, 0, 1));
-        *found = true;
-    }
-    PQclear(r);
-    return OSS_OK;
-}
-
-oss_code_t
-oss_app_sessions_list(oss_journal_t *j, const char *principal_id,
-                      oss_app_sessions_t *out, oss_err_t *err) {
-    char stream[OSS_ID_MAX];
-    oss_code_t rc = OSS_OK;
-
-    memset(out, 0, sizeof *out);
-    snprintf(stream, sizeof stream, OSS_APP_ACCESS_STREAM_PREFIX "%s",
-             principal_id);
-    const char *p[] = {stream};
-    PGresult *r = lc_query(
-        j, NULL,
-        "SELECT session_id, to_char(created_at AT TIME ZONE 'UTC', "
-        "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), to_char(expires_at AT TIME "
-        "ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM oss.sessions "
-        "WHERE stream_id = $1 AND revoked_at IS NULL AND expires_at > now() "
-        "ORDER BY created_at",
-        1, p, &rc, err);
-    if (!r)
-        return rc;
-    int n = PQntuples(r);
-    if (n > 0 && !(out->items = calloc((size_t)n, sizeof *out->items))) {
-        PQclear(r);
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    }
-    for (int i = 0; i < n; i++) {
-        oss_app_session_row_t *row = &out->items[out->n++];
-        snprintf(row->session_id, sizeof row->session_id, "%s",
-                 PQgetvalue(r, i, 0));
-        snprintf(row->created_at, sizeof row->created_at, "%s",
-                 PQgetvalue(r, i, 1));
-        snprintf(row->expires_at, sizeof row->expires_at, "%s",
-                 PQgetvalue(r, i, 2));
-    }
-    PQclear(r);
-    return OSS_OK;
-}
-
-void
-oss_app_sessions_free(oss_app_sessions_t *s) {
-    free(s->items);
-    s->items = NULL;
-    s->n = 0;
-}
-
-oss_code_t
-oss_app_session_end(oss_app_t *app, oss_journal_t *j, oss_app_session_end_t *e,
-                    oss_err_t *err) {
-    lc_op_t l;
-
-    result_init(&e->r, e->principal_id);
-    op_init(&l, app, OP_END, e->principal_id);
-    snprintf(l.session_id, sizeof l.session_id, "%s", e->session_id);
-    oss_code_t rc = lc_execute(j, &l, e->correlation_id, &e->r, err);
-    op_clear(&l);
+    oss_app_lcop_clear(&l);
     return rc;
 }
