@@ -1,7 +1,8 @@
 /* The issue-4 appliers: credential lifecycle (access-<principal_id>),
  * business access rights (account-<id>), principals and officers,
  * recovery, erasure (subject-<subject_id>) and delivery outcomes
- * (delivery-<account_id>) -> rm.accounts.status, rm.principals,
+ * (delivery-<account_id>) -> rm.accounts.status (and its restriction),
+ * rm.principals,
  * rm.account_members, rm.handover_requests, rm.officers, rm.delivery_status,
  * rm.erased_subjects. Payloads are decoded through the generated descriptor
  * of their type (oss/v1/registry.h) and read by field name, so a field added
@@ -81,6 +82,8 @@ typedef enum kind {
     K_HANDOVER_APPROVED,
     K_HANDOVER_REJECTED,
     K_TERMINATED,
+    K_RESTRICTED,
+    K_RESTRICTION_LIFTED,
     /* account.proto additions */
     K_TERMS_ACCEPTED,
     K_LEGACY_MIGRATED,
@@ -114,6 +117,8 @@ static const struct {
     {"oss.v1.HandoverApproved", K_HANDOVER_APPROVED},
     {"oss.v1.HandoverRejected", K_HANDOVER_REJECTED},
     {"oss.v1.AccessTerminated", K_TERMINATED},
+    {"oss.v1.AccessRestricted", K_RESTRICTED},
+    {"oss.v1.AccessRestrictionLifted", K_RESTRICTION_LIFTED},
     {"oss.v1.TermsAccepted", K_TERMS_ACCEPTED},
     {"oss.v1.LegacyAccountMigrated", K_LEGACY_MIGRATED},
     {"oss.v1.SubjectErased", K_SUBJECT_ERASED},
@@ -142,6 +147,8 @@ pj_access_known(const char *payload_type) {
     case K_HANDOVER_FILED:
     case K_HANDOVER_APPROVED:
     case K_TERMINATED:
+    case K_RESTRICTED:
+    case K_RESTRICTION_LIFTED:
     case K_TERMS_ACCEPTED:
     case K_LEGACY_MIGRATED:
     case K_SUBJECT_ERASED:
@@ -175,8 +182,9 @@ run(pj_ctx_t *c, const char *fmt, int np, const char *const *p,
     return pj_cmd(c->conn, sql, np, p, err);
 }
 
-/* Principal status change + the accounts it owns (not once terminated). A
- * principal revoked or terminated keeps that status. */
+/* Principal status change + the accounts it owns (not once terminated;
+ * while restricted only status_at: the lift reads the owner's status
+ * back). A principal revoked or terminated keeps that status. */
 static const char PRINCIPAL_STATUS[] =
     "WITH p AS (INSERT INTO %s.principals AS p (principal_id, status, "
     "status_at, version) VALUES ($1, $2, " TS(
@@ -186,7 +194,8 @@ static const char PRINCIPAL_STATUS[] =
            "('revoked', 'terminated') THEN p.status ELSE excluded.status END, "
            "status_at = excluded.status_at, version = excluded.version "
            "RETURNING principal_id, status, status_at) "
-           "UPDATE %s.accounts a SET status = p.status, status_at = "
+           "UPDATE %s.accounts a SET status = CASE WHEN a.status = "
+           "'restricted' THEN a.status ELSE p.status END, status_at = "
            "p.status_at, "
            "updated_at = now() FROM p WHERE a.owner_principal_id = "
            "p.principal_id "
@@ -337,6 +346,29 @@ static const char TERMINATED[] =
                                             "WHERE m.account_id = $1 AND "
                                             "m.status = 'active' AND ($2 = '' "
                                             "OR m.principal_id = $2)";
+
+/* The whole account restricted (status restricted unless terminated;
+ * status_at stays the owner's), and lifted: the status is the current
+ * owner's credential status again (registered, or pending for a new owner,
+ * while it has none), whatever order the owner's access stream and the
+ * account stream were applied in. */
+static const char RESTRICTED[] =
+    "UPDATE %s.accounts SET status = CASE WHEN status = 'terminated' THEN "
+    "status ELSE 'restricted' END, restricted_at = " TS(
+        2) ", restricted_by = $3, restriction_reason = $4, version = "
+           "GREATEST(version, $5::bigint), updated_at = now() WHERE "
+           "account_id = $1";
+
+static const char RESTRICTION_LIFTED[] =
+    "UPDATE %s.accounts a SET status = CASE WHEN a.status = 'restricted' "
+    "THEN coalesce((SELECT p.status FROM %s.principals p WHERE "
+    "p.principal_id = coalesce(a.owner_principal_id, a.account_id) AND "
+    "p.status IN ('pending', 'active', 'locked')), CASE WHEN "
+    "coalesce(a.owner_principal_id, a.account_id) = a.account_id THEN "
+    "'registered' ELSE 'pending' END) ELSE a.status END, restricted_at = "
+    "NULL, restricted_by = NULL, restriction_reason = NULL, version = "
+    "GREATEST(a.version, $2::bigint), updated_at = now() WHERE a.account_id "
+    "= $1";
 
 static const char TERMS_ACCEPTED[] =
     "UPDATE %s.accounts SET terms_version = $2, version = GREATEST(version, "
@@ -610,6 +642,16 @@ pj_apply_access(pj_ctx_t *c, const oss_event_t *ev, int *handled, char *reason,
                             v,
                             actor};
         rc = run(c, TERMINATED, 6, p, err);
+        break;
+    }
+    case K_RESTRICTED: {
+        const char *p[5] = {sfx, t, actor, why, v};
+        rc = run(c, RESTRICTED, 5, p, err);
+        break;
+    }
+    case K_RESTRICTION_LIFTED: {
+        const char *p[2] = {sfx, v};
+        rc = run(c, RESTRICTION_LIFTED, 2, p, err);
         break;
     }
     case K_TERMS_ACCEPTED: {

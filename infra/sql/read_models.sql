@@ -33,15 +33,22 @@ BEGIN
     -- assert exactly-once with it, live and after a rebuild)
     EXECUTE format('ALTER TABLE %I.accounts ADD COLUMN IF NOT EXISTS apply_count bigint NOT NULL DEFAULT 1', s);
     -- status = registered | pending (activation issued) | active
-    -- (activated) | locked (too many wrong codes) | terminated (access ended
-    -- for the whole account); status_at = occurred_at of the event that set
-    -- it; owner = the current owner's principal id (first owner: account_id)
+    -- (activated) | locked (too many wrong codes) | restricted (the OSS
+    -- authority restricted the account's access; restricted_* say when, by
+    -- whom and why, until lifted: then the owner's status again) |
+    -- terminated (access ended for the whole account); status_at =
+    -- occurred_at of the event that set the owner's status or terminated
+    -- the account; owner = the current owner's principal id (first owner:
+    -- account_id)
     EXECUTE format('ALTER TABLE %I.accounts ADD COLUMN IF NOT EXISTS status_at timestamptz', s);
     EXECUTE format('ALTER TABLE %I.accounts ADD COLUMN IF NOT EXISTS owner_principal_id text', s);
     EXECUTE format('ALTER TABLE %I.accounts ADD COLUMN IF NOT EXISTS termination_reason text', s);
     EXECUTE format('ALTER TABLE %I.accounts ADD COLUMN IF NOT EXISTS region_code text', s);
     EXECUTE format('ALTER TABLE %I.accounts ADD COLUMN IF NOT EXISTS legacy_id text', s);
     EXECUTE format('ALTER TABLE %I.accounts ADD COLUMN IF NOT EXISTS erased_at timestamptz', s);
+    EXECUTE format('ALTER TABLE %I.accounts ADD COLUMN IF NOT EXISTS restricted_at timestamptz', s);
+    EXECUTE format('ALTER TABLE %I.accounts ADD COLUMN IF NOT EXISTS restricted_by text', s);
+    EXECUTE format('ALTER TABLE %I.accounts ADD COLUMN IF NOT EXISTS restriction_reason text', s);
     EXECUTE format('CREATE INDEX IF NOT EXISTS accounts_subject ON %I.accounts (subject_id)', s);
     EXECUTE format('CREATE INDEX IF NOT EXISTS accounts_owner ON %I.accounts (owner_principal_id)', s);
     -- every principal (person who signs in): its credential lifecycle on

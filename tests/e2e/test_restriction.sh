@@ -59,13 +59,17 @@ e2e_ok "restricted: session ended (401), sign-in refused 403 account_restricted 
 "$OSS" audit history "account-$A" >"$WORK/history" 2>&1 || { cat "$WORK/history"; e2e_fail "audit history failed"; }
 grep "AccessRestricted" "$WORK/history" | grep -q "$OPR" || { cat "$WORK/history"; e2e_fail "history does not show who restricted the account"; }
 grep -q "$reason" "$WORK/history" || { cat "$WORK/history"; e2e_fail "history does not show why"; }
-e2e_ok "oss audit history shows AccessRestricted by $OPR with its reason"
+rm_restricted() { [ "$(e2e_psql -c "SELECT status || '|' || coalesce(restricted_by, '') FROM rm.accounts WHERE account_id = '$A'")" = "restricted|$OPR" ]; }
+e2e_wait 60 rm_restricted || e2e_fail "rm.accounts does not show the restriction: $(e2e_psql -c "SELECT status, restricted_by FROM rm.accounts WHERE account_id = '$A'")"
+e2e_ok "oss audit history shows AccessRestricted by $OPR with its reason; rm.accounts says restricted by whom"
 
 r=$(ax POST "/v1/accounts/$A/restrictions/lift" '{"reason":"klarifikasi diterima"}' "$OPR_TOK")
 expect 200 "$r" "the operator lifts the restriction"
 r=$(ax POST "/v1/accounts/$A/restrictions/lift" '{"reason":"again"}' "$OPR_TOK")
 expect 409 "$r" "lifting twice"
 [ "$(jb "$r" | jq -r .error.code)" = not_restricted ] || e2e_fail "second lift: $r"
+rm_lifted() { [ "$(e2e_psql -c "SELECT status || '|' || (restricted_by IS NULL) FROM rm.accounts WHERE account_id = '$A'")" = "active|true" ]; }
+e2e_wait 60 rm_lifted || e2e_fail "rm.accounts still restricted after the lift"
 tok=$(sign_in "$A" "$OWNER_PW")
 r=$(ax GET "/v1/accounts/$A/members" "" "$tok")
 expect 200 "$r" "the owner after the lift"

@@ -354,9 +354,16 @@ build_story(void) {
              "deed verified",
              NULL,
              NULL},
+            /* before the new owner's activation (journal order): lifted
+             * by lift_restriction() */
+            {"oss.v1.AccessRestricted",
+             {{"evidence_ref", "BA-2026-17", 0}},
+             "suspected falsified deed",
+             NULL,
+             NULL},
         };
         snprintf(st, sizeof st, "account-%s", acc);
-        append(st, "account", OSS_ACTOR_OFFICER, officer, NULL, x, 5);
+        append(st, "account", OSS_ACTOR_OFFICER, officer, NULL, x, 6);
         spec_t y[] = {
             {"oss.v1.ActivationIssued",
              {{"channel", "email", 0}},
@@ -373,6 +380,20 @@ build_story(void) {
         append(st, "account", OSS_ACTOR_BUSINESS_USER, newowner, NULL, y, 2);
         snprintf(streams[nstreams++], 160, "%s", st);
     }
+}
+
+static void
+lift_restriction(void) {
+    char st[160];
+    spec_t e[] = {
+        {"oss.v1.AccessRestrictionLifted",
+         {{NULL, NULL, 0}},
+         "deed verified by the notary",
+         NULL,
+         NULL},
+    };
+    snprintf(st, sizeof st, "account-%s", acc);
+    append(st, "account", OSS_ACTOR_OPERATOR, "operator-1", NULL, e, 1);
 }
 
 static void
@@ -532,15 +553,18 @@ test_read_models(void **state) {
     apply_to(s2, 0);
     int access = oss_v1_registry_find("oss.v1.MemberAdded") != NULL;
 
-    /* status: activated (the new owner's when the hand-over is there) */
+    /* status: restricted by the officer after the hand-over (activated
+     * without access.proto) */
     q1(v, sizeof v,
        "SELECT status || '|' || coalesce(owner_principal_id, '') "
-       "|| '|' || subject_id || '|' || coalesce(region_code, '') FROM "
-       "%s.accounts WHERE account_id = '%s'",
+       "|| '|' || subject_id || '|' || coalesce(region_code, '') || '|' || "
+       "coalesce(restricted_by, '') || '|' || coalesce(restriction_reason, "
+       "'') FROM %s.accounts WHERE account_id = '%s'",
        s1, acc);
     char want[512];
-    snprintf(want, sizeof want, "active|%s|%s|3171010001",
-             access ? newowner : acc, subject);
+    snprintf(want, sizeof want, "%s|%s|%s|3171010001|%s|%s",
+             access ? "restricted" : "active", access ? newowner : acc, subject,
+             access ? officer : "", access ? "suspected falsified deed" : "");
     assert_string_equal(v, want);
     q1(v, sizeof v,
        "SELECT status || '|' || (password_set_at IS NOT NULL) "
@@ -607,6 +631,23 @@ test_read_models(void **state) {
         assert_string_equal(v, want);
     }
 
+    /* the two orders agree while restricted */
+    same_rows("accounts", "account_id, status, status_at, owner_principal_id, "
+                          "version, restricted_at, restricted_by, "
+                          "restriction_reason");
+    /* lifted: the new owner's status again, in both orders */
+    if (access) {
+        lift_restriction();
+        apply_to(s1, 1);
+        apply_to(s2, 0);
+        q1(v, sizeof v,
+           "SELECT status || '|' || (restricted_at IS NULL) || '|' || "
+           "(restriction_reason IS NULL) FROM %s.accounts WHERE account_id = "
+           "'%s'",
+           s1, acc);
+        assert_string_equal(v, "active|true|true");
+    }
+
     /* erasure purges the subject's links, in both schemas */
     erase_subject();
     apply_to(s1, 1); /* already applied versions are skipped */
@@ -629,7 +670,7 @@ test_read_models(void **state) {
     same_rows("accounts",
               "account_id, status, status_at, owner_principal_id, "
               "subject_id, region_code, terms_version, version, apply_count, "
-              "erased_at");
+              "erased_at, restricted_at, restricted_by, restriction_reason");
     same_rows("principals",
               "principal_id, kind, account_id, subject_id, "
               "status, status_at, password_set_at, last_sign_in_at, "
@@ -680,6 +721,13 @@ test_story(void **state) {
         assert_non_null(strstr(text, "delegate "));
         assert_non_null(strstr(text, "approved"));
         assert_non_null(strstr(text, "reason: deed verified"));
+        /* the restriction and its lifting, with their reasons */
+        assert_non_null(strstr(text, "access restricted (suspended) by the "
+                                     "OSS authority"));
+        assert_non_null(strstr(text, "(decision BA-2026-17)"));
+        assert_non_null(strstr(text, "suspected falsified deed"));
+        assert_non_null(strstr(text, "access restriction lifted"));
+        assert_non_null(strstr(text, "reason: deed verified by the notary"));
         char line[256];
         snprintf(line, sizeof line, "officer:%s", officer);
         assert_non_null(strstr(text, line));
