@@ -55,11 +55,7 @@ areq_new(api_worker_t *w, api_job_t *job, int op) {
     a->w = w;
     a->ctx = api_worker_ctx(w);
     a->req = job->req;
-    if (!g_inited) {
-        oss_app_ac_cfg_default(&g_cfg);
-        g_inited = 1;
-    }
-    a->ac.cfg = &g_cfg;
+    a->ac.cfg = g_inited ? &g_cfg : NULL; /* NULL: the core's defaults */
     a->ac.op = (oss_app_ac_op_t)op;
     a->ac.actor = &a->p;
     a->ac.correlation_id = oss_http_req_cid(job->req);

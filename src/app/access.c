@@ -578,34 +578,41 @@ prepare(oss_app_ac_t *a, oss_err_t *err) {
     return OSS_OK;
 }
 
-oss_code_t
-oss_app_ac_execute(oss_app_t *app, oss_journal_t *j, oss_app_ac_t *a,
-                   oss_err_t *err) {
-    static oss_app_ac_cfg_t defaults;
-    static int defaults_set;
+/* The attempts of oss_app_ac_execute(), a->cfg set. */
+static oss_code_t
+run_attempts(oss_app_ac_t *a, oss_err_t *err) {
     oss_code_t rc = OSS_OK;
-
-    if (!a->cfg) {
-        if (!defaults_set) {
-            oss_app_ac_cfg_default(&defaults);
-            defaults_set = 1;
-        }
-        a->cfg = &defaults;
-    }
-    a->app = app;
-    a->j = j;
-    a->failed_at = OSS_APP_AC_AT_APPEND;
     for (int attempt = 0; attempt < 3; attempt++) {
         oss_err_clear(err);
         if ((rc = prepare(a, err)) != OSS_OK)
             return rc;
-        if ((rc = oss_journal_execute(j, a->cmds, a->ncmds, err)) != OSS_OK) {
+        if ((rc = oss_journal_execute(a->j, a->cmds, a->ncmds, err)) !=
+            OSS_OK) {
             a->failed_at = OSS_APP_AC_AT_APPEND;
             return rc;
         }
         if (!oss_app_cmd_conflicted(&a->cmds[0]))
             break;
     }
+    return rc;
+}
+
+oss_code_t
+oss_app_ac_execute(oss_app_t *app, oss_journal_t *j, oss_app_ac_t *a,
+                   oss_err_t *err) {
+    /* no configuration: the core's defaults, for this call only (a shared
+     * lazily-filled copy would race between worker threads) */
+    oss_app_ac_cfg_t defaults;
+    const oss_app_ac_cfg_t *given = a->cfg;
+    if (!given) {
+        oss_app_ac_cfg_default(&defaults);
+        a->cfg = &defaults;
+    }
+    a->app = app;
+    a->j = j;
+    a->failed_at = OSS_APP_AC_AT_APPEND;
+    oss_code_t rc = run_attempts(a, err);
+    a->cfg = given;
     return rc;
 }
 

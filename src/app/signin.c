@@ -139,14 +139,24 @@ oss_app_sign_in(oss_app_t *app, oss_journal_t *j, oss_app_signin_t *s,
         s->r.retry_after_us = wait;
         goto done;
     }
-    const char *p[] = {l.stream_id};
-    PGresult *r =
-        oss_app_lcop_query(j, &s->r,
-                           "SELECT password_hash FROM oss.credentials WHERE "
-                           "stream_id = $1",
-                           1, p, &rc, err);
+    /* the password's hash, and whether the OSS authority restricted every
+     * account the principal holds an active grant on (one who also works
+     * for another account still signs in, and is refused on the restricted
+     * one by authorization): one round trip */
+    const char *p[] = {l.stream_id, id};
+    PGresult *r = oss_app_lcop_query(
+        j, &s->r,
+        "SELECT password_hash, EXISTS (SELECT 1 FROM oss.grants g JOIN "
+        "oss.account_restrictions x USING (account_id) WHERE g.principal_id "
+        "= $2 AND g.revoked_at IS NULL) AND NOT EXISTS (SELECT 1 FROM "
+        "oss.grants g WHERE g.principal_id = $2 AND g.revoked_at IS NULL AND "
+        "(g.account_id IS NULL OR g.account_id NOT IN (SELECT account_id "
+        "FROM oss.account_restrictions))) FROM oss.credentials WHERE "
+        "stream_id = $1",
+        2, p, &rc, err);
     if (!r)
         goto done;
+    bool restricted = false;
     if (PQntuples(r) == 1) {
         bool match = false;
         oss_err_t verr;
@@ -154,34 +164,16 @@ oss_app_sign_in(oss_app_t *app, oss_journal_t *j, oss_app_signin_t *s,
         if (oss_password_verify(PQgetvalue(r, 0, 0), s->password, &match,
                                 &verr) == OSS_OK)
             l.matched = match;
+        restricted = PQgetvalue(r, 0, 1)[0] == 't';
     }
     PQclear(r);
-    /* the right password to an account the OSS authority restricted: no
-     * session (every active grant of the principal is on a restricted
-     * account; one who also works for another account still signs in and
-     * is refused on the restricted one by authorization) */
-    if (l.matched) {
-        const char *gp[] = {id};
-        r = oss_app_lcop_query(
-            j, &s->r,
-            "SELECT EXISTS (SELECT 1 FROM oss.grants g JOIN "
-            "oss.account_restrictions x USING (account_id) WHERE "
-            "g.principal_id = $1 AND g.revoked_at IS NULL) AND NOT "
-            "EXISTS (SELECT 1 FROM oss.grants g WHERE g.principal_id "
-            "= $1 AND g.revoked_at IS NULL AND (g.account_id IS NULL "
-            "OR g.account_id NOT IN (SELECT account_id FROM "
-            "oss.account_restrictions)))",
-            1, gp, &rc, err);
-        if (!r)
-            goto done;
-        bool restricted = PQgetvalue(r, 0, 0)[0] == 't';
-        PQclear(r);
-        if (restricted) {
-            oss_app_lcop_refuse(
-                &s->r, OSS_ECONFLICT, NULL, OSS_APP_LC_REASON_RESTRICTED,
-                "the OSS authority restricted this account's access");
-            goto done;
-        }
+    /* the right password to a restricted account: no session (a wrong one
+     * goes on as any wrong password: the restriction is not disclosed) */
+    if (l.matched && restricted) {
+        oss_app_lcop_refuse(
+            &s->r, OSS_ECONFLICT, NULL, OSS_APP_LC_REASON_RESTRICTED,
+            "the OSS authority restricted this account's access");
+        goto done;
     }
     /* when this failure crosses the threshold the owner is told
      * (signin_throttled); the contact is opened before the transaction */
