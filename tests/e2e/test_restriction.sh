@@ -52,7 +52,8 @@ r=$(ax POST /v1/sessions "$(jq -cn --arg id "$A" '{principal_id:$id, password:"w
 expect 401 "$r" "a wrong password on a restricted account (the restriction is not disclosed)"
 e2e_wait 120 mail_says "membatasi akses ke akun OSS $A" || e2e_fail "no access_restricted mail"
 f=$(mails_saying "membatasi akses ke akun OSS $A" | sed -n 1p)
-mail_text "$f" | grep -q "$reason" && grep -q "helpdesk.oss@insw.go.id" <(mail_text "$f") \
+text=$(mail_text "$f") # whole, then searched (grep -q on a pipe under pipefail races the writer)
+grep -qF "$reason" <<<"$text" && grep -qF "helpdesk.oss@insw.go.id" <<<"$text" \
     || e2e_fail "the restriction mail does not give the reason and the help desk"
 e2e_ok "restricted: session ended (401), sign-in refused 403 account_restricted with the help desk, owner told why by mail"
 
