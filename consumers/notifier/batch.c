@@ -167,22 +167,25 @@ done:
     return rc;
 }
 
-/* Handles evs[0..k) (AccountRegistered, ActivationIssued) in order: triage,
- * then nt_deliver() each that needs it. *done = how many leading events are
- * finished. Returns OSS_OK when all are, else non-zero (stopping or lock lost).
- */
+/* Handles evs[0..k) (AccountRegistered, ActivationIssued, and the targeted
+ * notices of any event): triage, then the senders deliver each message that
+ * needs it (pool.c: in parallel, a stream's messages in order). *done = how
+ * many leading events are finished. Returns OSS_OK when all are, else
+ * non-zero (stopping or lock lost). */
 oss_code_t
 nt_process(notifier_t *n, const oss_event_t *evs, size_t k, const char *via,
            size_t *done) {
     *done = 0;
     if (k == 0)
         return OSS_OK;
-    uint8_t *need = calloc(k, 1), *unqueued = calloc(k, 1);
+    uint8_t *need = calloc(k, 1), *failed = calloc(k, 1),
+            *queued_not = calloc(k, 1);
     oss_err_t err = {0};
     notices_t nt = {0};
-    if (!need || !unqueued) {
+    if (!need || !failed || !queued_not) {
         free(need);
-        free(unqueued);
+        free(failed);
+        free(queued_not);
         return OSS_ENOMEM;
     }
     oss_code_t rc;
@@ -206,7 +209,7 @@ nt_process(notifier_t *n, const oss_event_t *evs, size_t k, const char *via,
                 if (!need[i] || nt_job_init(&jobs[i], &evs[i], NULL) ||
                     nt_job_resolve(n, &jobs[i], &err) ||
                     !jobs[i].out_account[0]) {
-                    unqueued[i] = 1;
+                    queued_not[i] = 1;
                     continue;
                 }
                 qs[nq++] = (oss_outcome_t){
@@ -233,21 +236,29 @@ nt_process(notifier_t *n, const oss_event_t *evs, size_t k, const char *via,
     /* the targeted notices of these events (a failed look-up leaves them
      * to the poll) */
     nt_notices_find(n, evs, k, &nt);
-    for (size_t i = 0; i < k; i++) {
-        oss_log_set_cid(evs[i].correlation_id);
-        if (need[i])
-            rc = nt_deliver(n, &evs[i], NULL, via, queued && !unqueued[i]);
-        if (rc == OSS_OK)
-            rc = nt_notices_deliver(n, &nt, &evs[i], via);
-        oss_log_set_cid(NULL);
-        if (rc != OSS_OK)
-            goto out;
-        *done = i + 1;
+    /* every message of the batch to the senders, as one group; the batch
+     * is done when all of them are (the polls go on meanwhile, so a code a
+     * person waits for is not held behind this batch) */
+    nt_group_t g = {0, failed};
+    int lost = 0;
+    for (size_t i = 0; i < k && !lost; i++) {
+        if (need[i] && nt_pool_submit(n, &evs[i], NULL, via,
+                                      queued && !queued_not[i], &g, i))
+            lost = 1;
+        if (!lost && nt_notices_submit(n, &nt, &evs[i], via, &g, i))
+            lost = 1;
+        if (lost)
+            g.failed[i] = 1;
     }
-    rc = OSS_OK;
+    while (!nt_group_wait(n, &g, 200))
+        nt_notices_tick(n);
+    for (size_t i = 0; i < k && !g.failed[i]; i++)
+        *done = i + 1;
+    rc = *done == k ? OSS_OK : OSS_EUNAVAIL;
 out:
     nt_notices_clear(&nt);
     free(need);
-    free(unqueued);
+    free(failed);
+    free(queued_not);
     return rc;
 }

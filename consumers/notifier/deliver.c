@@ -42,7 +42,7 @@ nt_deliver(notifier_t *n, const oss_event_t *ev, const notice_row_t *nr,
     }
     /* the delivery stream of a principal's message: its account's */
     while (nt_job_resolve(n, &j, &err) != OSS_OK) {
-        if (*n->stop || !n->locked) {
+        if (*n->stop || !nt_active(n)) {
             nt_job_clear(&j);
             return OSS_EUNAVAIL;
         }
@@ -85,7 +85,7 @@ nt_deliver(notifier_t *n, const oss_event_t *ev, const notice_row_t *nr,
                      ev->event_id, ch);
             break;
         }
-        if (!n->locked) { /* the session was re-established: lock lost */
+        if (!nt_active(n)) { /* the session was re-established: lock lost */
             result = OSS_EUNAVAIL;
             break;
         }
@@ -148,7 +148,7 @@ nt_deliver(notifier_t *n, const oss_event_t *ev, const notice_row_t *nr,
             continue;
         }
         int this_attempt = attempts + 1;
-        if (!n->locked) {
+        if (!nt_active(n)) {
             nt_built_clear(&b);
             result = OSS_EUNAVAIL;
             break;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/uuid.h"
 #include "log/log.h"
 
@@ -29,14 +30,24 @@ nt_notices_clear(notices_t *nt) {
     "x WHERE x.event_id = d.delivery_id AND x.channel = d.channel AND "        \
     "x.status <> 'sending') "
 
+/* Kinds of notices a person waits for (a link or code that expires). */
+#define WAITED_KINDS "('password_reset')"
+
 /* Pending notices: of the events in the uuid[] literal event_ids, or
- * (event_ids NULL) the oldest page. NULL with err set on failure. */
+ * (event_ids NULL) the oldest page, of the kinds a person waits for when
+ * waited, else of the others. NULL with err set on failure. */
 static PGresult *
-notices_query(notifier_t *n, const char *event_ids, oss_err_t *err) {
+notices_query(notifier_t *n, const char *event_ids, int waited,
+              oss_err_t *err) {
     if (!event_ids)
         return nt_pg_exec(n,
-                          NOTICE_COLS "ORDER BY d.created_at, d.delivery_id "
-                                      "LIMIT 100",
+                          waited ? NOTICE_COLS
+                              "AND d.kind IN " WAITED_KINDS
+                              " AND d.expires_at > now() "
+                              "ORDER BY d.created_at, d.delivery_id LIMIT 200"
+                                 : NOTICE_COLS
+                              "AND d.kind NOT IN " WAITED_KINDS
+                              " ORDER BY d.created_at, d.delivery_id LIMIT 100",
                           0, NULL, 0, err);
     const char *prm[1] = {event_ids};
     return nt_pg_exec(n,
@@ -88,7 +99,7 @@ nt_notices_find(notifier_t *n, const oss_event_t *evs, size_t k,
     char *arr = nt_uuid_array(evs, k);
     if (!arr)
         return;
-    PGresult *r = notices_query(n, arr, &err);
+    PGresult *r = notices_query(n, arr, 0, &err);
     free(arr);
     if (!r) {
         oss_warn("could not look for targeted notices (the poll will): %s",
@@ -101,21 +112,18 @@ nt_notices_find(notifier_t *n, const oss_event_t *evs, size_t k,
         nt->r = r;
 }
 
-/* Delivers the notices in nt of ev; OSS_OK, or non-zero when stopping (or
- * the lock was lost). */
-oss_code_t
-nt_notices_deliver(notifier_t *n, const notices_t *nt, const oss_event_t *ev,
-                   const char *via) {
+int
+nt_notices_submit(notifier_t *n, const notices_t *nt, const oss_event_t *ev,
+                  const char *via, nt_group_t *g, size_t idx) {
     for (int i = 0; nt->r && i < PQntuples(nt->r); i++) {
         if (strcasecmp(PQgetvalue(nt->r, i, NT_NOTICE_EVENT_ID),
                        ev->event_id) != 0)
             continue;
         notice_row_t nr = notice_row(nt->r, i);
-        oss_code_t rc = nt_deliver(n, ev, &nr, via, 0);
-        if (rc != OSS_OK)
-            return rc;
+        if (nt_pool_submit(n, ev, &nr, via, 0, g, idx))
+            return -1;
     }
-    return OSS_OK;
+    return 0;
 }
 
 /* The poll's events: the journal fields of each notice's event. */
@@ -142,11 +150,12 @@ poll_event_row(void *ctx, const oss_journal_row_t *row, oss_err_t *err) {
     return 0;
 }
 
-/* One page of the notices still to send, oldest first. */
-void
-nt_notices_poll(notifier_t *n) {
+/* One page of the notices still to send (those a person waits for, or the
+ * others), oldest first, queued for the senders. */
+static void
+notices_poll(notifier_t *n, int waited) {
     oss_err_t err = {0};
-    PGresult *r = notices_query(n, NULL, &err);
+    PGresult *r = notices_query(n, NULL, waited, &err);
     if (!r) {
         oss_warn("could not look for targeted notices (will retry): %s",
                  err.msg);
@@ -177,17 +186,74 @@ nt_notices_poll(notifier_t *n) {
                  err.msg);
         goto out;
     }
-    for (int i = 0; i < rows && !*n->stop && n->locked; i++) {
-        oss_event_t *ev = &pe.evs[i];
+    for (int i = 0; i < rows && !*n->stop && nt_active(n); i++) {
         notice_row_t nr = notice_row(r, i);
-        oss_log_set_cid(ev->correlation_id);
-        oss_code_t rc = nt_deliver(n, ev, &nr, "notice-poll", 0);
-        oss_log_set_cid(NULL);
-        if (rc != OSS_OK)
+        if (nt_pool_submit(n, &pe.evs[i], &nr, "notice-poll", 0, NULL, 0))
             break;
     }
 out:
     free(ids);
     free(pe.evs);
     PQclear(r);
+}
+
+/* The activation codes not yet handed over (oss.deliveries rows of kind
+ * "activation", unexpired, without a final ledger row: the ledger key of an
+ * activation is its ActivationIssued), their events read from the journal
+ * and queued ahead of bulk messages: a code behind a backlog on Kafka goes
+ * out now, not when the consumer reaches it. */
+static int
+activation_row(void *ctx, const oss_journal_row_t *row, oss_err_t *err) {
+    (void)err;
+    notifier_t *n = ctx;
+    if (strcmp(row->ev.payload_type, NT_ACTIVATION_ISSUED) == 0)
+        (void)nt_pool_submit(n, &row->ev, NULL, "code-poll", 0, NULL, 0);
+    return 0;
+}
+
+static void
+activations_poll(notifier_t *n) {
+    oss_err_t err = {0};
+    PGresult *r = nt_pg_exec(
+        n,
+        "SELECT d.event_id::text FROM oss.deliveries d "
+        "WHERE d.kind = 'activation' AND d.delivered_at IS NULL "
+        "AND d.expires_at > now() AND NOT EXISTS (SELECT 1 FROM "
+        "oss.notifications x WHERE x.event_id = d.event_id AND "
+        "x.status <> 'sending') ORDER BY d.created_at LIMIT 200",
+        0, NULL, 0, &err);
+    if (!r) {
+        oss_warn("could not look for activation codes to send (will "
+                 "retry): %s",
+                 err.msg);
+        return;
+    }
+    int rows = PQntuples(r);
+    const char **ids = calloc((size_t)(rows ? rows : 1), sizeof *ids);
+    if (ids && rows) {
+        for (int i = 0; i < rows; i++)
+            ids[i] = PQgetvalue(r, i, 0);
+        oss_journal_filter_t f = {.event_ids = ids,
+                                  .nevent_ids = (size_t)rows};
+        if (oss_journal_scan(n->pg, &f, activation_row, n, NULL, &err))
+            oss_warn("could not read activation events (will retry): %s",
+                     err.msg);
+    }
+    free(ids);
+    PQclear(r);
+}
+
+void
+nt_notices_tick(notifier_t *n) {
+    int64_t now = oss_mono_ms();
+    if (now - n->last_notice_poll <
+        oss_config_int(n->cfg, "notifier.notice_poll_ms"))
+        return;
+    n->last_notice_poll = now;
+    activations_poll(n);
+    notices_poll(n, 1);
+    size_t waited = 0, bulk = 0;
+    nt_pool_depth(n, &waited, &bulk);
+    if (bulk < 1000) /* else the senders are busy enough */
+        notices_poll(n, 0);
 }

@@ -37,10 +37,12 @@ oss_notifier_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
         rc = oss_err_set(err, OSS_ENOMEM, "could not create a curl handle");
         goto done;
     }
+    if ((rc = nt_pool_start(n, err)))
+        goto done;
     int64_t last_flush = oss_mono_ms(), last_check = oss_mono_ms(),
             backoff = 500;
     int waiting_logged = 0;
-    int64_t last_sweep = 0, last_notice_poll = 0;
+    int64_t last_sweep = 0;
     while (!*stop) {
         oss_err_t e = {0};
         if (!n->locked || !n->pg || PQstatus(n->pg) != CONNECTION_OK) {
@@ -66,11 +68,7 @@ oss_notifier_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
             nt_deliveries_purge(n);
             last_sweep = oss_mono_ms();
         }
-        if (oss_mono_ms() - last_notice_poll >=
-            oss_config_int(cfg, "notifier.notice_poll_ms")) {
-            nt_notices_poll(n);
-            last_notice_poll = oss_mono_ms();
-        }
+        nt_notices_tick(n);
         {
             if (nt_kafka_ready(n, &e)) {
                 oss_warn("not consuming yet, retrying in %" PRId64 " ms: %s",
@@ -109,9 +107,11 @@ oss_notifier_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
         if (nt_offsets_flush(n, &e))
             oss_warn("could not store positions at exit: %s", e.msg);
     }
+    nt_pool_stop(n);
     oss_info("stopping: sent=%" PRId64 " skipped=%" PRId64 " rejected=%" PRId64,
              n->sent, n->skipped, n->rejected);
 done:
+    nt_pool_stop(n);
     oss_bus_consumer_free(n->consumer);
     if (n->curl)
         curl_easy_cleanup(n->curl);

@@ -9,14 +9,17 @@
  *   build.c -> contacts.c (data keys, contacts)
  *   every file -> pg.c (session, lock, queries)
  * The journal is read only through src/journal (scan.h: the sweep and the
- * notice poll; reads.h: contacts). Single-threaded: all run
- * in the thread of oss_notifier_run(). */
+ * notice poll; reads.h: contacts). Threads: the loop (Kafka, the sweep,
+ * the polls, triage) runs in the thread of oss_notifier_run(); deliveries
+ * run in the senders of pool.c, each with a notifier_t of its own (its own
+ * sessions; `main` points at the loop's). */
 #ifndef OSS_NOTIFIER_INT_H
 #define OSS_NOTIFIER_INT_H
 
 #include <curl/curl.h>
 #include <libpq-fe.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "bus/consumer.h"
@@ -37,8 +40,13 @@
 #define NT_ACCOUNT_REGISTERED "oss.v1.AccountRegistered"
 #define NT_ACTIVATION_ISSUED "oss.v1.ActivationIssued"
 
+typedef struct nt_pool nt_pool_t;
+
 typedef struct notifier {
     const oss_config_t *cfg;
+    struct notifier *main; /* a sender's: the loop's notifier; NULL there */
+    nt_pool_t *pool;       /* the loop's senders (pool.c) */
+    int64_t last_notice_poll;
     volatile sig_atomic_t *stop;
     oss_keyring_t master, bus;
     PGconn *pg;
@@ -50,13 +58,19 @@ typedef struct notifier {
     int nparts;
     int64_t next[NT_MAX_PARTS]; /* next offset to store; -1 = nothing new */
     int dirty;
-    int locked;                     /* holds the advisory lock on n->pg */
+    atomic_int locked;              /* holds the advisory lock on n->pg */
     oss_journal_cursor_t sweep_cur; /* the journal sweep's cursor */
     int sweep_again; /* the last sweep stopped at its budget, or the
                         consumer asked for a catch-up */
     char from_addr[320];
     int64_t sent, skipped, rejected;
 } notifier_t;
+
+/* Whether this instance is the active one (its loop holds the lock). */
+static inline int
+nt_active(const notifier_t *n) {
+    return atomic_load(&(n->main ? n->main : n)->locked);
+}
 
 /* ---- pg.c: the session, its lock, queries ---- */
 
@@ -222,6 +236,33 @@ int nt_outcomes(notifier_t *n, const oss_outcome_t *os, size_t k);
 oss_code_t nt_deliver(notifier_t *n, const oss_event_t *ev,
                       const notice_row_t *nr, const char *via, int queued);
 
+/* ---- pool.c: the senders ---- */
+
+/* The deliveries of one Kafka batch (or sweep page): pending counts the
+ * tasks not yet finished; failed[i] is set when a task of event i ended
+ * without finishing (stopping, the lock lost). Guarded by the pool. */
+typedef struct nt_group {
+    int pending;
+    uint8_t *failed;
+} nt_group_t;
+
+/* Starts notifier.senders senders for n (the loop's notifier). */
+oss_code_t nt_pool_start(notifier_t *n, oss_err_t *err);
+/* Stops and joins them (a delivery in progress ends first), drops what is
+ * still queued and adds their counts to n's. */
+void nt_pool_stop(notifier_t *n);
+/* Queues the delivery of ev (with nr, a notice of ev, may be NULL; both are
+ * copied): ahead of bulk messages when a person waits for it. In group g as
+ * event idx, or (g NULL) dropped when the same message is already queued or
+ * running. 0, or -1 when out of memory. */
+int nt_pool_submit(notifier_t *n, const oss_event_t *ev,
+                   const notice_row_t *nr, const char *via, int queued,
+                   nt_group_t *g, size_t idx);
+/* Waits up to ms for every task of g; 1 when they all finished. */
+int nt_group_wait(notifier_t *n, nt_group_t *g, int64_t ms);
+/* How many messages wait: those a person waits for, and bulk ones. */
+void nt_pool_depth(notifier_t *n, size_t *waited, size_t *bulk);
+
 /* ---- notices.c: targeted notices ---- */
 
 typedef struct notices {
@@ -233,11 +274,16 @@ void nt_notices_clear(notices_t *nt);
  * the poll finds them). */
 void nt_notices_find(notifier_t *n, const oss_event_t *evs, size_t k,
                      notices_t *nt);
-/* Delivers the notices in nt of ev; OSS_OK, or non-zero when stopping. */
-oss_code_t nt_notices_deliver(notifier_t *n, const notices_t *nt,
-                              const oss_event_t *ev, const char *via);
-/* One page of the notices still to send, oldest first. */
-void nt_notices_poll(notifier_t *n);
+/* Queues the notices in nt of ev in g as event idx; 0, or -1 when out of
+ * memory. */
+int nt_notices_submit(notifier_t *n, const notices_t *nt,
+                      const oss_event_t *ev, const char *via, nt_group_t *g,
+                      size_t idx);
+/* Every notifier.notice_poll_ms (else nothing): queues what the tables say
+ * is waiting, first the messages a person waits for (activation codes and
+ * reset links not yet handed over, from oss.deliveries, whatever their
+ * Kafka order), then one page of the other notices, oldest first. */
+void nt_notices_tick(notifier_t *n);
 
 /* ---- batch.c ---- */
 

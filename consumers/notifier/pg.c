@@ -23,7 +23,8 @@ oss_code_t
 nt_pg_ensure(notifier_t *n, oss_err_t *err) {
     if (n->pg && PQstatus(n->pg) == CONNECTION_OK)
         return OSS_OK;
-    n->locked = 0; /* a new session holds no advisory lock */
+    if (!n->main)
+        n->locked = 0; /* a new session holds no advisory lock */
     if (n->pg) {
         PQreset(n->pg);
         if (PQstatus(n->pg) == CONNECTION_OK)

@@ -182,6 +182,25 @@ static const gauge_t gauges[] = {
      NULL},
     {"oss_dead_letters", "Unresolved dead letters of every consumer.",
      "SELECT count(*) FROM oss.dead_letters WHERE resolved_at IS NULL", NULL},
+    {"oss_notifier_codes_waiting",
+     "Activation codes and reset links not yet handed over and not "
+     "expired: the messages a person waits for, sent ahead of bulk mail.",
+     "SELECT count(*) FROM oss.deliveries WHERE delivered_at IS NULL "
+     "AND kind IN ('activation', 'password_reset') AND expires_at > now()",
+     NULL},
+    {"oss_notifier_notices_waiting",
+     "Targeted notices not yet handed over (a backlog drains as this "
+     "falls).",
+     "SELECT count(*) FROM oss.deliveries WHERE delivered_at IS NULL "
+     "AND kind NOT IN ('activation', 'password_reset')",
+     NULL},
+    {"oss_notifier_messages_sent",
+     "Messages the notifier has handed over (ledger rows 'sent'; its rate "
+     "is the drain rate).",
+     "SELECT count(*) FROM oss.notifications WHERE status = 'sent'", NULL},
+    {"oss_notifier_messages_in_flight",
+     "Messages begun but not yet handed over (ledger rows 'sending').",
+     "SELECT count(*) FROM oss.notifications WHERE status = 'sending'", NULL},
     {"oss_journal_position_max",
      "Highest journal position (positions have gaps: not a count).", NULL,
      oss_journal_read_position_max},

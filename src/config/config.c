@@ -134,6 +134,9 @@ static const oss_conf_def_t table[] = {
      0, "page the activation link opens (?account=ID&token=T is appended)"},
     {"notifier.notice_poll_ms", OSS_CONF_INT, "1000", 50, 600000,
      "how often the notifier looks for targeted notices to send"},
+    {"notifier.senders", OSS_CONF_INT, "4", 1, 32,
+     "messages the notifier hands over at once (threads, each with its own "
+     "SMTP connection, PostgreSQL session and journal handle)"},
     /* account lifecycle: activation, password, sign-in (producers/api) */
     {"crypto.otp_key_file", OSS_CONF_STR, "var/keys/otp.key", 0, 0,
      "file holding the key of the keyed hashes of OTPs, activation links "
