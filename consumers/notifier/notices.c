@@ -214,14 +214,14 @@ activation_row(void *ctx, const oss_journal_row_t *row, oss_err_t *err) {
 static void
 activations_poll(notifier_t *n) {
     oss_err_t err = {0};
-    PGresult *r = nt_pg_exec(
-        n,
-        "SELECT d.event_id::text FROM oss.deliveries d "
-        "WHERE d.kind = 'activation' AND d.delivered_at IS NULL "
-        "AND d.expires_at > now() AND NOT EXISTS (SELECT 1 FROM "
-        "oss.notifications x WHERE x.event_id = d.event_id AND "
-        "x.status <> 'sending') ORDER BY d.created_at LIMIT 200",
-        0, NULL, 0, &err);
+    PGresult *r =
+        nt_pg_exec(n,
+                   "SELECT d.event_id::text FROM oss.deliveries d "
+                   "WHERE d.kind = 'activation' AND d.delivered_at IS NULL "
+                   "AND d.expires_at > now() AND NOT EXISTS (SELECT 1 FROM "
+                   "oss.notifications x WHERE x.event_id = d.event_id AND "
+                   "x.status <> 'sending') ORDER BY d.created_at LIMIT 200",
+                   0, NULL, 0, &err);
     if (!r) {
         oss_warn("could not look for activation codes to send (will "
                  "retry): %s",
@@ -233,8 +233,7 @@ activations_poll(notifier_t *n) {
     if (ids && rows) {
         for (int i = 0; i < rows; i++)
             ids[i] = PQgetvalue(r, i, 0);
-        oss_journal_filter_t f = {.event_ids = ids,
-                                  .nevent_ids = (size_t)rows};
+        oss_journal_filter_t f = {.event_ids = ids, .nevent_ids = (size_t)rows};
         if (oss_journal_scan(n->pg, &f, activation_row, n, NULL, &err))
             oss_warn("could not read activation events (will retry): %s",
                      err.msg);

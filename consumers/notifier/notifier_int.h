@@ -255,9 +255,8 @@ void nt_pool_stop(notifier_t *n);
  * copied): ahead of bulk messages when a person waits for it. In group g as
  * event idx, or (g NULL) dropped when the same message is already queued or
  * running. 0, or -1 when out of memory. */
-int nt_pool_submit(notifier_t *n, const oss_event_t *ev,
-                   const notice_row_t *nr, const char *via, int queued,
-                   nt_group_t *g, size_t idx);
+int nt_pool_submit(notifier_t *n, const oss_event_t *ev, const notice_row_t *nr,
+                   const char *via, int queued, nt_group_t *g, size_t idx);
 /* Waits up to ms for every task of g; 1 when they all finished. */
 int nt_group_wait(notifier_t *n, nt_group_t *g, int64_t ms);
 /* How many messages wait: those a person waits for, and bulk ones. */
@@ -276,9 +275,8 @@ void nt_notices_find(notifier_t *n, const oss_event_t *evs, size_t k,
                      notices_t *nt);
 /* Queues the notices in nt of ev in g as event idx; 0, or -1 when out of
  * memory. */
-int nt_notices_submit(notifier_t *n, const notices_t *nt,
-                      const oss_event_t *ev, const char *via, nt_group_t *g,
-                      size_t idx);
+int nt_notices_submit(notifier_t *n, const notices_t *nt, const oss_event_t *ev,
+                      const char *via, nt_group_t *g, size_t idx);
 /* Every notifier.notice_poll_ms (else nothing): queues what the tables say
  * is waiting, first the messages a person waits for (activation codes and
  * reset links not yet handed over, from oss.deliveries, whatever their
