@@ -220,7 +220,7 @@ activations_poll(notifier_t *n) {
                    "WHERE d.kind = 'activation' AND d.delivered_at IS NULL "
                    "AND d.expires_at > now() AND NOT EXISTS (SELECT 1 FROM "
                    "oss.notifications x WHERE x.event_id = d.event_id AND "
-                   "x.status <> 'sending') ORDER BY d.created_at LIMIT 200",
+                   "x.status <> 'sending') ORDER BY d.created_at LIMIT 2000",
                    0, NULL, 0, &err);
     if (!r) {
         oss_warn("could not look for activation codes to send (will "

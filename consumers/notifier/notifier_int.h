@@ -33,6 +33,7 @@
 #include "oss/v1/lifecycle.pb-c.h"
 
 #define NT_MAX_PARTS 256
+#define NT_MAX_STMTS 48
 #define NT_CONSUMER_NAME "notifier"
 /* pg_advisory_lock key electing the one active notifier (the relay uses
  * relay.lock_key, 7301 by default). */
@@ -58,7 +59,12 @@ typedef struct notifier {
     int nparts;
     int64_t next[NT_MAX_PARTS]; /* next offset to store; -1 = nothing new */
     int dirty;
-    atomic_int locked;              /* holds the advisory lock on n->pg */
+    atomic_int locked; /* holds the advisory lock on n->pg */
+    /* statements prepared on pg (pg.c): the SQL text pointers of the
+     * callers' literals, statement i named "nt<i>" */
+    const PGconn *stmt_conn;
+    const char *stmt_sql[NT_MAX_STMTS];
+    int nstmts;
     oss_journal_cursor_t sweep_cur; /* the journal sweep's cursor */
     int sweep_again; /* the last sweep stopped at its budget, or the
                         consumer asked for a catch-up */
@@ -79,8 +85,10 @@ void nt_nap(notifier_t *n, int64_t ms);
 /* (Re)connects n->pg through src/db when it is not usable (dropping the
  * lock flag). OSS_EUNAVAIL when PostgreSQL cannot be reached. */
 oss_code_t nt_pg_ensure(notifier_t *n, oss_err_t *err);
-/* Runs sql; on success returns the result (caller PQclear()s), else NULL
- * with err set. */
+/* Runs sql (a string literal: statements are prepared once per session,
+ * keyed by the text's address; parsing and planning every message's
+ * queries again was most of PostgreSQL's work); on success returns the
+ * result (caller PQclear()s), else NULL with err set. */
 PGresult *nt_pg_exec(notifier_t *n, const char *sql, int nparams,
                      const char *const *params, int binary, oss_err_t *err);
 /* Checks r, a result of a query run on n->pg (a named read of

@@ -65,6 +65,25 @@ nt_pg_exec(notifier_t *n, const char *sql, int nparams,
            const char *const *params, int binary, oss_err_t *err) {
     if (nt_pg_ensure(n, err))
         return NULL;
+    if (n->stmt_conn != n->pg) { /* a new session has none prepared */
+        n->stmt_conn = n->pg;
+        n->nstmts = 0;
+    }
+    int i = 0;
+    while (i < n->nstmts && n->stmt_sql[i] != sql)
+        i++;
+    char name[16];
+    snprintf(name, sizeof name, "nt%d", i);
+    if (i == n->nstmts && i < NT_MAX_STMTS) {
+        PGresult *pr = PQprepare(n->pg, name, sql, nparams, NULL);
+        if (PQresultStatus(pr) == PGRES_COMMAND_OK)
+            n->stmt_sql[n->nstmts++] = sql;
+        PQclear(pr);
+    }
+    if (i < n->nstmts)
+        return nt_pg_result(
+            PQexecPrepared(n->pg, name, nparams, params, NULL, NULL, binary),
+            err);
     return nt_pg_result(
         PQexecParams(n->pg, sql, nparams, NULL, params, NULL, NULL, binary),
         err);

@@ -6,13 +6,15 @@
  * Order and priority:
  * - a message a person waits for (an activation code, a reset link: prio 1)
  *   is taken before every bulk message queued, whatever their Kafka order;
- * - messages of one stream never run at the same time, and run in the
- *   order queued: a resent code (a later ActivationIssued on the same
- *   account) is handed over only after the earlier one is done with, and
- *   the earlier one, superseded, is not sent at all once its row is gone;
+ * - messages of one stream and priority never run at the same time, and
+ *   run in the order queued: a resent code (a later ActivationIssued on the
+ *   same account) is handed over only after the earlier one is done with,
+ *   and the earlier one, superseded, is not sent at all once its row is
+ *   gone;
  * - one message (ledger key) is never queued twice: the loop's priority
  *   poll and a Kafka batch may both find it, the second is dropped or, in a
- *   group, waits behind the first (same stream) and then finds it done.
+ *   group, waits behind the first (same stream, same priority) and then
+ *   finds it done.
  * The loop (one thread: Kafka, the sweep, the polls) waits for a group (one
  * Kafka batch) before it moves the batch's positions on: a position never
  * passes a message not yet done. Only the lock holder runs senders, so the
@@ -37,7 +39,6 @@ typedef struct task {
     int has_nr;
     char *nr_strings; /* one allocation holding nr's fields */
     size_t nr_len;
-    uint64_t seq; /* submission order */
     char lid[OSS_UUID_STR];
     char via[24];
     int queued, prio;
@@ -57,7 +58,6 @@ struct nt_pool {
     notifier_t *sender[MAX_SENDERS];
     const task_t *running[MAX_SENDERS];
     int quit;
-    uint64_t seq;
 };
 
 /* Kinds of targeted notices a person waits for (they carry a link or a code
@@ -108,25 +108,23 @@ task_copy_notice(task_t *t, const notice_row_t *nr) {
     return 0;
 }
 
-/* Whether a task of stream is running. Under mu. */
+/* Whether a task of t's stream and priority is running. Under mu. */
 static int
-stream_busy(const nt_pool_t *p, const char *stream) {
+stream_busy(const nt_pool_t *p, const task_t *t) {
     for (int i = 0; i < p->nsenders; i++)
-        if (p->running[i] && strcmp(p->running[i]->ev.stream_id, stream) == 0)
+        if (p->running[i] && p->running[i]->prio == t->prio &&
+            strcmp(p->running[i]->ev.stream_id, t->ev.stream_id) == 0)
             return 1;
     return 0;
 }
 
-/* Whether a task of the same stream was queued before t, of queue q (t
- * then waits, whatever its priority: a stream's messages go in order): the
- * tasks ahead of it in its queue, and the other queue's older ones. Under
- * mu. */
+/* Whether a task of t's stream was queued before t in its queue q (t then
+ * waits: a stream's messages of one priority go in order, so a resent code
+ * never overtakes the one it supersedes; a code need not wait for its
+ * account's bulk mail). Under mu. */
 static int
 stream_earlier(const nt_pool_t *p, const task_t *t, int q) {
     for (const task_t *o = p->head[q]; o && o != t; o = o->next)
-        if (strcmp(o->ev.stream_id, t->ev.stream_id) == 0)
-            return 1;
-    for (const task_t *o = p->head[!q]; o && o->seq < t->seq; o = o->next)
         if (strcmp(o->ev.stream_id, t->ev.stream_id) == 0)
             return 1;
     return 0;
@@ -138,7 +136,7 @@ take(nt_pool_t *p) {
     for (int q = 1; q >= 0; q--) {
         task_t *prev = NULL;
         for (task_t *t = p->head[q]; t; prev = t, t = t->next) {
-            if (stream_busy(p, t->ev.stream_id) || stream_earlier(p, t, q))
+            if (stream_busy(p, t) || stream_earlier(p, t, q))
                 continue;
             if (prev)
                 prev->next = t->next;
@@ -334,7 +332,6 @@ nt_pool_submit(notifier_t *n, const oss_event_t *ev, const notice_row_t *nr,
     }
     if (g)
         g->pending++;
-    t->seq = ++p->seq;
     int q = t->prio;
     if (p->tail[q])
         p->tail[q]->next = t;

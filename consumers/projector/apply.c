@@ -252,7 +252,10 @@ upsert_json(pj_ctx_t *c, const char *fmt, json_t *j, oss_err_t *err) {
  * was applied first (rm.principals); an existing row keeps its status (a
  * redrive never sets an active account back to registered); a subject erased
  * before its registration was applied never enters (rm.erased_subjects).
- * %s: schema, four times. */
+ * Both look-ups are LATERAL ... LIMIT 1, so each is one index probe per row:
+ * a plain join of jsonb_to_recordset's rows (estimated at 100) was planned
+ * as a hash join over a sequential scan of rm.principals, one scan of the
+ * whole table per batch. %s: schema, four times. */
 static const char ACCOUNTS_UPSERT[] =
     "INSERT INTO %s.accounts AS a (account_id, stream_id, status, status_at, "
     "owner_principal_id, scale, actor_type, country, terms_version, "
@@ -266,9 +269,11 @@ static const char ACCOUNTS_UPSERT[] =
     "interval '1 microsecond', x.v, x.n, e.erased_at, now() "
     "FROM jsonb_to_recordset($1::jsonb) AS x(a text, s text, sc text, at "
     "text, c text, tv text, sub text, t bigint, v bigint, n bigint, rc text) "
-    "LEFT JOIN %s.principals p ON p.principal_id = x.a "
-    "AND p.status <> 'registered' "
-    "LEFT JOIN %s.erased_subjects e ON e.subject_id = x.sub "
+    "LEFT JOIN LATERAL (SELECT p.status, p.status_at FROM %s.principals p "
+    "WHERE p.principal_id = x.a AND p.status <> 'registered' LIMIT 1) p "
+    "ON true "
+    "LEFT JOIN LATERAL (SELECT e.subject_id, e.erased_at FROM "
+    "%s.erased_subjects e WHERE e.subject_id = x.sub LIMIT 1) e ON true "
     "ON CONFLICT (account_id) DO UPDATE SET stream_id = excluded.stream_id, "
     "scale = excluded.scale, actor_type = "
     "excluded.actor_type, country = excluded.country, terms_version = "

@@ -8,3 +8,8 @@ CREATE INDEX IF NOT EXISTS deliveries_waited_pending
 -- the progress gauges count handled messages by status
 CREATE INDEX IF NOT EXISTS notifications_status
     ON oss.notifications (status);
+-- a principal's grants, revoked ones included (the notifier's delivery
+-- stream and contact look-ups read them for every message: without this
+-- index each was a sequential scan of oss.grants)
+CREATE INDEX IF NOT EXISTS grants_principal_all
+    ON oss.grants (principal_id);

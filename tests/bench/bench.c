@@ -249,7 +249,8 @@ static const struct {
     {"relay-wait", bench_cmd_relay_wait,
      "--target P --timeout S --start-cmd CMD: time the relay's checkpoint"},
     {"api", bench_cmd_api,
-     "--clients N --seconds S: registrations/s through the HTTP API"},
+     "--clients N --seconds S [--count M]: registrations/s through the "
+     "HTTP API (at most M in all)"},
     {"latency", bench_cmd_latency,
      "--samples N --timeout S: POST then GET until present, p50/p99"},
     {"produce", bench_cmd_produce,
@@ -262,6 +263,9 @@ static const struct {
     {"signup", bench_cmd_signup,
      "--clients N --seconds S: register + activate (OTP) + set password "
      "through the API, sign-ups/s"},
+    {"smtp", bench_cmd_smtp,
+     "--url U --clients N --count M --size B: a plain libcurl SMTP loop, "
+     "messages/s (the notifier's baseline)"},
 };
 
 int

@@ -406,18 +406,20 @@ int
 bench_cmd_api(int argc, char **argv) {
     int clients = atoi(bench_opt(argc, argv, "--clients", "1"));
     double seconds = atof(bench_opt(argc, argv, "--seconds", "5"));
+    long count = atol(bench_opt(argc, argv, "--count", "10000000"));
     static api_ctx_t a;
     memset(&a, 0, sizeof a);
     a.url = bench_env("OSS_API_URL");
     a.path = bench_opt(argc, argv, "--path", "/v1/accounts");
-    if (clients < 1 || clients > 256 || seconds <= 0 || seconds > 120) {
+    if (clients < 1 || clients > 256 || seconds <= 0 || seconds > 120 ||
+        count < 1) {
         fprintf(stderr, "oss-bench api: bad options\n");
         return 2;
     }
     regen_init(&a.gen);
     int64_t ok = 0, failed = 0;
     double el = 0;
-    int rc = bench_run_clients(clients, seconds, 10000000, api_init, api_op,
+    int rc = bench_run_clients(clients, seconds, count, api_init, api_op,
                                api_fini, &a, &ok, &failed, &el);
     if (a.bad_noted)
         fprintf(stderr, "oss-bench api: first failure: %s\n", a.first_bad);
