@@ -328,7 +328,7 @@ bench_cmd_relay_wait(int argc, char **argv) {
     double timeout = atof(bench_opt(argc, argv, "--timeout", "60"));
     const char *start_cmd = bench_opt(argc, argv, "--start-cmd", NULL);
     const char *topic = bench_opt(argc, argv, "--topic", "oss.bench");
-    if (target <= 0 || timeout <= 0 || timeout > 600 ||
+    if (target <= 0 || timeout <= 0 || timeout > 7200 ||
         strspn(xid, "0123456789") != strlen(xid)) {
         fprintf(stderr, "oss-bench relay-wait: bad options\n");
         return 2;

@@ -153,8 +153,11 @@ bench_cmd_fill(int argc, char **argv) {
     long count = atol(bench_opt(argc, argv, "--count", "50000"));
     long per_stream = atol(bench_opt(argc, argv, "--per-stream", "10"));
     long size = atol(bench_opt(argc, argv, "--size", "300"));
-    if (count < 1 || count > 2000000 || per_stream < 1 || size < 1 ||
-        size > 65536) {
+    /* --tx N: commit every N events (item 7: transactions of about a
+     * thousand events, so that commit-horizon reads meet many xids) */
+    long per_tx = atol(bench_opt(argc, argv, "--tx", "0"));
+    if (count < 1 || count > 20000000 || per_stream < 1 || size < 1 ||
+        size > 65536 || per_tx < 0) {
         fprintf(stderr, "oss-bench fill: bad options\n");
         return 2;
     }
@@ -171,22 +174,54 @@ bench_cmd_fill(int argc, char **argv) {
     int64_t t0 = bench_now_us();
     oss_event_t ev;
     memset(&ev, 0, sizeof ev);
-    bench_exec(c, "BEGIN", 0);
-    PGresult *r =
-        PQexec(c, "COPY oss.journal (event_id, stream_id, stream_type,"
-                  " version, occurred_at, recorded_at, actor_kind,"
-                  " actor_id, correlation_id, causation_id, cause_id,"
-                  " reason, software_version, payload_type,"
-                  " schema_version, payload, prev_hash, hash)"
-                  " FROM STDIN");
-    if (PQresultStatus(r) != PGRES_COPY_IN) {
-        fprintf(stderr, "oss-bench: could not start COPY: %s",
-                PQerrorMessage(c));
-        PQclear(r);
-        goto done;
-    }
-    PQclear(r);
+    static const char copy_sql[] =
+        "COPY oss.journal (event_id, stream_id, stream_type,"
+        " version, occurred_at, recorded_at, actor_kind,"
+        " actor_id, correlation_id, causation_id, cause_id,"
+        " reason, software_version, payload_type,"
+        " schema_version, payload, prev_hash, hash)"
+        " FROM STDIN";
+    long txs = 0;
+    char first_min[32] = "";
+    PGresult *r;
     for (long i = 0; i < count; i++) {
+        if (per_tx && i > 0 && i % per_tx == 0) {
+            /* end this transaction's COPY and commit it */
+            if ((len && put_copy(c, buf, len)) || PQputCopyEnd(c, NULL) != 1)
+                goto done;
+            len = 0;
+            while ((r = PQgetResult(c))) {
+                if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                    fprintf(stderr, "oss-bench: COPY failed: %s",
+                            PQerrorMessage(c));
+                    PQclear(r);
+                    goto done;
+                }
+                PQclear(r);
+            }
+            if (!first_min[0]) {
+                r = PQexec(c, "SELECT min(position) FROM oss.journal"
+                              " WHERE xid = pg_current_xact_id()");
+                snprintf(first_min, sizeof first_min, "%s",
+                         PQresultStatus(r) == PGRES_TUPLES_OK
+                             ? PQgetvalue(r, 0, 0)
+                             : "");
+                PQclear(r);
+            }
+            bench_exec(c, "COMMIT", 0);
+            txs++;
+        }
+        if (i == 0 || (per_tx && i % per_tx == 0)) {
+            bench_exec(c, "BEGIN", 0);
+            r = PQexec(c, copy_sql);
+            if (PQresultStatus(r) != PGRES_COPY_IN) {
+                fprintf(stderr, "oss-bench: could not start COPY: %s",
+                        PQerrorMessage(c));
+                PQclear(r);
+                goto done;
+            }
+            PQclear(r);
+        }
         long stream = i / per_stream, version = i % per_stream + 1;
         if (version == 1)
             memset(ev.prev_hash, 0, sizeof ev.prev_hash);
@@ -265,7 +300,8 @@ bench_cmd_fill(int argc, char **argv) {
         goto done;
     }
     char minp[32], maxp[32], cnt[32], xid[32];
-    snprintf(minp, sizeof minp, "%s", PQgetvalue(r, 0, 0));
+    snprintf(minp, sizeof minp, "%s",
+             first_min[0] ? first_min : PQgetvalue(r, 0, 0));
     snprintf(maxp, sizeof maxp, "%s", PQgetvalue(r, 0, 1));
     snprintf(cnt, sizeof cnt, "%s", PQgetvalue(r, 0, 2));
     snprintf(xid, sizeof xid, "%s", PQgetvalue(r, 0, 3));
@@ -273,9 +309,10 @@ bench_cmd_fill(int argc, char **argv) {
     bench_exec(c, "SELECT pg_notify('oss_journal', '')", 0);
     bench_exec(c, "COMMIT", 0);
     double el = (double)(bench_now_us() - t0) / 1e6;
-    printf("RESULT op=fill run=%s count=%s min_pos=%s max_pos=%s xid=%s "
-           "seconds=%.3f rate=%.1f\n",
-           run, cnt, minp, maxp, xid, el, el > 0 ? (double)count / el : 0);
+    printf("RESULT op=fill run=%s count=%ld last_tx_count=%s txs=%ld "
+           "min_pos=%s max_pos=%s xid=%s seconds=%.3f rate=%.1f\n",
+           run, count, cnt, txs + 1, minp, maxp, xid, el,
+           el > 0 ? (double)count / el : 0);
     rc = 0;
 done:
     if (rc)
