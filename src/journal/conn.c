@@ -6,6 +6,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Connects j->conn. The write path's statements are prepared once per
+ * session and run with generic plans: with the default plan_cache_mode
+ * PostgreSQL kept planning the stream read (stream_id = ANY($1)) again at
+ * every bind, about a tenth of a one-command transaction's server time. */
+static oss_code_t
+journal_connect(oss_journal_t *j, oss_err_t *err) {
+    oss_code_t rc = oss_db_connect(j->conninfo, "oss-journal", &j->conn, err);
+    if (rc)
+        return rc;
+    PGresult *r = PQexec(j->conn, "SET plan_cache_mode = force_generic_plan");
+    PQclear(r); /* a failure shows at the first statement */
+    return OSS_OK;
+}
+
 oss_code_t
 oss_journal_open(const char *conninfo, oss_journal_t **out, oss_err_t *err) {
     oss_code_t rc;
@@ -16,7 +30,7 @@ oss_journal_open(const char *conninfo, oss_journal_t **out, oss_err_t *err) {
         return oss_err_set(err, OSS_ENOMEM,
                            "could not open the journal: out of memory");
     }
-    if ((rc = oss_db_connect(j->conninfo, "oss-journal", &j->conn, err))) {
+    if ((rc = journal_connect(j, err))) {
         free(j->conninfo);
         free(j);
         return rc;
@@ -55,7 +69,7 @@ journal_reconnect(oss_journal_t *j, oss_err_t *err) {
         PQfinish(j->conn);
     j->conn = NULL;
     journal_ps_clear(j);
-    return oss_db_connect(j->conninfo, "oss-journal", &j->conn, err);
+    return journal_connect(j, err);
 }
 
 oss_code_t

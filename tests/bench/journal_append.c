@@ -93,7 +93,7 @@ job_prepare(oss_app_worker_t *w, oss_app_job_t *job, oss_command_t *cmds) {
     memset(c, 0, sizeof *c);
     c->stream_id = cl->stream;
     c->stream_type = "bench";
-    c->expected_version = cl->hot ? -1 : 0;
+    c->expected_version = cl->hot || getenv("BJ_ANY") ? -1 : 0;
     c->actor_kind = OSS_ACTOR_SYSTEM_JOB;
     c->actor_id = "oss-bench-journal";
     c->correlation_id = cl->key;
