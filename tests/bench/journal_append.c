@@ -12,7 +12,7 @@
  * beside raw single-row INSERT commits from the same number of clients.
  *
  *   oss-bench-journal --clients N --seconds S [--workers W] [--group G]
- *                     [--hot] [--no-key]
+ *                     [--hot] [--no-key] [--any]
  * Needs OSS_PG_URL (the application role, as the API). Events are of
  * stream type "bench", payload oss.v1.Bench: no projector applies them. */
 #include <pthread.h>
@@ -56,6 +56,8 @@ static atomic_int g_go;
 static int64_t g_deadline;
 static char g_run[40];
 static bool g_no_key; /* --no-key: commands without an idempotency key */
+static bool g_any;    /* --any: expected version "any" on own streams (the
+                         stream is read first, as for an existing one) */
 
 static oss_code_t
 decide(void *ctx, const oss_event_t *history, size_t n, oss_event_list_t *out,
@@ -93,7 +95,7 @@ job_prepare(oss_app_worker_t *w, oss_app_job_t *job, oss_command_t *cmds) {
     memset(c, 0, sizeof *c);
     c->stream_id = cl->stream;
     c->stream_type = "bench";
-    c->expected_version = cl->hot || getenv("BJ_ANY") ? -1 : 0;
+    c->expected_version = cl->hot || g_any ? -1 : 0;
     c->actor_kind = OSS_ACTOR_SYSTEM_JOB;
     c->actor_id = "oss-bench-journal";
     c->correlation_id = cl->key;
@@ -200,6 +202,7 @@ main(int argc, char **argv) {
     int group = atoi(opt(argc, argv, "--group", "64"));
     bool hot = flag(argc, argv, "--hot");
     g_no_key = flag(argc, argv, "--no-key");
+    g_any = flag(argc, argv, "--any");
     const char *url = getenv("OSS_PG_URL");
     oss_err_t err;
 
