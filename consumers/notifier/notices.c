@@ -20,15 +20,18 @@ nt_notices_clear(notices_t *nt) {
 }
 
 /* oss.deliveries rows of any kind but "activation" not yet handled; the
- * columns are NT_NOTICE_* (notifier_int.h). */
+ * columns are NT_NOTICE_* (notifier_int.h). "Not handled" (no ledger row,
+ * or only 'sending') is a correlated subquery, one index probe per row:
+ * written as NOT EXISTS it was planned as a hash anti join over a
+ * sequential scan of the whole ledger at every poll. */
 #define NOTICE_COLS                                                            \
     "SELECT d.delivery_id::text, d.event_id::text, d.stream_id, "              \
     "d.subject_id::text, d.channel, d.kind, coalesce(d.account_id, ''), "      \
     "encode(d.sealed_secret, 'hex'), d.expires_at < now() "                    \
     "FROM oss.deliveries d WHERE d.kind <> 'activation' AND "                  \
-    "d.delivered_at IS NULL AND NOT EXISTS (SELECT 1 FROM oss.notifications "  \
-    "x WHERE x.event_id = d.delivery_id AND x.channel = d.channel AND "        \
-    "x.status <> 'sending') "
+    "d.delivered_at IS NULL AND coalesce((SELECT bool_and(x.status = "         \
+    "'sending') FROM oss.notifications x WHERE x.event_id = d.delivery_id "    \
+    "AND x.channel = d.channel), true) "
 
 /* Kinds of notices a person waits for (a link or code that expires). */
 #define WAITED_KINDS "('password_reset')"
@@ -218,9 +221,10 @@ activations_poll(notifier_t *n) {
         nt_pg_exec(n,
                    "SELECT d.event_id::text FROM oss.deliveries d "
                    "WHERE d.kind = 'activation' AND d.delivered_at IS NULL "
-                   "AND d.expires_at > now() AND NOT EXISTS (SELECT 1 FROM "
-                   "oss.notifications x WHERE x.event_id = d.event_id AND "
-                   "x.status <> 'sending') ORDER BY d.created_at LIMIT 2000",
+                   "AND d.expires_at > now() AND coalesce((SELECT "
+                   "bool_and(x.status = 'sending') FROM oss.notifications x "
+                   "WHERE x.event_id = d.event_id), true) "
+                   "ORDER BY d.created_at LIMIT 2000",
                    0, NULL, 0, &err);
     if (!r) {
         oss_warn("could not look for activation codes to send (will "

@@ -266,6 +266,9 @@ static const struct {
     {"smtp", bench_cmd_smtp,
      "--url U --clients N --count M --size B: a plain libcurl SMTP loop, "
      "messages/s (the notifier's baseline)"},
+    {"regrows", bench_cmd_regrows,
+     "--clients N --seconds S: the rows of one registration in one "
+     "transaction each, registrations/s (the API's raw baseline)"},
 };
 
 int

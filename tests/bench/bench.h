@@ -54,6 +54,8 @@ int bench_cmd_produce(int argc, char **argv);
 int bench_cmd_rtt(int argc, char **argv);
 /* The notifier's baseline (bench_smtp.c): a plain libcurl SMTP loop. */
 int bench_cmd_smtp(int argc, char **argv);
+/* The registration's raw baseline (bench_regrows.c). */
+int bench_cmd_regrows(int argc, char **argv);
 
 /* The sign-up figure (bench_signup.c, bench_http.c): raw Argon2id hashes/s
  * and registrations/s end to end (register, activate with the OTP of the
