@@ -90,7 +90,7 @@ oss_bus_producer_new(const oss_config_t *cfg,
         return err && err->code ? err->code : OSS_EINVAL;
     }
     oss_bus_bootstrap(cfg, p->bootstrap, sizeof p->bootstrap, NULL);
-    const char *props[5][2] = {
+    const char *props[6][2] = {
         {"enable.idempotence", "true"},
         {"acks", "all"},
         {"client.id", p->o.client_id ? p->o.client_id : "oss-producer"}};
@@ -104,6 +104,21 @@ oss_bus_producer_new(const oss_config_t *cfg,
         snprintf(qmax, sizeof qmax, "%zu", p->o.queue_max_messages);
         props[np][0] = "queue.buffering.max.messages";
         props[np++][1] = qmax;
+    }
+    /* linger 1 ms unless kafka.linger.ms (or its alias) says otherwise:
+     * librdkafka's 5 ms default was paid by every command on its way to
+     * the read models at a trickle, and the relay hands over whole journal
+     * pages at once anyway */
+    int linger_set = 0;
+    for (size_t i = 0; i < oss_config_kafka_count(cfg); i++) {
+        const char *n, *v;
+        oss_config_kafka_at(cfg, i, &n, &v);
+        linger_set |=
+            !strcmp(n, "linger.ms") || !strcmp(n, "queue.buffering.max.ms");
+    }
+    if (!linger_set) {
+        props[np][0] = "linger.ms";
+        props[np++][1] = "1";
     }
     for (size_t i = 0; i < np; i++)
         if (rd_kafka_conf_set(conf, props[i][0], props[i][1], errstr,
