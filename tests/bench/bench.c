@@ -256,7 +256,8 @@ static const struct {
     {"produce", bench_cmd_produce,
      "--count N --size B --topic T: librdkafka produce msgs/s"},
     {"rtt", bench_cmd_rtt,
-     "--samples N: INSERT commit + produce + consume round trip p50/p99"},
+     "--samples N --parallel P: INSERT commit + produce + consume + "
+     "read-model INSERT commit round trip p50/p99"},
     {"argon2", bench_cmd_argon2,
      "--threads N --seconds S --t T --m-kib M --lanes L: raw Argon2id "
      "hashes/s"},

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,54 +144,60 @@ bench_cmd_produce(int argc, char **argv) {
     return ok > 0 ? 0 : 1;
 }
 
-/* ---- rtt: INSERT commit + produce + consume --------------------------- */
+/* ---- rtt: INSERT commit + produce + consume + INSERT commit ------------ */
 
-int
-bench_cmd_rtt(int argc, char **argv) {
-    int samples = atoi(bench_opt(argc, argv, "--samples", "200"));
-    double timeout = atof(bench_opt(argc, argv, "--timeout", "60"));
-    const char *topic = bench_opt(argc, argv, "--topic", "oss_bench.rtt");
-    const char *fetch_wait = bench_opt(argc, argv, "--fetch-wait-ms", "10");
-    if (samples < 1 || samples > 100000 || timeout <= 0 || timeout > 600) {
-        fprintf(stderr, "oss-bench rtt: bad options\n");
-        return 2;
+/* The raw round trip of one command to its read model, doing the same
+ * durable work the pipeline does: one INSERT commit (the journal), one
+ * produce (the relay), one consume (the projector) and one INSERT commit of
+ * a read-model row. --parallel N samplers at once, each with its own
+ * connections, producer, consumer and topic (oss_bench.rtt-<i>), as many
+ * as the latency figure's concurrent clients. */
+typedef struct rtt_ctx {
+    const char *topic, *fetch_wait;
+    int per, warmups;
+    int64_t deadline;
+    double *lat;
+    _Atomic int n, lost, failed;
+} rtt_ctx_t;
+
+typedef struct rtt_arg {
+    rtt_ctx_t *x;
+    int idx;
+} rtt_arg_t;
+
+static void *
+rtt_thread(void *argp) {
+    rtt_arg_t *a = argp;
+    rtt_ctx_t *x = a->x;
+    char topic[160], errstr[512], gid[64];
+    snprintf(topic, sizeof topic, "%s-%d", x->topic, a->idx);
+    PGconn *c = PQconnectdb(bench_env("OSS_PG_ADMIN_URL"));
+    rd_kafka_t *p = NULL, *k = NULL;
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "oss-bench rtt: %s", PQerrorMessage(c));
+        goto fail;
     }
-    int rc = 1;
-    double *lat = calloc((size_t)samples, sizeof *lat);
-    PGconn *c = bench_pg(bench_env("OSS_PG_ADMIN_URL"));
-    bench_exec(c, "SET client_min_messages = warning", 0);
-    bench_exec(c, "CREATE SCHEMA IF NOT EXISTS oss_bench", 0);
-    bench_exec(c,
-               "CREATE TABLE IF NOT EXISTS oss_bench.rtt_rows ("
-               " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
-               " v text NOT NULL, created_at timestamptz NOT NULL DEFAULT"
-               " now())",
-               0);
-    bench_exec(c, "TRUNCATE oss_bench.rtt_rows", 0);
-    PGresult *r = PQprepare(
-        c, "ins", "INSERT INTO oss_bench.rtt_rows (v) VALUES ($1)", 1, NULL);
-    PQclear(r);
-
-    rd_kafka_t *p = new_producer("0"), *k = NULL;
-    if (!p)
-        goto done;
-    char errstr[512], gid[64];
-    snprintf(gid, sizeof gid, "oss-bench-rtt-%llx",
-             (unsigned long long)(bench_rand64() & 0xffffff));
+    PQclear(PQprepare(
+        c, "ins", "INSERT INTO oss_bench.rtt_rows (v) VALUES ($1)", 1, NULL));
+    PQclear(PQprepare(c, "rm", "INSERT INTO oss_bench.rtt_rm (v) VALUES ($1)",
+                      1, NULL));
+    if (!(p = new_producer("0")))
+        goto fail;
+    snprintf(gid, sizeof gid, "oss-bench-rtt-%llx-%d",
+             (unsigned long long)(bench_rand64() & 0xffffff), a->idx);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (conf_set(conf, "bootstrap.servers", bootstrap()) ||
         conf_set(conf, "group.id", gid) ||
         conf_set(conf, "enable.auto.commit", "false") ||
-        conf_set(conf, "fetch.wait.max.ms", fetch_wait) ||
+        conf_set(conf, "fetch.wait.max.ms", x->fetch_wait) ||
         conf_set(conf, "log_level", "3")) {
         rd_kafka_conf_destroy(conf);
-        goto done;
+        goto fail;
     }
-    k = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    if (!k) {
+    if (!(k = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr))) {
         fprintf(stderr, "oss-bench: could not create a consumer: %s\n", errstr);
         rd_kafka_conf_destroy(conf);
-        goto done;
+        goto fail;
     }
     /* the topic exists after this (auto-created) */
     rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
@@ -201,27 +208,26 @@ bench_cmd_rtt(int argc, char **argv) {
     int64_t lo = 0, hi = 0;
     if (rd_kafka_query_watermark_offsets(k, topic, 0, &lo, &hi, 5000)) {
         fprintf(stderr, "oss-bench: could not read the end of %s\n", topic);
-        goto done;
+        goto fail;
     }
     rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(tp, topic, 0)->offset = hi;
     rd_kafka_assign(k, tp);
     rd_kafka_topic_partition_list_destroy(tp);
 
-    int64_t deadline = bench_now_us() + (int64_t)(timeout * 1e6);
-    int warmups = 5, n = 0, lost = 0;
-    for (int i = 0; i < samples + warmups && bench_now_us() < deadline; i++) {
+    for (int i = 0; i < x->per + x->warmups && bench_now_us() < x->deadline;
+         i++) {
         char val[64];
-        snprintf(val, sizeof val, "rtt-%d-%llx", i,
+        snprintf(val, sizeof val, "rtt-%d-%d-%llx", a->idx, i,
                  (unsigned long long)bench_rand64());
-        int64_t t0 = bench_now_us();
         const char *vals[1] = {val};
-        r = PQexecPrepared(c, "ins", 1, vals, NULL, NULL, 0);
+        int64_t t0 = bench_now_us();
+        PGresult *r = PQexecPrepared(c, "ins", 1, vals, NULL, NULL, 0);
         int okq = PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);
         if (!okq) {
             fprintf(stderr, "oss-bench: rtt insert: %s", PQerrorMessage(c));
-            goto done;
+            goto fail;
         }
         rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
                           RD_KAFKA_V_VALUE(val, strlen(val)),
@@ -240,21 +246,26 @@ bench_cmd_rtt(int argc, char **argv) {
                 got = 1;
             rd_kafka_message_destroy(m);
         }
-        int64_t t1 = bench_now_us();
         if (!got) {
-            lost++;
+            atomic_fetch_add(&x->lost, 1);
             continue;
         }
-        if (i >= warmups)
-            lat[n++] = (double)(t1 - t0) / 1000.0;
+        r = PQexecPrepared(c, "rm", 1, vals, NULL, NULL, 0);
+        okq = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (!okq) {
+            fprintf(stderr, "oss-bench: rtt read-model insert: %s",
+                    PQerrorMessage(c));
+            goto fail;
+        }
+        int64_t t1 = bench_now_us();
+        if (i >= x->warmups)
+            x->lat[atomic_fetch_add(&x->n, 1)] = (double)(t1 - t0) / 1000.0;
     }
-    double p50 = bench_quantile(lat, (size_t)n, 0.50);
-    double p99 = bench_quantile(lat, (size_t)n, 0.99);
-    printf("RESULT op=rtt samples=%d lost=%d p50_ms=%.3f p99_ms=%.3f "
-           "fetch_wait_ms=%s\n",
-           n, lost, p50, p99, fetch_wait);
-    rc = n > 0 ? 0 : 1;
-done:
+    goto out;
+fail:
+    atomic_fetch_add(&x->failed, 1);
+out:
     if (k) {
         rd_kafka_consumer_close(k);
         rd_kafka_destroy(k);
@@ -263,10 +274,66 @@ done:
         rd_kafka_flush(p, 2000);
         rd_kafka_destroy(p);
     }
-    bench_exec(c, "TRUNCATE oss_bench.rtt_rows", 1);
     PQfinish(c);
-    free(lat);
-    return rc;
+    return NULL;
+}
+
+int
+bench_cmd_rtt(int argc, char **argv) {
+    int samples = atoi(bench_opt(argc, argv, "--samples", "200"));
+    double timeout = atof(bench_opt(argc, argv, "--timeout", "60"));
+    int parallel = atoi(bench_opt(argc, argv, "--parallel", "1"));
+    static rtt_ctx_t x;
+    memset(&x, 0, sizeof x);
+    x.topic = bench_opt(argc, argv, "--topic", "oss_bench.rtt");
+    x.fetch_wait = bench_opt(argc, argv, "--fetch-wait-ms", "10");
+    if (samples < 1 || samples > 100000 || timeout <= 0 || timeout > 600 ||
+        parallel < 1 || parallel > 64) {
+        fprintf(stderr, "oss-bench rtt: bad options\n");
+        return 2;
+    }
+    x.per = (samples + parallel - 1) / parallel;
+    x.warmups = 5;
+    x.lat = calloc((size_t)(x.per * parallel), sizeof *x.lat);
+    PGconn *c = bench_pg(bench_env("OSS_PG_ADMIN_URL"));
+    bench_exec(c, "SET client_min_messages = warning", 0);
+    bench_exec(c, "CREATE SCHEMA IF NOT EXISTS oss_bench", 0);
+    bench_exec(c,
+               "CREATE TABLE IF NOT EXISTS oss_bench.rtt_rows ("
+               " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+               " v text NOT NULL, created_at timestamptz NOT NULL DEFAULT"
+               " now())",
+               0);
+    bench_exec(c,
+               "CREATE TABLE IF NOT EXISTS oss_bench.rtt_rm ("
+               " v text PRIMARY KEY, updated_at timestamptz NOT NULL DEFAULT"
+               " now())",
+               0);
+    bench_exec(c, "TRUNCATE oss_bench.rtt_rows, oss_bench.rtt_rm", 0);
+    x.deadline = bench_now_us() + (int64_t)(timeout * 1e6);
+    pthread_t th[64];
+    rtt_arg_t args[64];
+    int started = 0;
+    for (int i = 0; i < parallel; i++) {
+        args[i] = (rtt_arg_t){&x, i};
+        if (pthread_create(&th[i], NULL, rtt_thread, &args[i]) == 0)
+            started++;
+        else
+            break;
+    }
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    int n = atomic_load(&x.n);
+    double p50 = bench_quantile(x.lat, (size_t)n, 0.50);
+    double p99 = bench_quantile(x.lat, (size_t)n, 0.99);
+    printf("RESULT op=rtt samples=%d lost=%d failed=%d p50_ms=%.3f "
+           "p99_ms=%.3f fetch_wait_ms=%s parallel=%d\n",
+           n, atomic_load(&x.lost), atomic_load(&x.failed), p50, p99,
+           x.fetch_wait, parallel);
+    bench_exec(c, "TRUNCATE oss_bench.rtt_rows, oss_bench.rtt_rm", 1);
+    PQfinish(c);
+    free(x.lat);
+    return n > 0 ? 0 : 1;
 }
 
 /* ---- relay-wait: time the relay through a backlog ---------------------- */
