@@ -63,6 +63,7 @@ struct oss_relay {
     size_t nmarks;
 
     int need_resync, reset_cursor, more_rows, notified, delivery_failed;
+    long long quick_ms; /* the follow-up after a wake-up (see the loop) */
     char fail_reason[256];
     int64_t last_heartbeat, last_progress, last_check, last_log, last_persist,
         next_poll;
@@ -761,6 +762,7 @@ lead(oss_relay_t *r, volatile sig_atomic_t *stop) {
         if (room > 0 && (r->more_rows || r->notified || now >= r->next_poll)) {
             long limit =
                 (long)(room < (size_t)r->batch ? room : (size_t)r->batch);
+            int woken = r->notified;
             r->notified = 0;
             if (oss_mono_ms() - r->last_heartbeat >= PRODUCE_FRESH_MS &&
                 heartbeat(r) < 0)
@@ -771,7 +773,19 @@ lead(oss_relay_t *r, volatile sig_atomic_t *stop) {
                 return abandon(r, OSS_RELAY_EXIT_LOST);
             }
             r->more_rows = got == limit;
-            r->next_poll = oss_mono_ms() + r->poll_ms;
+            /* A NOTIFY comes at the appender's commit, but its rows are
+             * readable only once the commit horizon (the oldest running
+             * transaction anywhere in the cluster) has passed them: a fetch
+             * at the wake-up may find nothing yet. Look again soon, 5 ms
+             * then doubling while nothing comes, instead of waiting out
+             * relay.poll_ms (about 1% of commands waited 500 ms so). */
+            if (woken || (r->quick_ms && got > 0))
+                r->quick_ms = 5;
+            else if (r->quick_ms)
+                r->quick_ms =
+                    r->quick_ms * 2 >= r->poll_ms ? 0 : r->quick_ms * 2;
+            r->next_poll =
+                oss_mono_ms() + (r->quick_ms ? r->quick_ms : r->poll_ms);
             oss_bus_producer_poll(r->prod, 0);
             advance(r);
         }
