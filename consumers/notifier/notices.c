@@ -34,7 +34,7 @@ nt_notices_clear(notices_t *nt) {
     "AND x.channel = d.channel), true) "
 
 /* Kinds of notices a person waits for (a link or code that expires). */
-#define WAITED_KINDS "('password_reset')"
+#define WAITED_KINDS "('" NT_WAITED_NOTICE "')"
 
 /* Pending notices: of the events in the uuid[] literal event_ids, or
  * (event_ids NULL) the oldest page, of the kinds a person waits for when
@@ -255,8 +255,6 @@ nt_notices_tick(notifier_t *n) {
     n->last_notice_poll = now;
     activations_poll(n);
     notices_poll(n, 1);
-    size_t waited = 0, bulk = 0;
-    nt_pool_depth(n, &waited, &bulk);
-    if (bulk < 1000) /* else the senders are busy enough */
+    if (nt_pool_bulk(n) < 1000) /* else the senders are busy enough */
         notices_poll(n, 0);
 }

@@ -40,6 +40,9 @@
 #define NT_LOCK_KEY "7302"
 #define NT_ACCOUNT_REGISTERED "oss.v1.AccountRegistered"
 #define NT_ACTIVATION_ISSUED "oss.v1.ActivationIssued"
+/* The kind of targeted notice a person waits for (a reset link that
+ * expires): polled and sent ahead of bulk mail, as activation codes are. */
+#define NT_WAITED_NOTICE "password_reset"
 
 typedef struct nt_pool nt_pool_t;
 
@@ -267,8 +270,8 @@ int nt_pool_submit(notifier_t *n, const oss_event_t *ev, const notice_row_t *nr,
                    const char *via, int queued, nt_group_t *g, size_t idx);
 /* Waits up to ms for every task of g; 1 when they all finished. */
 int nt_group_wait(notifier_t *n, nt_group_t *g, int64_t ms);
-/* How many messages wait: those a person waits for, and bulk ones. */
-void nt_pool_depth(notifier_t *n, size_t *waited, size_t *bulk);
+/* How many bulk messages (none a person waits for) are queued. */
+size_t nt_pool_bulk(notifier_t *n);
 
 /* ---- notices.c: targeted notices ---- */
 

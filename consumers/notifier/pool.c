@@ -29,7 +29,6 @@
 
 #include <openssl/crypto.h>
 
-#include "core/clock.h"
 #include "log/log.h"
 
 typedef struct task {
@@ -60,12 +59,12 @@ struct nt_pool {
     int quit;
 };
 
-/* Kinds of targeted notices a person waits for (they carry a link or a code
- * that expires); activation codes come with their ActivationIssued. */
+/* Whether a person waits for the message: an activation code (with its
+ * ActivationIssued) or a notice of NT_WAITED_NOTICE. */
 static int
 waited_for(const oss_event_t *ev, const notice_row_t *nr) {
     if (nr)
-        return strcmp(nr->kind, "password_reset") == 0;
+        return strcmp(nr->kind, NT_WAITED_NOTICE) == 0;
     return strcmp(ev->payload_type, NT_ACTIVATION_ISSUED) == 0;
 }
 
@@ -364,11 +363,11 @@ nt_group_wait(notifier_t *n, nt_group_t *g, int64_t ms) {
     return done;
 }
 
-void
-nt_pool_depth(notifier_t *n, size_t *waited, size_t *bulk) {
+size_t
+nt_pool_bulk(notifier_t *n) {
     nt_pool_t *p = n->pool;
     pthread_mutex_lock(&p->mu);
-    *waited = p->queued[1];
-    *bulk = p->queued[0];
+    size_t bulk = p->queued[0];
     pthread_mutex_unlock(&p->mu);
+    return bulk;
 }

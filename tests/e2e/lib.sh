@@ -46,6 +46,16 @@ e2e_wait() {
     done
 }
 
+# e2e_mails_of ID MARKER: the sink's mail files newer than the file MARKER
+# whose Message-ID is <ID@oss.local>, one path a line (none: empty). The sink
+# holds many thousands of files: found with find, never a glob.
+e2e_mails_of() {
+    find "${OSS_MAIL_DIR:?}" -maxdepth 1 -name '*.eml' -newer "$2" -print0 2>/dev/null |
+        { xargs -0 -r grep -lF "Message-ID: <$1@oss.local>" 2>/dev/null || true; }
+}
+# e2e_has_mail ID MARKER: whether such a mail exists.
+e2e_has_mail() { [ -n "$(e2e_mails_of "$1" "$2")" ]; }
+
 # The topics the embedded broker creates, one "name:partitions" a line, sorted
 # (infra/lib.sh OSS_TOPICS, the one definition).
 e2e_topics() { bash -c 'source "$1/infra/lib.sh"; echo "$OSS_TOPICS"' _ "$E2E_ROOT" | tr ',' '\n' | sort; }

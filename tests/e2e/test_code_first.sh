@@ -25,17 +25,15 @@ act=$(e2e_psql -c "SELECT event_id FROM oss.journal WHERE stream_id IN ('account
 [ -n "$reg" ] && [ -n "$act" ] || e2e_fail "registration events not found: '$reg' '$act'"
 e2e_ok "registered with the relay stopped: registration $reg, code $act"
 
-mail_of() { find "$MAIL_DIR" -maxdepth 1 -name '*.eml' -newer "$START" -print0 2>/dev/null | { xargs -0 -r grep -l "Message-ID: <$1@oss.local>" 2>/dev/null || true; }; }
-has_mail() { [ -n "$(mail_of "$1")" ]; }
-e2e_wait 20 has_mail "$act" || e2e_fail "the code's mail did not arrive while Kafka had not got its event"
+e2e_wait 20 e2e_has_mail "$act" "$START" || e2e_fail "the code's mail did not arrive while Kafka had not got its event"
 log=$(grep "activation message handed over: event=$act" "$LOG" | tail -1)
 case "$log" in *via=code-poll*) ;; *) e2e_fail "the code was not sent by the code poll: $log" ;; esac
-[ -z "$(mail_of "$reg")" ] || e2e_fail "the registration mail left before Kafka or the sweep could have had it"
+[ -z "$(e2e_mails_of "$reg" "$START")" ] || e2e_fail "the registration mail left before Kafka or the sweep could have had it"
 e2e_ok "the code's mail arrived from the delivery table (via=code-poll); the bulk registration mail is still waiting"
 
 restart
-e2e_wait 150 has_mail "$reg" || e2e_fail "the registration mail never followed"
+e2e_wait 150 e2e_has_mail "$reg" "$START" || e2e_fail "the registration mail never followed"
 sleep 2
-n=$(mail_of "$act" | wc -l)
+n=$(e2e_mails_of "$act" "$START" | wc -l)
 [ "$n" = 1 ] || e2e_fail "the code's mail reached the sink $n times"
 e2e_ok "with the relay back, the registration mail followed; the code was sent once"

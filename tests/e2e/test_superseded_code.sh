@@ -28,11 +28,9 @@ ev2=$(e2e_psql -c "SELECT event_id FROM oss.journal WHERE stream_id = 'access-$i
 e2e_ok "with the notifier stopped: code 1 ($ev1) superseded by code 2 ($ev2)"
 
 restart
-mail_of() { find "$MAIL_DIR" -maxdepth 1 -name '*.eml' -newer "$START" -print0 2>/dev/null | { xargs -0 -r grep -l "Message-ID: <$1@oss.local>" 2>/dev/null || true; } | head -1; }
-has_mail() { [ -n "$(mail_of "$1")" ]; }
-e2e_wait 180 has_mail "$ev2" || e2e_fail "code 2's mail did not arrive"
+e2e_wait 180 e2e_has_mail "$ev2" "$START" || e2e_fail "code 2's mail did not arrive"
 skipped() { grep -q "activation not sent: event=$ev1" "$LOG"; }
 e2e_wait 60 skipped || e2e_fail "the notifier never said it skipped code 1"
 sleep 2
-[ -z "$(mail_of "$ev1")" ] || e2e_fail "the superseded code 1 reached the sink"
+[ -z "$(e2e_mails_of "$ev1" "$START")" ] || e2e_fail "the superseded code 1 reached the sink"
 e2e_ok "code 2's mail arrived; code 1 never reached the sink (skipped: no sealed code left)"
