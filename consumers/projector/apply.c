@@ -248,87 +248,30 @@ upsert_json(pj_ctx_t *c, const char *fmt, json_t *j, oss_err_t *err) {
     return rc;
 }
 
-/* The status of a new row comes from its owner's access stream when that
- * was applied first (rm.principals); an existing row keeps its status (a
- * redrive never sets an active account back to registered); a subject erased
- * before its registration was applied never enters (rm.erased_subjects).
- * Both look-ups are LATERAL ... LIMIT 1, so each is one index probe per row:
- * a plain join of jsonb_to_recordset's rows (estimated at 100) was planned
- * as a hash join over a sequential scan of rm.principals, one scan of the
- * whole table per batch. %s: schema, four times. */
-static const char ACCOUNTS_UPSERT[] =
-    "INSERT INTO %s.accounts AS a (account_id, stream_id, status, status_at, "
-    "owner_principal_id, scale, actor_type, country, terms_version, "
-    "subject_id, region_code, "
-    "registered_at, version, apply_count, erased_at, updated_at) "
-    "SELECT x.a, x.s, coalesce(p.status, 'registered'), "
-    "coalesce(p.status_at, timestamptz 'epoch' + x.t * interval "
-    "'1 microsecond'), x.a, x.sc, coalesce(x.at, ''), coalesce(x.c, ''), "
-    "coalesce(x.tv, ''), CASE WHEN e.subject_id IS NULL THEN "
-    "coalesce(x.sub, '') ELSE '' END, x.rc, timestamptz 'epoch' + x.t * "
-    "interval '1 microsecond', x.v, x.n, e.erased_at, now() "
-    "FROM jsonb_to_recordset($1::jsonb) AS x(a text, s text, sc text, at "
-    "text, c text, tv text, sub text, t bigint, v bigint, n bigint, rc text) "
-    "LEFT JOIN LATERAL (SELECT p.status, p.status_at FROM %s.principals p "
-    "WHERE p.principal_id = x.a AND p.status <> 'registered' LIMIT 1) p "
-    "ON true "
-    "LEFT JOIN LATERAL (SELECT e.subject_id, e.erased_at FROM "
-    "%s.erased_subjects e WHERE e.subject_id = x.sub LIMIT 1) e ON true "
-    "ON CONFLICT (account_id) DO UPDATE SET stream_id = excluded.stream_id, "
-    "scale = excluded.scale, actor_type = "
-    "excluded.actor_type, country = excluded.country, terms_version = "
-    "CASE WHEN a.terms_version = '' THEN excluded.terms_version ELSE "
-    "a.terms_version END, subject_id = CASE WHEN a.erased_at IS NULL THEN "
-    "excluded.subject_id ELSE '' END, region_code = excluded.region_code, "
-    "registered_at = excluded.registered_at, version = "
-    "GREATEST(a.version, excluded.version), "
-    "apply_count = a.apply_count + excluded.apply_count, updated_at = now()";
-
 static const char APPLIED_UPSERT[] =
     "INSERT INTO %s.applied_streams AS a (stream_id, version) "
     "SELECT x.s, x.v FROM jsonb_to_recordset($1::jsonb) AS x(s text, v "
     "bigint) ON CONFLICT (stream_id) DO UPDATE SET version = "
     "GREATEST(a.version, excluded.version)";
 
-/* Writes the account rows gathered so far and empties the map. */
-static oss_code_t
-flush_accounts(pj_ctx_t *c, json_t *accounts, oss_err_t *err) {
-    if (!json_object_size(accounts))
-        return OSS_OK;
-    json_t *rows = json_array();
-    if (!rows)
-        return oss_err_set(err, OSS_ENOMEM, "out of memory");
-    const char *k;
-    json_t *v;
-    json_object_foreach(accounts, k, v) json_array_append(rows, v);
-    oss_code_t rc = upsert_json(c, ACCOUNTS_UPSERT, rows, err);
-    json_decref(rows);
-    if (rc == OSS_OK)
-        json_object_clear(accounts);
-    return rc;
-}
-
-/* Applies ev (the next version of slot, or any version when forced). The
- * account rows are written in one statement per batch; an issue-4 event
- * that reads or updates account rows by id (they write at once, in order)
- * first flushes them, so that it sees the rows registered before it. */
+/* Applies ev (the next version of slot, or any version when forced): its
+ * rows go into the batch b (batch.c) or, for a rare type, are written at
+ * once after b is flushed (apply_access.c). */
 static oss_code_t
 process(pj_ctx_t *c, pj_item_t *it, const oss_event_t *ev, stream_slot_t *s,
-        json_t *accounts, oss_err_t *err) {
+        pj_batch_t *b, oss_err_t *err) {
     char reason[OSS_ERR_MSG_MAX];
     int bad = 0;
     reason[0] = '\0';
-    int known = pj_access_known(ev->payload_type);
-    if (known) {
+    if (pj_access_known(ev->payload_type)) {
         int handled = 0;
-        oss_code_t frc = known == 2 ? flush_accounts(c, accounts, err) : OSS_OK;
-        if (frc == OSS_OK)
-            frc = pj_apply_access(c, ev, &handled, reason, sizeof reason, err);
+        oss_code_t frc =
+            pj_apply_access(c, b, ev, &handled, reason, sizeof reason, err);
         if (frc)
             return frc;
         bad = reason[0] != '\0';
     } else {
-        bad = apply_one(ev, accounts, reason, sizeof reason) != 0;
+        bad = apply_one(ev, b->accounts, reason, sizeof reason) != 0;
     }
     if (bad) {
         if (c->redrive)
@@ -358,16 +301,19 @@ oss_code_t
 pj_apply(pj_ctx_t *c, pj_item_t *items, size_t n, oss_err_t *err) {
     oss_code_t rc = OSS_OK;
     stream_map_t map = {0};
-    json_t *ids = json_array(), *accounts = json_object(), *applied = NULL;
+    json_t *ids = json_array(), *applied = NULL;
+    pj_batch_t batch = {0};
     oss_event_list_t gap = {0};
     PGresult *res = NULL;
     char *text = NULL;
     char sql[512];
 
-    if (!ids || !accounts) {
+    if (!ids) {
         rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
         goto done;
     }
+    if ((rc = pj_batch_init(&batch, err)))
+        goto done;
     for (map.cap = 16; map.cap < 2 * n + 2; map.cap <<= 1)
         ;
     if (!(map.slots = calloc(map.cap, sizeof *map.slots))) {
@@ -437,7 +383,7 @@ decide:
             /* redrive of a version marked applied when it failed; a later
              * version goes the normal way below (gap first), so forcing
              * never marks a version applied that was not */
-            if ((rc = process(c, it, &it->ev, s, accounts, err)))
+            if ((rc = process(c, it, &it->ev, s, &batch, err)))
                 goto done;
             continue;
         }
@@ -452,7 +398,7 @@ decide:
             for (size_t g = before; g < gap.len; g++) {
                 if (gap.items[g].version != s->applied + 1)
                     break;
-                if ((rc = process(c, NULL, &gap.items[g], s, accounts, err)))
+                if ((rc = process(c, NULL, &gap.items[g], s, &batch, err)))
                     goto done;
                 c->gaps_filled++;
             }
@@ -466,12 +412,12 @@ decide:
             oss_debug("filled gap in stream %s from the journal up to %lld",
                       it->ev.stream_id, (long long)(v - 1));
         }
-        if ((rc = process(c, it, &it->ev, s, accounts, err)))
+        if ((rc = process(c, it, &it->ev, s, &batch, err)))
             goto done;
     }
 
     /* 3. set-based writes */
-    if ((rc = flush_accounts(c, accounts, err)))
+    if ((rc = pj_batch_flush(c, &batch, err)))
         goto done;
     applied = json_array();
     for (size_t i = 0; i < map.cap; i++) {
@@ -488,7 +434,7 @@ done:
     free(text);
     free(map.slots);
     json_decref(ids);
-    json_decref(accounts);
+    pj_batch_free(&batch);
     json_decref(applied);
     oss_event_list_free(&gap);
     return rc;

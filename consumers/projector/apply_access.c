@@ -6,8 +6,11 @@
  * rm.account_members, rm.handover_requests, rm.officers, rm.delivery_status,
  * rm.erased_subjects. Payloads are decoded through the generated descriptor
  * of their type (oss/v1/registry.h) and read by field name, so a field added
- * later is picked up without code here. Each event is one or two statements
- * run at once, in stream order, inside the caller's transaction; every value
+ * later is picked up without code here. The frequent types (credential
+ * status, password and sign-in times, terms and legacy ids, deliveries) add
+ * rows to the batch (batch.c), written in one statement per table; each rare
+ * type flushes the batch and runs one or two statements at once, in stream
+ * order, inside the caller's transaction; every value
  * written comes from the event (its occurred_at, never now()), so a rebuild
  * produces the same rows. */
 #include "projector_int.h"
@@ -138,25 +141,29 @@ kind_of(const char *payload_type) {
 
 int
 pj_access_known(const char *payload_type) {
-    kind_t k = kind_of(payload_type);
     /* a type whose .proto is not in this build yet is left alone */
-    if (k == K_NONE || !oss_v1_registry_find(payload_type))
-        return 0;
+    return kind_of(payload_type) != K_NONE &&
+           oss_v1_registry_find(payload_type) != NULL;
+}
+
+/* 1 for the types whose rows are gathered in the batch (pj_batch_t). */
+static int
+batched(kind_t k) {
     switch (k) {
-    case K_TRANSFER_ACCEPTED:
-    case K_HANDOVER_FILED:
-    case K_HANDOVER_APPROVED:
-    case K_TERMINATED:
-    case K_RESTRICTED:
-    case K_RESTRICTION_LIFTED:
+    case K_ACT_ISSUED:
+    case K_ACT_SUCCEEDED:
+    case K_ACT_LOCKED:
+    case K_PASSWORD_SET:
+    case K_SIGNED_IN:
     case K_TERMS_ACCEPTED:
     case K_LEGACY_MIGRATED:
-    case K_SUBJECT_ERASED:
-        return 2; /* reads or updates rm.accounts rows by id */
-    default:
-        /* status changes reach a row registered earlier in the same batch
-         * through the upsert's join on rm.principals */
+    case K_DLV_QUEUED:
+    case K_DLV_HANDED:
+    case K_DLV_FAILED:
+    case K_DLV_RETRYING:
         return 1;
+    default:
+        return 0;
     }
 }
 
@@ -181,38 +188,6 @@ run(pj_ctx_t *c, const char *fmt, int np, const char *const *p,
              c->schema, c->schema);
     return pj_cmd(c->conn, sql, np, p, err);
 }
-
-/* Principal status change + the accounts it owns (not once terminated;
- * while restricted only status_at: the lift reads the owner's status
- * back). A principal revoked or terminated keeps that status. */
-static const char PRINCIPAL_STATUS[] =
-    "WITH p AS (INSERT INTO %s.principals AS p (principal_id, status, "
-    "status_at, version) VALUES ($1, $2, " TS(
-        3) ", $4::bigint) "
-           "ON CONFLICT (principal_id) DO UPDATE SET status = CASE WHEN "
-           "p.status IN "
-           "('revoked', 'terminated') THEN p.status ELSE excluded.status END, "
-           "status_at = excluded.status_at, version = excluded.version "
-           "RETURNING principal_id, status, status_at) "
-           "UPDATE %s.accounts a SET status = CASE WHEN a.status = "
-           "'restricted' THEN a.status ELSE p.status END, status_at = "
-           "p.status_at, "
-           "updated_at = now() FROM p WHERE a.owner_principal_id = "
-           "p.principal_id "
-           "AND a.status <> 'terminated'";
-
-static const char PRINCIPAL_TOUCH[] =
-    "INSERT INTO %s.principals AS p (principal_id, password_set_at, "
-    "last_sign_in_at, version) VALUES ($1, CASE WHEN $2 = 'p' "
-    "THEN " TS(3) " END, CASE WHEN $2 = 's' THEN " TS(
-        3) " END, $4::bigint) "
-           "ON CONFLICT (principal_id) DO UPDATE SET password_set_at "
-           "= "
-           "coalesce(excluded.password_set_at, p.password_set_at), "
-           "last_sign_in_at "
-           "= coalesce(excluded.last_sign_in_at, p.last_sign_in_at), "
-           "version = "
-           "excluded.version";
 
 static const char PRINCIPAL_CREATED[] =
     "INSERT INTO %s.principals AS p (principal_id, kind, account_id, "
@@ -370,14 +345,6 @@ static const char RESTRICTION_LIFTED[] =
     "GREATEST(a.version, $2::bigint), updated_at = now() WHERE a.account_id "
     "= $1";
 
-static const char TERMS_ACCEPTED[] =
-    "UPDATE %s.accounts SET terms_version = $2, version = GREATEST(version, "
-    "$3::bigint), updated_at = now() WHERE account_id = $1";
-
-static const char LEGACY_MIGRATED[] =
-    "UPDATE %s.accounts SET legacy_id = $2, version = GREATEST(version, "
-    "$3::bigint), updated_at = now() WHERE account_id = $1";
-
 /* Erasure: every link to the subject goes; the subject is remembered so that
  * a registration applied later does not bring it back. */
 static const char SUBJECT_ERASED[] =
@@ -396,44 +363,6 @@ static const char SUBJECT_ERASED[] =
                                  2) " WHERE subject_id = $1 OR principal_id = "
                                     "ANY($5::text[])";
 
-/* Delivery outcomes: the last one per (trigger event, channel). */
-static const char DLV_QUEUED[] =
-    "INSERT INTO %s.delivery_status AS d (trigger_event_id, channel, "
-    "account_id, kind, trigger_type, state, queued_at, updated_at, version) "
-    "VALUES ($1, $2, $3, $4, $5, 'queued', " TS(6) ", " TS(
-        6) ", $7::bigint) ON CONFLICT (trigger_event_id, channel) DO UPDATE "
-           "SET "
-           "kind = excluded.kind, trigger_type = excluded.trigger_type, "
-           "queued_at "
-           "= excluded.queued_at, state = CASE WHEN d.version < "
-           "excluded.version "
-           "THEN 'queued' ELSE d.state END, version = GREATEST(d.version, "
-           "excluded.version)";
-
-/* $4 state, $5 attempt, $6 reply code, $7 reply text, $8 reason, $9
- * permanent, $10 next attempt (us, 0 = none), $11 occurred_at, $12 version */
-static const char DLV_OUTCOME[] =
-    "INSERT INTO %s.delivery_status AS d (trigger_event_id, channel, "
-    "account_id, state, attempt, reply_code, reply_text, reason, permanent, "
-    "next_attempt_at, updated_at, version) VALUES ($1, $2, $3, $4, "
-    "$5::integer, $6::integer, $7, $8, $9::boolean, CASE WHEN $10::bigint > 0 "
-    "THEN " TS(10) " END, " TS(
-        11) ", $12::bigint) "
-            "ON CONFLICT (trigger_event_id, channel) DO UPDATE SET state = "
-            "excluded.state, attempt = GREATEST(d.attempt, excluded.attempt), "
-            "reply_code = CASE WHEN excluded.state = 'retrying' THEN "
-            "d.reply_code "
-            "ELSE excluded.reply_code END, reply_text = CASE WHEN "
-            "excluded.state = "
-            "'retrying' THEN d.reply_text ELSE excluded.reply_text END, reason "
-            "= "
-            "CASE WHEN excluded.state = 'retrying' THEN d.reason ELSE "
-            "excluded.reason END, permanent = excluded.permanent, "
-            "next_attempt_at = "
-            "excluded.next_attempt_at, updated_at = excluded.updated_at, "
-            "version = "
-            "excluded.version WHERE d.version <= excluded.version";
-
 static int
 is_gov_role(const char *role) {
     return strcmp(role, "officer") == 0 || strcmp(role, "access_admin") == 0 ||
@@ -441,8 +370,8 @@ is_gov_role(const char *role) {
 }
 
 oss_code_t
-pj_apply_access(pj_ctx_t *c, const oss_event_t *ev, int *handled, char *reason,
-                size_t rlen, oss_err_t *err) {
+pj_apply_access(pj_ctx_t *c, pj_batch_t *b, const oss_event_t *ev, int *handled,
+                char *reason, size_t rlen, oss_err_t *err) {
     *handled = 0;
     reason[0] = '\0';
     kind_t k = kind_of(ev->payload_type);
@@ -460,7 +389,13 @@ pj_apply_access(pj_ctx_t *c, const oss_event_t *ev, int *handled, char *reason,
     }
     *handled = 1;
     oss_code_t rc = OSS_OK;
-    char t[24], v[24], n1[24], n2[24], n3[24], arr1[4096], arr2[4096];
+    int bad = 0; /* a batched row that could not be stored */
+    /* an applier with its own statement sees every earlier event */
+    if (!batched(k) && (rc = pj_batch_flush(c, b, err))) {
+        protobuf_c_message_free_unpacked(m, NULL);
+        return rc;
+    }
+    char t[24], v[24], n1[24], arr1[4096], arr2[4096];
     snprintf(t, sizeof t, "%lld", (long long)ev->occurred_at_us);
     snprintf(v, sizeof v, "%lld", (long long)ev->version);
     const char *sfx = stream_suffix(ev->stream_id);
@@ -474,16 +409,15 @@ pj_apply_access(pj_ctx_t *c, const oss_event_t *ev, int *handled, char *reason,
         const char *st = k == K_ACT_ISSUED      ? "pending"
                          : k == K_ACT_SUCCEEDED ? "active"
                                                 : "locked";
-        const char *p[4] = {sfx, st, t, v};
-        rc = run(c, PRINCIPAL_STATUS, 4, p, err);
+        bad = pj_batch_principal_status(b, sfx, st, ev->occurred_at_us,
+                                        ev->version);
         break;
     }
     case K_PASSWORD_SET:
-    case K_SIGNED_IN: {
-        const char *p[4] = {sfx, k == K_PASSWORD_SET ? "p" : "s", t, v};
-        rc = run(c, PRINCIPAL_TOUCH, 4, p, err);
+    case K_SIGNED_IN:
+        bad = pj_batch_principal_touch(b, sfx, k == K_PASSWORD_SET,
+                                       ev->occurred_at_us, ev->version);
         break;
-    }
     case K_PRINCIPAL_CREATED: {
         const char *pid = oss_pb_str(m, "principal_id");
         const ProtobufCMessage *g = oss_pb_msg(m, "grant");
@@ -654,16 +588,14 @@ pj_apply_access(pj_ctx_t *c, const oss_event_t *ev, int *handled, char *reason,
         rc = run(c, RESTRICTION_LIFTED, 2, p, err);
         break;
     }
-    case K_TERMS_ACCEPTED: {
-        const char *acc = oss_pb_str(m, "account_id");
-        const char *p[3] = {*acc ? acc : sfx, oss_pb_str(m, "version"), v};
-        rc = run(c, TERMS_ACCEPTED, 3, p, err);
-        break;
-    }
+    case K_TERMS_ACCEPTED:
     case K_LEGACY_MIGRATED: {
         const char *acc = oss_pb_str(m, "account_id");
-        const char *p[3] = {*acc ? acc : sfx, oss_pb_str(m, "legacy_id"), v};
-        rc = run(c, LEGACY_MIGRATED, 3, p, err);
+        bad = pj_batch_account_update(
+            b, *acc ? acc : sfx,
+            k == K_TERMS_ACCEPTED ? oss_pb_str(m, "version") : NULL,
+            k == K_LEGACY_MIGRATED ? oss_pb_str(m, "legacy_id") : NULL,
+            ev->version);
         break;
     }
     case K_SUBJECT_ERASED: {
@@ -678,45 +610,43 @@ pj_apply_access(pj_ctx_t *c, const oss_event_t *ev, int *handled, char *reason,
         break;
     }
     case K_DLV_QUEUED: {
-        const char *p[7] = {ev->causation_id,
-                            oss_pb_str(m, "channel"),
-                            sfx,
-                            oss_pb_str(m, "kind"),
-                            oss_pb_str(m, "trigger_type"),
-                            t,
-                            v};
-        rc = run(c, DLV_QUEUED, 7, p, err);
+        pj_dlv_t dl = {.event_id = ev->causation_id,
+                       .channel = oss_pb_str(m, "channel"),
+                       .account_id = sfx,
+                       .kind = oss_pb_str(m, "kind"),
+                       .trigger_type = oss_pb_str(m, "trigger_type"),
+                       .at_us = ev->occurred_at_us,
+                       .version = ev->version};
+        rc = pj_batch_dlv_queued(c, b, &dl, &bad, err);
         break;
     }
     case K_DLV_HANDED:
     case K_DLV_FAILED:
     case K_DLV_RETRYING: {
-        const char *st = k == K_DLV_HANDED   ? "handed"
-                         : k == K_DLV_FAILED ? "failed"
-                                             : "retrying";
-        snprintf(n1, sizeof n1, "%lld", (long long)oss_pb_int(m, "attempt"));
-        snprintf(n2, sizeof n2, "%lld", (long long)oss_pb_int(m, "reply_code"));
-        snprintf(n3, sizeof n3, "%lld",
-                 (long long)oss_pb_int(m, "next_attempt_at_us"));
         const char *fr = oss_pb_str(m, "reason");
-        const char *p[12] = {ev->causation_id,
-                             oss_pb_str(m, "channel"),
-                             sfx,
-                             st,
-                             n1,
-                             n2,
-                             oss_pb_str(m, "reply_text"),
-                             *fr ? fr : why,
-                             oss_pb_int(m, "permanent") ? "true" : "false",
-                             n3,
-                             t,
-                             v};
-        rc = run(c, DLV_OUTCOME, 12, p, err);
+        pj_dlv_t dl = {.event_id = ev->causation_id,
+                       .channel = oss_pb_str(m, "channel"),
+                       .account_id = sfx,
+                       .state = k == K_DLV_HANDED   ? "handed"
+                                : k == K_DLV_FAILED ? "failed"
+                                                    : "retrying",
+                       .attempt = oss_pb_int(m, "attempt"),
+                       .reply_code = oss_pb_int(m, "reply_code"),
+                       .next_attempt_us = oss_pb_int(m, "next_attempt_at_us"),
+                       .reply_text = oss_pb_str(m, "reply_text"),
+                       .reason = *fr ? fr : why,
+                       .permanent = oss_pb_int(m, "permanent") != 0,
+                       .at_us = ev->occurred_at_us,
+                       .version = ev->version};
+        bad = pj_batch_dlv_outcome(b, &dl);
         break;
     }
     case K_NONE:
         break;
     }
+    if (bad && !reason[0])
+        snprintf(reason, rlen, "%s holds text that is not valid UTF-8",
+                 ev->payload_type);
     protobuf_c_message_free_unpacked(m, NULL);
     return rc;
 }

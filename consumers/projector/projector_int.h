@@ -5,6 +5,7 @@
 #ifndef OSS_PROJECTOR_INT_H
 #define OSS_PROJECTOR_INT_H
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -103,18 +104,65 @@ oss_code_t pj_dead_letter(pj_ctx_t *c, const pj_item_t *it, const char *kind,
 oss_code_t pj_journal_chunk(pj_ctx_t *c, int chunk, int flags, int64_t *nread,
                             oss_err_t *err);
 
+/* The set-based writes of one batch (batch.c): rows gathered per table,
+ * merged per key in stream order, written in one statement per table by
+ * pj_batch_flush(). Owned json objects (key -> row). */
+typedef struct pj_batch {
+    json_t *accounts;         /* account_id -> AccountRegistered row */
+    json_t *account_updates;  /* account_id -> terms / legacy id */
+    json_t *principal_status; /* principal_id -> pending/active/locked */
+    json_t *principal_touch;  /* principal_id -> password set / signed in */
+    json_t *dlv_queued;       /* "<event>\t<channel>" -> DeliveryQueued */
+    json_t *dlv_outcome;      /* "<event>\t<channel>" -> last outcome */
+} pj_batch_t;
+
+/* One delivery event's fields (all borrowed). */
+typedef struct pj_dlv {
+    const char *event_id; /* the trigger event: the event's causation */
+    const char *channel, *account_id;
+    const char *kind, *trigger_type; /* DeliveryQueued */
+    const char *state;               /* outcomes: handed/failed/retrying */
+    int64_t attempt, reply_code, next_attempt_us;
+    const char *reply_text, *reason;
+    int permanent;
+    int64_t at_us, version;
+} pj_dlv_t;
+
+oss_code_t pj_batch_init(pj_batch_t *b, oss_err_t *err);
+void pj_batch_free(pj_batch_t *b);
+/* Writes every gathered row (one statement per non-empty table, in the
+ * fixed order of batch.c) and empties the buffers; an SQL error is
+ * returned (the caller rolls back). */
+oss_code_t pj_batch_flush(pj_ctx_t *c, pj_batch_t *b, oss_err_t *err);
+/* Adders: 0, or -1 when a value cannot be stored (text that is not UTF-8,
+ * out of memory; the caller dead-letters the event). NULL terms_version /
+ * legacy_id: that field unchanged. password: 1 PasswordSet, 0 SignIn. */
+int pj_batch_account_update(pj_batch_t *b, const char *account_id,
+                            const char *terms_version, const char *legacy_id,
+                            int64_t version);
+int pj_batch_principal_status(pj_batch_t *b, const char *principal_id,
+                              const char *status, int64_t at_us,
+                              int64_t version);
+int pj_batch_principal_touch(pj_batch_t *b, const char *principal_id,
+                             int password, int64_t at_us, int64_t version);
+int pj_batch_dlv_outcome(pj_batch_t *b, const pj_dlv_t *d);
+/* May flush the batch first (an outcome of the same delivery is pending):
+ * an SQL error is returned; *bad = 1 when the row cannot be stored. */
+oss_code_t pj_batch_dlv_queued(pj_ctx_t *c, pj_batch_t *b, const pj_dlv_t *d,
+                               int *bad, oss_err_t *err);
+
 /* The issue-4 appliers (apply_access.c): lifecycle, access, principal,
  * recovery, privacy and delivery events -> status, members, hand-over
- * requests, officers, principals, delivery_status, erasure. Runs its SQL at
+ * requests, officers, principals, delivery_status, erasure. The frequent
+ * types add rows to b; every other type flushes b and runs its statement at
  * once on c->conn inside the open transaction. Returns OSS_OK with *handled
  * = 1 when ev is one of its types (0: not its type, nothing done) and
- * reason[0] != '\0' when the payload cannot be decoded (the caller
+ * reason[0] != '\0' when the payload cannot be applied (the caller
  * dead-letters it); another code when SQL failed. */
-oss_code_t pj_apply_access(pj_ctx_t *c, const oss_event_t *ev, int *handled,
-                           char *reason, size_t rlen, oss_err_t *err);
-/* 0 when pj_apply_access() has no applier for payload_type; 2 when its
- * applier reads or updates rm.accounts rows by id (the caller writes the
- * account rows it gathered first); 1 otherwise. */
+oss_code_t pj_apply_access(pj_ctx_t *c, pj_batch_t *b, const oss_event_t *ev,
+                           int *handled, char *reason, size_t rlen,
+                           oss_err_t *err);
+/* 1 when pj_apply_access() has an applier for payload_type, else 0. */
 int pj_access_known(const char *payload_type);
 
 /* libpq helpers. pj_exec: runs sql with text params; returns the result
