@@ -506,17 +506,9 @@ pj_apply_each(pj_ctx_t *c, pj_item_t *items, size_t n, oss_err_t *err) {
     return rc;
 }
 
-/* The rows of one catch-up chunk, copied into items (owned). */
-typedef struct chunk_rows {
-    pj_item_t *items; /* allocated at the first row */
-    int n, cap;
-    int read; /* rows read: n plus the malformed ones skipped */
-    oss_journal_cursor_t last;
-} chunk_rows_t;
-
 static int
 chunk_row(void *ctx, const oss_journal_row_t *row, oss_err_t *err) {
-    chunk_rows_t *cr = ctx;
+    pj_chunk_t *cr = ctx;
     if (!cr->items &&
         !(cr->items = calloc((size_t)cr->cap, sizeof *cr->items))) {
         oss_err_set(err, OSS_ENOMEM, "out of memory");
@@ -542,6 +534,66 @@ chunk_row(void *ctx, const oss_journal_row_t *row, oss_err_t *err) {
     return 0;
 }
 
+void
+pj_chunk_free(pj_chunk_t *ch) {
+    if (ch->items) {
+        for (int r = 0; r < ch->n; r++)
+            pj_item_clear(&ch->items[r]);
+        free(ch->items);
+    }
+    memset(ch, 0, sizeof *ch);
+}
+
+oss_code_t
+pj_chunk_read(PGconn *conn, const oss_journal_cursor_t *after, int chunk,
+              pj_chunk_t *out, oss_err_t *err) {
+    memset(out, 0, sizeof *out);
+    out->cap = chunk < 1 ? 1 : chunk;
+    out->last = *after;
+    oss_journal_cursor_t from = *after;
+    oss_journal_filter_t f = {.after = &from,
+                              .below_horizon = 1,
+                              .order = OSS_JOURNAL_ORDER_COMMIT,
+                              .limit = out->cap,
+                              .deliver_malformed = 1};
+    oss_code_t rc = oss_journal_scan(conn, &f, chunk_row, out, NULL, err);
+    if (rc)
+        pj_chunk_free(out);
+    return rc;
+}
+
+/* Applies ch and moves c->name's cursor in c's schema past it, inside the
+ * open transaction. */
+static oss_code_t
+chunk_apply_in_tx(pj_ctx_t *c, const pj_chunk_t *ch, oss_err_t *err) {
+    char sql[512], xid[32], pos[24];
+    oss_code_t rc;
+    if (ch->read == 0)
+        return OSS_OK;
+    if (ch->n > 0 && (rc = pj_apply(c, ch->items, (size_t)ch->n, err)))
+        return rc;
+    snprintf(sql, sizeof sql,
+             "INSERT INTO %s.catchup AS k (name, xid, position) VALUES ($1, "
+             "$2::xid8, $3) ON CONFLICT (name) DO UPDATE SET xid = "
+             "excluded.xid, position = excluded.position, updated_at = now()",
+             c->schema);
+    snprintf(xid, sizeof xid, "%" PRIu64, ch->last.xid);
+    snprintf(pos, sizeof pos, "%" PRId64, ch->last.position);
+    const char *p[3] = {c->name, xid, pos};
+    return pj_cmd(c->conn, sql, 3, p, err);
+}
+
+oss_code_t
+pj_chunk_apply(pj_ctx_t *c, const pj_chunk_t *ch, oss_err_t *err) {
+    oss_code_t rc = pj_cmd(c->conn, "BEGIN", 0, NULL, err);
+    if (rc)
+        return rc;
+    if ((rc = chunk_apply_in_tx(c, ch, err)) == OSS_OK)
+        return pj_cmd(c->conn, "COMMIT", 0, NULL, err);
+    pj_rollback(c->conn);
+    return rc;
+}
+
 oss_code_t
 pj_journal_chunk(pj_ctx_t *c, int chunk, int flags, int64_t *nread,
                  oss_err_t *err) {
@@ -549,14 +601,12 @@ pj_journal_chunk(pj_ctx_t *c, int chunk, int flags, int64_t *nread,
     int own_tx = !(flags & PJ_CHUNK_IN_TX);
     oss_code_t rc = OSS_OK;
     PGresult *res = NULL;
-    chunk_rows_t cr = {0};
-    char sql[1024], xid[32], pos[24];
-    const char *p[3];
+    pj_chunk_t cr = {0};
+    char sql[512];
+    const char *p[1];
     oss_journal_cursor_t after = {0, 0};
 
     *nread = 0;
-    if (chunk < 1)
-        chunk = 1;
     if (own_tx && (rc = pj_cmd(c->conn, "BEGIN", 0, NULL, err)))
         return rc;
     if (lock_swap) {
@@ -582,37 +632,11 @@ pj_journal_chunk(pj_ctx_t *c, int chunk, int flags, int64_t *nread,
     }
     PQclear(res);
     res = NULL;
-    cr.cap = chunk;
-    oss_journal_filter_t f = {.after = &after,
-                              .below_horizon = 1,
-                              .order = OSS_JOURNAL_ORDER_COMMIT,
-                              .limit = chunk,
-                              .deliver_malformed = 1};
-    if ((rc = oss_journal_scan(c->conn, &f, chunk_row, &cr, NULL, err)))
-        goto done;
-    if (cr.read == 0)
-        goto done;
-    if (cr.n > 0 && (rc = pj_apply(c, cr.items, (size_t)cr.n, err)))
-        goto done;
-    snprintf(sql, sizeof sql,
-             "INSERT INTO %s.catchup AS k (name, xid, position) VALUES ($1, "
-             "$2::xid8, $3) ON CONFLICT (name) DO UPDATE SET xid = "
-             "excluded.xid, position = excluded.position, updated_at = now()",
-             c->schema);
-    snprintf(xid, sizeof xid, "%" PRIu64, cr.last.xid);
-    snprintf(pos, sizeof pos, "%" PRId64, cr.last.position);
-    p[0] = c->name;
-    p[1] = xid;
-    p[2] = pos;
-    if ((rc = pj_cmd(c->conn, sql, 3, p, err)))
+    if ((rc = pj_chunk_read(c->conn, &after, chunk, &cr, err)) ||
+        (rc = chunk_apply_in_tx(c, &cr, err)))
         goto done;
 done:
     PQclear(res);
-    if (cr.items) {
-        for (int r = 0; r < cr.n; r++)
-            pj_item_clear(&cr.items[r]);
-        free(cr.items);
-    }
     if (own_tx) {
         if (rc == OSS_OK)
             rc = pj_cmd(c->conn, "COMMIT", 0, NULL, err);
@@ -621,5 +645,6 @@ done:
     }
     if (rc == OSS_OK)
         *nread = cr.read;
+    pj_chunk_free(&cr);
     return rc;
 }

@@ -5,7 +5,7 @@
  * they arrive, so that one statement never touches a row twice and the
  * result is the one the per-event statements gave. The tables are flushed in
  * a fixed order (principal status, accounts, account updates, principal
- * touches, deliveries queued, delivery outcomes); the rows of different
+ * touches, deliveries); the rows of different
  * buffers commute except where an adder says otherwise and flushes first.
  * Any applier that runs its own statement flushes the whole batch before
  * it, so it sees every earlier event of the batch. Standing rule for every
@@ -23,9 +23,8 @@
 oss_code_t
 pj_batch_init(pj_batch_t *b, oss_err_t *err) {
     memset(b, 0, sizeof *b);
-    json_t **all[] = {&b->accounts,         &b->account_updates,
-                      &b->principal_status, &b->principal_touch,
-                      &b->dlv_queued,       &b->dlv_outcome};
+    json_t **all[] = {&b->accounts, &b->account_updates, &b->principal_status,
+                      &b->principal_touch, &b->deliveries};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (!(*all[i] = json_object())) {
             pj_batch_free(b);
@@ -40,8 +39,7 @@ pj_batch_free(pj_batch_t *b) {
     json_decref(b->account_updates);
     json_decref(b->principal_status);
     json_decref(b->principal_touch);
-    json_decref(b->dlv_queued);
-    json_decref(b->dlv_outcome);
+    json_decref(b->deliveries);
     memset(b, 0, sizeof *b);
 }
 
@@ -108,7 +106,11 @@ static const char ACCOUNT_UPDATES[] =
 
 /* Principal status change + the accounts it owns (not once terminated;
  * while restricted only status_at: the lift reads the owner's status
- * back). A principal revoked or terminated keeps that status. */
+ * back). A principal revoked or terminated keeps that status. The owners'
+ * rows are found through "= ANY (ARRAY(...))", an index scan of
+ * accounts_owner whatever the statistics say: in a schema being rebuilt
+ * there are none yet, and the plain join can be planned as a hash join over
+ * a sequential scan of every account, once per batch. */
 static const char PRINCIPAL_STATUS[] =
     "WITH p AS (INSERT INTO %s.principals AS p (principal_id, status, "
     "status_at, version) SELECT x.p, x.st, " TSX(
@@ -126,8 +128,8 @@ static const char PRINCIPAL_STATUS[] =
                "a.status ELSE p.status END, status_at = p.status_at, "
                "updated_at = now() "
                "FROM p WHERE a.owner_principal_id = p.principal_id AND "
-               "a.status <> "
-               "'terminated'";
+               "a.owner_principal_id = ANY (ARRAY(SELECT principal_id FROM "
+               "p)) AND a.status <> 'terminated'";
 
 /* PasswordSet (pw) and SignInSucceeded (si): the latest of each. */
 static const char PRINCIPAL_TOUCH[] =
@@ -143,47 +145,62 @@ static const char PRINCIPAL_TOUCH[] =
                 "p.last_sign_in_at), version = GREATEST(p.version, "
                 "excluded.version)";
 
-/* Delivery outcomes: the last one per (trigger event, channel). */
-static const char DLV_QUEUED[] =
-    "INSERT INTO %s.delivery_status AS d (trigger_event_id, channel, "
-    "account_id, kind, trigger_type, state, queued_at, updated_at, version) "
-    "SELECT x.e, x.ch, x.a, x.k, x.tt, 'queued', " TSX("x.t") ", " TSX(
-        "x.t") ", x.v FROM jsonb_to_recordset($1::jsonb) AS x(e text, ch text, "
-               "a text, "
-               "k text, tt text, t bigint, v bigint) "
-               "ON CONFLICT (trigger_event_id, channel) DO UPDATE SET kind = "
-               "excluded.kind, trigger_type = excluded.trigger_type, queued_at "
-               "= "
-               "excluded.queued_at, state = CASE WHEN d.version < "
-               "excluded.version THEN "
-               "'queued' ELSE d.state END, version = GREATEST(d.version, "
-               "excluded.version)";
-
-/* A new row is inserted as the outcome says; an existing one (the UPDATE
- * sees only rows that existed before the statement) takes the outcome when
- * it is not older, keeping its reply fields when every outcome merged into
- * x was a retry (keep). */
-static const char DLV_OUTCOME[] =
-    "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(e text, ch "
-    "text, a text, st text, at integer, rc integer, rt text, rs text, pm "
-    "boolean, na bigint, t bigint, v bigint, keep boolean)), "
+/* Deliveries, one row per (trigger event, channel) merged from the batch:
+ * its queued part (q: kind, trigger type, queued at qt, version vq) and its
+ * outcome part (o: the last outcome st at t, version v, attempt at = the
+ * highest, reply fields rc/rt/rs, or keep: every outcome merged was a retry,
+ * so the reply fields before it stay). A new row is inserted as the
+ * per-event statements would have left it (queued, then the outcome); an
+ * existing one (the UPDATE sees only rows that existed before the
+ * statement) goes through both steps in one update: the queued part when it
+ * is newer (V1: the version after it), then the outcome when it is not
+ * older than that (APPLY_O). The common case, a message queued and sent in
+ * one batch, is one INSERT. */
+#define V1 "(CASE WHEN x.q THEN GREATEST(d.version, x.vq) ELSE d.version END)"
+#define APPLY_O "(x.o AND " V1 " <= x.v)"
+/* clang-format off */
+static const char DELIVERIES[] =
+    "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(e text, "
+    "ch text, a text, q boolean, k text, tt text, qt bigint, vq bigint, "
+    "o boolean, st text, at integer, rc integer, rt text, rs text, "
+    "pm boolean, na bigint, t bigint, v bigint, keep boolean)), "
     "ins AS (INSERT INTO %s.delivery_status (trigger_event_id, channel, "
-    "account_id, state, attempt, reply_code, reply_text, reason, permanent, "
-    "next_attempt_at, updated_at, version) SELECT x.e, x.ch, x.a, x.st, x.at, "
-    "x.rc, x.rt, x.rs, x.pm, CASE WHEN x.na > 0 THEN " TSX("x.na") " END, " TSX(
-        "x.t") ", x.v FROM x ON CONFLICT (trigger_event_id, channel) DO "
-               "NOTHING) "
-               "UPDATE %s.delivery_status d SET state = x.st, attempt = "
-               "GREATEST(d.attempt, x.at), reply_code = CASE WHEN x.keep THEN "
-               "d.reply_code ELSE x.rc END, reply_text = CASE WHEN x.keep THEN "
-               "d.reply_text ELSE x.rt END, reason = CASE WHEN x.keep THEN "
-               "d.reason ELSE "
-               "x.rs END, permanent = x.pm, next_attempt_at = CASE WHEN x.na > "
-               "0 THEN " TSX("x.na") " END, updated_at = " TSX(
-                   "x.t") ", version = x.v FROM x "
-                          "WHERE d.trigger_event_id = x.e AND d.channel = x.ch "
-                          "AND d.version <= "
-                          "x.v";
+    "account_id, kind, trigger_type, state, attempt, reply_code, reply_text, "
+    "reason, permanent, next_attempt_at, queued_at, updated_at, version) "
+    "SELECT x.e, x.ch, x.a, coalesce(x.k, ''), coalesce(x.tt, ''), "
+    "CASE WHEN x.o THEN x.st ELSE 'queued' END, "
+    "CASE WHEN x.o THEN x.at ELSE 0 END, "
+    "CASE WHEN x.o AND NOT (x.keep AND x.q) THEN x.rc ELSE 0 END, "
+    "CASE WHEN x.o AND NOT (x.keep AND x.q) THEN x.rt ELSE '' END, "
+    "CASE WHEN x.o AND NOT (x.keep AND x.q) THEN x.rs ELSE '' END, "
+    "x.o AND x.pm, "
+    "CASE WHEN x.o AND x.na > 0 THEN " TSX("x.na") " END, "
+    TSX("x.qt") ", "
+    "CASE WHEN x.o THEN " TSX("x.t") " ELSE " TSX("x.qt") " END, "
+    "CASE WHEN x.o THEN x.v ELSE x.vq END FROM x "
+    "ON CONFLICT (trigger_event_id, channel) DO NOTHING) "
+    "UPDATE %s.delivery_status d SET "
+    "kind = CASE WHEN x.q THEN x.k ELSE d.kind END, "
+    "trigger_type = CASE WHEN x.q THEN x.tt ELSE d.trigger_type END, "
+    "queued_at = CASE WHEN x.q THEN " TSX("x.qt") " ELSE d.queued_at END, "
+    "state = CASE WHEN " APPLY_O " THEN x.st WHEN x.q AND d.version < x.vq "
+    "THEN 'queued' ELSE d.state END, "
+    "attempt = CASE WHEN " APPLY_O " THEN GREATEST(d.attempt, x.at) "
+    "ELSE d.attempt END, "
+    "reply_code = CASE WHEN " APPLY_O " AND NOT x.keep THEN x.rc "
+    "ELSE d.reply_code END, "
+    "reply_text = CASE WHEN " APPLY_O " AND NOT x.keep THEN x.rt "
+    "ELSE d.reply_text END, "
+    "reason = CASE WHEN " APPLY_O " AND NOT x.keep THEN x.rs "
+    "ELSE d.reason END, "
+    "permanent = CASE WHEN " APPLY_O " THEN x.pm ELSE d.permanent END, "
+    "next_attempt_at = CASE WHEN " APPLY_O " THEN CASE WHEN x.na > 0 THEN "
+    TSX("x.na") " END ELSE d.next_attempt_at END, "
+    "updated_at = CASE WHEN " APPLY_O " THEN " TSX("x.t") " "
+    "ELSE d.updated_at END, "
+    "version = CASE WHEN " APPLY_O " THEN x.v ELSE " V1 " END "
+    "FROM x WHERE d.trigger_event_id = x.e AND d.channel = x.ch";
+/* clang-format on */
 
 /* Writes rows (an object of rows) with fmt and empties it. */
 static oss_code_t
@@ -221,8 +238,7 @@ pj_batch_flush(pj_ctx_t *c, pj_batch_t *b, oss_err_t *err) {
         (rc = flush_one(c, ACCOUNTS_UPSERT, b->accounts, err)) ||
         (rc = flush_one(c, ACCOUNT_UPDATES, b->account_updates, err)) ||
         (rc = flush_one(c, PRINCIPAL_TOUCH, b->principal_touch, err)) ||
-        (rc = flush_one(c, DLV_QUEUED, b->dlv_queued, err)) ||
-        (rc = flush_one(c, DLV_OUTCOME, b->dlv_outcome, err)))
+        (rc = flush_one(c, DELIVERIES, b->deliveries, err)))
         return rc;
     return OSS_OK;
 }
@@ -295,6 +311,26 @@ dlv_key(char *buf, size_t len, const char *event_id, const char *channel) {
     return n >= 0 && (size_t)n < len ? buf : NULL;
 }
 
+/* The merged row of a delivery in b (created with its key fields when
+ * absent); NULL when it cannot be stored. */
+static json_t *
+dlv_row(pj_batch_t *b, const char *key, const pj_dlv_t *d) {
+    json_t *row = json_object_get(b->deliveries, key);
+    if (row)
+        return row;
+    row = json_pack("{s:s?, s:s?, s:s, s:b, s:b}", "e", d->event_id, "ch",
+                    d->channel, "a", d->account_id, "q", 0, "o", 0);
+    if (put(b->deliveries, key, row))
+        return NULL;
+    return row;
+}
+
+/* Sets name in row to v (consumed); -1 when v is NULL or out of memory. */
+static int
+set(json_t *row, const char *name, json_t *v) {
+    return v && json_object_set_new(row, name, v) == 0 ? 0 : -1;
+}
+
 oss_code_t
 pj_batch_dlv_queued(pj_ctx_t *c, pj_batch_t *b, const pj_dlv_t *d, int *bad,
                     oss_err_t *err) {
@@ -306,18 +342,19 @@ pj_batch_dlv_queued(pj_ctx_t *c, pj_batch_t *b, const pj_dlv_t *d, int *bad,
         return OSS_OK;
     }
     /* an outcome of the same delivery earlier in the batch: written first,
-     * so that this queued row meets it as the per-event statements did */
-    if (json_object_get(b->dlv_outcome, key)) {
+     * so that this queued part meets it as the per-event statements did */
+    json_t *row = json_object_get(b->deliveries, key);
+    if (row && json_is_true(json_object_get(row, "o"))) {
         oss_code_t rc = pj_batch_flush(c, b, err);
         if (rc)
             return rc;
     }
-    *bad =
-        put(b->dlv_queued, key,
-            json_pack("{s:s?, s:s?, s:s, s:s, s:s, s:I, s:I}", "e", d->event_id,
-                      "ch", d->channel, "a", d->account_id, "k", d->kind, "tt",
-                      d->trigger_type, "t", (json_int_t)d->at_us, "v",
-                      (json_int_t)d->version)) != 0;
+    if (!(row = dlv_row(b, key, d)) || set(row, "q", json_true()) ||
+        set(row, "k", json_string(d->kind)) ||
+        set(row, "tt", json_string(d->trigger_type)) ||
+        set(row, "qt", json_integer((json_int_t)d->at_us)) ||
+        set(row, "vq", json_integer((json_int_t)d->version)))
+        *bad = 1;
     return OSS_OK;
 }
 
@@ -325,34 +362,28 @@ int
 pj_batch_dlv_outcome(pj_batch_t *b, const pj_dlv_t *d) {
     char kb[512];
     const char *key = dlv_key(kb, sizeof kb, d->event_id, d->channel);
-    if (!key)
+    json_t *row = key ? dlv_row(b, key, d) : NULL;
+    if (!row)
         return -1;
-    json_t *old = json_object_get(b->dlv_outcome, key);
+    int had = json_is_true(json_object_get(row, "o"));
     int retry = strcmp(d->state, "retrying") == 0;
     json_int_t attempt = d->attempt;
-    if (old && row_int(old, "at") > attempt)
-        attempt = row_int(old, "at");
+    if (had && row_int(row, "at") > attempt)
+        attempt = row_int(row, "at");
     /* a retry keeps the reply fields before it: those of an earlier outcome
      * merged here, or (keep) those already in the table */
-    int carry = retry && old && !json_is_true(json_object_get(old, "keep"));
-    json_t *rt = carry ? json_incref(json_object_get(old, "rt"))
-                       : json_string(d->reply_text);
-    json_t *rs = carry ? json_incref(json_object_get(old, "rs"))
-                       : json_string(d->reason);
-    json_int_t rc = carry ? row_int(old, "rc") : (json_int_t)d->reply_code;
-    int keep = retry && !carry;
-    if (!rt || !rs) {
-        json_decref(rt);
-        json_decref(rs);
+    int carry = retry && had && !json_is_true(json_object_get(row, "keep"));
+    if (!carry && (set(row, "rc", json_integer((json_int_t)d->reply_code)) ||
+                   set(row, "rt", json_string(d->reply_text)) ||
+                   set(row, "rs", json_string(d->reason))))
         return -1;
-    }
-    return put(b->dlv_outcome, key,
-               json_pack("{s:s?, s:s?, s:s, s:s, s:I, s:I, s:o, s:o, s:b, s:I, "
-                         "s:I, s:I, s:b}",
-                         "e", d->event_id, "ch", d->channel, "a", d->account_id,
-                         "st", d->state, "at", attempt, "rc", rc, "rt", rt,
-                         "rs", rs, "pm", d->permanent, "na",
-                         (json_int_t)d->next_attempt_us, "t",
-                         (json_int_t)d->at_us, "v", (json_int_t)d->version,
-                         "keep", keep));
+    if (set(row, "o", json_true()) || set(row, "st", json_string(d->state)) ||
+        set(row, "at", json_integer(attempt)) ||
+        set(row, "pm", json_boolean(d->permanent)) ||
+        set(row, "na", json_integer((json_int_t)d->next_attempt_us)) ||
+        set(row, "t", json_integer((json_int_t)d->at_us)) ||
+        set(row, "v", json_integer((json_int_t)d->version)) ||
+        set(row, "keep", json_boolean(retry && !carry)))
+        return -1;
+    return 0;
 }

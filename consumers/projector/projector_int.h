@@ -104,6 +104,24 @@ oss_code_t pj_dead_letter(pj_ctx_t *c, const pj_item_t *it, const char *kind,
 oss_code_t pj_journal_chunk(pj_ctx_t *c, int chunk, int flags, int64_t *nread,
                             oss_err_t *err);
 
+/* The rows of one journal chunk, read apart from their application (the
+ * rebuild reads the next chunk on another connection while it applies this
+ * one). items[0..n) owned; read = n plus the malformed rows skipped; last =
+ * the cursor after the chunk (the cursor read from when read == 0). */
+typedef struct pj_chunk {
+    pj_item_t *items;
+    int n, cap, read;
+    oss_journal_cursor_t last;
+} pj_chunk_t;
+
+/* Reads up to `chunk` events after `after`, below the commit horizon, in
+ * commit order, on conn (no transaction needed: one statement). */
+oss_code_t pj_chunk_read(PGconn *conn, const oss_journal_cursor_t *after,
+                         int chunk, pj_chunk_t *out, oss_err_t *err);
+/* Applies ch and moves c->name's cursor past it, in its own transaction. */
+oss_code_t pj_chunk_apply(pj_ctx_t *c, const pj_chunk_t *ch, oss_err_t *err);
+void pj_chunk_free(pj_chunk_t *ch);
+
 /* The set-based writes of one batch (batch.c): rows gathered per table,
  * merged per key in stream order, written in one statement per table by
  * pj_batch_flush(). Owned json objects (key -> row). */
@@ -112,8 +130,7 @@ typedef struct pj_batch {
     json_t *account_updates;  /* account_id -> terms / legacy id */
     json_t *principal_status; /* principal_id -> pending/active/locked */
     json_t *principal_touch;  /* principal_id -> password set / signed in */
-    json_t *dlv_queued;       /* "<event>\t<channel>" -> DeliveryQueued */
-    json_t *dlv_outcome;      /* "<event>\t<channel>" -> last outcome */
+    json_t *deliveries;       /* "<event>\t<channel>" -> queued + outcome */
 } pj_batch_t;
 
 /* One delivery event's fields (all borrowed). */

@@ -7,6 +7,7 @@
  * <schema>_new -> <schema>, and drops the old one. Readers see the old read
  * models until that commit and the new ones after it. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,128 @@ progress_show(progress_t *p, int64_t done, const char *state, int final) {
     fflush(stderr);
 }
 
+/* The journal reader of the fill: a thread on its own connection reads
+ * chunk k + 1 while the caller applies chunk k, so reading and decoding
+ * run on the second core. Up to READ_AHEAD chunks wait; a chunk with
+ * read == 0 (or an error) ends the stream. */
+#define READ_AHEAD 2
+
+typedef struct reader {
+    PGconn *conn;
+    int chunk;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pj_chunk_t q[READ_AHEAD];
+    int head, len, stop, done;
+    oss_err_t err; /* the reader's error, when done with one */
+} reader_t;
+
+static void *
+reader_main(void *arg) {
+    reader_t *r = arg;
+    oss_journal_cursor_t after = {0, 0}; /* a fresh schema: from the start */
+    for (;;) {
+        pj_chunk_t ch;
+        oss_err_t e = {0};
+        oss_code_t rc = pj_chunk_read(r->conn, &after, r->chunk, &ch, &e);
+        pthread_mutex_lock(&r->mu);
+        while (r->len == READ_AHEAD && !r->stop)
+            pthread_cond_wait(&r->cv, &r->mu);
+        if (r->stop || rc) {
+            if (rc)
+                r->err = e;
+            r->done = 1;
+            pthread_cond_broadcast(&r->cv);
+            pthread_mutex_unlock(&r->mu);
+            if (rc == OSS_OK)
+                pj_chunk_free(&ch);
+            return NULL;
+        }
+        r->q[(r->head + r->len) % READ_AHEAD] = ch;
+        r->len++;
+        int last = ch.read == 0;
+        if (last)
+            r->done = 1;
+        pthread_cond_broadcast(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+        if (last)
+            return NULL;
+        after = ch.last;
+    }
+}
+
+/* The next chunk into *out (owned by the caller); OSS_OK with read == 0 at
+ * the end, or the reader's error. */
+static oss_code_t
+reader_next(reader_t *r, pj_chunk_t *out, oss_err_t *err) {
+    pthread_mutex_lock(&r->mu);
+    while (r->len == 0 && !r->done)
+        pthread_cond_wait(&r->cv, &r->mu);
+    oss_code_t rc = OSS_OK;
+    if (r->len > 0) {
+        *out = r->q[r->head];
+        r->head = (r->head + 1) % READ_AHEAD;
+        r->len--;
+        pthread_cond_broadcast(&r->cv);
+    } else {
+        memset(out, 0, sizeof *out);
+        if (r->err.code)
+            rc = oss_err_set(err, r->err.code, "%s", r->err.msg);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+/* Fills c's schema from the start of the journal; *done_n counts the
+ * events read. */
+static oss_code_t
+fill(const char *url, pj_ctx_t *c, int chunk, progress_t *pr, int64_t *done_n,
+     oss_err_t *err) {
+    reader_t r = {.chunk = chunk};
+    oss_code_t rc = pj_connect(url, &r.conn, err);
+    if (rc)
+        return rc;
+    if ((rc = oss_db_set_bulk(r.conn, 1, err))) {
+        PQfinish(r.conn);
+        return rc;
+    }
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cv, NULL);
+    pthread_t th;
+    if (pthread_create(&th, NULL, reader_main, &r) != 0) {
+        rc = oss_err_set(err, OSS_EINTERNAL, "could not start the reader");
+        goto out;
+    }
+    for (;;) {
+        pj_chunk_t ch;
+        if ((rc = reader_next(&r, &ch, err)))
+            break;
+        if (ch.read == 0)
+            break;
+        rc = pj_chunk_apply(c, &ch, err);
+        *done_n += ch.read;
+        pj_chunk_free(&ch);
+        if (rc)
+            break;
+        progress_show(pr, *done_n, "running", 0);
+    }
+    pthread_mutex_lock(&r.mu);
+    r.stop = 1;
+    pthread_cond_broadcast(&r.cv);
+    pthread_mutex_unlock(&r.mu);
+    pthread_join(th, NULL);
+    while (r.len > 0) {
+        pj_chunk_free(&r.q[r.head]);
+        r.head = (r.head + 1) % READ_AHEAD;
+        r.len--;
+    }
+out:
+    pthread_cond_destroy(&r.cv);
+    pthread_mutex_destroy(&r.mu);
+    PQfinish(r.conn);
+    return rc;
+}
+
 /* In the owner's transaction: last events, positions, renames. */
 static oss_code_t
 swap(PGconn *admin, pj_ctx_t *app_ctx, const char *schema, const char *target,
@@ -181,7 +304,7 @@ oss_projector_rebuild(const oss_config_t *cfg, bool progress_to_terminal,
     progress_t pr = {0};
     char target[PJ_SCHEMA_MAX + 8], sql[512];
     int chunk = (int)oss_config_int(cfg, "projector.chunk_size");
-    int64_t done_n = 0, nread = 0;
+    int64_t done_n = 0;
 
     if ((rc = pj_ctx_init(cfg, &c, err)))
         return rc;
@@ -220,12 +343,9 @@ oss_projector_rebuild(const oss_config_t *cfg, bool progress_to_terminal,
              (long long)pr.total, target);
     progress_show(&pr, 0, "running", 0);
 
-    do {
-        if ((rc = pj_journal_chunk(&c, chunk, 0, &nread, err)))
-            goto done;
-        done_n += nread;
-        progress_show(&pr, done_n, "running", 0);
-    } while (nread > 0);
+    if ((rc =
+             fill(oss_config_str(cfg, "pg.url"), &c, chunk, &pr, &done_n, err)))
+        goto done;
 
     int64_t before = c.applied;
     if ((rc = swap(admin, &c, pr.schema, target, chunk, err)))
