@@ -246,6 +246,9 @@ static const struct {
      "--from P --to Q: COPY (SELECT ... journal rows) TO STDOUT rows/s"},
     {"copyin", bench_cmd_copyin,
      "--max-rows N: COPY the journal's rows into a scratch table, rows/s"},
+    {"rmcopy", bench_cmd_rmcopy,
+     "[--schema S]: COPY out the journal + COPY in the rows of S's tables "
+     "(the rebuild's raw work), journal rows/s"},
     {"relay-wait", bench_cmd_relay_wait,
      "--target P --timeout S --start-cmd CMD: time the relay's checkpoint"},
     {"api", bench_cmd_api,

@@ -47,6 +47,7 @@ int bench_cmd_insert(int argc, char **argv);
 int bench_cmd_fill(int argc, char **argv);
 int bench_cmd_copyout(int argc, char **argv);
 int bench_cmd_copyin(int argc, char **argv);
+int bench_cmd_rmcopy(int argc, char **argv);
 int bench_cmd_relay_wait(int argc, char **argv);
 int bench_cmd_api(int argc, char **argv);
 int bench_cmd_latency(int argc, char **argv);

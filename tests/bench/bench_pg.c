@@ -466,3 +466,113 @@ done:
     PQfinish(c);
     return rc;
 }
+
+/* ---- rmcopy: the rebuild's raw work (issue 11, item 3) ----------------- */
+
+/* COPY FROM STDIN of mem[0..len) into table; 0 or -1. */
+static int
+copy_in(PGconn *c, const char *table, const char *mem, size_t len) {
+    char sql[256];
+    snprintf(sql, sizeof sql, "COPY %s FROM STDIN", table);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        fprintf(stderr, "oss-bench: could not COPY into %s: %s", table,
+                PQerrorMessage(c));
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    for (size_t off = 0; off < len; off += 1 << 18) {
+        size_t n = len - off < (1 << 18) ? len - off : (1 << 18);
+        if (put_copy(c, mem + off, n))
+            return -1;
+    }
+    if (PQputCopyEnd(c, NULL) != 1)
+        return -1;
+    int rc = 0;
+    while ((r = PQgetResult(c))) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            fprintf(stderr, "oss-bench: COPY into %s failed: %s", table,
+                    PQerrorMessage(c));
+            rc = -1;
+        }
+        PQclear(r);
+    }
+    return rc;
+}
+
+/* The same journal rows COPied out as the rebuild reads (every row, commit
+ * order), plus the read-model rows the rebuild wrote (every table of
+ * --schema, read back untimed) COPied into empty copies of those tables
+ * with their indexes. rate = journal rows / (out + in seconds). */
+int
+bench_cmd_rmcopy(int argc, char **argv) {
+    const char *schema = bench_opt(argc, argv, "--schema", "rm");
+    PGconn *c = bench_pg(bench_env("OSS_PG_ADMIN_URL"));
+    bench_exec(c, "SET client_min_messages = warning", 0);
+    bench_exec(c, "CREATE SCHEMA IF NOT EXISTS oss_bench", 0);
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "COPY (SELECT %s FROM oss.journal ORDER BY xid, position) TO "
+             "STDOUT",
+             journal_cols);
+    size_t bytes = 0;
+    int64_t t0 = bench_now_us();
+    long events = copy_out(c, sql, NULL, NULL, &bytes);
+    double out_s = (double)(bench_now_us() - t0) / 1e6;
+    if (events < 0) {
+        PQfinish(c);
+        return 1;
+    }
+    const char *sp[1] = {schema};
+    PGresult *tr = PQexecParams(c,
+                                "SELECT table_name FROM "
+                                "information_schema.tables WHERE table_schema "
+                                "= $1 AND table_type = 'BASE TABLE' ORDER BY 1",
+                                1, NULL, sp, NULL, NULL, 0);
+    if (PQresultStatus(tr) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "oss-bench: %s", PQerrorMessage(c));
+        PQclear(tr);
+        PQfinish(c);
+        return 1;
+    }
+    long rows = 0;
+    double in_s = 0;
+    int rc = 0;
+    for (int i = 0; i < PQntuples(tr) && rc == 0; i++) {
+        const char *t = PQgetvalue(tr, i, 0);
+        char *mem = NULL;
+        size_t memlen = 0, b = 0;
+        snprintf(sql, sizeof sql, "COPY %s.%s TO STDOUT", schema, t);
+        long n = copy_out(c, sql, &mem, &memlen, &b);
+        if (n < 0) {
+            free(mem);
+            rc = 1;
+            break;
+        }
+        char dst[160];
+        snprintf(dst, sizeof dst, "oss_bench.rm_%s", t);
+        snprintf(sql, sizeof sql,
+                 "DROP TABLE IF EXISTS %s; CREATE TABLE %s (LIKE %s.%s "
+                 "INCLUDING ALL)",
+                 dst, dst, schema, t);
+        bench_exec(c, sql, 0);
+        int64_t t1 = bench_now_us();
+        if (n > 0 && copy_in(c, dst, mem, memlen))
+            rc = 1;
+        in_s += (double)(bench_now_us() - t1) / 1e6;
+        rows += n;
+        free(mem);
+        snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s", dst);
+        bench_exec(c, sql, 1);
+    }
+    PQclear(tr);
+    PQfinish(c);
+    if (rc)
+        return 1;
+    double el = out_s + in_s;
+    printf("RESULT op=rmcopy events=%ld rm_rows=%ld out_seconds=%.3f "
+           "in_seconds=%.3f seconds=%.3f rate=%.1f\n",
+           events, rows, out_s, in_s, el, el > 0 ? (double)events / el : 0);
+    return events > 0 ? 0 : 1;
+}
