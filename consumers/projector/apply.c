@@ -135,6 +135,17 @@ account_registered(const oss_event_t *ev, json_t *rows, char *reason,
                  ACCOUNT_REGISTERED);
         goto done;
     }
+    /* terms and legacy id of later events merged into an earlier row of
+     * the same account stay (batch.c, pj_batch_account_update) */
+    json_t *prev = json_object_get(rows, m->account_id);
+    if (prev) {
+        json_t *ta = json_object_get(prev, "ta"),
+               *lg = json_object_get(prev, "lg");
+        if (ta)
+            json_object_set(row, "ta", ta);
+        if (lg)
+            json_object_set(row, "lg", lg);
+    }
     json_object_set_new(rows, m->account_id, row);
     rc = 0;
 done:

@@ -52,48 +52,43 @@ pj_batch_free(pj_batch_t *b) {
  * Both look-ups are LATERAL ... LIMIT 1, so each is one index probe per row:
  * a plain join of jsonb_to_recordset's rows (estimated at 100) was planned
  * as a hash join over a sequential scan of rm.principals, one scan of the
- * whole table per batch. */
+ * whole table per batch. New rows are inserted; an existing one (a redrive)
+ * is updated as the upsert did (the UPDATE sees only rows that existed
+ * before the statement). The terms (ta) and legacy id (lg) of events later
+ * in the batch ride on the row (pj_batch_account_update). */
+/* clang-format off */
 static const char ACCOUNTS_UPSERT[] =
-    "INSERT INTO %s.accounts AS a (account_id, stream_id, status, status_at, "
-    "owner_principal_id, scale, actor_type, country, terms_version, "
-    "subject_id, region_code, "
-    "registered_at, version, apply_count, erased_at, updated_at) "
-    "SELECT x.a, x.s, coalesce(p.status, 'registered'), "
-    "coalesce(p.status_at, " TSX(
-        "x.t") "), x.a, x.sc, coalesce(x.at, ''), "
-               "coalesce(x.c, ''), "
-               "coalesce(x.tv, ''), CASE WHEN e.subject_id IS NULL THEN "
-               "coalesce(x.sub, '') ELSE '' END, x.rc, " TSX(
-                   "x.t") ", "
-                          "x.v, x.n, e.erased_at, now() "
-                          "FROM jsonb_to_recordset($1::jsonb) AS x(a text, s "
-                          "text, sc text, at "
-                          "text, c text, tv text, sub text, t bigint, v "
-                          "bigint, n bigint, rc text) "
-                          "LEFT JOIN LATERAL (SELECT p.status, p.status_at "
-                          "FROM %s.principals p "
-                          "WHERE p.principal_id = x.a AND p.status <> "
-                          "'registered' LIMIT 1) p "
-                          "ON true "
-                          "LEFT JOIN LATERAL (SELECT e.subject_id, e.erased_at "
-                          "FROM "
-                          "%s.erased_subjects e WHERE e.subject_id = x.sub "
-                          "LIMIT 1) e ON true "
-                          "ON CONFLICT (account_id) DO UPDATE SET stream_id = "
-                          "excluded.stream_id, "
-                          "scale = excluded.scale, actor_type = "
-                          "excluded.actor_type, country = excluded.country, "
-                          "terms_version = "
-                          "CASE WHEN a.terms_version = '' THEN "
-                          "excluded.terms_version ELSE "
-                          "a.terms_version END, subject_id = CASE WHEN "
-                          "a.erased_at IS NULL THEN "
-                          "excluded.subject_id ELSE '' END, region_code = "
-                          "excluded.region_code, "
-                          "registered_at = excluded.registered_at, version = "
-                          "GREATEST(a.version, excluded.version), "
-                          "apply_count = a.apply_count + excluded.apply_count, "
-                          "updated_at = now()";
+    "WITH x AS (SELECT x.*, p.status AS ps, p.status_at AS pst, "
+    "e.subject_id AS es, e.erased_at AS ee "
+    "FROM jsonb_to_recordset($1::jsonb) AS x(a text, s text, sc text, "
+    "at text, c text, tv text, sub text, t bigint, v bigint, n bigint, "
+    "rc text, ta text, lg text) "
+    "LEFT JOIN LATERAL (SELECT p.status, p.status_at FROM %s.principals p "
+    "WHERE p.principal_id = x.a AND p.status <> 'registered' LIMIT 1) p "
+    "ON true "
+    "LEFT JOIN LATERAL (SELECT e.subject_id, e.erased_at FROM "
+    "%s.erased_subjects e WHERE e.subject_id = x.sub LIMIT 1) e ON true), "
+    "ins AS (INSERT INTO %s.accounts (account_id, stream_id, status, "
+    "status_at, owner_principal_id, scale, actor_type, country, "
+    "terms_version, subject_id, region_code, legacy_id, registered_at, "
+    "version, apply_count, erased_at, updated_at) "
+    "SELECT x.a, x.s, coalesce(x.ps, 'registered'), "
+    "coalesce(x.pst, " TSX("x.t") "), x.a, x.sc, coalesce(x.at, ''), "
+    "coalesce(x.c, ''), coalesce(x.ta, x.tv, ''), "
+    "CASE WHEN x.es IS NULL THEN coalesce(x.sub, '') ELSE '' END, x.rc, "
+    "x.lg, " TSX("x.t") ", x.v, x.n, x.ee, now() FROM x "
+    "ON CONFLICT (account_id) DO NOTHING) "
+    "UPDATE %s.accounts a SET stream_id = x.s, scale = x.sc, "
+    "actor_type = coalesce(x.at, ''), country = coalesce(x.c, ''), "
+    "terms_version = coalesce(x.ta, CASE WHEN a.terms_version = '' THEN "
+    "coalesce(x.tv, '') ELSE a.terms_version END), "
+    "subject_id = CASE WHEN a.erased_at IS NULL AND x.es IS NULL THEN "
+    "coalesce(x.sub, '') ELSE '' END, region_code = x.rc, "
+    "legacy_id = coalesce(x.lg, a.legacy_id), "
+    "registered_at = " TSX("x.t") ", version = GREATEST(a.version, x.v), "
+    "apply_count = a.apply_count + x.n, updated_at = now() "
+    "FROM x WHERE a.account_id = x.a";
+/* clang-format on */
 
 /* TermsAccepted (tv) and LegacyAccountMigrated (lg): a field absent from a
  * row (null) is left as it is. */
@@ -263,10 +258,12 @@ int
 pj_batch_account_update(pj_batch_t *b, const char *account_id,
                         const char *terms_version, const char *legacy_id,
                         int64_t version) {
-    json_t *old = json_object_get(b->account_updates, account_id);
+    /* the account registered earlier in this batch: on its row */
+    json_t *reg = json_object_get(b->accounts, account_id);
+    json_t *old = reg ? reg : json_object_get(b->account_updates, account_id);
     json_t *tv = terms_version ? json_string(terms_version)
-                 : old         ? json_incref(json_object_get(old, "tv"))
-                               : NULL;
+                 : old ? json_incref(json_object_get(old, reg ? "ta" : "tv"))
+                       : NULL;
     json_t *lg = legacy_id ? json_string(legacy_id)
                  : old     ? json_incref(json_object_get(old, "lg"))
                            : NULL;
@@ -274,6 +271,15 @@ pj_batch_account_update(pj_batch_t *b, const char *account_id,
         json_decref(tv);
         json_decref(lg);
         return -1;
+    }
+    if (reg) {
+        json_int_t v = json_integer_value(json_object_get(reg, "v"));
+        if (json_object_set_new(reg, "ta", tv ? tv : json_null()) ||
+            json_object_set_new(reg, "lg", lg ? lg : json_null()) ||
+            json_object_set_new(reg, "v",
+                                json_integer(v > version ? v : version)))
+            return -1;
+        return 0;
     }
     return put(b->account_updates, account_id,
                json_pack("{s:s, s:o?, s:o?, s:I}", "a", account_id, "tv", tv,
