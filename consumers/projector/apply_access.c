@@ -167,6 +167,11 @@ batched(kind_t k) {
     }
 }
 
+int
+pj_access_batched(const char *payload_type) {
+    return pj_access_known(payload_type) && batched(kind_of(payload_type));
+}
+
 /* "<anything>-<id>" -> "<id>" ("" when there is no dash). */
 static const char *
 stream_suffix(const char *stream_id) {

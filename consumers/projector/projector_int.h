@@ -181,6 +181,15 @@ oss_code_t pj_apply_access(pj_ctx_t *c, pj_batch_t *b, const oss_event_t *ev,
                            oss_err_t *err);
 /* 1 when pj_apply_access() has an applier for payload_type, else 0. */
 int pj_access_known(const char *payload_type);
+/* 1 when payload_type is one of the batched types. Their rows are those of
+ * their stream's id (account-X, access-X and delivery-X all write the rows
+ * of X) and, for a credential status, the accounts its principal owns: so
+ * events of these types (and AccountRegistered) from streams of different
+ * ids commute and may be applied in parallel transactions (the rebuild
+ * does; two such transactions can at worst wait for, or deadlock on, an
+ * account row a principal owns after a hand-over, and the deadlock is
+ * retried). Every other type reads rows of other ids and is applied alone. */
+int pj_access_batched(const char *payload_type);
 
 /* libpq helpers. pj_exec: runs sql with text params; returns the result
  * (caller PQclear()s) or NULL with *err set (OSS_EUNAVAIL when the connection

@@ -6,6 +6,7 @@
  * Kafka positions across, renames <schema> -> <schema>_old and
  * <schema>_new -> <schema>, and drops the old one. Readers see the old read
  * models until that commit and the new ones after it. */
+#include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -89,7 +90,7 @@ progress_show(progress_t *p, int64_t done, const char *state, int final) {
     if (!p->terminal)
         return;
     double now = now_s();
-    if (!final && now - p->last_print < (p->tty ? 0.2 : 2.0))
+    if (!final && now - p->last_print < (p->tty ? 0.2 : 1.0))
         return;
     p->last_print = now;
     double pct = p->total ? 100.0 * done / p->total : 100.0;
@@ -173,18 +174,149 @@ reader_next(reader_t *r, pj_chunk_t *out, oss_err_t *err) {
     return rc;
 }
 
+/* ---- applying one chunk on two connections ---- */
+
+/* 1 when every event of ch commutes across stream ids (pj_access_batched,
+ * AccountRegistered, or a type no applier writes). */
+static int
+chunk_splits(const pj_chunk_t *ch) {
+    for (int i = 0; i < ch->n; i++) {
+        const char *t = ch->items[i].ev.payload_type;
+        if (pj_access_known(t) && !pj_access_batched(t))
+            return 0;
+    }
+    return 1;
+}
+
+/* Which half a stream goes to: the hash of its id (the text after the
+ * first dash), so that account-X, access-X and delivery-X go together. */
+static int
+half_of(const char *stream_id) {
+    const char *d = strchr(stream_id, '-');
+    uint32_t h = 2166136261u;
+    for (const char *p = d ? d + 1 : stream_id; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    return (int)(h & 1);
+}
+
+typedef struct half {
+    pj_ctx_t c;
+    pj_item_t *items; /* shallow copies: the chunk owns the events */
+    size_t n;
+    oss_code_t rc;
+    oss_err_t err;
+} half_t;
+
+/* One half in its own transaction. */
+static void *
+half_main(void *arg) {
+    half_t *h = arg;
+    h->rc = pj_cmd(h->c.conn, "BEGIN", 0, NULL, &h->err);
+    if (h->rc == OSS_OK && h->n)
+        h->rc = pj_apply(&h->c, h->items, h->n, &h->err);
+    if (h->rc == OSS_OK)
+        h->rc = pj_cmd(h->c.conn, "COMMIT", 0, NULL, &h->err);
+    else
+        pj_rollback(h->c.conn);
+    return NULL;
+}
+
+/* Moves c->name's cursor past ch (autocommit). */
+static oss_code_t
+store_cursor(pj_ctx_t *c, const pj_chunk_t *ch, oss_err_t *err) {
+    char sql[512], xid[32], pos[24];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO %s.catchup AS k (name, xid, position) VALUES ($1, "
+             "$2::xid8, $3) ON CONFLICT (name) DO UPDATE SET xid = "
+             "excluded.xid, position = excluded.position, updated_at = now()",
+             c->schema);
+    snprintf(xid, sizeof xid, "%" PRIu64, ch->last.xid);
+    snprintf(pos, sizeof pos, "%" PRId64, ch->last.position);
+    const char *p[3] = {c->name, xid, pos};
+    return pj_cmd(c->conn, sql, 3, p, err);
+}
+
+/* Applies ch: split by stream id over c and c2 in two parallel
+ * transactions when its events commute (chunk_splits), else whole on c. A
+ * half that failed (a deadlock between the halves) is applied again alone;
+ * the other half's commit stands, and nothing of the failed one did. The
+ * cursor moves once both are in. The rebuild may do this because its
+ * schema is served only after the swap, and a failed rebuild starts over:
+ * no reader ever sees one half without the other. */
+static oss_code_t
+apply_split(pj_ctx_t *c, pj_ctx_t *c2, const pj_chunk_t *ch, oss_err_t *err) {
+    if (!c2 || ch->n < 2 || !chunk_splits(ch))
+        return pj_chunk_apply(c, ch, err);
+    half_t h[2] = {{.c = *c}, {.c = *c2}};
+    oss_code_t rc = OSS_OK;
+    for (int k = 0; k < 2; k++) {
+        h[k].c.applied = h[k].c.skipped = h[k].c.gaps_filled = h[k].c.dead = 0;
+        if (!(h[k].items = malloc((size_t)ch->n * sizeof *h[k].items))) {
+            rc = oss_err_set(err, OSS_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    for (int i = 0; i < ch->n; i++) {
+        half_t *x = &h[half_of(ch->items[i].ev.stream_id)];
+        x->items[x->n++] = ch->items[i];
+    }
+    pthread_t th;
+    int threaded = pthread_create(&th, NULL, half_main, &h[1]) == 0;
+    half_main(&h[0]);
+    if (threaded)
+        pthread_join(th, NULL);
+    else
+        half_main(&h[1]);
+    for (int k = 0; k < 2; k++) {
+        if (h[k].rc == OSS_EUNAVAIL) {
+            rc = oss_err_set(err, h[k].rc, "%s", h[k].err.msg);
+            goto out;
+        }
+        if (h[k].rc) {
+            oss_debug("rebuild: half of a chunk failed (%s); applied again "
+                      "alone",
+                      h[k].err.msg);
+            h[k].c.conn = c->conn;
+            half_main(&h[k]);
+            if (h[k].rc) {
+                rc = oss_err_set(err, h[k].rc, "%s", h[k].err.msg);
+                goto out;
+            }
+        }
+    }
+    rc = store_cursor(c, ch, err);
+out:
+    for (int k = 0; k < 2; k++) {
+        c->applied += h[k].c.applied;
+        c->skipped += h[k].c.skipped;
+        c->gaps_filled += h[k].c.gaps_filled;
+        c->dead += h[k].c.dead;
+        free(h[k].items);
+    }
+    return rc;
+}
+
 /* Fills c's schema from the start of the journal; *done_n counts the
  * events read. */
 static oss_code_t
 fill(const char *url, pj_ctx_t *c, int chunk, progress_t *pr, int64_t *done_n,
      oss_err_t *err) {
     reader_t r = {.chunk = chunk};
+    pj_ctx_t c2 = *c;
+    c2.conn = NULL;
     oss_code_t rc = pj_connect(url, &r.conn, err);
     if (rc)
         return rc;
     if ((rc = oss_db_set_bulk(r.conn, 1, err))) {
         PQfinish(r.conn);
         return rc;
+    }
+    /* the second applier: without it, every chunk goes whole on c */
+    oss_err_t e2 = {0};
+    if (pj_connect(url, &c2.conn, &e2) || oss_db_set_bulk(c2.conn, 1, &e2)) {
+        oss_warn("rebuild: one applier only (%s)", e2.msg);
+        PQfinish(c2.conn);
+        c2.conn = NULL;
     }
     pthread_mutex_init(&r.mu, NULL);
     pthread_cond_init(&r.cv, NULL);
@@ -199,7 +331,7 @@ fill(const char *url, pj_ctx_t *c, int chunk, progress_t *pr, int64_t *done_n,
             break;
         if (ch.read == 0)
             break;
-        rc = pj_chunk_apply(c, &ch, err);
+        rc = apply_split(c, c2.conn ? &c2 : NULL, &ch, err);
         *done_n += ch.read;
         pj_chunk_free(&ch);
         if (rc)
@@ -220,6 +352,7 @@ out:
     pthread_cond_destroy(&r.cv);
     pthread_mutex_destroy(&r.mu);
     PQfinish(r.conn);
+    PQfinish(c2.conn);
     return rc;
 }
 
