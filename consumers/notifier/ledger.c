@@ -16,16 +16,26 @@ nt_ledger_begin(notifier_t *n, const char *event_id, const char *channel,
                 const char *stream_id, ledger_t *what, int *attempts,
                 oss_err_t *err) {
     const char *p[3] = {event_id, channel, stream_id};
-    if (nt_pg_cmd(n,
-                  "INSERT INTO oss.notifications (event_id, channel, status, "
-                  "stream_id) VALUES ($1::uuid, $2, 'sending', $3) "
-                  "ON CONFLICT (event_id, channel) DO NOTHING",
-                  3, p, err))
-        return OSS_EUNAVAIL;
-    PGresult *r = nt_pg_exec(n,
-                             "SELECT status, attempts FROM oss.notifications "
-                             "WHERE event_id = $1::uuid AND channel = $2",
-                             2, p, 0, err);
+    /* one statement: the new row, or (it existed before the statement) the
+     * existing one */
+    PGresult *r = nt_pg_exec(
+        n,
+        "WITH ins AS (INSERT INTO oss.notifications (event_id, channel, "
+        "status, stream_id) VALUES ($1::uuid, $2, 'sending', $3) ON CONFLICT "
+        "(event_id, channel) DO NOTHING RETURNING status, attempts) "
+        "SELECT status, attempts FROM ins UNION ALL SELECT status, attempts "
+        "FROM oss.notifications WHERE event_id = $1::uuid AND channel = $2 "
+        "AND NOT EXISTS (SELECT 1 FROM ins)",
+        3, p, 0, err);
+    if (r && PQntuples(r) == 0) {
+        /* inserted by a transaction that committed while this statement
+         * waited on it: not in the statement's snapshot, in a new one */
+        PQclear(r);
+        r = nt_pg_exec(n,
+                       "SELECT status, attempts FROM oss.notifications "
+                       "WHERE event_id = $1::uuid AND channel = $2",
+                       2, p, 0, err);
+    }
     if (!r)
         return OSS_EUNAVAIL;
     if (PQntuples(r) != 1) {
