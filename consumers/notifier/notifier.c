@@ -37,7 +37,7 @@ oss_notifier_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
         rc = oss_err_set(err, OSS_ENOMEM, "could not create a curl handle");
         goto done;
     }
-    if ((rc = nt_pool_start(n, err)))
+    if ((rc = nt_commit_start(n, err)) || (rc = nt_pool_start(n, err)))
         goto done;
     int64_t last_flush = oss_mono_ms(), last_check = oss_mono_ms(),
             backoff = 500;
@@ -112,6 +112,7 @@ oss_notifier_run(const oss_config_t *cfg, volatile sig_atomic_t *stop,
              n->sent, n->skipped, n->rejected);
 done:
     nt_pool_stop(n);
+    nt_commit_stop(n);
     oss_bus_consumer_free(n->consumer);
     if (n->curl)
         curl_easy_cleanup(n->curl);

@@ -45,11 +45,14 @@
 #define NT_WAITED_NOTICE "password_reset"
 
 typedef struct nt_pool nt_pool_t;
+typedef struct nt_commit nt_commit_t;
 
 typedef struct notifier {
     const oss_config_t *cfg;
     struct notifier *main; /* a sender's: the loop's notifier; NULL there */
     nt_pool_t *pool;       /* the loop's senders (pool.c) */
+    nt_commit_t *commit;   /* the loop's: the senders' shared outcome
+                              commits (record.c); NULL: each alone */
     int64_t last_notice_poll;
     volatile sig_atomic_t *stop;
     oss_keyring_t master, bus;
@@ -233,8 +236,14 @@ void nt_deliveries_purge(notifier_t *n);
 
 /* Appends o, retrying while the journal is unavailable (at least once even
  * when stopping). 0 when appended (or replayed), 1 when refused for good
- * (logged), -1 when stopping first. */
+ * (logged), -1 when stopping first. A sender's outcome shares one
+ * transaction with those of the senders waiting at the same moment (group
+ * commit on the loop's nt_commit_t, led by one of them on its own journal
+ * handle); when that transaction fails each is appended again alone. */
 int nt_outcome(notifier_t *n, const oss_outcome_t *o);
+/* The loop's shared commit for its senders; free after the senders stop. */
+oss_code_t nt_commit_start(notifier_t *n, oss_err_t *err);
+void nt_commit_stop(notifier_t *n);
 /* nt_outcome() for os[0..k) in one transaction; 0 or -1. */
 int nt_outcomes(notifier_t *n, const oss_outcome_t *os, size_t k);
 
