@@ -89,6 +89,9 @@ oss_code_t oss_bus_bootstrap(const oss_config_t *cfg, char *out, size_t outlen,
 /* A new rd_kafka_conf_t with bootstrap.servers and every kafka.* property
  * applied; caller owns it (rd_kafka_new takes it on success). */
 rd_kafka_conf_t *oss_bus_conf_new(const oss_config_t *cfg, oss_err_t *err);
+/* The value of the kafka.<name> setting (the last one given), or NULL;
+ * borrowed from cfg. */
+const char *oss_bus_kafka_prop(const oss_config_t *cfg, const char *name);
 /* topic name for a stream type into out. */
 void oss_bus_topic(const oss_config_t *cfg, const char *stream_type, char *out,
                    size_t outlen);

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *
-kafka_prop(const oss_config_t *cfg, const char *name) {
+const char *
+oss_bus_kafka_prop(const oss_config_t *cfg, const char *name) {
     const char *n, *v, *found = NULL;
     size_t count = oss_config_kafka_count(cfg);
     for (size_t i = 0; i < count; i++) {
@@ -22,7 +22,7 @@ kafka_prop(const oss_config_t *cfg, const char *name) {
 oss_code_t
 oss_bus_bootstrap(const oss_config_t *cfg, char *out, size_t outlen,
                   oss_err_t *err) {
-    const char *v = kafka_prop(cfg, "bootstrap.servers");
+    const char *v = oss_bus_kafka_prop(cfg, "bootstrap.servers");
     if (v && *v) {
         if (strlen(v) >= outlen)
             return oss_err_field(err, OSS_EINVAL, "kafka.bootstrap.servers",

@@ -109,13 +109,8 @@ oss_bus_producer_new(const oss_config_t *cfg,
      * librdkafka's 5 ms default was paid by every command on its way to
      * the read models at a trickle, and the relay hands over whole journal
      * pages at once anyway */
-    int linger_set = 0;
-    for (size_t i = 0; i < oss_config_kafka_count(cfg); i++) {
-        const char *n, *v;
-        oss_config_kafka_at(cfg, i, &n, &v);
-        linger_set |=
-            !strcmp(n, "linger.ms") || !strcmp(n, "queue.buffering.max.ms");
-    }
+    int linger_set = oss_bus_kafka_prop(cfg, "linger.ms") ||
+                     oss_bus_kafka_prop(cfg, "queue.buffering.max.ms");
     if (!linger_set) {
         props[np][0] = "linger.ms";
         props[np++][1] = "1";
