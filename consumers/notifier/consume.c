@@ -19,22 +19,32 @@ oss_code_t
 nt_offsets_flush(notifier_t *n, oss_err_t *err) {
     if (!n->dirty)
         return OSS_OK;
+    /* the high watermark librdkafka last saw goes beside each next offset:
+     * /metrics (oss_notifier_lag_events) shows a backlog draining */
+    if (n->consumer)
+        oss_bus_consumer_refresh_watermarks(n->consumer);
     for (int p = 0; p < n->nparts; p++) {
         if (n->next[p] < 0)
             continue;
-        char part[16], off[24];
+        const oss_bus_position_t *pos =
+            n->consumer ? oss_bus_consumer_find(n->consumer, n->topic, p)
+                        : NULL;
+        int64_t hi = pos && pos->hi > n->next[p] ? pos->hi : n->next[p];
+        char part[16], off[24], high[24];
         snprintf(part, sizeof part, "%d", p);
         snprintf(off, sizeof off, "%" PRId64, n->next[p]);
-        const char *prm[5] = {NT_CONSUMER_NAME, n->topic, part, n->cluster_id,
-                              off};
+        snprintf(high, sizeof high, "%" PRId64, hi);
+        const char *prm[6] = {NT_CONSUMER_NAME, n->topic, part,
+                              n->cluster_id,    off,      high};
         if (nt_pg_cmd(
                 n,
                 "INSERT INTO oss.notifier_offsets (consumer, topic, part, "
-                "cluster_id, next_offset) VALUES ($1, $2, $3::int, $4, "
-                "$5::int8) ON CONFLICT (consumer, topic, part) DO UPDATE "
-                "SET cluster_id = EXCLUDED.cluster_id, next_offset = "
-                "EXCLUDED.next_offset, updated_at = now()",
-                5, prm, err))
+                "cluster_id, next_offset, high_watermark) VALUES ($1, $2, "
+                "$3::int, $4, $5::int8, $6::int8) ON CONFLICT (consumer, "
+                "topic, part) DO UPDATE SET cluster_id = EXCLUDED.cluster_id, "
+                "next_offset = EXCLUDED.next_offset, high_watermark = "
+                "EXCLUDED.high_watermark, updated_at = now()",
+                6, prm, err))
             return OSS_EUNAVAIL;
         n->next[p] = -1;
     }

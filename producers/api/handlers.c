@@ -198,6 +198,13 @@ static const gauge_t gauges[] = {
      "Messages the notifier has handed over (ledger rows 'sent'; its rate "
      "is the drain rate).",
      "SELECT count(*) FROM oss.notifications WHERE status = 'sent'", NULL},
+    {"oss_notifier_lag_events",
+     "Published account events the notifier has not consumed yet (each "
+     "may mean a mail to send): the sum over its partitions of high "
+     "watermark minus next offset, as last written by the notifier.",
+     "SELECT coalesce(sum(greatest(high_watermark - next_offset, 0)), 0) "
+     "FROM oss.notifier_offsets WHERE consumer = 'notifier'",
+     NULL},
     {"oss_notifier_messages_in_flight",
      "Messages begun but not yet handed over (ledger rows 'sending').",
      "SELECT count(*) FROM oss.notifications WHERE status = 'sending'", NULL},

@@ -146,6 +146,7 @@ for f in oss_http_requests_total:counter \
          oss_http_request_duration_seconds:histogram \
          oss_relay_lag_events:gauge oss_relay_horizon_age_seconds:gauge \
          oss_projector_lag_events:gauge oss_dead_letters:gauge \
+         oss_notifier_lag_events:gauge \
          oss_rebuild_events_done:gauge oss_rebuild_events_total:gauge \
          oss_rebuild_rate_events_per_second:gauge \
          oss_rebuild_eta_seconds:gauge oss_api_database_up:gauge; do
@@ -153,7 +154,7 @@ for f in oss_http_requests_total:counter \
         fail "/metrics lacks '# TYPE ${f%%:*} ${f#*:}'"
 done
 for g in oss_relay_lag_events oss_relay_horizon_age_seconds \
-         oss_projector_lag_events oss_dead_letters; do
+         oss_projector_lag_events oss_dead_letters oss_notifier_lag_events; do
     v=$(awk -v n="$g" '$1 == n {print $3}' "$tmp/metrics.flat")
     [[ $v =~ ^[0-9]+(\.[0-9]+)?$ ]] || fail "$g: no non-negative value ($v)"
 done
