@@ -148,6 +148,114 @@ put_copy(PGconn *c, const char *buf, size_t len) {
     return 0;
 }
 
+/* --clone-accounts K: realistic account events (issue 11, item 7). K
+ * registrations made through the API are the templates: each clone is one
+ * registration's three events (account-<id> v1 AccountRegistered, v2
+ * TermsAccepted, access-<id> v1 ActivationIssued) with the template's
+ * payloads byte for byte except the account id (a new UUIDv7 of the same
+ * length, replaced where the template's id occurs: account_id, the
+ * principal id), so the sealed fields stay valid under the template's
+ * subject key (one person holding many accounts), the hash chains are
+ * recomputed and the projector applies them as registrations. The
+ * template's ledger rows are copied as 'sent' for the clone's two messages,
+ * so no mail is sent for them. */
+typedef struct tmpl {
+    char id[64];
+    uint8_t *pay[3];
+    size_t len[3];
+    char chan[2][16]; /* the registration mail's, the activation's */
+} tmpl_t;
+
+static const char *const clone_types[3] = {"oss.v1.AccountRegistered",
+                                           "oss.v1.TermsAccepted",
+                                           "oss.v1.ActivationIssued"};
+
+static int
+load_templates(PGconn *c, long k, tmpl_t **out, long *n) {
+    char lim[32];
+    snprintf(lim, sizeof lim, "%ld", k);
+    const char *pv[1] = {lim};
+    PGresult *r = PQexecParams(
+        c,
+        "SELECT substr(r.stream_id, 9), r.payload, t.payload, x.payload,"
+        " coalesce((SELECT channel FROM oss.notifications WHERE event_id ="
+        " r.event_id LIMIT 1), 'email'), coalesce((SELECT channel FROM"
+        " oss.notifications WHERE event_id = x.event_id LIMIT 1), 'email')"
+        " FROM oss.journal r JOIN oss.journal t ON t.stream_id = r.stream_id"
+        " AND t.version = 2 AND t.payload_type = 'oss.v1.TermsAccepted'"
+        " JOIN oss.journal x ON x.stream_id = 'access-' ||"
+        " substr(r.stream_id, 9) AND x.version = 1 AND x.payload_type ="
+        " 'oss.v1.ActivationIssued' WHERE r.payload_type ="
+        " 'oss.v1.AccountRegistered' AND r.version = 1 AND r.stream_id LIKE"
+        " 'account-%' ORDER BY r.position DESC LIMIT $1::bigint",
+        1, NULL, pv, NULL, NULL, 1);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) == 0) {
+        fprintf(stderr,
+                "oss-bench fill: no registration to clone (make some "
+                "through the API first): %s",
+                PQerrorMessage(c));
+        PQclear(r);
+        return -1;
+    }
+    *n = PQntuples(r);
+    tmpl_t *t = calloc((size_t)*n, sizeof *t);
+    for (long i = 0; t && i < *n; i++) {
+        snprintf(t[i].id, sizeof t[i].id, "%.*s", PQgetlength(r, (int)i, 0),
+                 PQgetvalue(r, (int)i, 0));
+        for (int e = 0; e < 3; e++) {
+            t[i].len[e] = (size_t)PQgetlength(r, (int)i, 1 + e);
+            t[i].pay[e] = malloc(t[i].len[e] ? t[i].len[e] : 1);
+            memcpy(t[i].pay[e], PQgetvalue(r, (int)i, 1 + e), t[i].len[e]);
+        }
+        for (int m = 0; m < 2; m++)
+            snprintf(t[i].chan[m], sizeof t[i].chan[m], "%.*s",
+                     PQgetlength(r, (int)i, 4 + m),
+                     PQgetvalue(r, (int)i, 4 + m));
+    }
+    PQclear(r);
+    *out = t;
+    return t ? 0 : -1;
+}
+
+/* Copies src into dst replacing every occurrence of from with to (same
+ * length). */
+static void
+replace_id(uint8_t *dst, const uint8_t *src, size_t n, const char *from,
+           const char *to) {
+    size_t fl = strlen(from);
+    memcpy(dst, src, n);
+    for (size_t i = 0; fl && i + fl <= n; i++)
+        if (memcmp(dst + i, from, fl) == 0) {
+            memcpy(dst + i, to, fl);
+            i += fl - 1;
+        }
+}
+
+/* COPY of the buffered ledger rows (the clones' messages, 'sent'). */
+static int
+copy_ledger(PGconn *c, const char *buf, size_t len) {
+    if (!len)
+        return 0;
+    PGresult *r = PQexec(c, "COPY oss.notifications (event_id, channel,"
+                            " status, attempts, stream_id) FROM STDIN");
+    int ok = PQresultStatus(r) == PGRES_COPY_IN;
+    PQclear(r);
+    if (!ok || put_copy(c, buf, len) || PQputCopyEnd(c, NULL) != 1) {
+        fprintf(stderr, "oss-bench: ledger COPY failed: %s", PQerrorMessage(c));
+        return -1;
+    }
+    while ((r = PQgetResult(c))) {
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (!ok)
+            fprintf(stderr, "oss-bench: ledger COPY failed: %s",
+                    PQerrorMessage(c));
+        PQclear(r);
+        if (!ok)
+            return -1;
+    }
+    return 0;
+}
+
 int
 bench_cmd_fill(int argc, char **argv) {
     long count = atol(bench_opt(argc, argv, "--count", "50000"));
@@ -156,15 +264,34 @@ bench_cmd_fill(int argc, char **argv) {
     /* --tx N: commit every N events (item 7: transactions of about a
      * thousand events, so that commit-horizon reads meet many xids) */
     long per_tx = atol(bench_opt(argc, argv, "--tx", "0"));
+    long clone_k = atol(bench_opt(argc, argv, "--clone-accounts", "0"));
     if (count < 1 || count > 20000000 || per_stream < 1 || size < 1 ||
-        size > 65536 || per_tx < 0) {
+        size > 65536 || per_tx < 0 || clone_k < 0 || clone_k > 100000) {
         fprintf(stderr, "oss-bench fill: bad options\n");
         return 2;
     }
+    if (clone_k)
+        count -= count % 3; /* whole registrations */
     char run[32];
     snprintf(run, sizeof run, "bench-%08llx",
              (unsigned long long)(bench_rand64() & 0xffffffffULL));
     PGconn *c = bench_pg(bench_env("OSS_PG_URL"));
+    tmpl_t *tm = NULL;
+    long ntm = 0;
+    if (clone_k && load_templates(c, clone_k, &tm, &ntm)) {
+        PQfinish(c);
+        return 1;
+    }
+    if (clone_k) {
+        size = 0;
+        for (long i = 0; i < ntm; i++)
+            for (int e = 0; e < 3; e++)
+                if ((long)tm[i].len[e] > size)
+                    size = (long)tm[i].len[e];
+    }
+    size_t lcap = 1 << 20, llen = 0;
+    char *lbuf = malloc(lcap);
+    char clone_id[64] = "";
     size_t bufcap = 1 << 20, len = 0;
     char *buf = malloc(bufcap);
     char *line = malloc((size_t)size * 2 + 4096);
@@ -199,6 +326,9 @@ bench_cmd_fill(int argc, char **argv) {
                 }
                 PQclear(r);
             }
+            if (copy_ledger(c, lbuf, llen))
+                goto done;
+            llen = 0;
             if (!first_min[0]) {
                 r = PQexec(c, "SELECT min(position) FROM oss.journal"
                               " WHERE xid = pg_current_xact_id()");
@@ -223,13 +353,29 @@ bench_cmd_fill(int argc, char **argv) {
             PQclear(r);
         }
         long stream = i / per_stream, version = i % per_stream + 1;
+        const tmpl_t *tp = NULL;
+        int part = 0;
+        if (clone_k) { /* three events per clone (see load_templates) */
+            part = (int)(i % 3);
+            tp = &tm[(i / 3) % ntm];
+            if (part == 0)
+                bench_uuid7(clone_id);
+            version = part == 1 ? 2 : 1;
+        }
         if (version == 1)
             memset(ev.prev_hash, 0, sizeof ev.prev_hash);
         else
             memcpy(ev.prev_hash, ev.hash, sizeof ev.hash);
         bench_uuid7(ev.event_id);
-        snprintf(ev.stream_id, sizeof ev.stream_id, "%s-%06ld", run, stream);
-        snprintf(ev.stream_type, sizeof ev.stream_type, "bench");
+        if (tp) {
+            snprintf(ev.stream_id, sizeof ev.stream_id, "%s-%s",
+                     part == 2 ? "access" : "account", clone_id);
+            snprintf(ev.stream_type, sizeof ev.stream_type, "account");
+        } else {
+            snprintf(ev.stream_id, sizeof ev.stream_id, "%s-%06ld", run,
+                     stream);
+            snprintf(ev.stream_type, sizeof ev.stream_type, "bench");
+        }
         ev.version = version;
         ev.occurred_at_us = ev.recorded_at_us = real_us();
         ev.actor_kind = OSS_ACTOR_SYSTEM_JOB;
@@ -239,14 +385,21 @@ bench_cmd_fill(int argc, char **argv) {
         ev.reason = NULL;
         snprintf(ev.software_version, sizeof ev.software_version,
                  "oss-bench/1");
-        snprintf(ev.payload_type, sizeof ev.payload_type, "oss.v1.Bench");
+        snprintf(ev.payload_type, sizeof ev.payload_type, "%s",
+                 tp ? clone_types[part] : "oss.v1.Bench");
         ev.schema_version = 1;
-        for (long k = 0; k < size; k += 8) {
-            uint64_t x = bench_rand64();
-            memcpy(payload + k, &x, (size_t)(size - k < 8 ? size - k : 8));
+        size_t plen = (size_t)size;
+        if (tp) {
+            plen = tp->len[part];
+            replace_id(payload, tp->pay[part], plen, tp->id, clone_id);
+        } else {
+            for (long k = 0; k < size; k += 8) {
+                uint64_t x = bench_rand64();
+                memcpy(payload + k, &x, (size_t)(size - k < 8 ? size - k : 8));
+            }
         }
         ev.payload = payload;
-        ev.payload_len = (size_t)size;
+        ev.payload_len = plen;
         uint8_t *canon = NULL;
         size_t clen = 0;
         unsigned int hl = OSS_HASH_LEN;
@@ -259,7 +412,14 @@ bench_cmd_fill(int argc, char **argv) {
         free(canon);
         char ts[64], ph[80], hh[80];
         ts_text(ts, sizeof ts, ev.occurred_at_us);
-        hex_bytea(payhex, payload, (size_t)size);
+        hex_bytea(payhex, payload, plen);
+        if (tp && part != 1) { /* the mail or the code: handled already */
+            if (llen + 256 > lcap && !(lbuf = realloc(lbuf, lcap *= 2)))
+                goto done;
+            llen +=
+                (size_t)sprintf(lbuf + llen, "%s\t%s\tsent\t1\t%s\n",
+                                ev.event_id, tp->chan[part == 2], ev.stream_id);
+        }
         hex_bytea(ph, ev.prev_hash, OSS_HASH_LEN);
         hex_bytea(hh, ev.hash, OSS_HASH_LEN);
         int n = sprintf(line,
@@ -291,6 +451,8 @@ bench_cmd_fill(int argc, char **argv) {
     PQclear(r);
     while ((r = PQgetResult(c)))
         PQclear(r);
+    if (copy_ledger(c, lbuf, llen))
+        goto done;
     r = PQexec(c, "SELECT min(position), max(position), count(*),"
                   " pg_current_xact_id()::text FROM oss.journal"
                   " WHERE xid = pg_current_xact_id()");
@@ -322,6 +484,11 @@ done:
     free(line);
     free(payload);
     free(payhex);
+    free(lbuf);
+    for (long i = 0; i < ntm; i++)
+        for (int e = 0; e < 3; e++)
+            free(tm[i].pay[e]);
+    free(tm);
     return rc;
 }
 
