@@ -788,9 +788,10 @@ lead(oss_relay_t *r, volatile sig_atomic_t *stop) {
              * (about 1% of commands waited 500 ms so; with 5 ms doubling
              * from the first miss, a command behind two misses waited
              * 35 ms: the 1-client p99). */
-            if (woken || (r->quick_ms && got > 0))
+            int fresh = woken || (r->quick_ms && got > 0);
+            if (fresh)
                 r->woken_at = oss_mono_ms();
-            if (woken || (r->quick_ms && got > 0) ||
+            if (fresh ||
                 (r->quick_ms && oss_mono_ms() - r->woken_at < QUICK_SPAN_MS))
                 r->quick_ms = 2;
             else if (r->quick_ms)
